@@ -1,0 +1,116 @@
+import type { ConnectRouterOptions, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import type { Config } from "./config/config.js";
+import { bootstrapTenant, type BootstrapResult } from "./domain/auth/tenants.js";
+import { Keyring, type TokenKey } from "./domain/tokens/keyring.js";
+import { RoomTokens } from "./domain/tokens/room-tokens.js";
+import { TokenCodec } from "./domain/tokens/token-codec.js";
+import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
+import { OnePortServer } from "./server/listener.js";
+import { routes, type Services } from "./server/routes.js";
+import { TokensPrivateService } from "./services/tokens-private-service.js";
+import { openStore, type Store } from "./store/db.js";
+import { SqliteGrantStore } from "./store/grant-store.js";
+import { loadOrCreateKeys, parseKeysConfig } from "./store/key-file.js";
+import { SqliteTenantStore } from "./store/tenant-store.js";
+
+/** Everything a running roomgate is made of, wired once. */
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly tenants: SqliteTenantStore;
+  readonly grants: SqliteGrantStore;
+  readonly codec: TokenCodec;
+  readonly services: Services;
+  readonly routerOptions: ConnectRouterOptions;
+  readonly bootstrap: BootstrapResult;
+  /** True when this start generated the token key file. */
+  readonly keyFileCreated: boolean;
+  readonly shutdown: AbortController;
+}
+
+/** Test seams: a fixed clock and keys that bypass the key file. */
+export interface AppOverrides {
+  readonly clock?: () => number;
+  readonly tokenKeys?: readonly TokenKey[];
+}
+
+/**
+ * Opens the store (applying migrations), loads the keyring, bootstraps the
+ * first tenant and builds the services. No socket is opened here.
+ */
+export function createApp(config: Config, log: Logger, overrides: AppOverrides = {}): App {
+  const clock = overrides.clock ?? Date.now;
+  let keys = overrides.tokenKeys;
+  let keyFileCreated = false;
+  if (!keys && config.tokenKeys) keys = parseKeysConfig(config.tokenKeys);
+  if (!keys) {
+    const loaded = loadOrCreateKeys(config.keyFile, clock());
+    keys = loaded.keys;
+    keyFileCreated = loaded.created;
+  }
+  const codec = new TokenCodec(new Keyring(keys));
+  const store = openStore(config.dbPath);
+  const tenants = new SqliteTenantStore(store.db);
+  const grants = new SqliteGrantStore(store.db);
+  const bootstrap = bootstrapTenant(tenants, config.apiKey, clock());
+  const roomTokens = new RoomTokens(
+    codec,
+    grants,
+    {
+      defaultTtlSeconds: config.defaultTtlSeconds,
+      maxTtlSeconds: config.maxTtlSeconds,
+      maxBatch: config.maxBatch,
+      maxMetadataBytes: config.maxMetadataBytes,
+      maxIdBytes: 256,
+    },
+    clock,
+  );
+  const services: Services = { tokensPrivate: new TokensPrivateService(roomTokens) };
+  const shutdown = new AbortController();
+  const interceptors: Interceptor[] = [errorInterceptor(log), apiKeyInterceptor(tenants), strictFieldsInterceptor()];
+  const routerOptions: ConnectRouterOptions = {
+    interceptors,
+    // Connect ignores unknown JSON fields and enum names by default; a
+    // misspelled permission must be refused, not dropped.
+    jsonOptions: { ignoreUnknownFields: false },
+    readMaxBytes: config.readMaxBytes,
+    writeMaxBytes: config.readMaxBytes,
+    maxTimeoutMs: config.maxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+  };
+  return { config, log, store, tenants, grants, codec, services, routerOptions, bootstrap, keyFileCreated, shutdown };
+}
+
+/** A listening roomgate. */
+export interface RunningServer {
+  readonly port: number;
+  /** Drains in-flight calls, then closes the store. */
+  close(): Promise<void>;
+}
+
+/** Serves the app on one port for every protocol. */
+export async function serve(app: App): Promise<RunningServer> {
+  const handler = connectNodeAdapter({ ...app.routerOptions, routes: routes(app.services) });
+  const tls =
+    app.config.tlsCert && app.config.tlsKey
+      ? { cert: readFileSync(app.config.tlsCert), key: readFileSync(app.config.tlsKey) }
+      : undefined;
+  const server = new OnePortServer({ handler, tls });
+  const port = await server.listen(app.config.port, app.config.host);
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closing ??= (async () => {
+        app.shutdown.abort();
+        await server.close(app.config.shutdownGraceMs);
+        app.store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { join } from "node:path";
+
+/** Every setting roomgate reads; the README's settings table mirrors this. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly dbPath: string;
+  readonly keyFile: string;
+  readonly apiKey: string | undefined;
+  readonly tokenKeys: string | undefined;
+  readonly defaultTtlSeconds: number;
+  readonly maxTtlSeconds: number;
+  readonly maxBatch: number;
+  readonly maxMetadataBytes: number;
+  readonly readMaxBytes: number;
+  readonly maxTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly logLevel: string;
+}
+
+/** Thrown for a setting that cannot be used; the message names it. */
+export class ConfigError extends Error {}
+
+/** Reads the configuration from environment variables (see README). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = env["ROOMGATE_DATA_DIR"] || "./data";
+  const cfg: Config = {
+    port: int(env, "PORT", 8080, 0, 65_535),
+    host: env["HOST"] || "0.0.0.0",
+    dataDir,
+    dbPath: env["ROOMGATE_DB_PATH"] || join(dataDir, "roomgate.db"),
+    keyFile: env["ROOMGATE_KEY_FILE"] || join(dataDir, "token-keys.json"),
+    apiKey: env["ROOMGATE_API_KEY"] || undefined,
+    tokenKeys: env["ROOMGATE_TOKEN_KEYS"] || undefined,
+    defaultTtlSeconds: int(env, "ROOMGATE_TOKEN_TTL_SECONDS", 86_400, 1, 2 ** 31),
+    maxTtlSeconds: int(env, "ROOMGATE_TOKEN_MAX_TTL_SECONDS", 30 * 86_400, 1, 2 ** 31),
+    maxBatch: int(env, "ROOMGATE_MAX_BATCH", 1_000, 1, 100_000),
+    maxMetadataBytes: int(env, "ROOMGATE_MAX_METADATA_BYTES", 4_096, 0, 1 << 20),
+    readMaxBytes: int(env, "ROOMGATE_READ_MAX_BYTES", 8 << 20, 1024, 1 << 30),
+    maxTimeoutMs: int(env, "ROOMGATE_MAX_TIMEOUT_MS", 30_000, 1, 3_600_000),
+    shutdownGraceMs: int(env, "ROOMGATE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    tlsCert: env["ROOMGATE_TLS_CERT"] || undefined,
+    tlsKey: env["ROOMGATE_TLS_KEY"] || undefined,
+    logLevel: env["LOG_LEVEL"] || "info",
+  };
+  if (cfg.defaultTtlSeconds > cfg.maxTtlSeconds) {
+    throw new ConfigError("ROOMGATE_TOKEN_TTL_SECONDS must not exceed ROOMGATE_TOKEN_MAX_TTL_SECONDS");
+  }
+  if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
+    throw new ConfigError("set both ROOMGATE_TLS_CERT and ROOMGATE_TLS_KEY, or neither");
+  }
+  return cfg;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}

@@ -1,0 +1,188 @@
+import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobuf";
+import { randomBytes } from "node:crypto";
+import type { Permission } from "../../../gen/room/permissions/v1/permission_pb.js";
+import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
+import { invalidArgument, RoomgateError } from "../errors.js";
+import { expandPermissions, isKnownPermission } from "../permissions.js";
+import { InvalidTokenError, TokenKind, type TokenCodec } from "./token-codec.js";
+
+/** What the store keeps for each issued room member token. */
+export interface GrantRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly roomId: string;
+  readonly permissions: number[];
+  readonly metadata: JsonObject;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly issuedBy: string;
+}
+
+/** Persistence for grants; `recordGrants` is all-or-nothing. */
+export interface GrantStore {
+  recordGrants(records: readonly GrantRecord[]): void;
+}
+
+/** Limits on Create, all configurable. */
+export interface TokenLimits {
+  readonly defaultTtlSeconds: number;
+  readonly maxTtlSeconds: number;
+  readonly maxBatch: number;
+  readonly maxMetadataBytes: number;
+  readonly maxIdBytes: number;
+}
+
+/** The built-in limits (see the README's settings table). */
+export const DEFAULT_TOKEN_LIMITS: TokenLimits = {
+  defaultTtlSeconds: 86_400,
+  maxTtlSeconds: 30 * 86_400,
+  maxBatch: 1_000,
+  maxMetadataBytes: 4_096,
+  maxIdBytes: 256,
+};
+
+/** One token to issue, as the service layer hands it over. */
+export interface TokenRequest {
+  readonly userId: string;
+  readonly roomId: string;
+  readonly metadata?: JsonObject | undefined;
+  readonly permissions: readonly number[];
+  readonly ttlSeconds?: number | undefined;
+}
+
+/** A token that verified: its claims with the effective permissions. */
+export interface VerifiedToken {
+  readonly tokenId: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly roomId: string;
+  readonly permissions: Permission[];
+  readonly metadata: JsonObject;
+  readonly issuedAt: number;
+  readonly notBefore: number;
+  readonly expiresAt: number;
+}
+
+// Control characters in ids break logs and audit lines; nothing needs them.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Issues and verifies room member tokens (seed 000). Issue validates every
+ * argument before sealing anything, and records the whole batch in one
+ * transaction; verify never touches the database.
+ */
+export class RoomTokens {
+  constructor(
+    private readonly codec: TokenCodec,
+    private readonly store: GrantStore,
+    private readonly limits: TokenLimits = DEFAULT_TOKEN_LIMITS,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Issues one token per request, in order; throws before writing on any bad argument. */
+  issue(tenantId: string, issuedBy: string, requests: readonly TokenRequest[]): string[] {
+    if (requests.length === 0) throw invalidArgument("arguments: at least one argument is required");
+    if (requests.length > this.limits.maxBatch) {
+      throw invalidArgument(`arguments: ${requests.length} arguments exceed the batch limit of ${this.limits.maxBatch}`);
+    }
+    const now = this.clock();
+    const records: GrantRecord[] = [];
+    const tokens: string[] = [];
+    requests.forEach((req, i) => {
+      const at = `arguments[${i}]`;
+      this.checkId(`${at}.user_id`, req.userId);
+      this.checkId(`${at}.room_id`, req.roomId);
+      const permissions = this.checkPermissions(at, req.permissions);
+      const metadata = req.metadata ?? {};
+      const metaBytes = Buffer.byteLength(JSON.stringify(metadata));
+      if (metaBytes > this.limits.maxMetadataBytes) {
+        throw invalidArgument(`${at}.metadata: ${metaBytes} bytes exceed the limit of ${this.limits.maxMetadataBytes}`);
+      }
+      const ttl = req.ttlSeconds || this.limits.defaultTtlSeconds;
+      if (ttl > this.limits.maxTtlSeconds) {
+        throw invalidArgument(`${at}.ttl_seconds: ${ttl} exceeds the maximum of ${this.limits.maxTtlSeconds}`);
+      }
+      const idBytes = randomBytes(16);
+      const expiresAt = now + ttl * 1000;
+      const claims = create(ClaimsSchema, {
+        tokenId: idBytes,
+        tenantId,
+        userId: req.userId,
+        roomId: req.roomId,
+        permissions,
+        metadata,
+        issuedAtMs: BigInt(now),
+        notBeforeMs: BigInt(now),
+        expiresAtMs: BigInt(expiresAt),
+      });
+      tokens.push(this.codec.seal(TokenKind.RoomMember, toBinary(ClaimsSchema, claims)));
+      records.push({
+        id: formatTokenId(idBytes),
+        tenantId,
+        userId: req.userId,
+        roomId: req.roomId,
+        permissions,
+        metadata,
+        issuedAt: now,
+        expiresAt,
+        issuedBy,
+      });
+    });
+    this.store.recordGrants(records);
+    return tokens;
+  }
+
+  /**
+   * Opens a room member token for `tenantId`. Anything that does not verify —
+   * forged, altered, another kind, another tenant — gets the same error.
+   */
+  verify(tenantId: string | undefined, token: string): VerifiedToken {
+    let claims;
+    try {
+      claims = fromBinary(ClaimsSchema, this.codec.open(TokenKind.RoomMember, token));
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw new RoomgateError("unauthenticated", "invalid token");
+      throw err;
+    }
+    if (tenantId !== undefined && claims.tenantId !== tenantId) {
+      throw new RoomgateError("unauthenticated", "invalid token");
+    }
+    const now = this.clock();
+    const expiresAt = Number(claims.expiresAtMs);
+    const notBefore = Number(claims.notBeforeMs);
+    if (now >= expiresAt) throw new RoomgateError("unauthenticated", "token expired");
+    if (now < notBefore) throw new RoomgateError("unauthenticated", "token not yet valid");
+    return {
+      tokenId: formatTokenId(claims.tokenId),
+      tenantId: claims.tenantId,
+      userId: claims.userId,
+      roomId: claims.roomId,
+      permissions: claims.permissions,
+      metadata: claims.metadata ?? {},
+      issuedAt: Number(claims.issuedAtMs),
+      notBefore,
+      expiresAt,
+    };
+  }
+
+  private checkId(field: string, value: string): void {
+    if (value.length === 0) throw invalidArgument(`${field}: must not be empty`);
+    if (Buffer.byteLength(value) > this.limits.maxIdBytes) {
+      throw invalidArgument(`${field}: longer than ${this.limits.maxIdBytes} bytes`);
+    }
+    if (CONTROL.test(value)) throw invalidArgument(`${field}: must not contain control characters`);
+  }
+
+  private checkPermissions(at: string, perms: readonly number[]): Permission[] {
+    perms.forEach((p, j) => {
+      if (!isKnownPermission(p)) throw invalidArgument(`${at}.permissions[${j}]: unknown permission ${p}`);
+    });
+    return expandPermissions(perms as Permission[]);
+  }
+}
+
+/** Token ids are 16 random bytes, shown as 32 lower-case hex digits. */
+export function formatTokenId(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}

@@ -1,0 +1,101 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { authenticateApiKey, type ApiKeyLookup } from "../domain/auth/api-keys.js";
+import { RoomgateError, type ErrorKind } from "../domain/errors.js";
+import { apiKeyPrincipalKey } from "../services/context.js";
+
+const CODES: Record<ErrorKind, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  failed_precondition: Code.FailedPrecondition,
+  resource_exhausted: Code.ResourceExhausted,
+};
+
+/**
+ * Normalises every failure once: domain errors keep their message and get
+ * their code; Connect errors pass through; anything else is logged here and
+ * reaches the caller only as a bare "internal error".
+ */
+export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof RoomgateError) return new ConnectError(err.message, CODES[err.kind]);
+  log.error({ err, procedure }, "unhandled error");
+  return new ConnectError("internal error", Code.Internal);
+}
+
+/** Applies {@link toConnectError} to every call. */
+export function errorInterceptor(log: Logger): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (err) {
+      throw toConnectError(err, log, req.url);
+    }
+  };
+}
+
+/** True for backend surfaces (`room.<area>.private.v1.Service`). */
+export function isPrivateService(typeName: string): boolean {
+  return /^room\.[a-z_]+\.private\.v1\./.test(typeName);
+}
+
+/**
+ * Requires `Authorization: Bearer <api key>` on backend surfaces and puts the
+ * resolved tenant into the call's context. The key itself is never logged.
+ */
+export function apiKeyInterceptor(keys: ApiKeyLookup): Interceptor {
+  return (next) => async (req) => {
+    if (isPrivateService(req.service.typeName)) {
+      const header = req.header.get("authorization");
+      if (header === null) throw new ConnectError("missing API key: send Authorization: Bearer <key>", Code.Unauthenticated);
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!m) throw new ConnectError("malformed Authorization header: expected Bearer <key>", Code.Unauthenticated);
+      const principal = authenticateApiKey(keys, m[1]!);
+      if (!principal) throw new ConnectError("invalid API key", Code.Unauthenticated);
+      req.contextValues.set(apiKeyPrincipalKey, principal);
+    }
+    return next(req);
+  };
+}
+
+/**
+ * Refuses binary requests that carry fields this contract does not know.
+ * JSON unknown fields are already refused by the parser (see routes); for
+ * binary, protobuf keeps them aside, and silently accepting them would hide
+ * a client bug just the same.
+ */
+export function strictFieldsInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    if (!req.stream) {
+      const path = findUnknown(req.message, "");
+      if (path !== undefined) {
+        throw new ConnectError(`unknown field in request${path === "" ? "" : ` at ${path}`}`, Code.InvalidArgument);
+      }
+    }
+    return next(req);
+  };
+}
+
+/** Depth-first search for a message carrying `$unknown` fields. */
+function findUnknown(value: unknown, path: string): string | undefined {
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnknown(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  const rec = value as Record<string, unknown>;
+  const unknown = rec["$unknown"];
+  if (Array.isArray(unknown) && unknown.length > 0) return path;
+  for (const [k, v] of Object.entries(rec)) {
+    if (k === "$unknown" || k === "$typeName") continue;
+    const found = findUnknown(v, path === "" ? k : `${path}.${k}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}

@@ -1,0 +1,55 @@
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  CreateResponseSchema,
+  VerifyResponseSchema,
+  type CreateRequest,
+  type CreateResponse,
+  type Service,
+  type VerifyRequest,
+  type VerifyResponse,
+} from "../../gen/room/tokens/private/v1/service_pb.js";
+import { invalidArgument } from "../domain/errors.js";
+import type { RoomTokens } from "../domain/tokens/room-tokens.js";
+import { requireApiKey } from "./context.js";
+
+/**
+ * room.tokens.private.v1.Service: proto ⇄ domain translation for the
+ * backend token surface. All rules live in {@link RoomTokens}.
+ */
+export class TokensPrivateService implements ServiceImpl<typeof Service> {
+  constructor(private readonly tokens: RoomTokens) {}
+
+  create(req: CreateRequest, ctx: HandlerContext): CreateResponse {
+    const caller = requireApiKey(ctx);
+    const tokens = this.tokens.issue(
+      caller.tenantId,
+      caller.keyId,
+      req.arguments.map((a) => ({
+        userId: a.userId,
+        roomId: a.roomId,
+        metadata: a.metadata,
+        permissions: a.permissions,
+        ttlSeconds: a.ttlSeconds,
+      })),
+    );
+    return create(CreateResponseSchema, { tokens });
+  }
+
+  verify(req: VerifyRequest, ctx: HandlerContext): VerifyResponse {
+    const caller = requireApiKey(ctx);
+    if (req.token === "") throw invalidArgument("token: must not be empty");
+    const v = this.tokens.verify(caller.tenantId, req.token);
+    return create(VerifyResponseSchema, {
+      tokenId: v.tokenId,
+      userId: v.userId,
+      roomId: v.roomId,
+      permissions: v.permissions,
+      metadata: v.metadata,
+      issuedAt: timestampFromMs(v.issuedAt),
+      notBefore: timestampFromMs(v.notBefore),
+      expiresAt: timestampFromMs(v.expiresAt),
+    });
+  }
+}

@@ -1,0 +1,61 @@
+import { count, eq, sql } from "drizzle-orm";
+import type { GrantRecord, GrantStore } from "../domain/tokens/room-tokens.js";
+import type { Db } from "./db.js";
+import { grants, rooms } from "./schema.js";
+
+/** Issued-token records in SQLite. */
+export class SqliteGrantStore implements GrantStore {
+  // Prepared statements reused inside one transaction keep a 1,000-token
+  // batch to a few milliseconds.
+  private readonly insertGrant;
+  private readonly ensureRoom;
+
+  constructor(private readonly db: Db) {
+    this.insertGrant = db
+      .insert(grants)
+      .values({
+        id: sql.placeholder("id"),
+        tenantId: sql.placeholder("tenantId"),
+        userId: sql.placeholder("userId"),
+        roomId: sql.placeholder("roomId"),
+        permissions: sql.placeholder("permissions"),
+        metadata: sql.placeholder("metadata"),
+        issuedAt: sql.placeholder("issuedAt"),
+        expiresAt: sql.placeholder("expiresAt"),
+        issuedBy: sql.placeholder("issuedBy"),
+      })
+      .prepare();
+    this.ensureRoom = db
+      .insert(rooms)
+      .values({ tenantId: sql.placeholder("tenantId"), id: sql.placeholder("id"), createdAt: sql.placeholder("createdAt") })
+      .onConflictDoNothing()
+      .prepare();
+  }
+
+  recordGrants(records: readonly GrantRecord[]): void {
+    // Synchronous callback: better-sqlite3 rolls back only if it throws here.
+    this.db.transaction(() => {
+      const seen = new Set<string>();
+      for (const g of records) {
+        if (!seen.has(g.roomId)) {
+          seen.add(g.roomId);
+          this.ensureRoom.run({ tenantId: g.tenantId, id: g.roomId, createdAt: g.issuedAt });
+        }
+        this.insertGrant.run({
+          ...g,
+          permissions: JSON.stringify(g.permissions),
+          metadata: JSON.stringify(g.metadata),
+        });
+      }
+    });
+  }
+
+  countGrants(tenantId?: string): number {
+    const q = this.db.select({ n: count() }).from(grants);
+    return (tenantId === undefined ? q : q.where(eq(grants.tenantId, tenantId))).get()?.n ?? 0;
+  }
+
+  findGrant(id: string): GrantRecord | undefined {
+    return this.db.select().from(grants).where(eq(grants.id, id)).get();
+  }
+}
