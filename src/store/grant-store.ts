@@ -41,11 +41,8 @@ export class SqliteGrantStore implements GrantStore {
           seen.add(g.roomId);
           this.ensureRoom.run({ tenantId: g.tenantId, id: g.roomId, createdAt: g.issuedAt });
         }
-        this.insertGrant.run({
-          ...g,
-          permissions: JSON.stringify(g.permissions),
-          metadata: JSON.stringify(g.metadata),
-        });
+        // JSON columns are encoded by drizzle, placeholders included.
+        this.insertGrant.run({ ...g });
       }
     });
   }

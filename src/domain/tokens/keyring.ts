@@ -4,7 +4,7 @@
  * until their key is retired. Pure data and helpers; persistence is in
  * src/store/key-file.ts.
  */
-import { randomBytes, randomInt } from "node:crypto";
+import { randomFillSync, randomInt } from "node:crypto";
 import { XAES_KEY_SIZE, XaesKey } from "./xaes.js";
 
 /** One token key. The id travels in every token header, so it is not secret. */
@@ -106,7 +106,7 @@ export class Keyring {
  * @param now - Creation time, Unix milliseconds.
  */
 export function generateTokenKey(now: number): TokenKey {
-  return { id: randomInt(1, MAX_KEY_ID + 1), secret: randomBytes(XAES_KEY_SIZE), state: "decrypt", createdAt: now };
+  return { id: randomInt(1, MAX_KEY_ID + 1), secret: randomFillSync(new Uint8Array(XAES_KEY_SIZE)), state: "decrypt", createdAt: now };
 }
 
 /** Index of key `id`, or a KeyringError naming it. */

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { createApp, serve, type App, type RunningServer } from "../../src/app.js";
+import { loadConfig, type Config } from "../../src/config/config.js";
+import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
+import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
+
+/** A real roomgate on a random port with a temp-file SQLite store. */
+export interface TestServer {
+  readonly app: App;
+  readonly server: RunningServer;
+  readonly port: number;
+  readonly baseUrl: string;
+  /** API key of the bootstrap tenant (ROOMGATE_API_KEY). */
+  readonly apiKey: string;
+  readonly tenantId: string;
+  /** A second, unrelated tenant for isolation tests. */
+  readonly otherKey: string;
+  readonly otherTenantId: string;
+  readonly dataDir: string;
+  close(): Promise<void>;
+}
+
+/** Options for {@link startTestServer}. */
+export interface TestServerOptions {
+  readonly env?: Record<string, string>;
+  readonly clock?: () => number;
+  readonly tokenKeys?: readonly TokenKey[];
+}
+
+/** Starts the full app exactly as `roomgate serve` does, on port 0. */
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), "roomgate-test-"));
+  const apiKey = "test-api-key-0123456789";
+  const config: Config = loadConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ROOMGATE_DATA_DIR: dataDir,
+    ROOMGATE_API_KEY: apiKey,
+    ROOMGATE_SHUTDOWN_GRACE_MS: "2000",
+    ...opts.env,
+  });
+  const app = createApp(config, pino({ level: "silent" }), {
+    clock: opts.clock,
+    tokenKeys: opts.tokenKeys ?? [{ ...generateTokenKey(Date.now()), state: "active" }],
+  });
+  const other = createTenantWithKey(app.tenants, "other", Date.now());
+  const server = await serve(app);
+  return {
+    app,
+    server,
+    port: server.port,
+    baseUrl: `http://127.0.0.1:${server.port}`,
+    apiKey,
+    tenantId: app.bootstrap.tenantId!,
+    otherKey: other.key,
+    otherTenantId: other.tenant.id,
+    dataDir,
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
