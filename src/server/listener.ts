@@ -51,10 +51,12 @@ export class OnePortServer {
     };
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
     this.http1 = http.createServer({ headersTimeout, requestTimeout: 0, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000 }, handler);
-    this.h2c = http2.createServer({}, handler);
+    // Explicit HTTP/2 limits rather than Node's open-ended defaults.
+    const h2 = { settings: { maxConcurrentStreams: 1_000 }, maxSessionMemory: 32, maxHeaderListPairs: 256 };
+    this.h2c = http2.createServer(h2, handler);
     this.h2c.on("session", (s) => this.track(s));
     if (opts.tls) {
-      this.secure = http2.createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, handler);
+      this.secure = http2.createSecureServer({ ...h2, cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, handler);
       this.secure.on("session", (s) => this.track(s));
     }
     this.tcp = net.createServer((socket) => this.route(socket, headersTimeout));

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
-import { existsSync, mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as schema from "./schema.js";
@@ -23,7 +23,12 @@ export interface Store {
  * committed migration.
  */
 export function openStore(path: string): Store {
-  if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+  if (path !== ":memory:") {
+    mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+    // Created 0600 up front: it holds key hashes and grants, and SQLite gives
+    // its -wal and -shm files the same mode.
+    closeSync(openSync(path, "a", 0o600));
+  }
   const sqlite = new Database(path);
   sqlite.pragma("journal_mode = WAL");
   // FULL, not NORMAL: an acknowledged write must survive a power cut.

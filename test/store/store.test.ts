@@ -35,6 +35,7 @@ describe("store", () => {
       store.close();
       store.close();
       expect(statSync(join(dir, "sub")).isDirectory()).toBe(true);
+      expect(statSync(join(dir, "sub", "roomgate.db")).mode & 0o777).toBe(0o600);
       // Re-opening applies nothing twice.
       const again = openStore(join(dir, "sub", "roomgate.db"));
       expect(again.sqlite.prepare("select count(*) from __drizzle_migrations").pluck().get()).toBe(1);

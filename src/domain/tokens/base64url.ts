@@ -4,18 +4,9 @@
  * Node's own decoder is lenient: it skips foreign characters, accepts padding
  * and ignores non-zero trailing bits. For tokens that leniency means many
  * strings decode to the same bytes, so a token could be re-spelled to dodge a
- * string-keyed cache or log filter. We validate first, so exactly one string
- * decodes to any given bytes.
+ * string-keyed cache or log filter. Here exactly one string decodes to any
+ * given bytes.
  */
-
-/** Only the URL-safe alphabet; no padding, no whitespace. */
-const ALPHABET = /^[A-Za-z0-9_-]*$/;
-
-/** 6-bit value of each base64url character by char code (validated beforehand). */
-const VALUES = new Uint8Array(128);
-for (let i = 0; i < 64; i++) {
-  VALUES["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".charCodeAt(i)] = i;
-}
 
 /**
  * Encodes bytes as unpadded base64url.
@@ -39,13 +30,11 @@ export function encodeBase64Url(bytes: Uint8Array): string {
  * @returns The bytes, or `undefined` if `s` is not canonical base64url. Never throws.
  */
 export function decodeBase64Url(s: string): Uint8Array | undefined {
-  if (typeof s !== "string") return undefined;
-  const rem = s.length % 4;
-  if (rem === 1 || !ALPHABET.test(s)) return undefined;
-  if (rem !== 0) {
-    // 2 chars carry 1 byte (4 spare bits), 3 chars carry 2 bytes (2 spare bits).
-    const spare = rem === 2 ? 0x0f : 0x03;
-    if ((VALUES[s.charCodeAt(s.length - 1)] & spare) !== 0) return undefined;
-  }
-  return Buffer.from(s, "base64url");
+  if (typeof s !== "string" || s.length % 4 === 1) return undefined;
+  const bytes = Buffer.from(s, "base64url");
+  // Re-encoding yields the one canonical spelling, drawn only from the URL-safe
+  // alphabet. Any other spelling (a skipped foreign character, padding, a
+  // dropped stray character, non-zero spare bits) differs from it. Measured
+  // faster than a regex pre-check, since the decode is needed anyway.
+  return bytes.toString("base64url") === s ? bytes : undefined;
 }

@@ -1,0 +1,278 @@
+/**
+ * One benchmark target, run in its own process so the load generator never
+ * shares its event loop. Started by bench/rpc.ts and bench/create-batch.ts:
+ *
+ *   fork("bench/lib/rpc-server.ts", [kind], { execArgv: ["--import", "tsx"] })
+ *
+ * kind:
+ *   ours     the real roomgate: createApp + serve (interceptors, one-port
+ *            listener; HTTP/1.1 and h2c on the same port)
+ *   connect  plain connect-node: connectNodeAdapter over http.createServer
+ *            (and http2.createServer for gRPC), same TokensPrivateService
+ *            instance, no interceptors; the principal is injected through
+ *            contextValues
+ *   bare     node:http / node:http2 handlers calling RoomTokens.issue/verify
+ *            directly (JSON by hand over HTTP/1.1; gRPC framing by hand over h2c)
+ *
+ * Every kind builds its state with the real createApp (temp data dir, SQLite
+ * store with the production pragmas, one active token key), so the token and
+ * database work is identical; only the RPC stack in front differs.
+ *
+ * Protocol with the parent (IPC): sends {type:"ready", ...Ready} once
+ * listening; on "stop" (or when the parent goes away) closes everything,
+ * deletes the data dir and exits 0.
+ */
+import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { createContextValues } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { rmSync } from "node:fs";
+import http from "node:http";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
+import { VerifyRequestSchema, VerifyResponseSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
+import { serve } from "../../src/app.js";
+import type { ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
+import { RoomgateError } from "../../src/domain/errors.js";
+import type { RoomTokens, TokenRequest } from "../../src/domain/tokens/room-tokens.js";
+import { routes } from "../../src/server/routes.js";
+import { apiKeyPrincipalKey } from "../../src/services/context.js";
+import {
+  BENCH_API_KEY,
+  createBenchApp,
+  roomTokensFor,
+  SEED_ROOM_ID,
+  SEED_USER_ID,
+  SERVER_KINDS,
+  type Ready,
+  type ServerKind,
+} from "./bench-app.js";
+
+// --- bare handlers -----------------------------------------------------------
+
+const CREATE_PATH = "/room.tokens.private.v1.Service/Create";
+const VERIFY_PATH = "/room.tokens.private.v1.Service/Verify";
+
+function readBody(req: http.IncomingMessage | http2.ServerHttp2Stream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function permissionNumber(name: unknown): number {
+  if (typeof name === "number") return name;
+  const n = (Permission as unknown as Record<string, number | undefined>)[String(name)];
+  if (n === undefined) throw new RoomgateError("invalid_argument", `unknown permission ${String(name)}`);
+  return n;
+}
+
+type JsonArg = {
+  user_id?: string;
+  userId?: string;
+  room_id?: string;
+  roomId?: string;
+  metadata?: JsonObject;
+  permissions?: unknown[];
+  ttl_seconds?: number;
+  ttlSeconds?: number;
+};
+
+/** Connect-JSON-compatible Create/Verify on plain node:http, no framework. */
+function bareHttpHandler(tokens: RoomTokens, principal: ApiKeyPrincipal): http.RequestListener {
+  return (req, res) => {
+    readBody(req).then(
+      (body) => {
+        let status = 200;
+        let out: unknown;
+        try {
+          if (req.method !== "POST") throw new RoomgateError("invalid_argument", "POST only");
+          const msg = JSON.parse(body.toString("utf8")) as { arguments?: JsonArg[]; token?: string };
+          if (req.url === CREATE_PATH) {
+            const args: TokenRequest[] = (msg.arguments ?? []).map((a) => ({
+              userId: a.user_id ?? a.userId ?? "",
+              roomId: a.room_id ?? a.roomId ?? "",
+              metadata: a.metadata,
+              permissions: (a.permissions ?? []).map(permissionNumber),
+              ttlSeconds: a.ttl_seconds ?? a.ttlSeconds,
+            }));
+            out = { tokens: tokens.issue(principal.tenantId, principal.keyId, args) };
+          } else if (req.url === VERIFY_PATH) {
+            const v = tokens.verify(principal.tenantId, msg.token ?? "");
+            out = {
+              tokenId: v.tokenId,
+              userId: v.userId,
+              roomId: v.roomId,
+              permissions: v.permissions.map((p) => Permission[p]),
+              metadata: v.metadata,
+              issuedAt: new Date(v.issuedAt).toISOString(),
+              expiresAt: new Date(v.expiresAt).toISOString(),
+              notBefore: new Date(v.notBefore).toISOString(),
+            };
+          } else {
+            status = 404;
+            out = { code: "unimplemented", message: "not found" };
+          }
+        } catch (err) {
+          status = err instanceof RoomgateError ? (err.kind === "unauthenticated" ? 401 : 400) : 500;
+          out = { code: err instanceof RoomgateError ? err.kind : "internal", message: String((err as Error).message) };
+        }
+        const json = JSON.stringify(out);
+        res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
+        res.end(json);
+      },
+      () => res.destroy(),
+    );
+  };
+}
+
+/** gRPC Verify on plain node:http2 streams: 5-byte framing, protobuf-es codec. */
+function bareGrpcServer(tokens: RoomTokens, principal: ApiKeyPrincipal): http2.Http2Server {
+  const server = http2.createServer();
+  server.on("stream", (stream, headers) => {
+    readBody(stream).then(
+      (body) => {
+        let grpcStatus = "0";
+        let message = "";
+        let frame: Buffer | undefined;
+        try {
+          if (headers[":path"] !== VERIFY_PATH) {
+            grpcStatus = "12";
+            message = "unimplemented";
+          } else {
+            const len = body.readUInt32BE(1);
+            const req = fromBinary(VerifyRequestSchema, body.subarray(5, 5 + len));
+            const v = tokens.verify(principal.tenantId, req.token);
+            const bytes = toBinary(
+              VerifyResponseSchema,
+              create(VerifyResponseSchema, {
+                tokenId: v.tokenId,
+                userId: v.userId,
+                roomId: v.roomId,
+                permissions: v.permissions,
+                metadata: v.metadata,
+                issuedAt: timestampFromMs(v.issuedAt),
+                notBefore: timestampFromMs(v.notBefore),
+                expiresAt: timestampFromMs(v.expiresAt),
+              }),
+            );
+            frame = Buffer.allocUnsafe(5 + bytes.length);
+            frame[0] = 0;
+            frame.writeUInt32BE(bytes.length, 1);
+            frame.set(bytes, 5);
+          }
+        } catch (err) {
+          grpcStatus = err instanceof RoomgateError && err.kind === "unauthenticated" ? "16" : "13";
+          message = String((err as Error).message);
+        }
+        stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+        stream.once("wantTrailers", () => {
+          stream.sendTrailers(message === "" ? { "grpc-status": grpcStatus } : { "grpc-status": grpcStatus, "grpc-message": encodeURIComponent(message) });
+        });
+        stream.end(frame);
+      },
+      () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
+    );
+  });
+  return server;
+}
+
+// --- process entry -------------------------------------------------------------
+
+function listen(server: http.Server | http2.Http2Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: http.Server | http2.Http2Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    if (server instanceof http.Server) server.closeAllConnections();
+  });
+}
+
+/** Per-session tracking so h2c servers can be closed promptly. */
+function trackSessions(server: http2.Http2Server): Set<http2.ServerHttp2Session> {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+  return sessions;
+}
+
+async function main(): Promise<void> {
+  const kind = process.argv[2] as ServerKind;
+  if (!SERVER_KINDS.includes(kind)) throw new Error(`usage: rpc-server.ts ${SERVER_KINDS.join("|")}`);
+  if (!process.send) throw new Error("rpc-server.ts must be started with child_process.fork");
+
+  const { app, dataDir, principal } = createBenchApp();
+  const tokens = roomTokensFor(app);
+  const token = tokens.issue(principal.tenantId, principal.keyId, [
+    { userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] },
+  ])[0]!;
+
+  let port: number;
+  let h2Port: number;
+  let close: () => Promise<void>;
+  if (kind === "ours") {
+    const running = await serve(app);
+    port = h2Port = running.port;
+    close = () => running.close();
+  } else {
+    let h1: http.Server;
+    let h2: http2.Http2Server;
+    if (kind === "connect") {
+      const handler = connectNodeAdapter({
+        ...app.routerOptions,
+        interceptors: [],
+        routes: routes(app.services),
+        contextValues: () => createContextValues().set(apiKeyPrincipalKey, principal),
+      });
+      h1 = http.createServer(handler);
+      h2 = http2.createServer(handler);
+    } else {
+      h1 = http.createServer(bareHttpHandler(tokens, principal));
+      h2 = bareGrpcServer(tokens, principal);
+    }
+    const sessions = trackSessions(h2);
+    port = await listen(h1);
+    h2Port = await listen(h2);
+    close = async () => {
+      for (const s of sessions) s.destroy();
+      await Promise.all([closeServer(h1), closeServer(h2)]);
+      app.store.close();
+    };
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      try {
+        await close();
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+        process.disconnect?.();
+        process.exit(0);
+      }
+    })());
+  process.on("message", (m) => {
+    if (m === "stop") void stop();
+  });
+  process.on("disconnect", () => void stop());
+  process.on("SIGTERM", () => void stop());
+  process.on("SIGINT", () => void stop());
+
+  const ready: Ready = { kind, port, h2Port, apiKey: BENCH_API_KEY, token, pid: process.pid };
+  process.send({ type: "ready", ...ready });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+/**
+ * Parent side of bench/lib/rpc-server.ts: forks a target server under tsx,
+ * waits for it to listen, and stops it cleanly (or kills it if it hangs).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { Ready, ServerKind } from "./bench-app.js";
+
+const SERVER_FILE = fileURLToPath(new URL("./rpc-server.ts", import.meta.url));
+
+/** A forked, listening target. */
+export interface ServerHandle extends Ready {
+  readonly child: ChildProcess;
+  /** Asks the child to close and waits for it to exit (SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+/** Kills every child still running when this process exits or is interrupted. */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once("exit", () => {
+    for (const c of live) c.kill("SIGKILL");
+  });
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      for (const c of live) c.kill("SIGTERM");
+      process.exit(130);
+    });
+  }
+}
+
+/**
+ * Forks `rpc-server.ts kind`; `execArgv` is appended after tsx's loader
+ * (e.g. ["--cpu-prof", "--cpu-prof-dir=..."]).
+ */
+export function startServer(kind: ServerKind, execArgv: readonly string[] = []): Promise<ServerHandle> {
+  hookExit();
+  const child = fork(SERVER_FILE, [kind], { execArgv: ["--import", "tsx", ...execArgv], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  live.add(child);
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      live.delete(child);
+      resolve();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`${kind} server exited (${code}) before it was ready`));
+    child.once("exit", onExit);
+    child.once("error", reject);
+    child.on("message", (m: { type?: string } & Ready) => {
+      if (m.type !== "ready") return;
+      child.off("exit", onExit);
+      let stopping: Promise<void> | undefined;
+      resolve({
+        kind: m.kind,
+        port: m.port,
+        h2Port: m.h2Port,
+        apiKey: m.apiKey,
+        token: m.token,
+        pid: m.pid,
+        child,
+        stop() {
+          stopping ??= (async () => {
+            if (child.exitCode === null && child.signalCode === null) {
+              if (child.connected) child.send("stop");
+              else child.kill("SIGTERM");
+              const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+              await exited;
+              clearTimeout(timer);
+            }
+          })();
+          return stopping;
+        },
+      });
+    });
+  });
+}

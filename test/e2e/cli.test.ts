@@ -1,0 +1,118 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const CLI = ["--import", "tsx", "src/cli.ts"];
+const API_KEY = "cli-test-key";
+
+/** The process as an operator runs it: `roomgate serve` with env settings. */
+function startServe(env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; port: number; stdout: () => string }> {
+  const proc = spawn(process.execPath, [...CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
+    proc.stdout!.on("data", () => {
+      const m = /"port":(\d+).*roomgate listening/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, port: Number(m[1]), stdout: () => out });
+      }
+    });
+    proc.once("exit", (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+}
+
+async function call(port: number, method: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}/room.tokens.private.v1.Service/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+async function issue(port: number): Promise<string> {
+  const r = await call(port, "Create", { arguments: [{ user_id: "u", room_id: "r", permissions: ["PermissionChat"] }] });
+  expect(r.status).toBe(200);
+  return r.json.tokens[0];
+}
+
+/** Key id: bytes 1..4 of the decoded token header. */
+function keyIdOf(token: string): number {
+  return Buffer.from(token, "base64url").readUInt32BE(1);
+}
+
+async function waitForReload(proc: ChildProcess, out: () => string, count: number): Promise<void> {
+  proc.kill("SIGHUP");
+  for (let i = 0; i < 100 && (out().match(/keyring reloaded/g) ?? []).length < count; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("roomgate CLI: serve, rotate token keys, drain on SIGTERM", () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let server: Awaited<ReturnType<typeof startServe>>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "roomgate-cli-"));
+    env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, LOG_LEVEL: "info" };
+    server = await startServe(env);
+  });
+
+  afterAll(() => {
+    server?.proc.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates the key file 0600 and the database in the data dir on first start", () => {
+    expect(statSync(join(dir, "token-keys.json")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "roomgate.db")).mode & 0o777).toBe(0o600);
+    // A configured key is never echoed.
+    expect(server.stdout()).not.toContain(API_KEY);
+  });
+
+  it("rotates: old tokens keep verifying after a new key is activated, and stop after retirement", async () => {
+    const oldToken = await issue(server.port);
+    const oldKey = keyIdOf(oldToken);
+
+    const added = await run(process.execPath, [...CLI, "token-keys", "add", "--activate"], { env });
+    expect(added.stdout).toMatch(/added key \d+ \(active\)/);
+    await waitForReload(server.proc, server.stdout, 1);
+
+    const newToken = await issue(server.port);
+    expect(keyIdOf(newToken)).not.toBe(oldKey);
+    expect((await call(server.port, "Verify", { token: oldToken })).status).toBe(200);
+    expect((await call(server.port, "Verify", { token: newToken })).status).toBe(200);
+
+    const listed = await run(process.execPath, [...CLI, "token-keys", "list"], { env });
+    expect(listed.stdout).toContain(`${oldKey}\tdecrypt`);
+
+    await run(process.execPath, [...CLI, "token-keys", "retire", String(oldKey)], { env });
+    await waitForReload(server.proc, server.stdout, 2);
+    const refused = await call(server.port, "Verify", { token: oldToken });
+    expect(refused.status).toBe(401);
+    expect(refused.json).toEqual({ code: "unauthenticated", message: "invalid token" });
+    expect((await call(server.port, "Verify", { token: newToken })).status).toBe(200);
+    expect(JSON.parse(readFileSync(join(dir, "token-keys.json"), "utf8")).keys).toHaveLength(1);
+  });
+
+  it("refuses to retire the active key", async () => {
+    const active = JSON.parse(readFileSync(join(dir, "token-keys.json"), "utf8")).keys[0].id;
+    await expect(run(process.execPath, [...CLI, "token-keys", "retire", String(active)], { env })).rejects.toThrow();
+  });
+
+  it("exits 0 on SIGTERM after closing the database cleanly", async () => {
+    const exited = new Promise<number | null>((r) => server.proc.once("exit", (code) => r(code)));
+    server.proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(server.stdout()).toContain('"msg":"stopped"');
+    // A clean close checkpoints the WAL away.
+    expect(() => statSync(join(dir, "roomgate.db-wal"))).toThrow();
+  });
+});
