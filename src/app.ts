@@ -1,5 +1,4 @@
 import type { ConnectRouterOptions, Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Config } from "./config/config.js";
@@ -9,6 +8,7 @@ import { RoomTokens } from "./domain/tokens/room-tokens.js";
 import { TokenCodec } from "./domain/tokens/token-codec.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
 import { OnePortServer } from "./server/listener.js";
+import { createNodeHandler } from "./server/node-adapter.js";
 import { routes, type Services } from "./server/routes.js";
 import { TokensPrivateService } from "./services/tokens-private-service.js";
 import { openStore, type Store } from "./store/db.js";
@@ -66,6 +66,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
       maxBatch: config.maxBatch,
       maxMetadataBytes: config.maxMetadataBytes,
       maxIdBytes: 256,
+      verifyCacheSize: config.verifyCacheSize,
     },
     clock,
   );
@@ -94,7 +95,7 @@ export interface RunningServer {
 
 /** Serves the app on one port for every protocol. */
 export async function serve(app: App): Promise<RunningServer> {
-  const handler = connectNodeAdapter({ ...app.routerOptions, routes: routes(app.services) });
+  const handler = createNodeHandler({ ...app.routerOptions, routes: routes(app.services), log: app.log });
   const tls =
     app.config.tlsCert && app.config.tlsKey
       ? { cert: readFileSync(app.config.tlsCert), key: readFileSync(app.config.tlsKey) }

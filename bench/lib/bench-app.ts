@@ -2,6 +2,7 @@
  * Shared set-up for the RPC benchmarks: a real roomgate App on a temp data
  * dir, the seed-000 request shape, and the message a forked server sends.
  */
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import { createApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { apiKeyId, type ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
-import { RoomTokens } from "../../src/domain/tokens/room-tokens.js";
+import { RoomTokens, type TokenLimits } from "../../src/domain/tokens/room-tokens.js";
 
 /** What a ready server tells its parent. */
 export interface Ready {
@@ -37,19 +38,52 @@ export function seedArgumentJson(userId = SEED_USER_ID, roomId = SEED_ROOM_ID): 
   return { user_id: userId, room_id: roomId, metadata: { note: "temporary moderator" }, permissions: ["PermissionRoomKick"] };
 }
 
-/** A RoomTokens wired exactly like createApp wires the one inside the service. */
-export function roomTokensFor(app: App): RoomTokens {
-  return new RoomTokens(app.codec, app.grants, {
-    defaultTtlSeconds: app.config.defaultTtlSeconds,
-    maxTtlSeconds: app.config.maxTtlSeconds,
-    maxBatch: app.config.maxBatch,
-    maxMetadataBytes: app.config.maxMetadataBytes,
-    maxIdBytes: 256,
+/**
+ * Inserts `rows` synthetic grants (random ids and user ids, like real ones)
+ * for the app's bootstrap tenant, in 10,000-row transactions, so a benchmark
+ * can run against a store that is not empty. Checkpoints the WAL afterwards.
+ */
+export function prefillGrants(app: App, tenantId: string, rows: number): void {
+  if (rows <= 0) return;
+  const sqlite = app.store.sqlite;
+  const grant = sqlite.prepare(
+    "insert into grants (id, tenant_id, user_id, room_id, permissions, metadata, issued_at, expires_at, issued_by) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  const room = sqlite.prepare("insert into rooms (tenant_id, id, created_at) values (?, ?, ?) on conflict do nothing");
+  const now = Date.now();
+  const batch = sqlite.transaction((n: number) => {
+    for (let i = 0; i < n; i++) {
+      const roomId = `prefill-room-${i % 100}`;
+      room.run(tenantId, roomId, now);
+      grant.run(randomBytes(16).toString("hex"), tenantId, randomUUID(), roomId, "[203]", '{"note":"temporary moderator"}', now, now + 86_400_000, "prefill");
+    }
   });
+  for (let done = 0; done < rows; done += 10_000) batch(Math.min(10_000, rows - done));
+  sqlite.pragma("wal_checkpoint(TRUNCATE)");
+}
+
+/**
+ * The RoomTokens instance createApp built and handed to the service. App does
+ * not expose it, so it is read from the service's (TypeScript-private) field;
+ * the check below fails loudly if that wiring ever changes.
+ */
+export function roomTokensOf(app: App): RoomTokens {
+  const tokens = (app.services.tokensPrivate as unknown as { tokens?: unknown }).tokens;
+  if (!(tokens instanceof RoomTokens)) {
+    throw new Error("bench: TokensPrivateService no longer keeps its RoomTokens in `tokens`; update bench/lib/bench-app.ts");
+  }
+  return tokens;
+}
+
+/** The limits createApp gave that instance (read back, so new fields come along). */
+export function limitsOf(app: App): TokenLimits {
+  const limits = (roomTokensOf(app) as unknown as { limits?: TokenLimits }).limits;
+  if (limits === undefined) throw new Error("bench: RoomTokens no longer keeps `limits`; update bench/lib/bench-app.ts");
+  return limits;
 }
 
 /** A real app on a fresh temp data dir, as test/support/server.ts builds it. */
-export function createBenchApp(): { app: App; dataDir: string; principal: ApiKeyPrincipal } {
+export function createBenchApp(env: Record<string, string> = {}): { app: App; dataDir: string; principal: ApiKeyPrincipal } {
   const dataDir = mkdtempSync(join(tmpdir(), "roomgate-bench-"));
   const config = loadConfig({
     PORT: "0",
@@ -57,6 +91,7 @@ export function createBenchApp(): { app: App; dataDir: string; principal: ApiKey
     ROOMGATE_DATA_DIR: dataDir,
     ROOMGATE_API_KEY: BENCH_API_KEY,
     ROOMGATE_SHUTDOWN_GRACE_MS: "1000",
+    ...env,
   });
   const app = createApp(config, pino({ level: "silent" }), {
     tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],

@@ -4,6 +4,9 @@
  *
  *   fork("bench/lib/rpc-server.ts", [kind], { execArgv: ["--import", "tsx"] })
  *
+ * Options after kind: --prefill N        insert N synthetic grants before listening
+ *                     --env KEY=VALUE    a roomgate setting (repeatable)
+ *
  * kind:
  *   ours     the real roomgate: createApp + serve (interceptors, one-port
  *            listener; HTTP/1.1 and h2c on the same port)
@@ -26,9 +29,10 @@ import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobu
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
+import { Session } from "node:inspector";
 import type { AddressInfo } from "node:net";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { VerifyRequestSchema, VerifyResponseSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
@@ -41,7 +45,8 @@ import { apiKeyPrincipalKey } from "../../src/services/context.js";
 import {
   BENCH_API_KEY,
   createBenchApp,
-  roomTokensFor,
+  prefillGrants,
+  roomTokensOf,
   SEED_ROOM_ID,
   SEED_USER_ID,
   SERVER_KINDS,
@@ -152,7 +157,7 @@ function bareGrpcServer(tokens: RoomTokens, principal: ApiKeyPrincipal): http2.H
                 tokenId: v.tokenId,
                 userId: v.userId,
                 roomId: v.roomId,
-                permissions: v.permissions,
+                permissions: [...v.permissions],
                 metadata: v.metadata,
                 issuedAt: timestampFromMs(v.issuedAt),
                 notBefore: timestampFromMs(v.notBefore),
@@ -206,13 +211,52 @@ function trackSessions(server: http2.Http2Server): Set<http2.ServerHttp2Session>
   return sessions;
 }
 
+/** On-demand CPU profiling, so a profile covers only the measured window. */
+type ProfileMessage = { type: "profile-start"; intervalUs?: number } | { type: "profile-stop"; path: string };
+let inspector: Session | undefined;
+
+function post<T>(method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    inspector!.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as T)));
+  });
+}
+
+async function onProfileMessage(m: ProfileMessage): Promise<void> {
+  if (m.type === "profile-start") {
+    inspector ??= new Session();
+    inspector.connect();
+    await post("Profiler.enable");
+    await post("Profiler.setSamplingInterval", { interval: m.intervalUs ?? 100 });
+    await post("Profiler.start");
+    process.send!({ type: "profile-started" });
+  } else if (m.type === "profile-stop") {
+    const { profile } = await post<{ profile: unknown }>("Profiler.stop");
+    await post("Profiler.disable");
+    inspector!.disconnect();
+    writeFileSync(m.path, JSON.stringify(profile));
+    process.send!({ type: "profile-saved", path: m.path });
+  }
+}
+
 async function main(): Promise<void> {
   const kind = process.argv[2] as ServerKind;
   if (!SERVER_KINDS.includes(kind)) throw new Error(`usage: rpc-server.ts ${SERVER_KINDS.join("|")}`);
   if (!process.send) throw new Error("rpc-server.ts must be started with child_process.fork");
 
-  const { app, dataDir, principal } = createBenchApp();
-  const tokens = roomTokensFor(app);
+  const prefillAt = process.argv.indexOf("--prefill");
+  const prefill = prefillAt > 0 ? Number(process.argv[prefillAt + 1]) : 0;
+
+  // --env KEY=VALUE (repeatable): extra roomgate settings, e.g. ROOMGATE_VERIFY_CACHE_SIZE=0.
+  const env: Record<string, string> = {};
+  process.argv.forEach((a, i) => {
+    const kv = a === "--env" ? process.argv[i + 1] : undefined;
+    if (kv !== undefined && kv.includes("=")) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+  });
+
+  const { app, dataDir, principal } = createBenchApp(env);
+  prefillGrants(app, principal.tenantId, prefill);
+  // The very instance the service uses, so all three stacks share one RoomTokens.
+  const tokens = roomTokensOf(app);
   const token = tokens.issue(principal.tenantId, principal.keyId, [
     { userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] },
   ])[0]!;
@@ -261,8 +305,9 @@ async function main(): Promise<void> {
         process.exit(0);
       }
     })());
-  process.on("message", (m) => {
+  process.on("message", (m: unknown) => {
     if (m === "stop") void stop();
+    else if (typeof m === "object" && m !== null && "type" in m) void onProfileMessage(m as ProfileMessage);
   });
   process.on("disconnect", () => void stop());
   process.on("SIGTERM", () => void stop());

@@ -11,6 +11,10 @@ const SERVER_FILE = fileURLToPath(new URL("./rpc-server.ts", import.meta.url));
 /** A forked, listening target. */
 export interface ServerHandle extends Ready {
   readonly child: ChildProcess;
+  /** Starts the child's CPU profiler (node:inspector), sampling every `intervalUs`. */
+  startProfile(intervalUs?: number): Promise<void>;
+  /** Stops it and writes the .cpuprofile to `path`. */
+  stopProfile(path: string): Promise<void>;
   /** Asks the child to close and waits for it to exit (SIGKILL after 5 s). */
   stop(): Promise<void>;
 }
@@ -33,13 +37,28 @@ function hookExit(): void {
   }
 }
 
+/** Resolves on the child's next message of `type`. */
+function reply(child: ChildProcess, type: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type?: string }): void => {
+      if (m.type !== type) return;
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      resolve();
+    };
+    const onExit = (): void => reject(new Error(`server exited while waiting for ${type}`));
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
+}
+
 /**
- * Forks `rpc-server.ts kind`; `execArgv` is appended after tsx's loader
- * (e.g. ["--cpu-prof", "--cpu-prof-dir=..."]).
+ * Forks `rpc-server.ts kind ...args`; `execArgv` is appended after tsx's
+ * loader (e.g. ["--cpu-prof", "--cpu-prof-dir=..."]).
  */
-export function startServer(kind: ServerKind, execArgv: readonly string[] = []): Promise<ServerHandle> {
+export function startServer(kind: ServerKind, execArgv: readonly string[] = [], args: readonly string[] = []): Promise<ServerHandle> {
   hookExit();
-  const child = fork(SERVER_FILE, [kind], { execArgv: ["--import", "tsx", ...execArgv], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(SERVER_FILE, [kind, ...args], { execArgv: ["--import", "tsx", ...execArgv], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   live.add(child);
   const exited = new Promise<void>((resolve) => {
     child.once("exit", () => {
@@ -63,6 +82,16 @@ export function startServer(kind: ServerKind, execArgv: readonly string[] = []):
         token: m.token,
         pid: m.pid,
         child,
+        startProfile(intervalUs) {
+          const done = reply(child, "profile-started");
+          child.send({ type: "profile-start", intervalUs });
+          return done;
+        },
+        stopProfile(path) {
+          const done = reply(child, "profile-saved");
+          child.send({ type: "profile-stop", path });
+          return done;
+        },
         stop() {
           stopping ??= (async () => {
             if (child.exitCode === null && child.signalCode === null) {

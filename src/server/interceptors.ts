@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { authenticateApiKey, type ApiKeyLookup } from "../domain/auth/api-keys.js";
 import { RoomgateError, type ErrorKind } from "../domain/errors.js";
 import { apiKeyPrincipalKey } from "../services/context.js";
+import { takeParseError } from "./strict-binary.js";
 
 const CODES: Record<ErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -70,6 +71,10 @@ export function apiKeyInterceptor(keys: ApiKeyLookup): Interceptor {
 export function strictFieldsInterceptor(): Interceptor {
   return (next) => async (req) => {
     if (!req.stream) {
+      const parseError = takeParseError(req.message);
+      if (parseError !== undefined) {
+        throw new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
+      }
       const path = findUnknown(req.message, "");
       if (path !== undefined) {
         throw new ConnectError(`unknown field in request${path === "" ? "" : ` at ${path}`}`, Code.InvalidArgument);

@@ -45,7 +45,7 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
       tokenId: v.tokenId,
       userId: v.userId,
       roomId: v.roomId,
-      permissions: v.permissions,
+      permissions: [...v.permissions],
       metadata: v.metadata,
       issuedAt: timestampFromMs(v.issuedAt),
       notBefore: timestampFromMs(v.notBefore),

@@ -41,6 +41,15 @@ describe("every protocol on the one port", () => {
     expect(v.metadata).toEqual({ note: "temporary moderator", via: t.name, n: 2 });
   });
 
+  it("Verify (NO_SIDE_EFFECTS) also works as a Connect GET request", async () => {
+    const post = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const get = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useHttpGet: true }));
+    const { tokens } = await post.create({ arguments: [SEED_ARGUMENT] }, bearer(srv.apiKey));
+    const v = await get.verify({ token: tokens[0]! }, bearer(srv.apiKey));
+    expect(v.userId).toBe(SEED_ARGUMENT.userId);
+    expect(v.metadata).toEqual({ note: "temporary moderator" });
+  });
+
   it("a token issued over one protocol verifies over another", async () => {
     const grpcClient = tokensClient(TRANSPORTS.find((t) => t.name === "gRPC over HTTP/2")!.make(srv.baseUrl));
     const webClient = tokensClient(TRANSPORTS.find((t) => t.name === "gRPC-Web over HTTP/1.1")!.make(srv.baseUrl));

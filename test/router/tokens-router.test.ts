@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { createApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
+import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import { routes } from "../../src/server/routes.js";
 import { bearer, expectCode, SEED_ARGUMENT, tokensClient, type TokensClient } from "../support/clients.js";
@@ -121,6 +122,22 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
 
     now = T0 + 3_600_000;
     await expectCode(client.verify({ token }, bearer(KEY)), Code.Unauthenticated, "token expired");
+  });
+
+  it("a repeated Verify gives the same claims and still checks the tenant every time", async () => {
+    const other = createTenantWithKey(app.tenants, "other", T0);
+    const { tokens } = await client.create({ arguments: [{ userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } }] }, bearer(KEY));
+    const token = tokens[0]!;
+    const first = await client.verify({ token }, bearer(KEY));
+    await expectCode(client.verify({ token }, bearer(other.key)), Code.Unauthenticated, "invalid token");
+    const second = await client.verify({ token }, bearer(KEY));
+    expect(second).toEqual(first);
+    expect(second.permissions).toEqual([200, 201, 202, 203]);
+    expect(second.metadata).toEqual({ a: 1 });
+    // Tenant B's own tokens are not visible to tenant A either.
+    const b = await client.create({ arguments: [{ userId: "u", roomId: "r" }] }, bearer(other.key));
+    await expectCode(client.verify({ token: b.tokens[0]! }, bearer(KEY)), Code.Unauthenticated, "invalid token");
+    expect(app.grants.countGrants(other.tenant.id)).toBe(1);
   });
 
   it("refuses a token before its not_before time", async () => {

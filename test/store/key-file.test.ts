@@ -75,11 +75,12 @@ describe("key file", () => {
     expect(readKeyFile(path.join(dir, "absent.json"))).toBeUndefined();
   });
 
-  it.each([0o640, 0o604, 0o660, 0o620])("refuses a file with mode %o", (fileMode) => {
+  it.each(["0640", "0604", "0660", "0620"])("refuses a file with mode %s", (modeText) => {
+    const fileMode = parseInt(modeText, 8);
     const p = path.join(dir, "keys.json");
     writeKeyFile(p, KEYS);
     fs.chmodSync(p, fileMode);
-    expect(() => readKeyFile(p)).toThrow(`has mode 0${fileMode.toString(8)}; it must not be accessible by group or others`);
+    expect(() => readKeyFile(p)).toThrow(`has mode ${modeText}; it must not be accessible by group or others`);
   });
 
   it.each([

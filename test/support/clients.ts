@@ -136,7 +136,11 @@ export interface GrpcTokensClient extends grpc.Client {
 let grpcCtor: (new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions) => GrpcTokensClient) | undefined;
 
 /** Loads proto/room/tokens/private/v1/service.proto once and returns a client for `address`. */
-export function grpcTokensClient(address: string, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure()): GrpcTokensClient {
+export function grpcTokensClient(
+  address: string,
+  creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options?: grpc.ClientOptions,
+): GrpcTokensClient {
   if (!grpcCtor) {
     const def = protoLoader.loadSync("room/tokens/private/v1/service.proto", {
       includeDirs: ["proto"],
@@ -149,7 +153,7 @@ export function grpcTokensClient(address: string, creds: grpc.ChannelCredentials
     const pkg = grpc.loadPackageDefinition(def) as any;
     grpcCtor = pkg.room.tokens.private.v1.Service;
   }
-  return new grpcCtor!(address, creds);
+  return new grpcCtor!(address, creds, options);
 }
 
 /** Metadata with `authorization: Bearer <key>`. */

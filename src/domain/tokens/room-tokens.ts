@@ -5,6 +5,7 @@ import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { expandPermissions, isKnownPermission } from "../permissions.js";
 import { InvalidTokenError, TokenKind, type TokenCodec } from "./token-codec.js";
+import { VerifiedCache } from "./verified-cache.js";
 
 /** What the store keeps for each issued room member token. */
 export interface GrantRecord {
@@ -31,6 +32,8 @@ export interface TokenLimits {
   readonly maxBatch: number;
   readonly maxMetadataBytes: number;
   readonly maxIdBytes: number;
+  /** Verified tokens kept decoded in memory (0 disables the cache). */
+  readonly verifyCacheSize: number;
 }
 
 /** The built-in limits (see the README's settings table). */
@@ -40,6 +43,7 @@ export const DEFAULT_TOKEN_LIMITS: TokenLimits = {
   maxBatch: 1_000,
   maxMetadataBytes: 4_096,
   maxIdBytes: 256,
+  verifyCacheSize: 100_000,
 };
 
 /** One token to issue, as the service layer hands it over. */
@@ -57,7 +61,7 @@ export interface VerifiedToken {
   readonly tenantId: string;
   readonly userId: string;
   readonly roomId: string;
-  readonly permissions: Permission[];
+  readonly permissions: readonly Permission[];
   readonly metadata: JsonObject;
   readonly issuedAt: number;
   readonly notBefore: number;
@@ -73,12 +77,16 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * transaction; verify never touches the database.
  */
 export class RoomTokens {
+  private readonly cache: VerifiedCache<VerifiedToken>;
+
   constructor(
     private readonly codec: TokenCodec,
     private readonly store: GrantStore,
     private readonly limits: TokenLimits = DEFAULT_TOKEN_LIMITS,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.cache = new VerifiedCache(limits.verifyCacheSize);
+  }
 
   /** Issues one token per request, in order; throws before writing on any bad argument. */
   issue(tenantId: string, issuedBy: string, requests: readonly TokenRequest[]): string[] {
@@ -95,7 +103,8 @@ export class RoomTokens {
       this.checkId(`${at}.room_id`, req.roomId);
       const permissions = this.checkPermissions(at, req.permissions);
       const metadata = req.metadata ?? {};
-      const metaBytes = Buffer.byteLength(JSON.stringify(metadata));
+      const metadataJson = JSON.stringify(metadata);
+      const metaBytes = Buffer.byteLength(metadataJson);
       if (metaBytes > this.limits.maxMetadataBytes) {
         throw invalidArgument(`${at}.metadata: ${metaBytes} bytes exceed the limit of ${this.limits.maxMetadataBytes}`);
       }
@@ -111,7 +120,7 @@ export class RoomTokens {
         userId: req.userId,
         roomId: req.roomId,
         permissions,
-        metadata,
+        metadataJson: metadataJson === "{}" ? "" : metadataJson,
         issuedAtMs: BigInt(now),
         notBeforeMs: BigInt(now),
         expiresAtMs: BigInt(expiresAt),
@@ -138,6 +147,23 @@ export class RoomTokens {
    * forged, altered, another kind, another tenant — gets the same error.
    */
   verify(tenantId: string | undefined, token: string): VerifiedToken {
+    const generation = this.codec.generation;
+    let v = this.cache.get(token, generation);
+    if (v === undefined) {
+      v = this.open(token);
+      this.cache.set(token, v);
+    }
+    if (tenantId !== undefined && v.tenantId !== tenantId) {
+      throw new RoomgateError("unauthenticated", "invalid token");
+    }
+    const now = this.clock();
+    if (now >= v.expiresAt) throw new RoomgateError("unauthenticated", "token expired");
+    if (now < v.notBefore) throw new RoomgateError("unauthenticated", "token not yet valid");
+    return v;
+  }
+
+  /** Decrypts and decodes a token; every failure is the same "invalid token". */
+  private open(token: string): VerifiedToken {
     let claims;
     try {
       claims = fromBinary(ClaimsSchema, this.codec.open(TokenKind.RoomMember, token));
@@ -145,25 +171,17 @@ export class RoomTokens {
       if (err instanceof InvalidTokenError) throw new RoomgateError("unauthenticated", "invalid token");
       throw err;
     }
-    if (tenantId !== undefined && claims.tenantId !== tenantId) {
-      throw new RoomgateError("unauthenticated", "invalid token");
-    }
-    const now = this.clock();
-    const expiresAt = Number(claims.expiresAtMs);
-    const notBefore = Number(claims.notBeforeMs);
-    if (now >= expiresAt) throw new RoomgateError("unauthenticated", "token expired");
-    if (now < notBefore) throw new RoomgateError("unauthenticated", "token not yet valid");
-    return {
+    return Object.freeze({
       tokenId: formatTokenId(claims.tokenId),
       tenantId: claims.tenantId,
       userId: claims.userId,
       roomId: claims.roomId,
-      permissions: claims.permissions,
-      metadata: claims.metadata ?? {},
+      permissions: Object.freeze(claims.permissions) as Permission[],
+      metadata: claims.metadataJson === "" ? {} : (JSON.parse(claims.metadataJson) as JsonObject),
       issuedAt: Number(claims.issuedAtMs),
-      notBefore,
-      expiresAt,
-    };
+      notBefore: Number(claims.notBeforeMs),
+      expiresAt: Number(claims.expiresAtMs),
+    });
   }
 
   private checkId(field: string, value: string): void {

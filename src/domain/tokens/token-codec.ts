@@ -48,6 +48,7 @@ function checkKind(kind: TokenKind): void {
 /** Seals claims into tokens and opens them again, under a replaceable keyring. */
 export class TokenCodec {
   #keyring: Keyring;
+  #generation = 0;
   /** header ‖ kind, reused by open(): it is consumed synchronously by setAAD. */
   readonly #aad = new Uint8Array(HEADER_SIZE + 1);
 
@@ -59,6 +60,15 @@ export class TokenCodec {
   /** Swaps in a new keyring (after a rotation); later calls use it. */
   setKeyring(keyring: Keyring): void {
     this.#keyring = keyring;
+    this.#generation++;
+  }
+
+  /**
+   * Bumped by every {@link setKeyring}: caches of opened tokens compare it
+   * so that a retired key's tokens stop verifying at once.
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   /**
@@ -108,7 +118,11 @@ export class TokenCodec {
     const aad = this.#aad;
     for (let i = 0; i < HEADER_SIZE; i++) aad[i] = bytes[i];
     aad[HEADER_SIZE] = kind;
-    const claims = cipher.open(bytes.subarray(HEADER_SIZE, NONCE_END), bytes.subarray(NONCE_END), aad);
+    // Plain Uint8Array views: Buffer#subarray goes through a slower species path.
+    const { buffer, byteOffset, length } = bytes;
+    const nonce = new Uint8Array(buffer, byteOffset + HEADER_SIZE, XAES_NONCE_SIZE);
+    const sealed = new Uint8Array(buffer, byteOffset + NONCE_END, length - NONCE_END);
+    const claims = cipher.open(nonce, sealed, aad);
     if (claims === undefined) throw new InvalidTokenError();
     return claims;
   }

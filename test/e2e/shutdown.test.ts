@@ -1,0 +1,184 @@
+import Database from "better-sqlite3";
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import { SEED_JSON_BODY } from "../support/clients.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+const CREATE = "/room.tokens.private.v1.Service/Create";
+const body = Buffer.from(SEED_JSON_BODY);
+const half = Math.floor(body.length / 2);
+
+let srv: TestServer | undefined;
+afterEach(async () => {
+  await srv?.close();
+  srv = undefined;
+});
+
+/** Resolves with the error code of a fresh TCP connection attempt, or "connected". */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      resolve("connected");
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+/** Counts grants in the database file with a fresh connection (after the app closed its own). */
+function grantsOnDisk(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare("select count(*) as n from grants").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A raw HTTP/1.1 Create with Content-Length set and `Expect: 100-continue`:
+ * Node's server answers 100 Continue right before it hands the request to
+ * the handler, so once `started` resolves the call is in flight for sure.
+ */
+function rawCreate(port: number, apiKey: string) {
+  const req = http.request({
+    host: "127.0.0.1",
+    port,
+    path: CREATE,
+    method: "POST",
+    agent: false,
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${apiKey}`,
+      "content-length": body.length,
+      expect: "100-continue",
+    },
+  });
+  const started = new Promise<void>((resolve) => req.once("continue", () => resolve()));
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+  response.catch(() => {}); // observed by the tests that expect a failure
+  req.flushHeaders();
+  return { req, started, response };
+}
+
+/** Tracks whether a promise has settled yet. */
+function track<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
+  let done = false;
+  const promise = p.finally(() => (done = true));
+  return { promise, settled: () => done };
+}
+
+describe("graceful shutdown", () => {
+  it("an HTTP/1.1 call in flight when close() starts completes; then the port and the store are closed", async () => {
+    srv = await startTestServer();
+    const before = srv.app.grants.countGrants();
+    const call = rawCreate(srv.port, srv.apiKey);
+    await call.started;
+    call.req.write(body.subarray(0, half));
+
+    const closing = srv.server.close(); // not awaited yet
+    await sleep(100);
+    call.req.end(body.subarray(half));
+
+    const res = await call.response;
+    expect(res.status).toBe(200);
+    const tokens = (JSON.parse(res.body) as { tokens: string[] }).tokens;
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]+$/);
+
+    await closing;
+    expect(await tryConnect(srv.port)).toBe("ECONNREFUSED");
+    expect(srv.app.store.sqlite.open).toBe(false);
+    // The acknowledged write is durable: a fresh connection finds it.
+    expect(grantsOnDisk(srv.app.config.dbPath)).toBe(before + 1);
+  });
+
+  it("close() waits for the in-flight call and refuses new connections meanwhile", async () => {
+    srv = await startTestServer();
+    const call = rawCreate(srv.port, srv.apiKey);
+    await call.started;
+    call.req.write(body.subarray(0, half));
+
+    const closing = track(srv.server.close());
+    await sleep(150);
+    expect(closing.settled()).toBe(false);
+    expect(srv.app.store.sqlite.open).toBe(true);
+    expect(await tryConnect(srv.port)).toBe("ECONNREFUSED");
+
+    call.req.end(body.subarray(half));
+    expect((await call.response).status).toBe(200);
+    await closing.promise;
+    expect(srv.app.store.sqlite.open).toBe(false);
+  });
+
+  it("an HTTP/2 (h2c) call in flight when close() starts completes", async () => {
+    srv = await startTestServer();
+    const session = http2.connect(`http://127.0.0.1:${srv.port}`);
+    session.on("error", () => {});
+    const stream = session.request({
+      ":method": "POST",
+      ":path": CREATE,
+      "content-type": "application/json",
+      "content-length": String(body.length),
+      authorization: `Bearer ${srv.apiKey}`,
+      expect: "100-continue",
+    });
+    const started = new Promise<void>((resolve) => stream.once("continue", () => resolve()));
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      let status = 0;
+      let text = "";
+      stream.on("response", (h) => (status = Number(h[":status"])));
+      stream.setEncoding("utf8");
+      stream.on("data", (c: string) => (text += c));
+      stream.on("end", () => resolve({ status, body: text }));
+      stream.on("error", reject);
+    });
+    await started;
+    stream.write(body.subarray(0, half));
+
+    const closing = srv.server.close();
+    await sleep(100);
+    stream.end(body.subarray(half));
+
+    const res = await response;
+    expect(res.status).toBe(200);
+    expect((JSON.parse(res.body) as { tokens: string[] }).tokens).toHaveLength(1);
+    await closing;
+    session.destroy();
+    expect(srv.app.store.sqlite.open).toBe(false);
+  });
+
+  it("a call that never finishes is cut off after ROOMGATE_SHUTDOWN_GRACE_MS and writes nothing", async () => {
+    srv = await startTestServer({ env: { ROOMGATE_SHUTDOWN_GRACE_MS: "300" } });
+    const call = rawCreate(srv.port, srv.apiKey);
+    await call.started;
+    call.req.write(body.subarray(0, half));
+
+    const started = Date.now();
+    await srv.server.close();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(280);
+    expect(took).toBeLessThan(1_800); // the test server's default grace is 2 s
+
+    const err = await call.response.then(
+      (r) => `response ${r.status}`,
+      (e: NodeJS.ErrnoException) => e.code ?? e.message,
+    );
+    expect(err).toBe("ECONNRESET");
+    expect(srv.app.store.sqlite.open).toBe(false);
+    expect(grantsOnDisk(srv.app.config.dbPath)).toBe(0);
+  });
+});
