@@ -5,7 +5,11 @@ import type { Config } from "./config/config.js";
 import { bootstrapTenant, type BootstrapResult } from "./domain/auth/tenants.js";
 import { Keyring, type TokenKey } from "./domain/tokens/keyring.js";
 import { RoomTokens } from "./domain/tokens/room-tokens.js";
-import { TokenCodec } from "./domain/tokens/token-codec.js";
+import { TokenCodec, TokenKind } from "./domain/tokens/token-codec.js";
+import { SubjectTokens } from "./domain/auth/subject-tokens.js";
+import { compatHandler, type CompatRoute } from "./server/compat.js";
+import { endUserInterceptor } from "./server/end-user-auth.js";
+import { SqliteMembershipStore } from "./store/membership-store.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
 import { OnePortServer } from "./server/listener.js";
 import { createNodeHandler } from "./server/node-adapter.js";
@@ -24,7 +28,16 @@ export interface App {
   readonly tenants: SqliteTenantStore;
   readonly grants: SqliteGrantStore;
   readonly codec: TokenCodec;
+  readonly clock: () => number;
+  readonly roomTokens: RoomTokens;
+  /** User access tokens (login, seed 003, redeemed access links). */
+  readonly userTokens: SubjectTokens;
+  /** Access-link tokens (seed 001 generateAccess). */
+  readonly linkTokens: SubjectTokens;
+  readonly memberships: SqliteMembershipStore;
   readonly services: Services;
+  /** The seeds' REST routes, served where no RPC path matches. */
+  readonly compatRoutes: CompatRoute[];
   readonly routerOptions: ConnectRouterOptions;
   readonly bootstrap: BootstrapResult;
   /** True when this start generated the token key file. */
@@ -70,20 +83,49 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     },
     clock,
   );
+  const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock);
+  const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
+  const memberships = new SqliteMembershipStore(store.db);
   const services: Services = { tokensPrivate: new TokensPrivateService(roomTokens) };
+  const compatRoutes: CompatRoute[] = [];
   const shutdown = new AbortController();
-  const interceptors: Interceptor[] = [errorInterceptor(log), apiKeyInterceptor(tenants), strictFieldsInterceptor()];
+  const interceptors: Interceptor[] = [
+    errorInterceptor(log),
+    apiKeyInterceptor(tenants),
+    endUserInterceptor(userTokens, roomTokens),
+    strictFieldsInterceptor(),
+  ];
   const routerOptions: ConnectRouterOptions = {
     interceptors,
     // Connect ignores unknown JSON fields and enum names by default; a
     // misspelled permission must be refused, not dropped.
-    jsonOptions: { ignoreUnknownFields: false },
+    // Implicit defaults are written too: seed 002's flags are all present,
+    // false ones included.
+    jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true },
     readMaxBytes: config.readMaxBytes,
     writeMaxBytes: config.readMaxBytes,
     maxTimeoutMs: config.maxTimeoutMs,
     shutdownSignal: shutdown.signal,
   };
-  return { config, log, store, tenants, grants, codec, services, routerOptions, bootstrap, keyFileCreated, shutdown };
+  return {
+    config,
+    log,
+    store,
+    tenants,
+    grants,
+    codec,
+    clock,
+    roomTokens,
+    userTokens,
+    linkTokens,
+    memberships,
+    services,
+    compatRoutes,
+    routerOptions,
+    bootstrap,
+    keyFileCreated,
+    shutdown,
+  };
 }
 
 /** A listening roomgate. */
@@ -95,7 +137,12 @@ export interface RunningServer {
 
 /** Serves the app on one port for every protocol. */
 export async function serve(app: App): Promise<RunningServer> {
-  const handler = createNodeHandler({ ...app.routerOptions, routes: routes(app.services), log: app.log });
+  const handler = createNodeHandler({
+    ...app.routerOptions,
+    routes: routes(app.services),
+    fallback: compatHandler(app.compatRoutes, app.log),
+    log: app.log,
+  });
   const tls =
     app.config.tlsCert && app.config.tlsKey
       ? { cert: readFileSync(app.config.tlsCert), key: readFileSync(app.config.tlsKey) }

@@ -15,3 +15,39 @@ export function requireApiKey(ctx: HandlerContext): ApiKeyPrincipal {
   if (!p) throw new ConnectError("missing API key", Code.Unauthenticated);
   return p;
 }
+
+/** An end user, resolved from a bearer token or the session cookie. */
+export type EndUserPrincipal =
+  | {
+      /** A user access token (login, seed 003, access link). */
+      readonly kind: "user";
+      readonly tenantId: string;
+      readonly userId: string;
+      /** Set for access-link users: the one room the token is good for. */
+      readonly roomScope: string | undefined;
+    }
+  | {
+      /** A room member token (seed 000): grants come from the token. */
+      readonly kind: "member";
+      readonly tenantId: string;
+      readonly userId: string;
+      readonly roomId: string;
+      readonly permissions: readonly number[];
+    };
+
+/** Set by the end-user interceptor when a valid user credential is present. */
+export const endUserKey = createContextKey<EndUserPrincipal | undefined>(undefined, { description: "end user" });
+
+/** The end user of the call, or unauthenticated. */
+export function requireEndUser(ctx: HandlerContext): EndUserPrincipal {
+  const p = ctx.values.get(endUserKey);
+  if (!p) throw new ConnectError("missing credential: send Authorization: Bearer <access token> or the session cookie", Code.Unauthenticated);
+  return p;
+}
+
+/** A registered/consumer/guest user with a user access token (not a room member token). */
+export function requireUser(ctx: HandlerContext): Extract<EndUserPrincipal, { kind: "user" }> {
+  const p = requireEndUser(ctx);
+  if (p.kind !== "user") throw new ConnectError("this call needs a user access token, not a room member token", Code.Unauthenticated);
+  return p;
+}

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { blob, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Unix milliseconds, stored as an integer. */
 const ms = (name: string) => integer(name, { mode: "number" });
@@ -32,7 +32,62 @@ export const apiKeys = sqliteTable(
   (t) => [index("api_keys_tenant_idx").on(t.tenantId)],
 );
 
-/** Rooms a tenant has named, by creation or by issuing a token for them. */
+/**
+ * Users of a tenant. `kind` tells how they came to be: registered (seed 001,
+ * with a password), consumer (seed 003, created by a backend) or guest (an
+ * access link). Usernames are unique among registered users only: guests and
+ * consumer users carry display names.
+ */
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["registered", "consumer", "guest"] }).notNull(),
+    username: text("username").notNull(),
+    email: text("email"),
+    /** scrypt: `scrypt$N$r$p$salt$hash` (base64url); null for users without a password. */
+    passwordHash: text("password_hash"),
+    phone: text("phone"),
+    externalUserId: text("external_user_id"),
+    uniqueUserIdentifier: text("unique_user_identifier"),
+    profilePic: text("profile_pic"),
+    meta: text("meta"),
+    /** Moderates every room of the tenant (seed 003 moderator without a room). */
+    tenantModerator: integer("tenant_moderator", { mode: "boolean" }).notNull().default(false),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("users_tenant_username_uq").on(t.tenantId, t.username).where(sql`kind = 'registered'`),
+    uniqueIndex("users_tenant_email_uq").on(t.tenantId, t.email).where(sql`kind = 'registered'`),
+    uniqueIndex("users_tenant_uui_uq").on(t.tenantId, t.uniqueUserIdentifier),
+  ],
+);
+
+/** Spaces group rooms; the owner invites members. */
+export const spaces = sqliteTable(
+  "spaces",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    isPublic: integer("is_public", { mode: "boolean" }).notNull().default(false),
+    ownerUserId: text("owner_user_id")
+      .notNull()
+      .references(() => users.id),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("spaces_tenant_idx").on(t.tenantId)],
+);
+
+/**
+ * Rooms a tenant has named: created in a space, or first seen in a token
+ * Create (then without space, name or creator).
+ */
 export const rooms = sqliteTable(
   "rooms",
   {
@@ -40,10 +95,84 @@ export const rooms = sqliteTable(
       .notNull()
       .references(() => tenants.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
+    spaceId: text("space_id").references(() => spaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull().default(""),
+    isPublic: integer("is_public", { mode: "boolean" }).notNull().default(false),
+    creatorUserId: text("creator_user_id").references(() => users.id),
     createdAt: ms("created_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index("rooms_space_idx").on(t.spaceId)],
 );
+
+/** A user's role in a space (owner, moderator, user). */
+export const spaceMembers = sqliteTable(
+  "space_members",
+  {
+    tenantId: text("tenant_id").notNull(),
+    spaceId: text("space_id")
+      .notNull()
+      .references(() => spaces.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.spaceId, t.userId] }), index("space_members_user_idx").on(t.tenantId, t.userId)],
+);
+
+/** A user's role in a room (see src/domain/roles.ts for the names). */
+export const roomMembers = sqliteTable(
+  "room_members",
+  {
+    tenantId: text("tenant_id").notNull(),
+    roomId: text("room_id").notNull(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role").notNull(),
+    /** Who granted it: a user id or an API key id. */
+    grantedBy: text("granted_by").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.roomId, t.userId] }), index("room_members_user_idx").on(t.tenantId, t.userId)],
+);
+
+/** Single-use invites to a space. */
+export const invites = sqliteTable(
+  "invites",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    spaceId: text("space_id")
+      .notNull()
+      .references(() => spaces.id, { onDelete: "cascade" }),
+    role: text("role").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: ms("created_at").notNull(),
+    usedBy: text("used_by"),
+    usedAt: ms("used_at"),
+  },
+  (t) => [index("invites_space_idx").on(t.spaceId)],
+);
+
+/** Access links for unregistered users (seed 001 generateAccess). */
+export const accessLinks = sqliteTable("access_links", {
+  id: text("id").primaryKey(),
+  tenantId: text("tenant_id").notNull(),
+  roomId: text("room_id").notNull(),
+  username: text("username").notNull(),
+  role: text("role", { enum: ["user", "moderator"] }).notNull(),
+  externalUserId: text("external_user_id").notNull().default(""),
+  isPermanent: integer("is_permanent", { mode: "boolean" }).notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  createdBy: text("created_by").notNull(),
+  createdAt: ms("created_at").notNull(),
+  /** The guest user, created on first redemption. */
+  guestUserId: text("guest_user_id"),
+  usedAt: ms("used_at"),
+  useCount: integer("use_count").notNull().default(0),
+});
 
 /**
  * Grants: one row per issued room member token. The token itself is never

@@ -1,0 +1,84 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { randomBytes } from "node:crypto";
+import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
+import { RoomgateError } from "../errors.js";
+import { formatTokenId } from "../tokens/room-tokens.js";
+import { InvalidTokenError, type TokenCodec, type TokenKind } from "../tokens/token-codec.js";
+
+/** The claims of a user access token or an access-link token. */
+export interface SubjectClaims {
+  readonly tokenId: string;
+  readonly tenantId: string;
+  /** The user; empty for an access-link token (the guest is created on redemption). */
+  readonly userId: string;
+  /** The one room the token is limited to, or "" for none. */
+  readonly roomId: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/** What to put in a new token; `tokenId` defaults to 16 random bytes. */
+export interface SubjectTokenInit {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly roomId?: string;
+  readonly ttlSeconds: number;
+  /** 32 hex digits, for tokens that must carry a known id (access links). */
+  readonly tokenId?: string;
+}
+
+/**
+ * Opaque tokens of one kind that name a subject rather than carry grants:
+ * user access tokens (TokenKind.UserAccess) and access-link tokens
+ * (TokenKind.AccessLink). The kind is bound as associated data by the codec,
+ * so neither is ever accepted as the other, nor as a room member token.
+ */
+export class SubjectTokens {
+  constructor(
+    private readonly codec: TokenCodec,
+    private readonly kind: TokenKind,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Seals a new token and returns it with its claims. */
+  issue(init: SubjectTokenInit): { token: string; claims: SubjectClaims } {
+    const now = this.clock();
+    const idBytes = init.tokenId ? Buffer.from(init.tokenId, "hex") : randomBytes(16);
+    const expiresAt = now + init.ttlSeconds * 1000;
+    const msg = create(ClaimsSchema, {
+      tokenId: idBytes,
+      tenantId: init.tenantId,
+      userId: init.userId,
+      roomId: init.roomId ?? "",
+      issuedAtMs: BigInt(now),
+      notBeforeMs: BigInt(now),
+      expiresAtMs: BigInt(expiresAt),
+    });
+    const token = this.codec.seal(this.kind, toBinary(ClaimsSchema, msg));
+    return {
+      token,
+      claims: { tokenId: formatTokenId(idBytes), tenantId: init.tenantId, userId: init.userId, roomId: init.roomId ?? "", issuedAt: now, expiresAt },
+    };
+  }
+
+  /** Opens a token of this kind; anything else is unauthenticated. */
+  verify(token: string): SubjectClaims {
+    let c;
+    try {
+      c = fromBinary(ClaimsSchema, this.codec.open(this.kind, token));
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw new RoomgateError("unauthenticated", "invalid token");
+      throw err;
+    }
+    const expiresAt = Number(c.expiresAtMs);
+    if (this.clock() >= expiresAt) throw new RoomgateError("unauthenticated", "token expired");
+    return {
+      tokenId: formatTokenId(c.tokenId),
+      tenantId: c.tenantId,
+      userId: c.userId,
+      roomId: c.roomId,
+      issuedAt: Number(c.issuedAtMs),
+      expiresAt,
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { SubjectTokens } from "../domain/auth/subject-tokens.js";
+import { RoomgateError } from "../domain/errors.js";
+import type { RoomTokens } from "../domain/tokens/room-tokens.js";
+import { endUserKey, type EndUserPrincipal } from "../services/context.js";
+import { isPrivateService } from "./interceptors.js";
+
+/** Name of the session cookie set by Login (seed 002's "session cookie"). */
+export const SESSION_COOKIE = "roomgate_session";
+
+/** The credential of an end-user request: a bearer token, else the session cookie. */
+export function endUserCredential(authorization: string | null, cookie: string | null): string | undefined {
+  if (authorization !== null) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    return m ? m[1] : undefined;
+  }
+  if (cookie !== null) {
+    for (const part of cookie.split(";")) {
+      const eq = part.indexOf("=");
+      if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolves an end-user credential: a user access token first, then a room
+ * member token. Throws unauthenticated when neither opens.
+ */
+export function resolveEndUser(token: string, userTokens: SubjectTokens, roomTokens: RoomTokens): EndUserPrincipal {
+  try {
+    const c = userTokens.verify(token);
+    return { kind: "user", tenantId: c.tenantId, userId: c.userId, roomScope: c.roomId === "" ? undefined : c.roomId };
+  } catch (err) {
+    if (!(err instanceof RoomgateError) || err.message !== "invalid token") throw err;
+  }
+  const m = roomTokens.verify(undefined, token);
+  return { kind: "member", tenantId: m.tenantId, userId: m.userId, roomId: m.roomId, permissions: m.permissions };
+}
+
+/**
+ * For end-user surfaces (`room.<area>.v1.Service`): when a bearer token or
+ * the session cookie is present it must verify, and the caller is put into
+ * the call's context; services that need a caller call requireEndUser.
+ * Calls without a credential pass through (Login and Redeem need none).
+ */
+export function endUserInterceptor(userTokens: SubjectTokens, roomTokens: RoomTokens): Interceptor {
+  return (next) => async (req) => {
+    if (!isPrivateService(req.service.typeName)) {
+      const authorization = req.header.get("authorization");
+      const token = endUserCredential(authorization, req.header.get("cookie"));
+      if (authorization !== null && token === undefined) {
+        throw new ConnectError("malformed Authorization header: expected Bearer <token>", Code.Unauthenticated);
+      }
+      if (token !== undefined) req.contextValues.set(endUserKey, resolveEndUser(token, userTokens, roomTokens));
+    }
+    return next(req);
+  };
+}
