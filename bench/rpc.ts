@@ -11,14 +11,19 @@
  * Each server runs in its own child process (bench/lib/rpc-server.ts); the
  * load generator (autocannon, Connect JSON over HTTP/1.1 keep-alive) runs
  * here. Targets are interleaved over rounds (order reversed every round) and
- * the best round of each is reported. With --grpc (default on) Verify is also
- * run over gRPC on h2c, with a small node:http2 load generator.
+ * the best round of each is reported, with the load generator's own CPU use
+ * (≥ 90% of a core means the generator, not the server, set the pace).
+ * Verify runs twice: as configured (one token, so the verified-token cache
+ * hits) and with ROOMGATE_VERIFY_CACHE_SIZE=0 (a fresh set of servers).
+ * Unless --no-grpc, Verify also runs over gRPC on h2c, with a small
+ * node:http2 load generator (bench/lib/h2load.ts; no h2load binary needed).
  *
  * Run: npx tsx bench/rpc.ts [--connections 32] [--duration 5] [--warmup 1]
  *                           [--rounds 2] [--no-grpc] [--h2-sessions 1]
  */
 import autocannon from "autocannon";
 import { create, toBinary } from "@bufbuild/protobuf";
+import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { VerifyRequestSchema } from "../gen/room/tokens/private/v1/service_pb.js";
 import { seedArgumentJson, type ServerKind } from "./lib/bench-app.js";
@@ -48,6 +53,17 @@ interface Sample {
   readonly reqPerSec: number;
   readonly p50: number;
   readonly p99: number;
+  /** CPU the load generator (this process) used over the run, 1 = one core. */
+  readonly genCpu: number;
+}
+
+/** Runs `fn` and adds this process's CPU share over it (is the generator the bottleneck?). */
+async function withGenCpu(fn: () => Promise<Omit<Sample, "genCpu">>): Promise<Sample> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await fn();
+  const c = process.cpuUsage(c0);
+  return { ...r, genCpu: (c.user + c.system) / 1000 / (performance.now() - t0) };
 }
 
 type Rpc = "Create" | "Verify";
@@ -89,7 +105,11 @@ async function sanityCheck(servers: readonly ServerHandle[]): Promise<void> {
   }
 }
 
-async function httpRun(rpc: Rpc, s: ServerHandle, seconds: number): Promise<Sample> {
+function httpRun(rpc: Rpc, s: ServerHandle, seconds: number): Promise<Sample> {
+  return withGenCpu(() => httpRunInner(rpc, s, seconds));
+}
+
+async function httpRunInner(rpc: Rpc, s: ServerHandle, seconds: number): Promise<Omit<Sample, "genCpu">> {
   const r = requestFor(rpc, s);
   const res = await autocannon({ url: r.url, method: "POST", headers: r.headers, body: r.body, connections, duration: seconds });
   const bad = res.errors + res.timeouts + res.non2xx;
@@ -99,7 +119,11 @@ async function httpRun(rpc: Rpc, s: ServerHandle, seconds: number): Promise<Samp
   return { reqPerSec: res.requests.total / res.duration, p50: res.latency.p50, p99: res.latency.p99 };
 }
 
-async function grpcRun(s: ServerHandle, seconds: number): Promise<Sample> {
+function grpcRun(s: ServerHandle, seconds: number): Promise<Sample> {
+  return withGenCpu(() => grpcRunInner(s, seconds));
+}
+
+async function grpcRunInner(s: ServerHandle, seconds: number): Promise<Omit<Sample, "genCpu">> {
   const msg = toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: s.token }));
   const body = new Uint8Array(5 + msg.length);
   new DataView(body.buffer).setUint32(1, msg.length);
@@ -127,13 +151,18 @@ function report(title: string, samples: Map<ServerKind, Sample[]>): void {
   for (const k of KINDS) {
     const b = best.get(k)!;
     const rounds = samples.get(k)!.map((x) => fmt(x.reqPerSec)).join(" / ");
+    const bound = b.genCpu >= 0.9 ? " GENERATOR-BOUND" : "";
     console.log(
-      `  ${LABEL[k].padEnd(13)} ${fmt(b.reqPerSec).padStart(8)} req/s   p50 ${ms(b.p50).padStart(5)} ms   p99 ${ms(b.p99).padStart(5)} ms   (rounds: ${rounds})`,
+      `  ${LABEL[k].padEnd(13)} ${fmt(b.reqPerSec).padStart(8)} req/s   p50 ${ms(b.p50).padStart(5)} ms   p99 ${ms(b.p99).padStart(5)} ms` +
+        `   generator CPU ${Math.round(b.genCpu * 100)}%${bound}   (rounds: ${rounds})`,
     );
   }
   const ours = best.get("ours")!.reqPerSec;
   console.log(`  ratio ours / plain-connect = ${(ours / best.get("connect")!.reqPerSec).toFixed(2)}x`);
   console.log(`  ratio ours / bare-http     = ${(ours / best.get("bare")!.reqPerSec).toFixed(2)}x`);
+  if ([...best.values()].some((b) => b.genCpu >= 0.9)) {
+    console.log("  (a GENERATOR-BOUND target was limited by the load generator: its figure, and any ratio to it, is a lower bound)");
+  }
 }
 
 interface Phase {

@@ -1,4 +1,5 @@
 import type { ConnectRouterOptions, Interceptor } from "@connectrpc/connect";
+import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Config } from "./config/config.js";
@@ -15,6 +16,22 @@ import { OnePortServer } from "./server/listener.js";
 import { createNodeHandler } from "./server/node-adapter.js";
 import { routes, type Services } from "./server/routes.js";
 import { TokensPrivateService } from "./services/tokens-private-service.js";
+import { Spaces } from "./domain/spaces/spaces.js";
+import { AccessLinks } from "./domain/spaces/access-links.js";
+import { SqliteSpaceStore } from "./store/space-store.js";
+import { SpacesService } from "./services/spaces-service.js";
+import { SpacesPrivateService } from "./services/spaces-private-service.js";
+import { AccessService } from "./services/access-service.js";
+import { Users } from "./domain/users/users.js";
+import { ConsumerUsers } from "./domain/users/consumer.js";
+import { SqliteUserStore } from "./store/user-store.js";
+import { UsersPrivateService } from "./services/users-private-service.js";
+import { UsersService } from "./services/users-service.js";
+import { ConsumerPrivateService } from "./services/consumer-private-service.js";
+import { consumerRoute } from "./server/compat/consumer-route.js";
+import { PermissionsService } from "./services/permissions-service.js";
+import { roomPermissionsRoute } from "./server/compat/room-permissions-route.js";
+import { SqliteRoomStore } from "./store/room-store.js";
 import { openStore, type Store } from "./store/db.js";
 import { SqliteGrantStore } from "./store/grant-store.js";
 import { loadOrCreateKeys, parseKeysConfig } from "./store/key-file.js";
@@ -86,9 +103,37 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock);
   const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
   const memberships = new SqliteMembershipStore(store.db);
-  const services: Services = { tokensPrivate: new TokensPrivateService(roomTokens) };
+  const spaceStore = new SqliteSpaceStore(store.db);
+  const spaces = new Spaces(spaceStore, memberships, clock);
+  const accessLinks = new AccessLinks(
+    spaceStore,
+    memberships,
+    linkTokens,
+    userTokens,
+    { publicUrl: config.publicUrl, maxTtlSeconds: config.maxTtlSeconds },
+    clock,
+  );
+  const userStore = new SqliteUserStore(store.db);
+  const userTokenOptions = { tokenTtlSeconds: config.userTokenTtlSeconds };
+  const users = new Users(userStore, userTokens, userTokenOptions, clock);
+  const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock);
+  const services: Services = {
+    tokensPrivate: new TokensPrivateService(roomTokens),
+    spaces: new SpacesService(spaces, accessLinks),
+    spacesPrivate: new SpacesPrivateService(spaces),
+    access: new AccessService(accessLinks),
+    usersPrivate: new UsersPrivateService(users),
+    users: new UsersService(users),
+    consumerPrivate: new ConsumerPrivateService(consumers),
+    permissions: new PermissionsService({ rooms: new SqliteRoomStore(store.db), memberships }),
+  };
   const compatRoutes: CompatRoute[] = [];
+  compatRoutes.push(consumerRoute(consumers, tenants));
+  compatRoutes.push(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }));
   const shutdown = new AbortController();
+  // connect links every in-flight call to this signal: more than 10
+  // concurrent calls is normal, not a listener leak.
+  setMaxListeners(0, shutdown.signal);
   const interceptors: Interceptor[] = [
     errorInterceptor(log),
     apiKeyInterceptor(tenants),

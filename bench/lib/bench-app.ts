@@ -3,7 +3,7 @@
  * dir, the seed-000 request shape, and the message a forked server sends.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -32,6 +32,8 @@ export const SERVER_KINDS: readonly ServerKind[] = ["ours", "connect", "bare"];
 export const SEED_USER_ID = "b7e4d2a1-5c3f-4e8a-9d6b-2f1a0c9e8d7b";
 export const SEED_ROOM_ID = "e1a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b";
 export const BENCH_API_KEY = "bench-api-key-0123456789";
+/** bare-http only: parses the JSON body, replies with its last Create response, no token work. */
+export const FLOOR_PATH = "/bench/floor";
 
 /** One seed-000 shaped argument as Connect JSON (proto field names). */
 export function seedArgumentJson(userId = SEED_USER_ID, roomId = SEED_ROOM_ID): Record<string, unknown> {
@@ -85,6 +87,15 @@ export function limitsOf(app: App): TokenLimits {
 /** A real app on a fresh temp data dir, as test/support/server.ts builds it. */
 export function createBenchApp(env: Record<string, string> = {}): { app: App; dataDir: string; principal: ApiKeyPrincipal } {
   const dataDir = mkdtempSync(join(tmpdir(), "roomgate-bench-"));
+  try {
+    return createIn(dataDir, env);
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function createIn(dataDir: string, env: Record<string, string>): { app: App; dataDir: string; principal: ApiKeyPrincipal } {
   const config = loadConfig({
     PORT: "0",
     HOST: "127.0.0.1",

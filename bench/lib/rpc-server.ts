@@ -45,6 +45,7 @@ import { apiKeyPrincipalKey } from "../../src/services/context.js";
 import {
   BENCH_API_KEY,
   createBenchApp,
+  FLOOR_PATH,
   prefillGrants,
   roomTokensOf,
   SEED_ROOM_ID,
@@ -88,6 +89,9 @@ type JsonArg = {
 
 /** Connect-JSON-compatible Create/Verify on plain node:http, no framework. */
 function bareHttpHandler(tokens: RoomTokens, principal: ApiKeyPrincipal): http.RequestListener {
+  // FLOOR_PATH answers with the last Create response, doing no work: the
+  // transport + client cost of a call of that size.
+  let lastCreate = '{"tokens":[]}';
   return (req, res) => {
     readBody(req).then(
       (body) => {
@@ -105,6 +109,8 @@ function bareHttpHandler(tokens: RoomTokens, principal: ApiKeyPrincipal): http.R
               ttlSeconds: a.ttl_seconds ?? a.ttlSeconds,
             }));
             out = { tokens: tokens.issue(principal.tenantId, principal.keyId, args) };
+          } else if (req.url === FLOOR_PATH) {
+            out = undefined;
           } else if (req.url === VERIFY_PATH) {
             const v = tokens.verify(principal.tenantId, msg.token ?? "");
             out = {
@@ -125,7 +131,10 @@ function bareHttpHandler(tokens: RoomTokens, principal: ApiKeyPrincipal): http.R
           status = err instanceof RoomgateError ? (err.kind === "unauthenticated" ? 401 : 400) : 500;
           out = { code: err instanceof RoomgateError ? err.kind : "internal", message: String((err as Error).message) };
         }
-        const json = JSON.stringify(out);
+        let json: string;
+        if (req.url === FLOOR_PATH && status === 200) json = lastCreate;
+        else json = JSON.stringify(out);
+        if (req.url === CREATE_PATH && status === 200) lastCreate = json;
         res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
         res.end(json);
       },
@@ -195,6 +204,7 @@ function listen(server: http.Server | http2.Http2Server): Promise<number> {
 }
 
 function closeServer(server: http.Server | http2.Http2Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     server.close(() => resolve());
     if (server instanceof http.Server) server.closeAllConnections();
@@ -254,55 +264,18 @@ async function main(): Promise<void> {
   });
 
   const { app, dataDir, principal } = createBenchApp(env);
-  prefillGrants(app, principal.tenantId, prefill);
-  // The very instance the service uses, so all three stacks share one RoomTokens.
-  const tokens = roomTokensOf(app);
-  const token = tokens.issue(principal.tenantId, principal.keyId, [
-    { userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] },
-  ])[0]!;
-
-  let port: number;
-  let h2Port: number;
-  let close: () => Promise<void>;
-  if (kind === "ours") {
-    const running = await serve(app);
-    port = h2Port = running.port;
-    close = () => running.close();
-  } else {
-    let h1: http.Server;
-    let h2: http2.Http2Server;
-    if (kind === "connect") {
-      const handler = connectNodeAdapter({
-        ...app.routerOptions,
-        interceptors: [],
-        routes: routes(app.services),
-        contextValues: () => createContextValues().set(apiKeyPrincipalKey, principal),
-      });
-      h1 = http.createServer(handler);
-      h2 = http2.createServer(handler);
-    } else {
-      h1 = http.createServer(bareHttpHandler(tokens, principal));
-      h2 = bareGrpcServer(tokens, principal);
-    }
-    const sessions = trackSessions(h2);
-    port = await listen(h1);
-    h2Port = await listen(h2);
-    close = async () => {
-      for (const s of sessions) s.destroy();
-      await Promise.all([closeServer(h1), closeServer(h2)]);
-      app.store.close();
-    };
-  }
-
+  // Until the servers are up, closing means closing the store; the data dir
+  // is deleted on every way out, including a failed start.
+  let close: () => Promise<void> = async () => app.store.close();
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
+  const stop = (code = 0): Promise<void> =>
     (stopping ??= (async () => {
       try {
         await close();
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
-        process.disconnect?.();
-        process.exit(0);
+        if (process.connected) process.disconnect();
+        process.exit(code);
       }
     })());
   process.on("message", (m: unknown) => {
@@ -312,6 +285,51 @@ async function main(): Promise<void> {
   process.on("disconnect", () => void stop());
   process.on("SIGTERM", () => void stop());
   process.on("SIGINT", () => void stop());
+
+  let port: number;
+  let h2Port: number;
+  let token: string;
+  try {
+    prefillGrants(app, principal.tenantId, prefill);
+    // The very instance the service uses, so all three stacks share one RoomTokens.
+    const tokens = roomTokensOf(app);
+    token = tokens.issue(principal.tenantId, principal.keyId, [
+      { userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] },
+    ])[0]!;
+
+    if (kind === "ours") {
+      const running = await serve(app);
+      port = h2Port = running.port;
+      close = () => running.close();
+    } else {
+      let h1: http.Server;
+      let h2: http2.Http2Server;
+      if (kind === "connect") {
+        const handler = connectNodeAdapter({
+          ...app.routerOptions,
+          interceptors: [],
+          routes: routes(app.services),
+          contextValues: () => createContextValues().set(apiKeyPrincipalKey, principal),
+        });
+        h1 = http.createServer(handler);
+        h2 = http2.createServer(handler);
+      } else {
+        h1 = http.createServer(bareHttpHandler(tokens, principal));
+        h2 = bareGrpcServer(tokens, principal);
+      }
+      const sessions = trackSessions(h2);
+      close = async () => {
+        for (const s of sessions) s.destroy();
+        await Promise.all([closeServer(h1), closeServer(h2)]);
+        app.store.close();
+      };
+      port = await listen(h1);
+      h2Port = await listen(h2);
+    }
+  } catch (err) {
+    console.error(err);
+    return stop(1);
+  }
 
   const ready: Ready = { kind, port, h2Port, apiKey: BENCH_API_KEY, token, pid: process.pid };
   process.send({ type: "ready", ...ready });

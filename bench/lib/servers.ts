@@ -22,7 +22,11 @@ export interface ServerHandle extends Ready {
 const live = new Set<ChildProcess>();
 let hooked = false;
 
-/** Kills every child still running when this process exits or is interrupted. */
+/**
+ * On SIGINT/SIGTERM, lets every child close and delete its data dir (SIGTERM,
+ * up to 5 s) before this process exits; on any exit, SIGKILLs whatever is
+ * somehow still running.
+ */
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
@@ -31,8 +35,14 @@ function hookExit(): void {
   });
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.once(sig, () => {
-      for (const c of live) c.kill("SIGTERM");
-      process.exit(130);
+      const children = [...live];
+      const exited = children.map((c) => new Promise<void>((resolve) => c.once("exit", () => resolve())));
+      for (const c of children) c.kill("SIGTERM");
+      const timer = setTimeout(() => process.exit(130), 5_000);
+      void Promise.all(exited).then(() => {
+        clearTimeout(timer);
+        process.exit(130);
+      });
     });
   }
 }

@@ -11,6 +11,8 @@ export interface Config {
   readonly tokenKeys: string | undefined;
   readonly defaultTtlSeconds: number;
   readonly maxTtlSeconds: number;
+  /** Lifetime of user access tokens and the session cookie (login, seed 003). */
+  readonly userTokenTtlSeconds: number;
   readonly maxBatch: number;
   readonly maxMetadataBytes: number;
   readonly readMaxBytes: number;
@@ -20,6 +22,8 @@ export interface Config {
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   readonly logLevel: string;
+  /** Base URL that access links (seed 001 generateAccess) point at, without a trailing slash. */
+  readonly publicUrl: string;
 }
 
 /** Thrown for a setting that cannot be used; the message names it. */
@@ -28,8 +32,9 @@ export class ConfigError extends Error {}
 /** Reads the configuration from environment variables (see README). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = env["ROOMGATE_DATA_DIR"] || "./data";
+  const port = int(env, "PORT", 8080, 0, 65_535);
   const cfg: Config = {
-    port: int(env, "PORT", 8080, 0, 65_535),
+    port,
     host: env["HOST"] || "0.0.0.0",
     dataDir,
     dbPath: env["ROOMGATE_DB_PATH"] || join(dataDir, "roomgate.db"),
@@ -38,6 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenKeys: env["ROOMGATE_TOKEN_KEYS"] || undefined,
     defaultTtlSeconds: int(env, "ROOMGATE_TOKEN_TTL_SECONDS", 86_400, 1, 2 ** 31),
     maxTtlSeconds: int(env, "ROOMGATE_TOKEN_MAX_TTL_SECONDS", 30 * 86_400, 1, 2 ** 31),
+    userTokenTtlSeconds: int(env, "ROOMGATE_USER_TOKEN_TTL_SECONDS", 86_400, 1, 2 ** 31),
     maxBatch: int(env, "ROOMGATE_MAX_BATCH", 1_000, 1, 100_000),
     maxMetadataBytes: int(env, "ROOMGATE_MAX_METADATA_BYTES", 4_096, 0, 1 << 20),
     readMaxBytes: int(env, "ROOMGATE_READ_MAX_BYTES", 8 << 20, 1024, 1 << 30),
@@ -47,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsCert: env["ROOMGATE_TLS_CERT"] || undefined,
     tlsKey: env["ROOMGATE_TLS_KEY"] || undefined,
     logLevel: env["LOG_LEVEL"] || "info",
+    publicUrl: publicUrl(env["ROOMGATE_PUBLIC_URL"] || `http://localhost:${port}`),
   };
   if (cfg.defaultTtlSeconds > cfg.maxTtlSeconds) {
     throw new ConfigError("ROOMGATE_TOKEN_TTL_SECONDS must not exceed ROOMGATE_TOKEN_MAX_TTL_SECONDS");
@@ -55,6 +62,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("set both ROOMGATE_TLS_CERT and ROOMGATE_TLS_KEY, or neither");
   }
   return cfg;
+}
+
+/** An absolute http(s) URL; the trailing slash is dropped so paths can be appended. */
+function publicUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`ROOMGATE_PUBLIC_URL must be an absolute URL, got "${raw}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`ROOMGATE_PUBLIC_URL must be an http or https URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, "");
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {

@@ -69,7 +69,13 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger): Hand
           return reply({ status: 400, body: { errorText: "request body is not valid JSON", httpStatusCode: 400 } });
         }
       }
-      const params = route.path.exec(url.pathname)!.slice(1).map((p) => decodeURIComponent(p));
+      let params: string[];
+      try {
+        params = route.path.exec(url.pathname)!.slice(1).map((p) => decodeURIComponent(p));
+      } catch {
+        // Malformed percent-encoding: refuse instead of throwing out of an event handler.
+        return reply({ status: 400, body: { errorText: "malformed path", httpStatusCode: 400 } });
+      }
       const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
       route.handle({ params, query: url.searchParams, headers: req.headers, body, secure }).then(reply, (err: unknown) => {
         log.error({ err, path: url.pathname }, "compat route failed");

@@ -5,6 +5,9 @@ import type { RoomTokens } from "../domain/tokens/room-tokens.js";
 import { endUserKey, type EndUserPrincipal } from "../services/context.js";
 import { isPrivateService } from "./interceptors.js";
 
+/** Procedures that authenticate by their own arguments and ignore credentials. */
+const CREDENTIAL_FREE = new Set(["room.users.v1.Service/Login", "room.access.v1.Service/Redeem"]);
+
 /** Name of the session cookie set by Login (seed 002's "session cookie"). */
 export const SESSION_COOKIE = "roomgate_session";
 
@@ -46,7 +49,9 @@ export function resolveEndUser(token: string, userTokens: SubjectTokens, roomTok
  */
 export function endUserInterceptor(userTokens: SubjectTokens, roomTokens: RoomTokens): Interceptor {
   return (next) => async (req) => {
-    if (!isPrivateService(req.service.typeName)) {
+    // Calls that take no credential must work even with a stale cookie or
+    // token attached (e.g. logging in again after a session expired).
+    if (!isPrivateService(req.service.typeName) && !CREDENTIAL_FREE.has(`${req.service.typeName}/${req.method.name}`)) {
       const authorization = req.header.get("authorization");
       const token = endUserCredential(authorization, req.header.get("cookie"));
       if (authorization !== null && token === undefined) {

@@ -203,3 +203,81 @@ export const grants = sqliteTable(
     index("grants_expires_idx").on(t.expiresAt),
   ],
 );
+
+/** Live moderation restrictions (chat block, mute, room block) per member. */
+export const restrictions = sqliteTable(
+  "restrictions",
+  {
+    tenantId: text("tenant_id").notNull(),
+    roomId: text("room_id").notNull(),
+    userId: text("user_id").notNull(),
+    kind: text("kind", { enum: ["chat_block", "mute", "room_block"] }).notNull(),
+    /** Lifts by itself at this time; null means until lifted. */
+    until: ms("until"),
+    createdBy: text("created_by").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.roomId, t.userId, t.kind] })],
+);
+
+/**
+ * Revocations: one token, all of a user's tokens (in a room), or all of a
+ * room's, each up to `at`. Token revocations keep the token's expiry so they
+ * can be pruned once the token could no longer verify anyway.
+ */
+export const revocations = sqliteTable(
+  "revocations",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tenantId: text("tenant_id").notNull(),
+    kind: text("kind", { enum: ["token", "user", "user_room", "room"] }).notNull(),
+    tokenId: text("token_id"),
+    userId: text("user_id"),
+    roomId: text("room_id"),
+    at: ms("at").notNull(),
+    expiresAt: ms("expires_at"),
+  },
+  (t) => [index("revocations_expires_idx").on(t.expiresAt)],
+);
+
+/** Stored events: watchers replay from here after reconnecting. */
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tenantId: text("tenant_id").notNull(),
+    type: integer("type").notNull(),
+    roomId: text("room_id").notNull().default(""),
+    userId: text("user_id").notNull().default(""),
+    actor: text("actor").notNull(),
+    at: ms("at").notNull(),
+    reason: text("reason").notNull().default(""),
+    tokenId: text("token_id").notNull().default(""),
+    messageId: text("message_id").notNull().default(""),
+    role: text("role").notNull().default(""),
+    until: ms("until"),
+  },
+  (t) => [index("events_tenant_room_idx").on(t.tenantId, t.roomId, t.id)],
+);
+
+/** The audit log: every issue, grant, revocation and moderation action. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tenantId: text("tenant_id").notNull(),
+    at: ms("at").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    roomId: text("room_id").notNull().default(""),
+    targetUserId: text("target_user_id").notNull().default(""),
+    target: text("target").notNull().default(""),
+    reason: text("reason").notNull().default(""),
+    detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+  },
+  (t) => [
+    index("audit_tenant_idx").on(t.tenantId, t.id),
+    index("audit_tenant_room_idx").on(t.tenantId, t.roomId, t.id),
+    index("audit_tenant_user_idx").on(t.tenantId, t.targetUserId, t.id),
+  ],
+);

@@ -1,0 +1,56 @@
+import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
+
+/** Who did something: an API key or a user, as written in the audit log. */
+export type Actor = `key:${string}` | `user:${string}`;
+
+/** An event to store and announce. */
+export interface EventInit {
+  readonly tenantId: string;
+  readonly type: EventType;
+  readonly roomId?: string;
+  readonly userId?: string;
+  readonly actor: Actor;
+  readonly at: number;
+  readonly reason?: string;
+  readonly tokenId?: string;
+  readonly messageId?: string;
+  readonly role?: string;
+  /** When a block or mute lifts by itself; null/undefined when indefinite. */
+  readonly until?: number | null;
+}
+
+/** A stored event with its increasing id. */
+export interface StoredEvent extends EventInit {
+  readonly id: number;
+}
+
+/** One audit log entry to write. */
+export interface AuditInit {
+  readonly tenantId: string;
+  readonly at: number;
+  readonly actor: Actor;
+  /** Dotted action name, e.g. "token.issue", "role.grant", "moderation.chat_mute". */
+  readonly action: string;
+  readonly roomId?: string;
+  readonly targetUserId?: string;
+  readonly target?: string;
+  readonly reason?: string;
+  readonly detail?: Record<string, unknown>;
+}
+
+/** A stored audit entry. */
+export interface AuditEntry extends AuditInit {
+  readonly id: number;
+}
+
+/**
+ * Appends audit entries and events. Called inside the transaction of the
+ * change it records, so a change and its record are written together or
+ * not at all; events are announced only after that transaction commits.
+ */
+export interface Journal {
+  record(audit: readonly AuditInit[], events: readonly EventInit[]): StoredEvent[];
+}
+
+/** Runs `fn` in one synchronous store transaction (nested calls join it). */
+export type Transact = <T>(fn: () => T) => T;

@@ -1,0 +1,175 @@
+import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
+import { Permission as P } from "../../../gen/room/permissions/v1/permission_pb.js";
+import { invalidArgument, RoomgateError } from "../errors.js";
+import type { EventBus } from "../events/event-bus.js";
+import type { Actor, Journal, StoredEvent, Transact } from "../journal.js";
+import type { Revocation, RevocationIndex } from "../tokens/revocations.js";
+import type { Restriction, RestrictionIndex, RestrictionKind } from "./restrictions.js";
+
+/** The moderation actions of seed 000, by the permission each needs. */
+export type ModerationAction =
+  | "chat_block"
+  | "chat_unblock"
+  | "chat_mute"
+  | "chat_unmute"
+  | "chat_kick"
+  | "room_block"
+  | "room_unblock"
+  | "room_kick";
+
+/** Permission a caller needs for each action (the API key needs none). */
+export const REQUIRED_PERMISSION: Readonly<Record<ModerationAction, P>> = {
+  chat_block: P.PermissionChatBlock,
+  chat_unblock: P.PermissionChatUnblock,
+  chat_mute: P.PermissionChatMute,
+  chat_unmute: P.PermissionChatUnmute,
+  chat_kick: P.PermissionChatKick,
+  room_block: P.PermissionRoomBlock,
+  room_unblock: P.PermissionRoomUnblock,
+  room_kick: P.PermissionRoomKick,
+};
+
+/** What each action does to the member and which event announces it. */
+const EFFECT: Readonly<Record<ModerationAction, { set?: RestrictionKind; lift?: RestrictionKind; kick?: true; event: EventType }>> = {
+  chat_block: { set: "chat_block", event: EventType.CHAT_BLOCKED },
+  chat_unblock: { lift: "chat_block", event: EventType.CHAT_UNBLOCKED },
+  chat_mute: { set: "mute", event: EventType.MUTED },
+  chat_unmute: { lift: "mute", event: EventType.UNMUTED },
+  chat_kick: { kick: true, event: EventType.CHAT_KICKED },
+  room_block: { set: "room_block", event: EventType.ROOM_BLOCKED },
+  room_unblock: { lift: "room_block", event: EventType.ROOM_UNBLOCKED },
+  room_kick: { kick: true, event: EventType.ROOM_KICKED },
+};
+
+/** The persistence moderation needs; implemented in src/store. */
+export interface ModerationStore {
+  setRestriction(r: Restriction, createdBy: string, now: number): void;
+  liftRestriction(tenantId: string, roomId: string, userId: string, kind: RestrictionKind): boolean;
+  addRevocation(r: Revocation, expiresAt: number | null): void;
+  roomExists(tenantId: string, roomId: string): boolean;
+  isMember(tenantId: string, roomId: string, userId: string): boolean;
+}
+
+/** Everything moderation works with, wired once in src/app.ts. */
+export interface ModerationDeps {
+  readonly store: ModerationStore;
+  readonly journal: Journal;
+  readonly transact: Transact;
+  readonly bus: EventBus;
+  readonly restrictions: RestrictionIndex;
+  readonly revocations: RevocationIndex;
+  readonly clock: () => number;
+}
+
+/** One action request, after the service layer's translation. */
+export interface ActInput {
+  readonly tenantId: string;
+  readonly actor: Actor;
+  /** The caller's effective permissions in the room, or "api_key" for the backend. */
+  readonly callerPermissions: readonly P[] | "api_key";
+  readonly action: ModerationAction;
+  readonly roomId: string;
+  readonly targetUserId: string;
+  readonly durationSeconds: number;
+  readonly reason: string;
+}
+
+const MAX_DURATION = 366 * 86_400;
+const MAX_REASON = 1_024;
+
+/**
+ * Moderation rules: the caller needs the action's permission in that room
+ * (or the API key); the target must be a member of that room; block and mute
+ * may carry a duration after which they lift by themselves; kick revokes the
+ * member's current tokens for the room (newer ones still work); a room block
+ * empties their effective permissions and refuses new tokens. Each action
+ * is written with its audit entry and event in one transaction, then the
+ * in-memory indexes are updated and the event announced.
+ */
+export class Moderation {
+  constructor(private readonly deps: ModerationDeps) {}
+
+  /** Applies one action; returns the event that announced it. */
+  act(input: ActInput): StoredEvent {
+    const { store } = this.deps;
+    const effect = EFFECT[input.action];
+    checkCommon(input.roomId, input.reason);
+    if (input.targetUserId === "") throw invalidArgument("target_user_id must not be empty");
+    if (input.durationSeconds > 0 && !effect.set) {
+      throw invalidArgument(`duration_seconds applies to block and mute only, not ${input.action}`);
+    }
+    if (input.durationSeconds > MAX_DURATION) throw invalidArgument(`duration_seconds exceeds ${MAX_DURATION}`);
+    authorize(input.callerPermissions, REQUIRED_PERMISSION[input.action], input.action);
+    if (!store.roomExists(input.tenantId, input.roomId)) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
+    if (!store.isMember(input.tenantId, input.roomId, input.targetUserId)) {
+      throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
+    }
+    const now = this.deps.clock();
+    const until = effect.set && input.durationSeconds > 0 ? now + input.durationSeconds * 1000 : null;
+    const restriction: Restriction | undefined = effect.set
+      ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.set, until }
+      : undefined;
+    const revocation: Revocation | undefined = effect.kick
+      ? { kind: "user_room", tenantId: input.tenantId, userId: input.targetUserId, roomId: input.roomId, at: now }
+      : undefined;
+    const [event] = this.deps.transact(() => {
+      if (restriction) store.setRestriction(restriction, input.actor, now);
+      if (effect.lift) store.liftRestriction(input.tenantId, input.roomId, input.targetUserId, effect.lift);
+      if (revocation) store.addRevocation(revocation, null);
+      return this.deps.journal.record(
+        [
+          {
+            tenantId: input.tenantId,
+            at: now,
+            actor: input.actor,
+            action: `moderation.${input.action}`,
+            roomId: input.roomId,
+            targetUserId: input.targetUserId,
+            reason: input.reason,
+            detail: until === null ? {} : { until, durationSeconds: input.durationSeconds },
+          },
+        ],
+        [{ tenantId: input.tenantId, type: effect.event, roomId: input.roomId, userId: input.targetUserId, actor: input.actor, at: now, reason: input.reason, until }],
+      );
+    });
+    if (restriction) this.deps.restrictions.set(restriction);
+    if (effect.lift) this.deps.restrictions.lift(input.tenantId, input.roomId, input.targetUserId, effect.lift);
+    if (revocation) this.deps.revocations.add(revocation);
+    this.deps.bus.publish([event!]);
+    return event!;
+  }
+
+  /** Records a message deletion for the chat server; returns its event. */
+  deleteMessage(input: {
+    tenantId: string;
+    actor: Actor;
+    callerPermissions: readonly P[] | "api_key";
+    roomId: string;
+    messageId: string;
+    reason: string;
+  }): StoredEvent {
+    checkCommon(input.roomId, input.reason);
+    if (input.messageId === "" || input.messageId.length > 256) throw invalidArgument("message_id must be 1-256 characters");
+    authorize(input.callerPermissions, P.PermissionChatMessageDelete, "message delete");
+    if (!this.deps.store.roomExists(input.tenantId, input.roomId)) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
+    const now = this.deps.clock();
+    const [event] = this.deps.transact(() =>
+      this.deps.journal.record(
+        [{ tenantId: input.tenantId, at: now, actor: input.actor, action: "moderation.message_delete", roomId: input.roomId, target: input.messageId, reason: input.reason }],
+        [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: input.roomId, actor: input.actor, at: now, messageId: input.messageId, reason: input.reason }],
+      ),
+    );
+    this.deps.bus.publish([event!]);
+    return event!;
+  }
+}
+
+function checkCommon(roomId: string, reason: string): void {
+  if (roomId === "") throw invalidArgument("room_id must not be empty");
+  if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
+}
+
+function authorize(perms: readonly P[] | "api_key", needed: P, what: string): void {
+  if (perms === "api_key" || perms.includes(needed)) return;
+  throw new RoomgateError("permission_denied", `${what} needs ${P[needed]} in this room`);
+}

@@ -1,0 +1,117 @@
+/**
+ * Seed 001's rules for spaces, rooms, invites, room roles and access links.
+ * {@link Spaces} and {@link AccessLinks} enforce them; this block is the
+ * one place they are written down.
+ *
+ * - CreateSpace: the caller becomes the owner (`role_space_owner`); name 1–128.
+ * - CreateRoom: the space owner or a space moderator; the caller is recorded
+ *   as the room's creator; the room id is a random UUID.
+ * - CreateInvite: the space owner only; the role is one of INVITE_ROLES.
+ * - ActivateInvite: the caller (by their own user access token) gets the
+ *   invite's role in its space. An invite works exactly once, also under
+ *   concurrency: a conditional update (`used_at IS NULL`) claims it in the
+ *   same transaction as the role write; losing the race is
+ *   failed_precondition "invite already used". An invite of another space is
+ *   not_found.
+ * - JoinSpace: a public space gives `role_space_user`; a private one is
+ *   permission_denied (unless the caller is already a member: a no-op).
+ * - JoinRoom: a public room whose space is public, or whose space the caller
+ *   belongs to, gives `role_room_user`; otherwise permission_denied.
+ * - Joining and invites never downgrade: a stronger role the caller already
+ *   holds is kept.
+ * - GrantRole (end user): the owner of the room's space or a room moderator
+ *   (see moderatesRoom); the role is one of ROOM_GRANT_ROLES; the target user
+ *   must exist in the tenant. GrantRole (API key): any room of the tenant,
+ *   including rooms without a space (first named by token Create), for which
+ *   space_id is empty.
+ * - GenerateAccess: only the room's creator or a room moderator (a moderating
+ *   room role, or a tenant-wide moderator); a space owner who is neither is
+ *   permission_denied. Role `user` or `moderator`; username 1–64;
+ *   externalUserId `[A-Za-z0-9_-]{0,128}`; ttl defaults to 86400 s and is at
+ *   most the configured maximum token lifetime; isPermanent makes it reusable
+ *   within ttl, otherwise it works once.
+ * - Redeem: the link token must verify; an expired link is
+ *   failed_precondition "access link expired"; a used one-time link is
+ *   failed_precondition "access link already used" (conditional update). The
+ *   first redemption creates a `guest` user with the link's username and
+ *   external id and gives it the link's role in the room; a permanent link
+ *   reuses that guest. The answer is a user access token limited to the room,
+ *   valid for the rest of the link's life, at most 24 h.
+ * - Tenants are isolated: an unknown space, room, invite or user, or one of
+ *   another tenant, is not_found. Room-scoped callers (access-link guests)
+ *   may act only in their room.
+ *
+ * @module
+ */
+
+import { invalidArgument, RoomgateError } from "../errors.js";
+import type { RoleName } from "../roles.js";
+
+/** The caller of an end-user call, as the domain sees it. */
+export interface SpaceCaller {
+  readonly tenantId: string;
+  readonly userId: string;
+  /** Set for access-link guests: the only room their token is good for. */
+  readonly roomScope: string | undefined;
+}
+
+/** Longest space or room name, in characters. */
+export const MAX_NAME_CHARS = 128;
+/** Longest access-link username, in characters. */
+export const MAX_LINK_USERNAME_CHARS = 64;
+/** Default access-link lifetime (seed 001: 24 h). */
+export const DEFAULT_LINK_TTL_SECONDS = 86_400;
+/** Longest life of a user access token from a redeemed link. */
+export const MAX_REDEEMED_TOKEN_TTL_SECONDS = 86_400;
+
+const EXTERNAL_USER_ID = /^[A-Za-z0-9_-]{0,128}$/;
+// C0/C1 control characters have no place in names shown to people.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** A required id field: non-empty and of sane length. */
+export function checkId(field: string, value: string): void {
+  if (value === "") throw invalidArgument(`${field}: must not be empty`);
+  if (value.length > 256 || CONTROL.test(value)) throw invalidArgument(`${field}: not a valid id`);
+}
+
+/** A display name of 1..max characters (code points), not blank, no control characters. */
+export function checkName(field: string, value: string, max: number): void {
+  const chars = [...value].length;
+  if (value.trim() === "") throw invalidArgument(`${field}: must not be empty`);
+  if (chars > max) throw invalidArgument(`${field}: at most ${max} characters, got ${chars}`);
+  if (CONTROL.test(value)) throw invalidArgument(`${field}: must not contain control characters`);
+}
+
+/** externalUserId: letters, digits, `_` and `-`, at most 128. */
+export function checkExternalUserId(value: string): void {
+  if (!EXTERNAL_USER_ID.test(value)) {
+    throw invalidArgument("external_user_id: only letters, digits, '_' and '-', at most 128 characters");
+  }
+}
+
+/** `value` must be one of `allowed`, else invalid_argument naming them. */
+export function checkRole<R extends RoleName>(field: string, value: string, allowed: readonly R[]): R {
+  if ((allowed as readonly string[]).includes(value)) return value as R;
+  const names = allowed.length === 2 ? `${allowed[0]} or ${allowed[1]}` : allowed.join(", ");
+  throw invalidArgument(`${field} must be ${names}`);
+}
+
+// Ranks of space roles: joining or an invite never lowers a member's rank.
+const SPACE_RANK: Partial<Record<RoleName, number>> = {
+  role_space_user: 1,
+  role_space_moderator: 2,
+  role_space_owner: 3,
+};
+
+/** The stronger of a held space role and an offered one (the held one on a tie). */
+export function strongerSpaceRole(held: RoleName | undefined, offered: RoleName): RoleName {
+  if (held === undefined) return offered;
+  return (SPACE_RANK[held] ?? 0) >= (SPACE_RANK[offered] ?? 0) ? held : offered;
+}
+
+/** Refuses a room-scoped (access-link) caller outside its room; `roomId` undefined means a space-level call. */
+export function checkScope(caller: SpaceCaller, roomId?: string): void {
+  if (caller.roomScope !== undefined && caller.roomScope !== roomId) {
+    throw new RoomgateError("permission_denied", "this access token is limited to one room");
+  }
+}

@@ -1,0 +1,219 @@
+import { randomUUID } from "node:crypto";
+import { RoomgateError } from "../errors.js";
+import { moderatesRoom, type MembershipStore } from "../membership.js";
+import { INVITE_ROLES, ROOM_GRANT_ROLES, type RoleName } from "../roles.js";
+import { checkId, checkName, checkRole, checkScope, MAX_NAME_CHARS, strongerSpaceRole, type SpaceCaller } from "./rules.js";
+import type { RoomRecord, SpaceRecord, SpaceStore } from "./store.js";
+
+/** A new space or room, as the caller describes it. */
+export interface NewPlace {
+  readonly name: string;
+  readonly isPublic: boolean;
+}
+
+/** A room role grant: which room (by space, "" for none), whom, which role. */
+export interface RoleGrant {
+  readonly spaceId: string;
+  readonly roomId: string;
+  readonly targetUserId: string;
+  readonly role: string;
+}
+
+/**
+ * Spaces, rooms, invites and room roles (seed 001); the rules are listed in
+ * ./rules.ts. Inputs are checked first (invalid_argument), then looked up
+ * (not_found), then authorised (permission_denied).
+ */
+export class Spaces {
+  constructor(
+    private readonly store: SpaceStore,
+    private readonly memberships: MembershipStore,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Creates a space owned by the caller; returns its id. */
+  createSpace(caller: SpaceCaller, input: NewPlace): string {
+    checkName("name", input.name, MAX_NAME_CHARS);
+    checkScope(caller);
+    this.requireCaller(caller);
+    const space: SpaceRecord = {
+      id: randomUUID(),
+      tenantId: caller.tenantId,
+      name: input.name,
+      isPublic: input.isPublic,
+      ownerUserId: caller.userId,
+    };
+    this.store.insertSpace(space, this.clock());
+    return space.id;
+  }
+
+  /** Creates a room in a space (owner or space moderator); returns its id. */
+  createRoom(caller: SpaceCaller, spaceId: string, input: NewPlace): string {
+    checkId("space_id", spaceId);
+    checkName("name", input.name, MAX_NAME_CHARS);
+    checkScope(caller);
+    this.requireCaller(caller);
+    const space = this.space(caller.tenantId, spaceId);
+    const role = this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
+    if (role !== "role_space_owner" && role !== "role_space_moderator") {
+      throw new RoomgateError("permission_denied", "only the space owner or a space moderator may create rooms");
+    }
+    const id = randomUUID();
+    this.store.insertRoom({
+      tenantId: caller.tenantId,
+      id,
+      spaceId: space.id,
+      name: input.name,
+      isPublic: input.isPublic,
+      creatorUserId: caller.userId,
+      createdAt: this.clock(),
+    });
+    return id;
+  }
+
+  /** Creates a single-use invite to a space (owner only); returns its id. */
+  createInvite(caller: SpaceCaller, spaceId: string, role: string): string {
+    checkId("space_id", spaceId);
+    const inviteRole = checkRole("role", role, INVITE_ROLES);
+    checkScope(caller);
+    this.requireCaller(caller);
+    const space = this.space(caller.tenantId, spaceId);
+    if (this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== "role_space_owner") {
+      throw new RoomgateError("permission_denied", "only the space owner may invite");
+    }
+    const id = randomUUID();
+    this.store.insertInvite({
+      id,
+      tenantId: caller.tenantId,
+      spaceId: space.id,
+      role: inviteRole,
+      createdBy: caller.userId,
+      createdAt: this.clock(),
+      usedBy: null,
+      usedAt: null,
+    });
+    return id;
+  }
+
+  /** Gives the caller the invite's role in its space; an invite works exactly once. */
+  activateInvite(caller: SpaceCaller, spaceId: string, inviteId: string): void {
+    checkId("space_id", spaceId);
+    checkId("invite_id", inviteId);
+    checkScope(caller);
+    this.requireCaller(caller);
+    const now = this.clock();
+    // Claim and role write commit together: a crash between them cannot
+    // burn an invite without giving the role, and a lost race writes nothing.
+    this.store.atomically(() => {
+      const invite = this.store.findInvite(caller.tenantId, inviteId);
+      if (!invite || invite.spaceId !== spaceId) throw new RoomgateError("not_found", "invite not found");
+      if (!this.store.claimInvite(caller.tenantId, invite.id, caller.userId, now)) {
+        throw new RoomgateError("failed_precondition", "invite already used");
+      }
+      const held = this.store.spaceRoleOf(caller.tenantId, invite.spaceId, caller.userId);
+      const role = strongerSpaceRole(held, checkRole("role", invite.role, INVITE_ROLES));
+      if (role !== held) this.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
+    });
+  }
+
+  /** Joins a public space as role_space_user; a private one needs an invite. */
+  joinSpace(caller: SpaceCaller, spaceId: string): void {
+    checkId("space_id", spaceId);
+    checkScope(caller);
+    this.requireCaller(caller);
+    const now = this.clock();
+    this.store.atomically(() => {
+      const space = this.space(caller.tenantId, spaceId);
+      const held = this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
+      // A member of a private space is already in: nothing to refuse or change.
+      if (!space.isPublic && held === undefined) {
+        throw new RoomgateError("permission_denied", "this space is private: join it with an invite");
+      }
+      const role = strongerSpaceRole(held, "role_space_user");
+      if (role !== held) this.memberships.setSpaceRole(caller.tenantId, space.id, caller.userId, role, now);
+    });
+  }
+
+  /** Joins a public room (of a public space, or of the caller's space) as role_room_user. */
+  joinRoom(caller: SpaceCaller, spaceId: string, roomId: string): void {
+    checkId("room_id", roomId);
+    checkScope(caller, roomId);
+    this.requireCaller(caller);
+    const now = this.clock();
+    this.store.atomically(() => {
+      const room = this.room(caller.tenantId, spaceId, roomId);
+      const space = room.spaceId === null ? undefined : this.store.findSpace(caller.tenantId, room.spaceId);
+      const inSpace = space !== undefined && this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== undefined;
+      if (!room.isPublic || space === undefined || !(space.isPublic || inSpace)) {
+        throw new RoomgateError("permission_denied", "this room is not open to you: ask for a role");
+      }
+      // role_room_user is the weakest room role: any role held already is kept.
+      if (this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id).roomRole === undefined) {
+        this.memberships.setRoomRole(caller.tenantId, room.id, caller.userId, "role_room_user", caller.userId, now);
+      }
+    });
+  }
+
+  /** Grants a room role as an end user: the space owner or a room moderator may. */
+  grantRole(caller: SpaceCaller, grant: RoleGrant): void {
+    const role = this.checkGrant(grant);
+    checkScope(caller, grant.roomId);
+    this.requireCaller(caller);
+    const room = this.room(caller.tenantId, grant.spaceId, grant.roomId);
+    this.requireUser(caller.tenantId, grant.targetUserId);
+    const mine = this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
+    if (mine.spaceRole !== "role_space_owner" && !moderatesRoom(mine)) {
+      throw new RoomgateError("permission_denied", "only the space owner or a room moderator may grant room roles");
+    }
+    this.memberships.setRoomRole(caller.tenantId, room.id, grant.targetUserId, role, caller.userId, this.clock());
+  }
+
+  /**
+   * Grants a room role with the tenant's API key: any room of the tenant,
+   * including rooms without a space. `grantedBy` is the key's public id.
+   */
+  grantRoleAsBackend(tenantId: string, grantedBy: string, grant: RoleGrant): void {
+    const role = this.checkGrant(grant);
+    const room = this.room(tenantId, grant.spaceId, grant.roomId);
+    this.requireUser(tenantId, grant.targetUserId);
+    this.memberships.setRoomRole(tenantId, room.id, grant.targetUserId, role, grantedBy, this.clock());
+  }
+
+  private room(tenantId: string, spaceId: string, roomId: string): RoomRecord {
+    return findRoomIn(this.store, tenantId, spaceId, roomId);
+  }
+
+  private checkGrant(grant: RoleGrant): RoleName {
+    checkId("room_id", grant.roomId);
+    checkId("target_user_id", grant.targetUserId);
+    return checkRole("role", grant.role, ROOM_GRANT_ROLES);
+  }
+
+  private space(tenantId: string, spaceId: string): SpaceRecord {
+    const space = this.store.findSpace(tenantId, spaceId);
+    if (!space) throw new RoomgateError("not_found", "space not found");
+    return space;
+  }
+
+  private requireUser(tenantId: string, userId: string): void {
+    if (!this.store.userExists(tenantId, userId)) throw new RoomgateError("not_found", "user not found");
+  }
+
+  // A token can outlive its user; writes must not reference a missing one.
+  private requireCaller(caller: SpaceCaller): void {
+    if (!this.store.userExists(caller.tenantId, caller.userId)) {
+      throw new RoomgateError("unauthenticated", "the user of this access token no longer exists");
+    }
+  }
+}
+
+/**
+ * The room `roomId` of space `spaceId` in the tenant; `spaceId` "" names a
+ * room without a space. A room of another space (or tenant) is not_found,
+ * like an unknown one.
+ */
+export function findRoomIn(store: SpaceStore, tenantId: string, spaceId: string, roomId: string): RoomRecord {
+  const room = store.findRoom(tenantId, roomId);
+  if (!room || (room.spaceId ?? "") !== spaceId) throw new RoomgateError("not_found", "room not found");
+  return room;
+}

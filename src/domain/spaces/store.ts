@@ -1,0 +1,113 @@
+import type { RoleName } from "../roles.js";
+
+/** A space as the rules need it. */
+export interface SpaceRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly isPublic: boolean;
+  readonly ownerUserId: string;
+}
+
+/** A room; `spaceId` and `creatorUserId` are null for rooms first named by token Create. */
+export interface RoomRecord {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly spaceId: string | null;
+  readonly name: string;
+  readonly isPublic: boolean;
+  readonly creatorUserId: string | null;
+}
+
+/** A new room in a space. */
+export interface NewRoom {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly spaceId: string;
+  readonly name: string;
+  readonly isPublic: boolean;
+  readonly creatorUserId: string;
+  readonly createdAt: number;
+}
+
+/** A single-use space invite. */
+export interface InviteRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly spaceId: string;
+  readonly role: string;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly usedBy: string | null;
+  readonly usedAt: number | null;
+}
+
+/** An access link (seed 001 generateAccess). */
+export interface AccessLinkRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly roomId: string;
+  readonly username: string;
+  readonly role: "user" | "moderator";
+  readonly externalUserId: string;
+  readonly isPermanent: boolean;
+  readonly expiresAt: number;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  /** The guest user, once the link has been redeemed. */
+  readonly guestUserId: string | null;
+  readonly useCount: number;
+}
+
+/** A guest user created by redeeming an access link. */
+export interface NewGuestUser {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly username: string;
+  readonly externalUserId: string;
+  readonly createdAt: number;
+}
+
+/**
+ * Persistence for spaces, rooms, invites and access links; implemented in
+ * src/store. Every method is synchronous so that a rule spanning several of
+ * them can run inside {@link SpaceStore.atomically} without interleaving.
+ */
+export interface SpaceStore {
+  /**
+   * Runs `fn` in one write transaction: everything it writes commits together,
+   * or nothing does when it throws. `fn` must be synchronous.
+   */
+  atomically<T>(fn: () => T): T;
+  /** True when the user exists in the tenant. */
+  userExists(tenantId: string, userId: string): boolean;
+  /** The space, if it exists in the tenant. */
+  findSpace(tenantId: string, spaceId: string): SpaceRecord | undefined;
+  /** Creates a space and makes its owner a member with `role_space_owner`. */
+  insertSpace(space: SpaceRecord, createdAt: number): void;
+  /** The user's role in the space, if any. */
+  spaceRoleOf(tenantId: string, spaceId: string, userId: string): RoleName | undefined;
+  /** The room, if it exists in the tenant. */
+  findRoom(tenantId: string, roomId: string): RoomRecord | undefined;
+  /** Creates a room in a space. */
+  insertRoom(room: NewRoom): void;
+  /** Stores a new, unused invite. */
+  insertInvite(invite: InviteRecord): void;
+  /** The invite, if it exists in the tenant. */
+  findInvite(tenantId: string, inviteId: string): InviteRecord | undefined;
+  /** Marks an unused invite used; false when it was already used (nothing changed). */
+  claimInvite(tenantId: string, inviteId: string, userId: string, now: number): boolean;
+  /** Stores a new access link. */
+  insertAccessLink(link: AccessLinkRecord): void;
+  /** The access link, if it exists in the tenant. */
+  findAccessLink(tenantId: string, linkId: string): AccessLinkRecord | undefined;
+  /**
+   * Counts one use of a link. A one-time link is claimed only while unused;
+   * false when it was already used (nothing changed).
+   */
+  claimAccessLink(tenantId: string, linkId: string, now: number): boolean;
+  /** Records the link's guest user, once; false when one was already set. */
+  setAccessLinkGuest(tenantId: string, linkId: string, guestUserId: string): boolean;
+  /** Creates a guest user (users.kind = 'guest'). */
+  insertGuestUser(guest: NewGuestUser): void;
+}

@@ -1,0 +1,77 @@
+import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
+import { invalidArgument, RoomgateError } from "../errors.js";
+import type { EventBus } from "../events/event-bus.js";
+import type { Actor, Journal, StoredEvent, Transact } from "../journal.js";
+import type { Revocation, RevocationIndex } from "./revocations.js";
+
+/** The persistence revocation needs; implemented in src/store. */
+export interface RevocationStore {
+  addRevocation(r: Revocation, expiresAt: number | null): void;
+  findGrant(tenantId: string, tokenId: string): { userId: string; roomId: string; expiresAt: number } | undefined;
+}
+
+/** Everything revocation works with. */
+export interface RevokerDeps {
+  readonly store: RevocationStore;
+  readonly journal: Journal;
+  readonly transact: Transact;
+  readonly bus: EventBus;
+  readonly index: RevocationIndex;
+  readonly clock: () => number;
+}
+
+const TOKEN_ID = /^[0-9a-f]{32}$/;
+
+/**
+ * Revokes one token, a user's tokens (optionally in one room) or a room's
+ * tokens. The revocation is stored with its audit entry and event, then
+ * added to the in-memory index before the call returns, so the very next
+ * Verify refuses the token.
+ */
+export class Revoker {
+  constructor(private readonly deps: RevokerDeps) {}
+
+  /** Revokes one token of the tenant by id. */
+  revokeToken(tenantId: string, actor: Actor, tokenId: string, reason: string): StoredEvent {
+    if (!TOKEN_ID.test(tokenId)) throw invalidArgument("token_id must be 32 lower-case hex digits");
+    const grant = this.deps.store.findGrant(tenantId, tokenId);
+    if (!grant) throw new RoomgateError("not_found", `token ${tokenId} not found`);
+    return this.revoke(
+      { kind: "token", tenantId, tokenId, at: this.deps.clock() },
+      grant.expiresAt,
+      { actor, reason, roomId: grant.roomId, userId: grant.userId, tokenId, action: "token.revoke" },
+    );
+  }
+
+  /** Revokes every token issued so far to a user (in one room when given). */
+  revokeUser(tenantId: string, actor: Actor, userId: string, roomId: string, reason: string): StoredEvent {
+    if (userId === "") throw invalidArgument("user_id must not be empty");
+    const at = this.deps.clock();
+    const r: Revocation = roomId === "" ? { kind: "user", tenantId, userId, at } : { kind: "user_room", tenantId, userId, roomId, at };
+    return this.revoke(r, null, { actor, reason, roomId, userId, action: "token.revoke_user" });
+  }
+
+  /** Revokes every token issued so far for a room. */
+  revokeRoom(tenantId: string, actor: Actor, roomId: string, reason: string): StoredEvent {
+    if (roomId === "") throw invalidArgument("room_id must not be empty");
+    return this.revoke({ kind: "room", tenantId, roomId, at: this.deps.clock() }, null, { actor, reason, roomId, action: "token.revoke_room" });
+  }
+
+  private revoke(
+    r: Revocation,
+    expiresAt: number | null,
+    what: { actor: Actor; reason: string; roomId: string; userId?: string; tokenId?: string; action: string },
+  ): StoredEvent {
+    if (what.reason.length > 1_024) throw invalidArgument("reason is longer than 1024 characters");
+    const [event] = this.deps.transact(() => {
+      this.deps.store.addRevocation(r, expiresAt);
+      return this.deps.journal.record(
+        [{ tenantId: r.tenantId, at: r.at, actor: what.actor, action: what.action, roomId: what.roomId, targetUserId: what.userId ?? "", target: what.tokenId ?? "", reason: what.reason }],
+        [{ tenantId: r.tenantId, type: EventType.TOKEN_REVOKED, roomId: what.roomId, userId: what.userId ?? "", actor: what.actor, at: r.at, tokenId: what.tokenId ?? "", reason: what.reason }],
+      );
+    });
+    this.deps.index.add(r);
+    this.deps.bus.publish([event!]);
+    return event!;
+  }
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import type { SubjectTokens } from "../auth/subject-tokens.js";
+import type { MembershipStore } from "../membership.js";
+import type { RoleName } from "../roles.js";
+import { invalidArgument } from "../errors.js";
+import type { UserStore, UserTokenOptions } from "./users.js";
+import { validateEmail, validateMeta, validateOptionalId, validateProfilePic, validateUsername } from "./validation.js";
+
+/** Seed 003's request as plain values; "" means "not given". */
+export interface ConsumerUserInput {
+  readonly chatRoom: string;
+  readonly externalUserId: string;
+  readonly isModerator: boolean;
+  readonly email: string;
+  readonly profilePic: string;
+  readonly meta: string;
+  readonly username: string;
+  readonly uniqueUserIdentifier: string;
+}
+
+/** Who is asking: the tenant and the API key (recorded as the grantor). */
+export interface ConsumerCaller {
+  readonly tenantId: string;
+  readonly keyId: string;
+}
+
+/** Seed 003's response, plus whether a user was created. */
+export interface ConsumerUserResult {
+  readonly accessToken: string;
+  readonly username: string;
+  readonly userId: string;
+  readonly isModerator: boolean;
+  /** False when a known unique_user_identifier logged an existing user in again. */
+  readonly created: boolean;
+}
+
+/** Role given in `chat_room` for each value of is_moderator. */
+const ROOM_ROLE: Readonly<Record<"moderator" | "user", RoleName>> = {
+  moderator: "consumer_room_moderator",
+  user: "role_room_user",
+};
+
+/**
+ * Seed 003: a backend creates a user or moderator and gets an access token
+ * in one call.
+ *
+ * - A known `uniqueUserIdentifier` (per tenant) is the same user again: the
+ *   given username, email, profilePic, meta and externalUserId replace the
+ *   stored ones, and a fresh token is issued.
+ * - `isModerator` with `chatRoom`: consumer_room_moderator in that room.
+ *   `isModerator` without it: moderator of every room of the tenant.
+ *   Not a moderator with `chatRoom`: role_room_user in that room.
+ * - Each call states the user's moderator status, so `isModerator: false`
+ *   also ends tenant-wide moderation from an earlier call; a backend must
+ *   be able to demote, and keeping a stale moderator is the unsafe default.
+ *
+ * Validation happens before any write; all writes share one transaction.
+ */
+export class ConsumerUsers {
+  constructor(
+    private readonly store: UserStore,
+    private readonly roles: Pick<MembershipStore, "setRoomRole">,
+    private readonly tokens: SubjectTokens,
+    private readonly options: UserTokenOptions,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Creates the user (or finds it by identifier), applies the roles and issues a token. */
+  createOrLogin(caller: ConsumerCaller, input: ConsumerUserInput): ConsumerUserResult {
+    const username = input.username === "" ? undefined : validateUsername(input.username);
+    const email = input.email === "" ? undefined : validateEmail(input.email);
+    const profilePic = validateProfilePic(input.profilePic, "profile_pic");
+    const meta = validateMeta(input.meta, "meta");
+    const chatRoom = validateOptionalId(input.chatRoom, "chat_room");
+    const externalUserId = validateOptionalId(input.externalUserId, "external_user_id");
+    const uui = validateOptionalId(input.uniqueUserIdentifier, "unique_user_identifier");
+    const isModerator = input.isModerator;
+    const { tenantId } = caller;
+    const now = this.clock();
+
+    const written = this.store.transaction(() => {
+      const existing = uui === undefined ? undefined : this.store.findConsumerByIdentifier(tenantId, uui);
+      let userId: string;
+      let finalName: string;
+      if (existing) {
+        userId = existing.id;
+        finalName = username ?? existing.username;
+        const tenantModerator = isModerator ? (chatRoom === undefined ? true : undefined) : false;
+        this.store.updateConsumer(tenantId, userId, { username, email, profilePic, meta, externalUserId, tenantModerator });
+      } else {
+        if (username === undefined) throw invalidArgument("username: must not be empty");
+        userId = randomUUID();
+        finalName = username;
+        this.store.insertUser({
+          id: userId,
+          tenantId,
+          kind: "consumer",
+          username,
+          email: email ?? null,
+          passwordHash: null,
+          phone: null,
+          externalUserId: externalUserId ?? null,
+          uniqueUserIdentifier: uui ?? null,
+          profilePic: profilePic ?? null,
+          meta: meta ?? null,
+          tenantModerator: isModerator && chatRoom === undefined,
+          createdAt: now,
+        });
+      }
+      if (chatRoom !== undefined) {
+        this.store.ensureRoom(tenantId, chatRoom, now);
+        this.roles.setRoomRole(tenantId, chatRoom, userId, ROOM_ROLE[isModerator ? "moderator" : "user"], caller.keyId, now);
+      }
+      return { userId, username: finalName, created: !existing };
+    });
+
+    const { token } = this.tokens.issue({ tenantId, userId: written.userId, ttlSeconds: this.options.tokenTtlSeconds });
+    return { accessToken: token, username: written.username, userId: written.userId, isModerator, created: written.created };
+  }
+}

@@ -1,0 +1,158 @@
+import { randomUUID } from "node:crypto";
+import type { SubjectTokens } from "../auth/subject-tokens.js";
+import { invalidArgument, RoomgateError } from "../errors.js";
+import { hashPassword, verifyPassword } from "./passwords.js";
+import { validateEmail, validatePassword, validatePhone, validateUsername } from "./validation.js";
+
+/** How a user came to be: seed 001 registration, seed 003 backend, or an access link. */
+export type UserKind = "registered" | "consumer" | "guest";
+
+/** A user row to insert; optional columns are null when absent. */
+export interface NewUser {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly kind: UserKind;
+  readonly username: string;
+  readonly email: string | null;
+  readonly passwordHash: string | null;
+  readonly phone: string | null;
+  readonly externalUserId: string | null;
+  readonly uniqueUserIdentifier: string | null;
+  readonly profilePic: string | null;
+  readonly meta: string | null;
+  readonly tenantModerator: boolean;
+  readonly createdAt: number;
+}
+
+/** A seed 003 user as the domain needs it back. */
+export interface ConsumerUserRecord {
+  readonly id: string;
+  readonly username: string;
+  readonly tenantModerator: boolean;
+}
+
+/** Changes to a seed 003 user; undefined fields stay as they are. */
+export interface ConsumerUserPatch {
+  readonly username?: string;
+  readonly email?: string;
+  readonly profilePic?: string;
+  readonly meta?: string;
+  readonly externalUserId?: string;
+  readonly tenantModerator?: boolean;
+}
+
+/** Persistence for users; implemented in src/store/user-store.ts. */
+export interface UserStore {
+  /** Runs `fn` in one synchronous transaction, rolled back if it throws. */
+  transaction<T>(fn: () => T): T;
+  /** Inserts a user; a username, email or identifier already in use is already_exists. */
+  insertUser(user: NewUser): void;
+  /** True when a registered user of the tenant has this username. */
+  registeredUsernameTaken(tenantId: string, username: string): boolean;
+  /** True when a registered user of the tenant has this email. */
+  registeredEmailTaken(tenantId: string, email: string): boolean;
+  /** The password hash of a registered user, by username. */
+  findRegisteredByUsername(tenantId: string, username: string): { id: string; passwordHash: string | null } | undefined;
+  /** A seed 003 user of the tenant by its unique_user_identifier. */
+  findConsumerByIdentifier(tenantId: string, uniqueUserIdentifier: string): ConsumerUserRecord | undefined;
+  /** Applies a patch to a seed 003 user of the tenant. */
+  updateConsumer(tenantId: string, userId: string, patch: ConsumerUserPatch): void;
+  /** Makes sure the room exists for the tenant (a no-op when it does). */
+  ensureRoom(tenantId: string, roomId: string, now: number): void;
+}
+
+/** Settings for user access tokens. */
+export interface UserTokenOptions {
+  /** Lifetime of a user access token and of the session cookie. */
+  readonly tokenTtlSeconds: number;
+}
+
+/** Seed 001's createUser body, as plain strings ("" = absent for phone). */
+export interface RegisterInput {
+  readonly email: string;
+  readonly username: string;
+  readonly password: string;
+  readonly phone: string;
+}
+
+/** A successful login: a fresh user access token. */
+export interface LoginResult {
+  readonly accessToken: string;
+  readonly userId: string;
+  readonly expiresAt: number;
+  readonly ttlSeconds: number;
+}
+
+/** One message for every failed login, so it never tells which part was wrong. */
+export const LOGIN_FAILED = "wrong username or password";
+
+/**
+ * Registered users (seed 001): creation with a scrypt-hashed password and
+ * login to a user access token.
+ */
+export class Users {
+  constructor(
+    private readonly store: UserStore,
+    private readonly tokens: SubjectTokens,
+    private readonly options: UserTokenOptions,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /**
+   * Creates a registered user of `tenantId` and returns its id. Username and
+   * email are unique per tenant (already_exists); nothing is written when
+   * any field is refused.
+   */
+  async register(tenantId: string, input: RegisterInput): Promise<{ id: string }> {
+    const email = validateEmail(input.email);
+    const username = validateUsername(input.username);
+    const password = validatePassword(input.password);
+    const phone = validatePhone(input.phone);
+    // Cheap checks first so a taken name does not cost a hash; they run again
+    // inside the transaction, which is what actually decides.
+    this.assertFree(tenantId, username, email);
+    const passwordHash = await hashPassword(password);
+    const id = randomUUID();
+    this.store.transaction(() => {
+      this.assertFree(tenantId, username, email);
+      this.store.insertUser({
+        id,
+        tenantId,
+        kind: "registered",
+        username,
+        email,
+        passwordHash,
+        phone: phone ?? null,
+        externalUserId: null,
+        uniqueUserIdentifier: null,
+        profilePic: null,
+        meta: null,
+        tenantModerator: false,
+        createdAt: this.clock(),
+      });
+    });
+    return { id };
+  }
+
+  /**
+   * Checks a registered user's password and issues a user access token.
+   * An unknown tenant, an unknown username and a wrong password all fail
+   * the same way, and take about as long (a dummy hash is checked).
+   */
+  async login(tenantId: string, username: string, password: string): Promise<LoginResult> {
+    if (tenantId === "") throw invalidArgument("tenant_id: must not be empty");
+    if (username === "") throw invalidArgument("username: must not be empty");
+    if (password === "") throw invalidArgument("password: must not be empty");
+    const user = this.store.findRegisteredByUsername(tenantId, username.normalize("NFC"));
+    const ok = await verifyPassword(password.normalize("NFC"), user?.passwordHash ?? undefined);
+    if (!user || !ok) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
+    const ttlSeconds = this.options.tokenTtlSeconds;
+    const { token, claims } = this.tokens.issue({ tenantId, userId: user.id, ttlSeconds });
+    return { accessToken: token, userId: user.id, expiresAt: claims.expiresAt, ttlSeconds };
+  }
+
+  private assertFree(tenantId: string, username: string, email: string): void {
+    if (this.store.registeredUsernameTaken(tenantId, username)) throw new RoomgateError("already_exists", "username: already taken");
+    if (this.store.registeredEmailTaken(tenantId, email)) throw new RoomgateError("already_exists", "email: already registered");
+  }
+}

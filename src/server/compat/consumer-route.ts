@@ -1,0 +1,116 @@
+import { authenticateApiKey, type ApiKeyLookup } from "../../domain/auth/api-keys.js";
+import { RoomgateError, invalidArgument, type ErrorKind } from "../../domain/errors.js";
+import type { ConsumerUserInput, ConsumerUsers } from "../../domain/users/consumer.js";
+import type { CompatReply, CompatRoute } from "../compat.js";
+
+/** HTTP status Connect uses for each code (connectrpc.com/docs/protocol#error-codes). */
+const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
+  invalid_argument: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  already_exists: 409,
+  failed_precondition: 400,
+  resource_exhausted: 429,
+};
+
+type FieldType = "string" | "boolean" | "string|number";
+
+/** Seed 003's body fields, exactly; anything else is refused. */
+const FIELDS: Readonly<Record<keyof ConsumerUserInput, FieldType>> = {
+  chatRoom: "string",
+  externalUserId: "string|number",
+  isModerator: "boolean",
+  email: "string",
+  profilePic: "string",
+  meta: "string",
+  username: "string",
+  uniqueUserIdentifier: "string",
+};
+
+/** The domain names fields as the proto does; this route's callers know the seed's names. */
+const JSON_NAMES: Readonly<Record<string, string>> = {
+  chat_room: "chatRoom",
+  external_user_id: "externalUserId",
+  profile_pic: "profilePic",
+  unique_user_identifier: "uniqueUserIdentifier",
+};
+
+/**
+ * Seed 003's `POST /consumer/api/v1/user?auth=<API key>`: the seed's JSON
+ * body and response, over the same domain call as
+ * room.consumer.private.v1.Service/CreateUser. Errors are Connect-shaped
+ * JSON (`{"code","message"}`) with the status Connect would use.
+ */
+export function consumerRoute(consumers: ConsumerUsers, keys: ApiKeyLookup): CompatRoute {
+  return {
+    method: "POST",
+    path: /^\/consumer\/api\/v1\/user$/,
+    async handle(ctx) {
+      try {
+        const presented = ctx.query.getAll("auth");
+        if (presented.length === 0 || presented[0] === "") {
+          throw new RoomgateError("unauthenticated", "missing API key: pass ?auth=<key>");
+        }
+        // The key is a secret: it is checked, never echoed or logged.
+        const caller = presented.length === 1 ? authenticateApiKey(keys, presented[0]!) : undefined;
+        if (!caller) throw new RoomgateError("unauthenticated", "invalid API key");
+        const r = consumers.createOrLogin(caller, parseBody(ctx.body));
+        return { status: 200, body: { accessToken: r.accessToken, username: r.username, userId: r.userId, isModerator: r.isModerator }, headers: NO_STORE };
+      } catch (err) {
+        if (err instanceof RoomgateError) return errorReply(err);
+        throw err;
+      }
+    },
+  };
+}
+
+// The response carries a bearer token: no cache may keep it.
+const NO_STORE = { "cache-control": "no-store" } as const;
+
+function errorReply(err: RoomgateError): CompatReply {
+  return { status: HTTP_STATUS[err.kind], body: { code: err.kind, message: jsonFieldNames(err.message) }, headers: NO_STORE };
+}
+
+function jsonFieldNames(message: string): string {
+  const m = /^([a-z_]+):/.exec(message);
+  const renamed = m ? JSON_NAMES[m[1]!] : undefined;
+  return renamed ? renamed + message.slice(m![1]!.length) : message;
+}
+
+/**
+ * Checks the body strictly: an object with seed 003's fields only, each of
+ * its type (null counts as absent). `externalUserId` may be a number, as
+ * the seed allows; it is kept as its decimal string, and only whole numbers
+ * JSON can carry exactly are accepted so that no id is silently rounded.
+ */
+export function parseBody(body: unknown): ConsumerUserInput {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("request body must be a JSON object");
+  const out: Record<string, string | boolean> = {
+    chatRoom: "",
+    externalUserId: "",
+    isModerator: false,
+    email: "",
+    profilePic: "",
+    meta: "",
+    username: "",
+    uniqueUserIdentifier: "",
+  };
+  for (const [key, value] of Object.entries(body)) {
+    if (!Object.hasOwn(FIELDS, key)) throw invalidArgument(`unknown field "${key.slice(0, 64)}"`);
+    const type = FIELDS[key as keyof ConsumerUserInput];
+    if (value === null) continue;
+    if (type === "boolean") {
+      if (typeof value !== "boolean") throw invalidArgument(`${key}: must be true or false`);
+      out[key] = value;
+    } else if (typeof value === "string") {
+      out[key] = value;
+    } else if (type === "string|number" && typeof value === "number") {
+      if (!Number.isSafeInteger(value)) throw invalidArgument(`${key}: a number must be a whole number below 2^53; send larger ids as strings`);
+      out[key] = String(value);
+    } else {
+      throw invalidArgument(`${key}: must be a ${type === "string" ? "string" : "string or number"}`);
+    }
+  }
+  return out as unknown as ConsumerUserInput;
+}

@@ -1,0 +1,54 @@
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import {
+  GetRoomPermissionsResponseSchema,
+  RoomPermissionFlagsSchema,
+  RoomPermissionsSchema,
+  type GetRoomPermissionsRequest,
+  type GetRoomPermissionsResponse,
+  type RoomPermissions,
+  type Service,
+} from "../../gen/room/permissions/v1/service_pb.js";
+import {
+  effectiveRoomPermissions,
+  permissionOfFlag,
+  ROOM_PERMISSION_FLAGS,
+  roomPermissionFlags,
+  type RoomCaller,
+  type RoomPermissionDeps,
+} from "../domain/room-permissions.js";
+import { requireEndUser } from "./context.js";
+
+// The contract's flag fields and the domain's flag names must be the same
+// 24 names; a drift would silently drop a flag, so refuse to start instead.
+for (const f of RoomPermissionFlagsSchema.fields) {
+  if (permissionOfFlag(f.localName) === undefined) throw new Error(`RoomPermissionFlags.${f.localName} has no catalog permission`);
+}
+if (RoomPermissionFlagsSchema.fields.length !== ROOM_PERMISSION_FLAGS.length) {
+  throw new Error("RoomPermissionFlags and the permission catalog disagree on the number of flags");
+}
+
+/**
+ * room.permissions.v1.Service: "my permissions in room X" (seed 002) for
+ * the caller's user access token, room member token or session cookie.
+ * The rules live in {@link effectiveRoomPermissions}.
+ */
+export class PermissionsService implements ServiceImpl<typeof Service> {
+  constructor(private readonly deps: RoomPermissionDeps) {}
+
+  getRoomPermissions(req: GetRoomPermissionsRequest, ctx: HandlerContext): GetRoomPermissionsResponse {
+    const caller = requireEndUser(ctx);
+    return create(GetRoomPermissionsResponseSchema, { roomPermissions: this.roomPermissionsOf(caller, req.roomId) });
+  }
+
+  /** The RPC's answer for an already resolved caller; the seed 002 REST route shares it. */
+  roomPermissionsOf(caller: RoomCaller, roomId: string): RoomPermissions {
+    const granted = effectiveRoomPermissions(caller, roomId, this.deps);
+    return create(RoomPermissionsSchema, {
+      // The start-up check above makes the domain's keys exactly the fields.
+      permissions: create(RoomPermissionFlagsSchema, roomPermissionFlags(granted)),
+      roomId,
+      granted,
+    });
+  }
+}

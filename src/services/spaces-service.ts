@@ -1,0 +1,110 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  ActivateInviteResponseSchema,
+  CreateInviteResponseSchema,
+  CreateRoomResponseSchema,
+  CreateSpaceResponseSchema,
+  GenerateAccessResponseSchema,
+  GrantRoleResponseSchema,
+  JoinRoomResponseSchema,
+  JoinSpaceResponseSchema,
+  type ActivateInviteRequest,
+  type ActivateInviteResponse,
+  type CreateInviteRequest,
+  type CreateInviteResponse,
+  type CreateRoomRequest,
+  type CreateRoomResponse,
+  type CreateSpaceRequest,
+  type CreateSpaceResponse,
+  type GenerateAccessRequest,
+  type GenerateAccessResponse,
+  type GrantRoleRequest,
+  type GrantRoleResponse,
+  type JoinRoomRequest,
+  type JoinRoomResponse,
+  type JoinSpaceRequest,
+  type JoinSpaceResponse,
+  type Service,
+} from "../../gen/room/spaces/v1/service_pb.js";
+import type { AccessLinks } from "../domain/spaces/access-links.js";
+import type { SpaceCaller } from "../domain/spaces/rules.js";
+import type { Spaces } from "../domain/spaces/spaces.js";
+import { requireUser } from "./context.js";
+
+/**
+ * room.spaces.v1.Service: the end-user surface of seed 001 (spaces, rooms,
+ * invites, room roles, access links). Every call needs a user access token;
+ * the rules live in {@link Spaces} and {@link AccessLinks}.
+ */
+export class SpacesService implements ServiceImpl<typeof Service> {
+  constructor(
+    private readonly spaces: Spaces,
+    private readonly links: AccessLinks,
+  ) {}
+
+  createSpace(req: CreateSpaceRequest, ctx: HandlerContext): CreateSpaceResponse {
+    const id = this.spaces.createSpace(caller(ctx), { name: req.name, isPublic: req.isPublic });
+    return create(CreateSpaceResponseSchema, { id });
+  }
+
+  createRoom(req: CreateRoomRequest, ctx: HandlerContext): CreateRoomResponse {
+    const id = this.spaces.createRoom(caller(ctx), req.spaceId, { name: req.name, isPublic: req.isPublic });
+    return create(CreateRoomResponseSchema, { id });
+  }
+
+  createInvite(req: CreateInviteRequest, ctx: HandlerContext): CreateInviteResponse {
+    const id = this.spaces.createInvite(caller(ctx), req.spaceId, req.role);
+    return create(CreateInviteResponseSchema, { id });
+  }
+
+  activateInvite(req: ActivateInviteRequest, ctx: HandlerContext): ActivateInviteResponse {
+    this.spaces.activateInvite(caller(ctx), req.spaceId, req.inviteId);
+    return create(ActivateInviteResponseSchema);
+  }
+
+  joinSpace(req: JoinSpaceRequest, ctx: HandlerContext): JoinSpaceResponse {
+    this.spaces.joinSpace(caller(ctx), req.spaceId);
+    return create(JoinSpaceResponseSchema);
+  }
+
+  joinRoom(req: JoinRoomRequest, ctx: HandlerContext): JoinRoomResponse {
+    this.spaces.joinRoom(caller(ctx), req.spaceId, req.roomId);
+    return create(JoinRoomResponseSchema);
+  }
+
+  grantRole(req: GrantRoleRequest, ctx: HandlerContext): GrantRoleResponse {
+    this.spaces.grantRole(caller(ctx), {
+      spaceId: req.spaceId,
+      roomId: req.roomId,
+      targetUserId: req.targetUserId,
+      role: req.role,
+    });
+    return create(GrantRoleResponseSchema);
+  }
+
+  generateAccess(req: GenerateAccessRequest, ctx: HandlerContext): GenerateAccessResponse {
+    const access = this.links.generate(caller(ctx), {
+      spaceId: req.spaceId,
+      roomId: req.roomId,
+      username: req.username,
+      role: req.role,
+      externalUserId: req.externalUserId,
+      ttlSeconds: req.ttl,
+      isPermanent: req.isPermanent,
+    });
+    return create(GenerateAccessResponseSchema, {
+      link: access.link,
+      participantName: access.participantName,
+      accessToken: access.accessToken,
+      expiresAt: timestampFromMs(access.expiresAt),
+    });
+  }
+}
+
+/** The end user of the call (a user access token; room member tokens are refused). */
+function caller(ctx: HandlerContext): SpaceCaller {
+  const u = requireUser(ctx);
+  return { tenantId: u.tenantId, userId: u.userId, roomScope: u.roomScope };
+}

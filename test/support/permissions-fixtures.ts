@@ -1,0 +1,104 @@
+import { randomUUID } from "node:crypto";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { eq } from "drizzle-orm";
+import { expect } from "vitest";
+import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
+import { Service as PermissionsService } from "../../gen/room/permissions/v1/service_pb.js";
+import type { RoleName } from "../../src/domain/roles.js";
+import { rooms, spaces, users } from "../../src/store/schema.js";
+import { bearer, tokensClient } from "./clients.js";
+import type { TestServer } from "./server.js";
+
+// Users and spaces are set up straight through the real store: their own
+// services are built in parallel, and these tests are about permissions.
+
+/** Inserts a registered user and returns its id. */
+export function insertUser(srv: TestServer, tenantId = srv.tenantId, opts: { tenantModerator?: boolean } = {}): string {
+  const id = randomUUID();
+  srv.app.store.db
+    .insert(users)
+    .values({ id, tenantId, kind: "registered", username: `u-${id}`, email: `${id}@example.test`, tenantModerator: opts.tenantModerator ?? false, createdAt: Date.now() })
+    .run();
+  return id;
+}
+
+/** Inserts a space owned by `ownerUserId` and returns its id. */
+export function insertSpace(srv: TestServer, ownerUserId: string, tenantId = srv.tenantId): string {
+  const id = randomUUID();
+  srv.app.store.db.insert(spaces).values({ id, tenantId, name: `space ${id}`, ownerUserId, createdAt: Date.now() }).run();
+  return id;
+}
+
+/** Inserts a room (optionally in a space) and returns its id (random unless given). */
+export function insertRoom(srv: TestServer, opts: { tenantId?: string; id?: string; spaceId?: string } = {}): string {
+  const id = opts.id ?? `room-${randomUUID()}`;
+  srv.app.store.db
+    .insert(rooms)
+    .values({ tenantId: opts.tenantId ?? srv.tenantId, id, spaceId: opts.spaceId ?? null, createdAt: Date.now() })
+    .run();
+  return id;
+}
+
+/** True when the tenant's rooms table holds `roomId`. */
+export function roomRowExists(srv: TestServer, tenantId: string, roomId: string): boolean {
+  return srv.app.store.db.select().from(rooms).where(eq(rooms.id, roomId)).all().some((r) => r.tenantId === tenantId);
+}
+
+/** A registered user with `role` in a fresh room; returns the ids. */
+export function userWithRoomRole(srv: TestServer, role: RoleName): { userId: string; roomId: string } {
+  const userId = insertUser(srv);
+  const roomId = insertRoom(srv);
+  srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, role, "test", Date.now());
+  return { userId, roomId };
+}
+
+/** A registered user with `role` in a fresh space that has one room; returns the ids. */
+export function userWithSpaceRole(srv: TestServer, role: RoleName): { userId: string; spaceId: string; roomId: string } {
+  const owner = insertUser(srv);
+  const spaceId = insertSpace(srv, owner);
+  const roomId = insertRoom(srv, { spaceId });
+  const userId = role === "role_space_owner" ? owner : insertUser(srv);
+  srv.app.memberships.setSpaceRole(srv.tenantId, spaceId, userId, role, Date.now());
+  return { userId, spaceId, roomId };
+}
+
+/** A user access token, as login or seed 003 would hand out. */
+export function userToken(srv: TestServer, userId: string, opts: { tenantId?: string; roomScope?: string; ttlSeconds?: number } = {}): string {
+  return srv.app.userTokens.issue({
+    tenantId: opts.tenantId ?? srv.tenantId,
+    userId,
+    roomId: opts.roomScope,
+    ttlSeconds: opts.ttlSeconds ?? 3600,
+  }).token;
+}
+
+/** A room member token from the real Create RPC (seed 000). */
+export async function memberToken(srv: TestServer, userId: string, roomId: string, permissions: Permission[], apiKey = srv.apiKey): Promise<string> {
+  const client = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+  const { tokens } = await client.create({ arguments: [{ userId, roomId, permissions }] }, bearer(apiKey));
+  expect(tokens).toHaveLength(1);
+  return tokens[0]!;
+}
+
+/** A Connect JSON client for room.permissions.v1.Service. */
+export function permissionsClient(srv: TestServer): Client<typeof PermissionsService> {
+  return createClient(PermissionsService, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+}
+
+/** Headers for each end-user credential form. */
+export const credential = {
+  bearer: (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` }),
+  cookie: (token: string): Record<string, string> => ({ cookie: `theme=dark; roomgate_session=${token}; other=1` }),
+};
+
+/** Seed 002's REST call with plain fetch; returns status, headers and the parsed body. */
+export async function getRoomPermissionsRest(
+  srv: TestServer,
+  roomIdPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; contentType: string | null; body: unknown }> {
+  const res = await fetch(`${srv.baseUrl}/api/v1/room-permissions/${roomIdPath}`, { headers });
+  const text = await res.text();
+  return { status: res.status, contentType: res.headers.get("content-type"), body: text === "" ? undefined : JSON.parse(text) };
+}
