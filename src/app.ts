@@ -11,6 +11,14 @@ import { SubjectTokens } from "./domain/auth/subject-tokens.js";
 import { compatHandler, type CompatRoute } from "./server/compat.js";
 import { endUserInterceptor } from "./server/end-user-auth.js";
 import { SqliteMembershipStore } from "./store/membership-store.js";
+import { SqliteModerationStore } from "./store/moderation-store.js";
+import { SqliteJournal } from "./store/journal-store.js";
+import { EventBus } from "./domain/events/event-bus.js";
+import type { Transact } from "./domain/journal.js";
+import { Moderation } from "./domain/moderation/moderation.js";
+import { RestrictionIndex } from "./domain/moderation/restrictions.js";
+import { Revoker } from "./domain/tokens/revoker.js";
+import { RevocationIndex } from "./domain/tokens/revocations.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
 import { OnePortServer } from "./server/listener.js";
 import { createNodeHandler } from "./server/node-adapter.js";
@@ -52,6 +60,13 @@ export interface App {
   /** Access-link tokens (seed 001 generateAccess). */
   readonly linkTokens: SubjectTokens;
   readonly memberships: SqliteMembershipStore;
+  readonly journal: SqliteJournal;
+  readonly transact: Transact;
+  readonly bus: EventBus;
+  readonly revocations: RevocationIndex;
+  readonly restrictions: RestrictionIndex;
+  readonly moderation: Moderation;
+  readonly moderationStore: SqliteModerationStore;
   readonly services: Services;
   /** The seeds' REST routes, served where no RPC path matches. */
   readonly compatRoutes: CompatRoute[];
@@ -87,6 +102,19 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   const tenants = new SqliteTenantStore(store.db);
   const grants = new SqliteGrantStore(store.db);
   const bootstrap = bootstrapTenant(tenants, config.apiKey, clock());
+  // Live state: loaded once here, then kept current by every write, so
+  // Verify and "my permissions" never read the database.
+  const moderationStore = new SqliteModerationStore(store.db);
+  const journal = new SqliteJournal(store.db);
+  const transact: Transact = (fn) => store.db.transaction(() => fn());
+  const bus = new EventBus();
+  const revocations = new RevocationIndex();
+  for (const r of moderationStore.liveRevocations(clock())) revocations.add(r);
+  const restrictions = new RestrictionIndex();
+  for (const r of moderationStore.activeRestrictions(clock())) restrictions.set(r);
+  const live = { store: moderationStore, journal, transact, bus, clock };
+  const moderation = new Moderation({ ...live, restrictions, revocations });
+  const revoker = new Revoker({ ...live, index: revocations });
   const roomTokens = new RoomTokens(
     codec,
     grants,
@@ -99,6 +127,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
       verifyCacheSize: config.verifyCacheSize,
     },
     clock,
+    { revocations, restrictions, journal, transact },
   );
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock);
   const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
@@ -118,14 +147,18 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   const users = new Users(userStore, userTokens, userTokenOptions, clock);
   const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock);
   const services: Services = {
-    tokensPrivate: new TokensPrivateService(roomTokens),
+    tokensPrivate: new TokensPrivateService(roomTokens, revoker),
     spaces: new SpacesService(spaces, accessLinks),
     spacesPrivate: new SpacesPrivateService(spaces),
     access: new AccessService(accessLinks),
     usersPrivate: new UsersPrivateService(users),
     users: new UsersService(users),
     consumerPrivate: new ConsumerPrivateService(consumers),
-    permissions: new PermissionsService({ rooms: new SqliteRoomStore(store.db), memberships }),
+    permissions: new PermissionsService({
+      rooms: new SqliteRoomStore(store.db),
+      memberships,
+      liveRestrictions: (who, granted) => [...restrictions.apply(granted, who.tenantId, who.roomId, who.userId, clock())],
+    }),
   };
   const compatRoutes: CompatRoute[] = [];
   compatRoutes.push(consumerRoute(consumers, tenants));
@@ -164,6 +197,13 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     userTokens,
     linkTokens,
     memberships,
+    journal,
+    transact,
+    bus,
+    revocations,
+    restrictions,
+    moderation,
+    moderationStore,
     services,
     compatRoutes,
     routerOptions,

@@ -3,6 +3,15 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   CreateResponseSchema,
+  RevokeResponseSchema,
+  RevokeRoomResponseSchema,
+  RevokeUserResponseSchema,
+  type RevokeRequest,
+  type RevokeResponse,
+  type RevokeRoomRequest,
+  type RevokeRoomResponse,
+  type RevokeUserRequest,
+  type RevokeUserResponse,
   VerifyResponseSchema,
   type CreateRequest,
   type CreateResponse,
@@ -12,6 +21,7 @@ import {
 } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { RoomTokens } from "../domain/tokens/room-tokens.js";
+import type { Revoker } from "../domain/tokens/revoker.js";
 import { requireApiKey } from "./context.js";
 
 /**
@@ -19,7 +29,10 @@ import { requireApiKey } from "./context.js";
  * backend token surface. All rules live in {@link RoomTokens}.
  */
 export class TokensPrivateService implements ServiceImpl<typeof Service> {
-  constructor(private readonly tokens: RoomTokens) {}
+  constructor(
+    private readonly tokens: RoomTokens,
+    private readonly revoker: Revoker,
+  ) {}
 
   create(req: CreateRequest, ctx: HandlerContext): CreateResponse {
     const caller = requireApiKey(ctx);
@@ -50,6 +63,25 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
       issuedAt: timestampFromMs(v.issuedAt),
       notBefore: timestampFromMs(v.notBefore),
       expiresAt: timestampFromMs(v.expiresAt),
+      restrictions: v.restrictions.map((r) => ({ kind: r.kind, until: r.until === null ? undefined : timestampFromMs(r.until) })),
     });
+  }
+
+  revoke(req: RevokeRequest, ctx: HandlerContext): RevokeResponse {
+    const caller = requireApiKey(ctx);
+    const e = this.revoker.revokeToken(caller.tenantId, `key:${caller.keyId}`, req.tokenId, req.reason);
+    return create(RevokeResponseSchema, { eventId: BigInt(e.id) });
+  }
+
+  revokeUser(req: RevokeUserRequest, ctx: HandlerContext): RevokeUserResponse {
+    const caller = requireApiKey(ctx);
+    const e = this.revoker.revokeUser(caller.tenantId, `key:${caller.keyId}`, req.userId, req.roomId, req.reason);
+    return create(RevokeUserResponseSchema, { eventId: BigInt(e.id) });
+  }
+
+  revokeRoom(req: RevokeRoomRequest, ctx: HandlerContext): RevokeRoomResponse {
+    const caller = requireApiKey(ctx);
+    const e = this.revoker.revokeRoom(caller.tenantId, `key:${caller.keyId}`, req.roomId, req.reason);
+    return create(RevokeRoomResponseSchema, { eventId: BigInt(e.id) });
   }
 }

@@ -14,7 +14,161 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file room/tokens/private/v1/service.proto.
  */
 export const file_room_tokens_private_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRyb29tL3Rva2Vucy9wcml2YXRlL3YxL3NlcnZpY2UucHJvdG8SFnJvb20udG9rZW5zLnByaXZhdGUudjEiSgoNQ3JlYXRlUmVxdWVzdBI5Cglhcmd1bWVudHMYASADKAsyJi5yb29tLnRva2Vucy5wcml2YXRlLnYxLkNyZWF0ZUFyZ3VtZW50IqgBCg5DcmVhdGVBcmd1bWVudBIPCgd1c2VyX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjQKC3Blcm1pc3Npb25zGAQgAygOMh8ucm9vbS5wZXJtaXNzaW9ucy52MS5QZXJtaXNzaW9uEhMKC3R0bF9zZWNvbmRzGAUgASgNIiAKDkNyZWF0ZVJlc3BvbnNlEg4KBnRva2VucxgBIAMoCSIeCg1WZXJpZnlSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIrQCCg5WZXJpZnlSZXNwb25zZRIQCgh0b2tlbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg8KB3Jvb21faWQYAyABKAkSNAoLcGVybWlzc2lvbnMYBCADKA4yHy5yb29tLnBlcm1pc3Npb25zLnYxLlBlcm1pc3Npb24SKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei0KCWlzc3VlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKbm90X2JlZm9yZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAywAEKB1NlcnZpY2USVwoGQ3JlYXRlEiUucm9vbS50b2tlbnMucHJpdmF0ZS52MS5DcmVhdGVSZXF1ZXN0GiYucm9vbS50b2tlbnMucHJpdmF0ZS52MS5DcmVhdGVSZXNwb25zZRJcCgZWZXJpZnkSJS5yb29tLnRva2Vucy5wcml2YXRlLnYxLlZlcmlmeVJlcXVlc3QaJi5yb29tLnRva2Vucy5wcml2YXRlLnYxLlZlcmlmeVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_room_permissions_v1_permission]);
+  fileDesc("CiRyb29tL3Rva2Vucy9wcml2YXRlL3YxL3NlcnZpY2UucHJvdG8SFnJvb20udG9rZW5zLnByaXZhdGUudjEiMQoNUmV2b2tlUmVxdWVzdBIQCgh0b2tlbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiIgoOUmV2b2tlUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiRQoRUmV2b2tlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSImChJSZXZva2VVc2VyUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiNAoRUmV2b2tlUm9vbVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiJgoSUmV2b2tlUm9vbVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgEIkoKDUNyZWF0ZVJlcXVlc3QSOQoJYXJndW1lbnRzGAEgAygLMiYucm9vbS50b2tlbnMucHJpdmF0ZS52MS5DcmVhdGVBcmd1bWVudCKoAQoOQ3JlYXRlQXJndW1lbnQSDwoHdXNlcl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEikKCG1ldGFkYXRhGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBI0CgtwZXJtaXNzaW9ucxgEIAMoDjIfLnJvb20ucGVybWlzc2lvbnMudjEuUGVybWlzc2lvbhITCgt0dGxfc2Vjb25kcxgFIAEoDSIgCg5DcmVhdGVSZXNwb25zZRIOCgZ0b2tlbnMYASADKAkiHgoNVmVyaWZ5UmVxdWVzdBINCgV0b2tlbhgBIAEoCSLvAgoOVmVyaWZ5UmVzcG9uc2USEAoIdG9rZW5faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIPCgdyb29tX2lkGAMgASgJEjQKC3Blcm1pc3Npb25zGAQgAygOMh8ucm9vbS5wZXJtaXNzaW9ucy52MS5QZXJtaXNzaW9uEikKCG1ldGFkYXRhGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBItCglpc3N1ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCm5vdF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKDHJlc3RyaWN0aW9ucxgJIAMoCzIjLnJvb20udG9rZW5zLnByaXZhdGUudjEuUmVzdHJpY3Rpb24iRgoLUmVzdHJpY3Rpb24SDAoEa2luZBgBIAEoCRIpCgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAy4wMKB1NlcnZpY2USVwoGQ3JlYXRlEiUucm9vbS50b2tlbnMucHJpdmF0ZS52MS5DcmVhdGVSZXF1ZXN0GiYucm9vbS50b2tlbnMucHJpdmF0ZS52MS5DcmVhdGVSZXNwb25zZRJcCgZWZXJpZnkSJS5yb29tLnRva2Vucy5wcml2YXRlLnYxLlZlcmlmeVJlcXVlc3QaJi5yb29tLnRva2Vucy5wcml2YXRlLnYxLlZlcmlmeVJlc3BvbnNlIgOQAgESVwoGUmV2b2tlEiUucm9vbS50b2tlbnMucHJpdmF0ZS52MS5SZXZva2VSZXF1ZXN0GiYucm9vbS50b2tlbnMucHJpdmF0ZS52MS5SZXZva2VSZXNwb25zZRJjCgpSZXZva2VVc2VyEikucm9vbS50b2tlbnMucHJpdmF0ZS52MS5SZXZva2VVc2VyUmVxdWVzdBoqLnJvb20udG9rZW5zLnByaXZhdGUudjEuUmV2b2tlVXNlclJlc3BvbnNlEmMKClJldm9rZVJvb20SKS5yb29tLnRva2Vucy5wcml2YXRlLnYxLlJldm9rZVJvb21SZXF1ZXN0Gioucm9vbS50b2tlbnMucHJpdmF0ZS52MS5SZXZva2VSb29tUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_room_permissions_v1_permission]);
+
+/**
+ * RevokeRequest names one token.
+ *
+ * @generated from message room.tokens.private.v1.RevokeRequest
+ */
+export type RevokeRequest = Message<"room.tokens.private.v1.RevokeRequest"> & {
+  /**
+   * The token id, as Verify returns it (32 hex digits).
+   *
+   * @generated from field: string token_id = 1;
+   */
+  tokenId: string;
+
+  /**
+   * Free text kept in the audit log and the event.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.tokens.private.v1.RevokeRequest.
+ * Use `create(RevokeRequestSchema)` to create a new message.
+ */
+export const RevokeRequestSchema: GenMessage<RevokeRequest> = /*@__PURE__*/
+  messageDesc(file_room_tokens_private_v1_service, 0);
+
+/**
+ * RevokeResponse reports the event recorded.
+ *
+ * @generated from message room.tokens.private.v1.RevokeResponse
+ */
+export type RevokeResponse = Message<"room.tokens.private.v1.RevokeResponse"> & {
+  /**
+   * Id of the TOKEN_REVOKED event.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.tokens.private.v1.RevokeResponse.
+ * Use `create(RevokeResponseSchema)` to create a new message.
+ */
+export const RevokeResponseSchema: GenMessage<RevokeResponse> = /*@__PURE__*/
+  messageDesc(file_room_tokens_private_v1_service, 1);
+
+/**
+ * RevokeUserRequest names a user and optionally a room.
+ *
+ * @generated from message room.tokens.private.v1.RevokeUserRequest
+ */
+export type RevokeUserRequest = Message<"room.tokens.private.v1.RevokeUserRequest"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Only tokens for this room; empty for every room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * Free text kept in the audit log and the event.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.tokens.private.v1.RevokeUserRequest.
+ * Use `create(RevokeUserRequestSchema)` to create a new message.
+ */
+export const RevokeUserRequestSchema: GenMessage<RevokeUserRequest> = /*@__PURE__*/
+  messageDesc(file_room_tokens_private_v1_service, 2);
+
+/**
+ * RevokeUserResponse reports the event recorded.
+ *
+ * @generated from message room.tokens.private.v1.RevokeUserResponse
+ */
+export type RevokeUserResponse = Message<"room.tokens.private.v1.RevokeUserResponse"> & {
+  /**
+   * Id of the TOKEN_REVOKED event.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.tokens.private.v1.RevokeUserResponse.
+ * Use `create(RevokeUserResponseSchema)` to create a new message.
+ */
+export const RevokeUserResponseSchema: GenMessage<RevokeUserResponse> = /*@__PURE__*/
+  messageDesc(file_room_tokens_private_v1_service, 3);
+
+/**
+ * RevokeRoomRequest names a room.
+ *
+ * @generated from message room.tokens.private.v1.RevokeRoomRequest
+ */
+export type RevokeRoomRequest = Message<"room.tokens.private.v1.RevokeRoomRequest"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * Free text kept in the audit log and the event.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.tokens.private.v1.RevokeRoomRequest.
+ * Use `create(RevokeRoomRequestSchema)` to create a new message.
+ */
+export const RevokeRoomRequestSchema: GenMessage<RevokeRoomRequest> = /*@__PURE__*/
+  messageDesc(file_room_tokens_private_v1_service, 4);
+
+/**
+ * RevokeRoomResponse reports the event recorded.
+ *
+ * @generated from message room.tokens.private.v1.RevokeRoomResponse
+ */
+export type RevokeRoomResponse = Message<"room.tokens.private.v1.RevokeRoomResponse"> & {
+  /**
+   * Id of the TOKEN_REVOKED event.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.tokens.private.v1.RevokeRoomResponse.
+ * Use `create(RevokeRoomResponseSchema)` to create a new message.
+ */
+export const RevokeRoomResponseSchema: GenMessage<RevokeRoomResponse> = /*@__PURE__*/
+  messageDesc(file_room_tokens_private_v1_service, 5);
 
 /**
  * CreateRequest is the seed's `{"arguments": [...]}` body.
@@ -35,7 +189,7 @@ export type CreateRequest = Message<"room.tokens.private.v1.CreateRequest"> & {
  * Use `create(CreateRequestSchema)` to create a new message.
  */
 export const CreateRequestSchema: GenMessage<CreateRequest> = /*@__PURE__*/
-  messageDesc(file_room_tokens_private_v1_service, 0);
+  messageDesc(file_room_tokens_private_v1_service, 6);
 
 /**
  * CreateArgument describes one token to issue.
@@ -86,7 +240,7 @@ export type CreateArgument = Message<"room.tokens.private.v1.CreateArgument"> & 
  * Use `create(CreateArgumentSchema)` to create a new message.
  */
 export const CreateArgumentSchema: GenMessage<CreateArgument> = /*@__PURE__*/
-  messageDesc(file_room_tokens_private_v1_service, 1);
+  messageDesc(file_room_tokens_private_v1_service, 7);
 
 /**
  * CreateResponse carries the tokens in argument order.
@@ -107,7 +261,7 @@ export type CreateResponse = Message<"room.tokens.private.v1.CreateResponse"> & 
  * Use `create(CreateResponseSchema)` to create a new message.
  */
 export const CreateResponseSchema: GenMessage<CreateResponse> = /*@__PURE__*/
-  messageDesc(file_room_tokens_private_v1_service, 2);
+  messageDesc(file_room_tokens_private_v1_service, 8);
 
 /**
  * VerifyRequest carries one token to check.
@@ -128,7 +282,7 @@ export type VerifyRequest = Message<"room.tokens.private.v1.VerifyRequest"> & {
  * Use `create(VerifyRequestSchema)` to create a new message.
  */
 export const VerifyRequestSchema: GenMessage<VerifyRequest> = /*@__PURE__*/
-  messageDesc(file_room_tokens_private_v1_service, 3);
+  messageDesc(file_room_tokens_private_v1_service, 9);
 
 /**
  * VerifyResponse is the verified claims of a token.
@@ -191,6 +345,14 @@ export type VerifyResponse = Message<"room.tokens.private.v1.VerifyResponse"> & 
    * @generated from field: google.protobuf.Timestamp not_before = 8;
    */
   notBefore?: Timestamp | undefined;
+
+  /**
+   * Live restrictions on the member in this room (mute, chat block, room
+   * block); already taken out of `permissions`.
+   *
+   * @generated from field: repeated room.tokens.private.v1.Restriction restrictions = 9;
+   */
+  restrictions: Restriction[];
 };
 
 /**
@@ -198,7 +360,35 @@ export type VerifyResponse = Message<"room.tokens.private.v1.VerifyResponse"> & 
  * Use `create(VerifyResponseSchema)` to create a new message.
  */
 export const VerifyResponseSchema: GenMessage<VerifyResponse> = /*@__PURE__*/
-  messageDesc(file_room_tokens_private_v1_service, 4);
+  messageDesc(file_room_tokens_private_v1_service, 10);
+
+/**
+ * Restriction is a live moderation restriction on a member.
+ *
+ * @generated from message room.tokens.private.v1.Restriction
+ */
+export type Restriction = Message<"room.tokens.private.v1.Restriction"> & {
+  /**
+   * "mute", "chat_block" or "room_block".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * When it lifts by itself; unset when it lasts until lifted.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 2;
+   */
+  until?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message room.tokens.private.v1.Restriction.
+ * Use `create(RestrictionSchema)` to create a new message.
+ */
+export const RestrictionSchema: GenMessage<Restriction> = /*@__PURE__*/
+  messageDesc(file_room_tokens_private_v1_service, 11);
 
 /**
  * Service is the backend (API-key) surface for room member tokens.
@@ -229,7 +419,9 @@ export const Service: GenService<{
    * Verify decrypts a room member token issued by the caller's tenant and
    * returns its claims with the member's effective permissions. A token that
    * does not verify (forged, altered, of another kind, of another tenant,
-   * expired or revoked) is refused with unauthenticated.
+   * expired or revoked) is refused with unauthenticated. Live restrictions
+   * are applied: a muted or chat-blocked member loses sending permissions, a
+   * room-blocked one every permission.
    *
    * @generated from rpc room.tokens.private.v1.Service.Verify
    */
@@ -237,6 +429,38 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof VerifyRequestSchema;
     output: typeof VerifyResponseSchema;
+  },
+  /**
+   * Revoke revokes one token by id; Verify refuses it from the moment this
+   * call returns. An unknown id is not_found.
+   *
+   * @generated from rpc room.tokens.private.v1.Service.Revoke
+   */
+  revoke: {
+    methodKind: "unary";
+    input: typeof RevokeRequestSchema;
+    output: typeof RevokeResponseSchema;
+  },
+  /**
+   * RevokeUser revokes every token issued so far to a user, in one room or
+   * (room_id empty) in all rooms. Tokens issued afterwards are not affected.
+   *
+   * @generated from rpc room.tokens.private.v1.Service.RevokeUser
+   */
+  revokeUser: {
+    methodKind: "unary";
+    input: typeof RevokeUserRequestSchema;
+    output: typeof RevokeUserResponseSchema;
+  },
+  /**
+   * RevokeRoom revokes every token issued so far for a room.
+   *
+   * @generated from rpc room.tokens.private.v1.Service.RevokeRoom
+   */
+  revokeRoom: {
+    methodKind: "unary";
+    input: typeof RevokeRoomRequestSchema;
+    output: typeof RevokeRoomResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_tokens_private_v1_service, 0);
