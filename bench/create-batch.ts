@@ -230,7 +230,7 @@ async function main(): Promise<void> {
       { name: "  raw sqlite insert (sync OFF)", group: "in-process", run: () => rawOff(pending["off"]!) },
       { name: "Connect JSON decode request", group: "in-process", run: () => void fromJsonString(CreateRequestSchema, bodyJson, { ignoreUnknownFields: false }) },
       { name: "Connect JSON encode response", group: "in-process", run: () => void toJsonString(CreateResponseSchema, response) },
-      { name: "strict-fields interceptor walk", group: "in-process", run: () => strictWalk({ stream: false, message: decoded }) },
+      { name: "strict-fields interceptor walk", group: "in-process", run: () => strictWalk({ stream: false, message: decoded, header: new Headers({ "content-type": "application/proto" }) }) },
     ];
     const refill = (): void => {
       pending["drizzle"] = makeRecords(drizzleApp.principal.tenantId, drizzleApp.principal.keyId);

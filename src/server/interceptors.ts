@@ -70,7 +70,9 @@ export function apiKeyInterceptor(keys: ApiKeyLookup): Interceptor {
  */
 export function strictFieldsInterceptor(): Interceptor {
   return (next) => async (req) => {
-    if (!req.stream) {
+    // JSON bodies never carry unknown fields (the parser refuses them), so
+    // only binary ones need the walk.
+    if (!req.stream && !(req.header.get("content-type") ?? "").includes("json")) {
       const parseError = takeParseError(req.message);
       if (parseError !== undefined) {
         throw new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);

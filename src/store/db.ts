@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import * as schema from "./schema.js";
 
 /** The drizzle handle every repository takes. */
-export type Db = BetterSQLite3Database<typeof schema>;
+export type Db = BetterSQLite3Database<typeof schema> & { readonly $client: Database.Database };
 
 /** An open store: the drizzle handle plus the raw connection to close. */
 export interface Store {

@@ -1,17 +1,20 @@
 import { count, eq, sql } from "drizzle-orm";
 import type { GrantRecord, GrantStore } from "../domain/tokens/room-tokens.js";
 import type { Db } from "./db.js";
+import { fastStatement } from "./fast-insert.js";
 import { grants, rooms } from "./schema.js";
 
 /** Issued-token records in SQLite. */
 export class SqliteGrantStore implements GrantStore {
   // Prepared statements reused inside one transaction keep a 1,000-token
   // batch to a few milliseconds.
-  private readonly insertGrant;
-  private readonly ensureRoom;
+  private readonly insertGrant: (values: Readonly<Record<string, unknown>>) => void;
+  private readonly ensureRoom: (values: Readonly<Record<string, unknown>>) => void;
 
   constructor(private readonly db: Db) {
-    this.insertGrant = db
+    this.insertGrant = fastStatement(
+      db,
+      db
       .insert(grants)
       .values({
         id: sql.placeholder("id"),
@@ -23,13 +26,15 @@ export class SqliteGrantStore implements GrantStore {
         issuedAt: sql.placeholder("issuedAt"),
         expiresAt: sql.placeholder("expiresAt"),
         issuedBy: sql.placeholder("issuedBy"),
-      })
-      .prepare();
-    this.ensureRoom = db
-      .insert(rooms)
-      .values({ tenantId: sql.placeholder("tenantId"), id: sql.placeholder("id"), createdAt: sql.placeholder("createdAt") })
-      .onConflictDoNothing()
-      .prepare();
+      }),
+    );
+    this.ensureRoom = fastStatement(
+      db,
+      db
+        .insert(rooms)
+        .values({ tenantId: sql.placeholder("tenantId"), id: sql.placeholder("id"), createdAt: sql.placeholder("createdAt") })
+        .onConflictDoNothing(),
+    );
   }
 
   recordGrants(records: readonly GrantRecord[]): void {
@@ -39,10 +44,9 @@ export class SqliteGrantStore implements GrantStore {
       for (const g of records) {
         if (!seen.has(g.roomId)) {
           seen.add(g.roomId);
-          this.ensureRoom.run({ tenantId: g.tenantId, id: g.roomId, createdAt: g.issuedAt });
+          this.ensureRoom({ tenantId: g.tenantId, id: g.roomId, createdAt: g.issuedAt });
         }
-        // JSON columns are encoded by drizzle, placeholders included.
-        this.insertGrant.run({ ...g });
+        this.insertGrant({ ...g, permissions: JSON.stringify(g.permissions), metadata: JSON.stringify(g.metadata) });
       }
     });
   }

@@ -2,6 +2,7 @@ import { and, desc, eq, gt, gte, lt, sql, asc, type SQL } from "drizzle-orm";
 import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import type { Actor, AuditEntry, AuditInit, EventInit, Journal, StoredEvent } from "../domain/journal.js";
 import type { Db } from "./db.js";
+import { fastStatement } from "./fast-insert.js";
 import { auditLog, events } from "./schema.js";
 
 /** Filters for listing the audit log; `beforeId` is the page cursor. */
@@ -18,11 +19,13 @@ export interface AuditQuery {
 
 /** Audit log and events in SQLite. */
 export class SqliteJournal implements Journal {
-  private readonly insertAudit;
+  private readonly insertAudit: (values: Readonly<Record<string, unknown>>) => void;
   private readonly insertEvent;
 
   constructor(private readonly db: Db) {
-    this.insertAudit = db
+    this.insertAudit = fastStatement(
+      db,
+      db
       .insert(auditLog)
       .values({
         tenantId: sql.placeholder("tenantId"),
@@ -34,8 +37,8 @@ export class SqliteJournal implements Journal {
         target: sql.placeholder("target"),
         reason: sql.placeholder("reason"),
         detail: sql.placeholder("detail"),
-      })
-      .prepare();
+      }),
+    );
     this.insertEvent = db
       .insert(events)
       .values({
@@ -57,7 +60,7 @@ export class SqliteJournal implements Journal {
 
   record(audit: readonly AuditInit[], evs: readonly EventInit[]): StoredEvent[] {
     for (const a of audit) {
-      this.insertAudit.run({
+      this.insertAudit({
         tenantId: a.tenantId,
         at: a.at,
         actor: a.actor,
@@ -66,7 +69,7 @@ export class SqliteJournal implements Journal {
         targetUserId: a.targetUserId ?? "",
         target: a.target ?? "",
         reason: a.reason ?? "",
-        detail: a.detail ?? {},
+        detail: JSON.stringify(a.detail ?? {}),
       });
     }
     return evs.map((e) => {

@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobuf";
+import { fromBinary, type JsonObject } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { Permission } from "../../../gen/room/permissions/v1/permission_pb.js";
 import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
@@ -9,6 +9,7 @@ import { RestrictionIndex, type RestrictionKind } from "../moderation/restrictio
 import { RevocationIndex } from "./revocations.js";
 import { InvalidTokenError, TokenKind, type TokenCodec } from "./token-codec.js";
 import { VerifiedCache } from "./verified-cache.js";
+import { encodeClaims } from "./claims-encoding.js";
 
 /** What the store keeps for each issued room member token. */
 export interface GrantRecord {
@@ -140,18 +141,18 @@ export class RoomTokens {
       }
       const idBytes = timeOrderedId(now, random.subarray(i * 10, i * 10 + 10));
       const expiresAt = now + ttl * 1000;
-      const claims = create(ClaimsSchema, {
+      const claims = encodeClaims({
         tokenId: idBytes,
         tenantId,
         userId: req.userId,
         roomId: req.roomId,
         permissions,
         metadataJson: metadataJson === "{}" ? "" : metadataJson,
-        issuedAtMs: BigInt(now),
-        notBeforeMs: BigInt(now),
-        expiresAtMs: BigInt(expiresAt),
+        issuedAtMs: now,
+        notBeforeMs: now,
+        expiresAtMs: expiresAt,
       });
-      tokens.push(this.codec.seal(TokenKind.RoomMember, toBinary(ClaimsSchema, claims)));
+      tokens.push(this.codec.seal(TokenKind.RoomMember, claims));
       records.push({
         id: formatTokenId(idBytes),
         tenantId,
@@ -194,11 +195,12 @@ export class RoomTokens {
    */
   verify(tenantId: string | undefined, token: string): VerifiedToken {
     const generation = this.codec.generation;
-    let v = this.cache.get(token, generation);
-    if (v === undefined) {
-      v = this.open(token);
-      this.cache.set(token, v);
+    let cached = this.cache.get(token, generation);
+    if (cached === undefined) {
+      cached = this.open(token);
+      this.cache.set(token, cached);
     }
+    const v: VerifiedToken = cached;
     if (tenantId !== undefined && v.tenantId !== tenantId) {
       throw new RoomgateError("unauthenticated", "invalid token");
     }
