@@ -38,6 +38,11 @@ import { UsersService } from "./services/users-service.js";
 import { ConsumerPrivateService } from "./services/consumer-private-service.js";
 import { consumerRoute } from "./server/compat/consumer-route.js";
 import { PermissionsService } from "./services/permissions-service.js";
+import { EventsPrivateService } from "./services/events-private-service.js";
+import { AuditPrivateService } from "./services/audit-private-service.js";
+import { ModerationService } from "./services/moderation-service.js";
+import { ModerationPrivateService } from "./services/moderation-private-service.js";
+import type { RoomPermissionDeps } from "./domain/room-permissions.js";
 import { roomPermissionsRoute } from "./server/compat/room-permissions-route.js";
 import { SqliteRoomStore } from "./store/room-store.js";
 import { openStore, type Store } from "./store/db.js";
@@ -133,7 +138,9 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
   const memberships = new SqliteMembershipStore(store.db);
   const spaceStore = new SqliteSpaceStore(store.db);
-  const spaces = new Spaces(spaceStore, memberships, clock);
+  // Joins and role grants are audited and announced like moderation.
+  const sink = { journal, bus };
+  const spaces = new Spaces(spaceStore, memberships, clock, sink);
   const accessLinks = new AccessLinks(
     spaceStore,
     memberships,
@@ -141,11 +148,18 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     userTokens,
     { publicUrl: config.publicUrl, maxTtlSeconds: config.maxTtlSeconds },
     clock,
+    sink,
   );
   const userStore = new SqliteUserStore(store.db);
   const userTokenOptions = { tokenTtlSeconds: config.userTokenTtlSeconds };
   const users = new Users(userStore, userTokens, userTokenOptions, clock);
-  const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock);
+  const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock, sink);
+  // "My permissions" and end-user moderation judge the caller the same way.
+  const roomPermissionDeps: RoomPermissionDeps = {
+    rooms: new SqliteRoomStore(store.db),
+    memberships,
+    liveRestrictions: (who, granted) => [...restrictions.apply(granted, who.tenantId, who.roomId, who.userId, clock())],
+  };
   const services: Services = {
     tokensPrivate: new TokensPrivateService(roomTokens, revoker),
     spaces: new SpacesService(spaces, accessLinks),
@@ -154,11 +168,11 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     usersPrivate: new UsersPrivateService(users),
     users: new UsersService(users),
     consumerPrivate: new ConsumerPrivateService(consumers),
-    permissions: new PermissionsService({
-      rooms: new SqliteRoomStore(store.db),
-      memberships,
-      liveRestrictions: (who, granted) => [...restrictions.apply(granted, who.tenantId, who.roomId, who.userId, clock())],
-    }),
+    permissions: new PermissionsService(roomPermissionDeps),
+    moderation: new ModerationService(moderation, roomPermissionDeps),
+    moderationPrivate: new ModerationPrivateService(moderation),
+    eventsPrivate: new EventsPrivateService({ subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) }, log),
+    auditPrivate: new AuditPrivateService(journal),
   };
   const compatRoutes: CompatRoute[] = [];
   compatRoutes.push(consumerRoute(consumers, tenants));

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
+import { existsSync } from "node:fs";
 import { createApp, serve } from "./app.js";
+import { Progress, progressLine } from "./cli-progress.js";
 import { loadConfig } from "./config/config.js";
 import { generateApiKey } from "./domain/auth/api-keys.js";
 import { createTenantWithKey } from "./domain/auth/tenants.js";
-import { activateKey, addKey, generateTokenKey, Keyring, retireKey } from "./domain/tokens/keyring.js";
+import { activateKey, addKey, generateTokenKey, Keyring, retireKey, type TokenKey } from "./domain/tokens/keyring.js";
 import { createLogger } from "./server/logger.js";
 import { openStore } from "./store/db.js";
 import { loadOrCreateKeys, readKeyFile, writeKeyFile } from "./store/key-file.js";
+import { pruneInBatches, SqliteMaintenanceStore, type PruneTarget } from "./store/maintenance-store.js";
 import { SqliteTenantStore } from "./store/tenant-store.js";
 
 const program = new Command("roomgate").description("Multi-tenant room access service");
@@ -59,12 +62,34 @@ program
 
 const tokenKeys = program.command("token-keys").description("manage the token encryption keyring (key file)");
 
+/**
+ * The key file's keys, creating the file (one active key) when there is
+ * none yet — and saying so, since a command that only meant to look at the
+ * keyring has then written one.
+ */
+function keyFileKeys(): { keyFile: string; keys: TokenKey[] } {
+  const { keyFile, tokenKeys: fromEnv } = loadConfig();
+  if (fromEnv) {
+    console.error("roomgate: note: ROOMGATE_TOKEN_KEYS is set, so a server started with it ignores the key file these commands edit");
+  }
+  const loaded = loadOrCreateKeys(keyFile, Date.now());
+  if (loaded.created) console.log(`created key file ${keyFile} (mode 0600) with active key ${loaded.keys[0]!.id}`);
+  return { keyFile, keys: [...loaded.keys] };
+}
+
+/** A key id argument: a whole number, or a clear error. */
+function keyIdArg(raw: string): number {
+  if (!/^\d+$/.test(raw)) throw new Error(`token key id must be a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+const RELOAD_HINT = "send SIGHUP to a running server to reload the key file";
+
 tokenKeys
   .command("list")
   .description("list token keys and their state")
   .action(() => {
-    const { keyFile } = loadConfig();
-    for (const k of loadOrCreateKeys(keyFile, Date.now()).keys) {
+    for (const k of keyFileKeys().keys) {
       console.log(`${k.id}\t${k.state}\t${new Date(k.createdAt).toISOString()}`);
     }
   });
@@ -74,29 +99,44 @@ tokenKeys
   .description("generate a new token key; --activate makes it the one new tokens use")
   .option("--activate", "make the new key active (the old one stays decrypt-only)")
   .action((opts: { activate?: boolean }) => {
-    const { keyFile } = loadConfig();
+    const { keyFile, keys: before } = keyFileKeys();
     const key = generateTokenKey(Date.now());
-    const keys = addKey(loadOrCreateKeys(keyFile, Date.now()).keys, key, Boolean(opts.activate));
-    writeKeyFile(keyFile, keys);
-    console.log(`added key ${key.id}${opts.activate ? " (active)" : ""}; send SIGHUP to a running server to reload`);
+    const previous = before.find((k) => k.state === "active");
+    writeKeyFile(keyFile, addKey(before, key, Boolean(opts.activate)));
+    if (opts.activate) {
+      console.log(`added key ${key.id} (active): new tokens are sealed with it${previous ? `; key ${previous.id} is now decrypt-only` : ""}`);
+    } else {
+      console.log(`added key ${key.id} (decrypt-only): tokens sealed with it verify; activate it with \`token-keys activate ${key.id}\``);
+    }
+    console.log(RELOAD_HINT);
   });
 
 tokenKeys
   .command("activate <id>")
   .description("make an existing key active; the previous one becomes decrypt-only")
-  .action((id: string) => {
-    const { keyFile } = loadConfig();
-    writeKeyFile(keyFile, activateKey(loadOrCreateKeys(keyFile, Date.now()).keys, Number(id)));
-    console.log(`key ${id} is active`);
+  .action((raw: string) => {
+    const id = keyIdArg(raw);
+    const { keyFile, keys } = keyFileKeys();
+    const previous = keys.find((k) => k.state === "active");
+    if (previous?.id === id) {
+      console.log(`key ${id} is already active; nothing changed`);
+      return;
+    }
+    writeKeyFile(keyFile, activateKey(keys, id));
+    console.log(`key ${id} is active: new tokens are sealed with it${previous ? `; key ${previous.id} is now decrypt-only` : ""}`);
+    console.log(RELOAD_HINT);
   });
 
 tokenKeys
   .command("retire <id>")
   .description("remove a decrypt-only key: tokens sealed with it stop verifying")
-  .action((id: string) => {
-    const { keyFile } = loadConfig();
-    writeKeyFile(keyFile, retireKey(loadOrCreateKeys(keyFile, Date.now()).keys, Number(id)));
-    console.log(`key ${id} retired`);
+  .action((raw: string) => {
+    const id = keyIdArg(raw);
+    const { keyFile, keys } = keyFileKeys();
+    const left = retireKey(keys, id);
+    writeKeyFile(keyFile, left);
+    console.log(`key ${id} retired: tokens sealed with it no longer verify; ${left.length} key(s) left`);
+    console.log(RELOAD_HINT);
   });
 
 const apiKeys = program.command("api-keys").description("manage tenants' API keys");
@@ -149,8 +189,69 @@ apiKeys
     const config = loadConfig();
     const store = openStore(config.dbPath);
     try {
-      if (!new SqliteTenantStore(store.db).revokeApiKey(id, Date.now())) throw new Error(`no live API key ${id}`);
-      console.log(`revoked ${id}`);
+      const tenants = new SqliteTenantStore(store.db);
+      const key = tenants.listApiKeys().find((k) => k.id === id);
+      if (!key) throw new Error(`no API key ${id}`);
+      if (key.revokedAt !== null) throw new Error(`API key ${id} was already revoked at ${new Date(key.revokedAt).toISOString()}`);
+      if (!tenants.revokeApiKey(id, Date.now())) throw new Error(`no live API key ${id}`);
+      const live = tenants.listApiKeys(key.tenantId).filter((k) => k.revokedAt === null).length;
+      console.log(`revoked API key ${id} of tenant ${key.tenantId}: calls with it are refused from now on; the tenant has ${live} live key(s) left`);
+    } finally {
+      store.close();
+    }
+  });
+
+const maintenance = program.command("maintenance").description("database housekeeping (safe while a server runs)");
+
+/** A whole-number option value, or commander's usage error. */
+function wholeNumber(min: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^\d+$/.test(raw) || Number(raw) < min) throw new InvalidArgumentError(`expected a whole number >= ${min}`);
+    return Number(raw);
+  };
+}
+
+const DAY_MS = 86_400_000;
+
+maintenance
+  .command("prune")
+  .description("delete grants and token revocations of expired tokens; with --keep-days, also older audit entries and events")
+  .option("--keep-days <n>", "also delete audit log entries and events older than n days", wholeNumber(0))
+  .option("--batch-size <n>", "rows deleted per transaction", wholeNumber(1), 5_000)
+  .option("--dry-run", "count what would be deleted; delete nothing")
+  .action((opts: { keepDays?: number; batchSize: number; dryRun?: boolean }) => {
+    const config = loadConfig();
+    // A mistyped data dir would otherwise get a fresh, empty database to prune.
+    if (!existsSync(config.dbPath)) throw new Error(`no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH)`);
+    const store = openStore(config.dbPath);
+    try {
+      const started = Date.now();
+      const m = new SqliteMaintenanceStore(store.db);
+      const cutoff = opts.keepDays === undefined ? undefined : started - opts.keepDays * DAY_MS;
+      const targets: Array<{ target: PruneTarget; label: string }> = [
+        { target: m.expiredGrants(started), label: "grants of expired tokens" },
+        { target: m.expiredTokenRevocations(started), label: "revocations of expired tokens" },
+      ];
+      if (cutoff !== undefined) {
+        const older = `older than ${opts.keepDays} day(s)`;
+        targets.push({ target: m.auditBefore(cutoff), label: `audit entries ${older}` }, { target: m.eventsBefore(cutoff), label: `events ${older}` });
+      }
+      const progress = new Progress(process.stderr);
+      const results = targets.map(({ target, label }) => {
+        if (opts.dryRun) return { label, n: target.count() };
+        const n = pruneInBatches(target, opts.batchSize, (done, total) => progress.update(progressLine("pruned", done, total, target.name)));
+        progress.end();
+        return { label, n };
+      });
+      const width = Math.max(...results.map((r) => r.label.length));
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      console.log(
+        opts.dryRun
+          ? `dry run against ${config.dbPath} (nothing deleted): would delete`
+          : `pruned ${config.dbPath} in ${seconds} s, ${opts.batchSize.toLocaleString("en-US")} rows per transaction:`,
+      );
+      for (const r of results) console.log(`  ${r.label.padEnd(width)}  ${r.n.toLocaleString("en-US").padStart(12)}`);
+      if (cutoff === undefined) console.log("  audit entries and events kept (no --keep-days)");
     } finally {
       store.close();
     }

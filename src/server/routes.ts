@@ -16,6 +16,14 @@ import type { UsersPrivateService } from "../services/users-private-service.js";
 import type { UsersService } from "../services/users-service.js";
 import type { ConsumerPrivateService } from "../services/consumer-private-service.js";
 import type { PermissionsService } from "../services/permissions-service.js";
+import { Service as EventsPrivate } from "../../gen/room/events/private/v1/service_pb.js";
+import { Service as AuditPrivate } from "../../gen/room/audit/private/v1/service_pb.js";
+import type { EventsPrivateService } from "../services/events-private-service.js";
+import type { AuditPrivateService } from "../services/audit-private-service.js";
+import { Service as Moderation } from "../../gen/room/moderation/v1/service_pb.js";
+import { Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
+import type { ModerationService } from "../services/moderation-service.js";
+import type { ModerationPrivateService } from "../services/moderation-private-service.js";
 
 /** Every service implementation the server exposes. */
 export interface Services {
@@ -27,6 +35,10 @@ export interface Services {
   readonly users: UsersService;
   readonly consumerPrivate: ConsumerPrivateService;
   readonly permissions: PermissionsService;
+  readonly eventsPrivate: EventsPrivateService;
+  readonly auditPrivate: AuditPrivateService;
+  readonly moderation: ModerationService;
+  readonly moderationPrivate: ModerationPrivateService;
 }
 
 /** Registers every service on the router; the one place that lists them. */
@@ -40,6 +52,10 @@ export function routes(services: Services): (router: ConnectRouter) => void {
     register(router, Users, services.users);
     register(router, ConsumerPrivate, services.consumerPrivate);
     register(router, Permissions, services.permissions);
+    register(router, EventsPrivate, services.eventsPrivate);
+    register(router, AuditPrivate, services.auditPrivate);
+    register(router, Moderation, services.moderation);
+    register(router, ModerationPrivate, services.moderationPrivate);
   };
 }
 

@@ -76,6 +76,9 @@ export interface ActInput {
 
 const MAX_DURATION = 366 * 86_400;
 const MAX_REASON = 1_024;
+/** Ids are bounded like token Create bounds them: no stored id can be longer. */
+const MAX_ID_BYTES = 256;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
  * Moderation rules: the caller needs the action's permission in that room
@@ -94,7 +97,7 @@ export class Moderation {
     const { store } = this.deps;
     const effect = EFFECT[input.action];
     checkCommon(input.roomId, input.reason);
-    if (input.targetUserId === "") throw invalidArgument("target_user_id must not be empty");
+    checkId("target_user_id", input.targetUserId);
     if (input.durationSeconds > 0 && !effect.set) {
       throw invalidArgument(`duration_seconds applies to block and mute only, not ${input.action}`);
     }
@@ -149,7 +152,7 @@ export class Moderation {
     reason: string;
   }): StoredEvent {
     checkCommon(input.roomId, input.reason);
-    if (input.messageId === "" || input.messageId.length > 256) throw invalidArgument("message_id must be 1-256 characters");
+    checkId("message_id", input.messageId);
     authorize(input.callerPermissions, P.PermissionChatMessageDelete, "message delete");
     if (!this.deps.store.roomExists(input.tenantId, input.roomId)) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
     const now = this.deps.clock();
@@ -167,6 +170,12 @@ export class Moderation {
 function checkCommon(roomId: string, reason: string): void {
   if (roomId === "") throw invalidArgument("room_id must not be empty");
   if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
+}
+
+function checkId(field: string, value: string): void {
+  if (value === "") throw invalidArgument(`${field} must not be empty`);
+  if (Buffer.byteLength(value) > MAX_ID_BYTES) throw invalidArgument(`${field} is longer than ${MAX_ID_BYTES} bytes`);
+  if (CONTROL.test(value)) throw invalidArgument(`${field} must not contain control characters`);
 }
 
 function authorize(perms: readonly P[] | "api_key", needed: P, what: string): void {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { SubjectTokens } from "../auth/subject-tokens.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
+import { journaled, memberJoined, type JournalSink } from "../events/record.js";
 import type { MembershipStore } from "../membership.js";
 import { ACCESS_LINK_ROLES, MODERATING_ROOM_ROLES } from "../roles.js";
 import {
@@ -71,6 +72,8 @@ export class AccessLinks {
     private readonly userTokens: SubjectTokens,
     private readonly options: AccessLinkOptions,
     private readonly clock: () => number = Date.now,
+    /** Where a guest's first redemption is audited and announced as a join. */
+    private readonly sink?: JournalSink,
   ) {}
 
   /** Creates an access link; only the room's creator or a room moderator may. */
@@ -139,7 +142,7 @@ export class AccessLinks {
     }
     const { tenantId, tokenId } = claims;
     const now = this.clock();
-    return this.store.atomically(() => {
+    return journaled((f) => this.store.atomically(f), this.sink, (record) => {
       const link = this.store.findAccessLink(tenantId, tokenId);
       if (!link || link.roomId !== claims.roomId) throw new RoomgateError("not_found", "access link not found");
       const ttlSeconds = Math.min(Math.floor((link.expiresAt - now) / 1000), MAX_REDEEMED_TOKEN_TTL_SECONDS);
@@ -156,6 +159,18 @@ export class AccessLinks {
           throw new Error("access link guest set concurrently");
         }
         this.memberships.setRoomRole(tenantId, link.roomId, userId, link.role, link.createdBy, now);
+        record(
+          memberJoined({
+            tenantId,
+            actor: `user:${userId}`,
+            at: now,
+            userId,
+            role: link.role,
+            roomId: link.roomId,
+            via: "access_link",
+            target: link.id,
+          }),
+        );
       }
       const issued = this.userTokens.issue({ tenantId, userId, roomId: link.roomId, ttlSeconds });
       return {

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { RoomgateError } from "../errors.js";
+import { journaled, memberJoined, roleGranted, type JournalSink, type RecordFn } from "../events/record.js";
 import { moderatesRoom, type MembershipStore } from "../membership.js";
 import { INVITE_ROLES, ROOM_GRANT_ROLES, type RoleName } from "../roles.js";
 import { checkId, checkName, checkRole, checkScope, MAX_NAME_CHARS, strongerSpaceRole, type SpaceCaller } from "./rules.js";
+import type { Actor } from "../journal.js";
 import type { RoomRecord, SpaceRecord, SpaceStore } from "./store.js";
 
 /** A new space or room, as the caller describes it. */
@@ -29,6 +31,8 @@ export class Spaces {
     private readonly store: SpaceStore,
     private readonly memberships: MembershipStore,
     private readonly clock: () => number = Date.now,
+    /** Where joins and grants are audited and announced (none in bare domain use). */
+    private readonly sink?: JournalSink,
   ) {}
 
   /** Creates a space owned by the caller; returns its id. */
@@ -104,7 +108,7 @@ export class Spaces {
     const now = this.clock();
     // Claim and role write commit together: a crash between them cannot
     // burn an invite without giving the role, and a lost race writes nothing.
-    this.store.atomically(() => {
+    this.atomically((record) => {
       const invite = this.store.findInvite(caller.tenantId, inviteId);
       if (!invite || invite.spaceId !== spaceId) throw new RoomgateError("not_found", "invite not found");
       if (!this.store.claimInvite(caller.tenantId, invite.id, caller.userId, now)) {
@@ -112,7 +116,12 @@ export class Spaces {
       }
       const held = this.store.spaceRoleOf(caller.tenantId, invite.spaceId, caller.userId);
       const role = strongerSpaceRole(held, checkRole("role", invite.role, INVITE_ROLES));
-      if (role !== held) this.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
+      if (role !== held) {
+        this.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
+        const change = { ...self(caller, now), role, roomId: "", spaceId: invite.spaceId, via: "invite", target: invite.id };
+        // A member whose invite raises their role was granted it; anyone else joined.
+        record(held === undefined ? memberJoined(change) : roleGranted({ ...change, previousRole: held }));
+      }
     });
   }
 
@@ -122,7 +131,7 @@ export class Spaces {
     checkScope(caller);
     this.requireCaller(caller);
     const now = this.clock();
-    this.store.atomically(() => {
+    this.atomically((record) => {
       const space = this.space(caller.tenantId, spaceId);
       const held = this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
       // A member of a private space is already in: nothing to refuse or change.
@@ -130,7 +139,10 @@ export class Spaces {
         throw new RoomgateError("permission_denied", "this space is private: join it with an invite");
       }
       const role = strongerSpaceRole(held, "role_space_user");
-      if (role !== held) this.memberships.setSpaceRole(caller.tenantId, space.id, caller.userId, role, now);
+      if (role !== held) {
+        this.memberships.setSpaceRole(caller.tenantId, space.id, caller.userId, role, now);
+        record(memberJoined({ ...self(caller, now), role, roomId: "", spaceId: space.id, via: "public" }));
+      }
     });
   }
 
@@ -140,7 +152,7 @@ export class Spaces {
     checkScope(caller, roomId);
     this.requireCaller(caller);
     const now = this.clock();
-    this.store.atomically(() => {
+    this.atomically((record) => {
       const room = this.room(caller.tenantId, spaceId, roomId);
       const space = room.spaceId === null ? undefined : this.store.findSpace(caller.tenantId, room.spaceId);
       const inSpace = space !== undefined && this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== undefined;
@@ -150,6 +162,7 @@ export class Spaces {
       // role_room_user is the weakest room role: any role held already is kept.
       if (this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id).roomRole === undefined) {
         this.memberships.setRoomRole(caller.tenantId, room.id, caller.userId, "role_room_user", caller.userId, now);
+        record(memberJoined({ ...self(caller, now), role: "role_room_user", roomId: room.id, via: "public" }));
       }
     });
   }
@@ -165,7 +178,7 @@ export class Spaces {
     if (mine.spaceRole !== "role_space_owner" && !moderatesRoom(mine)) {
       throw new RoomgateError("permission_denied", "only the space owner or a room moderator may grant room roles");
     }
-    this.memberships.setRoomRole(caller.tenantId, room.id, grant.targetUserId, role, caller.userId, this.clock());
+    this.setRoomRole(caller.tenantId, room.id, grant.targetUserId, role, caller.userId, `user:${caller.userId}`);
   }
 
   /**
@@ -176,7 +189,22 @@ export class Spaces {
     const role = this.checkGrant(grant);
     const room = this.room(tenantId, grant.spaceId, grant.roomId);
     this.requireUser(tenantId, grant.targetUserId);
-    this.memberships.setRoomRole(tenantId, room.id, grant.targetUserId, role, grantedBy, this.clock());
+    this.setRoomRole(tenantId, room.id, grant.targetUserId, role, grantedBy, `key:${grantedBy}`);
+  }
+
+  /** Writes a room role grant with its audit entry and events. */
+  private setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, actor: Actor): void {
+    const now = this.clock();
+    this.atomically((record) => {
+      const previousRole = this.memberships.roomRolesOf(tenantId, userId, roomId).roomRole;
+      this.memberships.setRoomRole(tenantId, roomId, userId, role, grantedBy, now);
+      record(roleGranted({ tenantId, actor, at: now, userId, role, roomId, via: "grant", previousRole }));
+    });
+  }
+
+  /** One store transaction whose records are announced after it commits. */
+  private atomically<T>(fn: (record: RecordFn) => T): T {
+    return journaled((f) => this.store.atomically(f), this.sink, fn);
   }
 
   private room(tenantId: string, spaceId: string, roomId: string): RoomRecord {
@@ -205,6 +233,11 @@ export class Spaces {
       throw new RoomgateError("unauthenticated", "the user of this access token no longer exists");
     }
   }
+}
+
+/** The caller acting on themselves: tenant, actor, member and time of a change. */
+function self(caller: SpaceCaller, at: number): { tenantId: string; actor: Actor; at: number; userId: string } {
+  return { tenantId: caller.tenantId, actor: `user:${caller.userId}`, at, userId: caller.userId };
 }
 
 /**

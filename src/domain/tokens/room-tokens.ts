@@ -85,6 +85,15 @@ export interface RoomTokensLive {
   readonly transact?: Transact;
 }
 
+/**
+ * A verified token as cached: its claims, and the revocation index
+ * generation at which it was last found not revoked (-1: not checked yet).
+ */
+interface CachedToken {
+  readonly v: VerifiedToken;
+  clearAt: number;
+}
+
 // Control characters in ids break logs and audit lines; nothing needs them.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -94,7 +103,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * transaction; verify never touches the database.
  */
 export class RoomTokens {
-  private readonly cache: VerifiedCache<VerifiedToken>;
+  private readonly cache: VerifiedCache<CachedToken>;
   private readonly revocations: RevocationIndex;
   private readonly restrictions: RestrictionIndex;
 
@@ -197,17 +206,23 @@ export class RoomTokens {
     const generation = this.codec.generation;
     let cached = this.cache.get(token, generation);
     if (cached === undefined) {
-      cached = this.open(token);
+      cached = { v: this.open(token), clearAt: -1 };
       this.cache.set(token, cached);
     }
-    const v: VerifiedToken = cached;
+    const v: VerifiedToken = cached.v;
     if (tenantId !== undefined && v.tenantId !== tenantId) {
       throw new RoomgateError("unauthenticated", "invalid token");
     }
     const now = this.clock();
     if (now >= v.expiresAt) throw new RoomgateError("unauthenticated", "token expired");
     if (now < v.notBefore) throw new RoomgateError("unauthenticated", "token not yet valid");
-    if (this.revocations.isRevoked(v)) throw new RoomgateError("unauthenticated", "token revoked");
+    // Revocations only accumulate, so a token found not revoked stays so
+    // until the index changes: a warm Verify skips the lookups until then.
+    const revocations = this.revocations.generation;
+    if (cached.clearAt !== revocations) {
+      if (this.revocations.isRevoked(v)) throw new RoomgateError("unauthenticated", "token revoked");
+      cached.clearAt = revocations;
+    }
     const active = this.restrictions.active(v.tenantId, v.roomId, v.userId, now);
     if (active.length === 0) return v;
     return {

@@ -3,6 +3,7 @@ import type { SubjectTokens } from "../auth/subject-tokens.js";
 import type { MembershipStore } from "../membership.js";
 import type { RoleName } from "../roles.js";
 import { invalidArgument } from "../errors.js";
+import { journaled, roleGranted, roleRevoked, type JournalSink } from "../events/record.js";
 import type { UserStore, UserTokenOptions } from "./users.js";
 import { validateEmail, validateMeta, validateOptionalId, validateProfilePic, validateUsername } from "./validation.js";
 
@@ -59,10 +60,12 @@ const ROOM_ROLE: Readonly<Record<"moderator" | "user", RoleName>> = {
 export class ConsumerUsers {
   constructor(
     private readonly store: UserStore,
-    private readonly roles: Pick<MembershipStore, "setRoomRole">,
+    private readonly roles: Pick<MembershipStore, "setRoomRole" | "roomRolesOf">,
     private readonly tokens: SubjectTokens,
     private readonly options: UserTokenOptions,
     private readonly clock: () => number = Date.now,
+    /** Where role grants are audited and announced (none in bare domain use). */
+    private readonly sink?: JournalSink,
   ) {}
 
   /** Creates the user (or finds it by identifier), applies the roles and issues a token. */
@@ -78,13 +81,15 @@ export class ConsumerUsers {
     const { tenantId } = caller;
     const now = this.clock();
 
-    const written = this.store.transaction(() => {
+    const written = journaled((f) => this.store.transaction(f), this.sink, (record) => {
       const existing = uui === undefined ? undefined : this.store.findConsumerByIdentifier(tenantId, uui);
       let userId: string;
       let finalName: string;
+      let wasTenantModerator = false;
       if (existing) {
         userId = existing.id;
         finalName = username ?? existing.username;
+        wasTenantModerator = existing.tenantModerator;
         const tenantModerator = isModerator ? (chatRoom === undefined ? true : undefined) : false;
         this.store.updateConsumer(tenantId, userId, { username, email, profilePic, meta, externalUserId, tenantModerator });
       } else {
@@ -107,9 +112,21 @@ export class ConsumerUsers {
           createdAt: now,
         });
       }
+      const change = { tenantId, actor: `key:${caller.keyId}` as const, at: now, userId, via: "consumer" };
+      // Tenant-wide moderation, as this call leaves it (see the rules above).
+      const isTenantModerator = isModerator ? chatRoom === undefined || wasTenantModerator : false;
+      if (isTenantModerator && !wasTenantModerator) {
+        record(roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined }));
+      } else if (!isTenantModerator && wasTenantModerator) {
+        record(roleRevoked({ ...change, role: "consumer_tenant_moderator", roomId: "" }));
+      }
       if (chatRoom !== undefined) {
         this.store.ensureRoom(tenantId, chatRoom, now);
-        this.roles.setRoomRole(tenantId, chatRoom, userId, ROOM_ROLE[isModerator ? "moderator" : "user"], caller.keyId, now);
+        const role = ROOM_ROLE[isModerator ? "moderator" : "user"];
+        const previousRole = this.roles.roomRolesOf(tenantId, userId, chatRoom).roomRole;
+        this.roles.setRoomRole(tenantId, chatRoom, userId, role, caller.keyId, now);
+        // Logging the same user in again with the same role changes nothing.
+        if (previousRole !== role) record(roleGranted({ ...change, role, roomId: chatRoom, previousRole }));
       }
       return { userId, username: finalName, created: !existing };
     });

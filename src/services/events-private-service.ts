@@ -1,0 +1,92 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  EventSchema,
+  WatchResponseSchema,
+  type Event,
+  type Service,
+  type WatchRequest,
+  type WatchResponse,
+} from "../../gen/room/events/private/v1/service_pb.js";
+import { watchEvents, type WatchSource } from "../domain/events/watch.js";
+import type { StoredEvent } from "../domain/journal.js";
+import { toConnectError } from "../server/interceptors.js";
+import { takeParseError } from "../server/strict-binary.js";
+import { requireApiKey } from "./context.js";
+
+const PROCEDURE = "/room.events.private.v1.Service/Watch";
+const MAX_ROOM_ID_CHARS = 256;
+
+/** Settings of {@link EventsPrivateService}. */
+export interface EventsServiceOptions {
+  /** Live events a watcher may have pending before it is cut off. */
+  readonly maxBuffered?: number;
+}
+
+/**
+ * room.events.private.v1.Service: streams the tenant's events (all, or one
+ * room's) to backend services. The ordering, replay and buffering rules
+ * live in {@link watchEvents}; this class only translates.
+ */
+export class EventsPrivateService implements ServiceImpl<typeof Service> {
+  constructor(
+    private readonly source: WatchSource,
+    private readonly log: Logger,
+    private readonly options: EventsServiceOptions = {},
+  ) {}
+
+  /**
+   * Checks the request before the stream starts (so a bad call fails in the
+   * error interceptor like any other), then streams.
+   */
+  watch(req: WatchRequest, ctx: HandlerContext): AsyncIterable<WatchResponse> {
+    const caller = requireApiKey(ctx);
+    // The strict-fields interceptor sees only unary requests; a streaming
+    // request's message is checked here the same way.
+    const parseError = takeParseError(req);
+    if (parseError !== undefined) throw new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
+    if ((req.$unknown?.length ?? 0) > 0) throw new ConnectError("unknown field in request", Code.InvalidArgument);
+    if (req.roomId.length > MAX_ROOM_ID_CHARS) {
+      throw new ConnectError(`room_id: longer than ${MAX_ROOM_ID_CHARS} characters`, Code.InvalidArgument);
+    }
+    if (req.afterEventId > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new ConnectError("after_event_id: no such event id", Code.InvalidArgument);
+    }
+    const events = watchEvents(this.source, {
+      tenantId: caller.tenantId,
+      roomId: req.roomId,
+      afterEventId: Number(req.afterEventId),
+      signal: ctx.signal,
+      maxBuffered: this.options.maxBuffered,
+    });
+    return this.translate(events);
+  }
+
+  private async *translate(events: AsyncIterable<StoredEvent>): AsyncGenerator<WatchResponse> {
+    try {
+      for await (const e of events) yield create(WatchResponseSchema, { event: toProtoEvent(e) });
+    } catch (err) {
+      // Errors raised mid-stream do not pass the error interceptor.
+      throw toConnectError(err, this.log, PROCEDURE);
+    }
+  }
+}
+
+/** A stored event as the contract's Event. */
+export function toProtoEvent(e: StoredEvent): Event {
+  return create(EventSchema, {
+    id: BigInt(e.id),
+    type: e.type,
+    roomId: e.roomId ?? "",
+    userId: e.userId ?? "",
+    actor: e.actor,
+    time: timestampFromMs(e.at),
+    reason: e.reason ?? "",
+    tokenId: e.tokenId ?? "",
+    messageId: e.messageId ?? "",
+    role: e.role ?? "",
+    until: e.until === undefined || e.until === null ? undefined : timestampFromMs(e.until),
+  });
+}
