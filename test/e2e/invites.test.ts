@@ -1,10 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { invites, spaceMembers } from "../../src/store/schema.js";
 import { expectCode } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { as, rowCount, spacesClient } from "../support/spaces-clients.js";
+import { as, rowCount, spaceRoleOf, spacesClient } from "../support/spaces-clients.js";
 import { createTestUser, type TestUser } from "../support/users.js";
 
 let srv: TestServer;
@@ -17,13 +17,7 @@ afterAll(async () => {
 
 const api = () => spacesClient(srv);
 
-function spaceRole(spaceId: string, userId: string): string | undefined {
-  return srv.app.store.db
-    .select({ role: spaceMembers.role })
-    .from(spaceMembers)
-    .where(and(eq(spaceMembers.spaceId, spaceId), eq(spaceMembers.userId, userId)))
-    .get()?.role;
-}
+const spaceRole = (spaceId: string, userId: string) => spaceRoleOf(srv, spaceId, userId);
 
 function inviteRow(id: string) {
   return srv.app.store.db.select().from(invites).where(eq(invites.id, id)).get();

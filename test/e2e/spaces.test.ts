@@ -6,7 +6,7 @@ import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { roomMembers, rooms, spaceMembers, spaces } from "../../src/store/schema.js";
 import { bearer, expectCode, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { as, rowCount, spacesClient, spacesPrivateClient } from "../support/spaces-clients.js";
+import { as, rowCount, spaceRoleOf, spacesClient, spacesPrivateClient } from "../support/spaces-clients.js";
 import { createTestUser, type TestUser } from "../support/users.js";
 
 let srv: TestServer;
@@ -19,13 +19,7 @@ afterAll(async () => {
 
 const api = () => spacesClient(srv);
 
-function spaceRole(spaceId: string, userId: string): string | undefined {
-  return srv.app.store.db
-    .select({ role: spaceMembers.role })
-    .from(spaceMembers)
-    .where(and(eq(spaceMembers.spaceId, spaceId), eq(spaceMembers.userId, userId)))
-    .get()?.role;
-}
+const spaceRole = (spaceId: string, userId: string) => spaceRoleOf(srv, spaceId, userId);
 
 function roomRole(roomId: string, userId: string, tenantId = srv.tenantId): string | undefined {
   return srv.app.memberships.roomRolesOf(tenantId, userId, roomId).roomRole;

@@ -1,10 +1,11 @@
 import { createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { count, type SQL } from "drizzle-orm";
+import { and, count, eq, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { Service as Access } from "../../gen/room/access/v1/service_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
+import { spaceMembers } from "../../src/store/schema.js";
 import type { TestServer } from "./server.js";
 
 /** Browser-facing room.spaces.v1 client: Connect JSON (HTTP/1.1 unless told). */
@@ -31,4 +32,13 @@ export function as(token: string): CallOptions {
 export function rowCount(srv: TestServer, table: SQLiteTable, where?: SQL): number {
   const q = srv.app.store.db.select({ n: count() }).from(table);
   return (where ? q.where(where) : q).get()?.n ?? 0;
+}
+
+/** A user's role in a space, read through the real store. */
+export function spaceRoleOf(srv: TestServer, spaceId: string, userId: string): string | undefined {
+  return srv.app.store.db
+    .select({ role: spaceMembers.role })
+    .from(spaceMembers)
+    .where(and(eq(spaceMembers.spaceId, spaceId), eq(spaceMembers.userId, userId)))
+    .get()?.role;
 }
