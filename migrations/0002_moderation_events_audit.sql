@@ -1,5 +1,5 @@
 CREATE TABLE `audit_log` (
-	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`id` integer PRIMARY KEY NOT NULL,
 	`tenant_id` text NOT NULL,
 	`at` integer NOT NULL,
 	`actor` text NOT NULL,
@@ -12,8 +12,6 @@ CREATE TABLE `audit_log` (
 );
 --> statement-breakpoint
 CREATE INDEX `audit_tenant_idx` ON `audit_log` (`tenant_id`,`id`);--> statement-breakpoint
-CREATE INDEX `audit_tenant_room_idx` ON `audit_log` (`tenant_id`,`room_id`,`id`);--> statement-breakpoint
-CREATE INDEX `audit_tenant_user_idx` ON `audit_log` (`tenant_id`,`target_user_id`,`id`);--> statement-breakpoint
 CREATE TABLE `events` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`tenant_id` text NOT NULL,
@@ -42,7 +40,7 @@ CREATE TABLE `restrictions` (
 );
 --> statement-breakpoint
 CREATE TABLE `revocations` (
-	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`id` integer PRIMARY KEY NOT NULL,
 	`tenant_id` text NOT NULL,
 	`kind` text NOT NULL,
 	`token_id` text,
@@ -52,4 +50,7 @@ CREATE TABLE `revocations` (
 	`expires_at` integer
 );
 --> statement-breakpoint
-CREATE INDEX `revocations_expires_idx` ON `revocations` (`expires_at`);
+CREATE INDEX `revocations_expires_idx` ON `revocations` (`expires_at`);--> statement-breakpoint
+DROP INDEX `grants_tenant_room_idx`;--> statement-breakpoint
+DROP INDEX `grants_tenant_user_idx`;--> statement-breakpoint
+CREATE INDEX `grants_member_idx` ON `grants` (`tenant_id`,`room_id`,`user_id`);

@@ -227,7 +227,7 @@ export const restrictions = sqliteTable(
 export const revocations = sqliteTable(
   "revocations",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: integer("id").primaryKey(),
     tenantId: text("tenant_id").notNull(),
     kind: text("kind", { enum: ["token", "user", "user_room", "room"] }).notNull(),
     tokenId: text("token_id"),
@@ -243,6 +243,8 @@ export const revocations = sqliteTable(
 export const events = sqliteTable(
   "events",
   {
+    // AUTOINCREMENT: watchers resume by id, so an id must never be reused,
+    // not even after every event has been pruned.
     id: integer("id").primaryKey({ autoIncrement: true }),
     tenantId: text("tenant_id").notNull(),
     type: integer("type").notNull(),
@@ -263,7 +265,9 @@ export const events = sqliteTable(
 export const auditLog = sqliteTable(
   "audit_log",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    // Plain rowid, not AUTOINCREMENT: that updates sqlite_sequence on every
+    // insert. Ids still only grow, since only the oldest rows are pruned.
+    id: integer("id").primaryKey(),
     tenantId: text("tenant_id").notNull(),
     at: ms("at").notNull(),
     actor: text("actor").notNull(),
