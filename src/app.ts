@@ -8,6 +8,7 @@ import { Keyring, type TokenKey } from "./domain/tokens/keyring.js";
 import { RoomTokens } from "./domain/tokens/room-tokens.js";
 import { TokenCodec, TokenKind } from "./domain/tokens/token-codec.js";
 import { SubjectTokens } from "./domain/auth/subject-tokens.js";
+import { CachedApiKeyLookup } from "./domain/auth/api-key-cache.js";
 import { compatHandler, type CompatRoute } from "./server/compat.js";
 import { endUserInterceptor } from "./server/end-user-auth.js";
 import { SqliteMembershipStore } from "./store/membership-store.js";
@@ -177,13 +178,16 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   const compatRoutes: CompatRoute[] = [];
   compatRoutes.push(consumerRoute(consumers, tenants));
   compatRoutes.push(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }));
+  // API keys are looked up on every backend call; a short cache keeps that
+  // off the database (a key revoked by the CLI stops within the ttl).
+  const apiKeys = new CachedApiKeyLookup(tenants, config.apiKeyCacheMs, clock);
   const shutdown = new AbortController();
   // connect links every in-flight call to this signal: more than 10
   // concurrent calls is normal, not a listener leak.
   setMaxListeners(0, shutdown.signal);
   const interceptors: Interceptor[] = [
     errorInterceptor(log),
-    apiKeyInterceptor(tenants),
+    apiKeyInterceptor(apiKeys),
     endUserInterceptor(userTokens, roomTokens),
     strictFieldsInterceptor(),
   ];

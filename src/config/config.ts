@@ -17,6 +17,7 @@ export interface Config {
   readonly maxMetadataBytes: number;
   readonly readMaxBytes: number;
   readonly verifyCacheSize: number;
+  readonly apiKeyCacheMs: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly tlsCert: string | undefined;
@@ -48,6 +49,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxMetadataBytes: int(env, "ROOMGATE_MAX_METADATA_BYTES", 4_096, 0, 1 << 20),
     readMaxBytes: int(env, "ROOMGATE_READ_MAX_BYTES", 8 << 20, 1024, 1 << 30),
     verifyCacheSize: int(env, "ROOMGATE_VERIFY_CACHE_SIZE", 100_000, 0, 10_000_000),
+    apiKeyCacheMs: int(env, "ROOMGATE_API_KEY_CACHE_MS", 5_000, 0, 600_000),
     maxTimeoutMs: int(env, "ROOMGATE_MAX_TIMEOUT_MS", 30_000, 1, 3_600_000),
     shutdownGraceMs: int(env, "ROOMGATE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     tlsCert: env["ROOMGATE_TLS_CERT"] || undefined,

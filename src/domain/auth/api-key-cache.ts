@@ -1,0 +1,39 @@
+import type { ApiKeyLookup, ApiKeyRecord } from "./api-keys.js";
+
+/**
+ * Remembers API key records for a short time. Every backend call looks its
+ * key up; the database read costs more than the rest of a small call.
+ * Only keys that exist are cached, so a key created by the CLI works at
+ * once; a key revoked by the CLI (another process) stops working within
+ * `ttlMs`. A ttl of 0 disables the cache.
+ */
+export class CachedApiKeyLookup implements ApiKeyLookup {
+  private readonly entries = new Map<string, { record: ApiKeyRecord; until: number }>();
+
+  constructor(
+    private readonly inner: ApiKeyLookup,
+    private readonly ttlMs: number,
+    private readonly clock: () => number = Date.now,
+    private readonly max = 10_000,
+  ) {}
+
+  findApiKey(id: string): ApiKeyRecord | undefined {
+    if (this.ttlMs <= 0) return this.inner.findApiKey(id);
+    const now = this.clock();
+    const hit = this.entries.get(id);
+    if (hit && hit.until > now) return hit.record;
+    const record = this.inner.findApiKey(id);
+    if (record === undefined) {
+      this.entries.delete(id);
+      return undefined;
+    }
+    if (this.entries.size >= this.max) this.entries.clear();
+    this.entries.set(id, { record, until: now + this.ttlMs });
+    return record;
+  }
+
+  /** Forgets a key at once (after a revocation in this process). */
+  forget(id: string): void {
+    this.entries.delete(id);
+  }
+}
