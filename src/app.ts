@@ -9,6 +9,7 @@ import { RoomTokens } from "./domain/tokens/room-tokens.js";
 import { TokenCodec, TokenKind } from "./domain/tokens/token-codec.js";
 import { SubjectTokens } from "./domain/auth/subject-tokens.js";
 import { CachedApiKeyLookup } from "./domain/auth/api-key-cache.js";
+import { RateLimiter } from "./domain/rate-limit.js";
 import { compatHandler, type CompatRoute } from "./server/compat.js";
 import { endUserInterceptor } from "./server/end-user-auth.js";
 import { SqliteMembershipStore } from "./store/membership-store.js";
@@ -153,7 +154,8 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   );
   const userStore = new SqliteUserStore(store.db);
   const userTokenOptions = { tokenTtlSeconds: config.userTokenTtlSeconds };
-  const users = new Users(userStore, userTokens, userTokenOptions, clock);
+  const failedLogins = new RateLimiter(config.loginFailuresPerMinute / 60, config.loginFailuresPerMinute, clock);
+  const users = new Users(userStore, userTokens, userTokenOptions, clock, failedLogins);
   const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock, sink);
   // "My permissions" and end-user moderation judge the caller the same way.
   const roomPermissionDeps: RoomPermissionDeps = {
@@ -187,7 +189,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   setMaxListeners(0, shutdown.signal);
   const interceptors: Interceptor[] = [
     errorInterceptor(log),
-    apiKeyInterceptor(apiKeys),
+    apiKeyInterceptor(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock)),
     endUserInterceptor(userTokens, roomTokens),
     strictFieldsInterceptor(),
   ];

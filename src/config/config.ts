@@ -18,6 +18,8 @@ export interface Config {
   readonly readMaxBytes: number;
   readonly verifyCacheSize: number;
   readonly apiKeyCacheMs: number;
+  readonly rateLimitPerSecond: number;
+  readonly loginFailuresPerMinute: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly tlsCert: string | undefined;
@@ -50,6 +52,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     readMaxBytes: int(env, "ROOMGATE_READ_MAX_BYTES", 8 << 20, 1024, 1 << 30),
     verifyCacheSize: int(env, "ROOMGATE_VERIFY_CACHE_SIZE", 100_000, 0, 10_000_000),
     apiKeyCacheMs: int(env, "ROOMGATE_API_KEY_CACHE_MS", 5_000, 0, 600_000),
+    rateLimitPerSecond: int(env, "ROOMGATE_RATE_LIMIT_PER_SECOND", 5_000, 0, 1_000_000),
+    loginFailuresPerMinute: int(env, "ROOMGATE_LOGIN_FAILURES_PER_MINUTE", 5, 0, 10_000),
     maxTimeoutMs: int(env, "ROOMGATE_MAX_TIMEOUT_MS", 30_000, 1, 3_600_000),
     shutdownGraceMs: int(env, "ROOMGATE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     tlsCert: env["ROOMGATE_TLS_CERT"] || undefined,

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { authenticateApiKey, type ApiKeyLookup } from "../domain/auth/api-keys.js";
 import { RoomgateError, type ErrorKind } from "../domain/errors.js";
+import type { RateLimiter } from "../domain/rate-limit.js";
 import { apiKeyPrincipalKey } from "../services/context.js";
 import { takeParseError } from "./strict-binary.js";
 
@@ -46,8 +47,9 @@ export function isPrivateService(typeName: string): boolean {
 /**
  * Requires `Authorization: Bearer <api key>` on backend surfaces and puts the
  * resolved tenant into the call's context. The key itself is never logged.
+ * With a limiter, each key gets a bounded call rate (resource_exhausted).
  */
-export function apiKeyInterceptor(keys: ApiKeyLookup): Interceptor {
+export function apiKeyInterceptor(keys: ApiKeyLookup, limiter?: RateLimiter): Interceptor {
   return (next) => async (req) => {
     if (isPrivateService(req.service.typeName)) {
       const header = req.header.get("authorization");
@@ -56,6 +58,8 @@ export function apiKeyInterceptor(keys: ApiKeyLookup): Interceptor {
       if (!m) throw new ConnectError("malformed Authorization header: expected Bearer <key>", Code.Unauthenticated);
       const principal = authenticateApiKey(keys, m[1]!);
       if (!principal) throw new ConnectError("invalid API key", Code.Unauthenticated);
+      const wait = limiter?.take(principal.keyId) ?? 0;
+      if (wait > 0) throw new ConnectError(`rate limit exceeded for this API key; retry in ${wait} ms`, Code.ResourceExhausted);
       req.contextValues.set(apiKeyPrincipalKey, principal);
     }
     return next(req);

@@ -1,3 +1,4 @@
+import type { RateLimiter } from "../rate-limit.js";
 import { randomUUID } from "node:crypto";
 import type { SubjectTokens } from "../auth/subject-tokens.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
@@ -96,6 +97,8 @@ export class Users {
     private readonly tokens: SubjectTokens,
     private readonly options: UserTokenOptions,
     private readonly clock: () => number = Date.now,
+    /** Failed logins per tenant and username; none when omitted. */
+    private readonly failedLogins?: RateLimiter,
   ) {}
 
   /**
@@ -143,9 +146,19 @@ export class Users {
     if (tenantId === "") throw invalidArgument("tenant_id: must not be empty");
     if (username === "") throw invalidArgument("username: must not be empty");
     if (password === "") throw invalidArgument("password: must not be empty");
+    // Guessing is bounded per account: after a few failures the account
+    // refuses attempts for a while, before any password work is done.
+    const attemptKey = `${tenantId}\u0000${username.normalize("NFC")}`;
+    const wait = this.failedLogins?.waitMs(attemptKey) ?? 0;
+    if (wait > 0) {
+      throw new RoomgateError("resource_exhausted", `too many failed logins; retry in ${Math.ceil(wait / 1000)} s`);
+    }
     const user = this.store.findRegisteredByUsername(tenantId, username.normalize("NFC"));
     const ok = await verifyPassword(password.normalize("NFC"), user?.passwordHash ?? undefined);
-    if (!user || !ok) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
+    if (!user || !ok) {
+      this.failedLogins?.take(attemptKey);
+      throw new RoomgateError("unauthenticated", LOGIN_FAILED);
+    }
     const ttlSeconds = this.options.tokenTtlSeconds;
     const { token, claims } = this.tokens.issue({ tenantId, userId: user.id, ttlSeconds });
     return { accessToken: token, userId: user.id, expiresAt: claims.expiresAt, ttlSeconds };

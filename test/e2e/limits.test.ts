@@ -1,0 +1,49 @@
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
+import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
+import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let now = 1_900_000_000_000;
+let srv: TestServer;
+
+beforeAll(async () => {
+  srv = await startTestServer({
+    clock: () => now,
+    env: { ROOMGATE_RATE_LIMIT_PER_SECOND: "2", ROOMGATE_LOGIN_FAILURES_PER_MINUTE: "3" },
+  });
+});
+afterAll(() => srv.close());
+
+describe("rate limits answer resource_exhausted", () => {
+  it("bounds calls per API key (burst 2x the rate), per key, and writes nothing when refusing", async () => {
+    const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const arg = { arguments: [{ userId: "u", roomId: "r", permissions: [203] }] };
+    for (let i = 0; i < 4; i++) await tokens.create(arg, bearer(srv.apiKey));
+    const before = srv.app.grants.countGrants();
+    await expectCode(tokens.create(arg, bearer(srv.apiKey)), Code.ResourceExhausted, /rate limit exceeded for this API key/);
+    expect(srv.app.grants.countGrants()).toBe(before);
+    // Another tenant's key has its own bucket.
+    await tokens.create(arg, bearer(srv.otherKey));
+    // Half a second later one more call is allowed (2 per second).
+    now += 500;
+    await tokens.create(arg, bearer(srv.apiKey));
+    await expectCode(tokens.create(arg, bearer(srv.apiKey)), Code.ResourceExhausted);
+  });
+
+  it("locks an account after repeated failed logins, even for the right password, until time passes", async () => {
+    now += 10_000;
+    const admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const users = createClient(Users, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    await admin.createUser({ email: "lock@example.com", username: "locky", password: "right-password" }, bearer(srv.apiKey));
+    const login = (password: string) => users.login({ tenantId: srv.tenantId, username: "locky", password });
+    for (let i = 0; i < 3; i++) await expectCode(login("wrong-password"), Code.Unauthenticated);
+    await expectCode(login("right-password"), Code.ResourceExhausted, /too many failed logins; retry in \d+ s/);
+    // Other accounts are not affected.
+    await expectCode(users.login({ tenantId: srv.tenantId, username: "nobody", password: "x-password" }), Code.Unauthenticated);
+    now += 20_000; // one failure's worth of refill at 3 per minute
+    expect((await login("right-password")).userId).not.toBe("");
+  });
+});
