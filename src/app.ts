@@ -174,7 +174,11 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     permissions: new PermissionsService(roomPermissionDeps),
     moderation: new ModerationService(moderation, roomPermissionDeps),
     moderationPrivate: new ModerationPrivateService(moderation),
-    eventsPrivate: new EventsPrivateService({ subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) }, log),
+    eventsPrivate: new EventsPrivateService(
+      { subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) },
+      log,
+      { maxWatchersPerTenant: config.maxWatchersPerTenant },
+    ),
     auditPrivate: new AuditPrivateService(journal),
   };
   const compatRoutes: CompatRoute[] = [];

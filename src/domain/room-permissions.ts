@@ -1,5 +1,6 @@
+import { checkId } from "./ids.js";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { invalidArgument, RoomgateError } from "./errors.js";
+import { RoomgateError } from "./errors.js";
 import { grantedPermissions, type MembershipStore } from "./membership.js";
 import { ALL_PERMISSIONS, expandPermissions, isGroupPermission, isKnownPermission, permissionName } from "./permissions.js";
 
@@ -109,15 +110,9 @@ export interface RoomPermissionDeps {
   readonly liveRestrictions?: ApplyLiveRestrictions;
 }
 
-/** Room ids are bounded like token Create bounds them; a longer one cannot exist. */
-const MAX_ROOM_ID_BYTES = 256;
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-/** Refuses a room id no room can have (empty, oversized, control characters). */
+/** Refuses a room id no room can have (bounded like token Create bounds it). */
 export function checkRoomId(roomId: string): void {
-  if (roomId.length === 0) throw invalidArgument("room_id: must not be empty");
-  if (Buffer.byteLength(roomId) > MAX_ROOM_ID_BYTES) throw invalidArgument(`room_id: longer than ${MAX_ROOM_ID_BYTES} bytes`);
-  if (CONTROL.test(roomId)) throw invalidArgument("room_id: must not contain control characters");
+  checkId("room_id", roomId);
 }
 
 /**

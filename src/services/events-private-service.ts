@@ -23,6 +23,8 @@ const MAX_ROOM_ID_CHARS = 256;
 export interface EventsServiceOptions {
   /** Live events a watcher may have pending before it is cut off. */
   readonly maxBuffered?: number;
+  /** Open watchers per tenant; one more is refused with resource_exhausted. */
+  readonly maxWatchersPerTenant?: number;
 }
 
 /**
@@ -31,6 +33,8 @@ export interface EventsServiceOptions {
  * live in {@link watchEvents}; this class only translates.
  */
 export class EventsPrivateService implements ServiceImpl<typeof Service> {
+  private readonly open = new Map<string, number>();
+
   constructor(
     private readonly source: WatchSource,
     private readonly log: Logger,
@@ -61,15 +65,26 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
       signal: ctx.signal,
       maxBuffered: this.options.maxBuffered,
     });
-    return this.translate(events);
+    return this.translate(caller.tenantId, events);
   }
 
-  private async *translate(events: AsyncIterable<StoredEvent>): AsyncGenerator<WatchResponse> {
+  private async *translate(tenantId: string, events: AsyncIterable<StoredEvent>): AsyncGenerator<WatchResponse> {
+    // Counted when the stream starts and released when it ends, however it ends.
+    const max = this.options.maxWatchersPerTenant ?? 256;
+    const open = this.open.get(tenantId) ?? 0;
+    if (open >= max) {
+      throw new ConnectError(`too many open watchers for this tenant (at most ${max})`, Code.ResourceExhausted);
+    }
+    this.open.set(tenantId, open + 1);
     try {
       for await (const e of events) yield create(WatchResponseSchema, { event: toProtoEvent(e) });
     } catch (err) {
       // Errors raised mid-stream do not pass the error interceptor.
       throw toConnectError(err, this.log, PROCEDURE);
+    } finally {
+      const n = (this.open.get(tenantId) ?? 1) - 1;
+      if (n <= 0) this.open.delete(tenantId);
+      else this.open.set(tenantId, n);
     }
   }
 }

@@ -223,9 +223,14 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     }
     const unknown = randomBytes(16).toString("hex");
     await writesNothing(() => expectCode(c().revoke({ tokenId: unknown }, key), Code.NotFound, `token ${unknown} not found`));
-    await writesNothing(() => expectCode(c().revokeUser({ userId: "", roomId: room }, key), Code.InvalidArgument, "user_id must not be empty"));
-    await writesNothing(() => expectCode(c().revokeUser({ userId: "" }, key), Code.InvalidArgument, "user_id must not be empty"));
-    await writesNothing(() => expectCode(c().revokeRoom({ roomId: "" }, key), Code.InvalidArgument, "room_id must not be empty"));
+    await writesNothing(() => expectCode(c().revokeUser({ userId: "", roomId: room }, key), Code.InvalidArgument, "user_id: must not be empty"));
+    await writesNothing(() => expectCode(c().revokeUser({ userId: "" }, key), Code.InvalidArgument, "user_id: must not be empty"));
+    await writesNothing(() => expectCode(c().revokeRoom({ roomId: "" }, key), Code.InvalidArgument, "room_id: must not be empty"));
+    await writesNothing(() => expectCode(c().revokeUser({ userId: "u".repeat(257) }, key), Code.InvalidArgument, "user_id: longer than 256 bytes"));
+    await writesNothing(() =>
+      expectCode(c().revokeUser({ userId: "u", roomId: "r\u0000" }, key), Code.InvalidArgument, "room_id: must not contain control characters"),
+    );
+    await writesNothing(() => expectCode(c().revokeRoom({ roomId: "r".repeat(257) }, key), Code.InvalidArgument, "room_id: longer than 256 bytes"));
     await writesNothing(() => expectCode(c().revoke({ tokenId: t.id, reason: "x".repeat(1_025) }, key), Code.InvalidArgument, /reason/));
     await writesNothing(() => expectCode(c().revokeRoom({ roomId: room, reason: "x".repeat(1_025) }, key), Code.InvalidArgument, /reason/));
     await writesNothing(() => expectCode(c().revoke({ tokenId: t.id }), Code.Unauthenticated));

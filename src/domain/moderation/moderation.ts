@@ -1,6 +1,7 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { Permission as P } from "../../../gen/room/permissions/v1/permission_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
+import { checkId } from "../ids.js";
 import type { EventBus } from "../events/event-bus.js";
 import type { Actor, Journal, StoredEvent, Transact } from "../journal.js";
 import type { Revocation, RevocationIndex } from "../tokens/revocations.js";
@@ -76,9 +77,6 @@ export interface ActInput {
 
 const MAX_DURATION = 366 * 86_400;
 const MAX_REASON = 1_024;
-/** Ids are bounded like token Create bounds them: no stored id can be longer. */
-const MAX_ID_BYTES = 256;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
  * Moderation rules: the caller needs the action's permission in that room
@@ -168,14 +166,8 @@ export class Moderation {
 }
 
 function checkCommon(roomId: string, reason: string): void {
-  if (roomId === "") throw invalidArgument("room_id must not be empty");
+  checkId("room_id", roomId);
   if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
-}
-
-function checkId(field: string, value: string): void {
-  if (value === "") throw invalidArgument(`${field} must not be empty`);
-  if (Buffer.byteLength(value) > MAX_ID_BYTES) throw invalidArgument(`${field} is longer than ${MAX_ID_BYTES} bytes`);
-  if (CONTROL.test(value)) throw invalidArgument(`${field} must not contain control characters`);
 }
 
 function authorize(perms: readonly P[] | "api_key", needed: P, what: string): void {

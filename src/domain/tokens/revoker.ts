@@ -1,5 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
+import { checkId } from "../ids.js";
 import type { EventBus } from "../events/event-bus.js";
 import type { Actor, Journal, StoredEvent, Transact } from "../journal.js";
 import type { Revocation, RevocationIndex } from "./revocations.js";
@@ -45,7 +46,8 @@ export class Revoker {
 
   /** Revokes every token issued so far to a user (in one room when given). */
   revokeUser(tenantId: string, actor: Actor, userId: string, roomId: string, reason: string): StoredEvent {
-    if (userId === "") throw invalidArgument("user_id must not be empty");
+    checkId("user_id", userId);
+    if (roomId !== "") checkId("room_id", roomId);
     const at = this.deps.clock();
     const r: Revocation = roomId === "" ? { kind: "user", tenantId, userId, at } : { kind: "user_room", tenantId, userId, roomId, at };
     return this.revoke(r, null, { actor, reason, roomId, userId, action: "token.revoke_user" });
@@ -53,7 +55,7 @@ export class Revoker {
 
   /** Revokes every token issued so far for a room. */
   revokeRoom(tenantId: string, actor: Actor, roomId: string, reason: string): StoredEvent {
-    if (roomId === "") throw invalidArgument("room_id must not be empty");
+    checkId("room_id", roomId);
     return this.revoke({ kind: "room", tenantId, roomId, at: this.deps.clock() }, null, { actor, reason, roomId, action: "token.revoke_room" });
   }
 

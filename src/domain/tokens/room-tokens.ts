@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { Permission } from "../../../gen/room/permissions/v1/permission_pb.js";
 import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
+import { checkId } from "../ids.js";
 import { expandPermissions, isKnownPermission } from "../permissions.js";
 import type { Journal, Transact } from "../journal.js";
 import { RestrictionIndex, type RestrictionKind } from "../moderation/restrictions.js";
@@ -94,8 +95,6 @@ interface CachedToken {
   clearAt: number;
 }
 
-// Control characters in ids break logs and audit lines; nothing needs them.
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
  * Issues and verifies room member tokens (seed 000). Issue validates every
@@ -132,8 +131,8 @@ export class RoomTokens {
     const random = randomBytes(requests.length * 10);
     requests.forEach((req, i) => {
       const at = `arguments[${i}]`;
-      this.checkId(`${at}.user_id`, req.userId);
-      this.checkId(`${at}.room_id`, req.roomId);
+      checkId(`${at}.user_id`, req.userId, this.limits.maxIdBytes);
+      checkId(`${at}.room_id`, req.roomId, this.limits.maxIdBytes);
       const permissions = this.checkPermissions(at, req.permissions);
       const metadata = req.metadata ?? {};
       const metadataJson = JSON.stringify(metadata);
@@ -253,14 +252,6 @@ export class RoomTokens {
       expiresAt: Number(claims.expiresAtMs),
       restrictions: [],
     });
-  }
-
-  private checkId(field: string, value: string): void {
-    if (value.length === 0) throw invalidArgument(`${field}: must not be empty`);
-    if (Buffer.byteLength(value) > this.limits.maxIdBytes) {
-      throw invalidArgument(`${field}: longer than ${this.limits.maxIdBytes} bytes`);
-    }
-    if (CONTROL.test(value)) throw invalidArgument(`${field}: must not contain control characters`);
   }
 
   private checkPermissions(at: string, perms: readonly number[]): Permission[] {
