@@ -136,7 +136,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     clock,
     { revocations, restrictions, journal, transact },
   );
-  const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock);
+  const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock, revocations);
   const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
   const memberships = new SqliteMembershipStore(store.db);
   const spaceStore = new SqliteSpaceStore(store.db);
@@ -168,7 +168,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     spaces: new SpacesService(spaces, accessLinks),
     spacesPrivate: new SpacesPrivateService(spaces),
     access: new AccessService(accessLinks),
-    usersPrivate: new UsersPrivateService(users),
+    usersPrivate: new UsersPrivateService(users, userTokens),
     users: new UsersService(users),
     consumerPrivate: new ConsumerPrivateService(consumers),
     permissions: new PermissionsService(roomPermissionDeps),

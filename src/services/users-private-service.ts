@@ -1,11 +1,17 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   CreateUserResponseSchema,
+  VerifyAccessTokenResponseSchema,
+  type VerifyAccessTokenRequest,
+  type VerifyAccessTokenResponse,
   type CreateUserRequest,
   type CreateUserResponse,
   type Service,
 } from "../../gen/room/users/private/v1/service_pb.js";
+import type { SubjectTokens } from "../domain/auth/subject-tokens.js";
+import { invalidArgument, RoomgateError } from "../domain/errors.js";
 import type { Users } from "../domain/users/users.js";
 import { requireApiKey } from "./context.js";
 
@@ -14,7 +20,10 @@ import { requireApiKey } from "./context.js";
  * tenant comes from the API key; all rules live in {@link Users}.
  */
 export class UsersPrivateService implements ServiceImpl<typeof Service> {
-  constructor(private readonly users: Users) {}
+  constructor(
+    private readonly users: Users,
+    private readonly userTokens: SubjectTokens,
+  ) {}
 
   async createUser(req: CreateUserRequest, ctx: HandlerContext): Promise<CreateUserResponse> {
     const caller = requireApiKey(ctx);
@@ -26,5 +35,20 @@ export class UsersPrivateService implements ServiceImpl<typeof Service> {
       phone: req.phone,
     });
     return create(CreateUserResponseSchema, { id });
+  }
+
+  verifyAccessToken(req: VerifyAccessTokenRequest, ctx: HandlerContext): VerifyAccessTokenResponse {
+    const caller = requireApiKey(ctx);
+    if (req.token === "") throw invalidArgument("token: must not be empty");
+    const c = this.userTokens.verify(req.token);
+    // Another tenant's token gets the same answer as a forged one.
+    if (c.tenantId !== caller.tenantId) throw new RoomgateError("unauthenticated", "invalid token");
+    return create(VerifyAccessTokenResponseSchema, {
+      tokenId: c.tokenId,
+      userId: c.userId,
+      roomId: c.roomId,
+      issuedAt: timestampFromMs(c.issuedAt),
+      expiresAt: timestampFromMs(c.expiresAt),
+    });
   }
 }

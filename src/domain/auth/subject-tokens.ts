@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
 import { RoomgateError } from "../errors.js";
 import { formatTokenId } from "../tokens/room-tokens.js";
+import type { RevocationIndex } from "../tokens/revocations.js";
 import { InvalidTokenError, type TokenCodec, type TokenKind } from "../tokens/token-codec.js";
 
 /** The claims of a user access token or an access-link token. */
@@ -38,6 +39,11 @@ export class SubjectTokens {
     private readonly codec: TokenCodec,
     private readonly kind: TokenKind,
     private readonly clock: () => number = Date.now,
+    /**
+     * Revocations to honour: a user's tokens revoked by RevokeUser, and an
+     * access-link user's room-scoped token revoked by a kick from that room.
+     */
+    private readonly revocations?: RevocationIndex,
   ) {}
 
   /** Seals a new token and returns it with its claims. */
@@ -72,12 +78,17 @@ export class SubjectTokens {
     }
     const expiresAt = Number(c.expiresAtMs);
     if (this.clock() >= expiresAt) throw new RoomgateError("unauthenticated", "token expired");
+    const tokenId = formatTokenId(c.tokenId);
+    const issuedAt = Number(c.issuedAtMs);
+    if (this.revocations?.isRevoked({ tenantId: c.tenantId, tokenId, userId: c.userId, roomId: c.roomId, issuedAt })) {
+      throw new RoomgateError("unauthenticated", "token revoked");
+    }
     return {
-      tokenId: formatTokenId(c.tokenId),
+      tokenId,
       tenantId: c.tenantId,
       userId: c.userId,
       roomId: c.roomId,
-      issuedAt: Number(c.issuedAtMs),
+      issuedAt,
       expiresAt,
     };
   }

@@ -4,13 +4,85 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file room/users/private/v1/service.proto.
  */
 export const file_room_users_private_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNyb29tL3VzZXJzL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIVcm9vbS51c2Vycy5wcml2YXRlLnYxImwKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXBob25lGAQgASgJEhUKDWNhcHRjaGFfdG9rZW4YBSABKAkiIAoSQ3JlYXRlVXNlclJlc3BvbnNlEgoKAmlkGAEgASgJMmwKB1NlcnZpY2USYQoKQ3JlYXRlVXNlchIoLnJvb20udXNlcnMucHJpdmF0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdBopLnJvb20udXNlcnMucHJpdmF0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CiNyb29tL3VzZXJzL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIVcm9vbS51c2Vycy5wcml2YXRlLnYxIikKGFZlcmlmeUFjY2Vzc1Rva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCSKuAQoZVmVyaWZ5QWNjZXNzVG9rZW5SZXNwb25zZRIQCgh0b2tlbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg8KB3Jvb21faWQYAyABKAkSLQoJaXNzdWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJsChFDcmVhdGVVc2VyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoCRINCgVwaG9uZRgEIAEoCRIVCg1jYXB0Y2hhX3Rva2VuGAUgASgJIiAKEkNyZWF0ZVVzZXJSZXNwb25zZRIKCgJpZBgBIAEoCTLpAQoHU2VydmljZRJhCgpDcmVhdGVVc2VyEigucm9vbS51c2Vycy5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Gikucm9vbS51c2Vycy5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJ7ChFWZXJpZnlBY2Nlc3NUb2tlbhIvLnJvb20udXNlcnMucHJpdmF0ZS52MS5WZXJpZnlBY2Nlc3NUb2tlblJlcXVlc3QaMC5yb29tLnVzZXJzLnByaXZhdGUudjEuVmVyaWZ5QWNjZXNzVG9rZW5SZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+
+/**
+ * VerifyAccessTokenRequest carries one user access token.
+ *
+ * @generated from message room.users.private.v1.VerifyAccessTokenRequest
+ */
+export type VerifyAccessTokenRequest = Message<"room.users.private.v1.VerifyAccessTokenRequest"> & {
+  /**
+   * The opaque user access token.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message room.users.private.v1.VerifyAccessTokenRequest.
+ * Use `create(VerifyAccessTokenRequestSchema)` to create a new message.
+ */
+export const VerifyAccessTokenRequestSchema: GenMessage<VerifyAccessTokenRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 0);
+
+/**
+ * VerifyAccessTokenResponse is the verified token's subject.
+ *
+ * @generated from message room.users.private.v1.VerifyAccessTokenResponse
+ */
+export type VerifyAccessTokenResponse = Message<"room.users.private.v1.VerifyAccessTokenResponse"> & {
+  /**
+   * The token's id.
+   *
+   * @generated from field: string token_id = 1;
+   */
+  tokenId: string;
+
+  /**
+   * The user.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Set for access-link users: the one room the token is good for.
+   *
+   * @generated from field: string room_id = 3;
+   */
+  roomId: string;
+
+  /**
+   * When the token was issued.
+   *
+   * @generated from field: google.protobuf.Timestamp issued_at = 4;
+   */
+  issuedAt?: Timestamp | undefined;
+
+  /**
+   * When it expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 5;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message room.users.private.v1.VerifyAccessTokenResponse.
+ * Use `create(VerifyAccessTokenResponseSchema)` to create a new message.
+ */
+export const VerifyAccessTokenResponseSchema: GenMessage<VerifyAccessTokenResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 1);
 
 /**
  * CreateUserRequest is seed 001's createUser body.
@@ -59,7 +131,7 @@ export type CreateUserRequest = Message<"room.users.private.v1.CreateUserRequest
  * Use `create(CreateUserRequestSchema)` to create a new message.
  */
 export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 0);
+  messageDesc(file_room_users_private_v1_service, 2);
 
 /**
  * CreateUserResponse carries the new user's id.
@@ -80,7 +152,7 @@ export type CreateUserResponse = Message<"room.users.private.v1.CreateUserRespon
  * Use `create(CreateUserResponseSchema)` to create a new message.
  */
 export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 1);
+  messageDesc(file_room_users_private_v1_service, 3);
 
 /**
  * Service is the backend (API-key) surface for user accounts (seed 001).
@@ -100,6 +172,19 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof CreateUserRequestSchema;
     output: typeof CreateUserResponseSchema;
+  },
+  /**
+   * VerifyAccessToken checks a user access token (from Login, seed 003 or a
+   * redeemed access link) issued for the caller's tenant, as Verify does for
+   * room member tokens. Anything that does not verify (forged, another kind,
+   * another tenant, expired, revoked) is unauthenticated.
+   *
+   * @generated from rpc room.users.private.v1.Service.VerifyAccessToken
+   */
+  verifyAccessToken: {
+    methodKind: "unary";
+    input: typeof VerifyAccessTokenRequestSchema;
+    output: typeof VerifyAccessTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_users_private_v1_service, 0);
