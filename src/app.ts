@@ -11,6 +11,7 @@ import { SubjectTokens } from "./domain/auth/subject-tokens.js";
 import { CachedApiKeyLookup } from "./domain/auth/api-key-cache.js";
 import { RateLimiter } from "./domain/rate-limit.js";
 import { compatHandler, type CompatRoute } from "./server/compat.js";
+import { healthRoute } from "./server/compat/health-route.js";
 import { endUserInterceptor } from "./server/end-user-auth.js";
 import { SqliteMembershipStore } from "./store/membership-store.js";
 import { SqliteModerationStore } from "./store/moderation-store.js";
@@ -182,6 +183,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     auditPrivate: new AuditPrivateService(journal),
   };
   const compatRoutes: CompatRoute[] = [];
+  compatRoutes.push(healthRoute(() => store.sqlite.open && store.sqlite.prepare("select 1 as ok").get() !== undefined));
   compatRoutes.push(consumerRoute(consumers, tenants));
   compatRoutes.push(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }));
   // API keys are looked up on every backend call; a short cache keeps that
