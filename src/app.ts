@@ -12,6 +12,7 @@ import { CachedApiKeyLookup } from "./domain/auth/api-key-cache.js";
 import { RateLimiter } from "./domain/rate-limit.js";
 import { compatHandler, type CompatRoute } from "./server/compat.js";
 import { healthRoute } from "./server/compat/health-route.js";
+import { withCors } from "./server/cors.js";
 import { endUserInterceptor } from "./server/end-user-auth.js";
 import { SqliteMembershipStore } from "./store/membership-store.js";
 import { SqliteModerationStore } from "./store/moderation-store.js";
@@ -248,12 +249,13 @@ export interface RunningServer {
 
 /** Serves the app on one port for every protocol. */
 export async function serve(app: App): Promise<RunningServer> {
-  const handler = createNodeHandler({
+  const rpc = createNodeHandler({
     ...app.routerOptions,
     routes: routes(app.services),
     fallback: compatHandler(app.compatRoutes, app.log),
     log: app.log,
   });
+  const handler = withCors(rpc, app.config.corsOrigins);
   const tls =
     app.config.tlsCert && app.config.tlsKey
       ? { cert: readFileSync(app.config.tlsCert), key: readFileSync(app.config.tlsKey) }

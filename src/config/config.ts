@@ -20,6 +20,7 @@ export interface Config {
   readonly apiKeyCacheMs: number;
   readonly rateLimitPerSecond: number;
   readonly maxWatchersPerTenant: number;
+  readonly corsOrigins: readonly string[];
   readonly loginFailuresPerMinute: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
@@ -55,6 +56,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeyCacheMs: int(env, "ROOMGATE_API_KEY_CACHE_MS", 5_000, 0, 600_000),
     rateLimitPerSecond: int(env, "ROOMGATE_RATE_LIMIT_PER_SECOND", 5_000, 0, 1_000_000),
     maxWatchersPerTenant: int(env, "ROOMGATE_MAX_WATCHERS_PER_TENANT", 256, 1, 100_000),
+    corsOrigins: (env["ROOMGATE_CORS_ORIGINS"] ?? "")
+      .split(",")
+      .map((o) => o.trim())
+      .filter((o) => o !== ""),
     loginFailuresPerMinute: int(env, "ROOMGATE_LOGIN_FAILURES_PER_MINUTE", 5, 0, 10_000),
     maxTimeoutMs: int(env, "ROOMGATE_MAX_TIMEOUT_MS", 30_000, 1, 3_600_000),
     shutdownGraceMs: int(env, "ROOMGATE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
