@@ -33,42 +33,55 @@ function inChat(p: P): boolean {
   return (p >= 300 && p < 500) || p === P.permissionChatSlowmodeBypass;
 }
 
-const SEP = "\u0000";
-
 type Untils = { chat_block?: number; mute?: number; room_block?: number };
 
+/** One live restriction: its kind and when it lifts (null: until lifted). */
+export interface ActiveRestriction {
+  readonly kind: RestrictionKind;
+  readonly until: number | null;
+}
+
 /**
- * Restrictions in force, in memory, kept current on every write and loaded
- * at start; Verify and "my permissions" apply them without a database read.
- * A restriction whose time has passed simply stops applying (the clock is
- * injected, so tests can move it).
+ * Granted permissions minus what `active` restrictions take away (see the
+ * table above). Pure: Verify computes `active` once and applies it here.
  */
+export function withoutRestricted(perms: readonly P[], active: readonly ActiveRestriction[]): readonly P[] {
+  if (active.length === 0) return perms;
+  if (active.some((r) => r.kind === "room_block")) return [];
+  const chatBlocked = active.some((r) => r.kind === "chat_block");
+  return perms.filter((p) => !(chatBlocked ? inChat(p) : SENDING.has(p)));
+}
+
 export class RestrictionIndex {
-  private readonly byMember = new Map<string, Untils>();
+  /** tenant → room → user → end times; nested so Verify builds no key strings. */
+  private readonly byTenant = new Map<string, Map<string, Map<string, Untils>>>();
 
   /** Sets (or replaces) a restriction. */
   set(r: Restriction): void {
-    const key = r.tenantId + SEP + r.roomId + SEP + r.userId;
-    const u = this.byMember.get(key) ?? {};
+    let rooms = this.byTenant.get(r.tenantId);
+    if (!rooms) this.byTenant.set(r.tenantId, (rooms = new Map()));
+    let members = rooms.get(r.roomId);
+    if (!members) rooms.set(r.roomId, (members = new Map()));
+    let u = members.get(r.userId);
+    if (!u) members.set(r.userId, (u = {}));
     u[r.kind] = r.until ?? Number.POSITIVE_INFINITY;
-    this.byMember.set(key, u);
   }
 
   /** Lifts a restriction. */
   lift(tenantId: string, roomId: string, userId: string, kind: RestrictionKind): void {
-    const key = tenantId + SEP + roomId + SEP + userId;
-    const u = this.byMember.get(key);
-    if (!u) return;
+    const members = this.byTenant.get(tenantId)?.get(roomId);
+    const u = members?.get(userId);
+    if (!members || !u) return;
     delete u[kind];
-    if (u.chat_block === undefined && u.mute === undefined && u.room_block === undefined) this.byMember.delete(key);
+    if (u.chat_block === undefined && u.mute === undefined && u.room_block === undefined) members.delete(userId);
   }
 
   /** The restrictions of a member in force at `now`, with their end times. */
-  active(tenantId: string, roomId: string, userId: string, now: number): Array<{ kind: RestrictionKind; until: number | null }> {
-    if (this.byMember.size === 0) return [];
-    const u = this.byMember.get(tenantId + SEP + roomId + SEP + userId);
+  active(tenantId: string, roomId: string, userId: string, now: number): ActiveRestriction[] {
+    if (this.byTenant.size === 0) return [];
+    const u = this.byTenant.get(tenantId)?.get(roomId)?.get(userId);
     if (!u) return [];
-    const out: Array<{ kind: RestrictionKind; until: number | null }> = [];
+    const out: ActiveRestriction[] = [];
     for (const kind of ["room_block", "chat_block", "mute"] as const) {
       const until = u[kind];
       if (until !== undefined && until > now) out.push({ kind, until: Number.isFinite(until) ? until : null });
@@ -83,10 +96,6 @@ export class RestrictionIndex {
 
   /** Granted permissions minus what the member's live restrictions take away. */
   apply(perms: readonly P[], tenantId: string, roomId: string, userId: string, now: number): readonly P[] {
-    const active = this.active(tenantId, roomId, userId, now);
-    if (active.length === 0) return perms;
-    if (active.some((r) => r.kind === "room_block")) return [];
-    const chatBlocked = active.some((r) => r.kind === "chat_block");
-    return perms.filter((p) => !(chatBlocked ? inChat(p) : SENDING.has(p)));
+    return withoutRestricted(perms, this.active(tenantId, roomId, userId, now));
   }
 }

@@ -6,7 +6,7 @@ import { invalidArgument, RoomgateError } from "../errors.js";
 import { checkId } from "../ids.js";
 import { expandPermissions, isKnownPermission } from "../permissions.js";
 import type { Journal, Transact } from "../journal.js";
-import { RestrictionIndex, type RestrictionKind } from "../moderation/restrictions.js";
+import { RestrictionIndex, withoutRestricted, type RestrictionKind } from "../moderation/restrictions.js";
 import { RevocationIndex } from "./revocations.js";
 import { InvalidTokenError, TokenKind, type TokenCodec } from "./token-codec.js";
 import { VerifiedCache } from "./verified-cache.js";
@@ -224,11 +224,7 @@ export class RoomTokens {
     }
     const active = this.restrictions.active(v.tenantId, v.roomId, v.userId, now);
     if (active.length === 0) return v;
-    return {
-      ...v,
-      permissions: this.restrictions.apply(v.permissions, v.tenantId, v.roomId, v.userId, now),
-      restrictions: active,
-    };
+    return { ...v, permissions: withoutRestricted(v.permissions, active), restrictions: active };
   }
 
   /** Decrypts and decodes a token; every failure is the same "invalid token". */
