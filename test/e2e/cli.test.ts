@@ -116,3 +116,21 @@ describe("roomgate CLI: serve, rotate token keys, drain on SIGTERM", () => {
     expect(() => statSync(join(dir, "roomgate.db-wal"))).toThrow();
   });
 });
+
+describe("roomgate serve: SIGINT", () => {
+  it("drains and exits 0 on SIGINT as on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "roomgate-cli-int-"));
+    try {
+      const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, LOG_LEVEL: "info" };
+      const server = await startServe(env);
+      expect((await call(server.port, "Create", { arguments: [{ user_id: "u", room_id: "r" }] })).status).toBe(200);
+      const exited = new Promise<number | null>((r) => server.proc.once("exit", (code) => r(code)));
+      server.proc.kill("SIGINT");
+      expect(await exited).toBe(0);
+      expect(server.stdout()).toContain('"signal":"SIGINT"');
+      expect(server.stdout()).toContain('"msg":"stopped"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
