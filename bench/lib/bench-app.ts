@@ -64,24 +64,14 @@ export function prefillGrants(app: App, tenantId: string, rows: number): void {
   sqlite.pragma("wal_checkpoint(TRUNCATE)");
 }
 
-/**
- * The RoomTokens instance createApp built and handed to the service. App does
- * not expose it, so it is read from the service's (TypeScript-private) field;
- * the check below fails loudly if that wiring ever changes.
- */
+/** The RoomTokens instance createApp built and handed to the service. */
 export function roomTokensOf(app: App): RoomTokens {
-  const tokens = (app.services.tokensPrivate as unknown as { tokens?: unknown }).tokens;
-  if (!(tokens instanceof RoomTokens)) {
-    throw new Error("bench: TokensPrivateService no longer keeps its RoomTokens in `tokens`; update bench/lib/bench-app.ts");
-  }
-  return tokens;
+  return app.roomTokens;
 }
 
 /** The limits createApp gave that instance (read back, so new fields come along). */
 export function limitsOf(app: App): TokenLimits {
-  const limits = (roomTokensOf(app) as unknown as { limits?: TokenLimits }).limits;
-  if (limits === undefined) throw new Error("bench: RoomTokens no longer keeps `limits`; update bench/lib/bench-app.ts");
-  return limits;
+  return app.roomTokens.limits;
 }
 
 /** A real app on a fresh temp data dir, as test/support/server.ts builds it. */

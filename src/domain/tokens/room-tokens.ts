@@ -109,7 +109,8 @@ export class RoomTokens {
   constructor(
     private readonly codec: TokenCodec,
     private readonly store: GrantStore,
-    private readonly limits: TokenLimits = DEFAULT_TOKEN_LIMITS,
+    /** The limits this instance enforces (read by benchmarks). */
+    readonly limits: TokenLimits = DEFAULT_TOKEN_LIMITS,
     private readonly clock: () => number = Date.now,
     private readonly live: RoomTokensLive = {},
   ) {
