@@ -12,6 +12,7 @@ import { CachedApiKeyLookup } from "./domain/auth/api-key-cache.js";
 import { RateLimiter } from "./domain/rate-limit.js";
 import { compatHandler, type CompatRoute } from "./server/compat.js";
 import { healthRoute } from "./server/compat/health-route.js";
+import { HealthService } from "./services/health-service.js";
 import { withCors } from "./server/cors.js";
 import { endUserInterceptor } from "./server/end-user-auth.js";
 import { SqliteMembershipStore } from "./store/membership-store.js";
@@ -165,7 +166,13 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     memberships,
     liveRestrictions: (who, granted) => [...restrictions.apply(granted, who.tenantId, who.roomId, who.userId, clock())],
   };
+  const shutdown = new AbortController();
+  // connect links every in-flight call to this signal: more than 10
+  // concurrent calls is normal, not a listener leak.
+  setMaxListeners(0, shutdown.signal);
+  const storeAlive = () => store.sqlite.open && store.sqlite.prepare("select 1 as ok").get() !== undefined;
   const services: Services = {
+    health: new HealthService(storeAlive, shutdown.signal),
     tokensPrivate: new TokensPrivateService(roomTokens, revoker),
     spaces: new SpacesService(spaces, accessLinks),
     spacesPrivate: new SpacesPrivateService(spaces),
@@ -184,16 +191,12 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     auditPrivate: new AuditPrivateService(journal),
   };
   const compatRoutes: CompatRoute[] = [];
-  compatRoutes.push(healthRoute(() => store.sqlite.open && store.sqlite.prepare("select 1 as ok").get() !== undefined));
+  compatRoutes.push(healthRoute(storeAlive));
   compatRoutes.push(consumerRoute(consumers, tenants));
   compatRoutes.push(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }));
   // API keys are looked up on every backend call; a short cache keeps that
   // off the database (a key revoked by the CLI stops within the ttl).
   const apiKeys = new CachedApiKeyLookup(tenants, config.apiKeyCacheMs, clock);
-  const shutdown = new AbortController();
-  // connect links every in-flight call to this signal: more than 10
-  // concurrent calls is normal, not a listener leak.
-  setMaxListeners(0, shutdown.signal);
   const interceptors: Interceptor[] = [
     errorInterceptor(log),
     apiKeyInterceptor(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock)),

@@ -1,29 +1,31 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
-import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
-import type { TokensPrivateService } from "../services/tokens-private-service.js";
-import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
-import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { Service as Access } from "../../gen/room/access/v1/service_pb.js";
-import type { SpacesService } from "../services/spaces-service.js";
-import type { SpacesPrivateService } from "../services/spaces-private-service.js";
-import type { AccessService } from "../services/access-service.js";
+import { Service as AuditPrivate } from "../../gen/room/audit/private/v1/service_pb.js";
+import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
+import { Service as EventsPrivate } from "../../gen/room/events/private/v1/service_pb.js";
+import { Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
+import { Service as Moderation } from "../../gen/room/moderation/v1/service_pb.js";
+import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
+import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
+import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
+import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
-import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
+import type { AccessService } from "../services/access-service.js";
+import type { AuditPrivateService } from "../services/audit-private-service.js";
+import type { ConsumerPrivateService } from "../services/consumer-private-service.js";
+import type { EventsPrivateService } from "../services/events-private-service.js";
+import type { HealthService } from "../services/health-service.js";
+import type { ModerationPrivateService } from "../services/moderation-private-service.js";
+import type { ModerationService } from "../services/moderation-service.js";
+import type { PermissionsService } from "../services/permissions-service.js";
+import type { SpacesPrivateService } from "../services/spaces-private-service.js";
+import type { SpacesService } from "../services/spaces-service.js";
+import type { TokensPrivateService } from "../services/tokens-private-service.js";
 import type { UsersPrivateService } from "../services/users-private-service.js";
 import type { UsersService } from "../services/users-service.js";
-import type { ConsumerPrivateService } from "../services/consumer-private-service.js";
-import type { PermissionsService } from "../services/permissions-service.js";
-import { Service as EventsPrivate } from "../../gen/room/events/private/v1/service_pb.js";
-import { Service as AuditPrivate } from "../../gen/room/audit/private/v1/service_pb.js";
-import type { EventsPrivateService } from "../services/events-private-service.js";
-import type { AuditPrivateService } from "../services/audit-private-service.js";
-import { Service as Moderation } from "../../gen/room/moderation/v1/service_pb.js";
-import { Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
-import type { ModerationService } from "../services/moderation-service.js";
-import type { ModerationPrivateService } from "../services/moderation-private-service.js";
 
 /** Every service implementation the server exposes. */
 export interface Services {
@@ -39,6 +41,7 @@ export interface Services {
   readonly auditPrivate: AuditPrivateService;
   readonly moderation: ModerationService;
   readonly moderationPrivate: ModerationPrivateService;
+  readonly health: HealthService;
 }
 
 /** Registers every service on the router; the one place that lists them. */
@@ -56,6 +59,7 @@ export function routes(services: Services): (router: ConnectRouter) => void {
     register(router, AuditPrivate, services.auditPrivate);
     register(router, Moderation, services.moderation);
     register(router, ModerationPrivate, services.moderationPrivate);
+    register(router, Health, services.health);
   };
 }
 
