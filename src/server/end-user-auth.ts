@@ -31,11 +31,15 @@ export function endUserCredential(authorization: string | null, cookie: string |
  * member token. Throws unauthenticated when neither opens.
  */
 export function resolveEndUser(token: string, userTokens: SubjectTokens, roomTokens: RoomTokens): EndUserPrincipal {
-  try {
-    const c = userTokens.verify(token);
-    return { kind: "user", tenantId: c.tenantId, userId: c.userId, roomScope: c.roomId === "" ? undefined : c.roomId };
-  } catch (err) {
-    if (!(err instanceof RoomgateError) || err.message !== "invalid token") throw err;
+  // A room member token seen before skips the user-token attempt, which
+  // would fail its tag check every time.
+  if (!roomTokens.knows(token)) {
+    try {
+      const c = userTokens.verify(token);
+      return { kind: "user", tenantId: c.tenantId, userId: c.userId, roomScope: c.roomId === "" ? undefined : c.roomId };
+    } catch (err) {
+      if (!(err instanceof RoomgateError) || err.message !== "invalid token") throw err;
+    }
   }
   const m = roomTokens.verify(undefined, token);
   return { kind: "member", tenantId: m.tenantId, userId: m.userId, roomId: m.roomId, permissions: m.permissions };

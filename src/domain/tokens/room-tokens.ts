@@ -199,6 +199,15 @@ export class RoomTokens {
   }
 
   /**
+   * True when `token` opened as a room member token before and the keyring
+   * has not changed since: a cheap hint for callers that accept several
+   * token kinds. It says nothing about expiry or revocation.
+   */
+  knows(token: string): boolean {
+    return this.cache.get(token, this.codec.generation) !== undefined;
+  }
+
+  /**
    * Opens a room member token for `tenantId`. Anything that does not verify —
    * forged, altered, another kind, another tenant — gets the same error.
    */

@@ -54,6 +54,17 @@ describe("RoomTokens", () => {
     expectKind(() => tokens.verify("tenant", t!), "unauthenticated");
   });
 
+  it("knows a token only after it verified, and forgets it when the keyring changes", () => {
+    const { tokens, codec, keyA } = setup();
+    const [t] = tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [] }]);
+    expect(tokens.knows(t!)).toBe(false);
+    tokens.verify("tenant", t!);
+    expect(tokens.knows(t!)).toBe(true);
+    expect(tokens.knows(`${t!}x`)).toBe(false);
+    codec.setKeyring(new Keyring([keyA]));
+    expect(tokens.knows(t!)).toBe(false);
+  });
+
   it("expires a cached token on time", () => {
     const { tokens, advance } = setup();
     const [t] = tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [], ttlSeconds: 1 }]);
