@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
-import { existsSync } from "node:fs";
+import { existsSync, watchFile } from "node:fs";
 import { createApp, serve } from "./app.js";
 import { Progress, progressLine } from "./cli-progress.js";
 import { loadConfig } from "./config/config.js";
@@ -46,18 +46,25 @@ program
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
-    // Rotation: `roomgate token-keys add --activate` edits the key file,
-    // then SIGHUP makes the running server pick it up.
-    process.on("SIGHUP", () => {
+    // Rotation: `roomgate token-keys add --activate` edits the key file; the
+    // running server notices the change (polled every second) or reloads on
+    // SIGHUP. A file that fails to load leaves the current keyring in place.
+    const reload = (why: string): void => {
       if (config.tokenKeys) return log.warn("token keys come from ROOMGATE_TOKEN_KEYS; nothing to reload");
       try {
         const keys = readKeyFile(config.keyFile);
         if (keys) app.codec.setKeyring(new Keyring(keys));
-        log.info({ keys: keys?.length }, "token keyring reloaded");
+        log.info({ keys: keys?.length, why }, "token keyring reloaded");
       } catch (err) {
         log.error({ err }, "keyring reload failed; keeping the current one");
       }
-    });
+    };
+    process.on("SIGHUP", () => reload("SIGHUP"));
+    if (!config.tokenKeys) {
+      watchFile(config.keyFile, { interval: 1_000, persistent: false }, (cur, prev) => {
+        if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino) reload("key file changed");
+      });
+    }
   });
 
 const tokenKeys = program.command("token-keys").description("manage the token encryption keyring (key file)");
@@ -83,7 +90,7 @@ function keyIdArg(raw: string): number {
   return Number(raw);
 }
 
-const RELOAD_HINT = "send SIGHUP to a running server to reload the key file";
+const RELOAD_HINT = "a running server picks the change up within a second (or at once on SIGHUP)";
 
 tokenKeys
   .command("list")
