@@ -22,6 +22,8 @@ program
     const config = loadConfig();
     const log = createLogger(config.logLevel);
     const app = createApp(config, log);
+    // The tenant id is not secret, and browsers need it to log in.
+    if (app.bootstrap.tenantId) log.info({ tenantId: app.bootstrap.tenantId }, "bootstrap tenant");
     if (app.keyFileCreated) log.info({ file: config.keyFile }, "generated token key file (mode 0600)");
     if (app.bootstrap.newKey) {
       // Printed once to stdout, never logged: only its hash is stored.
