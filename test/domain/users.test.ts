@@ -226,13 +226,13 @@ describe("Users (registered, seed 001)", () => {
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       known.push(await time("ann"));
       unknown.push(await time(`nobody-${i}`));
     }
     // Without the dummy hash an unknown user answers in well under 1% of a
-    // scrypt; the bound is loose so a busy machine does not make it flaky.
-    expect(median(unknown)).toBeGreaterThan(median(known) * 0.3);
+    // scrypt; the bound (10%) is loose so a busy machine does not make it flaky.
+    expect(median(unknown)).toBeGreaterThan(median(known) * 0.1);
   });
 
   it("refuses duplicates per tenant and writes nothing for any refusal", async () => {
