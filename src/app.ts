@@ -192,11 +192,12 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   };
   const compatRoutes: CompatRoute[] = [];
   compatRoutes.push(healthRoute(storeAlive));
-  compatRoutes.push(consumerRoute(consumers, tenants));
+
   compatRoutes.push(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }));
   // API keys are looked up on every backend call; a short cache keeps that
   // off the database (a key revoked by the CLI stops within the ttl).
   const apiKeys = new CachedApiKeyLookup(tenants, config.apiKeyCacheMs, clock);
+  compatRoutes.push(consumerRoute(consumers, apiKeys));
   const interceptors: Interceptor[] = [
     errorInterceptor(log),
     apiKeyInterceptor(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock)),

@@ -69,8 +69,7 @@ export function roomPermissionFlags(perms: Iterable<Permission>): Record<string,
 
 /**
  * The caller of a permissions query, as resolved from an end-user
- * credential (structurally the services' EndUserPrincipal, declared here so
- * the domain does not depend on the transport).
+ * credential; the services' EndUserPrincipal is this type.
  */
 export type RoomCaller =
   | { readonly kind: "user"; readonly tenantId: string; readonly userId: string; readonly roomScope: string | undefined }

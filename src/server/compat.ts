@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ErrorKind } from "../domain/errors.js";
 import type { Handler } from "./listener.js";
 
 /** A REST compatibility route: method, a path pattern and its handler. */
@@ -26,6 +27,17 @@ export interface CompatReply {
   readonly body: unknown;
   readonly headers?: Readonly<Record<string, string>>;
 }
+
+/** The HTTP status Connect uses for each code; the REST routes answer alike. */
+export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
+  invalid_argument: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  already_exists: 409,
+  failed_precondition: 400,
+  resource_exhausted: 429,
+};
 
 const MAX_BODY = 64 * 1024;
 

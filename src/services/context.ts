@@ -1,5 +1,6 @@
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { ApiKeyPrincipal } from "../domain/auth/api-keys.js";
+import type { RoomCaller } from "../domain/room-permissions.js";
 
 /** Set by the auth interceptor for calls made with a valid API key. */
 export const apiKeyPrincipalKey = createContextKey<ApiKeyPrincipal | undefined>(undefined, {
@@ -16,24 +17,12 @@ export function requireApiKey(ctx: HandlerContext): ApiKeyPrincipal {
   return p;
 }
 
-/** An end user, resolved from a bearer token or the session cookie. */
-export type EndUserPrincipal =
-  | {
-      /** A user access token (login, seed 003, access link). */
-      readonly kind: "user";
-      readonly tenantId: string;
-      readonly userId: string;
-      /** Set for access-link users: the one room the token is good for. */
-      readonly roomScope: string | undefined;
-    }
-  | {
-      /** A room member token (seed 000): grants come from the token. */
-      readonly kind: "member";
-      readonly tenantId: string;
-      readonly userId: string;
-      readonly roomId: string;
-      readonly permissions: readonly number[];
-    };
+/**
+ * An end user, resolved from a bearer token or the session cookie: a user
+ * access token (kind "user") or a room member token (kind "member"). The
+ * domain declares the shape, since it judges permissions by it.
+ */
+export type EndUserPrincipal = RoomCaller;
 
 /** Set by the end-user interceptor when a valid user credential is present. */
 export const endUserKey = createContextKey<EndUserPrincipal | undefined>(undefined, { description: "end user" });

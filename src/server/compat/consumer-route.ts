@@ -1,18 +1,7 @@
 import { authenticateApiKey, type ApiKeyLookup } from "../../domain/auth/api-keys.js";
-import { RoomgateError, invalidArgument, type ErrorKind } from "../../domain/errors.js";
+import { RoomgateError, invalidArgument } from "../../domain/errors.js";
 import type { ConsumerUserInput, ConsumerUsers } from "../../domain/users/consumer.js";
-import type { CompatReply, CompatRoute } from "../compat.js";
-
-/** HTTP status Connect uses for each code (connectrpc.com/docs/protocol#error-codes). */
-const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  already_exists: 409,
-  failed_precondition: 400,
-  resource_exhausted: 429,
-};
+import { HTTP_STATUS, type CompatReply, type CompatRoute } from "../compat.js";
 
 type FieldType = "string" | "boolean" | "string|number";
 

@@ -1,10 +1,10 @@
 import { toJson } from "@bufbuild/protobuf";
 import { RoomPermissionFlagsSchema } from "../../../gen/room/permissions/v1/service_pb.js";
 import type { SubjectTokens } from "../../domain/auth/subject-tokens.js";
-import { RoomgateError, type ErrorKind } from "../../domain/errors.js";
+import { RoomgateError } from "../../domain/errors.js";
 import type { RoomTokens } from "../../domain/tokens/room-tokens.js";
 import type { PermissionsService } from "../../services/permissions-service.js";
-import type { CompatReply, CompatRoute } from "../compat.js";
+import { HTTP_STATUS, type CompatReply, type CompatRoute } from "../compat.js";
 import { endUserCredential, resolveEndUser } from "../end-user-auth.js";
 
 /** What the seed 002 route needs: the service and the end-user token kinds. */
@@ -13,16 +13,6 @@ export interface RoomPermissionsRouteDeps {
   readonly userTokens: SubjectTokens;
   readonly roomTokens: RoomTokens;
 }
-
-const HTTP_STATUS: Record<ErrorKind, number> = {
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  already_exists: 409,
-  failed_precondition: 412,
-  resource_exhausted: 429,
-};
 
 /** Seed 002's error text for a credential that does not open. */
 const WRONG_CREDENTIAL = "Wrong Bearer, please renew Web API Access Token";
