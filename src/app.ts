@@ -123,7 +123,8 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   const restrictions = new RestrictionIndex();
   for (const r of moderationStore.activeRestrictions(clock())) restrictions.set(r);
   const live = { store: moderationStore, journal, transact, bus, clock };
-  const moderation = new Moderation({ ...live, restrictions, revocations });
+  const memberships = new SqliteMembershipStore(store.db);
+  const moderation = new Moderation({ ...live, restrictions, revocations, memberships });
   const revoker = new Revoker({ ...live, index: revocations });
   const roomTokens = new RoomTokens(
     codec,
@@ -141,20 +142,20 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   );
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock, revocations);
   const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
-  const memberships = new SqliteMembershipStore(store.db);
   const spaceStore = new SqliteSpaceStore(store.db);
   // Joins and role grants are audited and announced like moderation.
   const sink = { journal, bus };
-  const spaces = new Spaces(spaceStore, memberships, clock, sink);
-  const accessLinks = new AccessLinks(
-    spaceStore,
-    memberships,
+  // Every end-user call in a room refuses a member the room is closed to.
+  const access = { restrictions, revocations, clock };
+  const spacesDeps = { store: spaceStore, memberships, clock, sink, access };
+  const spaces = new Spaces(spacesDeps);
+  const accessLinks = new AccessLinks({
+    ...spacesDeps,
     linkTokens,
     userTokens,
-    { publicUrl: config.publicUrl, maxTtlSeconds: config.maxTtlSeconds },
-    clock,
-    sink,
-  );
+    options: { publicUrl: config.publicUrl, maxTtlSeconds: config.maxTtlSeconds },
+    revocationStore: moderationStore,
+  });
   const userStore = new SqliteUserStore(store.db);
   const userTokenOptions = { tokenTtlSeconds: config.userTokenTtlSeconds };
   const failedLogins = new RateLimiter(config.loginFailuresPerMinute / 60, config.loginFailuresPerMinute, clock);
@@ -164,7 +165,9 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   const roomPermissionDeps: RoomPermissionDeps = {
     rooms: new SqliteRoomStore(store.db),
     memberships,
-    liveRestrictions: (who, granted) => [...restrictions.apply(granted, who.tenantId, who.roomId, who.userId, clock())],
+    restrictions,
+    revocations,
+    clock,
   };
   const shutdown = new AbortController();
   // connect links every in-flight call to this signal: more than 10
@@ -175,7 +178,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     health: new HealthService(storeAlive, shutdown.signal),
     tokensPrivate: new TokensPrivateService(roomTokens, revoker),
     spaces: new SpacesService(spaces, accessLinks),
-    spacesPrivate: new SpacesPrivateService(spaces),
+    spacesPrivate: new SpacesPrivateService(spaces, accessLinks),
     access: new AccessService(accessLinks),
     usersPrivate: new UsersPrivateService(users, userTokens),
     users: new UsersService(users),

@@ -85,8 +85,52 @@ export const ROOM_GRANT_ROLES: readonly RoleName[] = ["role_room_user", "role_ro
 export const INVITE_ROLES: readonly RoleName[] = ["role_space_moderator", "role_space_user"];
 /** Roles an access link may carry (seed 001 generateAccess). */
 export const ACCESS_LINK_ROLES: readonly RoleName[] = ["user", "moderator"];
-/** Room roles that moderate (may grant roles and create access links). */
+/** Room roles that moderate one room. */
 export const MODERATING_ROOM_ROLES: readonly RoleName[] = ["role_room_moderator", "moderator", "consumer_room_moderator"];
+
+/**
+ * Roles that make their holder a moderator of the rooms they reach: the
+ * moderating room roles, a space moderator (in the rooms of the space that
+ * the role reaches) and seed 003's tenant-wide moderator. The space owner is
+ * not among them: seed 001 gives the owner powers of its own (rooms,
+ * invites, role grants) but not "room moderator" as such.
+ */
+export const MODERATING_ROLES: readonly RoleName[] = [...MODERATING_ROOM_ROLES, "role_space_moderator", "consumer_tenant_moderator"];
+
+/**
+ * Standing in a room, for the hierarchy rule: nobody moderates or grants at
+ * or above their own rank (the API key stands above all of them).
+ */
+export const Rank = {
+  /** Any member, and anyone without a role. */
+  member: 0,
+  /** A moderating room role, or a room member token that carries a moderation permission. */
+  roomModerator: 1,
+  /** A space moderator, or seed 003's tenant-wide moderator. */
+  spaceModerator: 2,
+  /** The space owner. */
+  owner: 3,
+} as const;
+
+/** One of the {@link Rank} values. */
+export type Rank = (typeof Rank)[keyof typeof Rank];
+
+const RANK_OF_ROLE: Readonly<Record<RoleName, Rank>> = {
+  role_space_owner: Rank.owner,
+  role_space_moderator: Rank.spaceModerator,
+  consumer_tenant_moderator: Rank.spaceModerator,
+  role_room_moderator: Rank.roomModerator,
+  moderator: Rank.roomModerator,
+  consumer_room_moderator: Rank.roomModerator,
+  role_space_user: Rank.member,
+  role_room_user: Rank.member,
+  user: Rank.member,
+};
+
+/** The rank a role confers. */
+export function rankOfRole(name: RoleName): Rank {
+  return RANK_OF_ROLE[name];
+}
 
 /** Union of the roles' permissions, expanded and sorted. */
 export function permissionsOfRoles(names: Iterable<RoleName>): P[] {

@@ -1,7 +1,11 @@
 import { checkId } from "./ids.js";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { RoomgateError } from "./errors.js";
-import { grantedPermissions, type MembershipStore } from "./membership.js";
+import { applicableRoles, rankIn, type MembershipStore } from "./membership.js";
+import { RoomAccessDeniedError } from "./errors.js";
+import type { RestrictionIndex } from "./moderation/restrictions.js";
+import type { RevocationIndex } from "./tokens/revocations.js";
+import { permissionsOfRoles, Rank } from "./roles.js";
 import { ALL_PERMISSIONS, expandPermissions, isGroupPermission, isKnownPermission, permissionName } from "./permissions.js";
 
 /** Seed 002's flags are the catalog's members of ranges 300–899 (groups excluded). */
@@ -72,7 +76,14 @@ export function roomPermissionFlags(perms: Iterable<Permission>): Record<string,
  * credential; the services' EndUserPrincipal is this type.
  */
 export type RoomCaller =
-  | { readonly kind: "user"; readonly tenantId: string; readonly userId: string; readonly roomScope: string | undefined }
+  | {
+      readonly kind: "user";
+      readonly tenantId: string;
+      readonly userId: string;
+      readonly roomScope: string | undefined;
+      /** When the user access token (or session cookie) was issued: a later kick takes the room from it. */
+      readonly issuedAt: number;
+    }
   | {
       readonly kind: "member";
       readonly tenantId: string;
@@ -87,26 +98,13 @@ export interface RoomDirectory {
   roomExists(tenantId: string, roomId: string): boolean;
 }
 
-/**
- * Seam for live restrictions (mute, chat block, room block): given what the
- * caller's grants and token allow (expanded), returns what they may do right
- * now, also expanded — removing a member permission must remove its group
- * too. The default lets everything through until moderation lands.
- */
-export type ApplyLiveRestrictions = (
-  subject: { readonly tenantId: string; readonly userId: string; readonly roomId: string },
-  granted: readonly Permission[],
-) => Permission[];
-
-/** No live restrictions: the granted set is the effective set. */
-export const NO_LIVE_RESTRICTIONS: ApplyLiveRestrictions = (_subject, granted) => [...granted];
-
-/** What {@link effectiveRoomPermissions} reads. */
+/** What every end-user judgement in a room reads; all required, wired once in src/app.ts. */
 export interface RoomPermissionDeps {
   readonly rooms: RoomDirectory;
   readonly memberships: MembershipStore;
-  /** Defaults to {@link NO_LIVE_RESTRICTIONS}. */
-  readonly liveRestrictions?: ApplyLiveRestrictions;
+  readonly restrictions: RestrictionIndex;
+  readonly revocations: RevocationIndex;
+  readonly clock: () => number;
 }
 
 /** Refuses a room id no room can have (bounded like token Create bounds it). */
@@ -114,31 +112,98 @@ export function checkRoomId(roomId: string): void {
   checkId("room_id", roomId);
 }
 
+/** The subject of a room access check: who, with which credential. */
+export interface RoomSubject {
+  readonly tenantId: string;
+  readonly userId: string;
+  /** When the credential was issued; undefined for credentials already checked against revocations (room member tokens). */
+  readonly issuedAt: number | undefined;
+}
+
 /**
- * The caller's effective permissions in `roomId`, expanded and sorted:
- * - a room member token gives its own permissions, but only in its room;
- * - a user access token gives the union of the user's room, space and
- *   tenant-moderator roles — nothing when the token is scoped to another
- *   room (access-link users);
- * then live restrictions apply. The room must exist for the caller's
- * tenant (not_found otherwise, also for another tenant's room).
+ * Refuses a member for whom the room is closed, whatever their roles:
+ * - a live room block → RoomAccessDeniedError "room_blocked" with its until;
+ * - a kick from the room, or RevokeUser in the room, or RevokeRoom, after
+ *   the credential was issued → "removed" (a new login or token is not
+ *   affected: kick is a one-time removal).
+ * Every end-user call that acts in a room calls this first.
  */
-export function effectiveRoomPermissions(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): Permission[] {
+export function requireRoomAccess(subject: RoomSubject, roomId: string, deps: Pick<RoomPermissionDeps, "restrictions" | "revocations" | "clock">): void {
+  const now = deps.clock();
+  for (const r of deps.restrictions.active(subject.tenantId, roomId, subject.userId, now)) {
+    if (r.kind === "room_block") throw new RoomAccessDeniedError("room_blocked", roomId, r.until);
+  }
+  if (subject.issuedAt !== undefined && deps.revocations.removedFromRoom(subject.tenantId, subject.userId, roomId, subject.issuedAt)) {
+    throw new RoomAccessDeniedError("removed", roomId, null);
+  }
+}
+
+/** The subject of a resolved end-user caller. */
+export function subjectOf(caller: RoomCaller): RoomSubject {
+  return { tenantId: caller.tenantId, userId: caller.userId, issuedAt: caller.kind === "user" ? caller.issuedAt : undefined };
+}
+
+/** What a caller may do in a room and how high they stand there. */
+export interface RoomStanding {
+  /** Effective permissions, expanded and sorted, live restrictions applied. */
+  readonly permissions: Permission[];
+  /** Rank for the hierarchy rule (see rankIn and Rank). */
+  readonly rank: Rank;
+}
+
+/**
+ * The caller's standing in `roomId`:
+ * - the room must exist for the caller's tenant (not_found otherwise, also
+ *   for another tenant's room), and be open to them (requireRoomAccess);
+ * - a room member token gives its own permissions, but only in its room,
+ *   and stands as a room moderator when it carries a moderation permission
+ *   (the backend vouched for it); its user's roles may rank it higher;
+ * - a user access token gives the union of the roles that open the room
+ *   (see applicableRoles) — nothing when it is scoped to another room
+ *   (access-link guests);
+ * then live restrictions (mute, chat block) take away what they take.
+ */
+export function roomStanding(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): RoomStanding {
   checkRoomId(roomId);
   if (!deps.rooms.roomExists(caller.tenantId, roomId)) throw new RoomgateError("not_found", `room ${JSON.stringify(roomId)} not found`);
+  requireRoomAccess(subjectOf(caller), roomId, deps);
+  const roles = deps.memberships.roomRolesOf(caller.tenantId, caller.userId, roomId);
   let granted: Permission[];
+  let rank = rankIn(roles);
   if (caller.kind === "member") {
     // Tokens are expanded at issue; expanding again costs little and keeps
     // a token from an older catalog honest. Unknown numbers are dropped.
     granted = caller.roomId === roomId ? expandPermissions(caller.permissions.filter(isKnownPermission)) : [];
+    if (granted.some(isModerationPermission)) rank = Math.max(rank, Rank.roomModerator) as Rank;
+  } else if (caller.roomScope !== undefined && caller.roomScope !== roomId) {
+    granted = [];
   } else {
-    granted =
-      caller.roomScope !== undefined && caller.roomScope !== roomId
-        ? []
-        : grantedPermissions(deps.memberships, caller.tenantId, caller.userId, roomId);
+    granted = permissionsOfRoles(applicableRoles(roles));
   }
-  const restrict = deps.liveRestrictions ?? NO_LIVE_RESTRICTIONS;
   // Not expanded again: a restriction that removes members of a range must
   // also drop its group, and re-expanding would put them back.
-  return restrict({ tenantId: caller.tenantId, userId: caller.userId, roomId }, granted);
+  const permissions = [...deps.restrictions.apply(granted, caller.tenantId, roomId, caller.userId, deps.clock())];
+  return { permissions, rank };
+}
+
+/** The caller's effective permissions in `roomId`, expanded and sorted (see {@link roomStanding}). */
+export function effectiveRoomPermissions(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): Permission[] {
+  return roomStanding(caller, roomId, deps).permissions;
+}
+
+/** Seed 000's moderation actions (a token carrying one acts as a room moderator). */
+const MODERATION_PERMISSIONS: ReadonlySet<Permission> = new Set([
+  Permission.PermissionChatBlock,
+  Permission.PermissionChatUnblock,
+  Permission.PermissionChatMute,
+  Permission.PermissionChatUnmute,
+  Permission.PermissionChatMessageDelete,
+  Permission.PermissionChatKick,
+  Permission.PermissionRoomBlock,
+  Permission.PermissionRoomUnblock,
+  Permission.PermissionRoomKick,
+]);
+
+function isModerationPermission(p: Permission): boolean {
+  return MODERATION_PERMISSIONS.has(p);
 }

@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { SubjectTokens } from "../domain/auth/subject-tokens.js";
-import { RoomgateError } from "../domain/errors.js";
+import { TokenRejectedError } from "../domain/errors.js";
 import type { RoomTokens } from "../domain/tokens/room-tokens.js";
 import { endUserKey, type EndUserPrincipal } from "../services/context.js";
 import { isPrivateService } from "./interceptors.js";
@@ -36,9 +36,9 @@ export function resolveEndUser(token: string, userTokens: SubjectTokens, roomTok
   if (!roomTokens.knows(token)) {
     try {
       const c = userTokens.verify(token);
-      return { kind: "user", tenantId: c.tenantId, userId: c.userId, roomScope: c.roomId === "" ? undefined : c.roomId };
+      return { kind: "user", tenantId: c.tenantId, userId: c.userId, roomScope: c.roomId === "" ? undefined : c.roomId, issuedAt: c.issuedAt };
     } catch (err) {
-      if (!(err instanceof RoomgateError) || err.message !== "invalid token") throw err;
+      if (!(err instanceof TokenRejectedError) || err.rejection !== "invalid") throw err;
     }
   }
   const m = roomTokens.verify(undefined, token);

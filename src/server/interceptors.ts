@@ -1,7 +1,10 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { authenticateApiKey, type ApiKeyLookup } from "../domain/auth/api-keys.js";
-import { RoomgateError, type ErrorKind } from "../domain/errors.js";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { RoomAccessDenied_Reason, RoomAccessDeniedSchema } from "../../gen/room/errors/v1/errors_pb.js";
+import { RoomAccessDeniedError, RoomgateError, type ErrorKind } from "../domain/errors.js";
 import type { RateLimiter } from "../domain/rate-limit.js";
 import { apiKeyPrincipalKey } from "../services/context.js";
 import { takeParseError } from "./strict-binary.js";
@@ -23,6 +26,16 @@ const CODES: Record<ErrorKind, Code> = {
  */
 export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
   if (err instanceof ConnectError) return err;
+  if (err instanceof RoomAccessDeniedError) {
+    // Machine-readable: a media server tells a block from a missing right
+    // (Connect error details; grpc-status-details-bin over gRPC).
+    const detail = create(RoomAccessDeniedSchema, {
+      reason: err.reason === "room_blocked" ? RoomAccessDenied_Reason.ROOM_BLOCKED : RoomAccessDenied_Reason.REMOVED,
+      roomId: err.roomId,
+      until: err.until === null ? undefined : timestampFromMs(err.until),
+    });
+    return new ConnectError(err.message, CODES[err.kind], undefined, [{ desc: RoomAccessDeniedSchema, value: detail }]);
+  }
   if (err instanceof RoomgateError) return new ConnectError(err.message, CODES[err.kind]);
   log.error({ err, procedure }, "unhandled error");
   return new ConnectError("internal error", Code.Internal);

@@ -38,7 +38,7 @@ export class ModerationPrivateService implements ServiceImpl<typeof Service> {
     const e = this.moderation.act({
       tenantId: caller.tenantId,
       actor: `key:${caller.keyId}`,
-      callerPermissions: "api_key",
+      caller: "api_key",
       action: moderationActionOf(req.action),
       roomId: req.roomId,
       targetUserId: req.targetUserId,
@@ -53,7 +53,7 @@ export class ModerationPrivateService implements ServiceImpl<typeof Service> {
     const e = this.moderation.deleteMessage({
       tenantId: caller.tenantId,
       actor: `key:${caller.keyId}`,
-      callerPermissions: "api_key",
+      caller: "api_key",
       roomId: req.roomId,
       messageId: req.messageId,
       reason: req.reason,

@@ -12,7 +12,7 @@ import {
 } from "../../gen/room/moderation/v1/service_pb.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { Moderation, ModerationAction } from "../domain/moderation/moderation.js";
-import { effectiveRoomPermissions, type RoomPermissionDeps } from "../domain/room-permissions.js";
+import { roomStanding, type RoomPermissionDeps } from "../domain/room-permissions.js";
 import { requireEndUser } from "./context.js";
 
 /**
@@ -58,7 +58,7 @@ export class ModerationService implements ServiceImpl<typeof Service> {
     const e = this.moderation.act({
       tenantId: caller.tenantId,
       actor: `user:${caller.userId}`,
-      callerPermissions: effectiveRoomPermissions(caller, req.roomId, this.permissions),
+      caller: roomStanding(caller, req.roomId, this.permissions),
       action,
       roomId: req.roomId,
       targetUserId: req.targetUserId,
@@ -73,7 +73,7 @@ export class ModerationService implements ServiceImpl<typeof Service> {
     const e = this.moderation.deleteMessage({
       tenantId: caller.tenantId,
       actor: `user:${caller.userId}`,
-      callerPermissions: effectiveRoomPermissions(caller, req.roomId, this.permissions),
+      caller: roomStanding(caller, req.roomId, this.permissions),
       roomId: req.roomId,
       messageId: req.messageId,
       reason: req.reason,

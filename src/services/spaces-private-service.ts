@@ -2,19 +2,31 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   GrantRoleResponseSchema,
+  ListAccessLinksResponseSchema,
+  RevokeAccessLinkResponseSchema,
   type GrantRoleRequest,
   type GrantRoleResponse,
+  type ListAccessLinksRequest,
+  type ListAccessLinksResponse,
+  type RevokeAccessLinkRequest,
+  type RevokeAccessLinkResponse,
   type Service,
 } from "../../gen/room/spaces/private/v1/service_pb.js";
+import type { AccessLinks, LinkManager } from "../domain/spaces/access-links.js";
 import type { Spaces } from "../domain/spaces/spaces.js";
+import { accessLinkMessage } from "./access-link-message.js";
 import { requireApiKey } from "./context.js";
 
 /**
- * room.spaces.private.v1.Service: room roles granted by a backend with its
- * API key, for any room of the tenant (rooms without a space included).
+ * room.spaces.private.v1.Service: room roles and access links managed by a
+ * backend with its API key, for any room of the tenant (rooms without a
+ * space included).
  */
 export class SpacesPrivateService implements ServiceImpl<typeof Service> {
-  constructor(private readonly spaces: Spaces) {}
+  constructor(
+    private readonly spaces: Spaces,
+    private readonly links: AccessLinks,
+  ) {}
 
   grantRole(req: GrantRoleRequest, ctx: HandlerContext): GrantRoleResponse {
     const key = requireApiKey(ctx);
@@ -26,4 +38,19 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
     });
     return create(GrantRoleResponseSchema);
   }
+
+  listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): ListAccessLinksResponse {
+    const page = this.links.list(manager(ctx), req);
+    return create(ListAccessLinksResponseSchema, { links: page.links.map(accessLinkMessage), nextPageToken: page.nextPageToken });
+  }
+
+  revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): RevokeAccessLinkResponse {
+    const e = this.links.revoke(manager(ctx), req.spaceId, req.roomId, req.linkId, req.reason);
+    return create(RevokeAccessLinkResponseSchema, { eventId: BigInt(e.id) });
+  }
+}
+
+function manager(ctx: HandlerContext): LinkManager {
+  const key = requireApiKey(ctx);
+  return { kind: "api_key", tenantId: key.tenantId, keyId: key.keyId };
 }

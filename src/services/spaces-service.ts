@@ -10,6 +10,8 @@ import {
   GrantRoleResponseSchema,
   JoinRoomResponseSchema,
   JoinSpaceResponseSchema,
+  ListAccessLinksResponseSchema,
+  RevokeAccessLinkResponseSchema,
   type ActivateInviteRequest,
   type ActivateInviteResponse,
   type CreateInviteRequest,
@@ -26,12 +28,17 @@ import {
   type JoinRoomResponse,
   type JoinSpaceRequest,
   type JoinSpaceResponse,
+  type ListAccessLinksRequest,
+  type ListAccessLinksResponse,
+  type RevokeAccessLinkRequest,
+  type RevokeAccessLinkResponse,
   type Service,
 } from "../../gen/room/spaces/v1/service_pb.js";
 import type { AccessLinks } from "../domain/spaces/access-links.js";
 import type { SpaceCaller } from "../domain/spaces/rules.js";
 import type { Spaces } from "../domain/spaces/spaces.js";
 import { requireUser } from "./context.js";
+import { accessLinkMessage } from "./access-link-message.js";
 
 /**
  * room.spaces.v1.Service: the end-user surface of seed 001 (spaces, rooms,
@@ -99,12 +106,23 @@ export class SpacesService implements ServiceImpl<typeof Service> {
       participantName: access.participantName,
       accessToken: access.accessToken,
       expiresAt: timestampFromMs(access.expiresAt),
+      linkId: access.linkId,
     });
+  }
+
+  listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): ListAccessLinksResponse {
+    const page = this.links.list({ kind: "user", caller: caller(ctx) }, req);
+    return create(ListAccessLinksResponseSchema, { links: page.links.map(accessLinkMessage), nextPageToken: page.nextPageToken });
+  }
+
+  revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): RevokeAccessLinkResponse {
+    const e = this.links.revoke({ kind: "user", caller: caller(ctx) }, req.spaceId, req.roomId, req.linkId, req.reason);
+    return create(RevokeAccessLinkResponseSchema, { eventId: BigInt(e.id) });
   }
 }
 
 /** The end user of the call (a user access token; room member tokens are refused). */
 function caller(ctx: HandlerContext): SpaceCaller {
   const u = requireUser(ctx);
-  return { tenantId: u.tenantId, userId: u.userId, roomScope: u.roomScope };
+  return { tenantId: u.tenantId, userId: u.userId, roomScope: u.roomScope, issuedAt: u.issuedAt };
 }

@@ -11,7 +11,7 @@ import {
   type Service,
 } from "../../gen/room/users/private/v1/service_pb.js";
 import type { SubjectTokens } from "../domain/auth/subject-tokens.js";
-import { invalidArgument, RoomgateError } from "../domain/errors.js";
+import { invalidArgument, TokenRejectedError } from "../domain/errors.js";
 import type { Users } from "../domain/users/users.js";
 import { requireApiKey } from "./context.js";
 
@@ -42,7 +42,7 @@ export class UsersPrivateService implements ServiceImpl<typeof Service> {
     if (req.token === "") throw invalidArgument("token: must not be empty");
     const c = this.userTokens.verify(req.token);
     // Another tenant's token gets the same answer as a forged one.
-    if (c.tenantId !== caller.tenantId) throw new RoomgateError("unauthenticated", "invalid token");
+    if (c.tenantId !== caller.tenantId) throw new TokenRejectedError("invalid");
     return create(VerifyAccessTokenResponseSchema, {
       tokenId: c.tokenId,
       userId: c.userId,

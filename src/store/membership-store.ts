@@ -15,6 +15,7 @@ export class SqliteMembershipStore implements MembershipStore {
         roomRole: roomMembers.role,
         spaceRole: spaceMembers.role,
         tenantModerator: users.tenantModerator,
+        roomIsPublic: rooms.isPublic,
       })
       .from(users)
       .leftJoin(
@@ -33,6 +34,7 @@ export class SqliteMembershipStore implements MembershipStore {
       roomRole: asRole(row?.roomRole),
       spaceRole: asRole(row?.spaceRole),
       tenantModerator: row?.tenantModerator ?? false,
+      roomIsPublic: row?.roomIsPublic ?? false,
     };
   }
 
@@ -42,6 +44,14 @@ export class SqliteMembershipStore implements MembershipStore {
       .values({ tenantId, roomId, userId, role, grantedBy, createdAt: now })
       .onConflictDoUpdate({ target: [roomMembers.tenantId, roomMembers.roomId, roomMembers.userId], set: { role, grantedBy } })
       .run();
+  }
+
+  removeRoomRole(tenantId: string, roomId: string, userId: string): boolean {
+    const r = this.db
+      .delete(roomMembers)
+      .where(and(eq(roomMembers.tenantId, tenantId), eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
+      .run();
+    return r.changes > 0;
   }
 
   setSpaceRole(tenantId: string, spaceId: string, userId: string, role: RoleName, now: number): void {

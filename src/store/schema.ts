@@ -157,7 +157,9 @@ export const invites = sqliteTable(
 );
 
 /** Access links for unregistered users (seed 001 generateAccess). */
-export const accessLinks = sqliteTable("access_links", {
+export const accessLinks = sqliteTable(
+  "access_links",
+  {
   id: text("id").primaryKey(),
   tenantId: text("tenant_id").notNull(),
   roomId: text("room_id").notNull(),
@@ -172,7 +174,12 @@ export const accessLinks = sqliteTable("access_links", {
   guestUserId: text("guest_user_id"),
   usedAt: ms("used_at"),
   useCount: integer("use_count").notNull().default(0),
-});
+  /** Set when the link was revoked; a revoked link never redeems again. */
+  revokedAt: ms("revoked_at"),
+  },
+  // ListAccessLinks pages a room's links newest first.
+  (t) => [index("access_links_room_idx").on(t.tenantId, t.roomId, t.createdAt)],
+);
 
 /**
  * Grants: one row per issued room member token. The token itself is never

@@ -1,4 +1,5 @@
-import { and, eq, isNull, or, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import type { Keyset } from "../domain/paging.js";
 import { isRoleName, type RoleName } from "../domain/roles.js";
 import type {
   AccessLinkRecord,
@@ -149,6 +150,29 @@ export class SqliteSpaceStore implements SpaceStore {
       .update(accessLinks)
       .set({ guestUserId })
       .where(and(eq(accessLinks.tenantId, tenantId), eq(accessLinks.id, linkId), isNull(accessLinks.guestUserId)))
+      .run();
+    return res.changes === 1;
+  }
+
+  listAccessLinks(tenantId: string, roomId: string, after: Keyset | undefined, limit: number): AccessLinkRecord[] {
+    const position =
+      after === undefined
+        ? undefined
+        : or(lt(accessLinks.createdAt, after.at), and(eq(accessLinks.createdAt, after.at), lt(accessLinks.id, after.id)));
+    return this.db
+      .select()
+      .from(accessLinks)
+      .where(and(eq(accessLinks.tenantId, tenantId), eq(accessLinks.roomId, roomId), position))
+      .orderBy(desc(accessLinks.createdAt), desc(accessLinks.id))
+      .limit(limit)
+      .all();
+  }
+
+  revokeAccessLink(tenantId: string, linkId: string, now: number): boolean {
+    const res = this.db
+      .update(accessLinks)
+      .set({ revokedAt: now })
+      .where(and(eq(accessLinks.tenantId, tenantId), eq(accessLinks.id, linkId), isNull(accessLinks.revokedAt)))
       .run();
     return res.changes === 1;
   }

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { RoomPermissionFlagsSchema } from "../../gen/room/permissions/v1/service_pb.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
-import { RoomgateError } from "../../src/domain/errors.js";
+import { RoomAccessDeniedError, RoomgateError } from "../../src/domain/errors.js";
+import { RestrictionIndex } from "../../src/domain/moderation/restrictions.js";
+import { RevocationIndex } from "../../src/domain/tokens/revocations.js";
 import { ALL_PERMISSIONS } from "../../src/domain/permissions.js";
 import {
   checkRoomId,
@@ -12,7 +14,6 @@ import {
   permissionOfFlag,
   ROOM_PERMISSION_FLAGS,
   roomPermissionFlags,
-  type ApplyLiveRestrictions,
   type RoomPermissionDeps,
 } from "../../src/domain/room-permissions.js";
 import { ROLES } from "../../src/domain/roles.js";
@@ -180,11 +181,11 @@ describe("effectiveRoomPermissions over the real store", () => {
     addUser("alice");
     const memberships = new SqliteMembershipStore(store.db);
     memberships.setRoomRole(tenantId, "r1", "alice", "role_room_user", "test", now);
-    deps = { rooms: new SqliteRoomStore(store.db), memberships };
+    deps = { rooms: new SqliteRoomStore(store.db), memberships, restrictions: new RestrictionIndex(), revocations: new RevocationIndex(), clock: () => now };
   });
   afterAll(() => store?.close());
 
-  const alice = () => ({ kind: "user" as const, tenantId, userId: "alice", roomScope: undefined });
+  const alice = () => ({ kind: "user" as const, tenantId, userId: "alice", roomScope: undefined, issuedAt: now - 1000 });
 
   it("a user access token gets its room role's permissions, nothing in a room without a role", () => {
     expect(effectiveRoomPermissions(alice(), "r1", deps)).toEqual(ROLES.role_room_user.permissions);
@@ -219,15 +220,30 @@ describe("effectiveRoomPermissions over the real store", () => {
     expect(kindOf(() => checkRoomId("x".repeat(256)))).toBe("none");
   });
 
-  it("live restrictions are applied last, through the one seam", () => {
-    const seen: unknown[] = [];
-    const noMessaging: ApplyLiveRestrictions = (subject, granted) => {
-      seen.push(subject);
-      return granted.filter((p) => p < 300 || p >= 400);
-    };
-    const out = effectiveRoomPermissions(alice(), "r1", { ...deps, liveRestrictions: noMessaging });
-    expect(seen).toEqual([{ tenantId, userId: "alice", roomId: "r1" }]);
-    expect(out.some((p) => p >= 300 && p < 400)).toBe(false);
+  it("live restrictions are applied last: a mute takes sending away, a room block refuses with its detail", () => {
+    const restrictions = new RestrictionIndex();
+    restrictions.set({ tenantId, roomId: "r1", userId: "alice", kind: "mute", until: null });
+    const out = effectiveRoomPermissions(alice(), "r1", { ...deps, restrictions });
+    expect(out).not.toContain(P.PermissionCanSendMessagesInDiscussion);
     expect(out).toContain(P.PermissionCanSendNudge);
+    restrictions.set({ tenantId, roomId: "r1", userId: "alice", kind: "room_block", until: now + 5000 });
+    let caught: unknown;
+    try {
+      effectiveRoomPermissions(alice(), "r1", { ...deps, restrictions });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(RoomAccessDeniedError);
+    expect((caught as RoomAccessDeniedError).reason).toBe("room_blocked");
+    expect((caught as RoomAccessDeniedError).until).toBe(now + 5000);
+  });
+
+  it("a kick after the credential was issued takes that room only; a newer credential is back in", () => {
+    const revocations = new RevocationIndex();
+    revocations.add({ kind: "user_room", tenantId, userId: "alice", roomId: "r1", at: now - 500 });
+    const d = { ...deps, revocations };
+    expect(() => effectiveRoomPermissions(alice(), "r1", d)).toThrow(RoomAccessDeniedError);
+    expect(effectiveRoomPermissions({ ...alice(), issuedAt: now - 100 }, "r1", d)).toEqual(ROLES.role_room_user.permissions);
+    expect(effectiveRoomPermissions(alice(), "r2", d)).toEqual([]);
   });
 });

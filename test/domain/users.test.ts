@@ -290,7 +290,7 @@ describe("ConsumerUsers (seed 003)", () => {
     const caller = { tenantId: d.tenantId, keyId: d.keyId };
     const roomMod = d.consumers.createOrLogin(caller, { ...base, isModerator: true, chatRoom: "room-1" });
     expect(roomMod.isModerator).toBe(true);
-    expect(d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-1")).toEqual({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
+    expect(d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-1")).toMatchObject({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
     expect(d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-2").roomRole).toBeUndefined();
 
     const tenantMod = d.consumers.createOrLogin(caller, { ...base, isModerator: true });
@@ -298,7 +298,7 @@ describe("ConsumerUsers (seed 003)", () => {
 
     const user = d.consumers.createOrLogin(caller, { ...base, chatRoom: "room-1" });
     expect(user.isModerator).toBe(false);
-    expect(d.memberships.roomRolesOf(d.tenantId, user.userId, "room-1")).toEqual({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
+    expect(d.memberships.roomRolesOf(d.tenantId, user.userId, "room-1")).toMatchObject({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
   });
 
   it("the same identifier is the same user; isModerator false demotes a tenant moderator", () => {

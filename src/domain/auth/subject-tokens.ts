@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
-import { RoomgateError } from "../errors.js";
+import { TokenRejectedError } from "../errors.js";
 import { formatTokenId } from "../tokens/room-tokens.js";
 import type { RevocationIndex } from "../tokens/revocations.js";
 import { InvalidTokenError, type TokenCodec, type TokenKind } from "../tokens/token-codec.js";
@@ -73,15 +73,15 @@ export class SubjectTokens {
     try {
       c = fromBinary(ClaimsSchema, this.codec.open(this.kind, token));
     } catch (err) {
-      if (err instanceof InvalidTokenError) throw new RoomgateError("unauthenticated", "invalid token");
+      if (err instanceof InvalidTokenError) throw new TokenRejectedError("invalid");
       throw err;
     }
     const expiresAt = Number(c.expiresAtMs);
-    if (this.clock() >= expiresAt) throw new RoomgateError("unauthenticated", "token expired");
+    if (this.clock() >= expiresAt) throw new TokenRejectedError("expired");
     const tokenId = formatTokenId(c.tokenId);
     const issuedAt = Number(c.issuedAtMs);
     if (this.revocations?.isRevoked({ tenantId: c.tenantId, tokenId, userId: c.userId, roomId: c.roomId, issuedAt })) {
-      throw new RoomgateError("unauthenticated", "token revoked");
+      throw new TokenRejectedError("revoked");
     }
     return {
       tokenId,

@@ -6,6 +6,8 @@ import type { EventBus } from "../events/event-bus.js";
 import type { Actor, Journal, StoredEvent, Transact } from "../journal.js";
 import type { Revocation, RevocationIndex } from "../tokens/revocations.js";
 import type { Restriction, RestrictionIndex, RestrictionKind } from "./restrictions.js";
+import { rankIn, type MembershipStore } from "../membership.js";
+import type { RoomStanding } from "../room-permissions.js";
 
 /** The moderation actions of seed 000, by the permission each needs. */
 export type ModerationAction =
@@ -59,15 +61,20 @@ export interface ModerationDeps {
   readonly bus: EventBus;
   readonly restrictions: RestrictionIndex;
   readonly revocations: RevocationIndex;
+  /** Where the target's rank in the room is read (hierarchy rule). */
+  readonly memberships: Pick<MembershipStore, "roomRolesOf">;
   readonly clock: () => number;
 }
+
+/** Who acts: the tenant's API key (anything within the tenant), or an end user's standing in the room. */
+export type ModerationCaller = "api_key" | RoomStanding;
 
 /** One action request, after the service layer's translation. */
 export interface ActInput {
   readonly tenantId: string;
   readonly actor: Actor;
-  /** The caller's effective permissions in the room, or "api_key" for the backend. */
-  readonly callerPermissions: readonly P[] | "api_key";
+  /** The caller's standing in the room (roomStanding), or "api_key" for the backend. */
+  readonly caller: ModerationCaller;
   readonly action: ModerationAction;
   readonly roomId: string;
   readonly targetUserId: string;
@@ -80,7 +87,8 @@ const MAX_REASON = 1_024;
 
 /**
  * Moderation rules: the caller needs the action's permission in that room
- * (or the API key); the target must be a member of that room; block and mute
+ * (or the API key); the target must be a member of that room and rank
+ * below the caller there (the API key outranks everyone); block and mute
  * may carry a duration after which they lift by themselves; kick revokes the
  * member's current tokens for the room (newer ones still work); a room block
  * empties their effective permissions and refuses new tokens. Each action
@@ -100,10 +108,18 @@ export class Moderation {
       throw invalidArgument(`duration_seconds applies to block and mute only, not ${input.action}`);
     }
     if (input.durationSeconds > MAX_DURATION) throw invalidArgument(`duration_seconds exceeds ${MAX_DURATION}`);
-    authorize(input.callerPermissions, REQUIRED_PERMISSION[input.action], input.action);
+    authorize(input.caller, REQUIRED_PERMISSION[input.action], input.action);
     if (!store.roomExists(input.tenantId, input.roomId)) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
     if (!store.isMember(input.tenantId, input.roomId, input.targetUserId)) {
       throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
+    }
+    if (input.caller !== "api_key") {
+      // Hierarchy: owner > space moderator > room moderator > member; nobody
+      // acts on a member of equal or higher rank (themselves included).
+      const target = rankIn(this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId));
+      if (target >= input.caller.rank) {
+        throw new RoomgateError("permission_denied", `${input.action} needs a higher rank than the target's in this room`);
+      }
     }
     const now = this.deps.clock();
     const until = effect.set && input.durationSeconds > 0 ? now + input.durationSeconds * 1000 : null;
@@ -144,14 +160,14 @@ export class Moderation {
   deleteMessage(input: {
     tenantId: string;
     actor: Actor;
-    callerPermissions: readonly P[] | "api_key";
+    caller: ModerationCaller;
     roomId: string;
     messageId: string;
     reason: string;
   }): StoredEvent {
     checkCommon(input.roomId, input.reason);
     checkId("message_id", input.messageId);
-    authorize(input.callerPermissions, P.PermissionChatMessageDelete, "message delete");
+    authorize(input.caller, P.PermissionChatMessageDelete, "message delete");
     if (!this.deps.store.roomExists(input.tenantId, input.roomId)) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
     const now = this.deps.clock();
     const [event] = this.deps.transact(() =>
@@ -170,7 +186,7 @@ function checkCommon(roomId: string, reason: string): void {
   if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
 }
 
-function authorize(perms: readonly P[] | "api_key", needed: P, what: string): void {
-  if (perms === "api_key" || perms.includes(needed)) return;
+function authorize(caller: ModerationCaller, needed: P, what: string): void {
+  if (caller === "api_key" || caller.permissions.includes(needed)) return;
   throw new RoomgateError("permission_denied", `${what} needs ${P[needed]} in this room`);
 }

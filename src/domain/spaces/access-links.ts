@@ -1,9 +1,14 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { SubjectTokens } from "../auth/subject-tokens.js";
-import { invalidArgument, RoomgateError } from "../errors.js";
-import { journaled, memberJoined, type JournalSink } from "../events/record.js";
-import type { MembershipStore } from "../membership.js";
-import { ACCESS_LINK_ROLES, MODERATING_ROOM_ROLES } from "../roles.js";
+import { invalidArgument, RoomgateError, TokenRejectedError } from "../errors.js";
+import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
+import { journaled, memberJoined, roleRevoked, type RecordFn } from "../events/record.js";
+import type { Actor, StoredEvent } from "../journal.js";
+import { moderatesRoom } from "../membership.js";
+import { decodeKeyset, encodeKeyset, pageSizeOf } from "../paging.js";
+import { requireRoomAccess } from "../room-permissions.js";
+import { ACCESS_LINK_ROLES } from "../roles.js";
+import type { Revocation } from "../tokens/revocations.js";
 import {
   checkExternalUserId,
   checkId,
@@ -15,8 +20,8 @@ import {
   MAX_REDEEMED_TOKEN_TTL_SECONDS,
   type SpaceCaller,
 } from "./rules.js";
-import { findRoomIn } from "./spaces.js";
-import type { AccessLinkRecord, SpaceStore } from "./store.js";
+import { findRoomIn, type SpacesDeps } from "./spaces.js";
+import type { AccessLinkRecord } from "./store.js";
 
 /** Seed 001 generateAccess, as the caller sends it. */
 export interface AccessRequest {
@@ -39,6 +44,8 @@ export interface GeneratedAccess {
   /** The access-link token (redeemed with room.access.v1 Redeem). */
   readonly accessToken: string;
   readonly expiresAt: number;
+  /** The link's id (ListAccessLinks, RevokeAccessLink). */
+  readonly linkId: string;
 }
 
 /** What redeeming a link gives: a user access token for the link's room. */
@@ -58,129 +65,263 @@ export interface AccessLinkOptions {
   readonly maxTtlSeconds: number;
 }
 
+/** What access links work with beyond {@link SpacesDeps}; all required. */
+export interface AccessLinksDeps extends SpacesDeps {
+  readonly linkTokens: SubjectTokens;
+  readonly userTokens: SubjectTokens;
+  readonly options: AccessLinkOptions;
+  /** Where a revoked link's guest revocation is stored (the revocations table). */
+  readonly revocationStore: { addRevocation(r: Revocation, expiresAt: number | null): void };
+}
+
+/** Who manages a room's links: an end user (judged in the room) or the tenant's API key. */
+export type LinkManager = { readonly kind: "user"; readonly caller: SpaceCaller } | { readonly kind: "api_key"; readonly tenantId: string; readonly keyId: string };
+
+/** A room and a page position, as List asks for them. */
+export interface LinkListRequest {
+  readonly spaceId: string;
+  readonly roomId: string;
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+/** One page of links. */
+export interface LinkPage {
+  readonly links: AccessLinkRecord[];
+  readonly nextPageToken: string;
+}
+
+const MAX_REASON = 1_024;
+
 /**
- * Access links for unregistered users (seed 001 generateAccess) and their
- * redemption; the rules are listed in ./rules.ts. A link is a row in the
- * store plus an access-link token whose token id is the row's id, so the
- * token alone names the link and nothing guessable does.
+ * Access links for unregistered users (seed 001 generateAccess), their
+ * redemption, listing and revocation; the rules are listed in ./rules.ts. A
+ * link is a row in the store plus an access-link token whose token id is
+ * the row's id, so the token alone names the link and nothing guessable does.
  */
 export class AccessLinks {
-  constructor(
-    private readonly store: SpaceStore,
-    private readonly memberships: MembershipStore,
-    private readonly linkTokens: SubjectTokens,
-    private readonly userTokens: SubjectTokens,
-    private readonly options: AccessLinkOptions,
-    private readonly clock: () => number = Date.now,
-    /** Where a guest's first redemption is audited and announced as a join. */
-    private readonly sink?: JournalSink,
-  ) {}
+  constructor(private readonly deps: AccessLinksDeps) {}
 
   /** Creates an access link; only the room's creator or a room moderator may. */
   generate(caller: SpaceCaller, req: AccessRequest): GeneratedAccess {
+    checkId("space_id", req.spaceId);
     checkId("room_id", req.roomId);
     checkName("username", req.username, MAX_LINK_USERNAME_CHARS);
     // ACCESS_LINK_ROLES is exactly the two access_links.role values.
     const role = checkRole("role", req.role, ACCESS_LINK_ROLES as readonly AccessLinkRecord["role"][]);
     checkExternalUserId(req.externalUserId);
     const ttlSeconds = req.ttlSeconds || DEFAULT_LINK_TTL_SECONDS;
-    if (ttlSeconds > this.options.maxTtlSeconds) {
-      throw invalidArgument(`ttl: ${ttlSeconds} exceeds the maximum of ${this.options.maxTtlSeconds} seconds`);
+    if (ttlSeconds > this.deps.options.maxTtlSeconds) {
+      throw invalidArgument(`ttl: ${ttlSeconds} exceeds the maximum of ${this.deps.options.maxTtlSeconds} seconds`);
     }
     checkScope(caller, req.roomId);
-    const room = findRoomIn(this.store, caller.tenantId, req.spaceId, req.roomId);
-    // Seed 001: the creator or a room moderator — a space owner (or space
-    // moderator) as such is not enough, so moderatesRoom is not used here.
-    const mine = this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
-    const allowed =
-      room.creatorUserId === caller.userId ||
-      mine.tenantModerator ||
-      (mine.roomRole !== undefined && MODERATING_ROOM_ROLES.includes(mine.roomRole));
-    if (!allowed) {
+    const room = findRoomIn(this.deps.store, caller.tenantId, req.spaceId, req.roomId);
+    requireRoomAccess(caller, room.id, this.deps.access);
+    // Seed 001: the creator or a room moderator — a space owner as such is
+    // not enough (moderatesRoom does not count the owner).
+    const mine = this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
+    if (room.creatorUserId !== caller.userId && !moderatesRoom(mine)) {
       throw new RoomgateError("permission_denied", "only the room's creator or a room moderator may generate access links");
     }
     const id = randomBytes(16).toString("hex");
     // Sealing writes nothing, so the token is made first and the row gets
-    // the token's exact expiry; the row is the only write.
-    const { token, claims } = this.linkTokens.issue({ tenantId: caller.tenantId, userId: "", roomId: room.id, ttlSeconds, tokenId: id });
-    this.store.insertAccessLink({
-      id,
-      tenantId: caller.tenantId,
-      roomId: room.id,
-      username: req.username,
-      role,
-      externalUserId: req.externalUserId,
-      isPermanent: req.isPermanent,
-      expiresAt: claims.expiresAt,
-      createdBy: caller.userId,
-      createdAt: claims.issuedAt,
-      guestUserId: null,
-      useCount: 0,
+    // the token's exact expiry.
+    const { token, claims } = this.deps.linkTokens.issue({ tenantId: caller.tenantId, userId: "", roomId: room.id, ttlSeconds, tokenId: id });
+    this.atomically((record) => {
+      this.deps.store.insertAccessLink({
+        id,
+        tenantId: caller.tenantId,
+        roomId: room.id,
+        username: req.username,
+        role,
+        externalUserId: req.externalUserId,
+        isPermanent: req.isPermanent,
+        expiresAt: claims.expiresAt,
+        createdBy: caller.userId,
+        createdAt: claims.issuedAt,
+        guestUserId: null,
+        useCount: 0,
+        revokedAt: null,
+      });
+      record({
+        audit: [
+          {
+            tenantId: caller.tenantId,
+            at: claims.issuedAt,
+            actor: `user:${caller.userId}`,
+            action: "access_link.generate",
+            roomId: room.id,
+            target: id,
+            detail: { role, isPermanent: req.isPermanent, expiresAt: claims.expiresAt, username: req.username },
+          },
+        ],
+        events: [],
+      });
     });
     const link =
-      `${this.options.publicUrl}/join/${encodeURIComponent(room.id)}` +
+      `${this.deps.options.publicUrl}/join/${encodeURIComponent(room.id)}` +
       `?participantName=${encodeURIComponent(req.username)}&accessToken=${encodeURIComponent(token)}`;
-    return { link, participantName: req.username, accessToken: token, expiresAt: claims.expiresAt };
+    return { link, participantName: req.username, accessToken: token, expiresAt: claims.expiresAt, linkId: id };
   }
 
   /**
    * Exchanges an access-link token for a user access token limited to the
    * link's room. The claim, the guest user and its room role are written in
    * one transaction, so a one-time link yields exactly one token even when
-   * redeemed concurrently.
+   * redeemed concurrently. A link revoked — by itself, by RevokeRoom, or by
+   * RevokeUser or a kick of its guest, after it was made — never redeems; a
+   * room-blocked guest is refused until the block ends.
    */
   redeem(accessToken: string): Redemption {
     if (accessToken === "") throw invalidArgument("access_token: must not be empty");
     let claims;
     try {
-      claims = this.linkTokens.verify(accessToken);
+      claims = this.deps.linkTokens.verify(accessToken);
     } catch (err) {
-      // "token expired" is reported only after the tag verified: the link is
+      // "expired" is reported only after the tag verified: the link is
       // authentic, its time is up (its token lives exactly as long as it).
-      if (err instanceof RoomgateError && err.message === "token expired") throw linkExpired();
+      if (err instanceof TokenRejectedError && err.rejection === "expired") throw linkExpired();
       throw err;
     }
     const { tenantId, tokenId } = claims;
-    const now = this.clock();
-    return journaled((f) => this.store.atomically(f), this.sink, (record) => {
-      const link = this.store.findAccessLink(tenantId, tokenId);
+    const now = this.deps.clock();
+    return this.atomically((record) => {
+      const link = this.deps.store.findAccessLink(tenantId, tokenId);
       if (!link || link.roomId !== claims.roomId) throw new RoomgateError("not_found", "access link not found");
       const ttlSeconds = Math.min(Math.floor((link.expiresAt - now) / 1000), MAX_REDEEMED_TOKEN_TTL_SECONDS);
       if (ttlSeconds < 1) throw linkExpired();
-      if (!this.store.claimAccessLink(tenantId, link.id, now)) {
+      const facts = { tenantId, tokenId: link.id, userId: link.guestUserId ?? "", roomId: link.roomId, issuedAt: link.createdAt };
+      if (link.revokedAt !== null || this.deps.access.revocations.isRevoked(facts)) {
+        throw new RoomgateError("failed_precondition", "access link revoked");
+      }
+      if (link.guestUserId !== null) requireRoomAccess({ tenantId, userId: link.guestUserId, issuedAt: undefined }, link.roomId, this.deps.access);
+      if (!this.deps.store.claimAccessLink(tenantId, link.id, now)) {
         throw new RoomgateError("failed_precondition", "access link already used");
       }
       let userId = link.guestUserId;
       if (userId === null) {
         userId = randomUUID();
-        this.store.insertGuestUser({ tenantId, id: userId, username: link.username, externalUserId: link.externalUserId, createdAt: now });
-        if (!this.store.setAccessLinkGuest(tenantId, link.id, userId)) {
+        this.deps.store.insertGuestUser({ tenantId, id: userId, username: link.username, externalUserId: link.externalUserId, createdAt: now });
+        if (!this.deps.store.setAccessLinkGuest(tenantId, link.id, userId)) {
           // Cannot happen inside the transaction; refuse rather than split the link's guests.
           throw new Error("access link guest set concurrently");
         }
-        this.memberships.setRoomRole(tenantId, link.roomId, userId, link.role, link.createdBy, now);
+        this.deps.memberships.setRoomRole(tenantId, link.roomId, userId, link.role, link.createdBy, now);
         record(
-          memberJoined({
-            tenantId,
-            actor: `user:${userId}`,
-            at: now,
-            userId,
-            role: link.role,
-            roomId: link.roomId,
-            via: "access_link",
-            target: link.id,
-          }),
+          memberJoined({ tenantId, actor: `user:${userId}`, at: now, userId, role: link.role, roomId: link.roomId, via: "access_link", target: link.id }),
         );
       }
-      const issued = this.userTokens.issue({ tenantId, userId, roomId: link.roomId, ttlSeconds });
-      return {
-        accessToken: issued.token,
-        userId,
-        roomId: link.roomId,
-        participantName: link.username,
-        expiresAt: issued.claims.expiresAt,
-      };
+      const issued = this.deps.userTokens.issue({ tenantId, userId, roomId: link.roomId, ttlSeconds });
+      record({
+        audit: [
+          {
+            tenantId,
+            at: now,
+            actor: `user:${userId}`,
+            action: "access_link.redeem",
+            roomId: link.roomId,
+            targetUserId: userId,
+            target: link.id,
+            detail: { linkCreatedBy: link.createdBy, role: link.role, expiresAt: issued.claims.expiresAt },
+          },
+        ],
+        events: [],
+      });
+      return { accessToken: issued.token, userId, roomId: link.roomId, participantName: link.username, expiresAt: issued.claims.expiresAt };
     });
+  }
+
+  /** One page of a room's links, newest first. */
+  list(who: LinkManager, req: LinkListRequest): LinkPage {
+    const pageSize = pageSizeOf(req.pageSize);
+    const after = req.pageToken === "" ? undefined : decodeKeyset(req.pageToken);
+    const room = this.managedRoom(who, req.spaceId, req.roomId, undefined);
+    // One more than asked tells whether another page follows.
+    const rows = this.deps.store.listAccessLinks(room.tenantId, room.id, after, pageSize + 1);
+    const links = rows.slice(0, pageSize);
+    const last = links[links.length - 1];
+    return { links, nextPageToken: rows.length > pageSize && last ? encodeKeyset({ at: last.createdAt, id: last.id }) : "" };
+  }
+
+  /**
+   * Revokes one link: it never redeems again; its guest (if it was redeemed)
+   * loses the room — every token issued to the guest so far is revoked and
+   * the guest's room role removed. One transaction, audited, announced as
+   * TOKEN_REVOKED naming the link.
+   */
+  revoke(who: LinkManager, spaceId: string, roomId: string, linkId: string, reason: string): StoredEvent {
+    if (!/^[0-9a-f]{32}$/.test(linkId)) throw invalidArgument("link_id must be 32 lower-case hex digits");
+    if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
+    const tenantId = who.kind === "user" ? who.caller.tenantId : who.tenantId;
+    const link = this.deps.store.findAccessLink(tenantId, linkId);
+    if (!link || link.roomId !== roomId) throw new RoomgateError("not_found", "access link not found");
+    this.managedRoom(who, spaceId, roomId, link);
+    const actor: Actor = who.kind === "user" ? `user:${who.caller.userId}` : `key:${who.keyId}`;
+    const now = this.deps.clock();
+    let revocation: Revocation | undefined;
+    const events = this.atomicallyCapturing((record) => {
+      if (!this.deps.store.revokeAccessLink(tenantId, link.id, now)) {
+        throw new RoomgateError("failed_precondition", "access link already revoked");
+      }
+      const guest = this.deps.store.findAccessLink(tenantId, link.id)?.guestUserId ?? null;
+      if (guest !== null) {
+        revocation = { kind: "user_room", tenantId, userId: guest, roomId, at: now };
+        this.deps.revocationStore.addRevocation(revocation, null);
+        if (this.deps.memberships.removeRoomRole(tenantId, roomId, guest)) {
+          record(roleRevoked({ tenantId, actor, at: now, userId: guest, role: link.role, roomId, via: "access_link", target: link.id }));
+        }
+      }
+      record({
+        audit: [{ tenantId, at: now, actor, action: "access_link.revoke", roomId, targetUserId: guest ?? "", target: link.id, reason }],
+        events: [{ tenantId, type: EventType.TOKEN_REVOKED, roomId, userId: guest ?? "", actor, at: now, tokenId: link.id, reason }],
+      });
+    });
+    if (revocation) this.deps.access.revocations.add(revocation);
+    return events[events.length - 1]!;
+  }
+
+  /**
+   * The room whose links `who` may see or revoke: the API key, any room of
+   * its tenant; an end user, a room open to them of which they are the
+   * creator or a moderator — or, for one link, its creator.
+   */
+  private managedRoom(who: LinkManager, spaceId: string, roomId: string, link: AccessLinkRecord | undefined) {
+    if (who.kind === "api_key") {
+      checkId("room_id", roomId);
+      return findRoomIn(this.deps.store, who.tenantId, spaceId, roomId);
+    }
+    const caller = who.caller;
+    checkId("space_id", spaceId);
+    checkId("room_id", roomId);
+    checkScope(caller, roomId);
+    const room = findRoomIn(this.deps.store, caller.tenantId, spaceId, roomId);
+    requireRoomAccess(caller, room.id, this.deps.access);
+    const mine = this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
+    const ownLink = link !== undefined && link.createdBy === caller.userId;
+    if (room.creatorUserId !== caller.userId && !ownLink && !moderatesRoom(mine)) {
+      throw new RoomgateError("permission_denied", "only the room's creator or a room moderator may manage its access links");
+    }
+    return room;
+  }
+
+  /** One store transaction whose records are written with it and announced after it commits. */
+  private atomically<T>(fn: (record: RecordFn) => T): T {
+    return journaled((f) => this.deps.store.atomically(f), this.deps.sink, fn);
+  }
+
+  /** {@link atomically}, returning the events it stored (their ids answer the call). */
+  private atomicallyCapturing(fn: (record: RecordFn) => void): StoredEvent[] {
+    const captured: StoredEvent[] = [];
+    const { journal, bus } = this.deps.sink;
+    const capturing = {
+      record: (...args: Parameters<typeof journal.record>) => {
+        const out = journal.record(...args);
+        captured.push(...out);
+        return out;
+      },
+    };
+    journaled((f) => this.deps.store.atomically(f), { journal: capturing, bus }, fn);
+    return captured;
   }
 }
 

@@ -3,10 +3,31 @@
  * {@link Spaces} and {@link AccessLinks} enforce them; this block is the
  * one place they are written down.
  *
- * - CreateSpace: the caller becomes the owner (`role_space_owner`); name 1–128.
+ * - Ways in: a room role; a space role, which reaches the PUBLIC rooms of its
+ *   space only (role_space_user, role_space_moderator and role_space_owner
+ *   alike — a private room needs a room role, seed 001); seed 003's
+ *   tenant-wide moderator, every room of the tenant; a room member token,
+ *   its own room; an access link, its room. See applicableRoles.
+ * - Every end-user call that acts in a room first checks the room is open to
+ *   the caller (requireRoomAccess): a room block, or a kick/revocation in the
+ *   room after the credential was issued, is permission_denied with a
+ *   RoomAccessDenied detail.
+ * - "Room moderator" has one meaning for every call (moderatesRoom): a
+ *   moderating role that opens the room — a moderating room role, a space
+ *   moderator in a public room of the space, a tenant-wide moderator.
+ * - Hierarchy: owner > space moderator (and tenant-wide moderator) > room
+ *   moderator > member (rankIn). Nobody moderates or grants at or above
+ *   their own rank; the API key may do anything within its tenant.
+ * - End-user calls about a room name its space: an empty space_id is
+ *   invalid_argument (rooms without a space are managed with the API key).
+ * - CreateSpace: the caller becomes the owner (`role_space_owner`); name
+ *   1–128. Audited as "space.create".
  * - CreateRoom: the space owner or a space moderator; the caller is recorded
- *   as the room's creator; the room id is a random UUID.
+ *   as the room's creator and gets role_room_moderator in it (so a private
+ *   room is open to its creator); the room id is a random UUID. Audited as
+ *   "room.create".
  * - CreateInvite: the space owner only; the role is one of INVITE_ROLES.
+ *   Audited as "invite.create".
  * - ActivateInvite: the caller (by their own user access token) gets the
  *   invite's role in its space. An invite works exactly once, also under
  *   concurrency: a conditional update (`used_at IS NULL`) claims it in the
@@ -20,13 +41,19 @@
  * - Joining and invites never downgrade: a stronger role the caller already
  *   holds is kept.
  * - GrantRole (end user): the owner of the room's space or a room moderator
- *   (see moderatesRoom); the role is one of ROOM_GRANT_ROLES; the target user
- *   must exist in the tenant. GrantRole (API key): any room of the tenant,
- *   including rooms without a space (first named by token Create), for which
- *   space_id is empty.
- * - GenerateAccess: only the room's creator or a room moderator (a moderating
- *   room role, or a tenant-wide moderator); a space owner who is neither is
- *   permission_denied. Role `user` or `moderator`; username 1–64;
+ *   (see moderatesRoom); the role is one of ROOM_GRANT_ROLES and must rank
+ *   below the caller, and so must the target's current rank (a room
+ *   moderator grants role_room_user to members; a space moderator may also
+ *   make room moderators); the target user must exist in the tenant.
+ *   GrantRole (API key): any role, any room of the tenant, including rooms
+ *   without a space (first named by token Create), for which space_id is
+ *   empty.
+ * - GenerateAccess: only the room's creator or a room moderator
+ *   (moderatesRoom); a space owner who is neither is permission_denied.
+ *   Audited as "access_link.generate" with its creator as actor.
+ * - ListAccessLinks / RevokeAccessLink: the room's creator, the link's
+ *   creator or a room moderator (and the API key). A revoked link never
+ *   redeems again; its guest's tokens are revoked and its room role removed. Role `user` or `moderator`; username 1–64;
  *   externalUserId `[A-Za-z0-9_-]{0,128}`; ttl defaults to 86400 s and is at
  *   most the configured maximum token lifetime; isPermanent makes it reusable
  *   within ttl, otherwise it works once.
@@ -36,7 +63,12 @@
  *   first redemption creates a `guest` user with the link's username and
  *   external id and gives it the link's role in the room; a permanent link
  *   reuses that guest. The answer is a user access token limited to the room,
- *   valid for the rest of the link's life, at most 24 h.
+ *   valid for the rest of the link's life, at most 24 h. Every redemption is
+ *   audited ("access_link.redeem", naming the link's creator).
+ * - A link is covered by every way out: RevokeAccessLink; RevokeRoom of its
+ *   room after it was made; RevokeUser or a kick of its guest after it was
+ *   made (failed_precondition "access link revoked"); a room block of its
+ *   guest (permission_denied, RoomAccessDenied).
  * - Tenants are isolated: an unknown space, room, invite or user, or one of
  *   another tenant, is not_found. Room-scoped callers (access-link guests)
  *   may act only in their room.
@@ -53,6 +85,8 @@ export interface SpaceCaller {
   readonly userId: string;
   /** Set for access-link guests: the only room their token is good for. */
   readonly roomScope: string | undefined;
+  /** When the caller's credential was issued: a later kick from a room takes that room from it. */
+  readonly issuedAt: number;
 }
 
 /** Longest space or room name, in characters. */

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { RoomgateError } from "../errors.js";
-import { journaled, memberJoined, roleGranted, type JournalSink, type RecordFn } from "../events/record.js";
-import { moderatesRoom, type MembershipStore } from "../membership.js";
-import { INVITE_ROLES, ROOM_GRANT_ROLES, type RoleName } from "../roles.js";
+import { journaled, memberJoined, roleGranted, type JournalSink, type Recorded, type RecordFn } from "../events/record.js";
+import { moderatesRoom, rankIn, type MembershipStore } from "../membership.js";
+import { requireRoomAccess, type RoomPermissionDeps } from "../room-permissions.js";
+import { INVITE_ROLES, rankOfRole, ROOM_GRANT_ROLES, type RoleName } from "../roles.js";
 import { checkId, checkName, checkRole, checkScope, MAX_NAME_CHARS, strongerSpaceRole, type SpaceCaller } from "./rules.js";
 import type { Actor } from "../journal.js";
 import type { RoomRecord, SpaceRecord, SpaceStore } from "./store.js";
@@ -21,19 +22,32 @@ export interface RoleGrant {
   readonly role: string;
 }
 
+/** What spaces and access links work with; all required, wired once in src/app.ts. */
+export interface SpacesDeps {
+  readonly store: SpaceStore;
+  readonly memberships: MembershipStore;
+  readonly clock: () => number;
+  /** Where every change is audited and announced. */
+  readonly sink: JournalSink;
+  /** Live blocks and revocations: a room closed to the caller refuses them. */
+  readonly access: Pick<RoomPermissionDeps, "restrictions" | "revocations" | "clock">;
+}
+
 /**
  * Spaces, rooms, invites and room roles (seed 001); the rules are listed in
  * ./rules.ts. Inputs are checked first (invalid_argument), then looked up
  * (not_found), then authorised (permission_denied).
  */
 export class Spaces {
-  constructor(
-    private readonly store: SpaceStore,
-    private readonly memberships: MembershipStore,
-    private readonly clock: () => number = Date.now,
-    /** Where joins and grants are audited and announced (none in bare domain use). */
-    private readonly sink?: JournalSink,
-  ) {}
+  private readonly store: SpaceStore;
+  private readonly memberships: MembershipStore;
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: SpacesDeps) {
+    this.store = deps.store;
+    this.memberships = deps.memberships;
+    this.clock = deps.clock;
+  }
 
   /** Creates a space owned by the caller; returns its id. */
   createSpace(caller: SpaceCaller, input: NewPlace): string {
@@ -47,7 +61,11 @@ export class Spaces {
       isPublic: input.isPublic,
       ownerUserId: caller.userId,
     };
-    this.store.insertSpace(space, this.clock());
+    const now = this.clock();
+    this.atomically((record) => {
+      this.store.insertSpace(space, now);
+      record(created(caller, now, "space.create", space.id, "", { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
+    });
     return space.id;
   }
 
@@ -63,14 +81,21 @@ export class Spaces {
       throw new RoomgateError("permission_denied", "only the space owner or a space moderator may create rooms");
     }
     const id = randomUUID();
-    this.store.insertRoom({
-      tenantId: caller.tenantId,
-      id,
-      spaceId: space.id,
-      name: input.name,
-      isPublic: input.isPublic,
-      creatorUserId: caller.userId,
-      createdAt: this.clock(),
+    const now = this.clock();
+    this.atomically((record) => {
+      this.store.insertRoom({
+        tenantId: caller.tenantId,
+        id,
+        spaceId: space.id,
+        name: input.name,
+        isPublic: input.isPublic,
+        creatorUserId: caller.userId,
+        createdAt: now,
+      });
+      // The creator's way into the room, a private one included: space
+      // roles reach public rooms only.
+      this.memberships.setRoomRole(caller.tenantId, id, caller.userId, "role_room_moderator", caller.userId, now);
+      record(created(caller, now, "room.create", id, id, { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
     });
     return id;
   }
@@ -86,15 +111,19 @@ export class Spaces {
       throw new RoomgateError("permission_denied", "only the space owner may invite");
     }
     const id = randomUUID();
-    this.store.insertInvite({
-      id,
-      tenantId: caller.tenantId,
-      spaceId: space.id,
-      role: inviteRole,
-      createdBy: caller.userId,
-      createdAt: this.clock(),
-      usedBy: null,
-      usedAt: null,
+    const now = this.clock();
+    this.atomically((record) => {
+      this.store.insertInvite({
+        id,
+        tenantId: caller.tenantId,
+        spaceId: space.id,
+        role: inviteRole,
+        createdBy: caller.userId,
+        createdAt: now,
+        usedBy: null,
+        usedAt: null,
+      });
+      record(created(caller, now, "invite.create", id, "", { spaceId: space.id, role: inviteRole }));
     });
     return id;
   }
@@ -148,12 +177,14 @@ export class Spaces {
 
   /** Joins a public room (of a public space, or of the caller's space) as role_room_user. */
   joinRoom(caller: SpaceCaller, spaceId: string, roomId: string): void {
+    checkId("space_id", spaceId);
     checkId("room_id", roomId);
     checkScope(caller, roomId);
     this.requireCaller(caller);
     const now = this.clock();
     this.atomically((record) => {
       const room = this.room(caller.tenantId, spaceId, roomId);
+      requireRoomAccess(caller, room.id, this.deps.access);
       const space = room.spaceId === null ? undefined : this.store.findSpace(caller.tenantId, room.spaceId);
       const inSpace = space !== undefined && this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== undefined;
       if (!room.isPublic || space === undefined || !(space.isPublic || inSpace)) {
@@ -169,15 +200,21 @@ export class Spaces {
 
   /** Grants a room role as an end user: the space owner or a room moderator may. */
   grantRole(caller: SpaceCaller, grant: RoleGrant): void {
+    checkId("space_id", grant.spaceId);
     const role = this.checkGrant(grant);
     checkScope(caller, grant.roomId);
     this.requireCaller(caller);
     const room = this.room(caller.tenantId, grant.spaceId, grant.roomId);
+    requireRoomAccess(caller, room.id, this.deps.access);
     this.requireUser(caller.tenantId, grant.targetUserId);
     const mine = this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
     if (mine.spaceRole !== "role_space_owner" && !moderatesRoom(mine)) {
       throw new RoomgateError("permission_denied", "only the space owner or a room moderator may grant room roles");
     }
+    const rank = rankIn(mine);
+    if (rankOfRole(role) >= rank) throw new RoomgateError("permission_denied", `granting ${role} needs a higher rank than yours in this room`);
+    const target = rankIn(this.memberships.roomRolesOf(caller.tenantId, grant.targetUserId, room.id));
+    if (target >= rank) throw new RoomgateError("permission_denied", "the target's rank in this room is equal to or higher than yours");
     this.setRoomRole(caller.tenantId, room.id, grant.targetUserId, role, caller.userId, `user:${caller.userId}`);
   }
 
@@ -204,7 +241,7 @@ export class Spaces {
 
   /** One store transaction whose records are announced after it commits. */
   private atomically<T>(fn: (record: RecordFn) => T): T {
-    return journaled((f) => this.store.atomically(f), this.sink, fn);
+    return journaled((f) => this.store.atomically(f), this.deps.sink, fn);
   }
 
   private room(tenantId: string, spaceId: string, roomId: string): RoomRecord {
@@ -233,6 +270,11 @@ export class Spaces {
       throw new RoomgateError("unauthenticated", "the user of this access token no longer exists");
     }
   }
+}
+
+/** Audit entry (no event: nobody is in a new place yet) for something the caller created. */
+function created(caller: SpaceCaller, at: number, action: string, target: string, roomId: string, detail: Record<string, unknown>): Recorded {
+  return { audit: [{ tenantId: caller.tenantId, at, actor: `user:${caller.userId}`, action, roomId, target, detail }], events: [] };
 }
 
 /** The caller acting on themselves: tenant, actor, member and time of a change. */

@@ -1,3 +1,4 @@
+import type { Keyset } from "../paging.js";
 import type { RoleName } from "../roles.js";
 
 /** A space as the rules need it. */
@@ -57,6 +58,8 @@ export interface AccessLinkRecord {
   /** The guest user, once the link has been redeemed. */
   readonly guestUserId: string | null;
   readonly useCount: number;
+  /** When the link was revoked, or null. */
+  readonly revokedAt: number | null;
 }
 
 /** A guest user created by redeeming an access link. */
@@ -108,6 +111,10 @@ export interface SpaceStore {
   claimAccessLink(tenantId: string, linkId: string, now: number): boolean;
   /** Records the link's guest user, once; false when one was already set. */
   setAccessLinkGuest(tenantId: string, linkId: string, guestUserId: string): boolean;
+  /** A room's links, newest first (createdAt, then id, descending), strictly after `after` when given. */
+  listAccessLinks(tenantId: string, roomId: string, after: Keyset | undefined, limit: number): AccessLinkRecord[];
+  /** Marks a link revoked; false when it already was (nothing changed). */
+  revokeAccessLink(tenantId: string, linkId: string, now: number): boolean;
   /** Creates a guest user (users.kind = 'guest'). */
   insertGuestUser(guest: NewGuestUser): void;
 }

@@ -78,6 +78,18 @@ export class RevocationIndex {
     return false;
   }
 
+  /**
+   * True when a credential of the user issued at `issuedAt` has lost the
+   * room: a kick or RevokeUser in that room, or RevokeRoom, at or after it.
+   * This is how a user access token or session cookie, which names no room,
+   * loses one room and keeps the others (kick is a one-time removal).
+   */
+  removedFromRoom(tenantId: string, userId: string, roomId: string, issuedAt: number): boolean {
+    if (this.rooms.size > 0 && issuedAt <= (this.rooms.get(tenantId)?.get(roomId) ?? -1)) return true;
+    if (this.userRooms.size > 0 && issuedAt <= (this.userRooms.get(tenantId)?.get(roomId)?.get(userId) ?? -1)) return true;
+    return false;
+  }
+
   /** Number of revoked token ids held (for metrics and benchmarks). */
   get revokedTokenCount(): number {
     return this.tokens.size;

@@ -2,7 +2,7 @@ import { fromBinary, type JsonObject } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { Permission } from "../../../gen/room/permissions/v1/permission_pb.js";
 import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
-import { invalidArgument, RoomgateError } from "../errors.js";
+import { invalidArgument, RoomAccessDeniedError, TokenRejectedError } from "../errors.js";
 import { checkId } from "../ids.js";
 import { expandPermissions, isKnownPermission } from "../permissions.js";
 import type { Journal, Transact } from "../journal.js";
@@ -145,9 +145,8 @@ export class RoomTokens {
       if (ttl > this.limits.maxTtlSeconds) {
         throw invalidArgument(`${at}.ttl_seconds: ${ttl} exceeds the maximum of ${this.limits.maxTtlSeconds}`);
       }
-      if (this.restrictions.isRoomBlocked(tenantId, req.roomId, req.userId, now)) {
-        throw new RoomgateError("failed_precondition", `${at}: user ${req.userId} is blocked from room ${req.roomId}`);
-      }
+      const block = this.restrictions.active(tenantId, req.roomId, req.userId, now).find((r) => r.kind === "room_block");
+      if (block) throw new RoomAccessDeniedError("room_blocked", req.roomId, block.until);
       const idBytes = timeOrderedId(now, random.subarray(i * 10, i * 10 + 10));
       const expiresAt = now + ttl * 1000;
       const claims = encodeClaims({
@@ -220,20 +219,24 @@ export class RoomTokens {
     }
     const v: VerifiedToken = cached.v;
     if (tenantId !== undefined && v.tenantId !== tenantId) {
-      throw new RoomgateError("unauthenticated", "invalid token");
+      throw new TokenRejectedError("invalid");
     }
     const now = this.clock();
-    if (now >= v.expiresAt) throw new RoomgateError("unauthenticated", "token expired");
-    if (now < v.notBefore) throw new RoomgateError("unauthenticated", "token not yet valid");
+    if (now >= v.expiresAt) throw new TokenRejectedError("expired");
+    if (now < v.notBefore) throw new TokenRejectedError("not_yet_valid");
     // Revocations only accumulate, so a token found not revoked stays so
     // until the index changes: a warm Verify skips the lookups until then.
     const revocations = this.revocations.generation;
     if (cached.clearAt !== revocations) {
-      if (this.revocations.isRevoked(v)) throw new RoomgateError("unauthenticated", "token revoked");
+      if (this.revocations.isRevoked(v)) throw new TokenRejectedError("revoked");
       cached.clearAt = revocations;
     }
     const active = this.restrictions.active(v.tenantId, v.roomId, v.userId, now);
     if (active.length === 0) return v;
+    // A room block denies access outright (seed 000): a media server that
+    // only checks the status must not admit the member.
+    const block = active.find((r) => r.kind === "room_block");
+    if (block) throw new RoomAccessDeniedError("room_blocked", v.roomId, block.until);
     return { ...v, permissions: withoutRestricted(v.permissions, active), restrictions: active };
   }
 
@@ -243,7 +246,7 @@ export class RoomTokens {
     try {
       claims = fromBinary(ClaimsSchema, this.codec.open(TokenKind.RoomMember, token));
     } catch (err) {
-      if (err instanceof InvalidTokenError) throw new RoomgateError("unauthenticated", "invalid token");
+      if (err instanceof InvalidTokenError) throw new TokenRejectedError("invalid");
       throw err;
     }
     return Object.freeze({

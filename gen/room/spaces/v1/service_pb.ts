@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file room/spaces/v1/service.proto.
  */
 export const file_room_spaces_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxyb29tL3NwYWNlcy92MS9zZXJ2aWNlLnByb3RvEg5yb29tLnNwYWNlcy52MSI1ChJDcmVhdGVTcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIRCglpc19wdWJsaWMYAiABKAgiIQoTQ3JlYXRlU3BhY2VSZXNwb25zZRIKCgJpZBgBIAEoCSJGChFDcmVhdGVSb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWlzX3B1YmxpYxgDIAEoCCIgChJDcmVhdGVSb29tUmVzcG9uc2USCgoCaWQYASABKAkiNQoTQ3JlYXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJIiIKFENyZWF0ZUludml0ZVJlc3BvbnNlEgoKAmlkGAEgASgJIjwKFUFjdGl2YXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIRCglpbnZpdGVfaWQYAiABKAkiGAoWQWN0aXZhdGVJbnZpdGVSZXNwb25zZSIkChBKb2luU3BhY2VSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJIhMKEUpvaW5TcGFjZVJlc3BvbnNlIjQKD0pvaW5Sb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJIhIKEEpvaW5Sb29tUmVzcG9uc2UiWwoQR3JhbnRSb2xlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJEgwKBHJvbGUYBCABKAkiEwoRR3JhbnRSb2xlUmVzcG9uc2UilwEKFUdlbmVyYXRlQWNjZXNzUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgFIAEoCRILCgN0dGwYBiABKA0SFAoMaXNfcGVybWFuZW50GAcgASgIIoYBChZHZW5lcmF0ZUFjY2Vzc1Jlc3BvbnNlEgwKBGxpbmsYASABKAkSGAoQcGFydGljaXBhbnRfbmFtZRgCIAEoCRIUCgxhY2Nlc3NfdG9rZW4YAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAyxgUKB1NlcnZpY2USVgoLQ3JlYXRlU3BhY2USIi5yb29tLnNwYWNlcy52MS5DcmVhdGVTcGFjZVJlcXVlc3QaIy5yb29tLnNwYWNlcy52MS5DcmVhdGVTcGFjZVJlc3BvbnNlElMKCkNyZWF0ZVJvb20SIS5yb29tLnNwYWNlcy52MS5DcmVhdGVSb29tUmVxdWVzdBoiLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVJvb21SZXNwb25zZRJZCgxDcmVhdGVJbnZpdGUSIy5yb29tLnNwYWNlcy52MS5DcmVhdGVJbnZpdGVSZXF1ZXN0GiQucm9vbS5zcGFjZXMudjEuQ3JlYXRlSW52aXRlUmVzcG9uc2USXwoOQWN0aXZhdGVJbnZpdGUSJS5yb29tLnNwYWNlcy52MS5BY3RpdmF0ZUludml0ZVJlcXVlc3QaJi5yb29tLnNwYWNlcy52MS5BY3RpdmF0ZUludml0ZVJlc3BvbnNlElAKCUpvaW5TcGFjZRIgLnJvb20uc3BhY2VzLnYxLkpvaW5TcGFjZVJlcXVlc3QaIS5yb29tLnNwYWNlcy52MS5Kb2luU3BhY2VSZXNwb25zZRJNCghKb2luUm9vbRIfLnJvb20uc3BhY2VzLnYxLkpvaW5Sb29tUmVxdWVzdBogLnJvb20uc3BhY2VzLnYxLkpvaW5Sb29tUmVzcG9uc2USUAoJR3JhbnRSb2xlEiAucm9vbS5zcGFjZXMudjEuR3JhbnRSb2xlUmVxdWVzdBohLnJvb20uc3BhY2VzLnYxLkdyYW50Um9sZVJlc3BvbnNlEl8KDkdlbmVyYXRlQWNjZXNzEiUucm9vbS5zcGFjZXMudjEuR2VuZXJhdGVBY2Nlc3NSZXF1ZXN0GiYucm9vbS5zcGFjZXMudjEuR2VuZXJhdGVBY2Nlc3NSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chxyb29tL3NwYWNlcy92MS9zZXJ2aWNlLnByb3RvEg5yb29tLnNwYWNlcy52MSI1ChJDcmVhdGVTcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIRCglpc19wdWJsaWMYAiABKAgiIQoTQ3JlYXRlU3BhY2VSZXNwb25zZRIKCgJpZBgBIAEoCSJGChFDcmVhdGVSb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWlzX3B1YmxpYxgDIAEoCCIgChJDcmVhdGVSb29tUmVzcG9uc2USCgoCaWQYASABKAkiNQoTQ3JlYXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJIiIKFENyZWF0ZUludml0ZVJlc3BvbnNlEgoKAmlkGAEgASgJIjwKFUFjdGl2YXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIRCglpbnZpdGVfaWQYAiABKAkiGAoWQWN0aXZhdGVJbnZpdGVSZXNwb25zZSIkChBKb2luU3BhY2VSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJIhMKEUpvaW5TcGFjZVJlc3BvbnNlIjQKD0pvaW5Sb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJIhIKEEpvaW5Sb29tUmVzcG9uc2UiWwoQR3JhbnRSb2xlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJEgwKBHJvbGUYBCABKAkiEwoRR3JhbnRSb2xlUmVzcG9uc2UilwEKFUdlbmVyYXRlQWNjZXNzUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgFIAEoCRILCgN0dGwYBiABKA0SFAoMaXNfcGVybWFuZW50GAcgASgIIpcBChZHZW5lcmF0ZUFjY2Vzc1Jlc3BvbnNlEgwKBGxpbmsYASABKAkSGAoQcGFydGljaXBhbnRfbmFtZRgCIAEoCRIUCgxhY2Nlc3NfdG9rZW4YAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGlua19pZBgFIAEoCSJiChZMaXN0QWNjZXNzTGlua3NSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiXQoXTGlzdEFjY2Vzc0xpbmtzUmVzcG9uc2USKQoFbGlua3MYASADKAsyGi5yb29tLnNwYWNlcy52MS5BY2Nlc3NMaW5rEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLHAgoKQWNjZXNzTGluaxIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgFIAEoCRIUCgxpc19wZXJtYW5lbnQYBiABKAgSEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1ndWVzdF91c2VyX2lkGAogASgJEhEKCXVzZV9jb3VudBgLIAEoDRIuCgpyZXZva2VkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJdChdSZXZva2VBY2Nlc3NMaW5rUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJIiwKGFJldm9rZUFjY2Vzc0xpbmtSZXNwb25zZRIQCghldmVudF9pZBgBIAEoBDKRBwoHU2VydmljZRJWCgtDcmVhdGVTcGFjZRIiLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVNwYWNlUmVxdWVzdBojLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVNwYWNlUmVzcG9uc2USUwoKQ3JlYXRlUm9vbRIhLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVJvb21SZXF1ZXN0GiIucm9vbS5zcGFjZXMudjEuQ3JlYXRlUm9vbVJlc3BvbnNlElkKDENyZWF0ZUludml0ZRIjLnJvb20uc3BhY2VzLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaJC5yb29tLnNwYWNlcy52MS5DcmVhdGVJbnZpdGVSZXNwb25zZRJfCg5BY3RpdmF0ZUludml0ZRIlLnJvb20uc3BhY2VzLnYxLkFjdGl2YXRlSW52aXRlUmVxdWVzdBomLnJvb20uc3BhY2VzLnYxLkFjdGl2YXRlSW52aXRlUmVzcG9uc2USUAoJSm9pblNwYWNlEiAucm9vbS5zcGFjZXMudjEuSm9pblNwYWNlUmVxdWVzdBohLnJvb20uc3BhY2VzLnYxLkpvaW5TcGFjZVJlc3BvbnNlEk0KCEpvaW5Sb29tEh8ucm9vbS5zcGFjZXMudjEuSm9pblJvb21SZXF1ZXN0GiAucm9vbS5zcGFjZXMudjEuSm9pblJvb21SZXNwb25zZRJQCglHcmFudFJvbGUSIC5yb29tLnNwYWNlcy52MS5HcmFudFJvbGVSZXF1ZXN0GiEucm9vbS5zcGFjZXMudjEuR3JhbnRSb2xlUmVzcG9uc2USXwoOR2VuZXJhdGVBY2Nlc3MSJS5yb29tLnNwYWNlcy52MS5HZW5lcmF0ZUFjY2Vzc1JlcXVlc3QaJi5yb29tLnNwYWNlcy52MS5HZW5lcmF0ZUFjY2Vzc1Jlc3BvbnNlEmIKD0xpc3RBY2Nlc3NMaW5rcxImLnJvb20uc3BhY2VzLnYxLkxpc3RBY2Nlc3NMaW5rc1JlcXVlc3QaJy5yb29tLnNwYWNlcy52MS5MaXN0QWNjZXNzTGlua3NSZXNwb25zZRJlChBSZXZva2VBY2Nlc3NMaW5rEicucm9vbS5zcGFjZXMudjEuUmV2b2tlQWNjZXNzTGlua1JlcXVlc3QaKC5yb29tLnNwYWNlcy52MS5SZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * CreateSpaceRequest describes a new space.
@@ -443,6 +443,13 @@ export type GenerateAccessResponse = Message<"room.spaces.v1.GenerateAccessRespo
    * @generated from field: google.protobuf.Timestamp expires_at = 4;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * The link's id (for ListAccessLinks and RevokeAccessLink).
+   *
+   * @generated from field: string link_id = 5;
+   */
+  linkId: string;
 };
 
 /**
@@ -451,6 +458,237 @@ export type GenerateAccessResponse = Message<"room.spaces.v1.GenerateAccessRespo
  */
 export const GenerateAccessResponseSchema: GenMessage<GenerateAccessResponse> = /*@__PURE__*/
   messageDesc(file_room_spaces_v1_service, 15);
+
+/**
+ * ListAccessLinksRequest names the room and the page.
+ *
+ * @generated from message room.spaces.v1.ListAccessLinksRequest
+ */
+export type ListAccessLinksRequest = Message<"room.spaces.v1.ListAccessLinksRequest"> & {
+  /**
+   * The room's space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * At most this many links (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListAccessLinksRequest.
+ * Use `create(ListAccessLinksRequestSchema)` to create a new message.
+ */
+export const ListAccessLinksRequestSchema: GenMessage<ListAccessLinksRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 16);
+
+/**
+ * ListAccessLinksResponse is one page of links.
+ *
+ * @generated from message room.spaces.v1.ListAccessLinksResponse
+ */
+export type ListAccessLinksResponse = Message<"room.spaces.v1.ListAccessLinksResponse"> & {
+  /**
+   * The links, newest first.
+   *
+   * @generated from field: repeated room.spaces.v1.AccessLink links = 1;
+   */
+  links: AccessLink[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListAccessLinksResponse.
+ * Use `create(ListAccessLinksResponseSchema)` to create a new message.
+ */
+export const ListAccessLinksResponseSchema: GenMessage<ListAccessLinksResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 17);
+
+/**
+ * AccessLink describes a generated access link (never its token).
+ *
+ * @generated from message room.spaces.v1.AccessLink
+ */
+export type AccessLink = Message<"room.spaces.v1.AccessLink"> & {
+  /**
+   * The link's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The room it opens.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * The participant name it carries.
+   *
+   * @generated from field: string username = 3;
+   */
+  username: string;
+
+  /**
+   * "user" or "moderator".
+   *
+   * @generated from field: string role = 4;
+   */
+  role: string;
+
+  /**
+   * The external user id it carries.
+   *
+   * @generated from field: string external_user_id = 5;
+   */
+  externalUserId: string;
+
+  /**
+   * Reusable within its lifetime when true.
+   *
+   * @generated from field: bool is_permanent = 6;
+   */
+  isPermanent: boolean;
+
+  /**
+   * Who made it: "user:<id>" or "key:<id>".
+   *
+   * @generated from field: string created_by = 7;
+   */
+  createdBy: string;
+
+  /**
+   * When it was made.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When it stops working.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 9;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The guest user created by its first redemption, if any.
+   *
+   * @generated from field: string guest_user_id = 10;
+   */
+  guestUserId: string;
+
+  /**
+   * How many times it was redeemed.
+   *
+   * @generated from field: uint32 use_count = 11;
+   */
+  useCount: number;
+
+  /**
+   * When it was revoked; unset while it is not.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 12;
+   */
+  revokedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message room.spaces.v1.AccessLink.
+ * Use `create(AccessLinkSchema)` to create a new message.
+ */
+export const AccessLinkSchema: GenMessage<AccessLink> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 18);
+
+/**
+ * RevokeAccessLinkRequest names the link.
+ *
+ * @generated from message room.spaces.v1.RevokeAccessLinkRequest
+ */
+export type RevokeAccessLinkRequest = Message<"room.spaces.v1.RevokeAccessLinkRequest"> & {
+  /**
+   * The room's space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * The link's id.
+   *
+   * @generated from field: string link_id = 3;
+   */
+  linkId: string;
+
+  /**
+   * Why (kept in the audit log), at most 1024 characters.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.RevokeAccessLinkRequest.
+ * Use `create(RevokeAccessLinkRequestSchema)` to create a new message.
+ */
+export const RevokeAccessLinkRequestSchema: GenMessage<RevokeAccessLinkRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 19);
+
+/**
+ * RevokeAccessLinkResponse carries the event that announced the revocation.
+ *
+ * @generated from message room.spaces.v1.RevokeAccessLinkResponse
+ */
+export type RevokeAccessLinkResponse = Message<"room.spaces.v1.RevokeAccessLinkResponse"> & {
+  /**
+   * Id of the stored event (a consistency token for later reads).
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.spaces.v1.RevokeAccessLinkResponse.
+ * Use `create(RevokeAccessLinkResponseSchema)` to create a new message.
+ */
+export const RevokeAccessLinkResponseSchema: GenMessage<RevokeAccessLinkResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 20);
 
 /**
  * Service is the end-user surface for spaces, rooms, invites, room roles and
@@ -542,6 +780,29 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof GenerateAccessRequestSchema;
     output: typeof GenerateAccessResponseSchema;
+  },
+  /**
+   * ListAccessLinks lists a room's access links, newest first, in pages;
+   * the room's creator or a room moderator may.
+   *
+   * @generated from rpc room.spaces.v1.Service.ListAccessLinks
+   */
+  listAccessLinks: {
+    methodKind: "unary";
+    input: typeof ListAccessLinksRequestSchema;
+    output: typeof ListAccessLinksResponseSchema;
+  },
+  /**
+   * RevokeAccessLink ends one access link: it no longer redeems, and the
+   * guest it created loses the room (its tokens are revoked, its role
+   * removed). The link's creator or a room moderator may.
+   *
+   * @generated from rpc room.spaces.v1.Service.RevokeAccessLink
+   */
+  revokeAccessLink: {
+    methodKind: "unary";
+    input: typeof RevokeAccessLinkRequestSchema;
+    output: typeof RevokeAccessLinkResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_spaces_v1_service, 0);

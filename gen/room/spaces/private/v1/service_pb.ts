@@ -4,13 +4,148 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { AccessLink } from "../../v1/service_pb.js";
+import { file_room_spaces_v1_service } from "../../v1/service_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file room/spaces/private/v1/service.proto.
  */
 export const file_room_spaces_private_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRyb29tL3NwYWNlcy9wcml2YXRlL3YxL3NlcnZpY2UucHJvdG8SFnJvb20uc3BhY2VzLnByaXZhdGUudjEiWwoQR3JhbnRSb2xlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJEgwKBHJvbGUYBCABKAkiEwoRR3JhbnRSb2xlUmVzcG9uc2UyawoHU2VydmljZRJgCglHcmFudFJvbGUSKC5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkdyYW50Um9sZVJlcXVlc3QaKS5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkdyYW50Um9sZVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("CiRyb29tL3NwYWNlcy9wcml2YXRlL3YxL3NlcnZpY2UucHJvdG8SFnJvb20uc3BhY2VzLnByaXZhdGUudjEiYgoWTGlzdEFjY2Vzc0xpbmtzUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIl0KF0xpc3RBY2Nlc3NMaW5rc1Jlc3BvbnNlEikKBWxpbmtzGAEgAygLMhoucm9vbS5zcGFjZXMudjEuQWNjZXNzTGluaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXQoXUmV2b2tlQWNjZXNzTGlua1JlcXVlc3QSEAoIc3BhY2VfaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIPCgdsaW5rX2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSIsChhSZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiWwoQR3JhbnRSb2xlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJEgwKBHJvbGUYBCABKAkiEwoRR3JhbnRSb2xlUmVzcG9uc2Uy1gIKB1NlcnZpY2USYAoJR3JhbnRSb2xlEigucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5HcmFudFJvbGVSZXF1ZXN0Gikucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5HcmFudFJvbGVSZXNwb25zZRJyCg9MaXN0QWNjZXNzTGlua3MSLi5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RBY2Nlc3NMaW5rc1JlcXVlc3QaLy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RBY2Nlc3NMaW5rc1Jlc3BvbnNlEnUKEFJldm9rZUFjY2Vzc0xpbmsSLy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLlJldm9rZUFjY2Vzc0xpbmtSZXF1ZXN0GjAucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5SZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2ViBnByb3RvMw", [file_room_spaces_v1_service]);
+
+/**
+ * ListAccessLinksRequest names the room and the page.
+ *
+ * @generated from message room.spaces.private.v1.ListAccessLinksRequest
+ */
+export type ListAccessLinksRequest = Message<"room.spaces.private.v1.ListAccessLinksRequest"> & {
+  /**
+   * The room's space, or empty for a room without one.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * At most this many links (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListAccessLinksRequest.
+ * Use `create(ListAccessLinksRequestSchema)` to create a new message.
+ */
+export const ListAccessLinksRequestSchema: GenMessage<ListAccessLinksRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 0);
+
+/**
+ * ListAccessLinksResponse is one page of links.
+ *
+ * @generated from message room.spaces.private.v1.ListAccessLinksResponse
+ */
+export type ListAccessLinksResponse = Message<"room.spaces.private.v1.ListAccessLinksResponse"> & {
+  /**
+   * The links, newest first.
+   *
+   * @generated from field: repeated room.spaces.v1.AccessLink links = 1;
+   */
+  links: AccessLink[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListAccessLinksResponse.
+ * Use `create(ListAccessLinksResponseSchema)` to create a new message.
+ */
+export const ListAccessLinksResponseSchema: GenMessage<ListAccessLinksResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 1);
+
+/**
+ * RevokeAccessLinkRequest names the link.
+ *
+ * @generated from message room.spaces.private.v1.RevokeAccessLinkRequest
+ */
+export type RevokeAccessLinkRequest = Message<"room.spaces.private.v1.RevokeAccessLinkRequest"> & {
+  /**
+   * The room's space, or empty for a room without one.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * The link's id.
+   *
+   * @generated from field: string link_id = 3;
+   */
+  linkId: string;
+
+  /**
+   * Why (kept in the audit log), at most 1024 characters.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.RevokeAccessLinkRequest.
+ * Use `create(RevokeAccessLinkRequestSchema)` to create a new message.
+ */
+export const RevokeAccessLinkRequestSchema: GenMessage<RevokeAccessLinkRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 2);
+
+/**
+ * RevokeAccessLinkResponse carries the event that announced the revocation.
+ *
+ * @generated from message room.spaces.private.v1.RevokeAccessLinkResponse
+ */
+export type RevokeAccessLinkResponse = Message<"room.spaces.private.v1.RevokeAccessLinkResponse"> & {
+  /**
+   * Id of the stored event.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.RevokeAccessLinkResponse.
+ * Use `create(RevokeAccessLinkResponseSchema)` to create a new message.
+ */
+export const RevokeAccessLinkResponseSchema: GenMessage<RevokeAccessLinkResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 3);
 
 /**
  * GrantRoleRequest names the room, the user and the role.
@@ -52,7 +187,7 @@ export type GrantRoleRequest = Message<"room.spaces.private.v1.GrantRoleRequest"
  * Use `create(GrantRoleRequestSchema)` to create a new message.
  */
 export const GrantRoleRequestSchema: GenMessage<GrantRoleRequest> = /*@__PURE__*/
-  messageDesc(file_room_spaces_private_v1_service, 0);
+  messageDesc(file_room_spaces_private_v1_service, 4);
 
 /**
  * GrantRoleResponse is empty on success.
@@ -67,7 +202,7 @@ export type GrantRoleResponse = Message<"room.spaces.private.v1.GrantRoleRespons
  * Use `create(GrantRoleResponseSchema)` to create a new message.
  */
 export const GrantRoleResponseSchema: GenMessage<GrantRoleResponse> = /*@__PURE__*/
-  messageDesc(file_room_spaces_private_v1_service, 1);
+  messageDesc(file_room_spaces_private_v1_service, 5);
 
 /**
  * Service is the backend (API-key) surface for room roles.
@@ -85,6 +220,28 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof GrantRoleRequestSchema;
     output: typeof GrantRoleResponseSchema;
+  },
+  /**
+   * ListAccessLinks lists the access links of any room of the tenant,
+   * newest first, in pages.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.ListAccessLinks
+   */
+  listAccessLinks: {
+    methodKind: "unary";
+    input: typeof ListAccessLinksRequestSchema;
+    output: typeof ListAccessLinksResponseSchema;
+  },
+  /**
+   * RevokeAccessLink ends one access link of the tenant: it no longer
+   * redeems, and its guest's tokens are revoked and room role removed.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.RevokeAccessLink
+   */
+  revokeAccessLink: {
+    methodKind: "unary";
+    input: typeof RevokeAccessLinkRequestSchema;
+    output: typeof RevokeAccessLinkResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_spaces_private_v1_service, 0);

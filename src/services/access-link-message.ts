@@ -1,0 +1,23 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { AccessLinkSchema, type AccessLink } from "../../gen/room/spaces/v1/service_pb.js";
+import type { AccessLinkRecord } from "../domain/spaces/store.js";
+
+/** An access link as both spaces surfaces show it (never its token). */
+export function accessLinkMessage(l: AccessLinkRecord): AccessLink {
+  return create(AccessLinkSchema, {
+    id: l.id,
+    roomId: l.roomId,
+    username: l.username,
+    role: l.role,
+    externalUserId: l.externalUserId,
+    isPermanent: l.isPermanent,
+    // Links are made by end users (user ids); shown like audit actors.
+    createdBy: `user:${l.createdBy}`,
+    createdAt: timestampFromMs(l.createdAt),
+    expiresAt: timestampFromMs(l.expiresAt),
+    guestUserId: l.guestUserId ?? "",
+    useCount: l.useCount,
+    revokedAt: l.revokedAt === null ? undefined : timestampFromMs(l.revokedAt),
+  });
+}
