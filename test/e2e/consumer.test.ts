@@ -84,7 +84,7 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     expect([claims.tenantId, claims.userId]).toEqual([srv.tenantId, userId]);
 
     const roles = srv.app.memberships.roomRolesOf(srv.tenantId, userId, body.chatRoom as string);
-    expect(roles).toEqual({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
+    expect(roles).toMatchObject({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
     // Only that room.
     expect(srv.app.memberships.roomRolesOf(srv.tenantId, userId, "some-other-room").roomRole).toBeUndefined();
     // The room now exists for the tenant.
@@ -123,7 +123,7 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     expect(res.status).toBe(200);
     expect(res.json.isModerator).toBe(false);
     const roles = srv.app.memberships.roomRolesOf(srv.tenantId, res.json.userId as string, body.chatRoom as string);
-    expect(roles).toEqual({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
+    expect(roles).toMatchObject({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
   });
 
   it("externalUserId may be a JSON number: it is kept as its decimal string", async () => {
@@ -241,7 +241,7 @@ describe("tenant isolation", () => {
     // Tenant B's moderator moderates B's rooms only; A's user is unknown in B.
     expect(srv.app.memberships.roomRolesOf(srv.otherTenantId, theirs.json.userId as string, body.chatRoom as string).tenantModerator).toBe(true);
     expect(srv.app.memberships.roomRolesOf(srv.tenantId, theirs.json.userId as string, body.chatRoom as string).tenantModerator).toBe(false);
-    expect(srv.app.memberships.roomRolesOf(srv.otherTenantId, mineId, body.chatRoom as string)).toEqual({
+    expect(srv.app.memberships.roomRolesOf(srv.otherTenantId, mineId, body.chatRoom as string)).toMatchObject({
       roomRole: undefined,
       spaceRole: undefined,
       tenantModerator: false,

@@ -18,6 +18,7 @@ import { bearer, expectCode, tokensClient, type TokensClient } from "../support/
 import { insertRoom, insertUser, memberToken, permissionsClient, userToken, userWithRoomRole } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { as, rowCount } from "../support/spaces-clients.js";
+import { expectRoomAccessDenied } from "../support/room-access.js";
 
 // ---- the actions, as the contract names them and the domain records them ----
 
@@ -222,6 +223,9 @@ describe("every action is permitted with the API key, a room member token and a 
         // The effect on the member's current token.
         if ("kicks" in a) {
           await expectCode(verify(targetToken), Code.Unauthenticated, "token revoked");
+        } else if ("sets" in a && a.sets === "room_block") {
+          // A room block denies access: Verify refuses, with the reason as a detail.
+          await expectRoomAccessDenied(verify(targetToken), "room_blocked", roomId, null);
         } else {
           const v = await verify(targetToken);
           expect(v.restrictions.map((r) => r.kind)).toEqual("sets" in a ? [a.sets] : []);
@@ -455,15 +459,9 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
     const full = await verify(targetToken);
 
     await (await memberTokenCaller(roomId)).act({ action: Action.ROOM_BLOCK, roomId, targetUserId: target, reason: "abuse" });
-    const blocked = await verify(targetToken);
-    expect(blocked.permissions).toEqual([]);
-    expect(blocked.restrictions.map((r) => r.kind)).toEqual(["room_block"]);
+    await expectRoomAccessDenied(verify(targetToken), "room_blocked", roomId, null);
     for (const t of [targetToken, roleToken]) {
-      const res = await permissionsClient(srv).getRoomPermissions({ roomId }, as(t));
-      expect(res.roomPermissions!.granted).toEqual([]);
-      const { $typeName: _t, ...f } = res.roomPermissions!.permissions!;
-      expect(Object.values(f).length).toBe(24);
-      expect(Object.values(f).every((v) => v === false)).toBe(true);
+      await expectRoomAccessDenied(permissionsClient(srv).getRoomPermissions({ roomId }, as(t)), "room_blocked", roomId, null);
     }
     await expectRefused(
       () => tokens.create({ arguments: [{ userId: target, roomId, permissions: [P.PermissionMessaging] }] }, bearer(srv.apiKey)),
@@ -534,7 +532,7 @@ describe("durations lift on time (injected clock)", () => {
     const start = now;
     await roomModeratorCaller(roomId).act({ action: Action.ROOM_BLOCK, roomId, targetUserId: target, durationSeconds: 30 });
     now = start + 29_999;
-    expect((await verify(targetToken)).permissions).toEqual([]);
+    await expectRoomAccessDenied(verify(targetToken), "room_blocked", roomId, start + 30_000);
     await expectRefused(
       () => tokens.create({ arguments: [{ userId: target, roomId, permissions: [P.PermissionMessaging] }] }, bearer(srv.apiKey)),
       Code.FailedPrecondition,
@@ -597,6 +595,7 @@ describe("restrictions and kicks survive a restart", () => {
       const kicked = await issue("kicked");
       const unmuted = await issue("unmuted");
       await mod.act({ action: PrivateAction.CHAT_MUTE, roomId, targetUserId: "muted" }, key);
+      const t0 = t;
       await mod.act({ action: PrivateAction.ROOM_BLOCK, roomId, targetUserId: "blocked", durationSeconds: 3600 }, key);
       await mod.act({ action: PrivateAction.ROOM_KICK, roomId, targetUserId: "kicked" }, key);
       await mod.act({ action: PrivateAction.CHAT_MUTE, roomId, targetUserId: "unmuted" }, key);
@@ -611,9 +610,7 @@ describe("restrictions and kicks survive a restart", () => {
         const m = await tok.verify({ token: muted }, key);
         expect(m.restrictions.map((r) => r.kind)).toEqual(["mute"]);
         expect(m.permissions).not.toContain(P.PermissionCanSendMessagesInMainThread);
-        const b = await tok.verify({ token: blocked }, key);
-        expect(b.permissions).toEqual([]);
-        expect(b.restrictions.map((r) => r.kind)).toEqual(["room_block"]);
+        await expectRoomAccessDenied(tok.verify({ token: blocked }, key), "room_blocked", roomId, t0 + 3600 * 1000);
         await expectCode(tok.create({ arguments: [{ userId: "blocked", roomId, permissions: [P.PermissionMessaging] }] }, key), Code.FailedPrecondition);
         await expectCode(tok.verify({ token: kicked }, key), Code.Unauthenticated, "token revoked");
         const u = await tok.verify({ token: unmuted }, key);

@@ -126,6 +126,18 @@ describe("roles → seed 002 flags (user access token)", () => {
     expect(await restFlags(roomId, headers)).toStrictEqual(expected);
   });
 
+  it.each(["role_space_user", "role_space_moderator", "role_space_owner"] as const)(
+    "%s never opens a private room of its space by itself: all false until a room role is granted",
+    async (role) => {
+      const { userId, roomId } = userWithSpaceRole(srv, role, { roomIsPublic: false });
+      const headers = credential.bearer(userToken(srv, userId));
+      expect(await rpcFlags(roomId, headers)).toStrictEqual(ALL_FALSE);
+      expect(await restFlags(roomId, headers)).toStrictEqual(ALL_FALSE);
+      srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
+      expect(await rpcFlags(roomId, headers)).toStrictEqual(PARTICIPANT);
+    },
+  );
+
   it("granted lists the catalog values: a room user has no moderation, a room moderator has it", async () => {
     const user = userWithRoomRole(srv, "role_room_user");
     const mod = userWithRoomRole(srv, "role_room_moderator");

@@ -31,11 +31,11 @@ export function insertSpace(srv: TestServer, ownerUserId: string, tenantId = srv
 }
 
 /** Inserts a room (optionally in a space) and returns its id (random unless given). */
-export function insertRoom(srv: TestServer, opts: { tenantId?: string; id?: string; spaceId?: string } = {}): string {
+export function insertRoom(srv: TestServer, opts: { tenantId?: string; id?: string; spaceId?: string; isPublic?: boolean } = {}): string {
   const id = opts.id ?? `room-${randomUUID()}`;
   srv.app.store.db
     .insert(rooms)
-    .values({ tenantId: opts.tenantId ?? srv.tenantId, id, spaceId: opts.spaceId ?? null, createdAt: Date.now() })
+    .values({ tenantId: opts.tenantId ?? srv.tenantId, id, spaceId: opts.spaceId ?? null, isPublic: opts.isPublic ?? false, createdAt: Date.now() })
     .run();
   return id;
 }
@@ -53,11 +53,14 @@ export function userWithRoomRole(srv: TestServer, role: RoleName): { userId: str
   return { userId, roomId };
 }
 
-/** A registered user with `role` in a fresh space that has one room; returns the ids. */
-export function userWithSpaceRole(srv: TestServer, role: RoleName): { userId: string; spaceId: string; roomId: string } {
+/**
+ * A registered user with `role` in a fresh space that has one room (public
+ * unless asked otherwise: space roles reach public rooms only); returns the ids.
+ */
+export function userWithSpaceRole(srv: TestServer, role: RoleName, opts: { roomIsPublic?: boolean } = {}): { userId: string; spaceId: string; roomId: string } {
   const owner = insertUser(srv);
   const spaceId = insertSpace(srv, owner);
-  const roomId = insertRoom(srv, { spaceId });
+  const roomId = insertRoom(srv, { spaceId, isPublic: opts.roomIsPublic ?? true });
   const userId = role === "role_space_owner" ? owner : insertUser(srv);
   srv.app.memberships.setSpaceRole(srv.tenantId, spaceId, userId, role, Date.now());
   return { userId, spaceId, roomId };

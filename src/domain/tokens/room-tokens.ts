@@ -2,7 +2,7 @@ import { fromBinary, type JsonObject } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { Permission } from "../../../gen/room/permissions/v1/permission_pb.js";
 import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
-import { invalidArgument, RoomAccessDeniedError, TokenRejectedError } from "../errors.js";
+import { invalidArgument, RoomAccessDeniedError, RoomgateError, TokenRejectedError } from "../errors.js";
 import { checkId } from "../ids.js";
 import { expandPermissions, isKnownPermission } from "../permissions.js";
 import type { Journal, Transact } from "../journal.js";
@@ -145,8 +145,11 @@ export class RoomTokens {
       if (ttl > this.limits.maxTtlSeconds) {
         throw invalidArgument(`${at}.ttl_seconds: ${ttl} exceeds the maximum of ${this.limits.maxTtlSeconds}`);
       }
-      const block = this.restrictions.active(tenantId, req.roomId, req.userId, now).find((r) => r.kind === "room_block");
-      if (block) throw new RoomAccessDeniedError("room_blocked", req.roomId, block.until);
+      // The backend may issue tokens, but not into a room closed to the
+      // member: a precondition of the call, not a missing right.
+      if (this.restrictions.isRoomBlocked(tenantId, req.roomId, req.userId, now)) {
+        throw new RoomgateError("failed_precondition", `${at}: user ${req.userId} is blocked from room ${req.roomId}`);
+      }
       const idBytes = timeOrderedId(now, random.subarray(i * 10, i * 10 + 10));
       const expiresAt = now + ttl * 1000;
       const claims = encodeClaims({
