@@ -63,9 +63,9 @@ function role(name: RoleName, scope: RoleScope, description: string, perms: read
  * caller's roles that apply to the room, minus live restrictions.
  */
 export const ROLES: Readonly<Record<RoleName, Role>> = {
-  role_space_owner: role("role_space_owner", "space", "creator of a space: everything in all its rooms", ALL_PERMISSIONS),
-  role_space_moderator: role("role_space_moderator", "space", "invited moderator: moderates all rooms of the space", MODERATOR),
-  role_space_user: role("role_space_user", "space", "invited or joined member: takes part in all rooms of the space", MEMBER),
+  role_space_owner: role("role_space_owner", "space", "creator of a space: everything in its public rooms; outranks everyone in the space", ALL_PERMISSIONS),
+  role_space_moderator: role("role_space_moderator", "space", "invited moderator: moderates the public rooms of the space", MODERATOR),
+  role_space_user: role("role_space_user", "space", "invited or joined member: takes part in the public rooms of the space", MEMBER),
   role_room_user: role("role_room_user", "room", "granted member of one room", MEMBER),
   role_room_moderator: role("role_room_moderator", "room", "granted moderator of one room", MODERATOR),
   user: role("user", "room", "access-link participant (unregistered)", MEMBER),
