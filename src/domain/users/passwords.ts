@@ -62,6 +62,17 @@ function parse(stored: string): { N: number; r: number; p: number; salt: Buffer;
   return { N, r, p, salt, hash };
 }
 
+let checks = 0;
+
+/**
+ * How many password checks (scrypt runs in {@link verifyPassword}) this
+ * process has started: what the login limits bound, observable by tests and
+ * metrics.
+ */
+export function passwordChecksStarted(): number {
+  return checks;
+}
+
 /**
  * True when `password` matches `stored`, compared in constant time. With
  * `stored` undefined (no such user) a dummy hash is checked instead so that
@@ -70,6 +81,7 @@ function parse(stored: string): { N: number; r: number; p: number; salt: Buffer;
  */
 export async function verifyPassword(password: string, stored: string | undefined): Promise<boolean> {
   const parsed = parse(stored ?? DUMMY_HASH) ?? parse(DUMMY_HASH)!;
+  checks++;
   const actual = await derive(password, parsed.salt, parsed.hash.length, options(parsed.N, parsed.r, parsed.p));
   const equal = timingSafeEqual(actual, parsed.hash);
   // Only a real, well-formed stored hash can ever say yes.
