@@ -117,14 +117,15 @@ export function validateOptionalId(raw: string, field: string): string | undefin
 /**
  * The key that makes usernames unique per tenant and finds them at login:
  * case-insensitive, by Unicode's default (locale-independent) case mapping.
- * The name is NFC-normalised, upper-cased, then lower-cased and normalised
- * again. Upper-then-lower is a close stand-in for Unicode case folding that
- * JavaScript lacks: `Ann`, `ANN` and `ann` are one name, and so are `straße`
- * and `STRASSE`, or a Greek name ending in `ς` or in `σ`. Lower-casing alone
- * would keep those apart; ASCII-only lower-casing would keep `Ärger` and
- * `ärger` apart. Not a confusables check: Latin `a` and Cyrillic `а` stay
- * different names.
+ * The name is NFC-normalised, lower-cased, upper-cased, lower-cased again
+ * and re-normalised. That round trip is a close stand-in for the Unicode
+ * case folding JavaScript lacks: `Ann`, `ANN` and `ann` are one name, and so
+ * are `straße`, `STRASSE` and `STRAẞE`, or a Greek name ending in `ς` or
+ * `σ`; the key is its own key, and a name's upper- and lower-case forms have
+ * the same key (property-tested). Lower-casing alone would keep those apart;
+ * ASCII-only lower-casing would keep `Ärger` and `ärger` apart. Not a
+ * confusables check: Latin `a` and Cyrillic `а` stay different names.
  */
 export function usernameKey(username: string): string {
-  return username.normalize("NFC").toUpperCase().toLowerCase().normalize("NFC");
+  return username.normalize("NFC").toLowerCase().toUpperCase().toLowerCase().normalize("NFC");
 }
