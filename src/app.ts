@@ -1,4 +1,4 @@
-import type { ConnectRouterOptions, Interceptor } from "@connectrpc/connect";
+import { createContextValues, type ConnectRouterOptions, type Interceptor } from "@connectrpc/connect";
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
@@ -36,6 +36,8 @@ import { SpacesService } from "./services/spaces-service.js";
 import { SpacesPrivateService } from "./services/spaces-private-service.js";
 import { AccessService } from "./services/access-service.js";
 import { Users } from "./domain/users/users.js";
+import { LoginGuard } from "./domain/users/login-guard.js";
+import { peerAddressKey } from "./services/peer-address.js";
 import { ConsumerUsers } from "./domain/users/consumer.js";
 import { SqliteUserStore } from "./store/user-store.js";
 import { UsersPrivateService } from "./services/users-private-service.js";
@@ -158,8 +160,17 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   });
   const userStore = new SqliteUserStore(store.db);
   const userTokenOptions = { tokenTtlSeconds: config.userTokenTtlSeconds };
-  const failedLogins = new RateLimiter(config.loginFailuresPerMinute / 60, config.loginFailuresPerMinute, clock);
-  const users = new Users(userStore, userTokens, userTokenOptions, clock, failedLogins);
+  const loginGuard = new LoginGuard(
+    {
+      failuresPerMinute: config.loginFailuresPerMinute,
+      accountFailuresPerMinute: config.loginAccountFailuresPerMinute,
+      attemptsPerMinutePerAddress: config.loginAttemptsPerMinutePerAddress,
+      attemptsPerSecondPerTenant: config.loginAttemptsPerSecondPerTenant,
+      knownAddressDays: config.loginKnownAddressDays,
+    },
+    clock,
+  );
+  const users = new Users(userStore, userTokens, userTokenOptions, clock, loginGuard);
   const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock, sink);
   // "My permissions" and end-user moderation judge the caller the same way.
   const roomPermissionDeps: RoomPermissionDeps = {
@@ -261,6 +272,8 @@ export async function serve(app: App): Promise<RunningServer> {
     routes: routes(app.services),
     fallback: compatHandler(app.compatRoutes, app.log),
     log: app.log,
+    // The direct peer's address, for the login limits (see LoginGuard).
+    contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
   });
   const handler = withCors(rpc, app.config.corsOrigins);
   const tls =

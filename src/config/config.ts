@@ -21,7 +21,16 @@ export interface Config {
   readonly rateLimitPerSecond: number;
   readonly maxWatchersPerTenant: number;
   readonly corsOrigins: readonly string[];
+  /** Failed logins per account and client address per minute (also the burst). */
   readonly loginFailuresPerMinute: number;
+  /** Failed logins per account from all addresses per minute; known addresses are exempt. */
+  readonly loginAccountFailuresPerMinute: number;
+  /** Login calls per client address (IPv6: per /64) per minute. */
+  readonly loginAttemptsPerMinutePerAddress: number;
+  /** Login calls per tenant per second (burst 2×); known addresses are exempt. */
+  readonly loginAttemptsPerSecondPerTenant: number;
+  /** Days a successful login keeps its (account, address) pair exempt from the shared limits. */
+  readonly loginKnownAddressDays: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly tlsCert: string | undefined;
@@ -38,6 +47,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = env["ROOMGATE_DATA_DIR"] || "./data";
   const port = int(env, "PORT", 8080, 0, 65_535);
+  const loginFailuresPerMinute = int(env, "ROOMGATE_LOGIN_FAILURES_PER_MINUTE", 5, 0, 10_000);
   const cfg: Config = {
     port,
     host: env["HOST"] || "0.0.0.0",
@@ -60,7 +70,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(",")
       .map((o) => o.trim())
       .filter((o) => o !== ""),
-    loginFailuresPerMinute: int(env, "ROOMGATE_LOGIN_FAILURES_PER_MINUTE", 5, 0, 10_000),
+    loginFailuresPerMinute,
+    // By default 4× the per-address limit (at least 20), so raising that one alone stays valid.
+    loginAccountFailuresPerMinute: int(env, "ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE", Math.max(20, 4 * loginFailuresPerMinute), 0, 100_000),
+    loginAttemptsPerMinutePerAddress: int(env, "ROOMGATE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", 60, 0, 1_000_000),
+    loginAttemptsPerSecondPerTenant: int(env, "ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT", 10, 0, 10_000),
+    loginKnownAddressDays: int(env, "ROOMGATE_LOGIN_KNOWN_ADDRESS_DAYS", 30, 0, 3_650),
     maxTimeoutMs: int(env, "ROOMGATE_MAX_TIMEOUT_MS", 30_000, 1, 3_600_000),
     shutdownGraceMs: int(env, "ROOMGATE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     tlsCert: env["ROOMGATE_TLS_CERT"] || undefined,
@@ -70,6 +85,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (cfg.defaultTtlSeconds > cfg.maxTtlSeconds) {
     throw new ConfigError("ROOMGATE_TOKEN_TTL_SECONDS must not exceed ROOMGATE_TOKEN_MAX_TTL_SECONDS");
+  }
+  // The account-wide cap sits above the per-address one; below it, one
+  // address alone could lock an account for everyone else.
+  if (cfg.loginAccountFailuresPerMinute > 0 && cfg.loginAccountFailuresPerMinute < cfg.loginFailuresPerMinute) {
+    throw new ConfigError("ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE must be 0 (off) or at least ROOMGATE_LOGIN_FAILURES_PER_MINUTE");
   }
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
     throw new ConfigError("set both ROOMGATE_TLS_CERT and ROOMGATE_TLS_KEY, or neither");

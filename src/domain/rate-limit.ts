@@ -1,7 +1,7 @@
 /**
  * Token buckets by key, in memory: `ratePerSecond` tokens flow in, at most
- * `burst` are held. Used to bound calls per API key and failed logins per
- * account. Idle full buckets are dropped so memory stays bounded.
+ * `burst` are held. Used to bound calls per API key and logins (see
+ * LoginGuard). Idle full buckets are dropped so memory stays bounded.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -33,6 +33,17 @@ export class RateLimiter {
     const wait = this.waitMs(key);
     if (wait === 0 && !this.disabled) this.refill(key).tokens -= 1;
     return wait;
+  }
+
+  /**
+   * Gives back one token taken by {@link take}, never above the burst: a
+   * caller that reserves before slow work and learns it should not have been
+   * charged (a login that succeeded) refunds it.
+   */
+  refund(key: string): void {
+    if (this.disabled) return;
+    const b = this.refill(key);
+    b.tokens = Math.min(this.burst, b.tokens + 1);
   }
 
   private refill(key: string): { tokens: number; at: number } {

@@ -1,4 +1,4 @@
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
@@ -11,6 +11,8 @@ export interface NodeHandlerOptions extends ConnectRouterOptions {
   /** Serves paths no RPC matches (REST compatibility routes, 404). */
   readonly fallback?: Handler;
   readonly log: Logger;
+  /** Values put into every call's context from the Node request (e.g. the peer address). */
+  readonly contextValues?: (req: Parameters<Handler>[0]) => ContextValues;
 }
 
 /**
@@ -30,7 +32,7 @@ export function createNodeHandler(options: NodeHandlerOptions): Handler {
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 1)[0]!);
     if (!handler) return fallback(req, res);
-    const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    const uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
     handler(uReq)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {

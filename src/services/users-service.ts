@@ -4,6 +4,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { LoginResponseSchema, type LoginRequest, type LoginResponse, type Service } from "../../gen/room/users/v1/service_pb.js";
 import type { Users } from "../domain/users/users.js";
 import { SESSION_COOKIE } from "../server/end-user-auth.js";
+import { peerAddress } from "./peer-address.js";
 
 /**
  * room.users.v1.Service: the end-user account surface. Login needs no
@@ -13,7 +14,8 @@ export class UsersService implements ServiceImpl<typeof Service> {
   constructor(private readonly users: Users) {}
 
   async login(req: LoginRequest, ctx: HandlerContext): Promise<LoginResponse> {
-    const r = await this.users.login(req.tenantId, req.username, req.password);
+    // The client address keys the login limits (see LoginGuard).
+    const r = await this.users.login(req.tenantId, req.username, req.password, peerAddress(ctx));
     ctx.responseHeader.append("set-cookie", sessionCookie(r.accessToken, r.ttlSeconds, ctx.url.startsWith("https:")));
     return create(LoginResponseSchema, { accessToken: r.accessToken, userId: r.userId, expiresAt: timestampFromMs(r.expiresAt) });
   }

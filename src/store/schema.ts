@@ -36,7 +36,9 @@ export const apiKeys = sqliteTable(
  * Users of a tenant. `kind` tells how they came to be: registered (seed 001,
  * with a password), consumer (seed 003, created by a backend) or guest (an
  * access link). Usernames are unique among registered users only: guests and
- * consumer users carry display names.
+ * consumer users carry display names. Uniqueness and login go by
+ * `username_key`, the case-insensitive key of the username (see usernameKey
+ * in src/domain/users/validation.ts); emails are stored lower-cased.
  */
 export const users = sqliteTable(
   "users",
@@ -47,6 +49,8 @@ export const users = sqliteTable(
       .references(() => tenants.id, { onDelete: "cascade" }),
     kind: text("kind", { enum: ["registered", "consumer", "guest"] }).notNull(),
     username: text("username").notNull(),
+    /** Case-insensitive key of `username`, set for registered users only (null for others). */
+    usernameKey: text("username_key"),
     email: text("email"),
     /** scrypt: `scrypt$N$r$p$salt$hash` (base64url); null for users without a password. */
     passwordHash: text("password_hash"),
@@ -60,7 +64,7 @@ export const users = sqliteTable(
     createdAt: ms("created_at").notNull(),
   },
   (t) => [
-    uniqueIndex("users_tenant_username_uq").on(t.tenantId, t.username).where(sql`kind = 'registered'`),
+    uniqueIndex("users_tenant_username_key_uq").on(t.tenantId, t.usernameKey).where(sql`kind = 'registered'`),
     uniqueIndex("users_tenant_email_uq").on(t.tenantId, t.email).where(sql`kind = 'registered'`),
     uniqueIndex("users_tenant_uui_uq").on(t.tenantId, t.uniqueUserIdentifier),
   ],

@@ -323,7 +323,7 @@ describe("ConsumerUsers (seed 003)", () => {
       [{ ...base, username: "" }, "username: must not be empty"],
       [{ ...base, username: "x".repeat(65) }, "username: must be at most 64 characters"],
       [{ ...base, email: "nope" }, "email: not a valid email address"],
-      [{ ...base, chatRoom: "r".repeat(257) }, "chat_room: must be at most 256 bytes"],
+      [{ ...base, chatRoom: "r".repeat(257) }, "chat_room: longer than 256 bytes"],
     ] as const) {
       const e = await errorOf(() => d.consumers.createOrLogin(caller, input));
       expect([e.kind, e.message]).toEqual(["invalid_argument", message]);

@@ -266,10 +266,12 @@ describe("failed logins say nothing about what was wrong", () => {
     expect(unknownTenant.rawMessage).toBe(wrongPassword.rawMessage);
   });
 
-  it("the username is exact: another capitalisation is unknown", async () => {
-    const u = newUser({ username: `CaseSensitive${seq}` });
-    await admin.createUser(u, bearer(srv.apiKey));
-    await expectCode(account.login({ tenantId: srv.tenantId, username: u.username.toLowerCase(), password: u.password }), Code.Unauthenticated, "wrong username or password");
+  it("the username is case-insensitive: another capitalisation is the same user (issue 7 point 16)", async () => {
+    const u = newUser({ username: `CaseInsensitive${seq}` });
+    const { id } = await admin.createUser(u, bearer(srv.apiKey));
+    const r = await account.login({ tenantId: srv.tenantId, username: u.username.toLowerCase(), password: u.password });
+    expect(r.userId).toBe(id);
+    await expectCode(account.login({ tenantId: srv.tenantId, username: u.username.toUpperCase(), password: u.password + "x" }), Code.Unauthenticated, "wrong username or password");
   });
 });
 

@@ -77,6 +77,7 @@
  */
 
 import { invalidArgument, RoomgateError } from "../errors.js";
+import { checkId as checkAnyId } from "../ids.js";
 import type { RoleName } from "../roles.js";
 
 /** The caller of an end-user call, as the domain sees it. */
@@ -102,10 +103,9 @@ const EXTERNAL_USER_ID = /^[A-Za-z0-9_-]{0,128}$/;
 // C0/C1 control characters have no place in names shown to people.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-/** A required id field: non-empty and of sane length. */
+/** A required id field: the one id rule of src/domain/ids.ts. */
 export function checkId(field: string, value: string): void {
-  if (value === "") throw invalidArgument(`${field}: must not be empty`);
-  if (value.length > 256 || CONTROL.test(value)) throw invalidArgument(`${field}: not a valid id`);
+  checkAnyId(field, value);
 }
 
 /** A display name of 1..max characters (code points), not blank, no control characters. */

@@ -1,9 +1,10 @@
-import type { RateLimiter } from "../rate-limit.js";
 import { randomUUID } from "node:crypto";
 import type { SubjectTokens } from "../auth/subject-tokens.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
+import { checkId } from "../ids.js";
+import { addressLimitKey, type LoginGuard } from "./login-guard.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
-import { validateEmail, validatePassword, validatePhone, validateUsername } from "./validation.js";
+import { charCount, USER_LIMITS, usernameKey, validateEmail, validatePassword, validatePhone, validateUsername } from "./validation.js";
 
 /** How a user came to be: seed 001 registration, seed 003 backend, or an access link. */
 export type UserKind = "registered" | "consumer" | "guest";
@@ -42,18 +43,23 @@ export interface ConsumerUserPatch {
   readonly tenantModerator?: boolean;
 }
 
-/** Persistence for users; implemented in src/store/user-store.ts. */
+/**
+ * Persistence for users; implemented in src/store/user-store.ts. Usernames
+ * of registered users compare case-insensitively, by {@link usernameKey}.
+ */
 export interface UserStore {
   /** Runs `fn` in one synchronous transaction, rolled back if it throws. */
   transaction<T>(fn: () => T): T;
-  /** Inserts a user; a username, email or identifier already in use is already_exists. */
+  /** Inserts a user; a username (in any case), email or identifier already in use is already_exists. */
   insertUser(user: NewUser): void;
-  /** True when a registered user of the tenant has this username. */
+  /** True when a registered user of the tenant has this username, in any case. */
   registeredUsernameTaken(tenantId: string, username: string): boolean;
-  /** True when a registered user of the tenant has this email. */
+  /** True when a registered user of the tenant has this (lower-cased) email. */
   registeredEmailTaken(tenantId: string, email: string): boolean;
-  /** The password hash of a registered user, by username. */
+  /** The password hash of a registered user, by username in any case. */
   findRegisteredByUsername(tenantId: string, username: string): { id: string; passwordHash: string | null } | undefined;
+  /** True when the tenant exists. */
+  tenantExists(tenantId: string): boolean;
   /** A seed 003 user of the tenant by its unique_user_identifier. */
   findConsumerByIdentifier(tenantId: string, uniqueUserIdentifier: string): ConsumerUserRecord | undefined;
   /** Applies a patch to a seed 003 user of the tenant. */
@@ -90,6 +96,12 @@ export const LOGIN_FAILED = "wrong username or password";
 /**
  * Registered users (seed 001): creation with a scrypt-hashed password and
  * login to a user access token.
+ *
+ * Usernames and emails are unique per tenant and case-insensitive: `Ann` and
+ * `ann` are one name (already_exists), and `ANN` logs in as `Ann`. The
+ * username is kept as typed (NFC) for display; uniqueness and login go by
+ * {@link usernameKey} (Unicode case mapping, see there). Emails are plain
+ * ASCII addresses and are stored lower-cased.
  */
 export class Users {
   constructor(
@@ -97,8 +109,8 @@ export class Users {
     private readonly tokens: SubjectTokens,
     private readonly options: UserTokenOptions,
     private readonly clock: () => number = Date.now,
-    /** Failed logins per tenant and username; none when omitted. */
-    private readonly failedLogins?: RateLimiter,
+    /** Login limits (attempts and failures); none when omitted. */
+    private readonly guard?: LoginGuard,
   ) {}
 
   /**
@@ -140,25 +152,31 @@ export class Users {
   /**
    * Checks a registered user's password and issues a user access token.
    * An unknown tenant, an unknown username and a wrong password all fail
-   * the same way, and take about as long (a dummy hash is checked).
+   * the same way, and take about as long (a dummy hash is checked). The
+   * username matches in any case. `clientAddress` (the transport's peer
+   * address, "" when unknown) keys the login limits (see LoginGuard), which
+   * are charged before the hash so concurrent attempts cannot slip past.
    */
-  async login(tenantId: string, username: string, password: string): Promise<LoginResult> {
-    if (tenantId === "") throw invalidArgument("tenant_id: must not be empty");
+  async login(tenantId: string, username: string, password: string, clientAddress = ""): Promise<LoginResult> {
+    checkId("tenant_id", tenantId);
     if (username === "") throw invalidArgument("username: must not be empty");
     if (password === "") throw invalidArgument("password: must not be empty");
-    // Guessing is bounded per account: after a few failures the account
-    // refuses attempts for a while, before any password work is done.
-    const attemptKey = `${tenantId}\u0000${username.normalize("NFC")}`;
-    const wait = this.failedLogins?.waitMs(attemptKey) ?? 0;
-    if (wait > 0) {
-      throw new RoomgateError("resource_exhausted", `too many failed logins; retry in ${Math.ceil(wait / 1000)} s`);
-    }
-    const user = this.store.findRegisteredByUsername(tenantId, username.normalize("NFC"));
+    // No stored name or password is longer; refusing here also keeps huge
+    // strings out of the limiters' keys and out of scrypt.
+    const maxName = USER_LIMITS.usernameMaxChars;
+    if (username.length > maxName && charCount(username) > maxName) throw invalidArgument(`username: must be at most ${maxName} characters`);
+    const maxPw = USER_LIMITS.passwordMaxChars;
+    if (password.length > maxPw && charCount(password) > maxPw) throw invalidArgument(`password: must be at most ${maxPw} characters`);
+    const tenantKnown = this.store.tenantExists(tenantId);
+    const ticket = this.guard?.admit({
+      tenant: tenantKnown ? tenantId : "",
+      account: `${tenantId}\u0000${usernameKey(username)}`,
+      address: addressLimitKey(clientAddress),
+    });
+    const user = tenantKnown ? this.store.findRegisteredByUsername(tenantId, username.normalize("NFC")) : undefined;
     const ok = await verifyPassword(password.normalize("NFC"), user?.passwordHash ?? undefined);
-    if (!user || !ok) {
-      this.failedLogins?.take(attemptKey);
-      throw new RoomgateError("unauthenticated", LOGIN_FAILED);
-    }
+    if (!user || !ok) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
+    ticket?.succeeded();
     const ttlSeconds = this.options.tokenTtlSeconds;
     const { token, claims } = this.tokens.issue({ tenantId, userId: user.id, ttlSeconds });
     return { accessToken: token, userId: user.id, expiresAt: claims.expiresAt, ttlSeconds };

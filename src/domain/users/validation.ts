@@ -1,4 +1,5 @@
 import { invalidArgument } from "../errors.js";
+import { checkOptionalId, MAX_ID_BYTES } from "../ids.js";
 
 /** Limits on user fields; the contracts document the same numbers. */
 export const USER_LIMITS = {
@@ -8,7 +9,7 @@ export const USER_LIMITS = {
   emailMaxBytes: 254,
   metaMaxBytes: 4096,
   profilePicMaxBytes: 2048,
-  idMaxBytes: 256,
+  idMaxBytes: MAX_ID_BYTES,
 } as const;
 
 // C0, DEL and C1 controls, the Unicode line/paragraph separators and the
@@ -108,10 +109,23 @@ export function validateMeta(raw: string, field = "meta"): string | undefined {
   return raw;
 }
 
-/** An optional identifier (room id, external id): at most 256 bytes, no control characters; "" means none. */
+/** An optional identifier (room id, external id), checked by the one id rule (src/domain/ids.ts); "" means none. */
 export function validateOptionalId(raw: string, field: string): string | undefined {
-  if (raw === "") return undefined;
-  if (utf8Bytes(raw) > USER_LIMITS.idMaxBytes) throw invalidArgument(`${field}: must be at most ${USER_LIMITS.idMaxBytes} bytes`);
-  if (CONTROL.test(raw)) throw invalidArgument(`${field}: must not contain control characters`);
-  return raw;
+  return checkOptionalId(field, raw);
+}
+
+/**
+ * The key that makes usernames unique per tenant and finds them at login:
+ * case-insensitive, by Unicode's default (locale-independent) case mapping.
+ * The name is NFC-normalised, lower-cased, upper-cased, lower-cased again
+ * and re-normalised. That round trip is a close stand-in for the Unicode
+ * case folding JavaScript lacks: `Ann`, `ANN` and `ann` are one name, and so
+ * are `straße`, `STRASSE` and `STRAẞE`, or a Greek name ending in `ς` or
+ * `σ`; the key is its own key, and a name's upper- and lower-case forms have
+ * the same key (property-tested). Lower-casing alone would keep those apart;
+ * ASCII-only lower-casing would keep `Ärger` and `ärger` apart. Not a
+ * confusables check: Latin `a` and Cyrillic `а` stay different names.
+ */
+export function usernameKey(username: string): string {
+  return username.normalize("NFC").toLowerCase().toUpperCase().toLowerCase().normalize("NFC");
 }

@@ -1,3 +1,6 @@
+DROP INDEX `users_tenant_username_uq`;--> statement-breakpoint
+ALTER TABLE `users` ADD `username_key` text;--> statement-breakpoint
+CREATE UNIQUE INDEX `users_tenant_username_key_uq` ON `users` (`tenant_id`,`username_key`) WHERE kind = 'registered';--> statement-breakpoint
 ALTER TABLE `access_links` ADD `revoked_at` integer;--> statement-breakpoint
 CREATE INDEX `access_links_room_idx` ON `access_links` (`tenant_id`,`room_id`,`created_at`);--> statement-breakpoint
 -- Private rooms are now reached only through a room role (a space role never
