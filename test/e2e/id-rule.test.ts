@@ -66,7 +66,7 @@ describe.each(WIRES)("one id rule over $name", (wire) => {
       const spaces = createClient(Spaces, wire.make(srv.baseUrl));
       const as = bearer(user.token);
       await refusedWithNothingWritten(() => spaces.createRoom({ spaceId: id, name: "room" }, as), /^space_id: /);
-      await refusedWithNothingWritten(() => spaces.joinRoom({ spaceId: "", roomId: id }, as), message);
+      await refusedWithNothingWritten(() => spaces.joinRoom({ spaceId: "s-1", roomId: id }, as), message);
     });
 
     it("seed 003 CreateUser refuses it as chatRoom", async () => {
