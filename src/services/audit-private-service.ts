@@ -11,6 +11,7 @@ import { invalidArgument } from "../domain/errors.js";
 import type { AuditEntry } from "../domain/journal.js";
 import { decodeBase64Url, encodeBase64Url } from "../domain/tokens/base64url.js";
 import type { AuditQuery } from "../store/journal-store.js";
+import { checkOptionalId } from "../domain/ids.js";
 import { requireApiKey } from "./context.js";
 
 /** The audit log as this service reads it (SqliteJournal). */
@@ -36,13 +37,10 @@ export class AuditPrivateService implements ServiceImpl<typeof Service> {
     const caller = requireApiKey(ctx);
     if (req.pageSize > MAX_PAGE_SIZE) throw invalidArgument(`page_size: ${req.pageSize} exceeds the maximum of ${MAX_PAGE_SIZE}`);
     const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
-    for (const [field, value] of [
-      ["room_id", req.roomId],
-      ["user_id", req.userId],
-      ["action", req.action],
-    ] as const) {
-      if (value.length > MAX_FILTER_CHARS) throw invalidArgument(`${field}: longer than ${MAX_FILTER_CHARS} characters`);
-    }
+    // Ids follow the one id rule (src/domain/ids.ts), like everywhere they are written.
+    checkOptionalId("room_id", req.roomId);
+    checkOptionalId("user_id", req.userId);
+    if (req.action.length > MAX_FILTER_CHARS) throw invalidArgument(`action: longer than ${MAX_FILTER_CHARS} characters`);
     const since = req.since === undefined ? undefined : toMs("since", req.since);
     const until = req.until === undefined ? undefined : toMs("until", req.until);
     if (since !== undefined && until !== undefined && until <= since) throw invalidArgument("until: must be after since");

@@ -14,10 +14,10 @@ import { watchEvents, type WatchSource } from "../domain/events/watch.js";
 import type { StoredEvent } from "../domain/journal.js";
 import { toConnectError } from "../server/interceptors.js";
 import { takeParseError } from "../server/strict-binary.js";
+import { checkOptionalId } from "../domain/ids.js";
 import { requireApiKey } from "./context.js";
 
 const PROCEDURE = "/room.events.private.v1.Service/Watch";
-const MAX_ROOM_ID_CHARS = 256;
 
 /** Settings of {@link EventsPrivateService}. */
 export interface EventsServiceOptions {
@@ -52,9 +52,8 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
     const parseError = takeParseError(req);
     if (parseError !== undefined) throw new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
     if ((req.$unknown?.length ?? 0) > 0) throw new ConnectError("unknown field in request", Code.InvalidArgument);
-    if (req.roomId.length > MAX_ROOM_ID_CHARS) {
-      throw new ConnectError(`room_id: longer than ${MAX_ROOM_ID_CHARS} characters`, Code.InvalidArgument);
-    }
+    // The one id rule (src/domain/ids.ts), as where room ids are written.
+    checkOptionalId("room_id", req.roomId);
     if (req.afterEventId > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new ConnectError("after_event_id: no such event id", Code.InvalidArgument);
     }

@@ -3,6 +3,8 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { count } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Service as AuditPrivate } from "../../gen/room/audit/private/v1/service_pb.js";
+import { Service as EventsPrivate } from "../../gen/room/events/private/v1/service_pb.js";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
@@ -67,6 +69,20 @@ describe.each(WIRES)("one id rule over $name", (wire) => {
       const as = bearer(user.token);
       await refusedWithNothingWritten(() => spaces.createRoom({ spaceId: id, name: "room" }, as), /^space_id: /);
       await refusedWithNothingWritten(() => spaces.joinRoom({ spaceId: "s-1", roomId: id }, as), message);
+    });
+
+    it("reads filter by the same rule: Watch room_id and audit List room_id/user_id", async () => {
+      const events = createClient(EventsPrivate, wire.make(srv.baseUrl));
+      await expectCode(
+        (async () => {
+          for await (const _ of events.watch({ roomId: id }, bearer(srv.apiKey))) break;
+        })(),
+        Code.InvalidArgument,
+        /^room_id: /,
+      );
+      const audit = createClient(AuditPrivate, wire.make(srv.baseUrl));
+      await expectCode(audit.list({ roomId: id }, bearer(srv.apiKey)), Code.InvalidArgument, /^room_id: /);
+      await expectCode(audit.list({ userId: id }, bearer(srv.apiKey)), Code.InvalidArgument, /^user_id: /);
     });
 
     it("seed 003 CreateUser refuses it as chatRoom", async () => {
