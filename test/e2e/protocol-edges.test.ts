@@ -249,6 +249,21 @@ describe("issue 7 point 20: an oversized REST body does not break the client's k
     }
   });
 
+  it("concurrency: oversized and valid calls interleaved on 3 keep-alive connections: every one answered, none reset", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
+    try {
+      const before = userCount();
+      const calls = Array.from({ length: 12 }, (_, i) =>
+        h1Request(consumerUrl(), { agent, headers: jsonHeaders, body: i % 2 === 0 ? big() : ok() }).then((r) => r.status),
+      );
+      const statuses = await Promise.all(calls);
+      expect(statuses).toEqual(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 413 : 200)));
+      expect(userCount()).toBe(before + 6);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it("the same on seed 002's route", async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
