@@ -14,6 +14,8 @@ import { compatHandler, type CompatRoute } from "./server/compat.js";
 import { healthRoute } from "./server/compat/health-route.js";
 import { HealthService } from "./services/health-service.js";
 import { withCors } from "./server/cors.js";
+import { ApiKeyGate } from "./server/api-key-auth.js";
+import { withStrictUtf8 } from "./server/strict-utf8.js";
 import { endUserInterceptor } from "./server/end-user-auth.js";
 import { SqliteMembershipStore } from "./store/membership-store.js";
 import { SqliteModerationStore } from "./store/moderation-store.js";
@@ -211,10 +213,12 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   // API keys are looked up on every backend call; a short cache keeps that
   // off the database (a key revoked by the CLI stops within the ttl).
   const apiKeys = new CachedApiKeyLookup(tenants, config.apiKeyCacheMs, clock);
-  compatRoutes.push(consumerRoute(consumers, apiKeys));
+  // One gate (one per-key limiter) for the RPCs and the REST route alike.
+  const apiKeyGate = new ApiKeyGate(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock));
+  compatRoutes.push(consumerRoute(consumers, apiKeyGate));
   const interceptors: Interceptor[] = [
     errorInterceptor(log),
-    apiKeyInterceptor(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock)),
+    apiKeyInterceptor(apiKeyGate),
     endUserInterceptor(userTokens, roomTokens),
     strictFieldsInterceptor(),
   ];
@@ -224,7 +228,8 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     // misspelled permission must be refused, not dropped.
     // Implicit defaults are written too: seed 002's flags are all present,
     // false ones included.
-    jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true },
+    // JSON bodies are decoded as strict UTF-8 (invalid_argument otherwise).
+    jsonOptions: withStrictUtf8({ ignoreUnknownFields: false, alwaysEmitImplicit: true }),
     readMaxBytes: config.readMaxBytes,
     writeMaxBytes: config.readMaxBytes,
     maxTimeoutMs: config.maxTimeoutMs,

@@ -1,12 +1,21 @@
 import type { Logger } from "pino";
+import { isUtf8 } from "node:buffer";
 import type { ErrorKind } from "../domain/errors.js";
+import { logUnhandled } from "./interceptors.js";
 import type { Handler } from "./listener.js";
+import { INVALID_UTF8 } from "./strict-utf8.js";
 
 /** A REST compatibility route: method, a path pattern and its handler. */
 export interface CompatRoute {
   readonly method: "GET" | "POST";
   /** Matched against the path without the query; groups become `params`. */
   readonly path: RegExp;
+  /**
+   * Renders every error of this route — its handler's and the
+   * dispatcher's own (405, 413, a body that is not JSON, 500) — in the one
+   * shape the route's clients expect.
+   */
+  readonly errorShape: ErrorShape;
   handle(ctx: CompatContext): Promise<CompatReply>;
 }
 
@@ -28,6 +37,18 @@ export interface CompatReply {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** Error codes a REST route can answer: the domain's, and the dispatcher's own. */
+export type CompatErrorCode = ErrorKind | "unimplemented" | "internal";
+
+/** Builds an error body from the HTTP status, a code and a message for the caller. */
+export type ErrorShape = (status: number, code: CompatErrorCode, message: string) => unknown;
+
+/** Connect's JSON error shape, `{"code","message"}`, for routes whose seed documents none. */
+export const connectErrorShape: ErrorShape = (_status, code, message) => ({ code, message });
+
+/** Seed 002's documented error shape, `{"errorText","httpStatusCode"}`. */
+export const seed002ErrorShape: ErrorShape = (status, _code, message) => ({ errorText: message, httpStatusCode: status });
+
 /** The HTTP status Connect uses for each code; the REST routes answer alike. */
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   invalid_argument: 400,
@@ -39,46 +60,68 @@ export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   resource_exhausted: 429,
 };
 
+/** Largest body a route accepts. */
 const MAX_BODY = 64 * 1024;
+/**
+ * A longer body is still read, and thrown away, up to this size, so the
+ * client's keep-alive connection stays usable; past it the connection is
+ * given up (the 413 says `Connection: close`).
+ */
+const MAX_DISCARD = 1024 * 1024;
+
+type BodyOutcome = Buffer | "too_large" | "too_large_close";
 
 /**
  * Serves the seeds' REST routes (seed 002's room-permissions GET, seed 003's
  * consumer POST) beside the RPCs, as thin adapters over the same domain.
- * Unknown paths get 404; a handler's thrown error becomes a 500 with no
- * detail, and is logged.
+ * Unknown paths get a bare 404; a known path with another method gets 405
+ * with `Allow`. Every error is in the route's own shape; a handler's thrown
+ * error becomes a 500 with no detail, and is logged as the RPCs log theirs.
  */
 export function compatHandler(routes: readonly CompatRoute[], log: Logger): Handler {
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const route = routes.find((r) => r.method === req.method && r.path.test(url.pathname));
-    const reply = (r: CompatReply) => {
-      const body = JSON.stringify(r.body);
-      res.writeHead(r.status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...r.headers });
-      res.end(body);
-    };
-    if (!route) {
+    const matching = routes.filter((r) => r.path.test(url.pathname));
+    if (matching.length === 0) {
       res.writeHead(404);
       res.end();
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reply({ status: 413, body: { errorText: "request body too large", httpStatusCode: 413 } });
-        req.destroy();
+    // HTTP/2 has no Connection header; a stream is ended on its own.
+    const h1 = req.httpVersionMajor < 2;
+    const reply = (r: CompatReply, close = false) => {
+      if (res.headersSent) return;
+      const body = JSON.stringify(r.body);
+      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...r.headers };
+      if (close && h1) headers["connection"] = "close";
+      res.writeHead(r.status, headers);
+      res.end(body);
+    };
+    const route = matching.find((r) => r.method === req.method);
+    if (!route) {
+      const allow = [...new Set(matching.map((r) => r.method))].join(", ");
+      const body = matching[0]!.errorShape(405, "unimplemented", `method ${req.method ?? ""} is not allowed here; use ${allow}`);
+      return reply({ status: 405, body, headers: { allow } });
+    }
+    const fail = (status: number, code: CompatErrorCode, message: string, close = false) =>
+      reply({ status, body: route.errorShape(status, code, message) }, close);
+
+    readBody(req, (outcome) => {
+      if (outcome === "too_large" || outcome === "too_large_close") {
+        const close = outcome === "too_large_close";
+        fail(413, "resource_exhausted", `request body too large: at most ${MAX_BODY} bytes`, close);
+        // An HTTP/2 stream still sending is stopped once the answer is out.
+        if (close && !h1) res.once("finish", () => req.destroy());
         return;
       }
-      chunks.push(c);
-    });
-    req.on("end", () => {
       let body: unknown;
-      if (size > 0) {
+      if (outcome.length > 0) {
+        // Invalid bytes must not become U+FFFD: two ids would become one.
+        if (!isUtf8(outcome)) return fail(400, "invalid_argument", INVALID_UTF8);
         try {
-          body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          body = JSON.parse(outcome.toString("utf8"));
         } catch {
-          return reply({ status: 400, body: { errorText: "request body is not valid JSON", httpStatusCode: 400 } });
+          return fail(400, "invalid_argument", "request body is not valid JSON");
         }
       }
       let params: string[];
@@ -86,13 +129,40 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger): Hand
         params = route.path.exec(url.pathname)!.slice(1).map((p) => decodeURIComponent(p));
       } catch {
         // Malformed percent-encoding: refuse instead of throwing out of an event handler.
-        return reply({ status: 400, body: { errorText: "malformed path", httpStatusCode: 400 } });
+        return fail(400, "invalid_argument", "malformed path");
       }
       const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
-      route.handle({ params, query: url.searchParams, headers: req.headers, body, secure }).then(reply, (err: unknown) => {
-        log.error({ err, path: url.pathname }, "compat route failed");
-        reply({ status: 500, body: { errorText: "internal error", httpStatusCode: 500 } });
-      });
+      route.handle({ params, query: url.searchParams, headers: req.headers, body, secure }).then(
+        (r) => reply(r),
+        (err: unknown) => {
+          logUnhandled(log, err, url.pathname);
+          fail(500, "internal", "internal error");
+        },
+      );
     });
   };
+}
+
+/**
+ * Reads a body of at most MAX_BODY bytes. A longer one is read on and
+ * discarded, so that an HTTP/1.1 connection is left clean for the next
+ * request; past MAX_DISCARD (or when Content-Length announces more) the
+ * outcome says the connection is to be closed.
+ */
+function readBody(req: Parameters<Handler>[0], done: (outcome: BodyOutcome) => void): void {
+  if (Number(req.headers["content-length"]) > MAX_DISCARD) return done("too_large_close");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let settled = false;
+  const settle = (outcome: BodyOutcome) => {
+    if (settled) return;
+    settled = true;
+    done(outcome);
+  };
+  req.on("data", (c: Buffer) => {
+    size += c.length;
+    if (size <= MAX_BODY) chunks.push(c);
+    else if (size > MAX_DISCARD) settle("too_large_close");
+  });
+  req.on("end", () => settle(size > MAX_BODY ? "too_large" : Buffer.concat(chunks, size)));
 }

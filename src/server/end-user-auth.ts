@@ -1,9 +1,8 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import type { SubjectTokens } from "../domain/auth/subject-tokens.js";
-import { TokenRejectedError } from "../domain/errors.js";
+import { RoomgateError, TokenRejectedError } from "../domain/errors.js";
 import type { RoomTokens } from "../domain/tokens/room-tokens.js";
 import { endUserKey, type EndUserPrincipal } from "../services/context.js";
-import { isPrivateService } from "./interceptors.js";
 
 /** Procedures that authenticate by their own arguments and ignore credentials. */
 const CREDENTIAL_FREE = new Set(["room.users.v1.Service/Login", "room.access.v1.Service/Redeem"]);
@@ -46,22 +45,46 @@ export function resolveEndUser(token: string, userTokens: SubjectTokens, roomTok
 }
 
 /**
+ * The end user behind a request's credential, for every end-user path
+ * (the interceptor and seed 002's REST route): undefined when the request
+ * carries none; unauthenticated when the Authorization header is not a
+ * bearer token or the credential does not open.
+ */
+export function authenticateEndUser(
+  authorization: string | null,
+  cookie: string | null,
+  userTokens: SubjectTokens,
+  roomTokens: RoomTokens,
+): EndUserPrincipal | undefined {
+  const token = endUserCredential(authorization, cookie);
+  if (authorization !== null && token === undefined) {
+    throw new RoomgateError("unauthenticated", "malformed Authorization header: expected Bearer <token>");
+  }
+  return token === undefined ? undefined : resolveEndUser(token, userTokens, roomTokens);
+}
+
+/** True for end-user surfaces (`room.<area>.v1.Service`). */
+export function isEndUserService(typeName: string): boolean {
+  return /^room\.[a-z_]+\.v1\.Service$/.test(typeName);
+}
+
+/**
  * For end-user surfaces (`room.<area>.v1.Service`): when a bearer token or
  * the session cookie is present it must verify, and the caller is put into
  * the call's context; services that need a caller call requireEndUser.
  * Calls without a credential pass through (Login and Redeem need none).
+ * Other services (backend surfaces, grpc.health.v1) never look at an
+ * end-user credential: a prober's or proxy's Authorization header must not
+ * fail a health check.
  */
 export function endUserInterceptor(userTokens: SubjectTokens, roomTokens: RoomTokens): Interceptor {
   return (next) => async (req) => {
     // Calls that take no credential must work even with a stale cookie or
     // token attached (e.g. logging in again after a session expired).
-    if (!isPrivateService(req.service.typeName) && !CREDENTIAL_FREE.has(`${req.service.typeName}/${req.method.name}`)) {
-      const authorization = req.header.get("authorization");
-      const token = endUserCredential(authorization, req.header.get("cookie"));
-      if (authorization !== null && token === undefined) {
-        throw new ConnectError("malformed Authorization header: expected Bearer <token>", Code.Unauthenticated);
-      }
-      if (token !== undefined) req.contextValues.set(endUserKey, resolveEndUser(token, userTokens, roomTokens));
+    if (isEndUserService(req.service.typeName) && !CREDENTIAL_FREE.has(`${req.service.typeName}/${req.method.name}`)) {
+      // Refusals are RoomgateErrors; the error interceptor gives them their code.
+      const caller = authenticateEndUser(req.header.get("authorization"), req.header.get("cookie"), userTokens, roomTokens);
+      if (caller !== undefined) req.contextValues.set(endUserKey, caller);
     }
     return next(req);
   };

@@ -1,12 +1,11 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { authenticateApiKey, type ApiKeyLookup } from "../domain/auth/api-keys.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { RoomAccessDenied_Reason, RoomAccessDeniedSchema } from "../../gen/room/errors/v1/errors_pb.js";
 import { RoomAccessDeniedError, RoomgateError, type ErrorKind } from "../domain/errors.js";
-import type { RateLimiter } from "../domain/rate-limit.js";
 import { apiKeyPrincipalKey } from "../services/context.js";
+import { bearerApiKey, type ApiKeyGate } from "./api-key-auth.js";
 import { takeParseError } from "./strict-binary.js";
 
 const CODES: Record<ErrorKind, Code> = {
@@ -37,8 +36,16 @@ export function toConnectError(err: unknown, log: Logger, procedure: string): Co
     return new ConnectError(err.message, CODES[err.kind], undefined, [{ desc: RoomAccessDeniedSchema, value: detail }]);
   }
   if (err instanceof RoomgateError) return new ConnectError(err.message, CODES[err.kind]);
-  log.error({ err, procedure }, "unhandled error");
+  logUnhandled(log, err, procedure);
   return new ConnectError("internal error", Code.Internal);
+}
+
+/**
+ * Logs a failure that is not meant for the caller (it gets a bare
+ * "internal error"). RPCs and REST routes log through here alike.
+ */
+export function logUnhandled(log: Logger, err: unknown, procedure: string): void {
+  log.error({ err, procedure }, "unhandled error");
 }
 
 /** Applies {@link toConnectError} to every call. */
@@ -59,21 +66,14 @@ export function isPrivateService(typeName: string): boolean {
 
 /**
  * Requires `Authorization: Bearer <api key>` on backend surfaces and puts the
- * resolved tenant into the call's context. The key itself is never logged.
- * With a limiter, each key gets a bounded call rate (resource_exhausted).
+ * resolved tenant into the call's context. Admission (the key and its rate
+ * limit) goes through the same {@link ApiKeyGate} as the REST routes.
  */
-export function apiKeyInterceptor(keys: ApiKeyLookup, limiter?: RateLimiter): Interceptor {
+export function apiKeyInterceptor(gate: ApiKeyGate): Interceptor {
   return (next) => async (req) => {
     if (isPrivateService(req.service.typeName)) {
-      const header = req.header.get("authorization");
-      if (header === null) throw new ConnectError("missing API key: send Authorization: Bearer <key>", Code.Unauthenticated);
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) throw new ConnectError("malformed Authorization header: expected Bearer <key>", Code.Unauthenticated);
-      const principal = authenticateApiKey(keys, m[1]!);
-      if (!principal) throw new ConnectError("invalid API key", Code.Unauthenticated);
-      const wait = limiter?.take(principal.keyId) ?? 0;
-      if (wait > 0) throw new ConnectError(`rate limit exceeded for this API key; retry in ${wait} ms`, Code.ResourceExhausted);
-      req.contextValues.set(apiKeyPrincipalKey, principal);
+      // Refusals are RoomgateErrors; the error interceptor gives them their code.
+      req.contextValues.set(apiKeyPrincipalKey, gate.admit(bearerApiKey(req.header.get("authorization"))));
     }
     return next(req);
   };

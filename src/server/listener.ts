@@ -2,6 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import type tls from "node:tls";
 
 /** A request handler that serves both HTTP/1.1 and HTTP/2 requests. */
 export type Handler = (
@@ -29,6 +30,10 @@ const TLS_HANDSHAKE = 0x16;
  * socket is handed to the right server — h2c with prior knowledge (gRPC),
  * HTTP/1.1 (Connect, gRPC-Web, REST), or TLS with ALPN choosing h2 or
  * HTTP/1.1. Both servers read bytes already buffered on a handed-over socket.
+ *
+ * {@link close} drains: HTTP/2 sessions get GOAWAY and finish their open
+ * streams; HTTP/1.1 connections finish the request they are serving,
+ * answered with `Connection: close`, and idle ones are closed at once.
  */
 export class OnePortServer {
   private readonly tcp: net.Server;
@@ -36,17 +41,20 @@ export class OnePortServer {
   private readonly h2c: http2.Http2Server;
   private readonly secure: http2.Http2SecureServer | undefined;
   private readonly sessions = new Set<http2.Http2Session>();
+  /** Every accepted TCP socket, until it closes. */
   private readonly sockets = new Set<net.Socket>();
-  private inflight = 0;
-  private drained: (() => void) | undefined;
+  /** Sockets whose first bytes have not been seen yet. */
+  private readonly peeking = new Set<net.Socket>();
+  /** HTTP/1.1 connections (cleartext sockets, or TLS sockets that chose HTTP/1.1) → requests in flight on each. */
+  private readonly http1Conns = new Map<Duplex, number>();
+  /** HTTP/1.1 responses in flight, to mark `Connection: close` when draining starts. */
+  private readonly http1Responses = new Set<http.ServerResponse>();
+  private draining = false;
+  private closing: Promise<void> | undefined;
 
   constructor(opts: OnePortOptions) {
     const handler: Handler = (req, res) => {
-      this.inflight++;
-      res.once("close", () => {
-        this.inflight--;
-        if (this.inflight === 0) this.drained?.();
-      });
+      if (req.httpVersionMajor < 2) this.trackHttp1(req.socket, res as http.ServerResponse);
       opts.handler(req, res);
     };
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
@@ -58,6 +66,9 @@ export class OnePortServer {
     if (opts.tls) {
       this.secure = http2.createSecureServer({ ...h2, cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, handler);
       this.secure.on("session", (s) => this.track(s));
+      this.secure.on("secureConnection", (s: tls.TLSSocket) => {
+        if (s.alpnProtocol !== "h2") this.trackHttp1Conn(s);
+      });
     }
     this.tcp = net.createServer((socket) => this.route(socket, headersTimeout));
   }
@@ -74,33 +85,76 @@ export class OnePortServer {
   }
 
   /**
-   * Stops accepting connections, lets in-flight calls finish for up to
-   * `graceMs`, then closes whatever is left.
+   * Drains and closes: stops accepting connections and new requests, lets
+   * every accepted request finish, and resolves once every connection is
+   * closed — or after `graceMs`, when whatever is left is cut off.
    */
-  async close(graceMs = 10_000): Promise<void> {
-    const closed = new Promise<void>((r) => this.tcp.close(() => r()));
-    for (const s of this.sessions) s.close(); // GOAWAY: no new streams, current ones finish
-    this.http1.closeIdleConnections();
-    if (this.inflight > 0) {
-      await new Promise<void>((resolve) => {
-        this.drained = resolve;
-        setTimeout(resolve, graceMs).unref();
-      });
+  close(graceMs = 10_000): Promise<void> {
+    this.closing ??= this.drain(graceMs);
+    return this.closing;
+  }
+
+  private async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    // Resolves once the listener is closed and every accepted socket is gone.
+    const allClosed = new Promise<void>((r) => this.tcp.close(() => r()));
+    for (const s of this.peeking) s.destroy(); // nothing accepted on them yet
+    for (const s of this.sessions) s.close(); // GOAWAY: no new streams, open ones finish
+    for (const res of this.http1Responses) {
+      // Not answered yet: the answer says the connection closes after it.
+      if (!res.headersSent) res.setHeader("connection", "close");
     }
+    // Idle connections: no request is in flight, so none is lost. Whatever
+    // the client sends next was never accepted and is safe to retry.
+    for (const [socket, active] of this.http1Conns) if (active === 0) socket.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((r) => {
+      timer = setTimeout(r, graceMs);
+    });
+    await Promise.race([allClosed, expired]);
+    clearTimeout(timer);
     for (const s of this.sessions) s.destroy();
     for (const s of this.sockets) s.destroy();
-    await closed;
+    await allClosed;
   }
 
   private track(session: http2.Http2Session): void {
     this.sessions.add(session);
     session.once("close", () => this.sessions.delete(session));
+    // A session that starts while draining gets its GOAWAY at once.
+    if (this.draining) session.close();
+  }
+
+  private trackHttp1Conn(socket: Duplex): void {
+    if (this.draining) return void socket.destroy();
+    this.http1Conns.set(socket, 0);
+    socket.once("close", () => this.http1Conns.delete(socket));
+  }
+
+  /** Counts an HTTP/1.1 request in flight on its connection until its response closes. */
+  private trackHttp1(socket: Duplex, res: http.ServerResponse): void {
+    this.http1Conns.set(socket, (this.http1Conns.get(socket) ?? 0) + 1);
+    this.http1Responses.add(res);
+    if (this.draining) res.setHeader("connection", "close");
+    res.once("close", () => {
+      this.http1Responses.delete(res);
+      const active = (this.http1Conns.get(socket) ?? 1) - 1;
+      if (socket.destroyed) return;
+      this.http1Conns.set(socket, active);
+      // A response sent before draining began said keep-alive: close the
+      // connection once its last request is answered (the data is flushed first).
+      if (this.draining && active === 0) (socket as net.Socket).destroySoon();
+    });
   }
 
   /** Peeks at the first bytes and hands the socket to the matching server. */
   private route(socket: net.Socket, timeoutMs: number): void {
     this.sockets.add(socket);
-    socket.once("close", () => this.sockets.delete(socket));
+    this.peeking.add(socket);
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      this.peeking.delete(socket);
+    });
     socket.setTimeout(timeoutMs, () => socket.destroy());
     socket.on("error", () => socket.destroy());
     let head: Buffer = Buffer.alloc(0);
@@ -110,6 +164,7 @@ export class OnePortServer {
       // Four bytes tell "PRI " (h2 preface) from POST/PUT/PATCH.
       if (!tls && head.length < 4) return;
       socket.off("data", onData);
+      this.peeking.delete(socket);
       socket.pause();
       socket.setTimeout(0);
       socket.unshift(head);
@@ -127,6 +182,7 @@ export class OnePortServer {
       target = this.h2c;
     } else {
       target = this.http1;
+      this.trackHttp1Conn(socket);
     }
     target.emit("connection", socket as Duplex);
     // HTTP/1.1 feeds its parser from the socket handle directly; resuming

@@ -4,6 +4,7 @@ import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
 import type { Handler } from "./listener.js";
 import { guardBinaryParse } from "./strict-binary.js";
+import { guardGetUtf8 } from "./strict-utf8.js";
 
 /** Options for {@link createNodeHandler}. */
 export interface NodeHandlerOptions extends ConnectRouterOptions {
@@ -17,14 +18,15 @@ export interface NodeHandlerOptions extends ConnectRouterOptions {
 
 /**
  * connect-node's adapter, with every RPC handler wrapped so malformed binary
- * bodies are refused with invalid_argument (see {@link guardBinaryParse}).
+ * bodies (see {@link guardBinaryParse}) and Connect GET messages that are
+ * not UTF-8 (see {@link guardGetUtf8}) are refused with invalid_argument.
  */
 export function createNodeHandler(options: NodeHandlerOptions): Handler {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
   const readMax = options.readMaxBytes ?? 0xffffffff;
   const paths = new Map<string, UniversalHandler>();
-  for (const h of router.handlers) paths.set(h.requestPath, guardBinaryParse(h, readMax));
+  for (const h of router.handlers) paths.set(h.requestPath, guardBinaryParse(guardGetUtf8(h), readMax));
   const fallback: Handler = options.fallback ?? ((_req, res) => {
     res.writeHead(404);
     res.end();

@@ -34,7 +34,13 @@ export function guardBinaryParse(handler: UniversalHandler, readMaxBytes: number
         replacement = framing === "envelope" ? envelope(marker) : marker;
       }
     }
-    return handler({ ...req, body: single(replacement) });
+    if (replacement === body) return handler({ ...req, body: single(body) });
+    // The stand-in has its own length: a Content-Length promising the
+    // original's would make connect answer with a framing error about the
+    // stand-in instead of the parse error.
+    const header = new Headers(req.header);
+    header.set("content-length", String(replacement.length));
+    return handler({ ...req, header, body: single(replacement) });
   };
   return Object.assign(guarded, {
     protocolNames: handler.protocolNames,

@@ -219,9 +219,11 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     });
   });
 
-  it("only POST is served", async () => {
+  it("only POST is served: GET is 405 with Allow: POST, in the route's error shape", async () => {
     const res = await fetch(`${srv.baseUrl}/consumer/api/v1/user?auth=${encodeURIComponent(srv.apiKey)}`);
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+    expect(((await res.json()) as { code: string }).code).toBe("unimplemented");
   });
 });
 

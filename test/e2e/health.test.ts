@@ -8,11 +8,13 @@ beforeAll(async () => {
 afterAll(() => srv.close());
 
 describe("GET /healthz", () => {
-  it("answers 200 while the store is open, and a POST or an unknown path is 404", async () => {
+  it("answers 200 while the store is open; a POST is 405, an unknown path 404", async () => {
     const res = await fetch(`${srv.baseUrl}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok" });
-    expect((await fetch(`${srv.baseUrl}/healthz`, { method: "POST" })).status).toBe(404);
+    const post = await fetch(`${srv.baseUrl}/healthz`, { method: "POST" });
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET");
     expect((await fetch(`${srv.baseUrl}/nope`)).status).toBe(404);
   });
 

@@ -1,7 +1,7 @@
-import { authenticateApiKey, type ApiKeyLookup } from "../../domain/auth/api-keys.js";
 import { RoomgateError, invalidArgument } from "../../domain/errors.js";
 import type { ConsumerUserInput, ConsumerUsers } from "../../domain/users/consumer.js";
-import { HTTP_STATUS, type CompatReply, type CompatRoute } from "../compat.js";
+import { RateLimitedError, type ApiKeyGate } from "../api-key-auth.js";
+import { connectErrorShape, HTTP_STATUS, type CompatReply, type CompatRoute } from "../compat.js";
 
 type FieldType = "string" | "boolean" | "string|number";
 
@@ -28,13 +28,16 @@ const JSON_NAMES: Readonly<Record<string, string>> = {
 /**
  * Seed 003's `POST /consumer/api/v1/user?auth=<API key>`: the seed's JSON
  * body and response, over the same domain call as
- * room.consumer.private.v1.Service/CreateUser. Errors are Connect-shaped
+ * room.consumer.private.v1.Service/CreateUser, admitted by the same
+ * {@link ApiKeyGate} (key and per-key rate limit) as the RPCs. The seed
+ * documents no error shape, so every error of the route is Connect-shaped
  * JSON (`{"code","message"}`) with the status Connect would use.
  */
-export function consumerRoute(consumers: ConsumerUsers, keys: ApiKeyLookup): CompatRoute {
+export function consumerRoute(consumers: ConsumerUsers, gate: ApiKeyGate): CompatRoute {
   return {
     method: "POST",
     path: /^\/consumer\/api\/v1\/user$/,
+    errorShape: connectErrorShape,
     async handle(ctx) {
       try {
         const presented = ctx.query.getAll("auth");
@@ -42,8 +45,8 @@ export function consumerRoute(consumers: ConsumerUsers, keys: ApiKeyLookup): Com
           throw new RoomgateError("unauthenticated", "missing API key: pass ?auth=<key>");
         }
         // The key is a secret: it is checked, never echoed or logged.
-        const caller = presented.length === 1 ? authenticateApiKey(keys, presented[0]!) : undefined;
-        if (!caller) throw new RoomgateError("unauthenticated", "invalid API key");
+        if (presented.length > 1) throw new RoomgateError("unauthenticated", "invalid API key");
+        const caller = gate.admit(presented[0]!);
         const r = consumers.createOrLogin(caller, parseBody(ctx.body));
         return { status: 200, body: { accessToken: r.accessToken, username: r.username, userId: r.userId, isModerator: r.isModerator }, headers: NO_STORE };
       } catch (err) {
@@ -58,7 +61,10 @@ export function consumerRoute(consumers: ConsumerUsers, keys: ApiKeyLookup): Com
 const NO_STORE = { "cache-control": "no-store" } as const;
 
 function errorReply(err: RoomgateError): CompatReply {
-  return { status: HTTP_STATUS[err.kind], body: { code: err.kind, message: jsonFieldNames(err.message) }, headers: NO_STORE };
+  const status = HTTP_STATUS[err.kind];
+  const headers: Record<string, string> = { ...NO_STORE };
+  if (err instanceof RateLimitedError) headers["retry-after"] = String(Math.ceil(err.retryAfterMs / 1000));
+  return { status, body: connectErrorShape(status, err.kind, jsonFieldNames(err.message)), headers };
 }
 
 function jsonFieldNames(message: string): string {

@@ -1,4 +1,4 @@
-import type { CompatRoute } from "../compat.js";
+import { connectErrorShape, type CompatRoute } from "../compat.js";
 
 /**
  * `GET /healthz` for load balancers and orchestrators: 200 when the store
@@ -9,6 +9,8 @@ export function healthRoute(storeAlive: () => boolean): CompatRoute {
   return {
     method: "GET",
     path: /^\/healthz$/,
+    // Only the dispatcher's own errors (405) ever use it.
+    errorShape: connectErrorShape,
     async handle() {
       let ok = false;
       try {

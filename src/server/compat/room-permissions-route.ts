@@ -4,8 +4,8 @@ import type { SubjectTokens } from "../../domain/auth/subject-tokens.js";
 import { RoomgateError } from "../../domain/errors.js";
 import type { RoomTokens } from "../../domain/tokens/room-tokens.js";
 import type { PermissionsService } from "../../services/permissions-service.js";
-import { HTTP_STATUS, type CompatReply, type CompatRoute } from "../compat.js";
-import { endUserCredential, resolveEndUser } from "../end-user-auth.js";
+import { HTTP_STATUS, seed002ErrorShape, type CompatErrorCode, type CompatReply, type CompatRoute } from "../compat.js";
+import { authenticateEndUser } from "../end-user-auth.js";
 
 /** What the seed 002 route needs: the service and the end-user token kinds. */
 export interface RoomPermissionsRouteDeps {
@@ -50,18 +50,19 @@ export const ROOM_PERMISSIONS_PATH = new RegExp(`^/api/v1/room-permissions/((?:$
 /**
  * Seed 002's `GET /api/v1/room-permissions/{roomId}`: the session cookie
  * (or a bearer user access token / room member token) → the caller's flags
- * in seed 002's exact body. A thin adapter over {@link PermissionsService}.
+ * in seed 002's exact body. A thin adapter over {@link PermissionsService};
+ * every error is in seed 002's shape, `{"errorText","httpStatusCode"}`.
  */
 export function roomPermissionsRoute(deps: RoomPermissionsRouteDeps): CompatRoute {
   return {
     method: "GET",
     path: ROOM_PERMISSIONS_PATH,
+    errorShape: seed002ErrorShape,
     async handle(ctx) {
       try {
-        const authorization = header(ctx.headers, "authorization");
-        const token = endUserCredential(authorization, header(ctx.headers, "cookie"));
-        if (token === undefined) return error(401, authorization === null ? MISSING_CREDENTIAL : WRONG_CREDENTIAL);
-        const caller = resolveEndUser(token, deps.userTokens, deps.roomTokens);
+        // The same resolution as the end-user RPCs (see endUserInterceptor).
+        const caller = authenticateEndUser(header(ctx.headers, "authorization"), header(ctx.headers, "cookie"), deps.userTokens, deps.roomTokens);
+        if (caller === undefined) return error(401, "unauthenticated", MISSING_CREDENTIAL);
         const roomId = ctx.params[0] ?? "";
         const rp = deps.permissions.roomPermissionsOf(caller, roomId);
         return reply(200, {
@@ -75,7 +76,7 @@ export function roomPermissionsRoute(deps: RoomPermissionsRouteDeps): CompatRout
         if (!(err instanceof RoomgateError)) throw err;
         // The domain's wording for a bad token says nothing a client can act
         // on; the seed's text tells them to renew it.
-        return error(HTTP_STATUS[err.kind], err.kind === "unauthenticated" ? WRONG_CREDENTIAL : err.message);
+        return error(HTTP_STATUS[err.kind], err.kind, err.kind === "unauthenticated" ? WRONG_CREDENTIAL : err.message);
       }
     },
   };
@@ -103,6 +104,6 @@ function reply(status: number, body: unknown): CompatReply {
   return { status, body, headers: { "cache-control": "no-store" } };
 }
 
-function error(status: number, errorText: string): CompatReply {
-  return reply(status, { errorText, httpStatusCode: status });
+function error(status: number, code: CompatErrorCode, errorText: string): CompatReply {
+  return reply(status, seed002ErrorShape(status, code, errorText));
 }

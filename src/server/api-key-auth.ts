@@ -1,0 +1,45 @@
+import { authenticateApiKey, type ApiKeyLookup, type ApiKeyPrincipal } from "../domain/auth/api-keys.js";
+import { RoomgateError } from "../domain/errors.js";
+import type { RateLimiter } from "../domain/rate-limit.js";
+
+/** A call refused by its API key's rate limit; `retryAfterMs` says when one is allowed again. */
+export class RateLimitedError extends RoomgateError {
+  constructor(readonly retryAfterMs: number) {
+    super("resource_exhausted", `rate limit exceeded for this API key; retry in ${retryAfterMs} ms`);
+    this.name = "RateLimitedError";
+  }
+}
+
+/**
+ * The one way a backend call is admitted, whatever carried the key (the
+ * RPCs' `Authorization: Bearer`, seed 003's `?auth=`): the key must open,
+ * and its call budget must allow one more call. Sharing one gate (and one
+ * limiter) means a key's budget is the same on every path.
+ */
+export class ApiKeyGate {
+  constructor(
+    private readonly keys: ApiKeyLookup,
+    private readonly limiter?: RateLimiter,
+  ) {}
+
+  /**
+   * Authenticates `presented` and takes one call from its budget. Throws
+   * unauthenticated for a key that does not open, {@link RateLimitedError}
+   * when the budget is spent. The key itself is never logged or echoed.
+   */
+  admit(presented: string): ApiKeyPrincipal {
+    const principal = authenticateApiKey(this.keys, presented);
+    if (!principal) throw new RoomgateError("unauthenticated", "invalid API key");
+    const wait = this.limiter?.take(principal.keyId) ?? 0;
+    if (wait > 0) throw new RateLimitedError(wait);
+    return principal;
+  }
+}
+
+/** The key of an `Authorization: Bearer <key>` header; unauthenticated when missing or malformed. */
+export function bearerApiKey(authorization: string | null): string {
+  if (authorization === null) throw new RoomgateError("unauthenticated", "missing API key: send Authorization: Bearer <key>");
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!m) throw new RoomgateError("unauthenticated", "malformed Authorization header: expected Bearer <key>");
+  return m[1]!;
+}
