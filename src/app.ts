@@ -50,7 +50,7 @@ import { ModerationPrivateService } from "./services/moderation-private-service.
 import type { RoomPermissionDeps } from "./domain/room-permissions.js";
 import { roomPermissionsRoute } from "./server/compat/room-permissions-route.js";
 import { SqliteRoomStore } from "./store/room-store.js";
-import { openStore, type Store } from "./store/db.js";
+import { openStore, writeTransaction, type Store } from "./store/db.js";
 import { SqliteGrantStore } from "./store/grant-store.js";
 import { loadOrCreateKeys, parseKeysConfig } from "./store/key-file.js";
 import { SqliteTenantStore } from "./store/tenant-store.js";
@@ -116,7 +116,8 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   // Verify and "my permissions" never read the database.
   const moderationStore = new SqliteModerationStore(store.db);
   const journal = new SqliteJournal(store.db);
-  const transact: Transact = (fn) => store.db.transaction(() => fn());
+  // Every write takes the lock up front (BEGIN IMMEDIATE): see writeTransaction.
+  const transact: Transact = (fn) => writeTransaction(store.db, fn);
   const bus = new EventBus();
   const revocations = new RevocationIndex();
   for (const r of moderationStore.liveRevocations(clock())) revocations.add(r);

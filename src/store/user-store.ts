@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { RoomgateError } from "../domain/errors.js";
 import type { ConsumerUserPatch, ConsumerUserRecord, NewUser, UserStore } from "../domain/users/users.js";
-import type { Db } from "./db.js";
+import { writeTransaction, type Db } from "./db.js";
 import { rooms, users } from "./schema.js";
 
 /** Users in SQLite. */
@@ -48,8 +48,9 @@ export class SqliteUserStore implements UserStore {
   }
 
   transaction<T>(fn: () => T): T {
-    // Synchronous callback: better-sqlite3 rolls back only if it throws here.
-    return this.db.transaction(() => fn());
+    // Register reads (username/email free?) before it writes: the lock must
+    // be taken up front, or a concurrent writer makes the insert fail.
+    return writeTransaction(this.db, fn);
   }
 
   insertUser(user: NewUser): void {
