@@ -22,6 +22,7 @@ import { EventBus } from "./domain/events/event-bus.js";
 import type { Transact } from "./domain/journal.js";
 import { Moderation } from "./domain/moderation/moderation.js";
 import { RestrictionIndex } from "./domain/moderation/restrictions.js";
+import { RestrictionLapses } from "./domain/moderation/lapses.js";
 import { Revoker } from "./domain/tokens/revoker.js";
 import { RevocationIndex } from "./domain/tokens/revocations.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
@@ -77,6 +78,8 @@ export interface App {
   readonly restrictions: RestrictionIndex;
   readonly moderation: Moderation;
   readonly moderationStore: SqliteModerationStore;
+  /** Records and announces timed blocks and mutes as they lapse. */
+  readonly lapses: RestrictionLapses;
   readonly services: Services;
   /** The seeds' REST routes, served where no RPC path matches. */
   readonly compatRoutes: CompatRoute[];
@@ -91,6 +94,11 @@ export interface App {
 export interface AppOverrides {
   readonly clock?: () => number;
   readonly tokenKeys?: readonly TokenKey[];
+  /**
+   * Arm a real timer for restriction lapses. Default: only with the real
+   * clock; with an injected clock the test calls `app.lapses.runDue()`.
+   */
+  readonly lapseTimer?: boolean;
 }
 
 /**
@@ -171,6 +179,9 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   // connect links every in-flight call to this signal: more than 10
   // concurrent calls is normal, not a listener leak.
   setMaxListeners(0, shutdown.signal);
+  // Lapses due while the server was down are sent now; later ones on time.
+  const lapses = new RestrictionLapses({ ...live, restrictions, onError: (err) => log.error({ err }, "restriction lapse failed; retrying") });
+  lapses.start(shutdown.signal, { timer: overrides.lapseTimer ?? overrides.clock === undefined });
   const storeAlive = () => store.sqlite.open && store.sqlite.prepare("select 1 as ok").get() !== undefined;
   const services: Services = {
     health: new HealthService(storeAlive, shutdown.signal),
@@ -236,6 +247,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     restrictions,
     moderation,
     moderationStore,
+    lapses,
     services,
     compatRoutes,
     routerOptions,
