@@ -24,6 +24,7 @@ import { EventBus } from "./domain/events/event-bus.js";
 import type { Transact } from "./domain/journal.js";
 import { Moderation } from "./domain/moderation/moderation.js";
 import { RestrictionIndex } from "./domain/moderation/restrictions.js";
+import { RestrictionLapses } from "./domain/moderation/lapses.js";
 import { Revoker } from "./domain/tokens/revoker.js";
 import { RevocationIndex } from "./domain/tokens/revocations.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
@@ -54,7 +55,7 @@ import { ModerationPrivateService } from "./services/moderation-private-service.
 import type { RoomPermissionDeps } from "./domain/room-permissions.js";
 import { roomPermissionsRoute } from "./server/compat/room-permissions-route.js";
 import { SqliteRoomStore } from "./store/room-store.js";
-import { openStore, type Store } from "./store/db.js";
+import { openStore, writeTransaction, type Store } from "./store/db.js";
 import { SqliteGrantStore } from "./store/grant-store.js";
 import { loadOrCreateKeys, parseKeysConfig } from "./store/key-file.js";
 import { SqliteTenantStore } from "./store/tenant-store.js";
@@ -81,6 +82,8 @@ export interface App {
   readonly restrictions: RestrictionIndex;
   readonly moderation: Moderation;
   readonly moderationStore: SqliteModerationStore;
+  /** Records and announces timed blocks and mutes as they lapse. */
+  readonly lapses: RestrictionLapses;
   readonly services: Services;
   /** The seeds' REST routes, served where no RPC path matches. */
   readonly compatRoutes: CompatRoute[];
@@ -95,6 +98,11 @@ export interface App {
 export interface AppOverrides {
   readonly clock?: () => number;
   readonly tokenKeys?: readonly TokenKey[];
+  /**
+   * Arm a real timer for restriction lapses. Default: only with the real
+   * clock; with an injected clock the test calls `app.lapses.runDue()`.
+   */
+  readonly lapseTimer?: boolean;
 }
 
 /**
@@ -120,7 +128,8 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   // Verify and "my permissions" never read the database.
   const moderationStore = new SqliteModerationStore(store.db);
   const journal = new SqliteJournal(store.db);
-  const transact: Transact = (fn) => store.db.transaction(() => fn());
+  // Every write takes the lock up front (BEGIN IMMEDIATE): see writeTransaction.
+  const transact: Transact = (fn) => writeTransaction(store.db, fn);
   const bus = new EventBus();
   const revocations = new RevocationIndex();
   for (const r of moderationStore.liveRevocations(clock())) revocations.add(r);
@@ -186,6 +195,9 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   // connect links every in-flight call to this signal: more than 10
   // concurrent calls is normal, not a listener leak.
   setMaxListeners(0, shutdown.signal);
+  // Lapses due while the server was down are sent now; later ones on time.
+  const lapses = new RestrictionLapses({ ...live, restrictions, onError: (err) => log.error({ err }, "restriction lapse failed; retrying") });
+  lapses.start(shutdown.signal, { timer: overrides.lapseTimer ?? overrides.clock === undefined });
   const storeAlive = () => store.sqlite.open && store.sqlite.prepare("select 1 as ok").get() !== undefined;
   const services: Services = {
     health: new HealthService(storeAlive, shutdown.signal),
@@ -254,6 +266,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     restrictions,
     moderation,
     moderationStore,
+    lapses,
     services,
     compatRoutes,
     routerOptions,

@@ -228,7 +228,7 @@ maintenance
   .option("--keep-days <n>", "also delete audit log entries and events older than n days", wholeNumber(0))
   .option("--batch-size <n>", "rows deleted per transaction", wholeNumber(1), 5_000)
   .option("--dry-run", "count what would be deleted; delete nothing")
-  .action((opts: { keepDays?: number; batchSize: number; dryRun?: boolean }) => {
+  .action(async (opts: { keepDays?: number; batchSize: number; dryRun?: boolean }) => {
     const config = loadConfig();
     // A mistyped data dir would otherwise get a fresh, empty database to prune.
     if (!existsSync(config.dbPath)) throw new Error(`no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH)`);
@@ -246,12 +246,18 @@ maintenance
         targets.push({ target: m.auditBefore(cutoff), label: `audit entries ${older}` }, { target: m.eventsBefore(cutoff), label: `events ${older}` });
       }
       const progress = new Progress(process.stderr);
-      const results = targets.map(({ target, label }) => {
-        if (opts.dryRun) return { label, n: target.count() };
-        const n = pruneInBatches(target, opts.batchSize, (done, total) => progress.update(progressLine("pruned", done, total, target.name)));
+      const results: Array<{ label: string; n: number }> = [];
+      for (const { target, label } of targets) {
+        if (opts.dryRun) {
+          results.push({ label, n: target.count() });
+          continue;
+        }
+        // One short IMMEDIATE transaction per batch, with a pause between
+        // batches: a running server's writers wait briefly, never fail.
+        const n = await pruneInBatches(target, opts.batchSize, (done, total) => progress.update(progressLine("pruned", done, total, target.name)));
         progress.end();
-        return { label, n };
-      });
+        results.push({ label, n });
+      }
       const width = Math.max(...results.map((r) => r.label.length));
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(

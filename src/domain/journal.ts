@@ -1,7 +1,10 @@
 import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 
-/** Who did something: an API key or a user, as written in the audit log. */
-export type Actor = `key:${string}` | `user:${string}`;
+/**
+ * Who did something, as written in the audit log and events: an API key, a
+ * user, or roomgate itself ("system": a timed block or mute that lapsed).
+ */
+export type Actor = `key:${string}` | `user:${string}` | "system";
 
 /** An event to store and announce. */
 export interface EventInit {
@@ -52,5 +55,9 @@ export interface Journal {
   record(audit: readonly AuditInit[], events: readonly EventInit[]): StoredEvent[];
 }
 
-/** Runs `fn` in one synchronous store transaction (nested calls join it). */
+/**
+ * Runs `fn` in one synchronous write transaction that takes the write lock
+ * up front, waiting for another writer instead of failing (nested calls
+ * join it). `fn` may read before it writes.
+ */
 export type Transact = <T>(fn: () => T) => T;

@@ -17,12 +17,21 @@ export interface Store {
   close(): void;
 }
 
+/** How long a statement waits for another connection's write lock before failing. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+
+/** Options of {@link openStore}. */
+export interface StoreOptions {
+  /** Busy timeout in ms (default {@link DEFAULT_BUSY_TIMEOUT_MS}). */
+  readonly busyTimeoutMs?: number;
+}
+
 /**
  * Opens (creating if needed) the SQLite database at `path` — or an in-memory
  * one for ":memory:" — sets the pragmas roomgate relies on and applies every
  * committed migration.
  */
-export function openStore(path: string): Store {
+export function openStore(path: string, opts: StoreOptions = {}): Store {
   if (path !== ":memory:") {
     mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
     // Created 0600 up front: it holds key hashes and grants, and SQLite gives
@@ -34,7 +43,10 @@ export function openStore(path: string): Store {
   // FULL, not NORMAL: an acknowledged write must survive a power cut.
   sqlite.pragma("synchronous = FULL");
   sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("busy_timeout = 5000");
+  // Another process (a server, `maintenance prune`) may hold the write lock:
+  // wait for it rather than fail. This covers single statements and
+  // BEGIN IMMEDIATE; see writeTransaction for why every transaction needs both.
+  sqlite.pragma(`busy_timeout = ${busyTimeout(opts.busyTimeoutMs)}`);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: migrationsFolder() });
   let closed = false;
@@ -48,6 +60,27 @@ export function openStore(path: string): Store {
       sqlite.close();
     },
   };
+}
+
+/**
+ * Runs `fn` in one write transaction that takes the write lock up front
+ * (BEGIN IMMEDIATE), waiting up to the busy timeout for it. A deferred
+ * transaction that reads first and writes later cannot wait: when another
+ * connection wrote meanwhile, SQLite fails the write at once with "database
+ * is locked" (SQLITE_BUSY) since its snapshot is stale. Every transaction
+ * that writes must go through here.
+ *
+ * `fn` must be synchronous (better-sqlite3 rolls back only when it throws);
+ * called inside another transaction it becomes a savepoint of that one.
+ */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  return db.transaction(() => fn(), { behavior: "immediate" });
+}
+
+function busyTimeout(ms: number | undefined): number {
+  const v = ms ?? DEFAULT_BUSY_TIMEOUT_MS;
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`busy timeout must be a whole number of ms, got ${v}`);
+  return v;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { count, eq, sql } from "drizzle-orm";
 import type { GrantRecord, GrantStore } from "../domain/tokens/room-tokens.js";
-import type { Db } from "./db.js";
+import { writeTransaction, type Db } from "./db.js";
 import { fastStatement } from "./fast-insert.js";
 import { grants, rooms } from "./schema.js";
 
@@ -39,7 +39,7 @@ export class SqliteGrantStore implements GrantStore {
 
   recordGrants(records: readonly GrantRecord[]): void {
     // Synchronous callback: better-sqlite3 rolls back only if it throws here.
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       const seen = new Set<string>();
       for (const g of records) {
         if (!seen.has(g.roomId)) {

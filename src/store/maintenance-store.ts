@@ -1,6 +1,6 @@
 import { and, count, inArray, isNotNull, lt, lte, type SQL } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
-import type { Db } from "./db.js";
+import { writeTransaction, type Db } from "./db.js";
 import { auditLog, events, grants, revocations } from "./schema.js";
 
 /**
@@ -62,27 +62,54 @@ export class SqliteMaintenanceStore {
       // LIMIT unless compiled with it; the subquery walks the expiry index
       // (grants, revocations) or the id order (audit, events).
       deleteBatch: (limit) =>
-        db.transaction(() => db.delete(table).where(inArray(key, db.select({ key }).from(table).where(where).limit(limit))).run().changes),
+        writeTransaction(db, () => db.delete(table).where(inArray(key, db.select({ key }).from(table).where(where).limit(limit))).run().changes),
     };
   }
 }
 
+/** Shortest pause between two prune batches, in ms. */
+export const MIN_PAUSE_MS = 10;
+
 /**
- * Deletes everything `target` matches, `batchSize` rows per transaction,
- * reporting after each batch. Stops at the first batch that comes back
- * short, so rows that start to match meanwhile may be left for next time.
+ * Waits after a batch that held the write lock for `batchMs`. SQLite's lock
+ * is not fair: a server's writer waiting in its busy handler polls every few
+ * ms (up to every 100 ms), and a loop that begins its next transaction at
+ * once would take the lock again before that writer wakes, starving it past
+ * its busy timeout on a large prune. Pausing at least as long as the batch
+ * took leaves the lock free half the time.
+ */
+export type BatchPause = (batchMs: number) => Promise<void>;
+
+/** The default {@link BatchPause}: as long as the batch took, at least {@link MIN_PAUSE_MS}. */
+export const pauseAsLongAsTheBatch: BatchPause = (batchMs) =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(MIN_PAUSE_MS, Math.ceil(batchMs))));
+
+/**
+ * Deletes everything `target` matches, `batchSize` rows per transaction
+ * (each its own short BEGIN IMMEDIATE), reporting after each batch and
+ * pausing between batches so a live server's writers get the lock (see
+ * {@link BatchPause}). Stops at the first batch that comes back short, so
+ * rows that start to match meanwhile may be left for next time.
  *
  * @returns Rows deleted.
  */
-export function pruneInBatches(target: PruneTarget, batchSize: number, onBatch: PruneProgress = () => undefined): number {
+export async function pruneInBatches(
+  target: PruneTarget,
+  batchSize: number,
+  onBatch: PruneProgress = () => undefined,
+  pause: BatchPause = pauseAsLongAsTheBatch,
+): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
   let total = target.count();
   let done = 0;
   for (;;) {
+    const started = performance.now();
     const n = target.deleteBatch(batchSize);
+    const batchMs = performance.now() - started;
     done += n;
     if (done > total) total = done;
     if (n > 0) onBatch(done, total);
     if (n < batchSize) return done;
+    await pause(batchMs);
   }
 }

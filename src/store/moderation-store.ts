@@ -1,4 +1,5 @@
-import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull, lte, min, or, sql } from "drizzle-orm";
+import type { TimedRestriction } from "../domain/moderation/lapses.js";
 import type { Restriction, RestrictionKind } from "../domain/moderation/restrictions.js";
 import type { Revocation } from "../domain/tokens/revocations.js";
 import type { Db } from "./db.js";
@@ -36,6 +37,43 @@ export class SqliteModerationStore {
       .from(restrictions)
       .where(or(isNull(restrictions.until), gt(restrictions.until, now)))
       .all();
+  }
+
+  /** Timed restrictions that ended at or before `now`, soonest first, at most `limit`. */
+  dueRestrictions(now: number, limit: number): TimedRestriction[] {
+    return this.db
+      .select({ tenantId: restrictions.tenantId, roomId: restrictions.roomId, userId: restrictions.userId, kind: restrictions.kind, until: restrictions.until })
+      .from(restrictions)
+      .where(and(isNotNull(restrictions.until), lte(restrictions.until, now)))
+      .orderBy(asc(restrictions.until))
+      .limit(limit)
+      .all() as TimedRestriction[];
+  }
+
+  /** The soonest end of any timed restriction, or undefined when none is timed. */
+  nextRestrictionEnd(): number | undefined {
+    return this.db.select({ at: min(restrictions.until) }).from(restrictions).get()?.at ?? undefined;
+  }
+
+  /**
+   * Deletes a lapsed restriction, but only while it still ends at `r.until`:
+   * false when it was lifted or re-set (another end) meanwhile, or already
+   * lapsed by another caller. Call it inside the lapse's write transaction.
+   */
+  deleteLapsed(r: TimedRestriction): boolean {
+    const res = this.db
+      .delete(restrictions)
+      .where(
+        and(
+          eq(restrictions.tenantId, r.tenantId),
+          eq(restrictions.roomId, r.roomId),
+          eq(restrictions.userId, r.userId),
+          eq(restrictions.kind, r.kind),
+          eq(restrictions.until, r.until),
+        ),
+      )
+      .run();
+    return res.changes > 0;
   }
 
   /** Stores a revocation; `expiresAt` (token revocations) allows pruning later. */

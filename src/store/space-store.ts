@@ -10,7 +10,7 @@ import type {
   SpaceRecord,
   SpaceStore,
 } from "../domain/spaces/store.js";
-import type { Db } from "./db.js";
+import { writeTransaction, type Db } from "./db.js";
 import { accessLinks, invites, rooms, spaceMembers, spaces, users } from "./schema.js";
 
 /** Spaces, rooms, invites and access links in SQLite. */
@@ -60,7 +60,7 @@ export class SqliteSpaceStore implements SpaceStore {
   atomically<T>(fn: () => T): T {
     // IMMEDIATE takes the write lock up front, so two processes cannot both
     // read "unused" and then deadlock upgrading; nested calls become savepoints.
-    return this.db.transaction(() => fn(), { behavior: "immediate" });
+    return writeTransaction(this.db, fn);
   }
 
   userExists(tenantId: string, userId: string): boolean {

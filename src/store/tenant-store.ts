@@ -1,7 +1,7 @@
 import { and, count, eq, isNull, sql } from "drizzle-orm";
 import type { ApiKeyInfo, Tenant, TenantStore } from "../domain/auth/tenants.js";
 import type { ApiKeyRecord } from "../domain/auth/api-keys.js";
-import type { Db } from "./db.js";
+import { writeTransaction, type Db } from "./db.js";
 import { apiKeys, tenants } from "./schema.js";
 
 /** Tenants and their API keys in SQLite. */
@@ -30,9 +30,9 @@ export class SqliteTenantStore implements TenantStore {
   }
 
   createTenant(tenant: Tenant, key: { id: string; hash: Uint8Array; label: string }): void {
-    this.db.transaction((tx) => {
-      tx.insert(tenants).values(tenant).run();
-      tx.insert(apiKeys)
+    writeTransaction(this.db, () => {
+      this.db.insert(tenants).values(tenant).run();
+      this.db.insert(apiKeys)
         .values({ id: key.id, tenantId: tenant.id, hash: Buffer.from(key.hash), label: key.label, createdAt: tenant.createdAt })
         .run();
     });

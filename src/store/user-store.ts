@@ -3,7 +3,7 @@ import { DrizzleQueryError } from "drizzle-orm/errors";
 import { RoomgateError } from "../domain/errors.js";
 import type { ConsumerUserPatch, ConsumerUserRecord, NewUser, UserStore } from "../domain/users/users.js";
 import { usernameKey } from "../domain/users/validation.js";
-import type { Db } from "./db.js";
+import { writeTransaction, type Db } from "./db.js";
 import { rooms, tenants, users } from "./schema.js";
 
 /** Users in SQLite. */
@@ -61,8 +61,9 @@ export class SqliteUserStore implements UserStore {
   }
 
   transaction<T>(fn: () => T): T {
-    // Synchronous callback: better-sqlite3 rolls back only if it throws here.
-    return this.db.transaction(() => fn());
+    // Register reads (username/email free?) before it writes: the lock must
+    // be taken up front, or a concurrent writer makes the insert fail.
+    return writeTransaction(this.db, fn);
   }
 
   insertUser(user: NewUser): void {
@@ -119,7 +120,8 @@ export class SqliteUserStore implements UserStore {
    * taken) by their exact name.
    */
   private backfillUsernameKeys(): void {
-    this.db.transaction((tx) => {
+    writeTransaction(this.db, () => {
+      const tx = this.db;
       const missing = tx
         .select({ id: users.id, tenantId: users.tenantId, username: users.username })
         .from(users)

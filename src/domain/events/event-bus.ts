@@ -9,6 +9,8 @@ export type EventListener = (e: StoredEvent) => void;
  */
 export class EventBus {
   private readonly listeners = new Map<string, Set<EventListener>>();
+  /** Server-side listeners of every tenant (the lapse scheduler); not watchers. */
+  private readonly everyTenant = new Set<EventListener>();
 
   /** Listens to a tenant's events; returns the function that stops it. */
   subscribe(tenantId: string, listener: EventListener): () => void {
@@ -24,15 +26,28 @@ export class EventBus {
     };
   }
 
+  /**
+   * Listens to every tenant's events, for the server's own bookkeeping (the
+   * lapse scheduler learns of timed restrictions this way); returns the
+   * function that stops it. Not counted in {@link size}.
+   */
+  subscribeAll(listener: EventListener): () => void {
+    this.everyTenant.add(listener);
+    return () => {
+      this.everyTenant.delete(listener);
+    };
+  }
+
   /** Announces committed events, in order, to their tenant's listeners. */
   publish(events: readonly StoredEvent[]): void {
     for (const e of events) {
+      for (const l of this.everyTenant) l(e);
       const set = this.listeners.get(e.tenantId);
       if (set) for (const l of set) l(e);
     }
   }
 
-  /** Number of live listeners (all tenants). */
+  /** Number of live per-tenant listeners (watchers), all tenants together. */
   get size(): number {
     let n = 0;
     for (const s of this.listeners.values()) n += s.size;

@@ -126,7 +126,9 @@ export type Entry = Message<"room.audit.private.v1.Entry"> & {
   time?: Timestamp | undefined;
 
   /**
-   * Who did it: "key:<api key id>" or "user:<user id>".
+   * Who did it: "key:<api key id>", "user:<user id>", or "system" (a timed
+   * block or mute that lapsed: action "moderation.chat_unmute",
+   * "moderation.chat_unblock" or "moderation.room_unblock", reason "lapsed").
    *
    * @generated from field: string actor = 3;
    */

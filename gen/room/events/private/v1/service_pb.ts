@@ -98,7 +98,8 @@ export type Event = Message<"room.events.private.v1.Event"> & {
   userId: string;
 
   /**
-   * Who did it: "key:<api key id>" or "user:<user id>".
+   * Who did it: "key:<api key id>", "user:<user id>", or "system" (roomgate
+   * itself: a timed block or mute that lapsed).
    *
    * @generated from field: string actor = 5;
    */
@@ -112,7 +113,7 @@ export type Event = Message<"room.events.private.v1.Event"> & {
   time?: Timestamp | undefined;
 
   /**
-   * The actor's reason, if given.
+   * The actor's reason, if given; "lapsed" for a lapse.
    *
    * @generated from field: string reason = 7;
    */
@@ -203,7 +204,8 @@ export enum EventType {
   CHAT_BLOCKED = 5,
 
   /**
-   * Chat block lifted.
+   * Chat block lifted: by a moderator, or by itself when a timed block
+   * lapses (actor "system", reason "lapsed", time = when it lapsed).
    *
    * @generated from enum value: EVENT_TYPE_CHAT_UNBLOCKED = 6;
    */
@@ -217,7 +219,8 @@ export enum EventType {
   ROOM_BLOCKED = 7,
 
   /**
-   * Room block lifted.
+   * Room block lifted: by a moderator, or by itself when a timed block
+   * lapses (actor "system", reason "lapsed", time = when it lapsed).
    *
    * @generated from enum value: EVENT_TYPE_ROOM_UNBLOCKED = 8;
    */
@@ -231,7 +234,8 @@ export enum EventType {
   MUTED = 9,
 
   /**
-   * Mute lifted.
+   * Mute lifted: by a moderator, or by itself when a timed mute lapses
+   * (actor "system", reason "lapsed", time = when it lapsed).
    *
    * @generated from enum value: EVENT_TYPE_UNMUTED = 10;
    */

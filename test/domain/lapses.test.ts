@@ -1,0 +1,114 @@
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
+import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
+import { createApp, type App } from "../../src/app.js";
+import { loadConfig } from "../../src/config/config.js";
+import type { StoredEvent } from "../../src/domain/journal.js";
+import type { ModerationAction } from "../../src/domain/moderation/moderation.js";
+import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
+
+// The lapse timer, driven by vitest's fake timers (Node's setTimeout and
+// Date), on the real app over an in-memory SQLite store.
+
+const DAY = 86_400_000;
+const ROOM = "room-1";
+
+let app: App;
+let tenantId: string;
+let seen: StoredEvent[];
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: Date.UTC(2030, 0, 1) });
+  const config = loadConfig({ ROOMGATE_DB_PATH: ":memory:", ROOMGATE_API_KEY: "lapse-test-key-0123456789" });
+  app = createApp(config, pino({ level: "silent" }), {
+    clock: () => Date.now(),
+    tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
+    lapseTimer: true,
+  });
+  tenantId = app.bootstrap.tenantId!;
+  seen = [];
+  app.bus.subscribe(tenantId, (e) => seen.push(e));
+});
+afterEach(() => {
+  app.shutdown.abort();
+  app.store.close();
+  vi.useRealTimers();
+});
+
+/** Makes `userId` a member of ROOM (an issued token) and applies `action`. */
+function act(userId: string, action: ModerationAction, durationSeconds = 0): void {
+  app.grants.recordGrants([
+    { id: `g-${userId}-${Date.now()}-${seen.length}`, tenantId, userId, roomId: ROOM, permissions: [P.PermissionMessaging], metadata: {}, issuedAt: Date.now(), expiresAt: Date.now() + DAY, issuedBy: "k" },
+  ]);
+  app.moderation.act({ tenantId, actor: "key:k", caller: "api_key", action, roomId: ROOM, targetUserId: userId, durationSeconds, reason: "" });
+}
+
+const lapses = () => seen.filter((e) => e.actor === "system");
+
+describe("the lapse timer", () => {
+  it("fires at the end, not a millisecond before, and sends one event", () => {
+    const start = Date.now();
+    act("u1", "chat_mute", 60);
+    expect(app.lapses.nextWake).toBe(start + 60_000);
+    vi.advanceTimersByTime(59_999);
+    expect(lapses()).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(lapses()).toMatchObject([{ type: EventType.UNMUTED, userId: "u1", reason: "lapsed", at: start + 60_000 }]);
+    expect(app.lapses.nextWake).toBeUndefined();
+    vi.advanceTimersByTime(DAY);
+    expect(lapses()).toHaveLength(1);
+  });
+
+  it("moves earlier for a sooner end, re-arms for the later one after firing", () => {
+    const start = Date.now();
+    act("late", "room_block", 3600);
+    act("soon", "chat_block", 10);
+    expect(app.lapses.nextWake).toBe(start + 10_000);
+    vi.advanceTimersByTime(10_000);
+    expect(lapses().map((e) => [e.type, e.userId])).toEqual([[EventType.CHAT_UNBLOCKED, "soon"]]);
+    expect(app.lapses.nextWake).toBe(start + 3_600_000);
+    vi.advanceTimersByTime(3_590_000);
+    expect(lapses().map((e) => [e.type, e.userId])).toEqual([
+      [EventType.CHAT_UNBLOCKED, "soon"],
+      [EventType.ROOM_UNBLOCKED, "late"],
+    ]);
+  });
+
+  it("a lift or a longer re-set makes the timer fire early and find nothing", () => {
+    const start = Date.now();
+    act("lifted", "chat_mute", 60);
+    act("extended", "chat_mute", 60);
+    vi.advanceTimersByTime(10_000);
+    act("lifted", "chat_unmute");
+    act("extended", "chat_mute", 120); // now ends at start + 130 s
+    vi.advanceTimersByTime(50_000);
+    expect(lapses()).toEqual([]);
+    expect(app.lapses.nextWake).toBe(start + 130_000);
+    vi.advanceTimersByTime(70_000);
+    expect(lapses().map((e) => e.userId)).toEqual(["extended"]);
+  });
+
+  it("a 366-day mute (beyond setTimeout's 24.8-day limit) lapses at its end, not early", () => {
+    const start = Date.now();
+    act("u1", "chat_mute", 366 * 86_400);
+    const end = start + 366 * DAY;
+    vi.advanceTimersByTime(365 * DAY);
+    expect(lapses()).toEqual([]);
+    expect(app.lapses.nextWake).toBe(end);
+    vi.advanceTimersByTime(DAY - 1);
+    expect(lapses()).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(lapses()).toMatchObject([{ type: EventType.UNMUTED, userId: "u1", at: end }]);
+  });
+
+  it("the shutdown signal clears the timer: nothing fires after it", () => {
+    act("u1", "chat_mute", 60);
+    expect(vi.getTimerCount()).toBe(1);
+    app.shutdown.abort();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(app.lapses.nextWake).toBeUndefined();
+    vi.advanceTimersByTime(DAY);
+    expect(lapses()).toEqual([]);
+  });
+});
