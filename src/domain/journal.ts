@@ -52,12 +52,13 @@ export interface AuditEntry extends AuditInit {
  * not at all; events are announced only after that transaction commits.
  */
 export interface Journal {
-  record(audit: readonly AuditInit[], events: readonly EventInit[]): StoredEvent[];
+  record(audit: readonly AuditInit[], events: readonly EventInit[]): Promise<StoredEvent[]>;
 }
 
 /**
- * Runs `fn` in one synchronous write transaction that takes the write lock
- * up front, waiting for another writer instead of failing (nested calls
- * join it). `fn` may read before it writes.
+ * Runs `fn` in the one write transaction of the store (Database.write): the
+ * write lock is taken first, so a concurrent writer waits instead of
+ * failing; everything `fn` writes, through any repository, commits together
+ * or not at all; nested calls join it. `fn` may read before it writes.
  */
-export type Transact = <T>(fn: () => T) => T;
+export type Transact = <T>(fn: () => Promise<T>) => Promise<T>;

@@ -16,13 +16,13 @@ export interface RoomRoles {
 /** Read and write access to memberships; implemented in src/store. */
 export interface MembershipStore {
   /** Roles of `userId` that concern `roomId` (all undefined/false when none). */
-  roomRolesOf(tenantId: string, userId: string, roomId: string): RoomRoles;
+  roomRolesOf(tenantId: string, userId: string, roomId: string): Promise<RoomRoles>;
   /** Sets (insert or replace) a user's role in a room. */
-  setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, now: number): void;
+  setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, now: number): Promise<void>;
   /** Removes a user's role in a room; false when they had none. */
-  removeRoomRole(tenantId: string, roomId: string, userId: string): boolean;
+  removeRoomRole(tenantId: string, roomId: string, userId: string): Promise<boolean>;
   /** Sets (insert or replace) a user's role in a space. */
-  setSpaceRole(tenantId: string, spaceId: string, userId: string, role: RoleName, now: number): void;
+  setSpaceRole(tenantId: string, spaceId: string, userId: string, role: RoleName, now: number): Promise<void>;
 }
 
 /**

@@ -95,7 +95,7 @@ export type RoomCaller =
 /** Read access to the rooms a tenant has; implemented in src/store/room-store.ts. */
 export interface RoomDirectory {
   /** True when the tenant has a room with this id (created in a space or first seen in a token Create). */
-  roomExists(tenantId: string, roomId: string): boolean;
+  roomExists(tenantId: string, roomId: string): Promise<boolean>;
 }
 
 /** What every end-user judgement in a room reads; all required, wired once in src/app.ts. */

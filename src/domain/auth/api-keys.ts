@@ -21,7 +21,7 @@ export interface ApiKeyRecord {
 
 /** Looks an API key up by its public id. */
 export interface ApiKeyLookup {
-  findApiKey(id: string): ApiKeyRecord | undefined;
+  findApiKey(id: string): Promise<ApiKeyRecord | undefined>;
 }
 
 /** The caller behind a valid API key. */

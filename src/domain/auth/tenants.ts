@@ -19,14 +19,14 @@ export interface ApiKeyInfo {
 
 /** Persistence the tenant logic needs; implemented in src/store. */
 export interface TenantStore extends ApiKeyLookup {
-  countTenants(): number;
-  findTenant(id: string): Tenant | undefined;
+  countTenants(): Promise<number>;
+  findTenant(id: string): Promise<Tenant | undefined>;
   /** Creates the tenant and its first key in one transaction. */
-  createTenant(tenant: Tenant, key: { id: string; hash: Uint8Array; label: string }): void;
-  addApiKey(tenantId: string, key: { id: string; hash: Uint8Array; label: string }, now: number): void;
-  listApiKeys(tenantId?: string): ApiKeyInfo[];
+  createTenant(tenant: Tenant, key: { id: string; hash: Uint8Array; label: string }): Promise<void>;
+  addApiKey(tenantId: string, key: { id: string; hash: Uint8Array; label: string }, now: number): Promise<void>;
+  listApiKeys(tenantId?: string): Promise<ApiKeyInfo[]>;
   /** Returns false when no such live key exists. */
-  revokeApiKey(id: string, now: number): boolean;
+  revokeApiKey(id: string, now: number): Promise<boolean>;
 }
 
 /** Outcome of start-up bootstrap; `newKey` must be shown once, then dropped. */

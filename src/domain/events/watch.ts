@@ -7,7 +7,7 @@ export interface WatchSource {
   /** Listens to a tenant's committed events; returns the function that stops it. */
   subscribe(tenantId: string, listener: EventListener): () => void;
   /** Stored events after `afterId` for a tenant (and room), oldest first. */
-  eventsAfter(tenantId: string, roomId: string | undefined, afterId: number, limit: number): StoredEvent[];
+  eventsAfter(tenantId: string, roomId: string | undefined, afterId: number, limit: number): Promise<StoredEvent[]>;
 }
 
 /** What to watch and where to resume. */

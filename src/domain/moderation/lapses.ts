@@ -9,11 +9,11 @@ export type TimedRestriction = Restriction & { readonly until: number };
 /** The persistence lapses need; implemented in src/store (moderation store). */
 export interface LapseStore {
   /** Timed restrictions that ended at or before `now`, soonest first, at most `limit`. */
-  dueRestrictions(now: number, limit: number): TimedRestriction[];
+  dueRestrictions(now: number, limit: number): Promise<TimedRestriction[]>;
   /** The soonest end of any timed restriction, or undefined. */
-  nextRestrictionEnd(): number | undefined;
+  nextRestrictionEnd(): Promise<number | undefined>;
   /** Deletes the restriction only if it still ends at `r.until`; false otherwise. */
-  deleteLapsed(r: TimedRestriction): boolean;
+  deleteLapsed(r: TimedRestriction): Promise<boolean>;
 }
 
 /** Everything lapses work with, wired once in src/app.ts. */

@@ -46,11 +46,11 @@ const EFFECT: Readonly<Record<ModerationAction, { set?: RestrictionKind; lift?: 
 
 /** The persistence moderation needs; implemented in src/store. */
 export interface ModerationStore {
-  setRestriction(r: Restriction, createdBy: string, now: number): void;
-  liftRestriction(tenantId: string, roomId: string, userId: string, kind: RestrictionKind): boolean;
-  addRevocation(r: Revocation, expiresAt: number | null): void;
-  roomExists(tenantId: string, roomId: string): boolean;
-  isMember(tenantId: string, roomId: string, userId: string): boolean;
+  setRestriction(r: Restriction, createdBy: string, now: number): Promise<void>;
+  liftRestriction(tenantId: string, roomId: string, userId: string, kind: RestrictionKind): Promise<boolean>;
+  addRevocation(r: Revocation, expiresAt: number | null): Promise<void>;
+  roomExists(tenantId: string, roomId: string): Promise<boolean>;
+  isMember(tenantId: string, roomId: string, userId: string): Promise<boolean>;
 }
 
 /** Everything moderation works with, wired once in src/app.ts. */

@@ -73,48 +73,44 @@ export interface NewGuestUser {
 
 /**
  * Persistence for spaces, rooms, invites and access links; implemented in
- * src/store. Every method is synchronous so that a rule spanning several of
- * them can run inside {@link SpaceStore.atomically} without interleaving.
+ * src/store. Writes are made inside the one write transaction (Transact,
+ * src/domain/journal.ts), whose lock keeps a rule spanning several of them
+ * from interleaving with another writer.
  */
 export interface SpaceStore {
-  /**
-   * Runs `fn` in one write transaction: everything it writes commits together,
-   * or nothing does when it throws. `fn` must be synchronous.
-   */
-  atomically<T>(fn: () => T): T;
   /** True when the user exists in the tenant. */
-  userExists(tenantId: string, userId: string): boolean;
+  userExists(tenantId: string, userId: string): Promise<boolean>;
   /** The space, if it exists in the tenant. */
-  findSpace(tenantId: string, spaceId: string): SpaceRecord | undefined;
+  findSpace(tenantId: string, spaceId: string): Promise<SpaceRecord | undefined>;
   /** Creates a space and makes its owner a member with `role_space_owner`. */
-  insertSpace(space: SpaceRecord, createdAt: number): void;
+  insertSpace(space: SpaceRecord, createdAt: number): Promise<void>;
   /** The user's role in the space, if any. */
-  spaceRoleOf(tenantId: string, spaceId: string, userId: string): RoleName | undefined;
+  spaceRoleOf(tenantId: string, spaceId: string, userId: string): Promise<RoleName | undefined>;
   /** The room, if it exists in the tenant. */
-  findRoom(tenantId: string, roomId: string): RoomRecord | undefined;
+  findRoom(tenantId: string, roomId: string): Promise<RoomRecord | undefined>;
   /** Creates a room in a space. */
-  insertRoom(room: NewRoom): void;
+  insertRoom(room: NewRoom): Promise<void>;
   /** Stores a new, unused invite. */
-  insertInvite(invite: InviteRecord): void;
+  insertInvite(invite: InviteRecord): Promise<void>;
   /** The invite, if it exists in the tenant. */
-  findInvite(tenantId: string, inviteId: string): InviteRecord | undefined;
+  findInvite(tenantId: string, inviteId: string): Promise<InviteRecord | undefined>;
   /** Marks an unused invite used; false when it was already used (nothing changed). */
-  claimInvite(tenantId: string, inviteId: string, userId: string, now: number): boolean;
+  claimInvite(tenantId: string, inviteId: string, userId: string, now: number): Promise<boolean>;
   /** Stores a new access link. */
-  insertAccessLink(link: AccessLinkRecord): void;
+  insertAccessLink(link: AccessLinkRecord): Promise<void>;
   /** The access link, if it exists in the tenant. */
-  findAccessLink(tenantId: string, linkId: string): AccessLinkRecord | undefined;
+  findAccessLink(tenantId: string, linkId: string): Promise<AccessLinkRecord | undefined>;
   /**
    * Counts one use of a link. A one-time link is claimed only while unused;
    * false when it was already used (nothing changed).
    */
-  claimAccessLink(tenantId: string, linkId: string, now: number): boolean;
+  claimAccessLink(tenantId: string, linkId: string, now: number): Promise<boolean>;
   /** Records the link's guest user, once; false when one was already set. */
-  setAccessLinkGuest(tenantId: string, linkId: string, guestUserId: string): boolean;
+  setAccessLinkGuest(tenantId: string, linkId: string, guestUserId: string): Promise<boolean>;
   /** A room's links, newest first (createdAt, then id, descending), strictly after `after` when given. */
-  listAccessLinks(tenantId: string, roomId: string, after: Keyset | undefined, limit: number): AccessLinkRecord[];
+  listAccessLinks(tenantId: string, roomId: string, after: Keyset | undefined, limit: number): Promise<AccessLinkRecord[]>;
   /** Marks a link revoked; false when it already was (nothing changed). */
-  revokeAccessLink(tenantId: string, linkId: string, now: number): boolean;
+  revokeAccessLink(tenantId: string, linkId: string, now: number): Promise<boolean>;
   /** Creates a guest user (users.kind = 'guest'). */
-  insertGuestUser(guest: NewGuestUser): void;
+  insertGuestUser(guest: NewGuestUser): Promise<void>;
 }

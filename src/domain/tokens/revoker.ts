@@ -7,8 +7,8 @@ import type { Revocation, RevocationIndex } from "./revocations.js";
 
 /** The persistence revocation needs; implemented in src/store. */
 export interface RevocationStore {
-  addRevocation(r: Revocation, expiresAt: number | null): void;
-  findGrant(tenantId: string, tokenId: string): { userId: string; roomId: string; expiresAt: number } | undefined;
+  addRevocation(r: Revocation, expiresAt: number | null): Promise<void>;
+  findGrant(tenantId: string, tokenId: string): Promise<{ userId: string; roomId: string; expiresAt: number } | undefined>;
 }
 
 /** Everything revocation works with. */

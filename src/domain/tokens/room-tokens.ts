@@ -27,7 +27,7 @@ export interface GrantRecord {
 
 /** Persistence for grants; `recordGrants` is all-or-nothing. */
 export interface GrantStore {
-  recordGrants(records: readonly GrantRecord[]): void;
+  recordGrants(records: readonly GrantRecord[]): Promise<void>;
 }
 
 /** Limits on Create, all configurable. */

@@ -48,24 +48,22 @@ export interface ConsumerUserPatch {
  * of registered users compare case-insensitively, by {@link usernameKey}.
  */
 export interface UserStore {
-  /** Runs `fn` in one synchronous transaction, rolled back if it throws. */
-  transaction<T>(fn: () => T): T;
   /** Inserts a user; a username (in any case), email or identifier already in use is already_exists. */
-  insertUser(user: NewUser): void;
+  insertUser(user: NewUser): Promise<void>;
   /** True when a registered user of the tenant has this username, in any case. */
-  registeredUsernameTaken(tenantId: string, username: string): boolean;
+  registeredUsernameTaken(tenantId: string, username: string): Promise<boolean>;
   /** True when a registered user of the tenant has this (lower-cased) email. */
-  registeredEmailTaken(tenantId: string, email: string): boolean;
+  registeredEmailTaken(tenantId: string, email: string): Promise<boolean>;
   /** The password hash of a registered user, by username in any case. */
-  findRegisteredByUsername(tenantId: string, username: string): { id: string; passwordHash: string | null } | undefined;
+  findRegisteredByUsername(tenantId: string, username: string): Promise<{ id: string; passwordHash: string | null } | undefined>;
   /** True when the tenant exists. */
-  tenantExists(tenantId: string): boolean;
+  tenantExists(tenantId: string): Promise<boolean>;
   /** A seed 003 user of the tenant by its unique_user_identifier. */
-  findConsumerByIdentifier(tenantId: string, uniqueUserIdentifier: string): ConsumerUserRecord | undefined;
+  findConsumerByIdentifier(tenantId: string, uniqueUserIdentifier: string): Promise<ConsumerUserRecord | undefined>;
   /** Applies a patch to a seed 003 user of the tenant. */
-  updateConsumer(tenantId: string, userId: string, patch: ConsumerUserPatch): void;
+  updateConsumer(tenantId: string, userId: string, patch: ConsumerUserPatch): Promise<void>;
   /** Makes sure the room exists for the tenant (a no-op when it does). */
-  ensureRoom(tenantId: string, roomId: string, now: number): void;
+  ensureRoom(tenantId: string, roomId: string, now: number): Promise<void>;
 }
 
 /** Settings for user access tokens. */
