@@ -46,8 +46,8 @@ export function applicableRoles(r: RoomRoles): RoleName[] {
  * A user's permissions in a room from their roles (before live
  * restrictions): the union of the roles that open the room to them.
  */
-export function grantedPermissions(store: MembershipStore, tenantId: string, userId: string, roomId: string): Permission[] {
-  return permissionsOfRoles(applicableRoles(store.roomRolesOf(tenantId, userId, roomId)));
+export async function grantedPermissions(store: MembershipStore, tenantId: string, userId: string, roomId: string): Promise<Permission[]> {
+  return permissionsOfRoles(applicableRoles(await store.roomRolesOf(tenantId, userId, roomId)));
 }
 
 /**

@@ -163,11 +163,11 @@ export interface RoomStanding {
  *   (access-link guests);
  * then live restrictions (mute, chat block) take away what they take.
  */
-export function roomStanding(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): RoomStanding {
+export async function roomStanding(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): Promise<RoomStanding> {
   checkRoomId(roomId);
-  if (!deps.rooms.roomExists(caller.tenantId, roomId)) throw new RoomgateError("not_found", `room ${JSON.stringify(roomId)} not found`);
+  if (!(await deps.rooms.roomExists(caller.tenantId, roomId))) throw new RoomgateError("not_found", `room ${JSON.stringify(roomId)} not found`);
   requireRoomAccess(subjectOf(caller), roomId, deps);
-  const roles = deps.memberships.roomRolesOf(caller.tenantId, caller.userId, roomId);
+  const roles = await deps.memberships.roomRolesOf(caller.tenantId, caller.userId, roomId);
   let granted: Permission[];
   let rank = rankIn(roles);
   if (caller.kind === "member") {
@@ -187,8 +187,8 @@ export function roomStanding(caller: RoomCaller, roomId: string, deps: RoomPermi
 }
 
 /** The caller's effective permissions in `roomId`, expanded and sorted (see {@link roomStanding}). */
-export function effectiveRoomPermissions(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): Permission[] {
-  return roomStanding(caller, roomId, deps).permissions;
+export async function effectiveRoomPermissions(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): Promise<Permission[]> {
+  return (await roomStanding(caller, roomId, deps)).permissions;
 }
 
 /** Seed 000's moderation actions (a token carrying one acts as a room moderator). */

@@ -17,12 +17,12 @@ export class CachedApiKeyLookup implements ApiKeyLookup {
     private readonly max = 10_000,
   ) {}
 
-  findApiKey(id: string): ApiKeyRecord | undefined {
-    if (this.ttlMs <= 0) return this.inner.findApiKey(id);
+  async findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    if (this.ttlMs <= 0) return await this.inner.findApiKey(id);
     const now = this.clock();
     const hit = this.entries.get(id);
     if (hit && hit.until > now) return hit.record;
-    const record = this.inner.findApiKey(id);
+    const record = await this.inner.findApiKey(id);
     if (record === undefined) {
       this.entries.delete(id);
       return undefined;

@@ -60,10 +60,10 @@ const DUMMY_HASH = hashApiKey("roomgate-dummy");
  * runs in constant time, and a dummy comparison runs for unknown ids so that
  * timing does not tell which ids exist.
  */
-export function authenticateApiKey(lookup: ApiKeyLookup, presented: string): ApiKeyPrincipal | undefined {
+export async function authenticateApiKey(lookup: ApiKeyLookup, presented: string): Promise<ApiKeyPrincipal | undefined> {
   if (presented.length === 0 || presented.length > 512) return undefined;
   const id = apiKeyId(presented);
-  const record = lookup.findApiKey(id);
+  const record = await lookup.findApiKey(id);
   const hash = hashApiKey(presented);
   const expected = record?.hash.length === hash.length ? record.hash : DUMMY_HASH;
   const equal = timingSafeEqual(hash, expected);

@@ -40,26 +40,26 @@ export interface BootstrapResult {
  * `envKey`, a tenant owning exactly that key exists; without it, the very
  * first start creates a tenant and returns a fresh key to print once.
  */
-export function bootstrapTenant(store: TenantStore, envKey: string | undefined, now: number): BootstrapResult {
+export async function bootstrapTenant(store: TenantStore, envKey: string | undefined, now: number): Promise<BootstrapResult> {
   if (envKey !== undefined && envKey !== "") {
     const id = apiKeyId(envKey);
-    const existing = store.findApiKey(id);
+    const existing = await store.findApiKey(id);
     if (existing) return { tenantId: existing.tenantId };
     const tenant = { id: randomUUID(), name: "default", createdAt: now };
-    store.createTenant(tenant, { id, hash: hashApiKey(envKey), label: "ROOMGATE_API_KEY" });
+    await store.createTenant(tenant, { id, hash: hashApiKey(envKey), label: "ROOMGATE_API_KEY" });
     return { tenantId: tenant.id };
   }
-  if (store.countTenants() > 0) return { tenantId: undefined };
+  if ((await store.countTenants()) > 0) return { tenantId: undefined };
   const tenant = { id: randomUUID(), name: "default", createdAt: now };
   const key = generateApiKey();
-  store.createTenant(tenant, { id: key.id, hash: key.hash, label: "bootstrap" });
+  await store.createTenant(tenant, { id: key.id, hash: key.hash, label: "bootstrap" });
   return { tenantId: tenant.id, newKey: key.key };
 }
 
 /** Creates a tenant with a first generated key; returns the key once. */
-export function createTenantWithKey(store: TenantStore, name: string, now: number): { tenant: Tenant; key: string; keyId: string } {
+export async function createTenantWithKey(store: TenantStore, name: string, now: number): Promise<{ tenant: Tenant; key: string; keyId: string }> {
   const tenant = { id: randomUUID(), name, createdAt: now };
   const key = generateApiKey();
-  store.createTenant(tenant, { id: key.id, hash: key.hash, label: "initial" });
+  await store.createTenant(tenant, { id: key.id, hash: key.hash, label: "initial" });
   return { tenant, key: key.key, keyId: key.id };
 }

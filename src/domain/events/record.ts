@@ -9,7 +9,7 @@ export interface JournalSink {
 }
 
 /** Appends audit entries and events to the transaction in progress. */
-export type RecordFn = (change: Recorded) => void;
+export type RecordFn = (change: Recorded) => Promise<void>;
 
 /** Audit entries and events of one change. */
 export interface Recorded {
@@ -18,17 +18,17 @@ export interface Recorded {
 }
 
 /**
- * Runs `fn` in one transaction; whatever it records is written in that same
- * transaction and announced on the bus only after it commits (a rollback
- * announces nothing). Without a sink, `fn` just runs in the transaction.
- * Must not be called inside another transaction: publishing would then
- * precede the real commit.
+ * Runs `fn` in one write transaction; whatever it records is written in that
+ * same transaction and announced on the bus only after it commits (a
+ * rollback announces nothing). Without a sink, `fn` just runs in the
+ * transaction. Must not be called inside another transaction: publishing
+ * would then precede the real commit.
  */
-export function journaled<T>(transact: Transact, sink: JournalSink | undefined, fn: (record: RecordFn) => T): T {
+export async function journaled<T>(transact: Transact, sink: JournalSink | undefined, fn: (record: RecordFn) => Promise<T>): Promise<T> {
   const stored: StoredEvent[] = [];
-  const result = transact(() =>
-    fn((change) => {
-      if (sink) stored.push(...sink.journal.record(change.audit, change.events));
+  const result = await transact(() =>
+    fn(async (change) => {
+      if (sink) stored.push(...(await sink.journal.record(change.audit, change.events)));
     }),
   );
   if (sink && stored.length > 0) sink.bus.publish(stored);

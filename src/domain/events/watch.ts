@@ -82,7 +82,7 @@ export async function* watchEvents(source: WatchSource, opts: WatchOptions): Asy
         // Events dropped by an earlier overflow were committed before this
         // read, so it (or a later page) returns them.
         box.overflowed = false;
-        const page = source.eventsAfter(tenantId, roomId, last, pageSize);
+        const page = await source.eventsAfter(tenantId, roomId, last, pageSize);
         for (const e of page) {
           if (signal.aborted) return;
           yield e;

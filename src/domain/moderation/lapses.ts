@@ -87,12 +87,12 @@ export class RestrictionLapses {
    * events written and published, soonest end first. Tests call it with a
    * fake clock's time instead of waiting for the timer.
    */
-  runDue(now: number = this.deps.clock()): StoredEvent[] {
+  async runDue(now: number = this.deps.clock()): Promise<StoredEvent[]> {
     const sent: StoredEvent[] = [];
     for (;;) {
-      const due = this.deps.store.dueRestrictions(now, BATCH);
+      const due = await this.deps.store.dueRestrictions(now, BATCH);
       for (const r of due) {
-        const e = this.lapse(r);
+        const e = await this.lapse(r);
         if (e) sent.push(e);
       }
       // Each row read was deleted (here or by another caller) or changed its
@@ -106,16 +106,16 @@ export class RestrictionLapses {
    * until `signal` aborts. Without the timer, whoever drives the clock calls
    * {@link runDue}: a real timer cannot know when a fake clock moves.
    */
-  start(signal: AbortSignal, opts: { readonly timer: boolean }): void {
+  async start(signal: AbortSignal, opts: { readonly timer: boolean }): Promise<void> {
     if (signal.aborted) return;
-    this.runDue();
+    await this.runDue();
     if (!opts.timer) return;
     this.unsubscribe = this.deps.bus.subscribeAll((e) => {
       // MUTED, CHAT_BLOCKED and ROOM_BLOCKED carry the end of what they set.
       if (e.until !== undefined && e.until !== null) this.arm(e.until);
     });
     signal.addEventListener("abort", () => this.stop(), { once: true });
-    this.arm(this.deps.store.nextRestrictionEnd());
+    this.arm(await this.deps.store.nextRestrictionEnd());
   }
 
   /** Clears the timer and stops listening; idempotent. */
@@ -133,12 +133,12 @@ export class RestrictionLapses {
     return this.armedAt;
   }
 
-  private lapse(r: TimedRestriction): StoredEvent | undefined {
+  private async lapse(r: TimedRestriction): Promise<StoredEvent | undefined> {
     const { journal, store } = this.deps;
     const lifted = LIFTED[r.kind];
     // The lapse happened at `until`, even when written later (server down).
-    const [event] = this.deps.transact(() => {
-      if (!store.deleteLapsed(r)) return [];
+    const [event] = await this.deps.transact(async () => {
+      if (!(await store.deleteLapsed(r))) return [];
       return journal.record(
         [
           {
@@ -169,17 +169,17 @@ export class RestrictionLapses {
     this.armedAt = at;
     const delay = Math.min(Math.max(0, at - this.deps.clock()), MAX_TIMER_MS);
     // unref: a pending lapse must not keep the process alive.
-    this.timer = setTimeout(() => this.fire(), delay).unref();
+    this.timer = setTimeout(() => void this.fire(), delay).unref();
   }
 
-  private fire(): void {
+  private async fire(): Promise<void> {
     this.timer = undefined;
     this.armedAt = undefined;
     if (this.stopped) return;
     const now = this.deps.clock();
     try {
-      this.runDue(now);
-      const next = this.deps.store.nextRestrictionEnd();
+      await this.runDue(now);
+      const next = await this.deps.store.nextRestrictionEnd();
       this.failures = 0;
       // Anything still due here failed to lapse: retry later, not in a loop.
       this.arm(next !== undefined && next <= now ? now + RETRY_MS : next);

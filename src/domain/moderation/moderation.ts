@@ -99,7 +99,7 @@ export class Moderation {
   constructor(private readonly deps: ModerationDeps) {}
 
   /** Applies one action; returns the event that announced it. */
-  act(input: ActInput): StoredEvent {
+  async act(input: ActInput): Promise<StoredEvent> {
     const { store } = this.deps;
     const effect = EFFECT[input.action];
     checkCommon(input.roomId, input.reason);
@@ -109,14 +109,14 @@ export class Moderation {
     }
     if (input.durationSeconds > MAX_DURATION) throw invalidArgument(`duration_seconds exceeds ${MAX_DURATION}`);
     authorize(input.caller, REQUIRED_PERMISSION[input.action], input.action);
-    if (!store.roomExists(input.tenantId, input.roomId)) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
-    if (!store.isMember(input.tenantId, input.roomId, input.targetUserId)) {
+    if (!(await store.roomExists(input.tenantId, input.roomId))) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
+    if (!(await store.isMember(input.tenantId, input.roomId, input.targetUserId))) {
       throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
     }
     if (input.caller !== "api_key") {
       // Hierarchy: owner > space moderator > room moderator > member; nobody
       // acts on a member of equal or higher rank (themselves included).
-      const target = rankIn(this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId));
+      const target = rankIn(await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId));
       if (target >= input.caller.rank) {
         throw new RoomgateError("permission_denied", `${input.action} needs a higher rank than the target's in this room`);
       }
@@ -129,10 +129,10 @@ export class Moderation {
     const revocation: Revocation | undefined = effect.kick
       ? { kind: "user_room", tenantId: input.tenantId, userId: input.targetUserId, roomId: input.roomId, at: now }
       : undefined;
-    const [event] = this.deps.transact(() => {
-      if (restriction) store.setRestriction(restriction, input.actor, now);
-      if (effect.lift) store.liftRestriction(input.tenantId, input.roomId, input.targetUserId, effect.lift);
-      if (revocation) store.addRevocation(revocation, null);
+    const [event] = await this.deps.transact(async () => {
+      if (restriction) await store.setRestriction(restriction, input.actor, now);
+      if (effect.lift) await store.liftRestriction(input.tenantId, input.roomId, input.targetUserId, effect.lift);
+      if (revocation) await store.addRevocation(revocation, null);
       return this.deps.journal.record(
         [
           {
@@ -157,20 +157,20 @@ export class Moderation {
   }
 
   /** Records a message deletion for the chat server; returns its event. */
-  deleteMessage(input: {
+  async deleteMessage(input: {
     tenantId: string;
     actor: Actor;
     caller: ModerationCaller;
     roomId: string;
     messageId: string;
     reason: string;
-  }): StoredEvent {
+  }): Promise<StoredEvent> {
     checkCommon(input.roomId, input.reason);
     checkId("message_id", input.messageId);
     authorize(input.caller, P.PermissionChatMessageDelete, "message delete");
-    if (!this.deps.store.roomExists(input.tenantId, input.roomId)) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
+    if (!(await this.deps.store.roomExists(input.tenantId, input.roomId))) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
     const now = this.deps.clock();
-    const [event] = this.deps.transact(() =>
+    const [event] = await this.deps.transact(async () =>
       this.deps.journal.record(
         [{ tenantId: input.tenantId, at: now, actor: input.actor, action: "moderation.message_delete", roomId: input.roomId, target: input.messageId, reason: input.reason }],
         [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: input.roomId, actor: input.actor, at: now, messageId: input.messageId, reason: input.reason }],

@@ -103,7 +103,7 @@ export class AccessLinks {
   constructor(private readonly deps: AccessLinksDeps) {}
 
   /** Creates an access link; only the room's creator or a room moderator may. */
-  generate(caller: SpaceCaller, req: AccessRequest): GeneratedAccess {
+  async generate(caller: SpaceCaller, req: AccessRequest): Promise<GeneratedAccess> {
     checkId("space_id", req.spaceId);
     checkId("room_id", req.roomId);
     checkName("username", req.username, MAX_LINK_USERNAME_CHARS);
@@ -115,11 +115,11 @@ export class AccessLinks {
       throw invalidArgument(`ttl: ${ttlSeconds} exceeds the maximum of ${this.deps.options.maxTtlSeconds} seconds`);
     }
     checkScope(caller, req.roomId);
-    const room = findRoomIn(this.deps.store, caller.tenantId, req.spaceId, req.roomId);
+    const room = await findRoomIn(this.deps.store, caller.tenantId, req.spaceId, req.roomId);
     requireRoomAccess(caller, room.id, this.deps.access);
     // Seed 001: the creator or a room moderator — a space owner as such is
     // not enough (moderatesRoom does not count the owner).
-    const mine = this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
+    const mine = await this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
     if (room.creatorUserId !== caller.userId && !moderatesRoom(mine)) {
       throw new RoomgateError("permission_denied", "only the room's creator or a room moderator may generate access links");
     }
@@ -127,8 +127,8 @@ export class AccessLinks {
     // Sealing writes nothing, so the token is made first and the row gets
     // the token's exact expiry.
     const { token, claims } = this.deps.linkTokens.issue({ tenantId: caller.tenantId, userId: "", roomId: room.id, ttlSeconds, tokenId: id });
-    this.atomically((record) => {
-      this.deps.store.insertAccessLink({
+    await this.atomically(async (record) => {
+      await this.deps.store.insertAccessLink({
         id,
         tenantId: caller.tenantId,
         roomId: room.id,
@@ -143,7 +143,7 @@ export class AccessLinks {
         useCount: 0,
         revokedAt: null,
       });
-      record({
+      await record({
         audit: [
           {
             tenantId: caller.tenantId,
@@ -172,7 +172,7 @@ export class AccessLinks {
    * RevokeUser or a kick of its guest, after it was made — never redeems; a
    * room-blocked guest is refused until the block ends.
    */
-  redeem(accessToken: string): Redemption {
+  async redeem(accessToken: string): Promise<Redemption> {
     if (accessToken === "") throw invalidArgument("access_token: must not be empty");
     let claims;
     try {
@@ -185,8 +185,8 @@ export class AccessLinks {
     }
     const { tenantId, tokenId } = claims;
     const now = this.deps.clock();
-    return this.atomically((record) => {
-      const link = this.deps.store.findAccessLink(tenantId, tokenId);
+    return await this.atomically(async (record) => {
+      const link = await this.deps.store.findAccessLink(tenantId, tokenId);
       if (!link || link.roomId !== claims.roomId) throw new RoomgateError("not_found", "access link not found");
       const ttlSeconds = Math.min(Math.floor((link.expiresAt - now) / 1000), MAX_REDEEMED_TOKEN_TTL_SECONDS);
       if (ttlSeconds < 1) throw linkExpired();
@@ -195,24 +195,24 @@ export class AccessLinks {
         throw new RoomgateError("failed_precondition", "access link revoked");
       }
       if (link.guestUserId !== null) requireRoomAccess({ tenantId, userId: link.guestUserId, issuedAt: undefined }, link.roomId, this.deps.access);
-      if (!this.deps.store.claimAccessLink(tenantId, link.id, now)) {
+      if (!await this.deps.store.claimAccessLink(tenantId, link.id, now)) {
         throw new RoomgateError("failed_precondition", "access link already used");
       }
       let userId = link.guestUserId;
       if (userId === null) {
         userId = randomUUID();
-        this.deps.store.insertGuestUser({ tenantId, id: userId, username: link.username, externalUserId: link.externalUserId, createdAt: now });
-        if (!this.deps.store.setAccessLinkGuest(tenantId, link.id, userId)) {
+        await this.deps.store.insertGuestUser({ tenantId, id: userId, username: link.username, externalUserId: link.externalUserId, createdAt: now });
+        if (!await this.deps.store.setAccessLinkGuest(tenantId, link.id, userId)) {
           // Cannot happen inside the transaction; refuse rather than split the link's guests.
           throw new Error("access link guest set concurrently");
         }
-        this.deps.memberships.setRoomRole(tenantId, link.roomId, userId, link.role, link.createdBy, now);
-        record(
+        await this.deps.memberships.setRoomRole(tenantId, link.roomId, userId, link.role, link.createdBy, now);
+        await record(
           memberJoined({ tenantId, actor: `user:${userId}`, at: now, userId, role: link.role, roomId: link.roomId, via: "access_link", target: link.id }),
         );
       }
       const issued = this.deps.userTokens.issue({ tenantId, userId, roomId: link.roomId, ttlSeconds });
-      record({
+      await record({
         audit: [
           {
             tenantId,
@@ -232,12 +232,12 @@ export class AccessLinks {
   }
 
   /** One page of a room's links, newest first. */
-  list(who: LinkManager, req: LinkListRequest): LinkPage {
+  async list(who: LinkManager, req: LinkListRequest): Promise<LinkPage> {
     const pageSize = pageSizeOf(req.pageSize);
     const after = req.pageToken === "" ? undefined : decodeKeyset(req.pageToken);
-    const room = this.managedRoom(who, req.spaceId, req.roomId, undefined);
+    const room = await this.managedRoom(who, req.spaceId, req.roomId, undefined);
     // One more than asked tells whether another page follows.
-    const rows = this.deps.store.listAccessLinks(room.tenantId, room.id, after, pageSize + 1);
+    const rows = await this.deps.store.listAccessLinks(room.tenantId, room.id, after, pageSize + 1);
     const links = rows.slice(0, pageSize);
     const last = links[links.length - 1];
     return { links, nextPageToken: rows.length > pageSize && last ? encodeKeyset({ at: last.createdAt, id: last.id }) : "" };
@@ -249,29 +249,29 @@ export class AccessLinks {
    * the guest's room role removed. One transaction, audited, announced as
    * TOKEN_REVOKED naming the link.
    */
-  revoke(who: LinkManager, spaceId: string, roomId: string, linkId: string, reason: string): StoredEvent {
+  async revoke(who: LinkManager, spaceId: string, roomId: string, linkId: string, reason: string): Promise<StoredEvent> {
     if (!/^[0-9a-f]{32}$/.test(linkId)) throw invalidArgument("link_id must be 32 lower-case hex digits");
     if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
     const tenantId = who.kind === "user" ? who.caller.tenantId : who.tenantId;
-    const link = this.deps.store.findAccessLink(tenantId, linkId);
+    const link = await this.deps.store.findAccessLink(tenantId, linkId);
     if (!link || link.roomId !== roomId) throw new RoomgateError("not_found", "access link not found");
-    this.managedRoom(who, spaceId, roomId, link);
+    await this.managedRoom(who, spaceId, roomId, link);
     const actor: Actor = who.kind === "user" ? `user:${who.caller.userId}` : `key:${who.keyId}`;
     const now = this.deps.clock();
     let revocation: Revocation | undefined;
-    const events = this.atomicallyCapturing((record) => {
-      if (!this.deps.store.revokeAccessLink(tenantId, link.id, now)) {
+    const events = await this.atomicallyCapturing(async (record) => {
+      if (!await this.deps.store.revokeAccessLink(tenantId, link.id, now)) {
         throw new RoomgateError("failed_precondition", "access link already revoked");
       }
-      const guest = this.deps.store.findAccessLink(tenantId, link.id)?.guestUserId ?? null;
+      const guest = (await this.deps.store.findAccessLink(tenantId, link.id))?.guestUserId ?? null;
       if (guest !== null) {
         revocation = { kind: "user_room", tenantId, userId: guest, roomId, at: now };
-        this.deps.revocationStore.addRevocation(revocation, null);
-        if (this.deps.memberships.removeRoomRole(tenantId, roomId, guest)) {
-          record(roleRevoked({ tenantId, actor, at: now, userId: guest, role: link.role, roomId, via: "access_link", target: link.id }));
+        await this.deps.revocationStore.addRevocation(revocation, null);
+        if (await this.deps.memberships.removeRoomRole(tenantId, roomId, guest)) {
+          await record(roleRevoked({ tenantId, actor, at: now, userId: guest, role: link.role, roomId, via: "access_link", target: link.id }));
         }
       }
-      record({
+      await record({
         audit: [{ tenantId, at: now, actor, action: "access_link.revoke", roomId, targetUserId: guest ?? "", target: link.id, reason }],
         events: [{ tenantId, type: EventType.TOKEN_REVOKED, roomId, userId: guest ?? "", actor, at: now, tokenId: link.id, reason }],
       });
@@ -285,18 +285,18 @@ export class AccessLinks {
    * its tenant; an end user, a room open to them of which they are the
    * creator or a moderator — or, for one link, its creator.
    */
-  private managedRoom(who: LinkManager, spaceId: string, roomId: string, link: AccessLinkRecord | undefined) {
+  private async managedRoom(who: LinkManager, spaceId: string, roomId: string, link: AccessLinkRecord | undefined) {
     if (who.kind === "api_key") {
       checkId("room_id", roomId);
-      return findRoomIn(this.deps.store, who.tenantId, spaceId, roomId);
+      return await findRoomIn(this.deps.store, who.tenantId, spaceId, roomId);
     }
     const caller = who.caller;
     checkId("space_id", spaceId);
     checkId("room_id", roomId);
     checkScope(caller, roomId);
-    const room = findRoomIn(this.deps.store, caller.tenantId, spaceId, roomId);
+    const room = await findRoomIn(this.deps.store, caller.tenantId, spaceId, roomId);
     requireRoomAccess(caller, room.id, this.deps.access);
-    const mine = this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
+    const mine = await this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
     const ownLink = link !== undefined && link.createdBy === caller.userId;
     if (room.creatorUserId !== caller.userId && !ownLink && !moderatesRoom(mine)) {
       throw new RoomgateError("permission_denied", "only the room's creator or a room moderator may manage its access links");
@@ -305,22 +305,22 @@ export class AccessLinks {
   }
 
   /** One store transaction whose records are written with it and announced after it commits. */
-  private atomically<T>(fn: (record: RecordFn) => T): T {
-    return journaled((f) => this.deps.store.atomically(f), this.deps.sink, fn);
+  private atomically<T>(fn: (record: RecordFn) => Promise<T>): Promise<T> {
+    return journaled(this.deps.transact, this.deps.sink, fn);
   }
 
   /** {@link atomically}, returning the events it stored (their ids answer the call). */
-  private atomicallyCapturing(fn: (record: RecordFn) => void): StoredEvent[] {
+  private async atomicallyCapturing(fn: (record: RecordFn) => Promise<void>): Promise<StoredEvent[]> {
     const captured: StoredEvent[] = [];
     const { journal, bus } = this.deps.sink;
     const capturing = {
-      record: (...args: Parameters<typeof journal.record>) => {
-        const out = journal.record(...args);
+      record: async (...args: Parameters<typeof journal.record>) => {
+        const out = await journal.record(...args);
         captured.push(...out);
         return out;
       },
     };
-    journaled((f) => this.deps.store.atomically(f), { journal: capturing, bus }, fn);
+    await journaled(this.deps.transact, { journal: capturing, bus }, fn);
     return captured;
   }
 }

@@ -5,7 +5,7 @@ import { moderatesRoom, rankIn, type MembershipStore } from "../membership.js";
 import { requireRoomAccess, type RoomPermissionDeps } from "../room-permissions.js";
 import { INVITE_ROLES, rankOfRole, ROOM_GRANT_ROLES, type RoleName } from "../roles.js";
 import { checkId, checkName, checkRole, checkScope, MAX_NAME_CHARS, strongerSpaceRole, type SpaceCaller } from "./rules.js";
-import type { Actor } from "../journal.js";
+import type { Actor, Transact } from "../journal.js";
 import type { RoomRecord, SpaceRecord, SpaceStore } from "./store.js";
 
 /** A new space or room, as the caller describes it. */
@@ -29,6 +29,8 @@ export interface SpacesDeps {
   readonly clock: () => number;
   /** Where every change is audited and announced. */
   readonly sink: JournalSink;
+  /** The one write transaction (Database.write). */
+  readonly transact: Transact;
   /** Live blocks and revocations: a room closed to the caller refuses them. */
   readonly access: Pick<RoomPermissionDeps, "restrictions" | "revocations" | "clock">;
 }
@@ -50,10 +52,10 @@ export class Spaces {
   }
 
   /** Creates a space owned by the caller; returns its id. */
-  createSpace(caller: SpaceCaller, input: NewPlace): string {
+  async createSpace(caller: SpaceCaller, input: NewPlace): Promise<string> {
     checkName("name", input.name, MAX_NAME_CHARS);
     checkScope(caller);
-    this.requireCaller(caller);
+    await this.requireCaller(caller);
     const space: SpaceRecord = {
       id: randomUUID(),
       tenantId: caller.tenantId,
@@ -62,28 +64,28 @@ export class Spaces {
       ownerUserId: caller.userId,
     };
     const now = this.clock();
-    this.atomically((record) => {
-      this.store.insertSpace(space, now);
-      record(created(caller, now, "space.create", space.id, "", { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
+    await this.atomically(async (record) => {
+      await this.store.insertSpace(space, now);
+      await record(created(caller, now, "space.create", space.id, "", { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
     });
     return space.id;
   }
 
   /** Creates a room in a space (owner or space moderator); returns its id. */
-  createRoom(caller: SpaceCaller, spaceId: string, input: NewPlace): string {
+  async createRoom(caller: SpaceCaller, spaceId: string, input: NewPlace): Promise<string> {
     checkId("space_id", spaceId);
     checkName("name", input.name, MAX_NAME_CHARS);
     checkScope(caller);
-    this.requireCaller(caller);
-    const space = this.space(caller.tenantId, spaceId);
-    const role = this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
+    await this.requireCaller(caller);
+    const space = await this.space(caller.tenantId, spaceId);
+    const role = await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
     if (role !== "role_space_owner" && role !== "role_space_moderator") {
       throw new RoomgateError("permission_denied", "only the space owner or a space moderator may create rooms");
     }
     const id = randomUUID();
     const now = this.clock();
-    this.atomically((record) => {
-      this.store.insertRoom({
+    await this.atomically(async (record) => {
+      await this.store.insertRoom({
         tenantId: caller.tenantId,
         id,
         spaceId: space.id,
@@ -94,26 +96,26 @@ export class Spaces {
       });
       // The creator's way into the room, a private one included: space
       // roles reach public rooms only.
-      this.memberships.setRoomRole(caller.tenantId, id, caller.userId, "role_room_moderator", caller.userId, now);
-      record(created(caller, now, "room.create", id, id, { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
+      await this.memberships.setRoomRole(caller.tenantId, id, caller.userId, "role_room_moderator", caller.userId, now);
+      await record(created(caller, now, "room.create", id, id, { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
     });
     return id;
   }
 
   /** Creates a single-use invite to a space (owner only); returns its id. */
-  createInvite(caller: SpaceCaller, spaceId: string, role: string): string {
+  async createInvite(caller: SpaceCaller, spaceId: string, role: string): Promise<string> {
     checkId("space_id", spaceId);
     const inviteRole = checkRole("role", role, INVITE_ROLES);
     checkScope(caller);
-    this.requireCaller(caller);
-    const space = this.space(caller.tenantId, spaceId);
-    if (this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== "role_space_owner") {
+    await this.requireCaller(caller);
+    const space = await this.space(caller.tenantId, spaceId);
+    if (await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== "role_space_owner") {
       throw new RoomgateError("permission_denied", "only the space owner may invite");
     }
     const id = randomUUID();
     const now = this.clock();
-    this.atomically((record) => {
-      this.store.insertInvite({
+    await this.atomically(async (record) => {
+      await this.store.insertInvite({
         id,
         tenantId: caller.tenantId,
         spaceId: space.id,
@@ -123,97 +125,97 @@ export class Spaces {
         usedBy: null,
         usedAt: null,
       });
-      record(created(caller, now, "invite.create", id, "", { spaceId: space.id, role: inviteRole }));
+      await record(created(caller, now, "invite.create", id, "", { spaceId: space.id, role: inviteRole }));
     });
     return id;
   }
 
   /** Gives the caller the invite's role in its space; an invite works exactly once. */
-  activateInvite(caller: SpaceCaller, spaceId: string, inviteId: string): void {
+  async activateInvite(caller: SpaceCaller, spaceId: string, inviteId: string): Promise<void> {
     checkId("space_id", spaceId);
     checkId("invite_id", inviteId);
     checkScope(caller);
-    this.requireCaller(caller);
+    await this.requireCaller(caller);
     const now = this.clock();
     // Claim and role write commit together: a crash between them cannot
     // burn an invite without giving the role, and a lost race writes nothing.
-    this.atomically((record) => {
-      const invite = this.store.findInvite(caller.tenantId, inviteId);
+    await this.atomically(async (record) => {
+      const invite = await this.store.findInvite(caller.tenantId, inviteId);
       if (!invite || invite.spaceId !== spaceId) throw new RoomgateError("not_found", "invite not found");
-      if (!this.store.claimInvite(caller.tenantId, invite.id, caller.userId, now)) {
+      if (!await this.store.claimInvite(caller.tenantId, invite.id, caller.userId, now)) {
         throw new RoomgateError("failed_precondition", "invite already used");
       }
-      const held = this.store.spaceRoleOf(caller.tenantId, invite.spaceId, caller.userId);
+      const held = await this.store.spaceRoleOf(caller.tenantId, invite.spaceId, caller.userId);
       const role = strongerSpaceRole(held, checkRole("role", invite.role, INVITE_ROLES));
       if (role !== held) {
-        this.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
+        await this.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
         const change = { ...self(caller, now), role, roomId: "", spaceId: invite.spaceId, via: "invite", target: invite.id };
         // A member whose invite raises their role was granted it; anyone else joined.
-        record(held === undefined ? memberJoined(change) : roleGranted({ ...change, previousRole: held }));
+        await record(held === undefined ? memberJoined(change) : roleGranted({ ...change, previousRole: held }));
       }
     });
   }
 
   /** Joins a public space as role_space_user; a private one needs an invite. */
-  joinSpace(caller: SpaceCaller, spaceId: string): void {
+  async joinSpace(caller: SpaceCaller, spaceId: string): Promise<void> {
     checkId("space_id", spaceId);
     checkScope(caller);
-    this.requireCaller(caller);
+    await this.requireCaller(caller);
     const now = this.clock();
-    this.atomically((record) => {
-      const space = this.space(caller.tenantId, spaceId);
-      const held = this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
+    await this.atomically(async (record) => {
+      const space = await this.space(caller.tenantId, spaceId);
+      const held = await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
       // A member of a private space is already in: nothing to refuse or change.
       if (!space.isPublic && held === undefined) {
         throw new RoomgateError("permission_denied", "this space is private: join it with an invite");
       }
       const role = strongerSpaceRole(held, "role_space_user");
       if (role !== held) {
-        this.memberships.setSpaceRole(caller.tenantId, space.id, caller.userId, role, now);
-        record(memberJoined({ ...self(caller, now), role, roomId: "", spaceId: space.id, via: "public" }));
+        await this.memberships.setSpaceRole(caller.tenantId, space.id, caller.userId, role, now);
+        await record(memberJoined({ ...self(caller, now), role, roomId: "", spaceId: space.id, via: "public" }));
       }
     });
   }
 
   /** Joins a public room (of a public space, or of the caller's space) as role_room_user. */
-  joinRoom(caller: SpaceCaller, spaceId: string, roomId: string): void {
+  async joinRoom(caller: SpaceCaller, spaceId: string, roomId: string): Promise<void> {
     checkId("space_id", spaceId);
     checkId("room_id", roomId);
     checkScope(caller, roomId);
-    this.requireCaller(caller);
+    await this.requireCaller(caller);
     const now = this.clock();
-    this.atomically((record) => {
-      const room = this.room(caller.tenantId, spaceId, roomId);
+    await this.atomically(async (record) => {
+      const room = await this.room(caller.tenantId, spaceId, roomId);
       requireRoomAccess(caller, room.id, this.deps.access);
-      const space = room.spaceId === null ? undefined : this.store.findSpace(caller.tenantId, room.spaceId);
-      const inSpace = space !== undefined && this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== undefined;
+      const space = room.spaceId === null ? undefined : await this.store.findSpace(caller.tenantId, room.spaceId);
+      const inSpace = space !== undefined && await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== undefined;
       if (!room.isPublic || space === undefined || !(space.isPublic || inSpace)) {
         throw new RoomgateError("permission_denied", "this room is not open to you: ask for a role");
       }
       // role_room_user is the weakest room role: any role held already is kept.
-      if (this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id).roomRole === undefined) {
-        this.memberships.setRoomRole(caller.tenantId, room.id, caller.userId, "role_room_user", caller.userId, now);
-        record(memberJoined({ ...self(caller, now), role: "role_room_user", roomId: room.id, via: "public" }));
+      if ((await this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id)).roomRole === undefined) {
+        await this.memberships.setRoomRole(caller.tenantId, room.id, caller.userId, "role_room_user", caller.userId, now);
+        await record(memberJoined({ ...self(caller, now), role: "role_room_user", roomId: room.id, via: "public" }));
       }
     });
   }
 
   /** Grants a room role as an end user: the space owner or a room moderator may. */
-  grantRole(caller: SpaceCaller, grant: RoleGrant): void {
+  async grantRole(caller: SpaceCaller, grant: RoleGrant): Promise<void> {
     checkId("space_id", grant.spaceId);
     const role = this.checkGrant(grant);
     checkScope(caller, grant.roomId);
-    this.requireCaller(caller);
-    const room = this.room(caller.tenantId, grant.spaceId, grant.roomId);
+    await this.requireCaller(caller);
+    const room = await this.room(caller.tenantId, grant.spaceId, grant.roomId);
     requireRoomAccess(caller, room.id, this.deps.access);
-    this.requireUser(caller.tenantId, grant.targetUserId);
-    const mine = this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
+    await this.requireUser(caller.tenantId, grant.targetUserId);
+    const mine = await this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
     if (mine.spaceRole !== "role_space_owner" && !moderatesRoom(mine)) {
       throw new RoomgateError("permission_denied", "only the space owner or a room moderator may grant room roles");
     }
     const rank = rankIn(mine);
     if (rankOfRole(role) >= rank) throw new RoomgateError("permission_denied", `granting ${role} needs a higher rank than yours in this room`);
-    const target = rankIn(this.memberships.roomRolesOf(caller.tenantId, grant.targetUserId, room.id));
+    const target = rankIn(await this.memberships.roomRolesOf(caller.tenantId, grant.targetUserId, room.id));
     if (target >= rank) throw new RoomgateError("permission_denied", "the target's rank in this room is equal to or higher than yours");
     this.setRoomRole(caller.tenantId, room.id, grant.targetUserId, role, caller.userId, `user:${caller.userId}`);
   }
@@ -222,30 +224,30 @@ export class Spaces {
    * Grants a room role with the tenant's API key: any room of the tenant,
    * including rooms without a space. `grantedBy` is the key's public id.
    */
-  grantRoleAsBackend(tenantId: string, grantedBy: string, grant: RoleGrant): void {
+  async grantRoleAsBackend(tenantId: string, grantedBy: string, grant: RoleGrant): Promise<void> {
     const role = this.checkGrant(grant);
-    const room = this.room(tenantId, grant.spaceId, grant.roomId);
-    this.requireUser(tenantId, grant.targetUserId);
+    const room = await this.room(tenantId, grant.spaceId, grant.roomId);
+    await this.requireUser(tenantId, grant.targetUserId);
     this.setRoomRole(tenantId, room.id, grant.targetUserId, role, grantedBy, `key:${grantedBy}`);
   }
 
   /** Writes a room role grant with its audit entry and events. */
-  private setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, actor: Actor): void {
+  private async setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, actor: Actor): Promise<void> {
     const now = this.clock();
-    this.atomically((record) => {
-      const previousRole = this.memberships.roomRolesOf(tenantId, userId, roomId).roomRole;
-      this.memberships.setRoomRole(tenantId, roomId, userId, role, grantedBy, now);
-      record(roleGranted({ tenantId, actor, at: now, userId, role, roomId, via: "grant", previousRole }));
+    await this.atomically(async (record) => {
+      const previousRole = (await this.memberships.roomRolesOf(tenantId, userId, roomId)).roomRole;
+      await this.memberships.setRoomRole(tenantId, roomId, userId, role, grantedBy, now);
+      await record(roleGranted({ tenantId, actor, at: now, userId, role, roomId, via: "grant", previousRole }));
     });
   }
 
   /** One store transaction whose records are announced after it commits. */
-  private atomically<T>(fn: (record: RecordFn) => T): T {
-    return journaled((f) => this.store.atomically(f), this.deps.sink, fn);
+  private atomically<T>(fn: (record: RecordFn) => Promise<T>): Promise<T> {
+    return journaled(this.deps.transact, this.deps.sink, fn);
   }
 
-  private room(tenantId: string, spaceId: string, roomId: string): RoomRecord {
-    return findRoomIn(this.store, tenantId, spaceId, roomId);
+  private async room(tenantId: string, spaceId: string, roomId: string): Promise<RoomRecord> {
+    return await findRoomIn(this.store, tenantId, spaceId, roomId);
   }
 
   private checkGrant(grant: RoleGrant): RoleName {
@@ -254,19 +256,19 @@ export class Spaces {
     return checkRole("role", grant.role, ROOM_GRANT_ROLES);
   }
 
-  private space(tenantId: string, spaceId: string): SpaceRecord {
-    const space = this.store.findSpace(tenantId, spaceId);
+  private async space(tenantId: string, spaceId: string): Promise<SpaceRecord> {
+    const space = await this.store.findSpace(tenantId, spaceId);
     if (!space) throw new RoomgateError("not_found", "space not found");
     return space;
   }
 
-  private requireUser(tenantId: string, userId: string): void {
-    if (!this.store.userExists(tenantId, userId)) throw new RoomgateError("not_found", "user not found");
+  private async requireUser(tenantId: string, userId: string): Promise<void> {
+    if (!await this.store.userExists(tenantId, userId)) throw new RoomgateError("not_found", "user not found");
   }
 
   // A token can outlive its user; writes must not reference a missing one.
-  private requireCaller(caller: SpaceCaller): void {
-    if (!this.store.userExists(caller.tenantId, caller.userId)) {
+  private async requireCaller(caller: SpaceCaller): Promise<void> {
+    if (!await this.store.userExists(caller.tenantId, caller.userId)) {
       throw new RoomgateError("unauthenticated", "the user of this access token no longer exists");
     }
   }
@@ -287,8 +289,8 @@ function self(caller: SpaceCaller, at: number): { tenantId: string; actor: Actor
  * room without a space. A room of another space (or tenant) is not_found,
  * like an unknown one.
  */
-export function findRoomIn(store: SpaceStore, tenantId: string, spaceId: string, roomId: string): RoomRecord {
-  const room = store.findRoom(tenantId, roomId);
+export async function findRoomIn(store: SpaceStore, tenantId: string, spaceId: string, roomId: string): Promise<RoomRecord> {
+  const room = await store.findRoom(tenantId, roomId);
   if (!room || (room.spaceId ?? "") !== spaceId) throw new RoomgateError("not_found", "room not found");
   return room;
 }

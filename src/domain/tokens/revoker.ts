@@ -33,11 +33,11 @@ export class Revoker {
   constructor(private readonly deps: RevokerDeps) {}
 
   /** Revokes one token of the tenant by id. */
-  revokeToken(tenantId: string, actor: Actor, tokenId: string, reason: string): StoredEvent {
+  async revokeToken(tenantId: string, actor: Actor, tokenId: string, reason: string): Promise<StoredEvent> {
     if (!TOKEN_ID.test(tokenId)) throw invalidArgument("token_id must be 32 lower-case hex digits");
-    const grant = this.deps.store.findGrant(tenantId, tokenId);
+    const grant = await this.deps.store.findGrant(tenantId, tokenId);
     if (!grant) throw new RoomgateError("not_found", `token ${tokenId} not found`);
-    return this.revoke(
+    return await this.revoke(
       { kind: "token", tenantId, tokenId, at: this.deps.clock() },
       grant.expiresAt,
       { actor, reason, roomId: grant.roomId, userId: grant.userId, tokenId, action: "token.revoke" },
@@ -45,28 +45,28 @@ export class Revoker {
   }
 
   /** Revokes every token issued so far to a user (in one room when given). */
-  revokeUser(tenantId: string, actor: Actor, userId: string, roomId: string, reason: string): StoredEvent {
+  async revokeUser(tenantId: string, actor: Actor, userId: string, roomId: string, reason: string): Promise<StoredEvent> {
     checkId("user_id", userId);
     if (roomId !== "") checkId("room_id", roomId);
     const at = this.deps.clock();
     const r: Revocation = roomId === "" ? { kind: "user", tenantId, userId, at } : { kind: "user_room", tenantId, userId, roomId, at };
-    return this.revoke(r, null, { actor, reason, roomId, userId, action: "token.revoke_user" });
+    return await this.revoke(r, null, { actor, reason, roomId, userId, action: "token.revoke_user" });
   }
 
   /** Revokes every token issued so far for a room. */
-  revokeRoom(tenantId: string, actor: Actor, roomId: string, reason: string): StoredEvent {
+  async revokeRoom(tenantId: string, actor: Actor, roomId: string, reason: string): Promise<StoredEvent> {
     checkId("room_id", roomId);
-    return this.revoke({ kind: "room", tenantId, roomId, at: this.deps.clock() }, null, { actor, reason, roomId, action: "token.revoke_room" });
+    return await this.revoke({ kind: "room", tenantId, roomId, at: this.deps.clock() }, null, { actor, reason, roomId, action: "token.revoke_room" });
   }
 
-  private revoke(
+  private async revoke(
     r: Revocation,
     expiresAt: number | null,
     what: { actor: Actor; reason: string; roomId: string; userId?: string; tokenId?: string; action: string },
-  ): StoredEvent {
+  ): Promise<StoredEvent> {
     if (what.reason.length > 1_024) throw invalidArgument("reason is longer than 1024 characters");
-    const [event] = this.deps.transact(() => {
-      this.deps.store.addRevocation(r, expiresAt);
+    const [event] = await this.deps.transact(async () => {
+      await this.deps.store.addRevocation(r, expiresAt);
       return this.deps.journal.record(
         [{ tenantId: r.tenantId, at: r.at, actor: what.actor, action: what.action, roomId: what.roomId, targetUserId: what.userId ?? "", target: what.tokenId ?? "", reason: what.reason }],
         [{ tenantId: r.tenantId, type: EventType.TOKEN_REVOKED, roomId: what.roomId, userId: what.userId ?? "", actor: what.actor, at: r.at, tokenId: what.tokenId ?? "", reason: what.reason }],

@@ -120,7 +120,7 @@ export class RoomTokens {
   }
 
   /** Issues one token per request, in order; throws before writing on any bad argument. */
-  issue(tenantId: string, issuedBy: string, requests: readonly TokenRequest[]): string[] {
+  async issue(tenantId: string, issuedBy: string, requests: readonly TokenRequest[]): Promise<string[]> {
     if (requests.length === 0) throw invalidArgument("arguments: at least one argument is required");
     if (requests.length > this.limits.maxBatch) {
       throw invalidArgument(`arguments: ${requests.length} arguments exceed the batch limit of ${this.limits.maxBatch}`);
@@ -178,9 +178,9 @@ export class RoomTokens {
     });
     const { journal, transact } = this.live;
     if (journal && transact) {
-      transact(() => {
-        this.store.recordGrants(records);
-        journal.record(
+      await transact(async () => {
+        await this.store.recordGrants(records);
+        await journal.record(
           records.map((g) => ({
             tenantId,
             at: now,
@@ -195,7 +195,7 @@ export class RoomTokens {
         );
       });
     } else {
-      this.store.recordGrants(records);
+      await this.store.recordGrants(records);
     }
     return tokens;
   }

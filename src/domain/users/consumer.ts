@@ -5,6 +5,7 @@ import type { RoleName } from "../roles.js";
 import { invalidArgument } from "../errors.js";
 import { journaled, roleGranted, roleRevoked, type JournalSink } from "../events/record.js";
 import type { UserStore, UserTokenOptions } from "./users.js";
+import type { Transact } from "../journal.js";
 import { validateEmail, validateMeta, validateOptionalId, validateProfilePic, validateUsername } from "./validation.js";
 
 /** Seed 003's request as plain values; "" means "not given". */
@@ -63,13 +64,15 @@ export class ConsumerUsers {
     private readonly roles: Pick<MembershipStore, "setRoomRole" | "roomRolesOf">,
     private readonly tokens: SubjectTokens,
     private readonly options: UserTokenOptions,
-    private readonly clock: () => number = Date.now,
-    /** Where role grants are audited and announced (none in bare domain use). */
-    private readonly sink?: JournalSink,
+    private readonly clock: () => number,
+    /** Where role grants are audited and announced. */
+    private readonly sink: JournalSink,
+    /** The one write transaction. */
+    private readonly transact: Transact,
   ) {}
 
   /** Creates the user (or finds it by identifier), applies the roles and issues a token. */
-  createOrLogin(caller: ConsumerCaller, input: ConsumerUserInput): ConsumerUserResult {
+  async createOrLogin(caller: ConsumerCaller, input: ConsumerUserInput): Promise<ConsumerUserResult> {
     const username = input.username === "" ? undefined : validateUsername(input.username);
     const email = input.email === "" ? undefined : validateEmail(input.email);
     const profilePic = validateProfilePic(input.profilePic, "profile_pic");
@@ -81,8 +84,8 @@ export class ConsumerUsers {
     const { tenantId } = caller;
     const now = this.clock();
 
-    const written = journaled((f) => this.store.transaction(f), this.sink, (record) => {
-      const existing = uui === undefined ? undefined : this.store.findConsumerByIdentifier(tenantId, uui);
+    const written = await journaled(this.transact, this.sink, async (record) => {
+      const existing = uui === undefined ? undefined : await this.store.findConsumerByIdentifier(tenantId, uui);
       let userId: string;
       let finalName: string;
       let wasTenantModerator = false;
@@ -91,12 +94,12 @@ export class ConsumerUsers {
         finalName = username ?? existing.username;
         wasTenantModerator = existing.tenantModerator;
         const tenantModerator = isModerator ? (chatRoom === undefined ? true : undefined) : false;
-        this.store.updateConsumer(tenantId, userId, { username, email, profilePic, meta, externalUserId, tenantModerator });
+        await this.store.updateConsumer(tenantId, userId, { username, email, profilePic, meta, externalUserId, tenantModerator });
       } else {
         if (username === undefined) throw invalidArgument("username: must not be empty");
         userId = randomUUID();
         finalName = username;
-        this.store.insertUser({
+        await this.store.insertUser({
           id: userId,
           tenantId,
           kind: "consumer",
@@ -116,17 +119,17 @@ export class ConsumerUsers {
       // Tenant-wide moderation, as this call leaves it (see the rules above).
       const isTenantModerator = isModerator ? chatRoom === undefined || wasTenantModerator : false;
       if (isTenantModerator && !wasTenantModerator) {
-        record(roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined }));
+        await record(roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined }));
       } else if (!isTenantModerator && wasTenantModerator) {
-        record(roleRevoked({ ...change, role: "consumer_tenant_moderator", roomId: "" }));
+        await record(roleRevoked({ ...change, role: "consumer_tenant_moderator", roomId: "" }));
       }
       if (chatRoom !== undefined) {
-        this.store.ensureRoom(tenantId, chatRoom, now);
+        await this.store.ensureRoom(tenantId, chatRoom, now);
         const role = ROOM_ROLE[isModerator ? "moderator" : "user"];
-        const previousRole = this.roles.roomRolesOf(tenantId, userId, chatRoom).roomRole;
-        this.roles.setRoomRole(tenantId, chatRoom, userId, role, caller.keyId, now);
+        const previousRole = (await this.roles.roomRolesOf(tenantId, userId, chatRoom)).roomRole;
+        await this.roles.setRoomRole(tenantId, chatRoom, userId, role, caller.keyId, now);
         // Logging the same user in again with the same role changes nothing.
-        if (previousRole !== role) record(roleGranted({ ...change, role, roomId: chatRoom, previousRole }));
+        if (previousRole !== role) await record(roleGranted({ ...change, role, roomId: chatRoom, previousRole }));
       }
       return { userId, username: finalName, created: !existing };
     });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { SubjectTokens } from "../auth/subject-tokens.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { checkId } from "../ids.js";
+import type { Transact } from "../journal.js";
 import { addressLimitKey, type LoginGuard } from "./login-guard.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 import { charCount, USER_LIMITS, usernameKey, validateEmail, validatePassword, validatePhone, validateUsername } from "./validation.js";
@@ -106,7 +107,9 @@ export class Users {
     private readonly store: UserStore,
     private readonly tokens: SubjectTokens,
     private readonly options: UserTokenOptions,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: () => number,
+    /** The one write transaction. */
+    private readonly transact: Transact,
     /** Login limits (attempts and failures); none when omitted. */
     private readonly guard?: LoginGuard,
   ) {}
@@ -123,12 +126,12 @@ export class Users {
     const phone = validatePhone(input.phone);
     // Cheap checks first so a taken name does not cost a hash; they run again
     // inside the transaction, which is what actually decides.
-    this.assertFree(tenantId, username, email);
+    await this.assertFree(tenantId, username, email);
     const passwordHash = await hashPassword(password);
     const id = randomUUID();
-    this.store.transaction(() => {
-      this.assertFree(tenantId, username, email);
-      this.store.insertUser({
+    await this.transact(async () => {
+      await this.assertFree(tenantId, username, email);
+      await this.store.insertUser({
         id,
         tenantId,
         kind: "registered",
@@ -165,13 +168,15 @@ export class Users {
     if (username.length > maxName && charCount(username) > maxName) throw invalidArgument(`username: must be at most ${maxName} characters`);
     const maxPw = USER_LIMITS.passwordMaxChars;
     if (password.length > maxPw && charCount(password) > maxPw) throw invalidArgument(`password: must be at most ${maxPw} characters`);
-    const tenantKnown = this.store.tenantExists(tenantId);
+    const tenantKnown = await this.store.tenantExists(tenantId);
     const ticket = this.guard?.admit({
       tenant: tenantKnown ? tenantId : "",
       account: `${tenantId}\u0000${usernameKey(username)}`,
       address: addressLimitKey(clientAddress),
     });
-    const user = tenantKnown ? this.store.findRegisteredByUsername(tenantId, username.normalize("NFC")) : undefined;
+    // Charged above, before this first await after admit: concurrent
+    // attempts cannot all pass the limit and then be charged.
+    const user = tenantKnown ? await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC")) : undefined;
     const ok = await verifyPassword(password.normalize("NFC"), user?.passwordHash ?? undefined);
     if (!user || !ok) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
     ticket?.succeeded();
@@ -180,8 +185,8 @@ export class Users {
     return { accessToken: token, userId: user.id, expiresAt: claims.expiresAt, ttlSeconds };
   }
 
-  private assertFree(tenantId: string, username: string, email: string): void {
-    if (this.store.registeredUsernameTaken(tenantId, username)) throw new RoomgateError("already_exists", "username: already taken");
-    if (this.store.registeredEmailTaken(tenantId, email)) throw new RoomgateError("already_exists", "email: already registered");
+  private async assertFree(tenantId: string, username: string, email: string): Promise<void> {
+    if (await this.store.registeredUsernameTaken(tenantId, username)) throw new RoomgateError("already_exists", "username: already taken");
+    if (await this.store.registeredEmailTaken(tenantId, email)) throw new RoomgateError("already_exists", "email: already registered");
   }
 }
