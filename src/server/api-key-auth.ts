@@ -27,8 +27,8 @@ export class ApiKeyGate {
    * unauthenticated for a key that does not open, {@link RateLimitedError}
    * when the budget is spent. The key itself is never logged or echoed.
    */
-  admit(presented: string): ApiKeyPrincipal {
-    const principal = authenticateApiKey(this.keys, presented);
+  async admit(presented: string): Promise<ApiKeyPrincipal> {
+    const principal = await authenticateApiKey(this.keys, presented);
     if (!principal) throw new RoomgateError("unauthenticated", "invalid API key");
     const wait = this.limiter?.take(principal.keyId) ?? 0;
     if (wait > 0) throw new RateLimitedError(wait);

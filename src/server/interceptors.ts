@@ -73,7 +73,7 @@ export function apiKeyInterceptor(gate: ApiKeyGate): Interceptor {
   return (next) => async (req) => {
     if (isPrivateService(req.service.typeName)) {
       // Refusals are RoomgateErrors; the error interceptor gives them their code.
-      req.contextValues.set(apiKeyPrincipalKey, gate.admit(bearerApiKey(req.header.get("authorization"))));
+      req.contextValues.set(apiKeyPrincipalKey, await gate.admit(bearerApiKey(req.header.get("authorization"))));
     }
     return next(req);
   };

@@ -11,8 +11,8 @@ import type { AccessLinks } from "../domain/spaces/access-links.js";
 export class AccessService implements ServiceImpl<typeof Service> {
   constructor(private readonly links: AccessLinks) {}
 
-  redeem(req: RedeemRequest): RedeemResponse {
-    const r = this.links.redeem(req.accessToken);
+  async redeem(req: RedeemRequest): Promise<RedeemResponse> {
+    const r = await this.links.redeem(req.accessToken);
     return create(RedeemResponseSchema, {
       accessToken: r.accessToken,
       userId: r.userId,

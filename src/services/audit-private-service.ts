@@ -33,7 +33,7 @@ const MAX_FILTER_CHARS = 256;
 export class AuditPrivateService implements ServiceImpl<typeof Service> {
   constructor(private readonly log: AuditLog) {}
 
-  list(req: ListRequest, ctx: HandlerContext): ListResponse {
+  async list(req: ListRequest, ctx: HandlerContext): Promise<ListResponse> {
     const caller = requireApiKey(ctx);
     if (req.pageSize > MAX_PAGE_SIZE) throw invalidArgument(`page_size: ${req.pageSize} exceeds the maximum of ${MAX_PAGE_SIZE}`);
     const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
@@ -45,7 +45,7 @@ export class AuditPrivateService implements ServiceImpl<typeof Service> {
     const until = req.until === undefined ? undefined : toMs("until", req.until);
     if (since !== undefined && until !== undefined && until <= since) throw invalidArgument("until: must be after since");
     const beforeId = req.pageToken === "" ? undefined : decodePageToken(req.pageToken);
-    const rows = this.log.listAudit({
+    const rows = await this.log.listAudit({
       tenantId: caller.tenantId,
       roomId: req.roomId || undefined,
       userId: req.userId || undefined,

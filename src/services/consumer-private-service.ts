@@ -16,9 +16,9 @@ import { requireApiKey } from "./context.js";
 export class ConsumerPrivateService implements ServiceImpl<typeof Service> {
   constructor(private readonly consumers: ConsumerUsers) {}
 
-  createUser(req: CreateUserRequest, ctx: HandlerContext): CreateUserResponse {
+  async createUser(req: CreateUserRequest, ctx: HandlerContext): Promise<CreateUserResponse> {
     const caller = requireApiKey(ctx);
-    const r = this.consumers.createOrLogin(caller, {
+    const r = await this.consumers.createOrLogin(caller, {
       chatRoom: req.chatRoom,
       externalUserId: req.externalUserId,
       isModerator: req.isModerator,

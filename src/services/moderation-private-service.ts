@@ -33,9 +33,9 @@ import { moderationActionOf } from "./moderation-service.js";
 export class ModerationPrivateService implements ServiceImpl<typeof Service> {
   constructor(private readonly moderation: Moderation) {}
 
-  act(req: ActRequest, ctx: HandlerContext): ActResponse {
+  async act(req: ActRequest, ctx: HandlerContext): Promise<ActResponse> {
     const caller = requireApiKey(ctx);
-    const e = this.moderation.act({
+    const e = await this.moderation.act({
       tenantId: caller.tenantId,
       actor: `key:${caller.keyId}`,
       caller: "api_key",
@@ -48,9 +48,9 @@ export class ModerationPrivateService implements ServiceImpl<typeof Service> {
     return create(ActResponseSchema, { eventId: BigInt(e.id) });
   }
 
-  deleteMessage(req: DeleteMessageRequest, ctx: HandlerContext): DeleteMessageResponse {
+  async deleteMessage(req: DeleteMessageRequest, ctx: HandlerContext): Promise<DeleteMessageResponse> {
     const caller = requireApiKey(ctx);
-    const e = this.moderation.deleteMessage({
+    const e = await this.moderation.deleteMessage({
       tenantId: caller.tenantId,
       actor: `key:${caller.keyId}`,
       caller: "api_key",

@@ -52,13 +52,13 @@ export class ModerationService implements ServiceImpl<typeof Service> {
     private readonly permissions: RoomPermissionDeps,
   ) {}
 
-  act(req: ActRequest, ctx: HandlerContext): ActResponse {
+  async act(req: ActRequest, ctx: HandlerContext): Promise<ActResponse> {
     const caller = requireEndUser(ctx);
     const action = moderationActionOf(req.action);
-    const e = this.moderation.act({
+    const e = await this.moderation.act({
       tenantId: caller.tenantId,
       actor: `user:${caller.userId}`,
-      caller: roomStanding(caller, req.roomId, this.permissions),
+      caller: await roomStanding(caller, req.roomId, this.permissions),
       action,
       roomId: req.roomId,
       targetUserId: req.targetUserId,
@@ -68,12 +68,12 @@ export class ModerationService implements ServiceImpl<typeof Service> {
     return create(ActResponseSchema, { eventId: BigInt(e.id) });
   }
 
-  deleteMessage(req: DeleteMessageRequest, ctx: HandlerContext): DeleteMessageResponse {
+  async deleteMessage(req: DeleteMessageRequest, ctx: HandlerContext): Promise<DeleteMessageResponse> {
     const caller = requireEndUser(ctx);
-    const e = this.moderation.deleteMessage({
+    const e = await this.moderation.deleteMessage({
       tenantId: caller.tenantId,
       actor: `user:${caller.userId}`,
-      caller: roomStanding(caller, req.roomId, this.permissions),
+      caller: await roomStanding(caller, req.roomId, this.permissions),
       roomId: req.roomId,
       messageId: req.messageId,
       reason: req.reason,

@@ -36,14 +36,14 @@ if (RoomPermissionFlagsSchema.fields.length !== ROOM_PERMISSION_FLAGS.length) {
 export class PermissionsService implements ServiceImpl<typeof Service> {
   constructor(private readonly deps: RoomPermissionDeps) {}
 
-  getRoomPermissions(req: GetRoomPermissionsRequest, ctx: HandlerContext): GetRoomPermissionsResponse {
+  async getRoomPermissions(req: GetRoomPermissionsRequest, ctx: HandlerContext): Promise<GetRoomPermissionsResponse> {
     const caller = requireEndUser(ctx);
-    return create(GetRoomPermissionsResponseSchema, { roomPermissions: this.roomPermissionsOf(caller, req.roomId) });
+    return create(GetRoomPermissionsResponseSchema, { roomPermissions: await this.roomPermissionsOf(caller, req.roomId) });
   }
 
   /** The RPC's answer for an already resolved caller; the seed 002 REST route shares it. */
-  roomPermissionsOf(caller: RoomCaller, roomId: string): RoomPermissions {
-    const granted = effectiveRoomPermissions(caller, roomId, this.deps);
+  async roomPermissionsOf(caller: RoomCaller, roomId: string): Promise<RoomPermissions> {
+    const granted = await effectiveRoomPermissions(caller, roomId, this.deps);
     return create(RoomPermissionsSchema, {
       // The start-up check above makes the domain's keys exactly the fields.
       permissions: create(RoomPermissionFlagsSchema, roomPermissionFlags(granted)),

@@ -28,9 +28,9 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
     private readonly links: AccessLinks,
   ) {}
 
-  grantRole(req: GrantRoleRequest, ctx: HandlerContext): GrantRoleResponse {
+  async grantRole(req: GrantRoleRequest, ctx: HandlerContext): Promise<GrantRoleResponse> {
     const key = requireApiKey(ctx);
-    this.spaces.grantRoleAsBackend(key.tenantId, key.keyId, {
+    await this.spaces.grantRoleAsBackend(key.tenantId, key.keyId, {
       spaceId: req.spaceId,
       roomId: req.roomId,
       targetUserId: req.targetUserId,
@@ -39,13 +39,13 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
     return create(GrantRoleResponseSchema);
   }
 
-  listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): ListAccessLinksResponse {
-    const page = this.links.list(manager(ctx), req);
+  async listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): Promise<ListAccessLinksResponse> {
+    const page = await this.links.list(manager(ctx), req);
     return create(ListAccessLinksResponseSchema, { links: page.links.map(accessLinkMessage), nextPageToken: page.nextPageToken });
   }
 
-  revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): RevokeAccessLinkResponse {
-    const e = this.links.revoke(manager(ctx), req.spaceId, req.roomId, req.linkId, req.reason);
+  async revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): Promise<RevokeAccessLinkResponse> {
+    const e = await this.links.revoke(manager(ctx), req.spaceId, req.roomId, req.linkId, req.reason);
     return create(RevokeAccessLinkResponseSchema, { eventId: BigInt(e.id) });
   }
 }

@@ -51,38 +51,38 @@ export class SpacesService implements ServiceImpl<typeof Service> {
     private readonly links: AccessLinks,
   ) {}
 
-  createSpace(req: CreateSpaceRequest, ctx: HandlerContext): CreateSpaceResponse {
-    const id = this.spaces.createSpace(caller(ctx), { name: req.name, isPublic: req.isPublic });
+  async createSpace(req: CreateSpaceRequest, ctx: HandlerContext): Promise<CreateSpaceResponse> {
+    const id = await this.spaces.createSpace(caller(ctx), { name: req.name, isPublic: req.isPublic });
     return create(CreateSpaceResponseSchema, { id });
   }
 
-  createRoom(req: CreateRoomRequest, ctx: HandlerContext): CreateRoomResponse {
-    const id = this.spaces.createRoom(caller(ctx), req.spaceId, { name: req.name, isPublic: req.isPublic });
+  async createRoom(req: CreateRoomRequest, ctx: HandlerContext): Promise<CreateRoomResponse> {
+    const id = await this.spaces.createRoom(caller(ctx), req.spaceId, { name: req.name, isPublic: req.isPublic });
     return create(CreateRoomResponseSchema, { id });
   }
 
-  createInvite(req: CreateInviteRequest, ctx: HandlerContext): CreateInviteResponse {
-    const id = this.spaces.createInvite(caller(ctx), req.spaceId, req.role);
+  async createInvite(req: CreateInviteRequest, ctx: HandlerContext): Promise<CreateInviteResponse> {
+    const id = await this.spaces.createInvite(caller(ctx), req.spaceId, req.role);
     return create(CreateInviteResponseSchema, { id });
   }
 
-  activateInvite(req: ActivateInviteRequest, ctx: HandlerContext): ActivateInviteResponse {
-    this.spaces.activateInvite(caller(ctx), req.spaceId, req.inviteId);
+  async activateInvite(req: ActivateInviteRequest, ctx: HandlerContext): Promise<ActivateInviteResponse> {
+    await this.spaces.activateInvite(caller(ctx), req.spaceId, req.inviteId);
     return create(ActivateInviteResponseSchema);
   }
 
-  joinSpace(req: JoinSpaceRequest, ctx: HandlerContext): JoinSpaceResponse {
-    this.spaces.joinSpace(caller(ctx), req.spaceId);
+  async joinSpace(req: JoinSpaceRequest, ctx: HandlerContext): Promise<JoinSpaceResponse> {
+    await this.spaces.joinSpace(caller(ctx), req.spaceId);
     return create(JoinSpaceResponseSchema);
   }
 
-  joinRoom(req: JoinRoomRequest, ctx: HandlerContext): JoinRoomResponse {
-    this.spaces.joinRoom(caller(ctx), req.spaceId, req.roomId);
+  async joinRoom(req: JoinRoomRequest, ctx: HandlerContext): Promise<JoinRoomResponse> {
+    await this.spaces.joinRoom(caller(ctx), req.spaceId, req.roomId);
     return create(JoinRoomResponseSchema);
   }
 
-  grantRole(req: GrantRoleRequest, ctx: HandlerContext): GrantRoleResponse {
-    this.spaces.grantRole(caller(ctx), {
+  async grantRole(req: GrantRoleRequest, ctx: HandlerContext): Promise<GrantRoleResponse> {
+    await this.spaces.grantRole(caller(ctx), {
       spaceId: req.spaceId,
       roomId: req.roomId,
       targetUserId: req.targetUserId,
@@ -91,8 +91,8 @@ export class SpacesService implements ServiceImpl<typeof Service> {
     return create(GrantRoleResponseSchema);
   }
 
-  generateAccess(req: GenerateAccessRequest, ctx: HandlerContext): GenerateAccessResponse {
-    const access = this.links.generate(caller(ctx), {
+  async generateAccess(req: GenerateAccessRequest, ctx: HandlerContext): Promise<GenerateAccessResponse> {
+    const access = await this.links.generate(caller(ctx), {
       spaceId: req.spaceId,
       roomId: req.roomId,
       username: req.username,
@@ -110,13 +110,13 @@ export class SpacesService implements ServiceImpl<typeof Service> {
     });
   }
 
-  listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): ListAccessLinksResponse {
-    const page = this.links.list({ kind: "user", caller: caller(ctx) }, req);
+  async listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): Promise<ListAccessLinksResponse> {
+    const page = await this.links.list({ kind: "user", caller: caller(ctx) }, req);
     return create(ListAccessLinksResponseSchema, { links: page.links.map(accessLinkMessage), nextPageToken: page.nextPageToken });
   }
 
-  revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): RevokeAccessLinkResponse {
-    const e = this.links.revoke({ kind: "user", caller: caller(ctx) }, req.spaceId, req.roomId, req.linkId, req.reason);
+  async revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): Promise<RevokeAccessLinkResponse> {
+    const e = await this.links.revoke({ kind: "user", caller: caller(ctx) }, req.spaceId, req.roomId, req.linkId, req.reason);
     return create(RevokeAccessLinkResponseSchema, { eventId: BigInt(e.id) });
   }
 }

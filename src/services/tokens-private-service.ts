@@ -34,9 +34,9 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
     private readonly revoker: Revoker,
   ) {}
 
-  create(req: CreateRequest, ctx: HandlerContext): CreateResponse {
+  async create(req: CreateRequest, ctx: HandlerContext): Promise<CreateResponse> {
     const caller = requireApiKey(ctx);
-    const tokens = this.tokens.issue(
+    const tokens = await this.tokens.issue(
       caller.tenantId,
       caller.keyId,
       req.arguments.map((a) => ({
@@ -53,6 +53,7 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
   verify(req: VerifyRequest, ctx: HandlerContext): VerifyResponse {
     const caller = requireApiKey(ctx);
     if (req.token === "") throw invalidArgument("token: must not be empty");
+    // Synchronous on purpose: Verify reads only in-memory state.
     const v = this.tokens.verify(caller.tenantId, req.token);
     return create(VerifyResponseSchema, {
       tokenId: v.tokenId,
@@ -67,21 +68,21 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
     });
   }
 
-  revoke(req: RevokeRequest, ctx: HandlerContext): RevokeResponse {
+  async revoke(req: RevokeRequest, ctx: HandlerContext): Promise<RevokeResponse> {
     const caller = requireApiKey(ctx);
-    const e = this.revoker.revokeToken(caller.tenantId, `key:${caller.keyId}`, req.tokenId, req.reason);
+    const e = await this.revoker.revokeToken(caller.tenantId, `key:${caller.keyId}`, req.tokenId, req.reason);
     return create(RevokeResponseSchema, { eventId: BigInt(e.id) });
   }
 
-  revokeUser(req: RevokeUserRequest, ctx: HandlerContext): RevokeUserResponse {
+  async revokeUser(req: RevokeUserRequest, ctx: HandlerContext): Promise<RevokeUserResponse> {
     const caller = requireApiKey(ctx);
-    const e = this.revoker.revokeUser(caller.tenantId, `key:${caller.keyId}`, req.userId, req.roomId, req.reason);
+    const e = await this.revoker.revokeUser(caller.tenantId, `key:${caller.keyId}`, req.userId, req.roomId, req.reason);
     return create(RevokeUserResponseSchema, { eventId: BigInt(e.id) });
   }
 
-  revokeRoom(req: RevokeRoomRequest, ctx: HandlerContext): RevokeRoomResponse {
+  async revokeRoom(req: RevokeRoomRequest, ctx: HandlerContext): Promise<RevokeRoomResponse> {
     const caller = requireApiKey(ctx);
-    const e = this.revoker.revokeRoom(caller.tenantId, `key:${caller.keyId}`, req.roomId, req.reason);
+    const e = await this.revoker.revokeRoom(caller.tenantId, `key:${caller.keyId}`, req.roomId, req.reason);
     return create(RevokeRoomResponseSchema, { eventId: BigInt(e.id) });
   }
 }

@@ -64,7 +64,7 @@ export function roomPermissionsRoute(deps: RoomPermissionsRouteDeps): CompatRout
         const caller = authenticateEndUser(header(ctx.headers, "authorization"), header(ctx.headers, "cookie"), deps.userTokens, deps.roomTokens);
         if (caller === undefined) return error(401, "unauthenticated", MISSING_CREDENTIAL);
         const roomId = ctx.params[0] ?? "";
-        const rp = deps.permissions.roomPermissionsOf(caller, roomId);
+        const rp = await deps.permissions.roomPermissionsOf(caller, roomId);
         return reply(200, {
           httpStatusCode: 200,
           roomPermissions: {

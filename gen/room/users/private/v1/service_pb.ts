@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file room/users/private/v1/service.proto.
  */
 export const file_room_users_private_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNyb29tL3VzZXJzL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIVcm9vbS51c2Vycy5wcml2YXRlLnYxIikKGFZlcmlmeUFjY2Vzc1Rva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCSKuAQoZVmVyaWZ5QWNjZXNzVG9rZW5SZXNwb25zZRIQCgh0b2tlbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg8KB3Jvb21faWQYAyABKAkSLQoJaXNzdWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJsChFDcmVhdGVVc2VyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoCRINCgVwaG9uZRgEIAEoCRIVCg1jYXB0Y2hhX3Rva2VuGAUgASgJIiAKEkNyZWF0ZVVzZXJSZXNwb25zZRIKCgJpZBgBIAEoCTLpAQoHU2VydmljZRJhCgpDcmVhdGVVc2VyEigucm9vbS51c2Vycy5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Gikucm9vbS51c2Vycy5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJ7ChFWZXJpZnlBY2Nlc3NUb2tlbhIvLnJvb20udXNlcnMucHJpdmF0ZS52MS5WZXJpZnlBY2Nlc3NUb2tlblJlcXVlc3QaMC5yb29tLnVzZXJzLnByaXZhdGUudjEuVmVyaWZ5QWNjZXNzVG9rZW5SZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiNyb29tL3VzZXJzL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIVcm9vbS51c2Vycy5wcml2YXRlLnYxIj8KGFZlcmlmeUFjY2Vzc1Rva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIUCgxtaW5fZXZlbnRfaWQYAiABKAQirgEKGVZlcmlmeUFjY2Vzc1Rva2VuUmVzcG9uc2USEAoIdG9rZW5faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIPCgdyb29tX2lkGAMgASgJEi0KCWlzc3VlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRQ3JlYXRlVXNlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSDQoFcGhvbmUYBCABKAkSFQoNY2FwdGNoYV90b2tlbhgFIAEoCSIgChJDcmVhdGVVc2VyUmVzcG9uc2USCgoCaWQYASABKAky6QEKB1NlcnZpY2USYQoKQ3JlYXRlVXNlchIoLnJvb20udXNlcnMucHJpdmF0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdBopLnJvb20udXNlcnMucHJpdmF0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USewoRVmVyaWZ5QWNjZXNzVG9rZW4SLy5yb29tLnVzZXJzLnByaXZhdGUudjEuVmVyaWZ5QWNjZXNzVG9rZW5SZXF1ZXN0GjAucm9vbS51c2Vycy5wcml2YXRlLnYxLlZlcmlmeUFjY2Vzc1Rva2VuUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * VerifyAccessTokenRequest carries one user access token.
@@ -26,6 +26,16 @@ export type VerifyAccessTokenRequest = Message<"room.users.private.v1.VerifyAcce
    * @generated from field: string token = 1;
    */
   token: string;
+
+  /**
+   * Consistency token: the event id a write call answered with (its
+   * `event_id`). A replica that has not yet applied that event waits briefly
+   * for its change feed, or answers `unavailable`; 0 or unset means "as
+   * fresh as this replica is".
+   *
+   * @generated from field: uint64 min_event_id = 2;
+   */
+  minEventId: bigint;
 };
 
 /**
