@@ -1,4 +1,5 @@
 import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
+import type { LiveEffects } from "./feed/effects.js";
 
 /**
  * Who did something, as written in the audit log and events: an API key, a
@@ -20,6 +21,12 @@ export interface EventInit {
   readonly role?: string;
   /** When a block or mute lifts by itself; null/undefined when indefinite. */
   readonly until?: number | null;
+  /**
+   * What the change does to every replica's live state (revocations,
+   * restrictions, API keys), stored with the event and applied by each
+   * replica's change feed — the one path by which in-memory state changes.
+   */
+  readonly effects?: LiveEffects;
 }
 
 /** A stored event with its increasing id. */

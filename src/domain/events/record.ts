@@ -1,11 +1,16 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import type { Actor, AuditInit, EventInit, Journal, StoredEvent, Transact } from "../journal.js";
-import type { EventBus } from "./event-bus.js";
 
-/** Where membership changes are written down and announced; wired in src/app.ts. */
+/**
+ * Where changes are written down and how they reach live state: the journal
+ * writes audit entries and events (with their effects) in the transaction;
+ * after it commits, the change feed applies the effects and announces the
+ * events — on this replica before the call returns, on the others when
+ * their feeds catch up. Wired in src/app.ts.
+ */
 export interface JournalSink {
   readonly journal: Journal;
-  readonly bus: EventBus;
+  readonly feed: { catchUp(): Promise<number> };
 }
 
 /** Appends audit entries and events to the transaction in progress. */
@@ -18,21 +23,35 @@ export interface Recorded {
 }
 
 /**
- * Runs `fn` in one write transaction; whatever it records is written in that
- * same transaction and announced on the bus only after it commits (a
- * rollback announces nothing). Without a sink, `fn` just runs in the
- * transaction. Must not be called inside another transaction: publishing
- * would then precede the real commit.
+ * The one path of every state change: runs `fn` in one write transaction;
+ * whatever it records (audit entries, events with their live effects) is
+ * written in that same transaction; after the commit the change feed
+ * applies and announces it, before this returns, so the caller's next read
+ * on this replica sees it. A rollback writes, applies and announces nothing.
+ * Returns `fn`'s result and the events stored.
  */
-export async function journaled<T>(transact: Transact, sink: JournalSink | undefined, fn: (record: RecordFn) => Promise<T>): Promise<T> {
-  const stored: StoredEvent[] = [];
+export async function journaled<T>(
+  transact: Transact,
+  sink: JournalSink,
+  fn: (record: RecordFn) => Promise<T>,
+): Promise<T> {
+  return (await journaledWithEvents(transact, sink, fn)).result;
+}
+
+/** {@link journaled}, also returning the stored events (their ids answer write calls). */
+export async function journaledWithEvents<T>(
+  transact: Transact,
+  sink: JournalSink,
+  fn: (record: RecordFn) => Promise<T>,
+): Promise<{ result: T; events: StoredEvent[] }> {
+  const events: StoredEvent[] = [];
   const result = await transact(() =>
     fn(async (change) => {
-      if (sink) stored.push(...(await sink.journal.record(change.audit, change.events)));
+      events.push(...(await sink.journal.record(change.audit, change.events)));
     }),
   );
-  if (sink && stored.length > 0) sink.bus.publish(stored);
-  return result;
+  if (events.length > 0) await sink.feed.catchUp();
+  return { result, events };
 }
 
 /** The facts common to a membership change. */

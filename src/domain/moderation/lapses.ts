@@ -1,7 +1,8 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import type { EventBus } from "../events/event-bus.js";
-import type { Journal, StoredEvent, Transact } from "../journal.js";
-import type { Restriction, RestrictionIndex, RestrictionKind } from "./restrictions.js";
+import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import type { StoredEvent, Transact } from "../journal.js";
+import type { Restriction, RestrictionKind } from "./restrictions.js";
 
 /** A restriction with an end time. */
 export type TimedRestriction = Restriction & { readonly until: number };
@@ -19,11 +20,12 @@ export interface LapseStore {
 /** Everything lapses work with, wired once in src/app.ts. */
 export interface LapseDeps {
   readonly store: LapseStore;
-  readonly journal: Journal;
-  /** Must open a write transaction that takes the lock up front (BEGIN IMMEDIATE). */
+  /** The one write transaction (the lock is taken up front). */
   readonly transact: Transact;
+  /** Journal and change feed: a lapse reaches live state through the feed. */
+  readonly sink: JournalSink;
+  /** Where new timed restrictions are heard of (from any replica), to arm the timer. */
   readonly bus: EventBus;
-  readonly restrictions: RestrictionIndex;
   readonly clock: () => number;
   /** Told about a failed timer run (which is retried later); never thrown. */
   readonly onError?: (err: unknown) => void;
@@ -134,13 +136,15 @@ export class RestrictionLapses {
   }
 
   private async lapse(r: TimedRestriction): Promise<StoredEvent | undefined> {
-    const { journal, store } = this.deps;
+    const { store } = this.deps;
     const lifted = LIFTED[r.kind];
     // The lapse happened at `until`, even when written later (server down).
-    const [event] = await this.deps.transact(async () => {
-      if (!(await store.deleteLapsed(r))) return [];
-      return journal.record(
-        [
+    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
+      // Exactly once: only while the row still ends at `until` (not lifted,
+      // not re-set, not lapsed by another replica meanwhile).
+      if (!(await store.deleteLapsed(r))) return;
+      await record({
+        audit: [
           {
             tenantId: r.tenantId,
             at: r.until,
@@ -152,13 +156,21 @@ export class RestrictionLapses {
             detail: { lapsed: true, until: r.until },
           },
         ],
-        [{ tenantId: r.tenantId, type: lifted.event, roomId: r.roomId, userId: r.userId, actor: LAPSE_ACTOR, at: r.until, reason: LAPSE_REASON }],
-      );
+        events: [
+          {
+            tenantId: r.tenantId,
+            type: lifted.event,
+            roomId: r.roomId,
+            userId: r.userId,
+            actor: LAPSE_ACTOR,
+            at: r.until,
+            reason: LAPSE_REASON,
+            effects: { restrictionsLifted: [{ tenantId: r.tenantId, roomId: r.roomId, userId: r.userId, kind: r.kind }] },
+          },
+        ],
+      });
     });
-    if (!event) return undefined;
-    this.deps.restrictions.lift(r.tenantId, r.roomId, r.userId, r.kind);
-    this.deps.bus.publish([event]);
-    return event;
+    return events[0];
   }
 
   /** Arms the timer for `at` unless it is already armed for that time or sooner. */

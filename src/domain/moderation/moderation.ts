@@ -2,10 +2,10 @@ import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { Permission as P } from "../../../gen/room/permissions/v1/permission_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { checkId } from "../ids.js";
-import type { EventBus } from "../events/event-bus.js";
-import type { Actor, Journal, StoredEvent, Transact } from "../journal.js";
-import type { Revocation, RevocationIndex } from "../tokens/revocations.js";
-import type { Restriction, RestrictionIndex, RestrictionKind } from "./restrictions.js";
+import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import type { Actor, StoredEvent, Transact } from "../journal.js";
+import type { Revocation } from "../tokens/revocations.js";
+import type { Restriction, RestrictionKind } from "./restrictions.js";
 import { rankIn, type MembershipStore } from "../membership.js";
 import type { RoomStanding } from "../room-permissions.js";
 
@@ -56,11 +56,9 @@ export interface ModerationStore {
 /** Everything moderation works with, wired once in src/app.ts. */
 export interface ModerationDeps {
   readonly store: ModerationStore;
-  readonly journal: Journal;
   readonly transact: Transact;
-  readonly bus: EventBus;
-  readonly restrictions: RestrictionIndex;
-  readonly revocations: RevocationIndex;
+  /** Journal and change feed: restrictions and kicks reach live state through the feed. */
+  readonly sink: JournalSink;
   /** Where the target's rank in the room is read (hierarchy rule). */
   readonly memberships: Pick<MembershipStore, "roomRolesOf">;
   readonly clock: () => number;
@@ -129,12 +127,13 @@ export class Moderation {
     const revocation: Revocation | undefined = effect.kick
       ? { kind: "user_room", tenantId: input.tenantId, userId: input.targetUserId, roomId: input.roomId, at: now }
       : undefined;
-    const [event] = await this.deps.transact(async () => {
+    const lifted = effect.lift ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.lift } : undefined;
+    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
       if (restriction) await store.setRestriction(restriction, input.actor, now);
-      if (effect.lift) await store.liftRestriction(input.tenantId, input.roomId, input.targetUserId, effect.lift);
+      if (lifted) await store.liftRestriction(lifted.tenantId, lifted.roomId, lifted.userId, lifted.kind);
       if (revocation) await store.addRevocation(revocation, null);
-      return this.deps.journal.record(
-        [
+      await record({
+        audit: [
           {
             tenantId: input.tenantId,
             at: now,
@@ -146,14 +145,26 @@ export class Moderation {
             detail: until === null ? {} : { until, durationSeconds: input.durationSeconds },
           },
         ],
-        [{ tenantId: input.tenantId, type: effect.event, roomId: input.roomId, userId: input.targetUserId, actor: input.actor, at: now, reason: input.reason, until }],
-      );
+        events: [
+          {
+            tenantId: input.tenantId,
+            type: effect.event,
+            roomId: input.roomId,
+            userId: input.targetUserId,
+            actor: input.actor,
+            at: now,
+            reason: input.reason,
+            until,
+            effects: {
+              ...(restriction ? { restrictionsSet: [restriction] } : {}),
+              ...(lifted ? { restrictionsLifted: [lifted] } : {}),
+              ...(revocation ? { revocations: [revocation] } : {}),
+            },
+          },
+        ],
+      });
     });
-    if (restriction) this.deps.restrictions.set(restriction);
-    if (effect.lift) this.deps.restrictions.lift(input.tenantId, input.roomId, input.targetUserId, effect.lift);
-    if (revocation) this.deps.revocations.add(revocation);
-    this.deps.bus.publish([event!]);
-    return event!;
+    return events[0]!;
   }
 
   /** Records a message deletion for the chat server; returns its event. */
@@ -170,14 +181,13 @@ export class Moderation {
     authorize(input.caller, P.PermissionChatMessageDelete, "message delete");
     if (!(await this.deps.store.roomExists(input.tenantId, input.roomId))) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
     const now = this.deps.clock();
-    const [event] = await this.deps.transact(async () =>
-      this.deps.journal.record(
-        [{ tenantId: input.tenantId, at: now, actor: input.actor, action: "moderation.message_delete", roomId: input.roomId, target: input.messageId, reason: input.reason }],
-        [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: input.roomId, actor: input.actor, at: now, messageId: input.messageId, reason: input.reason }],
-      ),
+    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, (record) =>
+      record({
+        audit: [{ tenantId: input.tenantId, at: now, actor: input.actor, action: "moderation.message_delete", roomId: input.roomId, target: input.messageId, reason: input.reason }],
+        events: [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: input.roomId, actor: input.actor, at: now, messageId: input.messageId, reason: input.reason }],
+      }),
     );
-    this.deps.bus.publish([event!]);
-    return event!;
+    return events[0]!;
   }
 }
 

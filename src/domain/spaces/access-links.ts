@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { SubjectTokens } from "../auth/subject-tokens.js";
 import { invalidArgument, RoomgateError, TokenRejectedError } from "../errors.js";
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
-import { journaled, memberJoined, roleRevoked, type RecordFn } from "../events/record.js";
+import { journaled, journaledWithEvents, memberJoined, roleRevoked, type RecordFn } from "../events/record.js";
 import type { Actor, StoredEvent } from "../journal.js";
 import { moderatesRoom } from "../membership.js";
 import { decodeKeyset, encodeKeyset, pageSizeOf } from "../paging.js";
@@ -258,12 +258,12 @@ export class AccessLinks {
     await this.managedRoom(who, spaceId, roomId, link);
     const actor: Actor = who.kind === "user" ? `user:${who.caller.userId}` : `key:${who.keyId}`;
     const now = this.deps.clock();
-    let revocation: Revocation | undefined;
     const events = await this.atomicallyCapturing(async (record) => {
       if (!await this.deps.store.revokeAccessLink(tenantId, link.id, now)) {
         throw new RoomgateError("failed_precondition", "access link already revoked");
       }
       const guest = (await this.deps.store.findAccessLink(tenantId, link.id))?.guestUserId ?? null;
+      let revocation: Revocation | undefined;
       if (guest !== null) {
         revocation = { kind: "user_room", tenantId, userId: guest, roomId, at: now };
         await this.deps.revocationStore.addRevocation(revocation, null);
@@ -273,10 +273,21 @@ export class AccessLinks {
       }
       await record({
         audit: [{ tenantId, at: now, actor, action: "access_link.revoke", roomId, targetUserId: guest ?? "", target: link.id, reason }],
-        events: [{ tenantId, type: EventType.TOKEN_REVOKED, roomId, userId: guest ?? "", actor, at: now, tokenId: link.id, reason }],
+        events: [
+          {
+            tenantId,
+            type: EventType.TOKEN_REVOKED,
+            roomId,
+            userId: guest ?? "",
+            actor,
+            at: now,
+            tokenId: link.id,
+            reason,
+            effects: revocation ? { revocations: [revocation] } : undefined,
+          },
+        ],
       });
     });
-    if (revocation) this.deps.access.revocations.add(revocation);
     return events[events.length - 1]!;
   }
 
@@ -311,18 +322,9 @@ export class AccessLinks {
 
   /** {@link atomically}, returning the events it stored (their ids answer the call). */
   private async atomicallyCapturing(fn: (record: RecordFn) => Promise<void>): Promise<StoredEvent[]> {
-    const captured: StoredEvent[] = [];
-    const { journal, bus } = this.deps.sink;
-    const capturing = {
-      record: async (...args: Parameters<typeof journal.record>) => {
-        const out = await journal.record(...args);
-        captured.push(...out);
-        return out;
-      },
-    };
-    await journaled(this.deps.transact, { journal: capturing, bus }, fn);
-    return captured;
+    return (await journaledWithEvents(this.deps.transact, this.deps.sink, fn)).events;
   }
+
 }
 
 function linkExpired(): RoomgateError {

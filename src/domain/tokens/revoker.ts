@@ -1,9 +1,9 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { checkId } from "../ids.js";
-import type { EventBus } from "../events/event-bus.js";
-import type { Actor, Journal, StoredEvent, Transact } from "../journal.js";
-import type { Revocation, RevocationIndex } from "./revocations.js";
+import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import type { Actor, StoredEvent, Transact } from "../journal.js";
+import type { Revocation } from "./revocations.js";
 
 /** The persistence revocation needs; implemented in src/store. */
 export interface RevocationStore {
@@ -14,10 +14,9 @@ export interface RevocationStore {
 /** Everything revocation works with. */
 export interface RevokerDeps {
   readonly store: RevocationStore;
-  readonly journal: Journal;
   readonly transact: Transact;
-  readonly bus: EventBus;
-  readonly index: RevocationIndex;
+  /** Journal and change feed: the revocation reaches the index through the feed. */
+  readonly sink: JournalSink;
   readonly clock: () => number;
 }
 
@@ -25,9 +24,11 @@ const TOKEN_ID = /^[0-9a-f]{32}$/;
 
 /**
  * Revokes one token, a user's tokens (optionally in one room) or a room's
- * tokens. The revocation is stored with its audit entry and event, then
- * added to the in-memory index before the call returns, so the very next
- * Verify refuses the token.
+ * tokens. The revocation is stored with its audit entry and event (whose
+ * effects carry it to every replica's index through the change feed); this
+ * replica has applied it before the call returns, so the very next Verify
+ * here refuses the token, and a Verify elsewhere given the answer's event
+ * id as its consistency token does too.
  */
 export class Revoker {
   constructor(private readonly deps: RevokerDeps) {}
@@ -65,15 +66,25 @@ export class Revoker {
     what: { actor: Actor; reason: string; roomId: string; userId?: string; tokenId?: string; action: string },
   ): Promise<StoredEvent> {
     if (what.reason.length > 1_024) throw invalidArgument("reason is longer than 1024 characters");
-    const [event] = await this.deps.transact(async () => {
+    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
       await this.deps.store.addRevocation(r, expiresAt);
-      return this.deps.journal.record(
-        [{ tenantId: r.tenantId, at: r.at, actor: what.actor, action: what.action, roomId: what.roomId, targetUserId: what.userId ?? "", target: what.tokenId ?? "", reason: what.reason }],
-        [{ tenantId: r.tenantId, type: EventType.TOKEN_REVOKED, roomId: what.roomId, userId: what.userId ?? "", actor: what.actor, at: r.at, tokenId: what.tokenId ?? "", reason: what.reason }],
-      );
+      await record({
+        audit: [{ tenantId: r.tenantId, at: r.at, actor: what.actor, action: what.action, roomId: what.roomId, targetUserId: what.userId ?? "", target: what.tokenId ?? "", reason: what.reason }],
+        events: [
+          {
+            tenantId: r.tenantId,
+            type: EventType.TOKEN_REVOKED,
+            roomId: what.roomId,
+            userId: what.userId ?? "",
+            actor: what.actor,
+            at: r.at,
+            tokenId: what.tokenId ?? "",
+            reason: what.reason,
+            effects: { revocations: [r] },
+          },
+        ],
+      });
     });
-    this.deps.index.add(r);
-    this.deps.bus.publish([event!]);
-    return event!;
+    return events[0]!;
   }
 }

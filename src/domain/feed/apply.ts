@@ -1,0 +1,28 @@
+import type { RestrictionIndex } from "../moderation/restrictions.js";
+import type { RevocationIndex } from "../tokens/revocations.js";
+import type { LiveEffects, RevokedApiKey } from "./effects.js";
+
+/** The live, in-memory state of one replica that stored effects change. */
+export interface LiveState {
+  readonly revocations: RevocationIndex;
+  readonly restrictions: RestrictionIndex;
+  /** A key stopped working: forget it everywhere it is cached, end its streams. */
+  readonly onApiKeyRevoked: (key: RevokedApiKey) => void;
+  /** The keyring changed on disk: reload it. */
+  readonly onKeyringChanged: () => void;
+}
+
+/**
+ * Applies one event's effects to the live state. Every step is idempotent
+ * (a revocation only raises a watermark, a set replaces, a lift of nothing
+ * is nothing), so an event applied again after a restart's table load
+ * changes nothing; the feed applies events in id order, so sets and lifts
+ * of one member end in the order they were committed.
+ */
+export function applyEffects(state: LiveState, effects: LiveEffects): void {
+  for (const r of effects.revocations ?? []) state.revocations.add(r);
+  for (const r of effects.restrictionsSet ?? []) state.restrictions.set(r);
+  for (const l of effects.restrictionsLifted ?? []) state.restrictions.lift(l.tenantId, l.roomId, l.userId, l.kind);
+  for (const k of effects.apiKeysRevoked ?? []) state.onApiKeyRevoked(k);
+  if (effects.keyringChanged) state.onKeyringChanged();
+}
