@@ -34,6 +34,8 @@ export interface EventsServiceOptions {
  */
 export class EventsPrivateService implements ServiceImpl<typeof Service> {
   private readonly open = new Map<string, number>();
+  /** Open streams by the API key that opened them, to end them when it is revoked. */
+  private readonly byKey = new Map<string, Set<OpenStream>>();
 
   constructor(
     private readonly source: WatchSource,
@@ -57,17 +59,30 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
     if (req.afterEventId > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new ConnectError("after_event_id: no such event id", Code.InvalidArgument);
     }
+    const stream: OpenStream = { keyId: caller.keyId, stop: new AbortController(), revoked: false };
     const events = watchEvents(this.source, {
       tenantId: caller.tenantId,
       roomId: req.roomId,
       afterEventId: Number(req.afterEventId),
-      signal: ctx.signal,
+      signal: AbortSignal.any([ctx.signal, stream.stop.signal]),
       maxBuffered: this.options.maxBuffered,
     });
-    return this.translate(caller.tenantId, events);
+    return this.translate(caller.tenantId, events, stream);
   }
 
-  private async *translate(tenantId: string, events: AsyncIterable<StoredEvent>): AsyncGenerator<WatchResponse> {
+  /**
+   * Ends every stream opened with `keyId` (on any tenant surface of this
+   * replica) with unauthenticated: the key was revoked. Called by the
+   * change feed, so a revocation made on any replica ends them everywhere.
+   */
+  endStreamsOfKey(keyId: string): void {
+    for (const s of this.byKey.get(keyId) ?? []) {
+      s.revoked = true;
+      s.stop.abort();
+    }
+  }
+
+  private async *translate(tenantId: string, events: AsyncIterable<StoredEvent>, stream: OpenStream): AsyncGenerator<WatchResponse> {
     // Counted when the stream starts and released when it ends, however it ends.
     const max = this.options.maxWatchersPerTenant ?? 256;
     const open = this.open.get(tenantId) ?? 0;
@@ -75,17 +90,30 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
       throw new ConnectError(`too many open watchers for this tenant (at most ${max})`, Code.ResourceExhausted);
     }
     this.open.set(tenantId, open + 1);
+    let streams = this.byKey.get(stream.keyId);
+    if (!streams) this.byKey.set(stream.keyId, (streams = new Set()));
+    streams.add(stream);
     try {
       for await (const e of events) yield create(WatchResponseSchema, { event: toProtoEvent(e) });
+      if (stream.revoked) throw new ConnectError("the API key of this stream was revoked", Code.Unauthenticated);
     } catch (err) {
       // Errors raised mid-stream do not pass the error interceptor.
       throw toConnectError(err, this.log, PROCEDURE);
     } finally {
+      streams.delete(stream);
+      if (streams.size === 0) this.byKey.delete(stream.keyId);
       const n = (this.open.get(tenantId) ?? 1) - 1;
       if (n <= 0) this.open.delete(tenantId);
       else this.open.set(tenantId, n);
     }
   }
+}
+
+/** One open Watch stream. */
+interface OpenStream {
+  readonly keyId: string;
+  readonly stop: AbortController;
+  revoked: boolean;
 }
 
 /** A stored event as the contract's Event. */
