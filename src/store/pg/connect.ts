@@ -108,10 +108,11 @@ function asError(err: unknown): Error {
 }
 
 async function appliedCount(client: pg.PoolClient): Promise<number> {
-  const { rows } = await client.query<{ n: number | null }>(
-    `SELECT CASE WHEN to_regclass('${MIGRATIONS_TABLE}') IS NULL THEN 0
-            ELSE (SELECT count(*) FROM ${MIGRATIONS_TABLE}) END AS n`,
-  );
+  // Two statements: one naming a missing table fails at parse time, even
+  // behind a CASE that would never reach it.
+  const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('${MIGRATIONS_TABLE}')::text AS t`);
+  if (exists.rows[0]?.t == null) return 0;
+  const { rows } = await client.query<{ n: number }>(`SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`);
   return rows[0]?.n ?? 0;
 }
 
