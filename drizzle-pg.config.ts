@@ -1,0 +1,9 @@
+import { defineConfig } from "drizzle-kit";
+
+// The PostgreSQL twin of drizzle.config.ts: `npm run generate` turns changes
+// of src/store/pg/schema.ts into a new committed migration in migrations-pg/.
+export default defineConfig({
+  dialect: "postgresql",
+  schema: "./src/store/pg/schema.ts",
+  out: "./migrations-pg",
+});
