@@ -292,6 +292,12 @@ export const events = pgTable(
     messageId: text("message_id").notNull().default(""),
     role: text("role").notNull().default(""),
     until: ms("until"),
+    /**
+     * The change this event makes to every replica's live state (JSON of
+     * LiveEffects, src/domain/feed/effects.ts), applied by each replica's
+     * change feed; null when it changes none.
+     */
+    effects: text("effects"),
   },
   (t) => [index("events_tenant_room_idx").on(t.tenantId, t.roomId, t.id)],
 );
