@@ -6,6 +6,14 @@ export interface Config {
   readonly host: string;
   readonly dataDir: string;
   readonly dbPath: string;
+  /** PostgreSQL connection URL; when set, the store is PostgreSQL instead of the SQLite file. */
+  readonly databaseUrl: string | undefined;
+  /** PostgreSQL connections per process. */
+  readonly databasePoolSize: number;
+  /** How often the change feed polls the events table (the fallback when no notification wakes it). */
+  readonly feedPollMs: number;
+  /** How long a read with a consistency token (min_event_id) waits for this replica's feed before `unavailable`. */
+  readonly consistencyWaitMs: number;
   readonly keyFile: string;
   readonly apiKey: string | undefined;
   readonly tokenKeys: string | undefined;
@@ -53,6 +61,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env["HOST"] || "0.0.0.0",
     dataDir,
     dbPath: env["ROOMGATE_DB_PATH"] || join(dataDir, "roomgate.db"),
+    databaseUrl: databaseUrl(env["ROOMGATE_DATABASE_URL"]),
+    databasePoolSize: int(env, "ROOMGATE_DATABASE_POOL_SIZE", 10, 1, 1_000),
+    // SQLite replicas learn of each other's writes only by polling; with
+    // PostgreSQL, NOTIFY wakes the feed and polling is the fallback.
+    feedPollMs: int(env, "ROOMGATE_FEED_POLL_MS", env["ROOMGATE_DATABASE_URL"] ? 1_000 : 50, 5, 60_000),
+    consistencyWaitMs: int(env, "ROOMGATE_CONSISTENCY_WAIT_MS", 2_000, 0, 60_000),
     keyFile: env["ROOMGATE_KEY_FILE"] || join(dataDir, "token-keys.json"),
     apiKey: env["ROOMGATE_API_KEY"] || undefined,
     tokenKeys: env["ROOMGATE_TOKEN_KEYS"] || undefined,
@@ -95,6 +109,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("set both ROOMGATE_TLS_CERT and ROOMGATE_TLS_KEY, or neither");
   }
   return cfg;
+}
+
+/** A postgres:// or postgresql:// URL, or undefined when unset. */
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("ROOMGATE_DATABASE_URL must be a postgres:// URL");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new ConfigError("ROOMGATE_DATABASE_URL must be a postgres:// URL");
+  return raw;
 }
 
 /** An absolute http(s) URL; the trailing slash is dropped so paths can be appended. */

@@ -1,7 +1,8 @@
 import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type pg from "pg";
-import { TransactionScope, type Database, type Row } from "./database.js";
+import { TransactionScope, type Database, type Row } from "../database.js";
+import { CHANGES_CHANNEL } from "./notify.js";
 
 /** The replicated store: a {@link Database} over a PostgreSQL pool. */
 export interface PostgresDatabase extends Database {
@@ -19,10 +20,8 @@ export interface PostgresDatabase extends Database {
  * a rollback is a gap that stays empty). The price is one writer at a time,
  * like SQLite; reads are not affected.
  */
-export const WRITE_LOCK_KEY = 0x726f6f6d67617465n; // "roomgate"
+export const WRITE_LOCK_KEY = 0x72672d7772697465n; // "rg-write"; the migration lock ("roomgate") is another key
 
-/** The channel on which committed writes are announced to the replicas' change feeds. */
-export const CHANGES_CHANNEL = "roomgate_changes";
 
 const dialect = new PgDialect();
 
