@@ -17,16 +17,17 @@ import { withCors } from "./server/cors.js";
 import { ApiKeyGate } from "./server/api-key-auth.js";
 import { withStrictUtf8 } from "./server/strict-utf8.js";
 import { endUserInterceptor } from "./server/end-user-auth.js";
-import { SqliteMembershipStore } from "./store/membership-store.js";
-import { SqliteModerationStore } from "./store/moderation-store.js";
-import { SqliteJournal } from "./store/journal-store.js";
-import { EventBus } from "./domain/events/event-bus.js";
+import { SqlMembershipStore } from "./store/membership-store.js";
+import { SqlModerationStore } from "./store/moderation-store.js";
+import { SqlJournal } from "./store/journal-store.js";
+import type { EventBus } from "./domain/events/event-bus.js";
+import type { ChangeFeed } from "./domain/feed/change-feed.js";
 import type { Transact } from "./domain/journal.js";
 import { Moderation } from "./domain/moderation/moderation.js";
-import { RestrictionIndex } from "./domain/moderation/restrictions.js";
+import type { RestrictionIndex } from "./domain/moderation/restrictions.js";
 import { RestrictionLapses } from "./domain/moderation/lapses.js";
 import { Revoker } from "./domain/tokens/revoker.js";
-import { RevocationIndex } from "./domain/tokens/revocations.js";
+import type { RevocationIndex } from "./domain/tokens/revocations.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
 import { OnePortServer } from "./server/listener.js";
 import { createNodeHandler } from "./server/node-adapter.js";
@@ -34,7 +35,7 @@ import { routes, type Services } from "./server/routes.js";
 import { TokensPrivateService } from "./services/tokens-private-service.js";
 import { Spaces } from "./domain/spaces/spaces.js";
 import { AccessLinks } from "./domain/spaces/access-links.js";
-import { SqliteSpaceStore } from "./store/space-store.js";
+import { SqlSpaceStore } from "./store/space-store.js";
 import { SpacesService } from "./services/spaces-service.js";
 import { SpacesPrivateService } from "./services/spaces-private-service.js";
 import { AccessService } from "./services/access-service.js";
@@ -42,7 +43,7 @@ import { Users } from "./domain/users/users.js";
 import { LoginGuard } from "./domain/users/login-guard.js";
 import { peerAddressKey } from "./services/peer-address.js";
 import { ConsumerUsers } from "./domain/users/consumer.js";
-import { SqliteUserStore } from "./store/user-store.js";
+import { SqlUserStore } from "./store/user-store.js";
 import { UsersPrivateService } from "./services/users-private-service.js";
 import { UsersService } from "./services/users-service.js";
 import { ConsumerPrivateService } from "./services/consumer-private-service.js";
@@ -54,19 +55,26 @@ import { ModerationService } from "./services/moderation-service.js";
 import { ModerationPrivateService } from "./services/moderation-private-service.js";
 import type { RoomPermissionDeps } from "./domain/room-permissions.js";
 import { roomPermissionsRoute } from "./server/compat/room-permissions-route.js";
-import { SqliteRoomStore } from "./store/room-store.js";
-import { openStore, writeTransaction, type Store } from "./store/db.js";
-import { SqliteGrantStore } from "./store/grant-store.js";
-import { loadOrCreateKeys, parseKeysConfig } from "./store/key-file.js";
-import { SqliteTenantStore } from "./store/tenant-store.js";
+import { SqlRoomStore } from "./store/room-store.js";
+import type { Store } from "./store/db.js";
+import type { Database } from "./store/database.js";
+import type { SqliteDatabase } from "./store/sqlite-database.js";
+import { openDatabase } from "./app/database.js";
+import { startLiveState } from "./app/live.js";
+import { SqlGrantStore } from "./store/grant-store.js";
+import { loadOrCreateKeys, parseKeysConfig, readKeyFile } from "./store/key-file.js";
+import { SqlTenantStore } from "./store/tenant-store.js";
 
 /** Everything a running roomgate is made of, wired once. */
 export interface App {
   readonly config: Config;
   readonly log: Logger;
-  readonly store: Store;
-  readonly tenants: SqliteTenantStore;
-  readonly grants: SqliteGrantStore;
+  /** The store (SQLite or PostgreSQL). */
+  readonly db: Database;
+  /** The SQLite store, when that is the store (maintenance, tests). */
+  readonly store: Store | undefined;
+  readonly tenants: SqlTenantStore;
+  readonly grants: SqlGrantStore;
   readonly codec: TokenCodec;
   readonly clock: () => number;
   readonly roomTokens: RoomTokens;
@@ -74,14 +82,16 @@ export interface App {
   readonly userTokens: SubjectTokens;
   /** Access-link tokens (seed 001 generateAccess). */
   readonly linkTokens: SubjectTokens;
-  readonly memberships: SqliteMembershipStore;
-  readonly journal: SqliteJournal;
+  readonly memberships: SqlMembershipStore;
+  readonly journal: SqlJournal;
   readonly transact: Transact;
   readonly bus: EventBus;
+  /** This replica's change feed: applies every replica's writes to the live state below. */
+  readonly feed: ChangeFeed;
   readonly revocations: RevocationIndex;
   readonly restrictions: RestrictionIndex;
   readonly moderation: Moderation;
-  readonly moderationStore: SqliteModerationStore;
+  readonly moderationStore: SqlModerationStore;
   /** Records and announces timed blocks and mutes as they lapse. */
   readonly lapses: RestrictionLapses;
   readonly services: Services;
@@ -92,6 +102,10 @@ export interface App {
   /** True when this start generated the token key file. */
   readonly keyFileCreated: boolean;
   readonly shutdown: AbortController;
+  /** Re-reads the token key file (rotation); a file that fails to load keeps the current keyring. */
+  reloadKeys(why: string): void;
+  /** Stops the feed and the lapse timer and closes the store. */
+  close(): Promise<void>;
 }
 
 /** Test seams: a fixed clock and keys that bypass the key file. */
@@ -107,9 +121,10 @@ export interface AppOverrides {
 
 /**
  * Opens the store (applying migrations), loads the keyring, bootstraps the
- * first tenant and builds the services. No socket is opened here.
+ * first tenant, loads the live state and starts the change feed, and builds
+ * the services. No socket is opened here.
  */
-export function createApp(config: Config, log: Logger, overrides: AppOverrides = {}): App {
+export async function createApp(config: Config, log: Logger, overrides: AppOverrides = {}): Promise<App> {
   const clock = overrides.clock ?? Date.now;
   let keys = overrides.tokenKeys;
   let keyFileCreated = false;
@@ -120,25 +135,35 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     keyFileCreated = loaded.created;
   }
   const codec = new TokenCodec(new Keyring(keys));
-  const store = openStore(config.dbPath);
-  const tenants = new SqliteTenantStore(store.db);
-  const grants = new SqliteGrantStore(store.db);
-  const bootstrap = bootstrapTenant(tenants, config.apiKey, clock());
-  // Live state: loaded once here, then kept current by every write, so
-  // Verify and "my permissions" never read the database.
-  const moderationStore = new SqliteModerationStore(store.db);
-  const journal = new SqliteJournal(store.db);
-  // Every write takes the lock up front (BEGIN IMMEDIATE): see writeTransaction.
-  const transact: Transact = (fn) => writeTransaction(store.db, fn);
-  const bus = new EventBus();
-  const revocations = new RevocationIndex();
-  for (const r of moderationStore.liveRevocations(clock())) revocations.add(r);
-  const restrictions = new RestrictionIndex();
-  for (const r of moderationStore.activeRestrictions(clock())) restrictions.set(r);
-  const live = { store: moderationStore, journal, transact, bus, clock };
-  const memberships = new SqliteMembershipStore(store.db);
-  const moderation = new Moderation({ ...live, restrictions, revocations, memberships });
-  const revoker = new Revoker({ ...live, index: revocations });
+  const opened = await openDatabase(config, log);
+  const db = opened.db;
+  // Every write, through every repository, is one Database.write: the lock first.
+  const transact: Transact = (fn) => db.write(fn);
+  const tenants = new SqlTenantStore(db);
+  const grants = new SqlGrantStore(db);
+  const userStore = new SqlUserStore(db);
+  await userStore.backfillUsernameKeys();
+  // Replicas may start together: the check and the creation are one write.
+  const bootstrap = await transact(() => bootstrapTenant(tenants, config.apiKey, clock()));
+  const moderationStore = new SqlModerationStore(db);
+  const journal = new SqlJournal(db);
+  // Live state: loaded once here, then kept current by the change feed —
+  // this replica's writes and every other replica's alike — so Verify and
+  // "my permissions" never read the database.
+  const live = await startLiveState(
+    {
+      feed: { eventsAfter: (a, n) => journal.feedEventsAfter(a, n), lastId: () => journal.lastEventId() },
+      liveRevocations: (now) => moderationStore.liveRevocations(now),
+      activeRestrictions: (now) => moderationStore.activeRestrictions(now),
+    },
+    { pollMs: config.feedPollMs, clock, log },
+  );
+  const { revocations, restrictions, bus, feed } = live;
+  const stopListening = await opened.listen(() => feed.poke());
+  const sink = { journal, feed };
+  const memberships = new SqlMembershipStore(db);
+  const moderation = new Moderation({ store: moderationStore, transact, sink, memberships, clock });
+  const revoker = new Revoker({ store: moderationStore, transact, sink, clock });
   const roomTokens = new RoomTokens(
     codec,
     grants,
@@ -155,12 +180,10 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
   );
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock, revocations);
   const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
-  const spaceStore = new SqliteSpaceStore(store.db);
-  // Joins and role grants are audited and announced like moderation.
-  const sink = { journal, bus };
+  const spaceStore = new SqlSpaceStore(db);
   // Every end-user call in a room refuses a member the room is closed to.
   const access = { restrictions, revocations, clock };
-  const spacesDeps = { store: spaceStore, memberships, clock, sink, access };
+  const spacesDeps = { store: spaceStore, memberships, clock, sink, access, transact };
   const spaces = new Spaces(spacesDeps);
   const accessLinks = new AccessLinks({
     ...spacesDeps,
@@ -169,7 +192,6 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     options: { publicUrl: config.publicUrl, maxTtlSeconds: config.maxTtlSeconds },
     revocationStore: moderationStore,
   });
-  const userStore = new SqliteUserStore(store.db);
   const userTokenOptions = { tokenTtlSeconds: config.userTokenTtlSeconds };
   const loginGuard = new LoginGuard(
     {
@@ -181,41 +203,44 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     },
     clock,
   );
-  const users = new Users(userStore, userTokens, userTokenOptions, clock, loginGuard);
-  const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock, sink);
+  const users = new Users(userStore, userTokens, userTokenOptions, clock, transact, loginGuard);
+  const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock, sink, transact);
   // "My permissions" and end-user moderation judge the caller the same way.
-  const roomPermissionDeps: RoomPermissionDeps = {
-    rooms: new SqliteRoomStore(store.db),
-    memberships,
-    restrictions,
-    revocations,
-    clock,
-  };
+  const roomPermissionDeps: RoomPermissionDeps = { rooms: new SqlRoomStore(db), memberships, restrictions, revocations, clock };
   const shutdown = new AbortController();
   // connect links every in-flight call to this signal: more than 10
   // concurrent calls is normal, not a listener leak.
   setMaxListeners(0, shutdown.signal);
   // Lapses due while the server was down are sent now; later ones on time.
-  const lapses = new RestrictionLapses({ ...live, restrictions, onError: (err) => log.error({ err }, "restriction lapse failed; retrying") });
-  lapses.start(shutdown.signal, { timer: overrides.lapseTimer ?? overrides.clock === undefined });
-  const storeAlive = () => store.sqlite.open && store.sqlite.prepare("select 1 as ok").get() !== undefined;
+  const lapses = new RestrictionLapses({
+    store: moderationStore,
+    transact,
+    sink,
+    bus,
+    clock,
+    onError: (err) => log.error({ err }, "restriction lapse failed; retrying"),
+  });
+  await lapses.start(shutdown.signal, { timer: overrides.lapseTimer ?? overrides.clock === undefined });
+  const storeAlive = () => db.ping();
+  const fresh = { feed, waitMs: config.consistencyWaitMs };
+  const eventsPrivate = new EventsPrivateService(
+    { subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) },
+    log,
+    { maxWatchersPerTenant: config.maxWatchersPerTenant },
+  );
   const services: Services = {
     health: new HealthService(storeAlive, shutdown.signal),
-    tokensPrivate: new TokensPrivateService(roomTokens, revoker),
+    tokensPrivate: new TokensPrivateService(roomTokens, revoker, fresh),
     spaces: new SpacesService(spaces, accessLinks),
     spacesPrivate: new SpacesPrivateService(spaces, accessLinks),
     access: new AccessService(accessLinks),
-    usersPrivate: new UsersPrivateService(users, userTokens),
+    usersPrivate: new UsersPrivateService(users, userTokens, fresh),
     users: new UsersService(users),
     consumerPrivate: new ConsumerPrivateService(consumers),
-    permissions: new PermissionsService(roomPermissionDeps),
+    permissions: new PermissionsService(roomPermissionDeps, fresh),
     moderation: new ModerationService(moderation, roomPermissionDeps),
     moderationPrivate: new ModerationPrivateService(moderation),
-    eventsPrivate: new EventsPrivateService(
-      { subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) },
-      log,
-      { maxWatchersPerTenant: config.maxWatchersPerTenant },
-    ),
+    eventsPrivate,
     auditPrivate: new AuditPrivateService(journal),
   };
   const compatRoutes: CompatRoute[] = [];
@@ -223,8 +248,13 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
 
   compatRoutes.push(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }));
   // API keys are looked up on every backend call; a short cache keeps that
-  // off the database (a key revoked by the CLI stops within the ttl).
+  // off the database. A revocation reaches it through the change feed at
+  // once, on every replica (the ttl only bounds a missed one).
   const apiKeys = new CachedApiKeyLookup(tenants, config.apiKeyCacheMs, clock);
+  live.hooks.onApiKeyRevoked = (k) => {
+    apiKeys.forget(k.keyId);
+    eventsPrivate.endStreamsOfKey(k.keyId);
+  };
   // One gate (one per-key limiter) for the RPCs and the REST route alike.
   const apiKeyGate = new ApiKeyGate(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock));
   compatRoutes.push(consumerRoute(consumers, apiKeyGate));
@@ -247,10 +277,23 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     maxTimeoutMs: config.maxTimeoutMs,
     shutdownSignal: shutdown.signal,
   };
+  const reloadKeys = (why: string): void => {
+    if (config.tokenKeys || overrides.tokenKeys) return log.warn({ why }, "token keys come from the configuration; nothing to reload");
+    try {
+      const fileKeys = readKeyFile(config.keyFile);
+      if (fileKeys) codec.setKeyring(new Keyring(fileKeys));
+      log.info({ keys: fileKeys?.length, why }, "token keyring reloaded");
+    } catch (err) {
+      log.error({ err }, "keyring reload failed; keeping the current one");
+    }
+  };
+  live.hooks.onKeyringChanged = () => reloadKeys("keyring changed on another replica");
+  let closed: Promise<void> | undefined;
   return {
     config,
     log,
-    store,
+    db,
+    store: "store" in db ? (db as SqliteDatabase).store : undefined,
     tenants,
     grants,
     codec,
@@ -262,6 +305,7 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     journal,
     transact,
     bus,
+    feed,
     revocations,
     restrictions,
     moderation,
@@ -273,6 +317,17 @@ export function createApp(config: Config, log: Logger, overrides: AppOverrides =
     bootstrap,
     keyFileCreated,
     shutdown,
+    reloadKeys,
+    close() {
+      closed ??= (async () => {
+        shutdown.abort();
+        lapses.stop();
+        feed.stop();
+        await stopListening();
+        await db.close();
+      })();
+      return closed;
+    },
   };
 }
 
@@ -307,7 +362,7 @@ export async function serve(app: App): Promise<RunningServer> {
       closing ??= (async () => {
         app.shutdown.abort();
         await server.close(app.config.shutdownGraceMs);
-        app.store.close();
+        await app.close();
       })();
       return closing;
     },

@@ -18,26 +18,26 @@ const KNOWN = /^$|^grpc\.health\.v1\.Health$|^room\.[a-z]+(\.private)?\.v1\.Serv
  */
 export class HealthService implements ServiceImpl<typeof Health> {
   constructor(
-    private readonly storeAlive: () => boolean,
+    private readonly storeAlive: () => Promise<boolean>,
     private readonly shutdown: AbortSignal,
   ) {}
 
-  check(req: HealthCheckRequest): HealthCheckResponse {
-    return create(HealthCheckResponseSchema, { status: this.status(req.service) });
+  async check(req: HealthCheckRequest): Promise<HealthCheckResponse> {
+    return create(HealthCheckResponseSchema, { status: await this.status(req.service) });
   }
 
   /** Sends the status now, and NOT_SERVING when the server starts shutting down. */
   async *watch(req: HealthCheckRequest, ctx: HandlerContext): AsyncGenerator<HealthCheckResponse> {
-    yield create(HealthCheckResponseSchema, { status: this.status(req.service) });
+    yield create(HealthCheckResponseSchema, { status: await this.status(req.service) });
     if (!ctx.signal.aborted) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
     if (this.shutdown.aborted) yield create(HealthCheckResponseSchema, { status: Status.NOT_SERVING });
   }
 
-  private status(service: string): Status {
+  private async status(service: string): Promise<Status> {
     if (!KNOWN.test(service)) throw new ConnectError(`unknown service ${service}`, Code.NotFound);
     if (this.shutdown.aborted) return Status.NOT_SERVING;
     try {
-      return this.storeAlive() ? Status.SERVING : Status.NOT_SERVING;
+      return (await this.storeAlive()) ? Status.SERVING : Status.NOT_SERVING;
     } catch {
       return Status.NOT_SERVING;
     }

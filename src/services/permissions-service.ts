@@ -18,6 +18,7 @@ import {
   type RoomPermissionDeps,
 } from "../domain/room-permissions.js";
 import { requireEndUser } from "./context.js";
+import { freshEnough, type Freshness } from "./freshness.js";
 
 // The contract's flag fields and the domain's flag names must be the same
 // 24 names; a drift would silently drop a flag, so refuse to start instead.
@@ -34,10 +35,15 @@ if (RoomPermissionFlagsSchema.fields.length !== ROOM_PERMISSION_FLAGS.length) {
  * The rules live in {@link effectiveRoomPermissions}.
  */
 export class PermissionsService implements ServiceImpl<typeof Service> {
-  constructor(private readonly deps: RoomPermissionDeps) {}
+  constructor(
+    private readonly deps: RoomPermissionDeps,
+    /** This replica's feed, for reads with a consistency token. */
+    private readonly fresh: { readonly feed: Freshness; readonly waitMs: number },
+  ) {}
 
   async getRoomPermissions(req: GetRoomPermissionsRequest, ctx: HandlerContext): Promise<GetRoomPermissionsResponse> {
     const caller = requireEndUser(ctx);
+    await freshEnough(this.fresh.feed, req.minEventId, this.fresh.waitMs);
     return create(GetRoomPermissionsResponseSchema, { roomPermissions: await this.roomPermissionsOf(caller, req.roomId) });
   }
 

@@ -22,6 +22,7 @@ import {
 import { invalidArgument } from "../domain/errors.js";
 import type { RoomTokens } from "../domain/tokens/room-tokens.js";
 import type { Revoker } from "../domain/tokens/revoker.js";
+import { freshEnough, type Freshness } from "./freshness.js";
 import { requireApiKey } from "./context.js";
 
 /**
@@ -32,6 +33,8 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
   constructor(
     private readonly tokens: RoomTokens,
     private readonly revoker: Revoker,
+    /** This replica's feed, for reads with a consistency token. */
+    private readonly fresh: { readonly feed: Freshness; readonly waitMs: number },
   ) {}
 
   async create(req: CreateRequest, ctx: HandlerContext): Promise<CreateResponse> {
@@ -50,7 +53,13 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
     return create(CreateResponseSchema, { tokens });
   }
 
-  verify(req: VerifyRequest, ctx: HandlerContext): VerifyResponse {
+  verify(req: VerifyRequest, ctx: HandlerContext): VerifyResponse | Promise<VerifyResponse> {
+    // Synchronous unless the caller asked for a fresher replica than this one is.
+    const wait = freshEnough(this.fresh.feed, req.minEventId, this.fresh.waitMs);
+    return wait ? wait.then(() => this.verifyNow(req, ctx)) : this.verifyNow(req, ctx);
+  }
+
+  private verifyNow(req: VerifyRequest, ctx: HandlerContext): VerifyResponse {
     const caller = requireApiKey(ctx);
     if (req.token === "") throw invalidArgument("token: must not be empty");
     // Synchronous on purpose: Verify reads only in-memory state.

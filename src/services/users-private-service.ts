@@ -14,6 +14,7 @@ import type { SubjectTokens } from "../domain/auth/subject-tokens.js";
 import { invalidArgument, TokenRejectedError } from "../domain/errors.js";
 import type { Users } from "../domain/users/users.js";
 import { requireApiKey } from "./context.js";
+import { freshEnough, type Freshness } from "./freshness.js";
 
 /**
  * room.users.private.v1.Service: seed 001's createUser for backends. The
@@ -23,6 +24,8 @@ export class UsersPrivateService implements ServiceImpl<typeof Service> {
   constructor(
     private readonly users: Users,
     private readonly userTokens: SubjectTokens,
+    /** This replica's feed, for reads with a consistency token. */
+    private readonly fresh: { readonly feed: Freshness; readonly waitMs: number },
   ) {}
 
   async createUser(req: CreateUserRequest, ctx: HandlerContext): Promise<CreateUserResponse> {
@@ -37,7 +40,12 @@ export class UsersPrivateService implements ServiceImpl<typeof Service> {
     return create(CreateUserResponseSchema, { id });
   }
 
-  verifyAccessToken(req: VerifyAccessTokenRequest, ctx: HandlerContext): VerifyAccessTokenResponse {
+  verifyAccessToken(req: VerifyAccessTokenRequest, ctx: HandlerContext): VerifyAccessTokenResponse | Promise<VerifyAccessTokenResponse> {
+    const wait = freshEnough(this.fresh.feed, req.minEventId, this.fresh.waitMs);
+    return wait ? wait.then(() => this.verifyNow(req, ctx)) : this.verifyNow(req, ctx);
+  }
+
+  private verifyNow(req: VerifyAccessTokenRequest, ctx: HandlerContext): VerifyAccessTokenResponse {
     const caller = requireApiKey(ctx);
     if (req.token === "") throw invalidArgument("token: must not be empty");
     const c = this.userTokens.verify(req.token);

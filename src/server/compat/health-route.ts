@@ -5,7 +5,7 @@ import { connectErrorShape, type CompatRoute } from "../compat.js";
  * answers a trivial query, 503 otherwise. No credential; it reveals nothing
  * but liveness.
  */
-export function healthRoute(storeAlive: () => boolean): CompatRoute {
+export function healthRoute(storeAlive: () => Promise<boolean>): CompatRoute {
   return {
     method: "GET",
     path: /^\/healthz$/,
@@ -14,7 +14,7 @@ export function healthRoute(storeAlive: () => boolean): CompatRoute {
     async handle() {
       let ok = false;
       try {
-        ok = storeAlive();
+        ok = await storeAlive();
       } catch {
         ok = false;
       }

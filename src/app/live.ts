@@ -1,0 +1,59 @@
+import type { Logger } from "pino";
+import { EventBus } from "../domain/events/event-bus.js";
+import { applyEffects, type LiveState } from "../domain/feed/apply.js";
+import { ChangeFeed, type FeedSource } from "../domain/feed/change-feed.js";
+import type { RevokedApiKey } from "../domain/feed/effects.js";
+import { RestrictionIndex, type Restriction } from "../domain/moderation/restrictions.js";
+import { RevocationIndex, type Revocation } from "../domain/tokens/revocations.js";
+
+/** Where the live state is loaded from at start. */
+export interface LiveStateSource {
+  readonly feed: FeedSource;
+  liveRevocations(now: number): Promise<Revocation[]>;
+  activeRestrictions(now: number): Promise<Restriction[]>;
+}
+
+/** One replica's live, in-memory state and the feed that keeps it current. */
+export interface Live {
+  readonly revocations: RevocationIndex;
+  readonly restrictions: RestrictionIndex;
+  /** Announces applied events in id order (Watch streams, lapse timers). */
+  readonly bus: EventBus;
+  readonly feed: ChangeFeed;
+  /** Hooks for effects whose consumers are built later (API-key cache, Watch streams, keyring). */
+  readonly hooks: { onApiKeyRevoked: (k: RevokedApiKey) => void; onKeyringChanged: () => void };
+}
+
+/**
+ * Loads the live state and starts the change feed after it. The feed's
+ * position is read BEFORE the tables, so an event committed in between is
+ * applied again on top of a load that already contains it — harmless, since
+ * every effect is idempotent — and never missed.
+ */
+export async function startLiveState(source: LiveStateSource, opts: { pollMs: number; clock: () => number; log: Logger }): Promise<Live> {
+  const fromId = await source.feed.lastId();
+  const revocations = new RevocationIndex();
+  for (const r of await source.liveRevocations(opts.clock())) revocations.add(r);
+  const restrictions = new RestrictionIndex();
+  for (const r of await source.activeRestrictions(opts.clock())) restrictions.set(r);
+  const bus = new EventBus();
+  const hooks = {
+    onApiKeyRevoked: (_k: RevokedApiKey): void => undefined,
+    onKeyringChanged: (): void => undefined,
+  };
+  const state: LiveState = {
+    revocations,
+    restrictions,
+    onApiKeyRevoked: (k) => hooks.onApiKeyRevoked(k),
+    onKeyringChanged: () => hooks.onKeyringChanged(),
+  };
+  const feed = new ChangeFeed({
+    source: source.feed,
+    apply: (effects) => applyEffects(state, effects),
+    publish: (events) => bus.publish(events),
+    pollMs: opts.pollMs,
+    log: opts.log,
+  });
+  feed.start(fromId);
+  return { revocations, restrictions, bus, feed, hooks };
+}
