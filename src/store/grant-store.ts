@@ -1,62 +1,73 @@
-import { count, eq, sql } from "drizzle-orm";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { sql } from "drizzle-orm";
 import type { GrantRecord, GrantStore } from "../domain/tokens/room-tokens.js";
-import { writeTransaction, type Db } from "./db.js";
-import { fastStatement } from "./fast-insert.js";
-import { grants, rooms } from "./schema.js";
+import { insertChunks, valuesList } from "./batch-insert.js";
+import { num, type Database } from "./database.js";
 
-/** Issued-token records in SQLite. */
-export class SqliteGrantStore implements GrantStore {
-  // Prepared statements reused inside one transaction keep a 1,000-token
-  // batch to a few milliseconds.
-  private readonly insertGrant: (values: Readonly<Record<string, unknown>>) => void;
-  private readonly ensureRoom: (values: Readonly<Record<string, unknown>>) => void;
+const GRANT_COLUMNS = 9;
+const ROOM_COLUMNS = 3;
 
-  constructor(private readonly db: Db) {
-    this.insertGrant = fastStatement(
-      db,
-      db
-      .insert(grants)
-      .values({
-        id: sql.placeholder("id"),
-        tenantId: sql.placeholder("tenantId"),
-        userId: sql.placeholder("userId"),
-        roomId: sql.placeholder("roomId"),
-        permissions: sql.placeholder("permissions"),
-        metadata: sql.placeholder("metadata"),
-        issuedAt: sql.placeholder("issuedAt"),
-        expiresAt: sql.placeholder("expiresAt"),
-        issuedBy: sql.placeholder("issuedBy"),
-      }),
-    );
-    this.ensureRoom = fastStatement(
-      db,
-      db
-        .insert(rooms)
-        .values({ tenantId: sql.placeholder("tenantId"), id: sql.placeholder("id"), createdAt: sql.placeholder("createdAt") })
-        .onConflictDoNothing(),
-    );
-  }
+/** Issued-token records. */
+export class SqlGrantStore implements GrantStore {
+  constructor(private readonly db: Database) {}
 
-  recordGrants(records: readonly GrantRecord[]): void {
-    // Synchronous callback: better-sqlite3 rolls back only if it throws here.
-    writeTransaction(this.db, () => {
-      const seen = new Set<string>();
+  /**
+   * Stores a Create batch (up to 1,000 grants) and the rooms it names, all
+   * or nothing. Multi-row INSERTs keep it to a handful of statements, so a
+   * batch costs a few round trips on PostgreSQL, not a thousand.
+   */
+  recordGrants(records: readonly GrantRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    return this.db.write(async () => {
+      // A room first seen here is created without space, name or creator.
+      const rooms = new Map<string, { tenantId: string; roomId: string; at: number }>();
       for (const g of records) {
-        if (!seen.has(g.roomId)) {
-          seen.add(g.roomId);
-          this.ensureRoom({ tenantId: g.tenantId, id: g.roomId, createdAt: g.issuedAt });
-        }
-        this.insertGrant({ ...g, permissions: JSON.stringify(g.permissions), metadata: JSON.stringify(g.metadata) });
+        const key = `${g.tenantId}\u0000${g.roomId}`;
+        if (!rooms.has(key)) rooms.set(key, { tenantId: g.tenantId, roomId: g.roomId, at: g.issuedAt });
+      }
+      for (const chunk of insertChunks([...rooms.values()], ROOM_COLUMNS)) {
+        await this.db.run(
+          sql`insert into rooms (tenant_id, id, created_at) values ${valuesList(chunk, (r) => sql`(${r.tenantId}, ${r.roomId}, ${r.at})`)}
+              on conflict (tenant_id, id) do nothing`,
+        );
+      }
+      for (const chunk of insertChunks(records, GRANT_COLUMNS)) {
+        await this.db.run(
+          sql`insert into grants (id, tenant_id, user_id, room_id, permissions, metadata, issued_at, expires_at, issued_by) values ${valuesList(
+            chunk,
+            (g) =>
+              sql`(${g.id}, ${g.tenantId}, ${g.userId}, ${g.roomId}, ${JSON.stringify(g.permissions)}, ${JSON.stringify(g.metadata)}, ${g.issuedAt}, ${g.expiresAt}, ${g.issuedBy})`,
+          )}`,
+        );
       }
     });
   }
 
-  countGrants(tenantId?: string): number {
-    const q = this.db.select({ n: count() }).from(grants);
-    return (tenantId === undefined ? q : q.where(eq(grants.tenantId, tenantId))).get()?.n ?? 0;
+  /** Grants stored, of one tenant or of all. */
+  async countGrants(tenantId?: string): Promise<number> {
+    const where = tenantId === undefined ? sql.empty() : sql` where tenant_id = ${tenantId}`;
+    const row = await this.db.get(sql`select count(*) as "n" from grants${where}`);
+    return num(row?.n ?? 0);
   }
 
-  findGrant(id: string): GrantRecord | undefined {
-    return this.db.select().from(grants).where(eq(grants.id, id)).get();
+  /** One grant by token id. */
+  async findGrant(id: string): Promise<GrantRecord | undefined> {
+    const r = await this.db.get(
+      sql`select id as "id", tenant_id as "tenantId", user_id as "userId", room_id as "roomId", permissions as "permissions",
+                 metadata as "metadata", issued_at as "issuedAt", expires_at as "expiresAt", issued_by as "issuedBy"
+          from grants where id = ${id}`,
+    );
+    if (r === undefined) return undefined;
+    return {
+      id: String(r.id),
+      tenantId: String(r.tenantId),
+      userId: String(r.userId),
+      roomId: String(r.roomId),
+      permissions: JSON.parse(String(r.permissions)) as number[],
+      metadata: JSON.parse(String(r.metadata)) as JsonObject,
+      issuedAt: num(r.issuedAt),
+      expiresAt: num(r.expiresAt),
+      issuedBy: String(r.issuedBy),
+    };
   }
 }

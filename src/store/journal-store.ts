@@ -1,9 +1,8 @@
-import { and, desc, eq, gt, gte, lt, sql, asc, type SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import type { Actor, AuditEntry, AuditInit, EventInit, Journal, StoredEvent } from "../domain/journal.js";
-import type { Db } from "./db.js";
-import { fastStatement } from "./fast-insert.js";
-import { auditLog, events } from "./schema.js";
+import { insertChunks, valuesList } from "./batch-insert.js";
+import { num, numOrNull, type Database, type Row } from "./database.js";
 
 /** Filters for listing the audit log; `beforeId` is the page cursor. */
 export interface AuditQuery {
@@ -17,109 +16,101 @@ export interface AuditQuery {
   readonly limit: number;
 }
 
-/** Audit log and events in SQLite. */
-export class SqliteJournal implements Journal {
-  private readonly insertAudit: (values: Readonly<Record<string, unknown>>) => void;
-  private readonly insertEvent;
+const AUDIT_COLUMNS = 9;
 
-  constructor(private readonly db: Db) {
-    this.insertAudit = fastStatement(
-      db,
-      db
-      .insert(auditLog)
-      .values({
-        tenantId: sql.placeholder("tenantId"),
-        at: sql.placeholder("at"),
-        actor: sql.placeholder("actor"),
-        action: sql.placeholder("action"),
-        roomId: sql.placeholder("roomId"),
-        targetUserId: sql.placeholder("targetUserId"),
-        target: sql.placeholder("target"),
-        reason: sql.placeholder("reason"),
-        detail: sql.placeholder("detail"),
-      }),
-    );
-    this.insertEvent = db
-      .insert(events)
-      .values({
-        tenantId: sql.placeholder("tenantId"),
-        type: sql.placeholder("type"),
-        roomId: sql.placeholder("roomId"),
-        userId: sql.placeholder("userId"),
-        actor: sql.placeholder("actor"),
-        at: sql.placeholder("at"),
-        reason: sql.placeholder("reason"),
-        tokenId: sql.placeholder("tokenId"),
-        messageId: sql.placeholder("messageId"),
-        role: sql.placeholder("role"),
-        until: sql.placeholder("until"),
-      })
-      .returning({ id: events.id })
-      .prepare();
-  }
+/** Audit log and events. */
+export class SqlJournal implements Journal {
+  constructor(private readonly db: Database) {}
 
-  record(audit: readonly AuditInit[], evs: readonly EventInit[]): StoredEvent[] {
-    for (const a of audit) {
-      this.insertAudit({
-        tenantId: a.tenantId,
-        at: a.at,
-        actor: a.actor,
-        action: a.action,
-        roomId: a.roomId ?? "",
-        targetUserId: a.targetUserId ?? "",
-        target: a.target ?? "",
-        reason: a.reason ?? "",
-        detail: JSON.stringify(a.detail ?? {}),
-      });
-    }
-    return evs.map((e) => {
-      const row = this.insertEvent.get({
-        tenantId: e.tenantId,
-        type: e.type,
-        roomId: e.roomId ?? "",
-        userId: e.userId ?? "",
-        actor: e.actor,
-        at: e.at,
-        reason: e.reason ?? "",
-        tokenId: e.tokenId ?? "",
-        messageId: e.messageId ?? "",
-        role: e.role ?? "",
-        until: e.until ?? null,
-      });
-      return { ...e, id: row!.id };
+  /**
+   * Appends audit entries and events in one write transaction (the caller's,
+   * when there is one). Audit rows go in multi-row INSERTs (a Create batch
+   * writes a thousand); events one INSERT each with RETURNING id, since a
+   * multi-row RETURNING need not come back in VALUES order on PostgreSQL
+   * and each event must get its own id, in the order given.
+   */
+  record(audit: readonly AuditInit[], evs: readonly EventInit[]): Promise<StoredEvent[]> {
+    if (audit.length === 0 && evs.length === 0) return Promise.resolve([]);
+    return this.db.write(async () => {
+      for (const chunk of insertChunks(audit, AUDIT_COLUMNS)) {
+        await this.db.run(
+          sql`insert into audit_log (tenant_id, at, actor, action, room_id, target_user_id, target, reason, detail) values ${valuesList(
+            chunk,
+            (a) =>
+              sql`(${a.tenantId}, ${a.at}, ${a.actor}, ${a.action}, ${a.roomId ?? ""}, ${a.targetUserId ?? ""}, ${a.target ?? ""}, ${a.reason ?? ""}, ${JSON.stringify(a.detail ?? {})})`,
+          )}`,
+        );
+      }
+      const stored: StoredEvent[] = [];
+      for (const e of evs) {
+        const row = await this.db.get(
+          sql`insert into events (tenant_id, type, room_id, user_id, actor, at, reason, token_id, message_id, role, until)
+              values (${e.tenantId}, ${e.type}, ${e.roomId ?? ""}, ${e.userId ?? ""}, ${e.actor}, ${e.at}, ${e.reason ?? ""},
+                      ${e.tokenId ?? ""}, ${e.messageId ?? ""}, ${e.role ?? ""}, ${e.until ?? null})
+              returning id as "id"`,
+        );
+        if (row === undefined) throw new Error("events insert returned no id");
+        stored.push({ ...e, id: num(row.id) });
+      }
+      return stored;
     });
   }
 
   /** Events after `afterId` for a tenant (and room), oldest first. */
-  eventsAfter(tenantId: string, roomId: string | undefined, afterId: number, limit: number): StoredEvent[] {
-    const where = [eq(events.tenantId, tenantId), gt(events.id, afterId)];
-    if (roomId) where.push(eq(events.roomId, roomId));
-    return this.db
-      .select()
-      .from(events)
-      .where(and(...where))
-      .orderBy(asc(events.id))
-      .limit(limit)
-      .all()
-      .map((r) => ({ ...r, type: r.type as EventType, actor: r.actor as Actor }));
+  async eventsAfter(tenantId: string, roomId: string | undefined, afterId: number, limit: number): Promise<StoredEvent[]> {
+    const room = roomId ? sql` and room_id = ${roomId}` : sql.empty();
+    const rows = await this.db.all(
+      sql`select id as "id", tenant_id as "tenantId", type as "type", room_id as "roomId", user_id as "userId", actor as "actor",
+                 at as "at", reason as "reason", token_id as "tokenId", message_id as "messageId", role as "role", until as "until"
+          from events where tenant_id = ${tenantId} and id > ${afterId}${room} order by id limit ${limit}`,
+    );
+    return rows.map(event);
   }
 
   /** One page of the audit log, newest first. */
-  listAudit(q: AuditQuery): AuditEntry[] {
-    const where: SQL[] = [eq(auditLog.tenantId, q.tenantId)];
-    if (q.roomId) where.push(eq(auditLog.roomId, q.roomId));
-    if (q.userId) where.push(eq(auditLog.targetUserId, q.userId));
-    if (q.action) where.push(eq(auditLog.action, q.action));
-    if (q.since !== undefined) where.push(gte(auditLog.at, q.since));
-    if (q.until !== undefined) where.push(lt(auditLog.at, q.until));
-    if (q.beforeId !== undefined) where.push(lt(auditLog.id, q.beforeId));
-    return this.db
-      .select()
-      .from(auditLog)
-      .where(and(...where))
-      .orderBy(desc(auditLog.id))
-      .limit(q.limit)
-      .all()
-      .map((r) => ({ ...r, actor: r.actor as Actor }));
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    const where: SQL[] = [sql`tenant_id = ${q.tenantId}`];
+    if (q.roomId) where.push(sql`room_id = ${q.roomId}`);
+    if (q.userId) where.push(sql`target_user_id = ${q.userId}`);
+    if (q.action) where.push(sql`action = ${q.action}`);
+    if (q.since !== undefined) where.push(sql`at >= ${q.since}`);
+    if (q.until !== undefined) where.push(sql`at < ${q.until}`);
+    if (q.beforeId !== undefined) where.push(sql`id < ${q.beforeId}`);
+    const rows = await this.db.all(
+      sql`select id as "id", tenant_id as "tenantId", at as "at", actor as "actor", action as "action", room_id as "roomId",
+                 target_user_id as "targetUserId", target as "target", reason as "reason", detail as "detail"
+          from audit_log where ${sql.join(where, sql` and `)} order by id desc limit ${q.limit}`,
+    );
+    return rows.map(
+      (r): AuditEntry => ({
+        id: num(r.id),
+        tenantId: String(r.tenantId),
+        at: num(r.at),
+        actor: String(r.actor) as Actor,
+        action: String(r.action),
+        roomId: String(r.roomId),
+        targetUserId: String(r.targetUserId),
+        target: String(r.target),
+        reason: String(r.reason),
+        detail: JSON.parse(String(r.detail)) as Record<string, unknown>,
+      }),
+    );
   }
+}
+
+function event(r: Row): StoredEvent {
+  return {
+    id: num(r.id),
+    tenantId: String(r.tenantId),
+    type: num(r.type) as EventType,
+    roomId: String(r.roomId),
+    userId: String(r.userId),
+    actor: String(r.actor) as Actor,
+    at: num(r.at),
+    reason: String(r.reason),
+    tokenId: String(r.tokenId),
+    messageId: String(r.messageId),
+    role: String(r.role),
+    until: numOrNull(r.until),
+  };
 }

@@ -1,7 +1,5 @@
-import { and, count, inArray, isNotNull, lt, lte, type SQL } from "drizzle-orm";
-import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
-import { writeTransaction, type Db } from "./db.js";
-import { auditLog, events, grants, revocations } from "./schema.js";
+import { sql, type SQL } from "drizzle-orm";
+import { num, type Database } from "./database.js";
 
 /**
  * One kind of row that maintenance deletes: counted once up front (for
@@ -11,9 +9,9 @@ export interface PruneTarget {
   /** What the rows are, for progress lines ("grants", "audit entries", …). */
   readonly name: string;
   /** Rows that match now. */
-  count(): number;
-  /** Deletes at most `limit` matching rows in one transaction; returns how many went. */
-  deleteBatch(limit: number): number;
+  count(): Promise<number>;
+  /** Deletes at most `limit` matching rows in one write transaction; returns how many went. */
+  deleteBatch(limit: number): Promise<number>;
 }
 
 /** Called after every batch with the running total and the expected total. */
@@ -30,39 +28,41 @@ export type PruneProgress = (done: number, total: number) => void;
  *   expiry and are kept;
  * - optionally audit entries and events older than a cutoff.
  */
-export class SqliteMaintenanceStore {
-  constructor(private readonly db: Db) {}
+export class SqlMaintenanceStore {
+  constructor(private readonly db: Database) {}
 
   /** Grants of tokens that stopped verifying at or before `now`. */
   expiredGrants(now: number): PruneTarget {
-    return this.target("grants", grants, grants.id, lte(grants.expiresAt, now));
+    return this.target("grants", sql.raw("grants"), sql`expires_at <= ${now}`);
   }
 
   /** Token revocations whose token has expired by `now`. */
   expiredTokenRevocations(now: number): PruneTarget {
-    return this.target("token revocations", revocations, revocations.id, and(isNotNull(revocations.expiresAt), lte(revocations.expiresAt, now))!);
+    return this.target("token revocations", sql.raw("revocations"), sql`expires_at is not null and expires_at <= ${now}`);
   }
 
   /** Audit entries written before `cutoff`. */
   auditBefore(cutoff: number): PruneTarget {
-    return this.target("audit entries", auditLog, auditLog.id, lt(auditLog.at, cutoff));
+    return this.target("audit entries", sql.raw("audit_log"), sql`at < ${cutoff}`);
   }
 
   /** Events recorded before `cutoff` (watchers can no longer replay them). */
   eventsBefore(cutoff: number): PruneTarget {
-    return this.target("events", events, events.id, lt(events.at, cutoff));
+    return this.target("events", sql.raw("events"), sql`at < ${cutoff}`);
   }
 
-  private target(name: string, table: SQLiteTable, key: SQLiteColumn, where: SQL): PruneTarget {
+  /** `table` is one of the constants above, never caller input. */
+  private target(name: string, table: SQL, where: SQL): PruneTarget {
     const db = this.db;
     return {
       name,
-      count: () => db.select({ n: count() }).from(table).where(where).get()?.n ?? 0,
-      // DELETE … WHERE key IN (SELECT key … LIMIT n): SQLite's DELETE has no
-      // LIMIT unless compiled with it; the subquery walks the expiry index
-      // (grants, revocations) or the id order (audit, events).
-      deleteBatch: (limit) =>
-        writeTransaction(db, () => db.delete(table).where(inArray(key, db.select({ key }).from(table).where(where).limit(limit))).run().changes),
+      count: async () => num((await db.get(sql`select count(*) as "n" from ${table} where ${where}`))?.n ?? 0),
+      // DELETE … WHERE id IN (SELECT id … LIMIT n): neither SQLite (unless
+      // compiled with it) nor PostgreSQL has DELETE … LIMIT; the subquery
+      // walks the expiry index (grants, revocations) or the id order (audit,
+      // events). Each batch is its own write transaction, so a live server's
+      // writers get the lock between batches.
+      deleteBatch: (limit) => db.write(() => db.run(sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${limit})`)),
     };
   }
 }
@@ -86,7 +86,7 @@ export const pauseAsLongAsTheBatch: BatchPause = (batchMs) =>
 
 /**
  * Deletes everything `target` matches, `batchSize` rows per transaction
- * (each its own short BEGIN IMMEDIATE), reporting after each batch and
+ * (each its own short write transaction), reporting after each batch and
  * pausing between batches so a live server's writers get the lock (see
  * {@link BatchPause}). Stops at the first batch that comes back short, so
  * rows that start to match meanwhile may be left for next time.
@@ -100,11 +100,11 @@ export async function pruneInBatches(
   pause: BatchPause = pauseAsLongAsTheBatch,
 ): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
-  let total = target.count();
+  let total = await target.count();
   let done = 0;
   for (;;) {
     const started = performance.now();
-    const n = target.deleteBatch(batchSize);
+    const n = await target.deleteBatch(batchSize);
     const batchMs = performance.now() - started;
     done += n;
     if (done > total) total = done;

@@ -1,68 +1,54 @@
-import { and, eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { MembershipStore, RoomRoles } from "../domain/membership.js";
 import { isRoleName, type RoleName } from "../domain/roles.js";
-import type { Db } from "./db.js";
-import { roomMembers, rooms, spaceMembers, users } from "./schema.js";
+import { bool, type Database } from "./database.js";
 
-/** Room and space roles in SQLite. */
-export class SqliteMembershipStore implements MembershipStore {
-  // One prepared query answers "which roles apply here" for permission checks.
-  private readonly rolesQuery;
+/** Room and space roles. */
+export class SqlMembershipStore implements MembershipStore {
+  constructor(private readonly db: Database) {}
 
-  constructor(private readonly db: Db) {
-    this.rolesQuery = db
-      .select({
-        roomRole: roomMembers.role,
-        spaceRole: spaceMembers.role,
-        tenantModerator: users.tenantModerator,
-        roomIsPublic: rooms.isPublic,
-      })
-      .from(users)
-      .leftJoin(
-        roomMembers,
-        and(eq(roomMembers.tenantId, users.tenantId), eq(roomMembers.userId, users.id), eq(roomMembers.roomId, sql.placeholder("roomId"))),
-      )
-      .leftJoin(rooms, and(eq(rooms.tenantId, users.tenantId), eq(rooms.id, sql.placeholder("roomId"))))
-      .leftJoin(spaceMembers, and(eq(spaceMembers.spaceId, rooms.spaceId), eq(spaceMembers.userId, users.id)))
-      .where(and(eq(users.id, sql.placeholder("userId")), eq(users.tenantId, sql.placeholder("tenantId"))))
-      .prepare();
-  }
-
-  roomRolesOf(tenantId: string, userId: string, roomId: string): RoomRoles {
-    const row = this.rolesQuery.get({ tenantId, userId, roomId });
+  async roomRolesOf(tenantId: string, userId: string, roomId: string): Promise<RoomRoles> {
+    // One query answers "which roles apply here" for every permission check.
+    const row = await this.db.get(
+      sql`select rm.role as "roomRole", sm.role as "spaceRole", u.tenant_moderator as "tenantModerator", r.is_public as "roomIsPublic"
+          from users u
+          left join room_members rm on rm.tenant_id = u.tenant_id and rm.user_id = u.id and rm.room_id = ${roomId}
+          left join rooms r on r.tenant_id = u.tenant_id and r.id = ${roomId}
+          left join space_members sm on sm.space_id = r.space_id and sm.user_id = u.id
+          where u.id = ${userId} and u.tenant_id = ${tenantId}`,
+    );
     return {
       roomRole: asRole(row?.roomRole),
       spaceRole: asRole(row?.spaceRole),
-      tenantModerator: row?.tenantModerator ?? false,
-      roomIsPublic: row?.roomIsPublic ?? false,
+      tenantModerator: bool(row?.tenantModerator),
+      roomIsPublic: bool(row?.roomIsPublic),
     };
   }
 
-  setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, now: number): void {
-    this.db
-      .insert(roomMembers)
-      .values({ tenantId, roomId, userId, role, grantedBy, createdAt: now })
-      .onConflictDoUpdate({ target: [roomMembers.tenantId, roomMembers.roomId, roomMembers.userId], set: { role, grantedBy } })
-      .run();
+  async setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, now: number): Promise<void> {
+    await this.db.run(
+      sql`insert into room_members (tenant_id, room_id, user_id, role, granted_by, created_at)
+          values (${tenantId}, ${roomId}, ${userId}, ${role}, ${grantedBy}, ${now})
+          on conflict (tenant_id, room_id, user_id) do update set role = excluded.role, granted_by = excluded.granted_by`,
+    );
   }
 
-  removeRoomRole(tenantId: string, roomId: string, userId: string): boolean {
-    const r = this.db
-      .delete(roomMembers)
-      .where(and(eq(roomMembers.tenantId, tenantId), eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
-      .run();
-    return r.changes > 0;
+  async removeRoomRole(tenantId: string, roomId: string, userId: string): Promise<boolean> {
+    const changed = await this.db.run(
+      sql`delete from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and user_id = ${userId}`,
+    );
+    return changed > 0;
   }
 
-  setSpaceRole(tenantId: string, spaceId: string, userId: string, role: RoleName, now: number): void {
-    this.db
-      .insert(spaceMembers)
-      .values({ tenantId, spaceId, userId, role, createdAt: now })
-      .onConflictDoUpdate({ target: [spaceMembers.spaceId, spaceMembers.userId], set: { role } })
-      .run();
+  async setSpaceRole(tenantId: string, spaceId: string, userId: string, role: RoleName, now: number): Promise<void> {
+    await this.db.run(
+      sql`insert into space_members (tenant_id, space_id, user_id, role, created_at)
+          values (${tenantId}, ${spaceId}, ${userId}, ${role}, ${now})
+          on conflict (space_id, user_id) do update set role = excluded.role`,
+    );
   }
 }
 
-function asRole(v: string | null | undefined): RoleName | undefined {
-  return v && isRoleName(v) ? v : undefined;
+function asRole(v: unknown): RoleName | undefined {
+  return typeof v === "string" && isRoleName(v) ? v : undefined;
 }

@@ -1,23 +1,13 @@
-import { and, eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { RoomDirectory } from "../domain/room-permissions.js";
-import type { Db } from "./db.js";
-import { rooms } from "./schema.js";
+import type { Database } from "./database.js";
 
 /** Reads of the rooms table that permission checks need. */
-export class SqliteRoomStore implements RoomDirectory {
-  // Prepared once: every permissions query asks this first.
-  private readonly existsQuery;
+export class SqlRoomStore implements RoomDirectory {
+  constructor(private readonly db: Database) {}
 
-  constructor(db: Db) {
-    this.existsQuery = db
-      .select({ one: sql<number>`1` })
-      .from(rooms)
-      .where(and(eq(rooms.tenantId, sql.placeholder("tenantId")), eq(rooms.id, sql.placeholder("roomId"))))
-      .limit(1)
-      .prepare();
-  }
-
-  roomExists(tenantId: string, roomId: string): boolean {
-    return this.existsQuery.get({ tenantId, roomId }) !== undefined;
+  async roomExists(tenantId: string, roomId: string): Promise<boolean> {
+    const row = await this.db.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId} limit 1`);
+    return row !== undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { Keyset } from "../domain/paging.js";
 import { isRoleName, type RoleName } from "../domain/roles.js";
 import type {
@@ -10,185 +10,193 @@ import type {
   SpaceRecord,
   SpaceStore,
 } from "../domain/spaces/store.js";
-import { writeTransaction, type Db } from "./db.js";
-import { accessLinks, invites, rooms, spaceMembers, spaces, users } from "./schema.js";
+import { bool, num, numOrNull, type Database, type Row } from "./database.js";
 
-/** Spaces, rooms, invites and access links in SQLite. */
-export class SqliteSpaceStore implements SpaceStore {
-  // The lookups every call makes are prepared once.
-  private readonly userQuery;
-  private readonly spaceQuery;
-  private readonly spaceRoleQuery;
-  private readonly roomQuery;
+const ACCESS_LINK_COLUMNS = sql`id as "id", tenant_id as "tenantId", room_id as "roomId", username as "username", role as "role",
+  external_user_id as "externalUserId", is_permanent as "isPermanent", expires_at as "expiresAt", created_by as "createdBy",
+  created_at as "createdAt", guest_user_id as "guestUserId", use_count as "useCount", revoked_at as "revokedAt"`;
 
-  constructor(private readonly db: Db) {
-    this.userQuery = db
-      .select({ id: users.id })
-      .from(users)
-      .where(and(eq(users.tenantId, sql.placeholder("tenantId")), eq(users.id, sql.placeholder("userId"))))
-      .prepare();
-    this.spaceQuery = db
-      .select({ id: spaces.id, tenantId: spaces.tenantId, name: spaces.name, isPublic: spaces.isPublic, ownerUserId: spaces.ownerUserId })
-      .from(spaces)
-      .where(and(eq(spaces.tenantId, sql.placeholder("tenantId")), eq(spaces.id, sql.placeholder("spaceId"))))
-      .prepare();
-    this.spaceRoleQuery = db
-      .select({ role: spaceMembers.role })
-      .from(spaceMembers)
-      .where(
-        and(
-          eq(spaceMembers.tenantId, sql.placeholder("tenantId")),
-          eq(spaceMembers.spaceId, sql.placeholder("spaceId")),
-          eq(spaceMembers.userId, sql.placeholder("userId")),
-        ),
-      )
-      .prepare();
-    this.roomQuery = db
-      .select({
-        tenantId: rooms.tenantId,
-        id: rooms.id,
-        spaceId: rooms.spaceId,
-        name: rooms.name,
-        isPublic: rooms.isPublic,
-        creatorUserId: rooms.creatorUserId,
-      })
-      .from(rooms)
-      .where(and(eq(rooms.tenantId, sql.placeholder("tenantId")), eq(rooms.id, sql.placeholder("roomId"))))
-      .prepare();
+/** Spaces, rooms, invites and access links. */
+export class SqlSpaceStore implements SpaceStore {
+  constructor(private readonly db: Database) {}
+
+  async userExists(tenantId: string, userId: string): Promise<boolean> {
+    const row = await this.db.get(sql`select 1 as "one" from users where tenant_id = ${tenantId} and id = ${userId}`);
+    return row !== undefined;
   }
 
-  atomically<T>(fn: () => T): T {
-    // IMMEDIATE takes the write lock up front, so two processes cannot both
-    // read "unused" and then deadlock upgrading; nested calls become savepoints.
-    return writeTransaction(this.db, fn);
+  async findSpace(tenantId: string, spaceId: string): Promise<SpaceRecord | undefined> {
+    const r = await this.db.get(
+      sql`select id as "id", tenant_id as "tenantId", name as "name", is_public as "isPublic", owner_user_id as "ownerUserId"
+          from spaces where tenant_id = ${tenantId} and id = ${spaceId}`,
+    );
+    if (r === undefined) return undefined;
+    return { id: String(r.id), tenantId: String(r.tenantId), name: String(r.name), isPublic: bool(r.isPublic), ownerUserId: String(r.ownerUserId) };
   }
 
-  userExists(tenantId: string, userId: string): boolean {
-    return this.userQuery.get({ tenantId, userId }) !== undefined;
-  }
-
-  findSpace(tenantId: string, spaceId: string): SpaceRecord | undefined {
-    return this.spaceQuery.get({ tenantId, spaceId });
-  }
-
-  insertSpace(space: SpaceRecord, createdAt: number): void {
-    this.atomically(() => {
-      this.db.insert(spaces).values({ ...space, createdAt }).run();
-      this.db
-        .insert(spaceMembers)
-        .values({ tenantId: space.tenantId, spaceId: space.id, userId: space.ownerUserId, role: "role_space_owner", createdAt })
-        .run();
+  insertSpace(space: SpaceRecord, createdAt: number): Promise<void> {
+    // A space never exists without its owner's membership.
+    return this.db.write(async () => {
+      await this.db.run(
+        sql`insert into spaces (id, tenant_id, name, is_public, owner_user_id, created_at)
+            values (${space.id}, ${space.tenantId}, ${space.name}, ${space.isPublic}, ${space.ownerUserId}, ${createdAt})`,
+      );
+      await this.db.run(
+        sql`insert into space_members (tenant_id, space_id, user_id, role, created_at)
+            values (${space.tenantId}, ${space.id}, ${space.ownerUserId}, ${"role_space_owner"}, ${createdAt})`,
+      );
     });
   }
 
-  spaceRoleOf(tenantId: string, spaceId: string, userId: string): RoleName | undefined {
-    const role = this.spaceRoleQuery.get({ tenantId, spaceId, userId })?.role;
-    return role !== undefined && isRoleName(role) ? role : undefined;
+  async spaceRoleOf(tenantId: string, spaceId: string, userId: string): Promise<RoleName | undefined> {
+    const row = await this.db.get(
+      sql`select role as "role" from space_members where tenant_id = ${tenantId} and space_id = ${spaceId} and user_id = ${userId}`,
+    );
+    const role = row?.role;
+    return typeof role === "string" && isRoleName(role) ? role : undefined;
   }
 
-  findRoom(tenantId: string, roomId: string): RoomRecord | undefined {
-    return this.roomQuery.get({ tenantId, roomId });
+  async findRoom(tenantId: string, roomId: string): Promise<RoomRecord | undefined> {
+    const r = await this.db.get(
+      sql`select tenant_id as "tenantId", id as "id", space_id as "spaceId", name as "name", is_public as "isPublic", creator_user_id as "creatorUserId"
+          from rooms where tenant_id = ${tenantId} and id = ${roomId}`,
+    );
+    if (r === undefined) return undefined;
+    return {
+      tenantId: String(r.tenantId),
+      id: String(r.id),
+      spaceId: strOrNull(r.spaceId),
+      name: String(r.name),
+      isPublic: bool(r.isPublic),
+      creatorUserId: strOrNull(r.creatorUserId),
+    };
   }
 
-  insertRoom(room: NewRoom): void {
-    this.db.insert(rooms).values(room).run();
+  async insertRoom(room: NewRoom): Promise<void> {
+    await this.db.run(
+      sql`insert into rooms (tenant_id, id, space_id, name, is_public, creator_user_id, created_at)
+          values (${room.tenantId}, ${room.id}, ${room.spaceId}, ${room.name}, ${room.isPublic}, ${room.creatorUserId}, ${room.createdAt})`,
+    );
   }
 
-  insertInvite(invite: InviteRecord): void {
-    this.db.insert(invites).values(invite).run();
+  async insertInvite(invite: InviteRecord): Promise<void> {
+    await this.db.run(
+      sql`insert into invites (id, tenant_id, space_id, role, created_by, created_at, used_by, used_at)
+          values (${invite.id}, ${invite.tenantId}, ${invite.spaceId}, ${invite.role}, ${invite.createdBy}, ${invite.createdAt},
+                  ${invite.usedBy}, ${invite.usedAt})`,
+    );
   }
 
-  findInvite(tenantId: string, inviteId: string): InviteRecord | undefined {
-    return this.db
-      .select()
-      .from(invites)
-      .where(and(eq(invites.tenantId, tenantId), eq(invites.id, inviteId)))
-      .get();
+  async findInvite(tenantId: string, inviteId: string): Promise<InviteRecord | undefined> {
+    const r = await this.db.get(
+      sql`select id as "id", tenant_id as "tenantId", space_id as "spaceId", role as "role", created_by as "createdBy",
+                 created_at as "createdAt", used_by as "usedBy", used_at as "usedAt"
+          from invites where tenant_id = ${tenantId} and id = ${inviteId}`,
+    );
+    if (r === undefined) return undefined;
+    return {
+      id: String(r.id),
+      tenantId: String(r.tenantId),
+      spaceId: String(r.spaceId),
+      role: String(r.role),
+      createdBy: String(r.createdBy),
+      createdAt: num(r.createdAt),
+      usedBy: strOrNull(r.usedBy),
+      usedAt: numOrNull(r.usedAt),
+    };
   }
 
-  claimInvite(tenantId: string, inviteId: string, userId: string, now: number): boolean {
+  async claimInvite(tenantId: string, inviteId: string, userId: string, now: number): Promise<boolean> {
     // Conditional: only an unused invite is claimed; 0 rows means someone was first.
-    const res = this.db
-      .update(invites)
-      .set({ usedBy: userId, usedAt: now })
-      .where(and(eq(invites.tenantId, tenantId), eq(invites.id, inviteId), isNull(invites.usedAt)))
-      .run();
-    return res.changes === 1;
+    const changed = await this.db.run(
+      sql`update invites set used_by = ${userId}, used_at = ${now} where tenant_id = ${tenantId} and id = ${inviteId} and used_at is null`,
+    );
+    return changed === 1;
   }
 
-  insertAccessLink(link: AccessLinkRecord): void {
-    this.db.insert(accessLinks).values(link).run();
+  async insertAccessLink(link: AccessLinkRecord): Promise<void> {
+    await this.db.run(
+      sql`insert into access_links (id, tenant_id, room_id, username, role, external_user_id, is_permanent, expires_at, created_by,
+                                    created_at, guest_user_id, use_count, revoked_at)
+          values (${link.id}, ${link.tenantId}, ${link.roomId}, ${link.username}, ${link.role}, ${link.externalUserId}, ${link.isPermanent},
+                  ${link.expiresAt}, ${link.createdBy}, ${link.createdAt}, ${link.guestUserId}, ${link.useCount}, ${link.revokedAt})`,
+    );
   }
 
-  findAccessLink(tenantId: string, linkId: string): AccessLinkRecord | undefined {
-    return this.db
-      .select()
-      .from(accessLinks)
-      .where(and(eq(accessLinks.tenantId, tenantId), eq(accessLinks.id, linkId)))
-      .get();
+  async findAccessLink(tenantId: string, linkId: string): Promise<AccessLinkRecord | undefined> {
+    const r = await this.db.get(sql`select ${ACCESS_LINK_COLUMNS} from access_links where tenant_id = ${tenantId} and id = ${linkId}`);
+    return r === undefined ? undefined : accessLink(r);
   }
 
-  claimAccessLink(tenantId: string, linkId: string, now: number): boolean {
+  async claimAccessLink(tenantId: string, linkId: string, now: number): Promise<boolean> {
     // A one-time link is claimed only while unused; a permanent one counts
     // every use and keeps the time of its first.
-    const res = this.db
-      .update(accessLinks)
-      .set({ usedAt: sql`coalesce(${accessLinks.usedAt}, ${now})`, useCount: sql`${accessLinks.useCount} + 1` })
-      .where(
-        and(
-          eq(accessLinks.tenantId, tenantId),
-          eq(accessLinks.id, linkId),
-          or(eq(accessLinks.isPermanent, true), isNull(accessLinks.usedAt)),
-        ),
-      )
-      .run();
-    return res.changes === 1;
+    const changed = await this.db.run(
+      sql`update access_links set used_at = coalesce(used_at, ${now}), use_count = use_count + 1
+          where tenant_id = ${tenantId} and id = ${linkId} and (is_permanent = ${true} or used_at is null)`,
+    );
+    return changed === 1;
   }
 
-  setAccessLinkGuest(tenantId: string, linkId: string, guestUserId: string): boolean {
-    const res = this.db
-      .update(accessLinks)
-      .set({ guestUserId })
-      .where(and(eq(accessLinks.tenantId, tenantId), eq(accessLinks.id, linkId), isNull(accessLinks.guestUserId)))
-      .run();
-    return res.changes === 1;
+  async setAccessLinkGuest(tenantId: string, linkId: string, guestUserId: string): Promise<boolean> {
+    const changed = await this.db.run(
+      sql`update access_links set guest_user_id = ${guestUserId} where tenant_id = ${tenantId} and id = ${linkId} and guest_user_id is null`,
+    );
+    return changed === 1;
   }
 
-  listAccessLinks(tenantId: string, roomId: string, after: Keyset | undefined, limit: number): AccessLinkRecord[] {
-    const position =
-      after === undefined
-        ? undefined
-        : or(lt(accessLinks.createdAt, after.at), and(eq(accessLinks.createdAt, after.at), lt(accessLinks.id, after.id)));
-    return this.db
-      .select()
-      .from(accessLinks)
-      .where(and(eq(accessLinks.tenantId, tenantId), eq(accessLinks.roomId, roomId), position))
-      .orderBy(desc(accessLinks.createdAt), desc(accessLinks.id))
-      .limit(limit)
-      .all();
+  async listAccessLinks(tenantId: string, roomId: string, after: Keyset | undefined, limit: number): Promise<AccessLinkRecord[]> {
+    // Keyset paging, newest first: strictly after (at, id) in that order.
+    const position: SQL =
+      after === undefined ? sql.empty() : sql` and (created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`;
+    const rows = await this.db.all(
+      sql`select ${ACCESS_LINK_COLUMNS} from access_links where tenant_id = ${tenantId} and room_id = ${roomId}${position}
+          order by created_at desc, id desc limit ${limit}`,
+    );
+    return rows.map(accessLink);
   }
 
-  revokeAccessLink(tenantId: string, linkId: string, now: number): boolean {
-    const res = this.db
-      .update(accessLinks)
-      .set({ revokedAt: now })
-      .where(and(eq(accessLinks.tenantId, tenantId), eq(accessLinks.id, linkId), isNull(accessLinks.revokedAt)))
-      .run();
-    return res.changes === 1;
+  async revokeAccessLink(tenantId: string, linkId: string, now: number): Promise<boolean> {
+    const changed = await this.db.run(
+      sql`update access_links set revoked_at = ${now} where tenant_id = ${tenantId} and id = ${linkId} and revoked_at is null`,
+    );
+    return changed === 1;
   }
 
-  insertGuestUser(guest: NewGuestUser): void {
-    this.db
-      .insert(users)
-      .values({
-        id: guest.id,
-        tenantId: guest.tenantId,
-        kind: "guest",
-        username: guest.username,
-        // "" is "not given": kept as NULL like other users without one.
-        externalUserId: guest.externalUserId === "" ? null : guest.externalUserId,
-        createdAt: guest.createdAt,
-      })
-      .run();
+  async insertGuestUser(guest: NewGuestUser): Promise<void> {
+    // "" is "not given": kept as NULL like other users without one.
+    const externalUserId = guest.externalUserId === "" ? null : guest.externalUserId;
+    await this.db.run(
+      sql`insert into users (id, tenant_id, kind, username, external_user_id, tenant_moderator, created_at)
+          values (${guest.id}, ${guest.tenantId}, ${"guest"}, ${guest.username}, ${externalUserId}, ${false}, ${guest.createdAt})`,
+    );
   }
+}
+
+function accessLink(r: Row): AccessLinkRecord {
+  return {
+    id: String(r.id),
+    tenantId: String(r.tenantId),
+    roomId: String(r.roomId),
+    username: String(r.username),
+    role: linkRole(r.role),
+    externalUserId: String(r.externalUserId),
+    isPermanent: bool(r.isPermanent),
+    expiresAt: num(r.expiresAt),
+    createdBy: String(r.createdBy),
+    createdAt: num(r.createdAt),
+    guestUserId: strOrNull(r.guestUserId),
+    useCount: num(r.useCount),
+    revokedAt: numOrNull(r.revokedAt),
+  };
+}
+
+function linkRole(v: unknown): AccessLinkRecord["role"] {
+  // A role outside the two is a corrupt row: refuse it rather than guess.
+  if (v === "user" || v === "moderator") return v;
+  throw new Error("access_links.role: unknown value");
+}
+
+function strOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
 }

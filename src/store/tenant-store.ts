@@ -1,63 +1,80 @@
-import { and, count, eq, isNull, sql } from "drizzle-orm";
-import type { ApiKeyInfo, Tenant, TenantStore } from "../domain/auth/tenants.js";
+import { sql } from "drizzle-orm";
 import type { ApiKeyRecord } from "../domain/auth/api-keys.js";
-import { writeTransaction, type Db } from "./db.js";
-import { apiKeys, tenants } from "./schema.js";
+import type { ApiKeyInfo, Tenant, TenantStore } from "../domain/auth/tenants.js";
+import { num, numOrNull, type Database } from "./database.js";
 
-/** Tenants and their API keys in SQLite. */
-export class SqliteTenantStore implements TenantStore {
-  // Prepared once: API-key lookup runs on every backend call.
-  private readonly findKey;
+/** A new API key as the store keeps it: the public id and the secret's hash. */
+interface NewKey {
+  readonly id: string;
+  readonly hash: Uint8Array;
+  readonly label: string;
+}
 
-  constructor(private readonly db: Db) {
-    this.findKey = db
-      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, hash: apiKeys.hash, revokedAt: apiKeys.revokedAt })
-      .from(apiKeys)
-      .where(eq(apiKeys.id, sql.placeholder("id")))
-      .prepare();
+/** Tenants and their API keys. */
+export class SqlTenantStore implements TenantStore {
+  constructor(private readonly db: Database) {}
+
+  async findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.db.get(
+      sql`select id as "id", tenant_id as "tenantId", hash as "hash", revoked_at as "revokedAt" from api_keys where id = ${id}`,
+    );
+    if (row === undefined) return undefined;
+    return { id: String(row.id), tenantId: String(row.tenantId), hash: bytes(row.hash), revokedAt: numOrNull(row.revokedAt) };
   }
 
-  findApiKey(id: string): ApiKeyRecord | undefined {
-    return this.findKey.get({ id });
+  async countTenants(): Promise<number> {
+    const row = await this.db.get(sql`select count(*) as "n" from tenants`);
+    return num(row?.n ?? 0);
   }
 
-  countTenants(): number {
-    return this.db.select({ n: count() }).from(tenants).get()?.n ?? 0;
+  async findTenant(id: string): Promise<Tenant | undefined> {
+    const row = await this.db.get(sql`select id as "id", name as "name", created_at as "createdAt" from tenants where id = ${id}`);
+    return row === undefined ? undefined : { id: String(row.id), name: String(row.name), createdAt: num(row.createdAt) };
   }
 
-  findTenant(id: string): Tenant | undefined {
-    return this.db.select().from(tenants).where(eq(tenants.id, id)).get();
-  }
-
-  createTenant(tenant: Tenant, key: { id: string; hash: Uint8Array; label: string }): void {
-    writeTransaction(this.db, () => {
-      this.db.insert(tenants).values(tenant).run();
-      this.db.insert(apiKeys)
-        .values({ id: key.id, tenantId: tenant.id, hash: Buffer.from(key.hash), label: key.label, createdAt: tenant.createdAt })
-        .run();
+  createTenant(tenant: Tenant, key: NewKey): Promise<void> {
+    // The tenant never exists without its first key.
+    return this.db.write(async () => {
+      await this.db.run(sql`insert into tenants (id, name, created_at) values (${tenant.id}, ${tenant.name}, ${tenant.createdAt})`);
+      await this.insertKey(tenant.id, key, tenant.createdAt);
     });
   }
 
-  addApiKey(tenantId: string, key: { id: string; hash: Uint8Array; label: string }, now: number): void {
-    this.db
-      .insert(apiKeys)
-      .values({ id: key.id, tenantId, hash: Buffer.from(key.hash), label: key.label, createdAt: now })
-      .run();
+  async addApiKey(tenantId: string, key: NewKey, now: number): Promise<void> {
+    await this.insertKey(tenantId, key, now);
   }
 
-  listApiKeys(tenantId?: string): ApiKeyInfo[] {
-    const q = this.db
-      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, label: apiKeys.label, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
-      .from(apiKeys);
-    return (tenantId === undefined ? q : q.where(eq(apiKeys.tenantId, tenantId))).orderBy(apiKeys.createdAt).all();
+  async listApiKeys(tenantId?: string): Promise<ApiKeyInfo[]> {
+    const where = tenantId === undefined ? sql.empty() : sql` where tenant_id = ${tenantId}`;
+    const rows = await this.db.all(
+      sql`select id as "id", tenant_id as "tenantId", label as "label", created_at as "createdAt", revoked_at as "revokedAt"
+          from api_keys${where} order by created_at, id`,
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      tenantId: String(r.tenantId),
+      label: String(r.label),
+      createdAt: num(r.createdAt),
+      revokedAt: numOrNull(r.revokedAt),
+    }));
   }
 
-  revokeApiKey(id: string, now: number): boolean {
-    const r = this.db
-      .update(apiKeys)
-      .set({ revokedAt: now })
-      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-      .run();
-    return r.changes > 0;
+  async revokeApiKey(id: string, now: number): Promise<boolean> {
+    // Conditional: a key already revoked keeps its first revocation time.
+    const changed = await this.db.run(sql`update api_keys set revoked_at = ${now} where id = ${id} and revoked_at is null`);
+    return changed > 0;
   }
+
+  private async insertKey(tenantId: string, key: NewKey, now: number): Promise<void> {
+    await this.db.run(
+      sql`insert into api_keys (id, tenant_id, hash, label, created_at)
+          values (${key.id}, ${tenantId}, ${Buffer.from(key.hash)}, ${key.label}, ${now})`,
+    );
+  }
+}
+
+/** A blob column: a Buffer from both drivers (SQLite blob, PostgreSQL bytea). */
+function bytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  throw new TypeError("api_keys.hash: expected bytes");
 }

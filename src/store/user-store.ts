@@ -1,160 +1,158 @@
-import { and, asc, desc, eq, isNull, or, sql } from "drizzle-orm";
-import { DrizzleQueryError } from "drizzle-orm/errors";
+import { sql, type SQL } from "drizzle-orm";
 import { RoomgateError } from "../domain/errors.js";
 import type { ConsumerUserPatch, ConsumerUserRecord, NewUser, UserStore } from "../domain/users/users.js";
 import { usernameKey } from "../domain/users/validation.js";
-import { writeTransaction, type Db } from "./db.js";
-import { rooms, tenants, users } from "./schema.js";
+import { bool, type Database } from "./database.js";
+import { isUniqueViolation } from "./sql-errors.js";
 
-/** Users in SQLite. */
-export class SqliteUserStore implements UserStore {
-  private readonly usernameTaken;
-  private readonly emailTaken;
-  private readonly byUsername;
-  private readonly byIdentifier;
-  private readonly tenantById;
-  private readonly ensureRoomStmt;
+/**
+ * A registered user of the tenant with this name: by the case-insensitive
+ * key, or — for a row without one (see backfillUsernameKeys) — by its exact
+ * name. The conditions match the partial unique indexes (kind =
+ * 'registered'), so the lookup is answered from the index.
+ */
+function registeredNamed(tenantId: string, username: string): SQL {
+  return sql`tenant_id = ${tenantId} and kind = 'registered'
+             and (username_key = ${usernameKey(username)} or (username_key is null and username = ${username}))`;
+}
 
-  constructor(private readonly db: Db) {
-    const tenant = eq(users.tenantId, sql.placeholder("tenantId"));
-    const registered = eq(users.kind, "registered");
-    // A registered user is found by the case-insensitive key; a row without
-    // one (see backfillUsernameKeys) by its exact name.
-    const sameName = or(
-      eq(users.usernameKey, sql.placeholder("key")),
-      and(isNull(users.usernameKey), eq(users.username, sql.placeholder("username"))),
+/** The columns {@link ConsumerUserPatch} may change. */
+const PATCH_COLUMNS: { readonly [K in keyof Required<ConsumerUserPatch>]: SQL } = {
+  username: sql.raw("username"),
+  email: sql.raw("email"),
+  profilePic: sql.raw("profile_pic"),
+  meta: sql.raw("meta"),
+  externalUserId: sql.raw("external_user_id"),
+  tenantModerator: sql.raw("tenant_moderator"),
+};
+
+/** Users. */
+export class SqlUserStore implements UserStore {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Inserts a user; a registered username (in any case) or email, or an
+   * identifier, already in use is already_exists naming the field. The
+   * checks run in the insert's write transaction (the caller's, when there
+   * is one): writers are serialised, so nothing can take the name between
+   * check and insert. A unique violation the checks did not foresee (a
+   * duplicate id) is already_exists too.
+   */
+  insertUser(user: NewUser): Promise<void> {
+    return this.db.write(async () => {
+      if (user.kind === "registered") {
+        if (await this.registeredUsernameTaken(user.tenantId, user.username)) throw new RoomgateError("already_exists", "username: already taken");
+        if (user.email !== null && (await this.registeredEmailTaken(user.tenantId, user.email))) {
+          throw new RoomgateError("already_exists", "email: already registered");
+        }
+      }
+      if (user.uniqueUserIdentifier !== null && (await this.identifierTaken(user.tenantId, user.uniqueUserIdentifier))) {
+        throw new RoomgateError("already_exists", "unique_user_identifier: already in use");
+      }
+      // The key is derived here, next to the unique index that relies on it,
+      // so no caller can store a name without its key.
+      const key = user.kind === "registered" ? usernameKey(user.username) : null;
+      try {
+        await this.db.run(
+          sql`insert into users (id, tenant_id, kind, username, username_key, email, password_hash, phone, external_user_id,
+                                 unique_user_identifier, profile_pic, meta, tenant_moderator, created_at)
+              values (${user.id}, ${user.tenantId}, ${user.kind}, ${user.username}, ${key}, ${user.email}, ${user.passwordHash},
+                      ${user.phone}, ${user.externalUserId}, ${user.uniqueUserIdentifier}, ${user.profilePic}, ${user.meta},
+                      ${user.tenantModerator}, ${user.createdAt})`,
+        );
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new RoomgateError("already_exists", "user already exists");
+        throw err;
+      }
+    });
+  }
+
+  async registeredUsernameTaken(tenantId: string, username: string): Promise<boolean> {
+    const row = await this.db.get(sql`select id as "id" from users where ${registeredNamed(tenantId, username)} limit 1`);
+    return row !== undefined;
+  }
+
+  async registeredEmailTaken(tenantId: string, email: string): Promise<boolean> {
+    const row = await this.db.get(
+      sql`select id as "id" from users where tenant_id = ${tenantId} and email = ${email} and kind = 'registered' limit 1`,
     );
-    // The lookups match the partial unique indexes (kind = 'registered'), so
-    // SQLite answers them from the index.
-    this.usernameTaken = db
-      .select({ id: users.id })
-      .from(users)
-      .where(and(tenant, sameName, registered))
-      .limit(1)
-      .prepare();
-    this.emailTaken = db
-      .select({ id: users.id })
-      .from(users)
-      .where(and(tenant, eq(users.email, sql.placeholder("email")), registered))
-      .limit(1)
-      .prepare();
-    this.byUsername = db
-      .select({ id: users.id, passwordHash: users.passwordHash })
-      .from(users)
-      .where(and(tenant, sameName, registered))
-      // The exact spelling first, should a legacy case variant exist too.
-      .orderBy(desc(sql`${users.username} = ${sql.placeholder("username")}`))
-      .limit(1)
-      .prepare();
-    this.byIdentifier = db
-      .select({ id: users.id, username: users.username, tenantModerator: users.tenantModerator })
-      .from(users)
-      .where(and(tenant, eq(users.uniqueUserIdentifier, sql.placeholder("uui")), eq(users.kind, "consumer")))
-      .prepare();
-    this.tenantById = db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, sql.placeholder("tenantId"))).prepare();
-    this.ensureRoomStmt = db
-      .insert(rooms)
-      .values({ tenantId: sql.placeholder("tenantId"), id: sql.placeholder("id"), createdAt: sql.placeholder("createdAt") })
-      .onConflictDoNothing()
-      .prepare();
-    this.backfillUsernameKeys();
+    return row !== undefined;
   }
 
-  transaction<T>(fn: () => T): T {
-    // Register reads (username/email free?) before it writes: the lock must
-    // be taken up front, or a concurrent writer makes the insert fail.
-    return writeTransaction(this.db, fn);
+  async findRegisteredByUsername(tenantId: string, username: string): Promise<{ id: string; passwordHash: string | null } | undefined> {
+    // The exact spelling first, should a legacy case variant exist too.
+    const row = await this.db.get(
+      sql`select id as "id", password_hash as "passwordHash" from users where ${registeredNamed(tenantId, username)}
+          order by (username = ${username}) desc limit 1`,
+    );
+    if (row === undefined) return undefined;
+    return { id: String(row.id), passwordHash: row.passwordHash === null || row.passwordHash === undefined ? null : String(row.passwordHash) };
   }
 
-  insertUser(user: NewUser): void {
-    // The key is derived here, next to the unique index that relies on it,
-    // so no caller can store a name without its key.
-    const row = { ...user, usernameKey: user.kind === "registered" ? usernameKey(user.username) : null };
-    try {
-      this.db.insert(users).values(row).run();
-    } catch (err) {
-      throw translateInsertError(err);
+  async tenantExists(tenantId: string): Promise<boolean> {
+    return (await this.db.get(sql`select id as "id" from tenants where id = ${tenantId}`)) !== undefined;
+  }
+
+  async findConsumerByIdentifier(tenantId: string, uniqueUserIdentifier: string): Promise<ConsumerUserRecord | undefined> {
+    const row = await this.db.get(
+      sql`select id as "id", username as "username", tenant_moderator as "tenantModerator" from users
+          where tenant_id = ${tenantId} and unique_user_identifier = ${uniqueUserIdentifier} and kind = 'consumer'`,
+    );
+    return row === undefined ? undefined : { id: String(row.id), username: String(row.username), tenantModerator: bool(row.tenantModerator) };
+  }
+
+  async updateConsumer(tenantId: string, userId: string, patch: ConsumerUserPatch): Promise<void> {
+    const set: SQL[] = [];
+    for (const field of Object.keys(PATCH_COLUMNS) as Array<keyof ConsumerUserPatch>) {
+      const value = patch[field];
+      if (value !== undefined) set.push(sql`${PATCH_COLUMNS[field]} = ${value}`);
     }
+    if (set.length === 0) return;
+    await this.db.run(
+      sql`update users set ${sql.join(set, sql`, `)} where tenant_id = ${tenantId} and id = ${userId} and kind = 'consumer'`,
+    );
   }
 
-  registeredUsernameTaken(tenantId: string, username: string): boolean {
-    return this.usernameTaken.get({ tenantId, key: usernameKey(username), username }) !== undefined;
-  }
-
-  registeredEmailTaken(tenantId: string, email: string): boolean {
-    return this.emailTaken.get({ tenantId, email }) !== undefined;
-  }
-
-  findRegisteredByUsername(tenantId: string, username: string): { id: string; passwordHash: string | null } | undefined {
-    return this.byUsername.get({ tenantId, key: usernameKey(username), username });
-  }
-
-  tenantExists(tenantId: string): boolean {
-    return this.tenantById.get({ tenantId }) !== undefined;
-  }
-
-  findConsumerByIdentifier(tenantId: string, uniqueUserIdentifier: string): ConsumerUserRecord | undefined {
-    return this.byIdentifier.get({ tenantId, uui: uniqueUserIdentifier });
-  }
-
-  updateConsumer(tenantId: string, userId: string, patch: ConsumerUserPatch): void {
-    const set = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as ConsumerUserPatch;
-    if (Object.keys(set).length === 0) return;
-    this.db
-      .update(users)
-      .set(set)
-      .where(and(eq(users.tenantId, tenantId), eq(users.id, userId), eq(users.kind, "consumer")))
-      .run();
-  }
-
-  ensureRoom(tenantId: string, roomId: string, now: number): void {
-    this.ensureRoomStmt.run({ tenantId, id: roomId, createdAt: now });
+  async ensureRoom(tenantId: string, roomId: string, now: number): Promise<void> {
+    await this.db.run(sql`insert into rooms (tenant_id, id, created_at) values (${tenantId}, ${roomId}, ${now}) on conflict (tenant_id, id) do nothing`);
   }
 
   /**
    * Gives registered users stored before case-insensitive usernames (or
-   * inserted around this store) their key. The key needs Unicode case
-   * mapping, which SQLite's lower() lacks, so this runs here rather than in
-   * the SQL migration. When two old rows differ only in case, the oldest
-   * gets the key; the others keep none and still log in (and count as
-   * taken) by their exact name.
+   * inserted around this store) their key; call it once at start, before
+   * serving. The key needs Unicode case mapping, which SQL's lower() lacks,
+   * so this runs here rather than in a migration. When two old rows differ
+   * only in case, the oldest gets the key; the others keep none and still
+   * log in (and count as taken) by their exact name. Running it again
+   * changes nothing.
+   *
+   * @returns How many users got their key.
    */
-  private backfillUsernameKeys(): void {
-    writeTransaction(this.db, () => {
-      const tx = this.db;
-      const missing = tx
-        .select({ id: users.id, tenantId: users.tenantId, username: users.username })
-        .from(users)
-        .where(and(eq(users.kind, "registered"), isNull(users.usernameKey)))
-        .orderBy(asc(users.createdAt), asc(users.id))
-        .all();
+  backfillUsernameKeys(): Promise<number> {
+    return this.db.write(async () => {
+      const missing = await this.db.all(
+        sql`select id as "id", tenant_id as "tenantId", username as "username" from users
+            where kind = 'registered' and username_key is null order by created_at, id`,
+      );
+      let given = 0;
       for (const u of missing) {
-        const key = usernameKey(u.username);
-        const taken = tx
-          .select({ id: users.id })
-          .from(users)
-          .where(and(eq(users.tenantId, u.tenantId), eq(users.kind, "registered"), eq(users.usernameKey, key)))
-          .get();
-        if (!taken) tx.update(users).set({ usernameKey: key }).where(eq(users.id, u.id)).run();
+        const key = usernameKey(String(u.username));
+        const taken = await this.db.get(
+          sql`select id as "id" from users where tenant_id = ${String(u.tenantId)} and kind = 'registered' and username_key = ${key}`,
+        );
+        if (taken === undefined) {
+          await this.db.run(sql`update users set username_key = ${key} where id = ${String(u.id)}`);
+          given++;
+        }
       }
+      return given;
     });
   }
-}
 
-/**
- * A unique-index violation becomes already_exists naming the field. Any
- * other failure is rethrown without drizzle's wrapper, whose message lists
- * the bound parameters (a password hash among them) and would reach the log.
- */
-function translateInsertError(err: unknown): unknown {
-  const cause = err instanceof DrizzleQueryError ? err.cause : err;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  const message = cause instanceof Error ? cause.message : "";
-  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-    if (message.includes("users.username_key")) return new RoomgateError("already_exists", "username: already taken");
-    if (message.includes("users.email")) return new RoomgateError("already_exists", "email: already registered");
-    if (message.includes("users.unique_user_identifier")) return new RoomgateError("already_exists", "unique_user_identifier: already in use");
-    return new RoomgateError("already_exists", "user already exists");
+  private async identifierTaken(tenantId: string, uniqueUserIdentifier: string): Promise<boolean> {
+    const row = await this.db.get(
+      sql`select id as "id" from users where tenant_id = ${tenantId} and unique_user_identifier = ${uniqueUserIdentifier} limit 1`,
+    );
+    return row !== undefined;
   }
-  return cause instanceof Error ? cause : new Error("user insert failed");
 }
