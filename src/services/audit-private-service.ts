@@ -16,7 +16,7 @@ import { requireApiKey } from "./context.js";
 
 /** The audit log as this service reads it (SqliteJournal). */
 export interface AuditLog {
-  listAudit(q: AuditQuery): AuditEntry[];
+  listAudit(q: AuditQuery): Promise<AuditEntry[]>;
 }
 
 /** Page size when the request gives none. */

@@ -1,6 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import type { Actor, AuditEntry, AuditInit, EventInit, Journal, StoredEvent } from "../domain/journal.js";
+import { encodeEffects } from "../domain/feed/effects.js";
+import type { FeedEvent } from "../domain/feed/change-feed.js";
 import { insertChunks, valuesList } from "./batch-insert.js";
 import { num, numOrNull, type Database, type Row } from "./database.js";
 
@@ -44,9 +46,9 @@ export class SqlJournal implements Journal {
       const stored: StoredEvent[] = [];
       for (const e of evs) {
         const row = await this.db.get(
-          sql`insert into events (tenant_id, type, room_id, user_id, actor, at, reason, token_id, message_id, role, until)
+          sql`insert into events (tenant_id, type, room_id, user_id, actor, at, reason, token_id, message_id, role, until, effects)
               values (${e.tenantId}, ${e.type}, ${e.roomId ?? ""}, ${e.userId ?? ""}, ${e.actor}, ${e.at}, ${e.reason ?? ""},
-                      ${e.tokenId ?? ""}, ${e.messageId ?? ""}, ${e.role ?? ""}, ${e.until ?? null})
+                      ${e.tokenId ?? ""}, ${e.messageId ?? ""}, ${e.role ?? ""}, ${e.until ?? null}, ${encodeEffects(e.effects)})
               returning id as "id"`,
         );
         if (row === undefined) throw new Error("events insert returned no id");
@@ -65,6 +67,27 @@ export class SqlJournal implements Journal {
           from events where tenant_id = ${tenantId} and id > ${afterId}${room} order by id limit ${limit}`,
     );
     return rows.map(event);
+  }
+
+  /**
+   * The change log as the feed reads it: events of every tenant after
+   * `afterId`, in id order, with their stored effects text (decoded by the
+   * feed). See FeedSource for why `id > afterId` skips nothing.
+   */
+  async feedEventsAfter(afterId: number, limit: number): Promise<FeedEvent[]> {
+    const rows = await this.db.all(
+      sql`select id as "id", tenant_id as "tenantId", type as "type", room_id as "roomId", user_id as "userId", actor as "actor",
+                 at as "at", reason as "reason", token_id as "tokenId", message_id as "messageId", role as "role", until as "until",
+                 effects as "effects"
+          from events where id > ${afterId} order by id limit ${limit}`,
+    );
+    return rows.map((r) => ({ ...event(r), effects: r.effects === null || r.effects === undefined ? null : String(r.effects) }));
+  }
+
+  /** The highest event id stored, 0 when there is none. */
+  async lastEventId(): Promise<number> {
+    const row = await this.db.get(sql`select max(id) as "id" from events`);
+    return row?.id === null || row?.id === undefined ? 0 : num(row.id);
   }
 
   /** One page of the audit log, newest first. */
