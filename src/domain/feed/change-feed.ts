@@ -7,7 +7,7 @@ import { decodeEffects, InvalidEffectsError, type LiveEffects } from "./effects.
  * not the store, so one malformed value costs that event's effects rather
  * than stalling every read that returns it.
  */
-export type FeedEvent = StoredEvent & { readonly effects: string | null };
+export type FeedEvent = Omit<StoredEvent, "effects"> & { readonly effects: string | null };
 
 /**
  * The change log: the events table of all tenants. Implemented by the store
@@ -252,7 +252,7 @@ export class ChangeFeed {
   /** Applies a batch in order, then publishes it, then releases its waiters. */
   private applyBatch(batch: readonly FeedEvent[]): void {
     const { apply, log } = this.deps;
-    const fresh: FeedEvent[] = [];
+    const fresh: StoredEvent[] = [];
     for (const e of batch) {
       if (e.id <= this.applied) {
         // Never apply or publish an event twice, whatever the source returns.
@@ -261,7 +261,7 @@ export class ChangeFeed {
       }
       if (e.effects !== null) {
         try {
-          apply(decodeEffects(e.effects), e);
+          apply(decodeEffects(e.effects), withoutEffects(e));
         } catch (err) {
           // One bad event must not stop the replica from following the log:
           // its effects are skipped, the event itself is still published.
@@ -273,7 +273,8 @@ export class ChangeFeed {
         }
       }
       this.applied = e.id;
-      fresh.push(e);
+      // Announced without the stored text: listeners see plain events.
+      fresh.push(withoutEffects(e));
     }
     if (fresh.length > 0) {
       try {
@@ -303,3 +304,9 @@ export class ChangeFeed {
 }
 
 function noop(): void {}
+
+/** The event as announced: its effects are this replica's business, applied already. */
+function withoutEffects(e: FeedEvent): StoredEvent {
+  const { effects: _effects, ...event } = e;
+  return event;
+}
