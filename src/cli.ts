@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
-import { existsSync, watchFile } from "node:fs";
+import cluster from "node:cluster";
+import { existsSync } from "node:fs";
+import type { Logger } from "pino";
 import { createApp, serve } from "./app.js";
 import { Progress, progressLine } from "./cli-progress.js";
-import { loadConfig } from "./config/config.js";
+import { prepareOnce } from "./cluster/prepare.js";
+import { choosePort, WorkerPool } from "./cluster/primary.js";
+import { drainAndExit, keyringReloader } from "./cluster/serving.js";
+import { runWorker } from "./cluster/worker.js";
+import { DEFAULT_WORKERS, loadConfig, MAX_WORKERS, type Config } from "./config/config.js";
 import { generateApiKey } from "./domain/auth/api-keys.js";
-import { createTenantWithKey } from "./domain/auth/tenants.js";
-import { activateKey, addKey, generateTokenKey, Keyring, retireKey, type TokenKey } from "./domain/tokens/keyring.js";
+import { createTenantWithKey, type BootstrapResult } from "./domain/auth/tenants.js";
+import { activateKey, addKey, generateTokenKey, retireKey, type TokenKey } from "./domain/tokens/keyring.js";
 import { createLogger } from "./server/logger.js";
 import { openStore } from "./store/db.js";
-import { loadOrCreateKeys, readKeyFile, writeKeyFile } from "./store/key-file.js";
+import { loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
 import { pruneInBatches, SqliteMaintenanceStore, type PruneTarget } from "./store/maintenance-store.js";
 import { SqliteTenantStore } from "./store/tenant-store.js";
 
@@ -18,56 +24,43 @@ const program = new Command("roomgate").description("Multi-tenant room access se
 program
   .command("serve", { isDefault: true })
   .description("run the service on one port for Connect, gRPC and gRPC-Web")
-  .action(async () => {
+  .option("--workers <n>", `processes serving the port (default: ROOMGATE_WORKERS, else ${DEFAULT_WORKERS}); 1 runs no cluster`, wholeNumber(1, MAX_WORKERS))
+  .action(async (opts: { workers?: number }) => {
     const config = loadConfig();
+    if (cluster.isWorker) return runWorker(config, createLogger(config.logLevel).child({ worker: cluster.worker!.id }));
     const log = createLogger(config.logLevel);
-    const app = createApp(config, log);
-    // The tenant id is not secret, and browsers need it to log in.
-    if (app.bootstrap.tenantId) log.info({ tenantId: app.bootstrap.tenantId }, "bootstrap tenant");
-    if (app.keyFileCreated) log.info({ file: config.keyFile }, "generated token key file (mode 0600)");
-    if (app.bootstrap.newKey) {
-      // Printed once to stdout, never logged: only its hash is stored.
-      process.stdout.write(
-        `\nroomgate created tenant ${app.bootstrap.tenantId} with this API key (shown once, store it now):\n\n  ${app.bootstrap.newKey}\n\n`,
-      );
-    }
-    const server = await serve(app);
-    log.info({ port: server.port, tls: Boolean(config.tlsCert) }, "roomgate listening");
-    const stop = (signal: string) => {
-      log.info({ signal }, "draining in-flight calls");
-      server.close().then(
-        () => {
-          log.info("stopped");
-          process.exit(0);
-        },
-        (err: unknown) => {
-          log.error({ err }, "shutdown failed");
-          process.exit(1);
-        },
-      );
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-    // Rotation: `roomgate token-keys add --activate` edits the key file; the
-    // running server notices the change (polled every second) or reloads on
-    // SIGHUP. A file that fails to load leaves the current keyring in place.
-    const reload = (why: string): void => {
-      if (config.tokenKeys) return log.warn("token keys come from ROOMGATE_TOKEN_KEYS; nothing to reload");
-      try {
-        const keys = readKeyFile(config.keyFile);
-        if (keys) app.codec.setKeyring(new Keyring(keys));
-        log.info({ keys: keys?.length, why }, "token keyring reloaded");
-      } catch (err) {
-        log.error({ err }, "keyring reload failed; keeping the current one");
-      }
-    };
-    process.on("SIGHUP", () => reload("SIGHUP"));
-    if (!config.tokenKeys) {
-      watchFile(config.keyFile, { interval: 1_000, persistent: false }, (cur, prev) => {
-        if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino) reload("key file changed");
-      });
-    }
+    const workers = opts.workers ?? config.workers;
+    if (workers === 1) return serveSingle(config, log);
+    // One-time work before any worker exists: workers find it done.
+    announce(config, log, prepareOnce(config));
+    const port = await choosePort(config.host, config.port);
+    new WorkerPool({ workers, host: config.host, port, graceMs: config.shutdownGraceMs, tls: Boolean(config.tlsCert), log }).start();
   });
+
+/** Says once what this start created; the bootstrap API key goes to stdout, never to the log. */
+function announce(config: Config, log: Logger, started: { bootstrap: BootstrapResult; keyFileCreated: boolean }): void {
+  // The tenant id is not secret, and browsers need it to log in.
+  if (started.bootstrap.tenantId) log.info({ tenantId: started.bootstrap.tenantId }, "bootstrap tenant");
+  if (started.keyFileCreated) log.info({ file: config.keyFile }, "generated token key file (mode 0600)");
+  if (started.bootstrap.newKey) {
+    // Printed once to stdout, never logged: only its hash is stored.
+    process.stdout.write(
+      `\nroomgate created tenant ${started.bootstrap.tenantId} with this API key (shown once, store it now):\n\n  ${started.bootstrap.newKey}\n\n`,
+    );
+  }
+}
+
+/** `serve` as one process, no cluster at all (`--workers 1`). */
+async function serveSingle(config: Config, log: Logger): Promise<void> {
+  const app = createApp(config, log);
+  announce(config, log, app);
+  const server = await serve(app);
+  log.info({ port: server.port, tls: Boolean(config.tlsCert) }, "roomgate listening");
+  process.once("SIGTERM", () => drainAndExit(server, "SIGTERM", log));
+  process.once("SIGINT", () => drainAndExit(server, "SIGINT", log));
+  const reload = keyringReloader(config, app.codec, log);
+  process.on("SIGHUP", () => reload("SIGHUP"));
+}
 
 const tokenKeys = program.command("token-keys").description("manage the token encryption keyring (key file)");
 
@@ -212,11 +205,14 @@ apiKeys
 
 const maintenance = program.command("maintenance").description("database housekeeping (safe while a server runs)");
 
-/** A whole-number option value, or commander's usage error. */
-function wholeNumber(min: number): (raw: string) => number {
+/** A whole-number option value (within `max`, when given), or commander's usage error naming the option. */
+function wholeNumber(min: number, max?: number): (raw: string) => number {
   return (raw) => {
-    if (!/^\d+$/.test(raw) || Number(raw) < min) throw new InvalidArgumentError(`expected a whole number >= ${min}`);
-    return Number(raw);
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || (max !== undefined && n > max)) {
+      throw new InvalidArgumentError(max === undefined ? `expected a whole number >= ${min}` : `expected a whole number from ${min} to ${max}`);
+    }
+    return n;
   };
 }
 

@@ -1,5 +1,15 @@
 import { join } from "node:path";
 
+/**
+ * Worker processes `roomgate serve` runs when neither `--workers` nor
+ * ROOMGATE_WORKERS says otherwise. One until every replica shares live state
+ * through the change feed; then the machine's cores.
+ */
+export const DEFAULT_WORKERS = 1;
+
+/** Upper bound on worker processes: each holds its own database connection and caches. */
+export const MAX_WORKERS = 256;
+
 /** Every setting roomgate reads; the README's settings table mirrors this. */
 export interface Config {
   readonly port: number;
@@ -41,6 +51,8 @@ export interface Config {
   readonly loginKnownAddressDays: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** Processes serving the one port (`serve --workers` overrides it); 1 means no cluster at all. */
+  readonly workers: number;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   readonly logLevel: string;
@@ -92,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginKnownAddressDays: int(env, "ROOMGATE_LOGIN_KNOWN_ADDRESS_DAYS", 30, 0, 3_650),
     maxTimeoutMs: int(env, "ROOMGATE_MAX_TIMEOUT_MS", 30_000, 1, 3_600_000),
     shutdownGraceMs: int(env, "ROOMGATE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    workers: int(env, "ROOMGATE_WORKERS", DEFAULT_WORKERS, 1, MAX_WORKERS),
     tlsCert: env["ROOMGATE_TLS_CERT"] || undefined,
     tlsKey: env["ROOMGATE_TLS_KEY"] || undefined,
     logLevel: env["LOG_LEVEL"] || "info",

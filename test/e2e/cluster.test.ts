@@ -1,0 +1,393 @@
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RestartPolicy } from "../../src/cluster/restart-policy.js";
+import { bearer, tokensClient, toArgument, validArgument } from "../support/clients.js";
+
+/**
+ * `roomgate serve --workers N` as an operator runs it: real processes (the
+ * CLI under tsx), a temp data dir, LOG_LEVEL=debug so each worker logs the
+ * RPCs it answers under its worker id — how the test tells which process
+ * answered without the service telling its callers.
+ */
+
+const CLI = ["--import", "tsx", "src/cli.ts"];
+const CREATE = "/room.tokens.private.v1.Service/Create";
+const KEY_BANNER = "with this API key (shown once, store it now)";
+
+/** One JSON log line (pino) of the primary or a worker. */
+interface LogLine {
+  readonly msg?: string;
+  readonly pid?: number;
+  readonly worker?: number;
+  readonly port?: number;
+  readonly rpc?: string;
+  readonly contentType?: string;
+  readonly signal?: string;
+  readonly [k: string]: unknown;
+}
+
+/** Polls `probe` until it returns a value; fails after `ms` (generous: the machine is shared). */
+async function until<T>(what: string, probe: () => T | undefined, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A running `roomgate serve` process and what it printed. */
+class Serve {
+  readonly proc: ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  private ended = false;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv) {
+    this.proc = spawn(process.execPath, [...CLI, "serve", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    this.proc.stdout!.on("data", (c: Buffer) => (this.stdout += c.toString()));
+    this.proc.stderr!.on("data", (c: Buffer) => (this.stderr += c.toString()));
+    this.exited = new Promise((resolve) =>
+      this.proc.once("exit", (code, signal) => {
+        this.ended = true;
+        resolve({ code, signal });
+      }),
+    );
+  }
+
+  /** Every JSON log line so far, in order (workers and primary share stdout). */
+  lines(): LogLine[] {
+    return this.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as LogLine);
+  }
+
+  /** The first log line (from index `from` on) matching `pred`, waiting for it. */
+  waitFor(what: string, pred: (l: LogLine) => boolean, from = 0): Promise<LogLine> {
+    return until(what, () => {
+      const hit = this.lines().slice(from).find(pred);
+      if (hit) return hit;
+      if (this.ended) throw new Error(`serve exited before ${what}:\n${this.stdout}\n${this.stderr}`);
+      return undefined;
+    });
+  }
+}
+
+/** A fresh env for one server: nothing inherited that would change what it does. */
+function serveEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, LOG_LEVEL: "debug", ...extra };
+  for (const k of ["ROOMGATE_API_KEY", "ROOMGATE_WORKERS", "ROOMGATE_TOKEN_KEYS", "ROOMGATE_DB_PATH", "ROOMGATE_KEY_FILE"]) if (!(k in extra)) delete env[k];
+  return env;
+}
+
+/**
+ * A Connect JSON POST on a connection of its own (no keep-alive), so
+ * successive calls are new connections and the cluster may hand each to
+ * another worker.
+ */
+function postJson(port: number, path: string, key: string, body: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(
+      { host: "127.0.0.1", port, path, method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${key}` } },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+/** `n` Creates one after another, each on its own connection; every one must succeed. */
+async function createsOnFreshConnections(port: number, key: string, n: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await postJson(port, CREATE, key, { arguments: [{ user_id: `u${i}`, room_id: "r" }] });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.tokens).toHaveLength(1);
+    tokens.push(r.json.tokens[0]);
+  }
+  return tokens;
+}
+
+/**
+ * A raw HTTP/1.1 Create with `Expect: 100-continue`: Node answers 100 right
+ * before the handler runs, so once `started` resolves the call is in flight
+ * in a worker; the body is sent by the test later.
+ */
+function inFlightCreate(port: number, key: string) {
+  const body = Buffer.from(JSON.stringify({ arguments: [{ user_id: "slow", room_id: "r" }] }));
+  const req = http.request({
+    host: "127.0.0.1",
+    port,
+    path: CREATE,
+    method: "POST",
+    agent: false,
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}`, "content-length": body.length, expect: "100-continue" },
+  });
+  const started = new Promise<void>((resolve) => req.once("continue", () => resolve()));
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on("error", reject);
+  });
+  response.catch(() => {}); // awaited by the test
+  req.flushHeaders();
+  const half = Math.floor(body.length / 2);
+  return { started, response, firstHalf: () => req.write(body.subarray(0, half)), rest: () => req.end(body.subarray(half)) };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const rpcLines = (lines: LogLine[], contentType: string) => lines.filter((l) => l.msg === "rpc" && l.contentType?.startsWith(contentType));
+const workersOf = (lines: LogLine[]) => [...new Set(lines.map((l) => l.worker))].sort();
+
+describe("serve --workers 2", () => {
+  let dir: string;
+  let srv: Serve;
+  let port: number;
+  let key: string;
+  /** Worker id → pid, from the workers' own "worker listening" lines. */
+  const pids = new Map<number, number>();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-"));
+    srv = new Serve(["--workers", "2"], serveEnv(dir));
+    const ready = await srv.waitFor("the primary reports every worker listening", (l) => /^listening on .* with 2 workers$/.test(l.msg ?? ""));
+    port = ready.port!;
+    key = /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!;
+    for (const l of srv.lines()) if (l.msg === "worker listening") pids.set(l.worker!, l.pid!);
+  });
+
+  afterAll(async () => {
+    srv?.proc.kill("SIGKILL");
+    for (const pid of pids.values()) if (alive(pid)) process.kill(pid, "SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the primary prepares once: one key file, one bootstrap, the API key printed exactly once; both workers share its port", () => {
+    expect(srv.stdout.split(KEY_BANNER)).toHaveLength(2);
+    expect(srv.stdout.split(key)).toHaveLength(2);
+    const lines = srv.lines();
+    expect(lines.filter((l) => l.msg === "generated token key file (mode 0600)")).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === "bootstrap tenant")).toHaveLength(1);
+    // The listening line comes after both workers said they listen, on the primary's port.
+    const listening = lines.filter((l) => l.msg === "worker listening");
+    expect(listening.map((l) => l.worker).sort()).toEqual([1, 2]);
+    expect(listening.map((l) => l.port)).toEqual([port, port]);
+    const primary = lines.find((l) => l.msg?.startsWith("listening on"))!;
+    expect(primary.msg).toBe(`listening on 127.0.0.1:${port} with 2 workers`);
+    expect(primary.pid).not.toBe(listening[0]!.pid);
+    expect(lines.indexOf(primary)).toBeGreaterThan(Math.max(...listening.map((l) => lines.indexOf(l))));
+  });
+
+  it("answers Connect JSON and gRPC calls, each call by exactly one worker, and both workers answer", async () => {
+    const from = srv.lines().length;
+    const tokens = await createsOnFreshConnections(port, key, 4);
+    const verified = await postJson(port, "/room.tokens.private.v1.Service/Verify", key, { token: tokens[0] });
+    expect(verified.status).toBe(200);
+    expect(verified.json.userId).toBe("u0");
+
+    // gRPC: each client its own HTTP/2 connection.
+    for (let i = 0; i < 4; i++) {
+      const sessions = new Http2SessionManager(`http://127.0.0.1:${port}`);
+      try {
+        const client = tokensClient(createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, sessionManager: sessions }));
+        const res = await client.create({ arguments: [toArgument(validArgument(i))] }, bearer(key));
+        expect(res.tokens).toHaveLength(1);
+        const claims = await client.verify({ token: res.tokens[0]! }, bearer(key));
+        expect(claims.userId).toBe(`user-${i}`);
+      } finally {
+        sessions.abort();
+      }
+    }
+
+    // Log lines reach the test through a pipe, so wait for all of them; one line per call, never two.
+    const json = await until("every JSON call is logged", () => {
+      const got = rpcLines(srv.lines().slice(from), "application/json");
+      return got.length >= 5 ? got : undefined;
+    });
+    const grpc = await until("every gRPC call is logged", () => {
+      const got = rpcLines(srv.lines().slice(from), "application/grpc");
+      return got.length >= 8 ? got : undefined;
+    });
+    expect(json).toHaveLength(5);
+    expect(grpc).toHaveLength(8);
+    expect(workersOf(json)).toEqual([1, 2]);
+    expect(workersOf(grpc)).toEqual([1, 2]);
+  });
+
+  it("replaces a worker killed with SIGKILL, and calls keep succeeding", async () => {
+    const victim = pids.get(1)!;
+    const from = srv.lines().length;
+    process.kill(victim, "SIGKILL");
+    const died = await srv.waitFor("the primary notices the death", (l) => l.msg === "worker died unexpectedly", from);
+    expect(died).toMatchObject({ worker: 1, signal: "SIGKILL" });
+    expect(alive(victim)).toBe(false);
+
+    // While the replacement starts, the surviving worker answers.
+    await createsOnFreshConnections(port, key, 3);
+
+    const replaced = await srv.waitFor("a replacement listens", (l) => l.msg === "replacement worker listening", from);
+    expect(replaced).toMatchObject({ worker: 3, workers: 2 });
+    const started = srv.lines().find((l) => l.msg === "worker listening" && l.worker === 3)!;
+    expect(started.port).toBe(port);
+    pids.set(3, started.pid!);
+    pids.delete(1);
+
+    const after = srv.lines().length;
+    await createsOnFreshConnections(port, key, 4);
+    const answered = await until("the calls after the replacement are logged", () => {
+      const got = rpcLines(srv.lines().slice(after), "application/json");
+      return got.length >= 4 ? got : undefined;
+    });
+    expect(answered).toHaveLength(4);
+    expect(workersOf(answered)).toEqual([2, 3]);
+  });
+
+  it("SIGHUP on the primary reloads the keyring in every worker, the replacement included", async () => {
+    const from = srv.lines().length;
+    srv.proc.kill("SIGHUP");
+    for (const w of [2, 3]) {
+      await srv.waitFor(`worker ${w} reloads`, (l) => l.msg === "token keyring reloaded" && l.why === "SIGHUP" && l.worker === w, from);
+    }
+    expect(alive(srv.proc.pid!)).toBe(true);
+    await createsOnFreshConnections(port, key, 2);
+  });
+
+  it("SIGTERM on the primary: in-flight calls complete, every process exits, exit code 0", async () => {
+    const calls = [inFlightCreate(port, key), inFlightCreate(port, key)];
+    await Promise.all(calls.map((c) => c.started));
+    for (const c of calls) c.firstHalf();
+
+    const from = srv.lines().length;
+    srv.proc.kill("SIGTERM");
+    // Both live workers drain (workers 2 and 3); the calls are still open.
+    for (const w of [2, 3]) await srv.waitFor(`worker ${w} drains`, (l) => l.msg === "draining in-flight calls" && l.worker === w, from);
+    for (const c of calls) c.rest();
+
+    for (const c of calls) {
+      const res = await c.response;
+      expect(res.status, res.body).toBe(200);
+      expect(JSON.parse(res.body).tokens).toHaveLength(1);
+    }
+    expect(await srv.exited).toEqual({ code: 0, signal: null });
+    // One call was in flight in each worker (the cluster hands concurrent connections to different free workers).
+    expect(workersOf(rpcLines(srv.lines().slice(from), "application/json"))).toEqual([2, 3]);
+    for (const pid of pids.values()) expect(alive(pid), `worker pid ${pid}`).toBe(false);
+    const lines = srv.lines().slice(from);
+    expect(workersOf(lines.filter((l) => l.msg === "stopped"))).toEqual([2, 3]);
+    expect(lines.at(-1)?.msg).toBe("all workers stopped");
+    // The replacement never printed the bootstrap key again.
+    expect(srv.stdout.split(KEY_BANNER)).toHaveLength(2);
+    expect(srv.stderr).toBe("");
+  });
+});
+
+describe("serve --workers 1", () => {
+  it("is the single process of old: no cluster, it listens itself and exits 0 on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-one-"));
+    const srv = new Serve(["--workers", "1"], serveEnv(dir));
+    try {
+      const ready = await srv.waitFor("it listens", (l) => l.msg === "roomgate listening");
+      expect(ready.pid).toBe(srv.proc.pid);
+      expect((await postJson(ready.port!, CREATE, /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!, { arguments: [{ user_id: "u", room_id: "r" }] })).status).toBe(200);
+      srv.proc.kill("SIGTERM");
+      expect(await srv.exited).toEqual({ code: 0, signal: null });
+      expect(srv.lines().filter((l) => l.worker !== undefined || l.msg?.includes("worker"))).toEqual([]);
+    } finally {
+      srv.proc.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("serve --workers: bad values and failed starts", () => {
+  const run = (args: string[], env: NodeJS.ProcessEnv) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, [...CLI, "serve", ...args], { env, timeout: 30_000 }, (err, _stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }),
+      );
+    });
+
+  it("refuses --workers 0, --workers abc and ROOMGATE_WORKERS=abc, naming the setting, before touching the data dir", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-bad-"));
+    try {
+      const [zero, abc, env] = await Promise.all([
+        run(["--workers", "0"], serveEnv(dir)),
+        run(["--workers", "abc"], serveEnv(dir)),
+        run([], serveEnv(dir, { ROOMGATE_WORKERS: "abc" })),
+      ]);
+      expect(zero.code).toBe(1);
+      expect(zero.stderr).toContain("option '--workers <n>' argument '0' is invalid");
+      expect(abc.code).toBe(1);
+      expect(abc.stderr).toContain("option '--workers <n>' argument 'abc' is invalid");
+      expect(env.code).toBe(1);
+      expect(env.stderr).toContain('roomgate: ROOMGATE_WORKERS must be a whole number, got "abc"');
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a port already in use ends the primary with exit code 1 and the error, without retrying forever", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-busy-"));
+    let srv: Serve | undefined;
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    try {
+      const busy = (blocker.address() as net.AddressInfo).port;
+      srv = new Serve(["--workers", "2"], serveEnv(dir, { PORT: String(busy) }));
+      // A primary that kept retrying would never exit: the test's timeout ends it.
+      expect(await srv.exited).toEqual({ code: 1, signal: null });
+      // One line: the first worker's failure ends everything; the others' are not repeated.
+      expect(srv.stderr).toMatch(new RegExp(`^roomgate: worker \\d failed to start: .*EADDRINUSE.* 127\\.0\\.0\\.1:${busy}\n$`));
+      expect(srv.lines().filter((l) => l.msg === "worker listening")).toEqual([]);
+    } finally {
+      srv?.proc.kill("SIGKILL");
+      blocker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("RestartPolicy", () => {
+  it("replaces at once, then backs off doubling, and gives up past the bound within the window", () => {
+    const p = new RestartPolicy({ windowMs: 60_000, maxDeaths: 5, baseDelayMs: 500, maxDelayMs: 1_500 });
+    const delays = [0, 1_000, 2_000, 3_000, 4_000, 5_000].map((t) => p.onDeath(t));
+    expect(delays).toEqual([0, 500, 1_000, 1_500, 1_500, undefined]);
+  });
+
+  it("forgets deaths older than the window", () => {
+    const p = new RestartPolicy({ windowMs: 60_000, maxDeaths: 2, baseDelayMs: 500, maxDelayMs: 10_000 });
+    expect(p.onDeath(0)).toBe(0);
+    expect(p.onDeath(1_000)).toBe(500);
+    expect(p.onDeath(60_500)).toBe(500); // the death at 0 is forgotten, the one at 1 000 is not
+    expect(p.onDeath(121_500)).toBe(0);
+  });
+});
