@@ -14,10 +14,15 @@ import { generateApiKey } from "./domain/auth/api-keys.js";
 import { createTenantWithKey, type BootstrapResult } from "./domain/auth/tenants.js";
 import { activateKey, addKey, generateTokenKey, retireKey, type TokenKey } from "./domain/tokens/keyring.js";
 import { createLogger } from "./server/logger.js";
-import { openStore } from "./store/db.js";
+import { pino } from "pino";
+import { openDatabase } from "./app/database.js";
+import { revokeApiKey } from "./domain/auth/api-key-revocation.js";
+import { RoomgateError } from "./domain/errors.js";
+import type { Database } from "./store/database.js";
+import { SqlJournal } from "./store/journal-store.js";
 import { loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
-import { pruneInBatches, SqliteMaintenanceStore, type PruneTarget } from "./store/maintenance-store.js";
-import { SqliteTenantStore } from "./store/tenant-store.js";
+import { pruneInBatches, SqlMaintenanceStore, type PruneTarget } from "./store/maintenance-store.js";
+import { SqlTenantStore } from "./store/tenant-store.js";
 
 const program = new Command("roomgate").description("Multi-tenant room access service");
 
@@ -32,7 +37,7 @@ program
     const workers = opts.workers ?? config.workers;
     if (workers === 1) return serveSingle(config, log);
     // One-time work before any worker exists: workers find it done.
-    announce(config, log, prepareOnce(config));
+    announce(config, log, await prepareOnce(config, log));
     const port = await choosePort(config.host, config.port);
     new WorkerPool({ workers, host: config.host, port, graceMs: config.shutdownGraceMs, tls: Boolean(config.tlsCert), log }).start();
   });
@@ -52,7 +57,7 @@ function announce(config: Config, log: Logger, started: { bootstrap: BootstrapRe
 
 /** `serve` as one process, no cluster at all (`--workers 1`). */
 async function serveSingle(config: Config, log: Logger): Promise<void> {
-  const app = createApp(config, log);
+  const app = await createApp(config, log);
   announce(config, log, app);
   const server = await serve(app);
   log.info({ port: server.port, tls: Boolean(config.tlsCert) }, "roomgate listening");
@@ -148,59 +153,53 @@ apiKeys
   .description("create an API key (for --tenant, or for a new tenant named --name); shown once")
   .option("--tenant <id>", "existing tenant id")
   .option("--name <name>", "create a new tenant with this name", "default")
-  .action((opts: { tenant?: string; name: string }) => {
-    const config = loadConfig();
-    const store = openStore(config.dbPath);
-    try {
-      const tenants = new SqliteTenantStore(store.db);
+  .action(async (opts: { tenant?: string; name: string }) => {
+    await withDatabase(async (db) => {
+      const tenants = new SqlTenantStore(db);
       if (opts.tenant) {
-        if (!tenants.findTenant(opts.tenant)) throw new Error(`no tenant ${opts.tenant}`);
+        if (!(await tenants.findTenant(opts.tenant))) throw new Error(`no tenant ${opts.tenant}`);
         const key = generateApiKey();
-        tenants.addApiKey(opts.tenant, { id: key.id, hash: key.hash, label: "cli" }, Date.now());
+        await tenants.addApiKey(opts.tenant, { id: key.id, hash: key.hash, label: "cli" }, Date.now());
         console.log(`tenant ${opts.tenant}\nkey id ${key.id}\n\n  ${key.key}\n\n(shown once)`);
       } else {
-        const r = createTenantWithKey(tenants, opts.name, Date.now());
+        const r = await createTenantWithKey(tenants, opts.name, Date.now());
         console.log(`tenant ${r.tenant.id}\nkey id ${r.keyId}\n\n  ${r.key}\n\n(shown once)`);
       }
-    } finally {
-      store.close();
-    }
+    });
   });
 
 apiKeys
   .command("list")
   .description("list API keys by public id (never the secret)")
   .option("--tenant <id>", "only this tenant's keys")
-  .action((opts: { tenant?: string }) => {
-    const config = loadConfig();
-    const store = openStore(config.dbPath);
-    try {
-      for (const k of new SqliteTenantStore(store.db).listApiKeys(opts.tenant)) {
+  .action(async (opts: { tenant?: string }) => {
+    await withDatabase(async (db) => {
+      for (const k of await new SqlTenantStore(db).listApiKeys(opts.tenant)) {
         const state = k.revokedAt === null ? "live" : `revoked ${new Date(k.revokedAt).toISOString()}`;
         console.log(`${k.id}\t${k.tenantId}\t${k.label}\t${state}`);
       }
-    } finally {
-      store.close();
-    }
+    });
   });
 
 apiKeys
   .command("revoke <id>")
-  .description("revoke an API key by its public id")
-  .action((id: string) => {
-    const config = loadConfig();
-    const store = openStore(config.dbPath);
-    try {
-      const tenants = new SqliteTenantStore(store.db);
-      const key = tenants.listApiKeys().find((k) => k.id === id);
-      if (!key) throw new Error(`no API key ${id}`);
-      if (key.revokedAt !== null) throw new Error(`API key ${id} was already revoked at ${new Date(key.revokedAt).toISOString()}`);
-      if (!tenants.revokeApiKey(id, Date.now())) throw new Error(`no live API key ${id}`);
-      const live = tenants.listApiKeys(key.tenantId).filter((k) => k.revokedAt === null).length;
-      console.log(`revoked API key ${id} of tenant ${key.tenantId}: calls with it are refused from now on; the tenant has ${live} live key(s) left`);
-    } finally {
-      store.close();
-    }
+  .description("revoke an API key by its public id (every running replica refuses it at once)")
+  .action(async (id: string) => {
+    await withDatabase(async (db) => {
+      const tenants = new SqlTenantStore(db);
+      // The event carries the revocation to every replica's change feed;
+      // this process keeps no live state, so it has nothing to catch up.
+      const sink = { journal: new SqlJournal(db), feed: { catchUp: async () => 0 } };
+      let tenantId: string;
+      try {
+        ({ tenantId } = await revokeApiKey({ tenants, transact: (fn) => db.write(fn), sink, clock: Date.now }, id, "system"));
+      } catch (err) {
+        if (err instanceof RoomgateError) throw new Error(err.message);
+        throw err;
+      }
+      const live = (await tenants.listApiKeys(tenantId)).filter((k) => k.revokedAt === null).length;
+      console.log(`revoked API key ${id} of tenant ${tenantId}: calls with it are refused from now on; the tenant has ${live} live key(s) left`);
+    });
   });
 
 const maintenance = program.command("maintenance").description("database housekeeping (safe while a server runs)");
@@ -225,13 +224,9 @@ maintenance
   .option("--batch-size <n>", "rows deleted per transaction", wholeNumber(1), 5_000)
   .option("--dry-run", "count what would be deleted; delete nothing")
   .action(async (opts: { keepDays?: number; batchSize: number; dryRun?: boolean }) => {
-    const config = loadConfig();
-    // A mistyped data dir would otherwise get a fresh, empty database to prune.
-    if (!existsSync(config.dbPath)) throw new Error(`no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH)`);
-    const store = openStore(config.dbPath);
-    try {
+    await withDatabase(async (db) => {
       const started = Date.now();
-      const m = new SqliteMaintenanceStore(store.db);
+      const m = new SqlMaintenanceStore(db);
       const cutoff = opts.keepDays === undefined ? undefined : started - opts.keepDays * DAY_MS;
       const targets: Array<{ target: PruneTarget; label: string }> = [
         { target: m.expiredGrants(started), label: "grants of expired tokens" },
@@ -245,7 +240,7 @@ maintenance
       const results: Array<{ label: string; n: number }> = [];
       for (const { target, label } of targets) {
         if (opts.dryRun) {
-          results.push({ label, n: target.count() });
+          results.push({ label, n: await target.count() });
           continue;
         }
         // One short IMMEDIATE transaction per batch, with a pause between
@@ -256,17 +251,41 @@ maintenance
       }
       const width = Math.max(...results.map((r) => r.label.length));
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const where = storeName(loadConfig());
       console.log(
         opts.dryRun
-          ? `dry run against ${config.dbPath} (nothing deleted): would delete`
-          : `pruned ${config.dbPath} in ${seconds} s, ${opts.batchSize.toLocaleString("en-US")} rows per transaction:`,
+          ? `dry run against ${where} (nothing deleted): would delete`
+          : `pruned ${where} in ${seconds} s, ${opts.batchSize.toLocaleString("en-US")} rows per transaction:`,
       );
       for (const r of results) console.log(`  ${r.label.padEnd(width)}  ${r.n.toLocaleString("en-US").padStart(12)}`);
       if (cutoff === undefined) console.log("  audit entries and events kept (no --keep-days)");
-    } finally {
-      store.close();
-    }
+    });
   });
+
+/**
+ * Runs a command against the configured store (SQLite file or PostgreSQL)
+ * and closes it. A command that reads an existing SQLite database refuses a
+ * missing file rather than creating an empty one (a mistyped data dir).
+ */
+async function withDatabase(fn: (db: Database) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  if (config.databaseUrl === undefined && !existsSync(config.dbPath)) {
+    throw new Error(`no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH)`);
+  }
+  const { db } = await openDatabase(config, pino({ level: "silent" }));
+  try {
+    await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** The store a command worked on, for its summary (never a password). */
+function storeName(config: Config): string {
+  if (config.databaseUrl === undefined) return config.dbPath;
+  const u = new URL(config.databaseUrl);
+  return `postgres ${u.host}${u.pathname}`;
+}
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`roomgate: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,8 +1,9 @@
 import type { Config } from "../config/config.js";
 import { bootstrapTenant, type BootstrapResult } from "../domain/auth/tenants.js";
-import { openStore } from "../store/db.js";
+import type { Logger } from "pino";
+import { openDatabase } from "../app/database.js";
 import { loadOrCreateKeys, parseKeysConfig } from "../store/key-file.js";
-import { SqliteTenantStore } from "../store/tenant-store.js";
+import { SqlTenantStore } from "../store/tenant-store.js";
 
 /** What the one-time start-up work did, for the primary to announce once. */
 export interface Prepared {
@@ -18,14 +19,15 @@ export interface Prepared {
  * again. Workers then find all of it in place, so none of them creates a
  * key file, races a migration or mints (and prints) a second bootstrap key.
  */
-export function prepareOnce(config: Config, now: number = Date.now()): Prepared {
+export async function prepareOnce(config: Config, log: Logger, now: number = Date.now()): Promise<Prepared> {
   let keyFileCreated = false;
   if (config.tokenKeys) parseKeysConfig(config.tokenKeys); // refused here, once, rather than by every worker
   else keyFileCreated = loadOrCreateKeys(config.keyFile, now).created;
-  const store = openStore(config.dbPath);
+  const { db } = await openDatabase(config, log);
   try {
-    return { bootstrap: bootstrapTenant(new SqliteTenantStore(store.db), config.apiKey, now), keyFileCreated };
+    const tenants = new SqlTenantStore(db);
+    return { bootstrap: await db.write(() => bootstrapTenant(tenants, config.apiKey, now)), keyFileCreated };
   } finally {
-    store.close();
+    await db.close();
   }
 }

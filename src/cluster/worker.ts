@@ -34,7 +34,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
 
   let app: App | undefined;
   try {
-    app = createApp(config, log);
+    app = await createApp(config, log);
     if (app.bootstrap.newKey) {
       // Only when the database was replaced under a running primary; the key is never shown by a worker.
       log.warn({ tenantId: app.bootstrap.tenantId }, "a worker bootstrapped a tenant; create its API key with `roomgate api-keys create --tenant`");
@@ -42,8 +42,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     server = await serve(withCallLog(app, log));
   } catch (err) {
     log.error({ err }, "worker failed to start");
-    app?.shutdown.abort();
-    app?.store.close();
+    await app?.close();
     await tellPrimary({ roomgate: "failed", message: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
