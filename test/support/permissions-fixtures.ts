@@ -1,55 +1,56 @@
 import { randomUUID } from "node:crypto";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { eq } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { expect } from "vitest";
 import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as PermissionsService } from "../../gen/room/permissions/v1/service_pb.js";
 import type { RoleName } from "../../src/domain/roles.js";
-import { rooms, spaces, users } from "../../src/store/schema.js";
 import { bearer, tokensClient } from "./clients.js";
 import type { TestServer } from "./server.js";
 
 // Users and spaces are set up straight through the real store: their own
 // services are built in parallel, and these tests are about permissions.
 
-/** Inserts a registered user and returns its id. */
-export function insertUser(srv: TestServer, tenantId = srv.tenantId, opts: { tenantModerator?: boolean } = {}): string {
+/** Inserts a registered user (through SQL both stores share) and returns its id. */
+export async function insertUser(srv: TestServer, tenantId = srv.tenantId, opts: { tenantModerator?: boolean } = {}): Promise<string> {
   const id = randomUUID();
-  srv.app.store.db
-    .insert(users)
-    .values({ id, tenantId, kind: "registered", username: `u-${id}`, email: `${id}@example.test`, tenantModerator: opts.tenantModerator ?? false, createdAt: Date.now() })
-    .run();
+  await srv.app.db.run(
+    sql`insert into users (id, tenant_id, kind, username, username_key, email, tenant_moderator, created_at)
+        values (${id}, ${tenantId}, 'registered', ${`u-${id}`}, ${`u-${id}`}, ${`${id}@example.test`}, ${opts.tenantModerator ?? false}, ${Date.now()})`,
+  );
   return id;
 }
 
 /** Inserts a space owned by `ownerUserId` and returns its id. */
-export function insertSpace(srv: TestServer, ownerUserId: string, tenantId = srv.tenantId): string {
+export async function insertSpace(srv: TestServer, ownerUserId: string, tenantId = srv.tenantId): Promise<string> {
   const id = randomUUID();
-  srv.app.store.db.insert(spaces).values({ id, tenantId, name: `space ${id}`, ownerUserId, createdAt: Date.now() }).run();
+  await srv.app.db.run(
+    sql`insert into spaces (id, tenant_id, name, is_public, owner_user_id, created_at) values (${id}, ${tenantId}, ${`space ${id}`}, ${false}, ${ownerUserId}, ${Date.now()})`,
+  );
   return id;
 }
 
 /** Inserts a room (optionally in a space) and returns its id (random unless given). */
-export function insertRoom(srv: TestServer, opts: { tenantId?: string; id?: string; spaceId?: string; isPublic?: boolean } = {}): string {
+export async function insertRoom(srv: TestServer, opts: { tenantId?: string; id?: string; spaceId?: string; isPublic?: boolean } = {}): Promise<string> {
   const id = opts.id ?? `room-${randomUUID()}`;
-  srv.app.store.db
-    .insert(rooms)
-    .values({ tenantId: opts.tenantId ?? srv.tenantId, id, spaceId: opts.spaceId ?? null, isPublic: opts.isPublic ?? false, createdAt: Date.now() })
-    .run();
+  await srv.app.db.run(
+    sql`insert into rooms (tenant_id, id, space_id, name, is_public, created_at)
+        values (${opts.tenantId ?? srv.tenantId}, ${id}, ${opts.spaceId ?? null}, '', ${opts.isPublic ?? false}, ${Date.now()})`,
+  );
   return id;
 }
 
 /** True when the tenant's rooms table holds `roomId`. */
-export function roomRowExists(srv: TestServer, tenantId: string, roomId: string): boolean {
-  return srv.app.store.db.select().from(rooms).where(eq(rooms.id, roomId)).all().some((r) => r.tenantId === tenantId);
+export async function roomRowExists(srv: TestServer, tenantId: string, roomId: string): Promise<boolean> {
+  return (await srv.app.db.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId}`)) !== undefined;
 }
 
 /** A registered user with `role` in a fresh room; returns the ids. */
-export function userWithRoomRole(srv: TestServer, role: RoleName): { userId: string; roomId: string } {
-  const userId = insertUser(srv);
-  const roomId = insertRoom(srv);
-  srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, role, "test", Date.now());
+export async function userWithRoomRole(srv: TestServer, role: RoleName): Promise<{ userId: string; roomId: string }> {
+  const userId = await insertUser(srv);
+  const roomId = await insertRoom(srv);
+  await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, role, "test", Date.now());
   return { userId, roomId };
 }
 
@@ -57,12 +58,16 @@ export function userWithRoomRole(srv: TestServer, role: RoleName): { userId: str
  * A registered user with `role` in a fresh space that has one room (public
  * unless asked otherwise: space roles reach public rooms only); returns the ids.
  */
-export function userWithSpaceRole(srv: TestServer, role: RoleName, opts: { roomIsPublic?: boolean } = {}): { userId: string; spaceId: string; roomId: string } {
-  const owner = insertUser(srv);
-  const spaceId = insertSpace(srv, owner);
-  const roomId = insertRoom(srv, { spaceId, isPublic: opts.roomIsPublic ?? true });
-  const userId = role === "role_space_owner" ? owner : insertUser(srv);
-  srv.app.memberships.setSpaceRole(srv.tenantId, spaceId, userId, role, Date.now());
+export async function userWithSpaceRole(
+  srv: TestServer,
+  role: RoleName,
+  opts: { roomIsPublic?: boolean } = {},
+): Promise<{ userId: string; spaceId: string; roomId: string }> {
+  const owner = await insertUser(srv);
+  const spaceId = await insertSpace(srv, owner);
+  const roomId = await insertRoom(srv, { spaceId, isPublic: opts.roomIsPublic ?? true });
+  const userId = role === "role_space_owner" ? owner : await insertUser(srv);
+  await srv.app.memberships.setSpaceRole(srv.tenantId, spaceId, userId, role, Date.now());
   return { userId, spaceId, roomId };
 }
 

@@ -21,9 +21,9 @@ export interface Scene {
 /** Builds a {@link Scene} through the real end-user calls. */
 export async function scene(srv: TestServer, opts: { spacePublic?: boolean } = {}): Promise<Scene> {
   const api = spacesClient(srv);
-  const owner = createTestUser(srv);
-  const spaceMod = createTestUser(srv);
-  const spaceUser = createTestUser(srv);
+  const owner = await createTestUser(srv);
+  const spaceMod = await createTestUser(srv);
+  const spaceUser = await createTestUser(srv);
   const { id: spaceId } = await api.createSpace({ name: "Space", isPublic: opts.spacePublic ?? true }, as(owner.token));
   for (const [u, role] of [
     [spaceMod, "role_space_moderator"],

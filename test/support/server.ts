@@ -6,6 +6,7 @@ import { createApp, serve, type App, type RunningServer } from "../../src/app.js
 import { loadConfig, type Config } from "../../src/config/config.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
+import { createTestDatabase } from "./postgres.js";
 
 /** A real roomgate on a random port with a temp-file SQLite store. */
 export interface TestServer {
@@ -30,9 +31,19 @@ export interface TestServerOptions {
   readonly tokenKeys?: readonly TokenKey[];
 }
 
+/**
+ * The store the suites run against: SQLite by default; PostgreSQL when
+ * `ROOMGATE_TEST_STORE=postgres` (the vitest "postgres" project sets it),
+ * each server on a fresh database of its own.
+ */
+export function testStore(): "sqlite" | "postgres" {
+  return process.env["ROOMGATE_TEST_STORE"] === "postgres" ? "postgres" : "sqlite";
+}
+
 /** Starts the full app exactly as `roomgate serve` does, on port 0. */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "roomgate-test-"));
+  const pg = testStore() === "postgres" ? await createTestDatabase() : undefined;
   const apiKey = "test-api-key-0123456789";
   const config: Config = loadConfig({
     PORT: "0",
@@ -40,13 +51,14 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ROOMGATE_DATA_DIR: dataDir,
     ROOMGATE_API_KEY: apiKey,
     ROOMGATE_SHUTDOWN_GRACE_MS: "2000",
+    ...(pg ? { ROOMGATE_DATABASE_URL: pg.url } : {}),
     ...opts.env,
   });
-  const app = createApp(config, pino({ level: "silent" }), {
+  const app = await createApp(config, pino({ level: "silent" }), {
     clock: opts.clock,
     tokenKeys: opts.tokenKeys ?? [{ ...generateTokenKey(Date.now()), state: "active" }],
   });
-  const other = createTenantWithKey(app.tenants, "other", Date.now());
+  const other = await createTenantWithKey(app.tenants, "other", Date.now());
   const server = await serve(app);
   return {
     app,
@@ -60,6 +72,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     dataDir,
     async close() {
       await server.close();
+      await pg?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,11 +1,10 @@
 import { createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { and, count, eq, type SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { Service as Access } from "../../gen/room/access/v1/service_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
-import { spaceMembers } from "../../src/store/schema.js";
 import type { TestServer } from "./server.js";
 
 /** Browser-facing room.spaces.v1 client: Connect JSON (HTTP/1.1 unless told). */
@@ -28,17 +27,18 @@ export function as(token: string): CallOptions {
   return { headers: { authorization: `Bearer ${token}` } };
 }
 
-/** Rows in `table` (optionally matching `where`), read straight from the store. */
-export function rowCount(srv: TestServer, table: SQLiteTable, where?: SQL): number {
-  const q = srv.app.store.db.select({ n: count() }).from(table);
-  return (where ? q.where(where) : q).get()?.n ?? 0;
+/**
+ * Rows in `table` (optionally matching `where`), read straight from the
+ * store. drizzle renders the SQLite schema's table and column names quoted,
+ * which PostgreSQL reads the same, so this works on both stores.
+ */
+export async function rowCount(srv: TestServer, table: SQLiteTable, where?: SQL): Promise<number> {
+  const row = await srv.app.db.get(sql`select count(*) as "n" from ${table}${where ? sql` where ${where}` : sql.empty()}`);
+  return Number(row?.n ?? 0);
 }
 
 /** A user's role in a space, read through the real store. */
-export function spaceRoleOf(srv: TestServer, spaceId: string, userId: string): string | undefined {
-  return srv.app.store.db
-    .select({ role: spaceMembers.role })
-    .from(spaceMembers)
-    .where(and(eq(spaceMembers.spaceId, spaceId), eq(spaceMembers.userId, userId)))
-    .get()?.role;
+export async function spaceRoleOf(srv: TestServer, spaceId: string, userId: string): Promise<string | undefined> {
+  const row = await srv.app.db.get(sql`select role as "role" from space_members where space_id = ${spaceId} and user_id = ${userId}`);
+  return row === undefined ? undefined : String(row.role);
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { users } from "../../src/store/schema.js";
+import { sql } from "drizzle-orm";
 import type { TestServer } from "./server.js";
 
 // The users feature is built in parallel: test users are inserted straight
@@ -12,20 +12,13 @@ export interface TestUser {
 }
 
 /** Inserts a registered user into `tenantId` (default: the bootstrap tenant) and issues it a 1 h user access token. */
-export function createTestUser(srv: TestServer, opts: { tenantId?: string; tenantModerator?: boolean } = {}): TestUser {
+export async function createTestUser(srv: TestServer, opts: { tenantId?: string; tenantModerator?: boolean } = {}): Promise<TestUser> {
   const tenantId = opts.tenantId ?? srv.tenantId;
   const userId = randomUUID();
-  srv.app.store.db
-    .insert(users)
-    .values({
-      id: userId,
-      tenantId,
-      kind: "registered",
-      username: `user-${userId}`,
-      email: `${userId}@example.test`,
-      tenantModerator: opts.tenantModerator ?? false,
-      createdAt: Date.now(),
-    })
-    .run();
+  const username = `user-${userId}`;
+  await srv.app.db.run(
+    sql`insert into users (id, tenant_id, kind, username, username_key, email, tenant_moderator, created_at)
+        values (${userId}, ${tenantId}, 'registered', ${username}, ${username}, ${`${userId}@example.test`}, ${opts.tenantModerator ?? false}, ${Date.now()})`,
+  );
   return { userId, token: srv.app.userTokens.issue({ tenantId, userId, ttlSeconds: 3600 }).token };
 }
