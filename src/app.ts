@@ -64,6 +64,7 @@ import { startLiveState } from "./app/live.js";
 import { SqlGrantStore } from "./store/grant-store.js";
 import { loadOrCreateKeys, parseKeysConfig, readKeyFile } from "./store/key-file.js";
 import { SqlTenantStore } from "./store/tenant-store.js";
+import { SqlSharedRateLimiter } from "./store/login-bucket-store.js";
 
 /** Everything a running roomgate is made of, wired once. */
 export interface App {
@@ -176,7 +177,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
       verifyCacheSize: config.verifyCacheSize,
     },
     clock,
-    { revocations, restrictions, journal, transact },
+    { revocations, restrictions, journal, transact, catchUp: () => feed.catchUp() },
   );
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock, revocations);
   const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
@@ -202,6 +203,8 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
       knownAddressDays: config.loginKnownAddressDays,
     },
     clock,
+    // Failed logins per account hold across every replica together.
+    new SqlSharedRateLimiter(db, "login-account", config.loginAccountFailuresPerMinute / 60, config.loginAccountFailuresPerMinute, clock),
   );
   const users = new Users(userStore, userTokens, userTokenOptions, clock, transact, loginGuard);
   const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock, sink, transact);

@@ -68,3 +68,18 @@ export class RateLimiter {
     if (this.buckets.size >= this.maxKeys) this.buckets.clear();
   }
 }
+
+/**
+ * A token bucket per key kept in the shared store, for limits that must
+ * hold across replicas. `take` reads and charges in one write transaction
+ * (writers are serialised), so concurrent callers on any replica are
+ * counted one by one, before the work they guard starts.
+ */
+export interface SharedRateLimiter {
+  /** True when switched off (rate 0). */
+  readonly disabled: boolean;
+  /** Takes one token for `key`: 0 when it had one, else the ms to wait (nothing taken). */
+  take(key: string): Promise<number>;
+  /** Gives back one token taken by {@link take}, never above the burst. */
+  refund(key: string): Promise<void>;
+}

@@ -84,6 +84,12 @@ export interface RoomTokensLive {
   readonly restrictions?: RestrictionIndex;
   readonly journal?: Journal;
   readonly transact?: Transact;
+  /**
+   * Brings this replica's live state up to every write committed so far
+   * (the change feed's catchUp): Create refuses a member blocked on ANY
+   * replica a moment ago, not only on this one.
+   */
+  readonly catchUp?: () => Promise<unknown>;
 }
 
 /**
@@ -125,6 +131,7 @@ export class RoomTokens {
     if (requests.length > this.limits.maxBatch) {
       throw invalidArgument(`arguments: ${requests.length} arguments exceed the batch limit of ${this.limits.maxBatch}`);
     }
+    await this.live.catchUp?.();
     const now = this.clock();
     const records: GrantRecord[] = [];
     const tokens: string[] = [];

@@ -1,5 +1,5 @@
 import { RoomgateError } from "../errors.js";
-import { RateLimiter } from "../rate-limit.js";
+import { RateLimiter, type SharedRateLimiter } from "../rate-limit.js";
 
 /** The login limits (config: ROOMGATE_LOGIN_*); a rate of 0 switches that limit off. */
 export interface LoginLimits {
@@ -27,7 +27,7 @@ export interface LoginAttempt {
 
 /** An admitted attempt; call `succeeded` when the password matched. */
 export interface LoginTicket {
-  succeeded(): void;
+  succeeded(): Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
@@ -56,7 +56,10 @@ const MAX_KNOWN = 100_000;
  * while an account or tenant is under attack. Behind a reverse proxy every
  * client has the proxy's address, so these limits are per proxy.
  *
- * State is in memory, per process (each replica limits on its own).
+ * Limits 1–3 are in memory, per replica. Limit 4, the one guessing spread
+ * over many addresses (and many replicas) would get around, is kept in the
+ * shared store when a {@link SharedRateLimiter} is given, so it holds
+ * across all replicas together; it is charged before hashing all the same.
  */
 export class LoginGuard {
   private readonly perAddress: RateLimiter;
@@ -69,6 +72,8 @@ export class LoginGuard {
   constructor(
     private readonly limits: LoginLimits,
     private readonly clock: () => number = Date.now,
+    /** The account-wide failure limit shared by every replica (limit 4); in memory when absent. */
+    private readonly sharedPerAccount?: SharedRateLimiter,
   ) {
     const perMinute = (n: number) => new RateLimiter(n / 60, n, clock);
     this.perAddress = perMinute(limits.attemptsPerMinutePerAddress);
@@ -77,22 +82,31 @@ export class LoginGuard {
     this.perAccount = perMinute(limits.accountFailuresPerMinute);
   }
 
-  /** Admits one attempt or throws resource_exhausted (see the class comment for the order). */
-  admit(a: LoginAttempt): LoginTicket {
+  /**
+   * Admits one attempt or throws resource_exhausted (see the class comment
+   * for the order). The in-memory limits are taken synchronously, before
+   * this yields; the shared one in one write transaction; both before the
+   * caller hashes anything.
+   */
+  async admit(a: LoginAttempt): Promise<LoginTicket> {
     refuse(this.perAddress.take(a.address), "too many login attempts from this address");
     const pair = `${a.account}\u0000${a.address}`;
     const known = this.isKnown(pair);
     if (!known) refuse(this.perTenant.take(a.tenant), "too many login attempts for this tenant");
     refuse(this.perAccountAddress.take(pair), "too many failed logins");
+    const shared = this.sharedPerAccount;
     if (!known) {
-      const wait = this.perAccount.take(a.account);
+      const wait = shared ? await shared.take(a.account) : this.perAccount.take(a.account);
       if (wait > 0) this.perAccountAddress.refund(pair);
       refuse(wait, "too many failed logins");
     }
     return {
-      succeeded: () => {
+      succeeded: async () => {
         this.perAccountAddress.refund(pair);
-        if (!known) this.perAccount.refund(a.account);
+        if (!known) {
+          if (shared) await shared.refund(a.account);
+          else this.perAccount.refund(a.account);
+        }
         this.remember(pair);
       },
     };

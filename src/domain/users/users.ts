@@ -169,17 +169,17 @@ export class Users {
     const maxPw = USER_LIMITS.passwordMaxChars;
     if (password.length > maxPw && charCount(password) > maxPw) throw invalidArgument(`password: must be at most ${maxPw} characters`);
     const tenantKnown = await this.store.tenantExists(tenantId);
-    const ticket = this.guard?.admit({
+    const ticket = await this.guard?.admit({
       tenant: tenantKnown ? tenantId : "",
       account: `${tenantId}\u0000${usernameKey(username)}`,
       address: addressLimitKey(clientAddress),
     });
-    // Charged above, before this first await after admit: concurrent
-    // attempts cannot all pass the limit and then be charged.
+    // Every limit was charged by admit, before the hash below: concurrent
+    // attempts cannot all pass the limit and be charged only afterwards.
     const user = tenantKnown ? await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC")) : undefined;
     const ok = await verifyPassword(password.normalize("NFC"), user?.passwordHash ?? undefined);
     if (!user || !ok) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
-    ticket?.succeeded();
+    await ticket?.succeeded();
     const ttlSeconds = this.options.tokenTtlSeconds;
     const { token, claims } = this.tokens.issue({ tenantId, userId: user.id, ttlSeconds });
     return { accessToken: token, userId: user.id, expiresAt: claims.expiresAt, ttlSeconds };

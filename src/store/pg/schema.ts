@@ -320,3 +320,14 @@ export const auditLog = pgTable(
   // One index, on purpose (see src/store/schema.ts).
   (t) => [index("audit_tenant_idx").on(t.tenantId, t.id)],
 );
+
+/**
+ * Shared rate limits that must hold across replicas (failed logins per
+ * account): a token bucket per key, read and charged in one write
+ * transaction. Tokens are kept in thousandths, as an integer.
+ */
+export const loginBuckets = pgTable("login_buckets", {
+  key: text("key").primaryKey(),
+  tokensMilli: ms("tokens_milli").notNull(),
+  at: ms("at").notNull(),
+});
