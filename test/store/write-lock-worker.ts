@@ -18,8 +18,11 @@ export interface WorkerInput {
   readonly name: string;
   readonly tenantId: string;
   readonly rounds: number;
-  /** Rounds in flight at once inside this process. */
-  readonly lanes: number;
+  /**
+   * Instead of the loop: on "go", open one write transaction, record an
+   * event, say "holding", and commit only on the next message.
+   */
+  readonly hold?: boolean;
 }
 
 /** What each worker answers. */
@@ -101,9 +104,10 @@ const steps: Array<(i: number) => Promise<unknown>> = [
   () => maintenance.expiredGrants(10).deleteBatch(1),
 ];
 
-async function lane(first: number, errors: string[]): Promise<number> {
+async function loop(): Promise<WorkerOutput> {
   let ok = 0;
-  for (let i = first; i < input.rounds; i += input.lanes) {
+  const errors: string[] = [];
+  for (let i = 0; i < input.rounds; i++) {
     for (const step of steps) {
       try {
         await step(i);
@@ -113,16 +117,27 @@ async function lane(first: number, errors: string[]): Promise<number> {
       }
     }
   }
-  return ok;
+  return { ok, errors };
 }
 
-// Both workers say "ready" and start their loops on "go", so they overlap.
+async function hold(): Promise<WorkerOutput> {
+  await db.write(async () => {
+    await journal.record([], [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: "room", actor: `key:${input.name}`, at: 0, messageId: `${input.name}-hold` }]);
+    const release = new Promise((resolve) => process.once("message", resolve));
+    process.send!("holding");
+    await release;
+  });
+  return { ok: 1, errors: [] };
+}
+
+// Both workers say "ready" once their connections are open, and start on "go".
 process.once("message", () => {
   void (async () => {
-    const errors: string[] = [];
-    const oks = await Promise.all(Array.from({ length: input.lanes }, (_, l) => lane(l, errors)));
+    // "started" goes out right before the first write transaction begins.
+    if (!input.hold) process.send!("started");
+    const out = await (input.hold ? hold() : loop());
     await db.close();
-    process.send!({ ok: oks.reduce((a, b) => a + b, 0), errors } satisfies WorkerOutput, () => process.disconnect());
+    process.send!(out satisfies WorkerOutput, () => process.disconnect());
   })();
 });
 process.send!("ready");
