@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { createHash } from "node:crypto";
 import type { SharedRateLimiter } from "../domain/rate-limit.js";
 import { num, type Database } from "./database.js";
 
@@ -57,7 +58,12 @@ export class SqlSharedRateLimiter implements SharedRateLimiter {
     );
   }
 
+  /**
+   * The stored key: a SHA-256 of the limiter name and the key. Keys hold
+   * user input and NUL separators, which PostgreSQL text refuses; a digest
+   * is fixed-length, safe in both stores and keeps usernames out of the table.
+   */
   private key(key: string): string {
-    return `${this.name}\u0000${key}`;
+    return createHash("sha256").update(this.name).update("\u0000").update(key).digest("hex");
   }
 }

@@ -207,3 +207,37 @@ function tenantIdOf(): string {
   if (!m) throw new Error(`no bootstrap tenant in the log: ${set.replicas[0]!.output()}`);
   return m[1]!;
 }
+
+describe(`failed logins per account hold across ${N} replicas together`, () => {
+  let limited: ReplicaSet;
+  beforeAll(async () => {
+    limited = await startReplicas(N, {
+      ROOMGATE_LOGIN_FAILURES_PER_MINUTE: "10",
+      ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE: "10",
+      ROOMGATE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS: "100000",
+      ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT: "10000",
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it("10 per account in all: 30 concurrent wrong passwords spread over the replicas get 10 unauthenticated, 20 resource_exhausted", async () => {
+    const first = limited.replicas[0]!;
+    await createClient(UsersPrivate, json(first)).createUser({ email: "target@example.test", username: "target", password: "correct-horse" }, bearer(limited.apiKey));
+    const m = /"tenantId":"([^"]+)"[^\n]*bootstrap tenant/.exec(first.output());
+    const tenantId = m![1]!;
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        createClient(Users, json(limited.replicas[i % N]!)).login({ tenantId, username: "target", password: `wrong-${i}` }),
+      ),
+    );
+    const codes = results.map((r) => (r.status === "fulfilled" ? "ok" : Code[ConnectError.from(r.reason).code]));
+    const count = (c: string) => codes.filter((x) => x === c).length;
+    expect({ unauthenticated: count("Unauthenticated"), exhausted: count("ResourceExhausted"), other: 30 - count("Unauthenticated") - count("ResourceExhausted") }).toEqual({
+      unauthenticated: 10,
+      exhausted: 20,
+      other: 0,
+    });
+  });
+});
