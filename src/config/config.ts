@@ -1,11 +1,12 @@
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
 /**
  * Worker processes `roomgate serve` runs when neither `--workers` nor
- * ROOMGATE_WORKERS says otherwise. One until every replica shares live state
- * through the change feed; then the machine's cores.
+ * ROOMGATE_WORKERS says otherwise: the machine's cores. Every worker is a
+ * replica sharing live state through the change feed.
  */
-export const DEFAULT_WORKERS = 1;
+export const DEFAULT_WORKERS = availableParallelism();
 
 /** Upper bound on worker processes: each holds its own database connection and caches. */
 export const MAX_WORKERS = 256;
