@@ -48,7 +48,7 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
   // BEGIN IMMEDIATE; see writeTransaction for why every transaction needs both.
   sqlite.pragma(`busy_timeout = ${busyTimeout(opts.busyTimeoutMs)}`);
   const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder: migrationsFolder() });
+  migrateRacing(() => migrate(db, { migrationsFolder: migrationsFolder() }));
   let closed = false;
   return {
     db,
@@ -95,4 +95,25 @@ function migrationsFolder(): string {
     dir = dirname(dir);
   }
   throw new Error("roomgate: migrations folder not found");
+}
+
+/**
+ * Applies the migrations, tolerating another process doing the same at the
+ * same moment (two replicas starting on one fresh file). drizzle reads the
+ * last applied migration before its transaction, so the loser of such a race
+ * finds the tables already made and fails; by then the winner has committed,
+ * and running again sees every migration applied and does nothing. A
+ * migration that is really broken fails every time and is thrown.
+ */
+function migrateRacing(run: () => void): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      run();
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      // A short synchronous pause: this runs once, at start, before serving.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt);
+    }
+  }
 }
