@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -238,6 +240,45 @@ describe(`failed logins per account hold across ${N} replicas together`, () => {
       unauthenticated: 10,
       exhausted: 20,
       other: 0,
+    });
+  });
+});
+
+describe(`an API key revoked with the CLI stops on all ${N} replicas`, () => {
+  it("its calls are refused everywhere and a Watch opened with it on another replica ends with unauthenticated", async () => {
+    const cli = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: set.env })).stdout;
+    const m = /"tenantId":"([^"]+)"[^\n]*bootstrap tenant/.exec(set.replicas[0]!.output());
+    const created = await cli("api-keys", "create", "--tenant", m![1]!);
+    const secret = /\n\s+(rgk_\S+)\n/.exec(created)![1]!;
+    const keyId = /key id (\S+)/.exec(created)![1]!;
+    const k2 = bearer(secret);
+    for (const r of set.replicas) await tokens(r).create({ arguments: [{ userId: "k2", roomId: "k2-room" }] }, k2);
+    const watcher = set.replicas[set.replicas.length - 1]!;
+    const stream = createClient(Events, grpc(watcher)).watch({}, k2);
+    const ended = (async () => {
+      try {
+        for await (const _ of stream) {
+          // events of the tenant: keep reading until the stream ends
+        }
+        return "ended without an error";
+      } catch (err) {
+        return Code[ConnectError.from(err).code];
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    await cli("api-keys", "revoke", keyId);
+    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe("Unauthenticated");
+    await eventually("every replica refuses the revoked key", async () => {
+      for (const r of set.replicas) {
+        try {
+          await tokens(r).create({ arguments: [{ userId: "k2", roomId: "k2-room" }] }, k2);
+          return false;
+        } catch (err) {
+          if (ConnectError.from(err).code !== Code.Unauthenticated) throw err;
+        }
+      }
+      return true;
     });
   });
 });

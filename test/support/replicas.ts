@@ -19,6 +19,8 @@ export interface Replica {
 export interface ReplicaSet {
   readonly replicas: Replica[];
   readonly apiKey: string;
+  /** The environment the replicas run with (for running the CLI against the same store). */
+  readonly env: NodeJS.ProcessEnv;
   /** Starts one more replica on the same store (e.g. after a SIGKILL). */
   add(): Promise<Replica>;
   close(): Promise<void>;
@@ -72,6 +74,7 @@ export async function startReplicas(n: number, env: Record<string, string> = {})
   return {
     replicas,
     apiKey,
+    env: base,
     add,
     async close() {
       await Promise.all(
