@@ -18,6 +18,7 @@ import { pino } from "pino";
 import { openDatabase } from "./app/database.js";
 import { revokeApiKey } from "./domain/auth/api-key-revocation.js";
 import { RoomgateError } from "./domain/errors.js";
+import { EventType } from "../gen/room/events/private/v1/service_pb.js";
 import type { Database } from "./store/database.js";
 import { SqlJournal } from "./store/journal-store.js";
 import { loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
@@ -105,7 +106,7 @@ tokenKeys
   .command("add")
   .description("generate a new token key; --activate makes it the one new tokens use")
   .option("--activate", "make the new key active (the old one stays decrypt-only)")
-  .action((opts: { activate?: boolean }) => {
+  .action(async (opts: { activate?: boolean }) => {
     const { keyFile, keys: before } = keyFileKeys();
     const key = generateTokenKey(Date.now());
     const previous = before.find((k) => k.state === "active");
@@ -115,13 +116,14 @@ tokenKeys
     } else {
       console.log(`added key ${key.id} (decrypt-only): tokens sealed with it verify; activate it with \`token-keys activate ${key.id}\``);
     }
+    await announceKeyringChange();
     console.log(RELOAD_HINT);
   });
 
 tokenKeys
   .command("activate <id>")
   .description("make an existing key active; the previous one becomes decrypt-only")
-  .action((raw: string) => {
+  .action(async (raw: string) => {
     const id = keyIdArg(raw);
     const { keyFile, keys } = keyFileKeys();
     const previous = keys.find((k) => k.state === "active");
@@ -131,17 +133,19 @@ tokenKeys
     }
     writeKeyFile(keyFile, activateKey(keys, id));
     console.log(`key ${id} is active: new tokens are sealed with it${previous ? `; key ${previous.id} is now decrypt-only` : ""}`);
+    await announceKeyringChange();
     console.log(RELOAD_HINT);
   });
 
 tokenKeys
   .command("retire <id>")
   .description("remove a decrypt-only key: tokens sealed with it stop verifying")
-  .action((raw: string) => {
+  .action(async (raw: string) => {
     const id = keyIdArg(raw);
     const { keyFile, keys } = keyFileKeys();
     const left = retireKey(keys, id);
     writeKeyFile(keyFile, left);
+    await announceKeyringChange();
     console.log(`key ${id} retired: tokens sealed with it no longer verify; ${left.length} key(s) left`);
     console.log(RELOAD_HINT);
   });
@@ -261,6 +265,23 @@ maintenance
       if (cutoff === undefined) console.log("  audit entries and events kept (no --keep-days)");
     });
   });
+
+/**
+ * Tells every running replica, through the change feed, to re-read its key
+ * file now (those reading the same file also notice within a second). The
+ * event belongs to no tenant, so no Watch stream shows it. Skipped when the
+ * store does not exist yet: nothing runs then.
+ */
+async function announceKeyringChange(): Promise<void> {
+  const config = loadConfig();
+  if (config.databaseUrl === undefined && !existsSync(config.dbPath)) return;
+  await withDatabase(async (db) => {
+    const journal = new SqlJournal(db);
+    await db.write(() =>
+      journal.record([], [{ tenantId: "", type: EventType.UNSPECIFIED, actor: "system", at: Date.now(), effects: { keyringChanged: true } }]),
+    );
+  });
+}
 
 /**
  * Runs a command against the configured store (SQLite file or PostgreSQL)

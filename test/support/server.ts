@@ -28,7 +28,8 @@ export interface TestServer {
 export interface TestServerOptions {
   readonly env?: Record<string, string>;
   readonly clock?: () => number;
-  readonly tokenKeys?: readonly TokenKey[];
+  /** Token keys to use; "file" uses the data dir's key file as `roomgate serve` does. */
+  readonly tokenKeys?: readonly TokenKey[] | "file";
 }
 
 /**
@@ -56,7 +57,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   });
   const app = await createApp(config, pino({ level: "silent" }), {
     clock: opts.clock,
-    tokenKeys: opts.tokenKeys ?? [{ ...generateTokenKey(Date.now()), state: "active" }],
+    tokenKeys: opts.tokenKeys === "file" ? undefined : (opts.tokenKeys ?? [{ ...generateTokenKey(Date.now()), state: "active" }]),
   });
   const other = await createTenantWithKey(app.tenants, "other", Date.now());
   const server = await serve(app);
