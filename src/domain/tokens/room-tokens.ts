@@ -103,13 +103,10 @@ interface CachedToken {
 
 
 /**
- * Issues and verifies room member tokens (seed 000). Issue validates every
- * argument before sealing anything, and records the whole batch in one
- * transaction; verify never touches the database.
+ * Issues room member tokens (seed 000): validates every argument before
+ * sealing anything, and records the whole batch in one transaction.
  */
-export class RoomTokens {
-  private readonly cache: VerifiedCache<CachedToken>;
-  private readonly revocations: RevocationIndex;
+export class RoomTokenIssuer {
   private readonly restrictions: RestrictionIndex;
 
   constructor(
@@ -120,8 +117,6 @@ export class RoomTokens {
     private readonly clock: () => number = Date.now,
     private readonly live: RoomTokensLive = {},
   ) {
-    this.cache = new VerifiedCache(limits.verifyCacheSize);
-    this.revocations = live.revocations ?? new RevocationIndex();
     this.restrictions = live.restrictions ?? new RestrictionIndex();
   }
 
@@ -207,6 +202,34 @@ export class RoomTokens {
     return tokens;
   }
 
+  private checkPermissions(at: string, perms: readonly number[]): Permission[] {
+    perms.forEach((p, j) => {
+      if (!isKnownPermission(p)) throw invalidArgument(`${at}.permissions[${j}]: unknown permission ${p}`);
+    });
+    return expandPermissions(perms as Permission[]);
+  }
+}
+
+/**
+ * Verifies room member tokens from memory only: decryption (cached per
+ * token), expiry, revocations and live restrictions; never the database.
+ */
+export class RoomTokenVerifier {
+  private readonly cache: VerifiedCache<CachedToken>;
+  private readonly revocations: RevocationIndex;
+  private readonly restrictions: RestrictionIndex;
+
+  constructor(
+    private readonly codec: TokenCodec,
+    verifyCacheSize: number,
+    private readonly clock: () => number = Date.now,
+    live: Pick<RoomTokensLive, "revocations" | "restrictions"> = {},
+  ) {
+    this.cache = new VerifiedCache(verifyCacheSize);
+    this.revocations = live.revocations ?? new RevocationIndex();
+    this.restrictions = live.restrictions ?? new RestrictionIndex();
+  }
+
   /**
    * True when `token` opened as a room member token before and the keyring
    * has not changed since: a cheap hint for callers that accept several
@@ -272,12 +295,41 @@ export class RoomTokens {
       restrictions: [],
     });
   }
+}
 
-  private checkPermissions(at: string, perms: readonly number[]): Permission[] {
-    perms.forEach((p, j) => {
-      if (!isKnownPermission(p)) throw invalidArgument(`${at}.permissions[${j}]: unknown permission ${p}`);
-    });
-    return expandPermissions(perms as Permission[]);
+/**
+ * Room member tokens (seed 000): the {@link RoomTokenIssuer} and the
+ * {@link RoomTokenVerifier} over one codec and one live state. The two
+ * halves share nothing else: issue writes to the store, verify reads only
+ * memory.
+ */
+export class RoomTokens {
+  readonly issuer: RoomTokenIssuer;
+  readonly verifier: RoomTokenVerifier;
+
+  constructor(codec: TokenCodec, store: GrantStore, limits: TokenLimits = DEFAULT_TOKEN_LIMITS, clock: () => number = Date.now, live: RoomTokensLive = {}) {
+    this.issuer = new RoomTokenIssuer(codec, store, limits, clock, live);
+    this.verifier = new RoomTokenVerifier(codec, limits.verifyCacheSize, clock, live);
+  }
+
+  /** The limits Create enforces (read by benchmarks). */
+  get limits(): TokenLimits {
+    return this.issuer.limits;
+  }
+
+  /** See {@link RoomTokenIssuer.issue}. */
+  issue(tenantId: string, issuedBy: string, requests: readonly TokenRequest[]): Promise<string[]> {
+    return this.issuer.issue(tenantId, issuedBy, requests);
+  }
+
+  /** See {@link RoomTokenVerifier.verify}. */
+  verify(tenantId: string | undefined, token: string): VerifiedToken {
+    return this.verifier.verify(tenantId, token);
+  }
+
+  /** See {@link RoomTokenVerifier.knows}. */
+  knows(token: string): boolean {
+    return this.verifier.knows(token);
   }
 }
 
