@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { rmSync } from "node:fs";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -120,9 +119,9 @@ async function memberTokenCaller(roomId: string, permissions: P[] = [P.Permissio
 }
 
 /** A registered user holding role_room_moderator in `roomId`, with a user access token. */
-function roomModeratorCaller(roomId: string): Caller {
-  const userId = insertUser(srv);
-  srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_moderator", "test", Date.now());
+async function roomModeratorCaller(roomId: string): Promise<Caller> {
+  const userId = await insertUser(srv);
+  await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_moderator", "test", Date.now());
   return endUserCaller(userToken(srv, userId), userId, "room moderator's user access token");
 }
 
@@ -134,28 +133,28 @@ const CALLERS: ReadonlyArray<[string, (roomId: string) => Caller | Promise<Calle
 
 /** A fresh room with one member holding a token from the real Create RPC. */
 async function scene(): Promise<{ roomId: string; target: string; targetToken: string }> {
-  const roomId = insertRoom(srv);
+  const roomId = await insertRoom(srv);
   const target = `member-${randomUUID()}`;
   return { roomId, target, targetToken: await memberToken(srv, target, roomId, TARGET_PERMS) };
 }
 
 /** Rows in every table moderation, revocation and issue can write. */
-function writes() {
+async function writes() {
   return {
-    restrictions: rowCount(srv, restrictions),
-    revocations: rowCount(srv, revocations),
-    audit: rowCount(srv, auditLog),
-    events: rowCount(srv, events),
-    grants: rowCount(srv, grants),
-    rooms: rowCount(srv, rooms),
+    restrictions: await rowCount(srv, restrictions),
+    revocations: await rowCount(srv, revocations),
+    audit: await rowCount(srv, auditLog),
+    events: await rowCount(srv, events),
+    grants: await rowCount(srv, grants),
+    rooms: await rowCount(srv, rooms),
   };
 }
 
 /** The call must fail with `code` and leave every table as it was. */
 async function expectRefused(call: () => Promise<unknown>, code: Code, message?: string | RegExp): Promise<void> {
-  const before = writes();
+  const before = await writes();
   await expectCode(call(), code, message);
-  expect(writes()).toStrictEqual(before);
+  expect(await writes()).toStrictEqual(before);
 }
 
 async function verify(token: string) {
@@ -168,8 +167,8 @@ async function flags(token: string, roomId: string) {
   return res.roomPermissions!.permissions!;
 }
 
-function lastEventId(): number {
-  return srv.app.journal.eventsAfter(srv.tenantId, undefined, 0, 1_000_000).at(-1)?.id ?? 0;
+async function lastEventId(): Promise<number> {
+  return (await srv.app.journal.eventsAfter(srv.tenantId, undefined, 0, 1_000_000)).at(-1)?.id ?? 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -183,8 +182,8 @@ describe("every action is permitted with the API key, a room member token and a 
         const setter = SETTER[a.name];
         if (setter !== undefined) await apiKeyCaller().act({ action: setter, roomId, targetUserId: target });
 
-        const before = writes();
-        const lastEvent = lastEventId();
+        const before = await writes();
+        const lastEvent = await lastEventId();
         const announced: StoredEvent[] = [];
         const stop = srv.app.bus.subscribe(srv.tenantId, (e) => announced.push(e));
         let res;
@@ -195,7 +194,7 @@ describe("every action is permitted with the API key, a room member token and a 
         }
 
         // Exactly one audit entry and one event; the restriction / revocation rows as the action says.
-        const after = writes();
+        const after = await writes();
         expect(after).toStrictEqual({
           ...before,
           audit: before.audit + 1,
@@ -203,7 +202,7 @@ describe("every action is permitted with the API key, a room member token and a 
           restrictions: before.restrictions + ("sets" in a ? 1 : "lifts" in a ? -1 : 0),
           revocations: before.revocations + ("kicks" in a ? 1 : 0),
         });
-        const newEvents = srv.app.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
+        const newEvents = await srv.app.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
         expect(newEvents).toHaveLength(1);
         const e = newEvents[0]!;
         expect(typeof res.eventId).toBe("bigint");
@@ -211,7 +210,7 @@ describe("every action is permitted with the API key, a room member token and a 
         expect(e).toMatchObject({ type: a.event, roomId, userId: target, actor: caller.actor, reason: `reason for ${a.name}`, until: null });
         expect(announced.map((x) => x.id)).toEqual([e.id]);
 
-        const [audit] = srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
+        const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
         expect(audit).toMatchObject({
           action: `moderation.${a.name}`,
           actor: caller.actor,
@@ -236,7 +235,7 @@ describe("every action is permitted with the API key, a room member token and a 
 
   it("the Connect JSON wire: the enum by name, the event id as a decimal string", async () => {
     const { roomId, target } = await scene();
-    const mod = roomModeratorCaller(roomId);
+    const mod = await roomModeratorCaller(roomId);
     const token = userToken(srv, mod.actor.slice("user:".length));
     const res = await fetch(`${srv.baseUrl}/room.moderation.v1.Service/Act`, {
       method: "POST",
@@ -247,7 +246,7 @@ describe("every action is permitted with the API key, a room member token and a 
     const body = (await res.json()) as { eventId: string };
     expect(Object.keys(body)).toEqual(["eventId"]);
     expect(body.eventId).toMatch(/^[1-9][0-9]*$/);
-    expect(Number(body.eventId)).toBe(lastEventId());
+    expect(Number(body.eventId)).toBe(await lastEventId());
   });
 });
 
@@ -271,9 +270,9 @@ describe("refusals: exact code, nothing written", () => {
 
   it("permission_denied for a room member token and a moderator's user access token of ANOTHER room", async () => {
     const { roomId, target, targetToken } = await scene();
-    const elsewhere = insertRoom(srv);
+    const elsewhere = await insertRoom(srv);
     const byToken = await memberTokenCaller(elsewhere);
-    const byRole = roomModeratorCaller(elsewhere);
+    const byRole = await roomModeratorCaller(elsewhere);
     for (const caller of [byToken, byRole]) {
       for (const a of ACTIONS) {
         await expectRefused(() => caller.act({ action: a.action, roomId, targetUserId: target }), Code.PermissionDenied);
@@ -289,7 +288,7 @@ describe("refusals: exact code, nothing written", () => {
   });
 
   it("permission_denied for a plain role_room_user, for every action and for DeleteMessage", async () => {
-    const { userId, roomId } = userWithRoomRole(srv, "role_room_user");
+    const { userId, roomId } = await userWithRoomRole(srv, "role_room_user");
     const target = `member-${randomUUID()}`;
     await memberToken(srv, target, roomId, TARGET_PERMS);
     const caller = endUserCaller(userToken(srv, userId), userId, "room user");
@@ -301,11 +300,11 @@ describe("refusals: exact code, nothing written", () => {
 
   it("a target who is not a member of the room → not_found, for every caller", async () => {
     const { roomId, target } = await scene();
-    const stranger = insertUser(srv);
+    const stranger = await insertUser(srv);
     // A member of another room is not a member of this one either.
     const elsewhere = `member-${randomUUID()}`;
-    await memberToken(srv, elsewhere, insertRoom(srv), TARGET_PERMS);
-    const callers = [apiKeyCaller(), await memberTokenCaller(roomId), roomModeratorCaller(roomId)];
+    await memberToken(srv, elsewhere, await insertRoom(srv), TARGET_PERMS);
+    const callers = [apiKeyCaller(), await memberTokenCaller(roomId), await roomModeratorCaller(roomId)];
     for (const caller of callers) {
       for (const who of [stranger, elsewhere, `nobody-${randomUUID()}`]) {
         await expectRefused(() => caller.act({ action: Action.ROOM_BLOCK, roomId, targetUserId: who }), Code.NotFound, /is not a member of room/);
@@ -326,7 +325,7 @@ describe("refusals: exact code, nothing written", () => {
     }
     await expectRefused(() => theirKey.deleteMessage({ roomId, messageId: "m-1" }), Code.NotFound);
 
-    const tenantModerator = insertUser(srv, srv.tenantId, { tenantModerator: true });
+    const tenantModerator = await insertUser(srv, srv.tenantId, { tenantModerator: true });
     const ours = [apiKeyCaller(), endUserCaller(userToken(srv, tenantModerator), tenantModerator, "tenant moderator")];
     for (const caller of ours) {
       await expectRefused(() => caller.act({ action: Action.CHAT_MUTE, roomId: theirRoom, targetUserId: theirMember }), Code.NotFound);
@@ -339,7 +338,7 @@ describe("refusals: exact code, nothing written", () => {
 
   it("ACTION_UNSPECIFIED and an unknown action number → invalid_argument on both surfaces", async () => {
     const { roomId, target } = await scene();
-    for (const caller of [apiKeyCaller(), roomModeratorCaller(roomId)]) {
+    for (const caller of [apiKeyCaller(), await roomModeratorCaller(roomId)]) {
       await expectRefused(() => caller.act({ action: Action.UNSPECIFIED, roomId, targetUserId: target }), Code.InvalidArgument, /ACTION_UNSPECIFIED/);
       await expectRefused(() => caller.act({ action: 99, roomId, targetUserId: target }), Code.InvalidArgument, /unknown action 99/);
     }
@@ -347,15 +346,15 @@ describe("refusals: exact code, nothing written", () => {
 
   it("a misspelled action name in Connect JSON → invalid_argument", async () => {
     const { roomId, target } = await scene();
-    const before = writes();
+    const before = await writes();
     const res = await fetch(`${srv.baseUrl}/room.moderation.v1.Service/Act`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${userToken(srv, roomModeratorCaller(roomId).actor.slice(5))}` },
+      headers: { "content-type": "application/json", authorization: `Bearer ${userToken(srv, (await roomModeratorCaller(roomId)).actor.slice(5))}` },
       body: JSON.stringify({ action: "ACTION_MUTE", roomId, targetUserId: target }),
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe("invalid_argument");
-    expect(writes()).toStrictEqual(before);
+    expect(await writes()).toStrictEqual(before);
   });
 
   it("a duration on a kick (or on a lift) → invalid_argument on both surfaces", async () => {
@@ -386,7 +385,8 @@ describe("refusals: exact code, nothing written", () => {
     ];
     for (const c of cases) await expectRefused(() => key.act(c), Code.InvalidArgument);
     await expectRefused(() => key.deleteMessage({ roomId, messageId: "" }), Code.InvalidArgument, /message_id/);
-    await expectRefused(() => endUser.act({ action: Action.CHAT_MUTE, roomId: "", targetUserId: target }, as(userToken(srv, insertUser(srv)))), Code.InvalidArgument);
+    const someone = await insertUser(srv);
+    await expectRefused(() => endUser.act({ action: Action.CHAT_MUTE, roomId: "", targetUserId: target }, as(userToken(srv, someone))), Code.InvalidArgument);
   });
 
   it("credentials: none, or the wrong kind → unauthenticated", async () => {
@@ -435,7 +435,7 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
   it("chat block drops the messaging and files ranges; chat unblock restores", async () => {
     const { roomId, target, targetToken } = await scene();
     const full = await verify(targetToken);
-    await roomModeratorCaller(roomId).act({ action: Action.CHAT_BLOCK, roomId, targetUserId: target });
+    await (await roomModeratorCaller(roomId)).act({ action: Action.CHAT_BLOCK, roomId, targetUserId: target });
     const blocked = await verify(targetToken);
     expect(blocked.restrictions.map((r) => r.kind)).toEqual(["chat_block"]);
     expect(blocked.permissions.filter((p) => p >= 300 && p < 500)).toEqual([]);
@@ -452,7 +452,7 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
 
   it("room block: no permissions, restriction room_block, all flags false, new tokens refused; room unblock restores", async () => {
     // A registered user with a room role and a room member token: the block covers both.
-    const { userId: target, roomId } = userWithRoomRole(srv, "role_room_user");
+    const { userId: target, roomId } = await userWithRoomRole(srv, "role_room_user");
     const targetToken = await memberToken(srv, target, roomId, TARGET_PERMS);
     const roleToken = userToken(srv, target);
     expect((await flags(roleToken, roomId)).canSendMessagesInMainThread).toBe(true);
@@ -471,7 +471,7 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
     // Other members of the room still get tokens.
     await memberToken(srv, `member-${randomUUID()}`, roomId, TARGET_PERMS);
 
-    await roomModeratorCaller(roomId).act({ action: Action.ROOM_UNBLOCK, roomId, targetUserId: target });
+    await (await roomModeratorCaller(roomId)).act({ action: Action.ROOM_UNBLOCK, roomId, targetUserId: target });
     expect((await verify(targetToken)).permissions).toEqual(full.permissions);
     const fresh = await memberToken(srv, target, roomId, [P.PermissionMessaging]);
     expect((await verify(fresh)).permissions).toContain(P.PermissionCanSendMessagesInMainThread);
@@ -482,7 +482,7 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
     ["chat kick", Action.CHAT_KICK],
   ])("%s: the current token is revoked at once; a token issued after the kick verifies; other rooms untouched", async (_n, action) => {
     const { roomId, target, targetToken } = await scene();
-    const otherRoom = insertRoom(srv);
+    const otherRoom = await insertRoom(srv);
     const otherToken = await memberToken(srv, target, otherRoom, TARGET_PERMS);
     await (await memberTokenCaller(roomId)).act({ action, roomId, targetUserId: target });
 
@@ -503,11 +503,11 @@ describe("durations lift on time (injected clock)", () => {
     const { roomId, target, targetToken } = await scene();
     const start = now;
     await apiKeyCaller().act({ action: Action.CHAT_MUTE, roomId, targetUserId: target, durationSeconds: 60 });
-    const [e] = srv.app.journal.eventsAfter(srv.tenantId, roomId, lastEventId() - 1, 1);
+    const [e] = await srv.app.journal.eventsAfter(srv.tenantId, roomId, (await lastEventId()) - 1, 1);
     expect(e).toMatchObject({ type: EventType.MUTED, until: start + 60_000 });
-    const [audit] = srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
+    const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
     expect(audit!.detail).toEqual({ until: start + 60_000, durationSeconds: 60 });
-    const before = writes();
+    const before = await writes();
 
     now = start + 59_000;
     let v = await verify(targetToken);
@@ -524,13 +524,13 @@ describe("durations lift on time (injected clock)", () => {
     expect(v.restrictions).toEqual([]);
     expect(v.permissions).toContain(P.PermissionCanSendMessagesInMainThread);
     expect((await flags(targetToken, roomId)).canSendMessagesInMainThread).toBe(true);
-    expect(writes()).toStrictEqual(before);
+    expect(await writes()).toStrictEqual(before);
   });
 
   it("room block for 30 s: new tokens refused until it lifts by itself", async () => {
     const { roomId, target, targetToken } = await scene();
     const start = now;
-    await roomModeratorCaller(roomId).act({ action: Action.ROOM_BLOCK, roomId, targetUserId: target, durationSeconds: 30 });
+    await (await roomModeratorCaller(roomId)).act({ action: Action.ROOM_BLOCK, roomId, targetUserId: target, durationSeconds: 30 });
     now = start + 29_999;
     await expectRoomAccessDenied(verify(targetToken), "room_blocked", roomId, start + 30_000);
     await expectRefused(
@@ -547,18 +547,18 @@ describe("durations lift on time (injected clock)", () => {
 describe("DeleteMessage", () => {
   it("permitted with the API key, PermissionChatMessageDelete alone, or a room moderator; records MESSAGE_DELETED with the message id", async () => {
     const { roomId } = await scene();
-    const callers = [apiKeyCaller(), await memberTokenCaller(roomId, [P.PermissionChatMessageDelete]), roomModeratorCaller(roomId)];
+    const callers = [apiKeyCaller(), await memberTokenCaller(roomId, [P.PermissionChatMessageDelete]), await roomModeratorCaller(roomId)];
     for (const [i, caller] of callers.entries()) {
       const messageId = `msg-${i}-${randomUUID()}`;
-      const before = writes();
-      const lastEvent = lastEventId();
+      const before = await writes();
+      const lastEvent = await lastEventId();
       const res = await caller.deleteMessage({ roomId, messageId, reason: "off-topic" });
-      expect(writes()).toStrictEqual({ ...before, audit: before.audit + 1, events: before.events + 1 });
-      const evs = srv.app.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
+      expect(await writes()).toStrictEqual({ ...before, audit: before.audit + 1, events: before.events + 1 });
+      const evs = await srv.app.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
       expect(evs).toHaveLength(1);
       expect(res.eventId).toBe(BigInt(evs[0]!.id));
       expect(evs[0]).toMatchObject({ type: EventType.MESSAGE_DELETED, roomId, messageId, actor: caller.actor, reason: "off-topic" });
-      const [audit] = srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
+      const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
       expect(audit).toMatchObject({ action: "moderation.message_delete", actor: caller.actor, roomId, target: messageId, reason: "off-topic" });
     }
   });
@@ -582,7 +582,7 @@ describe("restrictions and kicks survive a restart", () => {
     try {
       const key = bearer(first.apiKey);
       const mod = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: first.baseUrl }));
-      const roomId = insertRoom(first);
+      const roomId = await insertRoom(first);
       const issue = async (userId: string) => {
         const { tokens: [tok] } = await tokensClient(createGrpcTransport({ baseUrl: first.baseUrl })).create(
           { arguments: [{ userId, roomId, permissions: TARGET_PERMS }] },
@@ -603,7 +603,7 @@ describe("restrictions and kicks survive a restart", () => {
       await first.server.close();
 
       t += 1;
-      const app = createApp(first.app.config, pino({ level: "silent" }), { clock: tClock, tokenKeys: keys });
+      const app = await createApp(first.app.config, pino({ level: "silent" }), { clock: tClock, tokenKeys: keys });
       const second = await serve(app);
       try {
         const tok = tokensClient(createGrpcTransport({ baseUrl: `http://127.0.0.1:${second.port}` }));
@@ -625,8 +625,8 @@ describe("restrictions and kicks survive a restart", () => {
         await second.close();
       }
     } finally {
-      await first.server.close();
-      rmSync(first.dataDir, { recursive: true, force: true });
+      // Closes the first server if still open, drops its PostgreSQL database, removes its data dir.
+      await first.close();
     }
   });
 });

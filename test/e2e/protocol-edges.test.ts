@@ -3,7 +3,6 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { count } from "drizzle-orm";
 import http from "node:http";
 import http2 from "node:http2";
 import { fileURLToPath } from "node:url";
@@ -15,6 +14,7 @@ import { createRequestBytes, expectCode, expectNoStackTrace, validArgument } fro
 import { h1Request, h2Request, type H1Response } from "../support/raw-http.js";
 import { permissionsClient, userToken, insertUser } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { rowCount } from "../support/spaces-clients.js";
 
 let srv: TestServer;
 beforeAll(async () => {
@@ -26,7 +26,7 @@ const CONSUMER = "/consumer/api/v1/user";
 const PERMISSIONS = "/api/v1/room-permissions/3";
 const CREATE = "/room.tokens.private.v1.Service/Create";
 
-const userCount = () => srv.app.store.db.select({ n: count() }).from(users).get()!.n;
+const userCount = () => rowCount(srv, users);
 const consumerUrl = (key = srv.apiKey) => `${srv.baseUrl}${CONSUMER}?auth=${encodeURIComponent(key)}`;
 
 let seq = 0;
@@ -73,15 +73,15 @@ describe("issue 7 point 10: each REST route answers every error in its one shape
   });
 
   it("GET to seed 003's route is 405 with Allow: POST in its shape, and writes nothing", async () => {
-    const before = userCount();
+    const before = await userCount();
     const res = await h1Request(consumerUrl(), { method: "GET" });
     expectConsumerError(res, 405, "unimplemented");
     expect(res.headers["allow"]).toBe("POST");
-    expect(userCount()).toBe(before);
+    expect(await userCount()).toBe(before);
   });
 
   it("seed 003's route: bad JSON, an oversized body and bad fields all answer {code, message}; nothing is written", async () => {
-    const before = userCount();
+    const before = await userCount();
     const post = (body: Buffer | Buffer[], key?: string) =>
       h1Request(consumerUrl(key), { headers: { "content-type": "application/json" }, body });
     expectConsumerError(await post(Buffer.from("{not json")), 400, "invalid_argument", "request body is not valid JSON");
@@ -90,7 +90,7 @@ describe("issue 7 point 10: each REST route answers every error in its one shape
     expectConsumerError(await post(Buffer.from(JSON.stringify({ ...seedBody(), meta: "x".repeat(100 * 1024) }))), 413, "resource_exhausted");
     expectConsumerError(await post(Buffer.from(JSON.stringify(seedBody())), "wrong-key"), 401, "unauthenticated", "invalid API key");
     expectConsumerError(await post(Buffer.from(JSON.stringify({ ...seedBody(), nope: 1 }))), 400, "invalid_argument", 'unknown field "nope"');
-    expect(userCount()).toBe(before);
+    expect(await userCount()).toBe(before);
   });
 
   it("seed 002's route: an oversized body and a missing credential answer {errorText, httpStatusCode}", async () => {
@@ -120,14 +120,14 @@ function grpcHealth(): GrpcHealthClient {
 }
 
 /** Authorization headers a prober or a sidecar might attach. */
-function authorizations(): Record<string, string> {
+async function authorizations(): Promise<Record<string, string>> {
   return {
     "garbage bearer": "Bearer %%%not-a-token%%%",
     "not a bearer at all": "Basic dXNlcjpwYXNz",
     "valid-looking unknown token": `Bearer ${"AQAB".repeat(20)}`,
     "valid-looking unknown API key": `Bearer rgk_0123456789abcdef_${"A".repeat(43)}`,
     "a real API key": `Bearer ${srv.apiKey}`,
-    "a real user access token": `Bearer ${userToken(srv, insertUser(srv))}`,
+    "a real user access token": `Bearer ${userToken(srv, await insertUser(srv))}`,
   };
 }
 
@@ -135,7 +135,7 @@ describe("issue 7 point 13: grpc.health.v1 ignores credentials", () => {
   it("grpc-js: Check with any Authorization header is SERVING", async () => {
     const client = grpcHealth();
     try {
-      for (const [name, value] of Object.entries(authorizations())) {
+      for (const [name, value] of Object.entries(await authorizations())) {
         const md = new grpc.Metadata();
         md.set("authorization", value);
         const res = await new Promise<{ status: string }>((resolve, reject) =>
@@ -155,7 +155,7 @@ describe("issue 7 point 13: grpc.health.v1 ignores credentials", () => {
       ["gRPC", createClient(Health, createGrpcTransport({ baseUrl: srv.baseUrl }))],
     ];
     for (const [protocol, client] of clients) {
-      for (const [name, authorization] of Object.entries(authorizations())) {
+      for (const [name, authorization] of Object.entries(await authorizations())) {
         const headers = { authorization };
         expect((await client.check({ service: "" }, { headers })).status, `${protocol}: ${name}`).toBe(Status.SERVING);
         const abort = new AbortController();
@@ -185,7 +185,7 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
 
   for (const [name, bytes] of bodies) {
     it(`HTTP/1.1, ${name}: Content-Length and chunked both get invalid_argument with the parse error`, async () => {
-      const before = srv.app.grants.countGrants();
+      const before = await srv.app.grants.countGrants();
       const sized = await h1Request(`${srv.baseUrl}${CREATE}`, { headers: headers(), body: bytes });
       const chunked = await h1Request(`${srv.baseUrl}${CREATE}`, { headers: headers(), body: [bytes.subarray(0, 1), bytes.subarray(1)] });
       for (const res of [sized, chunked]) {
@@ -195,13 +195,13 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
         expect(err.message).toMatch(/^request is not valid protobuf binary \(/);
       }
       expect(sized.body.toString()).toBe(chunked.body.toString());
-      expect(srv.app.grants.countGrants()).toBe(before);
+      expect(await srv.app.grants.countGrants()).toBe(before);
     });
 
     it(`HTTP/2, ${name}: with and without content-length, the same answer`, async () => {
       const session = http2.connect(srv.baseUrl);
       try {
-        const before = srv.app.grants.countGrants();
+        const before = await srv.app.grants.countGrants();
         const base = { ":path": CREATE, ...headers() };
         const sized = await h2Request(session, { ...base, "content-length": String(bytes.length) }, [bytes]);
         const unsized = await h2Request(session, base, [bytes.subarray(0, 1), bytes.subarray(1)]);
@@ -210,7 +210,7 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
           expect((JSON.parse(res.body.toString()) as { message: string }).message).toMatch(/^request is not valid protobuf binary \(/);
         }
         expect(sized.body.toString()).toBe(unsized.body.toString());
-        expect(srv.app.grants.countGrants()).toBe(before);
+        expect(await srv.app.grants.countGrants()).toBe(before);
       } finally {
         session.close();
       }
@@ -233,7 +233,7 @@ describe("issue 7 point 20: an oversized REST body does not break the client's k
   it("413 (Content-Length and chunked), then the next call on the same keep-alive agent succeeds", async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const before = userCount();
+      const before = await userCount();
       for (const body of [big(), [big().subarray(0, 50_000), big().subarray(50_000)]]) {
         const refused = await h1Request(consumerUrl(), { agent, headers: jsonHeaders, body });
         expectConsumerError(refused, 413, "resource_exhausted");
@@ -243,7 +243,7 @@ describe("issue 7 point 20: an oversized REST body does not break the client's k
         expect(refused.headers["connection"]).toBe("keep-alive");
         expect(next.reusedSocket).toBe(true);
       }
-      expect(userCount()).toBe(before + 2);
+      expect(await userCount()).toBe(before + 2);
     } finally {
       agent.destroy();
     }
@@ -252,13 +252,13 @@ describe("issue 7 point 20: an oversized REST body does not break the client's k
   it("concurrency: oversized and valid calls interleaved on 3 keep-alive connections: every one answered, none reset", async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
     try {
-      const before = userCount();
+      const before = await userCount();
       const calls = Array.from({ length: 12 }, (_, i) =>
         h1Request(consumerUrl(), { agent, headers: jsonHeaders, body: i % 2 === 0 ? big() : ok() }).then((r) => r.status),
       );
       const statuses = await Promise.all(calls);
       expect(statuses).toEqual(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 413 : 200)));
-      expect(userCount()).toBe(before + 6);
+      expect(await userCount()).toBe(before + 6);
     } finally {
       agent.destroy();
     }
@@ -278,7 +278,7 @@ describe("issue 7 point 20: an oversized REST body does not break the client's k
   it("a body far over the limit (Content-Length or chunked) is answered with Connection: close, and the agent's next call is not reset", async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const before = userCount();
+      const before = await userCount();
       const huge = Buffer.alloc(4 * 1024 * 1024, 0x20);
       const pieces = Array.from({ length: 64 }, (_, i) => huge.subarray(i * 65_536, (i + 1) * 65_536));
       for (const body of [huge, pieces]) {
@@ -292,7 +292,7 @@ describe("issue 7 point 20: an oversized REST body does not break the client's k
         const next = await h1Request(consumerUrl(), { agent, headers: jsonHeaders, body: ok() });
         expect(next.status, next.body.toString()).toBe(200);
       }
-      expect(userCount()).toBe(before + 2);
+      expect(await userCount()).toBe(before + 2);
     } finally {
       agent.destroy();
     }

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { count, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
@@ -11,11 +11,13 @@ import type { GrantRecord } from "../../src/domain/tokens/room-tokens.js";
 import { grants, users } from "../../src/store/schema.js";
 import { bearer, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { rowCount } from "../support/spaces-clients.js";
 
 // Issue 7, point 12: `maintenance prune` beside a live server made CreateUser
 // fail with `internal` ("database is locked": a deferred transaction read,
 // then tried to write while prune held the lock). Every write transaction now
-// takes the lock up front and waits (busy timeout) instead of failing.
+// takes the lock up front and waits (busy timeout) instead of failing. On
+// PostgreSQL the CLI prunes the server's database, and writers wait alike.
 
 const exec = promisify(execFile);
 const DAY = 86_400_000;
@@ -39,15 +41,15 @@ beforeAll(async () => {
     expiresAt: now - DAY,
     issuedBy: "bulk",
   }));
-  srv.app.grants.recordGrants(expired);
+  await srv.app.grants.recordGrants(expired);
 });
 afterAll(async () => {
   await srv?.close();
 });
 
-/** Grants of the bulk issuer still in the file (prune's progress, seen from the server). */
-function expiredLeft(): number {
-  return srv.app.store.db.select({ n: count() }).from(grants).where(eq(grants.issuedBy, "bulk")).get()!.n;
+/** Grants of the bulk issuer still stored (prune's progress, seen from the server). */
+function expiredLeft(): Promise<number> {
+  return rowCount(srv, grants, eq(grants.issuedBy, "bulk"));
 }
 
 interface Outcome {
@@ -80,7 +82,7 @@ async function hammer(name: string, transport: Transport, done: () => boolean, o
         out.failed.push({ what, code: Code[err.code], message: err.rawMessage });
       }
     }
-    const left = expiredLeft();
+    const left = await expiredLeft();
     if (left > 0 && left < EXPIRED) out.duringPrune++;
   }
 }
@@ -88,9 +90,11 @@ async function hammer(name: string, transport: Transport, done: () => boolean, o
 describe("maintenance prune next to a live server (issue 7, point 12)", () => {
   it("every CreateUser and token Create succeeds over Connect and gRPC while prune runs as its own process", async () => {
     const out: Outcome = { ok: 0, failed: [], duringPrune: 0 };
-    const usersBefore = srv.app.store.db.select({ n: count() }).from(users).get()!.n;
+    const usersBefore = await rowCount(srv, users);
     let pruneDone = false;
-    const env = { ...process.env, ROOMGATE_DATA_DIR: srv.dataDir, LOG_LEVEL: "silent" };
+    // The server's store: its data dir, and its PostgreSQL database when it runs on one.
+    const databaseUrl = srv.app.config.databaseUrl;
+    const env = { ...process.env, ROOMGATE_DATA_DIR: srv.dataDir, LOG_LEVEL: "silent", ...(databaseUrl ? { ROOMGATE_DATABASE_URL: databaseUrl } : {}) };
     const prune = exec(process.execPath, ["--import", "tsx", "src/cli.ts", "maintenance", "prune", "--batch-size", BATCH], { env }).finally(() => {
       pruneDone = true;
     });
@@ -104,12 +108,12 @@ describe("maintenance prune next to a live server (issue 7, point 12)", () => {
     await Promise.all(workers);
 
     expect(r.stdout).toMatch(/grants of expired tokens\s+30,000\n/);
-    expect(expiredLeft()).toBe(0);
+    expect(await expiredLeft()).toBe(0);
     expect(out.failed).toEqual([]);
     // The calls really overlapped the prune: some finished with it partway.
     expect(out.duringPrune).toBeGreaterThan(0);
     // Every CreateUser that answered wrote its user (half the successes are CreateUser).
-    const created = srv.app.store.db.select({ n: count() }).from(users).get()!.n - usersBefore;
+    const created = (await rowCount(srv, users)) - usersBefore;
     expect(created * 2).toBe(out.ok);
   }, 120_000);
 });

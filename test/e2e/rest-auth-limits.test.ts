@@ -1,6 +1,5 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { count } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
@@ -8,6 +7,7 @@ import { users } from "../../src/store/schema.js";
 import { bearer, expectCode } from "../support/clients.js";
 import { credential, getRoomPermissionsRest, insertUser, permissionsClient, userToken, userWithRoomRole } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { rowCount } from "../support/spaces-clients.js";
 
 // Issue 7 point 11: seed 003's REST route skipped the per-key rate limit
 // its RPC twin has. The clock stands still, so no bucket refills during a
@@ -26,9 +26,9 @@ beforeAll(async () => {
 afterAll(() => srv.close());
 
 const BURST = 2;
-const userCount = () => srv.app.store.db.select({ n: count() }).from(users).get()!.n;
+const userCount = () => rowCount(srv, users);
 /** A fresh API key of its own tenant, so each test starts with a full bucket. */
-const freshKey = (name: string) => createTenantWithKey(srv.app.tenants, name, NOW).key;
+const freshKey = async (name: string) => (await createTenantWithKey(srv.app.tenants, name, NOW)).key;
 
 let seq = 0;
 const body = () => ({ chatRoom: `limit-room-${++seq}`, uniqueUserIdentifier: `limit-uui-${seq}`, username: "jon" });
@@ -52,37 +52,37 @@ function expectRestLimited(res: Awaited<ReturnType<typeof rest>>): void {
 
 describe("issue 7 point 11: the REST routes share the RPCs' API-key auth and per-key rate limit", () => {
   it("the RPC exhausts the key's budget, then the REST route is refused with 429 in its shape; nothing is written", async () => {
-    const key = freshKey("rpc-first");
+    const key = await freshKey("rpc-first");
     await connect.createUser(body(), bearer(key));
     await grpc.createUser(body(), bearer(key));
     await expectCode(connect.createUser(body(), bearer(key)), Code.ResourceExhausted, /^rate limit exceeded for this API key/);
-    const before = userCount();
+    const before = await userCount();
     expectRestLimited(await rest(key));
-    expect(userCount()).toBe(before);
+    expect(await userCount()).toBe(before);
   });
 
   it("vice versa: the REST route exhausts it, then Connect and gRPC are resource_exhausted; nothing is written", async () => {
-    const key = freshKey("rest-first");
+    const key = await freshKey("rest-first");
     for (let i = 0; i < BURST; i++) expect((await rest(key)).status).toBe(200);
     expectRestLimited(await rest(key));
-    const before = userCount();
+    const before = await userCount();
     await expectCode(connect.createUser(body(), bearer(key)), Code.ResourceExhausted, /^rate limit exceeded for this API key/);
     await expectCode(grpc.createUser(body(), bearer(key)), Code.ResourceExhausted, /^rate limit exceeded for this API key/);
-    expect(userCount()).toBe(before);
+    expect(await userCount()).toBe(before);
   });
 
   it("one key's budget is its own: another key is unaffected on both paths", async () => {
-    const spent = freshKey("spent");
+    const spent = await freshKey("spent");
     for (let i = 0; i < BURST; i++) expect((await rest(spent)).status).toBe(200);
     expectRestLimited(await rest(spent));
-    const other = freshKey("untouched");
+    const other = await freshKey("untouched");
     expect((await rest(other)).status).toBe(200);
     await connect.createUser(body(), bearer(other));
   });
 
   it("concurrency: 12 calls at once, mixed REST and RPC, on one key: exactly the burst succeeds and writes", async () => {
-    const key = freshKey("concurrent");
-    const before = userCount();
+    const key = await freshKey("concurrent");
+    const before = await userCount();
     const calls = Array.from({ length: 12 }, (_, i) => {
       if (i % 3 === 0) return rest(key).then((r) => (r.status === 200 ? "ok" : (expectRestLimited(r), "limited")));
       const client = i % 3 === 1 ? connect : grpc;
@@ -97,7 +97,7 @@ describe("issue 7 point 11: the REST routes share the RPCs' API-key auth and per
     const outcomes = await Promise.all(calls);
     expect(outcomes.filter((o) => o === "ok")).toHaveLength(BURST);
     expect(outcomes.filter((o) => o === "limited")).toHaveLength(12 - BURST);
-    expect(userCount()).toBe(before + BURST);
+    expect(await userCount()).toBe(before + BURST);
   });
 
   it("a wrong key is refused alike and spends nobody's budget", async () => {
@@ -110,8 +110,8 @@ describe("issue 7 point 11: the REST routes share the RPCs' API-key auth and per
 
 describe("issue 7 point 11: seed 002's route resolves end-user credentials exactly as the RPC does", () => {
   it("each credential form is accepted or refused the same way by GET /api/v1/room-permissions and GetRoomPermissions", async () => {
-    const member = userWithRoomRole(srv, "role_room_user");
-    const stranger = insertUser(srv);
+    const member = await userWithRoomRole(srv, "role_room_user");
+    const stranger = await insertUser(srv);
     const cases: [string, Record<string, string>, boolean][] = [
       ["bearer user token", credential.bearer(userToken(srv, member.userId)), true],
       ["session cookie", credential.cookie(userToken(srv, member.userId)), true],

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import { Code } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { sql } from "drizzle-orm";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
@@ -69,38 +69,38 @@ async function expectRevoked(c: TokensClient, t: Issued, key = srv.apiKey): Prom
 
 type Counts = { revocations: number; audit: number; events: number };
 
-function countsOf(app: App): Counts {
-  const n = (table: string) => (app.store.sqlite.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
-  return { revocations: n("revocations"), audit: n("audit_log"), events: n("events") };
+async function countsOf(app: App): Promise<Counts> {
+  const n = async (table: string) => Number((await app.db.get(sql`select count(*) as "n" from ${sql.identifier(table)}`))?.n);
+  return { revocations: await n("revocations"), audit: await n("audit_log"), events: await n("events") };
 }
 
 /** Runs `fn`, which must be refused, and asserts no revocation, audit entry or event was written. */
 async function writesNothing(fn: () => Promise<unknown>): Promise<void> {
-  const before = countsOf(srv.app);
+  const before = await countsOf(srv.app);
   const revokedBefore = srv.app.revocations.revokedTokenCount;
   await fn();
-  expect(countsOf(srv.app)).toEqual(before);
+  expect(await countsOf(srv.app)).toEqual(before);
   expect(srv.app.revocations.revokedTokenCount).toBe(revokedBefore);
 }
 
 /** Runs a revocation and asserts it wrote exactly one revocation, one audit entry and one event. */
 async function writesOne<T>(fn: () => Promise<T>): Promise<T> {
-  const before = countsOf(srv.app);
+  const before = await countsOf(srv.app);
   const out = await fn();
-  expect(countsOf(srv.app)).toEqual({ revocations: before.revocations + 1, audit: before.audit + 1, events: before.events + 1 });
+  expect(await countsOf(srv.app)).toEqual({ revocations: before.revocations + 1, audit: before.audit + 1, events: before.events + 1 });
   return out;
 }
 
-function keyActor(): string {
-  const keys = srv.app.tenants.listApiKeys(srv.tenantId);
+async function keyActor(): Promise<string> {
+  const keys = await srv.app.tenants.listApiKeys(srv.tenantId);
   expect(keys).toHaveLength(1);
   return `key:${keys[0]!.id}`;
 }
 
 /** The newest audit entry and the event with `eventId`, both of the bootstrap tenant. */
-function recorded(eventId: bigint) {
-  const [audit] = srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
-  const [event] = srv.app.journal.eventsAfter(srv.tenantId, undefined, Number(eventId) - 1, 1);
+async function recorded(eventId: bigint) {
+  const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
+  const [event] = await srv.app.journal.eventsAfter(srv.tenantId, undefined, Number(eventId) - 1, 1);
   expect(event?.id).toBe(Number(eventId));
   return { audit: audit!, event: event! };
 }
@@ -132,9 +132,9 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     await expectValid(c(), elsewhere);
     expect(srv.app.revocations.isRevoked({ tenantId: srv.tenantId, tokenId: target.id, userId: user, roomId: room, issuedAt: now + 1 })).toBe(true);
 
-    const { audit, event } = recorded(res.eventId);
-    expect(audit).toMatchObject({ action: "token.revoke", actor: keyActor(), target: target.id, targetUserId: user, roomId: room, reason: "leaked", at: now });
-    expect(event).toMatchObject({ type: EventType.TOKEN_REVOKED, tokenId: target.id, userId: user, roomId: room, reason: "leaked", actor: keyActor(), at: now });
+    const { audit, event } = await recorded(res.eventId);
+    expect(audit).toMatchObject({ action: "token.revoke", actor: await keyActor(), target: target.id, targetUserId: user, roomId: room, reason: "leaked", at: now });
+    expect(event).toMatchObject({ type: EventType.TOKEN_REVOKED, tokenId: target.id, userId: user, roomId: room, reason: "leaked", actor: await keyActor(), at: now });
   });
 
   it("RevokeUser with a room: only that user's tokens for that room", async () => {
@@ -151,8 +151,8 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     await expectValid(c(), inOtherRoom);
     await expectValid(c(), otherUser);
 
-    const { audit, event } = recorded(res.eventId);
-    expect(audit).toMatchObject({ action: "token.revoke_user", actor: keyActor(), targetUserId: user, roomId: room, target: "", reason: "kicked" });
+    const { audit, event } = await recorded(res.eventId);
+    expect(audit).toMatchObject({ action: "token.revoke_user", actor: await keyActor(), targetUserId: user, roomId: room, target: "", reason: "kicked" });
     expect(event).toMatchObject({ type: EventType.TOKEN_REVOKED, userId: user, roomId: room, tokenId: "", reason: "kicked" });
 
     // Issued after the revocation (1 ms later): not affected.
@@ -171,7 +171,7 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     for (const t of mine) await expectRevoked(c(), t);
     await expectValid(c(), theirs);
 
-    const { audit, event } = recorded(res.eventId);
+    const { audit, event } = await recorded(res.eventId);
     expect(audit).toMatchObject({ action: "token.revoke_user", targetUserId: user, roomId: "" });
     expect(event).toMatchObject({ type: EventType.TOKEN_REVOKED, userId: user, roomId: "", tokenId: "" });
 
@@ -191,8 +191,8 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     for (const t of inRoom) await expectRevoked(c(), t);
     for (const t of inOtherRoom) await expectValid(c(), t);
 
-    const { audit, event } = recorded(res.eventId);
-    expect(audit).toMatchObject({ action: "token.revoke_room", actor: keyActor(), roomId: room, targetUserId: "", target: "", reason: "closed" });
+    const { audit, event } = await recorded(res.eventId);
+    expect(audit).toMatchObject({ action: "token.revoke_room", actor: await keyActor(), roomId: room, targetUserId: "", target: "", reason: "closed" });
     expect(event).toMatchObject({ type: EventType.TOKEN_REVOKED, roomId: room, userId: "", tokenId: "", reason: "closed" });
 
     tick();
@@ -257,9 +257,9 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     await expectRevoked(c(), theirs, srv.otherKey);
     await expectValid(c(), ours);
     // Its audit entries and events are not in our tenant's journal.
-    expect(srv.app.journal.listAudit({ tenantId: srv.tenantId, roomId: room, limit: 100 }).filter((a) => a.action.startsWith("token.revoke"))).toEqual([]);
-    expect(srv.app.journal.eventsAfter(srv.tenantId, room, 0, 100)).toEqual([]);
-    const theirEvents = srv.app.journal.eventsAfter(srv.otherTenantId, undefined, 0, 10_000).filter((e) => e.userId === user || e.roomId === room);
+    expect((await srv.app.journal.listAudit({ tenantId: srv.tenantId, roomId: room, limit: 100 })).filter((a) => a.action.startsWith("token.revoke"))).toEqual([]);
+    expect(await srv.app.journal.eventsAfter(srv.tenantId, room, 0, 100)).toEqual([]);
+    const theirEvents = (await srv.app.journal.eventsAfter(srv.otherTenantId, undefined, 0, 10_000)).filter((e) => e.userId === user || e.roomId === room);
     expect(theirEvents.map((e) => [e.type, e.userId, e.roomId])).toEqual([
       [EventType.TOKEN_REVOKED, user, room],
       [EventType.TOKEN_REVOKED, user, ""],
@@ -297,12 +297,12 @@ describe("revocations survive a restart", () => {
       const bobAfter = await issue(c1, "bob", "lobby", first.apiKey);
       const hallAfter = await issue(c1, "frank", "hall", first.apiKey);
       expect(first.app.revocations.revokedTokenCount).toBe(2);
-      expect(countsOf(first.app).revocations).toBe(5);
+      expect((await countsOf(first.app)).revocations).toBe(5);
 
       await first.server.close();
       // The short-lived token has expired by the restart: its revocation is no longer needed in memory.
       t += 61_000;
-      const app = createApp(first.app.config, pino({ level: "silent" }), { clock: restartClock, tokenKeys: keys });
+      const app = await createApp(first.app.config, pino({ level: "silent" }), { clock: restartClock, tokenKeys: keys });
       second = { app, server: await serve(app) };
       expect(app.revocations.revokedTokenCount).toBe(1);
       expect(app.revocations.isRevoked({ tenantId: first.tenantId, tokenId: byId.id, userId: "alice", roomId: "lobby", issuedAt: t })).toBe(true);
@@ -314,11 +314,11 @@ describe("revocations survive a restart", () => {
       // Still revocable by id after the restart; the stored rows are all there.
       await c2.revoke({ tokenId: aliceKept.id }, key);
       await expectRevoked(c2, aliceKept, first.apiKey);
-      expect(countsOf(app).revocations).toBe(6);
+      expect((await countsOf(app)).revocations).toBe(6);
     } finally {
       if (second) await second.server.close();
-      else await first.server.close();
-      rmSync(first.dataDir, { recursive: true, force: true });
+      // Closes the first server if still open, drops its PostgreSQL database, removes its data dir.
+      await first.close();
     }
   });
 });

@@ -120,7 +120,7 @@ describe("roles → seed 002 flags (user access token)", () => {
   ] as const;
 
   it.each(cases)("%s gives exactly the expected flags over RPC and REST", async (role, scope, expected) => {
-    const { userId, roomId } = scope === "room" ? userWithRoomRole(srv, role) : userWithSpaceRole(srv, role);
+    const { userId, roomId } = scope === "room" ? await userWithRoomRole(srv, role) : await userWithSpaceRole(srv, role);
     const headers = credential.bearer(userToken(srv, userId));
     expect(await rpcFlags(roomId, headers)).toStrictEqual(expected);
     expect(await restFlags(roomId, headers)).toStrictEqual(expected);
@@ -129,18 +129,18 @@ describe("roles → seed 002 flags (user access token)", () => {
   it.each(["role_space_user", "role_space_moderator", "role_space_owner"] as const)(
     "%s never opens a private room of its space by itself: all false until a room role is granted",
     async (role) => {
-      const { userId, roomId } = userWithSpaceRole(srv, role, { roomIsPublic: false });
+      const { userId, roomId } = await userWithSpaceRole(srv, role, { roomIsPublic: false });
       const headers = credential.bearer(userToken(srv, userId));
       expect(await rpcFlags(roomId, headers)).toStrictEqual(ALL_FALSE);
       expect(await restFlags(roomId, headers)).toStrictEqual(ALL_FALSE);
-      srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
+      await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
       expect(await rpcFlags(roomId, headers)).toStrictEqual(PARTICIPANT);
     },
   );
 
   it("granted lists the catalog values: a room user has no moderation, a room moderator has it", async () => {
-    const user = userWithRoomRole(srv, "role_room_user");
-    const mod = userWithRoomRole(srv, "role_room_moderator");
+    const user = await userWithRoomRole(srv, "role_room_user");
+    const mod = await userWithRoomRole(srv, "role_room_moderator");
     const client = permissionsClient(srv);
     const u = await client.getRoomPermissions({ roomId: user.roomId }, { headers: credential.bearer(userToken(srv, user.userId)) });
     const m = await client.getRoomPermissions({ roomId: mod.roomId }, { headers: credential.bearer(userToken(srv, mod.userId)) });
@@ -152,31 +152,31 @@ describe("roles → seed 002 flags (user access token)", () => {
   });
 
   it("a room role applies only in its room; a room of the tenant without any role gives all false", async () => {
-    const { userId } = userWithRoomRole(srv, "role_room_moderator");
-    const elsewhere = insertRoom(srv);
+    const { userId } = await userWithRoomRole(srv, "role_room_moderator");
+    const elsewhere = await insertRoom(srv);
     const headers = credential.bearer(userToken(srv, userId));
     expect(await rpcFlags(elsewhere, headers)).toStrictEqual(ALL_FALSE);
     expect(await restFlags(elsewhere, headers)).toStrictEqual(ALL_FALSE);
   });
 
   it("room and space roles add up: room user + space moderator → everything", async () => {
-    const { userId, roomId } = userWithSpaceRole(srv, "role_space_user");
+    const { userId, roomId } = await userWithSpaceRole(srv, "role_space_user");
     expect(await rpcFlags(roomId, credential.bearer(userToken(srv, userId)))).toStrictEqual(PARTICIPANT);
-    srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_moderator", "test", Date.now());
+    await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_moderator", "test", Date.now());
     expect(await rpcFlags(roomId, credential.bearer(userToken(srv, userId)))).toStrictEqual(ALL_TRUE);
   });
 
   it("a tenant moderator (seed 003 without chatRoom) has everything in every room of the tenant", async () => {
-    const userId = insertUser(srv, srv.tenantId, { tenantModerator: true });
+    const userId = await insertUser(srv, srv.tenantId, { tenantModerator: true });
     const headers = credential.bearer(userToken(srv, userId));
-    expect(await rpcFlags(insertRoom(srv), headers)).toStrictEqual(ALL_TRUE);
-    expect(await restFlags(insertRoom(srv), headers)).toStrictEqual(ALL_TRUE);
+    expect(await rpcFlags(await insertRoom(srv), headers)).toStrictEqual(ALL_TRUE);
+    expect(await restFlags(await insertRoom(srv), headers)).toStrictEqual(ALL_TRUE);
   });
 
   it("an access-link user's token (scoped to a room) gets its role there and nothing elsewhere", async () => {
-    const { userId, roomId } = userWithRoomRole(srv, "user");
-    const other = insertRoom(srv);
-    srv.app.memberships.setRoomRole(srv.tenantId, other, userId, "role_room_moderator", "test", Date.now());
+    const { userId, roomId } = await userWithRoomRole(srv, "user");
+    const other = await insertRoom(srv);
+    await srv.app.memberships.setRoomRole(srv.tenantId, other, userId, "role_room_moderator", "test", Date.now());
     const headers = credential.bearer(userToken(srv, userId, { roomScope: roomId }));
     expect(await rpcFlags(roomId, headers)).toStrictEqual(PARTICIPANT);
     // A role in the other room does not help: the token is good for one room only.
@@ -190,18 +190,18 @@ describe("room member tokens (seed 000)", () => {
     const roomId = `created-by-token-${Date.now()}`;
     const token = await memberToken(srv, "member-1", roomId, [P.PermissionMessaging]);
     // The room was first seen in token Create: it exists for the tenant now.
-    expect(roomRowExists(srv, srv.tenantId, roomId)).toBe(true);
+    expect(await roomRowExists(srv, srv.tenantId, roomId)).toBe(true);
     const headers = credential.bearer(token);
     expect(await rpcFlags(roomId, headers)).toStrictEqual(MESSAGING_ONLY);
     expect(await restFlags(roomId, headers)).toStrictEqual(MESSAGING_ONLY);
 
-    const other = insertRoom(srv);
+    const other = await insertRoom(srv);
     expect(await rpcFlags(other, headers)).toStrictEqual(ALL_FALSE);
     expect(await restFlags(other, headers)).toStrictEqual(ALL_FALSE);
   });
 
   it("a single flag permission and seed 000 permissions map as expected; granted is the expanded token set", async () => {
-    const roomId = insertRoom(srv);
+    const roomId = await insertRoom(srv);
     const token = await memberToken(srv, "member-2", roomId, [P.PermissionCanShareScreen, P.PermissionChat]);
     const res = await permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(token) });
     expect(res.roomPermissions!.permissions).toMatchObject({ ...ALL_FALSE, canShareScreen: true });
@@ -214,7 +214,7 @@ describe("credentials: Bearer user token, Bearer room member token, session cook
   let userTok: string;
   let memberTok: string;
   beforeAll(async () => {
-    const u = userWithRoomRole(srv, "role_room_user");
+    const u = await userWithRoomRole(srv, "role_room_user");
     roomId = u.roomId;
     userTok = userToken(srv, u.userId);
     memberTok = await memberToken(srv, u.userId, roomId, [P.PermissionUi]);
@@ -264,9 +264,9 @@ describe("credentials: Bearer user token, Bearer room member token, session cook
 
 describe("room id rendering (seed 002 shows \"roomId\": 3)", () => {
   it("an all-digit id renders as a JSON number over REST and stays a string over RPC", async () => {
-    const userId = insertUser(srv);
-    insertRoom(srv, { id: "3" });
-    srv.app.memberships.setRoomRole(srv.tenantId, "3", userId, "role_room_moderator", "test", Date.now());
+    const userId = await insertUser(srv);
+    await insertRoom(srv, { id: "3" });
+    await srv.app.memberships.setRoomRole(srv.tenantId, "3", userId, "role_room_moderator", "test", Date.now());
     const headers = credential.cookie(userToken(srv, userId));
     const res = await getRoomPermissionsRest(srv, "3", headers);
     expect(res.status).toBe(200);
@@ -276,10 +276,10 @@ describe("room id rendering (seed 002 shows \"roomId\": 3)", () => {
   });
 
   it("ids that would not round-trip as numbers stay strings", async () => {
-    const userId = insertUser(srv, srv.tenantId, { tenantModerator: true });
+    const userId = await insertUser(srv, srv.tenantId, { tenantModerator: true });
     const headers = credential.bearer(userToken(srv, userId));
     for (const id of ["007", "12345678901234567890", "42a"]) {
-      insertRoom(srv, { id });
+      await insertRoom(srv, { id });
       const res = await getRoomPermissionsRest(srv, id, headers);
       expect(res.status).toBe(200);
       expect((res.body as { roomPermissions: { roomId: unknown } }).roomPermissions.roomId).toBe(id);
@@ -289,8 +289,8 @@ describe("room id rendering (seed 002 shows \"roomId\": 3)", () => {
 
 describe("refused credentials", () => {
   let roomId: string;
-  beforeAll(() => {
-    roomId = userWithRoomRole(srv, "role_room_user").roomId;
+  beforeAll(async () => {
+    roomId = (await userWithRoomRole(srv, "role_room_user")).roomId;
   });
 
   it("no credential: REST 401 in seed 002's error shape, RPC unauthenticated", async () => {
@@ -307,8 +307,8 @@ describe("refused credentials", () => {
   });
 
   it("an expired user access token: 401, RPC unauthenticated", async () => {
-    const userId = insertUser(srv);
-    srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
+    const userId = await insertUser(srv);
+    await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
     const past = new SubjectTokens(srv.app.codec, TokenKind.UserAccess, () => Date.now() - 2 * 3600_000);
     const expired = past.issue({ tenantId: srv.tenantId, userId, ttlSeconds: 60 }).token;
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.bearer(expired)), 401, WRONG_BEARER);
@@ -333,8 +333,8 @@ describe("refused credentials", () => {
 
 describe("unknown rooms and bad ids", () => {
   let headers: Record<string, string>;
-  beforeAll(() => {
-    headers = credential.bearer(userToken(srv, insertUser(srv, srv.tenantId, { tenantModerator: true })));
+  beforeAll(async () => {
+    headers = credential.bearer(userToken(srv, await insertUser(srv, srv.tenantId, { tenantModerator: true })));
   });
 
   it("an unknown room: REST 404, RPC not_found", async () => {
@@ -343,14 +343,14 @@ describe("unknown rooms and bad ids", () => {
   });
 
   it("another tenant's room is not found, even for a tenant moderator and even as a room member token for it", async () => {
-    const theirs = insertRoom(srv, { tenantId: srv.otherTenantId });
+    const theirs = await insertRoom(srv, { tenantId: srv.otherTenantId });
     expectRestError(await getRoomPermissionsRest(srv, theirs, headers), 404);
     await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: theirs }, { headers }), Code.NotFound);
     // A token the other tenant issued for its own room works there — the room is real.
     const theirToken = await memberToken(srv, "their-user", theirs, [P.PermissionOther], srv.otherKey);
     expect(await rpcFlags(theirs, credential.bearer(theirToken))).toStrictEqual({ ...ALL_FALSE, canSendNudge: true });
     // ...but a token of the other tenant does not see this tenant's rooms.
-    const mine = insertRoom(srv);
+    const mine = await insertRoom(srv);
     await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: mine }, { headers: credential.bearer(theirToken) }), Code.NotFound);
     expectRestError(await getRoomPermissionsRest(srv, mine, credential.bearer(theirToken)), 404);
   });
@@ -373,7 +373,7 @@ describe("unknown rooms and bad ids", () => {
       expect(res.status, bad).toBe(404);
       await res.arrayBuffer();
     }
-    const ok = await getRoomPermissionsRest(srv, encodeURIComponent(insertRoom(srv, { id: "räum ✓/1" })), headers);
+    const ok = await getRoomPermissionsRest(srv, encodeURIComponent(await insertRoom(srv, { id: "räum ✓/1" })), headers);
     expect(ok.status).toBe(200);
     expect((ok.body as { roomPermissions: { roomId: unknown } }).roomPermissions.roomId).toBe("räum ✓/1");
   });

@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import pg from "pg";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
@@ -29,14 +30,32 @@ function tryConnect(port: number): Promise<string> {
   });
 }
 
-/** Counts grants in the database file with a fresh connection (after the app closed its own). */
-function grantsOnDisk(path: string): number {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db.prepare("select count(*) as n from grants").get() as { n: number }).n;
-  } finally {
-    db.close();
+/**
+ * Counts the server's stored grants with a fresh connection (after the app
+ * closed its own): its SQLite file, or its PostgreSQL database.
+ */
+async function grantsOnDisk(s: TestServer): Promise<number> {
+  const url = s.app.config.databaseUrl;
+  if (url === undefined) {
+    const db = new Database(s.app.config.dbPath, { readonly: true });
+    try {
+      return (db.prepare("select count(*) as n from grants").get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
   }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return Number((await client.query<{ n: string }>("select count(*) as n from grants")).rows[0]!.n);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Whether the app's store still answers (false once the app closed it). */
+function storeOpen(s: TestServer): Promise<boolean> {
+  return s.app.db.ping();
 }
 
 /**
@@ -84,7 +103,7 @@ function track<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean 
 describe("graceful shutdown", () => {
   it("an HTTP/1.1 call in flight when close() starts completes; then the port and the store are closed", async () => {
     srv = await startTestServer();
-    const before = srv.app.grants.countGrants();
+    const before = await srv.app.grants.countGrants();
     const call = rawCreate(srv.port, srv.apiKey);
     await call.started;
     call.req.write(body.subarray(0, half));
@@ -101,9 +120,9 @@ describe("graceful shutdown", () => {
 
     await closing;
     expect(await tryConnect(srv.port)).toBe("ECONNREFUSED");
-    expect(srv.app.store.sqlite.open).toBe(false);
+    expect(await storeOpen(srv)).toBe(false);
     // The acknowledged write is durable: a fresh connection finds it.
-    expect(grantsOnDisk(srv.app.config.dbPath)).toBe(before + 1);
+    expect(await grantsOnDisk(srv)).toBe(before + 1);
   });
 
   it("close() waits for the in-flight call and refuses new connections meanwhile", async () => {
@@ -115,13 +134,13 @@ describe("graceful shutdown", () => {
     const closing = track(srv.server.close());
     await sleep(150);
     expect(closing.settled()).toBe(false);
-    expect(srv.app.store.sqlite.open).toBe(true);
+    expect(await storeOpen(srv)).toBe(true);
     expect(await tryConnect(srv.port)).toBe("ECONNREFUSED");
 
     call.req.end(body.subarray(half));
     expect((await call.response).status).toBe(200);
     await closing.promise;
-    expect(srv.app.store.sqlite.open).toBe(false);
+    expect(await storeOpen(srv)).toBe(false);
   });
 
   it("an HTTP/2 (h2c) call in flight when close() starts completes", async () => {
@@ -158,7 +177,7 @@ describe("graceful shutdown", () => {
     expect((JSON.parse(res.body) as { tokens: string[] }).tokens).toHaveLength(1);
     await closing;
     session.destroy();
-    expect(srv.app.store.sqlite.open).toBe(false);
+    expect(await storeOpen(srv)).toBe(false);
   });
 
   it("a call that never finishes is cut off after ROOMGATE_SHUTDOWN_GRACE_MS and writes nothing", async () => {
@@ -178,7 +197,7 @@ describe("graceful shutdown", () => {
       (e: NodeJS.ErrnoException) => e.code ?? e.message,
     );
     expect(err).toBe("ECONNRESET");
-    expect(srv.app.store.sqlite.open).toBe(false);
-    expect(grantsOnDisk(srv.app.config.dbPath)).toBe(0);
+    expect(await storeOpen(srv)).toBe(false);
+    expect(await grantsOnDisk(srv)).toBe(0);
   });
 });

@@ -1,7 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { count } from "drizzle-orm";
 import fc from "fast-check";
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +9,7 @@ import { users } from "../../src/store/schema.js";
 import { bearer, tokensClient } from "../support/clients.js";
 import { envelope, envelopes, grpcWebStatus, h1Request, h2Request } from "../support/raw-http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { rowCount } from "../support/spaces-clients.js";
 
 // Issue 7 point 17: invalid UTF-8 inside a JSON body used to be turned into
 // U+FFFD and written, so "alice\xfe" and "alice\xff" were one user.
@@ -32,16 +32,16 @@ const createBody = (b: number, room = ROOM) =>
   raw('{"arguments":[{"user_id":"alice', [b], `","room_id":"${room}","permissions":["PermissionRoomKick"]}]}`);
 
 const apiHeaders = (contentType: string) => ({ "content-type": contentType, authorization: `Bearer ${srv.apiKey}` });
-const userCount = () => srv.app.store.db.select({ n: count() }).from(users).get()!.n;
+const userCount = () => rowCount(srv, users);
 const audit = () => createClient(Audit, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
 
 /** Asserts nothing was written: no grant, no audit entry for the test room, no user. */
 async function expectNothingWritten(before: { grants: number; users: number }, room = ROOM): Promise<void> {
-  expect(srv.app.grants.countGrants()).toBe(before.grants);
-  expect(userCount()).toBe(before.users);
+  expect(await srv.app.grants.countGrants()).toBe(before.grants);
+  expect(await userCount()).toBe(before.users);
   expect((await audit().list({ roomId: room, pageSize: 500 }, bearer(srv.apiKey))).entries).toEqual([]);
 }
-const snapshot = () => ({ grants: srv.app.grants.countGrants(), users: userCount() });
+const snapshot = async () => ({ grants: await srv.app.grants.countGrants(), users: await userCount() });
 
 /** A Connect unary error body. */
 function connectError(body: Buffer): { code: string; message: string } {
@@ -50,7 +50,7 @@ function connectError(body: Buffer): { code: string; message: string } {
 
 describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes nothing", () => {
   it("Connect unary JSON: token Create with user_id \"alice\\xfe\" and \"alice\\xff\" (HTTP/1.1 and HTTP/2)", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const session = http2.connect(srv.baseUrl);
     try {
       for (const b of [0xfe, 0xff]) {
@@ -68,7 +68,7 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
   });
 
   it("gRPC+json over h2c and gRPC-Web+json over HTTP/1.1: status 3", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const session = http2.connect(srv.baseUrl);
     try {
       const grpcRes = await h2Request(session, { ":path": `${TOKENS}/Create`, te: "trailers", ...apiHeaders("application/grpc+json") }, [envelope(createBody(0xfe))]);
@@ -109,7 +109,7 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
   });
 
   it("seed 003's REST route and its RPC twin CreateUser, and users CreateUser: nothing is written", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const rest = await h1Request(`${srv.baseUrl}/consumer/api/v1/user?auth=${encodeURIComponent(srv.apiKey)}`, {
       headers: { "content-type": "application/json" },
       body: raw('{"chatRoom":"utf8-room","externalUserId":"alice', [0xfe], '","uniqueUserIdentifier":"alice"}'),
@@ -134,7 +134,7 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
   });
 
   it("binary requests refuse it too (gRPC, h2c)", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const arg = new BinaryWriter();
     arg.tag(1, WireType.LengthDelimited).bytes(Buffer.from([0x61, 0x6c, 0x69, 0x63, 0x65, 0xfe]));
     arg.tag(2, WireType.LengthDelimited).string(ROOM);
@@ -172,7 +172,7 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
         return true;
       }
     });
-    const before = snapshot();
+    const before = await snapshot();
     await fc.assert(
       fc.asyncProperty(invalid, async (bytes) => {
         const body = raw('{"arguments":[{"user_id":"u', [...bytes], `","room_id":"${ROOM}"}]}`);

@@ -19,7 +19,7 @@ const users = () => createClient(UsersPrivate, createGrpcTransport({ baseUrl: sr
 
 describe("VerifyAccessToken: user access tokens verify like room member tokens", () => {
   it("returns the subject of a valid token of the caller's tenant", async () => {
-    const u = createTestUser(srv);
+    const u = await createTestUser(srv);
     const v = await users().verifyAccessToken({ token: u.token }, bearer(srv.apiKey));
     expect(v.userId).toBe(u.userId);
     expect(v.roomId).toBe("");
@@ -27,7 +27,7 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
   });
 
   it("refuses another tenant's key, a room member token, garbage and an empty token", async () => {
-    const u = createTestUser(srv);
+    const u = await createTestUser(srv);
     await expectCode(users().verifyAccessToken({ token: u.token }, bearer(srv.otherKey)), Code.Unauthenticated, "invalid token");
     const [member] = (await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).create(
       { arguments: [{ userId: "m", roomId: "r", permissions: [203] }] },
@@ -39,7 +39,7 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
   });
 
   it("honours RevokeUser: the user's earlier access tokens stop, later ones work", async () => {
-    const u = createTestUser(srv);
+    const u = await createTestUser(srv);
     const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
     await tokens.revokeUser({ userId: u.userId }, bearer(srv.apiKey));
     await expectCode(users().verifyAccessToken({ token: u.token }, bearer(srv.apiKey)), Code.Unauthenticated, "token revoked");
@@ -49,7 +49,7 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
   });
 
   it("refuses an expired token", async () => {
-    const u = createTestUser(srv);
+    const u = await createTestUser(srv);
     now += 3_600_000 + 1;
     await expectCode(users().verifyAccessToken({ token: u.token }, bearer(srv.apiKey)), Code.Unauthenticated, "token expired");
   });
@@ -57,7 +57,7 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
 
 describe("a kick reaches access-link guests too", () => {
   it("revokes the guest's room-scoped user access token", async () => {
-    const owner = createTestUser(srv);
+    const owner = await createTestUser(srv);
     const { id: spaceId } = await spacesClient(srv).createSpace({ name: "s" }, as(owner.token));
     const { id: roomId } = await spacesClient(srv).createRoom({ spaceId, name: "r" }, as(owner.token));
     const link = await spacesClient(srv).generateAccess({ spaceId, roomId, username: "guest", role: "user" }, as(owner.token));

@@ -1,12 +1,13 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { count, eq } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { users } from "../../src/store/schema.js";
 import { bearer, expectCode } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { rowCount } from "../support/spaces-clients.js";
 
 // Issue 7, point 16: usernames and emails are unique per tenant without
 // regard to case, and Login finds a user in any case.
@@ -22,8 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => srv?.close());
 
-function userCount(): number {
-  return srv.app.store.db.select({ n: count() }).from(users).get()!.n;
+function userCount(): Promise<number> {
+  return rowCount(srv, users);
 }
 
 let seq = 0;
@@ -43,16 +44,16 @@ describe.each(WIRES)("over $name", (wire) => {
   it("`Ann` then `ann` is already_exists, and nothing is written", async () => {
     const name = `Ann-${wire.name}`;
     await admin.createUser(body(name), bearer(srv.apiKey));
-    const before = userCount();
+    const before = await userCount();
     await expectCode(admin.createUser(body(name.toLowerCase()), bearer(srv.apiKey)), Code.AlreadyExists, "username: already taken");
     await expectCode(admin.createUser(body(name.toUpperCase()), bearer(srv.apiKey)), Code.AlreadyExists, "username: already taken");
-    expect(userCount()).toBe(before);
+    expect(await userCount()).toBe(before);
   });
 
   it("created concurrently in every capitalisation, exactly one exists", async () => {
     const base = `bob-${wire.name.replace(/\W/g, "")}`;
     const variants = [base, base.toUpperCase(), `B${base.slice(1)}`, `${base.slice(0, -1)}${base.at(-1)!.toUpperCase()}`, base, base.toUpperCase()];
-    const before = userCount();
+    const before = await userCount();
     const results = await Promise.allSettled(variants.map((v) => admin.createUser(body(v), bearer(srv.apiKey))));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     for (const r of results) {
@@ -61,7 +62,7 @@ describe.each(WIRES)("over $name", (wire) => {
         expect([Code[e.code], e.rawMessage]).toEqual(["AlreadyExists", "username: already taken"]);
       }
     }
-    expect(userCount()).toBe(before + 1);
+    expect(await userCount()).toBe(before + 1);
   });
 
   it("Login finds the user in any capitalisation; the stored name keeps the original spelling", async () => {
@@ -70,15 +71,15 @@ describe.each(WIRES)("over $name", (wire) => {
     for (const typed of [b.username, b.username.toLowerCase(), b.username.toUpperCase()]) {
       expect((await account.login({ tenantId: srv.tenantId, username: typed, password: b.password })).userId).toBe(id);
     }
-    expect(srv.app.store.db.select({ u: users.username }).from(users).where(eq(users.id, id)).get()!.u).toBe(b.username);
+    expect((await srv.app.db.get(sql`select username as "u" from users where id = ${id}`))?.u).toBe(b.username);
   });
 
   it("emails are case-insensitive too (stored lower-cased)", async () => {
     const b = body(`dave-${seq}`, { email: `Dave.${seq}@Example.COM` });
     await admin.createUser(b, bearer(srv.apiKey));
-    const before = userCount();
+    const before = await userCount();
     await expectCode(admin.createUser(body(`other-${seq}`, { email: b.email.toLowerCase() }), bearer(srv.apiKey)), Code.AlreadyExists, "email: already registered");
-    expect(userCount()).toBe(before);
+    expect(await userCount()).toBe(before);
   });
 });
 

@@ -1,7 +1,7 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { count, eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { readFileSync } from "node:fs";
 import https from "node:https";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,7 @@ import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { users } from "../../src/store/schema.js";
 import { bearer, expectCode, expectNoStackTrace, tokensClient, TRANSPORTS } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { rowCount } from "../support/spaces-clients.js";
 
 let srv: TestServer;
 let admin: Client<typeof UsersPrivate>;
@@ -27,16 +28,25 @@ afterAll(async () => {
 });
 
 /** Rows in `users`, in one tenant or in all. */
-function userCount(tenantId?: string): number {
-  const q = srv.app.store.db.select({ n: count() }).from(users);
-  return (tenantId === undefined ? q : q.where(eq(users.tenantId, tenantId))).get()!.n;
+function userCount(tenantId?: string): Promise<number> {
+  return rowCount(srv, users, tenantId === undefined ? undefined : eq(users.tenantId, tenantId));
+}
+
+/** A stored user row (the columns these tests look at), read through the SQL both stores share. */
+async function userRow(id: string) {
+  const row = await srv.app.db.get<{ tenantId: string; kind: string; username: string; email: string; phone: string; passwordHash: string | null }>(
+    sql`select tenant_id as "tenantId", kind as "kind", username as "username", email as "email", phone as "phone", password_hash as "passwordHash"
+        from users where id = ${id}`,
+  );
+  expect(row, `user ${id} is stored`).toBeDefined();
+  return row!;
 }
 
 /** Runs `fn` and asserts that no user row was written meanwhile. */
 async function writesNothing(fn: () => Promise<unknown>): Promise<void> {
-  const before = userCount();
+  const before = await userCount();
   await fn();
-  expect(userCount()).toBe(before);
+  expect(await userCount()).toBe(before);
 }
 
 let seq = 0;
@@ -59,12 +69,12 @@ async function postJson(path: string, body: unknown, headers: Record<string, str
 describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => {
   it("creates a user, logs in, and the token names that user", async () => {
     const body = newUser({ email: "Jon.Smith@Example.COM", phone: "+79671234567", captchaToken: "ignored" });
-    const before = userCount(srv.tenantId);
+    const before = await userCount(srv.tenantId);
     const { id } = await admin.createUser(body, bearer(srv.apiKey));
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(userCount(srv.tenantId)).toBe(before + 1);
+    expect(await userCount(srv.tenantId)).toBe(before + 1);
 
-    const row = srv.app.store.db.select().from(users).where(eq(users.id, id)).get()!;
+    const row = await userRow(id);
     expect(row).toMatchObject({ tenantId: srv.tenantId, kind: "registered", username: body.username, email: "jon.smith@example.com", phone: "+79671234567" });
 
     const t0 = Date.now();
@@ -94,10 +104,12 @@ describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => 
     expect(Object.keys(JSON.parse(created.text))).toEqual(["id"]);
     expect(created.text).not.toContain(body.password);
 
-    const row = srv.app.store.db.select().from(users).where(eq(users.id, JSON.parse(created.text).id)).get()!;
+    const id = (JSON.parse(created.text) as { id: string }).id;
+    const row = await userRow(id);
     expect(row.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     expect(row.passwordHash).not.toContain(body.password);
-    const raw = srv.app.store.sqlite.prepare("SELECT * FROM users WHERE id = ?").get(row.id);
+    const raw = await srv.app.db.get(sql`select * from users where id = ${id}`);
+    expect(raw).toBeDefined();
     expect(JSON.stringify(raw)).not.toContain(body.password);
 
     const login = await postJson("/room.users.v1.Service/Login", { tenantId: srv.tenantId, username: body.username, password: body.password });
@@ -280,11 +292,11 @@ describe("tenant isolation", () => {
     const a = newUser();
     const b = { ...a, password: "tenant-b-password" };
     const inA = await admin.createUser(a, bearer(srv.apiKey));
-    const beforeB = userCount(srv.otherTenantId);
+    const beforeB = await userCount(srv.otherTenantId);
     const inB = await admin.createUser(b, bearer(srv.otherKey));
     expect(inB.id).not.toBe(inA.id);
-    expect(userCount(srv.otherTenantId)).toBe(beforeB + 1);
-    expect(srv.app.store.db.select().from(users).where(eq(users.id, inB.id)).get()!.tenantId).toBe(srv.otherTenantId);
+    expect(await userCount(srv.otherTenantId)).toBe(beforeB + 1);
+    expect((await userRow(inB.id)).tenantId).toBe(srv.otherTenantId);
 
     // Tenant A's credentials against tenant B's id: refused.
     await expectCode(account.login({ tenantId: srv.otherTenantId, username: a.username, password: a.password }), Code.Unauthenticated, "wrong username or password");
