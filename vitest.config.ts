@@ -36,11 +36,11 @@ export default defineConfig(async () => {
       testTimeout: 30_000,
       hookTimeout: 30_000,
       projects: [
-        { extends: true, test: { name: "sqlite", include: ["test/**/*.test.ts"] } },
+        { extends: true as const, test: { name: "sqlite", include: ["test/**/*.test.ts"] } },
         ...(withPostgres
           ? [
               {
-                extends: true,
+                extends: true as const,
                 test: {
                   name: "postgres",
                   include: ["test/e2e/**/*.test.ts", "test/store/repositories.test.ts"],
