@@ -3,14 +3,14 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { fromBinary } from "@bufbuild/protobuf";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RoomAccessDenied_Reason, RoomAccessDeniedSchema } from "../../gen/room/errors/v1/errors_pb.js";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { Action as PrivateAction } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
-import { accessLinks, auditLog, roomMembers } from "../../src/store/schema.js";
+import { auditLog, roomMembers } from "../../src/store/schema.js";
 import { bearer, expectCode, grpcAuth, grpcErrorOf, grpcTokensClient, grpcUnary } from "../support/clients.js";
 import { memberToken, permissionsClient } from "../support/permissions-fixtures.js";
 import { expectRoomAccessDenied } from "../support/room-access.js";
@@ -75,22 +75,22 @@ describe("RevokeAccessLink and ListAccessLinks", () => {
     expect(Object.keys(viaKey.links[0]!)).not.toContain("accessToken");
 
     // Revoke the redeemed one (end user) and another (API key).
-    const before = rowCount(srv, auditLog);
+    const before = await rowCount(srv, auditLog);
     const res = await api().revokeAccessLink({ spaceId: s.spaceId, roomId: s.privateRoom, linkId: made[4]!.linkId, reason: "leaked" }, as(s.owner.token));
-    const e = srv.app.journal.eventsAfter(srv.tenantId, undefined, Number(res.eventId) - 1, 1)[0]!;
+    const e = (await srv.app.journal.eventsAfter(srv.tenantId, undefined, Number(res.eventId) - 1, 1))[0]!;
     expect(e).toMatchObject({ type: EventType.TOKEN_REVOKED, tokenId: made[4]!.linkId, userId: redeemed.userId, roomId: s.privateRoom, reason: "leaked" });
     // One audit for the revocation, one for the guest's role removal.
-    expect(rowCount(srv, auditLog)).toBe(before + 2);
+    expect(await rowCount(srv, auditLog)).toBe(before + 2);
     await spacesPrivateClient(srv).revokeAccessLink({ spaceId: s.spaceId, roomId: s.privateRoom, linkId: made[3]!.linkId }, bearer(srv.apiKey));
 
     await expectCode(accessClient(srv).redeem({ accessToken: made[4]!.accessToken }), Code.FailedPrecondition, "access link revoked");
     await expectCode(accessClient(srv).redeem({ accessToken: made[3]!.accessToken }), Code.FailedPrecondition, "access link revoked");
     await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(redeemed.accessToken)), Code.Unauthenticated, "token revoked");
-    expect(srv.app.store.db.select().from(roomMembers).where(eq(roomMembers.userId, redeemed.userId)).all()).toEqual([]);
+    expect(await rowCount(srv, roomMembers, eq(roomMembers.userId, redeemed.userId))).toBe(0);
     // Twice is failed_precondition and writes nothing.
-    const again = rowCount(srv, auditLog);
+    const again = await rowCount(srv, auditLog);
     await expectCode(api().revokeAccessLink({ spaceId: s.spaceId, roomId: s.privateRoom, linkId: made[4]!.linkId }, as(s.owner.token)), Code.FailedPrecondition);
-    expect(rowCount(srv, auditLog)).toBe(again);
+    expect(await rowCount(srv, auditLog)).toBe(again);
     const listed = await api().listAccessLinks({ spaceId: s.spaceId, roomId: s.privateRoom }, as(s.owner.token));
     expect(listed.links.filter((l) => l.revokedAt !== undefined).map((l) => l.id).sort()).toEqual([made[3]!.linkId, made[4]!.linkId].sort());
     // The others still redeem.
@@ -100,7 +100,7 @@ describe("RevokeAccessLink and ListAccessLinks", () => {
   it("who may: the room's creator, a room moderator, the link's creator, the API key; not a member, not another tenant", async () => {
     const s = await scene(srv);
     const l = await permanentLink(s);
-    const member = createTestUser(srv);
+    const member = await createTestUser(srv);
     await api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: member.userId, role: "role_room_user" }, as(s.owner.token));
     const req = { spaceId: s.spaceId, roomId: s.privateRoom, linkId: l.linkId };
     await expectCode(api().listAccessLinks({ spaceId: s.spaceId, roomId: s.privateRoom }, as(member.token)), Code.PermissionDenied);
@@ -111,9 +111,10 @@ describe("RevokeAccessLink and ListAccessLinks", () => {
     await expectCode(api().revokeAccessLink({ ...req, linkId: "nope" }, as(s.owner.token)), Code.InvalidArgument);
     await expectCode(api().revokeAccessLink({ ...req, linkId: "0".repeat(32) }, as(s.owner.token)), Code.NotFound);
     await expectCode(api().listAccessLinks({ spaceId: s.spaceId, roomId: s.privateRoom, pageToken: "bogus" }, as(s.owner.token)), Code.InvalidArgument);
-    expect(srv.app.store.db.select().from(accessLinks).where(eq(accessLinks.id, l.linkId)).get()?.revokedAt).toBeNull();
+    const stored = await srv.app.db.get(sql`select revoked_at as "revokedAt" from access_links where id = ${l.linkId}`);
+    expect(stored?.revokedAt).toBeNull();
     // A room moderator who is not the room's creator may.
-    const mod = createTestUser(srv);
+    const mod = await createTestUser(srv);
     await api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: mod.userId, role: "role_room_moderator" }, as(s.owner.token));
     await api().revokeAccessLink(req, as(mod.token));
   });
@@ -122,12 +123,12 @@ describe("RevokeAccessLink and ListAccessLinks", () => {
     const s = await scene(srv);
     const l = await permanentLink(s);
     await redeemWorking(l.accessToken);
-    const before = rowCount(srv, auditLog);
+    const before = await rowCount(srv, auditLog);
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, () => api().revokeAccessLink({ spaceId: s.spaceId, roomId: s.privateRoom, linkId: l.linkId }, as(s.owner.token))),
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
-    expect(rowCount(srv, auditLog)).toBe(before + 2);
+    expect(await rowCount(srv, auditLog)).toBe(before + 2);
   });
 });
 

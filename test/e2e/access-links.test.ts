@@ -1,10 +1,11 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { accessLinks, users } from "../../src/store/schema.js";
+import { bool } from "../../src/store/database.js";
 import { bearer, expectCode, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { accessClient, as, rowCount, spacesClient } from "../support/spaces-clients.js";
@@ -26,7 +27,31 @@ afterAll(async () => {
 const api = () => spacesClient(srv);
 const access = () => accessClient(srv);
 const guestCount = () => rowCount(srv, users, eq(users.kind, "guest"));
-const linkRow = (id: string) => srv.app.store.db.select().from(accessLinks).where(eq(accessLinks.id, id)).get();
+
+type LinkRow = {
+  tenantId: string;
+  roomId: string;
+  username: string;
+  role: string;
+  externalUserId: string;
+  isPermanent: unknown;
+  expiresAt: number;
+  createdBy: string;
+  createdAt: number;
+  guestUserId: string | null;
+  useCount: number;
+};
+
+/** An access link as stored (SQL both stores accept; the boolean read the same on both). */
+async function linkRow(id: string) {
+  const row = await srv.app.db.get<LinkRow>(
+    sql`select tenant_id as "tenantId", room_id as "roomId", username as "username", role as "role", external_user_id as "externalUserId",
+               is_permanent as "isPermanent", expires_at as "expiresAt", created_by as "createdBy", created_at as "createdAt",
+               guest_user_id as "guestUserId", use_count as "useCount"
+        from access_links where id = ${id}`,
+  );
+  return row === undefined ? undefined : { ...row, isPermanent: bool(row.isPermanent) };
+}
 
 interface Room {
   owner: TestUser;
@@ -38,8 +63,8 @@ interface Room {
 
 /** A space whose room was created by a space moderator, not by the owner. */
 async function room(): Promise<Room> {
-  const owner = createTestUser(srv);
-  const creator = createTestUser(srv);
+  const owner = await createTestUser(srv);
+  const creator = await createTestUser(srv);
   const { id: spaceId } = await api().createSpace({ name: "Links", isPublic: false }, as(owner.token));
   const { id: inviteId } = await api().createInvite({ spaceId, role: "role_space_moderator" }, as(owner.token));
   await api().activateInvite({ spaceId, inviteId }, as(creator.token));
@@ -82,7 +107,7 @@ describe("GenerateAccess", () => {
     expect(claims.tokenId).toMatch(/^[0-9a-f]{32}$/);
     expect(claims.roomId).toBe(r.roomId);
     expect(claims.expiresAt).toBe(expiresAt);
-    expect(linkRow(claims.tokenId)).toMatchObject({
+    expect(await linkRow(claims.tokenId)).toMatchObject({
       tenantId: srv.tenantId,
       roomId: r.roomId,
       username: "John Smith & co",
@@ -99,41 +124,41 @@ describe("GenerateAccess", () => {
   it("ttl defaults to 86400 s", async () => {
     const r = await room();
     const res = await link(r);
-    const row = linkRow(linkIdOf(res.accessToken))!;
+    const row = (await linkRow(linkIdOf(res.accessToken)))!;
     expect(row.expiresAt - row.createdAt).toBe(86_400_000);
     expect(row.isPermanent).toBe(false);
   });
 
   it("a room moderator who did not create the room may generate", async () => {
     const r = await room();
-    const mod = createTestUser(srv);
+    const mod = await createTestUser(srv);
     await api().grantRole({ spaceId: r.spaceId, roomId: r.roomId, targetUserId: mod.userId, role: "role_room_moderator" }, as(r.owner.token));
     const res = await api().generateAccess({ spaceId: r.spaceId, roomId: r.roomId, username: "Guest", role: "user" }, as(mod.token));
-    expect(linkRow(linkIdOf(res.accessToken))?.createdBy).toBe(mod.userId);
+    expect((await linkRow(linkIdOf(res.accessToken)))?.createdBy).toBe(mod.userId);
   });
 
   it("the space owner who is neither creator nor room moderator is permission_denied, and so are others; nothing is written", async () => {
     const r = await room();
-    const spaceMod = createTestUser(srv);
+    const spaceMod = await createTestUser(srv);
     const { id: inviteId } = await api().createInvite({ spaceId: r.spaceId, role: "role_space_moderator" }, as(r.owner.token));
     await api().activateInvite({ spaceId: r.spaceId, inviteId }, as(spaceMod.token));
-    const roomUser = createTestUser(srv);
+    const roomUser = await createTestUser(srv);
     await api().grantRole({ spaceId: r.spaceId, roomId: r.roomId, targetUserId: roomUser.userId, role: "role_room_user" }, as(r.owner.token));
 
-    const before = rowCount(srv, accessLinks);
-    for (const u of [r.owner, spaceMod, roomUser, createTestUser(srv)]) {
+    const before = await rowCount(srv, accessLinks);
+    for (const u of [r.owner, spaceMod, roomUser, await createTestUser(srv)]) {
       await expectCode(
         api().generateAccess({ spaceId: r.spaceId, roomId: r.roomId, username: "x", role: "user" }, as(u.token)),
         Code.PermissionDenied,
         "only the room's creator or a room moderator may generate access links",
       );
     }
-    expect(rowCount(srv, accessLinks)).toBe(before);
+    expect(await rowCount(srv, accessLinks)).toBe(before);
   });
 
   it("bad input is invalid_argument and writes nothing", async () => {
     const r = await room();
-    const before = rowCount(srv, accessLinks);
+    const before = await rowCount(srv, accessLinks);
     const cases: [Parameters<typeof link>[1], string | RegExp][] = [
       [{ role: "admin" }, "role must be user or moderator"],
       [{ role: "role_room_user" }, "role must be user or moderator"],
@@ -147,7 +172,7 @@ describe("GenerateAccess", () => {
     ];
     for (const [extra, message] of cases) await expectCode(link(r, extra), Code.InvalidArgument, message);
     await link(r, { username: "x".repeat(64), externalUserId: "x".repeat(128), ttl: 30 * 86_400 });
-    expect(rowCount(srv, accessLinks)).toBe(before + 1);
+    expect(await rowCount(srv, accessLinks)).toBe(before + 1);
   });
 
   it("an unknown room or the wrong space is not_found", async () => {
@@ -169,7 +194,7 @@ describe("Redeem", () => {
   it("gives a user access token scoped to the room, a guest user and the link's role", async () => {
     const r = await room();
     const generated = await link(r, { role: "moderator", username: "Jane", externalUserId: "crm-7" });
-    const guestsBefore = guestCount();
+    const guestsBefore = await guestCount();
     const res = await access().redeem({ accessToken: generated.accessToken });
 
     expect(res.roomId).toBe(r.roomId);
@@ -180,13 +205,16 @@ describe("Redeem", () => {
     expect(claims.tenantId).toBe(srv.tenantId);
     // A one-day link: the token lives as long as the link, at most 24 h.
     expect(timestampDate(res.expiresAt!).getTime()).toBe(claims.expiresAt);
-    expect(claims.expiresAt).toBeLessThanOrEqual(linkRow(linkIdOf(generated.accessToken))!.expiresAt);
+    expect(claims.expiresAt).toBeLessThanOrEqual((await linkRow(linkIdOf(generated.accessToken)))!.expiresAt);
 
-    expect(guestCount()).toBe(guestsBefore + 1);
-    const guest = srv.app.store.db.select().from(users).where(eq(users.id, res.userId)).get();
+    expect(await guestCount()).toBe(guestsBefore + 1);
+    const guest = await srv.app.db.get(
+      sql`select tenant_id as "tenantId", kind as "kind", username as "username", external_user_id as "externalUserId", password_hash as "passwordHash"
+          from users where id = ${res.userId}`,
+    );
     expect(guest).toMatchObject({ tenantId: srv.tenantId, kind: "guest", username: "Jane", externalUserId: "crm-7", passwordHash: null });
-    expect(srv.app.memberships.roomRolesOf(srv.tenantId, res.userId, r.roomId).roomRole).toBe("moderator");
-    expect(linkRow(linkIdOf(generated.accessToken))).toMatchObject({ guestUserId: res.userId, useCount: 1 });
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, res.userId, r.roomId)).roomRole).toBe("moderator");
+    expect(await linkRow(linkIdOf(generated.accessToken))).toMatchObject({ guestUserId: res.userId, useCount: 1 });
   });
 
   it("caps the token at 24 h for a longer link", async () => {
@@ -201,7 +229,7 @@ describe("Redeem", () => {
     const r = await room();
     const res = await access().redeem({ accessToken: (await link(r, { role: "moderator" })).accessToken });
     const other = await api().generateAccess({ spaceId: r.spaceId, roomId: r.roomId, username: "Friend", role: "user" }, as(res.accessToken));
-    expect(linkRow(linkIdOf(other.accessToken))?.createdBy).toBe(res.userId);
+    expect((await linkRow(linkIdOf(other.accessToken)))?.createdBy).toBe(res.userId);
     await expectCode(api().createSpace({ name: "mine" }, as(res.accessToken)), Code.PermissionDenied, "this access token is limited to one room");
   });
 
@@ -209,16 +237,16 @@ describe("Redeem", () => {
     const r = await room();
     const { accessToken } = await link(r);
     await access().redeem({ accessToken });
-    const guests = guestCount();
+    const guests = await guestCount();
     await expectCode(access().redeem({ accessToken }), Code.FailedPrecondition, "access link already used");
-    expect(guestCount()).toBe(guests);
-    expect(linkRow(linkIdOf(accessToken))?.useCount).toBe(1);
+    expect(await guestCount()).toBe(guests);
+    expect((await linkRow(linkIdOf(accessToken)))?.useCount).toBe(1);
   });
 
   it("20 concurrent redemptions of a one-time link: exactly one succeeds", async () => {
     const r = await room();
     const { accessToken } = await link(r);
-    const guests = guestCount();
+    const guests = await guestCount();
     const h2 = accessClient(srv, "2");
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => h2.redeem({ accessToken })));
     expect(results.filter((x) => x.status === "fulfilled")).toHaveLength(1);
@@ -229,19 +257,19 @@ describe("Redeem", () => {
       expect(Code[(f.reason as ConnectError).code]).toBe(Code[Code.FailedPrecondition]);
       expect((f.reason as ConnectError).rawMessage).toBe("access link already used");
     }
-    expect(guestCount()).toBe(guests + 1);
-    expect(linkRow(linkIdOf(accessToken))?.useCount).toBe(1);
+    expect(await guestCount()).toBe(guests + 1);
+    expect((await linkRow(linkIdOf(accessToken)))?.useCount).toBe(1);
   });
 
   it("a permanent link is reusable within ttl by the same guest user", async () => {
     const r = await room();
     const { accessToken } = await link(r, { isPermanent: true, ttl: 600 });
-    const guests = guestCount();
+    const guests = await guestCount();
     const ids = new Set<string>();
     for (let i = 0; i < 3; i++) ids.add((await access().redeem({ accessToken })).userId);
     expect(ids.size).toBe(1);
-    expect(guestCount()).toBe(guests + 1);
-    expect(linkRow(linkIdOf(accessToken))).toMatchObject({ useCount: 3, guestUserId: [...ids][0] });
+    expect(await guestCount()).toBe(guests + 1);
+    expect(await linkRow(linkIdOf(accessToken))).toMatchObject({ useCount: 3, guestUserId: [...ids][0] });
   });
 
   it("an expired link is failed_precondition (one-time and permanent alike) and creates nobody", async () => {
@@ -257,11 +285,11 @@ describe("Redeem", () => {
     const lateClaims = srv.app.userTokens.verify(late.accessToken);
     expect(lateClaims.expiresAt - lateClaims.issuedAt).toBeLessThanOrEqual(10_000);
     offset += 11_000;
-    const guests = guestCount();
+    const guests = await guestCount();
     await expectCode(access().redeem({ accessToken: once.accessToken }), Code.FailedPrecondition, "access link expired");
     await expectCode(access().redeem({ accessToken: permanent.accessToken }), Code.FailedPrecondition, "access link expired");
-    expect(guestCount()).toBe(guests);
-    expect(linkRow(onceId)?.useCount).toBe(0);
+    expect(await guestCount()).toBe(guests);
+    expect((await linkRow(onceId))?.useCount).toBe(0);
   });
 });
 
@@ -282,7 +310,7 @@ describe("token kinds are never interchangeable", () => {
 
   it("a user access token or a room member token is not an access-link token", async () => {
     const r = await room();
-    const guests = guestCount();
+    const guests = await guestCount();
     await expectCode(access().redeem({ accessToken: r.creator.token }), Code.Unauthenticated, "invalid token");
     const redeemed = await access().redeem({ accessToken: (await link(r)).accessToken });
     await expectCode(access().redeem({ accessToken: redeemed.accessToken }), Code.Unauthenticated, "invalid token");
@@ -293,6 +321,6 @@ describe("token kinds are never interchangeable", () => {
     await expectCode(access().redeem({ accessToken: tokens[0]! }), Code.Unauthenticated, "invalid token");
     await expectCode(access().redeem({ accessToken: "garbage" }), Code.Unauthenticated, "invalid token");
     await expectCode(access().redeem({ accessToken: "" }), Code.InvalidArgument, "access_token: must not be empty");
-    expect(guestCount()).toBe(guests + 1);
+    expect(await guestCount()).toBe(guests + 1);
   });
 });

@@ -1,6 +1,6 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { and, eq } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action as PrivateAction } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Action } from "../../gen/room/moderation/v1/service_pb.js";
@@ -42,7 +42,7 @@ const grantedIn = async (token: string, roomId: string) =>
 describe("1. a private room in a public space is not open to the space's members", () => {
   it("a stranger who joins the public space: the private room gives nothing (RPC and seed 002 REST), JoinRoom refused; the public room works", async () => {
     const s = await scene(srv);
-    const stranger = createTestUser(srv);
+    const stranger = await createTestUser(srv);
     await expectCode(api().joinRoom({ spaceId: s.spaceId, roomId: s.privateRoom }, as(stranger.token)), Code.PermissionDenied);
     await api().joinSpace({ spaceId: s.spaceId }, as(stranger.token));
     expect(await grantedIn(stranger.token, s.privateRoom)).toEqual([]);
@@ -66,7 +66,7 @@ describe("1. a private room in a public space is not open to the space's members
 
   it("seed 003's tenant-wide moderator reaches every room, private ones included", async () => {
     const s = await scene(srv);
-    const tm = createTestUser(srv, { tenantModerator: true });
+    const tm = await createTestUser(srv, { tenantModerator: true });
     expect(await grantedIn(tm.token, s.privateRoom)).toContain(P.PermissionRoomBlock);
   });
 });
@@ -105,12 +105,12 @@ describe("3. kick takes the room from every credential issued before it, logged-
 
   it("the kicked credential cannot act in the room either (GrantRole, GenerateAccess, moderation)", async () => {
     const s = await scene(srv);
-    const mod = createTestUser(srv);
+    const mod = await createTestUser(srv);
     await api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: mod.userId, role: "role_room_moderator" }, as(s.owner.token));
     tick();
     await moderationPrivateClient(srv).act({ action: PrivateAction.ROOM_KICK, roomId: s.privateRoom, targetUserId: mod.userId }, bearer(srv.apiKey));
     tick();
-    const target = createTestUser(srv);
+    const target = await createTestUser(srv);
     await expectRoomAccessDenied(
       api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: target.userId, role: "role_room_user" }, as(mod.token)),
       "removed",
@@ -161,8 +161,8 @@ describe("4. a room block denies access: Verify and every end-user call refuse w
 describe("5. hierarchy: nobody moderates or grants at or above their own rank", () => {
   it("a room moderator cannot block the owner; a space moderator cannot mute the owner; equal ranks cannot act on each other", async () => {
     const s = await scene(srv);
-    const roomMod = createTestUser(srv);
-    const roomMod2 = createTestUser(srv);
+    const roomMod = await createTestUser(srv);
+    const roomMod2 = await createTestUser(srv);
     for (const u of [roomMod, roomMod2]) {
       await api().grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.userId, role: "role_room_moderator" }, as(s.owner.token));
     }
@@ -171,15 +171,15 @@ describe("5. hierarchy: nobody moderates or grants at or above their own rank", 
     // A room member token with a moderation permission stands as a room moderator.
     const modTok = await memberToken(srv, `tok-${Date.now()}`, s.publicRoom, [P.PermissionRoomBlock]);
     const writes = () => rowCount(srv, auditLog);
-    const w = writes();
+    const w = await writes();
     await refused(connect.act({ action: Action.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: s.owner.userId }, as(roomMod.token)));
     await refused(grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.owner.userId }, as(s.spaceMod.token)));
     await refused(grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: roomMod2.userId }, as(roomMod.token)));
     await refused(connect.act({ action: Action.ROOM_KICK, roomId: s.publicRoom, targetUserId: roomMod.userId }, as(roomMod.token)));
-    const tm = createTestUser(srv, { tenantModerator: true });
+    const tm = await createTestUser(srv, { tenantModerator: true });
     await refused(connect.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceMod.userId }, as(tm.token)));
     await refused(connect.act({ action: Action.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: roomMod.userId }, as(modTok)));
-    expect(writes()).toBe(w);
+    expect(await writes()).toBe(w);
     // Higher ranks may act on lower ones; the API key on anyone.
     await grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: roomMod2.userId }, as(s.spaceMod.token));
     await connect.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceUser.userId }, as(roomMod.token));
@@ -189,36 +189,36 @@ describe("5. hierarchy: nobody moderates or grants at or above their own rank", 
 
   it("GrantRole: nobody grants a role at or above their own, nor changes the role of an equal or higher member", async () => {
     const s = await scene(srv);
-    const roomMod = createTestUser(srv);
-    const member = createTestUser(srv);
-    const other = createTestUser(srv);
+    const roomMod = await createTestUser(srv);
+    const member = await createTestUser(srv);
+    const other = await createTestUser(srv);
     const grant = (by: string, target: string, role: string) =>
       api().grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: target, role }, as(by));
     await grant(s.owner.token, roomMod.userId, "role_room_moderator");
-    const roleOf = (u: string) =>
-      srv.app.store.db.select({ role: roomMembers.role }).from(roomMembers).where(and(eq(roomMembers.roomId, s.publicRoom), eq(roomMembers.userId, u))).get()?.role;
+    const roleOf = async (u: string) =>
+      (await srv.app.db.get(sql`select role as "role" from room_members where room_id = ${s.publicRoom} and user_id = ${u}`))?.role;
     await expectCode(grant(roomMod.token, member.userId, "role_room_moderator"), Code.PermissionDenied, /higher rank/);
-    expect(roleOf(member.userId)).toBeUndefined();
+    expect(await roleOf(member.userId)).toBeUndefined();
     await grant(roomMod.token, member.userId, "role_room_user");
-    expect(roleOf(member.userId)).toBe("role_room_user");
+    expect(await roleOf(member.userId)).toBe("role_room_user");
     await grant(s.owner.token, other.userId, "role_room_moderator");
     // Demoting an equal is refused too.
     await expectCode(grant(roomMod.token, other.userId, "role_room_user"), Code.PermissionDenied, /equal to or higher/);
-    expect(roleOf(other.userId)).toBe("role_room_moderator");
+    expect(await roleOf(other.userId)).toBe("role_room_moderator");
     // A space moderator may make room moderators; nobody can touch the owner.
     await grant(s.spaceMod.token, member.userId, "role_room_moderator");
-    expect(roleOf(member.userId)).toBe("role_room_moderator");
+    expect(await roleOf(member.userId)).toBe("role_room_moderator");
     await expectCode(grant(s.spaceMod.token, s.owner.userId, "role_room_user"), Code.PermissionDenied);
     // The API key may grant anything.
     await spacesPrivateClient(srv).grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: other.userId, role: "role_room_user" }, bearer(srv.apiKey));
-    expect(roleOf(other.userId)).toBe("role_room_user");
+    expect(await roleOf(other.userId)).toBe("role_room_user");
   });
 });
 
 describe("6. one meaning of room moderator for GrantRole, GenerateAccess and moderation", () => {
   it("a space moderator may grant, mute and generate links in a public room of the space; in a private room, none of them", async () => {
     const s = await scene(srv);
-    const target = createTestUser(srv);
+    const target = await createTestUser(srv);
     await api().grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: target.userId, role: "role_room_user" }, as(s.spaceMod.token));
     await moderationClients(srv).grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: target.userId }, as(s.spaceMod.token));
     const link = await api().generateAccess({ spaceId: s.spaceId, roomId: s.publicRoom, username: "Guest", role: "user" }, as(s.spaceMod.token));
@@ -242,7 +242,7 @@ describe("6. one meaning of room moderator for GrantRole, GenerateAccess and mod
     const s = await scene(srv);
     const { id: modsRoom } = await api().createRoom({ spaceId: s.spaceId, name: "Mods", isPublic: true }, as(s.spaceMod.token));
     await expectCode(api().generateAccess({ spaceId: s.spaceId, roomId: modsRoom, username: "G", role: "user" }, as(s.owner.token)), Code.PermissionDenied);
-    const tm = createTestUser(srv, { tenantModerator: true });
+    const tm = await createTestUser(srv, { tenantModerator: true });
     await api().generateAccess({ spaceId: s.spaceId, roomId: s.privateRoom, username: "G", role: "user" }, as(tm.token));
   });
 });
@@ -250,27 +250,27 @@ describe("6. one meaning of room moderator for GrantRole, GenerateAccess and mod
 describe("8. an empty space_id is invalid_argument, writing nothing", () => {
   it("GrantRole, JoinRoom, GenerateAccess without space_id (Connect and gRPC)", async () => {
     const s = await scene(srv);
-    const target = createTestUser(srv);
+    const target = await createTestUser(srv);
     const grpcApi = spacesViaGrpc();
-    const before = { audit: rowCount(srv, auditLog), members: rowCount(srv, roomMembers) };
+    const before = { audit: await rowCount(srv, auditLog), members: await rowCount(srv, roomMembers) };
     for (const client of [api(), grpcApi]) {
       await expectCode(client.grantRole({ roomId: s.publicRoom, targetUserId: target.userId, role: "role_room_user" }, as(s.owner.token)), Code.InvalidArgument, "space_id: must not be empty");
       await expectCode(client.joinRoom({ roomId: s.publicRoom }, as(target.token)), Code.InvalidArgument, "space_id: must not be empty");
       await expectCode(client.generateAccess({ roomId: s.publicRoom, username: "G", role: "user" }, as(s.owner.token)), Code.InvalidArgument, "space_id: must not be empty");
     }
-    expect({ audit: rowCount(srv, auditLog), members: rowCount(srv, roomMembers) }).toEqual(before);
+    expect({ audit: await rowCount(srv, auditLog), members: await rowCount(srv, roomMembers) }).toEqual(before);
   });
 });
 
 describe("15. every change is audited with its actor", () => {
   it("CreateSpace, CreateRoom, CreateInvite, access-link generation and redemption", async () => {
-    const owner = createTestUser(srv);
+    const owner = await createTestUser(srv);
     const { id: spaceId } = await api().createSpace({ name: "Audited", isPublic: false }, as(owner.token));
     const { id: roomId } = await api().createRoom({ spaceId, name: "R", isPublic: false }, as(owner.token));
     const { id: inviteId } = await api().createInvite({ spaceId, role: "role_space_user" }, as(owner.token));
     const link = await api().generateAccess({ spaceId, roomId, username: "Guest", role: "user", isPermanent: true }, as(owner.token));
     const redeemed = await accessClient(srv).redeem({ accessToken: link.accessToken });
-    const entries = srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 50 });
+    const entries = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 50 });
     const find = (action: string, target: string) => entries.find((e) => e.action === action && e.target === target);
     expect(find("space.create", spaceId)).toMatchObject({ actor: `user:${owner.userId}` });
     expect(find("room.create", roomId)).toMatchObject({ actor: `user:${owner.userId}`, roomId });

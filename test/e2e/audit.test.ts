@@ -22,7 +22,7 @@ let srv: TestServer;
 let keyActor: string;
 beforeAll(async () => {
   srv = await startTestServer({ clock: () => now });
-  keyActor = `key:${authenticateApiKey(srv.app.tenants, srv.apiKey)!.keyId}`;
+  keyActor = `key:${(await authenticateApiKey(srv.app.tenants, srv.apiKey))!.keyId}`;
 });
 afterAll(async () => {
   await srv?.close();
@@ -68,7 +68,7 @@ describe("what the audit log records", () => {
   it("role grant: backend GrantRole and seed 003 users are role.grant, with the role and what it replaced", async () => {
     const roomId = freshRoom();
     await tokens().create({ arguments: [{ userId: "x", roomId, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
-    const user = createTestUser(srv);
+    const user = await createTestUser(srv);
     const grants = createClient(SpacesPrivate, grpc());
     tick();
     await grants.grantRole({ roomId, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey));
@@ -87,8 +87,8 @@ describe("what the audit log records", () => {
   });
 
   it("role grant by an end user is by user:<id>; seed 003 tenant-wide moderation is granted and revoked", async () => {
-    const owner = createTestUser(srv);
-    const member = createTestUser(srv);
+    const owner = await createTestUser(srv);
+    const member = await createTestUser(srv);
     const spaces = spacesClient(srv);
     const { id: spaceId } = await spaces.createSpace({ name: "Grants", isPublic: false }, as(owner.token));
     const { id: roomId } = await spaces.createRoom({ spaceId, name: "Room" }, as(owner.token));
@@ -109,9 +109,9 @@ describe("what the audit log records", () => {
   });
 
   it("member join: invite activation, public join and access link redemption are member.join by the member", async () => {
-    const owner = createTestUser(srv);
-    const invited = createTestUser(srv);
-    const walkIn = createTestUser(srv);
+    const owner = await createTestUser(srv);
+    const invited = await createTestUser(srv);
+    const walkIn = await createTestUser(srv);
     const spaces = spacesClient(srv);
     const { id: spaceId } = await spaces.createSpace({ name: "Club", isPublic: true }, as(owner.token));
     const { id: roomId } = await spaces.createRoom({ spaceId, name: "Bar", isPublic: true }, as(owner.token));

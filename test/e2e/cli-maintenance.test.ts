@@ -1,8 +1,8 @@
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Code } from "@connectrpc/connect";
 import { pino } from "pino";
@@ -36,24 +36,46 @@ async function cli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   }
 }
 
-/** Row counts straight from the file, the way a DBA would look. */
-function rows(dbPath: string): { grants: number; revocations: number; audit: number; events: number } {
-  const db = new Database(dbPath, { readonly: true });
+/** Where a store lives: the SQLite file, or the PostgreSQL database's URL when that is the store. */
+interface StoreAt {
+  readonly dbPath: string;
+  readonly databaseUrl: string | undefined;
+}
+
+/** Runs one query on its own connection, the way a DBA would look (SQLite: read-only). */
+async function query<T>(at: StoreAt, text: string): Promise<T[]> {
+  if (at.databaseUrl !== undefined) {
+    const client = new pg.Client({ connectionString: at.databaseUrl });
+    await client.connect();
+    try {
+      return (await client.query(text)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(at.dbPath, { readonly: true });
   try {
-    const n = (t: string) => (db.prepare(`select count(*) as n from ${t}`).get() as { n: number }).n;
-    return { grants: n("grants"), revocations: n("revocations"), audit: n("audit_log"), events: n("events") };
+    return db.prepare(text).all() as T[];
   } finally {
     db.close();
   }
 }
 
-function ids(dbPath: string, sql: string): string[] {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return (db.prepare(sql).all() as Array<{ id: string }>).map((r) => r.id);
-  } finally {
-    db.close();
-  }
+/** Row counts straight from the store. */
+async function rows(at: StoreAt): Promise<{ grants: number; revocations: number; audit: number; events: number }> {
+  // PostgreSQL's count(*) is int8, which pg hands over as a string.
+  const n = async (t: string) => Number((await query<{ n: number | string }>(at, `select count(*) as n from ${t}`))[0]!.n);
+  return { grants: await n("grants"), revocations: await n("revocations"), audit: await n("audit_log"), events: await n("events") };
+}
+
+async function ids(at: StoreAt, sql: string): Promise<string[]> {
+  return (await query<{ id: string }>(at, sql)).map((r) => r.id);
+}
+
+/** The CLI's environment for a test server's store (its data dir, and its PostgreSQL database when that is the store). */
+function cliEnv(s: TestServer): NodeJS.ProcessEnv {
+  const url = s.app.config.databaseUrl;
+  return { ...process.env, ROOMGATE_DATA_DIR: s.dataDir, LOG_LEVEL: "silent", ...(url === undefined ? {} : { ROOMGATE_DATABASE_URL: url }) };
 }
 
 const BULK = 12_000;
@@ -65,7 +87,7 @@ describe("roomgate maintenance prune", () => {
   const keys = [{ ...generateTokenKey(realNow), state: "active" as const }];
   let srv: TestServer;
   let env: NodeJS.ProcessEnv;
-  let dbPath: string;
+  let dbPath: StoreAt;
   const live: { kept: string; revoked: string; keptId: string; revokedId: string; oldRevokedId: string } = {
     kept: "",
     revoked: "",
@@ -77,8 +99,8 @@ describe("roomgate maintenance prune", () => {
 
   beforeAll(async () => {
     srv = await startTestServer({ clock, tokenKeys: keys });
-    dbPath = srv.app.config.dbPath;
-    env = { ...process.env, ROOMGATE_DATA_DIR: srv.dataDir, LOG_LEVEL: "silent" };
+    dbPath = { dbPath: srv.app.config.dbPath, databaseUrl: srv.app.config.databaseUrl };
+    env = cliEnv(srv);
     const c = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
     const key = bearer(srv.apiKey);
     const issue = async (c: TokensClient, userId: string, roomId: string, ttlSeconds = 0) => {
@@ -105,7 +127,7 @@ describe("roomgate maintenance prune", () => {
       expiresAt: realNow - DAY,
       issuedBy: "bulk",
     }));
-    srv.app.grants.recordGrants(bulk);
+    await srv.app.grants.recordGrants(bulk);
 
     // Now: two live tokens, one of them revoked (its revocation must stay).
     now = realNow;
@@ -114,16 +136,15 @@ describe("roomgate maintenance prune", () => {
     await c.revoke({ tokenId: revoked.id, reason: "live" }, key);
     Object.assign(live, { kept: kept.token, keptId: kept.id, revoked: revoked.token, revokedId: revoked.id });
 
-    otherKeyId = srv.app.tenants.listApiKeys(srv.otherTenantId)[0]!.id;
+    otherKeyId = (await srv.app.tenants.listApiKeys(srv.otherTenantId))[0]!.id;
     await srv.server.close();
   });
 
-  afterAll(() => {
-    if (srv) rmSync(srv.dataDir, { recursive: true, force: true });
-  });
+  // The server is already closed; this drops its PostgreSQL database (if any) and its data dir.
+  afterAll(() => srv?.close());
 
   it("--dry-run counts what would go and deletes nothing", async () => {
-    const before = rows(dbPath);
+    const before = await rows(dbPath);
     expect(before).toMatchObject({ grants: BULK + 5, revocations: 3 });
     const r = await cli(env, "maintenance", "prune", "--dry-run", "--keep-days", "7");
     expect(r.code, r.stderr).toBe(0);
@@ -133,11 +154,11 @@ describe("roomgate maintenance prune", () => {
     expect(r.stdout).toMatch(/audit entries older than 7 day\(s\)\s+5\n/);
     expect(r.stdout).toMatch(/events older than 7 day\(s\)\s+2\n/);
     expect(r.stderr).toBe("");
-    expect(rows(dbPath)).toEqual(before);
+    expect(await rows(dbPath)).toEqual(before);
   });
 
   it("deletes expired grants and token revocations in 5,000-row batches with one progress line per batch; live rows stay", async () => {
-    const before = rows(dbPath);
+    const before = await rows(dbPath);
     const r = await cli(env, "maintenance", "prune");
     expect(r.code, r.stderr).toBe(0);
     // Not a terminal: every batch is its own line, percentages rounded down.
@@ -148,15 +169,16 @@ describe("roomgate maintenance prune", () => {
       "pruned 1/1 token revocations (100%)",
     ]);
     expect(r.stderr).not.toContain("\r");
-    expect(r.stdout).toMatch(/^pruned .*roomgate\.db in \d+\.\d s, 5,000 rows per transaction:\n/);
+    const where = dbPath.databaseUrl === undefined ? "roomgate\\.db" : `postgres 127\\.0\\.0\\.1:\\d+/${new URL(dbPath.databaseUrl).pathname.slice(1)}`;
+    expect(r.stdout).toMatch(new RegExp(`^pruned .*${where} in \\d+\\.\\d s, 5,000 rows per transaction:\n`));
     expect(r.stdout).toMatch(/grants of expired tokens\s+12,003\n/);
     expect(r.stdout).toMatch(/revocations of expired tokens\s+1\n/);
     expect(r.stdout).toContain("audit entries and events kept (no --keep-days)");
 
-    expect(rows(dbPath)).toEqual({ grants: 2, revocations: 2, audit: before.audit, events: before.events });
-    expect(ids(dbPath, "select id from grants order by id").sort()).toEqual([live.keptId, live.revokedId].sort());
+    expect(await rows(dbPath)).toEqual({ grants: 2, revocations: 2, audit: before.audit, events: before.events });
+    expect((await ids(dbPath, "select id from grants order by id")).sort()).toEqual([live.keptId, live.revokedId].sort());
     // Kept: the live token's revocation and the user watermark (no expiry).
-    expect(ids(dbPath, "select coalesce(token_id, user_id) as id from revocations order by rowid")).toEqual(["old-2", live.revokedId]);
+    expect(await ids(dbPath, "select coalesce(token_id, user_id) as id from revocations order by revocations.id")).toEqual(["old-2", live.revokedId]);
   });
 
   it("--keep-days deletes audit entries and events older than the cutoff, and nothing newer", async () => {
@@ -172,19 +194,14 @@ describe("roomgate maintenance prune", () => {
     expect(r.stdout).toMatch(/grants of expired tokens\s+0\n/);
     expect(r.stdout).toMatch(/audit entries older than 7 day\(s\)\s+5\n/);
     expect(r.stdout).toMatch(/events older than 7 day\(s\)\s+2\n/);
-    expect(rows(dbPath)).toEqual({ grants: 2, revocations: 2, audit: 3, events: 1 });
-    const db = new Database(dbPath, { readonly: true });
-    try {
-      const oldest = db.prepare("select min(at) as at from audit_log").get() as { at: number };
-      expect(oldest.at).toBeGreaterThanOrEqual(realNow);
-      expect((db.prepare("select action from audit_log order by id").all() as Array<{ action: string }>).map((a) => a.action)).toEqual([
-        "token.issue",
-        "token.issue",
-        "token.revoke",
-      ]);
-    } finally {
-      db.close();
-    }
+    expect(await rows(dbPath)).toEqual({ grants: 2, revocations: 2, audit: 3, events: 1 });
+    const [oldest] = await query<{ at: number | string }>(dbPath, "select min(at) as at from audit_log");
+    expect(Number(oldest!.at)).toBeGreaterThanOrEqual(realNow);
+    expect((await query<{ action: string }>(dbPath, "select action from audit_log order by id")).map((a) => a.action)).toEqual([
+      "token.issue",
+      "token.issue",
+      "token.revoke",
+    ]);
   });
 
   it("a second run finds nothing and prints no progress", async () => {
@@ -195,7 +212,7 @@ describe("roomgate maintenance prune", () => {
   });
 
   it("after pruning, a restarted server still refuses the live revoked token and accepts the live one", async () => {
-    const app = createApp(srv.app.config, pino({ level: "silent" }), { tokenKeys: keys });
+    const app = await createApp(srv.app.config, pino({ level: "silent" }), { tokenKeys: keys });
     const server = await serve(app);
     try {
       expect(app.revocations.revokedTokenCount).toBe(1);
@@ -209,11 +226,14 @@ describe("roomgate maintenance prune", () => {
     }
   });
 
-  it("refuses bad options and a data dir without a database, changing nothing", async () => {
-    const before = rows(dbPath);
+  it("refuses bad options and a store without a database, changing nothing", async () => {
+    const before = await rows(dbPath);
     const bad = [["--keep-days", "x"], ["--keep-days", "-1"], ["--batch-size", "0"], ["--batch-size", "1.5"]];
+    // SQLite: a data dir without a database file; PostgreSQL: a URL naming a database that does not exist.
+    const nowhere = dbPath.databaseUrl === undefined ? undefined : new URL(dbPath.databaseUrl);
+    if (nowhere) nowhere.pathname = `${nowhere.pathname}_nope`;
     const [missing, ...refused] = await Promise.all([
-      cli({ ...env, ROOMGATE_DATA_DIR: `${srv.dataDir}/nope` }, "maintenance", "prune"),
+      cli(nowhere ? { ...env, ROOMGATE_DATABASE_URL: nowhere.toString() } : { ...env, ROOMGATE_DATA_DIR: `${srv.dataDir}/nope` }, "maintenance", "prune"),
       ...bad.map((args) => cli(env, "maintenance", "prune", ...args)),
     ]);
     refused.forEach((r, i) => {
@@ -221,8 +241,10 @@ describe("roomgate maintenance prune", () => {
       expect(r.stderr).toMatch(/expected a whole number|unknown option|argument missing/);
     });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain(`roomgate: no database at ${srv.dataDir}/nope/roomgate.db`);
-    expect(rows(dbPath)).toEqual(before);
+    expect(missing.stderr).toContain(
+      nowhere ? `roomgate: database "${nowhere.pathname.slice(1)}" does not exist` : `roomgate: no database at ${srv.dataDir}/nope/roomgate.db`,
+    );
+    expect(await rows(dbPath)).toEqual(before);
   }, 60_000);
 
   it("api-keys revoke says what it did", async () => {
@@ -289,7 +311,7 @@ describe("progress on stderr", () => {
   it.skipIf(!hasScript)("the real command on a pseudo-terminal updates its line with \\r", async () => {
     const s = await startTestServer();
     try {
-      s.app.grants.recordGrants(
+      await s.app.grants.recordGrants(
         [1, 2, 3].map((i) => ({
           id: randomBytes(16).toString("hex"),
           tenantId: s.tenantId,
@@ -305,7 +327,7 @@ describe("progress on stderr", () => {
       await s.server.close();
       const cmd = [process.execPath, ...CLI, "maintenance", "prune", "--batch-size", "1"].join(" ");
       const r = spawnSync("script", ["-q", "-e", "-c", cmd, "/dev/null"], {
-        env: { ...process.env, ROOMGATE_DATA_DIR: s.dataDir },
+        env: cliEnv(s),
         encoding: "utf8",
         timeout: 20_000,
       });
@@ -313,7 +335,7 @@ describe("progress on stderr", () => {
       expect(r.stdout).toContain("\rpruned 1/3 grants (33%)\u001b[K\rpruned 2/3 grants (66%)\u001b[K\rpruned 3/3 grants (100%)\u001b[K");
       expect(r.stdout).toMatch(/grants of expired tokens\s+3/);
     } finally {
-      rmSync(s.dataDir, { recursive: true, force: true });
+      await s.close();
     }
   });
 });

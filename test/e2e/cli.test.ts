@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/postgres.js";
+import { testStore } from "../support/server.js";
 
 const run = promisify(execFile);
 const CLI = ["--import", "tsx", "src/cli.ts"];
@@ -47,6 +50,27 @@ function keyIdOf(token: string): number {
   return Buffer.from(token, "base64url").readUInt32BE(1);
 }
 
+/**
+ * The store a CLI-started server runs on: the data dir's SQLite file, or
+ * under the PostgreSQL project a fresh database of its own.
+ */
+async function storeEnv(): Promise<{ env: Record<string, string>; pg: TestDatabase | undefined }> {
+  if (testStore() !== "postgres") return { env: {}, pg: undefined };
+  const db = await createTestDatabase();
+  return { env: { ROOMGATE_DATABASE_URL: db.url }, pg: db };
+}
+
+/** One query on a connection of its own. */
+async function pgQuery<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
 /** Polls `probe` until it returns true; fails after 5 s. */
 async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -60,21 +84,31 @@ describe("roomgate CLI: serve, rotate token keys, drain on SIGTERM", () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let server: Awaited<ReturnType<typeof startServe>>;
+  let db: TestDatabase | undefined;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "roomgate-cli-"));
-    env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, LOG_LEVEL: "info" };
+    const store = await storeEnv();
+    db = store.pg;
+    env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, LOG_LEVEL: "info", ...store.env };
     server = await startServe(env);
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     server?.proc.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
+    await db?.drop();
   });
 
-  it("creates the key file 0600 and the database in the data dir on first start", () => {
+  it("creates the key file 0600 in the data dir and the database (SQLite: 0600 in the data dir) on first start", async () => {
     expect(statSync(join(dir, "token-keys.json")).mode & 0o777).toBe(0o600);
-    expect(statSync(join(dir, "roomgate.db")).mode & 0o777).toBe(0o600);
+    if (db) {
+      // PostgreSQL: the schema is migrated and the configured key's tenant bootstrapped.
+      const [tenants] = await pgQuery<{ n: number }>(db.url, "select count(*)::int as n from tenants");
+      expect(tenants!.n).toBe(1);
+    } else {
+      expect(statSync(join(dir, "roomgate.db")).mode & 0o777).toBe(0o600);
+    }
     // A configured key is never echoed.
     expect(server.stdout()).not.toContain(API_KEY);
   });
@@ -117,16 +151,27 @@ describe("roomgate CLI: serve, rotate token keys, drain on SIGTERM", () => {
     server.proc.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(server.stdout()).toContain('"msg":"stopped"');
-    // A clean close checkpoints the WAL away.
-    expect(() => statSync(join(dir, "roomgate.db-wal"))).toThrow();
+    if (db) {
+      // PostgreSQL: no connection of the server (pool or listener) is left behind.
+      const url = db.url;
+      const name = db.name;
+      await eventually("the server's connections are gone", async () => {
+        const [open] = await pgQuery<{ n: number }>(url, "select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [name]);
+        return open!.n === 0;
+      });
+    } else {
+      // A clean close checkpoints the WAL away.
+      expect(() => statSync(join(dir, "roomgate.db-wal"))).toThrow();
+    }
   });
 });
 
 describe("roomgate serve: SIGINT", () => {
   it("drains and exits 0 on SIGINT as on SIGTERM", async () => {
     const dir = mkdtempSync(join(tmpdir(), "roomgate-cli-int-"));
+    const store = await storeEnv();
     try {
-      const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, LOG_LEVEL: "info" };
+      const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, LOG_LEVEL: "info", ...store.env };
       const server = await startServe(env);
       expect((await call(server.port, "Create", { arguments: [{ user_id: "u", room_id: "r" }] })).status).toBe(200);
       const exited = new Promise<number | null>((r) => server.proc.once("exit", (code) => r(code)));
@@ -136,6 +181,7 @@ describe("roomgate serve: SIGINT", () => {
       expect(server.stdout()).toContain('"msg":"stopped"');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      await store.pg?.drop();
     }
   });
 });

@@ -3,11 +3,14 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
+import pg from "pg";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RestartPolicy } from "../../src/cluster/restart-policy.js";
 import { bearer, tokensClient, toArgument, validArgument } from "../support/clients.js";
+import { createTestDatabase, type TestDatabase } from "../support/postgres.js";
+import { testStore } from "../support/server.js";
 
 /**
  * `roomgate serve --workers N` as an operator runs it: real processes (the
@@ -82,11 +85,21 @@ class Serve {
   }
 }
 
-/** A fresh env for one server: nothing inherited that would change what it does. */
-function serveEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+/**
+ * A fresh env for one server: nothing inherited that would change what it
+ * does. Its store is the data dir's SQLite file, or `db` (the PostgreSQL
+ * project's fresh database) when given.
+ */
+function serveEnv(dir: string, db: TestDatabase | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, LOG_LEVEL: "debug", ...extra };
-  for (const k of ["ROOMGATE_API_KEY", "ROOMGATE_WORKERS", "ROOMGATE_TOKEN_KEYS", "ROOMGATE_DB_PATH", "ROOMGATE_KEY_FILE"]) if (!(k in extra)) delete env[k];
+  for (const k of ["ROOMGATE_API_KEY", "ROOMGATE_WORKERS", "ROOMGATE_TOKEN_KEYS", "ROOMGATE_DB_PATH", "ROOMGATE_KEY_FILE", "ROOMGATE_DATABASE_URL"]) if (!(k in extra)) delete env[k];
+  if (db) env["ROOMGATE_DATABASE_URL"] = db.url;
   return env;
+}
+
+/** Under the PostgreSQL project, a fresh database for one server; else none (SQLite in the data dir). */
+async function freshStore(): Promise<TestDatabase | undefined> {
+  return testStore() === "postgres" ? createTestDatabase() : undefined;
 }
 
 /**
@@ -155,6 +168,17 @@ function inFlightCreate(port: number, key: string) {
   return { started, response, firstHalf: () => req.write(body.subarray(0, half)), rest: () => req.end(body.subarray(half)) };
 }
 
+/** Tables in a PostgreSQL database's public schema (0 before any migration). */
+async function tableCount(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<{ n: number }>("select count(*)::int as n from information_schema.tables where table_schema = 'public'")).rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -172,12 +196,14 @@ describe("serve --workers 2", () => {
   let srv: Serve;
   let port: number;
   let key: string;
+  let db: TestDatabase | undefined;
   /** Worker id → pid, from the workers' own "worker listening" lines. */
   const pids = new Map<number, number>();
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-"));
-    srv = new Serve(["--workers", "2"], serveEnv(dir));
+    db = await freshStore();
+    srv = new Serve(["--workers", "2"], serveEnv(dir, db));
     const ready = await srv.waitFor("the primary reports every worker listening", (l) => /^listening on .* with 2 workers$/.test(l.msg ?? ""));
     port = ready.port!;
     key = /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!;
@@ -188,6 +214,7 @@ describe("serve --workers 2", () => {
     srv?.proc.kill("SIGKILL");
     for (const pid of pids.values()) if (alive(pid)) process.kill(pid, "SIGKILL");
     rmSync(dir, { recursive: true, force: true });
+    await db?.drop();
   });
 
   it("the primary prepares once: one key file, one bootstrap, the API key printed exactly once; both workers share its port", () => {
@@ -312,7 +339,8 @@ describe("serve --workers 2", () => {
 describe("serve --workers 1", () => {
   it("is the single process of old: no cluster, it listens itself and exits 0 on SIGTERM", async () => {
     const dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-one-"));
-    const srv = new Serve(["--workers", "1"], serveEnv(dir));
+    const db = await freshStore();
+    const srv = new Serve(["--workers", "1"], serveEnv(dir, db));
     try {
       const ready = await srv.waitFor("it listens", (l) => l.msg === "roomgate listening");
       expect(ready.pid).toBe(srv.proc.pid);
@@ -323,6 +351,7 @@ describe("serve --workers 1", () => {
     } finally {
       srv.proc.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
+      await db?.drop();
     }
   });
 });
@@ -337,11 +366,12 @@ describe("serve --workers: bad values and failed starts", () => {
 
   it("refuses --workers 0, --workers abc and ROOMGATE_WORKERS=abc, naming the setting, before touching the data dir", async () => {
     const dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-bad-"));
+    const db = await freshStore();
     try {
       const [zero, abc, env] = await Promise.all([
-        run(["--workers", "0"], serveEnv(dir)),
-        run(["--workers", "abc"], serveEnv(dir)),
-        run([], serveEnv(dir, { ROOMGATE_WORKERS: "abc" })),
+        run(["--workers", "0"], serveEnv(dir, db)),
+        run(["--workers", "abc"], serveEnv(dir, db)),
+        run([], serveEnv(dir, db, { ROOMGATE_WORKERS: "abc" })),
       ]);
       expect(zero.code).toBe(1);
       expect(zero.stderr).toContain("option '--workers <n>' argument '0' is invalid");
@@ -350,19 +380,23 @@ describe("serve --workers: bad values and failed starts", () => {
       expect(env.code).toBe(1);
       expect(env.stderr).toContain('roomgate: ROOMGATE_WORKERS must be a whole number, got "abc"');
       expect(readdirSync(dir)).toEqual([]);
+      // Nor the database: no migration ran.
+      if (db) expect(await tableCount(db.url)).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      await db?.drop();
     }
   });
 
   it("a port already in use ends the primary with exit code 1 and the error, without retrying forever", async () => {
     const dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-busy-"));
+    const db = await freshStore();
     let srv: Serve | undefined;
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
     try {
       const busy = (blocker.address() as net.AddressInfo).port;
-      srv = new Serve(["--workers", "2"], serveEnv(dir, { PORT: String(busy) }));
+      srv = new Serve(["--workers", "2"], serveEnv(dir, db, { PORT: String(busy) }));
       // A primary that kept retrying would never exit: the test's timeout ends it.
       expect(await srv.exited).toEqual({ code: 1, signal: null });
       // One line: the first worker's failure ends everything; the others' are not repeated.
@@ -372,6 +406,7 @@ describe("serve --workers: bad values and failed starts", () => {
       srv?.proc.kill("SIGKILL");
       blocker.close();
       rmSync(dir, { recursive: true, force: true });
+      await db?.drop();
     }
   });
 });

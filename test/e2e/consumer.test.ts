@@ -1,11 +1,14 @@
 import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { and, count, eq } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { roomMembers, rooms, users } from "../../src/store/schema.js";
 import { bearer, expectCode, expectNoStackTrace, tokensClient, TRANSPORTS } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { roomRowExists } from "../support/permissions-fixtures.js";
+import { rowCount } from "../support/spaces-clients.js";
+import { bool } from "../../src/store/database.js";
 
 let srv: TestServer;
 let grpcClient: Client<typeof ConsumerPrivate>;
@@ -19,20 +22,15 @@ afterAll(async () => {
 });
 
 /** Row counts of every table seed 003 writes to. */
-function counts() {
-  const db = srv.app.store.db;
-  return {
-    users: db.select({ n: count() }).from(users).get()!.n,
-    rooms: db.select({ n: count() }).from(rooms).get()!.n,
-    roomMembers: db.select({ n: count() }).from(roomMembers).get()!.n,
-  };
+async function counts(): Promise<{ users: number; rooms: number; roomMembers: number }> {
+  return { users: await rowCount(srv, users), rooms: await rowCount(srv, rooms), roomMembers: await rowCount(srv, roomMembers) };
 }
 
 /** Runs `fn` and asserts that nothing was written meanwhile. */
 async function writesNothing(fn: () => Promise<unknown>): Promise<void> {
-  const before = counts();
+  const before = await counts();
   await fn();
-  expect(counts()).toEqual(before);
+  expect(await counts()).toEqual(before);
 }
 
 let seq = 0;
@@ -64,8 +62,28 @@ async function postConsumer(body: unknown, auth: string | null = srv.apiKey, hea
   return { status: res.status, contentType: res.headers.get("content-type"), text, json: JSON.parse(text) as Record<string, unknown> };
 }
 
-function userRow(id: string) {
-  return srv.app.store.db.select().from(users).where(eq(users.id, id)).get();
+type UserRow = {
+  tenantId: string;
+  kind: string;
+  username: string;
+  email: string | null;
+  externalUserId: string | null;
+  uniqueUserIdentifier: string | null;
+  profilePic: string | null;
+  meta: string | null;
+  passwordHash: string | null;
+  tenantModerator: unknown;
+};
+
+/** A user as stored (SQL both stores accept; the boolean read the same on both). */
+async function userRow(id: string) {
+  const row = await srv.app.db.get<UserRow>(
+    sql`select tenant_id as "tenantId", kind as "kind", username as "username", email as "email", external_user_id as "externalUserId",
+               unique_user_identifier as "uniqueUserIdentifier", profile_pic as "profilePic", meta as "meta", password_hash as "passwordHash",
+               tenant_moderator as "tenantModerator"
+        from users where id = ${id}`,
+  );
+  return row === undefined ? undefined : { ...row, tenantModerator: bool(row.tenantModerator) };
 }
 
 describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
@@ -83,15 +101,14 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     const claims = srv.app.userTokens.verify(res.json.accessToken as string);
     expect([claims.tenantId, claims.userId]).toEqual([srv.tenantId, userId]);
 
-    const roles = srv.app.memberships.roomRolesOf(srv.tenantId, userId, body.chatRoom as string);
+    const roles = await srv.app.memberships.roomRolesOf(srv.tenantId, userId, body.chatRoom as string);
     expect(roles).toMatchObject({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
     // Only that room.
-    expect(srv.app.memberships.roomRolesOf(srv.tenantId, userId, "some-other-room").roomRole).toBeUndefined();
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, userId, "some-other-room")).roomRole).toBeUndefined();
     // The room now exists for the tenant.
-    const room = srv.app.store.db.select().from(rooms).where(and(eq(rooms.tenantId, srv.tenantId), eq(rooms.id, body.chatRoom as string))).get();
-    expect(room).toBeDefined();
+    expect(await roomRowExists(srv, srv.tenantId, body.chatRoom as string)).toBe(true);
 
-    expect(userRow(userId)).toMatchObject({
+    expect(await userRow(userId)).toMatchObject({
       tenantId: srv.tenantId,
       kind: "consumer",
       username: "jon",
@@ -112,9 +129,9 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     expect(res.json.isModerator).toBe(true);
     const userId = res.json.userId as string;
     for (const room of ["room-a", "room-b", "never-seen"]) {
-      expect(srv.app.memberships.roomRolesOf(srv.tenantId, userId, room).tenantModerator).toBe(true);
+      expect((await srv.app.memberships.roomRolesOf(srv.tenantId, userId, room)).tenantModerator).toBe(true);
     }
-    expect(userRow(userId)!.tenantModerator).toBe(true);
+    expect((await userRow(userId))!.tenantModerator).toBe(true);
   });
 
   it("not a moderator, with chatRoom: role_room_user there", async () => {
@@ -122,28 +139,28 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     const res = await postConsumer(body);
     expect(res.status).toBe(200);
     expect(res.json.isModerator).toBe(false);
-    const roles = srv.app.memberships.roomRolesOf(srv.tenantId, res.json.userId as string, body.chatRoom as string);
+    const roles = await srv.app.memberships.roomRolesOf(srv.tenantId, res.json.userId as string, body.chatRoom as string);
     expect(roles).toMatchObject({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
   });
 
   it("externalUserId may be a JSON number: it is kept as its decimal string", async () => {
     const res = await postConsumer(seedBody({ externalUserId: 1234567890123 }));
     expect(res.status).toBe(200);
-    expect(userRow(res.json.userId as string)!.externalUserId).toBe("1234567890123");
+    expect((await userRow(res.json.userId as string))!.externalUserId).toBe("1234567890123");
   });
 
   it("the same uniqueUserIdentifier is the same user, updated, with a fresh token", async () => {
     const body = seedBody();
     const first = await postConsumer(body);
-    const before = counts();
+    const before = await counts();
     const again = await postConsumer({ ...body, username: "jon2", profilePic: "https://cdn.example.com/jon2.png", meta: "m2" });
     expect(again.status).toBe(200);
     expect(again.json.userId).toBe(first.json.userId);
     expect(again.json.username).toBe("jon2");
     expect(again.json.accessToken).not.toBe(first.json.accessToken);
     expect(srv.app.userTokens.verify(again.json.accessToken as string).userId).toBe(first.json.userId);
-    expect(counts().users).toBe(before.users);
-    expect(userRow(first.json.userId as string)).toMatchObject({ username: "jon2", profilePic: "https://cdn.example.com/jon2.png", meta: "m2" });
+    expect((await counts()).users).toBe(before.users);
+    expect(await userRow(first.json.userId as string)).toMatchObject({ username: "jon2", profilePic: "https://cdn.example.com/jon2.png", meta: "m2" });
 
     // The RPC finds the same user too: one domain behind both surfaces.
     const viaRpc = await grpcClient.createUser({ uniqueUserIdentifier: body.uniqueUserIdentifier as string }, bearer(srv.apiKey));
@@ -238,12 +255,12 @@ describe("tenant isolation", () => {
     expect(srv.app.userTokens.verify(theirs.json.accessToken as string).tenantId).toBe(srv.otherTenantId);
 
     // Tenant A's user is untouched: name, fields and roles.
-    expect(userRow(mineId)).toMatchObject({ tenantId: srv.tenantId, username: "jon", tenantModerator: false, email: body.email });
-    expect(srv.app.memberships.roomRolesOf(srv.tenantId, mineId, body.chatRoom as string).roomRole).toBe("consumer_room_moderator");
+    expect(await userRow(mineId)).toMatchObject({ tenantId: srv.tenantId, username: "jon", tenantModerator: false, email: body.email });
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, mineId, body.chatRoom as string)).roomRole).toBe("consumer_room_moderator");
     // Tenant B's moderator moderates B's rooms only; A's user is unknown in B.
-    expect(srv.app.memberships.roomRolesOf(srv.otherTenantId, theirs.json.userId as string, body.chatRoom as string).tenantModerator).toBe(true);
-    expect(srv.app.memberships.roomRolesOf(srv.tenantId, theirs.json.userId as string, body.chatRoom as string).tenantModerator).toBe(false);
-    expect(srv.app.memberships.roomRolesOf(srv.otherTenantId, mineId, body.chatRoom as string)).toMatchObject({
+    expect((await srv.app.memberships.roomRolesOf(srv.otherTenantId, theirs.json.userId as string, body.chatRoom as string)).tenantModerator).toBe(true);
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, theirs.json.userId as string, body.chatRoom as string)).tenantModerator).toBe(false);
+    expect(await srv.app.memberships.roomRolesOf(srv.otherTenantId, mineId, body.chatRoom as string)).toMatchObject({
       roomRole: undefined,
       spaceRole: undefined,
       tenantModerator: false,
@@ -253,7 +270,7 @@ describe("tenant isolation", () => {
 
 describe("room.consumer.private.v1.Service/CreateUser over gRPC", () => {
   it("creates a room moderator and returns a user access token", async () => {
-    const before = counts();
+    const before = await counts();
     const r = await grpcClient.createUser(
       {
         chatRoom: "grpc-room",
@@ -270,17 +287,17 @@ describe("room.consumer.private.v1.Service/CreateUser over gRPC", () => {
     expect(r.username).toBe("jon");
     expect(r.isModerator).toBe(true);
     expect(srv.app.userTokens.verify(r.accessToken).userId).toBe(r.userId);
-    expect(srv.app.memberships.roomRolesOf(srv.tenantId, r.userId, "grpc-room").roomRole).toBe("consumer_room_moderator");
-    expect(counts()).toEqual({ users: before.users + 1, rooms: before.rooms + 1, roomMembers: before.roomMembers + 1 });
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, r.userId, "grpc-room")).roomRole).toBe("consumer_room_moderator");
+    expect(await counts()).toEqual({ users: before.users + 1, rooms: before.rooms + 1, roomMembers: before.roomMembers + 1 });
   });
 
   it("isModerator false ends tenant-wide moderation granted by an earlier call", async () => {
     const first = await grpcClient.createUser({ username: "mod", isModerator: true, uniqueUserIdentifier: "demote-me" }, bearer(srv.apiKey));
-    expect(srv.app.memberships.roomRolesOf(srv.tenantId, first.userId, "x").tenantModerator).toBe(true);
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, first.userId, "x")).tenantModerator).toBe(true);
     const again = await grpcClient.createUser({ uniqueUserIdentifier: "demote-me" }, bearer(srv.apiKey));
     expect(again.userId).toBe(first.userId);
     expect(again.isModerator).toBe(false);
-    expect(srv.app.memberships.roomRolesOf(srv.tenantId, first.userId, "x").tenantModerator).toBe(false);
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, first.userId, "x")).tenantModerator).toBe(false);
   });
 
   it("the access token is not a room member token", async () => {

@@ -6,8 +6,11 @@ import http2 from "node:http2";
 import https from "node:https";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { sql } from "drizzle-orm";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { openDatabase } from "../../src/app/database.js";
 import { SEED_JSON_BODY } from "../support/clients.js";
 import { errorCode } from "../support/raw-http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -78,6 +81,16 @@ function closedBeforeGrace(closing: Promise<void>): Promise<string> {
   return Promise.race([closing.then(() => "closed"), sleep(GRACE_MS * 0.75, "grace", { ref: false })]);
 }
 
+/** Grants in the closed server's store, read on a connection of its own (SQLite file or PostgreSQL database). */
+async function storedGrants(s: TestServer): Promise<number> {
+  const { db } = await openDatabase(s.app.config, pino({ level: "silent" }));
+  try {
+    return Number((await db.get(sql`select count(*) as "n" from grants`))?.n);
+  } finally {
+    await db.close();
+  }
+}
+
 function tryConnect(port: number): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, "127.0.0.1");
@@ -98,7 +111,7 @@ describe("issue 7 point 18: close() drains keep-alive HTTP/1.1 and HTTP/2 client
       // Warm up: 12 keep-alive connections, then idle in the agent's pool.
       const warm = await Promise.all(Array.from({ length: 12 }, () => create(port, apiKey, agent).outcome));
       for (const w of warm) expect(w).toEqual({ status: 200, connection: "keep-alive" });
-      const before = srv.app.grants.countGrants();
+      const before = await srv.app.grants.countGrants();
 
       let release!: () => void;
       const released = new Promise<void>((r) => (release = r));
@@ -122,15 +135,10 @@ describe("issue 7 point 18: close() drains keep-alive HTTP/1.1 and HTTP/2 client
       const oks = [...slowOutcomes, ...lateOutcomes].filter((o) => "status" in o).length;
 
       expect(await closedBeforeGrace(closing)).toBe("closed");
-      expect(srv.app.store.sqlite.open).toBe(false);
+      // The store was closed with the server.
+      expect(await srv.app.db.ping()).toBe(false);
       expect(await tryConnect(port)).toBe("ECONNREFUSED");
-      const { default: Database } = await import("better-sqlite3");
-      const db = new Database(srv.app.config.dbPath, { readonly: true });
-      try {
-        expect((db.prepare("select count(*) as n from grants").get() as { n: number }).n).toBe(before + oks);
-      } finally {
-        db.close();
-      }
+      expect(await storedGrants(srv)).toBe(before + oks);
     } finally {
       agent.destroy();
     }
@@ -158,7 +166,7 @@ describe("issue 7 point 18: close() drains keep-alive HTTP/1.1 and HTTP/2 client
 
   it("HTTP/2: GOAWAY is sent, the open stream completes with 200, a new stream is not accepted, close() returns early", async () => {
     srv = await startTestServer({ env: { ROOMGATE_SHUTDOWN_GRACE_MS: String(GRACE_MS) } });
-    const before = srv.app.grants.countGrants();
+    const before = await srv.app.grants.countGrants();
     const session = http2.connect(srv.baseUrl);
     session.on("error", () => {});
     const goaway = new Promise<void>((r) => session.once("goaway", () => r()));
@@ -206,13 +214,7 @@ describe("issue 7 point 18: close() drains keep-alive HTTP/1.1 and HTTP/2 client
     }
     expect(await closedBeforeGrace(closing)).toBe("closed");
     session.destroy();
-    const { default: Database } = await import("better-sqlite3");
-    const db = new Database(srv.app.config.dbPath, { readonly: true });
-    try {
-      expect((db.prepare("select count(*) as n from grants").get() as { n: number }).n).toBe(before + oks);
-    } finally {
-      db.close();
-    }
+    expect(await storedGrants(srv)).toBe(before + oks);
   });
 
   it("TLS: idle HTTP/1.1 keep-alive and h2 connections are closed, close() returns early", async () => {

@@ -18,7 +18,7 @@ let srv: TestServer;
 let keyActor: string;
 beforeAll(async () => {
   srv = await startTestServer();
-  keyActor = `key:${authenticateApiKey(srv.app.tenants, srv.apiKey)!.keyId}`;
+  keyActor = `key:${(await authenticateApiKey(srv.app.tenants, srv.apiKey))!.keyId}`;
 });
 afterAll(async () => {
   await srv?.close();
@@ -144,7 +144,7 @@ describe("Watch delivers an API write within milliseconds", () => {
     const roomId = freshRoom();
     // Create names the room (a room without a space), GrantRole needs a real user.
     await tokens().create({ arguments: [{ userId: "x", roomId, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
-    const user = createTestUser(srv);
+    const user = await createTestUser(srv);
     const w = await watch(TRANSPORTS[0]!.make(srv.baseUrl), { roomId });
     const grants = createClient(SpacesPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
     await grants.grantRole({ roomId, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey));
@@ -159,8 +159,8 @@ describe("Watch delivers an API write within milliseconds", () => {
   });
 
   it("joining a public room is MEMBER_JOINED, by the user who joined", async () => {
-    const owner = createTestUser(srv);
-    const joiner = createTestUser(srv);
+    const owner = await createTestUser(srv);
+    const joiner = await createTestUser(srv);
     const spaces = spacesClient(srv);
     const { id: spaceId } = await spaces.createSpace({ name: "Lobby", isPublic: true }, as(owner.token));
     const { id: roomId } = await spaces.createRoom({ spaceId, name: "General", isPublic: true }, as(owner.token));
@@ -241,7 +241,7 @@ describe("Watch credentials and input", () => {
     await expectCode(firstOf(client.watch({})), Code.Unauthenticated, /missing API key/);
     await expectCode(firstOf(client.watch({}, bearer("not-a-real-key"))), Code.Unauthenticated, "invalid API key");
     // A user access token is not an API key either.
-    await expectCode(firstOf(client.watch({}, bearer(createTestUser(srv).token))), Code.Unauthenticated, "invalid API key");
+    await expectCode(firstOf(client.watch({}, bearer((await createTestUser(srv)).token))), Code.Unauthenticated, "invalid API key");
     expect(srv.app.bus.size).toBe(0);
   });
 

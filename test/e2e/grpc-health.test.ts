@@ -35,7 +35,7 @@ describe("grpc.health.v1.Health over grpc-js", () => {
   });
 
   it("is NOT_SERVING once the store is closed", async () => {
-    srv.app.store.close();
+    await srv.app.db.close();
     expect((await check("")).status).toBe("NOT_SERVING");
   });
 });

@@ -1,7 +1,5 @@
 import { Code, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { count } from "drizzle-orm";
-import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as AuditPrivate } from "../../gen/room/audit/private/v1/service_pb.js";
 import { Service as EventsPrivate } from "../../gen/room/events/private/v1/service_pb.js";
@@ -13,6 +11,7 @@ import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/servi
 import * as schema from "../../src/store/schema.js";
 import { bearer, expectCode } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { rowCount } from "../support/spaces-clients.js";
 import { createTestUser } from "../support/users.js";
 
 // Issue 7, point 9: one id rule everywhere. The issue's three ids, each
@@ -37,18 +36,16 @@ beforeAll(async () => {
 afterAll(() => srv?.close());
 
 /** Every table's row count: the proof that a refused call wrote nothing. */
-function rowCounts(): Record<string, number> {
+async function rowCounts(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const [name, table] of Object.entries(schema)) {
-    out[name] = srv.app.store.db.select({ n: count() }).from(table as SQLiteTable).get()!.n;
-  }
+  for (const [name, table] of Object.entries(schema)) out[name] = await rowCount(srv, table);
   return out;
 }
 
 async function refusedWithNothingWritten(call: () => Promise<unknown>, message: RegExp): Promise<void> {
-  const before = rowCounts();
+  const before = await rowCounts();
   await expectCode(call(), Code.InvalidArgument, message);
-  expect(rowCounts()).toEqual(before);
+  expect(await rowCounts()).toEqual(before);
 }
 
 describe.each(WIRES)("one id rule over $name", (wire) => {
@@ -62,7 +59,7 @@ describe.each(WIRES)("one id rule over $name", (wire) => {
 
     it("spaces refuse it (backend GrantRole, end-user CreateRoom and JoinRoom)", async () => {
       const backend = createClient(SpacesPrivate, wire.make(srv.baseUrl));
-      const user = createTestUser(srv);
+      const user = await createTestUser(srv);
       await refusedWithNothingWritten(() => backend.grantRole({ roomId: id, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey)), message);
       await refusedWithNothingWritten(() => backend.grantRole({ roomId: "r-1", targetUserId: id, role: "role_room_user" }, bearer(srv.apiKey)), /^target_user_id: /);
       const spaces = createClient(Spaces, wire.make(srv.baseUrl));
@@ -95,7 +92,7 @@ describe.each(WIRES)("one id rule over $name", (wire) => {
 
 it("seed 003's REST route refuses the same ids the same way", async () => {
   for (const [, id] of BAD_IDS) {
-    const before = rowCounts();
+    const before = await rowCounts();
     const res = await fetch(`${srv.baseUrl}/consumer/api/v1/user?auth=${encodeURIComponent(srv.apiKey)}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -106,7 +103,7 @@ it("seed 003's REST route refuses the same ids the same way", async () => {
     // The route speaks the seed's field names.
     expect(body.code).toBe("invalid_argument");
     expect(body.message).toMatch(/^chatRoom: (must not contain control characters|longer than 256 bytes)$/);
-    expect(rowCounts()).toEqual(before);
+    expect(await rowCounts()).toEqual(before);
   }
 });
 
@@ -114,7 +111,7 @@ it("an id at the limit (256 bytes) is accepted by all three", async () => {
   const id = "é".repeat(128);
   const tokens = createClient(TokensPrivate, WIRES[1].make(srv.baseUrl));
   expect((await tokens.create({ arguments: [{ userId: id, roomId: id, permissions: [Permission.PermissionRoomKick] }] }, bearer(srv.apiKey))).tokens).toHaveLength(1);
-  const user = createTestUser(srv);
+  const user = await createTestUser(srv);
   await createClient(SpacesPrivate, WIRES[1].make(srv.baseUrl)).grantRole({ roomId: id, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey));
   const r = await createClient(ConsumerPrivate, WIRES[1].make(srv.baseUrl)).createUser({ chatRoom: id, username: "jon" }, bearer(srv.apiKey));
   expect(r.userId).not.toBe("");

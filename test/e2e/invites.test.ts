@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { invites, spaceMembers } from "../../src/store/schema.js";
 import { expectCode } from "../support/clients.js";
@@ -19,12 +19,25 @@ const api = () => spacesClient(srv);
 
 const spaceRole = (spaceId: string, userId: string) => spaceRoleOf(srv, spaceId, userId);
 
-function inviteRow(id: string) {
-  return srv.app.store.db.select().from(invites).where(eq(invites.id, id)).get();
+type InviteRow = {
+  tenantId: string;
+  spaceId: string;
+  role: string;
+  createdBy: string;
+  usedBy: string | null;
+  usedAt: number | null;
+};
+
+/** An invite as stored (SQL both stores accept). */
+function inviteRow(id: string): Promise<InviteRow | undefined> {
+  return srv.app.db.get<InviteRow>(
+    sql`select tenant_id as "tenantId", space_id as "spaceId", role as "role", created_by as "createdBy", used_by as "usedBy", used_at as "usedAt"
+        from invites where id = ${id}`,
+  );
 }
 
 async function ownerWithSpace(): Promise<{ owner: TestUser; spaceId: string }> {
-  const owner = createTestUser(srv);
+  const owner = await createTestUser(srv);
   const { id } = await api().createSpace({ name: "Invites", isPublic: false }, as(owner.token));
   return { owner, spaceId: id };
 }
@@ -33,12 +46,12 @@ describe("CreateInvite", () => {
   it("the owner creates an unused invite carrying the role", async () => {
     const { owner, spaceId } = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId, role: "role_space_moderator" }, as(owner.token));
-    expect(inviteRow(id)).toMatchObject({ tenantId: srv.tenantId, spaceId, role: "role_space_moderator", createdBy: owner.userId, usedBy: null, usedAt: null });
+    expect(await inviteRow(id)).toMatchObject({ tenantId: srv.tenantId, spaceId, role: "role_space_moderator", createdBy: owner.userId, usedBy: null, usedAt: null });
   });
 
   it("a wrong role name is invalid_argument and writes nothing", async () => {
     const { owner, spaceId } = await ownerWithSpace();
-    const before = rowCount(srv, invites);
+    const before = await rowCount(srv, invites);
     for (const role of ["role_space_owner", "role_room_user", "moderator", "role_space_users", ""]) {
       await expectCode(
         api().createInvite({ spaceId, role }, as(owner.token)),
@@ -46,13 +59,13 @@ describe("CreateInvite", () => {
         "role must be role_space_moderator or role_space_user",
       );
     }
-    expect(rowCount(srv, invites)).toBe(before);
+    expect(await rowCount(srv, invites)).toBe(before);
   });
 
   it("only the owner may invite: a space moderator, a space user and a stranger are permission_denied", async () => {
     const { owner, spaceId } = await ownerWithSpace();
-    const mod = createTestUser(srv);
-    const member = createTestUser(srv);
+    const mod = await createTestUser(srv);
+    const member = await createTestUser(srv);
     for (const [u, role] of [
       [mod, "role_space_moderator"],
       [member, "role_space_user"],
@@ -60,15 +73,15 @@ describe("CreateInvite", () => {
       const { id } = await api().createInvite({ spaceId, role }, as(owner.token));
       await api().activateInvite({ spaceId, inviteId: id }, as(u.token));
     }
-    const before = rowCount(srv, invites);
-    for (const u of [mod, member, createTestUser(srv)]) {
+    const before = await rowCount(srv, invites);
+    for (const u of [mod, member, await createTestUser(srv)]) {
       await expectCode(
         api().createInvite({ spaceId, role: "role_space_user" }, as(u.token)),
         Code.PermissionDenied,
         "only the space owner may invite",
       );
     }
-    expect(rowCount(srv, invites)).toBe(before);
+    expect(await rowCount(srv, invites)).toBe(before);
   });
 
   it("an unknown space is not_found; no credential is unauthenticated", async () => {
@@ -82,24 +95,24 @@ describe("ActivateInvite", () => {
   it("gives the caller the invite's role and works exactly once", async () => {
     const { owner, spaceId } = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId, role: "role_space_moderator" }, as(owner.token));
-    const first = createTestUser(srv);
-    const second = createTestUser(srv);
+    const first = await createTestUser(srv);
+    const second = await createTestUser(srv);
     await api().activateInvite({ spaceId, inviteId: id }, as(first.token));
-    expect(spaceRole(spaceId, first.userId)).toBe("role_space_moderator");
-    expect(inviteRow(id)).toMatchObject({ usedBy: first.userId });
-    expect(inviteRow(id)?.usedAt).toBeGreaterThan(0);
+    expect(await spaceRole(spaceId, first.userId)).toBe("role_space_moderator");
+    expect(await inviteRow(id)).toMatchObject({ usedBy: first.userId });
+    expect((await inviteRow(id))?.usedAt).toBeGreaterThan(0);
 
     await expectCode(api().activateInvite({ spaceId, inviteId: id }, as(second.token)), Code.FailedPrecondition, "invite already used");
     await expectCode(api().activateInvite({ spaceId, inviteId: id }, as(first.token)), Code.FailedPrecondition, "invite already used");
-    expect(spaceRole(spaceId, second.userId)).toBeUndefined();
-    expect(inviteRow(id)?.usedBy).toBe(first.userId);
+    expect(await spaceRole(spaceId, second.userId)).toBeUndefined();
+    expect((await inviteRow(id))?.usedBy).toBe(first.userId);
   });
 
   it("30+ simultaneous activations by different users over HTTP/2: exactly one succeeds", async () => {
     const { owner, spaceId } = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId, role: "role_space_user" }, as(owner.token));
-    const users = Array.from({ length: 40 }, () => createTestUser(srv));
-    const membersBefore = rowCount(srv, spaceMembers, eq(spaceMembers.spaceId, spaceId));
+    const users = await Promise.all(Array.from({ length: 40 }, () => createTestUser(srv)));
+    const membersBefore = await rowCount(srv, spaceMembers, eq(spaceMembers.spaceId, spaceId));
     const h2 = spacesClient(srv, "2");
     const results = await Promise.allSettled(users.map((u) => h2.activateInvite({ spaceId, inviteId: id }, as(u.token))));
 
@@ -112,51 +125,51 @@ describe("ActivateInvite", () => {
       expect(Code[(f.reason as ConnectError).code]).toBe(Code[Code.FailedPrecondition]);
       expect((f.reason as ConnectError).rawMessage).toBe("invite already used");
     }
-    expect(rowCount(srv, spaceMembers, eq(spaceMembers.spaceId, spaceId))).toBe(membersBefore + 1);
+    expect(await rowCount(srv, spaceMembers, eq(spaceMembers.spaceId, spaceId))).toBe(membersBefore + 1);
     const winner = users[results.findIndex((r) => r.status === "fulfilled")]!;
-    expect(inviteRow(id)?.usedBy).toBe(winner.userId);
-    expect(spaceRole(spaceId, winner.userId)).toBe("role_space_user");
+    expect((await inviteRow(id))?.usedBy).toBe(winner.userId);
+    expect(await spaceRole(spaceId, winner.userId)).toBe("role_space_user");
   });
 
   it("an invite of another space, an unknown one or an empty id is refused and stays unused", async () => {
     const a = await ownerWithSpace();
     const b = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId: a.spaceId, role: "role_space_user" }, as(a.owner.token));
-    const u = createTestUser(srv);
+    const u = await createTestUser(srv);
     await expectCode(api().activateInvite({ spaceId: b.spaceId, inviteId: id }, as(u.token)), Code.NotFound, "invite not found");
     await expectCode(api().activateInvite({ spaceId: a.spaceId, inviteId: "no-such-invite" }, as(u.token)), Code.NotFound, "invite not found");
     await expectCode(api().activateInvite({ spaceId: a.spaceId, inviteId: "" }, as(u.token)), Code.InvalidArgument, "invite_id: must not be empty");
     await expectCode(api().activateInvite({ spaceId: a.spaceId, inviteId: id }), Code.Unauthenticated);
-    expect(inviteRow(id)?.usedAt).toBeNull();
-    expect(spaceRole(b.spaceId, u.userId)).toBeUndefined();
+    expect((await inviteRow(id))?.usedAt).toBeNull();
+    expect(await spaceRole(b.spaceId, u.userId)).toBeUndefined();
     // Still usable by its rightful invitee.
     await api().activateInvite({ spaceId: a.spaceId, inviteId: id }, as(u.token));
-    expect(spaceRole(a.spaceId, u.userId)).toBe("role_space_user");
+    expect(await spaceRole(a.spaceId, u.userId)).toBe("role_space_user");
   });
 
   it("a user of another tenant cannot activate (not_found) and the invite stays unused", async () => {
     const { owner, spaceId } = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId, role: "role_space_moderator" }, as(owner.token));
-    const foreigner = createTestUser(srv, { tenantId: srv.otherTenantId });
+    const foreigner = await createTestUser(srv, { tenantId: srv.otherTenantId });
     await expectCode(api().activateInvite({ spaceId, inviteId: id }, as(foreigner.token)), Code.NotFound, "invite not found");
-    expect(inviteRow(id)?.usedAt).toBeNull();
-    expect(spaceRole(spaceId, foreigner.userId)).toBeUndefined();
+    expect((await inviteRow(id))?.usedAt).toBeNull();
+    expect(await spaceRole(spaceId, foreigner.userId)).toBeUndefined();
   });
 
   it("never downgrades: the owner activating a role_space_user invite stays owner", async () => {
     const { owner, spaceId } = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId, role: "role_space_user" }, as(owner.token));
     await api().activateInvite({ spaceId, inviteId: id }, as(owner.token));
-    expect(spaceRole(spaceId, owner.userId)).toBe("role_space_owner");
+    expect(await spaceRole(spaceId, owner.userId)).toBe("role_space_owner");
   });
 
   it("upgrades a space user to moderator", async () => {
     const { owner, spaceId } = await ownerWithSpace();
-    const u = createTestUser(srv);
+    const u = await createTestUser(srv);
     for (const role of ["role_space_user", "role_space_moderator"]) {
       const { id } = await api().createInvite({ spaceId, role }, as(owner.token));
       await api().activateInvite({ spaceId, inviteId: id }, as(u.token));
-      expect(spaceRole(spaceId, u.userId)).toBe(role);
+      expect(await spaceRole(spaceId, u.userId)).toBe(role);
     }
   });
 });
