@@ -1,20 +1,20 @@
-import { eq } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { RoomgateError } from "../../src/domain/errors.js";
 import type { NewUser } from "../../src/domain/users/users.js";
-import { openStore } from "../../src/store/db.js";
-import { users } from "../../src/store/schema.js";
-import { SqliteTenantStore } from "../../src/store/tenant-store.js";
-import { SqliteUserStore } from "../../src/store/user-store.js";
+import type { Database } from "../../src/store/database.js";
+import { SqlTenantStore } from "../../src/store/tenant-store.js";
+import { SqlUserStore } from "../../src/store/user-store.js";
+import { isUniqueViolation } from "../../src/store/sql-errors.js";
+import { DATABASES } from "./databases.js";
 
-function setup() {
-  const store = openStore(":memory:");
-  const { tenant } = createTenantWithKey(new SqliteTenantStore(store.db), "acme", 1);
-  return { store, tenantId: tenant.id };
+const tenantId = "acme";
+
+async function setup(db: Database): Promise<void> {
+  await new SqlTenantStore(db).createTenant({ id: tenantId, name: "acme", createdAt: 1 }, { id: "k", hash: new Uint8Array(32), label: "t" });
 }
 
-function row(tenantId: string, id: string, username: string, createdAt: number, kind: NewUser["kind"] = "registered"): NewUser {
+function row(id: string, username: string, createdAt: number, kind: NewUser["kind"] = "registered"): NewUser {
   return {
     id,
     tenantId,
@@ -32,43 +32,76 @@ function row(tenantId: string, id: string, username: string, createdAt: number, 
   };
 }
 
-describe("username_key (issue 7 point 16)", () => {
-  it("the unique index refuses a case variant even without the pre-check (the race between workers)", () => {
-    const { store, tenantId } = setup();
-    const s = new SqliteUserStore(store.db);
-    s.insertUser(row(tenantId, "u1", "Ann", 1));
+/** A row as written before usernames had a key: no username_key, around the store. */
+async function insertLegacy(db: Database, r: NewUser): Promise<void> {
+  await db.run(
+    sql`insert into users (id, tenant_id, kind, username, tenant_moderator, created_at)
+        values (${r.id}, ${r.tenantId}, ${r.kind}, ${r.username}, ${false}, ${r.createdAt})`,
+  );
+}
+
+async function keys(db: Database): Promise<Record<string, unknown>> {
+  const rows = await db.all(sql`select id as "id", username_key as "k" from users`);
+  return Object.fromEntries(rows.map((x) => [x.id, x.k]));
+}
+
+describe.each(DATABASES)("username_key on %s (issue 7 point 16)", (_name, open) => {
+  it("the unique index refuses a case variant even without the store's checks (the race between writers)", async () => {
+    const db = await open();
+    await setup(db);
+    const s = new SqlUserStore(db);
+    await s.insertUser(row("u1", "Ann", 1));
+    // Around the store: the index itself, not a check, refuses it.
     let err: unknown;
     try {
-      s.insertUser(row(tenantId, "u2", "aNN", 2));
+      await db.run(
+        sql`insert into users (id, tenant_id, kind, username, username_key, tenant_moderator, created_at)
+            values (${"u2"}, ${tenantId}, ${"registered"}, ${"aNN"}, ${"ann"}, ${false}, ${2})`,
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(isUniqueViolation(err)).toBe(true);
+    // Through the store: already_exists naming the field.
+    err = undefined;
+    try {
+      await s.insertUser(row("u3", "aNN", 3));
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(RoomgateError);
     expect([(err as RoomgateError).kind, (err as RoomgateError).message]).toEqual(["already_exists", "username: already taken"]);
     // Guests and seed 003 users carry display names: no key, no uniqueness.
-    s.insertUser(row(tenantId, "g1", "ann", 3, "guest"));
-    s.insertUser(row(tenantId, "c1", "ann", 4, "consumer"));
-    expect(store.db.select({ k: users.usernameKey }).from(users).where(eq(users.id, "g1")).get()!.k).toBeNull();
-    expect(s.findRegisteredByUsername(tenantId, "ANN")?.id).toBe("u1");
+    await s.insertUser(row("g1", "ann", 4, "guest"));
+    await s.insertUser(row("c1", "ann", 5, "consumer"));
+    expect((await keys(db)).g1).toBeNull();
+    expect((await s.findRegisteredByUsername(tenantId, "ANN"))?.id).toBe("u1");
   });
 
-  it("rows stored before the key get it when the store opens; the oldest of two case variants wins, the other still logs in by its exact name", () => {
-    const { store, tenantId } = setup();
-    // Legacy rows, written as before this change: no username_key.
-    for (const r of [row(tenantId, "old-Ann", "Ann", 1), row(tenantId, "old-ann", "ann", 2), row(tenantId, "old-bob", "Bob", 3), row(tenantId, "c", "Carl", 4, "consumer")]) {
-      store.db.insert(users).values(r).run();
+  it("backfillUsernameKeys gives old rows their key; the oldest of two case variants wins, the other still logs in by its exact name", async () => {
+    const db = await open();
+    await setup(db);
+    for (const r of [row("old-Ann", "Ann", 1), row("old-ann", "ann", 2), row("old-bob", "Bob", 3), row("c", "Carl", 4, "consumer")]) await insertLegacy(db, r);
+    const s = new SqlUserStore(db);
+    expect(await s.backfillUsernameKeys()).toBe(2);
+    const after = await keys(db);
+    expect(after).toEqual({ "old-Ann": "ann", "old-ann": null, "old-bob": "bob", c: null });
+    expect((await s.findRegisteredByUsername(tenantId, "ann"))?.id).toBe("old-ann");
+    expect((await s.findRegisteredByUsername(tenantId, "Ann"))?.id).toBe("old-Ann");
+    expect((await s.findRegisteredByUsername(tenantId, "ANN"))?.id).toBe("old-Ann");
+    expect((await s.findRegisteredByUsername(tenantId, "bOB"))?.id).toBe("old-bob");
+    expect(await s.registeredUsernameTaken(tenantId, "BOB")).toBe(true);
+    expect(await s.registeredUsernameTaken(tenantId, "carl")).toBe(false);
+    // The legacy variant without a key still counts as taken by its exact name.
+    let err: unknown;
+    try {
+      await s.insertUser(row("new-ann", "ann", 9));
+    } catch (e) {
+      err = e;
     }
-    const s = new SqliteUserStore(store.db);
-    const keys = Object.fromEntries(store.db.select({ id: users.id, k: users.usernameKey }).from(users).all().map((x) => [x.id, x.k]));
-    expect(keys).toEqual({ "old-Ann": "ann", "old-ann": null, "old-bob": "bob", c: null });
-    expect(s.findRegisteredByUsername(tenantId, "ann")?.id).toBe("old-ann");
-    expect(s.findRegisteredByUsername(tenantId, "Ann")?.id).toBe("old-Ann");
-    expect(s.findRegisteredByUsername(tenantId, "ANN")?.id).toBe("old-Ann");
-    expect(s.findRegisteredByUsername(tenantId, "bOB")?.id).toBe("old-bob");
-    expect(s.registeredUsernameTaken(tenantId, "BOB")).toBe(true);
-    expect(s.registeredUsernameTaken(tenantId, "carl")).toBe(false);
-    // Opening again changes nothing.
-    new SqliteUserStore(store.db);
-    expect(Object.fromEntries(store.db.select({ id: users.id, k: users.usernameKey }).from(users).all().map((x) => [x.id, x.k]))).toEqual(keys);
+    expect((err as RoomgateError).message).toBe("username: already taken");
+    // Running it again changes nothing.
+    expect(await s.backfillUsernameKeys()).toBe(0);
+    expect(await keys(db)).toEqual(after);
   });
 });

@@ -1,16 +1,16 @@
-// Runs as a child process of write-lock.test.ts: one more connection to the
-// same file, driving the store's real write transactions.
+// Runs as a child process of write-lock.test.ts: one more process on the
+// same file, driving the repositories' real write transactions.
 import { randomBytes } from "node:crypto";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
-import { openStore, writeTransaction } from "../../src/store/db.js";
-import { SqliteGrantStore } from "../../src/store/grant-store.js";
-import { SqliteJournal } from "../../src/store/journal-store.js";
-import { SqliteMaintenanceStore } from "../../src/store/maintenance-store.js";
-import { SqliteModerationStore } from "../../src/store/moderation-store.js";
-import { SqliteSpaceStore } from "../../src/store/space-store.js";
-import { SqliteTenantStore } from "../../src/store/tenant-store.js";
-import { SqliteUserStore } from "../../src/store/user-store.js";
+import { SqlGrantStore } from "../../src/store/grant-store.js";
+import { SqlJournal } from "../../src/store/journal-store.js";
+import { SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
+import { SqlModerationStore } from "../../src/store/moderation-store.js";
+import { SqlSpaceStore } from "../../src/store/space-store.js";
+import { openSqliteDatabase } from "../../src/store/sqlite-database.js";
+import { SqlTenantStore } from "../../src/store/tenant-store.js";
+import { SqlUserStore } from "../../src/store/user-store.js";
 
 /** What the test sends each worker (the loop starts on the later "go" message). */
 export interface WorkerInput {
@@ -18,6 +18,8 @@ export interface WorkerInput {
   readonly name: string;
   readonly tenantId: string;
   readonly rounds: number;
+  /** Rounds in flight at once inside this process. */
+  readonly lanes: number;
 }
 
 /** What each worker answers. */
@@ -27,24 +29,23 @@ export interface WorkerOutput {
 }
 
 const input = JSON.parse(process.argv[2]!) as WorkerInput;
-const store = openStore(input.dbPath);
-const db = store.db;
-const users = new SqliteUserStore(db);
-const grants = new SqliteGrantStore(db);
-const journal = new SqliteJournal(db);
-const moderation = new SqliteModerationStore(db);
-const spaces = new SqliteSpaceStore(db);
-const tenants = new SqliteTenantStore(db);
-const maintenance = new SqliteMaintenanceStore(db);
+const db = openSqliteDatabase(input.dbPath);
+const users = new SqlUserStore(db);
+const grants = new SqlGrantStore(db);
+const journal = new SqlJournal(db);
+const moderation = new SqlModerationStore(db);
+const spaces = new SqlSpaceStore(db);
+const tenants = new SqlTenantStore(db);
+const maintenance = new SqlMaintenanceStore(db);
 
 // Every step reads before it writes inside its transaction: the shape that
 // failed with "database is locked" when the transaction was DEFERRED.
-const steps: Array<(i: number) => void> = [
+const steps: Array<(i: number) => Promise<unknown>> = [
   (i) =>
-    users.transaction(() => {
+    db.write(async () => {
       const username = `${input.name}-${i}`;
-      if (users.registeredUsernameTaken(input.tenantId, username)) throw new Error(`${username} taken`);
-      users.insertUser({
+      if (await users.registeredUsernameTaken(input.tenantId, username)) throw new Error(`${username} taken`);
+      await users.insertUser({
         id: username,
         tenantId: input.tenantId,
         kind: "registered",
@@ -62,17 +63,17 @@ const steps: Array<(i: number) => void> = [
     }),
   (i) =>
     // The app's Transact (moderation, revocation, token Create).
-    writeTransaction(db, () => {
-      moderation.roomExists(input.tenantId, "room");
-      journal.record(
+    db.write(async () => {
+      await moderation.roomExists(input.tenantId, "room");
+      await journal.record(
         [{ tenantId: input.tenantId, at: i, actor: `key:${input.name}`, action: "test.write", roomId: "room" }],
         [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: "room", actor: `key:${input.name}`, at: i, messageId: `${input.name}-${i}` }],
       );
     }),
   (i) =>
-    writeTransaction(db, () => {
-      grants.countGrants(input.tenantId);
-      grants.recordGrants([
+    db.write(async () => {
+      await grants.countGrants(input.tenantId);
+      await grants.recordGrants([
         {
           id: randomBytes(16).toString("hex"),
           tenantId: input.tenantId,
@@ -88,33 +89,40 @@ const steps: Array<(i: number) => void> = [
       ]);
     }),
   (i) =>
-    spaces.atomically(() => {
+    db.write(async () => {
       const id = `${input.name}-space-${i}`;
-      if (spaces.findSpace(input.tenantId, id)) throw new Error(`${id} exists`);
-      spaces.insertSpace({ id, tenantId: input.tenantId, name: id, isPublic: false, ownerUserId: `${input.name}-${i}` }, i);
+      if (await spaces.findSpace(input.tenantId, id)) throw new Error(`${id} exists`);
+      await spaces.insertSpace({ id, tenantId: input.tenantId, name: id, isPublic: false, ownerUserId: `${input.name}-${i}` }, i);
     }),
-  (i) => {
+  async (i) => {
     const id = `${input.name}-tenant-${i}`;
-    if (!tenants.findTenant(id)) tenants.createTenant({ id, name: id, createdAt: i }, { id: `${input.name}-key-${i}`, hash: new Uint8Array(32), label: "t" });
+    if (!(await tenants.findTenant(id))) await tenants.createTenant({ id, name: id, createdAt: i }, { id: `${input.name}-key-${i}`, hash: new Uint8Array(32), label: "t" });
   },
   () => maintenance.expiredGrants(10).deleteBatch(1),
 ];
 
-// Both workers say "ready" and start their loops on "go", so they overlap.
-process.once("message", () => {
+async function lane(first: number, errors: string[]): Promise<number> {
   let ok = 0;
-  const errors: string[] = [];
-  for (let i = 0; i < input.rounds; i++) {
+  for (let i = first; i < input.rounds; i += input.lanes) {
     for (const step of steps) {
       try {
-        step(i);
+        await step(i);
         ok++;
       } catch (e) {
         errors.push(`${input.name} round ${i}: ${e instanceof Error ? `${(e as { code?: string }).code ?? ""} ${e.message}` : String(e)}`);
       }
     }
   }
-  store.close();
-  process.send!({ ok, errors } satisfies WorkerOutput, () => process.disconnect());
+  return ok;
+}
+
+// Both workers say "ready" and start their loops on "go", so they overlap.
+process.once("message", () => {
+  void (async () => {
+    const errors: string[] = [];
+    const oks = await Promise.all(Array.from({ length: input.lanes }, (_, l) => lane(l, errors)));
+    await db.close();
+    process.send!({ ok: oks.reduce((a, b) => a + b, 0), errors } satisfies WorkerOutput, () => process.disconnect());
+  })();
 });
 process.send!("ready");

@@ -4,36 +4,38 @@ import { join } from "node:path";
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore, writeTransaction, type Store } from "../../src/store/db.js";
-import { SqliteTenantStore } from "../../src/store/tenant-store.js";
+import { openSqliteDatabase, type SqliteDatabase } from "../../src/store/sqlite-database.js";
+import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import type { WorkerInput, WorkerOutput } from "./write-lock-worker.js";
 
-// Issue 7, point 12: two connections on one file, each running the store's
-// write transactions (read first, then write) at the same time in its own
-// process. With DEFERRED transactions some failed at once with "database is
-// locked"; with BEGIN IMMEDIATE and the busy timeout each one waits its turn.
+// Issue 7, point 12: two processes on one file, each running the
+// repositories' write transactions (read first, then write) at the same time,
+// several at once inside each process too. With DEFERRED transactions some
+// failed at once with "database is locked"; with BEGIN IMMEDIATE and the busy
+// timeout each one waits its turn.
 
 const ROUNDS = 150;
+const LANES = 3;
 
 let dir: string;
 let dbPath: string;
-let store: Store;
+let store: SqliteDatabase;
 const tenantId = "t-lock";
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "roomgate-lock-"));
   dbPath = join(dir, "roomgate.db");
-  store = openStore(dbPath);
-  new SqliteTenantStore(store.db).createTenant({ id: tenantId, name: "lock", createdAt: 0 }, { id: "k-lock", hash: new Uint8Array(32), label: "t" });
+  store = openSqliteDatabase(dbPath);
+  await new SqlTenantStore(store).createTenant({ id: tenantId, name: "lock", createdAt: 0 }, { id: "k-lock", hash: new Uint8Array(32), label: "t" });
 });
-afterAll(() => {
-  store?.close();
+afterAll(async () => {
+  await store?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 /** Starts a worker process; resolves once it is ready, with its result to come. */
 function start(name: string): Promise<{ child: ChildProcess; result: Promise<WorkerOutput> }> {
-  const input: WorkerInput = { dbPath, tenantId, name, rounds: ROUNDS };
+  const input: WorkerInput = { dbPath, tenantId, name, rounds: ROUNDS, lanes: LANES };
   const child = fork(fileURLToPath(new URL("./write-lock-worker.ts", import.meta.url)), [JSON.stringify(input)], {
     execArgv: ["--import", "tsx"],
   });
@@ -51,10 +53,10 @@ function start(name: string): Promise<{ child: ChildProcess; result: Promise<Wor
   return ready.then(() => ({ child, result }));
 }
 
-const count = (sql: string) => (store.sqlite.prepare(sql).get() as { n: number }).n;
+const count = (sql: string) => (store.connection.prepare(sql).get() as { n: number }).n;
 
 describe("write transactions take the lock up front (issue 7, point 12)", () => {
-  it("two connections interleaving the store's read-then-write transactions: none fails, every write lands", async () => {
+  it("two processes interleaving the repositories' read-then-write transactions: none fails, every write lands", async () => {
     const workers = await Promise.all([start("a"), start("b")]);
     for (const w of workers) w.child.send("go");
     const [a, b] = await Promise.all(workers.map((w) => w.result));
@@ -69,32 +71,35 @@ describe("write transactions take the lock up front (issue 7, point 12)", () => 
     expect(count("select count(*) as n from grants")).toBe(0);
     // They really interleaved: the event ids switch between the two workers
     // more than once (not all of a's, then all of b's).
-    const owners = store.sqlite.prepare("select substr(message_id, 1, 1) as w from events order by id").pluck().all() as string[];
+    const owners = store.connection.prepare("select substr(message_id, 1, 1) as w from events order by id").pluck().all() as string[];
     const switches = owners.filter((w, i) => i > 0 && w !== owners[i - 1]).length;
     expect(switches).toBeGreaterThan(1);
   }, 120_000);
 
-  it("writeTransaction rolls back when its function throws and refuses an async one", () => {
-    const tenants = new SqliteTenantStore(store.db);
+  it("a write that throws rolls back and leaves the connection out of its transaction", async () => {
+    const tenants = new SqlTenantStore(store);
     const before = count("select count(*) as n from tenants");
-    expect(() =>
-      writeTransaction(store.db, () => {
-        tenants.createTenant({ id: "t-rolled-back", name: "x", createdAt: 0 }, { id: "k-rolled-back", hash: new Uint8Array(32), label: "t" });
+    await expect(
+      store.write(async () => {
+        await tenants.createTenant({ id: "t-rolled-back", name: "x", createdAt: 0 }, { id: "k-rolled-back", hash: new Uint8Array(32), label: "t" });
         throw new Error("boom");
       }),
-    ).toThrow("boom");
-    expect(() => writeTransaction(store.db, async () => tenants.findTenant(tenantId))).toThrow(TypeError);
+    ).rejects.toThrow("boom");
     expect(count("select count(*) as n from tenants")).toBe(before);
-    expect(store.sqlite.inTransaction).toBe(false);
+    expect(await tenants.findTenant("t-rolled-back")).toBeUndefined();
+    expect(store.connection.inTransaction).toBe(false);
+    // The lock is free again: the next write goes through.
+    await tenants.createTenant({ id: "t-after", name: "x", createdAt: 0 }, { id: "k-after", hash: new Uint8Array(32), label: "t" });
+    expect(count("select count(*) as n from tenants")).toBe(before + 1);
   });
 
-  it("sets the busy timeout at open (5 s by default, or as given)", () => {
-    expect(store.sqlite.pragma("busy_timeout", { simple: true })).toBe(5_000);
-    const other = openStore(dbPath, { busyTimeoutMs: 250 });
+  it("sets the busy timeout at open (5 s by default, or as given)", async () => {
+    expect(store.connection.pragma("busy_timeout", { simple: true })).toBe(5_000);
+    const other = openSqliteDatabase(dbPath, { busyTimeoutMs: 250 });
     try {
-      expect(other.sqlite.pragma("busy_timeout", { simple: true })).toBe(250);
+      expect(other.connection.pragma("busy_timeout", { simple: true })).toBe(250);
     } finally {
-      other.close();
+      await other.close();
     }
   });
 });
