@@ -217,7 +217,7 @@ export class Spaces {
     if (rankOfRole(role) >= rank) throw new RoomgateError("permission_denied", `granting ${role} needs a higher rank than yours in this room`);
     const target = rankIn(await this.memberships.roomRolesOf(caller.tenantId, grant.targetUserId, room.id));
     if (target >= rank) throw new RoomgateError("permission_denied", "the target's rank in this room is equal to or higher than yours");
-    this.setRoomRole(caller.tenantId, room.id, grant.targetUserId, role, caller.userId, `user:${caller.userId}`);
+    await this.setRoomRole(caller.tenantId, room.id, grant.targetUserId, role, caller.userId, `user:${caller.userId}`);
   }
 
   /**
@@ -228,7 +228,7 @@ export class Spaces {
     const role = this.checkGrant(grant);
     const room = await this.room(tenantId, grant.spaceId, grant.roomId);
     await this.requireUser(tenantId, grant.targetUserId);
-    this.setRoomRole(tenantId, room.id, grant.targetUserId, role, grantedBy, `key:${grantedBy}`);
+    await this.setRoomRole(tenantId, room.id, grant.targetUserId, role, grantedBy, `key:${grantedBy}`);
   }
 
   /** Writes a room role grant with its audit entry and events. */
