@@ -1,8 +1,10 @@
 // Runs as a child process of write-lock.test.ts: one more process on the
 // same file, driving the repositories' real write transactions.
+import { sql } from "drizzle-orm";
 import { randomBytes } from "node:crypto";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
+import { num } from "../../src/store/database.js";
 import { SqlGrantStore } from "../../src/store/grant-store.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
@@ -20,6 +22,10 @@ export interface WorkerInput {
   readonly rounds: number;
   /** Rounds in flight at once inside this process. */
   readonly lanes: number;
+  /** The other worker's name. */
+  readonly peer: string;
+  /** How many rounds this worker may run ahead of its peer. */
+  readonly window: number;
 }
 
 /** What each worker answers. */
@@ -101,9 +107,33 @@ const steps: Array<(i: number) => Promise<unknown>> = [
   () => maintenance.expiredGrants(10).deleteBatch(1),
 ];
 
+/** Rounds the peer has finished (its events, one per round, are committed). */
+async function peerRounds(): Promise<number> {
+  const row = await db.get(sql`select count(*) as "n" from events where message_id like ${`${input.peer}-%`}`);
+  return num(row!.n);
+}
+
+/** Longest wait for the peer; it only ends early when the peer died. */
+const PEER_WAIT_MS = 60_000;
+
+/**
+ * Waits until the peer has finished round `i - window`. However the OS
+ * schedules the two processes, neither runs its whole loop before the other
+ * starts, so their write transactions really overlap (they cannot both wait:
+ * the window is wider than the lanes).
+ */
+async function keepPace(i: number): Promise<void> {
+  const deadline = Date.now() + PEER_WAIT_MS;
+  while ((await peerRounds()) < i - input.window) {
+    if (Date.now() > deadline) throw new Error(`peer ${input.peer} made no progress for ${PEER_WAIT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 async function lane(first: number, errors: string[]): Promise<number> {
   let ok = 0;
   for (let i = first; i < input.rounds; i += input.lanes) {
+    await keepPace(i);
     for (const step of steps) {
       try {
         await step(i);
