@@ -71,8 +71,8 @@ function watch(opts: Omit<WatchOptions, "signal"> & { signal?: AbortSignal }) {
   return { it, ctl };
 }
 
-/** it.next(), failing instead of hanging when nothing comes (a gap). */
-async function nextWithin(it: AsyncGenerator<StoredEvent>, ms = 1_000): Promise<IteratorResult<StoredEvent>> {
+/** it.next(), failing instead of hanging when nothing comes (a gap); generous for a busy machine. */
+async function nextWithin(it: AsyncGenerator<StoredEvent>, ms = 10_000): Promise<IteratorResult<StoredEvent>> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no event within ${ms} ms`)), ms);
