@@ -96,10 +96,10 @@ if ((await joseOpen(joseToken) as { room: string }).room !== claims.roomId) thro
 // The service's verify path (RoomTokens.verify): decrypt, decode, tenant and
 // expiry checks. Warm = the token was verified before (services verify the
 // same token on every message); cold = the cache disabled, every call opens.
-const noStore = { recordGrants: () => undefined };
+const noStore = { recordGrants: async () => undefined };
 const warm = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS);
 const cold = new RoomTokens(codec, noStore, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 });
-const [verifyToken] = warm.issue(claims.tenantId, "bench", [
+const [verifyToken] = await warm.issue(claims.tenantId, "bench", [
   { userId: claims.userId, roomId: claims.roomId, permissions: [200], metadata: { note: "temporary moderator" } },
 ]);
 warm.verify(claims.tenantId, verifyToken!);

@@ -6,7 +6,7 @@
  *   over the socket   ours (fetch, body pre-serialised) · ours (generated
  *                     Connect client) · plain-connect · bare-http
  *   in-process        RoomTokens.issue (no RPC) · issue with a no-op store ·
- *                     SqliteGrantStore.recordGrants · raw better-sqlite3
+ *                     SqlGrantStore.recordGrants · raw better-sqlite3
  *                     insert of the 1,000 grant rows (synchronous=FULL as
  *                     configured, and OFF to show the fsync) · Connect's JSON
  *                     decode of the request / encode of the response · the
@@ -42,7 +42,18 @@ import {
 } from "../gen/room/tokens/private/v1/service_pb.js";
 import { RoomTokens, type GrantRecord, type TokenRequest } from "../src/domain/tokens/room-tokens.js";
 import { strictFieldsInterceptor } from "../src/server/interceptors.js";
-import { createBenchApp, FLOOR_PATH, limitsOf, prefillGrants, roomTokensOf, SEED_ROOM_ID, seedArgumentJson, type ServerKind } from "./lib/bench-app.js";
+import {
+  createBenchApp,
+  FLOOR_PATH,
+  limitsOf,
+  prefillGrants,
+  roomTokensOf,
+  SEED_ROOM_ID,
+  seedArgumentJson,
+  sqliteOf,
+  type BenchApp,
+  type ServerKind,
+} from "./lib/bench-app.js";
 import { summarizeProfile, type Bucket } from "./lib/cpuprofile.js";
 import { quantile } from "./lib/h2load.js";
 import { startServer, type ServerHandle } from "./lib/servers.js";
@@ -180,11 +191,11 @@ async function main(): Promise<void> {
   );
   // Each contender that writes gets its own store, so all stores grow alike:
   // insert cost rises with table size (random-keyed indexes), see the README of this report.
-  const locals: ReturnType<typeof createBenchApp>[] = [];
-  const local = (): ReturnType<typeof createBenchApp> => {
-    const l = createBenchApp();
-    prefillGrants(l.app, l.principal.tenantId, PREFILL);
+  const locals: BenchApp[] = [];
+  const local = async (): Promise<BenchApp> => {
+    const l = await createBenchApp();
     locals.push(l);
+    await prefillGrants(l.app, l.principal.tenantId, PREFILL);
     return l;
   };
   const servers: ServerHandle[] = [];
@@ -196,19 +207,19 @@ async function main(): Promise<void> {
     if (failed) throw failed.reason;
     const [ours, ours2, plain, bare] = servers as [ServerHandle, ServerHandle, ServerHandle, ServerHandle];
 
-    const issueApp = local();
+    const issueApp = await local();
     const tokens = roomTokensOf(issueApp.app);
-    const noStore = new RoomTokens(issueApp.app.codec, { recordGrants() {} }, limitsOf(issueApp.app));
-    const drizzleApp = local();
-    const rawFullApp = local();
-    const rawOffApp = local();
-    rawOffApp.app.store.sqlite.pragma("synchronous = OFF");
-    const rawFull = rawInserter(rawFullApp.app.store.sqlite);
-    const rawOff = rawInserter(rawOffApp.app.store.sqlite);
+    const noStore = new RoomTokens(issueApp.app.codec, { async recordGrants() {} }, limitsOf(issueApp.app));
+    const repoApp = await local();
+    const rawFullApp = await local();
+    const rawOffApp = await local();
+    sqliteOf(rawOffApp.app).pragma("synchronous = OFF");
+    const rawFull = rawInserter(sqliteOf(rawFullApp.app));
+    const rawOff = rawInserter(sqliteOf(rawOffApp.app));
 
     const decoded = fromJsonString(CreateRequestSchema, bodyJson, { ignoreUnknownFields: false });
     const response = create(CreateResponseSchema, {
-      tokens: noStore.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests),
+      tokens: await noStore.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests),
     });
     const strictWalk = strictFieldsInterceptor()((async () => undefined) as never) as unknown as (req: unknown) => Promise<unknown>;
 
@@ -222,10 +233,14 @@ async function main(): Promise<void> {
       {
         name: "RoomTokens.issue in-process",
         group: "in-process",
-        run: () => expectTokens(tokens.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests).length, "issue"),
+        run: async () => expectTokens((await tokens.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests)).length, "issue"),
       },
-      { name: "  issue, no-op store", group: "in-process", run: () => void noStore.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests) },
-      { name: "  SqliteGrantStore.recordGrants", group: "in-process", run: () => drizzleApp.app.grants.recordGrants(pending["drizzle"]!) },
+      {
+        name: "  issue, no-op store",
+        group: "in-process",
+        run: async () => expectTokens((await noStore.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests)).length, "no-op issue"),
+      },
+      { name: "  SqlGrantStore.recordGrants", group: "in-process", run: () => repoApp.app.grants.recordGrants(pending["repo"]!) },
       { name: "  raw sqlite insert (sync FULL)", group: "in-process", run: () => rawFull(pending["full"]!) },
       { name: "  raw sqlite insert (sync OFF)", group: "in-process", run: () => rawOff(pending["off"]!) },
       { name: "Connect JSON decode request", group: "in-process", run: () => void fromJsonString(CreateRequestSchema, bodyJson, { ignoreUnknownFields: false }) },
@@ -233,7 +248,7 @@ async function main(): Promise<void> {
       { name: "strict-fields interceptor walk", group: "in-process", run: () => strictWalk({ stream: false, message: decoded, header: new Headers({ "content-type": "application/proto" }) }) },
     ];
     const refill = (): void => {
-      pending["drizzle"] = makeRecords(drizzleApp.principal.tenantId, drizzleApp.principal.keyId);
+      pending["repo"] = makeRecords(repoApp.principal.tenantId, repoApp.principal.keyId);
       pending["full"] = makeRecords(rawFullApp.principal.tenantId, rawFullApp.principal.keyId);
       pending["off"] = makeRecords(rawOffApp.principal.tenantId, rawOffApp.principal.keyId);
     };
@@ -277,7 +292,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     for (const l of locals) {
-      l.app.store.close();
+      await l.app.close();
       rmSync(l.dataDir, { recursive: true, force: true });
     }
   }

@@ -85,7 +85,7 @@ function buildIndex(n: number, watermarks: boolean): RevocationIndex {
 }
 
 const codec = new TokenCodec(new Keyring([{ id: 0x1234abcd, secret: randomBytes(32), state: "active", createdAt: now }]));
-const noStore = { recordGrants: () => undefined };
+const noStore = { recordGrants: async () => undefined };
 
 interface Case {
   readonly label: string;
@@ -99,7 +99,7 @@ interface Case {
 
 // The token to verify: issued now, after every watermark above.
 const issuer = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, clock);
-const [token] = issuer.issue(TENANT, "bench", [{ userId: USER, roomId: ROOM, permissions: [200], metadata: { note: "temporary moderator" } }]);
+const [token] = await issuer.issue(TENANT, "bench", [{ userId: USER, roomId: ROOM, permissions: [200], metadata: { note: "temporary moderator" } }]);
 
 // 0 ids and no watermarks is the baseline; "0 + watermarks" separates the
 // cost of having any watermark from the cost of many revoked ids.

@@ -2,6 +2,7 @@
  * Shared set-up for the RPC benchmarks: a real roomgate App on a temp data
  * dir, the seed-000 request shape, and the message a forked server sends.
  */
+import type BetterSqlite3 from "better-sqlite3";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,7 @@ import { createApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { apiKeyId, type ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
-import { RoomTokens, type TokenLimits } from "../../src/domain/tokens/room-tokens.js";
+import { RoomTokens, type GrantRecord, type TokenLimits } from "../../src/domain/tokens/room-tokens.js";
 
 /** What a ready server tells its parent. */
 export interface Ready {
@@ -42,26 +43,40 @@ export function seedArgumentJson(userId = SEED_USER_ID, roomId = SEED_ROOM_ID): 
 
 /**
  * Inserts `rows` synthetic grants (random ids and user ids, like real ones)
- * for the app's bootstrap tenant, in 10,000-row transactions, so a benchmark
- * can run against a store that is not empty. Checkpoints the WAL afterwards.
+ * for the app's bootstrap tenant, in 10,000-row write transactions through
+ * the grant repository, so a benchmark can run against a store that is not
+ * empty (either store). On SQLite the WAL is checkpointed afterwards.
  */
-export function prefillGrants(app: App, tenantId: string, rows: number): void {
+export async function prefillGrants(app: App, tenantId: string, rows: number): Promise<void> {
   if (rows <= 0) return;
-  const sqlite = app.store.sqlite;
-  const grant = sqlite.prepare(
-    "insert into grants (id, tenant_id, user_id, room_id, permissions, metadata, issued_at, expires_at, issued_by) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-  );
-  const room = sqlite.prepare("insert into rooms (tenant_id, id, created_at) values (?, ?, ?) on conflict do nothing");
   const now = Date.now();
-  const batch = sqlite.transaction((n: number) => {
-    for (let i = 0; i < n; i++) {
-      const roomId = `prefill-room-${i % 100}`;
-      room.run(tenantId, roomId, now);
-      grant.run(randomBytes(16).toString("hex"), tenantId, randomUUID(), roomId, "[203]", '{"note":"temporary moderator"}', now, now + 86_400_000, "prefill");
-    }
-  });
-  for (let done = 0; done < rows; done += 10_000) batch(Math.min(10_000, rows - done));
-  sqlite.pragma("wal_checkpoint(TRUNCATE)");
+  for (let done = 0; done < rows; done += PREFILL_BATCH) {
+    const batch: GrantRecord[] = Array.from({ length: Math.min(PREFILL_BATCH, rows - done) }, (_, i) => ({
+      id: randomBytes(16).toString("hex"),
+      tenantId,
+      userId: randomUUID(),
+      roomId: `prefill-room-${(done + i) % 100}`,
+      permissions: [203],
+      metadata: { note: "temporary moderator" },
+      issuedAt: now,
+      expiresAt: now + 86_400_000,
+      issuedBy: "prefill",
+    }));
+    await app.grants.recordGrants(batch);
+  }
+  app.store?.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+}
+
+/** Grants per prefill transaction. */
+const PREFILL_BATCH = 10_000;
+
+/**
+ * The raw SQLite connection of an app on the embedded store, for the
+ * benchmarks' raw-driver baselines; throws when the app runs on PostgreSQL.
+ */
+export function sqliteOf(app: App): BetterSqlite3.Database {
+  if (app.store === undefined) throw new Error("this baseline needs the SQLite store (unset ROOMGATE_DATABASE_URL)");
+  return app.store.sqlite;
 }
 
 /** The RoomTokens instance createApp built and handed to the service. */
@@ -74,18 +89,28 @@ export function limitsOf(app: App): TokenLimits {
   return app.roomTokens.limits;
 }
 
-/** A real app on a fresh temp data dir, as test/support/server.ts builds it. */
-export function createBenchApp(env: Record<string, string> = {}): { app: App; dataDir: string; principal: ApiKeyPrincipal } {
+/** A bench app, its data dir and the principal of its bootstrap key. */
+export interface BenchApp {
+  readonly app: App;
+  readonly dataDir: string;
+  readonly principal: ApiKeyPrincipal;
+}
+
+/**
+ * A real app on a fresh temp data dir, as test/support/server.ts builds it:
+ * SQLite there, or PostgreSQL when `env` sets ROOMGATE_DATABASE_URL.
+ */
+export async function createBenchApp(env: Record<string, string> = {}): Promise<BenchApp> {
   const dataDir = mkdtempSync(join(tmpdir(), "roomgate-bench-"));
   try {
-    return createIn(dataDir, env);
+    return await createIn(dataDir, env);
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
 }
 
-function createIn(dataDir: string, env: Record<string, string>): { app: App; dataDir: string; principal: ApiKeyPrincipal } {
+async function createIn(dataDir: string, env: Record<string, string>): Promise<BenchApp> {
   const config = loadConfig({
     PORT: "0",
     HOST: "127.0.0.1",
@@ -94,7 +119,7 @@ function createIn(dataDir: string, env: Record<string, string>): { app: App; dat
     ROOMGATE_SHUTDOWN_GRACE_MS: "1000",
     ...env,
   });
-  const app = createApp(config, pino({ level: "silent" }), {
+  const app = await createApp(config, pino({ level: "silent" }), {
     tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
   });
   const principal: ApiKeyPrincipal = { tenantId: app.bootstrap.tenantId!, keyId: apiKeyId(BENCH_API_KEY) };

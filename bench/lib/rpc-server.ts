@@ -18,7 +18,8 @@
  *            directly (JSON by hand over HTTP/1.1; gRPC framing by hand over h2c)
  *
  * Every kind builds its state with the real createApp (temp data dir, SQLite
- * store with the production pragmas, one active token key), so the token and
+ * store with the production pragmas — or PostgreSQL with
+ * --env ROOMGATE_DATABASE_URL=… — one active token key), so the token and
  * database work is identical; only the RPC stack in front differs.
  *
  * Protocol with the parent (IPC): sends {type:"ready", ...Ready} once
@@ -94,7 +95,7 @@ function bareHttpHandler(tokens: RoomTokens, principal: ApiKeyPrincipal): http.R
   let lastCreate = '{"tokens":[]}';
   return (req, res) => {
     readBody(req).then(
-      (body) => {
+      async (body) => {
         let status = 200;
         let out: unknown;
         try {
@@ -108,7 +109,7 @@ function bareHttpHandler(tokens: RoomTokens, principal: ApiKeyPrincipal): http.R
               permissions: (a.permissions ?? []).map(permissionNumber),
               ttlSeconds: a.ttl_seconds ?? a.ttlSeconds,
             }));
-            out = { tokens: tokens.issue(principal.tenantId, principal.keyId, args) };
+            out = { tokens: await tokens.issue(principal.tenantId, principal.keyId, args) };
           } else if (req.url === FLOOR_PATH) {
             out = undefined;
           } else if (req.url === VERIFY_PATH) {
@@ -263,10 +264,10 @@ async function main(): Promise<void> {
     if (kv !== undefined && kv.includes("=")) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   });
 
-  const { app, dataDir, principal } = createBenchApp(env);
-  // Until the servers are up, closing means closing the store; the data dir
-  // is deleted on every way out, including a failed start.
-  let close: () => Promise<void> = async () => app.store.close();
+  const { app, dataDir, principal } = await createBenchApp(env);
+  // Until the servers are up, closing means closing the app (feed, store);
+  // the data dir is deleted on every way out, including a failed start.
+  let close: () => Promise<void> = () => app.close();
   let stopping: Promise<void> | undefined;
   const stop = (code = 0): Promise<void> =>
     (stopping ??= (async () => {
@@ -290,12 +291,14 @@ async function main(): Promise<void> {
   let h2Port: number;
   let token: string;
   try {
-    prefillGrants(app, principal.tenantId, prefill);
+    await prefillGrants(app, principal.tenantId, prefill);
     // The very instance the service uses, so all three stacks share one RoomTokens.
     const tokens = roomTokensOf(app);
-    token = tokens.issue(principal.tenantId, principal.keyId, [
-      { userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] },
-    ])[0]!;
+    token = (
+      await tokens.issue(principal.tenantId, principal.keyId, [
+        { userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] },
+      ])
+    )[0]!;
 
     if (kind === "ours") {
       const running = await serve(app);
@@ -321,7 +324,7 @@ async function main(): Promise<void> {
       close = async () => {
         for (const s of sessions) s.destroy();
         await Promise.all([closeServer(h1), closeServer(h2)]);
-        app.store.close();
+        await app.close();
       };
       port = await listen(h1);
       h2Port = await listen(h2);

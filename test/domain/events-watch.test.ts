@@ -1,33 +1,68 @@
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { RoomgateError } from "../../src/domain/errors.js";
 import { EventBus } from "../../src/domain/events/event-bus.js";
 import { watchEvents, type WatchOptions } from "../../src/domain/events/watch.js";
+import { ChangeFeed } from "../../src/domain/feed/change-feed.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
-import { openStore } from "../../src/store/db.js";
-import { SqliteJournal } from "../../src/store/journal-store.js";
+import { SqlJournal } from "../../src/store/journal-store.js";
+import { openSqliteDatabase, type SqliteDatabase } from "../../src/store/sqlite-database.js";
 
-// The real journal (in-memory SQLite) and the real bus: a commit writes the
-// event in a transaction and publishes it afterwards, as the services do.
-const store = openStore(":memory:");
-const journal = new SqliteJournal(store.db);
+// The real journal (SQLite in a file, so replay reads see committed rows
+// only), the real change feed and the real bus, wired as a replica wires
+// them: a commit writes the event in a transaction, then the writer awaits
+// the feed, which reads it back from the log and publishes it.
+let dir: string;
+let db: SqliteDatabase;
+let journal: SqlJournal;
+let feed: ChangeFeed;
 const bus = new EventBus();
-const source = { subscribe: bus.subscribe.bind(bus), eventsAfter: journal.eventsAfter.bind(journal) };
-afterAll(() => store.close());
+const source = { subscribe: bus.subscribe.bind(bus), eventsAfter: (t: string, r: string | undefined, a: number, l: number) => journal.eventsAfter(t, r, a, l) };
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "roomgate-watch-"));
+  db = openSqliteDatabase(join(dir, "roomgate.db"));
+  // Thousands of commits: durability is not what this file tests.
+  db.connection.pragma("synchronous = OFF");
+  journal = new SqlJournal(db);
+  feed = new ChangeFeed({
+    source: { eventsAfter: (a, l) => journal.feedEventsAfter(a, l), lastId: () => journal.lastEventId() },
+    apply: () => undefined,
+    publish: (events) => bus.publish(events),
+    pollMs: 60_000,
+    log: silent,
+  });
+  feed.start(0);
+});
+afterAll(async () => {
+  feed?.stop();
+  await db?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 let tenantSeq = 0;
 function freshTenant(): string {
   return `tenant-${++tenantSeq}`;
 }
 
-/** Commits one event (write, then publish after the transaction) and returns its id. */
-function commit(tenantId: string, roomId = "room-a"): number {
-  const [e] = store.db.transaction(() =>
+/** Writes one event without waking the feed (as another replica's write looks here until the next poll). */
+async function store(tenantId: string, roomId = "room-a"): Promise<number> {
+  const [e] = await db.write(() =>
     journal.record([], [{ tenantId, type: EventType.TOKEN_REVOKED, roomId, userId: "u", actor: "key:k", at: Date.now() }]),
   );
-  bus.publish([e!]);
   return e!.id;
+}
+
+/** Commits one event (write, then the feed publishes it after the commit) and returns its id. */
+async function commit(tenantId: string, roomId = "room-a"): Promise<number> {
+  const id = await store(tenantId, roomId);
+  await feed.catchUp();
+  return id;
 }
 
 function watch(opts: Omit<WatchOptions, "signal"> & { signal?: AbortSignal }) {
@@ -36,8 +71,8 @@ function watch(opts: Omit<WatchOptions, "signal"> & { signal?: AbortSignal }) {
   return { it, ctl };
 }
 
-/** it.next(), failing instead of hanging when nothing comes (a gap). */
-async function nextWithin(it: AsyncGenerator<StoredEvent>, ms = 1_000): Promise<IteratorResult<StoredEvent>> {
+/** it.next(), failing instead of hanging when nothing comes (a gap); generous for a busy machine. */
+async function nextWithin(it: AsyncGenerator<StoredEvent>, ms = 10_000): Promise<IteratorResult<StoredEvent>> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no event within ${ms} ms`)), ms);
@@ -52,8 +87,8 @@ async function nextWithin(it: AsyncGenerator<StoredEvent>, ms = 1_000): Promise<
 describe("watchEvents: replay then live", () => {
   it("events committed while the replay runs are sent once, in order, with no gap", async () => {
     const tenantId = freshTenant();
-    for (let i = 0; i < 1_200; i++) commit(tenantId);
-    const start = journal.eventsAfter(tenantId, undefined, 0, 1)[0]!.id + 99; // resume after the 100th
+    for (let i = 0; i < 1_200; i++) await commit(tenantId);
+    const start = (await journal.eventsAfter(tenantId, undefined, 0, 1))[0]!.id + 99; // resume after the 100th
     const { it, ctl } = watch({ tenantId, afterEventId: start, pageSize: 100 });
     const got: number[] = [];
     let last = 0;
@@ -61,15 +96,15 @@ describe("watchEvents: replay then live", () => {
       const r = await nextWithin(it);
       got.push(r.value!.id);
       // Commit during the replay (every 37th event) and after it, up to a fixed total.
-      if (n % 37 === 0 && n < 1_000) for (let k = 0; k < 3; k++) last = commit(tenantId);
+      if (n % 37 === 0 && n < 1_000) for (let k = 0; k < 3; k++) last = await commit(tenantId);
       if (n >= 1_000 && r.value!.id === last) break;
     }
     // Nothing is left over from the switch to live: the next event is the next commit.
     const live = it.next();
-    const sentinel = commit(tenantId);
+    const sentinel = await commit(tenantId);
     got.push((await live).value!.id);
     ctl.abort();
-    const expected = journal.eventsAfter(tenantId, undefined, start, 100_000).map((e) => e.id);
+    const expected = (await journal.eventsAfter(tenantId, undefined, start, 100_000)).map((e) => e.id);
     expect(got).toEqual(expected);
     expect(got.length).toBe(1_100 + 28 * 3 + 1); // n = 0, 37, …, 999; and the sentinel
     // Consecutive: every event of the tenant after the resume point, none twice.
@@ -79,13 +114,28 @@ describe("watchEvents: replay then live", () => {
     expect(bus.size).toBe(0);
   });
 
+  it("events committed before the watch began but published by the feed after it are sent once, in order", async () => {
+    const tenantId = freshTenant();
+    const start = await commit(tenantId);
+    const late = [await store(tenantId), await store(tenantId), await store(tenantId)];
+    const { it, ctl } = watch({ tenantId, afterEventId: start, pageSize: 2 });
+    // The replay read its first page (two of them) from the log…
+    const got = [(await nextWithin(it)).value!.id];
+    // …then the feed publishes all three to the live buffer as well.
+    await feed.catchUp();
+    const after = await commit(tenantId);
+    while (got[got.length - 1] !== after) got.push((await nextWithin(it)).value!.id);
+    expect(got).toEqual([...late, after]);
+    ctl.abort();
+  });
+
   it("after_event_id 0 streams only events committed after the watch began", async () => {
     const tenantId = freshTenant();
-    commit(tenantId);
+    await commit(tenantId);
     const { it, ctl } = watch({ tenantId, afterEventId: 0 });
     const first = it.next(); // starts the generator: it subscribes synchronously
-    const a = commit(tenantId);
-    const b = commit(tenantId);
+    const a = await commit(tenantId);
+    const b = await commit(tenantId);
     expect((await first).value!.id).toBe(a);
     expect((await nextWithin(it)).value!.id).toBe(b);
     ctl.abort();
@@ -93,15 +143,15 @@ describe("watchEvents: replay then live", () => {
 
   it("a room watch skips other rooms, in the replay and live", async () => {
     const tenantId = freshTenant();
-    const before = commit(tenantId, "room-a");
-    const inA1 = commit(tenantId, "room-a");
-    commit(tenantId, "room-b");
+    const before = await commit(tenantId, "room-a");
+    const inA1 = await commit(tenantId, "room-a");
+    await commit(tenantId, "room-b");
     const { it, ctl } = watch({ tenantId, roomId: "room-a", afterEventId: before });
     expect((await nextWithin(it)).value!.id).toBe(inA1);
     const pending = nextWithin(it);
-    commit(tenantId, "room-b");
-    commit(freshTenant(), "room-a"); // same room id, another tenant
-    const inA2 = commit(tenantId, "room-a");
+    await commit(tenantId, "room-b");
+    await commit(freshTenant(), "room-a"); // same room id, another tenant
+    const inA2 = await commit(tenantId, "room-a");
     expect((await pending).value!.id).toBe(inA2);
     ctl.abort();
   });
@@ -117,39 +167,39 @@ describe("watchEvents: replay then live", () => {
         async (stored, pageSize, roomId, bursts, cursorSeed) => {
           const tenantId = freshTenant();
           const other = freshTenant();
-          const ids: number[] = [commit(tenantId, "room-a")];
-          for (let i = 0; i < stored; i++) ids.push(commit(tenantId, i % 3 === 0 ? "room-b" : "room-a"));
+          const ids: number[] = [await commit(tenantId, "room-a")];
+          for (let i = 0; i < stored; i++) ids.push(await commit(tenantId, i % 3 === 0 ? "room-b" : "room-a"));
           const afterEventId = ids[cursorSeed % ids.length]!;
           const { it, ctl } = watch({ tenantId, roomId, afterEventId, pageSize });
           const got: number[] = [];
-          const expected = () => journal.eventsAfter(tenantId, roomId || undefined, afterEventId, 100_000).map((e) => e.id);
+          const expected = async () => (await journal.eventsAfter(tenantId, roomId || undefined, afterEventId, 100_000)).map((e) => e.id);
           // How many events the watcher must deliver, kept as commits happen.
-          let due = expected().length;
+          let due = (await expected()).length;
           let burst = 0;
           // Commit one burst after each received event (and up front), until the bursts run out.
-          const commitBurst = () => {
+          const commitBurst = async () => {
             for (const where of bursts[burst++] ?? []) {
-              if (where === "other-tenant") commit(other, "room-a");
+              if (where === "other-tenant") await commit(other, "room-a");
               else {
-                commit(tenantId, where);
+                await commit(tenantId, where);
                 if (roomId === "" || where === roomId) due++;
               }
             }
           };
-          commitBurst();
+          await commitBurst();
           while (burst < bursts.length || got.length < due) {
             if (got.length === due) {
-              commitBurst();
+              await commitBurst();
               continue;
             }
             const r = await nextWithin(it);
             got.push(r.value!.id);
-            commitBurst();
+            await commitBurst();
           }
-          expect(got).toEqual(expected());
+          expect(got).toEqual(await expected());
           // No leftovers (duplicates) once caught up: the next event is the next commit.
           const live = it.next();
-          const sentinel = commit(tenantId, "room-a");
+          const sentinel = await commit(tenantId, "room-a");
           expect((await live).value!.id).toBe(sentinel);
           ctl.abort();
           expect(await it.next()).toEqual({ done: true, value: undefined });
@@ -166,9 +216,9 @@ describe("watchEvents: bounds and ending", () => {
     const tenantId = freshTenant();
     const { it } = watch({ tenantId, afterEventId: 0, maxBuffered: 5 });
     const first = it.next();
-    commit(tenantId);
+    await commit(tenantId);
     await first;
-    for (let i = 0; i < 6; i++) commit(tenantId); // one more than the buffer holds
+    for (let i = 0; i < 6; i++) await commit(tenantId); // one more than the buffer holds
     let err: unknown;
     try {
       await it.next();
@@ -185,9 +235,9 @@ describe("watchEvents: bounds and ending", () => {
     const tenantId = freshTenant();
     const { it, ctl } = watch({ tenantId, afterEventId: 0, maxBuffered: 5 });
     const first = it.next();
-    const ids = [commit(tenantId)];
+    const ids = [await commit(tenantId)];
     await first;
-    for (let i = 0; i < 5; i++) ids.push(commit(tenantId));
+    for (let i = 0; i < 5; i++) ids.push(await commit(tenantId));
     const got = [ids[0]!];
     for (let i = 0; i < 5; i++) got.push((await nextWithin(it)).value!.id);
     expect(got).toEqual(ids);
@@ -196,20 +246,20 @@ describe("watchEvents: bounds and ending", () => {
 
   it("overflow during the replay is not fatal: the replay reads on, and nothing is lost or repeated", async () => {
     const tenantId = freshTenant();
-    const start = commit(tenantId);
-    for (let i = 0; i < 50; i++) commit(tenantId);
+    const start = await commit(tenantId);
+    for (let i = 0; i < 50; i++) await commit(tenantId);
     const { it, ctl } = watch({ tenantId, afterEventId: start, maxBuffered: 4, pageSize: 3 });
     const got: number[] = [];
     let last = 0;
     // Three live events per replayed event: the buffer (4) overflows again and again.
     for (let n = 0; n < 60; n++) {
       got.push((await nextWithin(it)).value!.id);
-      for (let k = 0; k < 3; k++) last = commit(tenantId);
+      for (let k = 0; k < 3; k++) last = await commit(tenantId);
     }
     // Then the load stops and the watcher catches up to live.
     while (got[got.length - 1] !== last) got.push((await nextWithin(it)).value!.id);
     const live = it.next();
-    const next = commit(tenantId);
+    const next = await commit(tenantId);
     got.push((await live).value!.id);
     expect(got).toEqual(Array.from({ length: next - start }, (_, i) => start + 1 + i));
     ctl.abort();
@@ -217,11 +267,11 @@ describe("watchEvents: bounds and ending", () => {
 
   it("an overflow while the last (short) replay page is sent makes the replay read again instead of failing", async () => {
     const tenantId = freshTenant();
-    const start = commit(tenantId);
-    for (let i = 0; i < 5; i++) commit(tenantId);
+    const start = await commit(tenantId);
+    for (let i = 0; i < 5; i++) await commit(tenantId);
     const { it, ctl } = watch({ tenantId, afterEventId: start, maxBuffered: 2, pageSize: 10 });
     const got = [(await nextWithin(it)).value!.id]; // the first page (5 events, short) was read
-    const extra = [commit(tenantId), commit(tenantId), commit(tenantId)]; // 3 > 2: the buffer overflows
+    const extra = [await commit(tenantId), await commit(tenantId), await commit(tenantId)]; // 3 > 2: the buffer overflows
     for (let i = 0; i < 4 + extra.length; i++) got.push((await nextWithin(it)).value!.id);
     expect(got).toEqual(Array.from({ length: 8 }, (_, i) => start + 1 + i));
     ctl.abort();
@@ -241,7 +291,7 @@ describe("watchEvents: bounds and ending", () => {
     const tenantId = freshTenant();
     const { it } = watch({ tenantId, afterEventId: 0 });
     const first = it.next();
-    commit(tenantId);
+    await commit(tenantId);
     await first;
     await it.return(undefined);
     expect(bus.size).toBe(0);

@@ -9,7 +9,9 @@ import type { ModerationAction } from "../../src/domain/moderation/moderation.js
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 
 // The lapse timer, driven by vitest's fake timers (Node's setTimeout and
-// Date), on the real app over an in-memory SQLite store.
+// Date), on the real app over an in-memory SQLite store. Its store calls
+// settle in microtasks, so a fired timer's work is done by the next
+// macrotask (setImmediate is not faked).
 
 const DAY = 86_400_000;
 const ROOM = "room-1";
@@ -18,97 +20,105 @@ let app: App;
 let tenantId: string;
 let seen: StoredEvent[];
 
-beforeEach(() => {
+beforeEach(async () => {
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: Date.UTC(2030, 0, 1) });
   const config = loadConfig({ ROOMGATE_DB_PATH: ":memory:", ROOMGATE_API_KEY: "lapse-test-key-0123456789" });
-  app = createApp(config, pino({ level: "silent" }), {
+  app = await createApp(config, pino({ level: "silent" }), {
     clock: () => Date.now(),
     tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
     lapseTimer: true,
   });
+  // One replica: each write catches the feed up itself. Its poll (for other
+  // replicas' writes) would be a fake timer due every 50 ms of fake time.
+  app.feed.stop();
   tenantId = app.bootstrap.tenantId!;
   seen = [];
   app.bus.subscribe(tenantId, (e) => seen.push(e));
 });
-afterEach(() => {
-  app.shutdown.abort();
-  app.store.close();
+afterEach(async () => {
+  await app.close();
   vi.useRealTimers();
 });
 
+/** Moves the fake clock, then lets what the fired timers started finish. */
+async function advance(ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms);
+  await new Promise((r) => setImmediate(r));
+}
+
 /** Makes `userId` a member of ROOM (an issued token) and applies `action`. */
-function act(userId: string, action: ModerationAction, durationSeconds = 0): void {
-  app.grants.recordGrants([
+async function act(userId: string, action: ModerationAction, durationSeconds = 0): Promise<void> {
+  await app.grants.recordGrants([
     { id: `g-${userId}-${Date.now()}-${seen.length}`, tenantId, userId, roomId: ROOM, permissions: [P.PermissionMessaging], metadata: {}, issuedAt: Date.now(), expiresAt: Date.now() + DAY, issuedBy: "k" },
   ]);
-  app.moderation.act({ tenantId, actor: "key:k", caller: "api_key", action, roomId: ROOM, targetUserId: userId, durationSeconds, reason: "" });
+  await app.moderation.act({ tenantId, actor: "key:k", caller: "api_key", action, roomId: ROOM, targetUserId: userId, durationSeconds, reason: "" });
 }
 
 const lapses = () => seen.filter((e) => e.actor === "system");
 
 describe("the lapse timer", () => {
-  it("fires at the end, not a millisecond before, and sends one event", () => {
+  it("fires at the end, not a millisecond before, and sends one event", async () => {
     const start = Date.now();
-    act("u1", "chat_mute", 60);
+    await act("u1", "chat_mute", 60);
     expect(app.lapses.nextWake).toBe(start + 60_000);
-    vi.advanceTimersByTime(59_999);
+    await advance(59_999);
     expect(lapses()).toEqual([]);
-    vi.advanceTimersByTime(1);
+    await advance(1);
     expect(lapses()).toMatchObject([{ type: EventType.UNMUTED, userId: "u1", reason: "lapsed", at: start + 60_000 }]);
     expect(app.lapses.nextWake).toBeUndefined();
-    vi.advanceTimersByTime(DAY);
+    await advance(DAY);
     expect(lapses()).toHaveLength(1);
   });
 
-  it("moves earlier for a sooner end, re-arms for the later one after firing", () => {
+  it("moves earlier for a sooner end, re-arms for the later one after firing", async () => {
     const start = Date.now();
-    act("late", "room_block", 3600);
-    act("soon", "chat_block", 10);
+    await act("late", "room_block", 3600);
+    await act("soon", "chat_block", 10);
     expect(app.lapses.nextWake).toBe(start + 10_000);
-    vi.advanceTimersByTime(10_000);
+    await advance(10_000);
     expect(lapses().map((e) => [e.type, e.userId])).toEqual([[EventType.CHAT_UNBLOCKED, "soon"]]);
     expect(app.lapses.nextWake).toBe(start + 3_600_000);
-    vi.advanceTimersByTime(3_590_000);
+    await advance(3_590_000);
     expect(lapses().map((e) => [e.type, e.userId])).toEqual([
       [EventType.CHAT_UNBLOCKED, "soon"],
       [EventType.ROOM_UNBLOCKED, "late"],
     ]);
   });
 
-  it("a lift or a longer re-set makes the timer fire early and find nothing", () => {
+  it("a lift or a longer re-set makes the timer fire early and find nothing", async () => {
     const start = Date.now();
-    act("lifted", "chat_mute", 60);
-    act("extended", "chat_mute", 60);
-    vi.advanceTimersByTime(10_000);
-    act("lifted", "chat_unmute");
-    act("extended", "chat_mute", 120); // now ends at start + 130 s
-    vi.advanceTimersByTime(50_000);
+    await act("lifted", "chat_mute", 60);
+    await act("extended", "chat_mute", 60);
+    await advance(10_000);
+    await act("lifted", "chat_unmute");
+    await act("extended", "chat_mute", 120); // now ends at start + 130 s
+    await advance(50_000);
     expect(lapses()).toEqual([]);
     expect(app.lapses.nextWake).toBe(start + 130_000);
-    vi.advanceTimersByTime(70_000);
+    await advance(70_000);
     expect(lapses().map((e) => e.userId)).toEqual(["extended"]);
   });
 
-  it("a 366-day mute (beyond setTimeout's 24.8-day limit) lapses at its end, not early", () => {
+  it("a 366-day mute (beyond setTimeout's 24.8-day limit) lapses at its end, not early", async () => {
     const start = Date.now();
-    act("u1", "chat_mute", 366 * 86_400);
+    await act("u1", "chat_mute", 366 * 86_400);
     const end = start + 366 * DAY;
-    vi.advanceTimersByTime(365 * DAY);
+    await advance(365 * DAY);
     expect(lapses()).toEqual([]);
     expect(app.lapses.nextWake).toBe(end);
-    vi.advanceTimersByTime(DAY - 1);
+    await advance(DAY - 1);
     expect(lapses()).toEqual([]);
-    vi.advanceTimersByTime(1);
+    await advance(1);
     expect(lapses()).toMatchObject([{ type: EventType.UNMUTED, userId: "u1", at: end }]);
   });
 
-  it("the shutdown signal clears the timer: nothing fires after it", () => {
-    act("u1", "chat_mute", 60);
+  it("the shutdown signal clears the timer: nothing fires after it", async () => {
+    await act("u1", "chat_mute", 60);
     expect(vi.getTimerCount()).toBe(1);
     app.shutdown.abort();
     expect(vi.getTimerCount()).toBe(0);
     expect(app.lapses.nextWake).toBeUndefined();
-    vi.advanceTimersByTime(DAY);
+    await advance(DAY);
     expect(lapses()).toEqual([]);
   });
 });

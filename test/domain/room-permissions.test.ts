@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
@@ -17,11 +18,12 @@ import {
   type RoomPermissionDeps,
 } from "../../src/domain/room-permissions.js";
 import { ROLES } from "../../src/domain/roles.js";
-import { openStore, type Store } from "../../src/store/db.js";
-import { SqliteMembershipStore } from "../../src/store/membership-store.js";
-import { SqliteRoomStore } from "../../src/store/room-store.js";
-import { rooms, users } from "../../src/store/schema.js";
-import { SqliteTenantStore } from "../../src/store/tenant-store.js";
+import type { Database } from "../../src/store/database.js";
+import { SqlMembershipStore } from "../../src/store/membership-store.js";
+import { SqlRoomStore } from "../../src/store/room-store.js";
+import { openSqliteDatabase } from "../../src/store/sqlite-database.js";
+import { SqlTenantStore } from "../../src/store/tenant-store.js";
+import { SqlUserStore } from "../../src/store/user-store.js";
 
 /** Seed 002's keys, copied from its example body in the order it prints them. */
 const SEED_002_KEYS = [
@@ -158,78 +160,79 @@ describe("roomPermissionFlags", () => {
 });
 
 describe("effectiveRoomPermissions over the real store", () => {
-  let store: Store;
+  let db: Database;
   let tenantId: string;
   let otherTenantId: string;
   let deps: RoomPermissionDeps;
   const now = Date.now();
 
-  function addUser(id: string, tenant = tenantId): void {
-    store.db.insert(users).values({ id, tenantId: tenant, kind: "registered", username: id, createdAt: now }).run();
+  async function addUser(id: string, tenant = tenantId): Promise<void> {
+    await db.run(
+      sql`insert into users (id, tenant_id, kind, username, tenant_moderator, created_at) values (${id}, ${tenant}, ${"registered"}, ${id}, ${false}, ${now})`,
+    );
   }
 
-  beforeAll(() => {
-    store = openStore(":memory:");
-    const tenants = new SqliteTenantStore(store.db);
-    tenantId = createTenantWithKey(tenants, "t", now).tenant.id;
-    otherTenantId = createTenantWithKey(tenants, "o", now).tenant.id;
-    store.db.insert(rooms).values([
-      { tenantId, id: "r1", createdAt: now },
-      { tenantId, id: "r2", createdAt: now },
-      { tenantId: otherTenantId, id: "theirs", createdAt: now },
-    ]).run();
-    addUser("alice");
-    const memberships = new SqliteMembershipStore(store.db);
-    memberships.setRoomRole(tenantId, "r1", "alice", "role_room_user", "test", now);
-    deps = { rooms: new SqliteRoomStore(store.db), memberships, restrictions: new RestrictionIndex(), revocations: new RevocationIndex(), clock: () => now };
+  beforeAll(async () => {
+    db = openSqliteDatabase(":memory:");
+    const tenants = new SqlTenantStore(db);
+    tenantId = (await createTenantWithKey(tenants, "t", now)).tenant.id;
+    otherTenantId = (await createTenantWithKey(tenants, "o", now)).tenant.id;
+    const userStore = new SqlUserStore(db);
+    await userStore.ensureRoom(tenantId, "r1", now);
+    await userStore.ensureRoom(tenantId, "r2", now);
+    await userStore.ensureRoom(otherTenantId, "theirs", now);
+    await addUser("alice");
+    const memberships = new SqlMembershipStore(db);
+    await memberships.setRoomRole(tenantId, "r1", "alice", "role_room_user", "test", now);
+    deps = { rooms: new SqlRoomStore(db), memberships, restrictions: new RestrictionIndex(), revocations: new RevocationIndex(), clock: () => now };
   });
-  afterAll(() => store?.close());
+  afterAll(() => db?.close());
 
   const alice = () => ({ kind: "user" as const, tenantId, userId: "alice", roomScope: undefined, issuedAt: now - 1000 });
 
-  it("a user access token gets its room role's permissions, nothing in a room without a role", () => {
-    expect(effectiveRoomPermissions(alice(), "r1", deps)).toEqual(ROLES.role_room_user.permissions);
-    expect(effectiveRoomPermissions(alice(), "r2", deps)).toEqual([]);
+  it("a user access token gets its room role's permissions, nothing in a room without a role", async () => {
+    expect(await effectiveRoomPermissions(alice(), "r1", deps)).toEqual(ROLES.role_room_user.permissions);
+    expect(await effectiveRoomPermissions(alice(), "r2", deps)).toEqual([]);
   });
 
-  it("a token scoped to another room gets nothing; scoped to this room, its roles", () => {
-    expect(effectiveRoomPermissions({ ...alice(), roomScope: "r2" }, "r1", deps)).toEqual([]);
-    expect(effectiveRoomPermissions({ ...alice(), roomScope: "r1" }, "r1", deps)).toEqual(ROLES.role_room_user.permissions);
+  it("a token scoped to another room gets nothing; scoped to this room, its roles", async () => {
+    expect(await effectiveRoomPermissions({ ...alice(), roomScope: "r2" }, "r1", deps)).toEqual([]);
+    expect(await effectiveRoomPermissions({ ...alice(), roomScope: "r1" }, "r1", deps)).toEqual(ROLES.role_room_user.permissions);
   });
 
-  it("a room member token gives its expanded permissions only in its own room", () => {
+  it("a room member token gives its expanded permissions only in its own room", async () => {
     const member = { kind: "member" as const, tenantId, userId: "bob", roomId: "r1", permissions: [P.PermissionOther, P.PermissionChatKick] };
-    expect(effectiveRoomPermissions(member, "r1", deps)).toEqual([P.PermissionChatKick, P.PermissionOther, P.PermissionCanSendNudge]);
-    expect(effectiveRoomPermissions(member, "r2", deps)).toEqual([]);
+    expect(await effectiveRoomPermissions(member, "r1", deps)).toEqual([P.PermissionChatKick, P.PermissionOther, P.PermissionCanSendNudge]);
+    expect(await effectiveRoomPermissions(member, "r2", deps)).toEqual([]);
   });
 
-  it("unknown room and another tenant's room are not_found; bad ids are invalid_argument", () => {
-    const kindOf = (f: () => unknown) => {
+  it("unknown room and another tenant's room are not_found; bad ids are invalid_argument", async () => {
+    const kindOf = async (f: () => unknown) => {
       try {
-        f();
+        await f();
       } catch (e) {
         return e instanceof RoomgateError ? e.kind : "other";
       }
       return "none";
     };
-    expect(kindOf(() => effectiveRoomPermissions(alice(), "nope", deps))).toBe("not_found");
-    expect(kindOf(() => effectiveRoomPermissions(alice(), "theirs", deps))).toBe("not_found");
-    expect(kindOf(() => effectiveRoomPermissions(alice(), "", deps))).toBe("invalid_argument");
-    expect(kindOf(() => checkRoomId("x".repeat(257)))).toBe("invalid_argument");
-    expect(kindOf(() => checkRoomId("a\u0000b"))).toBe("invalid_argument");
-    expect(kindOf(() => checkRoomId("x".repeat(256)))).toBe("none");
+    expect(await kindOf(() => effectiveRoomPermissions(alice(), "nope", deps))).toBe("not_found");
+    expect(await kindOf(() => effectiveRoomPermissions(alice(), "theirs", deps))).toBe("not_found");
+    expect(await kindOf(() => effectiveRoomPermissions(alice(), "", deps))).toBe("invalid_argument");
+    expect(await kindOf(() => checkRoomId("x".repeat(257)))).toBe("invalid_argument");
+    expect(await kindOf(() => checkRoomId("a\u0000b"))).toBe("invalid_argument");
+    expect(await kindOf(() => checkRoomId("x".repeat(256)))).toBe("none");
   });
 
-  it("live restrictions are applied last: a mute takes sending away, a room block refuses with its detail", () => {
+  it("live restrictions are applied last: a mute takes sending away, a room block refuses with its detail", async () => {
     const restrictions = new RestrictionIndex();
     restrictions.set({ tenantId, roomId: "r1", userId: "alice", kind: "mute", until: null });
-    const out = effectiveRoomPermissions(alice(), "r1", { ...deps, restrictions });
+    const out = await effectiveRoomPermissions(alice(), "r1", { ...deps, restrictions });
     expect(out).not.toContain(P.PermissionCanSendMessagesInDiscussion);
     expect(out).toContain(P.PermissionCanSendNudge);
     restrictions.set({ tenantId, roomId: "r1", userId: "alice", kind: "room_block", until: now + 5000 });
     let caught: unknown;
     try {
-      effectiveRoomPermissions(alice(), "r1", { ...deps, restrictions });
+      await effectiveRoomPermissions(alice(), "r1", { ...deps, restrictions });
     } catch (e) {
       caught = e;
     }
@@ -238,12 +241,12 @@ describe("effectiveRoomPermissions over the real store", () => {
     expect((caught as RoomAccessDeniedError).until).toBe(now + 5000);
   });
 
-  it("a kick after the credential was issued takes that room only; a newer credential is back in", () => {
+  it("a kick after the credential was issued takes that room only; a newer credential is back in", async () => {
     const revocations = new RevocationIndex();
     revocations.add({ kind: "user_room", tenantId, userId: "alice", roomId: "r1", at: now - 500 });
     const d = { ...deps, revocations };
-    expect(() => effectiveRoomPermissions(alice(), "r1", d)).toThrow(RoomAccessDeniedError);
-    expect(effectiveRoomPermissions({ ...alice(), issuedAt: now - 100 }, "r1", d)).toEqual(ROLES.role_room_user.permissions);
-    expect(effectiveRoomPermissions(alice(), "r2", d)).toEqual([]);
+    await expect(effectiveRoomPermissions(alice(), "r1", d)).rejects.toThrow(RoomAccessDeniedError);
+    expect(await effectiveRoomPermissions({ ...alice(), issuedAt: now - 100 }, "r1", d)).toEqual(ROLES.role_room_user.permissions);
+    expect(await effectiveRoomPermissions(alice(), "r2", d)).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
-import { count } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { randomBytes } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { SubjectTokens } from "../../src/domain/auth/subject-tokens.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { RoomgateError } from "../../src/domain/errors.js";
@@ -18,11 +19,15 @@ import {
 import { Keyring } from "../../src/domain/tokens/keyring.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import { TokenCodec, TokenKind } from "../../src/domain/tokens/token-codec.js";
-import { openStore } from "../../src/store/db.js";
-import { SqliteMembershipStore } from "../../src/store/membership-store.js";
-import { users as usersTable } from "../../src/store/schema.js";
-import { SqliteTenantStore } from "../../src/store/tenant-store.js";
-import { SqliteUserStore } from "../../src/store/user-store.js";
+import { EventBus } from "../../src/domain/events/event-bus.js";
+import { ChangeFeed } from "../../src/domain/feed/change-feed.js";
+import type { StoredEvent } from "../../src/domain/journal.js";
+import { num } from "../../src/store/database.js";
+import { SqlJournal } from "../../src/store/journal-store.js";
+import { SqlMembershipStore } from "../../src/store/membership-store.js";
+import { SqlTenantStore } from "../../src/store/tenant-store.js";
+import { SqlUserStore } from "../../src/store/user-store.js";
+import { DATABASES } from "../store/databases.js";
 
 /** The RoomgateError `fn` throws (sync or async), or a test failure. */
 async function errorOf(fn: () => unknown): Promise<RoomgateError> {
@@ -36,25 +41,50 @@ async function errorOf(fn: () => unknown): Promise<RoomgateError> {
   return err as RoomgateError;
 }
 
-/** A domain over an in-memory store with one tenant. */
-function setup() {
-  const store = openStore(":memory:");
-  const tenants = new SqliteTenantStore(store.db);
-  const { tenant, keyId } = createTenantWithKey(tenants, "acme", 1);
+const open = DATABASES[0]![1];
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * The domain over a fresh store with one tenant, wired as a replica wires
+ * it: one write transaction, the journal, and the change feed announcing
+ * what was written (to `announced`).
+ */
+async function setup() {
+  const db = await open();
+  const tenants = new SqlTenantStore(db);
+  const { tenant, keyId } = await createTenantWithKey(tenants, "acme", 1);
   const codec = new TokenCodec(new Keyring([{ ...generateTokenKey(1), state: "active" }]));
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess);
-  const userStore = new SqliteUserStore(store.db);
-  const memberships = new SqliteMembershipStore(store.db);
+  const userStore = new SqlUserStore(db);
+  const memberships = new SqlMembershipStore(db);
+  const journal = new SqlJournal(db);
+  const bus = new EventBus();
+  const announced: StoredEvent[] = [];
+  bus.subscribe(tenant.id, (e) => announced.push(e));
+  const feed = new ChangeFeed({
+    source: { eventsAfter: (a, n) => journal.feedEventsAfter(a, n), lastId: () => journal.lastEventId() },
+    apply: () => undefined,
+    publish: (events) => bus.publish(events),
+    pollMs: 60_000,
+    log: silent,
+  });
+  feed.start(0);
+  onTestFinished(() => feed.stop());
+  const transact = <T>(fn: () => Promise<T>) => db.write(fn);
+  const sink = { journal, feed };
   const opts = { tokenTtlSeconds: 3600 };
+  const clock = () => 1_000;
   return {
-    store,
+    db,
     tenantId: tenant.id,
     keyId,
     userTokens,
     memberships,
-    users: new Users(userStore, userTokens, opts),
-    consumers: new ConsumerUsers(userStore, memberships, userTokens, opts),
-    userCount: () => store.db.select({ n: count() }).from(usersTable).get()!.n,
+    userStore,
+    announced,
+    users: new Users(userStore, userTokens, opts, clock, transact),
+    consumers: new ConsumerUsers(userStore, memberships, userTokens, opts, clock, sink, transact),
+    userCount: async () => num((await db.get(sql`select count(*) as "n" from users`))!.n),
   };
 }
 
@@ -190,9 +220,12 @@ describe("validation", () => {
 
 describe("Users (registered, seed 001)", () => {
   it("registers, then logs in with the password only", async () => {
-    const d = setup();
+    const d = await setup();
     const { id } = await d.users.register(d.tenantId, { email: "Jon@Example.com", username: "jon", password: "gmi28abc", phone: "+79671234567" });
-    const row = d.store.db.select().from(usersTable).get()!;
+    const row = (await d.db.get(
+      sql`select id as "id", tenant_id as "tenantId", kind as "kind", username as "username", email as "email", phone as "phone",
+                 password_hash as "passwordHash" from users`,
+    ))!;
     expect(row).toMatchObject({ id, tenantId: d.tenantId, kind: "registered", username: "jon", email: "jon@example.com", phone: "+79671234567" });
     expect(row.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$/);
     expect(row.passwordHash).not.toContain("gmi28abc");
@@ -204,7 +237,7 @@ describe("Users (registered, seed 001)", () => {
   });
 
   it("a wrong password and an unknown user fail alike", async () => {
-    const d = setup();
+    const d = await setup();
     await d.users.register(d.tenantId, { email: "a@example.com", username: "ann", password: "password-1", phone: "" });
     const wrong = await errorOf(() => d.users.login(d.tenantId, "ann", "password-2"));
     const unknown = await errorOf(() => d.users.login(d.tenantId, "bob", "password-1"));
@@ -216,7 +249,7 @@ describe("Users (registered, seed 001)", () => {
   });
 
   it("an unknown user costs a hash too, so timing does not tell which usernames exist", async () => {
-    const d = setup();
+    const d = await setup();
     await d.users.register(d.tenantId, { email: "a@example.com", username: "ann", password: "password-1", phone: "" });
     const time = async (username: string) => {
       const t0 = performance.now();
@@ -236,21 +269,21 @@ describe("Users (registered, seed 001)", () => {
   });
 
   it("refuses duplicates per tenant and writes nothing for any refusal", async () => {
-    const d = setup();
+    const d = await setup();
     await d.users.register(d.tenantId, { email: "a@example.com", username: "ann", password: "password-1", phone: "" });
-    const before = d.userCount();
+    const before = await d.userCount();
     const dupName = await errorOf(() => d.users.register(d.tenantId, { email: "b@example.com", username: "ann", password: "password-1", phone: "" }));
     expect([dupName.kind, dupName.message]).toEqual(["already_exists", "username: already taken"]);
     const dupMail = await errorOf(() => d.users.register(d.tenantId, { email: "A@EXAMPLE.COM", username: "bob", password: "password-1", phone: "" }));
     expect([dupMail.kind, dupMail.message]).toEqual(["already_exists", "email: already registered"]);
     const badPhone = await errorOf(() => d.users.register(d.tenantId, { email: "c@example.com", username: "cid", password: "password-1", phone: "12" }));
     expect(badPhone.kind).toBe("invalid_argument");
-    expect(d.userCount()).toBe(before);
+    expect(await d.userCount()).toBe(before);
   });
 
-  it("the store maps a unique-index violation to already_exists (the race the pre-check cannot see)", () => {
-    const d = setup();
-    const store = new SqliteUserStore(d.store.db);
+  it("the store maps a unique-index violation to already_exists (the race the pre-check cannot see)", async () => {
+    const d = await setup();
+    const store = d.userStore;
     const base = {
       tenantId: d.tenantId,
       kind: "registered" as const,
@@ -263,10 +296,10 @@ describe("Users (registered, seed 001)", () => {
       tenantModerator: false,
       createdAt: 1,
     };
-    store.insertUser({ ...base, id: "u1", username: "ann", email: "a@example.com" });
+    await store.insertUser({ ...base, id: "u1", username: "ann", email: "a@example.com" });
     let err: unknown;
     try {
-      store.insertUser({ ...base, id: "u2", username: "ann", email: "b@example.com" });
+      await store.insertUser({ ...base, id: "u2", username: "ann", email: "b@example.com" });
     } catch (e) {
       err = e;
     }
@@ -274,7 +307,7 @@ describe("Users (registered, seed 001)", () => {
     expect((err as RoomgateError).kind).toBe("already_exists");
     expect((err as RoomgateError).message).toBe("username: already taken");
     try {
-      store.insertUser({ ...base, id: "u3", username: "bob", email: "a@example.com" });
+      await store.insertUser({ ...base, id: "u3", username: "bob", email: "a@example.com" });
     } catch (e) {
       err = e;
     }
@@ -282,40 +315,59 @@ describe("Users (registered, seed 001)", () => {
   });
 });
 
+describe("Users: concurrent registrations", () => {
+  it("one name raced by many registrations (any case): exactly one wins, the others are already_exists, one row", async () => {
+    const d = await setup();
+    const names = ["ann", "Ann", "ANN", "aNn", "ann", "anN", "AnN", "ann"];
+    const outcomes = await Promise.allSettled(
+      names.map((username, i) => d.users.register(d.tenantId, { email: `a${i}@example.com`, username, password: "password-1", phone: "" })),
+    );
+    const won = outcomes.filter((o) => o.status === "fulfilled");
+    expect(won).toHaveLength(1);
+    for (const o of outcomes) {
+      if (o.status === "rejected") {
+        expect(o.reason).toBeInstanceOf(RoomgateError);
+        expect([(o.reason as RoomgateError).kind, (o.reason as RoomgateError).message]).toEqual(["already_exists", "username: already taken"]);
+      }
+    }
+    expect(await d.userCount()).toBe(1);
+  });
+});
+
 describe("ConsumerUsers (seed 003)", () => {
   const base = { chatRoom: "", externalUserId: "", isModerator: false, email: "", profilePic: "", meta: "", username: "jon", uniqueUserIdentifier: "" };
 
-  it("room moderator, tenant moderator and room user", () => {
-    const d = setup();
+  it("room moderator, tenant moderator and room user", async () => {
+    const d = await setup();
     const caller = { tenantId: d.tenantId, keyId: d.keyId };
-    const roomMod = d.consumers.createOrLogin(caller, { ...base, isModerator: true, chatRoom: "room-1" });
+    const roomMod = await d.consumers.createOrLogin(caller, { ...base, isModerator: true, chatRoom: "room-1" });
     expect(roomMod.isModerator).toBe(true);
-    expect(d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-1")).toMatchObject({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
-    expect(d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-2").roomRole).toBeUndefined();
+    expect(await d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-1")).toMatchObject({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
+    expect((await d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-2")).roomRole).toBeUndefined();
 
-    const tenantMod = d.consumers.createOrLogin(caller, { ...base, isModerator: true });
-    expect(d.memberships.roomRolesOf(d.tenantId, tenantMod.userId, "any-room").tenantModerator).toBe(true);
+    const tenantMod = await d.consumers.createOrLogin(caller, { ...base, isModerator: true });
+    expect((await d.memberships.roomRolesOf(d.tenantId, tenantMod.userId, "any-room")).tenantModerator).toBe(true);
 
-    const user = d.consumers.createOrLogin(caller, { ...base, chatRoom: "room-1" });
+    const user = await d.consumers.createOrLogin(caller, { ...base, chatRoom: "room-1" });
     expect(user.isModerator).toBe(false);
-    expect(d.memberships.roomRolesOf(d.tenantId, user.userId, "room-1")).toMatchObject({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
+    expect(await d.memberships.roomRolesOf(d.tenantId, user.userId, "room-1")).toMatchObject({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
   });
 
-  it("the same identifier is the same user; isModerator false demotes a tenant moderator", () => {
-    const d = setup();
+  it("the same identifier is the same user; isModerator false demotes a tenant moderator", async () => {
+    const d = await setup();
     const caller = { tenantId: d.tenantId, keyId: d.keyId };
-    const first = d.consumers.createOrLogin(caller, { ...base, isModerator: true, uniqueUserIdentifier: "ext-1" });
-    const again = d.consumers.createOrLogin(caller, { ...base, username: "", uniqueUserIdentifier: "ext-1" });
+    const first = await d.consumers.createOrLogin(caller, { ...base, isModerator: true, uniqueUserIdentifier: "ext-1" });
+    const again = await d.consumers.createOrLogin(caller, { ...base, username: "", uniqueUserIdentifier: "ext-1" });
     expect(again.userId).toBe(first.userId);
     expect(again.created).toBe(false);
     expect(again.username).toBe("jon");
     expect(again.accessToken).not.toBe(first.accessToken);
-    expect(d.memberships.roomRolesOf(d.tenantId, first.userId, "r").tenantModerator).toBe(false);
-    expect(d.userCount()).toBe(1);
+    expect((await d.memberships.roomRolesOf(d.tenantId, first.userId, "r")).tenantModerator).toBe(false);
+    expect(await d.userCount()).toBe(1);
   });
 
   it("validates before writing: a refused request writes nothing", async () => {
-    const d = setup();
+    const d = await setup();
     const caller = { tenantId: d.tenantId, keyId: d.keyId };
     for (const [input, message] of [
       [{ ...base, profilePic: "http://x.example/a.png" }, "profile_pic: must be an https URL"],
@@ -328,6 +380,19 @@ describe("ConsumerUsers (seed 003)", () => {
       const e = await errorOf(() => d.consumers.createOrLogin(caller, input));
       expect([e.kind, e.message]).toEqual(["invalid_argument", message]);
     }
-    expect(d.userCount()).toBe(0);
+    expect(await d.userCount()).toBe(0);
+  });
+
+  it("one identifier raced by many calls: one user, created once, its room role granted and announced once", async () => {
+    const d = await setup();
+    const caller = { tenantId: d.tenantId, keyId: d.keyId };
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => d.consumers.createOrLogin(caller, { ...base, uniqueUserIdentifier: "ext-race", chatRoom: "room-1" })),
+    );
+    expect(new Set(results.map((r) => r.userId)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(await d.userCount()).toBe(1);
+    expect((await d.memberships.roomRolesOf(d.tenantId, results[0]!.userId, "room-1")).roomRole).toBe("role_room_user");
+    expect(d.announced.map((e) => [e.type, e.userId, e.roomId, e.role])).toEqual([[EventType.ROLE_GRANTED, results[0]!.userId, "room-1", "role_room_user"]]);
   });
 });

@@ -22,19 +22,21 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
   let client: TokensClient;
   let now: number;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "roomgate-router-"));
     now = T0;
-    app = createApp(
-      loadConfig({ ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: KEY, ROOMGATE_DB_PATH: ":memory:" }),
+    // The store is a SQLite file in `dir`, as in production: reads outside a
+    // write see committed rows only.
+    app = await createApp(
+      loadConfig({ ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: KEY }),
       pino({ level: "silent" }),
       { clock: () => now, tokenKeys: [{ ...generateTokenKey(T0), state: "active" }] },
     );
     client = tokensClient(createRouterTransport(routes(app.services), { router: app.routerOptions }));
   });
 
-  afterEach(() => {
-    app.store.close();
+  afterEach(async () => {
+    await app.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -42,7 +44,7 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     const { tokens } = await client.create({ arguments: [SEED_ARGUMENT] }, bearer(KEY));
     expect(tokens).toHaveLength(1);
     expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(app.grants.countGrants(app.bootstrap.tenantId)).toBe(1);
+    expect(await app.grants.countGrants(app.bootstrap.tenantId)).toBe(1);
 
     const v = await client.verify({ token: tokens[0]! }, bearer(KEY));
     expect(v.userId).toBe(SEED_ARGUMENT.userId);
@@ -50,7 +52,7 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     expect(v.permissions).toEqual([Permission.PermissionRoomKick]);
     expect(v.metadata).toEqual({ note: "temporary moderator" });
     expect(v.tokenId).toMatch(/^[0-9a-f]{32}$/);
-    expect(app.grants.findGrant(v.tokenId)?.userId).toBe(SEED_ARGUMENT.userId);
+    expect((await app.grants.findGrant(v.tokenId))?.userId).toBe(SEED_ARGUMENT.userId);
   });
 
   it("returns one distinct token per argument, in argument order", async () => {
@@ -125,7 +127,7 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
   });
 
   it("a repeated Verify gives the same claims and still checks the tenant every time", async () => {
-    const other = createTenantWithKey(app.tenants, "other", T0);
+    const other = await createTenantWithKey(app.tenants, "other", T0);
     const { tokens } = await client.create({ arguments: [{ userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } }] }, bearer(KEY));
     const token = tokens[0]!;
     const first = await client.verify({ token }, bearer(KEY));
@@ -137,7 +139,7 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     // Tenant B's own tokens are not visible to tenant A either.
     const b = await client.create({ arguments: [{ userId: "u", roomId: "r" }] }, bearer(other.key));
     await expectCode(client.verify({ token: b.tokens[0]! }, bearer(KEY)), Code.Unauthenticated, "invalid token");
-    expect(app.grants.countGrants(other.tenant.id)).toBe(1);
+    expect(await app.grants.countGrants(other.tenant.id)).toBe(1);
   });
 
   it("refuses a token before its not_before time", async () => {
@@ -150,6 +152,6 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     await expectCode(client.create({ arguments: [{ userId: "u", roomId: "r" }] }), Code.Unauthenticated, /missing API key/);
     await expectCode(client.verify({ token: "x" }), Code.Unauthenticated, /missing API key/);
     await expectCode(client.create({ arguments: [{ userId: "u", roomId: "r" }] }, bearer("wrong")), Code.Unauthenticated, "invalid API key");
-    expect(app.grants.countGrants()).toBe(0);
+    expect(await app.grants.countGrants()).toBe(0);
   });
 });

@@ -6,7 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onTestFinished } from "vitest";
 import type { Database } from "../../src/store/database.js";
+import { openPostgres } from "../../src/store/pg/connect.js";
+import { postgresDatabase } from "../../src/store/pg/database.js";
 import { openSqliteDatabase } from "../../src/store/sqlite-database.js";
+import { createTestDatabase } from "../support/postgres.js";
+import { testStore } from "../support/server.js";
 
 /** Opens a fresh database for the calling test. */
 export type DatabaseFactory = () => Promise<Database>;
@@ -26,8 +30,27 @@ export const openTempSqlite: DatabaseFactory = async () => {
 };
 
 /**
- * Every store the neutral tests run on, by name. PostgreSQL joins here once
- * its Database exists (a factory that creates a randomly named database and
- * drops it in onTestFinished).
+ * PostgreSQL on a randomly named database of its own, migrated as a replica
+ * migrates it at start, and dropped when the test finishes.
  */
-export const DATABASES: ReadonlyArray<readonly [string, DatabaseFactory]> = [["sqlite", openTempSqlite]];
+export const openTempPostgres: DatabaseFactory = async () => {
+  const target = await createTestDatabase();
+  let db: Database | undefined;
+  // Registered before the open can fail, so a failed open still drops it;
+  // the pool ends before the drop.
+  onTestFinished(async () => {
+    await db?.close();
+    await target.drop();
+  });
+  const handle = await openPostgres(target.url);
+  db = postgresDatabase(handle.pool, () => handle.close());
+  return db;
+};
+
+/**
+ * The store the neutral tests run on, by name: the one this vitest project
+ * tests (`ROOMGATE_TEST_STORE`, see testStore()) — SQLite in the "sqlite"
+ * project, PostgreSQL in the "postgres" one.
+ */
+export const DATABASES: ReadonlyArray<readonly [string, DatabaseFactory]> =
+  testStore() === "postgres" ? [["postgres", openTempPostgres]] : [["sqlite", openTempSqlite]];

@@ -1,6 +1,7 @@
 // Every repository against a real store, through its public methods and
-// plain `db.all(sql…)` only, so the same file runs on each dialect in
-// DATABASES (SQLite now; PostgreSQL once its Database exists).
+// plain `db.all(sql…)` only, so the same file runs on each dialect: the
+// vitest "sqlite" project on SQLite, the "postgres" project on PostgreSQL
+// (DATABASES follows ROOMGATE_TEST_STORE).
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";

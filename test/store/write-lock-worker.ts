@@ -1,8 +1,10 @@
 // Runs as a child process of write-lock.test.ts: one more process on the
 // same file, driving the repositories' real write transactions.
+import { sql } from "drizzle-orm";
 import { randomBytes } from "node:crypto";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
+import { num } from "../../src/store/database.js";
 import { SqlGrantStore } from "../../src/store/grant-store.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
@@ -18,11 +20,12 @@ export interface WorkerInput {
   readonly name: string;
   readonly tenantId: string;
   readonly rounds: number;
-  /**
-   * Instead of the loop: on "go", open one write transaction, record an
-   * event, say "holding", and commit only on the next message.
-   */
-  readonly hold?: boolean;
+  /** Rounds in flight at once inside this process. */
+  readonly lanes: number;
+  /** The other worker's name. */
+  readonly peer: string;
+  /** How many rounds this worker may run ahead of its peer. */
+  readonly window: number;
 }
 
 /** What each worker answers. */
@@ -104,10 +107,33 @@ const steps: Array<(i: number) => Promise<unknown>> = [
   () => maintenance.expiredGrants(10).deleteBatch(1),
 ];
 
-async function loop(): Promise<WorkerOutput> {
+/** Rounds the peer has finished (its events, one per round, are committed). */
+async function peerRounds(): Promise<number> {
+  const row = await db.get(sql`select count(*) as "n" from events where message_id like ${`${input.peer}-%`}`);
+  return num(row!.n);
+}
+
+/** Longest wait for the peer; it only ends early when the peer died. */
+const PEER_WAIT_MS = 60_000;
+
+/**
+ * Waits until the peer has finished round `i - window`. However the OS
+ * schedules the two processes, neither runs its whole loop before the other
+ * starts, so their write transactions really overlap (they cannot both wait:
+ * the window is wider than the lanes).
+ */
+async function keepPace(i: number): Promise<void> {
+  const deadline = Date.now() + PEER_WAIT_MS;
+  while ((await peerRounds()) < i - input.window) {
+    if (Date.now() > deadline) throw new Error(`peer ${input.peer} made no progress for ${PEER_WAIT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function lane(first: number, errors: string[]): Promise<number> {
   let ok = 0;
-  const errors: string[] = [];
-  for (let i = 0; i < input.rounds; i++) {
+  for (let i = first; i < input.rounds; i += input.lanes) {
+    await keepPace(i);
     for (const step of steps) {
       try {
         await step(i);
@@ -117,27 +143,16 @@ async function loop(): Promise<WorkerOutput> {
       }
     }
   }
-  return { ok, errors };
+  return ok;
 }
 
-async function hold(): Promise<WorkerOutput> {
-  await db.write(async () => {
-    await journal.record([], [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: "room", actor: `key:${input.name}`, at: 0, messageId: `${input.name}-hold` }]);
-    const release = new Promise((resolve) => process.once("message", resolve));
-    process.send!("holding");
-    await release;
-  });
-  return { ok: 1, errors: [] };
-}
-
-// Both workers say "ready" once their connections are open, and start on "go".
+// Both workers say "ready" and start their loops on "go", so they overlap.
 process.once("message", () => {
   void (async () => {
-    // "started" goes out right before the first write transaction begins.
-    if (!input.hold) process.send!("started");
-    const out = await (input.hold ? hold() : loop());
+    const errors: string[] = [];
+    const oks = await Promise.all(Array.from({ length: input.lanes }, (_, l) => lane(l, errors)));
     await db.close();
-    process.send!(out satisfies WorkerOutput, () => process.disconnect());
+    process.send!({ ok: oks.reduce((a, b) => a + b, 0), errors } satisfies WorkerOutput, () => process.disconnect());
   })();
 });
 process.send!("ready");

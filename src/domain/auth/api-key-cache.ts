@@ -9,6 +9,8 @@ import type { ApiKeyLookup, ApiKeyRecord } from "./api-keys.js";
  */
 export class CachedApiKeyLookup implements ApiKeyLookup {
   private readonly entries = new Map<string, { record: ApiKeyRecord; until: number }>();
+  /** Bumped by every forget: a read that overlapped one may be older than it. */
+  private forgets = 0;
 
   constructor(
     private readonly inner: ApiKeyLookup,
@@ -22,7 +24,11 @@ export class CachedApiKeyLookup implements ApiKeyLookup {
     const now = this.clock();
     const hit = this.entries.get(id);
     if (hit && hit.until > now) return hit.record;
+    const forgetsBefore = this.forgets;
     const record = await this.inner.findApiKey(id);
+    // A revocation applied while this read was in flight: the row it read may
+    // predate it, and caching it would revive the key for a whole ttl.
+    if (this.forgets !== forgetsBefore) return record;
     if (record === undefined) {
       this.entries.delete(id);
       return undefined;
@@ -34,6 +40,7 @@ export class CachedApiKeyLookup implements ApiKeyLookup {
 
   /** Forgets a key at once (after a revocation in this process). */
   forget(id: string): void {
+    this.forgets++;
     this.entries.delete(id);
   }
 }

@@ -90,10 +90,10 @@ describe("RoomTokens.verify with a RevocationIndex", () => {
     }
   };
 
-  it.each([100, 0])("cache size %i: a token verified before is refused as soon as any revocation covering it is added", (verifyCacheSize) => {
+  it.each([100, 0])("cache size %i: a token verified before is refused as soon as any revocation covering it is added", async (verifyCacheSize) => {
     const idx = new RevocationIndex();
-    const tokens = new RoomTokens(codec, { recordGrants: () => undefined }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize }, () => now, { revocations: idx });
-    const [a, b] = tokens.issue(T, "key", [
+    const tokens = new RoomTokens(codec, { recordGrants: async () => undefined }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize }, () => now, { revocations: idx });
+    const [a, b] = await tokens.issue(T, "key", [
       { userId: "u1", roomId: "r1", permissions: [200] },
       { userId: "u2", roomId: "r2", permissions: [200] },
     ]);

@@ -11,13 +11,13 @@ function setup(cacheSize = 100) {
   const written: GrantRecord[][] = [];
   const keyA: TokenKey = { ...generateTokenKey(now), state: "active" };
   const codec = new TokenCodec(new Keyring([keyA]));
-  const tokens = new RoomTokens(codec, { recordGrants: (r) => void written.push([...r]) }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: cacheSize }, () => now);
+  const tokens = new RoomTokens(codec, { recordGrants: async (r) => void written.push([...r]) }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: cacheSize }, () => now);
   return { tokens, codec, keyA, written, advance: (ms: number) => (now += ms) };
 }
 
-function expectKind(fn: () => unknown, kind: string, message?: string): void {
+async function expectKind(fn: () => unknown, kind: string, message?: string): Promise<void> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     expect(err).toBeInstanceOf(RoomgateError);
     expect((err as RoomgateError).kind).toBe(kind);
@@ -28,9 +28,9 @@ function expectKind(fn: () => unknown, kind: string, message?: string): void {
 }
 
 describe("RoomTokens", () => {
-  it("issues, records and verifies with expanded permissions", () => {
+  it("issues, records and verifies with expanded permissions", async () => {
     const { tokens, written } = setup();
-    const [t] = tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } }]);
+    const [t] = await tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } }]);
     const v = tokens.verify("tenant", t!);
     expect(v.permissions).toEqual([200, 201, 202, 203]);
     expect(v.metadata).toEqual({ a: 1 });
@@ -39,24 +39,24 @@ describe("RoomTokens", () => {
     expect(written[0]![0]!.id).toBe(v.tokenId);
   });
 
-  it("refuses another tenant, expiry, and a retired key even after caching", () => {
+  it("refuses another tenant, expiry, and a retired key even after caching", async () => {
     const { tokens, codec, keyA, advance } = setup();
-    const [t] = tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [], ttlSeconds: 60 }]);
+    const [t] = await tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [], ttlSeconds: 60 }]);
     tokens.verify("tenant", t!); // now cached
-    expectKind(() => tokens.verify("other", t!), "unauthenticated", "invalid token");
+    await expectKind(() => tokens.verify("other", t!), "unauthenticated", "invalid token");
     const keyB: TokenKey = { ...generateTokenKey(0), state: "decrypt" };
     const rotated = addKey([keyA], keyB, true);
     codec.setKeyring(new Keyring(rotated));
     expect(tokens.verify("tenant", t!).userId).toBe("u");
     codec.setKeyring(new Keyring(retireKey(rotated, keyA.id)));
-    expectKind(() => tokens.verify("tenant", t!), "unauthenticated", "invalid token");
+    await expectKind(() => tokens.verify("tenant", t!), "unauthenticated", "invalid token");
     advance(61_000);
-    expectKind(() => tokens.verify("tenant", t!), "unauthenticated");
+    await expectKind(() => tokens.verify("tenant", t!), "unauthenticated");
   });
 
-  it("knows a token only after it verified, and forgets it when the keyring changes", () => {
+  it("knows a token only after it verified, and forgets it when the keyring changes", async () => {
     const { tokens, codec, keyA } = setup();
-    const [t] = tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [] }]);
+    const [t] = await tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [] }]);
     expect(tokens.knows(t!)).toBe(false);
     tokens.verify("tenant", t!);
     expect(tokens.knows(t!)).toBe(true);
@@ -65,17 +65,17 @@ describe("RoomTokens", () => {
     expect(tokens.knows(t!)).toBe(false);
   });
 
-  it("expires a cached token on time", () => {
+  it("expires a cached token on time", async () => {
     const { tokens, advance } = setup();
-    const [t] = tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [], ttlSeconds: 1 }]);
+    const [t] = await tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [], ttlSeconds: 1 }]);
     tokens.verify("tenant", t!);
     advance(1_000);
-    expectKind(() => tokens.verify("tenant", t!), "unauthenticated", "token expired");
+    await expectKind(() => tokens.verify("tenant", t!), "unauthenticated", "token expired");
   });
 
-  it("validates the whole batch before recording anything", () => {
+  it("validates the whole batch before recording anything", async () => {
     const { tokens, written } = setup();
-    expectKind(
+    await expectKind(
       () => tokens.issue("tenant", "key", [
         { userId: "u", roomId: "r", permissions: [] },
         { userId: "u", roomId: "r", permissions: [999] },
