@@ -43,7 +43,18 @@ export default defineConfig(async () => {
                 extends: true as const,
                 test: {
                   name: "postgres",
-                  include: ["test/e2e/**/*.test.ts", "test/store/repositories.test.ts"],
+                  // The suites that go through the store: end to end, the
+                  // repositories, and the domain tests that pick their store
+                  // from ROOMGATE_TEST_STORE.
+                  include: [
+                    "test/e2e/**/*.test.ts",
+                    "test/store/repositories.test.ts",
+                    "test/store/shared-rate-limit.test.ts",
+                    "test/store/username-key.test.ts",
+                    "test/domain/auth.test.ts",
+                    "test/domain/users.test.ts",
+                    "test/domain/spaces.test.ts",
+                  ],
                   env: { ROOMGATE_TEST_STORE: "postgres" },
                 },
               },

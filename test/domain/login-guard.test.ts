@@ -7,9 +7,9 @@ import { addressLimitKey, LoginGuard, type LoginLimits } from "../../src/domain/
 const LIMITS: LoginLimits = { failuresPerMinute: 3, accountFailuresPerMinute: 6, attemptsPerMinutePerAddress: 1000, attemptsPerSecondPerTenant: 1000, knownAddressDays: 30 };
 
 /** "ok" when admitted, else the refusal's message up to ";". */
-function tryAdmit(g: LoginGuard, address: string, account = "t\u0000ann", tenant = "t"): string {
+async function tryAdmit(g: LoginGuard, address: string, account = "t\u0000ann", tenant = "t"): Promise<string> {
   try {
-    g.admit({ tenant, account, address });
+    await g.admit({ tenant, account, address });
     return "ok";
   } catch (e) {
     expect((e as RoomgateError).kind).toBe("resource_exhausted");
@@ -31,59 +31,61 @@ describe("RateLimiter.refund", () => {
 });
 
 describe("LoginGuard", () => {
-  it("reserves a failure slot per attempt, refunds it on success", () => {
+  it("reserves a failure slot per attempt, refunds it on success", async () => {
     const g = new LoginGuard(LIMITS, () => 0);
-    const tickets = [0, 1, 2].map(() => g.admit({ tenant: "t", account: "t\u0000ann", address: "a" }));
-    expect(tryAdmit(g, "a")).toBe("too many failed logins");
-    tickets[0]!.succeeded();
-    expect(tryAdmit(g, "a")).toBe("ok");
+    const tickets = await Promise.all([0, 1, 2].map(() => g.admit({ tenant: "t", account: "t\u0000ann", address: "a" })));
+    expect(await tryAdmit(g, "a")).toBe("too many failed logins");
+    await tickets[0]!.succeeded();
+    expect(await tryAdmit(g, "a")).toBe("ok");
   });
 
-  it("a refusal by the account-wide cap gives the address's own slot back", () => {
+  it("a refusal by the account-wide cap gives the address's own slot back", async () => {
     const g = new LoginGuard({ ...LIMITS, failuresPerMinute: 3, accountFailuresPerMinute: 4 }, () => 0);
-    const first = g.admit({ tenant: "t", account: "t\u0000ann", address: "y" });
-    for (const x of ["x0", "x1", "x2"]) expect(tryAdmit(g, x)).toBe("ok");
-    for (let i = 0; i < 5; i++) expect(tryAdmit(g, "y")).toBe("too many failed logins");
+    const first = await g.admit({ tenant: "t", account: "t\u0000ann", address: "y" });
+    for (const x of ["x0", "x1", "x2"]) expect(await tryAdmit(g, x)).toBe("ok");
+    for (let i = 0; i < 5; i++) expect(await tryAdmit(g, "y")).toBe("too many failed logins");
     // The success makes "y" known (it skips the account cap from now on) and
     // refunds its slot: all 3 of its own slots are there again.
-    first.succeeded();
-    expect([0, 1, 2, 3].map(() => tryAdmit(g, "y"))).toEqual(["ok", "ok", "ok", "too many failed logins"]);
+    await first.succeeded();
+    const after: string[] = [];
+    for (let i = 0; i < 4; i++) after.push(await tryAdmit(g, "y"));
+    expect(after).toEqual(["ok", "ok", "ok", "too many failed logins"]);
   });
 
-  it("a known address skips the account-wide and tenant-wide caps until it expires", () => {
+  it("a known address skips the account-wide and tenant-wide caps until it expires", async () => {
     let now = 0;
     const g = new LoginGuard({ ...LIMITS, attemptsPerSecondPerTenant: 1, knownAddressDays: 1 }, () => now);
-    g.admit({ tenant: "t", account: "t\u0000ann", address: "home" }).succeeded();
+    await (await g.admit({ tenant: "t", account: "t\u0000ann", address: "home" })).succeeded();
     // Strangers use up the tenant bucket (burst 2; one went to "home").
-    expect([tryAdmit(g, "s1", "t\u0000bob"), tryAdmit(g, "s2", "t\u0000bob")]).toEqual(["ok", "too many login attempts for this tenant"]);
-    expect(tryAdmit(g, "home")).toBe("ok");
+    expect([await tryAdmit(g, "s1", "t\u0000bob"), await tryAdmit(g, "s2", "t\u0000bob")]).toEqual(["ok", "too many login attempts for this tenant"]);
+    expect(await tryAdmit(g, "home")).toBe("ok");
     // A day later the pair is forgotten: once strangers drain the (refilled)
     // tenant bucket again, "home" waits like anyone else.
     now += 86_400_001;
-    expect([tryAdmit(g, "s3", "t\u0000bob"), tryAdmit(g, "s4", "t\u0000bob"), tryAdmit(g, "s5", "t\u0000bob")]).toEqual(["ok", "ok", "too many login attempts for this tenant"]);
-    expect(tryAdmit(g, "home")).toBe("too many login attempts for this tenant");
+    expect([await tryAdmit(g, "s3", "t\u0000bob"), await tryAdmit(g, "s4", "t\u0000bob"), await tryAdmit(g, "s5", "t\u0000bob")]).toEqual(["ok", "ok", "too many login attempts for this tenant"]);
+    expect(await tryAdmit(g, "home")).toBe("too many login attempts for this tenant");
   });
 
-  it("with knownAddressDays 0 nothing is remembered", () => {
+  it("with knownAddressDays 0 nothing is remembered", async () => {
     const g = new LoginGuard({ ...LIMITS, attemptsPerSecondPerTenant: 1, knownAddressDays: 0 }, () => 0);
-    g.admit({ tenant: "t", account: "t\u0000ann", address: "home" }).succeeded();
-    g.admit({ tenant: "t", account: "t\u0000bob", address: "s" });
-    expect(tryAdmit(g, "home")).toBe("too many login attempts for this tenant");
+    await (await g.admit({ tenant: "t", account: "t\u0000ann", address: "home" })).succeeded();
+    await g.admit({ tenant: "t", account: "t\u0000bob", address: "s" });
+    expect(await tryAdmit(g, "home")).toBe("too many login attempts for this tenant");
   });
 
-  it("all limits off at rate 0", () => {
+  it("all limits off at rate 0", async () => {
     const g = new LoginGuard({ failuresPerMinute: 0, accountFailuresPerMinute: 0, attemptsPerMinutePerAddress: 0, attemptsPerSecondPerTenant: 0, knownAddressDays: 0 }, () => 0);
-    for (let i = 0; i < 100; i++) expect(tryAdmit(g, "a")).toBe("ok");
+    for (let i = 0; i < 100; i++) expect(await tryAdmit(g, "a")).toBe("ok");
   });
 
-  it("never admits more than the per-(account, address) burst without successes (property)", () => {
-    fc.assert(
-      fc.property(fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 60 }), (addresses) => {
+  it("never admits more than the per-(account, address) burst without successes (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 60 }), async (addresses) => {
         const g = new LoginGuard({ ...LIMITS, failuresPerMinute: 3, accountFailuresPerMinute: 5 }, () => 0);
         const admitted = new Map<string, number>();
         let total = 0;
         for (const a of addresses) {
-          if (tryAdmit(g, a) === "ok") {
+          if ((await tryAdmit(g, a)) === "ok") {
             admitted.set(a, (admitted.get(a) ?? 0) + 1);
             total++;
           }
