@@ -14,7 +14,8 @@ const API_KEY = "cli-test-key";
 
 /** The process as an operator runs it: `roomgate serve` with env settings. */
 function startServe(env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; port: number; stdout: () => string }> {
-  const proc = spawn(process.execPath, [...CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // One process: these tests follow the single server's own log lines (cluster mode is tested in cluster.test.ts).
+  const proc = spawn(process.execPath, [...CLI, "serve", "--workers", "1"], { env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   return new Promise((resolve, reject) => {

@@ -107,7 +107,7 @@ async function recorded(eventId: bigint) {
 
 /** True when the token is held decoded in the server's verified-token cache. */
 function isCached(t: Issued): boolean {
-  const cache = Reflect.get(srv.app.roomTokens, "cache") as VerifiedCache<unknown>;
+  const cache = Reflect.get(srv.app.roomTokens.verifier, "cache") as VerifiedCache<unknown>;
   return cache.get(t.token, srv.app.codec.generation) !== undefined;
 }
 
