@@ -290,7 +290,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
       log.error({ err }, "keyring reload failed; keeping the current one");
     }
   };
-  live.hooks.onKeyringChanged = () => reloadKeys("keyring changed on another replica");
+  live.hooks.onKeyringChanged = () => reloadKeys("keyring changed (change feed)");
   let closed: Promise<void> | undefined;
   return {
     config,
