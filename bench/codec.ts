@@ -15,6 +15,7 @@ import { Keyring } from "../src/domain/tokens/keyring.js";
 import { DEFAULT_TOKEN_LIMITS, RoomTokens } from "../src/domain/tokens/room-tokens.js";
 import { TokenCodec, TokenKind } from "../src/domain/tokens/token-codec.js";
 import { formatOps, measure, printRatios } from "./lib/measure.js";
+import { standaloneLive } from "./lib/standalone-live.js";
 
 const { values: args } = parseArgs({
   options: { ms: { type: "string", default: "400" }, rounds: { type: "string", default: "5" } },
@@ -97,8 +98,8 @@ if ((await joseOpen(joseToken) as { room: string }).room !== claims.roomId) thro
 // expiry checks. Warm = the token was verified before (services verify the
 // same token on every message); cold = the cache disabled, every call opens.
 const noStore = { recordGrants: async () => undefined };
-const warm = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS);
-const cold = new RoomTokens(codec, noStore, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 });
+const warm = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, Date.now, standaloneLive());
+const cold = new RoomTokens(codec, noStore, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 }, Date.now, standaloneLive());
 const [verifyToken] = await warm.issue(claims.tenantId, "bench", [
   { userId: claims.userId, roomId: claims.roomId, permissions: [200], metadata: { note: "temporary moderator" } },
 ]);

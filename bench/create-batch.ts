@@ -57,6 +57,7 @@ import {
 import { summarizeProfile, type Bucket } from "./lib/cpuprofile.js";
 import { quantile } from "./lib/h2load.js";
 import { startServer, type ServerHandle } from "./lib/servers.js";
+import { standaloneLive } from "./lib/standalone-live.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
 
     const issueApp = await local();
     const tokens = roomTokensOf(issueApp.app);
-    const noStore = new RoomTokens(issueApp.app.codec, { async recordGrants() {} }, limitsOf(issueApp.app));
+    const noStore = new RoomTokens(issueApp.app.codec, { async recordGrants() {} }, limitsOf(issueApp.app), Date.now, standaloneLive());
     const repoApp = await local();
     const rawFullApp = await local();
     const rawOffApp = await local();

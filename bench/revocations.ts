@@ -24,6 +24,7 @@ import { RevocationIndex, type Revocation } from "../src/domain/tokens/revocatio
 import { DEFAULT_TOKEN_LIMITS, RoomTokens } from "../src/domain/tokens/room-tokens.js";
 import { TokenCodec } from "../src/domain/tokens/token-codec.js";
 import { formatOps, measure } from "./lib/measure.js";
+import { standaloneLive } from "./lib/standalone-live.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -98,7 +99,7 @@ interface Case {
 }
 
 // The token to verify: issued now, after every watermark above.
-const issuer = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, clock);
+const issuer = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, clock, standaloneLive());
 const [token] = await issuer.issue(TENANT, "bench", [{ userId: USER, roomId: ROOM, permissions: [200], metadata: { note: "temporary moderator" } }]);
 
 // 0 ids and no watermarks is the baseline; "0 + watermarks" separates the
@@ -113,8 +114,8 @@ for (const { label, size, watermarks } of plan) {
   const before = heapUsed();
   const index = buildIndex(size, watermarks);
   const heapBytes = Math.max(0, heapUsed() - before);
-  const warm = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, clock, { revocations: index });
-  const cold = new RoomTokens(codec, noStore, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 }, clock, { revocations: index });
+  const warm = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, clock, standaloneLive({ revocations: index }));
+  const cold = new RoomTokens(codec, noStore, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 }, clock, standaloneLive({ revocations: index }));
   // Sanity: the bench token verifies, a revoked id and a watermarked token do not.
   if (warm.verify(TENANT, token!).roomId !== ROOM || cold.verify(TENANT, token!).userId !== USER) throw new Error("bench token does not verify");
   if (index.revokedTokenCount !== size) throw new Error(`index holds ${index.revokedTokenCount} ids, expected ${size}`);

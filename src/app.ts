@@ -180,7 +180,8 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     { revocations, restrictions, journal, transact, catchUp: () => feed.catchUp() },
   );
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock, revocations);
-  const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock);
+  // Redeem judges a link's own revocation and its guest's (AccessLinks.redeem).
+  const linkTokens = new SubjectTokens(codec, TokenKind.AccessLink, clock, null);
   const spaceStore = new SqlSpaceStore(db);
   // Every end-user call in a room refuses a member the room is closed to.
   const access = { restrictions, revocations, clock };

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
+import { RevocationIndex } from "../../src/domain/tokens/revocations.js";
 import { SubjectTokens } from "../../src/domain/auth/subject-tokens.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { RoomgateError } from "../../src/domain/errors.js";
@@ -54,7 +55,7 @@ async function setup() {
   const tenants = new SqlTenantStore(db);
   const { tenant, keyId } = await createTenantWithKey(tenants, "acme", 1);
   const codec = new TokenCodec(new Keyring([{ ...generateTokenKey(1), state: "active" }]));
-  const userTokens = new SubjectTokens(codec, TokenKind.UserAccess);
+  const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, Date.now, new RevocationIndex());
   const userStore = new SqlUserStore(db);
   const memberships = new SqlMembershipStore(db);
   const journal = new SqlJournal(db);

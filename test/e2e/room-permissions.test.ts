@@ -309,7 +309,7 @@ describe("refused credentials", () => {
   it("an expired user access token: 401, RPC unauthenticated", async () => {
     const userId = await insertUser(srv);
     await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
-    const past = new SubjectTokens(srv.app.codec, TokenKind.UserAccess, () => Date.now() - 2 * 3600_000);
+    const past = new SubjectTokens(srv.app.codec, TokenKind.UserAccess, () => Date.now() - 2 * 3600_000, srv.app.revocations);
     const expired = past.issue({ tenantId: srv.tenantId, userId, ttlSeconds: 60 }).token;
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.bearer(expired)), 401, WRONG_BEARER);
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.cookie(expired)), 401, WRONG_BEARER);

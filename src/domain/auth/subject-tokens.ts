@@ -38,12 +38,14 @@ export class SubjectTokens {
   constructor(
     private readonly codec: TokenCodec,
     private readonly kind: TokenKind,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: () => number,
     /**
      * Revocations to honour: a user's tokens revoked by RevokeUser, and an
      * access-link user's room-scoped token revoked by a kick from that room.
+     * Null only where another check owns revocation (access-link tokens:
+     * Redeem judges the link's row and the guest's revocations itself).
      */
-    private readonly revocations?: RevocationIndex,
+    private readonly revocations: RevocationIndex | null,
   ) {}
 
   /** Seals a new token and returns it with its claims. */

@@ -76,14 +76,15 @@ export interface VerifiedToken {
 }
 
 /**
- * The live state Verify consults and the journal Create writes to; all
- * optional so the domain can be used (and tested) on its own.
+ * The live state Verify consults and the journal Create writes to. All
+ * required: a token issuer without its audit journal, or a verifier
+ * without the revocations, would quietly skip a promise.
  */
 export interface RoomTokensLive {
-  readonly revocations?: RevocationIndex;
-  readonly restrictions?: RestrictionIndex;
-  readonly journal?: Journal;
-  readonly transact?: Transact;
+  readonly revocations: RevocationIndex;
+  readonly restrictions: RestrictionIndex;
+  readonly journal: Journal;
+  readonly transact: Transact;
   /**
    * Brings this replica's live state up to every write committed so far
    * (the change feed's catchUp): Create refuses a member blocked on ANY
@@ -115,9 +116,9 @@ export class RoomTokenIssuer {
     /** The limits this instance enforces (read by benchmarks). */
     readonly limits: TokenLimits = DEFAULT_TOKEN_LIMITS,
     private readonly clock: () => number = Date.now,
-    private readonly live: RoomTokensLive = {},
+    private readonly live: RoomTokensLive,
   ) {
-    this.restrictions = live.restrictions ?? new RestrictionIndex();
+    this.restrictions = live.restrictions;
   }
 
   /** Issues one token per request, in order; throws before writing on any bad argument. */
@@ -179,26 +180,23 @@ export class RoomTokenIssuer {
       });
     });
     const { journal, transact } = this.live;
-    if (journal && transact) {
-      await transact(async () => {
-        await this.store.recordGrants(records);
-        await journal.record(
-          records.map((g) => ({
-            tenantId,
-            at: now,
-            actor: `key:${issuedBy}` as const,
-            action: "token.issue",
-            roomId: g.roomId,
-            targetUserId: g.userId,
-            target: g.id,
-            detail: { permissions: g.permissions, expiresAt: g.expiresAt },
-          })),
-          [],
-        );
-      });
-    } else {
+    // Grants and their audit entries commit together, or neither does.
+    await transact(async () => {
       await this.store.recordGrants(records);
-    }
+      await journal.record(
+        records.map((g) => ({
+          tenantId,
+          at: now,
+          actor: `key:${issuedBy}` as const,
+          action: "token.issue",
+          roomId: g.roomId,
+          targetUserId: g.userId,
+          target: g.id,
+          detail: { permissions: g.permissions, expiresAt: g.expiresAt },
+        })),
+        [],
+      );
+    });
     return tokens;
   }
 
@@ -223,11 +221,11 @@ export class RoomTokenVerifier {
     private readonly codec: TokenCodec,
     verifyCacheSize: number,
     private readonly clock: () => number = Date.now,
-    live: Pick<RoomTokensLive, "revocations" | "restrictions"> = {},
+    live: Pick<RoomTokensLive, "revocations" | "restrictions">,
   ) {
     this.cache = new VerifiedCache(verifyCacheSize);
-    this.revocations = live.revocations ?? new RevocationIndex();
-    this.restrictions = live.restrictions ?? new RestrictionIndex();
+    this.revocations = live.revocations;
+    this.restrictions = live.restrictions;
   }
 
   /**
@@ -307,7 +305,7 @@ export class RoomTokens {
   readonly issuer: RoomTokenIssuer;
   readonly verifier: RoomTokenVerifier;
 
-  constructor(codec: TokenCodec, store: GrantStore, limits: TokenLimits = DEFAULT_TOKEN_LIMITS, clock: () => number = Date.now, live: RoomTokensLive = {}) {
+  constructor(codec: TokenCodec, store: GrantStore, limits: TokenLimits, clock: () => number, live: RoomTokensLive) {
     this.issuer = new RoomTokenIssuer(codec, store, limits, clock, live);
     this.verifier = new RoomTokenVerifier(codec, limits.verifyCacheSize, clock, live);
   }

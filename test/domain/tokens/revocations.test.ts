@@ -5,6 +5,7 @@ import { generateTokenKey, Keyring } from "../../../src/domain/tokens/keyring.js
 import { RevocationIndex, type Revocation, type TokenFacts } from "../../../src/domain/tokens/revocations.js";
 import { DEFAULT_TOKEN_LIMITS, RoomTokens } from "../../../src/domain/tokens/room-tokens.js";
 import { TokenCodec } from "../../../src/domain/tokens/token-codec.js";
+import { standaloneLive } from "../../support/standalone-live.js";
 
 const T = "tenant-a";
 const facts = (over: Partial<TokenFacts> = {}): TokenFacts => ({ tenantId: T, tokenId: "t1", userId: "u1", roomId: "r1", issuedAt: 100, ...over });
@@ -92,7 +93,7 @@ describe("RoomTokens.verify with a RevocationIndex", () => {
 
   it.each([100, 0])("cache size %i: a token verified before is refused as soon as any revocation covering it is added", async (verifyCacheSize) => {
     const idx = new RevocationIndex();
-    const tokens = new RoomTokens(codec, { recordGrants: async () => undefined }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize }, () => now, { revocations: idx });
+    const tokens = new RoomTokens(codec, { recordGrants: async () => undefined }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize }, () => now, standaloneLive({ revocations: idx }));
     const [a, b] = await tokens.issue(T, "key", [
       { userId: "u1", roomId: "r1", permissions: [200] },
       { userId: "u2", roomId: "r2", permissions: [200] },

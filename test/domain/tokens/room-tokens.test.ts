@@ -5,13 +5,14 @@ import { addKey, generateTokenKey, Keyring, retireKey, type TokenKey } from "../
 import { DEFAULT_TOKEN_LIMITS, RoomTokens, type GrantRecord } from "../../../src/domain/tokens/room-tokens.js";
 import { TokenCodec } from "../../../src/domain/tokens/token-codec.js";
 import { VerifiedCache } from "../../../src/domain/tokens/verified-cache.js";
+import { standaloneLive } from "../../support/standalone-live.js";
 
 function setup(cacheSize = 100) {
   let now = 1_800_000_000_000;
   const written: GrantRecord[][] = [];
   const keyA: TokenKey = { ...generateTokenKey(now), state: "active" };
   const codec = new TokenCodec(new Keyring([keyA]));
-  const tokens = new RoomTokens(codec, { recordGrants: async (r) => void written.push([...r]) }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: cacheSize }, () => now);
+  const tokens = new RoomTokens(codec, { recordGrants: async (r) => void written.push([...r]) }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: cacheSize }, () => now, standaloneLive());
   return { tokens, codec, keyA, written, advance: (ms: number) => (now += ms) };
 }
 
