@@ -58,7 +58,15 @@ export class OnePortServer {
       opts.handler(req, res);
     };
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
-    this.http1 = http.createServer({ headersTimeout, requestTimeout: 0, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000 }, handler);
+    this.http1 = http.createServer(
+      { headersTimeout, requestTimeout: 0, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout) },
+      handler,
+    );
+    // Node enforces headersTimeout from a connection check it starts when a
+    // server emits "listening"; this one never listens (sockets are handed
+    // over), so start the check here — else a client that sends half a
+    // header would hold its connection open for ever (slowloris).
+    this.http1.emit("listening");
     // Explicit HTTP/2 limits rather than Node's open-ended defaults.
     const h2 = { settings: { maxConcurrentStreams: 1_000 }, maxSessionMemory: 32, maxHeaderListPairs: 256 };
     this.h2c = http2.createServer(h2, handler);
