@@ -130,7 +130,7 @@ describe("GetUser", () => {
 
 describe("ListUsers", () => {
   it("pages newest first, with filters by external id, username (any case) and kind; tenant-scoped", async () => {
-    const made = [];
+    const made: Awaited<ReturnType<typeof register>>[] = [];
     for (let i = 0; i < 5; i++) made.push(await register());
     const ext = await consumer.createUser({ username: "ext user", externalUserId: "find-me", uniqueUserIdentifier: "uui-list" }, key());
     for (const [name, client] of both()) {
@@ -291,7 +291,7 @@ describe("UpdateUser", () => {
   });
 
   it("concurrent renames to one free name: exactly one wins, the others are already_exists", async () => {
-    const us = [];
+    const us: Awaited<ReturnType<typeof register>>[] = [];
     for (let i = 0; i < 6; i++) us.push(await register());
     const audit = await rowCount(srv, auditLog);
     const results = await Promise.allSettled(us.map((u, i) => (i % 2 ? json : grpc).updateUser({ userId: u.id, username: "Contested Name" }, key())));
