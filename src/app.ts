@@ -44,6 +44,9 @@ import { LoginGuard } from "./domain/users/login-guard.js";
 import { peerAddressKey } from "./services/peer-address.js";
 import { ConsumerUsers } from "./domain/users/consumer.js";
 import { SqlUserStore } from "./store/user-store.js";
+import { SqlUserDirectoryStore } from "./store/user-directory-store.js";
+import { UserDirectory } from "./domain/users/directory.js";
+import { UserDeletion } from "./domain/users/deletion.js";
 import { UsersPrivateService } from "./services/users-private-service.js";
 import { UsersService } from "./services/users-service.js";
 import { ConsumerPrivateService } from "./services/consumer-private-service.js";
@@ -209,6 +212,9 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   );
   const users = new Users(userStore, userTokens, userTokenOptions, clock, transact, loginGuard);
   const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock, sink, transact);
+  const userDirectoryStore = new SqlUserDirectoryStore(db);
+  const userDirectory = new UserDirectory({ store: userDirectoryStore, transact, sink, clock });
+  const userDeletion = new UserDeletion({ store: userDirectoryStore, revocationStore: moderationStore, memberships, transact, sink, clock });
   // "My permissions" and end-user moderation judge the caller the same way.
   const roomPermissionDeps: RoomPermissionDeps = { rooms: new SqlRoomStore(db), memberships, restrictions, revocations, clock };
   const shutdown = new AbortController();
@@ -238,7 +244,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     spaces: new SpacesService(spaces, accessLinks),
     spacesPrivate: new SpacesPrivateService(spaces, accessLinks),
     access: new AccessService(accessLinks),
-    usersPrivate: new UsersPrivateService(users, userTokens, fresh),
+    usersPrivate: new UsersPrivateService(users, userTokens, fresh, userDirectory, userDeletion),
     users: new UsersService(users),
     consumerPrivate: new ConsumerPrivateService(consumers),
     permissions: new PermissionsService(roomPermissionDeps, fresh),

@@ -3,7 +3,19 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   CreateUserResponseSchema,
+  DeleteUserResponseSchema,
+  GetUserResponseSchema,
+  ListUsersResponseSchema,
+  UpdateUserResponseSchema,
   VerifyAccessTokenResponseSchema,
+  type DeleteUserRequest,
+  type DeleteUserResponse,
+  type GetUserRequest,
+  type GetUserResponse,
+  type ListUsersRequest,
+  type ListUsersResponse,
+  type UpdateUserRequest,
+  type UpdateUserResponse,
   type VerifyAccessTokenRequest,
   type VerifyAccessTokenResponse,
   type CreateUserRequest,
@@ -13,12 +25,17 @@ import {
 import type { SubjectTokens } from "../domain/auth/subject-tokens.js";
 import { invalidArgument, TokenRejectedError } from "../domain/errors.js";
 import type { Users } from "../domain/users/users.js";
+import type { UserDirectory } from "../domain/users/directory.js";
+import type { UserDeletion } from "../domain/users/deletion.js";
+import { kindFilter, userMessage } from "./user-message.js";
 import { requireApiKey } from "./context.js";
 import { freshEnough, type Freshness } from "./freshness.js";
 
 /**
- * room.users.private.v1.Service: seed 001's createUser for backends. The
- * tenant comes from the API key; all rules live in {@link Users}.
+ * room.users.private.v1.Service: seed 001's createUser for backends, and
+ * reading back, updating and deleting users. The tenant comes from the API
+ * key; the rules live in {@link Users}, {@link UserDirectory} and
+ * {@link UserDeletion}.
  */
 export class UsersPrivateService implements ServiceImpl<typeof Service> {
   constructor(
@@ -26,7 +43,49 @@ export class UsersPrivateService implements ServiceImpl<typeof Service> {
     private readonly userTokens: SubjectTokens,
     /** This replica's feed, for reads with a consistency token. */
     private readonly fresh: { readonly feed: Freshness; readonly waitMs: number },
+    /** Reading back and updating users. */
+    private readonly directory: UserDirectory,
+    /** Deleting users. */
+    private readonly deletion: UserDeletion,
   ) {}
+
+  async getUser(req: GetUserRequest, ctx: HandlerContext): Promise<GetUserResponse> {
+    const caller = requireApiKey(ctx);
+    return create(GetUserResponseSchema, { user: userMessage(await this.directory.get(caller.tenantId, req.userId)) });
+  }
+
+  async listUsers(req: ListUsersRequest, ctx: HandlerContext): Promise<ListUsersResponse> {
+    const caller = requireApiKey(ctx);
+    const page = await this.directory.list(caller.tenantId, {
+      pageSize: req.pageSize,
+      pageToken: req.pageToken,
+      externalUserId: req.externalUserId,
+      username: req.username,
+      kind: kindFilter(req.kind),
+    });
+    return create(ListUsersResponseSchema, { users: page.users.map(userMessage), nextPageToken: page.nextPageToken });
+  }
+
+  async updateUser(req: UpdateUserRequest, ctx: HandlerContext): Promise<UpdateUserResponse> {
+    const caller = requireApiKey(ctx);
+    // proto3 `optional`: undefined is "not set", so the field stays.
+    const { user, event } = await this.directory.update(caller, req.userId, {
+      username: req.username,
+      email: req.email,
+      phone: req.phone,
+      externalUserId: req.externalUserId,
+      meta: req.meta,
+      profilePic: req.profilePic,
+      password: req.password,
+    });
+    return create(UpdateUserResponseSchema, { user: userMessage(user), eventId: BigInt(event.id) });
+  }
+
+  async deleteUser(req: DeleteUserRequest, ctx: HandlerContext): Promise<DeleteUserResponse> {
+    const caller = requireApiKey(ctx);
+    const event = await this.deletion.delete(caller, req.userId, req.reason);
+    return create(DeleteUserResponseSchema, { eventId: BigInt(event.id) });
+  }
 
   async createUser(req: CreateUserRequest, ctx: HandlerContext): Promise<CreateUserResponse> {
     const caller = requireApiKey(ctx);

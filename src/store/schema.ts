@@ -39,6 +39,8 @@ export const apiKeys = sqliteTable(
  * consumer users carry display names. Uniqueness and login go by
  * `username_key`, the case-insensitive key of the username (see usernameKey
  * in src/domain/users/validation.ts); emails are stored lower-cased.
+ * DeleteUser keeps the row, since rooms and spaces name their creator and
+ * owner by it, but as kind `deleted` with every personal field cleared.
  */
 export const users = sqliteTable(
   "users",
@@ -47,7 +49,7 @@ export const users = sqliteTable(
     tenantId: text("tenant_id")
       .notNull()
       .references(() => tenants.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["registered", "consumer", "guest"] }).notNull(),
+    kind: text("kind", { enum: ["registered", "consumer", "guest", "deleted"] }).notNull(),
     username: text("username").notNull(),
     /** Case-insensitive key of `username`, set for registered users only (null for others). */
     usernameKey: text("username_key"),
@@ -67,6 +69,9 @@ export const users = sqliteTable(
     uniqueIndex("users_tenant_username_key_uq").on(t.tenantId, t.usernameKey).where(sql`kind = 'registered'`),
     uniqueIndex("users_tenant_email_uq").on(t.tenantId, t.email).where(sql`kind = 'registered'`),
     uniqueIndex("users_tenant_uui_uq").on(t.tenantId, t.uniqueUserIdentifier),
+    // ListUsers pages a tenant's users newest first, and finds them by external id.
+    index("users_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("users_tenant_external_idx").on(t.tenantId, t.externalUserId),
   ],
 );
 

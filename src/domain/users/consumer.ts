@@ -131,10 +131,12 @@ export class ConsumerUsers {
         // Logging the same user in again with the same role changes nothing.
         if (previousRole !== role) await record(roleGranted({ ...change, role, roomId: chatRoom, previousRole }));
       }
-      return { userId, username: finalName, created: !existing };
+      // Issued in the transaction: a DeleteUser serialised after it takes
+      // a later time, so its revocation covers this token.
+      const { token } = this.tokens.issue({ tenantId, userId, ttlSeconds: this.options.tokenTtlSeconds });
+      return { userId, username: finalName, created: !existing, token };
     });
 
-    const { token } = this.tokens.issue({ tenantId, userId: written.userId, ttlSeconds: this.options.tokenTtlSeconds });
-    return { accessToken: token, username: written.username, userId: written.userId, isModerator, created: written.created };
+    return { accessToken: written.token, username: written.username, userId: written.userId, isModerator, created: written.created };
   }
 }

@@ -179,9 +179,17 @@ export class Users {
     const user = tenantKnown ? await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC")) : undefined;
     const ok = await verifyPassword(password.normalize("NFC"), user?.passwordHash ?? undefined);
     if (!user || !ok) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
-    await ticket?.succeeded();
     const ttlSeconds = this.options.tokenTtlSeconds;
-    const { token, claims } = this.tokens.issue({ tenantId, userId: user.id, ttlSeconds });
+    // The token is issued under the write lock, after reading the user
+    // again: a DeleteUser (or password change) that committed while the
+    // hash was checked wins, and one that comes after takes its time under
+    // the same lock, so its revocation covers this token (see UserDeletion).
+    const { token, claims } = await this.transact(async () => {
+      const still = await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC"));
+      if (still?.id !== user.id || still.passwordHash !== user.passwordHash) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
+      return this.tokens.issue({ tenantId, userId: user.id, ttlSeconds });
+    });
+    await ticket?.succeeded();
     return { accessToken: token, userId: user.id, expiresAt: claims.expiresAt, ttlSeconds };
   }
 

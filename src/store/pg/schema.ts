@@ -72,7 +72,7 @@ export const apiKeys = pgTable(
   (t) => [index("api_keys_tenant_idx").on(t.tenantId)],
 );
 
-/** Users of a tenant: registered, consumer or guest (see src/store/schema.ts). */
+/** Users of a tenant: registered, consumer, guest or deleted (see src/store/schema.ts). */
 export const users = pgTable(
   "users",
   {
@@ -80,7 +80,7 @@ export const users = pgTable(
     tenantId: text("tenant_id")
       .notNull()
       .references(() => tenants.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["registered", "consumer", "guest"] }).notNull(),
+    kind: text("kind", { enum: ["registered", "consumer", "guest", "deleted"] }).notNull(),
     username: text("username").notNull(),
     /** Case-insensitive key of `username`, set for registered users only (null for others). */
     usernameKey: text("username_key"),
@@ -102,6 +102,9 @@ export const users = pgTable(
     uniqueIndex("users_tenant_username_key_uq").on(t.tenantId, t.usernameKey).where(sql`kind = 'registered'`),
     uniqueIndex("users_tenant_email_uq").on(t.tenantId, t.email).where(sql`kind = 'registered'`),
     uniqueIndex("users_tenant_uui_uq").on(t.tenantId, t.uniqueUserIdentifier),
+    // ListUsers pages a tenant's users newest first, and finds them by external id.
+    index("users_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("users_tenant_external_idx").on(t.tenantId, t.externalUserId),
   ],
 );
 

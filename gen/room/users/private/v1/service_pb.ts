@@ -2,8 +2,8 @@
 // @generated from file room/users/private/v1/service.proto (package room.users.private.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,392 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file room/users/private/v1/service.proto.
  */
 export const file_room_users_private_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNyb29tL3VzZXJzL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIVcm9vbS51c2Vycy5wcml2YXRlLnYxIj8KGFZlcmlmeUFjY2Vzc1Rva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIUCgxtaW5fZXZlbnRfaWQYAiABKAQirgEKGVZlcmlmeUFjY2Vzc1Rva2VuUmVzcG9uc2USEAoIdG9rZW5faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIPCgdyb29tX2lkGAMgASgJEi0KCWlzc3VlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRQ3JlYXRlVXNlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSDQoFcGhvbmUYBCABKAkSFQoNY2FwdGNoYV90b2tlbhgFIAEoCSIgChJDcmVhdGVVc2VyUmVzcG9uc2USCgoCaWQYASABKAky6QEKB1NlcnZpY2USYQoKQ3JlYXRlVXNlchIoLnJvb20udXNlcnMucHJpdmF0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdBopLnJvb20udXNlcnMucHJpdmF0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USewoRVmVyaWZ5QWNjZXNzVG9rZW4SLy5yb29tLnVzZXJzLnByaXZhdGUudjEuVmVyaWZ5QWNjZXNzVG9rZW5SZXF1ZXN0GjAucm9vbS51c2Vycy5wcml2YXRlLnYxLlZlcmlmeUFjY2Vzc1Rva2VuUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiNyb29tL3VzZXJzL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIVcm9vbS51c2Vycy5wcml2YXRlLnYxIpYDCgRVc2VyEgoKAmlkGAEgASgJEi0KBGtpbmQYAiABKA4yHy5yb29tLnVzZXJzLnByaXZhdGUudjEuVXNlcktpbmQSEAoIdXNlcm5hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSDQoFcGhvbmUYBSABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgGIAEoCRIMCgRtZXRhGAcgASgJEhMKC3Byb2ZpbGVfcGljGAggASgJEh4KFnVuaXF1ZV91c2VyX2lkZW50aWZpZXIYCSABKAkSPgoPbW9kZXJhdG9yX3Njb3BlGAogASgOMiUucm9vbS51c2Vycy5wcml2YXRlLnYxLk1vZGVyYXRvclNjb3BlEhoKEm1vZGVyYXRlZF9yb29tX2lkcxgLIAMoCRIkChxtb2RlcmF0ZWRfcm9vbV9pZHNfdHJ1bmNhdGVkGAwgASgIEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGhhc19wYXNzd29yZBgOIAEoCCIhCg5HZXRVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIjwKD0dldFVzZXJSZXNwb25zZRIpCgR1c2VyGAEgASgLMhsucm9vbS51c2Vycy5wcml2YXRlLnYxLlVzZXIilAEKEExpc3RVc2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRItCgRraW5kGAUgASgOMh8ucm9vbS51c2Vycy5wcml2YXRlLnYxLlVzZXJLaW5kIlgKEUxpc3RVc2Vyc1Jlc3BvbnNlEioKBXVzZXJzGAEgAygLMhsucm9vbS51c2Vycy5wcml2YXRlLnYxLlVzZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqICChFVcGRhdGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhUKCHVzZXJuYW1lGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARISCgVwaG9uZRgEIAEoCUgCiAEBEh0KEGV4dGVybmFsX3VzZXJfaWQYBSABKAlIA4gBARIRCgRtZXRhGAYgASgJSASIAQESGAoLcHJvZmlsZV9waWMYByABKAlIBYgBARIVCghwYXNzd29yZBgIIAEoCUgGiAEBQgsKCV91c2VybmFtZUIICgZfZW1haWxCCAoGX3Bob25lQhMKEV9leHRlcm5hbF91c2VyX2lkQgcKBV9tZXRhQg4KDF9wcm9maWxlX3BpY0ILCglfcGFzc3dvcmQiUQoSVXBkYXRlVXNlclJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5yb29tLnVzZXJzLnByaXZhdGUudjEuVXNlchIQCghldmVudF9pZBgCIAEoBCI0ChFEZWxldGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSImChJEZWxldGVVc2VyUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiPwoYVmVyaWZ5QWNjZXNzVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhQKDG1pbl9ldmVudF9pZBgCIAEoBCKuAQoZVmVyaWZ5QWNjZXNzVG9rZW5SZXNwb25zZRIQCgh0b2tlbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg8KB3Jvb21faWQYAyABKAkSLQoJaXNzdWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJsChFDcmVhdGVVc2VyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoCRINCgVwaG9uZRgEIAEoCRIVCg1jYXB0Y2hhX3Rva2VuGAUgASgJIiAKEkNyZWF0ZVVzZXJSZXNwb25zZRIKCgJpZBgBIAEoCSpsCghVc2VyS2luZBIZChVVU0VSX0tJTkRfVU5TUEVDSUZJRUQQABIYChRVU0VSX0tJTkRfUkVHSVNURVJFRBABEhYKElVTRVJfS0lORF9DT05TVU1FUhACEhMKD1VTRVJfS0lORF9HVUVTVBADKoIBCg5Nb2RlcmF0b3JTY29wZRIfChtNT0RFUkFUT1JfU0NPUEVfVU5TUEVDSUZJRUQQABIYChRNT0RFUkFUT1JfU0NPUEVfTk9ORRABEhkKFU1PREVSQVRPUl9TQ09QRV9ST09NUxACEhoKFk1PREVSQVRPUl9TQ09QRV9URU5BTlQQAzLzBAoHU2VydmljZRJhCgpDcmVhdGVVc2VyEigucm9vbS51c2Vycy5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Gikucm9vbS51c2Vycy5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJ7ChFWZXJpZnlBY2Nlc3NUb2tlbhIvLnJvb20udXNlcnMucHJpdmF0ZS52MS5WZXJpZnlBY2Nlc3NUb2tlblJlcXVlc3QaMC5yb29tLnVzZXJzLnByaXZhdGUudjEuVmVyaWZ5QWNjZXNzVG9rZW5SZXNwb25zZSIDkAIBEl0KB0dldFVzZXISJS5yb29tLnVzZXJzLnByaXZhdGUudjEuR2V0VXNlclJlcXVlc3QaJi5yb29tLnVzZXJzLnByaXZhdGUudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESYwoJTGlzdFVzZXJzEicucm9vbS51c2Vycy5wcml2YXRlLnYxLkxpc3RVc2Vyc1JlcXVlc3QaKC5yb29tLnVzZXJzLnByaXZhdGUudjEuTGlzdFVzZXJzUmVzcG9uc2UiA5ACARJhCgpVcGRhdGVVc2VyEigucm9vbS51c2Vycy5wcml2YXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0Gikucm9vbS51c2Vycy5wcml2YXRlLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJhCgpEZWxldGVVc2VyEigucm9vbS51c2Vycy5wcml2YXRlLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0Gikucm9vbS51c2Vycy5wcml2YXRlLnYxLkRlbGV0ZVVzZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+
+/**
+ * User is one user as a backend reads it back. Empty strings are unset values.
+ *
+ * @generated from message room.users.private.v1.User
+ */
+export type User = Message<"room.users.private.v1.User"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * How the user came to be.
+   *
+   * @generated from field: room.users.private.v1.UserKind kind = 2;
+   */
+  kind: UserKind;
+
+  /**
+   * Login name (registered users; unique per tenant in any case) or display name.
+   *
+   * @generated from field: string username = 3;
+   */
+  username: string;
+
+  /**
+   * Email address, lower-cased.
+   *
+   * @generated from field: string email = 4;
+   */
+  email: string;
+
+  /**
+   * Phone number in E.164 form.
+   *
+   * @generated from field: string phone = 5;
+   */
+  phone: string;
+
+  /**
+   * The backend's own id for the user (seed 001 access links, seed 003).
+   *
+   * @generated from field: string external_user_id = 6;
+   */
+  externalUserId: string;
+
+  /**
+   * Seed 003's free-form meta.
+   *
+   * @generated from field: string meta = 7;
+   */
+  meta: string;
+
+  /**
+   * Seed 003's profile picture (an https URL).
+   *
+   * @generated from field: string profile_pic = 8;
+   */
+  profilePic: string;
+
+  /**
+   * Seed 003's uniqueUserIdentifier.
+   *
+   * @generated from field: string unique_user_identifier = 9;
+   */
+  uniqueUserIdentifier: string;
+
+  /**
+   * Where the user moderates by role.
+   *
+   * @generated from field: room.users.private.v1.ModeratorScope moderator_scope = 10;
+   */
+  moderatorScope: ModeratorScope;
+
+  /**
+   * With MODERATOR_SCOPE_ROOMS (or TENANT, when it also holds room moderator
+   * roles): the rooms it moderates by a room role, sorted, at most 100.
+   *
+   * @generated from field: repeated string moderated_room_ids = 11;
+   */
+  moderatedRoomIds: string[];
+
+  /**
+   * True when the user moderates more rooms than `moderated_room_ids` lists.
+   *
+   * @generated from field: bool moderated_room_ids_truncated = 12;
+   */
+  moderatedRoomIdsTruncated: boolean;
+
+  /**
+   * When the user was created.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 13;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * True when the user logs in with a password (which is never returned).
+   *
+   * @generated from field: bool has_password = 14;
+   */
+  hasPassword: boolean;
+};
+
+/**
+ * Describes the message room.users.private.v1.User.
+ * Use `create(UserSchema)` to create a new message.
+ */
+export const UserSchema: GenMessage<User> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 0);
+
+/**
+ * GetUserRequest names one user.
+ *
+ * @generated from message room.users.private.v1.GetUserRequest
+ */
+export type GetUserRequest = Message<"room.users.private.v1.GetUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message room.users.private.v1.GetUserRequest.
+ * Use `create(GetUserRequestSchema)` to create a new message.
+ */
+export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 1);
+
+/**
+ * GetUserResponse carries the user.
+ *
+ * @generated from message room.users.private.v1.GetUserResponse
+ */
+export type GetUserResponse = Message<"room.users.private.v1.GetUserResponse"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: room.users.private.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message room.users.private.v1.GetUserResponse.
+ * Use `create(GetUserResponseSchema)` to create a new message.
+ */
+export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 2);
+
+/**
+ * ListUsersRequest asks for one page of users; filters given together must all match.
+ *
+ * @generated from message room.users.private.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"room.users.private.v1.ListUsersRequest"> & {
+  /**
+   * Users per page: 0 means 50; at most 500.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * `next_page_token` of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only users with exactly this external_user_id.
+   *
+   * @generated from field: string external_user_id = 3;
+   */
+  externalUserId: string;
+
+  /**
+   * Only the registered user with this login name, in any case.
+   *
+   * @generated from field: string username = 4;
+   */
+  username: string;
+
+  /**
+   * Only users of this kind; unspecified means every kind.
+   *
+   * @generated from field: room.users.private.v1.UserKind kind = 5;
+   */
+  kind: UserKind;
+};
+
+/**
+ * Describes the message room.users.private.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 3);
+
+/**
+ * ListUsersResponse is one page of users, newest first.
+ *
+ * @generated from message room.users.private.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"room.users.private.v1.ListUsersResponse"> & {
+  /**
+   * The users of this page.
+   *
+   * @generated from field: repeated room.users.private.v1.User users = 1;
+   */
+  users: User[];
+
+  /**
+   * Pass as `page_token` for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.users.private.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 4);
+
+/**
+ * UpdateUserRequest names a user and the fields to change. A field that is
+ * not set stays as it is; a field set to "" clears it where it may be
+ * empty (phone, external_user_id, meta, profile_pic, and the email of a
+ * user who is not registered).
+ *
+ * @generated from message room.users.private.v1.UpdateUserRequest
+ */
+export type UpdateUserRequest = Message<"room.users.private.v1.UpdateUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * New username (1-64 characters); for registered users unique per tenant in any case.
+   *
+   * @generated from field: optional string username = 2;
+   */
+  username?: string | undefined;
+
+  /**
+   * New email address; registered users must have one, unique per tenant.
+   *
+   * @generated from field: optional string email = 3;
+   */
+  email?: string | undefined;
+
+  /**
+   * New phone number in E.164 form.
+   *
+   * @generated from field: optional string phone = 4;
+   */
+  phone?: string | undefined;
+
+  /**
+   * New external user id.
+   *
+   * @generated from field: optional string external_user_id = 5;
+   */
+  externalUserId?: string | undefined;
+
+  /**
+   * New meta (at most 4096 bytes).
+   *
+   * @generated from field: optional string meta = 6;
+   */
+  meta?: string | undefined;
+
+  /**
+   * New profile picture: an https URL.
+   *
+   * @generated from field: optional string profile_pic = 7;
+   */
+  profilePic?: string | undefined;
+
+  /**
+   * New password (8-256 characters), registered users only
+   * (failed_precondition for others); never returned or logged. Tokens
+   * issued before stay valid: call RevokeUser to end them.
+   *
+   * @generated from field: optional string password = 8;
+   */
+  password?: string | undefined;
+};
+
+/**
+ * Describes the message room.users.private.v1.UpdateUserRequest.
+ * Use `create(UpdateUserRequestSchema)` to create a new message.
+ */
+export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 5);
+
+/**
+ * UpdateUserResponse carries the user as it now is.
+ *
+ * @generated from message room.users.private.v1.UpdateUserResponse
+ */
+export type UpdateUserResponse = Message<"room.users.private.v1.UpdateUserResponse"> & {
+  /**
+   * The user after the update.
+   *
+   * @generated from field: room.users.private.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * The event id of the update (EVENT_TYPE_USER_UPDATED).
+   *
+   * @generated from field: uint64 event_id = 2;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.users.private.v1.UpdateUserResponse.
+ * Use `create(UpdateUserResponseSchema)` to create a new message.
+ */
+export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 6);
+
+/**
+ * DeleteUserRequest names the user to delete.
+ *
+ * @generated from message room.users.private.v1.DeleteUserRequest
+ */
+export type DeleteUserRequest = Message<"room.users.private.v1.DeleteUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Optional reason, recorded in the audit log and the event (at most 1024 characters).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.users.private.v1.DeleteUserRequest.
+ * Use `create(DeleteUserRequestSchema)` to create a new message.
+ */
+export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 7);
+
+/**
+ * DeleteUserResponse carries the consistency token of the deletion.
+ *
+ * @generated from message room.users.private.v1.DeleteUserResponse
+ */
+export type DeleteUserResponse = Message<"room.users.private.v1.DeleteUserResponse"> & {
+  /**
+   * The event id of the deletion (EVENT_TYPE_USER_DELETED): pass it as
+   * `min_event_id` to a read on another replica to be sure it is applied.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.users.private.v1.DeleteUserResponse.
+ * Use `create(DeleteUserResponseSchema)` to create a new message.
+ */
+export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 8);
 
 /**
  * VerifyAccessTokenRequest carries one user access token.
@@ -43,7 +428,7 @@ export type VerifyAccessTokenRequest = Message<"room.users.private.v1.VerifyAcce
  * Use `create(VerifyAccessTokenRequestSchema)` to create a new message.
  */
 export const VerifyAccessTokenRequestSchema: GenMessage<VerifyAccessTokenRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 0);
+  messageDesc(file_room_users_private_v1_service, 9);
 
 /**
  * VerifyAccessTokenResponse is the verified token's subject.
@@ -92,7 +477,7 @@ export type VerifyAccessTokenResponse = Message<"room.users.private.v1.VerifyAcc
  * Use `create(VerifyAccessTokenResponseSchema)` to create a new message.
  */
 export const VerifyAccessTokenResponseSchema: GenMessage<VerifyAccessTokenResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 1);
+  messageDesc(file_room_users_private_v1_service, 10);
 
 /**
  * CreateUserRequest is seed 001's createUser body.
@@ -141,7 +526,7 @@ export type CreateUserRequest = Message<"room.users.private.v1.CreateUserRequest
  * Use `create(CreateUserRequestSchema)` to create a new message.
  */
 export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 2);
+  messageDesc(file_room_users_private_v1_service, 11);
 
 /**
  * CreateUserResponse carries the new user's id.
@@ -162,7 +547,90 @@ export type CreateUserResponse = Message<"room.users.private.v1.CreateUserRespon
  * Use `create(CreateUserResponseSchema)` to create a new message.
  */
 export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 3);
+  messageDesc(file_room_users_private_v1_service, 12);
+
+/**
+ * UserKind tells how a user came to be.
+ *
+ * @generated from enum room.users.private.v1.UserKind
+ */
+export enum UserKind {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: USER_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Seed 001: created with CreateUser; logs in with a password.
+   *
+   * @generated from enum value: USER_KIND_REGISTERED = 1;
+   */
+  REGISTERED = 1,
+
+  /**
+   * Seed 003: created by a backend (room.consumer.private.v1 CreateUser).
+   *
+   * @generated from enum value: USER_KIND_CONSUMER = 2;
+   */
+  CONSUMER = 2,
+
+  /**
+   * Created by redeeming an access link.
+   *
+   * @generated from enum value: USER_KIND_GUEST = 3;
+   */
+  GUEST = 3,
+}
+
+/**
+ * Describes the enum room.users.private.v1.UserKind.
+ */
+export const UserKindSchema: GenEnum<UserKind> = /*@__PURE__*/
+  enumDesc(file_room_users_private_v1_service, 0);
+
+/**
+ * ModeratorScope is where a user moderates by role.
+ *
+ * @generated from enum room.users.private.v1.ModeratorScope
+ */
+export enum ModeratorScope {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: MODERATOR_SCOPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Moderates no room by a room role and is not a tenant-wide moderator.
+   *
+   * @generated from enum value: MODERATOR_SCOPE_NONE = 1;
+   */
+  NONE = 1,
+
+  /**
+   * Moderates the rooms in `moderated_room_ids` (role_room_moderator,
+   * seed 003's moderator with chatRoom, or an access link's moderator).
+   *
+   * @generated from enum value: MODERATOR_SCOPE_ROOMS = 2;
+   */
+  ROOMS = 2,
+
+  /**
+   * Seed 003's moderator without chatRoom: every room of the tenant.
+   *
+   * @generated from enum value: MODERATOR_SCOPE_TENANT = 3;
+   */
+  TENANT = 3,
+}
+
+/**
+ * Describes the enum room.users.private.v1.ModeratorScope.
+ */
+export const ModeratorScopeSchema: GenEnum<ModeratorScope> = /*@__PURE__*/
+  enumDesc(file_room_users_private_v1_service, 1);
 
 /**
  * Service is the backend (API-key) surface for user accounts (seed 001).
@@ -195,6 +663,64 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof VerifyAccessTokenRequestSchema;
     output: typeof VerifyAccessTokenResponseSchema;
+  },
+  /**
+   * GetUser reads one user of the caller's tenant back: its profile, kind
+   * and moderator scope, never its password. A user of another tenant, an
+   * unknown id and a deleted user are all not_found.
+   *
+   * @generated from rpc room.users.private.v1.Service.GetUser
+   */
+  getUser: {
+    methodKind: "unary";
+    input: typeof GetUserRequestSchema;
+    output: typeof GetUserResponseSchema;
+  },
+  /**
+   * ListUsers pages through the tenant's users, newest first, optionally
+   * filtered. Keyset paging: rows inserted while a client pages never make
+   * it see a user twice or miss one that existed when it started. Deleted
+   * users are not listed.
+   *
+   * @generated from rpc room.users.private.v1.Service.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
+  },
+  /**
+   * UpdateUser changes the fields that are set in the request; unset fields
+   * stay as they are. Values are checked as at creation (invalid_argument);
+   * a registered user's username (in any case) or email already used by
+   * another registered user is already_exists. Nothing is written when
+   * anything is refused. Audited ("user.update") and announced as
+   * EVENT_TYPE_USER_UPDATED.
+   *
+   * @generated from rpc room.users.private.v1.Service.UpdateUser
+   */
+  updateUser: {
+    methodKind: "unary";
+    input: typeof UpdateUserRequestSchema;
+    output: typeof UpdateUserResponseSchema;
+  },
+  /**
+   * DeleteUser deletes a user: it can no longer log in or be found; every
+   * token it holds (user access tokens, session cookies, room member tokens)
+   * is refused on every replica from the moment this returns (with the
+   * answer's event_id as consistency token on other replicas); its room and
+   * space roles are removed; access links it created, and the link it
+   * redeemed as a guest, are revoked (their guests lose the room); its
+   * username and email are free again. The id stays reserved (rooms and
+   * spaces keep naming their creator and owner). Audited ("user.delete") and
+   * announced as EVENT_TYPE_USER_DELETED. Deleting it again is not_found.
+   *
+   * @generated from rpc room.users.private.v1.Service.DeleteUser
+   */
+  deleteUser: {
+    methodKind: "unary";
+    input: typeof DeleteUserRequestSchema;
+    output: typeof DeleteUserResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_users_private_v1_service, 0);
