@@ -90,6 +90,46 @@ export interface SpaceCaller {
   readonly issuedAt: number;
 }
 
+/**
+ * Who manages spaces, rooms, invites, roles and links: an end user (judged
+ * by their roles) or the tenant's API key (may do anything in its tenant).
+ */
+export type SpaceManager =
+  | { readonly kind: "user"; readonly caller: SpaceCaller }
+  | { readonly kind: "api_key"; readonly tenantId: string; readonly keyId: string };
+
+/** The tenant a manager acts in. */
+export function tenantOf(who: SpaceManager): string {
+  return who.kind === "user" ? who.caller.tenantId : who.tenantId;
+}
+
+/** The manager as an audit and event actor. */
+export function actorOf(who: SpaceManager): `user:${string}` | `key:${string}` {
+  return who.kind === "user" ? `user:${who.caller.userId}` : `key:${who.keyId}`;
+}
+
+/**
+ * What invites and access links store as their creator: the user's id as
+ * it always was, or `key:<api key id>` for the API key (a user id never
+ * starts with "key:"). {@link creatorLabel} shows both as actors.
+ */
+export function creatorOf(who: SpaceManager): string {
+  return who.kind === "user" ? who.caller.userId : `key:${who.keyId}`;
+}
+
+/** A stored creator (see {@link creatorOf}) as shown: "user:<id>" or "key:<id>". */
+export function creatorLabel(createdBy: string): string {
+  return createdBy.startsWith("key:") ? createdBy : `user:${createdBy}`;
+}
+
+/** Longest reason kept with a revocation, in characters. */
+export const MAX_REASON_CHARS = 1_024;
+
+/** A revocation reason: at most {@link MAX_REASON_CHARS} characters. */
+export function checkReason(reason: string): void {
+  if (reason.length > MAX_REASON_CHARS) throw invalidArgument(`reason is longer than ${MAX_REASON_CHARS} characters`);
+}
+
 /** Longest space or room name, in characters. */
 export const MAX_NAME_CHARS = 128;
 /** Longest access-link username, in characters. */
