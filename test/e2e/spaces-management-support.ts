@@ -31,14 +31,14 @@ function transport(srv: TestServer, protocol: Protocol) {
 }
 
 /** An audit entry as stored. */
-export interface AuditRow {
+export type AuditRow = {
   readonly actor: string;
   readonly action: string;
   readonly roomId: string;
   readonly targetUserId: string;
   readonly target: string;
   readonly reason: string;
-}
+};
 
 /** The newest audit entry of `action` in the tenant, if any. */
 export async function lastAudit(srv: TestServer, action: string, tenantId = srv.tenantId): Promise<AuditRow | undefined> {
