@@ -38,7 +38,10 @@ export class SpaceUndo {
     checkId("invite_id", inviteId);
     checkReason(reason);
     const tenantId = tenantOf(who);
-    if (who.kind === "user") await this.requireCaller(who.caller);
+    if (who.kind === "user") {
+      checkScope(who.caller);
+      await this.requireCaller(who.caller);
+    }
     const now = this.deps.clock();
     return await this.once(async (record) => {
       const space = await this.space(tenantId, spaceId);
