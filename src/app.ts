@@ -36,6 +36,7 @@ import { TokensPrivateService } from "./services/tokens-private-service.js";
 import { Spaces } from "./domain/spaces/spaces.js";
 import { AccessLinks } from "./domain/spaces/access-links.js";
 import { SqlSpaceStore } from "./store/space-store.js";
+import { SqlSpaceListStore } from "./store/space-list-store.js";
 import { SpacesService } from "./services/spaces-service.js";
 import { SpacesPrivateService } from "./services/spaces-private-service.js";
 import { AccessService } from "./services/access-service.js";
@@ -188,7 +189,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const spaceStore = new SqlSpaceStore(db);
   // Every end-user call in a room refuses a member the room is closed to.
   const access = { restrictions, revocations, clock };
-  const spacesDeps = { store: spaceStore, memberships, clock, sink, access, transact };
+  const spacesDeps = { store: spaceStore, lists: new SqlSpaceListStore(db), memberships, clock, sink, access, transact };
   const spaces = new Spaces(spacesDeps);
   const accessLinks = new AccessLinks({
     ...spacesDeps,

@@ -23,6 +23,8 @@ export interface MembershipStore {
   removeRoomRole(tenantId: string, roomId: string, userId: string): Promise<boolean>;
   /** Sets (insert or replace) a user's role in a space. */
   setSpaceRole(tenantId: string, spaceId: string, userId: string, role: RoleName, now: number): Promise<void>;
+  /** Removes a user's role in a space; false when they had none. */
+  removeSpaceRole(tenantId: string, spaceId: string, userId: string): Promise<boolean>;
 }
 
 /**

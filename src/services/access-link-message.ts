@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { AccessLinkSchema, type AccessLink } from "../../gen/room/spaces/v1/service_pb.js";
+import { creatorLabel } from "../domain/spaces/rules.js";
 import type { AccessLinkRecord } from "../domain/spaces/store.js";
 
 /** An access link as both spaces surfaces show it (never its token). */
@@ -12,8 +13,8 @@ export function accessLinkMessage(l: AccessLinkRecord): AccessLink {
     role: l.role,
     externalUserId: l.externalUserId,
     isPermanent: l.isPermanent,
-    // Links are made by end users (user ids); shown like audit actors.
-    createdBy: `user:${l.createdBy}`,
+    // Made by a user (its id) or an API key ("key:<id>"); shown like audit actors.
+    createdBy: creatorLabel(l.createdBy),
     createdAt: timestampFromMs(l.createdAt),
     expiresAt: timestampFromMs(l.expiresAt),
     guestUserId: l.guestUserId ?? "",

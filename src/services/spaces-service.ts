@@ -12,6 +12,27 @@ import {
   JoinSpaceResponseSchema,
   ListAccessLinksResponseSchema,
   RevokeAccessLinkResponseSchema,
+  LeaveSpaceResponseSchema,
+  ListInvitesResponseSchema,
+  ListMembersResponseSchema,
+  ListRoomsResponseSchema,
+  ListSpacesResponseSchema,
+  RevokeInviteResponseSchema,
+  RevokeRoleResponseSchema,
+  type LeaveSpaceRequest,
+  type LeaveSpaceResponse,
+  type ListInvitesRequest,
+  type ListInvitesResponse,
+  type ListMembersRequest,
+  type ListMembersResponse,
+  type ListRoomsRequest,
+  type ListRoomsResponse,
+  type ListSpacesRequest,
+  type ListSpacesResponse,
+  type RevokeInviteRequest,
+  type RevokeInviteResponse,
+  type RevokeRoleRequest,
+  type RevokeRoleResponse,
   type ActivateInviteRequest,
   type ActivateInviteResponse,
   type CreateInviteRequest,
@@ -35,10 +56,11 @@ import {
   type Service,
 } from "../../gen/room/spaces/v1/service_pb.js";
 import type { AccessLinks } from "../domain/spaces/access-links.js";
-import type { SpaceCaller } from "../domain/spaces/rules.js";
+import type { SpaceCaller, SpaceManager } from "../domain/spaces/rules.js";
 import type { Spaces } from "../domain/spaces/spaces.js";
 import { requireUser } from "./context.js";
 import { accessLinkMessage } from "./access-link-message.js";
+import { inviteMessage, memberMessage, roomMessage, spaceMessage } from "./spaces-messages.js";
 
 /**
  * room.spaces.v1.Service: the end-user surface of seed 001 (spaces, rooms,
@@ -92,7 +114,7 @@ export class SpacesService implements ServiceImpl<typeof Service> {
   }
 
   async generateAccess(req: GenerateAccessRequest, ctx: HandlerContext): Promise<GenerateAccessResponse> {
-    const access = await this.links.generate(caller(ctx), {
+    const access = await this.links.generate(asUser(ctx), {
       spaceId: req.spaceId,
       roomId: req.roomId,
       username: req.username,
@@ -111,14 +133,54 @@ export class SpacesService implements ServiceImpl<typeof Service> {
   }
 
   async listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): Promise<ListAccessLinksResponse> {
-    const page = await this.links.list({ kind: "user", caller: caller(ctx) }, req);
+    const page = await this.links.list(asUser(ctx), req);
     return create(ListAccessLinksResponseSchema, { links: page.links.map(accessLinkMessage), nextPageToken: page.nextPageToken });
   }
 
   async revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): Promise<RevokeAccessLinkResponse> {
-    const e = await this.links.revoke({ kind: "user", caller: caller(ctx) }, req.spaceId, req.roomId, req.linkId, req.reason);
+    const e = await this.links.revoke(asUser(ctx), req.spaceId, req.roomId, req.linkId, req.reason);
     return create(RevokeAccessLinkResponseSchema, { eventId: BigInt(e.id) });
   }
+
+  async listSpaces(req: ListSpacesRequest, ctx: HandlerContext): Promise<ListSpacesResponse> {
+    const page = await this.spaces.listings.spaces(asUser(ctx), req);
+    return create(ListSpacesResponseSchema, { spaces: page.items.map(spaceMessage), nextPageToken: page.nextPageToken });
+  }
+
+  async listRooms(req: ListRoomsRequest, ctx: HandlerContext): Promise<ListRoomsResponse> {
+    const page = await this.spaces.listings.rooms(asUser(ctx), req.spaceId, req);
+    return create(ListRoomsResponseSchema, { rooms: page.items.map(roomMessage), nextPageToken: page.nextPageToken });
+  }
+
+  async listMembers(req: ListMembersRequest, ctx: HandlerContext): Promise<ListMembersResponse> {
+    const page = await this.spaces.listings.members(asUser(ctx), req.spaceId, req.roomId, req);
+    return create(ListMembersResponseSchema, { members: page.items.map(memberMessage), nextPageToken: page.nextPageToken });
+  }
+
+  async listInvites(req: ListInvitesRequest, ctx: HandlerContext): Promise<ListInvitesResponse> {
+    const page = await this.spaces.listings.invites(asUser(ctx), req.spaceId, req);
+    return create(ListInvitesResponseSchema, { invites: page.items.map(inviteMessage), nextPageToken: page.nextPageToken });
+  }
+
+  async revokeInvite(req: RevokeInviteRequest, ctx: HandlerContext): Promise<RevokeInviteResponse> {
+    const e = await this.spaces.undo.revokeInvite(asUser(ctx), req.spaceId, req.inviteId, req.reason);
+    return create(RevokeInviteResponseSchema, { eventId: BigInt(e.id) });
+  }
+
+  async revokeRole(req: RevokeRoleRequest, ctx: HandlerContext): Promise<RevokeRoleResponse> {
+    const e = await this.spaces.undo.revokeRole(asUser(ctx), { spaceId: req.spaceId, roomId: req.roomId, targetUserId: req.targetUserId, reason: req.reason });
+    return create(RevokeRoleResponseSchema, { eventId: BigInt(e.id) });
+  }
+
+  async leaveSpace(req: LeaveSpaceRequest, ctx: HandlerContext): Promise<LeaveSpaceResponse> {
+    const e = await this.spaces.undo.leaveSpace(caller(ctx), req.spaceId);
+    return create(LeaveSpaceResponseSchema, { eventId: BigInt(e.id) });
+  }
+}
+
+/** The end user of the call as a manager of spaces. */
+function asUser(ctx: HandlerContext): SpaceManager {
+  return { kind: "user", caller: caller(ctx) };
 }
 
 /** The end user of the call (a user access token; room member tokens are refused). */

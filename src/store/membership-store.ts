@@ -47,6 +47,13 @@ export class SqlMembershipStore implements MembershipStore {
           on conflict (space_id, user_id) do update set role = excluded.role`,
     );
   }
+
+  async removeSpaceRole(tenantId: string, spaceId: string, userId: string): Promise<boolean> {
+    const changed = await this.db.run(
+      sql`delete from space_members where tenant_id = ${tenantId} and space_id = ${spaceId} and user_id = ${userId}`,
+    );
+    return changed > 0;
+  }
 }
 
 function asRole(v: unknown): RoleName | undefined {

@@ -85,9 +85,8 @@ export const spaces = sqliteTable(
       .references(() => tenants.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     isPublic: integer("is_public", { mode: "boolean" }).notNull().default(false),
-    ownerUserId: text("owner_user_id")
-      .notNull()
-      .references(() => users.id),
+    /** The owner (role_space_owner); null for a space made by an API key without one. */
+    ownerUserId: text("owner_user_id").references(() => users.id),
     createdAt: ms("created_at").notNull(),
   },
   (t) => [index("spaces_tenant_idx").on(t.tenantId)],
@@ -161,6 +160,8 @@ export const invites = sqliteTable(
     createdAt: ms("created_at").notNull(),
     usedBy: text("used_by"),
     usedAt: ms("used_at"),
+    /** Set when the invite was revoked unused; a revoked invite never activates. */
+    revokedAt: ms("revoked_at"),
   },
   (t) => [index("invites_space_idx").on(t.spaceId)],
 );

@@ -31,7 +31,7 @@ export class SqlSpaceStore implements SpaceStore {
           from spaces where tenant_id = ${tenantId} and id = ${spaceId}`,
     );
     if (r === undefined) return undefined;
-    return { id: String(r.id), tenantId: String(r.tenantId), name: String(r.name), isPublic: bool(r.isPublic), ownerUserId: String(r.ownerUserId) };
+    return { id: String(r.id), tenantId: String(r.tenantId), name: String(r.name), isPublic: bool(r.isPublic), ownerUserId: strOrNull(r.ownerUserId) };
   }
 
   insertSpace(space: SpaceRecord, createdAt: number): Promise<void> {
@@ -41,6 +41,8 @@ export class SqlSpaceStore implements SpaceStore {
         sql`insert into spaces (id, tenant_id, name, is_public, owner_user_id, created_at)
             values (${space.id}, ${space.tenantId}, ${space.name}, ${space.isPublic}, ${space.ownerUserId}, ${createdAt})`,
       );
+      // A space an API key made without an owner has no owner member.
+      if (space.ownerUserId === null) return;
       await this.db.run(
         sql`insert into space_members (tenant_id, space_id, user_id, role, created_at)
             values (${space.tenantId}, ${space.id}, ${space.ownerUserId}, ${"role_space_owner"}, ${createdAt})`,
@@ -90,7 +92,7 @@ export class SqlSpaceStore implements SpaceStore {
   async findInvite(tenantId: string, inviteId: string): Promise<InviteRecord | undefined> {
     const r = await this.db.get(
       sql`select id as "id", tenant_id as "tenantId", space_id as "spaceId", role as "role", created_by as "createdBy",
-                 created_at as "createdAt", used_by as "usedBy", used_at as "usedAt"
+                 created_at as "createdAt", used_by as "usedBy", used_at as "usedAt", revoked_at as "revokedAt"
           from invites where tenant_id = ${tenantId} and id = ${inviteId}`,
     );
     if (r === undefined) return undefined;
@@ -103,13 +105,24 @@ export class SqlSpaceStore implements SpaceStore {
       createdAt: num(r.createdAt),
       usedBy: strOrNull(r.usedBy),
       usedAt: numOrNull(r.usedAt),
+      revokedAt: numOrNull(r.revokedAt),
     };
   }
 
   async claimInvite(tenantId: string, inviteId: string, userId: string, now: number): Promise<boolean> {
-    // Conditional: only an unused invite is claimed; 0 rows means someone was first.
+    // Conditional: only an unused, unrevoked invite is claimed; 0 rows
+    // means someone (an activation or a revocation) was first.
     const changed = await this.db.run(
-      sql`update invites set used_by = ${userId}, used_at = ${now} where tenant_id = ${tenantId} and id = ${inviteId} and used_at is null`,
+      sql`update invites set used_by = ${userId}, used_at = ${now}
+          where tenant_id = ${tenantId} and id = ${inviteId} and used_at is null and revoked_at is null`,
+    );
+    return changed === 1;
+  }
+
+  async revokeInvite(tenantId: string, inviteId: string, now: number): Promise<boolean> {
+    // The twin of claimInvite's condition: of a claim and a revocation, one wins.
+    const changed = await this.db.run(
+      sql`update invites set revoked_at = ${now} where tenant_id = ${tenantId} and id = ${inviteId} and used_at is null and revoked_at is null`,
     );
     return changed === 1;
   }

@@ -9,6 +9,7 @@ import { RevocationIndex } from "../../src/domain/tokens/revocations.js";
 import type { NewUser } from "../../src/domain/users/users.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlMembershipStore } from "../../src/store/membership-store.js";
+import { SqlSpaceListStore } from "../../src/store/space-list-store.js";
 import { SqlSpaceStore } from "../../src/store/space-store.js";
 import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import { SqlUserStore } from "../../src/store/user-store.js";
@@ -62,6 +63,7 @@ describe.each(DATABASES)("Spaces on %s", (_name, open) => {
     const clock = () => 1_000;
     const spaces = new Spaces({
       store: new SqlSpaceStore(db),
+      lists: new SqlSpaceListStore(db),
       memberships,
       clock,
       sink: { journal, feed },

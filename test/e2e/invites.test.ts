@@ -156,11 +156,12 @@ describe("ActivateInvite", () => {
     expect(await spaceRole(spaceId, foreigner.userId)).toBeUndefined();
   });
 
-  it("never downgrades: the owner activating a role_space_user invite stays owner", async () => {
+  it("never downgrades: the owner activating a role_space_user invite is refused, stays owner, and the invite stays unused", async () => {
     const { owner, spaceId } = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId, role: "role_space_user" }, as(owner.token));
-    await api().activateInvite({ spaceId, inviteId: id }, as(owner.token));
+    await expectCode(api().activateInvite({ spaceId, inviteId: id }, as(owner.token)), Code.FailedPrecondition);
     expect(await spaceRole(spaceId, owner.userId)).toBe("role_space_owner");
+    expect((await inviteRow(id))?.usedAt).toBeNull();
   });
 
   it("upgrades a space user to moderator", async () => {

@@ -359,7 +359,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const spaces = new SqlSpaceStore(db);
       await new SqlUserStore(db).insertUser(user("owner"));
       await spaces.insertSpace({ id: "s1", tenantId: T1, name: "space", isPublic: false, ownerUserId: "owner" }, 1);
-      const invite = { id: "i1", tenantId: T1, spaceId: "s1", role: "role_space_user", createdBy: "owner", createdAt: 2, usedBy: null, usedAt: null };
+      const invite = { id: "i1", tenantId: T1, spaceId: "s1", role: "role_space_user", createdBy: "owner", createdAt: 2, usedBy: null, usedAt: null, revokedAt: null };
       await spaces.insertInvite(invite);
       await spaces.insertInvite({ ...invite, id: "i2" });
       expect(await spaces.findInvite(T1, "i1")).toEqual(invite);

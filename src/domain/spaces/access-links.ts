@@ -10,7 +10,12 @@ import { requireRoomAccess } from "../room-permissions.js";
 import { ACCESS_LINK_ROLES } from "../roles.js";
 import type { Revocation } from "../tokens/revocations.js";
 import {
+  actorOf,
   checkExternalUserId,
+  checkReason,
+  creatorOf,
+  tenantOf,
+  type SpaceManager,
   checkId,
   checkName,
   checkRole,
@@ -18,7 +23,6 @@ import {
   DEFAULT_LINK_TTL_SECONDS,
   MAX_LINK_USERNAME_CHARS,
   MAX_REDEEMED_TOKEN_TTL_SECONDS,
-  type SpaceCaller,
 } from "./rules.js";
 import { findRoomIn, type SpacesDeps } from "./spaces.js";
 import type { AccessLinkRecord } from "./store.js";
@@ -75,7 +79,7 @@ export interface AccessLinksDeps extends SpacesDeps {
 }
 
 /** Who manages a room's links: an end user (judged in the room) or the tenant's API key. */
-export type LinkManager = { readonly kind: "user"; readonly caller: SpaceCaller } | { readonly kind: "api_key"; readonly tenantId: string; readonly keyId: string };
+export type LinkManager = SpaceManager;
 
 /** A room and a page position, as List asks for them. */
 export interface LinkListRequest {
@@ -91,8 +95,6 @@ export interface LinkPage {
   readonly nextPageToken: string;
 }
 
-const MAX_REASON = 1_024;
-
 /**
  * Access links for unregistered users (seed 001 generateAccess), their
  * redemption, listing and revocation; the rules are listed in ./rules.ts. A
@@ -102,9 +104,13 @@ const MAX_REASON = 1_024;
 export class AccessLinks {
   constructor(private readonly deps: AccessLinksDeps) {}
 
-  /** Creates an access link; only the room's creator or a room moderator may. */
-  async generate(caller: SpaceCaller, req: AccessRequest): Promise<GeneratedAccess> {
-    checkId("space_id", req.spaceId);
+  /**
+   * Creates an access link; only the room's creator or a room moderator may,
+   * or the API key, in any room of its tenant (space "" for a room without
+   * one). The link records its creator (creatorOf: a user id or `key:<id>`).
+   */
+  async generate(who: LinkManager, req: AccessRequest): Promise<GeneratedAccess> {
+    if (who.kind === "user") checkId("space_id", req.spaceId);
     checkId("room_id", req.roomId);
     checkName("username", req.username, MAX_LINK_USERNAME_CHARS);
     // ACCESS_LINK_ROLES is exactly the two access_links.role values.
@@ -114,30 +120,34 @@ export class AccessLinks {
     if (ttlSeconds > this.deps.options.maxTtlSeconds) {
       throw invalidArgument(`ttl: ${ttlSeconds} exceeds the maximum of ${this.deps.options.maxTtlSeconds} seconds`);
     }
-    checkScope(caller, req.roomId);
-    const room = await findRoomIn(this.deps.store, caller.tenantId, req.spaceId, req.roomId);
-    requireRoomAccess(caller, room.id, this.deps.access);
-    // Seed 001: the creator or a room moderator — a space owner as such is
-    // not enough (moderatesRoom does not count the owner).
-    const mine = await this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
-    if (room.creatorUserId !== caller.userId && !moderatesRoom(mine)) {
-      throw new RoomgateError("permission_denied", "only the room's creator or a room moderator may generate access links");
+    const tenantId = tenantOf(who);
+    const room = await findRoomIn(this.deps.store, tenantId, req.spaceId, req.roomId);
+    if (who.kind === "user") {
+      const caller = who.caller;
+      checkScope(caller, req.roomId);
+      requireRoomAccess(caller, room.id, this.deps.access);
+      // Seed 001: the creator or a room moderator — a space owner as such is
+      // not enough (moderatesRoom does not count the owner).
+      const mine = await this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
+      if (room.creatorUserId !== caller.userId && !moderatesRoom(mine)) {
+        throw new RoomgateError("permission_denied", "only the room's creator or a room moderator may generate access links");
+      }
     }
     const id = randomBytes(16).toString("hex");
     // Sealing writes nothing, so the token is made first and the row gets
     // the token's exact expiry.
-    const { token, claims } = this.deps.linkTokens.issue({ tenantId: caller.tenantId, userId: "", roomId: room.id, ttlSeconds, tokenId: id });
+    const { token, claims } = this.deps.linkTokens.issue({ tenantId, userId: "", roomId: room.id, ttlSeconds, tokenId: id });
     await this.atomically(async (record) => {
       await this.deps.store.insertAccessLink({
         id,
-        tenantId: caller.tenantId,
+        tenantId,
         roomId: room.id,
         username: req.username,
         role,
         externalUserId: req.externalUserId,
         isPermanent: req.isPermanent,
         expiresAt: claims.expiresAt,
-        createdBy: caller.userId,
+        createdBy: creatorOf(who),
         createdAt: claims.issuedAt,
         guestUserId: null,
         useCount: 0,
@@ -146,9 +156,9 @@ export class AccessLinks {
       await record({
         audit: [
           {
-            tenantId: caller.tenantId,
+            tenantId,
             at: claims.issuedAt,
-            actor: `user:${caller.userId}`,
+            actor: actorOf(who),
             action: "access_link.generate",
             roomId: room.id,
             target: id,
@@ -251,12 +261,12 @@ export class AccessLinks {
    */
   async revoke(who: LinkManager, spaceId: string, roomId: string, linkId: string, reason: string): Promise<StoredEvent> {
     if (!/^[0-9a-f]{32}$/.test(linkId)) throw invalidArgument("link_id must be 32 lower-case hex digits");
-    if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
-    const tenantId = who.kind === "user" ? who.caller.tenantId : who.tenantId;
+    checkReason(reason);
+    const tenantId = tenantOf(who);
     const link = await this.deps.store.findAccessLink(tenantId, linkId);
     if (!link || link.roomId !== roomId) throw new RoomgateError("not_found", "access link not found");
     await this.managedRoom(who, spaceId, roomId, link);
-    const actor: Actor = who.kind === "user" ? `user:${who.caller.userId}` : `key:${who.keyId}`;
+    const actor: Actor = actorOf(who);
     const now = this.deps.clock();
     const events = await this.atomicallyCapturing(async (record) => {
       if (!await this.deps.store.revokeAccessLink(tenantId, link.id, now)) {

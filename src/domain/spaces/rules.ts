@@ -30,10 +30,12 @@
  *   Audited as "invite.create".
  * - ActivateInvite: the caller (by their own user access token) gets the
  *   invite's role in its space. An invite works exactly once, also under
- *   concurrency: a conditional update (`used_at IS NULL`) claims it in the
- *   same transaction as the role write; losing the race is
- *   failed_precondition "invite already used". An invite of another space is
- *   not_found.
+ *   concurrency: a conditional update (`used_at IS NULL AND revoked_at IS
+ *   NULL`) claims it in the same transaction as the role write; losing the
+ *   race is failed_precondition "invite already used" (or "invite revoked").
+ *   An invite for a role the caller already holds or outranks in the space
+ *   is failed_precondition and is NOT used up (it stays for its rightful
+ *   invitee). An invite of another space is not_found.
  * - JoinSpace: a public space gives `role_space_user`; a private one is
  *   permission_denied (unless the caller is already a member: a no-op).
  * - JoinRoom: a public room whose space is public, or whose space the caller
@@ -69,6 +71,40 @@
  *   room after it was made; RevokeUser or a kick of its guest after it was
  *   made (failed_precondition "access link revoked"); a room block of its
  *   guest (permission_denied, RoomAccessDenied).
+ * - The API key (room.spaces.private.v1) may do what a space owner may, in
+ *   every space and room of its tenant: CreateSpace (with owner_user_id, a
+ *   user of the tenant, who gets role_space_owner; without, the space has no
+ *   owner user, spaces.owner_user_id is null), CreateRoom (no creator, no
+ *   room role given), CreateInvite and GenerateAccess (created_by
+ *   `key:<api key id>`; creatorLabel shows both kinds as actors). Audited
+ *   with actor `key:<id>`.
+ * - Lists (ListSpaces, ListRooms, ListMembers, ListInvites) are keyset-paged
+ *   with opaque tokens bound to their list (page-token.ts): spaces, rooms
+ *   and invites newest first, members by user id; page_size over 500 or a
+ *   foreign token is invalid_argument. The API key lists its tenant; an end
+ *   user lists the spaces they hold a role in; the rooms of a space they
+ *   belong to (space role, a room role in one of its rooms, or tenant-wide
+ *   moderation) that their roles open; a room's members if they moderate it
+ *   (moderatesRoom); a space's invites if they own it.
+ * - A member of a room is anyone with a way in: a room role (an access
+ *   link's guest shows as "access_link"), a space role in a public room,
+ *   tenant-wide moderation, an unexpired room member token not revoked in
+ *   the room. Each is listed with room and space role and the restrictions
+ *   in force (from the live index).
+ * - RevokeInvite: the API key or the space owner; an unused invite only
+ *   (used or already revoked: failed_precondition). Of a revocation and an
+ *   activation racing, exactly one wins (both are conditional updates in
+ *   the one write transaction). Audited "invite.revoke", INVITE_REVOKED.
+ * - RevokeRole: removes a room role. End user: the space owner or a room
+ *   moderator, of a member ranking below them, holding a role ranking below
+ *   them. API key: any room role; with room_id empty, a space role (never
+ *   the owner's: failed_precondition). No role held: failed_precondition.
+ *   Roles are read from the store on every check, so the member loses the
+ *   role's permissions on the next call. Audited "role.revoke",
+ *   ROLE_REVOKED.
+ * - LeaveSpace: the caller's own space role goes (room roles in its rooms
+ *   stay); the owner cannot leave and a non-member has nothing to leave
+ *   (failed_precondition). Audited "member.leave", MEMBER_LEFT.
  * - Tenants are isolated: an unknown space, room, invite or user, or one of
  *   another tenant, is not_found. Room-scoped callers (access-link guests)
  *   may act only in their room.
@@ -88,6 +124,46 @@ export interface SpaceCaller {
   readonly roomScope: string | undefined;
   /** When the caller's credential was issued: a later kick from a room takes that room from it. */
   readonly issuedAt: number;
+}
+
+/**
+ * Who manages spaces, rooms, invites, roles and links: an end user (judged
+ * by their roles) or the tenant's API key (may do anything in its tenant).
+ */
+export type SpaceManager =
+  | { readonly kind: "user"; readonly caller: SpaceCaller }
+  | { readonly kind: "api_key"; readonly tenantId: string; readonly keyId: string };
+
+/** The tenant a manager acts in. */
+export function tenantOf(who: SpaceManager): string {
+  return who.kind === "user" ? who.caller.tenantId : who.tenantId;
+}
+
+/** The manager as an audit and event actor. */
+export function actorOf(who: SpaceManager): `user:${string}` | `key:${string}` {
+  return who.kind === "user" ? `user:${who.caller.userId}` : `key:${who.keyId}`;
+}
+
+/**
+ * What invites and access links store as their creator: the user's id as
+ * it always was, or `key:<api key id>` for the API key (a user id never
+ * starts with "key:"). {@link creatorLabel} shows both as actors.
+ */
+export function creatorOf(who: SpaceManager): string {
+  return who.kind === "user" ? who.caller.userId : `key:${who.keyId}`;
+}
+
+/** A stored creator (see {@link creatorOf}) as shown: "user:<id>" or "key:<id>". */
+export function creatorLabel(createdBy: string): string {
+  return createdBy.startsWith("key:") ? createdBy : `user:${createdBy}`;
+}
+
+/** Longest reason kept with a revocation, in characters. */
+export const MAX_REASON_CHARS = 1_024;
+
+/** A revocation reason: at most {@link MAX_REASON_CHARS} characters. */
+export function checkReason(reason: string): void {
+  if (reason.length > MAX_REASON_CHARS) throw invalidArgument(`reason is longer than ${MAX_REASON_CHARS} characters`);
 }
 
 /** Longest space or room name, in characters. */

@@ -4,9 +4,24 @@ import { journaled, memberJoined, roleGranted, type JournalSink, type Recorded, 
 import { moderatesRoom, rankIn, type MembershipStore } from "../membership.js";
 import { requireRoomAccess, type RoomPermissionDeps } from "../room-permissions.js";
 import { INVITE_ROLES, rankOfRole, ROOM_GRANT_ROLES, type RoleName } from "../roles.js";
-import { checkId, checkName, checkRole, checkScope, MAX_NAME_CHARS, strongerSpaceRole, type SpaceCaller } from "./rules.js";
+import {
+  actorOf,
+  checkId,
+  checkName,
+  checkRole,
+  checkScope,
+  creatorOf,
+  MAX_NAME_CHARS,
+  strongerSpaceRole,
+  tenantOf,
+  type SpaceCaller,
+  type SpaceManager,
+} from "./rules.js";
 import type { Actor, Transact } from "../journal.js";
+import type { SpaceListStore } from "./list-store.js";
+import { SpaceListings } from "./listings.js";
 import type { RoomRecord, SpaceRecord, SpaceStore } from "./store.js";
+import { SpaceUndo } from "./undo.js";
 
 /** A new space or room, as the caller describes it. */
 export interface NewPlace {
@@ -25,6 +40,8 @@ export interface RoleGrant {
 /** What spaces and access links work with; all required, wired once in src/app.ts. */
 export interface SpacesDeps {
   readonly store: SpaceStore;
+  /** The reads behind the list calls. */
+  readonly lists: SpaceListStore;
   readonly memberships: MembershipStore;
   readonly clock: () => number;
   /** Where every change is audited and announced. */
@@ -41,6 +58,10 @@ export interface SpacesDeps {
  * (not_found), then authorised (permission_denied).
  */
 export class Spaces {
+  /** ListSpaces, ListRooms, ListMembers, ListInvites. */
+  readonly listings: SpaceListings;
+  /** RevokeInvite, RevokeRole, LeaveSpace. */
+  readonly undo: SpaceUndo;
   private readonly store: SpaceStore;
   private readonly memberships: MembershipStore;
   private readonly clock: () => number;
@@ -49,6 +70,8 @@ export class Spaces {
     this.store = deps.store;
     this.memberships = deps.memberships;
     this.clock = deps.clock;
+    this.listings = new SpaceListings(deps);
+    this.undo = new SpaceUndo(deps);
   }
 
   /** Creates a space owned by the caller; returns its id. */
@@ -56,17 +79,31 @@ export class Spaces {
     checkName("name", input.name, MAX_NAME_CHARS);
     checkScope(caller);
     await this.requireCaller(caller);
-    const space: SpaceRecord = {
-      id: randomUUID(),
-      tenantId: caller.tenantId,
-      name: input.name,
-      isPublic: input.isPublic,
-      ownerUserId: caller.userId,
-    };
+    return await this.writeSpace(caller.tenantId, `user:${caller.userId}`, input, caller.userId);
+  }
+
+  /**
+   * Creates a space with the API key `keyId`; `ownerUserId` ("" for none),
+   * a user of the tenant, becomes its owner. Without one the space has no
+   * owner user and is managed with the API key. Returns its id.
+   */
+  async createSpaceAsBackend(tenantId: string, keyId: string, input: NewPlace & { readonly ownerUserId: string }): Promise<string> {
+    checkName("name", input.name, MAX_NAME_CHARS);
+    const owner = input.ownerUserId === "" ? null : input.ownerUserId;
+    if (owner !== null) {
+      checkId("owner_user_id", owner);
+      await this.requireUser(tenantId, owner);
+    }
+    return await this.writeSpace(tenantId, `key:${keyId}`, input, owner);
+  }
+
+  private async writeSpace(tenantId: string, actor: Actor, input: NewPlace, ownerUserId: string | null): Promise<string> {
+    const space: SpaceRecord = { id: randomUUID(), tenantId, name: input.name, isPublic: input.isPublic, ownerUserId };
     const now = this.clock();
     await this.atomically(async (record) => {
       await this.store.insertSpace(space, now);
-      await record(created(caller, now, "space.create", space.id, "", { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
+      const detail = { spaceId: space.id, name: input.name, isPublic: input.isPublic, ...(ownerUserId === null ? {} : { ownerUserId }) };
+      await record(created(tenantId, actor, now, "space.create", space.id, "", detail));
     });
     return space.id;
   }
@@ -82,22 +119,26 @@ export class Spaces {
     if (role !== "role_space_owner" && role !== "role_space_moderator") {
       throw new RoomgateError("permission_denied", "only the space owner or a space moderator may create rooms");
     }
+    return await this.writeRoom(caller.tenantId, `user:${caller.userId}`, space, input, caller.userId);
+  }
+
+  /** Creates a room in a space of the tenant with the API key `keyId` (no user is its creator); returns its id. */
+  async createRoomAsBackend(tenantId: string, keyId: string, spaceId: string, input: NewPlace): Promise<string> {
+    checkId("space_id", spaceId);
+    checkName("name", input.name, MAX_NAME_CHARS);
+    const space = await this.space(tenantId, spaceId);
+    return await this.writeRoom(tenantId, `key:${keyId}`, space, input, null);
+  }
+
+  private async writeRoom(tenantId: string, actor: Actor, space: SpaceRecord, input: NewPlace, creatorUserId: string | null): Promise<string> {
     const id = randomUUID();
     const now = this.clock();
     await this.atomically(async (record) => {
-      await this.store.insertRoom({
-        tenantId: caller.tenantId,
-        id,
-        spaceId: space.id,
-        name: input.name,
-        isPublic: input.isPublic,
-        creatorUserId: caller.userId,
-        createdAt: now,
-      });
+      await this.store.insertRoom({ tenantId, id, spaceId: space.id, name: input.name, isPublic: input.isPublic, creatorUserId, createdAt: now });
       // The creator's way into the room, a private one included: space
       // roles reach public rooms only.
-      await this.memberships.setRoomRole(caller.tenantId, id, caller.userId, "role_room_moderator", caller.userId, now);
-      await record(created(caller, now, "room.create", id, id, { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
+      if (creatorUserId !== null) await this.memberships.setRoomRole(tenantId, id, creatorUserId, "role_room_moderator", creatorUserId, now);
+      await record(created(tenantId, actor, now, "room.create", id, id, { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
     });
     return id;
   }
@@ -112,25 +153,34 @@ export class Spaces {
     if (await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== "role_space_owner") {
       throw new RoomgateError("permission_denied", "only the space owner may invite");
     }
+    return await this.writeInvite({ kind: "user", caller }, space, inviteRole);
+  }
+
+  /** Creates a single-use invite to a space of the tenant with the API key `keyId`; returns its id. */
+  async createInviteAsBackend(tenantId: string, keyId: string, spaceId: string, role: string): Promise<string> {
+    checkId("space_id", spaceId);
+    const inviteRole = checkRole("role", role, INVITE_ROLES);
+    const space = await this.space(tenantId, spaceId);
+    return await this.writeInvite({ kind: "api_key", tenantId, keyId }, space, inviteRole);
+  }
+
+  private async writeInvite(who: SpaceManager, space: SpaceRecord, role: RoleName): Promise<string> {
     const id = randomUUID();
     const now = this.clock();
+    const tenantId = tenantOf(who);
     await this.atomically(async (record) => {
-      await this.store.insertInvite({
-        id,
-        tenantId: caller.tenantId,
-        spaceId: space.id,
-        role: inviteRole,
-        createdBy: caller.userId,
-        createdAt: now,
-        usedBy: null,
-        usedAt: null,
-      });
-      await record(created(caller, now, "invite.create", id, "", { spaceId: space.id, role: inviteRole }));
+      await this.store.insertInvite({ id, tenantId, spaceId: space.id, role, createdBy: creatorOf(who), createdAt: now, usedBy: null, usedAt: null, revokedAt: null });
+      await record(created(tenantId, actorOf(who), now, "invite.create", id, "", { spaceId: space.id, role }));
     });
     return id;
   }
 
-  /** Gives the caller the invite's role in its space; an invite works exactly once. */
+  /**
+   * Gives the caller the invite's role in its space; an invite works exactly
+   * once. An invite for a role the caller already holds or outranks in the
+   * space is refused (failed_precondition) and stays unused, for its
+   * rightful invitee; so is a revoked one.
+   */
   async activateInvite(caller: SpaceCaller, spaceId: string, inviteId: string): Promise<void> {
     checkId("space_id", spaceId);
     checkId("invite_id", inviteId);
@@ -142,17 +192,22 @@ export class Spaces {
     await this.atomically(async (record) => {
       const invite = await this.store.findInvite(caller.tenantId, inviteId);
       if (!invite || invite.spaceId !== spaceId) throw new RoomgateError("not_found", "invite not found");
+      // Read in the write transaction: a revocation or another activation
+      // either committed before (seen here) or waits for this one.
+      if (invite.usedAt !== null) throw new RoomgateError("failed_precondition", "invite already used");
+      if (invite.revokedAt !== null) throw new RoomgateError("failed_precondition", "invite revoked");
+      const held = await this.store.spaceRoleOf(caller.tenantId, invite.spaceId, caller.userId);
+      const role = strongerSpaceRole(held, checkRole("role", invite.role, INVITE_ROLES));
+      if (role === held) {
+        throw new RoomgateError("failed_precondition", `you already hold ${held} in this space, which ${invite.role} does not raise; the invite stays unused`);
+      }
       if (!await this.store.claimInvite(caller.tenantId, invite.id, caller.userId, now)) {
         throw new RoomgateError("failed_precondition", "invite already used");
       }
-      const held = await this.store.spaceRoleOf(caller.tenantId, invite.spaceId, caller.userId);
-      const role = strongerSpaceRole(held, checkRole("role", invite.role, INVITE_ROLES));
-      if (role !== held) {
-        await this.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
-        const change = { ...self(caller, now), role, roomId: "", spaceId: invite.spaceId, via: "invite", target: invite.id };
-        // A member whose invite raises their role was granted it; anyone else joined.
-        await record(held === undefined ? memberJoined(change) : roleGranted({ ...change, previousRole: held }));
-      }
+      await this.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
+      const change = { ...self(caller, now), role, roomId: "", spaceId: invite.spaceId, via: "invite", target: invite.id };
+      // A member whose invite raises their role was granted it; anyone else joined.
+      await record(held === undefined ? memberJoined(change) : roleGranted({ ...change, previousRole: held }));
     });
   }
 
@@ -274,9 +329,9 @@ export class Spaces {
   }
 }
 
-/** Audit entry (no event: nobody is in a new place yet) for something the caller created. */
-function created(caller: SpaceCaller, at: number, action: string, target: string, roomId: string, detail: Record<string, unknown>): Recorded {
-  return { audit: [{ tenantId: caller.tenantId, at, actor: `user:${caller.userId}`, action, roomId, target, detail }], events: [] };
+/** Audit entry (no event: nobody is in a new place yet) for something a user or key created. */
+function created(tenantId: string, actor: Actor, at: number, action: string, target: string, roomId: string, detail: Record<string, unknown>): Recorded {
+  return { audit: [{ tenantId, at, actor, action, roomId, target, detail }], events: [] };
 }
 
 /** The caller acting on themselves: tenant, actor, member and time of a change. */

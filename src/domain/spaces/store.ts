@@ -7,7 +7,8 @@ export interface SpaceRecord {
   readonly tenantId: string;
   readonly name: string;
   readonly isPublic: boolean;
-  readonly ownerUserId: string;
+  /** The owner (role_space_owner); null for a space an API key made without one. */
+  readonly ownerUserId: string | null;
 }
 
 /** A room; `spaceId` and `creatorUserId` are null for rooms first named by token Create. */
@@ -20,18 +21,21 @@ export interface RoomRecord {
   readonly creatorUserId: string | null;
 }
 
-/** A new room in a space. */
+/** A new room in a space; `creatorUserId` is null when an API key made it. */
 export interface NewRoom {
   readonly tenantId: string;
   readonly id: string;
   readonly spaceId: string;
   readonly name: string;
   readonly isPublic: boolean;
-  readonly creatorUserId: string;
+  readonly creatorUserId: string | null;
   readonly createdAt: number;
 }
 
-/** A single-use space invite. */
+/**
+ * A single-use space invite. `createdBy` is the creating user's id, or
+ * `key:<api key id>` when an API key made it (see creatorLabel).
+ */
 export interface InviteRecord {
   readonly id: string;
   readonly tenantId: string;
@@ -41,9 +45,14 @@ export interface InviteRecord {
   readonly createdAt: number;
   readonly usedBy: string | null;
   readonly usedAt: number | null;
+  /** When it was revoked unused, or null. */
+  readonly revokedAt: number | null;
 }
 
-/** An access link (seed 001 generateAccess). */
+/**
+ * An access link (seed 001 generateAccess). `createdBy` is the creating
+ * user's id, or `key:<api key id>` when an API key made it.
+ */
 export interface AccessLinkRecord {
   readonly id: string;
   readonly tenantId: string;
@@ -82,7 +91,7 @@ export interface SpaceStore {
   userExists(tenantId: string, userId: string): Promise<boolean>;
   /** The space, if it exists in the tenant. */
   findSpace(tenantId: string, spaceId: string): Promise<SpaceRecord | undefined>;
-  /** Creates a space and makes its owner a member with `role_space_owner`. */
+  /** Creates a space and makes its owner (when it has one) a member with `role_space_owner`. */
   insertSpace(space: SpaceRecord, createdAt: number): Promise<void>;
   /** The user's role in the space, if any. */
   spaceRoleOf(tenantId: string, spaceId: string, userId: string): Promise<RoleName | undefined>;
@@ -94,8 +103,10 @@ export interface SpaceStore {
   insertInvite(invite: InviteRecord): Promise<void>;
   /** The invite, if it exists in the tenant. */
   findInvite(tenantId: string, inviteId: string): Promise<InviteRecord | undefined>;
-  /** Marks an unused invite used; false when it was already used (nothing changed). */
+  /** Marks an unused, unrevoked invite used; false when it was used or revoked (nothing changed). */
   claimInvite(tenantId: string, inviteId: string, userId: string, now: number): Promise<boolean>;
+  /** Marks an unused invite revoked; false when it was used or revoked already (nothing changed). */
+  revokeInvite(tenantId: string, inviteId: string, now: number): Promise<boolean>;
   /** Stores a new access link. */
   insertAccessLink(link: AccessLinkRecord): Promise<void>;
   /** The access link, if it exists in the tenant. */

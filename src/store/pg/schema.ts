@@ -118,9 +118,8 @@ export const spaces = pgTable(
       .references(() => tenants.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     isPublic: boolean("is_public").notNull().default(false),
-    ownerUserId: text("owner_user_id")
-      .notNull()
-      .references(() => users.id),
+    /** The owner (role_space_owner); null for a space made by an API key without one. */
+    ownerUserId: text("owner_user_id").references(() => users.id),
     createdAt: ms("created_at").notNull(),
   },
   (t) => [index("spaces_tenant_idx").on(t.tenantId)],
@@ -191,6 +190,8 @@ export const invites = pgTable(
     createdAt: ms("created_at").notNull(),
     usedBy: text("used_by"),
     usedAt: ms("used_at"),
+    /** Set when the invite was revoked unused; a revoked invite never activates. */
+    revokedAt: ms("revoked_at"),
   },
   (t) => [index("invites_space_idx").on(t.spaceId)],
 );

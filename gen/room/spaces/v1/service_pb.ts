@@ -2,8 +2,8 @@
 // @generated from file room/spaces/v1/service.proto (package room.spaces.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file room/spaces/v1/service.proto.
  */
 export const file_room_spaces_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxyb29tL3NwYWNlcy92MS9zZXJ2aWNlLnByb3RvEg5yb29tLnNwYWNlcy52MSI1ChJDcmVhdGVTcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIRCglpc19wdWJsaWMYAiABKAgiIQoTQ3JlYXRlU3BhY2VSZXNwb25zZRIKCgJpZBgBIAEoCSJGChFDcmVhdGVSb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWlzX3B1YmxpYxgDIAEoCCIgChJDcmVhdGVSb29tUmVzcG9uc2USCgoCaWQYASABKAkiNQoTQ3JlYXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJIiIKFENyZWF0ZUludml0ZVJlc3BvbnNlEgoKAmlkGAEgASgJIjwKFUFjdGl2YXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIRCglpbnZpdGVfaWQYAiABKAkiGAoWQWN0aXZhdGVJbnZpdGVSZXNwb25zZSIkChBKb2luU3BhY2VSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJIhMKEUpvaW5TcGFjZVJlc3BvbnNlIjQKD0pvaW5Sb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJIhIKEEpvaW5Sb29tUmVzcG9uc2UiWwoQR3JhbnRSb2xlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJEgwKBHJvbGUYBCABKAkiEwoRR3JhbnRSb2xlUmVzcG9uc2UilwEKFUdlbmVyYXRlQWNjZXNzUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgFIAEoCRILCgN0dGwYBiABKA0SFAoMaXNfcGVybWFuZW50GAcgASgIIpcBChZHZW5lcmF0ZUFjY2Vzc1Jlc3BvbnNlEgwKBGxpbmsYASABKAkSGAoQcGFydGljaXBhbnRfbmFtZRgCIAEoCRIUCgxhY2Nlc3NfdG9rZW4YAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGlua19pZBgFIAEoCSJiChZMaXN0QWNjZXNzTGlua3NSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiXQoXTGlzdEFjY2Vzc0xpbmtzUmVzcG9uc2USKQoFbGlua3MYASADKAsyGi5yb29tLnNwYWNlcy52MS5BY2Nlc3NMaW5rEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLHAgoKQWNjZXNzTGluaxIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgFIAEoCRIUCgxpc19wZXJtYW5lbnQYBiABKAgSEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1ndWVzdF91c2VyX2lkGAogASgJEhEKCXVzZV9jb3VudBgLIAEoDRIuCgpyZXZva2VkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJdChdSZXZva2VBY2Nlc3NMaW5rUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJIiwKGFJldm9rZUFjY2Vzc0xpbmtSZXNwb25zZRIQCghldmVudF9pZBgBIAEoBDKRBwoHU2VydmljZRJWCgtDcmVhdGVTcGFjZRIiLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVNwYWNlUmVxdWVzdBojLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVNwYWNlUmVzcG9uc2USUwoKQ3JlYXRlUm9vbRIhLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVJvb21SZXF1ZXN0GiIucm9vbS5zcGFjZXMudjEuQ3JlYXRlUm9vbVJlc3BvbnNlElkKDENyZWF0ZUludml0ZRIjLnJvb20uc3BhY2VzLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaJC5yb29tLnNwYWNlcy52MS5DcmVhdGVJbnZpdGVSZXNwb25zZRJfCg5BY3RpdmF0ZUludml0ZRIlLnJvb20uc3BhY2VzLnYxLkFjdGl2YXRlSW52aXRlUmVxdWVzdBomLnJvb20uc3BhY2VzLnYxLkFjdGl2YXRlSW52aXRlUmVzcG9uc2USUAoJSm9pblNwYWNlEiAucm9vbS5zcGFjZXMudjEuSm9pblNwYWNlUmVxdWVzdBohLnJvb20uc3BhY2VzLnYxLkpvaW5TcGFjZVJlc3BvbnNlEk0KCEpvaW5Sb29tEh8ucm9vbS5zcGFjZXMudjEuSm9pblJvb21SZXF1ZXN0GiAucm9vbS5zcGFjZXMudjEuSm9pblJvb21SZXNwb25zZRJQCglHcmFudFJvbGUSIC5yb29tLnNwYWNlcy52MS5HcmFudFJvbGVSZXF1ZXN0GiEucm9vbS5zcGFjZXMudjEuR3JhbnRSb2xlUmVzcG9uc2USXwoOR2VuZXJhdGVBY2Nlc3MSJS5yb29tLnNwYWNlcy52MS5HZW5lcmF0ZUFjY2Vzc1JlcXVlc3QaJi5yb29tLnNwYWNlcy52MS5HZW5lcmF0ZUFjY2Vzc1Jlc3BvbnNlEmIKD0xpc3RBY2Nlc3NMaW5rcxImLnJvb20uc3BhY2VzLnYxLkxpc3RBY2Nlc3NMaW5rc1JlcXVlc3QaJy5yb29tLnNwYWNlcy52MS5MaXN0QWNjZXNzTGlua3NSZXNwb25zZRJlChBSZXZva2VBY2Nlc3NMaW5rEicucm9vbS5zcGFjZXMudjEuUmV2b2tlQWNjZXNzTGlua1JlcXVlc3QaKC5yb29tLnNwYWNlcy52MS5SZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chxyb29tL3NwYWNlcy92MS9zZXJ2aWNlLnByb3RvEg5yb29tLnNwYWNlcy52MSI1ChJDcmVhdGVTcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIRCglpc19wdWJsaWMYAiABKAgiIQoTQ3JlYXRlU3BhY2VSZXNwb25zZRIKCgJpZBgBIAEoCSJGChFDcmVhdGVSb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWlzX3B1YmxpYxgDIAEoCCIgChJDcmVhdGVSb29tUmVzcG9uc2USCgoCaWQYASABKAkiNQoTQ3JlYXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJIiIKFENyZWF0ZUludml0ZVJlc3BvbnNlEgoKAmlkGAEgASgJIjwKFUFjdGl2YXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIRCglpbnZpdGVfaWQYAiABKAkiGAoWQWN0aXZhdGVJbnZpdGVSZXNwb25zZSIkChBKb2luU3BhY2VSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJIhMKEUpvaW5TcGFjZVJlc3BvbnNlIjQKD0pvaW5Sb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJIhIKEEpvaW5Sb29tUmVzcG9uc2UiWwoQR3JhbnRSb2xlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJEgwKBHJvbGUYBCABKAkiEwoRR3JhbnRSb2xlUmVzcG9uc2UilwEKFUdlbmVyYXRlQWNjZXNzUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgFIAEoCRILCgN0dGwYBiABKA0SFAoMaXNfcGVybWFuZW50GAcgASgIIpcBChZHZW5lcmF0ZUFjY2Vzc1Jlc3BvbnNlEgwKBGxpbmsYASABKAkSGAoQcGFydGljaXBhbnRfbmFtZRgCIAEoCRIUCgxhY2Nlc3NfdG9rZW4YAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGlua19pZBgFIAEoCSJiChZMaXN0QWNjZXNzTGlua3NSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiXQoXTGlzdEFjY2Vzc0xpbmtzUmVzcG9uc2USKQoFbGlua3MYASADKAsyGi5yb29tLnNwYWNlcy52MS5BY2Nlc3NMaW5rEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLHAgoKQWNjZXNzTGluaxIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgFIAEoCRIUCgxpc19wZXJtYW5lbnQYBiABKAgSEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1ndWVzdF91c2VyX2lkGAogASgJEhEKCXVzZV9jb3VudBgLIAEoDRIuCgpyZXZva2VkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJdChdSZXZva2VBY2Nlc3NMaW5rUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJIiwKGFJldm9rZUFjY2Vzc0xpbmtSZXNwb25zZRIQCghldmVudF9pZBgBIAEoBCI6ChFMaXN0U3BhY2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJUChJMaXN0U3BhY2VzUmVzcG9uc2USJQoGc3BhY2VzGAEgAygLMhUucm9vbS5zcGFjZXMudjEuU3BhY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIokBCgVTcGFjZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWlzX3B1YmxpYxgDIAEoCBIVCg1vd25lcl91c2VyX2lkGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHJvbGUYBiABKAkiSwoQTGlzdFJvb21zUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJRChFMaXN0Um9vbXNSZXNwb25zZRIjCgVyb29tcxgBIAMoCzIULnJvb20uc3BhY2VzLnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpwBCgRSb29tEgoKAmlkGAEgASgJEhAKCHNwYWNlX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEQoJaXNfcHVibGljGAQgASgIEhcKD2NyZWF0b3JfdXNlcl9pZBgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRyb2xlGAcgASgJIl4KEkxpc3RNZW1iZXJzUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIlcKE0xpc3RNZW1iZXJzUmVzcG9uc2USJwoHbWVtYmVycxgBIAMoCzIWLnJvb20uc3BhY2VzLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkixQEKBk1lbWJlchIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhEKCXJvb21fcm9sZRgDIAEoCRISCgpzcGFjZV9yb2xlGAQgASgJEiYKB3dheXNfaW4YBSADKA4yFS5yb29tLnNwYWNlcy52MS5XYXlJbhIWCg5hY2Nlc3NfbGlua19pZBgGIAEoCRIxCgxyZXN0cmljdGlvbnMYByADKAsyGy5yb29tLnNwYWNlcy52MS5SZXN0cmljdGlvbiJGCgtSZXN0cmljdGlvbhIMCgRraW5kGAEgASgJEikKBXVudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJNChJMaXN0SW52aXRlc1JlcXVlc3QSEAoIc3BhY2VfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiVwoTTGlzdEludml0ZXNSZXNwb25zZRInCgdpbnZpdGVzGAEgAygLMhYucm9vbS5zcGFjZXMudjEuSW52aXRlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKSAgoGSW52aXRlEgoKAmlkGAEgASgJEhAKCHNwYWNlX2lkGAIgASgJEgwKBHJvbGUYAyABKAkSEgoKY3JlYXRlZF9ieRgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgVzdGF0ZRgGIAEoDjIbLnJvb20uc3BhY2VzLnYxLkludml0ZVN0YXRlEg8KB3VzZWRfYnkYByABKAkSKwoHdXNlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSgoTUmV2b2tlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIRCglpbnZpdGVfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIigKFFJldm9rZUludml0ZVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgEIl4KEVJldm9rZVJvbGVSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSFgoOdGFyZ2V0X3VzZXJfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJIiYKElJldm9rZVJvbGVSZXNwb25zZRIQCghldmVudF9pZBgBIAEoBCIlChFMZWF2ZVNwYWNlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCSImChJMZWF2ZVNwYWNlUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQqnwEKBVdheUluEhYKEldBWV9JTl9VTlNQRUNJRklFRBAAEhQKEFdBWV9JTl9ST09NX1JPTEUQARIVChFXQVlfSU5fU1BBQ0VfUk9MRRACEhsKF1dBWV9JTl9URU5BTlRfTU9ERVJBVE9SEAMSFgoSV0FZX0lOX0FDQ0VTU19MSU5LEAQSHAoYV0FZX0lOX1JPT01fTUVNQkVSX1RPS0VOEAUqdQoLSW52aXRlU3RhdGUSHAoYSU5WSVRFX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTSU5WSVRFX1NUQVRFX1VOVVNFRBABEhUKEUlOVklURV9TVEFURV9VU0VEEAISGAoUSU5WSVRFX1NUQVRFX1JFVk9LRUQQAzLtCwoHU2VydmljZRJWCgtDcmVhdGVTcGFjZRIiLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVNwYWNlUmVxdWVzdBojLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVNwYWNlUmVzcG9uc2USUwoKQ3JlYXRlUm9vbRIhLnJvb20uc3BhY2VzLnYxLkNyZWF0ZVJvb21SZXF1ZXN0GiIucm9vbS5zcGFjZXMudjEuQ3JlYXRlUm9vbVJlc3BvbnNlElkKDENyZWF0ZUludml0ZRIjLnJvb20uc3BhY2VzLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaJC5yb29tLnNwYWNlcy52MS5DcmVhdGVJbnZpdGVSZXNwb25zZRJfCg5BY3RpdmF0ZUludml0ZRIlLnJvb20uc3BhY2VzLnYxLkFjdGl2YXRlSW52aXRlUmVxdWVzdBomLnJvb20uc3BhY2VzLnYxLkFjdGl2YXRlSW52aXRlUmVzcG9uc2USUAoJSm9pblNwYWNlEiAucm9vbS5zcGFjZXMudjEuSm9pblNwYWNlUmVxdWVzdBohLnJvb20uc3BhY2VzLnYxLkpvaW5TcGFjZVJlc3BvbnNlEk0KCEpvaW5Sb29tEh8ucm9vbS5zcGFjZXMudjEuSm9pblJvb21SZXF1ZXN0GiAucm9vbS5zcGFjZXMudjEuSm9pblJvb21SZXNwb25zZRJQCglHcmFudFJvbGUSIC5yb29tLnNwYWNlcy52MS5HcmFudFJvbGVSZXF1ZXN0GiEucm9vbS5zcGFjZXMudjEuR3JhbnRSb2xlUmVzcG9uc2USXwoOR2VuZXJhdGVBY2Nlc3MSJS5yb29tLnNwYWNlcy52MS5HZW5lcmF0ZUFjY2Vzc1JlcXVlc3QaJi5yb29tLnNwYWNlcy52MS5HZW5lcmF0ZUFjY2Vzc1Jlc3BvbnNlEmIKD0xpc3RBY2Nlc3NMaW5rcxImLnJvb20uc3BhY2VzLnYxLkxpc3RBY2Nlc3NMaW5rc1JlcXVlc3QaJy5yb29tLnNwYWNlcy52MS5MaXN0QWNjZXNzTGlua3NSZXNwb25zZRJlChBSZXZva2VBY2Nlc3NMaW5rEicucm9vbS5zcGFjZXMudjEuUmV2b2tlQWNjZXNzTGlua1JlcXVlc3QaKC5yb29tLnNwYWNlcy52MS5SZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2USUwoKTGlzdFNwYWNlcxIhLnJvb20uc3BhY2VzLnYxLkxpc3RTcGFjZXNSZXF1ZXN0GiIucm9vbS5zcGFjZXMudjEuTGlzdFNwYWNlc1Jlc3BvbnNlElAKCUxpc3RSb29tcxIgLnJvb20uc3BhY2VzLnYxLkxpc3RSb29tc1JlcXVlc3QaIS5yb29tLnNwYWNlcy52MS5MaXN0Um9vbXNSZXNwb25zZRJWCgtMaXN0TWVtYmVycxIiLnJvb20uc3BhY2VzLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBojLnJvb20uc3BhY2VzLnYxLkxpc3RNZW1iZXJzUmVzcG9uc2USVgoLTGlzdEludml0ZXMSIi5yb29tLnNwYWNlcy52MS5MaXN0SW52aXRlc1JlcXVlc3QaIy5yb29tLnNwYWNlcy52MS5MaXN0SW52aXRlc1Jlc3BvbnNlElkKDFJldm9rZUludml0ZRIjLnJvb20uc3BhY2VzLnYxLlJldm9rZUludml0ZVJlcXVlc3QaJC5yb29tLnNwYWNlcy52MS5SZXZva2VJbnZpdGVSZXNwb25zZRJTCgpSZXZva2VSb2xlEiEucm9vbS5zcGFjZXMudjEuUmV2b2tlUm9sZVJlcXVlc3QaIi5yb29tLnNwYWNlcy52MS5SZXZva2VSb2xlUmVzcG9uc2USUwoKTGVhdmVTcGFjZRIhLnJvb20uc3BhY2VzLnYxLkxlYXZlU3BhY2VSZXF1ZXN0GiIucm9vbS5zcGFjZXMudjEuTGVhdmVTcGFjZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * CreateSpaceRequest describes a new space.
@@ -691,6 +691,805 @@ export const RevokeAccessLinkResponseSchema: GenMessage<RevokeAccessLinkResponse
   messageDesc(file_room_spaces_v1_service, 20);
 
 /**
+ * ListSpacesRequest names the page.
+ *
+ * @generated from message room.spaces.v1.ListSpacesRequest
+ */
+export type ListSpacesRequest = Message<"room.spaces.v1.ListSpacesRequest"> & {
+  /**
+   * At most this many spaces (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListSpacesRequest.
+ * Use `create(ListSpacesRequestSchema)` to create a new message.
+ */
+export const ListSpacesRequestSchema: GenMessage<ListSpacesRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 21);
+
+/**
+ * ListSpacesResponse is one page of spaces.
+ *
+ * @generated from message room.spaces.v1.ListSpacesResponse
+ */
+export type ListSpacesResponse = Message<"room.spaces.v1.ListSpacesResponse"> & {
+  /**
+   * The spaces, newest first.
+   *
+   * @generated from field: repeated room.spaces.v1.Space spaces = 1;
+   */
+  spaces: Space[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListSpacesResponse.
+ * Use `create(ListSpacesResponseSchema)` to create a new message.
+ */
+export const ListSpacesResponseSchema: GenMessage<ListSpacesResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 22);
+
+/**
+ * Space describes a space.
+ *
+ * @generated from message room.spaces.v1.Space
+ */
+export type Space = Message<"room.spaces.v1.Space"> & {
+  /**
+   * The space's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Display name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Public spaces can be joined without an invite.
+   *
+   * @generated from field: bool is_public = 3;
+   */
+  isPublic: boolean;
+
+  /**
+   * The owner (role_space_owner); empty for a space made by an API key
+   * without one.
+   *
+   * @generated from field: string owner_user_id = 4;
+   */
+  ownerUserId: string;
+
+  /**
+   * When it was made.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * The caller's role in it (end-user surface); empty for the API key.
+   *
+   * @generated from field: string role = 6;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.Space.
+ * Use `create(SpaceSchema)` to create a new message.
+ */
+export const SpaceSchema: GenMessage<Space> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 23);
+
+/**
+ * ListRoomsRequest names the space and the page.
+ *
+ * @generated from message room.spaces.v1.ListRoomsRequest
+ */
+export type ListRoomsRequest = Message<"room.spaces.v1.ListRoomsRequest"> & {
+  /**
+   * The space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * At most this many rooms (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListRoomsRequest.
+ * Use `create(ListRoomsRequestSchema)` to create a new message.
+ */
+export const ListRoomsRequestSchema: GenMessage<ListRoomsRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 24);
+
+/**
+ * ListRoomsResponse is one page of rooms.
+ *
+ * @generated from message room.spaces.v1.ListRoomsResponse
+ */
+export type ListRoomsResponse = Message<"room.spaces.v1.ListRoomsResponse"> & {
+  /**
+   * The rooms, newest first.
+   *
+   * @generated from field: repeated room.spaces.v1.Room rooms = 1;
+   */
+  rooms: Room[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListRoomsResponse.
+ * Use `create(ListRoomsResponseSchema)` to create a new message.
+ */
+export const ListRoomsResponseSchema: GenMessage<ListRoomsResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 25);
+
+/**
+ * Room describes a room.
+ *
+ * @generated from message room.spaces.v1.Room
+ */
+export type Room = Message<"room.spaces.v1.Room"> & {
+  /**
+   * The room's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Its space; empty for a room first named by token Create.
+   *
+   * @generated from field: string space_id = 2;
+   */
+  spaceId: string;
+
+  /**
+   * Display name (empty for a room first named by token Create).
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * Public rooms are open to every member of the space.
+   *
+   * @generated from field: bool is_public = 4;
+   */
+  isPublic: boolean;
+
+  /**
+   * The user who created it; empty when an API key did (or token Create
+   * first named it).
+   *
+   * @generated from field: string creator_user_id = 5;
+   */
+  creatorUserId: string;
+
+  /**
+   * When it was made (or first named).
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * The caller's room role in it (end-user surface), if any.
+   *
+   * @generated from field: string role = 7;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.Room.
+ * Use `create(RoomSchema)` to create a new message.
+ */
+export const RoomSchema: GenMessage<Room> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 26);
+
+/**
+ * ListMembersRequest names the room and the page.
+ *
+ * @generated from message room.spaces.v1.ListMembersRequest
+ */
+export type ListMembersRequest = Message<"room.spaces.v1.ListMembersRequest"> & {
+  /**
+   * The room's space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * At most this many members (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListMembersRequest.
+ * Use `create(ListMembersRequestSchema)` to create a new message.
+ */
+export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 27);
+
+/**
+ * ListMembersResponse is one page of members.
+ *
+ * @generated from message room.spaces.v1.ListMembersResponse
+ */
+export type ListMembersResponse = Message<"room.spaces.v1.ListMembersResponse"> & {
+  /**
+   * The members, ordered by user id.
+   *
+   * @generated from field: repeated room.spaces.v1.Member members = 1;
+   */
+  members: Member[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListMembersResponse.
+ * Use `create(ListMembersResponseSchema)` to create a new message.
+ */
+export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 28);
+
+/**
+ * Member is one member of a room.
+ *
+ * @generated from message room.spaces.v1.Member
+ */
+export type Member = Message<"room.spaces.v1.Member"> & {
+  /**
+   * The member's user id (for a room member token: the token's user id).
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The member's username; empty for a user id known only from tokens.
+   *
+   * @generated from field: string username = 2;
+   */
+  username: string;
+
+  /**
+   * The member's room role, if any.
+   *
+   * @generated from field: string room_role = 3;
+   */
+  roomRole: string;
+
+  /**
+   * The member's role in the room's space, if any (it opens public rooms
+   * only).
+   *
+   * @generated from field: string space_role = 4;
+   */
+  spaceRole: string;
+
+  /**
+   * Every way the member has into the room.
+   *
+   * @generated from field: repeated room.spaces.v1.WayIn ways_in = 5;
+   */
+  waysIn: WayIn[];
+
+  /**
+   * The access link the member redeemed (WAY_IN_ACCESS_LINK).
+   *
+   * @generated from field: string access_link_id = 6;
+   */
+  accessLinkId: string;
+
+  /**
+   * Moderation restrictions in force on the member in the room.
+   *
+   * @generated from field: repeated room.spaces.v1.Restriction restrictions = 7;
+   */
+  restrictions: Restriction[];
+};
+
+/**
+ * Describes the message room.spaces.v1.Member.
+ * Use `create(MemberSchema)` to create a new message.
+ */
+export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 29);
+
+/**
+ * Restriction is a live moderation restriction on a member.
+ *
+ * @generated from message room.spaces.v1.Restriction
+ */
+export type Restriction = Message<"room.spaces.v1.Restriction"> & {
+  /**
+   * "mute", "chat_block" or "room_block".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * When it lifts by itself; unset when it lasts until lifted.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 2;
+   */
+  until?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message room.spaces.v1.Restriction.
+ * Use `create(RestrictionSchema)` to create a new message.
+ */
+export const RestrictionSchema: GenMessage<Restriction> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 30);
+
+/**
+ * ListInvitesRequest names the space and the page.
+ *
+ * @generated from message room.spaces.v1.ListInvitesRequest
+ */
+export type ListInvitesRequest = Message<"room.spaces.v1.ListInvitesRequest"> & {
+  /**
+   * The space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * At most this many invites (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListInvitesRequest.
+ * Use `create(ListInvitesRequestSchema)` to create a new message.
+ */
+export const ListInvitesRequestSchema: GenMessage<ListInvitesRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 31);
+
+/**
+ * ListInvitesResponse is one page of invites.
+ *
+ * @generated from message room.spaces.v1.ListInvitesResponse
+ */
+export type ListInvitesResponse = Message<"room.spaces.v1.ListInvitesResponse"> & {
+  /**
+   * The invites, newest first.
+   *
+   * @generated from field: repeated room.spaces.v1.Invite invites = 1;
+   */
+  invites: Invite[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.ListInvitesResponse.
+ * Use `create(ListInvitesResponseSchema)` to create a new message.
+ */
+export const ListInvitesResponseSchema: GenMessage<ListInvitesResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 32);
+
+/**
+ * Invite describes a space invite (seed 001 createInvite).
+ *
+ * @generated from message room.spaces.v1.Invite
+ */
+export type Invite = Message<"room.spaces.v1.Invite"> & {
+  /**
+   * The invite's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Its space.
+   *
+   * @generated from field: string space_id = 2;
+   */
+  spaceId: string;
+
+  /**
+   * "role_space_moderator" or "role_space_user".
+   *
+   * @generated from field: string role = 3;
+   */
+  role: string;
+
+  /**
+   * Who made it: "user:<id>" or "key:<id>".
+   *
+   * @generated from field: string created_by = 4;
+   */
+  createdBy: string;
+
+  /**
+   * When it was made.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Unused, used or revoked.
+   *
+   * @generated from field: room.spaces.v1.InviteState state = 6;
+   */
+  state: InviteState;
+
+  /**
+   * Who activated it, once used.
+   *
+   * @generated from field: string used_by = 7;
+   */
+  usedBy: string;
+
+  /**
+   * When it was activated; unset while unused.
+   *
+   * @generated from field: google.protobuf.Timestamp used_at = 8;
+   */
+  usedAt?: Timestamp | undefined;
+
+  /**
+   * When it was revoked; unset while it is not.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 9;
+   */
+  revokedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message room.spaces.v1.Invite.
+ * Use `create(InviteSchema)` to create a new message.
+ */
+export const InviteSchema: GenMessage<Invite> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 33);
+
+/**
+ * RevokeInviteRequest names the invite.
+ *
+ * @generated from message room.spaces.v1.RevokeInviteRequest
+ */
+export type RevokeInviteRequest = Message<"room.spaces.v1.RevokeInviteRequest"> & {
+  /**
+   * The invite's space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The invite's id.
+   *
+   * @generated from field: string invite_id = 2;
+   */
+  inviteId: string;
+
+  /**
+   * Why (kept in the audit log), at most 1024 characters.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.RevokeInviteRequest.
+ * Use `create(RevokeInviteRequestSchema)` to create a new message.
+ */
+export const RevokeInviteRequestSchema: GenMessage<RevokeInviteRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 34);
+
+/**
+ * RevokeInviteResponse carries the event that announced the revocation.
+ *
+ * @generated from message room.spaces.v1.RevokeInviteResponse
+ */
+export type RevokeInviteResponse = Message<"room.spaces.v1.RevokeInviteResponse"> & {
+  /**
+   * Id of the stored event (a consistency token for later reads).
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.spaces.v1.RevokeInviteResponse.
+ * Use `create(RevokeInviteResponseSchema)` to create a new message.
+ */
+export const RevokeInviteResponseSchema: GenMessage<RevokeInviteResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 35);
+
+/**
+ * RevokeRoleRequest names the room and the member.
+ *
+ * @generated from message room.spaces.v1.RevokeRoleRequest
+ */
+export type RevokeRoleRequest = Message<"room.spaces.v1.RevokeRoleRequest"> & {
+  /**
+   * The room's space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * The member whose room role is removed.
+   *
+   * @generated from field: string target_user_id = 3;
+   */
+  targetUserId: string;
+
+  /**
+   * Why (kept in the audit log), at most 1024 characters.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.RevokeRoleRequest.
+ * Use `create(RevokeRoleRequestSchema)` to create a new message.
+ */
+export const RevokeRoleRequestSchema: GenMessage<RevokeRoleRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 36);
+
+/**
+ * RevokeRoleResponse carries the event that announced the removal.
+ *
+ * @generated from message room.spaces.v1.RevokeRoleResponse
+ */
+export type RevokeRoleResponse = Message<"room.spaces.v1.RevokeRoleResponse"> & {
+  /**
+   * Id of the stored event (a consistency token for later reads).
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.spaces.v1.RevokeRoleResponse.
+ * Use `create(RevokeRoleResponseSchema)` to create a new message.
+ */
+export const RevokeRoleResponseSchema: GenMessage<RevokeRoleResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 37);
+
+/**
+ * LeaveSpaceRequest names the space.
+ *
+ * @generated from message room.spaces.v1.LeaveSpaceRequest
+ */
+export type LeaveSpaceRequest = Message<"room.spaces.v1.LeaveSpaceRequest"> & {
+  /**
+   * The space to leave.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+};
+
+/**
+ * Describes the message room.spaces.v1.LeaveSpaceRequest.
+ * Use `create(LeaveSpaceRequestSchema)` to create a new message.
+ */
+export const LeaveSpaceRequestSchema: GenMessage<LeaveSpaceRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 38);
+
+/**
+ * LeaveSpaceResponse carries the event that announced it.
+ *
+ * @generated from message room.spaces.v1.LeaveSpaceResponse
+ */
+export type LeaveSpaceResponse = Message<"room.spaces.v1.LeaveSpaceResponse"> & {
+  /**
+   * Id of the stored event (a consistency token for later reads).
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.spaces.v1.LeaveSpaceResponse.
+ * Use `create(LeaveSpaceResponseSchema)` to create a new message.
+ */
+export const LeaveSpaceResponseSchema: GenMessage<LeaveSpaceResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_v1_service, 39);
+
+/**
+ * WayIn is how a member got into a room (see the README's "ways in").
+ *
+ * @generated from enum room.spaces.v1.WayIn
+ */
+export enum WayIn {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: WAY_IN_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A room role granted in the room (GrantRole, JoinRoom, CreateRoom).
+   *
+   * @generated from enum value: WAY_IN_ROOM_ROLE = 1;
+   */
+  ROOM_ROLE = 1,
+
+  /**
+   * A space role, which opens the public rooms of its space.
+   *
+   * @generated from enum value: WAY_IN_SPACE_ROLE = 2;
+   */
+  SPACE_ROLE = 2,
+
+  /**
+   * Seed 003's tenant-wide moderator: every room of the tenant.
+   *
+   * @generated from enum value: WAY_IN_TENANT_MODERATOR = 3;
+   */
+  TENANT_MODERATOR = 3,
+
+  /**
+   * A redeemed access link (the member is the link's guest).
+   *
+   * @generated from enum value: WAY_IN_ACCESS_LINK = 4;
+   */
+  ACCESS_LINK = 4,
+
+  /**
+   * A room member token for the room (token Create) that is still live.
+   *
+   * @generated from enum value: WAY_IN_ROOM_MEMBER_TOKEN = 5;
+   */
+  ROOM_MEMBER_TOKEN = 5,
+}
+
+/**
+ * Describes the enum room.spaces.v1.WayIn.
+ */
+export const WayInSchema: GenEnum<WayIn> = /*@__PURE__*/
+  enumDesc(file_room_spaces_v1_service, 0);
+
+/**
+ * InviteState tells whether an invite can still be activated.
+ *
+ * @generated from enum room.spaces.v1.InviteState
+ */
+export enum InviteState {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: INVITE_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Not activated yet: it still works.
+   *
+   * @generated from enum value: INVITE_STATE_UNUSED = 1;
+   */
+  UNUSED = 1,
+
+  /**
+   * Activated once; it never works again.
+   *
+   * @generated from enum value: INVITE_STATE_USED = 2;
+   */
+  USED = 2,
+
+  /**
+   * Revoked before it was used; it never works.
+   *
+   * @generated from enum value: INVITE_STATE_REVOKED = 3;
+   */
+  REVOKED = 3,
+}
+
+/**
+ * Describes the enum room.spaces.v1.InviteState.
+ */
+export const InviteStateSchema: GenEnum<InviteState> = /*@__PURE__*/
+  enumDesc(file_room_spaces_v1_service, 1);
+
+/**
  * Service is the end-user surface for spaces, rooms, invites, room roles and
  * access links (seed 001). Every call needs a user access token
  * (`Authorization: Bearer <token>` or the session cookie).
@@ -803,6 +1602,89 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof RevokeAccessLinkRequestSchema;
     output: typeof RevokeAccessLinkResponseSchema;
+  },
+  /**
+   * ListSpaces lists the spaces the caller belongs to (holds a space role
+   * in), newest first, in pages.
+   *
+   * @generated from rpc room.spaces.v1.Service.ListSpaces
+   */
+  listSpaces: {
+    methodKind: "unary";
+    input: typeof ListSpacesRequestSchema;
+    output: typeof ListSpacesResponseSchema;
+  },
+  /**
+   * ListRooms lists the rooms of a space that are open to the caller:
+   * public ones when the caller holds a space role there, those the caller
+   * holds a room role in, and every room for a tenant-wide moderator;
+   * newest first, in pages. The caller must belong to the space (a space
+   * role, or a room role in one of its rooms) or moderate every room.
+   *
+   * @generated from rpc room.spaces.v1.Service.ListRooms
+   */
+  listRooms: {
+    methodKind: "unary";
+    input: typeof ListRoomsRequestSchema;
+    output: typeof ListRoomsResponseSchema;
+  },
+  /**
+   * ListMembers lists the members of a room — everyone with a way in — with
+   * their roles, how they got in and the restrictions in force, in pages
+   * ordered by user id. Only a room moderator may.
+   *
+   * @generated from rpc room.spaces.v1.Service.ListMembers
+   */
+  listMembers: {
+    methodKind: "unary";
+    input: typeof ListMembersRequestSchema;
+    output: typeof ListMembersResponseSchema;
+  },
+  /**
+   * ListInvites lists a space's invites (unused, used and revoked), newest
+   * first, in pages. Only the space owner may.
+   *
+   * @generated from rpc room.spaces.v1.Service.ListInvites
+   */
+  listInvites: {
+    methodKind: "unary";
+    input: typeof ListInvitesRequestSchema;
+    output: typeof ListInvitesResponseSchema;
+  },
+  /**
+   * RevokeInvite ends an unused invite: it never activates again. A used
+   * or already revoked invite is failed_precondition. Only the space owner
+   * may.
+   *
+   * @generated from rpc room.spaces.v1.Service.RevokeInvite
+   */
+  revokeInvite: {
+    methodKind: "unary";
+    input: typeof RevokeInviteRequestSchema;
+    output: typeof RevokeInviteResponseSchema;
+  },
+  /**
+   * RevokeRole removes a user's room role; the space owner or a room
+   * moderator may, and only for a role ranking below their own, of a user
+   * ranking below them. The user loses the role's permissions at once.
+   *
+   * @generated from rpc room.spaces.v1.Service.RevokeRole
+   */
+  revokeRole: {
+    methodKind: "unary";
+    input: typeof RevokeRoleRequestSchema;
+    output: typeof RevokeRoleResponseSchema;
+  },
+  /**
+   * LeaveSpace gives up the caller's own space role. The owner cannot
+   * leave (failed_precondition). Room roles in the space's rooms are kept.
+   *
+   * @generated from rpc room.spaces.v1.Service.LeaveSpace
+   */
+  leaveSpace: {
+    methodKind: "unary";
+    input: typeof LeaveSpaceRequestSchema;
+    output: typeof LeaveSpaceResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_spaces_v1_service, 0);

@@ -4,7 +4,9 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AccessLink } from "../../v1/service_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { AccessLink, Invite, Member, Room, Space } from "../../v1/service_pb.js";
 import { file_room_spaces_v1_service } from "../../v1/service_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file room/spaces/private/v1/service.proto.
  */
 export const file_room_spaces_private_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRyb29tL3NwYWNlcy9wcml2YXRlL3YxL3NlcnZpY2UucHJvdG8SFnJvb20uc3BhY2VzLnByaXZhdGUudjEiYgoWTGlzdEFjY2Vzc0xpbmtzUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIl0KF0xpc3RBY2Nlc3NMaW5rc1Jlc3BvbnNlEikKBWxpbmtzGAEgAygLMhoucm9vbS5zcGFjZXMudjEuQWNjZXNzTGluaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXQoXUmV2b2tlQWNjZXNzTGlua1JlcXVlc3QSEAoIc3BhY2VfaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIPCgdsaW5rX2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSIsChhSZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiWwoQR3JhbnRSb2xlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJEgwKBHJvbGUYBCABKAkiEwoRR3JhbnRSb2xlUmVzcG9uc2Uy1gIKB1NlcnZpY2USYAoJR3JhbnRSb2xlEigucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5HcmFudFJvbGVSZXF1ZXN0Gikucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5HcmFudFJvbGVSZXNwb25zZRJyCg9MaXN0QWNjZXNzTGlua3MSLi5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RBY2Nlc3NMaW5rc1JlcXVlc3QaLy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RBY2Nlc3NMaW5rc1Jlc3BvbnNlEnUKEFJldm9rZUFjY2Vzc0xpbmsSLy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLlJldm9rZUFjY2Vzc0xpbmtSZXF1ZXN0GjAucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5SZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2ViBnByb3RvMw", [file_room_spaces_v1_service]);
+  fileDesc("CiRyb29tL3NwYWNlcy9wcml2YXRlL3YxL3NlcnZpY2UucHJvdG8SFnJvb20uc3BhY2VzLnByaXZhdGUudjEiYgoWTGlzdEFjY2Vzc0xpbmtzUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIl0KF0xpc3RBY2Nlc3NMaW5rc1Jlc3BvbnNlEikKBWxpbmtzGAEgAygLMhoucm9vbS5zcGFjZXMudjEuQWNjZXNzTGluaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXQoXUmV2b2tlQWNjZXNzTGlua1JlcXVlc3QSEAoIc3BhY2VfaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIPCgdsaW5rX2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSIsChhSZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiWwoQR3JhbnRSb2xlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJEgwKBHJvbGUYBCABKAkiEwoRR3JhbnRSb2xlUmVzcG9uc2UiTAoSQ3JlYXRlU3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkSEQoJaXNfcHVibGljGAIgASgIEhUKDW93bmVyX3VzZXJfaWQYAyABKAkiIQoTQ3JlYXRlU3BhY2VSZXNwb25zZRIKCgJpZBgBIAEoCSJGChFDcmVhdGVSb29tUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWlzX3B1YmxpYxgDIAEoCCIgChJDcmVhdGVSb29tUmVzcG9uc2USCgoCaWQYASABKAkiNQoTQ3JlYXRlSW52aXRlUmVxdWVzdBIQCghzcGFjZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJIiIKFENyZWF0ZUludml0ZVJlc3BvbnNlEgoKAmlkGAEgASgJIpcBChVHZW5lcmF0ZUFjY2Vzc1JlcXVlc3QSEAoIc3BhY2VfaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEhgKEGV4dGVybmFsX3VzZXJfaWQYBSABKAkSCwoDdHRsGAYgASgNEhQKDGlzX3Blcm1hbmVudBgHIAEoCCKXAQoWR2VuZXJhdGVBY2Nlc3NSZXNwb25zZRIMCgRsaW5rGAEgASgJEhgKEHBhcnRpY2lwYW50X25hbWUYAiABKAkSFAoMYWNjZXNzX3Rva2VuGAMgASgJEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2xpbmtfaWQYBSABKAkiOgoRTGlzdFNwYWNlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiVAoSTGlzdFNwYWNlc1Jlc3BvbnNlEiUKBnNwYWNlcxgBIAMoCzIVLnJvb20uc3BhY2VzLnYxLlNwYWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJLChBMaXN0Um9vbXNSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIlEKEUxpc3RSb29tc1Jlc3BvbnNlEiMKBXJvb21zGAEgAygLMhQucm9vbS5zcGFjZXMudjEuUm9vbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXgoSTGlzdE1lbWJlcnNSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiVwoTTGlzdE1lbWJlcnNSZXNwb25zZRInCgdtZW1iZXJzGAEgAygLMhYucm9vbS5zcGFjZXMudjEuTWVtYmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJNChJMaXN0SW52aXRlc1JlcXVlc3QSEAoIc3BhY2VfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiVwoTTGlzdEludml0ZXNSZXNwb25zZRInCgdpbnZpdGVzGAEgAygLMhYucm9vbS5zcGFjZXMudjEuSW52aXRlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJKChNSZXZva2VJbnZpdGVSZXF1ZXN0EhAKCHNwYWNlX2lkGAEgASgJEhEKCWludml0ZV9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiKAoUUmV2b2tlSW52aXRlUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiXgoRUmV2b2tlUm9sZVJlcXVlc3QSEAoIc3BhY2VfaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgDIAEoCRIOCgZyZWFzb24YBCABKAkiJgoSUmV2b2tlUm9sZVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgEMuYKCgdTZXJ2aWNlEmYKC0NyZWF0ZVNwYWNlEioucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5DcmVhdGVTcGFjZVJlcXVlc3QaKy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkNyZWF0ZVNwYWNlUmVzcG9uc2USYwoKQ3JlYXRlUm9vbRIpLnJvb20uc3BhY2VzLnByaXZhdGUudjEuQ3JlYXRlUm9vbVJlcXVlc3QaKi5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkNyZWF0ZVJvb21SZXNwb25zZRJpCgxDcmVhdGVJbnZpdGUSKy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaLC5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkNyZWF0ZUludml0ZVJlc3BvbnNlEm8KDkdlbmVyYXRlQWNjZXNzEi0ucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5HZW5lcmF0ZUFjY2Vzc1JlcXVlc3QaLi5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkdlbmVyYXRlQWNjZXNzUmVzcG9uc2USYwoKTGlzdFNwYWNlcxIpLnJvb20uc3BhY2VzLnByaXZhdGUudjEuTGlzdFNwYWNlc1JlcXVlc3QaKi5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RTcGFjZXNSZXNwb25zZRJgCglMaXN0Um9vbXMSKC5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RSb29tc1JlcXVlc3QaKS5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RSb29tc1Jlc3BvbnNlEmYKC0xpc3RNZW1iZXJzEioucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaKy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RNZW1iZXJzUmVzcG9uc2USZgoLTGlzdEludml0ZXMSKi5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RJbnZpdGVzUmVxdWVzdBorLnJvb20uc3BhY2VzLnByaXZhdGUudjEuTGlzdEludml0ZXNSZXNwb25zZRJpCgxSZXZva2VJbnZpdGUSKy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLlJldm9rZUludml0ZVJlcXVlc3QaLC5yb29tLnNwYWNlcy5wcml2YXRlLnYxLlJldm9rZUludml0ZVJlc3BvbnNlEmMKClJldm9rZVJvbGUSKS5yb29tLnNwYWNlcy5wcml2YXRlLnYxLlJldm9rZVJvbGVSZXF1ZXN0Gioucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5SZXZva2VSb2xlUmVzcG9uc2USYAoJR3JhbnRSb2xlEigucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5HcmFudFJvbGVSZXF1ZXN0Gikucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5HcmFudFJvbGVSZXNwb25zZRJyCg9MaXN0QWNjZXNzTGlua3MSLi5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RBY2Nlc3NMaW5rc1JlcXVlc3QaLy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLkxpc3RBY2Nlc3NMaW5rc1Jlc3BvbnNlEnUKEFJldm9rZUFjY2Vzc0xpbmsSLy5yb29tLnNwYWNlcy5wcml2YXRlLnYxLlJldm9rZUFjY2Vzc0xpbmtSZXF1ZXN0GjAucm9vbS5zcGFjZXMucHJpdmF0ZS52MS5SZXZva2VBY2Nlc3NMaW5rUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_room_spaces_v1_service]);
 
 /**
  * ListAccessLinksRequest names the room and the page.
@@ -205,11 +207,772 @@ export const GrantRoleResponseSchema: GenMessage<GrantRoleResponse> = /*@__PURE_
   messageDesc(file_room_spaces_private_v1_service, 5);
 
 /**
- * Service is the backend (API-key) surface for room roles.
+ * CreateSpaceRequest describes a new space.
+ *
+ * @generated from message room.spaces.private.v1.CreateSpaceRequest
+ */
+export type CreateSpaceRequest = Message<"room.spaces.private.v1.CreateSpaceRequest"> & {
+  /**
+   * Display name (1-128 characters).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Public spaces can be joined without an invite.
+   *
+   * @generated from field: bool is_public = 2;
+   */
+  isPublic: boolean;
+
+  /**
+   * The owner, a user of the tenant; empty for a space without an owner
+   * user.
+   *
+   * @generated from field: string owner_user_id = 3;
+   */
+  ownerUserId: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.CreateSpaceRequest.
+ * Use `create(CreateSpaceRequestSchema)` to create a new message.
+ */
+export const CreateSpaceRequestSchema: GenMessage<CreateSpaceRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 6);
+
+/**
+ * CreateSpaceResponse carries the new space's id.
+ *
+ * @generated from message room.spaces.private.v1.CreateSpaceResponse
+ */
+export type CreateSpaceResponse = Message<"room.spaces.private.v1.CreateSpaceResponse"> & {
+  /**
+   * The new space's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.CreateSpaceResponse.
+ * Use `create(CreateSpaceResponseSchema)` to create a new message.
+ */
+export const CreateSpaceResponseSchema: GenMessage<CreateSpaceResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 7);
+
+/**
+ * CreateRoomRequest describes a new room.
+ *
+ * @generated from message room.spaces.private.v1.CreateRoomRequest
+ */
+export type CreateRoomRequest = Message<"room.spaces.private.v1.CreateRoomRequest"> & {
+  /**
+   * The space the room belongs to.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * Display name (1-128 characters).
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Public rooms are open to every member of the space.
+   *
+   * @generated from field: bool is_public = 3;
+   */
+  isPublic: boolean;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.CreateRoomRequest.
+ * Use `create(CreateRoomRequestSchema)` to create a new message.
+ */
+export const CreateRoomRequestSchema: GenMessage<CreateRoomRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 8);
+
+/**
+ * CreateRoomResponse carries the new room's id.
+ *
+ * @generated from message room.spaces.private.v1.CreateRoomResponse
+ */
+export type CreateRoomResponse = Message<"room.spaces.private.v1.CreateRoomResponse"> & {
+  /**
+   * The new room's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.CreateRoomResponse.
+ * Use `create(CreateRoomResponseSchema)` to create a new message.
+ */
+export const CreateRoomResponseSchema: GenMessage<CreateRoomResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 9);
+
+/**
+ * CreateInviteRequest names the space and the role.
+ *
+ * @generated from message room.spaces.private.v1.CreateInviteRequest
+ */
+export type CreateInviteRequest = Message<"room.spaces.private.v1.CreateInviteRequest"> & {
+  /**
+   * The space to invite to.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * "role_space_moderator" or "role_space_user".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.CreateInviteRequest.
+ * Use `create(CreateInviteRequestSchema)` to create a new message.
+ */
+export const CreateInviteRequestSchema: GenMessage<CreateInviteRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 10);
+
+/**
+ * CreateInviteResponse carries the invite id.
+ *
+ * @generated from message room.spaces.private.v1.CreateInviteResponse
+ */
+export type CreateInviteResponse = Message<"room.spaces.private.v1.CreateInviteResponse"> & {
+  /**
+   * The invite's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.CreateInviteResponse.
+ * Use `create(CreateInviteResponseSchema)` to create a new message.
+ */
+export const CreateInviteResponseSchema: GenMessage<CreateInviteResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 11);
+
+/**
+ * GenerateAccessRequest is seed 001's generateAccess, for any room of the
+ * tenant.
+ *
+ * @generated from message room.spaces.private.v1.GenerateAccessRequest
+ */
+export type GenerateAccessRequest = Message<"room.spaces.private.v1.GenerateAccessRequest"> & {
+  /**
+   * The room's space, or empty for a room without one.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * Display name of the participant (1-64 characters).
+   *
+   * @generated from field: string username = 3;
+   */
+  username: string;
+
+  /**
+   * "user" or "moderator".
+   *
+   * @generated from field: string role = 4;
+   */
+  role: string;
+
+  /**
+   * Any alphanumeric id from another system (analytics).
+   *
+   * @generated from field: string external_user_id = 5;
+   */
+  externalUserId: string;
+
+  /**
+   * Link lifetime in seconds; 0 or unset means 86400.
+   *
+   * @generated from field: uint32 ttl = 6;
+   */
+  ttl: number;
+
+  /**
+   * Reusable within ttl when true; otherwise it works once.
+   *
+   * @generated from field: bool is_permanent = 7;
+   */
+  isPermanent: boolean;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.GenerateAccessRequest.
+ * Use `create(GenerateAccessRequestSchema)` to create a new message.
+ */
+export const GenerateAccessRequestSchema: GenMessage<GenerateAccessRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 12);
+
+/**
+ * GenerateAccessResponse carries the access link.
+ *
+ * @generated from message room.spaces.private.v1.GenerateAccessResponse
+ */
+export type GenerateAccessResponse = Message<"room.spaces.private.v1.GenerateAccessResponse"> & {
+  /**
+   * The link: carries participantName and accessToken as query parameters.
+   *
+   * @generated from field: string link = 1;
+   */
+  link: string;
+
+  /**
+   * The participant's name (the request's username).
+   *
+   * @generated from field: string participant_name = 2;
+   */
+  participantName: string;
+
+  /**
+   * The access-link token; redeem with room.access.v1.Service/Redeem.
+   *
+   * @generated from field: string access_token = 3;
+   */
+  accessToken: string;
+
+  /**
+   * When the link stops working.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The link's id (for ListAccessLinks and RevokeAccessLink).
+   *
+   * @generated from field: string link_id = 5;
+   */
+  linkId: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.GenerateAccessResponse.
+ * Use `create(GenerateAccessResponseSchema)` to create a new message.
+ */
+export const GenerateAccessResponseSchema: GenMessage<GenerateAccessResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 13);
+
+/**
+ * ListSpacesRequest names the page.
+ *
+ * @generated from message room.spaces.private.v1.ListSpacesRequest
+ */
+export type ListSpacesRequest = Message<"room.spaces.private.v1.ListSpacesRequest"> & {
+  /**
+   * At most this many spaces (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListSpacesRequest.
+ * Use `create(ListSpacesRequestSchema)` to create a new message.
+ */
+export const ListSpacesRequestSchema: GenMessage<ListSpacesRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 14);
+
+/**
+ * ListSpacesResponse is one page of the tenant's spaces.
+ *
+ * @generated from message room.spaces.private.v1.ListSpacesResponse
+ */
+export type ListSpacesResponse = Message<"room.spaces.private.v1.ListSpacesResponse"> & {
+  /**
+   * The spaces, newest first.
+   *
+   * @generated from field: repeated room.spaces.v1.Space spaces = 1;
+   */
+  spaces: Space[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListSpacesResponse.
+ * Use `create(ListSpacesResponseSchema)` to create a new message.
+ */
+export const ListSpacesResponseSchema: GenMessage<ListSpacesResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 15);
+
+/**
+ * ListRoomsRequest names the space and the page.
+ *
+ * @generated from message room.spaces.private.v1.ListRoomsRequest
+ */
+export type ListRoomsRequest = Message<"room.spaces.private.v1.ListRoomsRequest"> & {
+  /**
+   * The space; empty for the tenant's rooms without a space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * At most this many rooms (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListRoomsRequest.
+ * Use `create(ListRoomsRequestSchema)` to create a new message.
+ */
+export const ListRoomsRequestSchema: GenMessage<ListRoomsRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 16);
+
+/**
+ * ListRoomsResponse is one page of rooms.
+ *
+ * @generated from message room.spaces.private.v1.ListRoomsResponse
+ */
+export type ListRoomsResponse = Message<"room.spaces.private.v1.ListRoomsResponse"> & {
+  /**
+   * The rooms, newest first.
+   *
+   * @generated from field: repeated room.spaces.v1.Room rooms = 1;
+   */
+  rooms: Room[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListRoomsResponse.
+ * Use `create(ListRoomsResponseSchema)` to create a new message.
+ */
+export const ListRoomsResponseSchema: GenMessage<ListRoomsResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 17);
+
+/**
+ * ListMembersRequest names the room and the page.
+ *
+ * @generated from message room.spaces.private.v1.ListMembersRequest
+ */
+export type ListMembersRequest = Message<"room.spaces.private.v1.ListMembersRequest"> & {
+  /**
+   * The room's space, or empty for a room without one.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * At most this many members (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListMembersRequest.
+ * Use `create(ListMembersRequestSchema)` to create a new message.
+ */
+export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 18);
+
+/**
+ * ListMembersResponse is one page of members.
+ *
+ * @generated from message room.spaces.private.v1.ListMembersResponse
+ */
+export type ListMembersResponse = Message<"room.spaces.private.v1.ListMembersResponse"> & {
+  /**
+   * The members, ordered by user id.
+   *
+   * @generated from field: repeated room.spaces.v1.Member members = 1;
+   */
+  members: Member[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListMembersResponse.
+ * Use `create(ListMembersResponseSchema)` to create a new message.
+ */
+export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 19);
+
+/**
+ * ListInvitesRequest names the space and the page.
+ *
+ * @generated from message room.spaces.private.v1.ListInvitesRequest
+ */
+export type ListInvitesRequest = Message<"room.spaces.private.v1.ListInvitesRequest"> & {
+  /**
+   * The space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * At most this many invites (default 50, at most 500).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListInvitesRequest.
+ * Use `create(ListInvitesRequestSchema)` to create a new message.
+ */
+export const ListInvitesRequestSchema: GenMessage<ListInvitesRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 20);
+
+/**
+ * ListInvitesResponse is one page of invites.
+ *
+ * @generated from message room.spaces.private.v1.ListInvitesResponse
+ */
+export type ListInvitesResponse = Message<"room.spaces.private.v1.ListInvitesResponse"> & {
+  /**
+   * The invites, newest first.
+   *
+   * @generated from field: repeated room.spaces.v1.Invite invites = 1;
+   */
+  invites: Invite[];
+
+  /**
+   * Pass to the next call for the following page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.ListInvitesResponse.
+ * Use `create(ListInvitesResponseSchema)` to create a new message.
+ */
+export const ListInvitesResponseSchema: GenMessage<ListInvitesResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 21);
+
+/**
+ * RevokeInviteRequest names the invite.
+ *
+ * @generated from message room.spaces.private.v1.RevokeInviteRequest
+ */
+export type RevokeInviteRequest = Message<"room.spaces.private.v1.RevokeInviteRequest"> & {
+  /**
+   * The invite's space.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The invite's id.
+   *
+   * @generated from field: string invite_id = 2;
+   */
+  inviteId: string;
+
+  /**
+   * Why (kept in the audit log), at most 1024 characters.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.RevokeInviteRequest.
+ * Use `create(RevokeInviteRequestSchema)` to create a new message.
+ */
+export const RevokeInviteRequestSchema: GenMessage<RevokeInviteRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 22);
+
+/**
+ * RevokeInviteResponse carries the event that announced the revocation.
+ *
+ * @generated from message room.spaces.private.v1.RevokeInviteResponse
+ */
+export type RevokeInviteResponse = Message<"room.spaces.private.v1.RevokeInviteResponse"> & {
+  /**
+   * Id of the stored event (a consistency token for later reads).
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.RevokeInviteResponse.
+ * Use `create(RevokeInviteResponseSchema)` to create a new message.
+ */
+export const RevokeInviteResponseSchema: GenMessage<RevokeInviteResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 23);
+
+/**
+ * RevokeRoleRequest names the role to remove: a room role (room_id set) or
+ * a space role (room_id empty).
+ *
+ * @generated from message room.spaces.private.v1.RevokeRoleRequest
+ */
+export type RevokeRoleRequest = Message<"room.spaces.private.v1.RevokeRoleRequest"> & {
+  /**
+   * The space: the room's space (empty for a room without one), or the
+   * space whose role is removed when room_id is empty.
+   *
+   * @generated from field: string space_id = 1;
+   */
+  spaceId: string;
+
+  /**
+   * The room whose role is removed; empty to remove the space role.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * The member whose role is removed.
+   *
+   * @generated from field: string target_user_id = 3;
+   */
+  targetUserId: string;
+
+  /**
+   * Why (kept in the audit log), at most 1024 characters.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.RevokeRoleRequest.
+ * Use `create(RevokeRoleRequestSchema)` to create a new message.
+ */
+export const RevokeRoleRequestSchema: GenMessage<RevokeRoleRequest> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 24);
+
+/**
+ * RevokeRoleResponse carries the event that announced the removal.
+ *
+ * @generated from message room.spaces.private.v1.RevokeRoleResponse
+ */
+export type RevokeRoleResponse = Message<"room.spaces.private.v1.RevokeRoleResponse"> & {
+  /**
+   * Id of the stored event (a consistency token for later reads).
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.spaces.private.v1.RevokeRoleResponse.
+ * Use `create(RevokeRoleResponseSchema)` to create a new message.
+ */
+export const RevokeRoleResponseSchema: GenMessage<RevokeRoleResponse> = /*@__PURE__*/
+  messageDesc(file_room_spaces_private_v1_service, 25);
+
+/**
+ * Service is the backend (API-key) surface for spaces, rooms, invites, room
+ * roles and access links: the API key may do what a space owner may, in
+ * every space and room of its tenant. Ids of another tenant are not_found.
  *
  * @generated from service room.spaces.private.v1.Service
  */
 export const Service: GenService<{
+  /**
+   * CreateSpace creates a space. With owner_user_id (a user of the tenant)
+   * that user owns it (role_space_owner); without, it has no owner user
+   * and is managed with the API key.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.CreateSpace
+   */
+  createSpace: {
+    methodKind: "unary";
+    input: typeof CreateSpaceRequestSchema;
+    output: typeof CreateSpaceResponseSchema;
+  },
+  /**
+   * CreateRoom creates a room in a space of the tenant. No user is its
+   * creator (grant room roles with GrantRole).
+   *
+   * @generated from rpc room.spaces.private.v1.Service.CreateRoom
+   */
+  createRoom: {
+    methodKind: "unary";
+    input: typeof CreateRoomRequestSchema;
+    output: typeof CreateRoomResponseSchema;
+  },
+  /**
+   * CreateInvite creates a single-use invite to a space of the tenant.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.CreateInvite
+   */
+  createInvite: {
+    methodKind: "unary";
+    input: typeof CreateInviteRequestSchema;
+    output: typeof CreateInviteResponseSchema;
+  },
+  /**
+   * GenerateAccess creates an access link for an unregistered user to any
+   * room of the tenant (space_id empty for a room without a space); the
+   * link's creator is the key ("key:<id>").
+   *
+   * @generated from rpc room.spaces.private.v1.Service.GenerateAccess
+   */
+  generateAccess: {
+    methodKind: "unary";
+    input: typeof GenerateAccessRequestSchema;
+    output: typeof GenerateAccessResponseSchema;
+  },
+  /**
+   * ListSpaces lists the tenant's spaces, newest first, in pages.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.ListSpaces
+   */
+  listSpaces: {
+    methodKind: "unary";
+    input: typeof ListSpacesRequestSchema;
+    output: typeof ListSpacesResponseSchema;
+  },
+  /**
+   * ListRooms lists the rooms of a space (space_id empty: the rooms without
+   * a space, first named by token Create), newest first, in pages.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.ListRooms
+   */
+  listRooms: {
+    methodKind: "unary";
+    input: typeof ListRoomsRequestSchema;
+    output: typeof ListRoomsResponseSchema;
+  },
+  /**
+   * ListMembers lists a room's members with their roles, ways in and
+   * restrictions in force, in pages ordered by user id.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.ListMembers
+   */
+  listMembers: {
+    methodKind: "unary";
+    input: typeof ListMembersRequestSchema;
+    output: typeof ListMembersResponseSchema;
+  },
+  /**
+   * ListInvites lists a space's invites (unused, used and revoked), newest
+   * first, in pages.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.ListInvites
+   */
+  listInvites: {
+    methodKind: "unary";
+    input: typeof ListInvitesRequestSchema;
+    output: typeof ListInvitesResponseSchema;
+  },
+  /**
+   * RevokeInvite ends an unused invite: it never activates again. A used
+   * or already revoked invite is failed_precondition.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.RevokeInvite
+   */
+  revokeInvite: {
+    methodKind: "unary";
+    input: typeof RevokeInviteRequestSchema;
+    output: typeof RevokeInviteResponseSchema;
+  },
+  /**
+   * RevokeRole removes a user's room role (room_id set) or space role
+   * (room_id empty, space_id set; the owner's role cannot be removed:
+   * failed_precondition). The user loses the role's permissions at once.
+   *
+   * @generated from rpc room.spaces.private.v1.Service.RevokeRole
+   */
+  revokeRole: {
+    methodKind: "unary";
+    input: typeof RevokeRoleRequestSchema;
+    output: typeof RevokeRoleResponseSchema;
+  },
   /**
    * GrantRole gives a user of the tenant a room role. space_id may be empty
    * for rooms that belong to no space (rooms first named by token Create).

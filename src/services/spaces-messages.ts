@@ -1,0 +1,83 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  InviteSchema,
+  InviteState,
+  MemberSchema,
+  RestrictionSchema,
+  RoomSchema,
+  SpaceSchema,
+  WayIn,
+  type Invite,
+  type Member,
+  type Room,
+  type Space,
+} from "../../gen/room/spaces/v1/service_pb.js";
+import type { RoomListing, SpaceListing } from "../domain/spaces/list-store.js";
+import type { MemberListing, WayIn as DomainWayIn } from "../domain/spaces/listings.js";
+import { creatorLabel } from "../domain/spaces/rules.js";
+import type { InviteRecord } from "../domain/spaces/store.js";
+
+/** A space as both spaces surfaces show it. */
+export function spaceMessage(s: SpaceListing): Space {
+  return create(SpaceSchema, {
+    id: s.id,
+    name: s.name,
+    isPublic: s.isPublic,
+    ownerUserId: s.ownerUserId ?? "",
+    createdAt: timestampFromMs(s.createdAt),
+    role: s.role ?? "",
+  });
+}
+
+/** A room as both spaces surfaces show it. */
+export function roomMessage(r: RoomListing): Room {
+  return create(RoomSchema, {
+    id: r.id,
+    spaceId: r.spaceId ?? "",
+    name: r.name,
+    isPublic: r.isPublic,
+    creatorUserId: r.creatorUserId ?? "",
+    createdAt: timestampFromMs(r.createdAt),
+    role: r.role ?? "",
+  });
+}
+
+const WAY_IN: Readonly<Record<DomainWayIn, WayIn>> = {
+  room_role: WayIn.ROOM_ROLE,
+  space_role: WayIn.SPACE_ROLE,
+  tenant_moderator: WayIn.TENANT_MODERATOR,
+  access_link: WayIn.ACCESS_LINK,
+  room_member_token: WayIn.ROOM_MEMBER_TOKEN,
+};
+
+/** A room member as both spaces surfaces show it. */
+export function memberMessage(m: MemberListing): Member {
+  return create(MemberSchema, {
+    userId: m.userId,
+    username: m.username,
+    roomRole: m.roomRole ?? "",
+    spaceRole: m.spaceRole ?? "",
+    waysIn: m.waysIn.map((w) => WAY_IN[w]),
+    accessLinkId: m.accessLinkId ?? "",
+    restrictions: m.restrictions.map((r) =>
+      create(RestrictionSchema, { kind: r.kind, until: r.until === null ? undefined : timestampFromMs(r.until) }),
+    ),
+  });
+}
+
+/** An invite as both spaces surfaces show it; the creator like an audit actor. */
+export function inviteMessage(i: InviteRecord): Invite {
+  const state = i.usedAt !== null ? InviteState.USED : i.revokedAt !== null ? InviteState.REVOKED : InviteState.UNUSED;
+  return create(InviteSchema, {
+    id: i.id,
+    spaceId: i.spaceId,
+    role: i.role,
+    createdBy: creatorLabel(i.createdBy),
+    createdAt: timestampFromMs(i.createdAt),
+    state,
+    usedBy: i.usedBy ?? "",
+    usedAt: i.usedAt === null ? undefined : timestampFromMs(i.usedAt),
+    revokedAt: i.revokedAt === null ? undefined : timestampFromMs(i.revokedAt),
+  });
+}
