@@ -21,7 +21,8 @@ export class SqlSpaceStore implements SpaceStore {
   constructor(private readonly db: Database) {}
 
   async userExists(tenantId: string, userId: string): Promise<boolean> {
-    const row = await this.db.get(sql`select 1 as "one" from users where tenant_id = ${tenantId} and id = ${userId}`);
+    // A deleted user (kept as a scrubbed row, see DeleteUser) no longer exists for any call.
+    const row = await this.db.get(sql`select 1 as "one" from users where tenant_id = ${tenantId} and id = ${userId} and kind <> 'deleted'`);
     return row !== undefined;
   }
 

@@ -13,7 +13,7 @@ import { bearer, expectCode } from "../support/clients.js";
 import { credential, getRoomPermissionsRest, memberToken, permissionsClient } from "../support/permissions-fixtures.js";
 import { scene, type Scene } from "../support/scenes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { accessClient, as, rowCount, spacesClient } from "../support/spaces-clients.js";
+import { accessClient, as, rowCount, spacesClient, spacesPrivateClient } from "../support/spaces-clients.js";
 
 // Issue 9, the users side: DeleteUser. A deleted user loses access at once —
 // user access token, session cookie, room member tokens — cannot log in or
@@ -192,6 +192,23 @@ describe("DeleteUser", () => {
     expect(await snapshot()).toEqual(before);
     // The other user was untouched.
     await grpc.verifyAccessToken({ token: other.token }, key());
+  });
+
+  it("a deleted user is no user for the spaces calls: a role granted to it is not_found, and nothing is written", async () => {
+    const u = await loggedIn();
+    const s = await scene(srv);
+    await grpc.deleteUser({ userId: u.id }, key());
+    const before = await rowCount(srv, roomMembers);
+    await expectCode(
+      spacesPrivateClient(srv).grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.id, role: "role_room_user" }, key()),
+      Code.NotFound,
+      "user not found",
+    );
+    await expectCode(
+      spacesClient(srv).grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.id, role: "role_room_user" }, as(s.owner.token)),
+      Code.NotFound,
+    );
+    expect(await rowCount(srv, roomMembers)).toBe(before);
   });
 
   it("seed 003 users: a tenant-wide moderator loses every room; its identifier makes a new user", async () => {
