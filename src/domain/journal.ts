@@ -21,6 +21,10 @@ export interface EventInit {
   readonly role?: string;
   /** When a block or mute lifts by itself; null/undefined when indefinite. */
   readonly until?: number | null;
+  /** The space, for space-level changes. */
+  readonly spaceId?: string;
+  /** The invite, for INVITE_REVOKED and joins through an invite. */
+  readonly inviteId?: string;
   /**
    * What the change does to every replica's live state (revocations,
    * restrictions, API keys), stored with the event and applied by each

@@ -130,5 +130,7 @@ export function toProtoEvent(e: StoredEvent): Event {
     messageId: e.messageId ?? "",
     role: e.role ?? "",
     until: e.until === undefined || e.until === null ? undefined : timestampFromMs(e.until),
+    spaceId: e.spaceId ?? "",
+    inviteId: e.inviteId ?? "",
   });
 }

@@ -46,9 +46,10 @@ export class SqlJournal implements Journal {
       const stored: StoredEvent[] = [];
       for (const e of evs) {
         const row = await this.db.get(
-          sql`insert into events (tenant_id, type, room_id, user_id, actor, at, reason, token_id, message_id, role, until, effects)
+          sql`insert into events (tenant_id, type, room_id, user_id, actor, at, reason, token_id, message_id, role, until, space_id, invite_id, effects)
               values (${e.tenantId}, ${e.type}, ${e.roomId ?? ""}, ${e.userId ?? ""}, ${e.actor}, ${e.at}, ${e.reason ?? ""},
-                      ${e.tokenId ?? ""}, ${e.messageId ?? ""}, ${e.role ?? ""}, ${e.until ?? null}, ${encodeEffects(e.effects)})
+                      ${e.tokenId ?? ""}, ${e.messageId ?? ""}, ${e.role ?? ""}, ${e.until ?? null}, ${e.spaceId ?? ""}, ${e.inviteId ?? ""},
+                      ${encodeEffects(e.effects)})
               returning id as "id"`,
         );
         if (row === undefined) throw new Error("events insert returned no id");
@@ -63,7 +64,8 @@ export class SqlJournal implements Journal {
     const room = roomId ? sql` and room_id = ${roomId}` : sql.empty();
     const rows = await this.db.all(
       sql`select id as "id", tenant_id as "tenantId", type as "type", room_id as "roomId", user_id as "userId", actor as "actor",
-                 at as "at", reason as "reason", token_id as "tokenId", message_id as "messageId", role as "role", until as "until"
+                 at as "at", reason as "reason", token_id as "tokenId", message_id as "messageId", role as "role", until as "until",
+                 space_id as "spaceId", invite_id as "inviteId"
           from events where tenant_id = ${tenantId} and id > ${afterId}${room} order by id limit ${limit}`,
     );
     return rows.map(event);
@@ -78,7 +80,7 @@ export class SqlJournal implements Journal {
     const rows = await this.db.all(
       sql`select id as "id", tenant_id as "tenantId", type as "type", room_id as "roomId", user_id as "userId", actor as "actor",
                  at as "at", reason as "reason", token_id as "tokenId", message_id as "messageId", role as "role", until as "until",
-                 effects as "effects"
+                 space_id as "spaceId", invite_id as "inviteId", effects as "effects"
           from events where id > ${afterId} order by id limit ${limit}`,
     );
     return rows.map((r) => ({ ...event(r), effects: r.effects === null || r.effects === undefined ? null : String(r.effects) }));
@@ -135,5 +137,7 @@ function event(r: Row): StoredEvent {
     messageId: String(r.messageId),
     role: String(r.role),
     until: numOrNull(r.until),
+    spaceId: String(r.spaceId ?? ""),
+    inviteId: String(r.inviteId ?? ""),
   };
 }

@@ -274,6 +274,8 @@ export const events = sqliteTable(
     messageId: text("message_id").notNull().default(""),
     role: text("role").notNull().default(""),
     until: ms("until"),
+    spaceId: text("space_id").notNull().default(""),
+    inviteId: text("invite_id").notNull().default(""),
     /**
      * The change this event makes to every replica's live state (JSON of
      * LiveEffects, src/domain/feed/effects.ts), applied by each replica's

@@ -1,7 +1,8 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
+import { EventType, Service as Events } from "../../gen/room/events/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { InviteState } from "../../gen/room/spaces/v1/service_pb.js";
 import { auditLog, events, invites, roomMembers, spaceMembers } from "../../src/store/schema.js";
@@ -140,7 +141,13 @@ describe.each(PROTOCOLS)("RevokeInvite over %s", (protocol) => {
     const s = await scene(srv);
     const { id } = await api().createInvite({ spaceId: s.spaceId, role: "role_space_user" }, as(s.owner.token));
     const res = await api().revokeInvite({ spaceId: s.spaceId, inviteId: id, reason: "sent to the wrong person" }, as(s.owner.token));
-    expect(await eventById(srv, res.eventId)).toMatchObject({ type: EventType.INVITE_REVOKED, role: "role_space_user", actor: `user:${s.owner.userId}` });
+    expect(await eventById(srv, res.eventId)).toMatchObject({
+      type: EventType.INVITE_REVOKED,
+      role: "role_space_user",
+      actor: `user:${s.owner.userId}`,
+      spaceId: s.spaceId,
+      inviteId: id,
+    });
     expect(await lastAudit(srv, "invite.revoke")).toMatchObject({ target: id, actor: `user:${s.owner.userId}`, reason: "sent to the wrong person" });
     const u = await createTestUser(srv);
     await expectCode(api().activateInvite({ spaceId: s.spaceId, inviteId: id }, as(u.token)), Code.FailedPrecondition, "invite revoked");
@@ -214,7 +221,13 @@ describe.each(PROTOCOLS)("LeaveSpace and invites for a held role over %s", (prot
     const res = await api().leaveSpace({ spaceId: s.spaceId }, as(s.spaceUser.token));
     expect(await spaceRoleOf(srv, s.spaceId, s.spaceUser.userId)).toBeUndefined();
     expect(await granted(s.spaceUser.token, s.publicRoom)).toEqual([]);
-    expect(await eventById(srv, res.eventId)).toMatchObject({ type: EventType.MEMBER_LEFT, userId: s.spaceUser.userId, role: "role_space_user", actor: `user:${s.spaceUser.userId}` });
+    expect(await eventById(srv, res.eventId)).toMatchObject({
+      type: EventType.MEMBER_LEFT,
+      userId: s.spaceUser.userId,
+      role: "role_space_user",
+      actor: `user:${s.spaceUser.userId}`,
+      spaceId: s.spaceId,
+    });
     expect(await lastAudit(srv, "member.leave")).toMatchObject({ target: s.spaceId, targetUserId: s.spaceUser.userId });
     // Listed no more.
     const mine = await api().listSpaces({}, as(s.spaceUser.token));
@@ -258,5 +271,34 @@ describe.each(PROTOCOLS)("LeaveSpace and invites for a held role over %s", (prot
     const { id } = await api().createInvite({ spaceId: s.spaceId, role: "role_space_moderator" }, as(s.owner.token));
     await api().activateInvite({ spaceId: s.spaceId, inviteId: id }, as(s.spaceUser.token));
     expect(await spaceRoleOf(srv, s.spaceId, s.spaceUser.userId)).toBe("role_space_moderator");
+  });
+});
+
+describe("space-level events name their space and invite on the wire", () => {
+  it("a Watch (gRPC) receives INVITE_REVOKED with space_id and invite_id, MEMBER_LEFT with space_id", async () => {
+    const s = await scene(srv);
+    const { id: inviteId } = await privateApi(srv, "grpc").createInvite({ spaceId: s.spaceId, role: "role_space_user" }, bearer(srv.apiKey));
+    const stop = new AbortController();
+    const watch = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl })).watch({}, { ...bearer(srv.apiKey), signal: stop.signal });
+    const got: Array<{ type: EventType; spaceId: string; inviteId: string; userId: string }> = [];
+    const reading = (async () => {
+      try {
+        for await (const res of watch) {
+          const e = res.event!;
+          if (e.spaceId === s.spaceId) got.push({ type: e.type, spaceId: e.spaceId, inviteId: e.inviteId, userId: e.userId });
+          if (got.length === 2) stop.abort();
+        }
+      } catch (err) {
+        if (!stop.signal.aborted) throw err;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await privateApi(srv, "grpc").revokeInvite({ spaceId: s.spaceId, inviteId }, bearer(srv.apiKey));
+    await userApi(srv, "grpc").leaveSpace({ spaceId: s.spaceId }, as(s.spaceUser.token));
+    await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error(`got ${JSON.stringify(got)}`)), 10_000))]);
+    expect(got).toEqual([
+      { type: EventType.INVITE_REVOKED, spaceId: s.spaceId, inviteId, userId: "" },
+      { type: EventType.MEMBER_LEFT, spaceId: s.spaceId, inviteId: "", userId: s.spaceUser.userId },
+    ]);
   });
 });

@@ -88,7 +88,19 @@ export function memberJoined(c: MembershipChange): Recorded {
         detail: detail(c),
       },
     ],
-    events: [{ tenantId: c.tenantId, type: EventType.MEMBER_JOINED, roomId: c.roomId, userId: c.userId, actor: c.actor, at: c.at, role: c.role }],
+    events: [
+      {
+        tenantId: c.tenantId,
+        type: EventType.MEMBER_JOINED,
+        roomId: c.roomId,
+        userId: c.userId,
+        actor: c.actor,
+        at: c.at,
+        role: c.role,
+        spaceId: c.spaceId ?? "",
+        inviteId: c.via === "invite" ? (c.target ?? "") : "",
+      },
+    ],
   };
 }
 
@@ -99,7 +111,17 @@ export function memberJoined(c: MembershipChange): Recorded {
 export function roleGranted(c: MembershipChange & { readonly previousRole: string | undefined }): Recorded {
   const replaced = c.previousRole !== undefined && c.previousRole !== c.role;
   const events: EventInit[] = [
-    { tenantId: c.tenantId, type: EventType.ROLE_GRANTED, roomId: c.roomId, userId: c.userId, actor: c.actor, at: c.at, role: c.role },
+    {
+      tenantId: c.tenantId,
+      type: EventType.ROLE_GRANTED,
+      roomId: c.roomId,
+      userId: c.userId,
+      actor: c.actor,
+      at: c.at,
+      role: c.role,
+      spaceId: c.spaceId ?? "",
+      inviteId: c.via === "invite" ? (c.target ?? "") : "",
+    },
   ];
   if (replaced) {
     events.push({ tenantId: c.tenantId, type: EventType.PERMISSIONS_CHANGED, roomId: c.roomId, userId: c.userId, actor: c.actor, at: c.at });

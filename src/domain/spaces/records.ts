@@ -38,7 +38,9 @@ export function roleRemoved(r: Removal): Recorded {
         detail: { role: r.role, via: "revoke", ...(r.spaceId === undefined ? {} : { spaceId: r.spaceId }) },
       },
     ],
-    events: [{ tenantId: r.tenantId, type: EventType.ROLE_REVOKED, roomId: r.roomId, userId: r.userId, actor: r.actor, at: r.at, role: r.role, reason: r.reason }],
+    events: [
+      { tenantId: r.tenantId, type: EventType.ROLE_REVOKED, roomId: r.roomId, userId: r.userId, actor: r.actor, at: r.at, role: r.role, reason: r.reason, spaceId: r.spaceId ?? "" },
+    ],
   };
 }
 
@@ -56,7 +58,7 @@ export function memberLeft(r: Omit<Removal, "roomId" | "reason" | "spaceId"> & {
         detail: { role: r.role, spaceId: r.spaceId },
       },
     ],
-    events: [{ tenantId: r.tenantId, type: EventType.MEMBER_LEFT, userId: r.userId, actor: r.actor, at: r.at, role: r.role }],
+    events: [{ tenantId: r.tenantId, type: EventType.MEMBER_LEFT, userId: r.userId, actor: r.actor, at: r.at, role: r.role, spaceId: r.spaceId }],
   };
 }
 
@@ -85,6 +87,8 @@ export function inviteRevoked(r: InviteRevocation): Recorded {
         detail: { spaceId: r.spaceId, role: r.role },
       },
     ],
-    events: [{ tenantId: r.tenantId, type: EventType.INVITE_REVOKED, actor: r.actor, at: r.at, role: r.role, reason: r.reason }],
+    events: [
+      { tenantId: r.tenantId, type: EventType.INVITE_REVOKED, actor: r.actor, at: r.at, role: r.role, reason: r.reason, spaceId: r.spaceId, inviteId: r.inviteId },
+    ],
   };
 }
