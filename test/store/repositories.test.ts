@@ -530,7 +530,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
         ],
         [
           { tenantId: T1, type: EventType.MEMBER_JOINED, roomId: "r1", userId: "u1", actor: "key:k1", at: 1 },
-          { tenantId: T1, type: EventType.ROLE_GRANTED, roomId: "r2", actor: "system", at: 2, reason: "lapsed", until: 99, role: "x", tokenId: "t", messageId: "m" },
+          { tenantId: T1, type: EventType.ROLE_GRANTED, roomId: "r2", actor: "system", at: 2, reason: "lapsed", until: 99, role: "x", tokenId: "t", messageId: "m", spaceId: "s2", inviteId: "i2" },
           { tenantId: T2, type: EventType.CHAT_KICKED, roomId: "r1", actor: "key:k2", at: 3 },
         ],
       );
@@ -539,8 +539,8 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const [e1, e2] = stored;
       const all = await j.eventsAfter(T1, undefined, 0, 10);
       expect(all).toEqual([
-        { id: e1!.id, tenantId: T1, type: EventType.MEMBER_JOINED, roomId: "r1", userId: "u1", actor: "key:k1", at: 1, reason: "", tokenId: "", messageId: "", role: "", until: null },
-        { id: e2!.id, tenantId: T1, type: EventType.ROLE_GRANTED, roomId: "r2", userId: "", actor: "system", at: 2, reason: "lapsed", tokenId: "t", messageId: "m", role: "x", until: 99 },
+        { id: e1!.id, tenantId: T1, type: EventType.MEMBER_JOINED, roomId: "r1", userId: "u1", actor: "key:k1", at: 1, reason: "", tokenId: "", messageId: "", role: "", until: null, spaceId: "", inviteId: "" },
+        { id: e2!.id, tenantId: T1, type: EventType.ROLE_GRANTED, roomId: "r2", userId: "", actor: "system", at: 2, reason: "lapsed", tokenId: "t", messageId: "m", role: "x", until: 99, spaceId: "s2", inviteId: "i2" },
       ]);
       expect((await j.eventsAfter(T1, "r2", 0, 10)).map((e) => e.id)).toEqual([e2!.id]);
       expect((await j.eventsAfter(T1, undefined, e1!.id, 10)).map((e) => e.id)).toEqual([e2!.id]);
