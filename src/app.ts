@@ -31,7 +31,8 @@ import type { RevocationIndex } from "./domain/tokens/revocations.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
 import { OnePortServer } from "./server/listener.js";
 import { createNodeHandler } from "./server/node-adapter.js";
-import { routes, type Services } from "./server/routes.js";
+import { routes, SERVED_SERVICES, type Services } from "./server/routes.js";
+import { ReflectionService } from "./services/reflection-service.js";
 import { TokensPrivateService } from "./services/tokens-private-service.js";
 import { Spaces } from "./domain/spaces/spaces.js";
 import { AccessLinks } from "./domain/spaces/access-links.js";
@@ -253,6 +254,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     moderationPrivate: new ModerationPrivateService(moderation),
     eventsPrivate,
     auditPrivate: new AuditPrivateService(journal),
+    reflection: new ReflectionService(SERVED_SERVICES),
   };
   const compatRoutes: CompatRoute[] = [];
   compatRoutes.push(healthRoute(storeAlive));

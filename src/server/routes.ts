@@ -1,6 +1,8 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { Service as Access } from "../../gen/room/access/v1/service_pb.js";
 import { Service as AuditPrivate } from "../../gen/room/audit/private/v1/service_pb.js";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
@@ -20,6 +22,7 @@ import type { EventsPrivateService } from "../services/events-private-service.js
 import type { HealthService } from "../services/health-service.js";
 import type { ModerationPrivateService } from "../services/moderation-private-service.js";
 import type { ModerationService } from "../services/moderation-service.js";
+import type { ReflectionService } from "../services/reflection-service.js";
 import type { PermissionsService } from "../services/permissions-service.js";
 import type { SpacesPrivateService } from "../services/spaces-private-service.js";
 import type { SpacesService } from "../services/spaces-service.js";
@@ -42,24 +45,39 @@ export interface Services {
   readonly moderation: ModerationService;
   readonly moderationPrivate: ModerationPrivateService;
   readonly health: HealthService;
+  /** Serves both reflection versions (`v1`, `v1alpha`). */
+  readonly reflection: ReflectionService;
 }
+
+/**
+ * Every service the server serves, with its implementation: the one list
+ * that the router and server reflection are both built from.
+ */
+const BINDINGS: readonly (readonly [DescService, (s: Services) => object])[] = [
+  [TokensPrivate, (s) => s.tokensPrivate],
+  [Spaces, (s) => s.spaces],
+  [SpacesPrivate, (s) => s.spacesPrivate],
+  [Access, (s) => s.access],
+  [UsersPrivate, (s) => s.usersPrivate],
+  [Users, (s) => s.users],
+  [ConsumerPrivate, (s) => s.consumerPrivate],
+  [Permissions, (s) => s.permissions],
+  [EventsPrivate, (s) => s.eventsPrivate],
+  [AuditPrivate, (s) => s.auditPrivate],
+  [Moderation, (s) => s.moderation],
+  [ModerationPrivate, (s) => s.moderationPrivate],
+  [Health, (s) => s.health],
+  [ReflectionV1, (s) => s.reflection.v1],
+  [ReflectionV1Alpha, (s) => s.reflection.v1alpha],
+];
+
+/** The descriptors of every service {@link routes} registers (what reflection lists). */
+export const SERVED_SERVICES: readonly DescService[] = BINDINGS.map(([desc]) => desc);
 
 /** Registers every service on the router; the one place that lists them. */
 export function routes(services: Services): (router: ConnectRouter) => void {
   return (router) => {
-    register(router, TokensPrivate, services.tokensPrivate);
-    register(router, Spaces, services.spaces);
-    register(router, SpacesPrivate, services.spacesPrivate);
-    register(router, Access, services.access);
-    register(router, UsersPrivate, services.usersPrivate);
-    register(router, Users, services.users);
-    register(router, ConsumerPrivate, services.consumerPrivate);
-    register(router, Permissions, services.permissions);
-    register(router, EventsPrivate, services.eventsPrivate);
-    register(router, AuditPrivate, services.auditPrivate);
-    register(router, Moderation, services.moderation);
-    register(router, ModerationPrivate, services.moderationPrivate);
-    register(router, Health, services.health);
+    for (const [desc, impl] of BINDINGS) register(router, desc, impl(services));
   };
 }
 
