@@ -6,6 +6,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { SERVED_SERVICES } from "../../src/server/routes.js";
@@ -160,5 +161,14 @@ describe.each(VERSIONS)("$name over a connect gRPC client", (v) => {
     const answers = await ask(v, [{}, { messageRequest: { case: "listServices", value: "" } }]);
     expect(answers[0]!.messageResponse).toMatchObject({ case: "errorResponse", value: { errorCode: Code.InvalidArgument } });
     expect(answers[1]!.messageResponse.case).toBe("listServicesResponse");
+  });
+});
+
+describe("health knows the reflection services", () => {
+  it("Check for grpc.reflection.v1(alpha).ServerReflection is SERVING", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    for (const service of ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]) {
+      expect((await health.check({ service })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    }
   });
 });
