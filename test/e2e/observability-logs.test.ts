@@ -72,3 +72,14 @@ describe("request logs", () => {
     expect(log).not.toContain("bad id");
   });
 });
+
+describe("request ids", () => {
+  it("keep a printable, bounded caller id; replace anything else", async () => {
+    const { requestIdFrom } = await import("../../src/observability/request-id.js");
+    expect(requestIdFrom("abc-123_XYZ.9")).toBe("abc-123_XYZ.9");
+    expect(requestIdFrom("x".repeat(128))).toBe("x".repeat(128));
+    for (const bad of ["x".repeat(129), "has space", "tab\there", "é", "", null, undefined]) {
+      expect(requestIdFrom(bad)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    }
+  });
+});
