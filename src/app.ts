@@ -30,6 +30,12 @@ import { Revoker } from "./domain/tokens/revoker.js";
 import type { RevocationIndex } from "./domain/tokens/revocations.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
 import { OnePortServer } from "./server/listener.js";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { Metrics } from "./observability/metrics.js";
+import { createTracing, type Tracing } from "./observability/tracing.js";
+import { CallObserver } from "./observability/calls.js";
+import { observabilityInterceptor } from "./observability/interceptor.js";
+import { startMetricsServer, withMetricsEndpoint } from "./observability/metrics-endpoint.js";
 import { createNodeHandler } from "./server/node-adapter.js";
 import { routes, SERVED_SERVICES, type Services } from "./server/routes.js";
 import { ReflectionService } from "./services/reflection-service.js";
@@ -108,6 +114,12 @@ export interface App {
   /** True when this start generated the token key file. */
   readonly keyFileCreated: boolean;
   readonly shutdown: AbortController;
+  /** Prometheus metrics (its own registry), served on `/metrics`. */
+  readonly metrics: Metrics;
+  /** OpenTelemetry tracing, or undefined when off (no OTEL_EXPORTER_OTLP_ENDPOINT). */
+  readonly tracing: Tracing | undefined;
+  /** Counts, traces and logs each call (RPCs and REST routes). */
+  readonly observer: CallObserver;
   /** Re-reads the token key file (rotation); a file that fails to load keeps the current keyring. */
   reloadKeys(why: string): void;
   /** Stops the feed and the lapse timer and closes the store. */
@@ -123,6 +135,8 @@ export interface AppOverrides {
    * clock; with an injected clock the test calls `app.lapses.runDue()`.
    */
   readonly lapseTimer?: boolean;
+  /** Turns tracing on with this exporter (tests: an in-memory one), spans exported one by one. */
+  readonly spanExporter?: SpanExporter;
 }
 
 /**
@@ -143,8 +157,16 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const codec = new TokenCodec(new Keyring(keys));
   const opened = await openDatabase(config, log);
   const db = opened.db;
-  // Every write, through every repository, is one Database.write: the lock first.
-  const transact: Transact = (fn) => db.write(fn);
+  const metrics = new Metrics();
+  const tracing = createTracing(process.env, overrides.spanExporter);
+  // Every write, through every repository, is one Database.write: the lock
+  // first. Each is timed, and traced as a child of its call when tracing is on.
+  const timedWrite = <T>(fn: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    const done = () => metrics.observeTransaction((performance.now() - start) / 1000);
+    return db.write(fn).finally(done);
+  };
+  const transact: Transact = tracing ? (fn) => tracing.transaction(() => timedWrite(fn)) : timedWrite;
   const tenants = new SqlTenantStore(db);
   const grants = new SqlGrantStore(db);
   const userStore = new SqlUserStore(db);
@@ -256,6 +278,13 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     auditPrivate: new AuditPrivateService(journal),
     reflection: new ReflectionService(SERVED_SERVICES),
   };
+  roomTokens.verifier.onCacheLookup = (hit) => metrics.observeVerifyCache(hit);
+  metrics.watch({
+    revokedTokens: () => revocations.revokedTokenCount,
+    openWatchers: () => eventsPrivate.openWatchers,
+    feedLag: async () => (await journal.lastEventId()) - feed.appliedId,
+  });
+  const observer = new CallObserver(metrics, log, tracing);
   const compatRoutes: CompatRoute[] = [];
   compatRoutes.push(healthRoute(storeAlive));
 
@@ -272,6 +301,8 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const apiKeyGate = new ApiKeyGate(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock));
   compatRoutes.push(consumerRoute(consumers, apiKeyGate));
   const interceptors: Interceptor[] = [
+    // Outermost: sees every call's final code, refusals by the others included.
+    observabilityInterceptor(observer),
     errorInterceptor(log),
     apiKeyInterceptor(apiKeyGate),
     endUserInterceptor(userTokens, roomTokens),
@@ -330,6 +361,9 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     bootstrap,
     keyFileCreated,
     shutdown,
+    metrics,
+    tracing,
+    observer,
     reloadKeys,
     close() {
       closed ??= (async () => {
@@ -338,6 +372,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
         feed.stop();
         await stopListening();
         await db.close();
+        await tracing?.shutdown();
       })();
       return closed;
     },
@@ -347,6 +382,8 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
 /** A listening roomgate. */
 export interface RunningServer {
   readonly port: number;
+  /** The ROOMGATE_METRICS_PORT server's port, when one is set. */
+  readonly metricsPort: number | undefined;
   /** Drains in-flight calls, then closes the store. */
   close(): Promise<void>;
 }
@@ -356,25 +393,35 @@ export async function serve(app: App): Promise<RunningServer> {
   const rpc = createNodeHandler({
     ...app.routerOptions,
     routes: routes(app.services),
-    fallback: compatHandler(app.compatRoutes, app.log),
+    fallback: compatHandler(app.compatRoutes, app.log, app.observer),
     log: app.log,
     // The direct peer's address, for the login limits (see LoginGuard).
     contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
   });
-  const handler = withCors(rpc, app.config.corsOrigins);
+  const handler = withMetricsEndpoint(withCors(rpc, app.config.corsOrigins), app.metrics);
   const tls =
     app.config.tlsCert && app.config.tlsKey
       ? { cert: readFileSync(app.config.tlsCert), key: readFileSync(app.config.tlsKey) }
       : undefined;
   const server = new OnePortServer({ handler, tls });
   const port = await server.listen(app.config.port, app.config.host);
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (app.config.metricsPort !== undefined) {
+    try {
+      metricsServer = await startMetricsServer(app.metrics, app.config.metricsPort, app.config.host);
+    } catch (err) {
+      await server.close(0);
+      throw err;
+    }
+  }
   let closing: Promise<void> | undefined;
   return {
     port,
+    metricsPort: metricsServer?.port,
     close() {
       closing ??= (async () => {
         app.shutdown.abort();
-        await server.close(app.config.shutdownGraceMs);
+        await Promise.all([server.close(app.config.shutdownGraceMs), metricsServer?.close()]);
         await app.close();
       })();
       return closing;

@@ -15,6 +15,8 @@ export const MAX_WORKERS = 256;
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /** A second port serving only `GET /metrics` (plain HTTP); unset: `/metrics` on the service port only. */
+  readonly metricsPort: number | undefined;
   readonly dataDir: string;
   readonly dbPath: string;
   /** PostgreSQL connection URL; when set, the store is PostgreSQL instead of the SQLite file. */
@@ -72,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cfg: Config = {
     port,
     host: env["HOST"] || "0.0.0.0",
+    metricsPort: metricsPort(env, port),
     dataDir,
     dbPath: env["ROOMGATE_DB_PATH"] || join(dataDir, "roomgate.db"),
     databaseUrl: databaseUrl(env["ROOMGATE_DATABASE_URL"]),
@@ -123,6 +126,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("set both ROOMGATE_TLS_CERT and ROOMGATE_TLS_KEY, or neither");
   }
   return cfg;
+}
+
+/** ROOMGATE_METRICS_PORT: a port (0 picks a free one) other than PORT, or undefined when unset. */
+function metricsPort(env: NodeJS.ProcessEnv, port: number): number | undefined {
+  const raw = env["ROOMGATE_METRICS_PORT"];
+  if (raw === undefined || raw === "") return undefined;
+  const n = int(env, "ROOMGATE_METRICS_PORT", 0, 0, 65_535);
+  if (n !== 0 && n === port) throw new ConfigError(`ROOMGATE_METRICS_PORT must differ from PORT (both ${n})`);
+  return n;
 }
 
 /** A postgres:// or postgresql:// URL, or undefined when unset. */

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import { isUtf8 } from "node:buffer";
 import type { ErrorKind } from "../domain/errors.js";
+import type { CallObserver } from "../observability/calls.js";
+import { requestIdFrom } from "../observability/request-id.js";
 import { logUnhandled } from "./interceptors.js";
 import type { Handler } from "./listener.js";
 import { INVALID_UTF8 } from "./strict-utf8.js";
@@ -78,10 +80,11 @@ type BodyOutcome = Buffer | "too_large" | "too_large_close";
  * with `Allow`. Every error is in the route's own shape; a handler's thrown
  * error becomes a 500 with no detail, and is logged as the RPCs log theirs.
  */
-export function compatHandler(routes: readonly CompatRoute[], log: Logger): Handler {
+export function compatHandler(routes: readonly CompatRoute[], log: Logger, observer?: CallObserver): Handler {
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const matching = routes.filter((r) => r.path.test(url.pathname));
+    if (observer) observeRest(observer, req, res, matching);
     if (matching.length === 0) {
       res.writeHead(404);
       res.end();
@@ -142,6 +145,53 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger): Hand
     });
   };
 }
+
+/**
+ * Counts, times, traces and logs a REST call like an RPC (protocol "rest"),
+ * and answers with its request id. The procedure label is the route's
+ * method and fixed path prefix — never the path itself ("unknown" when no
+ * route matches).
+ */
+function observeRest(observer: CallObserver, req: Parameters<Handler>[0], res: Parameters<Handler>[1], matching: readonly CompatRoute[]): void {
+  const route = matching.find((r) => r.method === req.method) ?? matching[0];
+  const procedure = route ? `${route.method} ${pathLabel(route.path)}` : "unknown";
+  const header = req.headers["x-request-id"];
+  const call = observer.begin(procedure, "rest", requestIdFrom(typeof header === "string" ? header : undefined), () => {
+    const h = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !k.startsWith(":")) h.set(k, v);
+    return h;
+  });
+  res.setHeader("x-request-id", call.requestId);
+  res.once("close", () => observer.end(call, codeOfStatus(res.headersSent ? res.statusCode : 0), undefined));
+}
+
+/** A route's path as a label: its literal prefix, `*` for what its pattern captures. */
+function pathLabel(path: RegExp): string {
+  const src = path.source.replace(/^\^/, "");
+  const cut = src.search(/[($]/);
+  const literal = (cut < 0 ? src : src.slice(0, cut)).replace(/\\(.)/g, "$1");
+  return cut >= 0 && src[cut] === "(" ? `${literal}*` : literal;
+}
+
+/** The Connect code name a REST status stands for (0: the client left before an answer). */
+function codeOfStatus(status: number): string {
+  if (status === 0) return "canceled";
+  if (status < 400) return "ok";
+  return STATUS_CODES[status] ?? "unknown";
+}
+
+const STATUS_CODES: Readonly<Record<number, string>> = {
+  400: "invalid_argument",
+  401: "unauthenticated",
+  403: "permission_denied",
+  404: "not_found",
+  405: "unimplemented",
+  409: "already_exists",
+  413: "resource_exhausted",
+  429: "resource_exhausted",
+  500: "internal",
+  503: "unavailable",
+};
 
 /**
  * Reads a body of at most MAX_BODY bytes. A longer one is read on and

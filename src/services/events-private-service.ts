@@ -70,6 +70,13 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
     return this.translate(caller.tenantId, events, stream);
   }
 
+  /** Watch streams open on this replica, every tenant together (metrics). */
+  get openWatchers(): number {
+    let n = 0;
+    for (const c of this.open.values()) n += c;
+    return n;
+  }
+
   /**
    * Ends every stream opened with `keyId` (on any tenant surface of this
    * replica) with unauthenticated: the key was revoked. Called by the

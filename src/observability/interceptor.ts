@@ -1,0 +1,66 @@
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { apiKeyPrincipalKey, endUserKey } from "../services/context.js";
+import type { CallObserver, CallStart } from "./calls.js";
+import type { Protocol } from "./metrics.js";
+import { requestIdFrom } from "./request-id.js";
+
+/** The protocol of a call, from its content type (Connect GET has none). */
+export function protocolOf(contentType: string | null): Protocol {
+  if (contentType === null) return "connect";
+  if (contentType.startsWith("application/grpc-web")) return "grpc-web";
+  if (contentType.startsWith("application/grpc")) return "grpc";
+  return "connect";
+}
+
+/** The tenant of the call, once an auth interceptor resolved one. */
+function tenantOf(values: { get<T>(key: { id: symbol; defaultValue: T }): T }): string | undefined {
+  return values.get(apiKeyPrincipalKey)?.tenantId ?? values.get(endUserKey)?.tenantId;
+}
+
+/**
+ * Outermost interceptor: counts, times, traces and logs every call, and
+ * answers with its request id (`x-request-id`: the caller's when valid,
+ * else a new one) on success and error alike. Unary calls get no extra
+ * async frame (a plain `then`); a stream is observed until it ends.
+ */
+export function observabilityInterceptor(observer: CallObserver): Interceptor {
+  return (next) => (req) => {
+    const procedure = `${req.service.typeName}/${req.method.name}`;
+    const call = observer.begin(procedure, protocolOf(req.header.get("content-type")), requestIdFrom(req.header.get("x-request-id")), () => req.header);
+    const fail = (err: unknown): never => {
+      const ce = ConnectError.from(err);
+      ce.metadata.set("x-request-id", call.requestId);
+      observer.end(call, codeToString(ce.code), tenantOf(req.contextValues));
+      throw ce;
+    };
+    let pending;
+    try {
+      pending = call.span ? observer.tracing!.within(call.span, () => next(req)) : next(req);
+    } catch (err) {
+      return Promise.reject(err).catch(fail);
+    }
+    return pending.then((res) => {
+      res.header.set("x-request-id", call.requestId);
+      if (!res.stream) {
+        observer.end(call, "ok", tenantOf(req.contextValues));
+        return res;
+      }
+      return { ...res, message: observeStream(res.message, observer, call, () => tenantOf(req.contextValues)) };
+    }, fail);
+  };
+}
+
+/** Passes a response stream through and ends the call when it ends: ok, its error's code, or canceled. */
+async function* observeStream<T>(source: AsyncIterable<T>, observer: CallObserver, call: CallStart, tenant: () => string | undefined): AsyncGenerator<T> {
+  let code = "canceled";
+  try {
+    yield* source;
+    code = "ok";
+  } catch (err) {
+    code = codeToString(ConnectError.from(err).code);
+    throw err;
+  } finally {
+    observer.end(call, code, tenant());
+  }
+}

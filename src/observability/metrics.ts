@@ -1,0 +1,111 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The wire protocol of a call, as a metric label. */
+export type Protocol = "connect" | "grpc" | "grpc-web" | "rest";
+
+/** Live state the gauges read when scraped (set once the app is wired). */
+export interface LiveSources {
+  /** Revoked token ids held in memory. */
+  revokedTokens(): number;
+  /** Open Watch streams on this replica. */
+  openWatchers(): number;
+  /** Events committed but not yet applied by this replica's change feed. */
+  feedLag(): Promise<number>;
+}
+
+/**
+ * The process's Prometheus metrics, on a registry of its own (not
+ * prom-client's global one), so several apps in one process never clash.
+ * Labels hold only fixed sets (protocol, code) and registered procedure
+ * names — never user input.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly calls: Counter<"procedure" | "protocol" | "code">;
+  private readonly duration: Histogram<"procedure" | "protocol">;
+  private readonly verifyCache: Counter<"result">;
+  private readonly transactions: Histogram;
+  private live: LiveSources | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    this.calls = new Counter({
+      name: "roomgate_calls_total",
+      help: "Calls answered, by procedure, protocol and code",
+      labelNames: ["procedure", "protocol", "code"],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: "roomgate_call_duration_seconds",
+      help: "Call latency (streams: until the stream ends), by procedure and protocol",
+      labelNames: ["procedure", "protocol"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.verifyCache = new Counter({
+      name: "roomgate_verify_cache_lookups_total",
+      help: "Room token verifications by whether the opened token was cached (hit) or decrypted (miss)",
+      labelNames: ["result"],
+      registers,
+    });
+    this.transactions = new Histogram({
+      name: "roomgate_db_transaction_duration_seconds",
+      help: "Write transactions, lock wait included",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    // Gauges read the live state only when scraped: nothing on the hot path.
+    const self = this;
+    new Gauge({
+      name: "roomgate_revoked_tokens",
+      help: "Revoked token ids held in the in-memory revocation index",
+      registers,
+      collect() {
+        if (self.live) this.set(self.live.revokedTokens());
+      },
+    });
+    new Gauge({
+      name: "roomgate_open_watchers",
+      help: "Open WatchEvents streams on this replica",
+      registers,
+      collect() {
+        if (self.live) this.set(self.live.openWatchers());
+      },
+    });
+    new Gauge({
+      name: "roomgate_feed_lag_events",
+      help: "Events committed to the store but not yet applied by this replica's change feed",
+      registers,
+      async collect() {
+        if (self.live) this.set(Math.max(0, await self.live.feedLag()));
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Connects the gauges to the running app's live state. */
+  watch(live: LiveSources): void {
+    this.live = live;
+  }
+
+  /** Counts one answered call and its latency. */
+  observeCall(procedure: string, protocol: Protocol, code: string, seconds: number): void {
+    this.calls.inc({ procedure, protocol, code });
+    this.duration.observe({ procedure, protocol }, seconds);
+  }
+
+  /** Counts one verify-cache lookup. */
+  observeVerifyCache(hit: boolean): void {
+    this.verifyCache.inc({ result: hit ? "hit" : "miss" });
+  }
+
+  /** Records one write transaction's duration. */
+  observeTransaction(seconds: number): void {
+    this.transactions.observe(seconds);
+  }
+
+  /** The exposition text and its content type. */
+  async render(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}
