@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -209,6 +209,53 @@ describe("the installed package", () => {
       }
     });
   }
+});
+
+describe("the packed roomgate command", () => {
+  it("serves from the tarball (migrations included) once better-sqlite3 is there, and the packed client talks to it", async (ctx) => {
+    if (!consumer) return ctx.skip();
+    if (!existsSync(join(consumer, "out", "main.js"))) {
+      writeProgram(consumer);
+      await typeCheck(consumer, "tsconfig.emit.json");
+    }
+    // The server's optional native dependency, as an install with optional
+    // dependencies on would bring it (the repo's build, to skip a compile).
+    symlinkSync(join(repoModules, "better-sqlite3"), join(consumer, "node_modules", "better-sqlite3"), "dir");
+    const dataDir = join(work, "packed-server-data");
+    const apiKey = "packed-server-api-key-0123456789";
+    const child = spawn(process.execPath, [join(consumer, "node_modules", "roomgate", "dist", "src", "cli.js"), "serve", "--workers", "1"], {
+      cwd: consumer,
+      env: { ...process.env, ROOMGATE_DATA_DIR: dataDir, ROOMGATE_API_KEY: apiKey, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ROOMGATE_DATABASE_URL: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+    try {
+      const port = await new Promise<number>((found, fail) => {
+        let seen = "";
+        const timer = setTimeout(() => fail(new Error(`no "roomgate listening" line in 20 s:\n${seen}`)), 20_000);
+        const read = (chunk: Buffer): void => {
+          seen += chunk.toString();
+          const m = /"port":(\d+)[^\n]*roomgate listening|roomgate listening[^\n]*"port":(\d+)/.exec(seen);
+          if (m) {
+            clearTimeout(timer);
+            found(Number(m[1] ?? m[2]));
+          }
+        };
+        child.stdout.on("data", read);
+        child.stderr.on("data", read);
+        void exited.then((code) => fail(new Error(`roomgate exited (${code}) before listening:\n${seen}`)));
+      });
+      const { stdout } = await run(process.execPath, ["out/main.js"], {
+        cwd: consumer,
+        env: { ...process.env, ROOMGATE_URL: `http://127.0.0.1:${port}`, ROOMGATE_API_KEY: apiKey, WRONG_KEY: "rgk_wrong_x", PROTOCOL: "grpc", HTTP_VERSION: "2" },
+        timeout: 30_000,
+      });
+      expect(JSON.parse(stdout)).toMatchObject({ tokens: 1, tokenIdMatches: true, wrongKeyCode: "Unauthenticated" });
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }, 60_000);
 });
 
 describe("createRoomgateClient options", () => {
