@@ -199,7 +199,7 @@ describe("the installed package", () => {
         roomId: "c2ed3890-716d-4380-a597-d860ecacada0",
         permissions: [expect.any(Number)],
         metadata: { note: "from the client package" },
-        tokenIdMatches: true,
+        sameDescriptorAndTokenId: true,
         wrongKeyCode: "Unauthenticated",
         wrongKeyMessageHasKey: false,
       });
@@ -250,7 +250,7 @@ describe("the packed roomgate command", () => {
         env: { ...process.env, ROOMGATE_URL: `http://127.0.0.1:${port}`, ROOMGATE_API_KEY: apiKey, WRONG_KEY: "rgk_wrong_x", PROTOCOL: "grpc", HTTP_VERSION: "2" },
         timeout: 30_000,
       });
-      expect(JSON.parse(stdout)).toMatchObject({ tokens: 1, tokenIdMatches: true, wrongKeyCode: "Unauthenticated" });
+      expect(JSON.parse(stdout)).toMatchObject({ tokens: 1, sameDescriptorAndTokenId: true, wrongKeyCode: "Unauthenticated" });
     } finally {
       child.kill("SIGTERM");
       await exited;
@@ -375,7 +375,7 @@ console.log(JSON.stringify({
   roomId: verified.roomId,
   permissions: verified.permissions,
   metadata: verified.metadata,
-  tokenIdMatches: sameDescriptor && verified.tokenId.length > 0,
+  sameDescriptorAndTokenId: sameDescriptor && verified.tokenId.length > 0,
   wrongKeyCode,
   wrongKeyMessageHasKey,
 }));
