@@ -27,7 +27,7 @@ import { pruneInBatches, SqlMaintenanceStore, type PruneTarget } from "./store/m
 import { SqlTenantStore } from "./store/tenant-store.js";
 import { ensurePortFree } from "./cli/port-check.js";
 import { settingsHelp } from "./cli/settings-help.js";
-import { requireExistingStore } from "./cli/store-check.js";
+import { requireExistingStore, storeExists } from "./cli/store-check.js";
 import { CliError, createToken, parsePermission, verifyToken } from "./cli/tokens.js";
 import { packageVersion } from "./cli/version.js";
 
@@ -290,11 +290,11 @@ maintenance
  * Tells every running replica, through the change feed, to re-read its key
  * file now (those reading the same file also notice within a second). The
  * event belongs to no tenant, so no Watch stream shows it. Skipped when the
- * store does not exist yet: nothing runs then.
+ * store does not exist yet (no SQLite file, no PostgreSQL schema): nothing
+ * runs then, and the key file alone is what the first `serve` will use.
  */
 async function announceKeyringChange(): Promise<void> {
-  const config = loadConfig();
-  if (config.databaseUrl === undefined && !existsSync(config.dbPath)) return;
+  if (!(await storeExists(loadConfig()))) return;
   await withDatabase(async (db) => {
     const journal = new SqlJournal(db);
     await db.write(() =>

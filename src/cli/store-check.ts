@@ -10,17 +10,24 @@ import { CliError } from "./tokens.js";
  * Only `serve` creates a store.
  */
 export async function requireExistingStore(config: Config): Promise<void> {
+  if (await storeExists(config)) return;
   if (config.databaseUrl === undefined) {
-    if (!existsSync(config.dbPath)) {
-      throw new CliError(`no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH; \`roomgate serve\` creates it on first start)`);
-    }
-    return;
+    throw new CliError(`no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH; \`roomgate serve\` creates it on first start)`);
   }
+  throw new CliError("the PostgreSQL database of ROOMGATE_DATABASE_URL has no roomgate schema (`roomgate serve` creates it on first start)");
+}
+
+/**
+ * True when the configured store exists: the SQLite file, or roomgate's
+ * schema in the PostgreSQL database (an unreachable server is an error).
+ */
+export async function storeExists(config: Config): Promise<boolean> {
+  if (config.databaseUrl === undefined) return existsSync(config.dbPath);
   const client = new pg.Client({ connectionString: config.databaseUrl });
   await client.connect();
   try {
     const { rows } = await client.query<{ t: string | null }>("select to_regclass('tenants')::text as t");
-    if (rows[0]?.t == null) throw new CliError("the PostgreSQL database of ROOMGATE_DATABASE_URL has no roomgate schema (`roomgate serve` creates it on first start)");
+    return rows[0]?.t != null;
   } finally {
     await client.end();
   }

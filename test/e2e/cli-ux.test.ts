@@ -105,6 +105,15 @@ describe("roomgate CLI: version, unknown commands, missing stores, serve --help"
     await nothingCreated();
   });
 
+  it("token-keys add on a fresh data dir creates the key file only: no database, no schema", async () => {
+    const fresh = join(dir, "fresh");
+    const r = await roomgate(["token-keys", "add"], { ...env, ROOMGATE_DATA_DIR: fresh });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/created key file .*token-keys\.json/);
+    expect(readdirSync(fresh)).toEqual(["token-keys.json"]);
+    if (db) expect(await pgTables(db.url)).toBe(0);
+  });
+
   it("serve --help lists every setting with its default", async () => {
     const r = await roomgate(["serve", "--help"], env);
     expect(r.code).toBe(0);
