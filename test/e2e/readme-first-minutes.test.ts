@@ -79,6 +79,8 @@ describe("README first minutes, run as written", () => {
       .join("\n")
       .replace(/^KEY=rgk_….*$/m, `KEY=${key}`)
       .replaceAll("localhost:8080", `127.0.0.1:${port}`)
+      // The cookie jar in the temp dir, not the checkout.
+      .replace(/ -([cb]) jar /g, ` -$1 ${join(dir, "jar")} `)
       .replaceAll("npm run -s roomgate --", `${process.execPath} --import tsx src/cli.ts`);
     // Nothing left to copy by hand: no placeholder survives the one pasted key.
     expect(script).not.toMatch(/<[a-z ]+>|rgk_…/);
