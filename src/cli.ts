@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import type { JsonObject } from "@bufbuild/protobuf";
 import { Command, InvalidArgumentError } from "commander";
 import cluster from "node:cluster";
 import { existsSync } from "node:fs";
@@ -24,22 +25,37 @@ import { SqlJournal } from "./store/journal-store.js";
 import { loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
 import { pruneInBatches, SqlMaintenanceStore, type PruneTarget } from "./store/maintenance-store.js";
 import { SqlTenantStore } from "./store/tenant-store.js";
+import { ensurePortFree } from "./cli/port-check.js";
+import { settingsHelp } from "./cli/settings-help.js";
+import { requireExistingStore, storeExists } from "./cli/store-check.js";
+import { CliError, createToken, parsePermission, verifyToken } from "./cli/tokens.js";
+import { packageVersion } from "./cli/version.js";
 
-const program = new Command("roomgate").description("Multi-tenant room access service");
+const program = new Command("roomgate")
+  .description("Multi-tenant room access service")
+  .version(packageVersion(), "-V, --version", "print roomgate's version")
+  // No default command: a misspelled one is named as unknown (with a
+  // suggestion) instead of being taken as arguments to `serve`.
+  .showSuggestionAfterError(true);
 
 program
-  .command("serve", { isDefault: true })
-  .description("run the service on one port for Connect, gRPC and gRPC-Web")
+  .command("serve")
+  .description("run the service on one port for Connect, gRPC and gRPC-Web (the command when none is given)")
+  .addHelpText("after", settingsHelp())
   .option("--workers <n>", `processes serving the port (default: ROOMGATE_WORKERS, else ${DEFAULT_WORKERS}); 1 runs no cluster`, wholeNumber(1, MAX_WORKERS))
   .action(async (opts: { workers?: number }) => {
     const config = loadConfig();
     if (cluster.isWorker) return runWorker(config, createLogger(config.logLevel).child({ worker: cluster.worker!.id }));
     const log = createLogger(config.logLevel);
     const workers = opts.workers ?? config.workers;
+    // A taken port fails here, before the store, key file or bootstrap
+    // tenant is written (and before a key is printed that nothing serves).
+    await ensurePortFree(config.host, config.port);
     if (workers === 1) return serveSingle(config, log);
-    // One-time work before any worker exists: workers find it done.
-    announce(config, log, await prepareOnce(config, log));
+    // The port first (a free one for 0), then the one-time work before any
+    // worker exists: workers find it done.
     const port = await choosePort(config.host, config.port);
+    announce(config, log, await prepareOnce(config, log));
     new WorkerPool({ workers, host: config.host, port, graceMs: config.shutdownGraceMs, tls: Boolean(config.tlsCert), log }).start();
   });
 
@@ -75,10 +91,14 @@ const tokenKeys = program.command("token-keys").description("manage the token en
  * none yet — and saying so, since a command that only meant to look at the
  * keyring has then written one.
  */
-function keyFileKeys(): { keyFile: string; keys: TokenKey[] } {
+function keyFileKeys(create = false): { keyFile: string; keys: TokenKey[] } {
   const { keyFile, tokenKeys: fromEnv } = loadConfig();
   if (fromEnv) {
     console.error("roomgate: note: ROOMGATE_TOKEN_KEYS is set, so a server started with it ignores the key file these commands edit");
+  }
+  // Only `add` may start a keyring; the others read one that must exist (a mistyped data dir).
+  if (!create && !existsSync(keyFile)) {
+    throw new CliError(`no token key file at ${keyFile} (check ROOMGATE_DATA_DIR / ROOMGATE_KEY_FILE; \`roomgate serve\` or \`token-keys add\` creates it)`);
   }
   const loaded = loadOrCreateKeys(keyFile, Date.now());
   if (loaded.created) console.log(`created key file ${keyFile} (mode 0600) with active key ${loaded.keys[0]!.id}`);
@@ -107,7 +127,7 @@ tokenKeys
   .description("generate a new token key; --activate makes it the one new tokens use")
   .option("--activate", "make the new key active (the old one stays decrypt-only)")
   .action(async (opts: { activate?: boolean }) => {
-    const { keyFile, keys: before } = keyFileKeys();
+    const { keyFile, keys: before } = keyFileKeys(true);
     const key = generateTokenKey(Date.now());
     const previous = before.find((k) => k.state === "active");
     writeKeyFile(keyFile, addKey(before, key, Boolean(opts.activate)));
@@ -270,11 +290,11 @@ maintenance
  * Tells every running replica, through the change feed, to re-read its key
  * file now (those reading the same file also notice within a second). The
  * event belongs to no tenant, so no Watch stream shows it. Skipped when the
- * store does not exist yet: nothing runs then.
+ * store does not exist yet (no SQLite file, no PostgreSQL schema): nothing
+ * runs then, and the key file alone is what the first `serve` will use.
  */
 async function announceKeyringChange(): Promise<void> {
-  const config = loadConfig();
-  if (config.databaseUrl === undefined && !existsSync(config.dbPath)) return;
+  if (!(await storeExists(loadConfig()))) return;
   await withDatabase(async (db) => {
     const journal = new SqlJournal(db);
     await db.write(() =>
@@ -285,14 +305,13 @@ async function announceKeyringChange(): Promise<void> {
 
 /**
  * Runs a command against the configured store (SQLite file or PostgreSQL)
- * and closes it. A command that reads an existing SQLite database refuses a
- * missing file rather than creating an empty one (a mistyped data dir).
+ * and closes it. Every command but `serve` goes through here, so all of
+ * them refuse a store that does not exist yet rather than creating an empty
+ * one (a mistyped data dir or URL).
  */
 async function withDatabase(fn: (db: Database) => Promise<void>): Promise<void> {
   const config = loadConfig();
-  if (config.databaseUrl === undefined && !existsSync(config.dbPath)) {
-    throw new Error(`no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH)`);
-  }
+  await requireExistingStore(config);
   const { db } = await openDatabase(config, pino({ level: "silent" }));
   try {
     await fn(db);
@@ -308,7 +327,53 @@ function storeName(config: Config): string {
   return `postgres ${u.host}${u.pathname}`;
 }
 
-program.parseAsync().catch((err: unknown) => {
+const tokens = program
+  .command("tokens")
+  .description("issue and verify room member tokens directly against the configured store and keys (no server needed)");
+
+tokens
+  .command("create")
+  .description("issue one room member token as Create would; prints {\"tenantId\",\"token\"} as JSON")
+  .requiredOption("--user <id>", "user id the token is for")
+  .requiredOption("--room <id>", "room id the token is for")
+  .option("--permissions <names>", "comma-separated permissions, e.g. PermissionRoomKick,PermissionChat (names or numbers)", "")
+  .option("--ttl <seconds>", "lifetime in seconds (default: ROOMGATE_TOKEN_TTL_SECONDS)", wholeNumber(1))
+  .option("--metadata <json>", "a JSON object carried in the token")
+  .option("--tenant <id>", "tenant to issue for (default: the only tenant in the store)")
+  .action(async (opts: { user: string; room: string; permissions: string; ttl?: number; metadata?: string; tenant?: string }) => {
+    const permissions = opts.permissions.split(",").filter((p) => p.trim() !== "").map(parsePermission);
+    const metadata = opts.metadata === undefined ? undefined : jsonObject(opts.metadata);
+    await withDatabase(async (db) => {
+      const out = await createToken(loadConfig(), db, { tenant: opts.tenant, user: opts.user, room: opts.room, permissions, ttl: opts.ttl, metadata });
+      console.log(JSON.stringify(out));
+    });
+  });
+
+tokens
+  .command("verify <token>")
+  .description("verify a room member token (keys, expiry, revocations, restrictions); prints its claims as JSON, exit 1 when refused")
+  .option("--tenant <id>", "also require the token to belong to this tenant")
+  .action(async (token: string, opts: { tenant?: string }) => {
+    await withDatabase(async (db) => {
+      console.log(JSON.stringify(await verifyToken(loadConfig(), db, token, opts.tenant)));
+    });
+  });
+
+/** A --metadata value: a JSON object, or a usage error. */
+function jsonObject(raw: string): JsonObject {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new CliError("--metadata must be a JSON object");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CliError("--metadata must be a JSON object");
+  return v as JsonObject;
+}
+
+// `roomgate` alone serves; anything else is a command commander must know.
+const args = process.argv.slice(2);
+program.parseAsync(args.length === 0 ? ["serve"] : args, { from: "user" }).catch((err: unknown) => {
   console.error(`roomgate: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -73,7 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const loginFailuresPerMinute = int(env, "ROOMGATE_LOGIN_FAILURES_PER_MINUTE", 5, 0, 10_000);
   const cfg: Config = {
     port,
-    host: env["HOST"] || "0.0.0.0",
+    host: host(env["HOST"] || "0.0.0.0"),
     metricsPort: metricsPort(env, port),
     dataDir,
     dbPath: env["ROOMGATE_DB_PATH"] || join(dataDir, "roomgate.db"),
@@ -96,10 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeyCacheMs: int(env, "ROOMGATE_API_KEY_CACHE_MS", 5_000, 0, 600_000),
     rateLimitPerSecond: int(env, "ROOMGATE_RATE_LIMIT_PER_SECOND", 5_000, 0, 1_000_000),
     maxWatchersPerTenant: int(env, "ROOMGATE_MAX_WATCHERS_PER_TENANT", 256, 1, 100_000),
-    corsOrigins: (env["ROOMGATE_CORS_ORIGINS"] ?? "")
-      .split(",")
-      .map((o) => o.trim())
-      .filter((o) => o !== ""),
+    corsOrigins: corsOrigins(env["ROOMGATE_CORS_ORIGINS"] ?? ""),
     loginFailuresPerMinute,
     // By default 4× the per-address limit (at least 20), so raising that one alone stays valid.
     loginAccountFailuresPerMinute: int(env, "ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE", Math.max(20, 4 * loginFailuresPerMinute), 0, 100_000),
@@ -109,9 +107,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxTimeoutMs: int(env, "ROOMGATE_MAX_TIMEOUT_MS", 30_000, 1, 3_600_000),
     shutdownGraceMs: int(env, "ROOMGATE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     workers: int(env, "ROOMGATE_WORKERS", DEFAULT_WORKERS, 1, MAX_WORKERS),
-    tlsCert: env["ROOMGATE_TLS_CERT"] || undefined,
-    tlsKey: env["ROOMGATE_TLS_KEY"] || undefined,
-    logLevel: env["LOG_LEVEL"] || "info",
+    tlsCert: readableFile("ROOMGATE_TLS_CERT", env["ROOMGATE_TLS_CERT"]),
+    tlsKey: readableFile("ROOMGATE_TLS_KEY", env["ROOMGATE_TLS_KEY"]),
+    logLevel: oneOf("LOG_LEVEL", env["LOG_LEVEL"] || "info", LOG_LEVELS),
     publicUrl: publicUrl(env["ROOMGATE_PUBLIC_URL"] || `http://localhost:${port}`),
   };
   if (cfg.defaultTtlSeconds > cfg.maxTtlSeconds) {
@@ -135,6 +133,53 @@ function metricsPort(env: NodeJS.ProcessEnv, port: number): number | undefined {
   const n = int(env, "ROOMGATE_METRICS_PORT", 0, 0, 65_535);
   if (n !== 0 && n === port) throw new ConfigError(`ROOMGATE_METRICS_PORT must differ from PORT (both ${n})`);
   return n;
+}
+
+/** The levels pino accepts; anything else would fail deep inside pino without naming LOG_LEVEL. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** `raw` when it is one of `allowed`, else a ConfigError naming the setting and the choices. */
+function oneOf(name: string, raw: string, allowed: readonly string[]): string {
+  if (!allowed.includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+  return raw;
+}
+
+/** A host name or address to listen on: no scheme, port or path (those fail later, far from the setting). */
+function host(raw: string): string {
+  if (!/^[A-Za-z0-9.:_\-\[\]%]+$/.test(raw)) throw new ConfigError(`HOST must be a host name or IP address, got "${raw}"`);
+  return raw;
+}
+
+/**
+ * The CORS allow-list: "*" or full origins (scheme://host[:port], no path).
+ * A browser sends exactly that form, so anything else could never match and
+ * would silently allow nothing.
+ */
+function corsOrigins(raw: string): string[] {
+  const origins = raw
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  for (const o of origins) {
+    if (o === "*") continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(o);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== o) {
+      throw new ConfigError(`ROOMGATE_CORS_ORIGINS entries must be full origins like https://app.example.com[:port] (scheme, host, optional port, no path or trailing slash), got "${o}"`);
+    }
+  }
+  return origins;
+}
+
+/** A path to an existing file, or undefined when unset. */
+function readableFile(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  if (!existsSync(raw) || !statSync(raw).isFile()) throw new ConfigError(`${name} must name an existing file, got "${raw}"`);
+  return raw;
 }
 
 /** A postgres:// or postgresql:// URL, or undefined when unset. */

@@ -265,12 +265,15 @@ describe("roomgate maintenance prune", () => {
 
   it("token-keys commands say what they did", async () => {
     const keyDir = { ...env };
-    // The test server's keys came from overrides, so the key file is created now — and said so.
+    // The test server's keys came from overrides, so there is no key file:
+    // list refuses it (a mistyped data dir), add creates it — and says so.
     const list = await cli(keyDir, "token-keys", "list");
-    const first = /created key file .*token-keys\.json \(mode 0600\) with active key (\d+)\n/.exec(list.stdout);
-    expect(first, list.stdout).not.toBeNull();
+    expect(list.code).toBe(1);
+    expect(list.stderr).toContain("no token key file");
     const added = await cli(keyDir, "token-keys", "add");
-    const second = /^added key (\d+) \(decrypt-only\)/.exec(added.stdout)![1]!;
+    const first = /created key file .*token-keys\.json \(mode 0600\) with active key (\d+)\n/.exec(added.stdout);
+    expect(first, added.stdout).not.toBeNull();
+    const second = /^added key (\d+) \(decrypt-only\)/m.exec(added.stdout)![1]!;
     const act = await cli(keyDir, "token-keys", "activate", second);
     expect(act.stdout).toContain(`key ${second} is active: new tokens are sealed with it; key ${first![1]} is now decrypt-only`);
     expect(act.stdout).toContain("a running server picks the change up within a second");
