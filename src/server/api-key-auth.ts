@@ -1,4 +1,5 @@
-import { authenticateApiKey, type ApiKeyLookup, type ApiKeyPrincipal } from "../domain/auth/api-keys.js";
+import type { ApiKeyAuthenticator } from "../domain/auth/api-key-cache.js";
+import type { ApiKeyPrincipal } from "../domain/auth/api-keys.js";
 import { RoomgateError } from "../domain/errors.js";
 import type { RateLimiter } from "../domain/rate-limit.js";
 
@@ -18,7 +19,8 @@ export class RateLimitedError extends RoomgateError {
  */
 export class ApiKeyGate {
   constructor(
-    private readonly keys: ApiKeyLookup,
+    /** Usually the `CachedApiKeyLookup`, which remembers keys that opened for its ttl. */
+    private readonly keys: ApiKeyAuthenticator,
     private readonly limiter?: RateLimiter,
   ) {}
 
@@ -28,7 +30,7 @@ export class ApiKeyGate {
    * when the budget is spent. The key itself is never logged or echoed.
    */
   async admit(presented: string): Promise<ApiKeyPrincipal> {
-    const principal = await authenticateApiKey(this.keys, presented);
+    const principal = await this.keys.authenticate(presented);
     if (!principal) throw new RoomgateError("unauthenticated", "invalid API key");
     const wait = this.limiter?.take(principal.keyId) ?? 0;
     if (wait > 0) throw new RateLimitedError(wait);
