@@ -73,7 +73,8 @@ export function apiKeyInterceptor(gate: ApiKeyGate): Interceptor {
   return (next) => async (req) => {
     if (isPrivateService(req.service.typeName)) {
       // Refusals are RoomgateErrors; the error interceptor gives them their code.
-      req.contextValues.set(apiKeyPrincipalKey, await gate.admit(bearerApiKey(req.header.get("authorization"))));
+      const procedure = `${req.service.typeName}/${req.method.name}`;
+      req.contextValues.set(apiKeyPrincipalKey, await gate.admit(bearerApiKey(req.header.get("authorization")), procedure));
     }
     return next(req);
   };
