@@ -290,10 +290,12 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
 
   compatRoutes.push(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }));
   // API keys are looked up on every backend call; a short cache keeps that
-  // off the database. A revocation reaches it through the change feed at
-  // once, on every replica (the ttl only bounds a missed one).
+  // off the database, and remembers which presented key opened so a hot
+  // caller costs no hash per call. A revocation reaches both through the
+  // change feed at once, on every replica (the ttl only bounds a missed one).
   const apiKeys = new CachedApiKeyLookup(tenants, config.apiKeyCacheMs, clock);
   live.hooks.onApiKeyRevoked = (k) => {
+    // Drops the record and every remembered presented form of the key.
     apiKeys.forget(k.keyId);
     eventsPrivate.endStreamsOfKey(k.keyId);
   };

@@ -34,7 +34,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: "ROOMGATE_MAX_METADATA_BYTES", default: "4096", meaning: "largest metadata (encoded JSON) per token" },
   { name: "ROOMGATE_VERIFY_CACHE_SIZE", default: "100000", meaning: "verified tokens kept decoded in memory (0 disables)" },
   { name: "ROOMGATE_API_KEY_CACHE_MS", default: "5000", meaning: "how long a valid API key is remembered (0 disables)" },
-  { name: "ROOMGATE_RATE_LIMIT_PER_SECOND", default: "5000", meaning: "calls per second per API key (0 disables)" },
+  { name: "ROOMGATE_RATE_LIMIT_PER_SECOND", default: "5000", meaning: "calls per second per API key; Verify and VerifyAccessToken are not counted (0 disables)" },
   { name: "ROOMGATE_LOGIN_FAILURES_PER_MINUTE", default: "5", meaning: "failed logins per account and client address (0 disables)" },
   { name: "ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE", default: "4 × the above, at least 20", meaning: "failed logins per account from all addresses (0 disables)" },
   { name: "ROOMGATE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", default: "60", meaning: "Login calls per client address (0 disables)" },

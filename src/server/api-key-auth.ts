@@ -1,4 +1,5 @@
-import { authenticateApiKey, type ApiKeyLookup, type ApiKeyPrincipal } from "../domain/auth/api-keys.js";
+import type { ApiKeyAuthenticator } from "../domain/auth/api-key-cache.js";
+import type { ApiKeyPrincipal } from "../domain/auth/api-keys.js";
 import { RoomgateError } from "../domain/errors.js";
 import type { RateLimiter } from "../domain/rate-limit.js";
 
@@ -11,6 +12,19 @@ export class RateLimitedError extends RoomgateError {
 }
 
 /**
+ * Calls the per-key rate limit does not count: token verification. A chat or
+ * media server verifies on every join and often on every message; it only
+ * reads memory (no row is written), so its rate is bounded by the CPU, and any
+ * fixed per-key cap would either throttle one busy media server below what
+ * the machine can do or be too high to protect anything else. Exempting it
+ * keeps the default cap meaningful for the calls that write.
+ */
+export const UNMETERED_PROCEDURES: ReadonlySet<string> = new Set([
+  "room.tokens.private.v1.Service/Verify",
+  "room.users.private.v1.Service/VerifyAccessToken",
+]);
+
+/**
  * The one way a backend call is admitted, whatever carried the key (the
  * RPCs' `Authorization: Bearer`, seed 003's `?auth=`): the key must open,
  * and its call budget must allow one more call. Sharing one gate (and one
@@ -18,18 +32,22 @@ export class RateLimitedError extends RoomgateError {
  */
 export class ApiKeyGate {
   constructor(
-    private readonly keys: ApiKeyLookup,
+    /** Usually the `CachedApiKeyLookup`, which remembers keys that opened for its ttl. */
+    private readonly keys: ApiKeyAuthenticator,
     private readonly limiter?: RateLimiter,
   ) {}
 
   /**
-   * Authenticates `presented` and takes one call from its budget. Throws
-   * unauthenticated for a key that does not open, {@link RateLimitedError}
-   * when the budget is spent. The key itself is never logged or echoed.
+   * Authenticates `presented` and takes one call from its budget, unless
+   * `procedure` (`<service>/<method>`) is one of {@link UNMETERED_PROCEDURES}.
+   * Throws unauthenticated for a key that does not open,
+   * {@link RateLimitedError} when the budget is spent. The key itself is
+   * never logged or echoed.
    */
-  async admit(presented: string): Promise<ApiKeyPrincipal> {
-    const principal = await authenticateApiKey(this.keys, presented);
+  async admit(presented: string, procedure: string): Promise<ApiKeyPrincipal> {
+    const principal = await this.keys.authenticate(presented);
     if (!principal) throw new RoomgateError("unauthenticated", "invalid API key");
+    if (UNMETERED_PROCEDURES.has(procedure)) return principal;
     const wait = this.limiter?.take(principal.keyId) ?? 0;
     if (wait > 0) throw new RateLimitedError(wait);
     return principal;

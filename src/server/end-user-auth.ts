@@ -78,13 +78,19 @@ export function isEndUserService(typeName: string): boolean {
  * fail a health check.
  */
 export function endUserInterceptor(userTokens: SubjectTokens, roomTokens: RoomTokens): Interceptor {
-  return (next) => async (req) => {
+  // Nothing here is awaited (token checks are synchronous): no async frame;
+  // a refusal is still a rejected promise, as from an async interceptor.
+  return (next) => (req) => {
     // Calls that take no credential must work even with a stale cookie or
     // token attached (e.g. logging in again after a session expired).
     if (isEndUserService(req.service.typeName) && !CREDENTIAL_FREE.has(`${req.service.typeName}/${req.method.name}`)) {
-      // Refusals are RoomgateErrors; the error interceptor gives them their code.
-      const caller = authenticateEndUser(req.header.get("authorization"), req.header.get("cookie"), userTokens, roomTokens);
-      if (caller !== undefined) req.contextValues.set(endUserKey, caller);
+      try {
+        // Refusals are RoomgateErrors; the error interceptor gives them their code.
+        const caller = authenticateEndUser(req.header.get("authorization"), req.header.get("cookie"), userTokens, roomTokens);
+        if (caller !== undefined) req.contextValues.set(endUserKey, caller);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     return next(req);
   };

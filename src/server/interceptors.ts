@@ -1,4 +1,4 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type StreamRequest, type UnaryRequest } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -48,13 +48,20 @@ export function logUnhandled(log: Logger, err: unknown, procedure: string): void
   log.error({ err, procedure }, "unhandled error");
 }
 
-/** Applies {@link toConnectError} to every call. */
+/**
+ * Applies {@link toConnectError} to every call. Written without an async
+ * frame (this runs on every call): a failure of the rest of the chain,
+ * thrown at once or rejected later, is converted the same way.
+ */
 export function errorInterceptor(log: Logger): Interceptor {
-  return (next) => async (req) => {
-    try {
-      return await next(req);
-    } catch (err) {
+  return (next) => (req) => {
+    const fail = (err: unknown): never => {
       throw toConnectError(err, log, req.url);
+    };
+    try {
+      return next(req).catch(fail);
+    } catch (err) {
+      return Promise.reject(err).catch(fail);
     }
   };
 }
@@ -70,13 +77,19 @@ export function isPrivateService(typeName: string): boolean {
  * limit) goes through the same {@link ApiKeyGate} as the REST routes.
  */
 export function apiKeyInterceptor(gate: ApiKeyGate): Interceptor {
-  return (next) => async (req) => {
-    if (isPrivateService(req.service.typeName)) {
-      // Refusals are RoomgateErrors; the error interceptor gives them their code.
-      req.contextValues.set(apiKeyPrincipalKey, await gate.admit(bearerApiKey(req.header.get("authorization"))));
-    }
-    return next(req);
+  return (next) => (req) => {
+    // End-user surfaces have nothing to await here: no async frame for them.
+    if (!isPrivateService(req.service.typeName)) return next(req);
+    return admitThenNext(gate, req, next);
   };
+}
+
+/** The backend half of {@link apiKeyInterceptor}: admits the key, then runs the call. */
+async function admitThenNext<T>(gate: ApiKeyGate, req: UnaryRequest | StreamRequest, next: (req: UnaryRequest | StreamRequest) => Promise<T>): Promise<T> {
+  // Refusals are RoomgateErrors; the error interceptor gives them their code.
+  const procedure = `${req.service.typeName}/${req.method.name}`;
+  req.contextValues.set(apiKeyPrincipalKey, await gate.admit(bearerApiKey(req.header.get("authorization")), procedure));
+  return next(req);
 }
 
 /**
@@ -86,17 +99,18 @@ export function apiKeyInterceptor(gate: ApiKeyGate): Interceptor {
  * a client bug just the same.
  */
 export function strictFieldsInterceptor(): Interceptor {
-  return (next) => async (req) => {
+  // Nothing to await: no async frame; a refusal is still a rejected promise.
+  return (next) => (req) => {
     // JSON bodies never carry unknown fields (the parser refuses them), so
     // only binary ones need the walk.
     if (!req.stream && !(req.header.get("content-type") ?? "").includes("json")) {
       const parseError = takeParseError(req.message);
       if (parseError !== undefined) {
-        throw new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
+        return Promise.reject(new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument));
       }
       const path = findUnknown(req.message, "");
       if (path !== undefined) {
-        throw new ConnectError(`unknown field in request${path === "" ? "" : ` at ${path}`}`, Code.InvalidArgument);
+        return Promise.reject(new ConnectError(`unknown field in request${path === "" ? "" : ` at ${path}`}`, Code.InvalidArgument));
       }
     }
     return next(req);

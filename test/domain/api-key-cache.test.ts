@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CachedApiKeyLookup } from "../../src/domain/auth/api-key-cache.js";
-import type { ApiKeyRecord } from "../../src/domain/auth/api-keys.js";
+import { hashApiKey, type ApiKeyRecord } from "../../src/domain/auth/api-keys.js";
 
 function source() {
   const rows = new Map<string, ApiKeyRecord>();
@@ -82,5 +82,100 @@ describe("CachedApiKeyLookup", () => {
     // The stale row was not kept: the next lookup reads the revocation.
     expect((await cache.findApiKey("k"))?.revokedAt).toBe(10);
     expect(reads).toBe(2);
+  });
+});
+
+describe("CachedApiKeyLookup.authenticate (a presented key remembered)", () => {
+  const KEY = `rgk_0123456789abcdef_${"A".repeat(43)}`;
+  /** A store holding KEY, and a hash that counts its calls. */
+  function setup(ttlMs = 5_000) {
+    let now = 0;
+    let hashes = 0;
+    const counting = (key: string) => {
+      hashes++;
+      return hashApiKey(key);
+    };
+    const src = source();
+    src.rows.set("0123456789abcdef", { id: "0123456789abcdef", tenantId: "t", hash: hashApiKey(KEY), revokedAt: null });
+    const cache = new CachedApiKeyLookup(src, ttlMs, () => now, 10_000, counting);
+    return {
+      src,
+      cache,
+      get hashes() {
+        return hashes;
+      },
+      at(ms: number) {
+        now = ms;
+      },
+    };
+  }
+
+  it("costs no hash and no read for a key that opened within the ttl", async () => {
+    const s = setup();
+    expect(await s.cache.authenticate(KEY)).toEqual({ tenantId: "t", keyId: "0123456789abcdef" });
+    expect(s.hashes).toBe(1);
+    for (let i = 0; i < 5; i++) expect((await s.cache.authenticate(KEY))?.tenantId).toBe("t");
+    expect({ hashes: s.hashes, reads: s.src.reads }).toEqual({ hashes: 1, reads: 1 });
+    // After the ttl it is checked in full again (and sees the revoked row).
+    s.src.rows.set("0123456789abcdef", { ...s.src.rows.get("0123456789abcdef")!, revokedAt: 1 });
+    s.at(5_000);
+    expect(await s.cache.authenticate(KEY)).toBeUndefined();
+    expect({ hashes: s.hashes, reads: s.src.reads }).toEqual({ hashes: 2, reads: 2 });
+  });
+
+  it("never remembers a key that does not open: every wrong secret is hashed and compared", async () => {
+    const s = setup();
+    const wrong = `rgk_0123456789abcdef_${"B".repeat(43)}`;
+    expect(await s.cache.authenticate(wrong)).toBeUndefined();
+    expect(await s.cache.authenticate(wrong)).toBeUndefined();
+    expect(s.hashes).toBe(2);
+  });
+
+  it("a forget (a revocation from the feed) drops the remembered key at once", async () => {
+    const s = setup();
+    await s.cache.authenticate(KEY);
+    s.src.rows.set("0123456789abcdef", { ...s.src.rows.get("0123456789abcdef")!, revokedAt: 1 });
+    s.cache.forget("0123456789abcdef");
+    expect(await s.cache.authenticate(KEY)).toBeUndefined();
+    expect(s.hashes).toBe(2);
+  });
+
+  it("does not remember a key whose check was in flight when it was forgotten", async () => {
+    const rows = new Map<string, ApiKeyRecord>([["0123456789abcdef", { id: "0123456789abcdef", tenantId: "t", hash: hashApiKey(KEY), revokedAt: null }]]);
+    let release: (() => void) | undefined;
+    let reads = 0;
+    const slow = {
+      async findApiKey(id: string) {
+        reads++;
+        const row = rows.get(id);
+        if (reads === 1) await new Promise<void>((r) => (release = r));
+        return row;
+      },
+    };
+    const cache = new CachedApiKeyLookup(slow, 5_000, () => 0);
+    const inFlight = cache.authenticate(KEY);
+    await new Promise((r) => setImmediate(r));
+    rows.set("0123456789abcdef", { ...rows.get("0123456789abcdef")!, revokedAt: 1 });
+    cache.forget("0123456789abcdef");
+    release!();
+    expect((await inFlight)?.keyId).toBe("0123456789abcdef"); // checked against the pre-revocation row
+    expect(await cache.authenticate(KEY)).toBeUndefined();
+  });
+
+  it("a memo entry lives no longer than the record it was checked against", async () => {
+    const s = setup();
+    expect(await s.cache.findApiKey("0123456789abcdef")).toBeDefined(); // record cached at 0, until 5,000
+    s.at(4_000);
+    await s.cache.authenticate(KEY); // record hit; memo until 5,000, not 9,000
+    s.src.rows.set("0123456789abcdef", { ...s.src.rows.get("0123456789abcdef")!, revokedAt: 1 });
+    s.at(5_000);
+    expect(await s.cache.authenticate(KEY)).toBeUndefined();
+  });
+
+  it("a ttl of 0 remembers nothing", async () => {
+    const s = setup(0);
+    await s.cache.authenticate(KEY);
+    await s.cache.authenticate(KEY);
+    expect({ hashes: s.hashes, reads: s.src.reads }).toEqual({ hashes: 2, reads: 2 });
   });
 });

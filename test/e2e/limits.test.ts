@@ -46,4 +46,30 @@ describe("rate limits answer resource_exhausted", () => {
     now += 20_000; // one failure's worth of refill at 3 per minute
     expect((await login("right-password")).userId).not.toBe("");
   });
+  it("does not count token verification: a burst of Verify and VerifyAccessToken far over the limit succeeds, while Create is refused", async () => {
+    now += 10_000; // a full bucket: 4 calls at 2 per second
+    const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const admin = createClient(UsersPrivate, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const users = createClient(Users, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const key = bearer(srv.apiKey);
+    const arg = { arguments: [{ userId: "v", roomId: "verify-room", permissions: [203] }] };
+    // Two metered calls: the bucket has two left.
+    const { id: userId } = await admin.createUser({ email: "verify@example.com", username: "verifier", password: "right-password" }, key);
+    const token = (await tokens.create(arg, key)).tokens[0]!;
+    const access = (await users.login({ tenantId: srv.tenantId, username: "verifier", password: "right-password" })).accessToken;
+    // 40 verifications at once (ten times the burst), over gRPC and Connect JSON.
+    const verified = await Promise.all([
+      ...Array.from({ length: 20 }, async () => (await tokens.verify({ token }, key)).userId),
+      ...Array.from({ length: 20 }, async () => (await admin.verifyAccessToken({ token: access }, key)).userId),
+    ]);
+    expect(new Set(verified)).toEqual(new Set(["v", userId]));
+    // The budget is untouched by them: two Creates still pass, the third is refused and writes nothing.
+    await tokens.create(arg, key);
+    await tokens.create(arg, key);
+    const before = await srv.app.grants.countGrants();
+    await expectCode(tokens.create(arg, key), Code.ResourceExhausted, /rate limit exceeded for this API key/);
+    expect(await srv.app.grants.countGrants()).toBe(before);
+    // Verification still answers with the bucket empty.
+    expect((await tokens.verify({ token }, key)).userId).toBe("v");
+  });
 });

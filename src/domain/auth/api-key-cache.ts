@@ -1,4 +1,9 @@
-import type { ApiKeyLookup, ApiKeyRecord } from "./api-keys.js";
+import { authenticateApiKey, hashApiKey, type ApiKeyLookup, type ApiKeyPrincipal, type ApiKeyRecord } from "./api-keys.js";
+
+/** Authenticates a presented API key: its principal, or undefined when it does not open. */
+export interface ApiKeyAuthenticator {
+  authenticate(presented: string): Promise<ApiKeyPrincipal | undefined>;
+}
 
 /**
  * Remembers API key records for a short time. Every backend call looks its
@@ -6,9 +11,24 @@ import type { ApiKeyLookup, ApiKeyRecord } from "./api-keys.js";
  * Only keys that exist are cached, so a key created by the CLI works at
  * once; a key revoked by the CLI (another process) stops working within
  * `ttlMs`. A ttl of 0 disables the cache.
+ *
+ * It also remembers, for the same time, which principal a presented key
+ * opened, so a hot caller costs no hash per call (see {@link authenticate}).
  */
-export class CachedApiKeyLookup implements ApiKeyLookup {
+export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
   private readonly entries = new Map<string, { record: ApiKeyRecord; until: number }>();
+  /**
+   * Presented key → the principal it opened. Keyed by the presented string
+   * itself, on purpose: any keyed digest of it (HMAC, BLAKE2) is again a hash
+   * per call, which is the cost this memo exists to avoid. Keeping the string
+   * exposes nothing new — the same secret sits in every request's headers in
+   * this heap — as long as it stays in memory only: the map is never logged,
+   * serialised or iterated out, holds only keys that opened (a stranger
+   * cannot fill it with guesses), and is bounded by `max`. A lookup compares
+   * strings only after V8's full-string hashes match, so it leaks no prefix
+   * timing the constant-time hash comparison would have hidden.
+   */
+  private readonly opened = new Map<string, { principal: ApiKeyPrincipal; until: number }>();
   /** Bumped by every forget: a read that overlapped one may be older than it. */
   private forgets = 0;
 
@@ -17,6 +37,8 @@ export class CachedApiKeyLookup implements ApiKeyLookup {
     private readonly ttlMs: number,
     private readonly clock: () => number = Date.now,
     private readonly max = 10_000,
+    /** The key hash; a seam so tests can count what a call costs. */
+    private readonly hash: (key: string) => Uint8Array = hashApiKey,
   ) {}
 
   async findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
@@ -38,9 +60,40 @@ export class CachedApiKeyLookup implements ApiKeyLookup {
     return record;
   }
 
-  /** Forgets a key at once (after a revocation in this process). */
+  /**
+   * The principal behind `presented`: remembered when this exact key opened
+   * within the ttl, else checked in full ({@link authenticateApiKey}: lookup
+   * and constant-time hash comparison) and remembered if it opens. A memo
+   * entry lives no longer than the record it was checked against, so a
+   * missed revocation is still bounded by one ttl.
+   */
+  async authenticate(presented: string): Promise<ApiKeyPrincipal | undefined> {
+    if (this.ttlMs <= 0) return await authenticateApiKey(this, presented, this.hash);
+    const now = this.clock();
+    const hit = this.opened.get(presented);
+    if (hit !== undefined) {
+      if (hit.until > now) return hit.principal;
+      this.opened.delete(presented);
+    }
+    const forgetsBefore = this.forgets;
+    const principal = await authenticateApiKey(this, presented, this.hash);
+    // Same race as in findApiKey: a key revoked while it was being checked
+    // must not be remembered as open.
+    if (principal === undefined || this.forgets !== forgetsBefore) return principal;
+    const until = Math.min(now + this.ttlMs, this.entries.get(principal.keyId)?.until ?? now + this.ttlMs);
+    if (this.opened.size >= this.max) this.opened.clear();
+    this.opened.set(presented, { principal, until });
+    return principal;
+  }
+
+  /**
+   * Forgets a key at once (its record and every presented form it opened
+   * with), after a revocation reached this process through the change feed.
+   */
   forget(id: string): void {
     this.forgets++;
     this.entries.delete(id);
+    // Rare (revocations) and bounded by `max`: a scan beats a second index.
+    for (const [presented, e] of this.opened) if (e.principal.keyId === id) this.opened.delete(presented);
   }
 }

@@ -47,10 +47,10 @@ export function hashApiKey(key: string): Uint8Array {
  * the operator (ROOMGATE_API_KEY) in another shape gets one derived from its
  * hash, so lookups stay a primary-key read either way.
  */
-export function apiKeyId(key: string): string {
+export function apiKeyId(key: string, hash: (key: string) => Uint8Array = hashApiKey): string {
   const m = FORMAT.exec(key);
   if (m) return m[1]!;
-  return `env_${Buffer.from(hashApiKey(`roomgate-key-id:${key}`)).toString("hex").slice(0, 16)}`;
+  return `env_${Buffer.from(hash(`roomgate-key-id:${key}`)).toString("hex").slice(0, 16)}`;
 }
 
 const DUMMY_HASH = hashApiKey("roomgate-dummy");
@@ -58,15 +58,20 @@ const DUMMY_HASH = hashApiKey("roomgate-dummy");
 /**
  * Resolves a presented key to its tenant, or undefined. The hash comparison
  * runs in constant time, and a dummy comparison runs for unknown ids so that
- * timing does not tell which ids exist.
+ * timing does not tell which ids exist. `hash` is {@link hashApiKey}; a
+ * parameter only so tests can count the hashes a call costs.
  */
-export async function authenticateApiKey(lookup: ApiKeyLookup, presented: string): Promise<ApiKeyPrincipal | undefined> {
+export async function authenticateApiKey(
+  lookup: ApiKeyLookup,
+  presented: string,
+  hash: (key: string) => Uint8Array = hashApiKey,
+): Promise<ApiKeyPrincipal | undefined> {
   if (presented.length === 0 || presented.length > 512) return undefined;
-  const id = apiKeyId(presented);
+  const id = apiKeyId(presented, hash);
   const record = await lookup.findApiKey(id);
-  const hash = hashApiKey(presented);
-  const expected = record?.hash.length === hash.length ? record.hash : DUMMY_HASH;
-  const equal = timingSafeEqual(hash, expected);
+  const digest = hash(presented);
+  const expected = record?.hash.length === digest.length ? record.hash : DUMMY_HASH;
+  const equal = timingSafeEqual(digest, expected);
   if (!record || !equal || record.revokedAt !== null) return undefined;
   return { tenantId: record.tenantId, keyId: record.id };
 }
