@@ -56,7 +56,9 @@ export function logUnhandled(log: Logger, err: unknown, procedure: string): void
 export function errorInterceptor(log: Logger): Interceptor {
   return (next) => (req) => {
     const fail = (err: unknown): never => {
-      throw toConnectError(err, log, req.url);
+      // The procedure, never req.url: a Connect GET carries the request
+      // message (a token, say) in its query string.
+      throw toConnectError(err, log, `${req.service.typeName}/${req.method.name}`);
     };
     try {
       return next(req).catch(fail);

@@ -108,7 +108,7 @@ export class SqlModerationStore implements ModerationStore, RevocationStore, Lap
           select 1 from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and user_id = ${userId}
           union all
           select 1 from rooms r join space_members sm on sm.space_id = r.space_id and sm.user_id = ${userId}
-          where r.tenant_id = ${tenantId} and r.id = ${roomId}
+          where r.tenant_id = ${tenantId} and r.id = ${roomId} and r.is_public = ${true}
           limit 1`,
     );
     return row !== undefined;

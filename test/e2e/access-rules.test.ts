@@ -64,6 +64,19 @@ describe("1. a private room in a public space is not open to the space's members
     expect(await grantedIn(s.spaceUser.token, s.privateRoom)).toContain(P.PermissionCanSendMessagesInMainThread);
   });
 
+  it("a space member without a room role is no member of a private room: moderating them there is not_found", async () => {
+    const s = await scene(srv);
+    const before = await rowCount(srv, auditLog);
+    await expectCode(
+      moderationPrivateClient(srv).act({ action: PrivateAction.CHAT_MUTE, roomId: s.privateRoom, targetUserId: s.spaceUser.userId }, bearer(srv.apiKey)),
+      Code.NotFound,
+      /is not a member of room/,
+    );
+    expect(await rowCount(srv, auditLog)).toBe(before);
+    // In the public room of the same space they are a member.
+    await moderationPrivateClient(srv).act({ action: PrivateAction.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceUser.userId }, bearer(srv.apiKey));
+  });
+
   it("seed 003's tenant-wide moderator reaches every room, private ones included", async () => {
     const s = await scene(srv);
     const tm = await createTestUser(srv, { tenantModerator: true });

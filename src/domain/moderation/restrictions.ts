@@ -52,6 +52,8 @@ export function withoutRestricted(perms: readonly P[], active: readonly ActiveRe
   return perms.filter((p) => !(chatBlocked ? inChat(p) : SENDING.has(p)));
 }
 
+const NONE: readonly ActiveRestriction[] = Object.freeze([]);
+
 export class RestrictionIndex {
   /** tenant → room → user → end times; nested so Verify builds no key strings. */
   private readonly byTenant = new Map<string, Map<string, Map<string, Untils>>>();
@@ -77,10 +79,11 @@ export class RestrictionIndex {
   }
 
   /** The restrictions of a member in force at `now`, with their end times. */
-  active(tenantId: string, roomId: string, userId: string, now: number): ActiveRestriction[] {
-    if (this.byTenant.size === 0) return [];
+  active(tenantId: string, roomId: string, userId: string, now: number): readonly ActiveRestriction[] {
+    // One shared empty answer: Verify asks this on every call, and most members have none.
+    if (this.byTenant.size === 0) return NONE;
     const u = this.byTenant.get(tenantId)?.get(roomId)?.get(userId);
-    if (!u) return [];
+    if (!u) return NONE;
     const out: ActiveRestriction[] = [];
     for (const kind of ["room_block", "chat_block", "mute"] as const) {
       const until = u[kind];

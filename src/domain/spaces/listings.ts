@@ -157,7 +157,7 @@ export class SpaceListings {
       spaceRole: f.spaceRole,
       waysIn,
       accessLinkId: f.accessLinkId,
-      restrictions: this.deps.access.restrictions.active(room.tenantId, room.roomId, f.userId, now),
+      restrictions: [...this.deps.access.restrictions.active(room.tenantId, room.roomId, f.userId, now)],
     };
   }
 

@@ -61,12 +61,16 @@ export class Revoker {
   }
 
   private async revoke(
-    r: Revocation,
+    initial: Revocation,
     expiresAt: number | null,
     what: { actor: Actor; reason: string; roomId: string; userId?: string; tokenId?: string; action: string },
   ): Promise<StoredEvent> {
     if (what.reason.length > 1_024) throw invalidArgument("reason is longer than 1024 characters");
+    let r = initial;
     const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
+      // The watermark is read under the write lock: a token whose issue
+      // committed while this revocation waited for the lock is covered too.
+      r = { ...r, at: this.deps.clock() };
       await this.deps.store.addRevocation(r, expiresAt);
       await record({
         audit: [{ tenantId: r.tenantId, at: r.at, actor: what.actor, action: what.action, roomId: what.roomId, targetUserId: what.userId ?? "", target: what.tokenId ?? "", reason: what.reason }],
