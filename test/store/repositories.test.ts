@@ -504,7 +504,8 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       for (const id of ["owner", "roled", "spaced", "stranger"]) await users.insertUser(user(id));
       await spaces.insertSpace({ id: "s1", tenantId: T1, name: "s", isPublic: false, ownerUserId: "owner" }, 1);
       await spaces.insertSpace({ id: "s2", tenantId: T1, name: "s2", isPublic: false, ownerUserId: "owner" }, 1);
-      await spaces.insertRoom({ tenantId: T1, id: "r1", spaceId: "s1", name: "", isPublic: false, creatorUserId: "owner", createdAt: 1 });
+      await spaces.insertRoom({ tenantId: T1, id: "r1", spaceId: "s1", name: "", isPublic: true, creatorUserId: "owner", createdAt: 1 });
+      await spaces.insertRoom({ tenantId: T1, id: "r-private", spaceId: "s1", name: "", isPublic: false, creatorUserId: "owner", createdAt: 1 });
       await members.setRoomRole(T1, "r1", "roled", "role_room_user", "key:k1", 1);
       await members.setSpaceRole(T1, "s1", "spaced", "role_space_user", 1);
       await members.setSpaceRole(T1, "s2", "stranger", "role_space_user", 1);
@@ -514,6 +515,8 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       expect(await m.isMember(T1, "r1", "spaced")).toBe(true);
       expect(await m.isMember(T1, "r1", "owner")).toBe(true);
       expect(await m.isMember(T1, "r1", "stranger")).toBe(false);
+      // A space role makes its holder a member of the space's public rooms only.
+      expect(await m.isMember(T1, "r-private", "spaced")).toBe(false);
       expect(await m.isMember(T2, "r1", "roled")).toBe(false);
     });
   });
