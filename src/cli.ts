@@ -80,7 +80,7 @@ async function serveSingle(config: Config, log: Logger): Promise<void> {
   log.info({ port: server.port, tls: Boolean(config.tlsCert) }, "roomgate listening");
   process.once("SIGTERM", () => drainAndExit(server, "SIGTERM", log));
   process.once("SIGINT", () => drainAndExit(server, "SIGINT", log));
-  const reload = keyringReloader(config, app.codec, log);
+  const reload = keyringReloader(config, app.reloadKeys);
   process.on("SIGHUP", () => reload("SIGHUP"));
 }
 

@@ -46,7 +46,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     await tellPrimary({ roomgate: "failed", message: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
-  reload = keyringReloader(config, app.codec, log);
+  reload = keyringReloader(config, app.reloadKeys);
   if (reloadPending) reload("SIGHUP");
   log.info({ port: server.port }, "worker listening");
   await tellPrimary({ roomgate: "listening", port: server.port });
