@@ -350,14 +350,34 @@ tokens
   });
 
 tokens
-  .command("verify <token>")
-  .description("verify a room member token (keys, expiry, revocations, restrictions); prints its claims as JSON, exit 1 when refused")
+  .command("verify [token]")
+  .description(
+    "verify a room member token (keys, expiry, revocations, restrictions); prints its claims as JSON, exit 1 when refused. " +
+      "Without a token (or with -) it is read from standard input, which keeps it out of the process list and shell history",
+  )
   .option("--tenant <id>", "also require the token to belong to this tenant")
-  .action(async (token: string, opts: { tenant?: string }) => {
+  .action(async (arg: string | undefined, opts: { tenant?: string }) => {
+    const token = arg === undefined || arg === "-" ? await tokenFromStdin() : arg;
     await withDatabase(async (db) => {
       console.log(JSON.stringify(await verifyToken(loadConfig(), db, token, opts.tenant)));
     });
   });
+
+/**
+ * The token from standard input: its first line, trimmed. A terminal on
+ * stdin is refused (nothing would ever arrive), as is an empty line.
+ */
+async function tokenFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new CliError("no token given: pass it as an argument, or pipe it in (… | roomgate tokens verify -)");
+  let input = "";
+  for await (const chunk of process.stdin) {
+    input += String(chunk);
+    if (input.length > 64 * 1024) throw new CliError("standard input is too long to be a token");
+  }
+  const token = input.split("\n", 1)[0]!.trim();
+  if (token === "") throw new CliError("no token on standard input");
+  return token;
+}
 
 /** A --metadata value: a JSON object, or a usage error. */
 function jsonObject(raw: string): JsonObject {

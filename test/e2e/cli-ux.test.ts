@@ -25,6 +25,20 @@ async function roomgate(args: string[], env: NodeJS.ProcessEnv): Promise<{ code:
   }
 }
 
+/** Runs the CLI with `input` on its standard input. */
+function roomgateWithInput(args: string[], env: NodeJS.ProcessEnv, input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
 /** A fresh PostgreSQL database under the postgres project; none under sqlite. */
 async function storeEnv(): Promise<{ env: Record<string, string>; pg: TestDatabase | undefined }> {
   if (testStore() !== "postgres") return { env: {}, pg: undefined };
@@ -245,6 +259,21 @@ describe("roomgate tokens create / verify against the store a server runs on", (
     const revoked = await roomgate(["tokens", "verify", token], env);
     expect(revoked.code).toBe(1);
     expect(revoked.stderr).toContain("revoked");
+  });
+
+  it("verify reads the token from standard input when it is not an argument (kept out of the process list)", async () => {
+    const { token } = JSON.parse((await roomgate(["tokens", "create", "--user", "u-stdin", "--room", "r-stdin"], env)).stdout) as { token: string };
+    const piped = await roomgateWithInput(["tokens", "verify"], env, `${token}\n`);
+    expect(piped.stderr).toBe("");
+    expect(piped.code).toBe(0);
+    expect(JSON.parse(piped.stdout)).toMatchObject({ userId: "u-stdin", roomId: "r-stdin" });
+    const dash = await roomgateWithInput(["tokens", "verify", "-"], env, token);
+    expect(dash.code).toBe(0);
+    expect(JSON.parse(dash.stdout)).toMatchObject({ userId: "u-stdin" });
+    const empty = await roomgateWithInput(["tokens", "verify"], env, "\n");
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain("no token on standard input");
+    expect(empty.stdout).toBe("");
   });
 
   it("create refuses an unknown permission, a bad --metadata and an unknown tenant, writing nothing", async () => {
