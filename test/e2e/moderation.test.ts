@@ -630,3 +630,30 @@ describe("restrictions and kicks survive a restart", () => {
     }
   });
 });
+
+describe("hierarchy is judged under the write lock", () => {
+  it("a promotion that commits while a mute waits for the lock wins: the mute is refused and writes nothing", async () => {
+    const roomId = await insertRoom(srv);
+    const target = await insertUser(srv);
+    await srv.app.memberships.setRoomRole(srv.tenantId, roomId, target, "role_room_user", "test", Date.now());
+    const moderator = await roomModeratorCaller(roomId);
+    const before = await writes();
+    // Hold the write lock with the promotion inside it; the mute starts
+    // meanwhile, so whatever it reads outside the lock sees a plain member.
+    let entered!: () => void;
+    let release!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const held = srv.app.transact(async () => {
+      await srv.app.memberships.setRoomRole(srv.tenantId, roomId, target, "role_room_moderator", "test", Date.now());
+      entered();
+      await new Promise<void>((r) => (release = r));
+    });
+    await inside;
+    const muting = moderator.act({ action: Action.CHAT_MUTE, roomId, targetUserId: target, reason: "" });
+    await new Promise((r) => setTimeout(r, 150));
+    release();
+    await held;
+    await expectCode(muting, Code.PermissionDenied, /higher rank/);
+    expect(await writes()).toStrictEqual(before);
+  });
+});

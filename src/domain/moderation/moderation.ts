@@ -107,18 +107,6 @@ export class Moderation {
     }
     if (input.durationSeconds > MAX_DURATION) throw invalidArgument(`duration_seconds exceeds ${MAX_DURATION}`);
     authorize(input.caller, REQUIRED_PERMISSION[input.action], input.action);
-    if (!(await store.roomExists(input.tenantId, input.roomId))) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
-    if (!(await store.isMember(input.tenantId, input.roomId, input.targetUserId))) {
-      throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
-    }
-    if (input.caller !== "api_key") {
-      // Hierarchy: owner > space moderator > room moderator > member; nobody
-      // acts on a member of equal or higher rank (themselves included).
-      const target = rankIn(await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId));
-      if (target >= input.caller.rank) {
-        throw new RoomgateError("permission_denied", `${input.action} needs a higher rank than the target's in this room`);
-      }
-    }
     const now = this.deps.clock();
     const until = effect.set && input.durationSeconds > 0 ? now + input.durationSeconds * 1000 : null;
     const restriction: Restriction | undefined = effect.set
@@ -129,6 +117,20 @@ export class Moderation {
       : undefined;
     const lifted = effect.lift ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.lift } : undefined;
     const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
+      // Read under the write lock: a promotion or a removal committing
+      // meanwhile cannot slip between the check and the action.
+      if (!(await store.roomExists(input.tenantId, input.roomId))) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
+      if (!(await store.isMember(input.tenantId, input.roomId, input.targetUserId))) {
+        throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
+      }
+      if (input.caller !== "api_key") {
+        // Hierarchy: owner > space moderator > room moderator > member; nobody
+        // acts on a member of equal or higher rank (themselves included).
+        const target = rankIn(await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId));
+        if (target >= input.caller.rank) {
+          throw new RoomgateError("permission_denied", `${input.action} needs a higher rank than the target's in this room`);
+        }
+      }
       if (restriction) await store.setRestriction(restriction, input.actor, now);
       if (lifted) await store.liftRestriction(lifted.tenantId, lifted.roomId, lifted.userId, lifted.kind);
       if (revocation) await store.addRevocation(revocation, null);
