@@ -195,6 +195,11 @@ export class AccessLinks {
     }
     const { tenantId, tokenId } = claims;
     const now = this.deps.clock();
+    // Every block and revocation committed on any replica before this call
+    // is applied here first (this replica's memory may be behind). Not
+    // inside the write: the feed reads through the pool, which writers
+    // waiting for the lock may have exhausted.
+    await this.deps.sink.feed.catchUp();
     return await this.atomically(async (record) => {
       const link = await this.deps.store.findAccessLink(tenantId, tokenId);
       if (!link || link.roomId !== claims.roomId) throw new RoomgateError("not_found", "access link not found");

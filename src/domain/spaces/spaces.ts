@@ -239,6 +239,9 @@ export class Spaces {
     checkScope(caller, roomId);
     await this.requireCaller(caller);
     const now = this.clock();
+    // A block committed on any replica before this call is applied here
+    // first (this replica's memory may be behind); see AccessLinks.redeem.
+    await this.deps.sink.feed.catchUp();
     await this.atomically(async (record) => {
       const room = await this.room(caller.tenantId, spaceId, roomId);
       requireRoomAccess(caller, room.id, this.deps.access);
