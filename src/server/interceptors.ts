@@ -61,11 +61,24 @@ export function errorInterceptor(log: Logger): Interceptor {
       throw toConnectError(err, log, `${req.service.typeName}/${req.method.name}`);
     };
     try {
-      return next(req).catch(fail);
+      return next(req).then((res) => (res.stream ? { ...res, message: convertStream(res.message, fail) } : res), fail);
     } catch (err) {
       return Promise.reject(err).catch(fail);
     }
   };
+}
+
+/**
+ * Passes a response stream through, converting an error thrown part-way
+ * (a Watch whose credential was revoked, a store failure) exactly as one
+ * thrown before the first message.
+ */
+async function* convertStream<T>(source: AsyncIterable<T>, fail: (err: unknown) => never): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } catch (err) {
+    fail(err);
+  }
 }
 
 /** True for backend surfaces (`room.<area>.private.v1.Service`). */

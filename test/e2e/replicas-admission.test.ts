@@ -1,6 +1,6 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";

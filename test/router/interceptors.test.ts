@@ -72,4 +72,29 @@ describe("interceptors without async frames", () => {
     const internal = await rejection(() => errorInterceptor(log)((() => Promise.reject(new Error("secret detail"))) as never)(request("room.tokens.v1.Service", "X")));
     expect(internal).toMatchObject({ code: Code.Internal, rawMessage: "internal error" });
   });
+
+  it("the error interceptor converts an error thrown part-way through a response stream", async () => {
+    const log = pino({ level: "silent" });
+    async function* stream(fail: unknown) {
+      yield { n: 1 };
+      throw fail;
+    }
+    const read = async (fail: unknown) => {
+      const res = (await errorInterceptor(log)((() => Promise.resolve({ stream: true, message: stream(fail) })) as never)(
+        request("room.events.private.v1.Service", "Watch"),
+      )) as unknown as { message: AsyncIterable<unknown> };
+      const got: unknown[] = [];
+      try {
+        for await (const m of res.message) got.push(m);
+      } catch (err) {
+        return { got, err };
+      }
+      return { got, err: undefined };
+    };
+    const internal = await read(new Error("secret detail"));
+    expect(internal.got).toEqual([{ n: 1 }]);
+    expect(internal.err).toMatchObject({ code: Code.Internal, rawMessage: "internal error" });
+    const denied = await read(new RoomgateError("unauthenticated", "token revoked"));
+    expect(denied.err).toMatchObject({ code: Code.Unauthenticated, rawMessage: "token revoked" });
+  });
 });
