@@ -2,6 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import net from "node:net";
 import type { Logger } from "pino";
 import { isWorkerMessage } from "./messages.js";
+import { metricsResponder } from "./metrics.js";
 import { RestartPolicy } from "./restart-policy.js";
 
 /** Options of {@link WorkerPool}. */
@@ -60,6 +61,8 @@ export class WorkerPool {
   private readonly policy: RestartPolicy;
   private exitCode = 0;
   private killTimer: NodeJS.Timeout | undefined;
+  /** Answers a worker's scrape with every worker's metrics together. */
+  private readonly metrics = metricsResponder();
 
   constructor(private readonly opts: PoolOptions) {
     this.policy = opts.policy ?? new RestartPolicy();
@@ -76,7 +79,9 @@ export class WorkerPool {
   private fork(): void {
     const worker = cluster.fork({ PORT: String(this.opts.port) });
     this.live.add(worker);
-    worker.on("message", (m: unknown) => this.onMessage(worker, m));
+    worker.on("message", (m: unknown) => {
+      if (!this.metrics(worker, m)) this.onMessage(worker, m);
+    });
     worker.on("exit", (code: number | null, signal: string | null) => this.onExit(worker, code, signal));
     // Without a listener an IPC error would throw in the primary.
     worker.on("error", (err: Error) => this.opts.log.warn({ err, worker: worker.id }, "worker channel error"));

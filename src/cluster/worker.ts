@@ -3,6 +3,7 @@ import { createApp, serve, type App, type RunningServer } from "../app.js";
 import type { Config } from "../config/config.js";
 import { withCallLog } from "./call-log.js";
 import { tellPrimary } from "./messages.js";
+import { shareMetricsWithCluster } from "./metrics.js";
 import { drainAndExit, keyringReloader } from "./serving.js";
 
 /**
@@ -39,6 +40,8 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
       // Only when the database was replaced under a running primary; the key is never shown by a worker.
       log.warn({ tenantId: app.bootstrap.tenantId }, "a worker bootstrapped a tenant; create its API key with `roomgate api-keys create --tenant`");
     }
+    // A scrape on any worker answers for every worker.
+    shareMetricsWithCluster(app.metrics);
     server = await serve(withCallLog(app, log));
   } catch (err) {
     log.error({ err }, "worker failed to start");

@@ -26,6 +26,7 @@ export class Metrics {
   private readonly verifyCache: Counter<"result">;
   private readonly transactions: Histogram;
   private live: LiveSources | undefined;
+  private renderer: (() => Promise<{ body: string; contentType: string }>) | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -60,6 +61,8 @@ export class Metrics {
       name: "roomgate_revoked_tokens",
       help: "Revoked token ids held in the in-memory revocation index",
       registers,
+      // Every worker holds the same index: across a cluster, one copy's size.
+      aggregator: "max",
       collect() {
         if (self.live) this.set(self.live.revokedTokens());
       },
@@ -76,6 +79,8 @@ export class Metrics {
       name: "roomgate_feed_lag_events",
       help: "Events committed to the store but not yet applied by this replica's change feed",
       registers,
+      // Across a cluster: the worker furthest behind.
+      aggregator: "max",
       async collect() {
         if (self.live) this.set(Math.max(0, await self.live.feedLag()));
       },
@@ -104,8 +109,17 @@ export class Metrics {
     this.transactions.observe(seconds);
   }
 
+  /**
+   * Renders through `fn` from now on: a cluster worker answers a scrape
+   * with the whole cluster's numbers (see cluster/metrics.ts).
+   */
+  renderWith(fn: () => Promise<{ body: string; contentType: string }>): void {
+    this.renderer = fn;
+  }
+
   /** The exposition text and its content type. */
   async render(): Promise<{ body: string; contentType: string }> {
+    if (this.renderer) return await this.renderer();
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
   }
 }

@@ -75,13 +75,13 @@ class Serve {
   }
 
   /** The first log line (from index `from` on) matching `pred`, waiting for it. */
-  waitFor(what: string, pred: (l: LogLine) => boolean, from = 0): Promise<LogLine> {
+  waitFor(what: string, pred: (l: LogLine) => boolean, from = 0, ms?: number): Promise<LogLine> {
     return until(what, () => {
       const hit = this.lines().slice(from).find(pred);
       if (hit) return hit;
       if (this.ended) throw new Error(`serve exited before ${what}:\n${this.stdout}\n${this.stderr}`);
       return undefined;
-    });
+    }, ms);
   }
 }
 
@@ -204,7 +204,8 @@ describe("serve --workers 2", () => {
     dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-"));
     db = await freshStore();
     srv = new Serve(["--workers", "2"], serveEnv(dir, db));
-    const ready = await srv.waitFor("the primary reports every worker listening", (l) => /^listening on .* with 2 workers$/.test(l.msg ?? ""));
+    // Three processes compiling under tsx: slow when the machine is busy.
+    const ready = await srv.waitFor("the primary reports every worker listening", (l) => /^listening on .* with 2 workers$/.test(l.msg ?? ""), 0, 60_000);
     port = ready.port!;
     key = /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!;
     for (const l of srv.lines()) if (l.msg === "worker listening") pids.set(l.worker!, l.pid!);
@@ -230,7 +231,9 @@ describe("serve --workers 2", () => {
     const primary = lines.find((l) => l.msg?.startsWith("listening on"))!;
     expect(primary.msg).toBe(`listening on 127.0.0.1:${port} with 2 workers`);
     expect(primary.pid).not.toBe(listening[0]!.pid);
-    expect(lines.indexOf(primary)).toBeGreaterThan(Math.max(...listening.map((l) => lines.indexOf(l))));
+    // By the clock, not by the order in the shared pipe: three processes
+    // write to it, each flushing when it may.
+    expect(primary["time"] as number).toBeGreaterThanOrEqual(Math.max(...listening.map((l) => l["time"] as number)));
   });
 
   it("answers Connect JSON and gRPC calls, each call by exactly one worker, and both workers answer", async () => {
@@ -267,6 +270,28 @@ describe("serve --workers 2", () => {
     expect(grpc).toHaveLength(8);
     expect(workersOf(json)).toEqual([1, 2]);
     expect(workersOf(grpc)).toEqual([1, 2]);
+  });
+
+  it("GET /metrics on any worker counts every worker's calls (the primary aggregates them)", async () => {
+    // The calls of the test before: 4 JSON + 4 gRPC Creates, answered by both workers.
+    const scrape = () =>
+      new Promise<string>((resolve, reject) => {
+        http
+          .get({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => (text += c));
+            res.on("end", () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`status ${res.statusCode}`))));
+          })
+          .on("error", reject);
+      });
+    const creates = (text: string) =>
+      text
+        .split("\n")
+        .filter((l) => l.startsWith("roomgate_calls_total{") && l.includes('procedure="room.tokens.private.v1.Service/Create"'))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    // Fresh connections land on either worker; every scrape tells the same total.
+    for (let i = 0; i < 6; i++) expect(creates(await scrape())).toBe(8);
   });
 
   it("replaces a worker killed with SIGKILL, and calls keep succeeding", async () => {
