@@ -72,6 +72,11 @@ export class PermissionsService implements ServiceImpl<typeof Service> {
     return streamRoomPermissions(this.streams, { caller, roomId: req.roomId, minEventId: req.minEventId, signal: ctx.signal }, answer);
   }
 
+  /** Watch streams open on this replica, every tenant together. */
+  get openStreams(): number {
+    return this.streams.limits.open;
+  }
+
   /** The RPC's answer for an already resolved caller; the seed 002 REST route shares it. */
   async roomPermissionsOf(caller: RoomCaller, roomId: string): Promise<RoomPermissions> {
     return answer(await effectiveRoomPermissions(caller, roomId, this.deps), roomId);

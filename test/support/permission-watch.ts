@@ -57,6 +57,14 @@ export class PermissionStream {
     return o.error;
   }
 
+  /** The first thing the stream gives: an answer (opened) or the error it ended with. */
+  async opened(ms = 5_000): Promise<true | ConnectError> {
+    const o = await this.take(ms);
+    if (o.kind === "answer") return true;
+    if (!o.error) throw new Error("the stream ended without an answer or an error");
+    return o.error;
+  }
+
   /** Hangs up like a client going away. */
   close(): void {
     this.ctl.abort();
@@ -87,7 +95,7 @@ export class PermissionStream {
 
 /** Seed 002 flags of an answer, without the message's type name. */
 export function flagsOf(r: WatchResponse): Record<string, boolean> {
-  const { $typeName: _t, ...flags } = r.roomPermissions!.permissions!;
+  const { $typeName: _t, $unknown: _u, ...flags } = r.roomPermissions!.permissions!;
   return flags;
 }
 
