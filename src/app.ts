@@ -291,6 +291,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   metrics.watch({
     revokedTokens: () => revocations.revokedTokenCount,
     openWatchers: () => eventsPrivate.openWatchers,
+    openPermissionStreams: () => services.permissions.openStreams,
     feedLag: async () => (await journal.lastEventId()) - feed.appliedId,
   });
   const observer = new CallObserver(metrics, log, tracing);

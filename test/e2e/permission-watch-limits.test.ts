@@ -54,6 +54,8 @@ describe("open permission streams are bounded", () => {
       expect(e.rawMessage).toBe(`too many open permission streams for this user (at most ${PER_USER})`);
     }
     expect(open()).toBe(PER_USER);
+    const metrics = await (await fetch(`${srv.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^roomgate_open_permission_streams ${PER_USER}$`, "m"));
     ok[0]!.close();
     await until(() => open() === PER_USER - 1, "the closed stream to release its slot");
     const again = PermissionStream.open(srv, roomId, headers);
