@@ -81,6 +81,13 @@ describe.each(WATCH_TRANSPORTS)("Watch ends over $name", (transport) => {
     expect(err.rawMessage).toBe("token revoked");
   });
 
+  it("RevokeRoom ends it with permission_denied (RoomAccessDenied removed)", async () => {
+    const { roomId, headers, s } = await watching(transport);
+    await tokens().revokeRoom({ roomId, reason: "test" }, bearer(srv.apiKey));
+    const err = await expectEnd(s, Code.PermissionDenied, roomId, headers);
+    await expectRoomAccessDenied(Promise.reject(err), "removed", roomId, null);
+  });
+
   it("deleting the user ends it with unauthenticated", async () => {
     const { userId, roomId, headers, s } = await watching(transport);
     await createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl })).deleteUser({ userId, reason: "test" }, bearer(srv.apiKey));

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action } from "../../gen/room/moderation/private/v1/service_pb.js";
+import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { bearer } from "../support/clients.js";
 import { act, canSend, PermissionStream } from "../support/permission-watch.js";
@@ -149,6 +150,22 @@ describe("Watch and the server's lifetime", () => {
     } finally {
       await own.close();
     }
+  });
+
+  it("a client's deadline ends the stream with deadline_exceeded and frees its slot", async () => {
+    const { userId, roomId } = await userWithRoomRole(srv, "role_room_user");
+    const client = createClient(Permissions, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const answers: boolean[] = [];
+    let err: ConnectError | undefined;
+    try {
+      for await (const a of client.watch({ roomId }, { headers: credential.bearer(userToken(srv, userId)), timeoutMs: 2000 })) answers.push(canSend(a));
+    } catch (e) {
+      err = ConnectError.from(e);
+    }
+    // One answer normally; none on a machine too busy to answer in time.
+    expect(answers.length, `${err?.code}: ${err?.rawMessage}`).toBeLessThanOrEqual(1);
+    expect(Code[err!.code]).toBe(Code[Code.DeadlineExceeded]);
+    await until(() => open() === 0, "the slot to be released");
   });
 
   it("shutting down ends open streams with unavailable", async () => {
