@@ -22,7 +22,7 @@ export interface PermissionStreams {
 }
 
 /** One open stream's request, checked by the service. */
-export interface StreamRequest {
+export interface WatchCall {
   readonly caller: RoomCaller;
   readonly roomId: string;
   readonly minEventId: bigint;
@@ -38,7 +38,7 @@ export interface StreamRequest {
  */
 export async function* streamRoomPermissions(
   s: PermissionStreams,
-  req: StreamRequest,
+  req: WatchCall,
   answer: (permissions: Permission[], roomId: string) => RoomPermissions,
 ): AsyncGenerator<WatchResponse> {
   let release: (() => void) | undefined;
