@@ -60,6 +60,7 @@ import { UsersService } from "./services/users-service.js";
 import { ConsumerPrivateService } from "./services/consumer-private-service.js";
 import { consumerRoute } from "./server/compat/consumer-route.js";
 import { PermissionsService } from "./services/permissions-service.js";
+import { StreamLimits } from "./domain/permission-watch/limits.js";
 import { EventsPrivateService } from "./services/events-private-service.js";
 import { AuditPrivateService } from "./services/audit-private-service.js";
 import { ModerationService } from "./services/moderation-service.js";
@@ -262,6 +263,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     log,
     { maxWatchersPerTenant: config.maxWatchersPerTenant },
   );
+  const permissionStreamLimits = new StreamLimits(config.maxPermissionStreamsPerUser, config.maxPermissionStreamsPerTenant);
   const services: Services = {
     health: new HealthService(storeAlive, shutdown.signal),
     tokensPrivate: new TokensPrivateService(roomTokens, revoker, fresh),
@@ -271,7 +273,14 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     usersPrivate: new UsersPrivateService(users, userTokens, fresh, userDirectory, userDeletion),
     users: new UsersService(users),
     consumerPrivate: new ConsumerPrivateService(consumers),
-    permissions: new PermissionsService(roomPermissionDeps, fresh),
+    permissions: new PermissionsService(roomPermissionDeps, fresh, {
+      // Driven by the bus, which every replica's feed fills: works on any replica.
+      deps: { ...roomPermissionDeps, bus, appliedId: () => feed.appliedId },
+      limits: permissionStreamLimits,
+      shutdown: shutdown.signal,
+      fresh,
+      log,
+    }),
     moderation: new ModerationService(moderation, roomPermissionDeps),
     moderationPrivate: new ModerationPrivateService(moderation),
     eventsPrivate,
@@ -282,6 +291,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   metrics.watch({
     revokedTokens: () => revocations.revokedTokenCount,
     openWatchers: () => eventsPrivate.openWatchers,
+    openPermissionStreams: () => services.permissions.openStreams,
     feedLag: async () => (await journal.lastEventId()) - feed.appliedId,
   });
   const observer = new CallObserver(metrics, log, tracing);

@@ -42,6 +42,10 @@ export interface Config {
   readonly apiKeyCacheMs: number;
   readonly rateLimitPerSecond: number;
   readonly maxWatchersPerTenant: number;
+  /** Open room.permissions.v1 Watch streams per user (per replica). */
+  readonly maxPermissionStreamsPerUser: number;
+  /** Open room.permissions.v1 Watch streams per tenant (per replica). */
+  readonly maxPermissionStreamsPerTenant: number;
   readonly corsOrigins: readonly string[];
   /** Failed logins per account and client address per minute (also the burst). */
   readonly loginFailuresPerMinute: number;
@@ -97,6 +101,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeyCacheMs: int(env, "ROOMGATE_API_KEY_CACHE_MS", 5_000, 0, 600_000),
     rateLimitPerSecond: int(env, "ROOMGATE_RATE_LIMIT_PER_SECOND", 5_000, 0, 1_000_000),
     maxWatchersPerTenant: int(env, "ROOMGATE_MAX_WATCHERS_PER_TENANT", 256, 1, 100_000),
+    maxPermissionStreamsPerUser: int(env, "ROOMGATE_MAX_PERMISSION_STREAMS_PER_USER", 16, 1, 10_000),
+    maxPermissionStreamsPerTenant: int(env, "ROOMGATE_MAX_PERMISSION_STREAMS_PER_TENANT", 10_000, 1, 1_000_000),
     corsOrigins: corsOrigins(env["ROOMGATE_CORS_ORIGINS"] ?? ""),
     loginFailuresPerMinute,
     // By default 4× the per-address limit (at least 20), so raising that one alone stays valid.

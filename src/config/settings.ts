@@ -41,6 +41,8 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: "ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT", default: "10", meaning: "Login calls per tenant (0 disables)" },
   { name: "ROOMGATE_LOGIN_KNOWN_ADDRESS_DAYS", default: "30", meaning: "days a successful login keeps its address exempt (0: never)" },
   { name: "ROOMGATE_MAX_WATCHERS_PER_TENANT", default: "256", meaning: "open Watch streams per tenant" },
+  { name: "ROOMGATE_MAX_PERMISSION_STREAMS_PER_USER", default: "16", meaning: "open permission Watch streams per end user" },
+  { name: "ROOMGATE_MAX_PERMISSION_STREAMS_PER_TENANT", default: "10000", meaning: "open permission Watch streams per tenant" },
   { name: "ROOMGATE_CORS_ORIGINS", default: "—", meaning: "comma-separated browser origins (scheme://host[:port]); * allows any without credentials" },
   { name: "ROOMGATE_READ_MAX_BYTES", default: "8388608", meaning: "largest request (and response) message" },
   { name: "ROOMGATE_MAX_TIMEOUT_MS", default: "30000", meaning: "upper bound on a call's deadline" },

@@ -72,6 +72,18 @@ export function roomPermissionFlags(perms: Iterable<Permission>): Record<string,
 }
 
 /**
+ * The credential a caller presented, as its revocation check needs it; a
+ * long-lived call (Watch) checks it again after every change.
+ */
+export interface CredentialFacts {
+  readonly tokenId: string;
+  /** The token's room ("" for a user access token limited to no room). */
+  readonly roomId: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/**
  * The caller of a permissions query, as resolved from an end-user
  * credential; the services' EndUserPrincipal is this type.
  */
@@ -83,6 +95,8 @@ export type RoomCaller =
       readonly roomScope: string | undefined;
       /** When the user access token (or session cookie) was issued: a later kick takes the room from it. */
       readonly issuedAt: number;
+      /** The token itself, checked again by long-lived calls. */
+      readonly credential: CredentialFacts;
     }
   | {
       readonly kind: "member";
@@ -90,6 +104,8 @@ export type RoomCaller =
       readonly userId: string;
       readonly roomId: string;
       readonly permissions: readonly number[];
+      /** The token itself, checked again by long-lived calls. */
+      readonly credential: CredentialFacts;
     };
 
 /** Read access to the rooms a tenant has; implemented in src/store/room-store.ts. */

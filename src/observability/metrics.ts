@@ -9,6 +9,8 @@ export interface LiveSources {
   revokedTokens(): number;
   /** Open Watch streams on this replica. */
   openWatchers(): number;
+  /** Open permission Watch streams (room.permissions.v1) on this replica. */
+  openPermissionStreams(): number;
   /** Events committed but not yet applied by this replica's change feed. */
   feedLag(): Promise<number>;
 }
@@ -73,6 +75,14 @@ export class Metrics {
       registers,
       collect() {
         if (self.live) this.set(self.live.openWatchers());
+      },
+    });
+    new Gauge({
+      name: "roomgate_open_permission_streams",
+      help: "Open room.permissions.v1 Watch streams on this replica",
+      registers,
+      collect() {
+        if (self.live) this.set(self.live.openPermissionStreams());
       },
     });
     new Gauge({

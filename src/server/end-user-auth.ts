@@ -35,13 +35,15 @@ export function resolveEndUser(token: string, userTokens: SubjectTokens, roomTok
   if (!roomTokens.knows(token)) {
     try {
       const c = userTokens.verify(token);
-      return { kind: "user", tenantId: c.tenantId, userId: c.userId, roomScope: c.roomId === "" ? undefined : c.roomId, issuedAt: c.issuedAt };
+      const credential = { tokenId: c.tokenId, roomId: c.roomId, issuedAt: c.issuedAt, expiresAt: c.expiresAt };
+      return { kind: "user", tenantId: c.tenantId, userId: c.userId, roomScope: c.roomId === "" ? undefined : c.roomId, issuedAt: c.issuedAt, credential };
     } catch (err) {
       if (!(err instanceof TokenRejectedError) || err.rejection !== "invalid") throw err;
     }
   }
   const m = roomTokens.verify(undefined, token);
-  return { kind: "member", tenantId: m.tenantId, userId: m.userId, roomId: m.roomId, permissions: m.permissions };
+  const credential = { tokenId: m.tokenId, roomId: m.roomId, issuedAt: m.issuedAt, expiresAt: m.expiresAt };
+  return { kind: "member", tenantId: m.tenantId, userId: m.userId, roomId: m.roomId, permissions: m.permissions, credential };
 }
 
 /**

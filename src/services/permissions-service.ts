@@ -1,4 +1,4 @@
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import {
   GetRoomPermissionsResponseSchema,
@@ -8,17 +8,23 @@ import {
   type GetRoomPermissionsResponse,
   type RoomPermissions,
   type Service,
+  type WatchRequest,
+  type WatchResponse,
 } from "../../gen/room/permissions/v1/service_pb.js";
+import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import {
   effectiveRoomPermissions,
   permissionOfFlag,
   ROOM_PERMISSION_FLAGS,
   roomPermissionFlags,
+  checkRoomId,
   type RoomCaller,
   type RoomPermissionDeps,
 } from "../domain/room-permissions.js";
+import { takeParseError } from "../server/strict-binary.js";
 import { requireEndUser } from "./context.js";
 import { freshEnough, type Freshness } from "./freshness.js";
+import { streamRoomPermissions, type PermissionStreams } from "./permissions-watch.js";
 
 // The contract's flag fields and the domain's flag names must be the same
 // 24 names; a drift would silently drop a flag, so refuse to start instead.
@@ -39,6 +45,8 @@ export class PermissionsService implements ServiceImpl<typeof Service> {
     private readonly deps: RoomPermissionDeps,
     /** This replica's feed, for reads with a consistency token. */
     private readonly fresh: { readonly feed: Freshness; readonly waitMs: number },
+    /** Watch streams: limits, bus, shutdown. */
+    private readonly streams: PermissionStreams,
   ) {}
 
   async getRoomPermissions(req: GetRoomPermissionsRequest, ctx: HandlerContext): Promise<GetRoomPermissionsResponse> {
@@ -47,14 +55,40 @@ export class PermissionsService implements ServiceImpl<typeof Service> {
     return create(GetRoomPermissionsResponseSchema, { roomPermissions: await this.roomPermissionsOf(caller, req.roomId) });
   }
 
+  /**
+   * The caller's permissions now, then at every change (see
+   * {@link watchRoomPermissions}). The request is checked before the
+   * stream starts, so a bad call fails in the error interceptor like any
+   * other.
+   */
+  watch(req: WatchRequest, ctx: HandlerContext): AsyncIterable<WatchResponse> {
+    const caller = requireEndUser(ctx);
+    // The strict-fields interceptor sees only unary requests; a streaming
+    // request's message is checked here the same way.
+    const parseError = takeParseError(req);
+    if (parseError !== undefined) throw new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
+    if ((req.$unknown?.length ?? 0) > 0) throw new ConnectError("unknown field in request", Code.InvalidArgument);
+    checkRoomId(req.roomId);
+    return streamRoomPermissions(this.streams, { caller, roomId: req.roomId, minEventId: req.minEventId, signal: ctx.signal }, answer);
+  }
+
+  /** Watch streams open on this replica, every tenant together. */
+  get openStreams(): number {
+    return this.streams.limits.open;
+  }
+
   /** The RPC's answer for an already resolved caller; the seed 002 REST route shares it. */
   async roomPermissionsOf(caller: RoomCaller, roomId: string): Promise<RoomPermissions> {
-    const granted = await effectiveRoomPermissions(caller, roomId, this.deps);
-    return create(RoomPermissionsSchema, {
-      // The start-up check above makes the domain's keys exactly the fields.
-      permissions: create(RoomPermissionFlagsSchema, roomPermissionFlags(granted)),
-      roomId,
-      granted,
-    });
+    return answer(await effectiveRoomPermissions(caller, roomId, this.deps), roomId);
   }
+}
+
+/** Effective permissions as the contract's RoomPermissions (flags and list). */
+function answer(granted: Permission[], roomId: string): RoomPermissions {
+  return create(RoomPermissionsSchema, {
+    // The start-up check above makes the domain's keys exactly the fields.
+    permissions: create(RoomPermissionFlagsSchema, roomPermissionFlags(granted)),
+    roomId,
+    granted,
+  });
 }

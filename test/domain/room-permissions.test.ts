@@ -188,7 +188,8 @@ describe("effectiveRoomPermissions over the real store", () => {
   });
   afterAll(() => db?.close());
 
-  const alice = () => ({ kind: "user" as const, tenantId, userId: "alice", roomScope: undefined, issuedAt: now - 1000 });
+  const credential = { tokenId: "0".repeat(32), roomId: "", issuedAt: now - 1000, expiresAt: now + 3_600_000 };
+  const alice = () => ({ kind: "user" as const, tenantId, userId: "alice", roomScope: undefined, issuedAt: now - 1000, credential });
 
   it("a user access token gets its room role's permissions, nothing in a room without a role", async () => {
     expect(await effectiveRoomPermissions(alice(), "r1", deps)).toEqual(ROLES.role_room_user.permissions);
@@ -201,7 +202,7 @@ describe("effectiveRoomPermissions over the real store", () => {
   });
 
   it("a room member token gives its expanded permissions only in its own room", async () => {
-    const member = { kind: "member" as const, tenantId, userId: "bob", roomId: "r1", permissions: [P.PermissionOther, P.PermissionChatKick] };
+    const member = { kind: "member" as const, tenantId, userId: "bob", roomId: "r1", permissions: [P.PermissionOther, P.PermissionChatKick], credential: { ...credential, roomId: "r1" } };
     expect(await effectiveRoomPermissions(member, "r1", deps)).toEqual([P.PermissionChatKick, P.PermissionOther, P.PermissionCanSendNudge]);
     expect(await effectiveRoomPermissions(member, "r2", deps)).toEqual([]);
   });

@@ -12,7 +12,65 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file room/permissions/v1/service.proto.
  */
 export const file_room_permissions_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFyb29tL3Blcm1pc3Npb25zL3YxL3NlcnZpY2UucHJvdG8SE3Jvb20ucGVybWlzc2lvbnMudjEiQgoZR2V0Um9vbVBlcm1pc3Npb25zUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhQKDG1pbl9ldmVudF9pZBgCIAEoBCJcChpHZXRSb29tUGVybWlzc2lvbnNSZXNwb25zZRI+ChByb29tX3Blcm1pc3Npb25zGAEgASgLMiQucm9vbS5wZXJtaXNzaW9ucy52MS5Sb29tUGVybWlzc2lvbnMikwEKD1Jvb21QZXJtaXNzaW9ucxI9CgtwZXJtaXNzaW9ucxgBIAEoCzIoLnJvb20ucGVybWlzc2lvbnMudjEuUm9vbVBlcm1pc3Npb25GbGFncxIPCgdyb29tX2lkGAIgASgJEjAKB2dyYW50ZWQYAyADKA4yHy5yb29tLnBlcm1pc3Npb25zLnYxLlBlcm1pc3Npb24ihwgKE1Jvb21QZXJtaXNzaW9uRmxhZ3MSQAo4Y2FuX2F0dGFjaF9vcl9kZWxldGVfZmlsZXNfaW5fb3duX21lc3NhZ2VzX2luX2Rpc2N1c3Npb24YASABKAgSQQo5Y2FuX2F0dGFjaF9vcl9kZWxldGVfZmlsZXNfaW5fb3duX21lc3NhZ2VzX2luX21haW5fdGhyZWFkGAIgASgIEjEKKWNhbl9jaGFuZ2VfcHJvcGVydGllc19vZl91bnJlbGF0ZWRfaXNzdWVzGAMgASgIEhkKEWNhbl9jcmVhdGVfaXNzdWVzGAQgASgIEhsKE2Nhbl9jcmVhdGVfbWVldGluZ3MYBSABKAgSNQotY2FuX2VkaXRfb3JfZGVsZXRlX293bl9tZXNzYWdlc19pbl9kaXNjdXNzaW9uGAYgASgIEjYKLmNhbl9lZGl0X29yX2RlbGV0ZV9vd25fbWVzc2FnZXNfaW5fbWFpbl90aHJlYWQYByABKAgSGwoTY2FuX2ludGVyY29tX2xpc3RlbhgIIAEoCBIhChljYW5faW50ZXJjb21fc3RyZWFtX3ZpZGVvGAkgASgIEhkKEWNhbl9pbnRlcmNvbV90YWxrGAogASgIEiAKGGNhbl9pbnRlcmNvbV93YXRjaF92aWRlbxgLIAEoCBI2Ci5jYW5fcmVhY3RfdG9fbWVzc2FnZXNfd2l0aF9lbW9qaV9pbl9kaXNjdXNzaW9uGAwgASgIEjcKL2Nhbl9yZWFjdF90b19tZXNzYWdlc193aXRoX2Vtb2ppX2luX21haW5fdGhyZWFkGA0gASgIEhsKE2Nhbl9yZWNvcmRfbWVldGluZ3MYDiABKAgSLgomY2FuX3NlbmRfZmlsZXNfaW50b19yb29tX2luX2Rpc2N1c3Npb24YDyABKAgSLwonY2FuX3NlbmRfZmlsZXNfaW50b19yb29tX2luX21haW5fdGhyZWFkGBAgASgIEicKH2Nhbl9zZW5kX21lc3NhZ2VzX2luX2Rpc2N1c3Npb24YESABKAgSKAogY2FuX3NlbmRfbWVzc2FnZXNfaW5fbWFpbl90aHJlYWQYEiABKAgSFgoOY2FuX3NlbmRfbnVkZ2UYEyABKAgSGAoQY2FuX3NoYXJlX3NjcmVlbhgUIAEoCBIYChBjYW5fdXNlX2ludGVyY29tGBUgASgIEh8KF3VpX2Nhbl9zZWVfcm9vbV9zaWRlYmFyGBYgASgIEjEKKXVpX2Nhbl9zZWVfd2hvX3JlYWRfbWVzc2FnZV9pbl9kaXNjdXNzaW9uGBcgASgIEjIKKnVpX2Nhbl9zZWVfd2hvX3JlYWRfbWVzc2FnZV9pbl9tYWluX3RocmVhZBgYIAEoCDKFAQoHU2VydmljZRJ6ChJHZXRSb29tUGVybWlzc2lvbnMSLi5yb29tLnBlcm1pc3Npb25zLnYxLkdldFJvb21QZXJtaXNzaW9uc1JlcXVlc3QaLy5yb29tLnBlcm1pc3Npb25zLnYxLkdldFJvb21QZXJtaXNzaW9uc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_room_permissions_v1_permission]);
+  fileDesc("CiFyb29tL3Blcm1pc3Npb25zL3YxL3NlcnZpY2UucHJvdG8SE3Jvb20ucGVybWlzc2lvbnMudjEiNQoMV2F0Y2hSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSFAoMbWluX2V2ZW50X2lkGAIgASgEImEKDVdhdGNoUmVzcG9uc2USPgoQcm9vbV9wZXJtaXNzaW9ucxgBIAEoCzIkLnJvb20ucGVybWlzc2lvbnMudjEuUm9vbVBlcm1pc3Npb25zEhAKCGV2ZW50X2lkGAIgASgEIkIKGUdldFJvb21QZXJtaXNzaW9uc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIUCgxtaW5fZXZlbnRfaWQYAiABKAQiXAoaR2V0Um9vbVBlcm1pc3Npb25zUmVzcG9uc2USPgoQcm9vbV9wZXJtaXNzaW9ucxgBIAEoCzIkLnJvb20ucGVybWlzc2lvbnMudjEuUm9vbVBlcm1pc3Npb25zIpMBCg9Sb29tUGVybWlzc2lvbnMSPQoLcGVybWlzc2lvbnMYASABKAsyKC5yb29tLnBlcm1pc3Npb25zLnYxLlJvb21QZXJtaXNzaW9uRmxhZ3MSDwoHcm9vbV9pZBgCIAEoCRIwCgdncmFudGVkGAMgAygOMh8ucm9vbS5wZXJtaXNzaW9ucy52MS5QZXJtaXNzaW9uIocIChNSb29tUGVybWlzc2lvbkZsYWdzEkAKOGNhbl9hdHRhY2hfb3JfZGVsZXRlX2ZpbGVzX2luX293bl9tZXNzYWdlc19pbl9kaXNjdXNzaW9uGAEgASgIEkEKOWNhbl9hdHRhY2hfb3JfZGVsZXRlX2ZpbGVzX2luX293bl9tZXNzYWdlc19pbl9tYWluX3RocmVhZBgCIAEoCBIxCiljYW5fY2hhbmdlX3Byb3BlcnRpZXNfb2ZfdW5yZWxhdGVkX2lzc3VlcxgDIAEoCBIZChFjYW5fY3JlYXRlX2lzc3VlcxgEIAEoCBIbChNjYW5fY3JlYXRlX21lZXRpbmdzGAUgASgIEjUKLWNhbl9lZGl0X29yX2RlbGV0ZV9vd25fbWVzc2FnZXNfaW5fZGlzY3Vzc2lvbhgGIAEoCBI2Ci5jYW5fZWRpdF9vcl9kZWxldGVfb3duX21lc3NhZ2VzX2luX21haW5fdGhyZWFkGAcgASgIEhsKE2Nhbl9pbnRlcmNvbV9saXN0ZW4YCCABKAgSIQoZY2FuX2ludGVyY29tX3N0cmVhbV92aWRlbxgJIAEoCBIZChFjYW5faW50ZXJjb21fdGFsaxgKIAEoCBIgChhjYW5faW50ZXJjb21fd2F0Y2hfdmlkZW8YCyABKAgSNgouY2FuX3JlYWN0X3RvX21lc3NhZ2VzX3dpdGhfZW1vamlfaW5fZGlzY3Vzc2lvbhgMIAEoCBI3Ci9jYW5fcmVhY3RfdG9fbWVzc2FnZXNfd2l0aF9lbW9qaV9pbl9tYWluX3RocmVhZBgNIAEoCBIbChNjYW5fcmVjb3JkX21lZXRpbmdzGA4gASgIEi4KJmNhbl9zZW5kX2ZpbGVzX2ludG9fcm9vbV9pbl9kaXNjdXNzaW9uGA8gASgIEi8KJ2Nhbl9zZW5kX2ZpbGVzX2ludG9fcm9vbV9pbl9tYWluX3RocmVhZBgQIAEoCBInCh9jYW5fc2VuZF9tZXNzYWdlc19pbl9kaXNjdXNzaW9uGBEgASgIEigKIGNhbl9zZW5kX21lc3NhZ2VzX2luX21haW5fdGhyZWFkGBIgASgIEhYKDmNhbl9zZW5kX251ZGdlGBMgASgIEhgKEGNhbl9zaGFyZV9zY3JlZW4YFCABKAgSGAoQY2FuX3VzZV9pbnRlcmNvbRgVIAEoCBIfChd1aV9jYW5fc2VlX3Jvb21fc2lkZWJhchgWIAEoCBIxCil1aV9jYW5fc2VlX3dob19yZWFkX21lc3NhZ2VfaW5fZGlzY3Vzc2lvbhgXIAEoCBIyCip1aV9jYW5fc2VlX3dob19yZWFkX21lc3NhZ2VfaW5fbWFpbl90aHJlYWQYGCABKAgy1wEKB1NlcnZpY2USegoSR2V0Um9vbVBlcm1pc3Npb25zEi4ucm9vbS5wZXJtaXNzaW9ucy52MS5HZXRSb29tUGVybWlzc2lvbnNSZXF1ZXN0Gi8ucm9vbS5wZXJtaXNzaW9ucy52MS5HZXRSb29tUGVybWlzc2lvbnNSZXNwb25zZSIDkAIBElAKBVdhdGNoEiEucm9vbS5wZXJtaXNzaW9ucy52MS5XYXRjaFJlcXVlc3QaIi5yb29tLnBlcm1pc3Npb25zLnYxLldhdGNoUmVzcG9uc2UwAWIGcHJvdG8z", [file_room_permissions_v1_permission]);
+
+/**
+ * WatchRequest names the room, like GetRoomPermissionsRequest.
+ *
+ * @generated from message room.permissions.v1.WatchRequest
+ */
+export type WatchRequest = Message<"room.permissions.v1.WatchRequest"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * Consistency token, as in GetRoomPermissionsRequest: the first answer
+   * reflects at least this event.
+   *
+   * @generated from field: uint64 min_event_id = 2;
+   */
+  minEventId: bigint;
+};
+
+/**
+ * Describes the message room.permissions.v1.WatchRequest.
+ * Use `create(WatchRequestSchema)` to create a new message.
+ */
+export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
+  messageDesc(file_room_permissions_v1_service, 0);
+
+/**
+ * WatchResponse is one answer: the permissions and the event they reflect.
+ *
+ * @generated from message room.permissions.v1.WatchResponse
+ */
+export type WatchResponse = Message<"room.permissions.v1.WatchResponse"> & {
+  /**
+   * The same message GetRoomPermissions answers with.
+   *
+   * @generated from field: room.permissions.v1.RoomPermissions room_permissions = 1;
+   */
+  roomPermissions?: RoomPermissions | undefined;
+
+  /**
+   * The last event this replica had applied when the answer was computed
+   * (usable as min_event_id for later reads).
+   *
+   * @generated from field: uint64 event_id = 2;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.permissions.v1.WatchResponse.
+ * Use `create(WatchResponseSchema)` to create a new message.
+ */
+export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
+  messageDesc(file_room_permissions_v1_service, 1);
 
 /**
  * GetRoomPermissionsRequest names the room.
@@ -43,7 +101,7 @@ export type GetRoomPermissionsRequest = Message<"room.permissions.v1.GetRoomPerm
  * Use `create(GetRoomPermissionsRequestSchema)` to create a new message.
  */
 export const GetRoomPermissionsRequestSchema: GenMessage<GetRoomPermissionsRequest> = /*@__PURE__*/
-  messageDesc(file_room_permissions_v1_service, 0);
+  messageDesc(file_room_permissions_v1_service, 2);
 
 /**
  * GetRoomPermissionsResponse mirrors seed 002's `roomPermissions` object.
@@ -64,7 +122,7 @@ export type GetRoomPermissionsResponse = Message<"room.permissions.v1.GetRoomPer
  * Use `create(GetRoomPermissionsResponseSchema)` to create a new message.
  */
 export const GetRoomPermissionsResponseSchema: GenMessage<GetRoomPermissionsResponse> = /*@__PURE__*/
-  messageDesc(file_room_permissions_v1_service, 1);
+  messageDesc(file_room_permissions_v1_service, 3);
 
 /**
  * RoomPermissions is the flags plus the room id, as seed 002 shapes them.
@@ -99,7 +157,7 @@ export type RoomPermissions = Message<"room.permissions.v1.RoomPermissions"> & {
  * Use `create(RoomPermissionsSchema)` to create a new message.
  */
 export const RoomPermissionsSchema: GenMessage<RoomPermissions> = /*@__PURE__*/
-  messageDesc(file_room_permissions_v1_service, 2);
+  messageDesc(file_room_permissions_v1_service, 4);
 
 /**
  * RoomPermissionFlags is seed 002's permission object: every flag is
@@ -282,7 +340,7 @@ export type RoomPermissionFlags = Message<"room.permissions.v1.RoomPermissionFla
  * Use `create(RoomPermissionFlagsSchema)` to create a new message.
  */
 export const RoomPermissionFlagsSchema: GenMessage<RoomPermissionFlags> = /*@__PURE__*/
-  messageDesc(file_room_permissions_v1_service, 3);
+  messageDesc(file_room_permissions_v1_service, 5);
 
 /**
  * Service is the end-user surface for "my permissions in room X" (seed 002).
@@ -303,6 +361,26 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof GetRoomPermissionsRequestSchema;
     output: typeof GetRoomPermissionsResponseSchema;
+  },
+  /**
+   * Watch streams the caller's effective permissions in a room: the current
+   * answer at once, then a new one at every change that alters it (a room or
+   * space role granted or removed, mute or unmute, chat block or unblock, a
+   * timed restriction lapsing); never the same answer twice in a row. A
+   * kick, a room block, a revocation of the credential, the deletion of the
+   * user or the credential's expiry ends the stream with the code
+   * GetRoomPermissions would then answer (a block carries the
+   * room.errors.v1.RoomAccessDenied detail). Too many open streams for the
+   * user or the tenant is `resource_exhausted`; a server shutting down ends
+   * the stream with `unavailable` (reconnect). Same credentials and access
+   * rules as GetRoomPermissions.
+   *
+   * @generated from rpc room.permissions.v1.Service.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchRequestSchema;
+    output: typeof WatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_permissions_v1_service, 0);
