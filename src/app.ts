@@ -260,7 +260,6 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const fresh = { feed, waitMs: config.consistencyWaitMs };
   const eventsPrivate = new EventsPrivateService(
     { subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) },
-    log,
     { maxWatchersPerTenant: config.maxWatchersPerTenant },
   );
   const permissionStreamLimits = new StreamLimits(config.maxPermissionStreamsPerUser, config.maxPermissionStreamsPerTenant);
@@ -279,7 +278,6 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
       limits: permissionStreamLimits,
       shutdown: shutdown.signal,
       fresh,
-      log,
     }),
     moderation: new ModerationService(moderation, roomPermissionDeps),
     moderationPrivate: new ModerationPrivateService(moderation),

@@ -108,28 +108,41 @@ async function admitThenNext<T>(gate: ApiKeyGate, req: UnaryRequest | StreamRequ
 }
 
 /**
- * Refuses binary requests that carry fields this contract does not know.
- * JSON unknown fields are already refused by the parser (see routes); for
- * binary, protobuf keeps them aside, and silently accepting them would hide
- * a client bug just the same.
+ * Refuses binary requests that carry fields this contract does not know, or
+ * that protobuf could not parse (see strict-binary.ts). JSON unknown fields
+ * are already refused by the parser (see routes); for binary, protobuf keeps
+ * them aside, and silently accepting them would hide a client bug just the
+ * same. Streamed requests (a Watch's one message) are checked as they are
+ * read, so no service repeats the check.
  */
 export function strictFieldsInterceptor(): Interceptor {
   // Nothing to await: no async frame; a refusal is still a rejected promise.
   return (next) => (req) => {
     // JSON bodies never carry unknown fields (the parser refuses them), so
     // only binary ones need the walk.
-    if (!req.stream && !(req.header.get("content-type") ?? "").includes("json")) {
-      const parseError = takeParseError(req.message);
-      if (parseError !== undefined) {
-        return Promise.reject(new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument));
-      }
-      const path = findUnknown(req.message, "");
-      if (path !== undefined) {
-        return Promise.reject(new ConnectError(`unknown field in request${path === "" ? "" : ` at ${path}`}`, Code.InvalidArgument));
-      }
-    }
-    return next(req);
+    if ((req.header.get("content-type") ?? "").includes("json")) return next(req);
+    if (req.stream) return next({ ...req, message: checkedMessages(req.message) });
+    const refusal = binaryRefusal(req.message);
+    return refusal ? Promise.reject(refusal) : next(req);
   };
+}
+
+/** The refusal of a binary message that did not parse or carries unknown fields. */
+function binaryRefusal(message: unknown): ConnectError | undefined {
+  const parseError = takeParseError(message as Parameters<typeof takeParseError>[0]);
+  if (parseError !== undefined) return new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
+  const path = findUnknown(message, "");
+  if (path !== undefined) return new ConnectError(`unknown field in request${path === "" ? "" : ` at ${path}`}`, Code.InvalidArgument);
+  return undefined;
+}
+
+/** Passes a request stream through, refusing a message as {@link binaryRefusal} does. */
+async function* checkedMessages<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  for await (const m of source) {
+    const refusal = binaryRefusal(m);
+    if (refusal) throw refusal;
+    yield m;
+  }
 }
 
 /** Depth-first search for a message carrying `$unknown` fields. */

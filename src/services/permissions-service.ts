@@ -1,4 +1,4 @@
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import {
   GetRoomPermissionsResponseSchema,
@@ -21,7 +21,6 @@ import {
   type RoomCaller,
   type RoomPermissionDeps,
 } from "../domain/room-permissions.js";
-import { takeParseError } from "../server/strict-binary.js";
 import { requireEndUser } from "./context.js";
 import { freshEnough, type Freshness } from "./freshness.js";
 import { streamRoomPermissions, type PermissionStreams } from "./permissions-watch.js";
@@ -63,11 +62,6 @@ export class PermissionsService implements ServiceImpl<typeof Service> {
    */
   watch(req: WatchRequest, ctx: HandlerContext): AsyncIterable<WatchResponse> {
     const caller = requireEndUser(ctx);
-    // The strict-fields interceptor sees only unary requests; a streaming
-    // request's message is checked here the same way.
-    const parseError = takeParseError(req);
-    if (parseError !== undefined) throw new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
-    if ((req.$unknown?.length ?? 0) > 0) throw new ConnectError("unknown field in request", Code.InvalidArgument);
     checkRoomId(req.roomId);
     return streamRoomPermissions(this.streams, { caller, roomId: req.roomId, minEventId: req.minEventId, signal: ctx.signal }, answer);
   }

@@ -1,15 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Logger } from "pino";
 import { WatchResponseSchema, type RoomPermissions, type WatchResponse } from "../../gen/room/permissions/v1/service_pb.js";
 import type { StreamLimits } from "../domain/permission-watch/limits.js";
 import { watchRoomPermissions, type PermissionWatchDeps } from "../domain/permission-watch/watch.js";
 import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import type { RoomCaller } from "../domain/room-permissions.js";
-import { toConnectError } from "../server/interceptors.js";
 import { freshEnough, type Freshness } from "./freshness.js";
-
-const PROCEDURE = "room.permissions.v1.Service/Watch";
 
 /** What {@link streamRoomPermissions} works with; wired once in src/app.ts. */
 export interface PermissionStreams {
@@ -18,7 +14,6 @@ export interface PermissionStreams {
   /** Aborted when the server stops: open streams end with unavailable. */
   readonly shutdown: AbortSignal;
   readonly fresh: { readonly feed: Freshness; readonly waitMs: number };
-  readonly log: Logger;
 }
 
 /** One open stream's request, checked by the service. */
@@ -50,8 +45,6 @@ export async function* streamRoomPermissions(
       yield create(WatchResponseSchema, { roomPermissions: answer(snap.permissions, req.roomId), eventId: BigInt(snap.eventId) });
     }
     if (s.shutdown.aborted) throw new ConnectError("the server is shutting down: reconnect", Code.Unavailable);
-  } catch (err) {
-    throw toConnectError(err, s.log, PROCEDURE);
   } finally {
     release?.();
   }
