@@ -3,12 +3,13 @@ import type { SubjectTokens } from "../domain/auth/subject-tokens.js";
 import { RoomgateError, TokenRejectedError } from "../domain/errors.js";
 import type { RoomTokens } from "../domain/tokens/room-tokens.js";
 import { endUserKey, type EndUserPrincipal } from "../services/context.js";
+import { SESSION_COOKIE } from "../services/session-cookie.js";
 
 /** Procedures that authenticate by their own arguments and ignore credentials. */
 const CREDENTIAL_FREE = new Set(["room.users.v1.Service/Login", "room.access.v1.Service/Redeem"]);
 
-/** Name of the session cookie set by Login (seed 002's "session cookie"). */
-export const SESSION_COOKIE = "roomgate_session";
+/** Name of the session cookie set by Login (its one definition is in services/session-cookie.ts). */
+export { SESSION_COOKIE };
 
 /** The credential of an end-user request: a bearer token, else the session cookie. */
 export function endUserCredential(authorization: string | null, cookie: string | null): string | undefined {

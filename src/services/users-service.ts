@@ -3,7 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { LoginResponseSchema, type LoginRequest, type LoginResponse, type Service } from "../../gen/room/users/v1/service_pb.js";
 import type { Users } from "../domain/users/users.js";
-import { SESSION_COOKIE } from "../server/end-user-auth.js";
+import { SESSION_COOKIE } from "./session-cookie.js";
 import { peerAddress } from "./peer-address.js";
 
 /**
