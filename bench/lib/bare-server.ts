@@ -232,7 +232,7 @@ export function bareHttpHandler(methods: ReadonlyMap<string, BareMethod>): http.
             const input = binary ? fromBinary(m.input, body) : m.fromJson(JSON.parse(body.toString("utf8")) as Json);
             const r = await m.run(input, req.headers.authorization);
             out = binary ? m.toBinary(r) : JSON.stringify(m.toJson(r));
-            if (!binary && req.url?.endsWith("/Create")) lastCreate = out;
+            if (typeof out === "string" && req.url?.endsWith("/Create")) lastCreate = out;
           }
         } catch (err) {
           const e = errorOf(err);
