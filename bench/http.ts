@@ -78,7 +78,7 @@ const GENERATOR_CPU = 1;
 const fastPathKnown = readFileSync(fileURLToPath(new URL("../src/config/config.ts", import.meta.url)), "utf8").includes("ROOMGATE_FAST_PATH");
 
 const CONTENDERS: Record<ContenderId, { kind: "ours" | "connect" | "bare"; env: Record<string, string> }> = {
-  fast: { kind: "ours", env: {} }, // the default is on
+  fast: { kind: "ours", env: { ROOMGATE_FAST_PATH: "on" } },
   slow: { kind: "ours", env: { ROOMGATE_FAST_PATH: "off" } },
   plain: { kind: "connect", env: {} },
   bare: { kind: "bare", env: {} },

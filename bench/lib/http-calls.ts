@@ -12,7 +12,9 @@ import { CreateRequestSchema, CreateResponseSchema, VerifyRequestSchema, VerifyR
 import { VerifyAccessTokenRequestSchema, VerifyAccessTokenResponseSchema } from "../../gen/room/users/private/v1/service_pb.js";
 import { SEED_ROOM_ID, SEED_USER_ID, type Ready } from "./bench-app.js";
 
+/** The benchmarked calls, as `--only` names them. */
 export type CallId = "verify" | "verify-cold" | "verify-access-token" | "room-permissions" | "create";
+/** The wire protocols, as `--only` names them. */
 export type ProtocolId = "json" | "binary" | "grpc";
 
 /** One benchmarked unary call. */
@@ -31,6 +33,7 @@ export interface CallDef {
 
 const apiKey = (r: Ready): string => r.apiKey;
 
+/** Every benchmarked call, in table order. */
 export const CALLS: readonly CallDef[] = [
   {
     id: "verify",
@@ -86,6 +89,7 @@ export const CALLS: readonly CallDef[] = [
   },
 ];
 
+/** Every protocol, in table order. */
 export const PROTOCOLS: readonly { readonly id: ProtocolId; readonly label: string }[] = [
   { id: "json", label: "Connect JSON h1" },
   { id: "binary", label: "Connect binary h1" },
@@ -107,6 +111,7 @@ export function grpcFrame(msg: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The request of `call` over `protocol` to the server `r`, with its credential. */
 export function encodeRequest(call: CallDef, protocol: ProtocolId, r: Ready): EncodedRequest {
   const msg = create(call.input, call.message(r));
   const authorization = `Bearer ${call.credential(r)}`;

@@ -7,8 +7,11 @@ import type { CallDef, ProtocolId } from "./http-calls.js";
 import { PROTOCOLS } from "./http-calls.js";
 import type { RunResult } from "./http-load.js";
 
+/** The four servers compared: roomgate with the fast path on and off, plain connect-node, bare node. */
 export type ContenderId = "fast" | "slow" | "plain" | "bare";
+/** The contenders in column order. */
 export const CONTENDER_IDS: readonly ContenderId[] = ["fast", "slow", "plain", "bare"];
+/** Column titles. */
 export const CONTENDER_LABEL: Record<ContenderId, string> = {
   fast: "roomgate fast on",
   slow: "roomgate fast off",
@@ -21,8 +24,10 @@ export const GENERATOR_BOUND = 0.9;
 
 /** Every round of one cell, per contender. */
 export type Cell = Map<ContenderId, RunResult[]>;
+/** Which round is reported. */
 export type Pick = "best" | "median";
 
+/** The key of a cell (one row of the table). */
 export const cellKey = (call: string, protocol: ProtocolId): string => `${call}/${protocol}`;
 
 /** The reported round: the fastest, or the median by rate. */
