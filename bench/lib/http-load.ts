@@ -156,7 +156,8 @@ export function wrkRun(spec: RunSpec): Promise<RunResult> {
 export function parseH2loadResult(stdout: string, url: string): { requests: number; reqPerSec: number } {
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(stdout);
   const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
-  const finished = /finished in ([\d.]+)s, ([\d.]+) req\/s/.exec(stdout);
+  // "finished in 4.99s" or, under a second, "finished in 999.33ms".
+  const finished = /finished in ([\d.]+)(?:s|ms), ([\d.]+) req\/s/.exec(stdout);
   if (!done || !codes || !finished) throw new Error(`h2load: unexpected output\n${stdout}`);
   const [, , succeeded, failed, errored, timeout] = done.map(Number) as number[];
   const non2xx = Number(codes[2]) + Number(codes[3]) + Number(codes[4]);

@@ -30,6 +30,7 @@ describe("bench/lib/http-load parsers", () => {
     expect(() => parseH2loadResult(out(1, 0), "u")).toThrow(/1 failed/);
     expect(() => parseH2loadResult(out(0, 3), "u")).toThrow(/3 non-2xx/);
     const log = Array.from({ length: 100 }, (_, i) => `1700000000000000\t200\t${(i + 1) * 1000}`).join("\n") + "\n1700000000000000\t-1\t999999999\n";
+    expect(parseH2loadResult(out(0, 0).replace("2.00s", "999.33ms"), "u").reqPerSec).toBe(500);
     expect(h2loadLatencies(log)).toEqual({ p50: 50, p99: 99 });
   });
 });
