@@ -42,7 +42,8 @@ import type { ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { authenticateEndUser, isEndUserService } from "../../src/server/end-user-auth.js";
 import { routes } from "../../src/server/routes.js";
 import { apiKeyPrincipalKey, endUserKey } from "../../src/services/context.js";
-import { bareGrpcServer, bareHttpHandler, bareMethods } from "./bare-server.js";
+import { bareMethods } from "./bare-methods.js";
+import { bareGrpcServer, bareHttpHandler } from "./bare-server.js";
 import {
   BENCH_API_KEY,
   createBenchApp,
