@@ -172,6 +172,8 @@ async function main(): Promise<void> {
   console.log("req/s with p50 / p99 latency; CPU µs/req: the server process's user+sys CPU over the run ÷ requests;");
   console.log("gen CPU: the busiest generator's share of a core; † and GENERATOR-BOUND: ≥ 90%, the generator set the pace (that rate is a lower bound).");
   console.log("");
+  console.log(`load average at the end: ${loadAverage()}`);
+  console.log("");
   console.log("Targets (issue 11):");
   for (const line of renderTargets(cells, pick)) console.log(line);
 }
