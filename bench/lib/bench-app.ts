@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import { pino } from "pino";
 import { createApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
@@ -24,6 +25,8 @@ export interface Ready {
   readonly apiKey: string;
   /** A room member token issued by this server, for Verify. */
   readonly token: string;
+  /** A user access token of a user with a room role in SEED_ROOM_ID (VerifyAccessToken, GetRoomPermissions). */
+  readonly userToken: string;
   readonly pid: number;
 }
 
@@ -65,6 +68,25 @@ export async function prefillGrants(app: App, tenantId: string, rows: number): P
     await app.grants.recordGrants(batch);
   }
   app.store?.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+}
+
+/**
+ * A registered user who holds role_room_user in SEED_ROOM_ID (which must
+ * exist: a Create for it makes it), and a user access token for them, as
+ * Login would hand out: the end-user credential of the GetRoomPermissions
+ * benchmark. Written straight through the store, as the test fixtures do
+ * (test/support/permissions-fixtures.ts): users have services of their own.
+ */
+export async function seedRoomMember(app: App, tenantId: string): Promise<{ userId: string; userToken: string }> {
+  const userId = randomUUID();
+  const now = Date.now();
+  await app.db.run(
+    sql`insert into users (id, tenant_id, kind, username, username_key, email, tenant_moderator, created_at)
+        values (${userId}, ${tenantId}, 'registered', ${`bench-${userId}`}, ${`bench-${userId}`}, ${`${userId}@example.test`}, ${false}, ${now})`,
+  );
+  await app.memberships.setRoomRole(tenantId, SEED_ROOM_ID, userId, "role_room_user", "bench", now);
+  const { token } = app.userTokens.issue({ tenantId, userId, ttlSeconds: 86_400 });
+  return { userId, userToken: token };
 }
 
 /** Grants per prefill transaction. */

@@ -14,20 +14,21 @@
  *            (and http2.createServer for gRPC), same TokensPrivateService
  *            instance, no interceptors; the principal is injected through
  *            contextValues
- *   bare     node:http / node:http2 handlers calling RoomTokens.issue/verify
- *            directly (JSON by hand over HTTP/1.1; gRPC framing by hand over h2c)
+ *   bare     node:http / node:http2 handlers calling the domain objects
+ *            directly (bench/lib/bare-server.ts: Connect JSON by hand and
+ *            Connect binary over HTTP/1.1; gRPC framing by hand over h2c)
  *
  * Every kind builds its state with the real createApp (temp data dir, SQLite
  * store with the production pragmas — or PostgreSQL with
  * --env ROOMGATE_DATABASE_URL=… — one active token key), so the token and
- * database work is identical; only the RPC stack in front differs.
+ * database work is identical; only the RPC stack in front differs. Each
+ * also seeds a room member with a user access token (seedRoomMember) for
+ * VerifyAccessToken and GetRoomPermissions.
  *
  * Protocol with the parent (IPC): sends {type:"ready", ...Ready} once
  * listening; on "stop" (or when the parent goes away) closes everything,
  * deletes the data dir and exits 0.
  */
-import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { rmSync, writeFileSync } from "node:fs";
@@ -36,163 +37,50 @@ import http2 from "node:http2";
 import { Session } from "node:inspector";
 import type { AddressInfo } from "node:net";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { VerifyRequestSchema, VerifyResponseSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
-import { serve } from "../../src/app.js";
+import { serve, type App } from "../../src/app.js";
 import type { ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
-import { RoomgateError } from "../../src/domain/errors.js";
-import type { RoomTokens, TokenRequest } from "../../src/domain/tokens/room-tokens.js";
+import { authenticateEndUser, isEndUserService } from "../../src/server/end-user-auth.js";
 import { routes } from "../../src/server/routes.js";
-import { apiKeyPrincipalKey } from "../../src/services/context.js";
+import { apiKeyPrincipalKey, endUserKey } from "../../src/services/context.js";
+import { bareMethods } from "./bare-methods.js";
+import { bareGrpcServer, bareHttpHandler } from "./bare-server.js";
 import {
   BENCH_API_KEY,
   createBenchApp,
-  FLOOR_PATH,
   prefillGrants,
   roomTokensOf,
   SEED_ROOM_ID,
   SEED_USER_ID,
+  seedRoomMember,
   SERVER_KINDS,
   type Ready,
   type ServerKind,
 } from "./bench-app.js";
 
-// --- bare handlers -----------------------------------------------------------
-
-const CREATE_PATH = "/room.tokens.private.v1.Service/Create";
-const VERIFY_PATH = "/room.tokens.private.v1.Service/Verify";
-
-function readBody(req: http.IncomingMessage | http2.ServerHttp2Stream): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-function permissionNumber(name: unknown): number {
-  if (typeof name === "number") return name;
-  const n = (Permission as unknown as Record<string, number | undefined>)[String(name)];
-  if (n === undefined) throw new RoomgateError("invalid_argument", `unknown permission ${String(name)}`);
-  return n;
-}
-
-type JsonArg = {
-  user_id?: string;
-  userId?: string;
-  room_id?: string;
-  roomId?: string;
-  metadata?: JsonObject;
-  permissions?: unknown[];
-  ttl_seconds?: number;
-  ttlSeconds?: number;
-};
-
-/** Connect-JSON-compatible Create/Verify on plain node:http, no framework. */
-function bareHttpHandler(tokens: RoomTokens, principal: ApiKeyPrincipal): http.RequestListener {
-  // FLOOR_PATH answers with the last Create response, doing no work: the
-  // transport + client cost of a call of that size.
-  let lastCreate = '{"tokens":[]}';
-  return (req, res) => {
-    readBody(req).then(
-      async (body) => {
-        let status = 200;
-        let out: unknown;
+/**
+ * Plain connect's handler: no interceptors; the API-key principal is
+ * injected, and an end user's credential (end-user services only, as the
+ * interceptor does) is resolved in contextValues, a plain function call.
+ */
+function plainConnectHandler(app: App, principal: ApiKeyPrincipal): ReturnType<typeof connectNodeAdapter> {
+  return connectNodeAdapter({
+    ...app.routerOptions,
+    interceptors: [],
+    routes: routes(app.services),
+    contextValues: (req) => {
+      const values = createContextValues().set(apiKeyPrincipalKey, principal);
+      const service = (req.url ?? "").split("/")[1] ?? "";
+      const authorization = req.headers.authorization;
+      if (authorization !== undefined && isEndUserService(service)) {
         try {
-          if (req.method !== "POST") throw new RoomgateError("invalid_argument", "POST only");
-          const msg = JSON.parse(body.toString("utf8")) as { arguments?: JsonArg[]; token?: string };
-          if (req.url === CREATE_PATH) {
-            const args: TokenRequest[] = (msg.arguments ?? []).map((a) => ({
-              userId: a.user_id ?? a.userId ?? "",
-              roomId: a.room_id ?? a.roomId ?? "",
-              metadata: a.metadata,
-              permissions: (a.permissions ?? []).map(permissionNumber),
-              ttlSeconds: a.ttl_seconds ?? a.ttlSeconds,
-            }));
-            out = { tokens: await tokens.issue(principal.tenantId, principal.keyId, args) };
-          } else if (req.url === FLOOR_PATH) {
-            out = undefined;
-          } else if (req.url === VERIFY_PATH) {
-            const v = tokens.verify(principal.tenantId, msg.token ?? "");
-            out = {
-              tokenId: v.tokenId,
-              userId: v.userId,
-              roomId: v.roomId,
-              permissions: v.permissions.map((p) => Permission[p]),
-              metadata: v.metadata,
-              issuedAt: new Date(v.issuedAt).toISOString(),
-              expiresAt: new Date(v.expiresAt).toISOString(),
-              notBefore: new Date(v.notBefore).toISOString(),
-            };
-          } else {
-            status = 404;
-            out = { code: "unimplemented", message: "not found" };
-          }
-        } catch (err) {
-          status = err instanceof RoomgateError ? (err.kind === "unauthenticated" ? 401 : 400) : 500;
-          out = { code: err instanceof RoomgateError ? err.kind : "internal", message: String((err as Error).message) };
+          values.set(endUserKey, authenticateEndUser(authorization, null, app.userTokens, app.roomTokens));
+        } catch {
+          // Left unset: the service answers unauthenticated (a refused credential's code).
         }
-        let json: string;
-        if (req.url === FLOOR_PATH && status === 200) json = lastCreate;
-        else json = JSON.stringify(out);
-        if (req.url === CREATE_PATH && status === 200) lastCreate = json;
-        res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
-        res.end(json);
-      },
-      () => res.destroy(),
-    );
-  };
-}
-
-/** gRPC Verify on plain node:http2 streams: 5-byte framing, protobuf-es codec. */
-function bareGrpcServer(tokens: RoomTokens, principal: ApiKeyPrincipal): http2.Http2Server {
-  const server = http2.createServer();
-  server.on("stream", (stream, headers) => {
-    readBody(stream).then(
-      (body) => {
-        let grpcStatus = "0";
-        let message = "";
-        let frame: Buffer | undefined;
-        try {
-          if (headers[":path"] !== VERIFY_PATH) {
-            grpcStatus = "12";
-            message = "unimplemented";
-          } else {
-            const len = body.readUInt32BE(1);
-            const req = fromBinary(VerifyRequestSchema, body.subarray(5, 5 + len));
-            const v = tokens.verify(principal.tenantId, req.token);
-            const bytes = toBinary(
-              VerifyResponseSchema,
-              create(VerifyResponseSchema, {
-                tokenId: v.tokenId,
-                userId: v.userId,
-                roomId: v.roomId,
-                permissions: [...v.permissions],
-                metadata: v.metadata,
-                issuedAt: timestampFromMs(v.issuedAt),
-                notBefore: timestampFromMs(v.notBefore),
-                expiresAt: timestampFromMs(v.expiresAt),
-              }),
-            );
-            frame = Buffer.allocUnsafe(5 + bytes.length);
-            frame[0] = 0;
-            frame.writeUInt32BE(bytes.length, 1);
-            frame.set(bytes, 5);
-          }
-        } catch (err) {
-          grpcStatus = err instanceof RoomgateError && err.kind === "unauthenticated" ? "16" : "13";
-          message = String((err as Error).message);
-        }
-        stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
-        stream.once("wantTrailers", () => {
-          stream.sendTrailers(message === "" ? { "grpc-status": grpcStatus } : { "grpc-status": grpcStatus, "grpc-message": encodeURIComponent(message) });
-        });
-        stream.end(frame);
-      },
-      () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
-    );
+      }
+      return values;
+    },
   });
-  return server;
 }
 
 // --- process entry -------------------------------------------------------------
@@ -290,6 +178,7 @@ async function main(): Promise<void> {
   let port: number;
   let h2Port: number;
   let token: string;
+  let userToken: string;
   try {
     await prefillGrants(app, principal.tenantId, prefill);
     // The very instance the service uses, so all three stacks share one RoomTokens.
@@ -299,6 +188,8 @@ async function main(): Promise<void> {
         { userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] },
       ])
     )[0]!;
+    // After the Create above, which makes SEED_ROOM_ID a room.
+    userToken = (await seedRoomMember(app, principal.tenantId)).userToken;
 
     if (kind === "ours") {
       const running = await serve(app);
@@ -308,17 +199,13 @@ async function main(): Promise<void> {
       let h1: http.Server;
       let h2: http2.Http2Server;
       if (kind === "connect") {
-        const handler = connectNodeAdapter({
-          ...app.routerOptions,
-          interceptors: [],
-          routes: routes(app.services),
-          contextValues: () => createContextValues().set(apiKeyPrincipalKey, principal),
-        });
+        const handler = plainConnectHandler(app, principal);
         h1 = http.createServer(handler);
         h2 = http2.createServer(handler);
       } else {
-        h1 = http.createServer(bareHttpHandler(tokens, principal));
-        h2 = bareGrpcServer(tokens, principal);
+        const methods = bareMethods(app, principal);
+        h1 = http.createServer(bareHttpHandler(methods));
+        h2 = bareGrpcServer(methods);
       }
       const sessions = trackSessions(h2);
       close = async () => {
@@ -334,7 +221,7 @@ async function main(): Promise<void> {
     return stop(1);
   }
 
-  const ready: Ready = { kind, port, h2Port, apiKey: BENCH_API_KEY, token, pid: process.pid };
+  const ready: Ready = { kind, port, h2Port, apiKey: BENCH_API_KEY, token, userToken, pid: process.pid };
   process.send({ type: "ready", ...ready });
 }
 

@@ -90,6 +90,7 @@ export function startServer(kind: ServerKind, execArgv: readonly string[] = [], 
         h2Port: m.h2Port,
         apiKey: m.apiKey,
         token: m.token,
+        userToken: m.userToken,
         pid: m.pid,
         child,
         startProfile(intervalUs) {
