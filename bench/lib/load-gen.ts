@@ -176,7 +176,8 @@ export async function h2cLoad(spec: LoadSpec, sessions: number, serverPids: read
     const r = await runSampled("h2load", args, serverPids);
     const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(r.stdout);
     const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(r.stdout);
-    const finished = /finished in ([\d.]+)s, ([\d.]+) req\/s/.exec(r.stdout);
+    // "finished in 4.99s" or, under a second, "finished in 999.33ms" (only the rate is used).
+    const finished = /finished in ([\d.]+)(?:s|ms), ([\d.]+) req\/s/.exec(r.stdout);
     const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(r.stdout);
     if (!done || !codes || !finished) throw new Error(`h2load: unexpected output\n${r.stdout}`);
     const [, , succeeded, failed, errored, timeout] = done.map(Number) as number[];
