@@ -71,7 +71,7 @@ export async function startWebhooks(w: WebhookWiring): Promise<Webhooks> {
     log: w.log,
     pollMs: POLL_MS,
   });
-  const unsubscribe = w.bus.subscribeAll(() => worker.kick());
+  const unsubscribe = w.bus.subscribeAll((e) => worker.onEvent(e));
   await worker.start();
   return {
     endpoints,

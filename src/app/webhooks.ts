@@ -10,7 +10,8 @@ import { signedHeaders, webhookBody } from "../domain/webhooks/payload.js";
 import { afterFailure, type RetryPolicy } from "../domain/webhooks/retry-policy.js";
 import { SecretUnreadableError, type SecretBox } from "../domain/webhooks/secret-box.js";
 import type { WebhookDelivery, WebhookEndpoint, WebhookStore } from "../domain/webhooks/types.js";
-import { eventTypeName, matches } from "../domain/webhooks/validation.js";
+import { deliveriesFor } from "../domain/webhooks/fan-out.js";
+import { eventTypeName } from "../domain/webhooks/validation.js";
 import { toProtoEvent } from "../services/events-private-service.js";
 import { postWebhook, type PostResult } from "./webhook-http.js";
 
@@ -59,6 +60,8 @@ export class WebhookWorker {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Tenants with an enabled endpoint, as of the last fan-out. */
+  private activeTenants = new Set<string>();
 
   constructor(private readonly deps: WebhookWorkerDeps) {}
 
@@ -66,6 +69,15 @@ export class WebhookWorker {
   async start(): Promise<void> {
     await this.reseal();
     this.kick();
+  }
+
+  /**
+   * An event was announced. Only tenants with enabled endpoints have work;
+   * an endpoint change (on any replica) may add one. Skipping the rest keeps
+   * a busy event log without webhooks free of extra queries.
+   */
+  onEvent(e: StoredEvent): void {
+    if (this.activeTenants.has(e.tenantId) || e.type === EventType.WEBHOOK_ENDPOINT_CHANGED) this.kick();
   }
 
   /** Runs a pass now, or right after the one in progress. Never throws. */
@@ -144,14 +156,16 @@ export class WebhookWorker {
   /** Enqueues, for every enabled endpoint, the matching events after its cursor. */
   private async fanOut(): Promise<void> {
     const { store, events, transact, clock } = this.deps;
-    for (const e of await store.allEndpoints(true)) {
+    const endpoints = await store.allEndpoints(true);
+    this.activeTenants = new Set(endpoints.map((e) => e.tenantId));
+    for (const e of endpoints) {
       let from = e.cursor;
       for (;;) {
         const batch = await events.eventsAfter(e.tenantId, undefined, from, FANOUT_BATCH);
         if (batch.length === 0) break;
         const to = batch[batch.length - 1]!.id;
         const now = clock();
-        const rows = batch.filter((ev) => matches(e, ev.type, ev.roomId ?? "")).map((ev) => pending(e, ev, now));
+        const rows = deliveriesFor(e, batch, now);
         const moved = await transact(async () => {
           // Another replica moved it (or the endpoint is gone): its work, not ours.
           if (!(await store.advanceCursor(e.id, from, to))) return false;
@@ -229,24 +243,4 @@ export class WebhookWorker {
     });
     this.deps.log.warn({ endpointId: endpoint.id, tenantId: endpoint.tenantId, deliveryId: d.id }, "webhook endpoint disabled after persistent failure");
   }
-}
-
-function pending(e: WebhookEndpoint, ev: StoredEvent, now: number): WebhookDelivery {
-  return {
-    id: `msg_${randomBytes(16).toString("hex")}`,
-    endpointId: e.id,
-    tenantId: e.tenantId,
-    eventId: ev.id,
-    eventType: ev.type,
-    status: "pending",
-    attempts: 0,
-    nextAttemptAt: now,
-    firstAttemptAt: null,
-    leaseOwner: null,
-    leaseUntil: null,
-    lastStatusCode: 0,
-    lastError: "",
-    createdAt: now,
-    updatedAt: now,
-  };
 }

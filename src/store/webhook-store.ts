@@ -97,6 +97,13 @@ export class SqlWebhookStore implements WebhookStore {
     return rows.map(delivery);
   }
 
+  async restartPending(endpointId: string, now: number): Promise<void> {
+    await this.db.run(
+      sql`update webhook_deliveries set next_attempt_at = ${now}, first_attempt_at = null, updated_at = ${now}
+          where endpoint_id = ${endpointId} and status = 'pending'`,
+    );
+  }
+
   async resetDelivery(id: string, now: number): Promise<WebhookDelivery | undefined> {
     const row = await this.db.get(
       sql`update webhook_deliveries set status = 'pending', next_attempt_at = ${now}, first_attempt_at = null, lease_owner = null,

@@ -140,6 +140,21 @@ describe("webhook delivery", () => {
     await hooks.deleteEndpoint({ id: e.id }, bearer(srv.apiKey));
   });
 
+  it("bounds a request by ROOMGATE_WEBHOOK_TIMEOUT_MS: a receiver that never answers is a failed attempt", async () => {
+    const r = await receiver();
+    r.mode = "hang";
+    const e = await endpointFor(r, ["EVENT_TYPE_TOKEN_REVOKED"], "hang-room");
+    await revokeRooms(["hang-room"]);
+    await r.until(() => r.requests.length >= 1, 20_000, "the hanging request");
+    let d = (await hooks.listDeliveries({ endpointId: e.id }, bearer(srv.apiKey))).deliveries[0];
+    for (let i = 0; i < 100 && d?.lastError === ""; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      d = (await hooks.listDeliveries({ endpointId: e.id }, bearer(srv.apiKey))).deliveries[0];
+    }
+    expect(d).toMatchObject({ lastResponseCode: 0, lastError: "no answer within 2000 ms" });
+    await hooks.deleteEndpoint({ id: e.id }, bearer(srv.apiKey));
+  });
+
   it("sends only the endpoint's event types and room", async () => {
     const r = await receiver();
     const e = await endpointFor(r, ["EVENT_TYPE_TOKEN_REVOKED"], "only-this-room");

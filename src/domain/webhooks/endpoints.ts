@@ -135,6 +135,8 @@ export class WebhookEndpoints {
         updatedAt: now,
       };
       await this.deps.store.saveEndpoint(next);
+      // Back from disabled: the waiting deliveries get a whole retry period again.
+      if (e.disabledAt !== null && disabled === null) await this.deps.store.restartPending(e.id, now);
       return next;
     });
   }

@@ -72,6 +72,8 @@ export interface WebhookStore {
   getDelivery(tenantId: string, id: string): Promise<WebhookDelivery | undefined>;
   /** One endpoint's deliveries, highest event id first, below `beforeEventId` when given. */
   listDeliveries(endpointId: string, beforeEventId: number | undefined, limit: number): Promise<WebhookDelivery[]>;
+  /** Re-enabling: the endpoint's pending deliveries are due now, with a fresh retry period. */
+  restartPending(endpointId: string, now: number): Promise<void>;
   /** Makes a delivery pending again, due at `now`. */
   resetDelivery(id: string, now: number): Promise<WebhookDelivery | undefined>;
   /**
