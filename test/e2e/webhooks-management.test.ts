@@ -4,18 +4,24 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js";
 import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { DeliveryStatus } from "../../gen/room/webhooks/private/v1/service_pb.js";
+import { systemResolver } from "../../src/domain/webhooks/address-policy.js";
+import { bearer, expectCode, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 // Management over Connect and gRPC, every refusal with its exact code and
 // nothing written; SSRF refusals at creation with the default settings.
 
+let flipTo = "93.184.215.14";
 let open: TestServer;
 let strict: TestServer;
 beforeAll(async () => {
   [open, strict] = await Promise.all([
     startTestServer({ env: { ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true" } }),
-    startTestServer(),
+    startTestServer({
+      // "flip.test" resolves to whatever the test says; every other name as usual.
+      webhookResolver: (host) => (host === "flip.test" ? Promise.resolve([{ address: flipTo, family: 4 }]) : systemResolver(host)),
+    }),
   ]);
 });
 afterAll(async () => {
@@ -184,6 +190,21 @@ describe("webhook URLs with the default settings (no private networks)", () => {
     expect(made.endpoint!.url).toBe("https://93.184.215.14/hook");
     // Disabled at once, so the worker never calls out of the test machine.
     await hooks.updateEndpoint({ id: made.endpoint!.id, enabled: false }, bearer(strict.apiKey));
+    await hooks.deleteEndpoint({ id: made.endpoint!.id }, bearer(strict.apiKey));
+  });
+
+  it("refuses at delivery a host whose DNS changed to a private address since creation", async () => {
+    const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: strict.baseUrl, httpVersion: "1.1" }));
+    flipTo = "93.184.215.14";
+    const made = await hooks.createEndpoint({ url: "https://flip.test/hook", eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] }, bearer(strict.apiKey));
+    flipTo = "127.0.0.1";
+    await tokensClient(createGrpcTransport({ baseUrl: strict.baseUrl })).revokeRoom({ roomId: "flip" }, bearer(strict.apiKey));
+    let d = (await hooks.listDeliveries({ endpointId: made.endpoint!.id }, bearer(strict.apiKey))).deliveries[0];
+    for (let i = 0; i < 100 && (d === undefined || d.lastError === ""); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      d = (await hooks.listDeliveries({ endpointId: made.endpoint!.id }, bearer(strict.apiKey))).deliveries[0];
+    }
+    expect(d).toMatchObject({ status: DeliveryStatus.PENDING, lastResponseCode: 0, lastError: expect.stringMatching(/^refused: host "flip.test" resolves to 127.0.0.1/) });
     await hooks.deleteEndpoint({ id: made.endpoint!.id }, bearer(strict.apiKey));
   });
 });
