@@ -164,13 +164,15 @@ export class WebhookWorker {
         const batch = await events.eventsAfter(e.tenantId, undefined, from, FANOUT_BATCH);
         if (batch.length === 0) break;
         const to = batch[batch.length - 1]!.id;
-        const now = clock();
-        const rows = deliveriesFor(e, batch, now);
         const moved = await transact(async () => {
-          // Another replica moved it (or the endpoint is gone): its work, not ours.
-          if (!(await store.advanceCursor(e.id, from, to))) return false;
-          await store.insertDeliveries(rows);
-          return true;
+          // The endpoint as it is now, under the write lock: its filters may
+          // have changed since the list was read, and a stale filter must not
+          // decide (and skip past) events. Another replica moved the cursor,
+          // or the endpoint is gone or disabled: nothing to do here.
+          const cur = await store.getEndpoint(e.tenantId, e.id);
+          if (cur === undefined || cur.disabledAt !== null || cur.cursor !== from) return false;
+          await store.insertDeliveries(deliveriesFor(cur, batch, clock()));
+          return store.advanceCursor(e.id, from, to);
         });
         if (!moved || batch.length < FANOUT_BATCH) break;
         from = to;
