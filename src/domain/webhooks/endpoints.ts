@@ -68,7 +68,8 @@ export class WebhookEndpoints {
     const id = `whe_${randomBytes(16).toString("hex")}`;
     const secret = generateWebhookSecret();
     const now = this.deps.clock();
-    const endpoint = await this.change(caller, "created", id, { url }, async () => {
+    // The audit log keeps the origin only: a query string may carry a receiver's token.
+    const endpoint = await this.change(caller, "created", id, { origin: new URL(url).origin }, async () => {
       const e: WebhookEndpoint = {
         id,
         tenantId: caller.tenantId,
