@@ -85,6 +85,16 @@ describe("webhook delivery", () => {
     expect(ds.at(-1)!.attempts).toBeGreaterThanOrEqual(4);
     expect(ds.at(-1)!.lastResponseCode).toBe(204);
     expect(ds.at(-1)!.id).toBe([...firstIds][0]);
+    // Paged: the same deliveries, two at a time, no gaps or repeats.
+    const paged: string[] = [];
+    let token = "";
+    do {
+      const page = await hooks.listDeliveries({ endpointId: e.id, pageSize: 2, pageToken: token }, bearer(srv.apiKey));
+      expect(page.deliveries.length).toBeLessThanOrEqual(2);
+      paged.push(...page.deliveries.map((d) => d.id));
+      token = page.nextPageToken;
+    } while (token !== "");
+    expect(paged).toEqual(ds.map((d) => d.id));
     await hooks.deleteEndpoint({ id: e.id }, bearer(srv.apiKey));
   });
 

@@ -126,6 +126,7 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
       [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", eventTypes: ["EVENT_TYPE_MUTED", "EVENT_TYPE_MUTED"] }, auth), Code.InvalidArgument, /given twice/],
       [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", roomId: "a\u0000b" }, auth), Code.InvalidArgument, /^room_id:/],
       [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", description: "d".repeat(1025) }, auth), Code.InvalidArgument, /^description: longer than 1024/],
+      [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", description: "line\nbreak" }, auth), Code.InvalidArgument, /^description: must not contain control characters/],
       [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x" }), Code.Unauthenticated, /./],
       [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x" }, bearer("wrong-key-0123456789")), Code.Unauthenticated, /./],
       [() => hooks.listEndpoints({ pageSize: 501 }, auth), Code.InvalidArgument, /^page_size/],
