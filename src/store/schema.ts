@@ -379,5 +379,7 @@ export const webhookDeliveries = sqliteTable(
   (t) => [
     uniqueIndex("webhook_deliveries_endpoint_event_uq").on(t.endpointId, t.eventId),
     index("webhook_deliveries_status_idx").on(t.status, t.nextAttemptAt),
+    // An endpoint's queue: is there an unfinished delivery before this one?
+    index("webhook_deliveries_queue_idx").on(t.endpointId, t.status, t.eventId),
   ],
 );

@@ -13,11 +13,11 @@ const DELIVERY_COLUMNS = sql`d.id as "id", d.endpoint_id as "endpointId", d.tena
 
 /**
  * The head of each endpoint's queue: its unfinished delivery with the lowest
- * event id. Only heads are ever claimed, which is what keeps an endpoint's
+ * event id (no unfinished one before it: two index seeks on the queue index). Only heads are ever claimed, which is what keeps an endpoint's
  * deliveries in event order.
  */
-const IS_HEAD = sql`d.event_id = (select min(h.event_id) from webhook_deliveries h
-  where h.endpoint_id = d.endpoint_id and h.status in ('pending', 'delivering'))`;
+const IS_HEAD = sql`not exists (select 1 from webhook_deliveries h
+  where h.endpoint_id = d.endpoint_id and h.status in ('pending', 'delivering') and h.event_id < d.event_id)`;
 
 /** Webhook endpoints and deliveries, in SQL both stores accept. */
 export class SqlWebhookStore implements WebhookStore {
