@@ -7,6 +7,7 @@ import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js"
 import { DeliveryStatus, Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { bearer, expectCode, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { pruneInBatches, SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
 import { WebhookReceiver, type Received } from "../support/webhook-receiver.js";
 
 // Delivery to a real receiver on listen(0) that verifies every request with
@@ -95,6 +96,20 @@ describe("webhook delivery", () => {
       token = page.nextPageToken;
     } while (token !== "");
     expect(paged).toEqual(ds.map((d) => d.id));
+
+    // maintenance prune --keep-days: finished deliveries go, pending ones stay.
+    const pendingId = await (async () => {
+      r.mode = "fail";
+      await revokeRooms(["down-5"]);
+      await r.until(() => r.requests.some((q) => bodyOf(q).data.roomId === "down-5"), 20_000, "the pending one attempted");
+      return (await hooks.listDeliveries({ endpointId: e.id, pageSize: 1 }, bearer(srv.apiKey))).deliveries[0]!.id;
+    })();
+    const target = new SqlMaintenanceStore(srv.app.db).finishedDeliveriesBefore(Date.now() + 60_000);
+    expect(await target.count()).toBeGreaterThanOrEqual(rooms.length);
+    await pruneInBatches(target, 2, () => undefined);
+    const left = (await hooks.listDeliveries({ endpointId: e.id }, bearer(srv.apiKey))).deliveries;
+    expect(left.map((d) => d.id)).toEqual([pendingId]);
+    expect([DeliveryStatus.PENDING, DeliveryStatus.DELIVERING]).toContain(left[0]!.status);
     await hooks.deleteEndpoint({ id: e.id }, bearer(srv.apiKey));
   });
 
