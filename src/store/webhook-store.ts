@@ -37,6 +37,10 @@ export class SqlWebhookStore implements WebhookStore {
     return row === undefined ? undefined : endpoint(row);
   }
 
+  async countEndpoints(tenantId: string): Promise<number> {
+    return num((await this.db.get(sql`select count(*) as "n" from webhook_endpoints where tenant_id = ${tenantId}`))?.n ?? 0);
+  }
+
   async listEndpoints(tenantId: string, after: { at: number; id: string } | undefined, limit: number): Promise<WebhookEndpoint[]> {
     const pos = after === undefined ? sql.empty() : sql` and (created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`;
     const rows = await this.db.all(

@@ -6,6 +6,7 @@ import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js"
 import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { DeliveryStatus } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { systemResolver } from "../../src/domain/webhooks/address-policy.js";
+import { MAX_ENDPOINTS_PER_TENANT } from "../../src/domain/webhooks/endpoints.js";
 import { bearer, expectCode, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -148,6 +149,24 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
     for (const [call, code, message] of cases) await expectCode(call(), code, message);
     expect(await written(open)).toBe(before);
     await hooks.deleteEndpoint({ id: endpoint!.id }, auth);
+  });
+});
+
+describe("endpoints per tenant", () => {
+  it(`holds at ${MAX_ENDPOINTS_PER_TENANT} under concurrent creation: the rest resource_exhausted, nothing written for them`, async () => {
+    const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
+    const auth = bearer(open.otherKey);
+    const results = await Promise.allSettled(
+      Array.from({ length: MAX_ENDPOINTS_PER_TENANT + 8 }, (_, i) => hooks.createEndpoint({ url: `http://127.0.0.1:9/c${i}`, eventTypes: ["EVENT_TYPE_MESSAGE_DELETED"] }, auth)),
+    );
+    const made = results.filter((r) => r.status === "fulfilled");
+    expect(made).toHaveLength(MAX_ENDPOINTS_PER_TENANT);
+    for (const r of results) if (r.status === "rejected") await expectCode(Promise.reject(r.reason), Code.ResourceExhausted, /at most 50 webhook endpoints/);
+    const listed = await hooks.listEndpoints({ pageSize: 500 }, auth);
+    expect(listed.endpoints).toHaveLength(MAX_ENDPOINTS_PER_TENANT);
+    const audit = createClient(Audit, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
+    expect((await audit.list({ action: "webhook.created", pageSize: 500 }, auth)).entries).toHaveLength(MAX_ENDPOINTS_PER_TENANT);
+    for (const e of listed.endpoints) await hooks.deleteEndpoint({ id: e.id }, auth);
   });
 });
 

@@ -10,6 +10,13 @@ import { generateWebhookSecret, type SecretBox } from "./secret-box.js";
 import type { WebhookDelivery, WebhookEndpoint, WebhookStore } from "./types.js";
 import { checkDescription, checkEventTypes } from "./validation.js";
 
+/**
+ * Endpoints per tenant: every one costs each replica's worker a query per
+ * pass, and a tenant fanning out to more receivers should use one and
+ * spread from there.
+ */
+export const MAX_ENDPOINTS_PER_TENANT = 50;
+
 /** Default and longest grace period of a rotated-out secret. */
 export const DEFAULT_GRACE_SECONDS = 86_400;
 export const MAX_GRACE_SECONDS = 7 * 86_400;
@@ -70,6 +77,10 @@ export class WebhookEndpoints {
     const now = this.deps.clock();
     // The audit log keeps the origin only: a query string may carry a receiver's token.
     const endpoint = await this.change(caller, "created", id, { origin: new URL(url).origin }, async () => {
+      // Counted under the write lock: concurrent creations cannot overshoot.
+      if ((await this.deps.store.countEndpoints(caller.tenantId)) >= MAX_ENDPOINTS_PER_TENANT) {
+        throw new RoomgateError("resource_exhausted", `a tenant has at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints; delete one first`);
+      }
       const e: WebhookEndpoint = {
         id,
         tenantId: caller.tenantId,

@@ -58,6 +58,7 @@ export interface AttemptResult {
 export interface WebhookStore {
   insertEndpoint(e: WebhookEndpoint): Promise<void>;
   getEndpoint(tenantId: string, id: string): Promise<WebhookEndpoint | undefined>;
+  countEndpoints(tenantId: string): Promise<number>;
   /** Newest first, after the keyset position when given. */
   listEndpoints(tenantId: string, after: { at: number; id: string } | undefined, limit: number): Promise<WebhookEndpoint[]>;
   /** Every endpoint of every tenant (re-sealing, fan-out); `enabledOnly` skips disabled ones. */

@@ -677,7 +677,8 @@ export const DeliveryStatusSchema: GenEnum<DeliveryStatus> = /*@__PURE__*/
 export const Service: GenService<{
   /**
    * CreateEndpoint registers an endpoint; the response carries its signing
-   * secret, which is never shown again.
+   * secret, which is never shown again. A tenant has at most 50 endpoints
+   * (resource_exhausted beyond).
    *
    * @generated from rpc room.webhooks.private.v1.Service.CreateEndpoint
    */
