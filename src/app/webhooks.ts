@@ -11,6 +11,7 @@ import { afterFailure, type RetryPolicy } from "../domain/webhooks/retry-policy.
 import { SecretUnreadableError, type SecretBox } from "../domain/webhooks/secret-box.js";
 import type { WebhookDelivery, WebhookEndpoint, WebhookStore } from "../domain/webhooks/types.js";
 import { deliveriesFor } from "../domain/webhooks/fan-out.js";
+import { resealSecrets } from "../domain/webhooks/reseal.js";
 import { eventTypeName } from "../domain/webhooks/validation.js";
 import { toProtoEvent } from "../services/events-private-service.js";
 import { postWebhook, type PostResult } from "./webhook-http.js";
@@ -36,6 +37,8 @@ export interface WebhookWorkerDeps {
 const FANOUT_BATCH = 500;
 /** Deliveries claimed per step (each is a different endpoint's head). */
 const CLAIM_BATCH = 32;
+/** Requests one worker has open at once. */
+const MAX_IN_FLIGHT = 64;
 
 /**
  * Sends the stored event log to the tenants' webhook endpoints. Every
@@ -60,6 +63,8 @@ export class WebhookWorker {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Deliveries being sent now. */
+  private readonly inFlight = new Set<Promise<void>>();
   /** Tenants with an enabled endpoint, as of the last fan-out. */
   private activeTenants = new Set<string>();
 
@@ -94,6 +99,9 @@ export class WebhookWorker {
         if (this.again) {
           this.again = false;
           this.kick();
+        } else if (this.timer === undefined && !this.stopped) {
+          // A failed pass armed no timer: the poll retries it.
+          this.timer = setTimeout(() => this.kick(), this.deps.pollMs).unref();
         }
       });
   }
@@ -104,29 +112,13 @@ export class WebhookWorker {
     if (this.timer) clearTimeout(this.timer);
     this.abort.abort();
     await this.running;
+    await Promise.all(this.inFlight);
   }
 
-  /**
-   * Re-seals every secret not sealed under the active token key (after a
-   * key rotation), so retiring the old key later loses nothing.
-   */
-  async reseal(): Promise<void> {
-    const { store, box, transact } = this.deps;
-    for (const e of await store.allEndpoints(false)) {
-      const stale = box.needsReseal(e.secret) || (e.previousSecret !== null && box.needsReseal(e.previousSecret));
-      if (!stale) continue;
-      try {
-        await transact(async () => {
-          const cur = await store.getEndpoint(e.tenantId, e.id);
-          if (cur === undefined) return;
-          const secret = box.seal(cur.id, box.open(cur.id, cur.secret));
-          const previousSecret = cur.previousSecret === null ? null : box.seal(cur.id, box.open(cur.id, cur.previousSecret));
-          await store.saveEndpoint({ ...cur, secret, previousSecret });
-        });
-      } catch (err) {
-        this.deps.log.error({ endpointId: e.id, tenantId: e.tenantId, err }, "webhook secret could not be re-sealed");
-      }
-    }
+  /** Re-seals secrets sealed under a key other than the active one (see {@link resealSecrets}). */
+  reseal(): Promise<void> {
+    const { store, box, transact, log } = this.deps;
+    return resealSecrets(store, box, transact, (endpointId, err) => log.error({ endpointId, err }, "webhook secret could not be re-sealed"));
   }
 
   private async pass(): Promise<void> {
@@ -140,9 +132,21 @@ export class WebhookWorker {
       due = await this.deps.store.nextDueAt();
       const now = this.deps.clock();
       if (due === undefined || due > now) break;
-      const claimed = await this.deps.transact(() => this.deps.store.claimDue(this.owner, now, now + this.leaseMs(), CLAIM_BATCH));
+      const room = MAX_IN_FLIGHT - this.inFlight.size;
+      if (room <= 0) break;
+      const claimed = await this.deps.transact(() => this.deps.store.claimDue(this.owner, now, now + this.leaseMs(), Math.min(room, CLAIM_BATCH)));
       if (claimed.length === 0) break;
-      await Promise.all(claimed.map((d) => this.deliver(d)));
+      // Not awaited: a slow receiver must not hold up the other endpoints.
+      // Each one done wakes the worker for its endpoint's next delivery.
+      for (const d of claimed) {
+        const p: Promise<void> = this.deliver(d)
+          .catch((err: unknown) => this.deps.log.error({ err, deliveryId: d.id, endpointId: d.endpointId }, "webhook delivery failed; its lease will expire"))
+          .finally(() => {
+            this.inFlight.delete(p);
+            this.kick();
+          });
+        this.inFlight.add(p);
+      }
     }
     const wait = Math.min(this.deps.pollMs, due === undefined ? Infinity : Math.max(0, due - this.deps.clock()));
     this.timer = setTimeout(() => this.kick(), wait + 5).unref();

@@ -180,6 +180,23 @@ describe("webhook delivery", () => {
     await hooks.deleteEndpoint({ id: e.id }, bearer(srv.apiKey));
   });
 
+  it("does not hold up other endpoints behind a receiver that hangs", async () => {
+    const slow = await receiver();
+    slow.mode = "hang";
+    const fast = await receiver();
+    const es = await endpointFor(slow, ["EVENT_TYPE_TOKEN_REVOKED"], "slow-room");
+    const ef = await endpointFor(fast, ["EVENT_TYPE_TOKEN_REVOKED"], "fast-room");
+    await revokeRooms(["slow-room"]);
+    await slow.until(() => slow.requests.length === 1, 20_000, "the hanging request");
+    await revokeRooms(["fast-room"]);
+    await fast.until(() => fast.acknowledged.length === 1, 20_000, "the other endpoint's delivery");
+    // The hanging one is still in flight (its 2 s bound not reached).
+    const [d] = (await hooks.listDeliveries({ endpointId: es.id }, bearer(srv.apiKey))).deliveries;
+    expect(d!.status).toBe(DeliveryStatus.DELIVERING);
+    await hooks.deleteEndpoint({ id: es.id }, bearer(srv.apiKey));
+    await hooks.deleteEndpoint({ id: ef.id }, bearer(srv.apiKey));
+  });
+
   it("sends only the endpoint's event types and room", async () => {
     const r = await receiver();
     const e = await endpointFor(r, ["EVENT_TYPE_TOKEN_REVOKED"], "only-this-room");

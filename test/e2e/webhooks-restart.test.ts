@@ -96,8 +96,12 @@ describe("webhooks across restarts", () => {
       await r.until(() => r.acknowledged.length === rooms.length, 20_000, "every event after the restart");
       expect(r.requests.length).toBeGreaterThan(failedBefore);
       expect(r.acknowledged.map((a) => (a.body as { data: { roomId: string } }).data.roomId)).toEqual(rooms);
+      // The receiver's log of acknowledged deliveries (deduped on webhook-id) holds each once.
+      // A request cut off by the stop may have reached it anyway and be sent again
+      // after the restart with the same webhook-id: at least once, deduped by id.
+      expect(new Set(r.acknowledged.map((a) => a.id)).size).toBe(rooms.length);
       const acks = r.requests.filter((q) => q.status === 204).map((q) => q.id);
-      expect(new Set(acks).size).toBe(acks.length);
+      expect(acks.length - new Set(acks).size).toBeLessThanOrEqual(1);
       for (const q of r.requests) expect(q.verified).toBe(true);
     } finally {
       await second.server.close();
