@@ -73,6 +73,9 @@ import type { Database } from "./store/database.js";
 import type { SqliteDatabase } from "./store/sqlite-database.js";
 import { openDatabase } from "./app/database.js";
 import { startLiveState } from "./app/live.js";
+import { startWebhooks, type Webhooks } from "./app/webhook-wiring.js";
+import type { Resolver } from "./domain/webhooks/address-policy.js";
+import { WebhooksPrivateService } from "./services/webhooks-private-service.js";
 import { SqlGrantStore } from "./store/grant-store.js";
 import { loadOrCreateKeys, parseKeysConfig, readKeyFile } from "./store/key-file.js";
 import { SqlTenantStore } from "./store/tenant-store.js";
@@ -107,6 +110,8 @@ export interface App {
   readonly moderationStore: SqlModerationStore;
   /** Records and announces timed blocks and mutes as they lapse. */
   readonly lapses: RestrictionLapses;
+  /** Webhook endpoints and this replica's delivery worker. */
+  readonly webhooks: Webhooks;
   readonly services: Services;
   /** The seeds' REST routes, served where no RPC path matches. */
   readonly compatRoutes: CompatRoute[];
@@ -138,6 +143,8 @@ export interface AppOverrides {
   readonly lapseTimer?: boolean;
   /** Turns tracing on with this exporter (tests: an in-memory one), spans exported one by one. */
   readonly spanExporter?: SpanExporter;
+  /** Resolves webhook hosts instead of the system resolver. */
+  readonly webhookResolver?: Resolver;
 }
 
 /**
@@ -256,6 +263,18 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     onError: (err) => log.error({ err }, "restriction lapse failed; retrying"),
   });
   await lapses.start(shutdown.signal, { timer: overrides.lapseTimer ?? overrides.clock === undefined });
+  const webhooks = await startWebhooks({
+    config,
+    db,
+    journal,
+    transact,
+    sink,
+    bus,
+    keyring: () => codec.keyring,
+    clock,
+    log,
+    resolve: overrides.webhookResolver,
+  });
   const storeAlive = () => db.ping();
   const fresh = { feed, waitMs: config.consistencyWaitMs };
   const eventsPrivate = new EventsPrivateService(
@@ -283,6 +302,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     moderationPrivate: new ModerationPrivateService(moderation),
     eventsPrivate,
     auditPrivate: new AuditPrivateService(journal),
+    webhooksPrivate: new WebhooksPrivateService(webhooks.endpoints),
     reflection: new ReflectionService(SERVED_SERVICES),
   };
   roomTokens.verifier.onCacheLookup = (hit) => metrics.observeVerifyCache(hit);
@@ -337,6 +357,8 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
       const fileKeys = readKeyFile(config.keyFile);
       if (fileKeys) codec.setKeyring(new Keyring(fileKeys));
       log.info({ keys: fileKeys?.length, why }, "token keyring reloaded");
+      // Webhook secrets follow the active key, so the old one can be retired.
+      if (fileKeys) void webhooks.worker.reseal();
     } catch (err) {
       log.error({ err }, "keyring reload failed; keeping the current one");
     }
@@ -365,6 +387,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     moderation,
     moderationStore,
     lapses,
+    webhooks,
     services,
     compatRoutes,
     routerOptions,
@@ -379,6 +402,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
       closed ??= (async () => {
         shutdown.abort();
         lapses.stop();
+        await webhooks.stop();
         feed.stop();
         await stopListening();
         await db.close();

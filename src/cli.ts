@@ -244,7 +244,7 @@ const DAY_MS = 86_400_000;
 maintenance
   .command("prune")
   .description("delete grants and token revocations of expired tokens; with --keep-days, also older audit entries and events")
-  .option("--keep-days <n>", "also delete audit log entries and events older than n days", wholeNumber(0))
+  .option("--keep-days <n>", "also delete audit log entries, events and finished webhook deliveries older than n days", wholeNumber(0))
   .option("--batch-size <n>", "rows deleted per transaction", wholeNumber(1), 5_000)
   .option("--dry-run", "count what would be deleted; delete nothing")
   .action(async (opts: { keepDays?: number; batchSize: number; dryRun?: boolean }) => {
@@ -258,7 +258,11 @@ maintenance
       ];
       if (cutoff !== undefined) {
         const older = `older than ${opts.keepDays} day(s)`;
-        targets.push({ target: m.auditBefore(cutoff), label: `audit entries ${older}` }, { target: m.eventsBefore(cutoff), label: `events ${older}` });
+        targets.push(
+          { target: m.auditBefore(cutoff), label: `audit entries ${older}` },
+          { target: m.eventsBefore(cutoff), label: `events ${older}` },
+          { target: m.finishedDeliveriesBefore(cutoff), label: `finished webhook deliveries ${older}` },
+        );
       }
       const progress = new Progress(process.stderr);
       const results: Array<{ label: string; n: number }> = [];

@@ -17,6 +17,7 @@ export {
   type SpacesClient,
   type TokensClient,
   type UsersClient,
+  type WebhooksClient,
 } from "./roomgate-client.js";
 export { apiKeyInterceptor } from "./auth.js";
 export * from "./services.js";

@@ -7,6 +7,7 @@ import { Service as ModerationService } from "../../gen/room/moderation/private/
 import { Service as SpacesService } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Service as TokensService } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersService } from "../../gen/room/users/private/v1/service_pb.js";
+import { Service as WebhooksService } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { apiKeyInterceptor } from "./auth.js";
 
 /** The wire protocol: gRPC (HTTP/2 only) or Connect (HTTP/1.1 or HTTP/2). */
@@ -61,6 +62,8 @@ export type ModerationClient = Client<typeof ModerationService>;
 export type EventsClient = Client<typeof EventsService>;
 /** The client of room.audit.private.v1.Service. */
 export type AuditClient = Client<typeof AuditService>;
+/** The client of room.webhooks.private.v1.Service. */
+export type WebhooksClient = Client<typeof WebhooksService>;
 
 /** Typed clients of every API-key service, sharing one transport. */
 export interface RoomgateClient {
@@ -78,6 +81,8 @@ export interface RoomgateClient {
   readonly events: EventsClient;
   /** room.audit.private.v1: List. */
   readonly audit: AuditClient;
+  /** room.webhooks.private.v1: endpoints, secrets, deliveries. */
+  readonly webhooks: WebhooksClient;
   /** The transport, for clients of other services (`createClient(spacesV1.Service, client.transport)` needs its own credentials). */
   readonly transport: Transport;
 }
@@ -100,6 +105,7 @@ export function createRoomgateClient(options: RoomgateClientOptions): RoomgateCl
     moderation: createClient(ModerationService, transport),
     events: createClient(EventsService, transport),
     audit: createClient(AuditService, transport),
+    webhooks: createClient(WebhooksService, transport),
     transport,
   };
 }

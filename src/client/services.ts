@@ -31,5 +31,7 @@ export * as tokensPrivateV1 from "../../gen/room/tokens/private/v1/service_pb.js
 export * as tokensV1 from "../../gen/room/tokens/v1/claims_pb.js";
 /** `room.users.private.v1`: tenant users (API key). */
 export * as usersPrivateV1 from "../../gen/room/users/private/v1/service_pb.js";
+/** `room.webhooks.private.v1`: signed webhook endpoints and their deliveries (API key). */
+export * as webhooksPrivateV1 from "../../gen/room/webhooks/private/v1/service_pb.js";
 /** `room.users.v1`: end-user login. */
 export * as usersV1 from "../../gen/room/users/v1/service_pb.js";

@@ -66,6 +66,14 @@ export interface Config {
   readonly logLevel: string;
   /** Base URL that access links (seed 001 generateAccess) point at, without a trailing slash. */
   readonly publicUrl: string;
+  /** How long a failing webhook delivery is retried before its endpoint is disabled. */
+  readonly webhookRetrySeconds: number;
+  /** First backoff ceiling of webhook retries (doubles per attempt, full jitter, at most an hour). */
+  readonly webhookRetryBaseMs: number;
+  /** Upper bound on one webhook request. */
+  readonly webhookTimeoutMs: number;
+  /** Allows webhook endpoints on loopback/private networks and plain http (tests, closed networks). */
+  readonly webhookAllowPrivateNetworks: boolean;
 }
 
 /** Thrown for a setting that cannot be used; the message names it. */
@@ -117,6 +125,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsKey: readableFile("ROOMGATE_TLS_KEY", env["ROOMGATE_TLS_KEY"]),
     logLevel: oneOf("LOG_LEVEL", env["LOG_LEVEL"] || "info", LOG_LEVELS),
     publicUrl: publicUrl(env["ROOMGATE_PUBLIC_URL"] || `http://localhost:${port}`),
+    webhookRetrySeconds: int(env, "ROOMGATE_WEBHOOK_RETRY_SECONDS", 86_400, 1, 30 * 86_400),
+    webhookRetryBaseMs: int(env, "ROOMGATE_WEBHOOK_RETRY_BASE_MS", 5_000, 1, 3_600_000),
+    webhookTimeoutMs: int(env, "ROOMGATE_WEBHOOK_TIMEOUT_MS", 10_000, 100, 120_000),
+    webhookAllowPrivateNetworks: bool(env, "ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS", false),
   };
   if (cfg.defaultTtlSeconds > cfg.maxTtlSeconds) {
     throw new ConfigError("ROOMGATE_TOKEN_TTL_SECONDS must not exceed ROOMGATE_TOKEN_MAX_TTL_SECONDS");
@@ -213,6 +225,14 @@ function publicUrl(raw: string): string {
     throw new ConfigError(`ROOMGATE_PUBLIC_URL must be an http or https URL, got "${raw}"`);
   }
   return raw.replace(/\/+$/, "");
+}
+
+/** "true" or "false" (unset: `def`); anything else is refused rather than guessed. */
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  if (raw !== "true" && raw !== "false") throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === "true";
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {

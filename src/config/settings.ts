@@ -51,5 +51,9 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: "ROOMGATE_TLS_KEY", default: "—", meaning: "PEM private key file; with ROOMGATE_TLS_CERT" },
   { name: "ROOMGATE_PUBLIC_URL", default: "http://localhost:$PORT", meaning: "base URL of access links" },
   { name: "ROOMGATE_METRICS_PORT", default: "unset", meaning: "a second port serving only GET /metrics; /metrics is on the service port either way" },
+  { name: "ROOMGATE_WEBHOOK_RETRY_SECONDS", default: "86400", meaning: "how long a failing webhook delivery is retried before its endpoint is disabled" },
+  { name: "ROOMGATE_WEBHOOK_RETRY_BASE_MS", default: "5000", meaning: "first webhook backoff ceiling; doubles per attempt, full jitter, at most an hour" },
+  { name: "ROOMGATE_WEBHOOK_TIMEOUT_MS", default: "10000", meaning: "upper bound on one webhook request" },
+  { name: "ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS", default: "false", meaning: "true allows webhook URLs on loopback/private networks and plain http" },
   { name: "LOG_LEVEL", default: "info", meaning: "pino level: fatal, error, warn, info, debug, trace or silent" },
 ];

@@ -15,6 +15,7 @@ import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
+import { Service as WebhooksPrivate } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import type { AccessService } from "../services/access-service.js";
 import type { AuditPrivateService } from "../services/audit-private-service.js";
 import type { ConsumerPrivateService } from "../services/consumer-private-service.js";
@@ -29,6 +30,7 @@ import type { SpacesService } from "../services/spaces-service.js";
 import type { TokensPrivateService } from "../services/tokens-private-service.js";
 import type { UsersPrivateService } from "../services/users-private-service.js";
 import type { UsersService } from "../services/users-service.js";
+import type { WebhooksPrivateService } from "../services/webhooks-private-service.js";
 
 /** Every service implementation the server exposes. */
 export interface Services {
@@ -44,6 +46,7 @@ export interface Services {
   readonly auditPrivate: AuditPrivateService;
   readonly moderation: ModerationService;
   readonly moderationPrivate: ModerationPrivateService;
+  readonly webhooksPrivate: WebhooksPrivateService;
   readonly health: HealthService;
   /** Serves both reflection versions (`v1`, `v1alpha`). */
   readonly reflection: ReflectionService;
@@ -66,6 +69,7 @@ const BINDINGS: readonly (readonly [DescService, (s: Services) => object])[] = [
   [AuditPrivate, (s) => s.auditPrivate],
   [Moderation, (s) => s.moderation],
   [ModerationPrivate, (s) => s.moderationPrivate],
+  [WebhooksPrivate, (s) => s.webhooksPrivate],
   [Health, (s) => s.health],
   [ReflectionV1, (s) => s.reflection.v1],
   [ReflectionV1Alpha, (s) => s.reflection.v1alpha],

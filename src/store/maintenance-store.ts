@@ -26,7 +26,8 @@ export type PruneProgress = (done: number, total: number) => void;
  * - token revocations whose token has expired — start-up no longer loads
  *   them either (see `liveRevocations`). User and room watermarks have no
  *   expiry and are kept;
- * - optionally audit entries and events older than a cutoff.
+ * - optionally audit entries, events and finished webhook deliveries older
+ *   than a cutoff.
  */
 export class SqlMaintenanceStore {
   constructor(private readonly db: Database) {}
@@ -49,6 +50,14 @@ export class SqlMaintenanceStore {
   /** Events recorded before `cutoff` (watchers can no longer replay them). */
   eventsBefore(cutoff: number): PruneTarget {
     return this.target("events", sql.raw("events"), sql`at < ${cutoff}`);
+  }
+
+  /**
+   * Webhook deliveries finished (succeeded or given up) before `cutoff`;
+   * pending ones are kept whatever their age — they are the endpoint's queue.
+   */
+  finishedDeliveriesBefore(cutoff: number): PruneTarget {
+    return this.target("webhook deliveries", sql.raw("webhook_deliveries"), sql`status in ('succeeded', 'failed') and updated_at < ${cutoff}`);
   }
 
   /** `table` is one of the constants above, never caller input. */

@@ -318,3 +318,68 @@ export const loginBuckets = sqliteTable("login_buckets", {
   tokensMilli: ms("tokens_milli").notNull(),
   at: ms("at").notNull(),
 });
+
+/**
+ * Webhook endpoints of a tenant. The signing secrets are sealed (AES-256-GCM,
+ * src/domain/webhooks/secret-box.ts), never stored in clear; during a
+ * rotation's grace period the previous secret signs too. `cursor` is the id
+ * of the last event the endpoint's deliveries were enqueued up to.
+ */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    /** JSON array of event type names; [] sends every type. */
+    eventTypes: text("event_types").notNull().default("[]"),
+    roomId: text("room_id").notNull().default(""),
+    description: text("description").notNull().default(""),
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: ms("previous_secret_until"),
+    disabledAt: ms("disabled_at"),
+    disabledReason: text("disabled_reason").notNull().default(""),
+    cursor: ms("cursor").notNull().default(0),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_tenant_idx").on(t.tenantId, t.createdAt, t.id)],
+);
+
+/**
+ * One event on its way to one endpoint. Sent in event order per endpoint:
+ * only the endpoint's lowest unfinished delivery is ever claimed. A worker
+ * claims it by setting `lease_owner`/`lease_until` in one write; an expired
+ * lease (its worker stopped) makes it claimable again.
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    tenantId: text("tenant_id").notNull(),
+    eventId: ms("event_id").notNull(),
+    eventType: integer("event_type").notNull(),
+    status: text("status", { enum: ["pending", "delivering", "succeeded", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ms("next_attempt_at").notNull(),
+    firstAttemptAt: ms("first_attempt_at"),
+    leaseOwner: text("lease_owner"),
+    leaseUntil: ms("lease_until"),
+    lastStatusCode: integer("last_status_code").notNull().default(0),
+    lastError: text("last_error").notNull().default(""),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_endpoint_event_uq").on(t.endpointId, t.eventId),
+    index("webhook_deliveries_status_idx").on(t.status, t.nextAttemptAt),
+    // An endpoint's queue: is there an unfinished delivery before this one?
+    index("webhook_deliveries_queue_idx").on(t.endpointId, t.status, t.eventId),
+  ],
+);

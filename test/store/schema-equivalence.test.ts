@@ -15,7 +15,13 @@ import * as pgSchema from "../../src/store/pg/schema.js";
  * SQLite integer columns that PostgreSQL keeps as int4: small codes and
  * counts. Every other integer (Unix ms, ids) is int8.
  */
-const PG_INT4 = new Set(["events.type", "access_links.use_count"]);
+const PG_INT4 = new Set([
+  "events.type",
+  "access_links.use_count",
+  "webhook_deliveries.event_type",
+  "webhook_deliveries.attempts",
+  "webhook_deliveries.last_status_code",
+]);
 
 interface ColumnShape {
   name: string;

@@ -6,6 +6,7 @@ import { createApp, serve, type App, type RunningServer } from "../../src/app.js
 import { loadConfig, type Config } from "../../src/config/config.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
+import type { Resolver } from "../../src/domain/webhooks/address-policy.js";
 import { createTestDatabase } from "./postgres.js";
 
 /** A real roomgate on a random port with a temp-file SQLite store. */
@@ -30,6 +31,8 @@ export interface TestServerOptions {
   readonly clock?: () => number;
   /** Token keys to use; "file" uses the data dir's key file as `roomgate serve` does. */
   readonly tokenKeys?: readonly TokenKey[] | "file";
+  /** Resolves webhook hosts instead of the system resolver. */
+  readonly webhookResolver?: Resolver;
 }
 
 /**
@@ -57,6 +60,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   });
   const app = await createApp(config, pino({ level: "silent" }), {
     clock: opts.clock,
+    webhookResolver: opts.webhookResolver,
     tokenKeys: opts.tokenKeys === "file" ? undefined : (opts.tokenKeys ?? [{ ...generateTokenKey(Date.now()), state: "active" }]),
   });
   const other = await createTenantWithKey(app.tenants, "other", Date.now());

@@ -84,6 +84,11 @@ export class TokenCodec {
     this.#generation++;
   }
 
+  /** The keyring in use (webhook secrets are sealed under keys derived from it). */
+  get keyring(): Keyring {
+    return this.#keyring;
+  }
+
   /**
    * Bumped by every {@link setKeyring}: caches of opened tokens compare it
    * so that a retired key's tokens stop verifying at once.

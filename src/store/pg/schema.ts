@@ -337,3 +337,57 @@ export const loginBuckets = pgTable("login_buckets", {
   tokensMilli: ms("tokens_milli").notNull(),
   at: ms("at").notNull(),
 });
+
+/** Webhook endpoints of a tenant (see src/store/schema.ts). */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    eventTypes: text("event_types").notNull().default("[]"),
+    roomId: text("room_id").notNull().default(""),
+    description: text("description").notNull().default(""),
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: ms("previous_secret_until"),
+    disabledAt: ms("disabled_at"),
+    disabledReason: text("disabled_reason").notNull().default(""),
+    cursor: ms("cursor").notNull().default(0),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_tenant_idx").on(t.tenantId, t.createdAt, t.id)],
+);
+
+/** One event on its way to one endpoint (see src/store/schema.ts). */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    tenantId: text("tenant_id").notNull(),
+    eventId: ms("event_id").notNull(),
+    eventType: integer("event_type").notNull(),
+    status: text("status", { enum: ["pending", "delivering", "succeeded", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ms("next_attempt_at").notNull(),
+    firstAttemptAt: ms("first_attempt_at"),
+    leaseOwner: text("lease_owner"),
+    leaseUntil: ms("lease_until"),
+    lastStatusCode: integer("last_status_code").notNull().default(0),
+    lastError: text("last_error").notNull().default(""),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_endpoint_event_uq").on(t.endpointId, t.eventId),
+    index("webhook_deliveries_status_idx").on(t.status, t.nextAttemptAt),
+    // An endpoint's queue: is there an unfinished delivery before this one?
+    index("webhook_deliveries_queue_idx").on(t.endpointId, t.status, t.eventId),
+  ],
+);
