@@ -92,14 +92,18 @@ export class WebhookWorker {
       this.again = true;
       return;
     }
+    let failed = false;
     this.running = this.pass()
-      .catch((err: unknown) => this.deps.log.error({ err }, "webhook worker pass failed; retrying"))
+      .catch((err: unknown) => {
+        failed = true;
+        this.deps.log.error({ err }, "webhook worker pass failed; retrying");
+      })
       .finally(() => {
         this.running = undefined;
         if (this.again) {
           this.again = false;
           this.kick();
-        } else if (this.timer === undefined && !this.stopped) {
+        } else if (failed && this.timer === undefined && !this.stopped) {
           // A failed pass armed no timer: the poll retries it.
           this.timer = setTimeout(() => this.kick(), this.deps.pollMs).unref();
         }
@@ -148,6 +152,9 @@ export class WebhookWorker {
         this.inFlight.add(p);
       }
     }
+    // No endpoint anywhere and nothing due: sleep until an event wakes the
+    // worker (an endpoint's creation is one) — no idle timer per process.
+    if (due === undefined && this.activeTenants.size === 0) return;
     const wait = Math.min(this.deps.pollMs, due === undefined ? Infinity : Math.max(0, due - this.deps.clock()));
     this.timer = setTimeout(() => this.kick(), wait + 5).unref();
   }
