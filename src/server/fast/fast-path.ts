@@ -42,6 +42,12 @@ interface FastMethod {
  * Content-Length that does not match, not exactly one uncompressed gRPC
  * envelope, JSON or binary that does not parse), goes to connect-node with
  * the bytes already read, so those answers are connect-node's own.
+ *
+ * The protocol pieces come from `@connectrpc/connect/protocol*`, which
+ * connect marks internal (no semver promise): package.json pins connect
+ * and connect-node to exactly 2.1.2, and test/e2e/fast-path-differential
+ * compares both paths byte for byte, so an upgrade that changes either
+ * shows there.
  */
 export class FastPath {
   private readonly methods = new Map<string, FastMethod>();
