@@ -6,7 +6,7 @@ import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Interceptor } from "@connectrpc/connect";
+import type { Interceptor, UnaryRequest } from "@connectrpc/connect";
 import { HealthCheckRequestSchema } from "../../gen/grpc/health/v1/health_pb.js";
 import { Action as PrivateAction, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
@@ -327,38 +327,104 @@ describe("issue 11: the fast path answers exactly as connect-node", () => {
   });
 });
 
-describe("issue 11: the fast path is the one answering (else the comparison above would prove nothing)", () => {
-  it("qualifying calls reach the interceptors as fast-path calls; the others through connect-node", async () => {
-    const seen: string[] = [];
-    const probe: Interceptor = (next) => (req) => {
-      seen.push(req instanceof FastCall ? "fast" : "connect");
-      return next(req);
-    };
-    for (const fastPath of [true, false]) {
-      const handler = createNodeHandler({
-        ...srv.app.routerOptions,
-        interceptors: [probe, ...(srv.app.routerOptions.interceptors ?? [])],
-        routes: routes(srv.app.services),
-        log: pino({ level: "silent" }),
-        fastPath,
-      });
-      const h1Server = http.createServer(handler);
-      const h2Server = http2.createServer(handler);
-      await Promise.all([new Promise<void>((r) => h1Server.listen(0, "127.0.0.1", r)), new Promise<void>((r) => h2Server.listen(0, "127.0.0.1", r))]);
-      const p1 = (h1Server.address() as { port: number }).port;
-      const p2 = (h2Server.address() as { port: number }).port;
-      const h2s = http2.connect(`http://127.0.0.1:${p2}`);
-      seen.length = 0;
-      expect((await h1(p1, { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) })).status).toBe(200);
-      expect((await h1(p1, { path: VERIFY, headers: { ...CP, ...auth() }, body: verifyBin(fx.token) })).status).toBe(200);
-      expect((await h2(h2s, { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) })).status).toBe(200);
-      expect((await h2(h2s, { path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin(fx.token)) })).trailers).toContainEqual(["grpc-status", "0"]);
-      // Not qualifying: compressed, and gRPC-Web.
-      expect((await h1(p1, { path: VERIFY, headers: { ...CJ, ...auth(), "content-encoding": "gzip" }, body: gzipSync(json({ token: fx.token })) })).status).toBe(200);
-      expect((await h1(p1, { path: VERIFY, headers: { "content-type": "application/grpc-web+proto", ...auth() }, body: envelope(verifyBin(fx.token)) })).status).toBe(200);
-      h2s.close();
-      await Promise.all([new Promise((r) => h1Server.close(r)), new Promise((r) => h2Server.close(r))]);
-      expect(seen).toEqual(fastPath ? ["fast", "fast", "fast", "fast", "connect", "connect"] : Array(6).fill("connect"));
+describe("issue 11: the fast path is the one answering, and its lazy context behaves as connect's", () => {
+  const kinds: string[] = [];
+  /**
+   * A test interceptor in front of the real chain: records which path
+   * carried the call, and on request uses what the real interceptors never
+   * touch — the signal (with a deadline), the trailer, repeated response
+   * headers, and a request of its own (a spread copy with another message).
+   */
+  const probe: Interceptor = (next) => async (req) => {
+    kinds.push(FastCall.of(req as UnaryRequest) ? "fast" : "connect");
+    if (req.header.get("x-probe") === "wait") {
+      await new Promise<void>((resolve) => (req.signal.aborted ? resolve() : req.signal.addEventListener("abort", () => resolve())));
+      throw req.signal.reason;
     }
+    if (req.header.get("x-probe") === "replace" && !req.stream) {
+      return next({ ...req, message: create(VerifyRequestSchema, { token: fx.token }) });
+    }
+    const res = await next(req);
+    if (req.header.get("x-probe") === "trailer") {
+      res.trailer.set("x-probe-trailer", "t");
+      res.header.append("set-cookie", "a=1");
+      res.header.append("set-cookie", "b=2");
+      kinds.push(`header ${[...req.header.keys()].filter((k) => k.startsWith("x-")).join(",")}`);
+    }
+    return res;
+  };
+
+  async function start(fastPath: boolean) {
+    const handler = createNodeHandler({
+      ...srv.app.routerOptions,
+      interceptors: [probe, ...(srv.app.routerOptions.interceptors ?? [])],
+      routes: routes(srv.app.services),
+      log: pino({ level: "silent" }),
+      fastPath,
+    });
+    const h1Server = http.createServer(handler);
+    const h2Server = http2.createServer(handler);
+    await Promise.all([new Promise<void>((r) => h1Server.listen(0, "127.0.0.1", r)), new Promise<void>((r) => h2Server.listen(0, "127.0.0.1", r))]);
+    const session = http2.connect(`http://127.0.0.1:${(h2Server.address() as { port: number }).port}`);
+    return {
+      h1: (r: Req) => h1((h1Server.address() as { port: number }).port, r),
+      h2: (r: Req) => h2(session, r),
+      async close() {
+        session.close();
+        await Promise.all([new Promise((r) => h1Server.close(r)), new Promise((r) => h2Server.close(r))]);
+      },
+    };
+  }
+
+  it("qualifying calls reach the interceptors as fast-path calls; the others through connect-node", async () => {
+    for (const fastPath of [true, false]) {
+      const s = await start(fastPath);
+      kinds.length = 0;
+      expect((await s.h1({ path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) })).status).toBe(200);
+      expect((await s.h1({ path: VERIFY, headers: { ...CP, ...auth() }, body: verifyBin(fx.token) })).status).toBe(200);
+      expect((await s.h2({ path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) })).status).toBe(200);
+      expect((await s.h2({ path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin(fx.token)) })).trailers).toContainEqual(["grpc-status", "0"]);
+      // Not qualifying: compressed, and gRPC-Web.
+      expect((await s.h1({ path: VERIFY, headers: { ...CJ, ...auth(), "content-encoding": "gzip" }, body: gzipSync(json({ token: fx.token })) })).status).toBe(200);
+      expect((await s.h1({ path: VERIFY, headers: { "content-type": "application/grpc-web+proto", ...auth() }, body: envelope(verifyBin(fx.token)) })).status).toBe(200);
+      await s.close();
+      expect(kinds).toEqual(fastPath ? ["fast", "fast", "fast", "fast", "connect", "connect"] : Array(6).fill("connect"));
+    }
+  });
+
+  it("signal (deadline), trailer, repeated headers, header iteration and a replaced request answer as on connect-node", async () => {
+    const [fast, slow] = [await start(true), await start(false)];
+    const cases: [Transport, Req][] = [];
+    for (const [t, headers, empty, valid] of [
+      ["h1", { ...CJ, ...auth() }, json({ token: "" }), json({ token: fx.token })],
+      ["h1", { ...CP, ...auth() }, verifyBin(""), verifyBin(fx.token)],
+      ["h2", { ...CJ, ...auth() }, json({ token: "" }), json({ token: fx.token })],
+      ["h2", { ...GRPC, ...auth() }, envelope(verifyBin("")), envelope(verifyBin(fx.token))],
+    ] as const) {
+      const timeout: Record<string, string> = headers["content-type"] === "application/grpc" ? { "grpc-timeout": "30m" } : { "connect-timeout-ms": "30" };
+      cases.push([t, { path: VERIFY, headers: { ...headers, "x-probe": "wait", ...timeout }, body: valid }]);
+      cases.push([t, { path: VERIFY, headers: { ...headers, "x-probe": "trailer", "x-other": "1" }, body: valid }]);
+      // The message an empty token would be refused with is replaced by a valid one.
+      cases.push([t, { path: VERIFY, headers: { ...headers, "x-probe": "replace" }, body: empty }]);
+    }
+    const statuses: string[] = [];
+    for (const [t, r] of cases) {
+      kinds.length = 0;
+      const a = await fast[t](r);
+      const fastKinds = [...kinds];
+      kinds.length = 0;
+      const b = await slow[t](r);
+      expect(a, `${t} ${JSON.stringify(r.headers)}`).toEqual(b);
+      expect(fastKinds.slice(1)).toEqual(kinds.slice(1));
+      expect(fastKinds[0]).toBe("fast");
+      statuses.push(`${a.status} ${a.trailers.find(([k]) => k === "grpc-status")?.[1] ?? ""}`.trim());
+      if (r.headers["x-probe"] === "trailer") {
+        expect(a.headers.filter(([k]) => k === "set-cookie").map(([, v]) => v)).toEqual(["a=1", "b=2"]);
+        expect([...a.headers, ...a.trailers].some(([k]) => k === "trailer-x-probe-trailer" || k === "x-probe-trailer")).toBe(true);
+      }
+    }
+    // The deadline aborted the signal (deadline_exceeded: 504 / grpc-status 4); the replaced request verified.
+    expect(statuses).toEqual(["504", "200", "200", "504", "200", "200", "504", "200", "200", "200 4", "200 0", "200 0"]);
+    await Promise.all([fast.close(), slow.close()]);
   });
 });

@@ -28,8 +28,8 @@ export interface CallInit {
 }
 
 /**
- * One unary call: the `UnaryRequest` the interceptors see and the
- * `HandlerContext` the implementation gets, in one object. connect builds
+ * One unary call: the `HandlerContext` the implementation gets, and (as
+ * {@link request}) the `UnaryRequest` the interceptors see. connect builds
  * both per call with a deadline controller, a linked controller listening on
  * the request, the shutdown signal and the deadline, and two header copies —
  * even though a unary implementation here never looks at its signal. Here
@@ -39,15 +39,13 @@ export interface CallInit {
  * and when the call ends. Written by hand because connect's
  * `createHandlerContext` is exactly the eager version of this.
  */
-export class FastCall implements UnaryRequest, HandlerContext {
-  readonly stream = false as const;
+export class FastCall implements HandlerContext {
   readonly requestMethod = "POST";
   readonly method: DescMethodUnary;
   readonly service: DescService;
   readonly protocolName: string;
   readonly header: RequestHeaders;
   readonly responseHeader: Headers;
-  message: Message;
   private trailer: Headers | undefined;
   private ctxValues: ContextValues | undefined;
   private urlText: string | undefined;
@@ -55,23 +53,44 @@ export class FastCall implements UnaryRequest, HandlerContext {
   private cleanup: (() => void) | undefined;
   /** The response {@link response} made, to tell it from one an interceptor made. */
   ownResponse: UnaryResponse | undefined;
-  readonly [CALL]: FastCall;
+  /** The request the interceptors get (see {@link request}). */
+  readonly request: UnaryRequest;
 
-  /** The call a request belongs to (the request itself, or an interceptor's copy of it). */
-  static of(req: UnaryRequest): FastCall {
-    return (req as unknown as { [CALL]: FastCall })[CALL];
+  /** The call a request belongs to (its own request, or an interceptor's copy of it), if it is a fast-path one. */
+  static of(req: UnaryRequest): FastCall | undefined {
+    return (req as unknown as { [CALL]?: FastCall })[CALL];
   }
 
   constructor(private readonly init: CallInit) {
-    this[CALL] = this;
     this.method = init.method;
     this.service = init.method.parent;
     this.protocolName = init.protocolName;
     this.header = init.header;
-    this.message = init.message;
     this.responseHeader = init.responseHeader;
     this.trailer = init.responseTrailer;
     this.ctxValues = init.contextValues;
+    const self = this;
+    // A plain object, its lazy parts as own getters: an interceptor that
+    // passes on `{ ...req, message }` copies them all (evaluated, as
+    // connect's eager ones are), and the symbol finds the call again.
+    this.request = {
+      stream: false,
+      message: init.message,
+      method: init.method,
+      service: this.service,
+      requestMethod: "POST",
+      header: init.header,
+      get url() {
+        return self.url;
+      },
+      get signal() {
+        return self.signal;
+      },
+      get contextValues() {
+        return self.contextValues;
+      },
+      [CALL]: this,
+    } as UnaryRequest;
   }
 
   get requestHeader(): Headers {
@@ -173,7 +192,7 @@ export class FastCall implements UnaryRequest, HandlerContext {
 
   /** The context the implementation gets when an interceptor passed on a request of its own. */
   contextFor(req: UnaryRequest): HandlerContext {
-    if (req === (this as UnaryRequest)) return this as HandlerContext;
+    if (req === this.request) return this;
     const self = this;
     return {
       method: this.method,

@@ -157,7 +157,7 @@ export class FastPath {
     };
     let pending: Promise<UnaryResponse>;
     try {
-      pending = m.chain(call as unknown as UnaryRequest);
+      pending = m.chain(call.request);
     } catch (e) {
       pending = Promise.reject(e);
     }
@@ -183,7 +183,7 @@ export class FastPath {
 /** The innermost `next`: calls the implementation and answers with its message, as connect's `invokeUnaryImplementation`. */
 function implementation(method: DescMethodUnary, impl: (input: unknown, ctx: unknown) => unknown): (req: UnaryRequest) => Promise<UnaryResponse> {
   return (req) => {
-    const call = FastCall.of(req);
+    const call = FastCall.of(req)!;
     let out: unknown;
     try {
       out = impl(req.message, call.contextFor(req));
