@@ -176,7 +176,10 @@ export class FastPath {
         call.end();
         write(w, call, body, undefined);
       }, fail)
-      .catch((err: unknown) => this.options.log.error({ err, rpc: m.method.parent.typeName + "/" + m.method.name }, "rpc handler failed"));
+      .catch((err: unknown) => {
+        // As connect-node: a client that went away is not a server failure.
+        if (!clientGone(err)) this.options.log.error({ err, rpc: `${m.method.parent.typeName}/${m.method.name}` }, "rpc handler failed");
+      });
   }
 }
 
@@ -207,6 +210,13 @@ function copyHeaders(from: Headers, to: Headers): void {
   if (from === to) return;
   to.forEach((_, key) => to.delete(key));
   from.forEach((value, key) => to.set(key, value));
+}
+
+/** The Node error codes connect-node's adapter counts as the client having gone away (`Code.Aborted`, not logged). */
+const GONE = new Set(["ERR_STREAM_WRITE_AFTER_END", "ERR_STREAM_DESTROYED", "ERR_HTTP2_INVALID_STREAM", "ECONNRESET"]);
+
+function clientGone(err: unknown): boolean {
+  return err instanceof Error && GONE.has((err as NodeJS.ErrnoException).code ?? "");
 }
 
 function str(v: string | string[] | undefined): string | null {
