@@ -17,7 +17,7 @@ import { serve, type RunningServer } from "../../src/app.js";
 import { FastCall } from "../../src/server/fast/call.js";
 import { createNodeHandler } from "../../src/server/node-adapter.js";
 import { routes } from "../../src/server/routes.js";
-import { bearer } from "../support/clients.js";
+import { bearer, tokensClient } from "../support/clients.js";
 import { insertRoom, memberToken, userWithRoomRole } from "../support/permissions-fixtures.js";
 import { envelope } from "../support/raw-http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -36,7 +36,7 @@ let now = Date.now();
 let sessions: http2.ClientHttp2Session[] = [];
 
 /** Fixtures the requests use (filled in beforeAll). */
-const fx = { token: "", blockedToken: "", userToken: "", roomId: "", loginUser: "", loginPassword: "pw-differential-secret" };
+const fx = { token: "", mediumToken: "", blockedToken: "", userToken: "", roomId: "", loginUser: "", loginPassword: "pw-differential-secret" };
 
 beforeAll(async () => {
   now = Date.now();
@@ -57,6 +57,9 @@ beforeAll(async () => {
   fx.token = await memberToken(srv, "diff-user", "diff-room", [P.PermissionRoomKick]);
   fx.blockedToken = await memberToken(srv, userId, roomId, [P.PermissionCanSendMessagesInMainThread]);
   const transport = createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" });
+  // Its answers are over compressMinBytes (1 KiB: compressed when accepted).
+  const created = await tokensClient(transport).create({ arguments: [{ userId: "diff-user", roomId: "diff-room", metadata: { note: "m".repeat(1500) } }] }, bearer(srv.apiKey));
+  fx.mediumToken = created.tokens[0]!;
   await createClient(ModerationPrivate, transport).act({ action: PrivateAction.ROOM_BLOCK, roomId, targetUserId: userId, reason: "diff" }, bearer(srv.apiKey));
   const user = await createTestUser(srv);
   fx.userToken = user.token;
@@ -194,6 +197,9 @@ function connectCases(): Req[] {
     { path: VERIFY, headers: { ...CJ, ...auth(), "x-request-id": "diff-request-1" }, body: json({ token: fx.token }) },
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: [Buffer.from('{"tok'), Buffer.from(`en":"${fx.token}"}`)] },
     { path: VAT, headers: { ...CJ, ...auth() }, body: json({ token: fx.userToken }) },
+    { path: VERIFY, headers: { ...CJ, ...auth(), "accept-encoding": "gzip" }, body: json({ token: fx.mediumToken }) },
+    { path: VERIFY, headers: { ...CP, ...auth(), "accept-encoding": "br, gzip" }, body: verifyBin(fx.mediumToken) },
+    { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.mediumToken }) },
     { path: PERMS, headers: { ...CJ, authorization: `Bearer ${fx.userToken}` }, body: json({ roomId: fx.roomId }) },
     { path: PERMS, headers: { ...CJ, cookie: `theme=dark; roomgate_session=${fx.userToken}` }, body: json({ roomId: fx.roomId }) },
     { path: HEALTH, headers: CJ, body: json({}) },
@@ -248,6 +254,7 @@ function grpcCases(): Req[] {
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: valid },
     { path: VERIFY, headers: { "content-type": "application/grpc+proto", ...auth(), "grpc-accept-encoding": "gzip" }, body: valid },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: [valid.subarray(0, 3), valid.subarray(3)] },
+    { path: VERIFY, headers: { ...GRPC, ...auth(), "grpc-accept-encoding": "gzip" }, body: envelope(verifyBin(fx.mediumToken)) },
     { path: VAT, headers: { ...GRPC, ...auth() }, body: envelope(Buffer.from(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: fx.userToken })))) },
     { path: HEALTH, headers: GRPC, body: envelope(new Uint8Array(0)) },
     { path: LOGIN, headers: GRPC, body: envelope(toBinary(LoginRequestSchema, create(LoginRequestSchema, { tenantId: srv.tenantId, username: fx.loginUser, password: fx.loginPassword }))) },
@@ -317,6 +324,14 @@ describe("issue 11: the fast path answers exactly as connect-node", () => {
     for (const c of ["0", "3", "7", "8", "12", "16"]) expect(codes).toContain(c);
   });
 
+  it("the cases really reach response compression", async () => {
+    const zipped = await same("h1", { path: VERIFY, headers: { ...CJ, ...auth(), "accept-encoding": "gzip" }, body: json({ token: fx.mediumToken }) });
+    expect(zipped.headers).toContainEqual(["content-encoding", "gzip"]);
+    const grpcZipped = await same("h2", { path: VERIFY, headers: { ...GRPC, ...auth(), "grpc-accept-encoding": "gzip" }, body: envelope(verifyBin(fx.mediumToken)) });
+    expect(grpcZipped.headers).toContainEqual(["grpc-encoding", "gzip"]);
+    expect(Buffer.from(grpcZipped.body, "base64")[0]).toBe(1);
+  });
+
   it("the Login answer really carries a session cookie and the RoomAccessDenied detail really is there", async () => {
     const login = await same("h1", connectCases().find((r) => r.path === LOGIN && r.headers["cookie"])!, maskLogin);
     expect(login.status).toBe(200);
@@ -354,9 +369,10 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
     return res;
   };
 
-  async function start(fastPath: boolean) {
+  async function start(fastPath: boolean, writeMaxBytes?: number) {
     const handler = createNodeHandler({
       ...srv.app.routerOptions,
+      ...(writeMaxBytes ? { writeMaxBytes } : {}),
       interceptors: [probe, ...(srv.app.routerOptions.interceptors ?? [])],
       routes: routes(srv.app.services),
       log: pino({ level: "silent" }),
@@ -425,6 +441,22 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
     }
     // The deadline aborted the signal (deadline_exceeded: 504 / grpc-status 4); the replaced request verified.
     expect(statuses).toEqual(["504", "200", "200", "504", "200", "200", "504", "200", "200", "200 4", "200 0", "200 0"]);
+    await Promise.all([fast.close(), slow.close()]);
+  });
+
+  it("an answer over writeMaxBytes is refused alike (Connect and gRPC)", async () => {
+    const [fast, slow] = [await start(true, 1500), await start(false, 1500)];
+    const cases: [Transport, Req][] = [
+      ["h1", { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.mediumToken }) }],
+      ["h2", { path: VERIFY, headers: { ...CP, ...auth() }, body: verifyBin(fx.mediumToken) }],
+      ["h2", { path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin(fx.mediumToken)) }],
+    ];
+    for (const [t, r] of cases) {
+      const a = await fast[t](r);
+      expect(a).toEqual(await slow[t](r));
+      const text = Buffer.from(a.body, "base64").toString() + JSON.stringify(a.trailers);
+      expect(text).toContain("writeMaxBytes");
+    }
     await Promise.all([fast.close(), slow.close()]);
   });
 });
