@@ -256,4 +256,30 @@ describe("issue 11: the fast path answers exactly as connect-node", () => {
     expect(denied.trailers.find(([k]) => k === "grpc-status")?.[1]).toBe("7");
     expect(denied.trailers.some(([k]) => k === "grpc-status-details-bin")).toBe(true);
   });
+
+  it("concurrent calls — many streams on one h2 session, many HTTP/1.1 connections — each get their own answer", async () => {
+    const pick = [...connectCases().filter((r) => r.path === "/room.tokens.private.v1.Service/Verify" && r.method === undefined).slice(0, 8)];
+    // Login answers carry a fresh token each time: left out.
+    const grpc = grpcCases().filter((r) => r.path !== LOGIN).slice(0, 8);
+    // One at a time first (the reference), then all at once, interleaved, several times over.
+    const reference = await Promise.resolve().then(async () => {
+      const out: Seen[] = [];
+      for (const r of pick) out.push((await both("h1", r))[1]);
+      const s = session(off.port);
+      for (const r of [...pick, ...grpc]) out.push(await h2(s, r));
+      return out;
+    });
+    const fastSession = session(srv.port);
+    const rounds = 5;
+    const all = await Promise.all(
+      Array.from({ length: rounds }, () => [
+        ...pick.map((r) => h1(srv.port, r)),
+        ...[...pick, ...grpc].map((r) => h2(fastSession, r)),
+      ]).flat(),
+    );
+    for (let i = 0; i < rounds; i++) {
+      const slice = all.slice(i * reference.length, (i + 1) * reference.length);
+      slice.forEach((seen, j) => expect(seen, `round ${i} request ${j}`).toEqual(reference[j]));
+    }
+  });
 });
