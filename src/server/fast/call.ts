@@ -51,6 +51,8 @@ export class FastCall implements HandlerContext {
   private urlText: string | undefined;
   private controller: AbortController | undefined;
   private cleanup: (() => void) | undefined;
+  /** Set by {@link end}: a signal first asked for afterwards is born aborted, as connect's already is. */
+  private ended = false;
   /** The response {@link response} made, to tell it from one an interceptor made. */
   ownResponse: UnaryResponse | undefined;
   /** The request the interceptors get (see {@link request}). */
@@ -139,6 +141,7 @@ export class FastCall implements HandlerContext {
    * anyone asked for it) aborts, and its timer and listeners are removed.
    */
   end(reason?: unknown): void {
+    this.ended = true;
     if (!this.controller) return;
     this.cleanup?.();
     if (!this.controller.signal.aborted) this.controller.abort(reason);
@@ -147,6 +150,10 @@ export class FastCall implements HandlerContext {
   /** Builds the signal connect would have built, now that someone uses it. */
   private link(): AbortController {
     const ac = new AbortController();
+    if (this.ended) {
+      ac.abort();
+      return ac;
+    }
     const { deadline, shutdownSignal, req, res } = this.init;
     let timer: NodeJS.Timeout | undefined;
     const onShutdown = () => ac.abort(shutdownSignal!.reason);
