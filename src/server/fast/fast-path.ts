@@ -1,6 +1,7 @@
-import { create, type DescMessage, type DescMethodUnary, type DescService, type Message } from "@bufbuild/protobuf";
+import { create, toJsonString, type DescMessage, type DescMethodUnary, type DescService, type JsonWriteOptions, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectRouter, ConnectRouterOptions, ContextValues, Interceptor, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
-import { compressionNegotiate, createMethodSerializationLookup, validateUniversalHandlerOptions, type MethodSerializationLookup } from "@connectrpc/connect/protocol";
+import { compressionNegotiate, createMethodSerializationLookup, getJsonOptions, validateUniversalHandlerOptions, type MethodSerializationLookup } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
 import type { Handler } from "../listener.js";
 import { bodyOf, readBody } from "./body.js";
@@ -52,9 +53,12 @@ interface FastMethod {
 export class FastPath {
   private readonly methods = new Map<string, FastMethod>();
   private readonly opt: ReturnType<typeof validateUniversalHandlerOptions>;
+  /** connect's JSON write options, when no custom text encoder asks for its serialization. */
+  private readonly jsonText: Partial<JsonWriteOptions> | undefined;
 
   constructor(private readonly options: FastPathOptions) {
     this.opt = validateUniversalHandlerOptions(options);
+    this.jsonText = this.opt.jsonOptions && "textEncoder" in this.opt.jsonOptions ? undefined : getJsonOptions(this.opt.jsonOptions);
   }
 
   /**
@@ -92,6 +96,10 @@ export class FastPath {
         chain: applyInterceptors(implementation(unary, (fn as (...a: unknown[]) => unknown).bind(impl)), this.opt.interceptors),
       });
     }
+  }
+
+  private toJson(m: FastMethod, message: unknown): string {
+    return jsonAnswer(m.method.output, message, this.jsonText!, this.opt.writeMaxBytes);
   }
 
   /** Serves the request and returns true, or returns false (nothing touched) for connect-node to serve it. */
@@ -167,9 +175,9 @@ export class FastPath {
           copyHeaders(out.header, call.responseHeader);
           copyHeaders(out.trailer, call.responseTrailer);
         }
-        let body: Uint8Array;
+        let body: Uint8Array | string;
         try {
-          body = m.serialization.getO(q.binary).serialize(out.message);
+          body = q.binary || !this.jsonText ? m.serialization.getO(q.binary).serialize(out.message) : this.toJson(m, out.message);
         } catch (e) {
           return fail(e);
         }
@@ -181,6 +189,25 @@ export class FastPath {
         if (!clientGone(err)) this.options.log.error({ err, rpc: `${m.method.parent.typeName}/${m.method.name}` }, "rpc handler failed");
       });
   }
+}
+
+/**
+ * A Connect JSON answer as text, as connect's JSON serialization makes it
+ * (`toJsonString` with its options; failures `internal`; `writeMaxBytes`
+ * refused with its message) but not encoded: Node writes a text body
+ * together with the response head in one write, a byte body as a second
+ * buffer (writev).
+ */
+function jsonAnswer(desc: DescMessage, message: unknown, options: Partial<JsonWriteOptions>, writeMaxBytes: number): string {
+  let text: string;
+  try {
+    text = toJsonString(desc, message as Message, options);
+  } catch (e) {
+    throw ConnectError.from(e, Code.Internal);
+  }
+  const size = Buffer.byteLength(text);
+  if (size > writeMaxBytes) throw new ConnectError(`message size ${size} is larger than configured writeMaxBytes ${writeMaxBytes}`, Code.ResourceExhausted);
+  return text;
 }
 
 /** The innermost `next`: calls the implementation and answers with its message, as connect's `invokeUnaryImplementation`. */

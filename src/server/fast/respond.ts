@@ -36,7 +36,7 @@ export function asConnectError(e: unknown): ConnectError {
  * connect's (`protocol-connect` handler-factory, not exported as a unit);
  * each piece is connect's own export.
  */
-export function writeConnect(w: Writer, call: FastCall, body: Uint8Array | undefined, error: ConnectError | undefined): void {
+export function writeConnect(w: Writer, call: FastCall, body: Uint8Array | string | undefined, error: ConnectError | undefined): void {
   let status = 200;
   if (error) {
     status = codeToHttpStatus(error.code);
@@ -44,23 +44,24 @@ export function writeConnect(w: Writer, call: FastCall, body: Uint8Array | undef
     error.metadata.forEach((value, key) => call.responseHeader.set(key, value));
     body = errorToJsonBytes(error, w.jsonOptions ?? {});
   }
-  const finish = (bytes: Uint8Array) => {
+  const finish = (bytes: Uint8Array | string, size: number) => {
     const trailer = call.trailerIfAny;
     // trailerMux copies the header; without a trailer the copy would be identical.
     const header = trailer ? trailerMux(call.responseHeader, trailer) : call.responseHeader;
-    header.set(headerUnaryContentLength, bytes.byteLength.toString(10));
+    header.set(headerUnaryContentLength, size.toString(10));
     w.res.writeHead(status, nodeHeaders(header));
     w.res.end(bytes);
   };
-  if (w.compression && body!.byteLength >= w.compressMinBytes) {
+  const size = typeof body === "string" ? Buffer.byteLength(body) : body!.byteLength;
+  if (w.compression && size >= w.compressMinBytes) {
     const name = w.compression.name;
-    void w.compression.compress(body!).then((zipped) => {
+    void w.compression.compress(typeof body === "string" ? Buffer.from(body) : body!).then((zipped) => {
       call.responseHeader.set(headerUnaryEncoding, name);
-      finish(zipped);
+      finish(zipped, zipped.byteLength);
     }, (e: unknown) => w.res.destroy(e as Error));
     return;
   }
-  finish(body!);
+  finish(body!, size);
 }
 
 /**
@@ -70,7 +71,7 @@ export function writeConnect(w: Writer, call: FastCall, body: Uint8Array | undef
  * grpc-status — or, on error, no message and the error in the trailer
  * (`setTrailerStatus`: grpc-status, grpc-message, grpc-status-details-bin).
  */
-export function writeGrpc(w: Writer, call: FastCall, body: Uint8Array | undefined, error: ConnectError | undefined): void {
+export function writeGrpc(w: Writer, call: FastCall, body: Uint8Array | string | undefined, error: ConnectError | undefined): void {
   const trailer = call.responseTrailer;
   const finish = (envelope: Uint8Array | undefined) => {
     if (error) setTrailerStatus(trailer, error);
@@ -81,6 +82,7 @@ export function writeGrpc(w: Writer, call: FastCall, body: Uint8Array | undefine
     res.end();
   };
   if (error || body === undefined) return finish(undefined);
+  if (typeof body === "string") body = Buffer.from(body); // gRPC answers are binary; never text
   if (w.compression && body.byteLength >= w.compressMinBytes) {
     void w.compression.compress(body).then((zipped) => finish(encodeEnvelope(1, zipped)), (e: unknown) => {
       error = asConnectError(e);
