@@ -149,6 +149,7 @@ export class OnePortServer {
     const Base = http.ServerResponse as unknown as new (req: http.IncomingMessage, opts?: object) => http.ServerResponse;
     class DrainAwareResponse extends Base {
       private readonly conn: Duplex;
+      private counted = true;
       constructor(req: http.IncomingMessage, opts?: object) {
         super(req, opts);
         this.conn = req.socket;
@@ -159,7 +160,11 @@ export class OnePortServer {
         return (super.writeHead as (...a: unknown[]) => this)(...args);
       }
       override emit(event: string | symbol, ...args: unknown[]): boolean {
-        if (event === "close") ended(this.conn);
+        // Once, as a once("close") listener would (Node emits it once; the guard makes that a fact here).
+        if (event === "close" && this.counted) {
+          this.counted = false;
+          ended(this.conn);
+        }
         return super.emit(event, ...args);
       }
     }
