@@ -1,7 +1,8 @@
 import pg from "pg";
 import { defineConfig } from "vitest/config";
 
-// Two projects: every suite on the embedded SQLite store, and the end-to-end
+// Three projects: every suite on the embedded SQLite store, the end-to-end
+// suites on SQLite with the unary fast path off, and the end-to-end
 // and store suites again on PostgreSQL (each test server on a fresh database
 // of its own). PostgreSQL is ROOMGATE_TEST_DATABASE_URL, else a local server
 // if one answers; without one the PostgreSQL project is left out with a
@@ -37,6 +38,13 @@ export default defineConfig(async () => {
       hookTimeout: 30_000,
       projects: [
         { extends: true as const, test: { name: "sqlite", include: ["test/**/*.test.ts"] } },
+        // The end-to-end suites again with every call through connect-node
+        // (ROOMGATE_FAST_PATH=off; the "sqlite" project runs them with the
+        // fast path on): both paths must pass the same matrix.
+        {
+          extends: true as const,
+          test: { name: "fast-path-off", include: ["test/e2e/**/*.test.ts"], env: { ROOMGATE_FAST_PATH: "off" } },
+        },
         ...(withPostgres
           ? [
               {

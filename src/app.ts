@@ -422,10 +422,17 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Options for {@link serve}. */
+export interface ServeOptions {
+  /** Overrides ROOMGATE_FAST_PATH (the differential test serves one app both ways). */
+  readonly fastPath?: boolean;
+}
+
 /** Serves the app on one port for every protocol. */
-export async function serve(app: App): Promise<RunningServer> {
+export async function serve(app: App, opts: ServeOptions = {}): Promise<RunningServer> {
   const rpc = createNodeHandler({
     ...app.routerOptions,
+    fastPath: opts.fastPath ?? app.config.fastPath,
     routes: routes(app.services),
     fallback: compatHandler(app.compatRoutes, app.log, app.observer),
     log: app.log,

@@ -58,6 +58,8 @@ export interface Config {
   /** Days a successful login keeps its (account, address) pair exempt from the shared limits. */
   readonly loginKnownAddressDays: number;
   readonly maxTimeoutMs: number;
+  /** Serve qualifying unary calls on the lean path in front of connect-node (src/server/fast). */
+  readonly fastPath: boolean;
   readonly shutdownGraceMs: number;
   /** Processes serving the one port (`serve --workers` overrides it); 1 means no cluster at all. */
   readonly workers: number;
@@ -119,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginAttemptsPerSecondPerTenant: int(env, "ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT", 10, 0, 10_000),
     loginKnownAddressDays: int(env, "ROOMGATE_LOGIN_KNOWN_ADDRESS_DAYS", 30, 0, 3_650),
     maxTimeoutMs: int(env, "ROOMGATE_MAX_TIMEOUT_MS", 30_000, 1, 3_600_000),
+    fastPath: onOff(env, "ROOMGATE_FAST_PATH", true),
     shutdownGraceMs: int(env, "ROOMGATE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     workers: int(env, "ROOMGATE_WORKERS", DEFAULT_WORKERS, 1, MAX_WORKERS),
     tlsCert: readableFile("ROOMGATE_TLS_CERT", env["ROOMGATE_TLS_CERT"]),
@@ -163,6 +166,15 @@ function oneOf(name: string, raw: string, allowed: readonly string[]): string {
 }
 
 /** A host name or address to listen on: no scheme, port or path (those fail later, far from the setting). */
+/** A switch: on/true/1 or off/false/0 (any case); unset or empty is `def`. */
+function onOff(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = (env[name] ?? "").trim().toLowerCase();
+  if (raw === "") return def;
+  if (raw === "on" || raw === "true" || raw === "1") return true;
+  if (raw === "off" || raw === "false" || raw === "0") return false;
+  throw new ConfigError(`${name} must be on or off (also true/false, 1/0), got ${JSON.stringify(env[name])}`);
+}
+
 function host(raw: string): string {
   if (!/^[A-Za-z0-9.:_\-\[\]%]+$/.test(raw)) throw new ConfigError(`HOST must be a host name or IP address, got "${raw}"`);
   return raw;

@@ -47,19 +47,16 @@ export class OnePortServer {
   private readonly peeking = new Set<net.Socket>();
   /** HTTP/1.1 connections (cleartext sockets, or TLS sockets that chose HTTP/1.1) → requests in flight on each. */
   private readonly http1Conns = new Map<Duplex, number>();
-  /** HTTP/1.1 responses in flight, to mark `Connection: close` when draining starts. */
-  private readonly http1Responses = new Set<http.ServerResponse>();
   private draining = false;
   private closing: Promise<void> | undefined;
 
   constructor(opts: OnePortOptions) {
-    const handler: Handler = (req, res) => {
-      if (req.httpVersionMajor < 2) this.trackHttp1(req.socket, res as http.ServerResponse);
-      opts.handler(req, res);
-    };
+    const handler = opts.handler;
+    // HTTP/1.1 requests are counted by the response class below (no listener per request).
+    const ServerResponse = this.http1ResponseClass();
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
     this.http1 = http.createServer(
-      { headersTimeout, requestTimeout: 0, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout) },
+      { headersTimeout, requestTimeout: 0, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout), ServerResponse },
       handler,
     );
     // Node enforces headersTimeout from a connection check it starts when a
@@ -72,7 +69,7 @@ export class OnePortServer {
     this.h2c = http2.createServer(h2, handler);
     this.h2c.on("session", (s) => this.track(s));
     if (opts.tls) {
-      this.secure = http2.createSecureServer({ ...h2, cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, handler);
+      this.secure = http2.createSecureServer({ ...h2, cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true, Http1ServerResponse: ServerResponse }, handler);
       this.secure.on("session", (s) => this.track(s));
       this.secure.on("secureConnection", (s: tls.TLSSocket) => {
         if (s.alpnProtocol !== "h2") this.trackHttp1Conn(s);
@@ -108,10 +105,7 @@ export class OnePortServer {
     const allClosed = new Promise<void>((r) => this.tcp.close(() => r()));
     for (const s of this.peeking) s.destroy(); // nothing accepted on them yet
     for (const s of this.sessions) s.close(); // GOAWAY: no new streams, open ones finish
-    for (const res of this.http1Responses) {
-      // Not answered yet: the answer says the connection closes after it.
-      if (!res.headersSent) res.setHeader("connection", "close");
-    }
+    // Responses not answered yet say the connection closes after them (see http1ResponseClass).
     // Idle connections: no request is in flight, so none is lost. Whatever
     // the client sends next was never accepted and is safe to retry.
     for (const [socket, active] of this.http1Conns) if (active === 0) socket.destroy();
@@ -139,20 +133,52 @@ export class OnePortServer {
     socket.once("close", () => this.http1Conns.delete(socket));
   }
 
-  /** Counts an HTTP/1.1 request in flight on its connection until its response closes. */
-  private trackHttp1(socket: Duplex, res: http.ServerResponse): void {
-    this.http1Conns.set(socket, (this.http1Conns.get(socket) ?? 0) + 1);
-    this.http1Responses.add(res);
-    if (this.draining) res.setHeader("connection", "close");
-    res.once("close", () => {
-      this.http1Responses.delete(res);
-      const active = (this.http1Conns.get(socket) ?? 1) - 1;
-      if (socket.destroyed) return;
-      this.http1Conns.set(socket, active);
-      // A response sent before draining began said keep-alive: close the
-      // connection once its last request is answered (the data is flushed first).
-      if (this.draining && active === 0) (socket as net.Socket).destroySoon();
-    });
+  /**
+   * The response class of both HTTP/1.1 servers (cleartext, and TLS that
+   * chose HTTP/1.1): it counts the request in flight on its connection from
+   * construction until its "close" event — seen by overriding `emit`, so no
+   * listener is added per request — and, while draining, answers with
+   * `Connection: close` (every answer's head goes through `writeHead`, also
+   * the implicit one).
+   */
+  private http1ResponseClass(): typeof http.ServerResponse {
+    const started = (socket: Duplex) => this.http1Conns.set(socket, (this.http1Conns.get(socket) ?? 0) + 1);
+    const ended = (socket: Duplex) => this.http1RequestEnded(socket);
+    const draining = () => this.draining;
+    // Node passes the response options (highWaterMark, …) as a second argument its types leave out.
+    const Base = http.ServerResponse as unknown as new (req: http.IncomingMessage, opts?: object) => http.ServerResponse;
+    class DrainAwareResponse extends Base {
+      private readonly conn: Duplex;
+      private counted = true;
+      constructor(req: http.IncomingMessage, opts?: object) {
+        super(req, opts);
+        this.conn = req.socket;
+        started(this.conn);
+      }
+      override writeHead(...args: unknown[]): this {
+        if (draining() && !this.headersSent) this.setHeader("connection", "close");
+        return (super.writeHead as (...a: unknown[]) => this)(...args);
+      }
+      override emit(event: string | symbol, ...args: unknown[]): boolean {
+        // Once, as a once("close") listener would (Node emits it once; the guard makes that a fact here).
+        if (event === "close" && this.counted) {
+          this.counted = false;
+          ended(this.conn);
+        }
+        return super.emit(event, ...args);
+      }
+    }
+    return DrainAwareResponse as unknown as typeof http.ServerResponse;
+  }
+
+  /** One HTTP/1.1 request on `socket` was answered (or abandoned). */
+  private http1RequestEnded(socket: Duplex): void {
+    const active = (this.http1Conns.get(socket) ?? 1) - 1;
+    if (socket.destroyed) return;
+    this.http1Conns.set(socket, active);
+    // A response sent before draining began said keep-alive: close the
+    // connection once its last request is answered (the data is flushed first).
+    if (this.draining && active === 0) (socket as net.Socket).destroySoon();
   }
 
   /** Peeks at the first bytes and hands the socket to the matching server. */

@@ -31,6 +31,14 @@ describe("config validation names the setting", () => {
     },
   );
 
+  it("ROOMGATE_FAST_PATH: on by default; off/false/0 (any case) turn it off; anything else is refused by name", () => {
+    expect(loadConfig({}).fastPath).toBe(true);
+    expect(loadConfig({ ROOMGATE_FAST_PATH: "" }).fastPath).toBe(true);
+    for (const v of ["on", "true", "1", "ON"]) expect(loadConfig({ ROOMGATE_FAST_PATH: v }).fastPath).toBe(true);
+    for (const v of ["off", "false", "0", "Off", " FALSE "]) expect(loadConfig({ ROOMGATE_FAST_PATH: v }).fastPath).toBe(false);
+    expect(configError({ ROOMGATE_FAST_PATH: "maybe" }).message).toContain("ROOMGATE_FAST_PATH");
+  });
+
   it("accepts full origins, with ports, and *", () => {
     expect(loadConfig({ ROOMGATE_CORS_ORIGINS: "https://app.example.com, http://localhost:5173,*" }).corsOrigins).toEqual([
       "https://app.example.com",

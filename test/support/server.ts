@@ -56,6 +56,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ROOMGATE_API_KEY: apiKey,
     ROOMGATE_SHUTDOWN_GRACE_MS: "2000",
     ...(pg ? { ROOMGATE_DATABASE_URL: pg.url } : {}),
+    // The "fast-path-off" vitest project runs the e2e suites through connect-node alone.
+    ...(process.env["ROOMGATE_FAST_PATH"] ? { ROOMGATE_FAST_PATH: process.env["ROOMGATE_FAST_PATH"] } : {}),
     ...opts.env,
   });
   const app = await createApp(config, pino({ level: "silent" }), {
