@@ -23,13 +23,15 @@
  * database work is identical; only the RPC stack in front differs.
  *
  * Protocol with the parent (IPC): sends {type:"ready", ...Ready} once
- * listening; on "stop" (or when the parent goes away) closes everything,
+ * listening; answers {type:"server-times"} with the server time of every
+ * Create since the last ask; on "stop" (or when the parent goes away) closes everything,
  * deletes the data dir and exits 0.
  */
 import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import diagnostics_channel from "node:diagnostics_channel";
 import { rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
@@ -222,6 +224,24 @@ function trackSessions(server: http2.Http2Server): Set<http2.ServerHttp2Session>
   return sessions;
 }
 
+/**
+ * Server time of every Create this process answered over HTTP/1.1: from the
+ * request's headers parsed to the response's last byte handed to the socket
+ * (node:http's diagnostics channels, so every kind is measured alike). The
+ * parent fetches and clears them with {type: "server-times"}.
+ */
+const createStarted = new WeakMap<object, number>();
+let serverTimes: number[] = [];
+diagnostics_channel.subscribe("http.server.request.start", (m) => {
+  const { request } = m as { request: http.IncomingMessage };
+  if (request.url === CREATE_PATH) createStarted.set(request, performance.now());
+});
+diagnostics_channel.subscribe("http.server.response.finish", (m) => {
+  const { request } = m as { request: http.IncomingMessage };
+  const t0 = createStarted.get(request);
+  if (t0 !== undefined) serverTimes.push(performance.now() - t0);
+});
+
 /** On-demand CPU profiling, so a profile covers only the measured window. */
 type ProfileMessage = { type: "profile-start"; intervalUs?: number } | { type: "profile-stop"; path: string };
 let inspector: Session | undefined;
@@ -281,7 +301,10 @@ async function main(): Promise<void> {
     })());
   process.on("message", (m: unknown) => {
     if (m === "stop") void stop();
-    else if (typeof m === "object" && m !== null && "type" in m) void onProfileMessage(m as ProfileMessage);
+    else if (typeof m === "object" && m !== null && (m as { type?: string }).type === "server-times") {
+      process.send!({ type: "server-times", times: serverTimes });
+      serverTimes = [];
+    } else if (typeof m === "object" && m !== null && "type" in m) void onProfileMessage(m as ProfileMessage);
   });
   process.on("disconnect", () => void stop());
   process.on("SIGTERM", () => void stop());
@@ -334,6 +357,8 @@ async function main(): Promise<void> {
     return stop(1);
   }
 
+  // A large Create seals on the sealing thread once it is up; measure that.
+  await app.sealer.whenReady();
   const ready: Ready = { kind, port, h2Port, apiKey: BENCH_API_KEY, token, pid: process.pid };
   process.send({ type: "ready", ...ready });
 }

@@ -15,6 +15,8 @@ export interface ServerHandle extends Ready {
   startProfile(intervalUs?: number): Promise<void>;
   /** Stops it and writes the .cpuprofile to `path`. */
   stopProfile(path: string): Promise<void>;
+  /** Server time (ms) of every HTTP/1.1 Create since the last call, then forgets them. */
+  serverTimes(): Promise<number[]>;
   /** Asks the child to close and waits for it to exit (SIGKILL after 5 s). */
   stop(): Promise<void>;
 }
@@ -101,6 +103,18 @@ export function startServer(kind: ServerKind, execArgv: readonly string[] = [], 
           const done = reply(child, "profile-saved");
           child.send({ type: "profile-stop", path });
           return done;
+        },
+        serverTimes() {
+          return new Promise<number[]>((resolveTimes, rejectTimes) => {
+            const onMessage = (msg: { type?: string; times?: number[] }): void => {
+              if (msg.type !== "server-times") return;
+              child.off("message", onMessage);
+              resolveTimes(msg.times ?? []);
+            };
+            child.on("message", onMessage);
+            child.once("exit", () => rejectTimes(new Error("server exited while asked for its server times")));
+            child.send({ type: "server-times" });
+          });
         },
         stop() {
           stopping ??= (async () => {

@@ -2,6 +2,7 @@ import BetterSqlite3 from "better-sqlite3";
 import type { SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { openStore, type Db, type Store, type StoreOptions } from "./db.js";
+import { flatValues, insertChunks, insertText } from "./batch-insert.js";
 import { AsyncMutex, TransactionScope, type Database, type Row } from "./database.js";
 
 /** The embedded store: a {@link Database} over one SQLite file. */
@@ -28,17 +29,26 @@ class Runner {
 
   statement(q: SQL): { stmt: BetterSqlite3.Statement; params: unknown[] } {
     const rendered = dialect.sqlToQuery(q);
-    let stmt = this.statements.get(rendered.sql);
+    return { stmt: this.prepared(rendered.sql), params: rendered.params.map(bind) };
+  }
+
+  prepared(text: string): BetterSqlite3.Statement {
+    let stmt = this.statements.get(text);
     if (stmt === undefined) {
-      stmt = this.connection.prepare(rendered.sql);
+      stmt = this.connection.prepare(text);
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
-      this.statements.set(rendered.sql, stmt);
+      this.statements.set(text, stmt);
     }
-    // better-sqlite3 binds no booleans; SQLite stores them as 0/1.
-    const params = rendered.params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p === undefined ? null : p));
-    return { stmt, params };
+    return stmt;
   }
 }
+
+/** better-sqlite3 binds no booleans (SQLite stores them as 0/1) and no undefined. */
+function bind(p: unknown): unknown {
+  return typeof p === "boolean" ? (p ? 1 : 0) : p === undefined ? null : p;
+}
+
+const questionMark = () => "?";
 
 /**
  * Opens the SQLite store at `path` (":memory:" for a private in-memory one):
@@ -80,6 +90,14 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
       const runner = scope.current ?? writer;
       const { stmt, params } = runner.statement(q);
       return stmt.run(...params).changes;
+    },
+    async insertRows(table, columns, rows, suffix = ""): Promise<number> {
+      const runner = scope.current ?? writer;
+      let changes = 0;
+      for (const chunk of insertChunks(rows, columns.length)) {
+        changes += runner.prepared(insertText(table, columns, chunk.length, questionMark, suffix)).run(flatValues(chunk, bind)).changes;
+      }
+      return changes;
     },
     get inTransaction() {
       return scope.current !== undefined;
