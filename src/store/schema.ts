@@ -216,7 +216,10 @@ export const grants = sqliteTable(
   },
   // Few indexes, on purpose: each one with random keys costs a page write per
   // row, and a 1,000-token Create must stay cheap as the table grows. Ids are
-  // time-ordered, so the primary key and the expiry index only append.
+  // time-ordered, so the primary key and the expiry index only append. Each
+  // has its queries (checked for issue 11): the member index serves
+  // isMember, the member list and its facts (tenant, room[, user]) and the
+  // tenant delete cascade; the expiry index the prune of expired grants.
   (t) => [index("grants_member_idx").on(t.tenantId, t.roomId, t.userId), index("grants_expires_idx").on(t.expiresAt)],
 );
 
