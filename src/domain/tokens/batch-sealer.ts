@@ -81,9 +81,12 @@ export class BatchSealer {
     return this.#worker;
   }
 
-  /** Resolves once a thread is ready to take batches (at once when there is none to wait for). */
+  /**
+   * Resolves once a thread is ready to take batches, or once starting one
+   * failed (at once when there is none to wait for): never hangs.
+   */
   whenReady(): Promise<void> {
-    if (this.#ready || !this.#enabled || this.#closed) return Promise.resolve();
+    if (this.#ready || this.#worker === undefined || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#readyWaiters.push(resolve));
   }
 
@@ -166,6 +169,7 @@ export class BatchSealer {
       worker = new Worker(boot, { eval: true });
     } catch (err) {
       this.#restartAt = Date.now() + RESTART_DELAY_MS;
+      for (const wake of this.#readyWaiters.splice(0)) wake();
       this.#onError(err);
       return;
     }
@@ -199,6 +203,7 @@ export class BatchSealer {
     this.#worker = undefined;
     this.#ready = false;
     this.#restartAt = Date.now() + RESTART_DELAY_MS;
+    for (const wake of this.#readyWaiters.splice(0)) wake();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(err);
