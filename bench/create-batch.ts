@@ -283,9 +283,11 @@ async function main(): Promise<void> {
       ["bare-http (fetch)", bare],
     ];
     const serverStats = new Map<string, ReturnType<typeof stats>>();
+    const cpuStats = new Map<string, ReturnType<typeof stats>>();
     for (const [name, s] of serverSide) {
-      const times = await s.serverTimes();
+      const { times, cpu } = await s.serverTimes();
       if (times.length > 0) serverStats.set(name, stats(times));
+      if (cpu.length > 0) cpuStats.set(name, stats(cpu));
     }
 
     console.log(`\n  ${"".padEnd(34)}     min     p50     p90  (ms)   p50 vs ours(fetch)`);
@@ -306,6 +308,13 @@ async function main(): Promise<void> {
       const s = serverStats.get(name);
       if (s === undefined) continue;
       console.log(`    ${name.padEnd(32)} ${f2(s.min)} ${f2(s.p50)} ${f2(s.p90)}         ${oursServer ? (s.p50 / oursServer.p50).toFixed(2) : "-"}x`);
+    }
+    console.log(`  server CPU per Create (all threads of the server process; less disturbed by a busy machine than time):`);
+    const oursCpu = cpuStats.get("ours (fetch)");
+    for (const [name] of serverSide) {
+      const s = cpuStats.get(name);
+      if (s === undefined) continue;
+      console.log(`    ${name.padEnd(32)} ${f2(s.min)} ${f2(s.p50)} ${f2(s.p90)}         ${oursCpu ? (s.p50 / oursCpu.p50).toFixed(2) : "-"}x`);
     }
     console.log(`\n  ratio ours(fetch) / RoomTokens.issue in-process = ${(oursP50 / p50("RoomTokens.issue in-process")).toFixed(2)}x`);
     console.log(`  ratio ours(fetch) / plain-connect               = ${(oursP50 / p50("plain-connect (fetch)")).toFixed(2)}x`);

@@ -230,16 +230,21 @@ function trackSessions(server: http2.Http2Server): Set<http2.ServerHttp2Session>
  * (node:http's diagnostics channels, so every kind is measured alike). The
  * parent fetches and clears them with {type: "server-times"}.
  */
-const createStarted = new WeakMap<object, number>();
+const createStarted = new WeakMap<object, { at: number; cpu: NodeJS.CpuUsage }>();
 let serverTimes: number[] = [];
+let serverCpu: number[] = [];
 diagnostics_channel.subscribe("http.server.request.start", (m) => {
   const { request } = m as { request: http.IncomingMessage };
-  if (request.url === CREATE_PATH) createStarted.set(request, performance.now());
+  if (request.url === CREATE_PATH) createStarted.set(request, { at: performance.now(), cpu: process.cpuUsage() });
 });
 diagnostics_channel.subscribe("http.server.response.finish", (m) => {
   const { request } = m as { request: http.IncomingMessage };
   const t0 = createStarted.get(request);
-  if (t0 !== undefined) serverTimes.push(performance.now() - t0);
+  if (t0 === undefined) return;
+  serverTimes.push(performance.now() - t0.at);
+  // Every thread of the process (the sealing thread too); calls come one at a time.
+  const cpu = process.cpuUsage(t0.cpu);
+  serverCpu.push((cpu.user + cpu.system) / 1000);
 });
 
 /** On-demand CPU profiling, so a profile covers only the measured window. */
@@ -302,8 +307,9 @@ async function main(): Promise<void> {
   process.on("message", (m: unknown) => {
     if (m === "stop") void stop();
     else if (typeof m === "object" && m !== null && (m as { type?: string }).type === "server-times") {
-      process.send!({ type: "server-times", times: serverTimes });
+      process.send!({ type: "server-times", times: serverTimes, cpu: serverCpu });
       serverTimes = [];
+      serverCpu = [];
     } else if (typeof m === "object" && m !== null && "type" in m) void onProfileMessage(m as ProfileMessage);
   });
   process.on("disconnect", () => void stop());

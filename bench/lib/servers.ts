@@ -15,8 +15,11 @@ export interface ServerHandle extends Ready {
   startProfile(intervalUs?: number): Promise<void>;
   /** Stops it and writes the .cpuprofile to `path`. */
   stopProfile(path: string): Promise<void>;
-  /** Server time (ms) of every HTTP/1.1 Create since the last call, then forgets them. */
-  serverTimes(): Promise<number[]>;
+  /**
+   * Server time and process CPU time (ms) of every HTTP/1.1 Create since the
+   * last call, then forgets them.
+   */
+  serverTimes(): Promise<{ times: number[]; cpu: number[] }>;
   /** Asks the child to close and waits for it to exit (SIGKILL after 5 s). */
   stop(): Promise<void>;
 }
@@ -105,11 +108,11 @@ export function startServer(kind: ServerKind, execArgv: readonly string[] = [], 
           return done;
         },
         serverTimes() {
-          return new Promise<number[]>((resolveTimes, rejectTimes) => {
-            const onMessage = (msg: { type?: string; times?: number[] }): void => {
+          return new Promise((resolveTimes, rejectTimes) => {
+            const onMessage = (msg: { type?: string; times?: number[]; cpu?: number[] }): void => {
               if (msg.type !== "server-times") return;
               child.off("message", onMessage);
-              resolveTimes(msg.times ?? []);
+              resolveTimes({ times: msg.times ?? [], cpu: msg.cpu ?? [] });
             };
             child.on("message", onMessage);
             child.once("exit", () => rejectTimes(new Error("server exited while asked for its server times")));
