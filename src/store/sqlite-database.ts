@@ -4,6 +4,7 @@ import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { openStore, type Db, type Store, type StoreOptions } from "./db.js";
 import { flatValues, insertChunks, insertText } from "./batch-insert.js";
 import { AsyncMutex, TransactionScope, type Database, type Row } from "./database.js";
+import { SAFETY_NET_PAGES, startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** The embedded store: a {@link Database} over one SQLite file. */
 export interface SqliteDatabase extends Database {
@@ -62,7 +63,11 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
   const store = openStore(path, opts);
   const writer = new Runner(store.sqlite);
   let readConnection: BetterSqlite3.Database | undefined;
+  let checkpointer: WalCheckpointer | undefined;
   if (path !== ":memory:") {
+    // Checkpoints off the request path (see wal-checkpointer.ts).
+    store.sqlite.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
+    checkpointer = startWalCheckpointer(path);
     readConnection = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
     readConnection.pragma(`busy_timeout = ${store.sqlite.pragma("busy_timeout", { simple: true }) as number}`);
   }
@@ -127,6 +132,7 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
       closed = true;
       // Let a transaction in flight finish first.
       await mutex.run(async () => undefined);
+      await checkpointer?.stop();
       readConnection?.close();
       store.close();
     },
