@@ -107,17 +107,21 @@ export class BatchSealer {
       return tokens;
     } catch (err) {
       this.#counts.fallbacks++;
-      this.#onError(err);
+      if (!this.#closed) this.#onError(err);
       return this.#sealInline(kind, claims);
     }
   }
 
-  /** Stops the thread; later batches seal inline. */
+  /** Stops the thread; batches in flight and later ones seal inline. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const wake of this.#readyWaiters.splice(0)) wake();
     const w = this.#worker;
     this.#worker = undefined;
+    this.#ready = false;
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(new Error("sealer closed"));
     if (w !== undefined) await w.terminate();
   }
 

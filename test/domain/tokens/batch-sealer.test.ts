@@ -129,4 +129,14 @@ describe("BatchSealer", () => {
     expect(opened(closed.codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("c", 200)))).toEqual(expected(closed.key.id, "c", 200));
     expect(sealer.counts.inline).toBe(1);
   });
+
+  it("closing with a batch in flight: the batch still gets its tokens (inline), nothing is reported as a failure", async () => {
+    const { key, codec, sealer, errors } = setup();
+    await sealer.whenReady();
+    const inFlight = sealer.sealAll(TokenKind.RoomMember, claimsFor("f", 800));
+    await sealer.close();
+    expect(opened(codec, await inFlight)).toEqual(expected(key.id, "f", 800));
+    expect(errors).toEqual([]);
+    expect(sealer.counts).toEqual({ offloaded: 0, inline: 0, fallbacks: 1 });
+  });
 });
