@@ -43,6 +43,8 @@ const RESTART_DELAY_MS = 1_000;
 
 /**
  * The sealing thread and its inline fallback over one {@link TokenCodec}.
+ * The thread starts with the first large batch (which seals inline while it
+ * starts) or with {@link whenReady}.
  * The thread is sent the codec's active key before the first batch and again
  * before the first batch after every `setKeyring` (messages on one port keep
  * their order), and each answer names the key it used: a batch sealed with
@@ -68,7 +70,8 @@ export class BatchSealer {
     this.#minBatch = options.minWorkerBatch ?? DEFAULT_MIN_WORKER_BATCH;
     this.#enabled = options.worker ?? true;
     this.#onError = options.onError ?? (() => undefined);
-    if (this.#enabled) this.#start();
+    // No thread yet: the first large batch (or whenReady) starts it, so a
+    // process that never issues large batches never pays for one.
   }
 
   /** Batches sealed on the thread, inline by choice, and inline after a failure. */
@@ -82,11 +85,15 @@ export class BatchSealer {
   }
 
   /**
-   * Resolves once a thread is ready to take batches, or once starting one
-   * failed (at once when there is none to wait for): never hangs.
+   * Starts the thread if none runs (a warm-up: the first large batch would
+   * otherwise seal inline while it starts) and resolves once it is ready to
+   * take batches, or once starting it failed: never hangs. At once without
+   * a thread to wait for (`worker: false`, closed).
    */
   whenReady(): Promise<void> {
-    if (this.#ready || this.#worker === undefined || this.#closed) return Promise.resolve();
+    if (!this.#enabled || this.#closed) return Promise.resolve();
+    if (this.#worker === undefined) this.#start();
+    if (this.#ready || this.#worker === undefined) return Promise.resolve();
     return new Promise((resolve) => this.#readyWaiters.push(resolve));
   }
 
