@@ -6,6 +6,7 @@ import type { Config } from "./config/config.js";
 import { bootstrapTenant, type BootstrapResult } from "./domain/auth/tenants.js";
 import { Keyring, type TokenKey } from "./domain/tokens/keyring.js";
 import { RoomTokens } from "./domain/tokens/room-tokens.js";
+import { BatchSealer } from "./domain/tokens/batch-sealer.js";
 import { TokenCodec, TokenKind } from "./domain/tokens/token-codec.js";
 import { SubjectTokens } from "./domain/auth/subject-tokens.js";
 import { CachedApiKeyLookup } from "./domain/auth/api-key-cache.js";
@@ -92,6 +93,8 @@ export interface App {
   readonly tenants: SqlTenantStore;
   readonly grants: SqlGrantStore;
   readonly codec: TokenCodec;
+  /** Seals Create batches (a large one on its thread). */
+  readonly sealer: BatchSealer;
   readonly clock: () => number;
   readonly roomTokens: RoomTokens;
   /** User access tokens (login, seed 003, redeemed access links). */
@@ -200,6 +203,11 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const memberships = new SqlMembershipStore(db);
   const moderation = new Moderation({ store: moderationStore, transact, sink, memberships, clock });
   const revoker = new Revoker({ store: moderationStore, transact, sink, clock });
+  // Large Creates seal on a thread (the other core) while this one writes
+  // the rows; the thread only saves time, a Create never depends on it.
+  const sealer = new BatchSealer(codec, {
+    onError: (err) => log.warn({ err }, "token sealing thread failed; sealing inline"),
+  });
   const roomTokens = new RoomTokens(
     codec,
     grants,
@@ -213,6 +221,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     },
     clock,
     { revocations, restrictions, journal, transact, catchUp: () => feed.catchUp() },
+    sealer,
   );
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, clock, revocations);
   // Redeem judges a link's own revocation and its guest's (AccessLinks.redeem).
@@ -373,6 +382,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     tenants,
     grants,
     codec,
+    sealer,
     clock,
     roomTokens,
     userTokens,
@@ -404,6 +414,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
         lapses.stop();
         await webhooks.stop();
         feed.stop();
+        await sealer.close();
         await stopListening();
         await db.close();
         await tracing?.shutdown();

@@ -26,11 +26,13 @@
  * VerifyAccessToken and GetRoomPermissions.
  *
  * Protocol with the parent (IPC): sends {type:"ready", ...Ready} once
- * listening; on "stop" (or when the parent goes away) closes everything,
+ * listening; answers {type:"server-times"} with the server time of every
+ * Create since the last ask; on "stop" (or when the parent goes away) closes everything,
  * deletes the data dir and exits 0.
  */
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import diagnostics_channel from "node:diagnostics_channel";
 import { rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
@@ -110,6 +112,29 @@ function trackSessions(server: http2.Http2Server): Set<http2.ServerHttp2Session>
   return sessions;
 }
 
+/**
+ * Server time of every Create this process answered over HTTP/1.1: from the
+ * request's headers parsed to the response's last byte handed to the socket
+ * (node:http's diagnostics channels, so every kind is measured alike). The
+ * parent fetches and clears them with {type: "server-times"}.
+ */
+const createStarted = new WeakMap<object, { at: number; cpu: NodeJS.CpuUsage }>();
+let serverTimes: number[] = [];
+let serverCpu: number[] = [];
+diagnostics_channel.subscribe("http.server.request.start", (m) => {
+  const { request } = m as { request: http.IncomingMessage };
+  if (request.url === CREATE_PATH) createStarted.set(request, { at: performance.now(), cpu: process.cpuUsage() });
+});
+diagnostics_channel.subscribe("http.server.response.finish", (m) => {
+  const { request } = m as { request: http.IncomingMessage };
+  const t0 = createStarted.get(request);
+  if (t0 === undefined) return;
+  serverTimes.push(performance.now() - t0.at);
+  // Every thread of the process (the sealing thread too); calls come one at a time.
+  const cpu = process.cpuUsage(t0.cpu);
+  serverCpu.push((cpu.user + cpu.system) / 1000);
+});
+
 /** On-demand CPU profiling, so a profile covers only the measured window. */
 type ProfileMessage = { type: "profile-start"; intervalUs?: number } | { type: "profile-stop"; path: string };
 let inspector: Session | undefined;
@@ -169,7 +194,11 @@ async function main(): Promise<void> {
     })());
   process.on("message", (m: unknown) => {
     if (m === "stop") void stop();
-    else if (typeof m === "object" && m !== null && "type" in m) void onProfileMessage(m as ProfileMessage);
+    else if (typeof m === "object" && m !== null && (m as { type?: string }).type === "server-times") {
+      process.send!({ type: "server-times", times: serverTimes, cpu: serverCpu });
+      serverTimes = [];
+      serverCpu = [];
+    } else if (typeof m === "object" && m !== null && "type" in m) void onProfileMessage(m as ProfileMessage);
   });
   process.on("disconnect", () => void stop());
   process.on("SIGTERM", () => void stop());
@@ -221,6 +250,8 @@ async function main(): Promise<void> {
     return stop(1);
   }
 
+  // A large Create seals on the sealing thread once it is up; measure that.
+  await app.sealer.whenReady();
   const ready: Ready = { kind, port, h2Port, apiKey: BENCH_API_KEY, token, userToken, pid: process.pid };
   process.send({ type: "ready", ...ready });
 }

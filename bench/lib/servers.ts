@@ -15,6 +15,11 @@ export interface ServerHandle extends Ready {
   startProfile(intervalUs?: number): Promise<void>;
   /** Stops it and writes the .cpuprofile to `path`. */
   stopProfile(path: string): Promise<void>;
+  /**
+   * Server time and process CPU time (ms) of every HTTP/1.1 Create since the
+   * last call, then forgets them.
+   */
+  serverTimes(): Promise<{ times: number[]; cpu: number[] }>;
   /** Asks the child to close and waits for it to exit (SIGKILL after 5 s). */
   stop(): Promise<void>;
 }
@@ -102,6 +107,18 @@ export function startServer(kind: ServerKind, execArgv: readonly string[] = [], 
           const done = reply(child, "profile-saved");
           child.send({ type: "profile-stop", path });
           return done;
+        },
+        serverTimes() {
+          return new Promise((resolveTimes, rejectTimes) => {
+            const onMessage = (msg: { type?: string; times?: number[]; cpu?: number[] }): void => {
+              if (msg.type !== "server-times") return;
+              child.off("message", onMessage);
+              resolveTimes({ times: msg.times ?? [], cpu: msg.cpu ?? [] });
+            };
+            child.on("message", onMessage);
+            child.once("exit", () => rejectTimes(new Error("server exited while asked for its server times")));
+            child.send({ type: "server-times" });
+          });
         },
         stop() {
           stopping ??= (async () => {

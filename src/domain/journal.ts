@@ -50,6 +50,14 @@ export interface AuditInit {
   readonly target?: string;
   readonly reason?: string;
   readonly detail?: Record<string, unknown>;
+  /**
+   * Every room the entry concerns, when there are several (a Create batch
+   * issuing into more than one room; `roomId` is then ""): the room filter
+   * finds the entry by any of them.
+   */
+  readonly roomIds?: readonly string[];
+  /** Likewise every user, when there are several (`targetUserId` is then ""). */
+  readonly targetUserIds?: readonly string[];
 }
 
 /** A stored audit entry. */

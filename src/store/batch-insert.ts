@@ -37,3 +37,30 @@ export function valuesList<T>(rows: readonly T[], tuple: (row: T) => SQL): SQL {
     sql`, `,
   );
 }
+
+const texts = new Map<string, string>();
+
+/**
+ * The text of a `rows`-row INSERT into `table` with `placeholder(n)` for the
+ * n-th bound value (1-based: `?` for SQLite, `$n` for PostgreSQL), then
+ * `suffix`. Remembered per shape: {@link insertChunks} keeps the shapes few.
+ */
+export function insertText(table: string, columns: readonly string[], rows: number, placeholder: (n: number) => string, suffix = ""): string {
+  const key = `${placeholder(1)}\u0000${table}\u0000${columns.join(",")}\u0000${rows}\u0000${suffix}`;
+  let text = texts.get(key);
+  if (text === undefined) {
+    const tuples: string[] = [];
+    let n = 0;
+    for (let r = 0; r < rows; r++) tuples.push(`(${columns.map(() => placeholder(++n)).join(", ")})`);
+    text = `insert into ${table} (${columns.join(", ")}) values ${tuples.join(", ")}${suffix === "" ? "" : ` ${suffix}`}`;
+    texts.set(key, text);
+  }
+  return text;
+}
+
+/** One chunk's values, flattened in row order, as `bind` turns each value. */
+export function flatValues(rows: readonly (readonly unknown[])[], bind: (v: unknown) => unknown): unknown[] {
+  const out: unknown[] = [];
+  for (const row of rows) for (const v of row) out.push(bind(v));
+  return out;
+}

@@ -39,6 +39,20 @@ export interface Database extends SqlRunner {
    * write joins it.
    */
   write<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * INSERTs `rows` (values in `columns` order) into `table`, each statement
+   * followed by `suffix` (e.g. an ON CONFLICT clause) — PostgreSQL in
+   * multi-row chunks (round trips; see batch-insert.ts), SQLite one
+   * prepared single-row statement per row — with no query builder: a
+   * 1,000-row Create batch would otherwise spend longer rendering its 9,000
+   * parameters than the database spends storing them. `table`, `columns`
+   * and `suffix` are SQL text — the caller's constants, never input — in
+   * the subset both dialects accept. Like `run`, it joins the calling
+   * context's write transaction.
+   *
+   * @returns Rows changed.
+   */
+  insertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], suffix?: string): Promise<number>;
   /** True while the calling async context is inside {@link write}. */
   readonly inTransaction: boolean;
   /** True when the store answers a trivial query. */

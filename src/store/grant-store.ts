@@ -1,11 +1,10 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { sql } from "drizzle-orm";
 import type { GrantRecord, GrantStore } from "../domain/tokens/room-tokens.js";
-import { insertChunks, valuesList } from "./batch-insert.js";
 import { num, type Database } from "./database.js";
 
-const GRANT_COLUMNS = 9;
-const ROOM_COLUMNS = 3;
+const GRANT_COLUMNS = ["id", "tenant_id", "user_id", "room_id", "permissions", "metadata", "issued_at", "expires_at", "issued_by"];
+const ROOM_COLUMNS = ["tenant_id", "id", "created_at"];
 
 /** Issued-token records. */
 export class SqlGrantStore implements GrantStore {
@@ -14,32 +13,24 @@ export class SqlGrantStore implements GrantStore {
   /**
    * Stores a Create batch (up to 1,000 grants) and the rooms it names, all
    * or nothing. Multi-row INSERTs keep it to a handful of statements, so a
-   * batch costs a few round trips on PostgreSQL, not a thousand.
+   * batch costs a few round trips on PostgreSQL, not a thousand, and go in
+   * through {@link Database.insertRows}: no query builder per value.
    */
   recordGrants(records: readonly GrantRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     return this.db.write(async () => {
       // A room first seen here is created without space, name or creator.
-      const rooms = new Map<string, { tenantId: string; roomId: string; at: number }>();
+      const rooms = new Map<string, unknown[]>();
       for (const g of records) {
         const key = `${g.tenantId}\u0000${g.roomId}`;
-        if (!rooms.has(key)) rooms.set(key, { tenantId: g.tenantId, roomId: g.roomId, at: g.issuedAt });
+        if (!rooms.has(key)) rooms.set(key, [g.tenantId, g.roomId, g.issuedAt]);
       }
-      for (const chunk of insertChunks([...rooms.values()], ROOM_COLUMNS)) {
-        await this.db.run(
-          sql`insert into rooms (tenant_id, id, created_at) values ${valuesList(chunk, (r) => sql`(${r.tenantId}, ${r.roomId}, ${r.at})`)}
-              on conflict (tenant_id, id) do nothing`,
-        );
-      }
-      for (const chunk of insertChunks(records, GRANT_COLUMNS)) {
-        await this.db.run(
-          sql`insert into grants (id, tenant_id, user_id, room_id, permissions, metadata, issued_at, expires_at, issued_by) values ${valuesList(
-            chunk,
-            (g) =>
-              sql`(${g.id}, ${g.tenantId}, ${g.userId}, ${g.roomId}, ${JSON.stringify(g.permissions)}, ${JSON.stringify(g.metadata)}, ${g.issuedAt}, ${g.expiresAt}, ${g.issuedBy})`,
-          )}`,
-        );
-      }
+      await this.db.insertRows("rooms", ROOM_COLUMNS, [...rooms.values()], "on conflict (tenant_id, id) do nothing");
+      await this.db.insertRows(
+        "grants",
+        GRANT_COLUMNS,
+        records.map((g) => [g.id, g.tenantId, g.userId, g.roomId, JSON.stringify(g.permissions), JSON.stringify(g.metadata), g.issuedAt, g.expiresAt, g.issuedBy]),
+      );
     });
   }
 

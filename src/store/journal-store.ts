@@ -18,7 +18,7 @@ export interface AuditQuery {
   readonly limit: number;
 }
 
-const AUDIT_COLUMNS = 9;
+const AUDIT_COLUMNS = 11;
 
 /** Audit log and events. */
 export class SqlJournal implements Journal {
@@ -36,10 +36,10 @@ export class SqlJournal implements Journal {
     return this.db.write(async () => {
       for (const chunk of insertChunks(audit, AUDIT_COLUMNS)) {
         await this.db.run(
-          sql`insert into audit_log (tenant_id, at, actor, action, room_id, target_user_id, target, reason, detail) values ${valuesList(
+          sql`insert into audit_log (tenant_id, at, actor, action, room_id, target_user_id, target, reason, detail, room_ids, target_user_ids) values ${valuesList(
             chunk,
             (a) =>
-              sql`(${a.tenantId}, ${a.at}, ${a.actor}, ${a.action}, ${a.roomId ?? ""}, ${a.targetUserId ?? ""}, ${a.target ?? ""}, ${a.reason ?? ""}, ${JSON.stringify(a.detail ?? {})})`,
+              sql`(${a.tenantId}, ${a.at}, ${a.actor}, ${a.action}, ${a.roomId ?? ""}, ${a.targetUserId ?? ""}, ${a.target ?? ""}, ${a.reason ?? ""}, ${JSON.stringify(a.detail ?? {})}, ${idList(a.roomIds)}, ${idList(a.targetUserIds)})`,
           )}`,
         );
       }
@@ -95,8 +95,8 @@ export class SqlJournal implements Journal {
   /** One page of the audit log, newest first. */
   async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
     const where: SQL[] = [sql`tenant_id = ${q.tenantId}`];
-    if (q.roomId) where.push(sql`room_id = ${q.roomId}`);
-    if (q.userId) where.push(sql`target_user_id = ${q.userId}`);
+    if (q.roomId) where.push(oneOf(sql`room_id`, sql`room_ids`, q.roomId));
+    if (q.userId) where.push(oneOf(sql`target_user_id`, sql`target_user_ids`, q.userId));
     if (q.action) where.push(sql`action = ${q.action}`);
     if (q.since !== undefined) where.push(sql`at >= ${q.since}`);
     if (q.until !== undefined) where.push(sql`at < ${q.until}`);
@@ -121,6 +121,19 @@ export class SqlJournal implements Journal {
       }),
     );
   }
+}
+
+/** An entry's list of several rooms or users as stored: "\n"-delimited, a delimiter at both ends; "" for none. */
+function idList(ids: readonly string[] | undefined): string {
+  return ids === undefined || ids.length === 0 ? "" : `\n${ids.join("\n")}\n`;
+}
+
+/**
+ * `column` is `id`, or `list` (see {@link idList}) names it. replace() is in
+ * both dialects and, unlike SQLite's LIKE, case-sensitive in both.
+ */
+function oneOf(column: SQL, list: SQL, id: string): SQL {
+  return sql`(${column} = ${id} or (${list} <> '' and length(replace(${list}, ${`\n${id}\n`}, '')) < length(${list})))`;
 }
 
 function event(r: Row): StoredEvent {

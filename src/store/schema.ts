@@ -216,7 +216,10 @@ export const grants = sqliteTable(
   },
   // Few indexes, on purpose: each one with random keys costs a page write per
   // row, and a 1,000-token Create must stay cheap as the table grows. Ids are
-  // time-ordered, so the primary key and the expiry index only append.
+  // time-ordered, so the primary key and the expiry index only append. Each
+  // has its queries (checked for issue 11): the member index serves
+  // isMember, the member list and its facts (tenant, room[, user]) and the
+  // tenant delete cascade; the expiry index the prune of expired grants.
   (t) => [index("grants_member_idx").on(t.tenantId, t.roomId, t.userId), index("grants_expires_idx").on(t.expiresAt)],
 );
 
@@ -302,9 +305,18 @@ export const auditLog = sqliteTable(
     target: text("target").notNull().default(""),
     reason: text("reason").notNull().default(""),
     detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    /**
+     * Every room and user of an entry that concerns several (a Create batch),
+     * as "\n"-delimited lists with a delimiter at both ends ("" otherwise):
+     * the room and user filters find the batch by any of them. Ids never hold
+     * control characters (src/domain/ids.ts), so the delimiter is unambiguous.
+     */
+    roomIds: text("room_ids").notNull().default(""),
+    targetUserIds: text("target_user_ids").notNull().default(""),
   },
-  // One index: every token issue writes a row, so filters on room, user and
-  // action scan the tenant's newest entries instead of paying an index each.
+  // One index (List reads a tenant's entries newest first): every Create
+  // writes a row, so filters on room, user and action scan the tenant's
+  // newest entries instead of paying an index each.
   (t) => [index("audit_tenant_idx").on(t.tenantId, t.id)],
 );
 

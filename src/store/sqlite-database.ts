@@ -2,7 +2,9 @@ import BetterSqlite3 from "better-sqlite3";
 import type { SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { openStore, type Db, type Store, type StoreOptions } from "./db.js";
+import { insertText } from "./batch-insert.js";
 import { AsyncMutex, TransactionScope, type Database, type Row } from "./database.js";
+import { SAFETY_NET_PAGES, startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** The embedded store: a {@link Database} over one SQLite file. */
 export interface SqliteDatabase extends Database {
@@ -28,17 +30,26 @@ class Runner {
 
   statement(q: SQL): { stmt: BetterSqlite3.Statement; params: unknown[] } {
     const rendered = dialect.sqlToQuery(q);
-    let stmt = this.statements.get(rendered.sql);
+    return { stmt: this.prepared(rendered.sql), params: rendered.params.map(bind) };
+  }
+
+  prepared(text: string): BetterSqlite3.Statement {
+    let stmt = this.statements.get(text);
     if (stmt === undefined) {
-      stmt = this.connection.prepare(rendered.sql);
+      stmt = this.connection.prepare(text);
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
-      this.statements.set(rendered.sql, stmt);
+      this.statements.set(text, stmt);
     }
-    // better-sqlite3 binds no booleans; SQLite stores them as 0/1.
-    const params = rendered.params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p === undefined ? null : p));
-    return { stmt, params };
+    return stmt;
   }
 }
+
+/** better-sqlite3 binds no booleans (SQLite stores them as 0/1) and no undefined. */
+function bind(p: unknown): unknown {
+  return typeof p === "boolean" ? (p ? 1 : 0) : p === undefined ? null : p;
+}
+
+const questionMark = () => "?";
 
 /**
  * Opens the SQLite store at `path` (":memory:" for a private in-memory one):
@@ -52,7 +63,11 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
   const store = openStore(path, opts);
   const writer = new Runner(store.sqlite);
   let readConnection: BetterSqlite3.Database | undefined;
+  let checkpointer: WalCheckpointer | undefined;
   if (path !== ":memory:") {
+    // Checkpoints off the request path (see wal-checkpointer.ts).
+    store.sqlite.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
+    checkpointer = startWalCheckpointer(path);
     readConnection = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
     readConnection.pragma(`busy_timeout = ${store.sqlite.pragma("busy_timeout", { simple: true }) as number}`);
   }
@@ -80,6 +95,19 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
       const runner = scope.current ?? writer;
       const { stmt, params } = runner.statement(q);
       return stmt.run(...params).changes;
+    },
+    async insertRows(table, columns, rows, suffix = ""): Promise<number> {
+      // One prepared single-row statement, run per row: in-process there is
+      // no round trip to save, and binding a multi-row statement's thousands
+      // of parameters measured slower (1,000 grant rows: ~10 ms vs ~17 ms).
+      const stmt = (scope.current ?? writer).prepared(insertText(table, columns, 1, questionMark, suffix));
+      const values = new Array<unknown>(columns.length);
+      let changes = 0;
+      for (const row of rows) {
+        for (let i = 0; i < values.length; i++) values[i] = bind(row[i]);
+        changes += stmt.run(values).changes;
+      }
+      return changes;
     },
     get inTransaction() {
       return scope.current !== undefined;
@@ -109,6 +137,7 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
       closed = true;
       // Let a transaction in flight finish first.
       await mutex.run(async () => undefined);
+      await checkpointer?.stop();
       readConnection?.close();
       store.close();
     },

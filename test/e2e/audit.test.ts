@@ -45,24 +45,40 @@ async function list(req: ListRequestInit, key = srv.apiKey): Promise<Entry[]> {
 const detail = (e: Entry) => JSON.parse(e.detailJson) as Record<string, unknown>;
 
 describe("what the audit log records", () => {
-  it("token issue: one token.issue entry per token, naming the token, its user and room", async () => {
+  it("token issue: a Create of one is one token.issue entry naming the token, its user and room", async () => {
+    const roomId = freshRoom();
+    tick();
+    const { tokens: issued } = await tokens().create(
+      { arguments: [{ userId: "ann", roomId, permissions: [Permission.PermissionChatMute] }] },
+      bearer(srv.apiKey),
+    );
+    const { tokenId } = await tokens().verify({ token: issued[0]! }, bearer(srv.apiKey));
+    const [e, ...more] = await list({ roomId, action: "token.issue" });
+    expect(more).toEqual([]);
+    expect([e!.actor, e!.roomId, e!.targetUserId, e!.target, timestampMs(e!.time!)]).toEqual([keyActor, roomId, "ann", tokenId, now]);
+    expect(detail(e!)).toEqual({ permissions: [Permission.PermissionChatMute], expiresAt: now + 86_400_000 });
+  });
+
+  it("token issue: a Create of several is ONE token.issue entry naming every grant, in argument order", async () => {
     const roomId = freshRoom();
     tick();
     const args = ["ann", "ben", "cat"].map((userId) => ({ userId, roomId, permissions: [Permission.PermissionChatMute] }));
     const { tokens: issued } = await tokens().create({ arguments: args }, bearer(srv.apiKey));
     const ids = await Promise.all(issued.map(async (t) => (await tokens().verify({ token: t }, bearer(srv.apiKey))).tokenId));
     const entries = await list({ roomId, action: "token.issue" });
-    expect(entries).toHaveLength(3);
-    // Newest first.
-    expect(entries.map((e) => e.target)).toEqual([...ids].reverse());
-    expect(entries.map((e) => e.targetUserId)).toEqual(["cat", "ben", "ann"]);
-    for (const e of entries) {
-      expect(e.actor).toBe(keyActor);
-      expect(e.roomId).toBe(roomId);
-      expect(timestampMs(e.time!)).toBe(now);
-      expect(detail(e).permissions).toEqual([Permission.PermissionChatMute]);
-    }
-    expect(entries[0]!.id).toBeGreaterThan(entries[1]!.id);
+    expect(entries).toHaveLength(1);
+    const e = entries[0]!;
+    // One room for all: the room column keeps it; several users: none is "the" user.
+    expect([e.actor, e.roomId, e.targetUserId, e.target, timestampMs(e.time!)]).toEqual([keyActor, roomId, "", "", now]);
+    expect(detail(e)).toEqual({
+      grants: ["ann", "ben", "cat"].map((userId, i) => ({
+        tokenId: ids[i],
+        userId,
+        roomId,
+        permissions: [Permission.PermissionChatMute],
+        expiresAt: now + 86_400_000,
+      })),
+    });
   });
 
   it("role grant: backend GrantRole and seed 003 users are role.grant, with the role and what it replaced", async () => {
@@ -202,6 +218,39 @@ describe("filters", () => {
     expect(at(await list({ until: timestampFromMs(t2), since: timestampFromMs(t1) }))).toEqual([t1]);
     expect(await list({ since: timestampFromMs(t3 + 1) })).toEqual([]);
     await expectCode(audit().list({ since: timestampFromMs(t3), until: timestampFromMs(t2) }, bearer(srv.apiKey)), Code.InvalidArgument, /until/);
+  });
+
+  it("a batch entry is found by each of its rooms and users, by action and time, and by nothing else", async () => {
+    const [r1, r2] = [freshRoom(), freshRoom()];
+    const at = tick();
+    const args = [
+      { userId: "Batch-Hal", roomId: r1, permissions: [Permission.PermissionChat] },
+      { userId: "batch-ivy", roomId: r2, permissions: [Permission.PermissionChat] },
+      { userId: "Batch-Hal", roomId: r2, permissions: [Permission.PermissionChat] },
+    ];
+    await tokens().create({ arguments: args }, bearer(srv.apiKey));
+    tick();
+    // Several rooms and users: both columns empty, the filters find it by any of them.
+    const ids = async (req: ListRequestInit) => (await list(req)).filter((e) => timestampMs(e.time!) === at).map((e) => [e.roomId, e.targetUserId]);
+    for (const filter of [{ roomId: r1 }, { roomId: r2 }, { userId: "Batch-Hal" }, { userId: "batch-ivy" }, { userId: "batch-ivy", roomId: r1 }]) {
+      expect(await ids({ ...filter, action: "token.issue" })).toEqual([["", ""]]);
+    }
+    expect(await ids({ since: timestampFromMs(at), until: timestampFromMs(at + 1) })).toEqual([["", ""]]);
+    // Exact and case-sensitive: no prefix, no other case, no other tenant.
+    for (const filter of [{ userId: "batch-hal" }, { userId: "Batch-Ha" }, { userId: "atch-ivy" }, { roomId: r1.slice(0, -1) }, { action: "token.revoke_user", roomId: r1 }]) {
+      expect(await ids(filter)).toEqual([]);
+    }
+    expect((await list({ userId: "Batch-Hal" }, srv.otherKey)).length).toBe(0);
+    // One room, several users: the room column holds it, the user filter still finds it.
+    const r3 = freshRoom();
+    const at3 = tick();
+    await tokens().create({ arguments: ["jo", "kit"].map((userId) => ({ userId, roomId: r3, permissions: [Permission.PermissionChat] })) }, bearer(srv.apiKey));
+    expect((await list({ userId: "kit" })).filter((e) => timestampMs(e.time!) === at3).map((e) => e.roomId)).toEqual([r3]);
+    // One user, several rooms: the user column holds it.
+    const at4 = tick();
+    await tokens().create({ arguments: [r1, r3].map((roomId) => ({ userId: "lea", roomId, permissions: [Permission.PermissionChat] })) }, bearer(srv.apiKey));
+    const [lea] = await list({ roomId: r3, userId: "lea" });
+    expect([lea!.targetUserId, lea!.roomId, timestampMs(lea!.time!)]).toEqual(["lea", "", at4]);
   });
 });
 

@@ -139,6 +139,29 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       for (const table of ["users", "spaces", "space_members", "grants", "rooms", "audit_log", "events"]) expect(await count(db, table)).toBe(0);
       expect(await count(db, "tenants")).toBe(2);
     });
+
+    it("insertRows: many rows in chunks, booleans and nulls bound, a suffix clause, rows changed, and the caller's transaction", async () => {
+      const db = await open();
+      await seedTenants(db);
+      const columns = ["tenant_id", "id", "created_at", "is_public", "space_id"];
+      const rows = Array.from({ length: 700 }, (_, i) => [T1, `room-${i}`, i, i % 2 === 0, null]);
+      expect(await db.insertRows("rooms", columns, rows, "on conflict (tenant_id, id) do nothing")).toBe(700);
+      // The suffix applies to every chunk: conflicts are skipped, new rows counted.
+      expect(await db.insertRows("rooms", columns, [...rows.slice(0, 600), [T1, "room-new", 1, true, null]], "on conflict (tenant_id, id) do nothing")).toBe(1);
+      const r = await db.all(sql`select id as "id", created_at as "at", is_public as "pub", space_id as "space" from rooms where id in ('room-3', 'room-4') order by id`);
+      expect(r.map((x) => [x.id, num(x.at), Boolean(x.pub), x.space])).toEqual([
+        ["room-3", 3, false, null],
+        ["room-4", 4, true, null],
+      ]);
+      const err = await thrown(() =>
+        db.write(async () => {
+          await db.insertRows("rooms", columns, [[T2, "rolled-back", 1, false, null]]);
+          throw new Error("boom");
+        }),
+      );
+      expect((err as Error).message).toBe("boom");
+      expect(await count(db, "rooms")).toBe(701);
+    });
   });
 
   describe("sql-errors", () => {

@@ -8,7 +8,9 @@ import { expandPermissions, isKnownPermission } from "../permissions.js";
 import type { Journal, Transact } from "../journal.js";
 import { RestrictionIndex, withoutRestricted, type RestrictionKind } from "../moderation/restrictions.js";
 import { RevocationIndex } from "./revocations.js";
-import { InvalidTokenError, TokenKind, type TokenCodec } from "./token-codec.js";
+import { BatchSealer } from "./batch-sealer.js";
+import { issueAuditEntry } from "./issue-audit.js";
+import { InvalidTokenError, MAX_CLAIMS_BYTES, TokenKind, type TokenCodec } from "./token-codec.js";
 import { VerifiedCache } from "./verified-cache.js";
 import { encodeClaims } from "./claims-encoding.js";
 
@@ -111,12 +113,14 @@ export class RoomTokenIssuer {
   private readonly restrictions: RestrictionIndex;
 
   constructor(
-    private readonly codec: TokenCodec,
+    codec: TokenCodec,
     private readonly store: GrantStore,
     /** The limits this instance enforces (read by benchmarks). */
     readonly limits: TokenLimits = DEFAULT_TOKEN_LIMITS,
     private readonly clock: () => number = Date.now,
     private readonly live: RoomTokensLive,
+    /** Seals the batch (a large one on its thread); inline when not given. */
+    private readonly sealer: BatchSealer = new BatchSealer(codec, { worker: false }),
   ) {
     this.restrictions = live.restrictions;
   }
@@ -130,7 +134,7 @@ export class RoomTokenIssuer {
     await this.live.catchUp?.();
     const now = this.clock();
     const records: GrantRecord[] = [];
-    const tokens: string[] = [];
+    const claims: Uint8Array[] = [];
     // One CSPRNG call for the whole batch: per-token calls cost more than sealing.
     const random = randomBytes(requests.length * 10);
     requests.forEach((req, i) => {
@@ -155,7 +159,7 @@ export class RoomTokenIssuer {
       }
       const idBytes = timeOrderedId(now, random.subarray(i * 10, i * 10 + 10));
       const expiresAt = now + ttl * 1000;
-      const claims = encodeClaims({
+      const encoded = encodeClaims({
         tokenId: idBytes,
         tenantId,
         userId: req.userId,
@@ -166,7 +170,11 @@ export class RoomTokenIssuer {
         notBeforeMs: now,
         expiresAtMs: expiresAt,
       });
-      tokens.push(this.codec.seal(TokenKind.RoomMember, claims));
+      // Checked here, not by seal(): sealing may finish after the rows commit.
+      if (encoded.length > MAX_CLAIMS_BYTES) {
+        throw invalidArgument(`${at}: ids and metadata make a token of ${encoded.length} bytes; at most ${MAX_CLAIMS_BYTES} fit`);
+      }
+      claims.push(encoded);
       records.push({
         id: formatTokenId(idBytes),
         tenantId,
@@ -179,25 +187,23 @@ export class RoomTokenIssuer {
         issuedBy,
       });
     });
+    // Sealing starts first: a large batch seals on the sealing thread while
+    // this one writes the rows (a small one seals inline, right here).
+    const sealing = this.sealer.sealAll(TokenKind.RoomMember, claims);
     const { journal, transact } = this.live;
-    // Grants and their audit entries commit together, or neither does.
-    await transact(async () => {
-      await this.store.recordGrants(records);
-      await journal.record(
-        records.map((g) => ({
-          tenantId,
-          at: now,
-          actor: `key:${issuedBy}` as const,
-          action: "token.issue",
-          roomId: g.roomId,
-          targetUserId: g.userId,
-          target: g.id,
-          detail: { permissions: g.permissions, expiresAt: g.expiresAt },
-        })),
-        [],
-      );
-    });
-    return tokens;
+    try {
+      // Grants and their audit entry commit together, or neither does.
+      await transact(async () => {
+        await this.store.recordGrants(records);
+        await journal.record([issueAuditEntry(tenantId, issuedBy, now, records)], []);
+      });
+    } catch (err) {
+      sealing.catch(() => undefined); // the tokens are dropped with the batch
+      throw err;
+    }
+    // Tokens are handed out only for rows that committed. Sealing cannot
+    // fail here: the one reason seal() throws (size) was checked above.
+    return sealing;
   }
 
   private checkPermissions(at: string, perms: readonly number[]): Permission[] {
@@ -308,8 +314,8 @@ export class RoomTokens {
   readonly issuer: RoomTokenIssuer;
   readonly verifier: RoomTokenVerifier;
 
-  constructor(codec: TokenCodec, store: GrantStore, limits: TokenLimits, clock: () => number, live: RoomTokensLive) {
-    this.issuer = new RoomTokenIssuer(codec, store, limits, clock, live);
+  constructor(codec: TokenCodec, store: GrantStore, limits: TokenLimits, clock: () => number, live: RoomTokensLive, sealer?: BatchSealer) {
+    this.issuer = new RoomTokenIssuer(codec, store, limits, clock, live, sealer);
     this.verifier = new RoomTokenVerifier(codec, limits.verifyCacheSize, clock, live);
   }
 

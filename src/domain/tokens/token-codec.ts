@@ -37,7 +37,7 @@ const MIN_CHARS = Math.ceil((MIN_BYTES * 4) / 3);
 /** Far above any real token; stops a client making us decode megabytes. */
 const MAX_CHARS = 8192;
 /** Largest claims whose token still fits in MAX_CHARS (6144 bytes in total). */
-const MAX_CLAIMS = Math.floor((MAX_CHARS * 3) / 4) - MIN_BYTES;
+export const MAX_CLAIMS_BYTES = Math.floor((MAX_CHARS * 3) / 4) - MIN_BYTES;
 
 /** Nonce pool size: 170 nonces per CSPRNG call. */
 const POOL_SIZE = 4096;
@@ -84,7 +84,7 @@ export class TokenCodec {
     this.#generation++;
   }
 
-  /** The keyring in use (webhook secrets are sealed under keys derived from it). */
+  /** The keyring in use (webhook secrets are sealed under keys derived from it; the sealing worker is handed its active key). */
   get keyring(): Keyring {
     return this.#keyring;
   }
@@ -105,8 +105,8 @@ export class TokenCodec {
    */
   seal(kind: TokenKind, claims: Uint8Array): string {
     checkKind(kind);
-    if (claims.length > MAX_CLAIMS) {
-      throw new RangeError(`token claims are ${claims.length} bytes; at most ${MAX_CLAIMS} fit in a token`);
+    if (claims.length > MAX_CLAIMS_BYTES) {
+      throw new RangeError(`token claims are ${claims.length} bytes; at most ${MAX_CLAIMS_BYTES} fit in a token`);
     }
     const keyring = this.#keyring;
     const out = Buffer.allocUnsafe(MIN_BYTES + claims.length);

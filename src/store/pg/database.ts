@@ -1,6 +1,7 @@
 import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type pg from "pg";
+import { flatValues, insertChunks, insertText } from "../batch-insert.js";
 import { TransactionScope, type Database, type Row } from "../database.js";
 import { CHANGES_CHANNEL } from "./notify.js";
 
@@ -24,6 +25,8 @@ export const WRITE_LOCK_KEY = 0x72672d7772697465n; // "rg-write"; the migration 
 
 
 const dialect = new PgDialect();
+const dollar = (n: number) => `$${n}`;
+const undefinedAsNull = (v: unknown) => (v === undefined ? null : v);
 
 /** A pool or a client checked out for one transaction. */
 type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
@@ -53,6 +56,14 @@ export function postgresDatabase(pool: pg.Pool, onClose: () => Promise<void> = (
     },
     async run(q: SQL): Promise<number> {
       return (await query(q)).rowCount ?? 0;
+    },
+    async insertRows(table, columns, rows, suffix = ""): Promise<number> {
+      let changes = 0;
+      for (const chunk of insertChunks(rows, columns.length)) {
+        const text = insertText(table, columns, chunk.length, dollar, suffix);
+        changes += (await current().query(text, flatValues(chunk, undefinedAsNull))).rowCount ?? 0;
+      }
+      return changes;
     },
     get inTransaction() {
       return scope.current !== undefined;

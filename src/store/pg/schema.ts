@@ -322,6 +322,14 @@ export const auditLog = pgTable(
     target: text("target").notNull().default(""),
     reason: text("reason").notNull().default(""),
     detail: jsonText("detail").$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    /**
+     * Every room and user of an entry that concerns several (a Create batch),
+     * as "\n"-delimited lists with a delimiter at both ends ("" otherwise):
+     * the room and user filters find the batch by any of them. Ids never hold
+     * control characters (src/domain/ids.ts), so the delimiter is unambiguous.
+     */
+    roomIds: text("room_ids").notNull().default(""),
+    targetUserIds: text("target_user_ids").notNull().default(""),
   },
   // One index, on purpose (see src/store/schema.ts).
   (t) => [index("audit_tenant_idx").on(t.tenantId, t.id)],

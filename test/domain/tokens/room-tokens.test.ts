@@ -16,13 +16,14 @@ function setup(cacheSize = 100) {
   return { tokens, codec, keyA, written, advance: (ms: number) => (now += ms) };
 }
 
-async function expectKind(fn: () => unknown, kind: string, message?: string): Promise<void> {
+async function expectKind(fn: () => unknown, kind: string, message?: string | RegExp): Promise<void> {
   try {
     await fn();
   } catch (err) {
     expect(err).toBeInstanceOf(RoomgateError);
     expect((err as RoomgateError).kind).toBe(kind);
-    if (message !== undefined) expect((err as RoomgateError).message).toBe(message);
+    if (typeof message === "string") expect((err as RoomgateError).message).toBe(message);
+    else if (message !== undefined) expect((err as RoomgateError).message).toMatch(message);
     return;
   }
   throw new Error("expected a RoomgateError");
@@ -85,6 +86,21 @@ describe("RoomTokens", () => {
       "arguments[1].permissions[0]: unknown permission 999",
     );
     expect(written).toHaveLength(0);
+  });
+
+  it("refuses an argument whose token would be too large before recording or sealing anything (metadata limit raised)", async () => {
+    const now = 1_800_000_000_000;
+    const written: GrantRecord[][] = [];
+    const codec = new TokenCodec(new Keyring([{ ...generateTokenKey(now), state: "active" }]));
+    const limits = { ...DEFAULT_TOKEN_LIMITS, maxMetadataBytes: 10_000 };
+    const tokens = new RoomTokens(codec, { recordGrants: async (r) => void written.push([...r]) }, limits, () => now, standaloneLive());
+    const args = Array.from({ length: 40 }, (_, i) => ({ userId: `u${i}`, roomId: "r", permissions: [], metadata: { pad: "x".repeat(i === 33 ? 6_100 : 10) } }));
+    await expectKind(() => tokens.issue("tenant", "key", args), "invalid_argument", /^arguments\[33\]: ids and metadata make a token of \d+ bytes; at most 6099 fit$/);
+    expect(written).toHaveLength(0);
+    // Just under the limit is fine.
+    args[33] = { ...args[33]!, metadata: { pad: "x".repeat(5_900) } };
+    expect(await tokens.issue("tenant", "key", args)).toHaveLength(40);
+    expect(written).toHaveLength(1);
   });
 });
 
