@@ -118,6 +118,7 @@ function trackSessions(server: http2.Http2Server): Set<http2.ServerHttp2Session>
  * (node:http's diagnostics channels, so every kind is measured alike). The
  * parent fetches and clears them with {type: "server-times"}.
  */
+const CREATE_PATH = "/room.tokens.private.v1.Service/Create";
 const createStarted = new WeakMap<object, { at: number; cpu: NodeJS.CpuUsage }>();
 let serverTimes: number[] = [];
 let serverCpu: number[] = [];
