@@ -36,6 +36,10 @@ export default defineConfig(async () => {
     test: {
       testTimeout: 30_000,
       hookTimeout: 30_000,
+      // Two files at a time, even on two cores: most end-to-end time is
+      // spent waiting on sockets, child processes and fsync, and vitest's
+      // default here (one worker) left a core idle.
+      maxWorkers: 2,
       projects: [
         { extends: true as const, test: { name: "sqlite", include: ["test/**/*.test.ts"] } },
         // The end-to-end suites again with every call through connect-node
@@ -70,6 +74,9 @@ export default defineConfig(async () => {
                   // The suites that go through the store: end to end, the
                   // repositories, and the domain tests that pick their store
                   // from ROOMGATE_TEST_STORE.
+                  // The client package's pack-and-install test is about
+                  // packaging, not the store: it runs once, under sqlite.
+                  exclude: ["test/e2e/client-package.test.ts"],
                   include: [
                     "test/e2e/**/*.test.ts",
                     "test/store/repositories.test.ts",
