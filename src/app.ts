@@ -61,7 +61,7 @@ import { UsersService } from "./services/users-service.js";
 import { ConsumerPrivateService } from "./services/consumer-private-service.js";
 import { consumerRoute } from "./server/compat/consumer-route.js";
 import { PermissionsService } from "./services/permissions-service.js";
-import { StreamLimits } from "./domain/permission-watch/limits.js";
+import { StreamLimits } from "./domain/stream-limits.js";
 import { EventsPrivateService } from "./services/events-private-service.js";
 import { AuditPrivateService } from "./services/audit-private-service.js";
 import { ModerationService } from "./services/moderation-service.js";
@@ -290,7 +290,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     { subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) },
     { maxWatchersPerTenant: config.maxWatchersPerTenant },
   );
-  const permissionStreamLimits = new StreamLimits(config.maxPermissionStreamsPerUser, config.maxPermissionStreamsPerTenant);
+  const permissionStreamLimits = new StreamLimits("permission streams", config.maxPermissionStreamsPerUser, config.maxPermissionStreamsPerTenant);
   const services: Services = {
     health: new HealthService(storeAlive, shutdown.signal),
     tokensPrivate: new TokensPrivateService(roomTokens, revoker, fresh),

@@ -8,9 +8,6 @@ import { SESSION_COOKIE } from "../services/session-cookie.js";
 /** Procedures that authenticate by their own arguments and ignore credentials. */
 const CREDENTIAL_FREE = new Set(["room.users.v1.Service/Login", "room.access.v1.Service/Redeem"]);
 
-/** Name of the session cookie set by Login (its one definition is in services/session-cookie.ts). */
-export { SESSION_COOKIE };
-
 /** The credential of an end-user request: a bearer token, else the session cookie. */
 export function endUserCredential(authorization: string | null, cookie: string | null): string | undefined {
   if (authorization !== null) {

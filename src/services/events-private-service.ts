@@ -12,6 +12,7 @@ import {
 import { watchEvents, type WatchSource } from "../domain/events/watch.js";
 import type { StoredEvent } from "../domain/journal.js";
 import { checkOptionalId } from "../domain/ids.js";
+import { StreamLimits } from "../domain/stream-limits.js";
 import { requireApiKey } from "./context.js";
 
 /** Settings of {@link EventsPrivateService}. */
@@ -28,14 +29,17 @@ export interface EventsServiceOptions {
  * live in {@link watchEvents}; this class only translates.
  */
 export class EventsPrivateService implements ServiceImpl<typeof Service> {
-  private readonly open = new Map<string, number>();
+  /** Open streams per tenant (an API key is its "user": no bound of its own). */
+  private readonly limits: StreamLimits;
   /** Open streams by the API key that opened them, to end them when it is revoked. */
   private readonly byKey = new Map<string, Set<OpenStream>>();
 
   constructor(
     private readonly source: WatchSource,
     private readonly options: EventsServiceOptions = {},
-  ) {}
+  ) {
+    this.limits = new StreamLimits("watchers", Infinity, options.maxWatchersPerTenant ?? 256);
+  }
 
   /**
    * Checks the request before the stream starts (so a bad call fails in the
@@ -61,9 +65,7 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
 
   /** Watch streams open on this replica, every tenant together (metrics). */
   get openWatchers(): number {
-    let n = 0;
-    for (const c of this.open.values()) n += c;
-    return n;
+    return this.limits.open;
   }
 
   /**
@@ -80,12 +82,7 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
 
   private async *translate(tenantId: string, events: AsyncIterable<StoredEvent>, stream: OpenStream): AsyncGenerator<WatchResponse> {
     // Counted when the stream starts and released when it ends, however it ends.
-    const max = this.options.maxWatchersPerTenant ?? 256;
-    const open = this.open.get(tenantId) ?? 0;
-    if (open >= max) {
-      throw new ConnectError(`too many open watchers for this tenant (at most ${max})`, Code.ResourceExhausted);
-    }
-    this.open.set(tenantId, open + 1);
+    const release = this.limits.acquire(tenantId, stream.keyId);
     let streams = this.byKey.get(stream.keyId);
     if (!streams) this.byKey.set(stream.keyId, (streams = new Set()));
     streams.add(stream);
@@ -95,9 +92,7 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
     } finally {
       streams.delete(stream);
       if (streams.size === 0) this.byKey.delete(stream.keyId);
-      const n = (this.open.get(tenantId) ?? 1) - 1;
-      if (n <= 0) this.open.delete(tenantId);
-      else this.open.set(tenantId, n);
+      release();
     }
   }
 }

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { WatchResponseSchema, type RoomPermissions, type WatchResponse } from "../../gen/room/permissions/v1/service_pb.js";
-import type { StreamLimits } from "../domain/permission-watch/limits.js";
+import type { StreamLimits } from "../domain/stream-limits.js";
 import { watchRoomPermissions, type PermissionWatchDeps } from "../domain/permission-watch/watch.js";
 import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import type { RoomCaller } from "../domain/room-permissions.js";

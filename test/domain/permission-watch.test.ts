@@ -6,7 +6,7 @@ import { RoomgateError, TokenRejectedError } from "../../src/domain/errors.js";
 import { EventBus } from "../../src/domain/events/event-bus.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
 import { RestrictionIndex } from "../../src/domain/moderation/restrictions.js";
-import { StreamLimits } from "../../src/domain/permission-watch/limits.js";
+import { StreamLimits } from "../../src/domain/stream-limits.js";
 import { mayAffect } from "../../src/domain/permission-watch/relevance.js";
 import { watchRoomPermissions, type PermissionSnapshot, type PermissionWatchDeps, type WatchTimers } from "../../src/domain/permission-watch/watch.js";
 import type { RoomCaller } from "../../src/domain/room-permissions.js";
@@ -19,7 +19,7 @@ import { SqlUserStore } from "../../src/store/user-store.js";
 
 describe("StreamLimits", () => {
   it("bounds streams per user and per tenant, counts tenants apart, and releases each slot once", () => {
-    const limits = new StreamLimits(2, 3);
+    const limits = new StreamLimits("permission streams", 2, 3);
     const a1 = limits.acquire("t", "a");
     limits.acquire("t", "a");
     expect(() => limits.acquire("t", "a")).toThrow(/for this user \(at most 2\)/);

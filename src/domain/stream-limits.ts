@@ -1,4 +1,4 @@
-import { RoomgateError } from "../errors.js";
+import { RoomgateError } from "./errors.js";
 
 /** Open streams of one tenant: in all, and by user. */
 interface TenantCount {
@@ -7,15 +7,17 @@ interface TenantCount {
 }
 
 /**
- * Bounds the open permission streams of this replica per user and per
- * tenant. A slot is taken synchronously, so N streams opened at once get
+ * Bounds the open streams of one kind on this replica (permission Watch,
+ * events Watch) per user — or per API key — and per tenant. A slot is taken synchronously, so N streams opened at once get
  * exactly the bound, and is given back by the function {@link acquire}
  * returns (call it once, however the stream ends).
  */
 export class StreamLimits {
   private readonly tenants = new Map<string, TenantCount>();
 
+  /** `what` names the streams in refusals ("permission streams"); `perUser` may be Infinity. */
   constructor(
+    private readonly what: string,
     private readonly perUser: number,
     private readonly perTenant: number,
   ) {}
@@ -24,9 +26,9 @@ export class StreamLimits {
   acquire(tenantId: string, userId: string): () => void {
     let t = this.tenants.get(tenantId);
     const mine = t?.users.get(userId) ?? 0;
-    if (mine >= this.perUser) throw new RoomgateError("resource_exhausted", `too many open permission streams for this user (at most ${this.perUser})`);
+    if (mine >= this.perUser) throw new RoomgateError("resource_exhausted", `too many open ${this.what} for this user (at most ${this.perUser})`);
     if ((t?.total ?? 0) >= this.perTenant) {
-      throw new RoomgateError("resource_exhausted", `too many open permission streams for this tenant (at most ${this.perTenant})`);
+      throw new RoomgateError("resource_exhausted", `too many open ${this.what} for this tenant (at most ${this.perTenant})`);
     }
     if (!t) this.tenants.set(tenantId, (t = { total: 0, users: new Map() }));
     t.total++;
