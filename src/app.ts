@@ -30,6 +30,9 @@ import { RestrictionLapses } from "./domain/moderation/lapses.js";
 import { Revoker } from "./domain/tokens/revoker.js";
 import type { RevocationIndex } from "./domain/tokens/revocations.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./server/interceptors.js";
+import { freshnessInterceptor, gatedRoute } from "./server/freshness.js";
+import { startConsistency } from "./app/consistency.js";
+import type { SiblingSync } from "./cluster/sibling-sync.js";
 import { OnePortServer } from "./server/listener.js";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { Metrics } from "./observability/metrics.js";
@@ -148,6 +151,8 @@ export interface AppOverrides {
   readonly spanExporter?: SpanExporter;
   /** Resolves webhook hosts instead of the system resolver. */
   readonly webhookResolver?: Resolver;
+  /** A cluster worker's link to its sibling workers (src/cluster/sibling-sync.ts). */
+  readonly siblings?: SiblingSync;
 }
 
 /**
@@ -199,7 +204,9 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   );
   const { revocations, restrictions, bus, feed } = live;
   const stopListening = await opened.listen(() => feed.poke());
-  const sink = { journal, feed };
+  // Writers answer only once the rest of the service applied their write (issue 16).
+  const consistency = await startConsistency(db, live, { leaseMs: config.replicaLeaseMs, waitMs: config.consistencyWaitMs, siblings: overrides.siblings, log });
+  const sink = { journal, feed: { catchUp: consistency.settle } };
   const memberships = new SqlMembershipStore(db);
   const moderation = new Moderation({ store: moderationStore, transact, sink, memberships, clock });
   const revoker = new Revoker({ store: moderationStore, transact, sink, clock });
@@ -325,7 +332,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const compatRoutes: CompatRoute[] = [];
   compatRoutes.push(healthRoute(storeAlive));
 
-  compatRoutes.push(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }));
+  compatRoutes.push(gatedRoute(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }), consistency.gate));
   // API keys are looked up on every backend call; a short cache keeps that
   // off the database, and remembers which presented key opened so a hot
   // caller costs no hash per call. A revocation reaches both through the
@@ -338,11 +345,13 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   };
   // One gate (one per-key limiter) for the RPCs and the REST route alike.
   const apiKeyGate = new ApiKeyGate(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock));
-  compatRoutes.push(consumerRoute(consumers, apiKeyGate));
+  compatRoutes.push(gatedRoute(consumerRoute(consumers, apiKeyGate), consistency.gate));
   const interceptors: Interceptor[] = [
     // Outermost: sees every call's final code, refusals by the others included.
     observabilityInterceptor(observer),
     errorInterceptor(log),
+    // Before any credential is resolved: the lease, and the caller's min_event_id.
+    freshnessInterceptor(consistency.gate),
     apiKeyInterceptor(apiKeyGate),
     endUserInterceptor(userTokens, roomTokens),
     strictFieldsInterceptor(),
@@ -413,6 +422,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
         shutdown.abort();
         lapses.stop();
         await webhooks.stop();
+        await consistency.close();
         feed.stop();
         await sealer.close();
         await stopListening();

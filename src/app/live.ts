@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { EventBus } from "../domain/events/event-bus.js";
-import { applyEffects, type LiveState } from "../domain/feed/apply.js";
+import { applyEffects, takesAccessAway, type LiveState } from "../domain/feed/apply.js";
 import { ChangeFeed, type FeedSource } from "../domain/feed/change-feed.js";
 import type { RevokedApiKey } from "../domain/feed/effects.js";
 import { RestrictionIndex, type Restriction } from "../domain/moderation/restrictions.js";
@@ -20,8 +20,10 @@ export interface Live {
   /** Announces applied events in id order (Watch streams, lapse timers). */
   readonly bus: EventBus;
   readonly feed: ChangeFeed;
-  /** Hooks for effects whose consumers are built later (API-key cache, Watch streams, keyring). */
-  readonly hooks: { onApiKeyRevoked: (k: RevokedApiKey) => void; onKeyringChanged: () => void };
+  /** Hooks for effects whose consumers are built later (API-key cache, Watch streams, keyring, the lease's report). */
+  readonly hooks: { onApiKeyRevoked: (k: RevokedApiKey) => void; onKeyringChanged: () => void; onRemovalApplied: (eventId: number) => void };
+  /** The id of the last event applied here that took access away (0: none since start). */
+  readonly lastRemovalId: () => number;
 }
 
 /**
@@ -40,7 +42,9 @@ export async function startLiveState(source: LiveStateSource, opts: { pollMs: nu
   const hooks = {
     onApiKeyRevoked: (_k: RevokedApiKey): void => undefined,
     onKeyringChanged: (): void => undefined,
+    onRemovalApplied: (_eventId: number): void => undefined,
   };
+  let lastRemovalId = 0;
   const state: LiveState = {
     revocations,
     restrictions,
@@ -49,11 +53,18 @@ export async function startLiveState(source: LiveStateSource, opts: { pollMs: nu
   };
   const feed = new ChangeFeed({
     source: source.feed,
-    apply: (effects) => applyEffects(state, effects),
-    publish: (events) => bus.publish(events),
+    apply: (effects, event) => {
+      applyEffects(state, effects);
+      if (takesAccessAway(effects)) lastRemovalId = event.id;
+    },
+    publish: (events) => {
+      bus.publish(events);
+      // Once per batch: a writer on another server may be waiting for this replica.
+      if (lastRemovalId >= events[0]!.id) hooks.onRemovalApplied(lastRemovalId);
+    },
     pollMs: opts.pollMs,
     log: opts.log,
   });
   feed.start(fromId);
-  return { revocations, restrictions, bus, feed, hooks };
+  return { revocations, restrictions, bus, feed, hooks, lastRemovalId: () => lastRemovalId };
 }

@@ -1,9 +1,11 @@
 import cluster, { type Worker } from "node:cluster";
+import { randomUUID } from "node:crypto";
 import net from "node:net";
 import type { Logger } from "pino";
 import { isWorkerMessage } from "./messages.js";
 import { metricsResponder } from "./metrics.js";
 import { RestartPolicy } from "./restart-policy.js";
+import { SyncRelay } from "./sibling-sync.js";
 
 /** Options of {@link WorkerPool}. */
 export interface PoolOptions {
@@ -63,6 +65,10 @@ export class WorkerPool {
   private killTimer: NodeJS.Timeout | undefined;
   /** Answers a worker's scrape with every worker's metrics together. */
   private readonly metrics = metricsResponder();
+  /** Relays a worker's "sync up to N" to its siblings (one server is one view). */
+  private readonly relay = new SyncRelay();
+  /** Every process of this server shares this id in the replicas table. */
+  private readonly serverId = randomUUID();
 
   constructor(private readonly opts: PoolOptions) {
     this.policy = opts.policy ?? new RestartPolicy();
@@ -77,12 +83,16 @@ export class WorkerPool {
   }
 
   private fork(): void {
-    const worker = cluster.fork({ PORT: String(this.opts.port) });
+    const worker = cluster.fork({ PORT: String(this.opts.port), ROOMGATE_SERVER_ID: this.serverId });
     this.live.add(worker);
     worker.on("message", (m: unknown) => {
-      if (!this.metrics(worker, m)) this.onMessage(worker, m);
+      if (this.metrics(worker, m) || this.relay.handle(worker, m, this.live)) return;
+      this.onMessage(worker, m);
     });
-    worker.on("exit", (code: number | null, signal: string | null) => this.onExit(worker, code, signal));
+    worker.on("exit", (code: number | null, signal: string | null) => {
+      this.relay.forget(worker);
+      this.onExit(worker, code, signal);
+    });
     // Without a listener an IPC error would throw in the primary.
     worker.on("error", (err: Error) => this.opts.log.warn({ err, worker: worker.id }, "worker channel error"));
   }

@@ -5,6 +5,8 @@ import { withCallLog } from "./call-log.js";
 import { tellPrimary } from "./messages.js";
 import { shareMetricsWithCluster } from "./metrics.js";
 import { drainAndExit, keyringReloader } from "./serving.js";
+import { SiblingSync } from "./sibling-sync.js";
+import { LEASE_MARGIN_MS } from "../domain/feed/removal-barrier.js";
 
 /**
  * One worker of `serve --workers N`: builds the app and serves it on the
@@ -33,9 +35,11 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
   // SIGHUP's default action ends the process: a forwarded one must never kill a starting worker.
   process.on("SIGHUP", () => (reload ? reload("SIGHUP") : (reloadPending = true)));
 
+  // Listening from the first moment: a sibling's write during this start is applied before this worker answers.
+  const siblings = new SiblingSync(config.replicaLeaseMs + LEASE_MARGIN_MS);
   let app: App | undefined;
   try {
-    app = await createApp(config, log);
+    app = await createApp(config, log, { siblings });
     if (app.bootstrap.newKey) {
       // Only when the database was replaced under a running primary; the key is never shown by a worker.
       log.warn({ tenantId: app.bootstrap.tenantId }, "a worker bootstrapped a tenant; create its API key with `roomgate api-keys create --tenant`");

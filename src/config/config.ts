@@ -28,6 +28,8 @@ export interface Config {
   readonly feedPollMs: number;
   /** How long a read with a consistency token (min_event_id) waits for this replica's feed before `unavailable`. */
   readonly consistencyWaitMs: number;
+  /** ROOMGATE_REPLICA_LEASE_MS: see src/domain/feed/lease.ts. */
+  readonly replicaLeaseMs: number;
   readonly keyFile: string;
   readonly apiKey: string | undefined;
   readonly tokenKeys: string | undefined;
@@ -98,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // PostgreSQL, NOTIFY wakes the feed and polling is the fallback.
     feedPollMs: int(env, "ROOMGATE_FEED_POLL_MS", env["ROOMGATE_DATABASE_URL"] ? 1_000 : 50, 5, 60_000),
     consistencyWaitMs: int(env, "ROOMGATE_CONSISTENCY_WAIT_MS", 2_000, 0, 60_000),
+    replicaLeaseMs: int(env, "ROOMGATE_REPLICA_LEASE_MS", 2_000, 100, 60_000),
     keyFile: env["ROOMGATE_KEY_FILE"] || join(dataDir, "token-keys.json"),
     apiKey: env["ROOMGATE_API_KEY"] || undefined,
     tokenKeys: env["ROOMGATE_TOKEN_KEYS"] || undefined,

@@ -24,6 +24,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: "ROOMGATE_WORKERS", default: "the machine's cores", meaning: "worker processes serving the one port; 1 runs a single process" },
   { name: "ROOMGATE_FEED_POLL_MS", default: "50 (SQLite), 1000 (PostgreSQL)", meaning: "how often the change feed polls the events table" },
   { name: "ROOMGATE_CONSISTENCY_WAIT_MS", default: "2000", meaning: "how long a read with min_event_id waits for this replica's feed" },
+  { name: "ROOMGATE_REPLICA_LEASE_MS", default: "2000", meaning: "how long a process serves from memory after its last feed confirmation; the longest a removing write waits for a replica that stopped confirming" },
   { name: "ROOMGATE_KEY_FILE", default: "$ROOMGATE_DATA_DIR/token-keys.json", meaning: "token keyring file (0600)" },
   { name: "ROOMGATE_TOKEN_KEYS", default: "—", meaning: "keys instead of the file: id:base64url-secret,…, first is active" },
   { name: "ROOMGATE_API_KEY", default: "—", meaning: "bootstrap tenant's API key" },

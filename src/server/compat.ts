@@ -40,7 +40,7 @@ export interface CompatReply {
 }
 
 /** Error codes a REST route can answer: the domain's, and the dispatcher's own. */
-export type CompatErrorCode = ErrorKind | "unimplemented" | "internal";
+export type CompatErrorCode = ErrorKind | "unimplemented" | "internal" | "unavailable";
 
 /** Builds an error body from the HTTP status, a code and a message for the caller. */
 export type ErrorShape = (status: number, code: CompatErrorCode, message: string) => unknown;

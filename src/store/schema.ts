@@ -395,3 +395,21 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_queue_idx").on(t.endpointId, t.status, t.eventId),
   ],
 );
+
+/**
+ * The serving processes (every worker of every replica) and how far each
+ * has applied the change feed: a removing write waits until every process
+ * whose lease is live reports its event applied (src/domain/feed/lease.ts).
+ * `renewed_at` is written before each confirmation's feed read, so a
+ * process serving on a confirmation that predates an event always shows
+ * a live row to that event's writer. Rows of processes gone for long are
+ * pruned by the processes that remain.
+ */
+export const replicas = sqliteTable("replicas", {
+  id: text("id").primaryKey(),
+  /** The server (one primary and its workers) the process belongs to. */
+  serverId: text("server_id").notNull(),
+  appliedId: integer("applied_id", { mode: "number" }).notNull(),
+  renewedAt: ms("renewed_at").notNull(),
+  leaseMs: integer("lease_ms", { mode: "number" }).notNull(),
+});

@@ -21,12 +21,18 @@ export interface ReplicaSet {
   readonly apiKey: string;
   /** The environment the replicas run with (for running the CLI against the same store). */
   readonly env: NodeJS.ProcessEnv;
-  /** Starts one more replica on the same store (e.g. after a SIGKILL). */
-  add(): Promise<Replica>;
+  /** Starts one more replica on the same store (e.g. after a SIGKILL), with `env` on top of the set's. */
+  add(env?: Record<string, string>): Promise<Replica>;
   close(): Promise<void>;
 }
 
-const CLI = ["--import", "tsx", "src/cli.ts", "serve", "--workers", "1"];
+const CLI = ["--import", "tsx", "src/cli.ts", "serve"];
+
+/** How the replicas run. */
+export interface ReplicaOptions {
+  /** Worker processes per replica (`serve --workers`); default 1, a single process. */
+  readonly workers?: number;
+}
 
 /**
  * Starts `n` real replicas over one store: the test project's store — one
@@ -34,7 +40,7 @@ const CLI = ["--import", "tsx", "src/cli.ts", "serve", "--workers", "1"];
  * share the token keys through ROOMGATE_TOKEN_KEYS, as replicas on several
  * machines would, and the bootstrap API key through ROOMGATE_API_KEY.
  */
-export async function startReplicas(n: number, env: Record<string, string> = {}): Promise<ReplicaSet> {
+export async function startReplicas(n: number, env: Record<string, string> = {}, opts: ReplicaOptions = {}): Promise<ReplicaSet> {
   const dataDir = mkdtempSync(join(tmpdir(), "roomgate-replicas-"));
   let pg: TestDatabase | undefined;
   if (testStore() === "postgres") pg = await createTestDatabase();
@@ -56,15 +62,15 @@ export async function startReplicas(n: number, env: Record<string, string> = {})
     ...env,
   };
   const replicas: Replica[] = [];
-  const add = async (): Promise<Replica> => {
-    const r = await startOne(base);
+  const add = async (extra: Record<string, string> = {}): Promise<Replica> => {
+    const r = await startOne({ ...base, ...extra }, opts.workers ?? 1);
     replicas.push(r);
     return r;
   };
   try {
     // The first start creates the schema; the others then start together.
     await add();
-    await Promise.all(Array.from({ length: n - 1 }, add));
+    await Promise.all(Array.from({ length: n - 1 }, () => add()));
   } catch (err) {
     for (const r of replicas) r.proc.kill("SIGKILL");
     await pg?.drop();
@@ -93,15 +99,16 @@ export async function startReplicas(n: number, env: Record<string, string> = {})
   };
 }
 
-function startOne(env: NodeJS.ProcessEnv): Promise<Replica> {
-  const proc = spawn(process.execPath, CLI, { env, stdio: ["ignore", "pipe", "pipe"] });
+function startOne(env: NodeJS.ProcessEnv, workers: number): Promise<Replica> {
+  const proc = spawn(process.execPath, [...CLI, "--workers", String(workers)], { env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   proc.stderr!.on("data", (c: Buffer) => (out += c.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`replica did not start: ${out}`)), 30_000);
     const onData = () => {
-      const m = /"port":(\d+)[^\n]*roomgate listening/.exec(out);
+      // A single process says "roomgate listening"; a cluster's primary, once every worker listens, "listening on … with N workers".
+      const m = /"port":(\d+)[^\n]*(roomgate listening|with \d+ workers)/.exec(out);
       if (m) {
         clearTimeout(timer);
         proc.stdout!.off("data", onData);

@@ -26,3 +26,18 @@ export function applyEffects(state: LiveState, effects: LiveEffects): void {
   for (const k of effects.apiKeysRevoked ?? []) state.onApiKeyRevoked(k);
   if (effects.keyringChanged) state.onKeyringChanged();
 }
+
+/**
+ * True when the effects take access away (a revocation, a restriction set,
+ * an API key revoked, the keyring changed): such a write answers only once
+ * every live replica applied it (see RemovalBarrier). Lifting a restriction
+ * grants, and may reach other replicas within the feed delay.
+ */
+export function takesAccessAway(effects: LiveEffects): boolean {
+  return (
+    (effects.revocations?.length ?? 0) > 0 ||
+    (effects.restrictionsSet?.length ?? 0) > 0 ||
+    (effects.apiKeysRevoked?.length ?? 0) > 0 ||
+    effects.keyringChanged === true
+  );
+}

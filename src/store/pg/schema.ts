@@ -399,3 +399,12 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_queue_idx").on(t.endpointId, t.status, t.eventId),
   ],
 );
+
+/** The serving processes and how far each applied the feed (see src/store/schema.ts). */
+export const replicas = pgTable("replicas", {
+  id: text("id").primaryKey(),
+  serverId: text("server_id").notNull(),
+  appliedId: bigint("applied_id", { mode: "number" }).notNull(),
+  renewedAt: ms("renewed_at").notNull(),
+  leaseMs: integer("lease_ms").notNull(),
+});

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postFresh, RPC } from "../support/json-calls.js";
+import { startReplicas, type ReplicaSet } from "../support/replicas.js";
+
+/**
+ * Issue 16, "one server is one view": `serve --workers N` as users run it,
+ * each call on a fresh connection (the cluster hands each to any worker).
+ * A removing write answered by one worker holds on the very next call,
+ * whichever worker takes it: Verify and GetRoomPermissions never accept
+ * what it took away. Rounds cycle through Revoke, RevokeUser, mute and
+ * room block; before each action the token is accepted (so a refusal
+ * afterwards is the action's doing, not a broken setup).
+ */
+
+const SEND = "PermissionCanSendMessagesInMainThread";
+const KINDS = ["revoke", "revokeUser", "mute", "roomBlock"] as const;
+type Kind = (typeof KINDS)[number];
+
+interface Round {
+  readonly kind: Kind;
+  readonly userId: string;
+  readonly roomId: string;
+  readonly token: string;
+}
+
+/** Tokens for `n` rounds, each its own user and room, created in batches. */
+async function rounds(port: number, key: string, n: number, tag: string): Promise<Round[]> {
+  const out: Round[] = [];
+  for (let from = 0; from < n; from += 500) {
+    const size = Math.min(500, n - from);
+    const args = Array.from({ length: size }, (_, j) => ({ userId: `${tag}-u${from + j}`, roomId: `${tag}-r${from + j}`, permissions: [SEND] }));
+    const r = await postFresh(port, RPC.create, key, { arguments: args });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    r.json.tokens.forEach((token: string, j: number) => out.push({ kind: KINDS[(from + j) % KINDS.length]!, userId: args[j]!.userId, roomId: args[j]!.roomId, token }));
+  }
+  return out;
+}
+
+/** The removing write of one round. */
+function act(port: number, key: string, r: Round, tokenId: string) {
+  switch (r.kind) {
+    case "revoke":
+      return postFresh(port, RPC.revoke, key, { tokenId });
+    case "revokeUser":
+      return postFresh(port, RPC.revokeUser, key, { userId: r.userId });
+    case "mute":
+      return postFresh(port, RPC.act, key, { action: "ACTION_CHAT_MUTE", roomId: r.roomId, targetUserId: r.userId });
+    case "roomBlock":
+      return postFresh(port, RPC.act, key, { action: "ACTION_ROOM_BLOCK", roomId: r.roomId, targetUserId: r.userId });
+  }
+}
+
+/** What Verify and GetRoomPermissions must answer after the round's action; a description of the breach otherwise. */
+function breach(r: Round, verify: { status: number; json: any }, perms: { status: number; json: any }): string | undefined {
+  const refusal = r.kind === "roomBlock" ? 403 : 401;
+  if (r.kind === "mute") {
+    if (verify.status !== 200 || (verify.json.permissions ?? []).includes(SEND)) return `Verify after mute: ${verify.status} ${JSON.stringify(verify.json)}`;
+    if (perms.status !== 200 || perms.json.roomPermissions.permissions.canSendMessagesInMainThread !== false) {
+      return `GetRoomPermissions after mute: ${perms.status} ${JSON.stringify(perms.json)}`;
+    }
+    return undefined;
+  }
+  if (verify.status !== refusal) return `Verify after ${r.kind}: ${verify.status} ${JSON.stringify(verify.json)}`;
+  if (perms.status !== refusal) return `GetRoomPermissions after ${r.kind}: ${perms.status} ${JSON.stringify(perms.json)}`;
+  return undefined;
+}
+
+async function playRounds(set: ReplicaSet, n: number, tag: string): Promise<string[]> {
+  const port = set.replicas[0]!.port;
+  const key = set.apiKey;
+  const breaches: string[] = [];
+  for (const r of await rounds(port, key, n, tag)) {
+    const before = await postFresh(port, RPC.verify, key, { token: r.token });
+    expect(before.status, JSON.stringify(before.json)).toBe(200);
+    expect(before.json.permissions).toContain(SEND);
+    const done = await act(port, key, r, before.json.tokenId);
+    expect(done.status, JSON.stringify(done.json)).toBe(200);
+    const verify = await postFresh(port, RPC.verify, key, { token: r.token });
+    const perms = await postFresh(port, RPC.permissions, r.token, { roomId: r.roomId });
+    const b = breach(r, verify, perms);
+    if (b !== undefined) breaches.push(b);
+  }
+  return breaches;
+}
+
+/** Workers answering: which pids logged an RPC (LOG_LEVEL=debug logs each RPC with its worker's pid). */
+function answeringPids(output: string): Set<number> {
+  const pids = new Set<number>();
+  for (const line of output.split("\n")) {
+    if (!line.includes('"msg":"rpc"')) continue;
+    const m = /"pid":(\d+)/.exec(line);
+    if (m) pids.add(Number(m[1]));
+  }
+  return pids;
+}
+
+const ROUNDS = Number(process.env["ROOMGATE_TEST_ONE_VIEW_ROUNDS"] ?? 1000);
+
+describe.each([2, 4])("serve --workers %i: a removing write holds on the very next call, on any worker", (workers) => {
+  let set: ReplicaSet;
+  beforeAll(async () => {
+    set = await startReplicas(1, { LOG_LEVEL: "debug" }, { workers });
+  }, 120_000);
+  afterAll(async () => {
+    await set?.close();
+  });
+
+  it(`${ROUNDS} rounds of Revoke, RevokeUser, mute and room block, then Verify and GetRoomPermissions on fresh connections: 0 accepted`, async () => {
+    const breaches = await playRounds(set, workers === 2 ? ROUNDS : Math.ceil(ROUNDS / 2), `w${workers}`);
+    expect(breaches).toEqual([]);
+    // The rounds really went through several workers.
+    expect(answeringPids(set.replicas[0]!.output()).size).toBe(workers);
+  }, 300_000);
+});
