@@ -3,5 +3,5 @@ CREATE TABLE "replicas" (
 	"server_id" text NOT NULL,
 	"applied_id" bigint NOT NULL,
 	"renewed_at" bigint NOT NULL,
-	"lease_ms" integer NOT NULL
+	"lease_ms" bigint NOT NULL
 );

@@ -406,5 +406,5 @@ export const replicas = pgTable("replicas", {
   serverId: text("server_id").notNull(),
   appliedId: bigint("applied_id", { mode: "number" }).notNull(),
   renewedAt: ms("renewed_at").notNull(),
-  leaseMs: integer("lease_ms").notNull(),
+  leaseMs: bigint("lease_ms", { mode: "number" }).notNull(),
 });
