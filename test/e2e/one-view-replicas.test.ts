@@ -109,7 +109,8 @@ describe("a replica whose feed polls once a minute: reads with min_event_id are 
   let set: ReplicaSet;
   beforeAll(async () => {
     set = await startReplicas(1);
-    await set.add({ ROOMGATE_FEED_POLL_MS: "60000" });
+    // Its lease is short, so removing writes on A (which wait for it) stay quick: it confirms every 100 ms, never in between.
+    await set.add({ ROOMGATE_FEED_POLL_MS: "60000", ROOMGATE_REPLICA_LEASE_MS: "400" });
   }, 120_000);
   afterAll(async () => {
     await set?.close();
