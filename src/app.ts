@@ -33,6 +33,7 @@ import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "./
 import { freshnessInterceptor, gatedRoute } from "./server/freshness.js";
 import { startConsistency } from "./app/consistency.js";
 import type { SiblingSync } from "./cluster/sibling-sync.js";
+import type { FeedLease } from "./domain/feed/lease.js";
 import { OnePortServer } from "./server/listener.js";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { Metrics } from "./observability/metrics.js";
@@ -110,6 +111,8 @@ export interface App {
   readonly bus: EventBus;
   /** This replica's change feed: applies every replica's writes to the live state below. */
   readonly feed: ChangeFeed;
+  /** This process's lease on its memory (src/domain/feed/lease.ts). */
+  readonly lease: FeedLease;
   readonly revocations: RevocationIndex;
   readonly restrictions: RestrictionIndex;
   readonly moderation: Moderation;
@@ -401,6 +404,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     transact,
     bus,
     feed,
+    lease: consistency.lease,
     revocations,
     restrictions,
     moderation,

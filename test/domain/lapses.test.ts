@@ -31,6 +31,9 @@ beforeEach(async () => {
   // One replica: each write catches the feed up itself. Its poll (for other
   // replicas' writes) would be a fake timer due every 50 ms of fake time.
   app.feed.stop();
+  // Nor its lease renewals (a fake timer every 500 ms); a call past the
+  // lease confirms the feed first, which works with the feed stopped.
+  await app.lease.stop();
   tenantId = app.bootstrap.tenantId!;
   seen = [];
   app.bus.subscribe(tenantId, (e) => seen.push(e));
