@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const ALL = ["codec", "rpc", "http", "create-batch", "revocations", "replicas"] as const;
+const ALL = ["codec", "rpc", "http", "create-batch", "revocations", "replicas", "consistency"] as const;
 let interrupted = false;
 
 function runOne(name: string): Promise<number> {

@@ -18,6 +18,7 @@ import { createLogger } from "./server/logger.js";
 import { pino } from "pino";
 import { openDatabase } from "./app/database.js";
 import { revokeApiKey } from "./domain/auth/api-key-revocation.js";
+import { settleAcrossReplicas } from "./cli/settle.js";
 import { RoomgateError } from "./domain/errors.js";
 import { EventType } from "../gen/room/events/private/v1/service_pb.js";
 import type { Database } from "./store/database.js";
@@ -212,8 +213,8 @@ apiKeys
     await withDatabase(async (db) => {
       const tenants = new SqlTenantStore(db);
       // The event carries the revocation to every replica's change feed;
-      // this process keeps no live state, so it has nothing to catch up.
-      const sink = { journal: new SqlJournal(db), feed: { catchUp: async () => 0 } };
+      // this process keeps no live state: it waits for the replicas to apply it.
+      const sink = { journal: new SqlJournal(db), feed: { catchUp: settleAcrossReplicas(db) } };
       let tenantId: string;
       try {
         ({ tenantId } = await revokeApiKey({ tenants, transact: (fn) => db.write(fn), sink, clock: Date.now }, id, "system"));
@@ -304,6 +305,8 @@ async function announceKeyringChange(): Promise<void> {
     await db.write(() =>
       journal.record([], [{ tenantId: "", type: EventType.UNSPECIFIED, actor: "system", at: Date.now(), effects: { keyringChanged: true } }]),
     );
+    // A retired key is a removing write: done once every live replica reloaded.
+    await settleAcrossReplicas(db)();
   });
 }
 

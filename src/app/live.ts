@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { EventBus } from "../domain/events/event-bus.js";
-import { applyEffects, takesAccessAway, type LiveState } from "../domain/feed/apply.js";
+import { applyEffects, isRemovalEvent, takesAccessAway, type LiveState } from "../domain/feed/apply.js";
 import { ChangeFeed, type FeedSource } from "../domain/feed/change-feed.js";
 import type { RevokedApiKey } from "../domain/feed/effects.js";
 import { RestrictionIndex, type Restriction } from "../domain/moderation/restrictions.js";
@@ -58,6 +58,7 @@ export async function startLiveState(source: LiveStateSource, opts: { pollMs: nu
       if (takesAccessAway(effects)) lastRemovalId = event.id;
     },
     publish: (events) => {
+      for (const e of events) if (e.id > lastRemovalId && isRemovalEvent(e.type)) lastRemovalId = e.id;
       bus.publish(events);
       // Once per batch: a writer on another server may be waiting for this replica.
       if (lastRemovalId >= events[0]!.id) hooks.onRemovalApplied(lastRemovalId);

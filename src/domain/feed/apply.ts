@@ -1,3 +1,4 @@
+import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import type { RestrictionIndex } from "../moderation/restrictions.js";
 import type { RevocationIndex } from "../tokens/revocations.js";
 import type { LiveEffects, RevokedApiKey } from "./effects.js";
@@ -40,4 +41,29 @@ export function takesAccessAway(effects: LiveEffects): boolean {
     (effects.apiKeysRevoked?.length ?? 0) > 0 ||
     effects.keyringChanged === true
   );
+}
+
+/**
+ * Event types that take access away whether or not they carry live effects
+ * (a role revoked or a member gone changes what the store answers, and what
+ * every replica's permission Watch streams show).
+ */
+const REMOVING_TYPES: ReadonlySet<EventType> = new Set([
+  EventType.CHAT_KICKED,
+  EventType.ROOM_KICKED,
+  EventType.CHAT_BLOCKED,
+  EventType.ROOM_BLOCKED,
+  EventType.MUTED,
+  EventType.PERMISSIONS_CHANGED,
+  EventType.TOKEN_REVOKED,
+  EventType.API_KEY_REVOKED,
+  EventType.ROLE_REVOKED,
+  EventType.MEMBER_LEFT,
+  EventType.INVITE_REVOKED,
+  EventType.USER_DELETED,
+]);
+
+/** True for an event whose type takes access away (see {@link takesAccessAway} for effects). */
+export function isRemovalEvent(type: EventType): boolean {
+  return REMOVING_TYPES.has(type);
 }
