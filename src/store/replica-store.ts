@@ -9,6 +9,8 @@ import { num, type Database } from "./database.js";
  * Date.now. A renewal is its own short statement: on PostgreSQL outside the
  * write lock (a row per process, no other writer touches it), on SQLite in
  * a write of its own (one connection carries the process's transactions).
+ * The applied id never moves back, whichever of a renewal and a report
+ * lands last.
  */
 export class SqlReplicaRegistry implements ReplicaRegistry {
   constructor(private readonly db: Database) {}
@@ -17,7 +19,8 @@ export class SqlReplicaRegistry implements ReplicaRegistry {
     const now = this.nowMs();
     await this.write(
       sql`insert into replicas (id, server_id, applied_id, renewed_at, lease_ms) values (${id}, ${serverId}, ${appliedId}, ${now}, ${leaseMs})
-          on conflict (id) do update set applied_id = excluded.applied_id, renewed_at = excluded.renewed_at, lease_ms = excluded.lease_ms`,
+          on conflict (id) do update set renewed_at = excluded.renewed_at, lease_ms = excluded.lease_ms,
+            applied_id = case when replicas.applied_id > excluded.applied_id then replicas.applied_id else excluded.applied_id end`,
     );
     const row = await this.db.get(
       sql`select count(*) as "n" from replicas where server_id <> ${serverId} and renewed_at + lease_ms + 1000 > ${this.nowMs()}`,
@@ -31,6 +34,10 @@ export class SqlReplicaRegistry implements ReplicaRegistry {
           where server_id <> ${serverId} and applied_id < ${eventId} and renewed_at + lease_ms + ${marginMs} > ${this.nowMs()}`,
     );
     return rows.map((r) => ({ id: String(r["id"]), leaseMs: num(r["leaseMs"]) }));
+  }
+
+  async report(id: string, appliedId: number): Promise<void> {
+    await this.write(sql`update replicas set applied_id = ${appliedId}, renewed_at = ${this.nowMs()} where id = ${id} and applied_id < ${appliedId}`);
   }
 
   async remove(id: string, olderThanMs: number): Promise<void> {

@@ -27,6 +27,8 @@ export interface ReplicaRegistry {
    * applied id below `eventId`.
    */
   behind(serverId: string, eventId: number, marginMs: number): Promise<{ id: string; leaseMs: number }[]>;
+  /** Records `appliedId` in this process's row at once (renewed_at moves up too: a later renewal only ever widens a writer's wait). */
+  report(id: string, appliedId: number): Promise<void>;
   /** Removes this process's row (a clean stop); rows gone for `olderThanMs` are pruned too. */
   remove(id: string, olderThanMs: number): Promise<void>;
 }
@@ -84,6 +86,8 @@ export class FeedLease {
   /** Events this process must have applied before it answers (a sibling's write, see {@link require}). */
   private required = 0;
   private confirming: Promise<void> | undefined;
+  private reporting: Promise<void> | undefined;
+  private reportAgain = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Whether another server's process held a live lease at the last renewal. */
@@ -150,14 +154,30 @@ export class FeedLease {
   }
 
   /**
-   * Reports this process's applied id now (after it applied a removing
-   * event a writer elsewhere waits on) through {@link confirm}: one path
-   * for the row. Only writers of other servers read it (a sibling worker is
-   * told over IPC), so with none live it waits for the next renewal.
+   * Reports this process's applied id now (it applied a removing event a
+   * writer elsewhere may be waiting on). Only writers of other servers read
+   * it (a sibling worker is told over IPC), so with none live at the last
+   * renewal it waits for the next one. Single-flight, with at most one more
+   * queued: a report asked for during one in flight runs again after it, so
+   * the row always ends at the latest applied id.
    */
   report(): void {
     if (this.stopped || !this.othersLive) return;
-    this.confirm().catch((err: unknown) => this.deps.log.warn({ err }, "replica lease: reporting the applied event failed"));
+    if (this.reporting) {
+      this.reportAgain = true;
+      return;
+    }
+    const { registry, id, feed, log } = this.deps;
+    this.reporting = registry
+      .report(id, feed.appliedId)
+      .catch((err: unknown) => log.warn({ err }, "replica lease: reporting the applied event failed"))
+      .finally(() => {
+        this.reporting = undefined;
+        if (this.reportAgain) {
+          this.reportAgain = false;
+          this.report();
+        }
+      });
   }
 
   private async refresh(waitMs: number): Promise<void> {
