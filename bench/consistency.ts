@@ -123,6 +123,24 @@ async function propagation(rs: RoomgateProcess[]): Promise<void> {
   summary.push(["propagation, granting (unmute), PostgreSQL ×3", p(granting), "p99 ≤ 50 ms", quantile(granting, 0.99) <= 50 ? "MET" : "MISSED"]);
 }
 
+/** Removing writes per second with `concurrency` callers over keep-alive for `seconds`, spread over the replicas. */
+async function removingThroughput(rs: RoomgateProcess[], concurrency: number, seconds: number): Promise<number> {
+  const users = Array.from({ length: concurrency }, () => randomUUID());
+  for (const u of users) await createToken(rs[0]!, u);
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    users.map(async (u, i) => {
+      const r = rs[i % rs.length]!;
+      while (performance.now() < end) {
+        await callOk(r.baseUrl, BENCH_API_KEY, `${TOKENS}/RevokeUser`, { user_id: u, reason: "bench" });
+        done++;
+      }
+    }),
+  );
+  return done / seconds;
+}
+
 /** Commits per second in the store's database while `rs` idle, over `seconds`. */
 async function idleCommits(store: BenchStore, seconds: number): Promise<number> {
   const client = new pg.Client({ connectionString: store.env["ROOMGATE_DATABASE_URL"] });
@@ -149,6 +167,12 @@ async function main(): Promise<void> {
     await latencySection("PostgreSQL", "postgres", [1, 1], [3, 1]);
     console.log("\n2. Propagation, three replicas on PostgreSQL");
     await withReplicas("postgres", 3, 1, (rs) => propagation(rs));
+    console.log("\n2b. Removing-write throughput on PostgreSQL (RevokeUser, 32 callers, 5 s; writers share one advisory lock)");
+    for (const n of [1, 3]) {
+      const rate = await withReplicas("postgres", n, 1, (rs) => removingThroughput(rs, 32, 5));
+      console.log(`  ${n} replica(s) × 1 worker: ${rate.toFixed(0)} RevokeUser/s`);
+      summary.push([`RevokeUser/s, PostgreSQL, ${n} × 1 worker, 32 callers`, rate.toFixed(0), "", ""]);
+    }
     console.log("\n3. What an idle replica costs PostgreSQL (heartbeats, feed)");
     for (const n of [1, 3]) {
       const perSecond = await withReplicas("postgres", n, 2, (_rs, store) => idleCommits(store, 10));

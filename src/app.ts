@@ -12,7 +12,7 @@ import { SubjectTokens } from "./domain/auth/subject-tokens.js";
 import { CachedApiKeyLookup } from "./domain/auth/api-key-cache.js";
 import { RateLimiter } from "./domain/rate-limit.js";
 import { compatHandler, type CompatRoute } from "./server/compat.js";
-import { healthRoute } from "./server/compat/health-route.js";
+import { healthRoute, readyRoute } from "./server/compat/health-route.js";
 import { HealthService } from "./services/health-service.js";
 import { withCors } from "./server/cors.js";
 import { ApiKeyGate } from "./server/api-key-auth.js";
@@ -268,7 +268,11 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const userDeletion = new UserDeletion({ store: userDirectoryStore, revocationStore: moderationStore, memberships, transact, sink, clock });
   // "My permissions" and end-user moderation judge the caller the same way.
   const roomPermissionDeps: RoomPermissionDeps = { rooms: new SqlRoomStore(db), memberships, restrictions, revocations, clock };
+  // Aborted when draining begins: not ready any more, streams end with unavailable.
   const shutdown = new AbortController();
+  // Aborted when the drain is over: calls still running are cancelled.
+  const cutoff = new AbortController();
+  setMaxListeners(0, cutoff.signal);
   // connect links every in-flight call to this signal: more than 10
   // concurrent calls is normal, not a listener leak.
   setMaxListeners(0, shutdown.signal);
@@ -298,7 +302,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const fresh = { feed, waitMs: config.consistencyWaitMs };
   const eventsPrivate = new EventsPrivateService(
     { subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) },
-    { maxWatchersPerTenant: config.maxWatchersPerTenant },
+    { maxWatchersPerTenant: config.maxWatchersPerTenant, shutdown: shutdown.signal },
   );
   const permissionStreamLimits = new StreamLimits("permission streams", config.maxPermissionStreamsPerUser, config.maxPermissionStreamsPerTenant);
   const services: Services = {
@@ -334,6 +338,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const observer = new CallObserver(metrics, log, tracing);
   const compatRoutes: CompatRoute[] = [];
   compatRoutes.push(healthRoute(storeAlive));
+  compatRoutes.push(readyRoute(storeAlive, shutdown.signal));
 
   compatRoutes.push(gatedRoute(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }), consistency.gate));
   // API keys are looked up on every backend call; a short cache keeps that
@@ -370,7 +375,8 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     readMaxBytes: config.readMaxBytes,
     writeMaxBytes: config.readMaxBytes,
     maxTimeoutMs: config.maxTimeoutMs,
-    shutdownSignal: shutdown.signal,
+    // Only at the end of the shutdown grace: until then every call that reached the server is answered.
+    shutdownSignal: cutoff.signal,
   };
   const reloadKeys = (why: string): void => {
     if (config.tokenKeys || overrides.tokenKeys) return log.warn({ why }, "token keys come from the configuration; nothing to reload");
@@ -424,6 +430,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     close() {
       closed ??= (async () => {
         shutdown.abort();
+        cutoff.abort();
         lapses.stop();
         await webhooks.stop();
         await consistency.close();
@@ -486,8 +493,10 @@ export async function serve(app: App, opts: ServeOptions = {}): Promise<RunningS
     metricsPort: metricsServer?.port,
     close() {
       closing ??= (async () => {
+        // Not ready at once (/readyz, gRPC health), Watch streams end with unavailable; calls keep being answered.
         app.shutdown.abort();
-        await Promise.all([server.close(app.config.shutdownGraceMs), metricsServer?.close()]);
+        const [cut] = await Promise.all([server.close(app.config.shutdownGraceMs, app.config.drainDelayMs), metricsServer?.close()]);
+        if (cut > 0) app.log.warn({ connections: cut, graceMs: app.config.shutdownGraceMs }, "shutdown grace over: connections still open were cut off");
         await app.close();
       })();
       return closing;

@@ -30,6 +30,8 @@ export interface Config {
   readonly consistencyWaitMs: number;
   /** ROOMGATE_REPLICA_LEASE_MS: see src/domain/feed/lease.ts. */
   readonly replicaLeaseMs: number;
+  /** ROOMGATE_DRAIN_DELAY_MS: accepting on after a stop signal, while /readyz already answers 503. */
+  readonly drainDelayMs: number;
   readonly keyFile: string;
   readonly apiKey: string | undefined;
   readonly tokenKeys: string | undefined;
@@ -101,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     feedPollMs: int(env, "ROOMGATE_FEED_POLL_MS", env["ROOMGATE_DATABASE_URL"] ? 1_000 : 50, 5, 60_000),
     consistencyWaitMs: int(env, "ROOMGATE_CONSISTENCY_WAIT_MS", 2_000, 0, 60_000),
     replicaLeaseMs: int(env, "ROOMGATE_REPLICA_LEASE_MS", 2_000, 100, 60_000),
+    drainDelayMs: int(env, "ROOMGATE_DRAIN_DELAY_MS", 0, 0, 600_000),
     keyFile: env["ROOMGATE_KEY_FILE"] || join(dataDir, "token-keys.json"),
     apiKey: env["ROOMGATE_API_KEY"] || undefined,
     tokenKeys: env["ROOMGATE_TOKEN_KEYS"] || undefined,

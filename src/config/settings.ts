@@ -48,6 +48,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: "ROOMGATE_READ_MAX_BYTES", default: "8388608", meaning: "largest request (and response) message" },
   { name: "ROOMGATE_MAX_TIMEOUT_MS", default: "30000", meaning: "upper bound on a call's deadline" },
   { name: "ROOMGATE_FAST_PATH", default: "on", meaning: "serve plain unary calls on the lean path in front of connect-node (off/false/0 turns it off)" },
+  { name: "ROOMGATE_DRAIN_DELAY_MS", default: "0", meaning: "on SIGTERM/SIGINT, how long a server not ready any more keeps accepting connections (a load balancer polling /readyz needs a few seconds)" },
   { name: "ROOMGATE_SHUTDOWN_GRACE_MS", default: "10000", meaning: "upper bound on how long SIGTERM/SIGINT wait for in-flight calls" },
   { name: "ROOMGATE_TLS_CERT", default: "—", meaning: "PEM certificate file; with ROOMGATE_TLS_KEY, TLS on the same port" },
   { name: "ROOMGATE_TLS_KEY", default: "—", meaning: "PEM private key file; with ROOMGATE_TLS_CERT" },

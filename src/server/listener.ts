@@ -19,6 +19,13 @@ export interface OnePortOptions {
   readonly headersTimeoutMs?: number;
   /** Idle keep-alive time for HTTP/1.1 connections. */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * While draining, how long an HTTP/1.1 keep-alive connection may stay idle
+   * before it is closed (default 1 s). A busy client's next request comes
+   * sooner and is answered with `Connection: close`; closing a connection
+   * the instant a request may be on its way would reset that request.
+   */
+  readonly drainIdleMs?: number;
 }
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -48,10 +55,16 @@ export class OnePortServer {
   /** HTTP/1.1 connections (cleartext sockets, or TLS sockets that chose HTTP/1.1) → requests in flight on each. */
   private readonly http1Conns = new Map<Duplex, number>();
   private draining = false;
-  private closing: Promise<void> | undefined;
+  private closing: Promise<number> | undefined;
+  private readonly drainIdleMs: number;
+  /** Connections accepted so far. */
+  private accepted = 0;
+  /** While draining: told each time an accepted socket closes. */
+  private onSocketClosed: (() => void) | undefined;
 
   constructor(opts: OnePortOptions) {
     const handler = opts.handler;
+    this.drainIdleMs = opts.drainIdleMs ?? 1_000;
     // HTTP/1.1 requests are counted by the response class below (no listener per request).
     const ServerResponse = this.http1ResponseClass();
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
@@ -90,34 +103,89 @@ export class OnePortServer {
   }
 
   /**
-   * Drains and closes: stops accepting connections and new requests, lets
-   * every accepted request finish, and resolves once every connection is
-   * closed — or after `graceMs`, when whatever is left is cut off.
+   * Drains and closes: keeps accepting connections for `acceptMs` (a load
+   * balancer polling readiness needs that long to stop sending), then stops
+   * accepting; answers every request that reaches it meanwhile (HTTP/1.1
+   * with `Connection: close`; HTTP/2 sessions get GOAWAY and finish their
+   * streams); and resolves once every connection is closed — or after
+   * `graceMs` from the call, when whatever is left is cut off. Resolves with
+   * the number of connections that had to be cut off.
    */
-  close(graceMs = 10_000): Promise<void> {
-    this.closing ??= this.drain(graceMs);
+  close(graceMs = 10_000, acceptMs = 0): Promise<number> {
+    this.closing ??= this.drain(graceMs, acceptMs);
     return this.closing;
   }
 
-  private async drain(graceMs: number): Promise<void> {
+  private async drain(graceMs: number, acceptMs: number): Promise<number> {
     this.draining = true;
-    // Resolves once the listener is closed and every accepted socket is gone.
-    const allClosed = new Promise<void>((r) => this.tcp.close(() => r()));
-    for (const s of this.peeking) s.destroy(); // nothing accepted on them yet
     for (const s of this.sessions) s.close(); // GOAWAY: no new streams, open ones finish
-    // Responses not answered yet say the connection closes after them (see http1ResponseClass).
-    // Idle connections: no request is in flight, so none is lost. Whatever
-    // the client sends next was never accepted and is safe to retry.
-    for (const [socket, active] of this.http1Conns) if (active === 0) socket.destroy();
+    // Responses not answered yet say the connection closes after them (see
+    // http1ResponseClass). Idle connections are closed between requests.
+    for (const [socket, active] of this.http1Conns) if (active === 0) this.closeWhenIdle(socket);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((r) => {
       timer = setTimeout(r, graceMs);
     });
+    if (acceptMs > 0) await Promise.race([new Promise((r) => setTimeout(r, Math.min(acceptMs, graceMs))), expired]);
+    await this.acceptBacklog();
+    // Resolves once the listener is closed and every accepted socket is gone
+    // (counted here: sockets handed to the HTTP servers are theirs in Node's own count).
+    const listenerClosed = new Promise<void>((r) => this.tcp.close(() => r()));
+    const allClosed = Promise.all([listenerClosed, this.socketsGone()]).then(() => undefined);
+    // A connection that has sent nothing yet may be sending now: it gets the drain idle time too.
+    for (const s of this.peeking) this.destroyIfSilent(s);
     await Promise.race([allClosed, expired]);
     clearTimeout(timer);
+    const cut = this.sockets.size;
     for (const s of this.sessions) s.destroy();
     for (const s of this.sockets) s.destroy();
     await allClosed;
+    return cut;
+  }
+
+  /**
+   * Accepts the connections the kernel has already completed: closing the
+   * listener would reset them, and their clients may have sent a request
+   * (a stalled event loop can let dozens queue up while the stop signal
+   * waits in the same batch). Turns of the loop until one accepts none.
+   */
+  private async acceptBacklog(): Promise<void> {
+    for (let turn = 0; turn < 50; turn++) {
+      const before = this.accepted;
+      await new Promise((r) => setImmediate(r));
+      if (this.accepted === before) return;
+    }
+  }
+
+  /** Resolves once no accepted socket is open. */
+  private socketsGone(): Promise<void> {
+    if (this.sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.sockets.size > 0) return;
+        this.onSocketClosed = undefined;
+        resolve();
+      };
+      this.onSocketClosed = check;
+    });
+  }
+
+  /** Destroys a connection that still sent nothing after drainIdleMs. */
+  private destroyIfSilent(socket: net.Socket): void {
+    const timer = setTimeout(() => {
+      if (this.peeking.has(socket)) socket.destroy();
+    }, this.drainIdleMs);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  }
+
+  /** Closes an idle HTTP/1.1 connection once it stayed idle for drainIdleMs; a request meanwhile is answered with `Connection: close` first. */
+  private closeWhenIdle(socket: Duplex): void {
+    const timer = setTimeout(() => {
+      if (this.http1Conns.get(socket) === 0) socket.destroy();
+    }, this.drainIdleMs);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
   }
 
   private track(session: http2.Http2Session): void {
@@ -128,9 +196,10 @@ export class OnePortServer {
   }
 
   private trackHttp1Conn(socket: Duplex): void {
-    if (this.draining) return void socket.destroy();
     this.http1Conns.set(socket, 0);
     socket.once("close", () => this.http1Conns.delete(socket));
+    // Accepted while draining (the accept delay): served, then closed.
+    if (this.draining) this.closeWhenIdle(socket);
   }
 
   /**
@@ -183,11 +252,13 @@ export class OnePortServer {
 
   /** Peeks at the first bytes and hands the socket to the matching server. */
   private route(socket: net.Socket, timeoutMs: number): void {
+    this.accepted++;
     this.sockets.add(socket);
     this.peeking.add(socket);
     socket.once("close", () => {
       this.sockets.delete(socket);
       this.peeking.delete(socket);
+      this.onSocketClosed?.();
     });
     socket.setTimeout(timeoutMs, () => socket.destroy());
     socket.on("error", () => socket.destroy());

@@ -21,6 +21,8 @@ export interface EventsServiceOptions {
   readonly maxBuffered?: number;
   /** Open watchers per tenant; one more is refused with resource_exhausted. */
   readonly maxWatchersPerTenant?: number;
+  /** Aborted when the server begins to drain: open streams end with unavailable (reconnect elsewhere). */
+  readonly shutdown?: AbortSignal;
 }
 
 /**
@@ -57,7 +59,7 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
       tenantId: caller.tenantId,
       roomId: req.roomId,
       afterEventId: Number(req.afterEventId),
-      signal: AbortSignal.any([ctx.signal, stream.stop.signal]),
+      signal: AbortSignal.any([ctx.signal, stream.stop.signal, ...(this.options.shutdown ? [this.options.shutdown] : [])]),
       maxBuffered: this.options.maxBuffered,
     });
     return this.translate(caller.tenantId, events, stream);
@@ -89,6 +91,7 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
     try {
       for await (const e of events) yield create(WatchResponseSchema, { event: toProtoEvent(e) });
       if (stream.revoked) throw new ConnectError("the API key of this stream was revoked", Code.Unauthenticated);
+      if (this.options.shutdown?.aborted) throw new ConnectError("the server is shutting down: reconnect", Code.Unavailable);
     } finally {
       streams.delete(stream);
       if (streams.size === 0) this.byKey.delete(stream.keyId);

@@ -29,7 +29,8 @@ export class HealthService implements ServiceImpl<typeof Health> {
   /** Sends the status now, and NOT_SERVING when the server starts shutting down. */
   async *watch(req: HealthCheckRequest, ctx: HandlerContext): AsyncGenerator<HealthCheckResponse> {
     yield create(HealthCheckResponseSchema, { status: await this.status(req.service) });
-    if (!ctx.signal.aborted) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+    const ended = AbortSignal.any([ctx.signal, this.shutdown]);
+    if (!ended.aborted) await new Promise((resolve) => ended.addEventListener("abort", resolve, { once: true }));
     if (this.shutdown.aborted) yield create(HealthCheckResponseSchema, { status: Status.NOT_SERVING });
   }
 

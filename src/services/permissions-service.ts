@@ -63,7 +63,7 @@ export class PermissionsService implements ServiceImpl<typeof Service> {
   watch(req: WatchRequest, ctx: HandlerContext): AsyncIterable<WatchResponse> {
     const caller = requireEndUser(ctx);
     checkRoomId(req.roomId);
-    return streamRoomPermissions(this.streams, { caller, roomId: req.roomId, minEventId: req.minEventId, signal: ctx.signal }, answer);
+    return streamRoomPermissions(this.streams, { caller, roomId: req.roomId, minEventId: req.minEventId, signal: AbortSignal.any([ctx.signal, this.streams.shutdown]) }, answer);
   }
 
   /** Watch streams open on this replica, every tenant together. */

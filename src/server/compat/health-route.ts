@@ -24,3 +24,21 @@ export function healthRoute(storeAlive: () => Promise<boolean>): CompatRoute {
     },
   };
 }
+
+/**
+ * `GET /readyz` for load balancers: 200 while this server takes new work
+ * (the store answers and no stop signal came), 503 from the moment it
+ * begins to drain — it still answers what reaches it meanwhile
+ * (ROOMGATE_DRAIN_DELAY_MS), so a balancer polling this stops sending first.
+ */
+export function readyRoute(storeAlive: () => Promise<boolean>, draining: AbortSignal): CompatRoute {
+  const live = healthRoute(storeAlive);
+  return {
+    ...live,
+    path: /^\/readyz$/,
+    async handle(ctx) {
+      if (draining.aborted) return { status: 503, body: { status: "draining" }, headers: { "cache-control": "no-store" } };
+      return live.handle(ctx);
+    },
+  };
+}
