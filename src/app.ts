@@ -476,7 +476,7 @@ export async function serve(app: App, opts: ServeOptions = {}): Promise<RunningS
     app.config.tlsCert && app.config.tlsKey
       ? { cert: readFileSync(app.config.tlsCert), key: readFileSync(app.config.tlsKey) }
       : undefined;
-  const server = new OnePortServer({ handler, tls });
+  const server = new OnePortServer({ handler, tls, onStopAccepting: () => app.log.info("stopped accepting connections; answering every call that reached this server") });
   const port = await server.listen(app.config.port, app.config.host);
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (app.config.metricsPort !== undefined) {

@@ -26,6 +26,8 @@ export interface OnePortOptions {
    * the instant a request may be on its way would reset that request.
    */
   readonly drainIdleMs?: number;
+  /** Called once the listener is closed and draining begins (a log line). */
+  readonly onStopAccepting?: () => void;
 }
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -57,6 +59,7 @@ export class OnePortServer {
   private draining = false;
   private closing: Promise<number> | undefined;
   private readonly drainIdleMs: number;
+  private readonly onStopAccepting: (() => void) | undefined;
   /** Connections accepted so far. */
   private accepted = 0;
   /** While draining: told each time an accepted socket closes. */
@@ -65,6 +68,7 @@ export class OnePortServer {
   constructor(opts: OnePortOptions) {
     const handler = opts.handler;
     this.drainIdleMs = opts.drainIdleMs ?? 1_000;
+    this.onStopAccepting = opts.onStopAccepting;
     // HTTP/1.1 requests are counted by the response class below (no listener per request).
     const ServerResponse = this.http1ResponseClass();
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
@@ -103,13 +107,13 @@ export class OnePortServer {
   }
 
   /**
-   * Drains and closes: keeps accepting connections for `acceptMs` (a load
-   * balancer polling readiness needs that long to stop sending), then stops
-   * accepting; answers every request that reaches it meanwhile (HTTP/1.1
-   * with `Connection: close`; HTTP/2 sessions get GOAWAY and finish their
-   * streams); and resolves once every connection is closed — or after
-   * `graceMs` from the call, when whatever is left is cut off. Resolves with
-   * the number of connections that had to be cut off.
+   * Drains and closes: answers every request that reaches it from now on
+   * (HTTP/1.1 with `Connection: close`; HTTP/2 sessions get GOAWAY and
+   * finish their streams), keeps accepting for `acceptMs` (a load balancer
+   * polling readiness needs that long to stop sending), accepts the
+   * connections already queued, and stops accepting; resolves once every
+   * connection is closed — or after `graceMs` from the call, when whatever
+   * is left is cut off — with the number of connections cut off.
    */
   close(graceMs = 10_000, acceptMs = 0): Promise<number> {
     this.closing ??= this.drain(graceMs, acceptMs);
@@ -117,21 +121,22 @@ export class OnePortServer {
   }
 
   private async drain(graceMs: number, acceptMs: number): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((r) => {
+      timer = setTimeout(r, graceMs);
+    });
     this.draining = true;
     for (const s of this.sessions) s.close(); // GOAWAY: no new streams, open ones finish
     // Responses not answered yet say the connection closes after them (see
     // http1ResponseClass). Idle connections are closed between requests.
     for (const [socket, active] of this.http1Conns) if (active === 0) this.closeWhenIdle(socket);
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<void>((r) => {
-      timer = setTimeout(r, graceMs);
-    });
     if (acceptMs > 0) await Promise.race([new Promise((r) => setTimeout(r, Math.min(acceptMs, graceMs))), expired]);
     await this.acceptBacklog();
     // Resolves once the listener is closed and every accepted socket is gone
     // (counted here: sockets handed to the HTTP servers are theirs in Node's own count).
     const listenerClosed = new Promise<void>((r) => this.tcp.close(() => r()));
     const allClosed = Promise.all([listenerClosed, this.socketsGone()]).then(() => undefined);
+    this.onStopAccepting?.();
     // A connection that has sent nothing yet may be sending now: it gets the drain idle time too.
     for (const s of this.peeking) this.destroyIfSilent(s);
     await Promise.race([allClosed, expired]);
@@ -145,15 +150,17 @@ export class OnePortServer {
 
   /**
    * Accepts the connections the kernel has already completed: closing the
-   * listener would reset them, and their clients may have sent a request
-   * (a stalled event loop can let dozens queue up while the stop signal
-   * waits in the same batch). Turns of the loop until one accepts none.
+   * listener would reset them, and their clients may have sent a request (a
+   * stalled event loop lets dozens queue up while the stop signal waits in
+   * the same batch). Node accepts about one per turn of the loop: turns
+   * until two in a row accept none (at most 200).
    */
   private async acceptBacklog(): Promise<void> {
-    for (let turn = 0; turn < 50; turn++) {
+    let quiet = 0;
+    for (let turn = 0; turn < 200 && quiet < 2; turn++) {
       const before = this.accepted;
       await new Promise((r) => setImmediate(r));
-      if (this.accepted === before) return;
+      quiet = this.accepted === before ? quiet + 1 : 0;
     }
   }
 
