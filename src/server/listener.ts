@@ -125,17 +125,21 @@ export class OnePortServer {
     const expired = new Promise<void>((r) => {
       timer = setTimeout(r, graceMs);
     });
-    this.draining = true;
-    for (const s of this.sessions) s.close(); // GOAWAY: no new streams, open ones finish
-    // Responses not answered yet say the connection closes after them (see
-    // http1ResponseClass). Idle connections are closed between requests.
-    for (const [socket, active] of this.http1Conns) if (active === 0) this.closeWhenIdle(socket);
-    if (acceptMs > 0) await Promise.race([new Promise((r) => setTimeout(r, Math.min(acceptMs, graceMs))), expired]);
+    if (acceptMs > 0) {
+      // A load balancer polling readiness stops sending meanwhile; answers
+      // say "close" already, so its pooled connections move elsewhere.
+      this.beginDraining();
+      await Promise.race([new Promise((r) => setTimeout(r, Math.min(acceptMs, graceMs))), expired]);
+    }
+    // Before anything says "close" (which sends clients back with new
+    // connections that closing the listener would reset): the connections
+    // already queued are accepted, then the listener closes.
     await this.acceptBacklog();
     // Resolves once the listener is closed and every accepted socket is gone
     // (counted here: sockets handed to the HTTP servers are theirs in Node's own count).
     const listenerClosed = new Promise<void>((r) => this.tcp.close(() => r()));
     const allClosed = Promise.all([listenerClosed, this.socketsGone()]).then(() => undefined);
+    this.beginDraining();
     this.onStopAccepting?.();
     // A connection that has sent nothing yet may be sending now: it gets the drain idle time too.
     for (const s of this.peeking) this.destroyIfSilent(s);
@@ -146,6 +150,16 @@ export class OnePortServer {
     for (const s of this.sockets) s.destroy();
     await allClosed;
     return cut;
+  }
+
+  /** From now on: HTTP/1.1 answers say `Connection: close`, HTTP/2 sessions get GOAWAY, idle connections close. */
+  private beginDraining(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const s of this.sessions) s.close(); // GOAWAY: no new streams, open ones finish
+    // Responses not answered yet say the connection closes after them (see
+    // http1ResponseClass). Idle connections are closed between requests.
+    for (const [socket, active] of this.http1Conns) if (active === 0) this.closeWhenIdle(socket);
   }
 
   /**

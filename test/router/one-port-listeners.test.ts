@@ -30,7 +30,10 @@ describe("issue 11: the one-port server adds no listener per HTTP/1.1 request", 
     const closeListeners: number[] = [];
     let release: () => void = () => undefined;
     const held = new Promise<void>((r) => (release = r));
+    let stoppedAccepting: () => void = () => undefined;
+    const stopped = new Promise<void>((r) => (stoppedAccepting = r));
     server = new OnePortServer({
+      onStopAccepting: () => stoppedAccepting(),
       handler: (req, res) => {
         closeListeners.push(res.listenerCount("close"));
         // The request "/slow" is held until the test lets it go: it is in flight when draining starts.
@@ -44,8 +47,9 @@ describe("issue 11: the one-port server adds no listener per HTTP/1.1 request", 
     for (let i = 0; i < 3; i++) expect(await get(agent, port)).toEqual({ status: 200, connection: "keep-alive", body: "ok /" });
     expect(closeListeners).toEqual([0, 0, 0]);
 
-    // One request in flight on the kept-alive connection when close() starts: it is answered with
-    // Connection: close, and close() returns once it is (well before the grace period).
+    // One request in flight on the kept-alive connection when close() starts, answered once the
+    // server stopped accepting (it first accepts what is queued): with Connection: close, and
+    // close() returns once it is (well before the grace period).
     const slow = new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
       const req = http.request({ host: "127.0.0.1", port, path: "/slow", agent }, (res) => {
         let body = "";
@@ -57,6 +61,7 @@ describe("issue 11: the one-port server adds no listener per HTTP/1.1 request", 
     });
     while (closeListeners.length < 4) await new Promise((r) => setTimeout(r, 5));
     const closing = server.close(30_000);
+    await stopped;
     release();
     expect(await slow).toEqual({ status: 200, connection: "close", body: "ok /slow" });
     const outcome = await Promise.race([closing.then(() => "closed"), new Promise((r) => setTimeout(() => r("grace"), 20_000).unref())]);
