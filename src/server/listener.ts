@@ -240,9 +240,11 @@ export class OnePortServer {
     class DrainAwareResponse extends Base {
       private readonly conn: Duplex;
       private counted = true;
+      private readonly request: http.IncomingMessage;
       constructor(req: http.IncomingMessage, opts?: object) {
         super(req, opts);
         this.conn = req.socket;
+        this.request = req;
         started(this.conn);
       }
       override writeHead(...args: unknown[]): this {
@@ -250,6 +252,8 @@ export class OnePortServer {
         return (super.writeHead as (...a: unknown[]) => this)(...args);
       }
       override emit(event: string | symbol, ...args: unknown[]): boolean {
+        // Answered before the body was read (too large, refused): read on, see lingerAfter.
+        if (event === "finish" && !this.request.complete) lingerAfter(this.request, this.conn as net.Socket);
         // Once, as a once("close") listener would (Node emits it once; the guard makes that a fact here).
         if (event === "close" && this.counted) {
           this.counted = false;
@@ -315,4 +319,49 @@ export class OnePortServer {
     // flushes the peeked bytes (still in the JS buffer) to it first.
     if (target === this.http1) socket.resume();
   }
+}
+
+/** How long, and how many bytes, a connection answered early is read on before it is closed. */
+const LINGER_MS = 5_000;
+const LINGER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Lingering close (as nginx does): a request answered before its body was
+ * read (oversized, refused) keeps being read — and discarded — after the
+ * answer, up to LINGER_BYTES and LINGER_MS, so a client that writes its
+ * whole body before it reads (node:http does) reads the answer instead of
+ * an EPIPE or a reset. When the answer closes the connection, only our
+ * sending side closes at first (FIN after the answer); the socket is
+ * destroyed once the body has ended or the bound is reached.
+ */
+function lingerAfter(req: http.IncomingMessage, socket: net.Socket): void {
+  const s = socket as net.Socket & { destroySoon(): void };
+  const own = s.destroySoon;
+  let bytes = 0;
+  const stop = (): void => {
+    clearTimeout(timer);
+    s.destroySoon = own;
+    if (closing) s.destroy();
+  };
+  let closing = false;
+  const timer = setTimeout(() => {
+    closing = true;
+    stop();
+  }, LINGER_MS);
+  timer.unref();
+  // Node calls destroySoon right after "finish" when the answer said "close": half-close instead.
+  s.destroySoon = () => {
+    closing = true;
+    s.end();
+  };
+  req.on("data", (c: Buffer) => {
+    bytes += c.length;
+    if (bytes > LINGER_BYTES) {
+      closing = true;
+      stop();
+    }
+  });
+  req.once("end", stop);
+  req.once("error", stop);
+  req.resume();
 }
