@@ -1,4 +1,7 @@
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { getFresh, postFresh, RPC, type JsonAnswer } from "../support/json-calls.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
 
@@ -81,12 +84,36 @@ const READS: readonly Read[] = [
     canSend: flags,
   },
   {
+    what: "Watch (user access token, its first answer)",
+    call: (b, _key, m, minEventId) => firstWatchAnswer(b, m, BigInt(minEventId)),
+    canSend: flags,
+  },
+  {
     what: "VerifyAccessToken",
     states: ["open", "revoked"],
     call: (b, key, m, minEventId) => postFresh(b.port, VERIFY_ACCESS_TOKEN, key, { token: m.accessToken, minEventId }),
     canSend: () => true,
   },
 ];
+
+const CODE_STATUS: Partial<Record<Code, number>> = { [Code.Unauthenticated]: 401, [Code.PermissionDenied]: 403, [Code.Unavailable]: 503 };
+
+/** A permission Watch on `b` with the consistency token: its first answer (as a 200), or how it ended (as the status of its code). */
+async function firstWatchAnswer(b: Replica, m: Member, minEventId: bigint): Promise<JsonAnswer> {
+  const client = createClient(Permissions, createConnectTransport({ baseUrl: b.baseUrl, httpVersion: "1.1" }));
+  const ctl = new AbortController();
+  try {
+    for await (const answer of client.watch({ roomId: m.roomId, minEventId }, { headers: { authorization: `Bearer ${m.accessToken}` }, signal: ctl.signal })) {
+      return { status: 200, json: { roomPermissions: { permissions: answer.roomPermissions?.permissions } } };
+    }
+    return { status: 500, json: { message: "the stream ended without an answer" } };
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return { status: CODE_STATUS[e.code] ?? 500, json: { code: Code[e.code], message: e.rawMessage } };
+  } finally {
+    ctl.abort();
+  }
+}
 
 /** A breach of `read`'s answer against `state`, or undefined; `unavailable` (not fresh enough yet) is never one. */
 function judge(read: Read, r: JsonAnswer, minEventId: string, state: State): string | undefined {
