@@ -40,6 +40,9 @@ export default defineConfig(async () => {
       // spent waiting on sockets, child processes and fsync, and vitest's
       // default here (one worker) left a core idle.
       maxWorkers: 2,
+      // The suites that start `roomgate` as a process run the CLI compiled
+      // once for the run, not the source under tsx (test/support/build-cli.ts).
+      globalSetup: ["test/support/build-cli.ts"],
       projects: [
         { extends: true as const, test: { name: "sqlite", include: ["test/**/*.test.ts"] } },
         // The end-to-end suites again with every call through connect-node

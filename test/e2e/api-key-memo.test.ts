@@ -5,6 +5,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as Events } from "../../gen/room/events/private/v1/service_pb.js";
 import { grants } from "../../src/store/schema.js";
+import { ROOMGATE_CLI } from "../support/cli.js";
 import { bearer, expectCode, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
@@ -25,7 +26,7 @@ afterAll(async () => {
 async function cli(...args: string[]): Promise<string> {
   const url = srv.app.config.databaseUrl;
   const env = { ...process.env, ROOMGATE_DATA_DIR: srv.dataDir, LOG_LEVEL: "silent", ...(url === undefined ? {} : { ROOMGATE_DATABASE_URL: url }) };
-  return (await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env })).stdout;
+  return (await promisify(execFile)(process.execPath, [...ROOMGATE_CLI, ...args], { env })).stdout;
 }
 
 describe("a remembered API key", () => {

@@ -12,11 +12,12 @@ import { createApp, serve } from "../../src/app.js";
 import { Progress, progressLine } from "../../src/cli-progress.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import type { GrantRecord } from "../../src/domain/tokens/room-tokens.js";
+import { ROOMGATE_CLI } from "../support/cli.js";
 import { bearer, expectCode, tokensClient, type TokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 const exec = promisify(execFile);
-const CLI = ["--import", "tsx", "src/cli.ts"];
+const CLI = ROOMGATE_CLI;
 const DAY = 86_400_000;
 
 interface Run {

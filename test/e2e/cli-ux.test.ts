@@ -7,11 +7,12 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../../src/config/settings.js";
+import { ROOMGATE_CLI } from "../support/cli.js";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.js";
 import { testStore } from "../support/server.js";
 
 const exec = promisify(execFile);
-const CLI = ["--import", "tsx", "src/cli.ts"];
+const CLI = ROOMGATE_CLI;
 const API_KEY = "cli-ux-test-key";
 
 /** Runs the CLI to completion; never throws, so refusals can be asserted. */

@@ -5,11 +5,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOMGATE_CLI } from "../support/cli.js";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.js";
 import { testStore } from "../support/server.js";
 
 const run = promisify(execFile);
-const CLI = ["--import", "tsx", "src/cli.ts"];
+const CLI = ROOMGATE_CLI;
 const API_KEY = "cli-test-key";
 
 /** The process as an operator runs it: `roomgate serve` with env settings. */

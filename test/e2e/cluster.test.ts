@@ -8,18 +8,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RestartPolicy } from "../../src/cluster/restart-policy.js";
+import { ROOMGATE_CLI } from "../support/cli.js";
 import { bearer, tokensClient, toArgument, validArgument } from "../support/clients.js";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.js";
 import { testStore } from "../support/server.js";
 
 /**
  * `roomgate serve --workers N` as an operator runs it: real processes (the
- * CLI under tsx), a temp data dir, LOG_LEVEL=debug so each worker logs the
+ * CLI compiled for the run, test/support/cli.ts), a temp data dir, LOG_LEVEL=debug so each worker logs the
  * RPCs it answers under its worker id — how the test tells which process
  * answered without the service telling its callers.
  */
 
-const CLI = ["--import", "tsx", "src/cli.ts"];
+const CLI = ROOMGATE_CLI;
 const CREATE = "/room.tokens.private.v1.Service/Create";
 const KEY_BANNER = "with this API key (shown once, store it now)";
 
@@ -204,7 +205,7 @@ describe("serve --workers 2", () => {
     dir = mkdtempSync(join(tmpdir(), "roomgate-cluster-"));
     db = await freshStore();
     srv = new Serve(["--workers", "2"], serveEnv(dir, db));
-    // Three processes compiling under tsx: slow when the machine is busy.
+    // Three processes starting: slow when the machine is busy.
     const ready = await srv.waitFor("the primary reports every worker listening", (l) => /^listening on .* with 2 workers$/.test(l.msg ?? ""), 0, 60_000);
     port = ready.port!;
     key = /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!;

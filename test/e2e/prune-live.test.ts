@@ -9,6 +9,7 @@ import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import type { GrantRecord } from "../../src/domain/tokens/room-tokens.js";
 import { grants, users } from "../../src/store/schema.js";
+import { ROOMGATE_CLI } from "../support/cli.js";
 import { bearer, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
@@ -95,7 +96,7 @@ describe("maintenance prune next to a live server (issue 7, point 12)", () => {
     // The server's store: its data dir, and its PostgreSQL database when it runs on one.
     const databaseUrl = srv.app.config.databaseUrl;
     const env = { ...process.env, ROOMGATE_DATA_DIR: srv.dataDir, LOG_LEVEL: "silent", ...(databaseUrl ? { ROOMGATE_DATABASE_URL: databaseUrl } : {}) };
-    const prune = exec(process.execPath, ["--import", "tsx", "src/cli.ts", "maintenance", "prune", "--batch-size", BATCH], { env }).finally(() => {
+    const prune = exec(process.execPath, [...ROOMGATE_CLI, "maintenance", "prune", "--batch-size", BATCH], { env }).finally(() => {
       pruneDone = true;
     });
     const workers = [

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOMGATE_CLI } from "../support/cli.js";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.js";
 import { testStore } from "../support/server.js";
 
@@ -47,7 +48,7 @@ describe("README first minutes, run as written", () => {
       ...(db ? { ROOMGATE_DATABASE_URL: db.url } : {}),
     };
     delete env["ROOMGATE_API_KEY"];
-    proc = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    proc = spawn(process.execPath, ROOMGATE_CLI, { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
@@ -81,7 +82,7 @@ describe("README first minutes, run as written", () => {
       .replaceAll("localhost:8080", `127.0.0.1:${port}`)
       // The cookie jar in the temp dir, not the checkout.
       .replace(/ -([cb]) jar /g, ` -$1 ${join(dir, "jar")} `)
-      .replaceAll("npm run -s roomgate --", `${process.execPath} --import tsx src/cli.ts`);
+      .replaceAll("npm run -s roomgate --", [process.execPath, ...ROOMGATE_CLI].join(" "));
     // Nothing left to copy by hand: no placeholder survives the one pasted key.
     expect(script).not.toMatch(/<[a-z ]+>|rgk_…/);
     const { stdout } = await exec("bash", ["-euo", "pipefail", "-c", `${CURL_ON_ITS_OWN_LINE}\n${script}`], { env: { ...env, PATH: process.env["PATH"] } });

@@ -10,6 +10,7 @@ import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
+import { ROOMGATE_CLI } from "../support/cli.js";
 import { bearer, expectCode } from "../support/clients.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
 import { testStore } from "../support/server.js";
@@ -247,7 +248,7 @@ describe(`failed logins per account hold across ${N} replicas together`, () => {
 describe(`an API key revoked with the CLI stops on all ${N} replicas`, () => {
   it("its calls are refused everywhere and a Watch opened with it on another replica ends with unauthenticated", async () => {
     const cli = async (...args: string[]) =>
-      (await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: set.env })).stdout;
+      (await promisify(execFile)(process.execPath, [...ROOMGATE_CLI, ...args], { env: set.env })).stdout;
     const m = /"tenantId":"([^"]+)"[^\n]*bootstrap tenant/.exec(set.replicas[0]!.output());
     const created = await cli("api-keys", "create", "--tenant", m![1]!);
     const secret = /\n\s+(rgk_\S+)\n/.exec(created)![1]!;

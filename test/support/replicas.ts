@@ -26,7 +26,8 @@ export interface ReplicaSet {
   close(): Promise<void>;
 }
 
-const CLI = ["--import", "tsx", "src/cli.ts", "serve"];
+// The CLI compiled once for the run (test/support/build-cli.ts), else the source under tsx.
+const CLI = [...(process.env["ROOMGATE_TEST_CLI"] ? [process.env["ROOMGATE_TEST_CLI"]] : ["--import", "tsx", "src/cli.ts"]), "serve"];
 
 /** How the replicas run. */
 export interface ReplicaOptions {

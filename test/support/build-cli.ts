@@ -1,0 +1,75 @@
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+/**
+ * vitest globalSetup: compiles src/ and gen/ to JavaScript once per run, so
+ * the suites that start `roomgate` as a process of its own run the compiled
+ * CLI (`node <dir>/src/cli.js`) instead of `node --import tsx src/cli.ts`,
+ * which transpiled the whole tree again in every process (about a second of
+ * CPU per process, hundreds of processes per run).
+ *
+ * The compilation is the one tsx makes on the fly — esbuild, file by file,
+ * with the tsconfig — written out, one .js per .ts, in the layout of dist/.
+ * It lands in .test-build/<run>/ inside the checkout, so that what the CLI
+ * finds by walking up from its own file (migrations/, migrations-pg/,
+ * package.json, node_modules/) is the checkout's, as from src/ or dist/. Not
+ * dist/ itself: the client-package test rebuilds that (npm pack) while the
+ * other suites run. Removed at the end of the run.
+ *
+ * The path reaches the suites as ROOMGATE_TEST_CLI (the test workers inherit
+ * the environment of the vitest process), read by test/support/cli.ts.
+ */
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+interface Built {
+  readonly cli: string;
+  readonly dir: string;
+  users: number;
+}
+
+// Every project of the run gets this setup; the first builds, the others share
+// it (one vitest process, one global scope for global setups).
+const KEY = Symbol.for("roomgate.test.build-cli");
+type Holder = { [KEY]?: Promise<Built> };
+
+function sources(dir: string): string[] {
+  return readdirSync(join(root, dir), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+    .map((f) => join(root, dir, f));
+}
+
+async function compile(): Promise<Built> {
+  const dir = join(root, ".test-build", `${process.pid}-${Date.now().toString(36)}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    await build({
+      entryPoints: [...sources("src"), ...sources("gen")],
+      outdir: dir,
+      outbase: root,
+      format: "esm",
+      platform: "node",
+      target: `node${process.versions.node.split(".")[0]}`,
+      tsconfig: join(root, "tsconfig.json"),
+      logLevel: "error",
+    });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { cli: join(dir, "src", "cli.js"), dir, users: 0 };
+}
+
+export default async function setup(): Promise<() => void> {
+  const holder = globalThis as Holder;
+  const built = await (holder[KEY] ??= compile());
+  built.users++;
+  process.env["ROOMGATE_TEST_CLI"] = built.cli;
+  return () => {
+    if (--built.users > 0) return;
+    delete holder[KEY];
+    rmSync(built.dir, { recursive: true, force: true });
+  };
+}
