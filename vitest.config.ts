@@ -1,10 +1,10 @@
 import pg from "pg";
 import { defineConfig } from "vitest/config";
 
-// Three projects: every suite on the embedded SQLite store, the end-to-end
-// suites on SQLite with the unary fast path off, and the end-to-end
-// and store suites again on PostgreSQL (each test server on a fresh database
-// of its own). PostgreSQL is ROOMGATE_TEST_DATABASE_URL, else a local server
+// Three projects: every suite on the embedded SQLite store, the protocol
+// suites on SQLite with the unary fast path off, and the store-dependent
+// end-to-end, store and domain suites again on PostgreSQL (each test server
+// on a fresh database of its own). PostgreSQL is ROOMGATE_TEST_DATABASE_URL, else a local server
 // if one answers; without one the PostgreSQL project is left out with a
 // visible notice — unless the run requires it (CI), where it stays in and
 // fails, so a missing server can never pass for green.
@@ -45,25 +45,66 @@ export default defineConfig(async () => {
       globalSetup: ["test/support/build-cli.ts"],
       projects: [
         { extends: true as const, test: { name: "sqlite", include: ["test/**/*.test.ts"] } },
-        // The end-to-end suites again with every call through connect-node
-        // (ROOMGATE_FAST_PATH=off; the "sqlite" project runs them with the
-        // fast path on): both paths must pass the same matrix. Left out:
-        // the suites about processes, the CLI and replication (they spawn
-        // `roomgate` processes of their own and test no protocol path).
+        // The protocol suites again with every unary call through
+        // connect-node (ROOMGATE_FAST_PATH=off; the "sqlite" project runs them
+        // with the fast path on): both paths must pass the same matrix. The
+        // fast path (src/server/fast/) replaces only the protocol layer of a
+        // unary call — reading and parsing the body, deadlines, request
+        // headers and context (credentials, cookies, client address, TLS,
+        // request id, the consistency header), writing the answer, its
+        // headers, trailers, error details and compression, draining on
+        // close — and runs the same interceptors around the same service
+        // objects. So the suites here are the ones that assert on those:
+        // raw requests and wire bytes, headers, cookies, error details and
+        // JSON renderings, per-address limits, logs/metrics/traces of calls,
+        // in-flight calls at shutdown. The others drive service behaviour
+        // through the generated clients with well-formed calls (what they
+        // test is the same code on either path), or only streams (always
+        // connect-node), or start the two paths themselves
+        // (fast-path-differential compares them byte for byte in every
+        // project, fast-path-probe serves both), or run roomgate as
+        // processes of their own (the CLI, cluster, replica and one-view
+        // suites: their servers never see this project's environment).
+        // A new suite that tests the protocol layer belongs in this list.
         {
           extends: true as const,
           test: {
             name: "fast-path-off",
-            include: ["test/e2e/**/*.test.ts"],
-            exclude: [
-              "test/e2e/cli*.test.ts",
-              "test/e2e/client-package.test.ts",
-              "test/e2e/cluster.test.ts",
-              "test/e2e/prune-live.test.ts",
-              "test/e2e/*replicas*.test.ts",
-              "test/e2e/readme-first-minutes.test.ts",
-              "test/e2e/webhooks-readme.test.ts",
-              "test/e2e/webhooks-restart.test.ts",
+            include: [
+              // Raw requests, wire bytes, parsing and size limits.
+              "test/e2e/bad-input.test.ts",
+              "test/e2e/create-batch.test.ts",
+              "test/e2e/malformed-binary.test.ts",
+              "test/e2e/protocol-edges.test.ts",
+              "test/e2e/protocols.test.ts",
+              "test/e2e/strict-utf8.test.ts",
+              "test/e2e/reflection.test.ts",
+              "test/e2e/grpc-health.test.ts",
+              "test/e2e/health.test.ts",
+              // Headers, CORS, TLS, cookies, error details, JSON renderings.
+              "test/e2e/cors.test.ts",
+              "test/e2e/tls.test.ts",
+              "test/e2e/users.test.ts",
+              "test/e2e/room-permissions.test.ts",
+              "test/e2e/access-link-revocation.test.ts",
+              "test/e2e/access-rules.test.ts",
+              "test/e2e/moderation.test.ts",
+              "test/e2e/consumer.test.ts",
+              "test/e2e/spaces.test.ts",
+              "test/e2e/users-management.test.ts",
+              "test/e2e/consistency.test.ts",
+              // Per-address and per-key limits (the client address comes from the path).
+              "test/e2e/limits.test.ts",
+              "test/e2e/login-limits.test.ts",
+              "test/e2e/rest-auth-limits.test.ts",
+              // Connections: slow headers, draining, in-flight calls at shutdown.
+              "test/e2e/slow-headers.test.ts",
+              "test/e2e/drain.test.ts",
+              "test/e2e/shutdown.test.ts",
+              // Request logs, metrics and traces of calls.
+              "test/e2e/observability-logs.test.ts",
+              "test/e2e/observability-metrics.test.ts",
+              "test/e2e/observability-traces.test.ts",
             ],
             env: { ROOMGATE_FAST_PATH: "off" },
           },
@@ -76,10 +117,34 @@ export default defineConfig(async () => {
                   name: "postgres",
                   // The suites that go through the store: end to end, the
                   // repositories, and the domain tests that pick their store
-                  // from ROOMGATE_TEST_STORE.
-                  // The client package's pack-and-install test is about
-                  // packaging, not the store: it runs once, under sqlite.
-                  exclude: ["test/e2e/client-package.test.ts"],
+                  // from ROOMGATE_TEST_STORE. Left out, because nothing they
+                  // assert depends on the store beneath (they run once, under
+                  // sqlite): the client package's pack-and-install test
+                  // (packaging); and the protocol suites whose calls are
+                  // refused or answered before the store is reached, or
+                  // whose subject is the transport — parsing and
+                  // malformed bodies (bad-input, malformed-binary,
+                  // strict-utf8), the protocols on the one port and their
+                  // edges, CORS, TLS, slow headers, /healthz, grpc health
+                  // and reflection, and the fast path against connect-node
+                  // (fast-path-differential, fast-path-probe: one App
+                  // beneath both paths).
+                  exclude: [
+                    "test/e2e/client-package.test.ts",
+                    "test/e2e/bad-input.test.ts",
+                    "test/e2e/malformed-binary.test.ts",
+                    "test/e2e/strict-utf8.test.ts",
+                    "test/e2e/protocols.test.ts",
+                    "test/e2e/protocol-edges.test.ts",
+                    "test/e2e/cors.test.ts",
+                    "test/e2e/tls.test.ts",
+                    "test/e2e/slow-headers.test.ts",
+                    "test/e2e/health.test.ts",
+                    "test/e2e/grpc-health.test.ts",
+                    "test/e2e/reflection.test.ts",
+                    "test/e2e/fast-path-differential.test.ts",
+                    "test/e2e/fast-path-probe.test.ts",
+                  ],
                   include: [
                     "test/e2e/**/*.test.ts",
                     "test/store/repositories.test.ts",
