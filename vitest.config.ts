@@ -40,6 +40,16 @@ export default defineConfig(async () => {
       // spent waiting on sockets, child processes and fsync, and vitest's
       // default here (one worker) left a core idle.
       maxWorkers: 2,
+      // A worker runs file after file in one process, keeping the modules it
+      // imported (src/, gen/, the dependencies): importing them again for
+      // every file cost about a second per file, a third of the run. The
+      // test file itself is evaluated anew, the projects never share a
+      // worker (their environments differ), and nothing in src/ or the suites keeps
+      // state in a module or a global across files: no registry, tracer
+      // provider or signal handler is global (each App has its own), no
+      // suite writes process.env or mocks modules, and the one suite on fake
+      // timers (test/domain/lapses) puts the real ones back after each test.
+      isolate: false,
       // The suites that start `roomgate` as a process run the CLI compiled
       // once for the run, not the source under tsx (test/support/build-cli.ts).
       globalSetup: ["test/support/build-cli.ts"],
