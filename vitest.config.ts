@@ -1,5 +1,6 @@
 import pg from "pg";
 import { defineConfig } from "vitest/config";
+import { SlowFirstSequencer } from "./test/support/sequencer.js";
 
 // Three projects: every suite on the embedded SQLite store, the protocol
 // suites on SQLite with the unary fast path off, and the store-dependent
@@ -50,6 +51,8 @@ export default defineConfig(async () => {
       // suite writes process.env or mocks modules, and the one suite on fake
       // timers (test/domain/lapses) puts the real ones back after each test.
       isolate: false,
+      // The slowest suites first within each project (test/support/sequencer.ts).
+      sequence: { sequencer: SlowFirstSequencer },
       // The suites that start `roomgate` as a process run the CLI compiled
       // once for the run, not the source under tsx (test/support/build-cli.ts).
       globalSetup: ["test/support/build-cli.ts"],
