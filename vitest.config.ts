@@ -138,8 +138,9 @@ export default defineConfig(async () => {
                   // whose subject is the transport — parsing and
                   // malformed bodies (bad-input, malformed-binary,
                   // strict-utf8), the protocols on the one port and their
-                  // edges, CORS, TLS, slow headers, /healthz, grpc health
-                  // and reflection, and the fast path against connect-node
+                  // edges, CORS, TLS, slow headers, /healthz, /readyz and
+                  // the drain delay, grpc health and reflection, and the
+                  // fast path against connect-node
                   // (fast-path-differential, fast-path-probe: one App
                   // beneath both paths).
                   exclude: [
@@ -153,6 +154,7 @@ export default defineConfig(async () => {
                     "test/e2e/tls.test.ts",
                     "test/e2e/slow-headers.test.ts",
                     "test/e2e/health.test.ts",
+                    "test/e2e/readyz.test.ts",
                     "test/e2e/grpc-health.test.ts",
                     "test/e2e/reflection.test.ts",
                     "test/e2e/fast-path-differential.test.ts",
