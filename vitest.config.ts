@@ -45,11 +45,12 @@ export default defineConfig(async () => {
       // imported (src/, gen/, the dependencies): importing them again for
       // every file cost about a second per file, a third of the run. The
       // test file itself is evaluated anew, the projects never share a
-      // worker (their environments differ), and nothing in src/ or the suites keeps
-      // state in a module or a global across files: no registry, tracer
-      // provider or signal handler is global (each App has its own), no
-      // suite writes process.env or mocks modules, and the one suite on fake
-      // timers (test/domain/lapses) puts the real ones back after each test.
+      // worker (their environments differ), and nothing in src/ or the
+      // suites keeps state in a module or a global across files: no
+      // registry, tracer provider or signal handler is global (each App has
+      // its own), no suite writes process.env or mocks modules, and the one
+      // suite on fake timers (test/domain/lapses) puts the real ones back
+      // after each test.
       isolate: false,
       // The slowest suites first within each project (test/support/sequencer.ts).
       sequence: { sequencer: SlowFirstSequencer },

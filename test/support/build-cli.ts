@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -71,5 +71,11 @@ export default async function setup(): Promise<() => void> {
     if (--built.users > 0) return;
     delete holder[KEY];
     rmSync(built.dir, { recursive: true, force: true });
+    // .test-build/ itself too, unless another run is using it.
+    try {
+      rmdirSync(dirname(built.dir));
+    } catch {
+      // not empty, or gone already
+    }
   };
 }
