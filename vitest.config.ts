@@ -138,17 +138,19 @@ export default defineConfig(async () => {
                   // refused or answered before the store is reached, or
                   // whose subject is the transport — parsing and
                   // malformed bodies (bad-input, malformed-binary,
-                  // strict-utf8), the protocols on the one port and their
-                  // edges, CORS, TLS, slow headers, /healthz, /readyz and
-                  // the drain delay, grpc health and reflection, and the
-                  // fast path against connect-node
-                  // (fast-path-differential, fast-path-probe: one App
-                  // beneath both paths).
+                  // strict-utf8, early-answer: an oversized body is refused
+                  // before anything is read from the store), the protocols
+                  // on the one port and their edges, CORS, TLS, slow
+                  // headers, /healthz, /readyz and the drain delay, grpc
+                  // health and reflection, and the fast path against
+                  // connect-node (fast-path-differential, fast-path-probe:
+                  // one App beneath both paths).
                   exclude: [
                     "test/e2e/client-package.test.ts",
                     "test/e2e/bad-input.test.ts",
                     "test/e2e/malformed-binary.test.ts",
                     "test/e2e/strict-utf8.test.ts",
+                    "test/e2e/early-answer.test.ts",
                     "test/e2e/protocols.test.ts",
                     "test/e2e/protocol-edges.test.ts",
                     "test/e2e/cors.test.ts",
