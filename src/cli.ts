@@ -23,7 +23,7 @@ import { RoomgateError } from "./domain/errors.js";
 import { EventType } from "../gen/room/events/private/v1/service_pb.js";
 import type { Database } from "./store/database.js";
 import { SqlJournal } from "./store/journal-store.js";
-import { loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
+import { formatKeysConfig, loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
 import { pruneInBatches, SqlMaintenanceStore, type PruneTarget } from "./store/maintenance-store.js";
 import { SqlTenantStore } from "./store/tenant-store.js";
 import { ensurePortFree } from "./cli/port-check.js";
@@ -169,6 +169,16 @@ tokenKeys
     await announceKeyringChange();
     console.log(`key ${id} retired: tokens sealed with it no longer verify; ${left.length} key(s) left`);
     console.log(RELOAD_HINT);
+  });
+
+tokenKeys
+  .command("export")
+  .description("print the keyring as ROOMGATE_TOKEN_KEYS takes it (id:secret,…, active key first) to stdout; it is the secret")
+  .action(() => {
+    const { keys } = keyFileKeys();
+    // The keys go to stdout only (by design: the operator asked for them); the warning to stderr keeps a pipe clean.
+    console.error("roomgate: warning: this is the token keyring's secret: whoever holds it can mint and read every token. Keep it out of logs, shell history and version control");
+    process.stdout.write(`${formatKeysConfig(keys)}\n`);
   });
 
 const apiKeys = program.command("api-keys").description("manage tenants' API keys");
