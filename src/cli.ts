@@ -66,8 +66,9 @@ program
     announce(config, log, await prepareOnce(config, log));
     await startupStop.exitIfRequested();
     log.debug({ workers }, "start-up: forking workers");
-    startupStop.handOver();
     new WorkerPool({ workers, host: config.host, port, graceMs: config.shutdownGraceMs, tls: Boolean(config.tlsCert), log }).start();
+    // After the pool's handlers are in: a signal not yet dispatched reaches them.
+    startupStop.handOver();
   });
 
 /** Says once what this start created; the bootstrap API key goes to stdout, never to the log. */
@@ -92,13 +93,13 @@ async function serveSingle(config: Config, log: Logger): Promise<void> {
   log.debug("start-up: store ready, starting to listen");
   const server = await serve(app);
   log.info({ port: server.port, tls: Boolean(config.tlsCert) }, "roomgate listening");
-  // A stop that came while the server started listening drains it now.
-  const stopped = startupStop.handOver();
-  if (stopped !== undefined) return drainAndExit(server, stopped, log);
   process.once("SIGTERM", () => drainAndExit(server, "SIGTERM", log));
   process.once("SIGINT", () => drainAndExit(server, "SIGINT", log));
   const reload = keyringReloader(config, app.reloadKeys);
   process.on("SIGHUP", () => reload("SIGHUP"));
+  // A stop that came while the server started listening drains it now.
+  const stopped = startupStop.handOver();
+  if (stopped !== undefined) drainAndExit(server, stopped, log);
 }
 
 const tokenKeys = program.command("token-keys").description("manage the token encryption keyring (key file)");

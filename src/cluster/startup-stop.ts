@@ -14,8 +14,8 @@ const WATCHED: readonly NodeJS.Signals[] = [...STOPS, "SIGHUP"];
  * signal is recorded, the current step finishes, and the process ends at the
  * next safe point with a log line and exit code 0 ({@link exitIfRequested}).
  * SIGHUP (reload the key file) means nothing yet: the keys are read as the
- * process starts. Once the serving code takes over, {@link handOver} removes
- * these handlers in the same tick as it installs its own.
+ * process starts. Once the serving code has installed its own handlers,
+ * {@link handOver} removes these.
  */
 export class StartupStop {
   private requested: NodeJS.Signals | undefined;
@@ -24,7 +24,10 @@ export class StartupStop {
   private log: Logger | undefined;
   private boundMs: number | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** After {@link release}: a signal ends the process as Node's default would. */
+  private passThrough = false;
   private readonly onSignal = (signal: NodeJS.Signals): void => {
+    if (this.passThrough) return this.reRaise(signal);
     this.first ??= signal;
     if (!STOPS.includes(signal) || this.requested !== undefined) return;
     this.requested = signal;
@@ -74,7 +77,14 @@ export class StartupStop {
     process.exit(0);
   }
 
-  /** Removes the handlers for the serving code's own; returns the stop signal received meanwhile (the caller acts on it). */
+  /**
+   * Removes these handlers; returns the stop signal received so far (the
+   * caller acts on it). Call it only after installing the serving code's own
+   * handlers: Node drops a signal that was caught but not yet dispatched when
+   * its last listener goes, and start-up may not have let the event loop
+   * dispatch one yet (synchronous store work); with the new listener already
+   * there, such a signal reaches it.
+   */
   handOver(): NodeJS.Signals | undefined {
     for (const s of WATCHED) process.off(s, this.onSignal);
     clearTimeout(this.timer);
@@ -82,13 +92,20 @@ export class StartupStop {
   }
 
   /**
-   * For the commands other than `serve`: their signals behave as Node's
-   * defaults again, and a signal that already arrived ends the process now,
-   * as it would have without these handlers.
+   * For the commands other than `serve`: a signal ends the process as it
+   * would without these handlers — now, if one already arrived. The handlers
+   * stay (re-raising) rather than go, so that a signal not yet dispatched is
+   * not dropped.
    */
   release(): void {
-    this.handOver();
-    if (this.first !== undefined) process.kill(process.pid, this.first);
+    this.passThrough = true;
+    clearTimeout(this.timer);
+    if (this.first !== undefined) this.reRaise(this.first);
+  }
+
+  private reRaise(signal: NodeJS.Signals): void {
+    for (const s of WATCHED) process.off(s, this.onSignal);
+    process.kill(process.pid, signal);
   }
 }
 
