@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: from here on a signal during start-up is recorded, not fatal (see StartupStop).
+import { startupStop } from "./cluster/startup-stop.js";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Command, InvalidArgumentError } from "commander";
 import cluster from "node:cluster";
@@ -23,7 +25,7 @@ import { RoomgateError } from "./domain/errors.js";
 import { EventType } from "../gen/room/events/private/v1/service_pb.js";
 import type { Database } from "./store/database.js";
 import { SqlJournal } from "./store/journal-store.js";
-import { loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
+import { formatKeysConfig, loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
 import { pruneInBatches, SqlMaintenanceStore, type PruneTarget } from "./store/maintenance-store.js";
 import { SqlTenantStore } from "./store/tenant-store.js";
 import { ensurePortFree } from "./cli/port-check.js";
@@ -49,15 +51,24 @@ program
     if (cluster.isWorker) return runWorker(config, createLogger(config.logLevel).child({ worker: cluster.worker!.id }));
     const log = createLogger(config.logLevel);
     const workers = opts.workers ?? config.workers;
+    startupStop.attach(log, config.shutdownGraceMs);
+    log.debug({ workers }, "start-up: checking the port");
     // A taken port fails here, before the store, key file or bootstrap
     // tenant is written (and before a key is printed that nothing serves).
     await ensurePortFree(config.host, config.port);
+    await startupStop.exitIfRequested();
     if (workers === 1) return serveSingle(config, log);
     // The port first (a free one for 0), then the one-time work before any
     // worker exists: workers find it done.
     const port = await choosePort(config.host, config.port);
+    log.debug("start-up: preparing the key file and the store");
+    // Announced even when a stop came meanwhile: a bootstrap key is printed once or never usable.
     announce(config, log, await prepareOnce(config, log));
+    await startupStop.exitIfRequested();
+    log.debug({ workers }, "start-up: forking workers");
     new WorkerPool({ workers, host: config.host, port, graceMs: config.shutdownGraceMs, tls: Boolean(config.tlsCert), log }).start();
+    // After the pool's handlers are in: a signal not yet dispatched reaches them.
+    startupStop.handOver();
   });
 
 /** Says once what this start created; the bootstrap API key goes to stdout, never to the log. */
@@ -75,14 +86,20 @@ function announce(config: Config, log: Logger, started: { bootstrap: BootstrapRe
 
 /** `serve` as one process, no cluster at all (`--workers 1`). */
 async function serveSingle(config: Config, log: Logger): Promise<void> {
+  log.debug("start-up: opening the store");
   const app = await createApp(config, log);
   announce(config, log, app);
+  await startupStop.exitIfRequested(() => app.close());
+  log.debug("start-up: store ready, starting to listen");
   const server = await serve(app);
   log.info({ port: server.port, tls: Boolean(config.tlsCert) }, "roomgate listening");
   process.once("SIGTERM", () => drainAndExit(server, "SIGTERM", log));
   process.once("SIGINT", () => drainAndExit(server, "SIGINT", log));
   const reload = keyringReloader(config, app.reloadKeys);
   process.on("SIGHUP", () => reload("SIGHUP"));
+  // A stop that came while the server started listening drains it now.
+  const stopped = startupStop.handOver();
+  if (stopped !== undefined) drainAndExit(server, stopped, log);
 }
 
 const tokenKeys = program.command("token-keys").description("manage the token encryption keyring (key file)");
@@ -169,6 +186,16 @@ tokenKeys
     await announceKeyringChange();
     console.log(`key ${id} retired: tokens sealed with it no longer verify; ${left.length} key(s) left`);
     console.log(RELOAD_HINT);
+  });
+
+tokenKeys
+  .command("export")
+  .description("print the keyring as ROOMGATE_TOKEN_KEYS takes it (id:secret,…, active key first) to stdout; it is the secret")
+  .action(() => {
+    const { keys } = keyFileKeys();
+    // The keys go to stdout only (by design: the operator asked for them); the warning to stderr keeps a pipe clean.
+    console.error("roomgate: warning: this is the token keyring's secret: whoever holds it can mint and read every token. Keep it out of logs, shell history and version control");
+    process.stdout.write(`${formatKeysConfig(keys)}\n`);
   });
 
 const apiKeys = program.command("api-keys").description("manage tenants' API keys");
@@ -397,6 +424,11 @@ function jsonObject(raw: string): JsonObject {
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CliError("--metadata must be a JSON object");
   return v as JsonObject;
 }
+
+// Only `serve` has a start-up to protect; every other command gets Node's default signals back.
+program.hook("preAction", (_program, command) => {
+  if (command.name() !== "serve") startupStop.release();
+});
 
 // `roomgate` alone serves; anything else is a command commander must know.
 const args = process.argv.slice(2);

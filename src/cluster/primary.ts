@@ -62,6 +62,8 @@ export class WorkerPool {
   private readonly respawns = new Set<NodeJS.Timeout>();
   private readonly policy: RestartPolicy;
   private exitCode = 0;
+  /** The signal stop() sent the workers. */
+  private stopSignal: NodeJS.Signals | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   /** Answers a worker's scrape with every worker's metrics together. */
   private readonly metrics = metricsResponder();
@@ -122,7 +124,11 @@ export class WorkerPool {
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     const log = this.opts.log;
     if (this.phase === "stopping") {
-      if (code !== 0) {
+      // Killed by the very signal it was sent: it got it before its code
+      // could handle signals, so it had started nothing and stopped as asked.
+      if (signal !== null && signal === this.stopSignal) {
+        log.info({ worker: worker.id, signal }, "worker stopped before it started");
+      } else if (code !== 0) {
         this.exitCode = 1;
         log.warn({ worker: worker.id, code, signal }, "worker did not stop cleanly");
       }
@@ -162,6 +168,7 @@ export class WorkerPool {
     // The second signal of a double Ctrl-C (or a forwarded one) changes nothing.
     if (this.phase === "stopping") return;
     this.phase = "stopping";
+    this.stopSignal = signal;
     this.exitCode = Math.max(this.exitCode, exitCode);
     for (const t of this.respawns) clearTimeout(t);
     this.respawns.clear();

@@ -6,6 +6,7 @@ import { tellPrimary } from "./messages.js";
 import { shareMetricsWithCluster } from "./metrics.js";
 import { drainAndExit, keyringReloader } from "./serving.js";
 import { SiblingSync } from "./sibling-sync.js";
+import { startupStop } from "./startup-stop.js";
 import { LEASE_MARGIN_MS } from "../domain/feed/removal-barrier.js";
 
 /**
@@ -34,12 +35,23 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
   // SIGHUP's default action ends the process: a forwarded one must never kill a starting worker.
   process.on("SIGHUP", () => (reload ? reload("SIGHUP") : (reloadPending = true)));
+  // A stop recorded while the CLI's modules loaded counts as if it came now.
+  const early = startupStop.handOver();
+  if (early !== undefined) stop(early);
+  log.debug("start-up: building the app");
 
   // Listening from the first moment: a sibling's write during this start is applied before this worker answers.
   const siblings = new SiblingSync(config.replicaLeaseMs + LEASE_MARGIN_MS);
   let app: App | undefined;
   try {
     app = await createApp(config, log, { siblings });
+    if (stopSignal !== undefined) {
+      // Stopped while starting: never listen, close what is open and end cleanly.
+      await app.close();
+      log.info({ signal: stopSignal }, "stopped during start-up");
+      process.exit(0);
+    }
+    log.debug("start-up: app ready, starting to listen");
     if (app.bootstrap.newKey) {
       // Only when the database was replaced under a running primary; the key is never shown by a worker.
       log.warn({ tenantId: app.bootstrap.tenantId }, "a worker bootstrapped a tenant; create its API key with `roomgate api-keys create --tenant`");

@@ -235,3 +235,17 @@ export function parseKeysConfig(value: string): TokenKey[] {
   });
   return checkKeyring(keys, "ROOMGATE_TOKEN_KEYS");
 }
+
+/**
+ * The inverse of {@link parseKeysConfig}: the keyring as `ROOMGATE_TOKEN_KEYS`
+ * takes it, `id:secret` entries joined by commas, the active key first and
+ * the decrypt-only keys after it in their order. The result is the secret
+ * itself: print it only where the operator asked for it, never log it.
+ *
+ * @throws Error if `keys` is not a valid keyring (no active key, duplicate ids).
+ */
+export function formatKeysConfig(keys: readonly TokenKey[]): string {
+  checkKeyring([...keys], "refusing to export token keys");
+  const ordered = [...keys.filter((k) => k.state === "active"), ...keys.filter((k) => k.state !== "active")];
+  return ordered.map((k) => `${k.id}:${encodeBase64Url(k.secret)}`).join(",");
+}
