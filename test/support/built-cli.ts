@@ -19,6 +19,9 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Builds dist/ when out of date; resolves to the built entry point. */
 export async function builtCli(repo: string = REPO): Promise<string> {
+  // In a vitest run the globalSetup compiled the CLI once already (test/support/build-cli.ts).
+  const compiled = process.env["ROOMGATE_TEST_CLI"];
+  if (repo === REPO && compiled) return join(dirname(compiled), "main.js");
   await run(process.execPath, [join(repo, "scripts", "build.mjs")], { cwd: repo, maxBuffer: 16 << 20 });
   return join(repo, "dist", "src", "main.js");
 }
