@@ -24,29 +24,26 @@ export function postFresh(port: number, path: string, bearer: string, body: unkn
         agent: false,
         headers: { "content-type": "application/json", ...(bearer === "" ? {} : { authorization: `Bearer ${bearer}` }), ...headers },
       },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode!, json: text === "" ? undefined : JSON.parse(text) }));
-        res.on("error", reject);
-      },
+      (res) => collect(res, resolve, reject),
     );
     req.on("error", reject);
     req.end(data);
   });
 }
 
+/** Reads an answer's body and parses it as JSON (undefined when empty). */
+function collect(res: http.IncomingMessage, resolve: (a: JsonAnswer) => void, reject: (err: Error) => void): void {
+  let text = "";
+  res.setEncoding("utf8");
+  res.on("data", (c: string) => (text += c));
+  res.on("end", () => resolve({ status: res.statusCode!, json: text === "" ? undefined : JSON.parse(text) }));
+  res.on("error", reject);
+}
+
 /** A GET on a connection of its own (seed 002's REST route). */
 export function getFresh(port: number, path: string, headers: Record<string, string> = {}): Promise<JsonAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: "GET", agent: false, headers }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode!, json: text === "" ? undefined : JSON.parse(text) }));
-      res.on("error", reject);
-    });
+    const req = http.request({ host: "127.0.0.1", port, path, method: "GET", agent: false, headers }, (res) => collect(res, resolve, reject));
     req.on("error", reject);
     req.end();
   });
