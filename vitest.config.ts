@@ -160,6 +160,7 @@ export default defineConfig(async () => {
                     "test/e2e/health.test.ts",
                     "test/e2e/readyz.test.ts",
                     "test/e2e/sigterm-drain.test.ts",
+                    "test/e2e/sigterm-drain-h2.test.ts",
                     "test/e2e/grpc-health.test.ts",
                     "test/e2e/reflection.test.ts",
                     "test/e2e/fast-path-differential.test.ts",

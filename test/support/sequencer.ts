@@ -15,6 +15,7 @@ const SLOW_FIRST = [
   "test/e2e/cli-maintenance.test.ts",
   "test/e2e/prune-live.test.ts",
   "test/e2e/sigterm-drain.test.ts",
+  "test/e2e/sigterm-drain-h2.test.ts",
   "test/e2e/readme-replicas.test.ts",
   "test/bench/http-bench.test.ts",
   "test/e2e/replicas.test.ts",
