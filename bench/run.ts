@@ -4,13 +4,13 @@
  * Never run in CI: the figures are ratios against baselines of the same run
  * and still depend on the machine.
  *
- * Run: npm run bench [-- codec rpc http create-batch revocations replicas]   (names select a subset)
+ * Run: npm run bench [-- codec rpc http create-batch revocations replicas consistency rolling-restart]   (names select a subset)
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const ALL = ["codec", "rpc", "http", "create-batch", "revocations", "replicas", "consistency"] as const;
+const ALL = ["codec", "rpc", "http", "create-batch", "revocations", "replicas", "consistency", "rolling-restart"] as const;
 let interrupted = false;
 
 function runOne(name: string): Promise<number> {

@@ -138,6 +138,8 @@ export interface RoomgateProcess {
   output(): string;
   /** SIGTERM, wait for the exit (SIGKILL after 10 s). */
   stop(): Promise<void>;
+  /** The exit code once it has exited (null while running, or when ended by a signal). */
+  exitCode(): number | null;
 }
 
 /** A free TCP port on 127.0.0.1 (probed and released, so the server can be told its port). */
@@ -157,13 +159,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Starts `roomgate serve --workers <workers>` on `store` with the benchmark
  * settings (LOG_LEVEL=warn, no per-key rate limit) plus `env`. The port is
- * chosen here, since at warn level the server does not log it; readiness is
+ * chosen here, since at warn level the server does not log it — unless `env`
+ * sets PORT (a replica restarted on its old port, behind a balancer); readiness is
  * a 200 from /healthz, polled every 5 ms (that is the start-up time's
  * resolution), and for a cluster also every worker forked.
  */
 export async function startRoomgate(store: BenchStore, workers: number, env: Readonly<Record<string, string>> = {}): Promise<RoomgateProcess> {
   hookExit();
-  const port = await freePort();
+  const port = env["PORT"] !== undefined ? Number(env["PORT"]) : await freePort();
   const fullEnv: NodeJS.ProcessEnv = {
     PATH: process.env["PATH"],
     HOME: process.env["HOME"],
@@ -228,5 +231,6 @@ export async function startRoomgate(store: BenchStore, workers: number, env: Rea
     }
     await sleep(5);
   }
-  return { pid: proc.pid!, port, baseUrl, workers, startupMs: performance.now() - t0, servingPids, output: () => out, stop };
+  const exitCode = () => proc.exitCode;
+  return { pid: proc.pid!, port, baseUrl, workers, startupMs: performance.now() - t0, servingPids, output: () => out, stop, exitCode };
 }
