@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { freePort } from "../support/free-port.js";
+import { freePort } from "../../bench/lib/replica-procs.js";
 import { getFresh, postFresh, RPC } from "../support/json-calls.js";
 
 /**
