@@ -209,7 +209,11 @@ describe("serve --workers 2", () => {
     const ready = await srv.waitFor("the primary reports every worker listening", (l) => /^listening on .* with 2 workers$/.test(l.msg ?? ""), 0, 60_000);
     port = ready.port!;
     key = /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!;
-    for (const l of srv.lines()) if (l.msg === "worker listening") pids.set(l.worker!, l.pid!);
+    // Each worker's own line may reach the shared pipe after the primary's: wait for both.
+    for (const w of [1, 2]) {
+      const l = await srv.waitFor(`worker ${w}'s listening line`, (x) => x.msg === "worker listening" && x.worker === w);
+      pids.set(w, l.pid!);
+    }
   });
 
   afterAll(async () => {
@@ -308,7 +312,7 @@ describe("serve --workers 2", () => {
 
     const replaced = await srv.waitFor("a replacement listens", (l) => l.msg === "replacement worker listening", from);
     expect(replaced).toMatchObject({ worker: 3, workers: 2 });
-    const started = srv.lines().find((l) => l.msg === "worker listening" && l.worker === 3)!;
+    const started = await srv.waitFor("the replacement's listening line", (l) => l.msg === "worker listening" && l.worker === 3);
     expect(started.port).toBe(port);
     pids.set(3, started.pid!);
     pids.delete(1);

@@ -60,6 +60,8 @@ class Watcher {
     const before = srv.app.bus.size;
     const w = new Watcher(createClient(Events, transport), req, key);
     w.pending = w.it.next(); // sends the request
+    // A stream may end with an error (a server shutting down: unavailable) before the test reads it.
+    w.pending.catch(() => undefined);
     await waitFor(() => srv.app.bus.size > before, "the watch to subscribe");
     return w;
   }
