@@ -108,13 +108,14 @@ export class OnePortServer {
   }
 
   /**
-   * Drains and closes: answers every request that reaches it from now on
-   * (HTTP/1.1 with `Connection: close`; HTTP/2 sessions get GOAWAY and
-   * finish their streams), keeps accepting for `acceptMs` (a load balancer
-   * polling readiness needs that long to stop sending), accepts the
-   * connections already queued, and stops accepting; resolves once every
-   * connection is closed — or after `graceMs` from the call, when whatever
-   * is left is cut off — with the number of connections cut off.
+   * Drains and closes: keeps accepting for `acceptMs` (a load balancer
+   * polling readiness needs that long to stop sending; answers already say
+   * `Connection: close` then), accepts the connections the kernel has
+   * queued, stops accepting, and from then on answers every request that
+   * reaches it with `Connection: close` (HTTP/1.1; HTTP/2 sessions get
+   * GOAWAY and finish their streams); resolves once every connection is
+   * closed — or after `graceMs` from the call, when whatever is left is cut
+   * off — with the number of connections cut off.
    */
   close(graceMs = 10_000, acceptMs = 0): Promise<number> {
     this.closing ??= this.drain(graceMs, acceptMs);
