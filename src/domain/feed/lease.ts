@@ -99,11 +99,6 @@ export class FeedLease {
     this.now = deps.now ?? (() => performance.now());
   }
 
-  /** The lease length, for writers waiting on the other processes. */
-  get leaseMs(): number {
-    return this.deps.leaseMs;
-  }
-
   /** Confirms once (the first lease), then renews it every quarter lease. */
   async start(): Promise<void> {
     await this.confirm();
