@@ -31,7 +31,9 @@ export default defineConfig(async () => {
   const withPostgres = required || (await postgresAnswers());
   if (!withPostgres) {
     const shown = url.replace(/\/\/[^@/]*@/, "//***@");
-    console.warn(`\n*** PostgreSQL not reachable at ${shown}: the PostgreSQL test project is SKIPPED (set ROOMGATE_TEST_DATABASE_URL) ***\n`);
+    console.warn(
+      `\n*** PostgreSQL not reachable at ${shown}: the PostgreSQL test project is SKIPPED (set ROOMGATE_TEST_DATABASE_URL) ***\n`,
+    );
   }
   return {
     test: {
@@ -59,7 +61,10 @@ export default defineConfig(async () => {
       globalSetup: ["test/support/build-cli.ts"],
       projects: [
         // The README's replicas commands run PostgreSQL themselves: only in the postgres project (present whenever PostgreSQL is).
-        { extends: true as const, test: { name: "sqlite", include: ["test/**/*.test.ts"], exclude: ["test/e2e/readme-replicas.test.ts"] } },
+        {
+          extends: true as const,
+          test: { name: "sqlite", include: ["test/**/*.test.ts"], exclude: ["test/e2e/readme-replicas.test.ts"] },
+        },
         // The protocol suites again with every unary call through
         // connect-node (ROOMGATE_FAST_PATH=off; the "sqlite" project runs them
         // with the fast path on): both paths must pass the same matrix. The

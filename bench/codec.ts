@@ -83,8 +83,10 @@ const joseKey = await webcrypto.subtle.importKey("raw", secret, "AES-GCM", false
 const joseHeader = { alg: "dir", enc: "A256GCM" } as const;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const joseSeal = () => new CompactEncrypt(encoder.encode(JSON.stringify(jsonClaims))).setProtectedHeader(joseHeader).encrypt(joseKey);
-const joseOpen = async (t: string) => JSON.parse(decoder.decode((await compactDecrypt(t, joseKey)).plaintext)) as unknown;
+const joseSeal = () =>
+  new CompactEncrypt(encoder.encode(JSON.stringify(jsonClaims))).setProtectedHeader(joseHeader).encrypt(joseKey);
+const joseOpen = async (t: string) =>
+  JSON.parse(decoder.decode((await compactDecrypt(t, joseKey)).plaintext)) as unknown;
 
 // --- sanity: every contender round-trips -------------------------------------
 const ourToken = ourSeal();
@@ -92,14 +94,21 @@ const rawToken = rawSeal();
 const joseToken = await joseSeal();
 if (ourOpen(ourToken).roomId !== claims.roomId) throw new Error("ours does not round-trip");
 if (rawOpen(rawToken).roomId !== claims.roomId) throw new Error("raw does not round-trip");
-if ((await joseOpen(joseToken) as { room: string }).room !== claims.roomId) throw new Error("jose does not round-trip");
+if (((await joseOpen(joseToken)) as { room: string }).room !== claims.roomId)
+  throw new Error("jose does not round-trip");
 
 // The service's verify path (RoomTokens.verify): decrypt, decode, tenant and
 // expiry checks. Warm = the token was verified before (services verify the
 // same token on every message); cold = the cache disabled, every call opens.
 const noStore = { recordGrants: async () => undefined };
 const warm = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, Date.now, standaloneLive());
-const cold = new RoomTokens(codec, noStore, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 }, Date.now, standaloneLive());
+const cold = new RoomTokens(
+  codec,
+  noStore,
+  { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 },
+  Date.now,
+  standaloneLive(),
+);
 const [verifyToken] = await warm.issue(claims.tenantId, "bench", [
   { userId: claims.userId, roomId: claims.roomId, permissions: [200], metadata: { note: "temporary moderator" } },
 ]);
@@ -126,7 +135,8 @@ const cases: Record<string, () => unknown> = {
 const perCall: Record<string, number> = { [`open jose-jwe(${JOSE_IN_FLIGHT} in flight)`]: JOSE_IN_FLIGHT };
 const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (let r = 0; r < rounds; r++) {
-  for (const [name, fn] of Object.entries(cases)) samples[name]!.push((await measure(name, fn, { minMs })) * (perCall[name] ?? 1));
+  for (const [name, fn] of Object.entries(cases))
+    samples[name]!.push((await measure(name, fn, { minMs })) * (perCall[name] ?? 1));
   process.stderr.write(`round ${r + 1}/${rounds} done\n`);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -137,7 +147,11 @@ console.log(
   `token length: ours ${ourToken.length} chars (claims ${toBinary(ClaimsSchema, claims).length} B protobuf), ` +
     `raw-aes-gcm ${rawToken.length}, jose-jwe ${joseToken.length} (claims ${JSON.stringify(jsonClaims).length} B JSON)`,
 );
-printRatios("seal", "seal ours", Object.fromEntries(["seal ours", "seal raw-aes-gcm", "seal jose-jwe"].map((n) => [n, ops(n)])));
+printRatios(
+  "seal",
+  "seal ours",
+  Object.fromEntries(["seal ours", "seal raw-aes-gcm", "seal jose-jwe"].map((n) => [n, ops(n)])),
+);
 printRatios(
   "open",
   "open ours",

@@ -23,7 +23,14 @@ import pg from "pg";
 import { call, callOk } from "./lib/connect-json.js";
 import { quantile } from "./lib/h2load.js";
 import { loadAverage } from "./lib/procfs.js";
-import { BENCH_API_KEY, createStore, postgresAnswers, startRoomgate, type BenchStore, type RoomgateProcess } from "./lib/replica-procs.js";
+import {
+  BENCH_API_KEY,
+  createStore,
+  postgresAnswers,
+  startRoomgate,
+  type BenchStore,
+  type RoomgateProcess,
+} from "./lib/replica-procs.js";
 
 const { values: args } = parseArgs({ options: { samples: { type: "string", default: "300" } } });
 const SAMPLES = Number(args.samples);
@@ -35,7 +42,9 @@ const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 const p = (xs: number[]) => `${ms(quantile(xs, 0.5))} / ${ms(quantile(xs, 0.99))} ms`;
 
 async function createToken(rg: RoomgateProcess, userId: string): Promise<string> {
-  const r = await callOk(rg.baseUrl, BENCH_API_KEY, `${TOKENS}/Create`, { arguments: [{ user_id: userId, room_id: ROOM, permissions: [SEND] }] });
+  const r = await callOk(rg.baseUrl, BENCH_API_KEY, `${TOKENS}/Create`, {
+    arguments: [{ user_id: userId, room_id: ROOM, permissions: [SEND] }],
+  });
   return (r["tokens"] as string[])[0]!;
 }
 
@@ -54,11 +63,18 @@ async function timed(n: number, once: (i: number) => Promise<unknown>): Promise<
 async function writeLatencies(rg: RoomgateProcess): Promise<{ revoke: number[]; create: number[] }> {
   const users = Array.from({ length: SAMPLES }, () => randomUUID());
   const create = await timed(SAMPLES, (i) => createToken(rg, users[i]!));
-  const revoke = await timed(SAMPLES, (i) => callOk(rg.baseUrl, BENCH_API_KEY, `${TOKENS}/RevokeUser`, { user_id: users[i], reason: "bench" }));
+  const revoke = await timed(SAMPLES, (i) =>
+    callOk(rg.baseUrl, BENCH_API_KEY, `${TOKENS}/RevokeUser`, { user_id: users[i], reason: "bench" }),
+  );
   return { revoke, create };
 }
 
-async function withReplicas<T>(kind: "sqlite" | "postgres", count: number, workers: number, fn: (rs: RoomgateProcess[], store: BenchStore) => Promise<T>): Promise<T> {
+async function withReplicas<T>(
+  kind: "sqlite" | "postgres",
+  count: number,
+  workers: number,
+  fn: (rs: RoomgateProcess[], store: BenchStore) => Promise<T>,
+): Promise<T> {
   const store = await createStore(kind);
   const rs: RoomgateProcess[] = [];
   try {
@@ -71,21 +87,41 @@ async function withReplicas<T>(kind: "sqlite" | "postgres", count: number, worke
   }
 }
 
-async function latencySection(label: string, kind: "sqlite" | "postgres", base: [number, number], other: [number, number]): Promise<void> {
+async function latencySection(
+  label: string,
+  kind: "sqlite" | "postgres",
+  base: [number, number],
+  other: [number, number],
+): Promise<void> {
   const [baseCount, baseWorkers] = base;
   const [otherCount, otherWorkers] = other;
   const a = await withReplicas(kind, baseCount, baseWorkers, (rs) => writeLatencies(rs[0]!));
   const b = await withReplicas(kind, otherCount, otherWorkers, (rs) => writeLatencies(rs[0]!));
   const what = (n: number, w: number) => `${n} replica${n > 1 ? "s" : ""} × ${w} worker${w > 1 ? "s" : ""}`;
-  for (const [name, x, y] of [["RevokeUser", a.revoke, b.revoke], ["Create ×1", a.create, b.create]] as const) {
+  for (const [name, x, y] of [
+    ["RevokeUser", a.revoke, b.revoke],
+    ["Create ×1", a.create, b.create],
+  ] as const) {
     const rise = quantile(y, 0.5) - quantile(x, 0.5);
-    console.log(`  ${label} ${name.padEnd(10)} ${what(baseCount, baseWorkers)}: p50/p99 ${p(x)}   ${what(otherCount, otherWorkers)}: ${p(y)}   p50 rise ${ms(rise)} ms`);
-    summary.push([`${name} p50/p99, ${label}, ${what(otherCount, otherWorkers)}`, p(y), `${what(baseCount, baseWorkers)}: ${p(x)}`, `p50 ${rise >= 0 ? "+" : ""}${ms(rise)} ms`]);
+    console.log(
+      `  ${label} ${name.padEnd(10)} ${what(baseCount, baseWorkers)}: p50/p99 ${p(x)}   ${what(otherCount, otherWorkers)}: ${p(y)}   p50 rise ${ms(rise)} ms`,
+    );
+    summary.push([
+      `${name} p50/p99, ${label}, ${what(otherCount, otherWorkers)}`,
+      p(y),
+      `${what(baseCount, baseWorkers)}: ${p(x)}`,
+      `p50 ${rise >= 0 ? "+" : ""}${ms(rise)} ms`,
+    ]);
   }
 }
 
 /** Polls Verify of `token` on `r` until `done` says the answer shows the write; ms from `t0`. */
-async function until(r: RoomgateProcess, token: string, t0: number, done: (res: Awaited<ReturnType<typeof call>>) => boolean): Promise<number> {
+async function until(
+  r: RoomgateProcess,
+  token: string,
+  t0: number,
+  done: (res: Awaited<ReturnType<typeof call>>) => boolean,
+): Promise<number> {
   for (;;) {
     const res = await call(r.baseUrl, BENCH_API_KEY, `${TOKENS}/Verify`, { token });
     if (done(res)) return performance.now() - t0;
@@ -101,26 +137,51 @@ async function propagation(rs: RoomgateProcess[]): Promise<void> {
   for (let i = 0; i < SAMPLES; i++) {
     const userId = randomUUID();
     const token = await createToken(a, userId);
-    const act = (action: string) => callOk(a.baseUrl, BENCH_API_KEY, "room.moderation.private.v1.Service/Act", { action, room_id: ROOM, target_user_id: userId });
+    const act = (action: string) =>
+      callOk(a.baseUrl, BENCH_API_KEY, "room.moderation.private.v1.Service/Act", {
+        action,
+        room_id: ROOM,
+        target_user_id: userId,
+      });
     await act("ACTION_CHAT_MUTE");
-    await Promise.all(others.map((r) => until(r, token, performance.now(), (res) => res.ok && !(res.body["permissions"] as string[]).includes(SEND))));
+    await Promise.all(
+      others.map((r) =>
+        until(r, token, performance.now(), (res) => res.ok && !(res.body["permissions"] as string[]).includes(SEND)),
+      ),
+    );
     await act("ACTION_CHAT_UNMUTE");
     let t0 = performance.now();
-    const g = await Promise.all(others.map((r) => until(r, token, t0, (res) => res.ok && (res.body["permissions"] as string[]).includes(SEND))));
+    const g = await Promise.all(
+      others.map((r) => until(r, token, t0, (res) => res.ok && (res.body["permissions"] as string[]).includes(SEND))),
+    );
     granting.push(Math.max(...g));
     await callOk(a.baseUrl, BENCH_API_KEY, `${TOKENS}/RevokeUser`, { user_id: userId, reason: "bench" });
     t0 = performance.now();
     let polls = 0;
-    const r = await Promise.all(others.map((o) => until(o, token, t0, (res) => (polls++, !res.ok && res.code === "unauthenticated"))));
+    const r = await Promise.all(
+      others.map((o) => until(o, token, t0, (res) => (polls++, !res.ok && res.code === "unauthenticated"))),
+    );
     removing.push(Math.max(...r));
     if (polls === others.length) firstRefused++;
   }
   removing.sort((x, y) => x - y);
   granting.sort((x, y) => x - y);
-  console.log(`  removing (RevokeUser): answer → B and C refuse: p50/p99 ${p(removing)}; refused on the first call by both: ${firstRefused}/${SAMPLES}`);
+  console.log(
+    `  removing (RevokeUser): answer → B and C refuse: p50/p99 ${p(removing)}; refused on the first call by both: ${firstRefused}/${SAMPLES}`,
+  );
   console.log(`  granting (unmute):     answer → B and C allow:  p50/p99 ${p(granting)}`);
-  summary.push(["propagation, removing, PostgreSQL ×3", p(removing), `first call refused ${SAMPLES}/${SAMPLES}`, `${firstRefused}/${SAMPLES}`]);
-  summary.push(["propagation, granting (unmute), PostgreSQL ×3", p(granting), "p99 ≤ 50 ms", quantile(granting, 0.99) <= 50 ? "MET" : "MISSED"]);
+  summary.push([
+    "propagation, removing, PostgreSQL ×3",
+    p(removing),
+    `first call refused ${SAMPLES}/${SAMPLES}`,
+    `${firstRefused}/${SAMPLES}`,
+  ]);
+  summary.push([
+    "propagation, granting (unmute), PostgreSQL ×3",
+    p(granting),
+    "p99 ≤ 50 ms",
+    quantile(granting, 0.99) <= 50 ? "MET" : "MISSED",
+  ]);
 }
 
 /** Removing writes per second with `concurrency` callers over keep-alive for `seconds`, spread over the replicas. */
@@ -146,7 +207,11 @@ async function idleCommits(store: BenchStore, seconds: number): Promise<number> 
   const client = new pg.Client({ connectionString: store.env["ROOMGATE_DATABASE_URL"] });
   await client.connect();
   try {
-    const read = async () => Number((await client.query("select xact_commit from pg_stat_database where datname = current_database()")).rows[0].xact_commit);
+    const read = async () =>
+      Number(
+        (await client.query("select xact_commit from pg_stat_database where datname = current_database()")).rows[0]
+          .xact_commit,
+      );
     await client.query("select pg_stat_clear_snapshot()");
     const before = await read();
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -167,7 +232,9 @@ async function main(): Promise<void> {
     await latencySection("PostgreSQL", "postgres", [1, 1], [3, 1]);
     console.log("\n2. Propagation, three replicas on PostgreSQL");
     await withReplicas("postgres", 3, 1, (rs) => propagation(rs));
-    console.log("\n2b. Removing-write throughput on PostgreSQL (RevokeUser, 32 callers, 5 s; writers share one advisory lock)");
+    console.log(
+      "\n2b. Removing-write throughput on PostgreSQL (RevokeUser, 32 callers, 5 s; writers share one advisory lock)",
+    );
     for (const n of [1, 3]) {
       const rate = await withReplicas("postgres", n, 1, (rs) => removingThroughput(rs, 32, 5));
       console.log(`  ${n} replica(s) × 1 worker: ${rate.toFixed(0)} RevokeUser/s`);
@@ -176,8 +243,15 @@ async function main(): Promise<void> {
     console.log("\n3. What an idle replica costs PostgreSQL (heartbeats, feed)");
     for (const n of [1, 3]) {
       const perSecond = await withReplicas("postgres", n, 2, (_rs, store) => idleCommits(store, 10));
-      console.log(`  ${n} replica(s) × 2 workers, idle: ${perSecond.toFixed(1)} commits/s (${(perSecond / (2 * n)).toFixed(1)} per process)`);
-      summary.push([`idle commits/s, PostgreSQL, ${n} × 2 workers`, perSecond.toFixed(1), "", `${(perSecond / (2 * n)).toFixed(1)} per process`]);
+      console.log(
+        `  ${n} replica(s) × 2 workers, idle: ${perSecond.toFixed(1)} commits/s (${(perSecond / (2 * n)).toFixed(1)} per process)`,
+      );
+      summary.push([
+        `idle commits/s, PostgreSQL, ${n} × 2 workers`,
+        perSecond.toFixed(1),
+        "",
+        `${(perSecond / (2 * n)).toFixed(1)} per process`,
+      ]);
     }
   }
   console.log("\nSummary");

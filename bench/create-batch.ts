@@ -89,7 +89,12 @@ const domainRequests: TokenRequest[] = userIds.map((userId) => ({
   permissions: [Permission.PermissionRoomKick],
 }));
 const protoRequest: CreateRequest = create(CreateRequestSchema, {
-  arguments: userIds.map((userId) => ({ userId, roomId: SEED_ROOM_ID, metadata, permissions: [Permission.PermissionRoomKick] })),
+  arguments: userIds.map((userId) => ({
+    userId,
+    roomId: SEED_ROOM_ID,
+    metadata,
+    permissions: [Permission.PermissionRoomKick],
+  })),
 });
 
 type Contender = { name: string; group: "socket" | "in-process"; run: () => Promise<void> | void };
@@ -100,7 +105,11 @@ function expectTokens(n: number, where: string): void {
 
 function fetchContender(name: string, s: ServerHandle): Contender {
   const url = `http://127.0.0.1:${s.port}/room.tokens.private.v1.Service/Create`;
-  const headers = { "content-type": "application/json", "connect-protocol-version": "1", authorization: `Bearer ${s.apiKey}` };
+  const headers = {
+    "content-type": "application/json",
+    "connect-protocol-version": "1",
+    authorization: `Bearer ${s.apiKey}`,
+  };
   return {
     name,
     group: "socket",
@@ -177,7 +186,17 @@ function rawInserter(sqlite: Database.Database): (records: readonly GrantRecord[
         seen.add(g.roomId);
         room.run(g.tenantId, g.roomId, g.issuedAt);
       }
-      grant.run(g.id, g.tenantId, g.userId, g.roomId, JSON.stringify(g.permissions), JSON.stringify(g.metadata), g.issuedAt, g.expiresAt, g.issuedBy);
+      grant.run(
+        g.id,
+        g.tenantId,
+        g.userId,
+        g.roomId,
+        JSON.stringify(g.permissions),
+        JSON.stringify(g.metadata),
+        g.issuedAt,
+        g.expiresAt,
+        g.issuedBy,
+      );
     }
   });
 }
@@ -207,7 +226,9 @@ async function main(): Promise<void> {
   const servers: ServerHandle[] = [];
   try {
     const serverArgs = PREFILL > 0 ? ["--prefill", String(PREFILL)] : [];
-    const settled = await Promise.allSettled((["ours", "ours", "connect", "bare"] as ServerKind[]).map((k) => startServer(k, [], serverArgs)));
+    const settled = await Promise.allSettled(
+      (["ours", "ours", "connect", "bare"] as ServerKind[]).map((k) => startServer(k, [], serverArgs)),
+    );
     for (const r of settled) if (r.status === "fulfilled") servers.push(r.value);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -215,7 +236,13 @@ async function main(): Promise<void> {
 
     const issueApp = await local();
     const tokens = roomTokensOf(issueApp.app);
-    const noStore = new RoomTokens(issueApp.app.codec, { async recordGrants() {} }, limitsOf(issueApp.app), Date.now, standaloneLive());
+    const noStore = new RoomTokens(
+      issueApp.app.codec,
+      { async recordGrants() {} },
+      limitsOf(issueApp.app),
+      Date.now,
+      standaloneLive(),
+    );
     // The same issue with every batch sealed inline (no sealing thread), on a store of its own:
     // what overlapping sealing with the insert saves, measured side by side.
     const inlineApp = await local();
@@ -238,7 +265,9 @@ async function main(): Promise<void> {
     const response = create(CreateResponseSchema, {
       tokens: await noStore.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests),
     });
-    const strictWalk = strictFieldsInterceptor()((async () => undefined) as never) as unknown as (req: unknown) => Promise<unknown>;
+    const strictWalk = strictFieldsInterceptor()((async () => undefined) as never) as unknown as (
+      req: unknown,
+    ) => Promise<unknown>;
 
     const pending: Record<string, GrantRecord[]> = {};
     const contenders: Contender[] = [
@@ -250,25 +279,53 @@ async function main(): Promise<void> {
       {
         name: "RoomTokens.issue in-process",
         group: "in-process",
-        run: async () => expectTokens((await tokens.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests)).length, "issue"),
+        run: async () =>
+          expectTokens(
+            (await tokens.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests)).length,
+            "issue",
+          ),
       },
       {
         name: "  issue, sealing inline (no thread)",
         group: "in-process",
         run: async () =>
-          expectTokens((await inlineTokens.issue(inlineApp.principal.tenantId, inlineApp.principal.keyId, domainRequests)).length, "inline issue"),
+          expectTokens(
+            (await inlineTokens.issue(inlineApp.principal.tenantId, inlineApp.principal.keyId, domainRequests)).length,
+            "inline issue",
+          ),
       },
       {
         name: "  issue, no-op store",
         group: "in-process",
-        run: async () => expectTokens((await noStore.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests)).length, "no-op issue"),
+        run: async () =>
+          expectTokens(
+            (await noStore.issue(issueApp.principal.tenantId, issueApp.principal.keyId, domainRequests)).length,
+            "no-op issue",
+          ),
       },
-      { name: "  SqlGrantStore.recordGrants", group: "in-process", run: () => repoApp.app.grants.recordGrants(pending["repo"]!) },
+      {
+        name: "  SqlGrantStore.recordGrants",
+        group: "in-process",
+        run: () => repoApp.app.grants.recordGrants(pending["repo"]!),
+      },
       { name: "  raw sqlite insert (sync FULL)", group: "in-process", run: () => rawFull(pending["full"]!) },
       { name: "  raw sqlite insert (sync OFF)", group: "in-process", run: () => rawOff(pending["off"]!) },
-      { name: "Connect JSON decode request", group: "in-process", run: () => void fromJsonString(CreateRequestSchema, bodyJson, { ignoreUnknownFields: false }) },
-      { name: "Connect JSON encode response", group: "in-process", run: () => void toJsonString(CreateResponseSchema, response) },
-      { name: "strict-fields interceptor walk", group: "in-process", run: () => strictWalk({ stream: false, message: decoded, header: new Headers({ "content-type": "application/proto" }) }) },
+      {
+        name: "Connect JSON decode request",
+        group: "in-process",
+        run: () => void fromJsonString(CreateRequestSchema, bodyJson, { ignoreUnknownFields: false }),
+      },
+      {
+        name: "Connect JSON encode response",
+        group: "in-process",
+        run: () => void toJsonString(CreateResponseSchema, response),
+      },
+      {
+        name: "strict-fields interceptor walk",
+        group: "in-process",
+        run: () =>
+          strictWalk({ stream: false, message: decoded, header: new Headers({ "content-type": "application/proto" }) }),
+      },
     ];
     const refill = (): void => {
       pending["repo"] = makeRecords(repoApp.principal.tenantId, repoApp.principal.keyId);
@@ -316,30 +373,52 @@ async function main(): Promise<void> {
     for (const c of contenders) {
       if (c.group !== group) {
         group = c.group;
-        console.log(group === "socket" ? "  over the socket (Connect JSON, HTTP/1.1 keep-alive):" : "  in-process baselines (no RPC):");
+        console.log(
+          group === "socket"
+            ? "  over the socket (Connect JSON, HTTP/1.1 keep-alive):"
+            : "  in-process baselines (no RPC):",
+        );
       }
       const s = stats(samples.get(c.name)!);
-      console.log(`    ${c.name.padEnd(32)} ${f2(s.min)} ${f2(s.p50)} ${f2(s.p90)}         ${(s.p50 / oursP50).toFixed(2)}x`);
+      console.log(
+        `    ${c.name.padEnd(32)} ${f2(s.min)} ${f2(s.p50)} ${f2(s.p90)}         ${(s.p50 / oursP50).toFixed(2)}x`,
+      );
     }
     console.log(`\n  server time per Create (in the server process, request parsed → response written):`);
     const oursServer = serverStats.get("ours (fetch)");
     for (const [name] of serverSide) {
       const s = serverStats.get(name);
       if (s === undefined) continue;
-      console.log(`    ${name.padEnd(32)} ${f2(s.min)} ${f2(s.p50)} ${f2(s.p90)}         ${oursServer ? (s.p50 / oursServer.p50).toFixed(2) : "-"}x`);
+      console.log(
+        `    ${name.padEnd(32)} ${f2(s.min)} ${f2(s.p50)} ${f2(s.p90)}         ${oursServer ? (s.p50 / oursServer.p50).toFixed(2) : "-"}x`,
+      );
     }
-    console.log(`  server CPU per Create (all threads of the server process; less disturbed by a busy machine than time):`);
+    console.log(
+      `  server CPU per Create (all threads of the server process; less disturbed by a busy machine than time):`,
+    );
     const oursCpu = cpuStats.get("ours (fetch)");
     for (const [name] of serverSide) {
       const s = cpuStats.get(name);
       if (s === undefined) continue;
-      console.log(`    ${name.padEnd(32)} ${f2(s.min)} ${f2(s.p50)} ${f2(s.p90)}         ${oursCpu ? (s.p50 / oursCpu.p50).toFixed(2) : "-"}x`);
+      console.log(
+        `    ${name.padEnd(32)} ${f2(s.min)} ${f2(s.p50)} ${f2(s.p90)}         ${oursCpu ? (s.p50 / oursCpu.p50).toFixed(2) : "-"}x`,
+      );
     }
-    console.log(`\n  ratio ours(fetch) / RoomTokens.issue in-process = ${(oursP50 / p50("RoomTokens.issue in-process")).toFixed(2)}x`);
-    console.log(`  ratio ours(fetch) / plain-connect               = ${(oursP50 / p50("plain-connect (fetch)")).toFixed(2)}x`);
-    console.log(`  ratio ours(fetch) / bare-http                   = ${(oursP50 / p50("bare-http (fetch)")).toFixed(2)}x`);
-    console.log(`  ratio ours(fetch) / HTTP floor                  = ${(oursP50 / p50("HTTP floor (same bytes, no work)")).toFixed(2)}x`);
-    console.log(`  ratio raw insert sync FULL / sync OFF           = ${(p50("  raw sqlite insert (sync FULL)") / p50("  raw sqlite insert (sync OFF)")).toFixed(2)}x`);
+    console.log(
+      `\n  ratio ours(fetch) / RoomTokens.issue in-process = ${(oursP50 / p50("RoomTokens.issue in-process")).toFixed(2)}x`,
+    );
+    console.log(
+      `  ratio ours(fetch) / plain-connect               = ${(oursP50 / p50("plain-connect (fetch)")).toFixed(2)}x`,
+    );
+    console.log(
+      `  ratio ours(fetch) / bare-http                   = ${(oursP50 / p50("bare-http (fetch)")).toFixed(2)}x`,
+    );
+    console.log(
+      `  ratio ours(fetch) / HTTP floor                  = ${(oursP50 / p50("HTTP floor (same bytes, no work)")).toFixed(2)}x`,
+    );
+    console.log(
+      `  ratio raw insert sync FULL / sync OFF           = ${(p50("  raw sqlite insert (sync FULL)") / p50("  raw sqlite insert (sync OFF)")).toFixed(2)}x`,
+    );
     const serverP50 = oursServer?.p50 ?? oursP50;
     const verdict = serverP50 <= TARGET_MS ? "MET" : "MISSED";
     console.log(
@@ -365,8 +444,17 @@ const PROFILE_BUCKETS: Bucket[] = [
   { name: "  interceptors: strict-fields walk", fn: /^findUnknown$/ },
   { name: "  TokensPrivateService.create", fn: /^create$/, file: /tokens-private-service/ },
   { name: "    RoomTokens.issue", fn: /^issue$/, file: /room-tokens/ },
-  { name: "      validation (ids, perms, metadata size)", fn: /^(checkId|checkPermissions|stringify|byteLength)$/, under: { fn: /^issue$/, file: /room-tokens/ } },
-  { name: "      create(ClaimsSchema)", fn: /^create$/, file: /@bufbuild[\\/]protobuf/, under: { fn: /^issue$/, file: /room-tokens/ } },
+  {
+    name: "      validation (ids, perms, metadata size)",
+    fn: /^(checkId|checkPermissions|stringify|byteLength)$/,
+    under: { fn: /^issue$/, file: /room-tokens/ },
+  },
+  {
+    name: "      create(ClaimsSchema)",
+    fn: /^create$/,
+    file: /@bufbuild[\\/]protobuf/,
+    under: { fn: /^issue$/, file: /room-tokens/ },
+  },
   { name: "      toBinary(claims)", fn: /^toBinary$/, under: { fn: /^issue$/, file: /room-tokens/ } },
   { name: "      TokenCodec.seal (XAES-256-GCM)", fn: /^seal$/, file: /token-codec/ },
   { name: "      randomBytes (token ids)", fn: /^randomBytes$/, under: { fn: /^issue$/, file: /room-tokens/ } },
@@ -389,7 +477,9 @@ async function profileOurs(ours: ServerHandle, call: Contender): Promise<void> {
     const wall = performance.now() - t0;
     await ours.stopProfile(path);
     const sum = summarizeProfile(path, PROFILE_BUCKETS, 20);
-    console.log(`\n  server CPU profile (ours, ${calls} calls, ${(wall / calls).toFixed(2)} ms/call wall, sampled every 100 µs):`);
+    console.log(
+      `\n  server CPU profile (ours, ${calls} calls, ${(wall / calls).toFixed(2)} ms/call wall, sampled every 100 µs):`,
+    );
     console.log("    where the time goes, per call (inclusive):");
     for (const b of sum.buckets) console.log(`      ${b.name.padEnd(48)} ${(b.ms / calls).toFixed(2).padStart(6)} ms`);
     console.log("    top self time, per call:");

@@ -25,7 +25,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CALLS, encodeRequest, probe, PROTOCOLS, type CallDef, type ProtocolId } from "./lib/http-calls.js";
 import { h2loadRun, wrkRun, type RunResult, type RunSpec } from "./lib/http-load.js";
-import { cellKey, CONTENDER_IDS, CONTENDER_LABEL, renderTable, renderTargets, type Cell, type ContenderId, type Pick } from "./lib/http-table.js";
+import {
+  cellKey,
+  CONTENDER_IDS,
+  CONTENDER_LABEL,
+  renderTable,
+  renderTargets,
+  type Cell,
+  type ContenderId,
+  type Pick,
+} from "./lib/http-table.js";
 import { installed } from "./lib/load-gen.js";
 import { autocannonRun, nodeH2Run } from "./lib/load-fallback.js";
 import { loadAverage } from "./lib/procfs.js";
@@ -49,13 +58,20 @@ const connections = Number(args.connections);
 const rounds = Number(args.rounds);
 const pick = args.pick as Pick;
 const h2Sessions = Number(args["h2-sessions"]);
-if (![duration, connections, rounds, h2Sessions].every((n) => Number.isInteger(n) && n > 0) || !(warmup >= 0) || !["best", "median"].includes(pick)) {
-  throw new Error("--duration, --connections, --rounds, --h2-sessions: positive integers; --warmup ≥ 0; --pick best|median");
+if (
+  ![duration, connections, rounds, h2Sessions].every((n) => Number.isInteger(n) && n > 0) ||
+  !(warmup >= 0) ||
+  !["best", "median"].includes(pick)
+) {
+  throw new Error(
+    "--duration, --connections, --rounds, --h2-sessions: positive integers; --warmup ≥ 0; --pick best|median",
+  );
 }
 
 const only = new Set((args.only ?? "").split(",").filter((s) => s !== ""));
 for (const o of only) {
-  if (!CALLS.some((c) => c.id === o) && !PROTOCOLS.some((p) => p.id === o)) throw new Error(`--only: unknown call or protocol ${o}`);
+  if (!CALLS.some((c) => c.id === o) && !PROTOCOLS.some((p) => p.id === o))
+    throw new Error(`--only: unknown call or protocol ${o}`);
 }
 // Call ids narrow the calls, protocol ids the protocols; naming none of a kind keeps all of it.
 const namesCall = CALLS.some((c) => only.has(c.id));
@@ -78,7 +94,9 @@ const SERVER_CPU = 0;
 const GENERATOR_CPU = 1;
 
 /** Whether roomgate reads ROOMGATE_FAST_PATH yet (until then both roomgate columns run the same code). */
-const fastPathKnown = readFileSync(fileURLToPath(new URL("../src/config/config.ts", import.meta.url)), "utf8").includes("ROOMGATE_FAST_PATH");
+const fastPathKnown = readFileSync(fileURLToPath(new URL("../src/config/config.ts", import.meta.url)), "utf8").includes(
+  "ROOMGATE_FAST_PATH",
+);
 
 const CONTENDERS: Record<ContenderId, { kind: "ours" | "connect" | "bare"; env: Record<string, string> }> = {
   fast: { kind: "ours", env: { ROOMGATE_FAST_PATH: "on" } },
@@ -94,7 +112,11 @@ async function startSet(cold: boolean): Promise<Servers> {
   try {
     for (const id of CONTENDER_IDS) {
       const env = { ...CONTENDERS[id].env, ...(cold ? { ROOMGATE_VERIFY_CACHE_SIZE: "0" } : {}) };
-      const s = await startServer(CONTENDERS[id].kind, [], Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]));
+      const s = await startServer(
+        CONTENDERS[id].kind,
+        [],
+        Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+      );
       servers.set(id, s);
       // -a: every thread of the process, and the threads it starts later inherit it.
       if (pin) execFileSync("taskset", ["-a", "-p", "-c", String(SERVER_CPU), String(s.pid)], { stdio: "ignore" });
@@ -114,7 +136,10 @@ async function checkAnswers(servers: Servers, calls: readonly CallDef[]): Promis
       for (const [id, s] of servers) answers.set(id, await probe(call, p.id, s));
       const first = answers.get("plain")!;
       for (const [id, a] of answers) {
-        if (a !== first) throw new Error(`${call.id} ${p.id}: ${CONTENDER_LABEL[id]} answers\n  ${a}\nplain connect answers\n  ${first}`);
+        if (a !== first)
+          throw new Error(
+            `${call.id} ${p.id}: ${CONTENDER_LABEL[id]} answers\n  ${a}\nplain connect answers\n  ${first}`,
+          );
       }
     }
   }
@@ -122,7 +147,14 @@ async function checkAnswers(servers: Servers, calls: readonly CallDef[]): Promis
 
 function runOnce(call: CallDef, protocol: ProtocolId, s: ServerHandle, seconds: number): Promise<RunResult> {
   const req = encodeRequest(call, protocol, s);
-  const spec: RunSpec = { ...req, connections, h2Sessions, seconds, serverPid: s.pid, generatorCpu: pin ? GENERATOR_CPU : undefined };
+  const spec: RunSpec = {
+    ...req,
+    connections,
+    h2Sessions,
+    seconds,
+    serverPid: s.pid,
+    generatorCpu: pin ? GENERATOR_CPU : undefined,
+  };
   if (protocol === "grpc") return installed("h2load") ? h2loadRun(spec) : nodeH2Run(spec);
   return installed("wrk") ? wrkRun(spec) : autocannonRun(spec);
 }
@@ -140,7 +172,9 @@ async function measureSet(servers: Servers, calls: readonly CallDef[], cells: Ma
           if (warmup > 0) await runOnce(call, p.id, s, warmup);
           const r = await runOnce(call, p.id, s, duration);
           cell.get(id)!.push(r);
-          process.stderr.write(`  . ${call.id} ${p.id} ${id} round ${round + 1}: ${Math.round(r.reqPerSec)} req/s, gen ${Math.round(r.genCpu * 100)}%\n`);
+          process.stderr.write(
+            `  . ${call.id} ${p.id} ${id} round ${round + 1}: ${Math.round(r.reqPerSec)} req/s, gen ${Math.round(r.genCpu * 100)}%\n`,
+          );
         }
       }
     }
@@ -148,14 +182,27 @@ async function measureSet(servers: Servers, calls: readonly CallDef[], cells: Ma
 }
 
 async function main(): Promise<void> {
-  const fallbacks = [!installed("wrk") && "wrk missing: autocannon", !installed("h2load") && "h2load missing: the node:http2 generator"].filter(Boolean);
+  const fallbacks = [
+    !installed("wrk") && "wrk missing: autocannon",
+    !installed("h2load") && "h2load missing: the node:http2 generator",
+  ].filter(Boolean);
   console.log(
     `http: ${connections} connections (gRPC: ${connections} streams over ${h2Sessions} h2c connections), ${warmup} s warm-up + ${duration} s per contender, ` +
       `${rounds} round(s) interleaved, ${pick} round reported; load average ${loadAverage()}`,
   );
-  console.log(pin ? `pinned: servers on CPU ${SERVER_CPU}, generators on CPU ${GENERATOR_CPU} (taskset)` : "not pinned (no taskset, one CPU, or --no-pin)");
-  if (fallbacks.length > 0) console.log(`FALLBACK GENERATOR (${fallbacks.join("; ")}): it costs several times wrk's/h2load's CPU per request and caps the figures`);
-  if (!fastPathKnown) console.log("note: src/config does not read ROOMGATE_FAST_PATH yet: the fast on and fast off columns run the same code");
+  console.log(
+    pin
+      ? `pinned: servers on CPU ${SERVER_CPU}, generators on CPU ${GENERATOR_CPU} (taskset)`
+      : "not pinned (no taskset, one CPU, or --no-pin)",
+  );
+  if (fallbacks.length > 0)
+    console.log(
+      `FALLBACK GENERATOR (${fallbacks.join("; ")}): it costs several times wrk's/h2load's CPU per request and caps the figures`,
+    );
+  if (!fastPathKnown)
+    console.log(
+      "note: src/config does not read ROOMGATE_FAST_PATH yet: the fast on and fast off columns run the same code",
+    );
 
   const cells = new Map<string, Cell>();
   for (const cold of [false, true]) {
@@ -173,7 +220,9 @@ async function main(): Promise<void> {
   console.log(renderTable(CALLS, cells, pick));
   console.log("");
   console.log("req/s with p50 / p99 latency; CPU µs/req: the server process's user+sys CPU over the run ÷ requests;");
-  console.log("gen CPU: the busiest generator's share of a core; † and GENERATOR-BOUND: ≥ 90%, the generator set the pace (that rate is a lower bound).");
+  console.log(
+    "gen CPU: the busiest generator's share of a core; † and GENERATOR-BOUND: ≥ 90%, the generator set the pace (that rate is a lower bound).",
+  );
   console.log("");
   console.log(`load average at the end: ${loadAverage()}`);
   console.log("");

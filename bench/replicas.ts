@@ -32,7 +32,15 @@ import { call, callOk, connectHeaders } from "./lib/connect-json.js";
 import { quantile } from "./lib/h2load.js";
 import { h2cLoad, http1Load, installed, type LoadResult, type LoadSpec } from "./lib/load-gen.js";
 import { loadAverage, rssBytes } from "./lib/procfs.js";
-import { BENCH_API_KEY, createStore, postgresAnswers, POSTGRES_ADMIN_URL, startRoomgate, type BenchStore, type RoomgateProcess } from "./lib/replica-procs.js";
+import {
+  BENCH_API_KEY,
+  createStore,
+  postgresAnswers,
+  POSTGRES_ADMIN_URL,
+  startRoomgate,
+  type BenchStore,
+  type RoomgateProcess,
+} from "./lib/replica-procs.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -76,7 +84,8 @@ function printSummary(): void {
   const head: [string, string, string, string] = ["measure", "figure", "baseline / target", "ratio / verdict"];
   const rows = [head, ...summary];
   const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]) => `  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padStart(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[3]}`;
+  const line = (r: readonly string[]) =>
+    `  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padStart(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[3]}`;
   console.log(`\nSummary`);
   console.log(line(head));
   console.log(`  ${"-".repeat(w[0]! + w[1]! + w[2]! + w[3]! + 6)}`);
@@ -85,8 +94,20 @@ function printSummary(): void {
 
 // --- calls ---------------------------------------------------------------------
 
-function createBody(userId: string = randomUUID(), roomId = "e1a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b"): Record<string, unknown> {
-  return { arguments: [{ user_id: userId, room_id: roomId, metadata: { note: "temporary moderator" }, permissions: ["PermissionRoomKick"] }] };
+function createBody(
+  userId: string = randomUUID(),
+  roomId = "e1a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b",
+): Record<string, unknown> {
+  return {
+    arguments: [
+      {
+        user_id: userId,
+        room_id: roomId,
+        metadata: { note: "temporary moderator" },
+        permissions: ["PermissionRoomKick"],
+      },
+    ],
+  };
 }
 
 /** Issues one room token on `rg` and returns it. */
@@ -98,7 +119,13 @@ async function issue(rg: RoomgateProcess, userId?: string): Promise<string> {
 }
 
 function spec(rg: RoomgateProcess, method: string, body: unknown, seconds: number): LoadSpec {
-  return { url: `${rg.baseUrl}/${method}`, body: JSON.stringify(body), headers: connectHeaders(BENCH_API_KEY), connections: CONNECTIONS, seconds };
+  return {
+    url: `${rg.baseUrl}/${method}`,
+    body: JSON.stringify(body),
+    headers: connectHeaders(BENCH_API_KEY),
+    connections: CONNECTIONS,
+    seconds,
+  };
 }
 
 // --- 1. scaling ----------------------------------------------------------------
@@ -166,7 +193,8 @@ async function scaling(): Promise<void> {
     {
       name: "Verify (cache warm), Connect JSON, h2c",
       // One connection per worker at least, so a cluster spreads them; the same streams in flight in total.
-      run: (rg, s) => h2cLoad(spec(rg, VERIFY, { token: tokenOf.get(rg)! }, s), Math.max(4, rg.workers), rg.servingPids()),
+      run: (rg, s) =>
+        h2cLoad(spec(rg, VERIFY, { token: tokenOf.get(rg)! }, s), Math.max(4, rg.workers), rg.servingPids()),
     },
   ];
   const stores: BenchStore[] = [];
@@ -180,7 +208,9 @@ async function scaling(): Promise<void> {
       servers.set(workers, rg);
       tokenOf.set(rg, await issue(rg));
       await callOk(rg.baseUrl, BENCH_API_KEY, VERIFY, { token: tokenOf.get(rg) });
-      console.log(`  --workers ${workers}: started in ${fmt(rg.startupMs)} ms, serving pids ${rg.servingPids().join(", ")}`);
+      console.log(
+        `  --workers ${workers}: started in ${fmt(rg.startupMs)} ms, serving pids ${rg.servingPids().join(", ")}`,
+      );
     }
     for (const w of workloads) {
       console.log(`  ${w.name}`);
@@ -235,7 +265,11 @@ interface Delays {
  * revocation's event id when `consistent`) in a tight loop until refused.
  * The delay runs from the moment A's answer has arrived.
  */
-async function propagationSample(a: RoomgateProcess, b: RoomgateProcess, consistent: boolean): Promise<{ delay: number; firstRefused: boolean }> {
+async function propagationSample(
+  a: RoomgateProcess,
+  b: RoomgateProcess,
+  consistent: boolean,
+): Promise<{ delay: number; firstRefused: boolean }> {
   const userId = randomUUID();
   const token = await issue(a, userId);
   await callOk(b.baseUrl, BENCH_API_KEY, VERIFY, { token }); // B accepts it before the revocation
@@ -309,7 +343,12 @@ async function propagation(): Promise<void> {
           `max ${ms(fresh.delays.at(-1)!).padStart(6)} ms   refused on the first call: ${fresh.firstRefused}/${SAMPLES}`,
       );
       const name = s.kind === "sqlite" ? "SQLite" : "PostgreSQL";
-      summary.push([`propagation p50 / p99, ${name}`, `${ms(quantile(plain.delays, 0.5))} / ${ms(p99)} ms`, `p99 ≤ ${s.targetMs} ms`, verdict]);
+      summary.push([
+        `propagation p50 / p99, ${name}`,
+        `${ms(quantile(plain.delays, 0.5))} / ${ms(p99)} ms`,
+        `p99 ≤ ${s.targetMs} ms`,
+        verdict,
+      ]);
       summary.push([
         `min_event_id refused on 1st call, ${name}`,
         `${fresh.firstRefused}/${SAMPLES}`,
@@ -326,7 +365,10 @@ async function propagation(): Promise<void> {
 // --- 3. one million revocations ----------------------------------------------------
 
 /** Verify over HTTP/1.1 as in section 1: warm-up excluded, then the best of the measured rounds. */
-async function verifyThroughput(rg: RoomgateProcess, token: string): Promise<{ best: LoadResult; rounds: LoadResult[] }> {
+async function verifyThroughput(
+  rg: RoomgateProcess,
+  token: string,
+): Promise<{ best: LoadResult; rounds: LoadResult[] }> {
   const w: Workload = { name: "Verify", run: (r, s) => http1Load(spec(r, VERIFY, { token }, s), r.servingPids()) };
   await warmUp(w, rg);
   const rounds: LoadResult[] = [];
@@ -345,11 +387,14 @@ async function waitApplied(rg: RoomgateProcess, token: string, eventId: number):
 
 async function expectRefused(rg: RoomgateProcess, token: string, who: string): Promise<void> {
   const r = await call(rg.baseUrl, BENCH_API_KEY, VERIFY, { token });
-  if (r.ok || r.code !== "unauthenticated") throw new Error(`${who} still accepts the token revoked last in the bulk load`);
+  if (r.ok || r.code !== "unauthenticated")
+    throw new Error(`${who} still accepts the token revoked last in the bulk load`);
 }
 
 async function million(): Promise<void> {
-  console.log(`\n3. Verify with ${fmt(REVOCATIONS)} token revocations loaded through the change feed (one replica, SQLite)`);
+  console.log(
+    `\n3. Verify with ${fmt(REVOCATIONS)} token revocations loaded through the change feed (one replica, SQLite)`,
+  );
   const store: BenchStore = await createStore("sqlite");
   const running: RoomgateProcess[] = [];
   try {
@@ -406,10 +451,30 @@ async function million(): Promise<void> {
     );
 
     const n = fmt(REVOCATIONS);
-    summary.push([`Verify, ${n} revocations via feed`, `${fmt(after.reqPerSec)} req/s`, `${fmt(before.reqPerSec)} req/s (none)`, ratio(after.reqPerSec, before.reqPerSec)]);
-    summary.push([`feed apply of ${n} events`, `${feedSeconds.toFixed(2)} s`, `${fmt(REVOCATIONS / feedSeconds)} events/s`, ""]);
-    summary.push([`replica RSS, ${n} revocations`, mib(rssAfter), `${mib(rssBefore)} (none)`, rssBefore && rssAfter ? ratio(rssAfter, rssBefore) : ""]);
-    summary.push([`fresh replica start-up, ${n} in tables`, `${fmt(fresh.startupMs)} ms`, `${fmt(emptyStartMs)} ms (none)`, ratio(fresh.startupMs, emptyStartMs)]);
+    summary.push([
+      `Verify, ${n} revocations via feed`,
+      `${fmt(after.reqPerSec)} req/s`,
+      `${fmt(before.reqPerSec)} req/s (none)`,
+      ratio(after.reqPerSec, before.reqPerSec),
+    ]);
+    summary.push([
+      `feed apply of ${n} events`,
+      `${feedSeconds.toFixed(2)} s`,
+      `${fmt(REVOCATIONS / feedSeconds)} events/s`,
+      "",
+    ]);
+    summary.push([
+      `replica RSS, ${n} revocations`,
+      mib(rssAfter),
+      `${mib(rssBefore)} (none)`,
+      rssBefore && rssAfter ? ratio(rssAfter, rssBefore) : "",
+    ]);
+    summary.push([
+      `fresh replica start-up, ${n} in tables`,
+      `${fmt(fresh.startupMs)} ms`,
+      `${fmt(emptyStartMs)} ms (none)`,
+      ratio(fresh.startupMs, emptyStartMs),
+    ]);
   } finally {
     await Promise.all(running.map((r) => r.stop()));
     await store.remove();
@@ -424,7 +489,9 @@ async function main(): Promise<void> {
     installed("wrk") ? "wrk (HTTP/1.1)" : "autocannon (HTTP/1.1; wrk is not installed, apt-get install -y wrk)",
     installed("h2load") ? "h2load (h2c)" : "no h2c load (h2load is not installed, apt-get install -y nghttp2-client)",
   ];
-  console.log(`replicas: real \`roomgate serve\` processes; load generators: ${gens.join(", ")}; generator and server CPU from /proc`);
+  console.log(
+    `replicas: real \`roomgate serve\` processes; load generators: ${gens.join(", ")}; generator and server CPU from /proc`,
+  );
   if (ONLY.has("scaling")) {
     console.log(`\n(load average before this section: ${loadAverage()}; the machine is shared)`);
     await scaling();

@@ -74,9 +74,12 @@ function buildIndex(n: number, watermarks: boolean): RevocationIndex {
   }
   if (watermarks) {
     const rs: Revocation[] = [];
-    for (let i = 0; i < WATERMARKS.user; i++) rs.push({ kind: "user", tenantId: TENANT, userId: `user-${i}`, at: now - 1_000 });
-    for (let i = 0; i < WATERMARKS.userRoom; i++) rs.push({ kind: "user_room", tenantId: TENANT, userId: `user-${i}`, roomId: `room-${i % 50}`, at: now - 1_000 });
-    for (let i = 0; i < WATERMARKS.room; i++) rs.push({ kind: "room", tenantId: TENANT, roomId: `room-${i}`, at: now - 1_000 });
+    for (let i = 0; i < WATERMARKS.user; i++)
+      rs.push({ kind: "user", tenantId: TENANT, userId: `user-${i}`, at: now - 1_000 });
+    for (let i = 0; i < WATERMARKS.userRoom; i++)
+      rs.push({ kind: "user_room", tenantId: TENANT, userId: `user-${i}`, roomId: `room-${i % 50}`, at: now - 1_000 });
+    for (let i = 0; i < WATERMARKS.room; i++)
+      rs.push({ kind: "room", tenantId: TENANT, roomId: `room-${i}`, at: now - 1_000 });
     rs.push({ kind: "user", tenantId: TENANT, userId: USER, at: now - 60_000 });
     rs.push({ kind: "user_room", tenantId: TENANT, userId: USER, roomId: ROOM, at: now - 60_000 });
     rs.push({ kind: "room", tenantId: TENANT, roomId: ROOM, at: now - 60_000 });
@@ -85,7 +88,9 @@ function buildIndex(n: number, watermarks: boolean): RevocationIndex {
   return index;
 }
 
-const codec = new TokenCodec(new Keyring([{ id: 0x1234abcd, secret: randomBytes(32), state: "active", createdAt: now }]));
+const codec = new TokenCodec(
+  new Keyring([{ id: 0x1234abcd, secret: randomBytes(32), state: "active", createdAt: now }]),
+);
 const noStore = { recordGrants: async () => undefined };
 
 interface Case {
@@ -100,7 +105,9 @@ interface Case {
 
 // The token to verify: issued now, after every watermark above.
 const issuer = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, clock, standaloneLive());
-const [token] = await issuer.issue(TENANT, "bench", [{ userId: USER, roomId: ROOM, permissions: [200], metadata: { note: "temporary moderator" } }]);
+const [token] = await issuer.issue(TENANT, "bench", [
+  { userId: USER, roomId: ROOM, permissions: [200], metadata: { note: "temporary moderator" } },
+]);
 
 // 0 ids and no watermarks is the baseline; "0 + watermarks" separates the
 // cost of having any watermark from the cost of many revoked ids.
@@ -115,12 +122,21 @@ for (const { label, size, watermarks } of plan) {
   const index = buildIndex(size, watermarks);
   const heapBytes = Math.max(0, heapUsed() - before);
   const warm = new RoomTokens(codec, noStore, DEFAULT_TOKEN_LIMITS, clock, standaloneLive({ revocations: index }));
-  const cold = new RoomTokens(codec, noStore, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 }, clock, standaloneLive({ revocations: index }));
+  const cold = new RoomTokens(
+    codec,
+    noStore,
+    { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: 0 },
+    clock,
+    standaloneLive({ revocations: index }),
+  );
   // Sanity: the bench token verifies, a revoked id and a watermarked token do not.
-  if (warm.verify(TENANT, token!).roomId !== ROOM || cold.verify(TENANT, token!).userId !== USER) throw new Error("bench token does not verify");
+  if (warm.verify(TENANT, token!).roomId !== ROOM || cold.verify(TENANT, token!).userId !== USER)
+    throw new Error("bench token does not verify");
   if (index.revokedTokenCount !== size) throw new Error(`index holds ${index.revokedTokenCount} ids, expected ${size}`);
   if (watermarks) {
-    if (!index.isRevoked({ tenantId: TENANT, tokenId: "x", userId: USER, roomId: "elsewhere", issuedAt: now - 60_000 })) {
+    if (
+      !index.isRevoked({ tenantId: TENANT, tokenId: "x", userId: USER, roomId: "elsewhere", issuedAt: now - 60_000 })
+    ) {
       throw new Error("user watermark not applied");
     }
   }
@@ -143,14 +159,26 @@ for (let r = 0; r < rounds; r++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const ops = (k: string) => median(samples.get(k)!);
 
-console.log(`node ${process.version}, ${rounds} rounds x ${minMs} ms, median per size; baseline = 0 revocations (same run)`);
+console.log(
+  `node ${process.version}, ${rounds} rounds x ${minMs} ms, median per size; baseline = 0 revocations (same run)`,
+);
 console.log(
   `watermarks in every index but the baseline: ${WATERMARKS.user.toLocaleString("en-US")} user, ${WATERMARKS.userRoom.toLocaleString("en-US")} user-in-room, ` +
     `${WATERMARKS.room} room (+3 on the verified token's user/room, older than the token)`,
 );
 const watermarkHeap = cases.find((c) => c.size === 0 && c.watermarks)!.heapBytes;
 const nsPerOp = (k: string) => 1e9 / ops(k);
-const header = ["revoked ids", "warm ops/s", "vs 0", "warm ns", "cold ops/s", "vs 0", "cold ns", "index heap", "per id"];
+const header = [
+  "revoked ids",
+  "warm ops/s",
+  "vs 0",
+  "warm ns",
+  "cold ops/s",
+  "vs 0",
+  "cold ns",
+  "index heap",
+  "per id",
+];
 const rowsOut = cases.map((c) => [
   c.label,
   formatOps(ops(`warm ${c.label}`)),

@@ -28,8 +28,23 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { callOk } from "./lib/connect-json.js";
 import { loadAverage } from "./lib/procfs.js";
-import { BENCH_API_KEY, createStore, postgresAnswers, startRoomgate, type BenchStore, type RoomgateProcess } from "./lib/replica-procs.js";
-import { CALL_KINDS, grpcClient, h2cClient, http1Client, type CallKind, type ProtocolClient, type Target } from "./lib/rolling-clients.js";
+import {
+  BENCH_API_KEY,
+  createStore,
+  postgresAnswers,
+  startRoomgate,
+  type BenchStore,
+  type RoomgateProcess,
+} from "./lib/replica-procs.js";
+import {
+  CALL_KINDS,
+  grpcClient,
+  h2cClient,
+  http1Client,
+  type CallKind,
+  type ProtocolClient,
+  type Target,
+} from "./lib/rolling-clients.js";
 import { startBalancer, type Balancer } from "./lib/tcp-balancer.js";
 
 const { values: args } = parseArgs({
@@ -126,7 +141,15 @@ async function restart(rs: RoomgateProcess[], i: number, store: BenchStore, lb: 
   rs[i] = fresh;
   await readyz(fresh.port);
   await lb.waitFor(lb.backends[i]!, true, t0);
-  return { replica: i, at: t0, unreadySeenMs, exitedMs, exitCode: old.exitCode(), cutOff: connectionsCutOff(old.output()), readyAgainMs: performance.now() - t0 };
+  return {
+    replica: i,
+    at: t0,
+    unreadySeenMs,
+    exitedMs,
+    exitCode: old.exitCode(),
+    cutOff: connectionsCutOff(old.output()),
+    readyAgainMs: performance.now() - t0,
+  };
 }
 
 /** Runs `lanes` loops of `kind` on `client` until `stopped()`, counting into `tally`. */
@@ -144,7 +167,9 @@ function lanes(client: ProtocolClient, kind: CallKind, tally: Tally, stopped: ()
 }
 
 function printTallies(clients: readonly ProtocolClient[], tallies: Map<string, Tally>, seconds: number): void {
-  console.log(`\n  ${"protocol".padEnd(22)}${"call".padEnd(20)}${"calls".padStart(8)}${"answered".padStart(10)}${"error answers".padStart(15)}${"FAILED".padStart(8)}   failures by cause`);
+  console.log(
+    `\n  ${"protocol".padEnd(22)}${"call".padEnd(20)}${"calls".padStart(8)}${"answered".padStart(10)}${"error answers".padStart(15)}${"FAILED".padStart(8)}   failures by cause`,
+  );
   let all = 0;
   let failedAll = 0;
   for (const c of clients) {
@@ -160,20 +185,28 @@ function printTallies(clients: readonly ProtocolClient[], tallies: Map<string, T
       );
     }
   }
-  console.log(`\n  failed calls: ${failedAll} of ${fmt(all)} (goal 0); ${fmt(all / seconds)} calls/s over the ${seconds.toFixed(1)} s of load`);
-  const retried = clients.map((c) => `${c.name}: ${[...c.refusals()].map(([k, v]) => `${k} ×${v}`).join(", ") || "none"}`).join("; ");
+  console.log(
+    `\n  failed calls: ${failedAll} of ${fmt(all)} (goal 0); ${fmt(all / seconds)} calls/s over the ${seconds.toFixed(1)} s of load`,
+  );
+  const retried = clients
+    .map((c) => `${c.name}: ${[...c.refusals()].map(([k, v]) => `${k} ×${v}`).join(", ") || "none"}`)
+    .join("; ");
   console.log(`  clean refusals retried by the clients (nothing was processed): ${retried}`);
 }
 
 function printRestarts(restarts: readonly Restart[], lb: Balancer): void {
-  console.log(`\n  restarts (ms from SIGTERM): balancer saw /readyz fail, old process exited (exit code, connections cut off), new one ready in the balancer`);
+  console.log(
+    `\n  restarts (ms from SIGTERM): balancer saw /readyz fail, old process exited (exit code, connections cut off), new one ready in the balancer`,
+  );
   for (const r of restarts) {
     console.log(
       `    replica ${r.replica + 1}: unready seen +${fmt(r.unreadySeenMs)} (drain delay ${DRAIN_DELAY_MS}), exited +${fmt(r.exitedMs)} (code ${r.exitCode}, cut off ${r.cutOff}), ready again +${fmt(r.readyAgainMs)}`,
     );
   }
   const maxSeen = Math.max(...restarts.map((r) => r.unreadySeenMs));
-  console.log(`  slowest readiness detection: ${fmt(maxSeen)} ms, margin to the drain delay ${fmt(DRAIN_DELAY_MS - maxSeen)} ms`);
+  console.log(
+    `  slowest readiness detection: ${fmt(maxSeen)} ms, margin to the drain delay ${fmt(DRAIN_DELAY_MS - maxSeen)} ms`,
+  );
   console.log(
     `  balancer: connections per backend ${lb.backends.map((b) => b.connections).join(" / ")}; backend refusals retried elsewhere ${lb.stats.refusedRetried}, ` +
       `other connect errors retried ${lb.stats.otherConnectErrors}, connections queued for a live backend ${lb.stats.queued}, reset for want of one ${lb.stats.noBackend}`,
@@ -194,7 +227,9 @@ function printFailureTimes(tallies: Map<string, Tally>, restarts: readonly Resta
 /** Starts the replicas: the first migrates the database, the rest start together. */
 async function startReplicas(store: BenchStore): Promise<RoomgateProcess[]> {
   const first = await startRoomgate(store, WORKERS, REPLICA_ENV);
-  const rest = await Promise.all(Array.from({ length: REPLICAS - 1 }, () => startRoomgate(store, WORKERS, REPLICA_ENV)));
+  const rest = await Promise.all(
+    Array.from({ length: REPLICAS - 1 }, () => startRoomgate(store, WORKERS, REPLICA_ENV)),
+  );
   return [first, ...rest];
 }
 
@@ -208,8 +243,17 @@ async function run(store: BenchStore): Promise<void> {
       arguments: [{ user_id: randomUUID(), room_id: roomId, permissions: ["PermissionChat"] }],
     });
     lb = await startBalancer({ backendPorts: rs.map((r) => r.port), pollMs: POLL_MS });
-    const target: Target = { port: lb.port, apiKey: BENCH_API_KEY, memberToken: (created["tokens"] as string[])[0]!, roomId };
-    clients.push(http1Client(target, LANES * CALL_KINDS.length), h2cClient(target, CONNECTIONS), grpcClient(target, CONNECTIONS));
+    const target: Target = {
+      port: lb.port,
+      apiKey: BENCH_API_KEY,
+      memberToken: (created["tokens"] as string[])[0]!,
+      roomId,
+    };
+    clients.push(
+      http1Client(target, LANES * CALL_KINDS.length),
+      h2cClient(target, CONNECTIONS),
+      grpcClient(target, CONNECTIONS),
+    );
     const tallies = new Map<string, Tally>();
     let stopped = false;
     const running: Promise<void>[] = [];
@@ -235,7 +279,9 @@ async function run(store: BenchStore): Promise<void> {
     stopped = true;
     await Promise.all(running);
     const seconds = (performance.now() - t0) / 1000;
-    console.log(`  load: ${fmt(BEFORE_S)} s before the first SIGTERM, ${((rollEnd - rollStart) / 1000).toFixed(1)} s of restarts, ${fmt(AFTER_S)} s after`);
+    console.log(
+      `  load: ${fmt(BEFORE_S)} s before the first SIGTERM, ${((rollEnd - rollStart) / 1000).toFixed(1)} s of restarts, ${fmt(AFTER_S)} s after`,
+    );
     printTallies(clients, tallies, seconds);
     printRestarts(restarts, lb);
     printFailureTimes(tallies, restarts);

@@ -69,7 +69,8 @@ async function withGenCpu(fn: () => Promise<Omit<Sample, "genCpu">>): Promise<Sa
 type Rpc = "Create" | "Verify";
 
 function requestFor(rpc: Rpc, s: ServerHandle): { url: string; body: string; headers: Record<string, string> } {
-  const body = rpc === "Create" ? JSON.stringify({ arguments: [seedArgumentJson()] }) : JSON.stringify({ token: s.token });
+  const body =
+    rpc === "Create" ? JSON.stringify({ arguments: [seedArgumentJson()] }) : JSON.stringify({ token: s.token });
   return {
     url: `http://127.0.0.1:${s.port}/room.tokens.private.v1.Service/${rpc}`,
     body,
@@ -113,10 +114,19 @@ function httpRun(rpc: Rpc, s: ServerHandle, seconds: number): Promise<Sample> {
 
 async function httpRunInner(rpc: Rpc, s: ServerHandle, seconds: number): Promise<Omit<Sample, "genCpu">> {
   const r = requestFor(rpc, s);
-  const res = await autocannon({ url: r.url, method: "POST", headers: r.headers, body: r.body, connections, duration: seconds });
+  const res = await autocannon({
+    url: r.url,
+    method: "POST",
+    headers: r.headers,
+    body: r.body,
+    connections,
+    duration: seconds,
+  });
   const bad = res.errors + res.timeouts + res.non2xx;
   if (bad > 0) {
-    throw new Error(`${LABEL[s.kind]} ${rpc}: ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx ${JSON.stringify(res.statusCodeStats)}`);
+    throw new Error(
+      `${LABEL[s.kind]} ${rpc}: ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx ${JSON.stringify(res.statusCodeStats)}`,
+    );
   }
   return { reqPerSec: res.requests.total / res.duration, p50: res.latency.p50, p99: res.latency.p99 };
 }
@@ -148,11 +158,18 @@ const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 
 function report(title: string, samples: Map<ServerKind, Sample[]>): void {
   const best = new Map<ServerKind, Sample>();
-  for (const [k, list] of samples) best.set(k, list.reduce((a, b) => (b.reqPerSec > a.reqPerSec ? b : a)));
+  for (const [k, list] of samples)
+    best.set(
+      k,
+      list.reduce((a, b) => (b.reqPerSec > a.reqPerSec ? b : a)),
+    );
   console.log(`\n${title}`);
   for (const k of KINDS) {
     const b = best.get(k)!;
-    const rounds = samples.get(k)!.map((x) => fmt(x.reqPerSec)).join(" / ");
+    const rounds = samples
+      .get(k)!
+      .map((x) => fmt(x.reqPerSec))
+      .join(" / ");
     const bound = b.genCpu >= 0.9 ? " GENERATOR-BOUND" : "";
     console.log(
       `  ${LABEL[k].padEnd(13)} ${fmt(b.reqPerSec).padStart(8)} req/s   p50 ${ms(b.p50).padStart(5)} ms   p99 ${ms(b.p99).padStart(5)} ms` +
@@ -163,7 +180,9 @@ function report(title: string, samples: Map<ServerKind, Sample[]>): void {
   console.log(`  ratio ours / plain-connect = ${(ours / best.get("connect")!.reqPerSec).toFixed(2)}x`);
   console.log(`  ratio ours / bare-http     = ${(ours / best.get("bare")!.reqPerSec).toFixed(2)}x`);
   if ([...best.values()].some((b) => b.genCpu >= 0.9)) {
-    console.log("  (a GENERATOR-BOUND target was limited by the load generator: its figure, and any ratio to it, is a lower bound)");
+    console.log(
+      "  (a GENERATOR-BOUND target was limited by the load generator: its figure, and any ratio to it, is a lower bound)",
+    );
   }
 }
 
@@ -194,7 +213,10 @@ async function main(): Promise<void> {
   const NO_CACHE = { ROOMGATE_VERIFY_CACHE_SIZE: "0" };
   const phases: Phase[] = [
     { title: "Create ×1 — Connect JSON, HTTP/1.1 keep-alive", run: (s, t) => httpRun("Create", s, t) },
-    { title: "Verify (same token: verified-token cache hit) — Connect JSON, HTTP/1.1 keep-alive", run: (s, t) => httpRun("Verify", s, t) },
+    {
+      title: "Verify (same token: verified-token cache hit) — Connect JSON, HTTP/1.1 keep-alive",
+      run: (s, t) => httpRun("Verify", s, t),
+    },
     {
       title: "Verify (ROOMGATE_VERIFY_CACHE_SIZE=0: decrypt every call) — Connect JSON, HTTP/1.1 keep-alive",
       env: NO_CACHE,
@@ -225,7 +247,9 @@ async function main(): Promise<void> {
           if (warmup > 0) await phase.run(s, warmup);
           const sample = await phase.run(s, duration);
           samples.get(s.kind)!.push(sample);
-          process.stderr.write(`  . ${phase.title.split(" — ")[0]} ${LABEL[s.kind]} round ${round + 1}: ${fmt(sample.reqPerSec)} req/s\n`);
+          process.stderr.write(
+            `  . ${phase.title.split(" — ")[0]} ${LABEL[s.kind]} round ${round + 1}: ${fmt(sample.reqPerSec)} req/s\n`,
+          );
         }
       }
       report(phase.title, samples);

@@ -10,7 +10,16 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const ALL = ["codec", "rpc", "http", "create-batch", "revocations", "replicas", "consistency", "rolling-restart"] as const;
+const ALL = [
+  "codec",
+  "rpc",
+  "http",
+  "create-batch",
+  "revocations",
+  "replicas",
+  "consistency",
+  "rolling-restart",
+] as const;
 let interrupted = false;
 
 function runOne(name: string): Promise<number> {
@@ -47,7 +56,9 @@ async function main(): Promise<void> {
     console.log(`\n=== bench/${name}.ts ${"=".repeat(Math.max(0, 60 - name.length))}`);
     const t0 = Date.now();
     const code = await runOne(name);
-    console.log(`=== bench/${name}.ts: ${code === 0 ? "done" : `FAILED (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `=== bench/${name}.ts: ${code === 0 ? "done" : `FAILED (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
     if (code !== 0) failed.push(name);
     if (interrupted) {
       console.error("\ninterrupted: remaining benchmarks skipped");

@@ -179,7 +179,10 @@ const current = { tmp: undefined, child: undefined };
 function tsc(tmp) {
   const bin = join(ROOT, "node_modules", "typescript", "bin", "tsc");
   // Same depth as dist/, so source maps' relative paths are the same.
-  const child = spawn(process.execPath, [bin, "-p", "tsconfig.build.json", "--outDir", tmp], { cwd: ROOT, stdio: ["ignore", 2, 2] });
+  const child = spawn(process.execPath, [bin, "-p", "tsconfig.build.json", "--outDir", tmp], {
+    cwd: ROOT,
+    stdio: ["ignore", 2, 2],
+  });
   current.child = child;
   return new Promise((resolve, reject) => {
     child.once("error", reject);

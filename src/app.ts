@@ -208,7 +208,12 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const { revocations, restrictions, bus, feed } = live;
   const stopListening = await opened.listen(() => feed.poke());
   // Writers answer only once the rest of the service applied their write (issue 16).
-  const consistency = await startConsistency(db, live, { leaseMs: config.replicaLeaseMs, waitMs: config.consistencyWaitMs, siblings: overrides.siblings, log });
+  const consistency = await startConsistency(db, live, {
+    leaseMs: config.replicaLeaseMs,
+    waitMs: config.consistencyWaitMs,
+    siblings: overrides.siblings,
+    log,
+  });
   const sink = { journal, feed: { catchUp: consistency.settle } };
   const memberships = new SqlMembershipStore(db);
   const moderation = new Moderation({ store: moderationStore, transact, sink, memberships, clock });
@@ -239,7 +244,15 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const spaceStore = new SqlSpaceStore(db);
   // Every end-user call in a room refuses a member the room is closed to.
   const access = { restrictions, revocations, clock };
-  const spacesDeps = { store: spaceStore, lists: new SqlSpaceListStore(db), memberships, clock, sink, access, transact };
+  const spacesDeps = {
+    store: spaceStore,
+    lists: new SqlSpaceListStore(db),
+    memberships,
+    clock,
+    sink,
+    access,
+    transact,
+  };
   const spaces = new Spaces(spacesDeps);
   const accessLinks = new AccessLinks({
     ...spacesDeps,
@@ -259,15 +272,34 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     },
     clock,
     // Failed logins per account hold across every replica together.
-    new SqlSharedRateLimiter(db, "login-account", config.loginAccountFailuresPerMinute / 60, config.loginAccountFailuresPerMinute, clock),
+    new SqlSharedRateLimiter(
+      db,
+      "login-account",
+      config.loginAccountFailuresPerMinute / 60,
+      config.loginAccountFailuresPerMinute,
+      clock,
+    ),
   );
   const users = new Users(userStore, userTokens, userTokenOptions, clock, transact, loginGuard);
   const consumers = new ConsumerUsers(userStore, memberships, userTokens, userTokenOptions, clock, sink, transact);
   const userDirectoryStore = new SqlUserDirectoryStore(db);
   const userDirectory = new UserDirectory({ store: userDirectoryStore, transact, sink, clock });
-  const userDeletion = new UserDeletion({ store: userDirectoryStore, revocationStore: moderationStore, memberships, transact, sink, clock });
+  const userDeletion = new UserDeletion({
+    store: userDirectoryStore,
+    revocationStore: moderationStore,
+    memberships,
+    transact,
+    sink,
+    clock,
+  });
   // "My permissions" and end-user moderation judge the caller the same way.
-  const roomPermissionDeps: RoomPermissionDeps = { rooms: new SqlRoomStore(db), memberships, restrictions, revocations, clock };
+  const roomPermissionDeps: RoomPermissionDeps = {
+    rooms: new SqlRoomStore(db),
+    memberships,
+    restrictions,
+    revocations,
+    clock,
+  };
   // Aborted when draining begins: not ready any more, streams end with unavailable.
   const shutdown = new AbortController();
   // Aborted when the drain is over: calls still running are cancelled.
@@ -304,7 +336,11 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     { subscribe: (t, l) => bus.subscribe(t, l), eventsAfter: (t, r, a, n) => journal.eventsAfter(t, r, a, n) },
     { maxWatchersPerTenant: config.maxWatchersPerTenant, shutdown: shutdown.signal },
   );
-  const permissionStreamLimits = new StreamLimits("permission streams", config.maxPermissionStreamsPerUser, config.maxPermissionStreamsPerTenant);
+  const permissionStreamLimits = new StreamLimits(
+    "permission streams",
+    config.maxPermissionStreamsPerUser,
+    config.maxPermissionStreamsPerTenant,
+  );
   const services: Services = {
     health: new HealthService(storeAlive, shutdown.signal),
     tokensPrivate: new TokensPrivateService(roomTokens, revoker, fresh),
@@ -340,7 +376,9 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   compatRoutes.push(healthRoute(storeAlive));
   compatRoutes.push(readyRoute(storeAlive, shutdown.signal));
 
-  compatRoutes.push(gatedRoute(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }), consistency.gate));
+  compatRoutes.push(
+    gatedRoute(roomPermissionsRoute({ permissions: services.permissions, userTokens, roomTokens }), consistency.gate),
+  );
   // API keys are looked up on every backend call; a short cache keeps that
   // off the database, and remembers which presented key opened so a hot
   // caller costs no hash per call. A revocation reaches both through the
@@ -352,7 +390,10 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     eventsPrivate.endStreamsOfKey(k.keyId);
   };
   // One gate (one per-key limiter) for the RPCs and the REST route alike.
-  const apiKeyGate = new ApiKeyGate(apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock));
+  const apiKeyGate = new ApiKeyGate(
+    apiKeys,
+    new RateLimiter(config.rateLimitPerSecond, config.rateLimitPerSecond * 2, clock),
+  );
   compatRoutes.push(gatedRoute(consumerRoute(consumers, apiKeyGate), consistency.gate));
   const interceptors: Interceptor[] = [
     // Outermost: sees every call's final code, refusals by the others included.
@@ -379,7 +420,8 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     shutdownSignal: cutoff.signal,
   };
   const reloadKeys = (why: string): void => {
-    if (config.tokenKeys || overrides.tokenKeys) return log.warn({ why }, "token keys come from the configuration; nothing to reload");
+    if (config.tokenKeys || overrides.tokenKeys)
+      return log.warn({ why }, "token keys come from the configuration; nothing to reload");
     try {
       const fileKeys = readKeyFile(config.keyFile);
       if (fileKeys) codec.setKeyring(new Keyring(fileKeys));
@@ -476,7 +518,11 @@ export async function serve(app: App, opts: ServeOptions = {}): Promise<RunningS
     app.config.tlsCert && app.config.tlsKey
       ? { cert: readFileSync(app.config.tlsCert), key: readFileSync(app.config.tlsKey) }
       : undefined;
-  const server = new OnePortServer({ handler, tls, onStopAccepting: () => app.log.info("stopped accepting connections; answering every call that reached this server") });
+  const server = new OnePortServer({
+    handler,
+    tls,
+    onStopAccepting: () => app.log.info("stopped accepting connections; answering every call that reached this server"),
+  });
   const port = await server.listen(app.config.port, app.config.host);
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (app.config.metricsPort !== undefined) {
@@ -495,8 +541,15 @@ export async function serve(app: App, opts: ServeOptions = {}): Promise<RunningS
       closing ??= (async () => {
         // Not ready at once (/readyz, gRPC health), Watch streams end with unavailable; calls keep being answered.
         app.shutdown.abort();
-        const [cut] = await Promise.all([server.close(app.config.shutdownGraceMs, app.config.drainDelayMs), metricsServer?.close()]);
-        if (cut > 0) app.log.warn({ connections: cut, graceMs: app.config.shutdownGraceMs }, "shutdown grace over: connections still open were cut off");
+        const [cut] = await Promise.all([
+          server.close(app.config.shutdownGraceMs, app.config.drainDelayMs),
+          metricsServer?.close(),
+        ]);
+        if (cut > 0)
+          app.log.warn(
+            { connections: cut, graceMs: app.config.shutdownGraceMs },
+            "shutdown grace over: connections still open were cut off",
+          );
         await app.close();
       })();
       return closing;

@@ -43,11 +43,19 @@ program
   .command("serve")
   .description("run the service on one port for Connect, gRPC and gRPC-Web (the command when none is given)")
   .addHelpText("after", settingsHelp())
-  .option("--workers <n>", `processes serving the port (default: ROOMGATE_WORKERS, else ${DEFAULT_WORKERS}); 1 runs no cluster`, wholeNumber(1, MAX_WORKERS))
+  .option(
+    "--workers <n>",
+    `processes serving the port (default: ROOMGATE_WORKERS, else ${DEFAULT_WORKERS}); 1 runs no cluster`,
+    wholeNumber(1, MAX_WORKERS),
+  )
   .action(async (opts: { workers?: number }) => {
     const config = loadConfig();
     // The app's module graph (about 0.4 s to load) only where it serves: every other command starts without it.
-    if (cluster.isWorker) return (await import("./cluster/worker.js")).runWorker(config, createLogger(config.logLevel).child({ worker: cluster.worker!.id }));
+    if (cluster.isWorker)
+      return (await import("./cluster/worker.js")).runWorker(
+        config,
+        createLogger(config.logLevel).child({ worker: cluster.worker!.id }),
+      );
     const log = createLogger(config.logLevel);
     const workers = opts.workers ?? config.workers;
     startupStop.attach(log, config.shutdownGraceMs);
@@ -65,7 +73,14 @@ program
     announce(config, log, await prepareOnce(config, log));
     await startupStop.exitIfRequested();
     log.debug({ workers }, "start-up: forking workers");
-    new WorkerPool({ workers, host: config.host, port, graceMs: config.shutdownGraceMs, tls: Boolean(config.tlsCert), log }).start();
+    new WorkerPool({
+      workers,
+      host: config.host,
+      port,
+      graceMs: config.shutdownGraceMs,
+      tls: Boolean(config.tlsCert),
+      log,
+    }).start();
     // After the pool's handlers are in: a signal not yet dispatched reaches them.
     startupStop.handOver();
   });
@@ -112,11 +127,15 @@ const tokenKeys = program.command("token-keys").description("manage the token en
 function keyFileKeys(create = false): { keyFile: string; keys: TokenKey[] } {
   const { keyFile, tokenKeys: fromEnv } = loadConfig();
   if (fromEnv) {
-    console.error("roomgate: note: ROOMGATE_TOKEN_KEYS is set, so a server started with it ignores the key file these commands edit");
+    console.error(
+      "roomgate: note: ROOMGATE_TOKEN_KEYS is set, so a server started with it ignores the key file these commands edit",
+    );
   }
   // Only `add` may start a keyring; the others read one that must exist (a mistyped data dir).
   if (!create && !existsSync(keyFile)) {
-    throw new CliError(`no token key file at ${keyFile} (check ROOMGATE_DATA_DIR / ROOMGATE_KEY_FILE; \`roomgate serve\` or \`token-keys add\` creates it)`);
+    throw new CliError(
+      `no token key file at ${keyFile} (check ROOMGATE_DATA_DIR / ROOMGATE_KEY_FILE; \`roomgate serve\` or \`token-keys add\` creates it)`,
+    );
   }
   const loaded = loadOrCreateKeys(keyFile, Date.now());
   if (loaded.created) console.log(`created key file ${keyFile} (mode 0600) with active key ${loaded.keys[0]!.id}`);
@@ -150,9 +169,13 @@ tokenKeys
     const previous = before.find((k) => k.state === "active");
     writeKeyFile(keyFile, addKey(before, key, Boolean(opts.activate)));
     if (opts.activate) {
-      console.log(`added key ${key.id} (active): new tokens are sealed with it${previous ? `; key ${previous.id} is now decrypt-only` : ""}`);
+      console.log(
+        `added key ${key.id} (active): new tokens are sealed with it${previous ? `; key ${previous.id} is now decrypt-only` : ""}`,
+      );
     } else {
-      console.log(`added key ${key.id} (decrypt-only): tokens sealed with it verify; activate it with \`token-keys activate ${key.id}\``);
+      console.log(
+        `added key ${key.id} (decrypt-only): tokens sealed with it verify; activate it with \`token-keys activate ${key.id}\``,
+      );
     }
     await announceKeyringChange();
     console.log(RELOAD_HINT);
@@ -170,7 +193,9 @@ tokenKeys
       return;
     }
     writeKeyFile(keyFile, activateKey(keys, id));
-    console.log(`key ${id} is active: new tokens are sealed with it${previous ? `; key ${previous.id} is now decrypt-only` : ""}`);
+    console.log(
+      `key ${id} is active: new tokens are sealed with it${previous ? `; key ${previous.id} is now decrypt-only` : ""}`,
+    );
     await announceKeyringChange();
     console.log(RELOAD_HINT);
   });
@@ -190,11 +215,15 @@ tokenKeys
 
 tokenKeys
   .command("export")
-  .description("print the keyring as ROOMGATE_TOKEN_KEYS takes it (id:secret,…, active key first) to stdout; it is the secret")
+  .description(
+    "print the keyring as ROOMGATE_TOKEN_KEYS takes it (id:secret,…, active key first) to stdout; it is the secret",
+  )
   .action(() => {
     const { keys } = keyFileKeys();
     // The keys go to stdout only (by design: the operator asked for them); the warning to stderr keeps a pipe clean.
-    console.error("roomgate: warning: this is the token keyring's secret: whoever holds it can mint and read every token. Keep it out of logs, shell history and version control");
+    console.error(
+      "roomgate: warning: this is the token keyring's secret: whoever holds it can mint and read every token. Keep it out of logs, shell history and version control",
+    );
     process.stdout.write(`${formatKeysConfig(keys)}\n`);
   });
 
@@ -244,13 +273,19 @@ apiKeys
       const sink = { journal: new SqlJournal(db), feed: { catchUp: settleAcrossReplicas(db) } };
       let tenantId: string;
       try {
-        ({ tenantId } = await revokeApiKey({ tenants, transact: (fn) => db.write(fn), sink, clock: Date.now }, id, "system"));
+        ({ tenantId } = await revokeApiKey(
+          { tenants, transact: (fn) => db.write(fn), sink, clock: Date.now },
+          id,
+          "system",
+        ));
       } catch (err) {
         if (err instanceof RoomgateError) throw new Error(err.message);
         throw err;
       }
       const live = (await tenants.listApiKeys(tenantId)).filter((k) => k.revokedAt === null).length;
-      console.log(`revoked API key ${id} of tenant ${tenantId}: calls with it are refused from now on; the tenant has ${live} live key(s) left`);
+      console.log(
+        `revoked API key ${id} of tenant ${tenantId}: calls with it are refused from now on; the tenant has ${live} live key(s) left`,
+      );
     });
   });
 
@@ -261,7 +296,9 @@ function wholeNumber(min: number, max?: number): (raw: string) => number {
   return (raw) => {
     const n = Number(raw);
     if (!/^\d+$/.test(raw) || n < min || (max !== undefined && n > max)) {
-      throw new InvalidArgumentError(max === undefined ? `expected a whole number >= ${min}` : `expected a whole number from ${min} to ${max}`);
+      throw new InvalidArgumentError(
+        max === undefined ? `expected a whole number >= ${min}` : `expected a whole number from ${min} to ${max}`,
+      );
     }
     return n;
   };
@@ -271,8 +308,14 @@ const DAY_MS = 86_400_000;
 
 maintenance
   .command("prune")
-  .description("delete grants and token revocations of expired tokens; with --keep-days, also older audit entries and events")
-  .option("--keep-days <n>", "also delete audit log entries, events and finished webhook deliveries older than n days", wholeNumber(0))
+  .description(
+    "delete grants and token revocations of expired tokens; with --keep-days, also older audit entries and events",
+  )
+  .option(
+    "--keep-days <n>",
+    "also delete audit log entries, events and finished webhook deliveries older than n days",
+    wholeNumber(0),
+  )
   .option("--batch-size <n>", "rows deleted per transaction", wholeNumber(1), 5_000)
   .option("--dry-run", "count what would be deleted; delete nothing")
   .action(async (opts: { keepDays?: number; batchSize: number; dryRun?: boolean }) => {
@@ -301,7 +344,9 @@ maintenance
         }
         // One short IMMEDIATE transaction per batch, with a pause between
         // batches: a running server's writers wait briefly, never fail.
-        const n = await pruneInBatches(target, opts.batchSize, (done, total) => progress.update(progressLine("pruned", done, total, target.name)));
+        const n = await pruneInBatches(target, opts.batchSize, (done, total) =>
+          progress.update(progressLine("pruned", done, total, target.name)),
+        );
         progress.end();
         results.push({ label, n });
       }
@@ -330,7 +375,18 @@ async function announceKeyringChange(): Promise<void> {
   await withDatabase(async (db) => {
     const journal = new SqlJournal(db);
     await db.write(() =>
-      journal.record([], [{ tenantId: "", type: EventType.UNSPECIFIED, actor: "system", at: Date.now(), effects: { keyringChanged: true } }]),
+      journal.record(
+        [],
+        [
+          {
+            tenantId: "",
+            type: EventType.UNSPECIFIED,
+            actor: "system",
+            at: Date.now(),
+            effects: { keyringChanged: true },
+          },
+        ],
+      ),
     );
     // A retired key is a removing write: done once every live replica reloaded.
     await settleAcrossReplicas(db)();
@@ -367,21 +423,44 @@ const tokens = program
 
 tokens
   .command("create")
-  .description("issue one room member token as Create would; prints {\"tenantId\",\"token\"} as JSON")
+  .description('issue one room member token as Create would; prints {"tenantId","token"} as JSON')
   .requiredOption("--user <id>", "user id the token is for")
   .requiredOption("--room <id>", "room id the token is for")
-  .option("--permissions <names>", "comma-separated permissions, e.g. PermissionRoomKick,PermissionChat (names or numbers)", "")
+  .option(
+    "--permissions <names>",
+    "comma-separated permissions, e.g. PermissionRoomKick,PermissionChat (names or numbers)",
+    "",
+  )
   .option("--ttl <seconds>", "lifetime in seconds (default: ROOMGATE_TOKEN_TTL_SECONDS)", wholeNumber(1))
   .option("--metadata <json>", "a JSON object carried in the token")
   .option("--tenant <id>", "tenant to issue for (default: the only tenant in the store)")
-  .action(async (opts: { user: string; room: string; permissions: string; ttl?: number; metadata?: string; tenant?: string }) => {
-    const permissions = opts.permissions.split(",").filter((p) => p.trim() !== "").map(parsePermission);
-    const metadata = opts.metadata === undefined ? undefined : jsonObject(opts.metadata);
-    await withDatabase(async (db) => {
-      const out = await createToken(loadConfig(), db, { tenant: opts.tenant, user: opts.user, room: opts.room, permissions, ttl: opts.ttl, metadata });
-      console.log(JSON.stringify(out));
-    });
-  });
+  .action(
+    async (opts: {
+      user: string;
+      room: string;
+      permissions: string;
+      ttl?: number;
+      metadata?: string;
+      tenant?: string;
+    }) => {
+      const permissions = opts.permissions
+        .split(",")
+        .filter((p) => p.trim() !== "")
+        .map(parsePermission);
+      const metadata = opts.metadata === undefined ? undefined : jsonObject(opts.metadata);
+      await withDatabase(async (db) => {
+        const out = await createToken(loadConfig(), db, {
+          tenant: opts.tenant,
+          user: opts.user,
+          room: opts.room,
+          permissions,
+          ttl: opts.ttl,
+          metadata,
+        });
+        console.log(JSON.stringify(out));
+      });
+    },
+  );
 
 tokens
   .command("verify [token]")
@@ -402,7 +481,8 @@ tokens
  * stdin is refused (nothing would ever arrive), as is an empty line.
  */
 async function tokenFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new CliError("no token given: pass it as an argument, or pipe it in (… | roomgate tokens verify -)");
+  if (process.stdin.isTTY)
+    throw new CliError("no token given: pass it as an argument, or pipe it in (… | roomgate tokens verify -)");
   let input = "";
   for await (const chunk of process.stdin) {
     input += String(chunk);

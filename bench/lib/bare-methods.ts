@@ -9,13 +9,28 @@
 import { create, toBinary, type DescMessage, type JsonObject, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { GetRoomPermissionsRequestSchema, GetRoomPermissionsResponseSchema } from "../../gen/room/permissions/v1/service_pb.js";
-import { CreateRequestSchema, CreateResponseSchema, VerifyRequestSchema, VerifyResponseSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
-import { VerifyAccessTokenRequestSchema, VerifyAccessTokenResponseSchema } from "../../gen/room/users/private/v1/service_pb.js";
+import {
+  GetRoomPermissionsRequestSchema,
+  GetRoomPermissionsResponseSchema,
+} from "../../gen/room/permissions/v1/service_pb.js";
+import {
+  CreateRequestSchema,
+  CreateResponseSchema,
+  VerifyRequestSchema,
+  VerifyResponseSchema,
+} from "../../gen/room/tokens/private/v1/service_pb.js";
+import {
+  VerifyAccessTokenRequestSchema,
+  VerifyAccessTokenResponseSchema,
+} from "../../gen/room/users/private/v1/service_pb.js";
 import type { App } from "../../src/app.js";
 import type { ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { RoomgateError, TokenRejectedError } from "../../src/domain/errors.js";
-import { effectiveRoomPermissions, roomPermissionFlags, type RoomPermissionDeps } from "../../src/domain/room-permissions.js";
+import {
+  effectiveRoomPermissions,
+  roomPermissionFlags,
+  type RoomPermissionDeps,
+} from "../../src/domain/room-permissions.js";
 import type { TokenRequest } from "../../src/domain/tokens/room-tokens.js";
 import { endUserCredential, resolveEndUser } from "../../src/server/end-user-auth.js";
 import { SqlRoomStore } from "../../src/store/room-store.js";
@@ -89,7 +104,9 @@ export function bareMethods(app: App, principal: ApiKeyPrincipal): Map<string, B
           issuedAt: iso(v.issuedAt),
           expiresAt: iso(v.expiresAt),
           notBefore: iso(v.notBefore),
-          restrictions: v.restrictions.map((r) => (r.until === null ? { kind: r.kind } : { kind: r.kind, until: iso(r.until) })),
+          restrictions: v.restrictions.map((r) =>
+            r.until === null ? { kind: r.kind } : { kind: r.kind, until: iso(r.until) },
+          ),
         }),
         toBinary: (v: ReturnType<typeof tokens.verify>) =>
           toBinary(
@@ -103,7 +120,10 @@ export function bareMethods(app: App, principal: ApiKeyPrincipal): Map<string, B
               issuedAt: timestampFromMs(v.issuedAt),
               notBefore: timestampFromMs(v.notBefore),
               expiresAt: timestampFromMs(v.expiresAt),
-              restrictions: v.restrictions.map((r) => ({ kind: r.kind, until: r.until === null ? undefined : timestampFromMs(r.until) })),
+              restrictions: v.restrictions.map((r) => ({
+                kind: r.kind,
+                until: r.until === null ? undefined : timestampFromMs(r.until),
+              })),
             }),
           ),
       } as BareMethod,
@@ -151,7 +171,11 @@ export function bareMethods(app: App, principal: ApiKeyPrincipal): Map<string, B
           return { roomId, granted: await effectiveRoomPermissions(caller, roomId, deps) };
         },
         toJson: (r: { roomId: string; granted: Permission[] }) => ({
-          roomPermissions: { permissions: roomPermissionFlags(r.granted), roomId: r.roomId, granted: r.granted.map((p) => Permission[p]) },
+          roomPermissions: {
+            permissions: roomPermissionFlags(r.granted),
+            roomId: r.roomId,
+            granted: r.granted.map((p) => Permission[p]),
+          },
         }),
         toBinary: (r: { roomId: string; granted: Permission[] }) =>
           toBinary(

@@ -51,7 +51,9 @@ const GRPC_STATUS: Record<ErrorKind, string> = {
 };
 
 function errorOf(err: unknown): { kind: ErrorKind | "internal"; message: string } {
-  return err instanceof RoomgateError ? { kind: err.kind, message: err.message } : { kind: "internal", message: "internal error" };
+  return err instanceof RoomgateError
+    ? { kind: err.kind, message: err.message }
+    : { kind: "internal", message: "internal error" };
 }
 
 /** Connect unary (JSON and binary) over HTTP/1.1. */
@@ -86,7 +88,10 @@ export function bareHttpHandler(methods: ReadonlyMap<string, BareMethod>): http.
           out = JSON.stringify({ code: e.kind, message: e.message });
         }
         const type = status === 200 && binary ? "application/proto" : "application/json";
-        res.writeHead(status, { "content-type": type, "content-length": typeof out === "string" ? Buffer.byteLength(out) : out.length });
+        res.writeHead(status, {
+          "content-type": type,
+          "content-length": typeof out === "string" ? Buffer.byteLength(out) : out.length,
+        });
         res.end(out);
       },
       () => res.destroy(),
@@ -125,7 +130,11 @@ export function bareGrpcServer(methods: ReadonlyMap<string, BareMethod>): http2.
         if (stream.destroyed) return;
         stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
         stream.once("wantTrailers", () => {
-          stream.sendTrailers(message === "" ? { "grpc-status": grpcStatus } : { "grpc-status": grpcStatus, "grpc-message": encodeURIComponent(message) });
+          stream.sendTrailers(
+            message === ""
+              ? { "grpc-status": grpcStatus }
+              : { "grpc-status": grpcStatus, "grpc-message": encodeURIComponent(message) },
+          );
         });
         stream.end(frame);
       },

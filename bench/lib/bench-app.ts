@@ -41,7 +41,12 @@ export const FLOOR_PATH = "/bench/floor";
 
 /** One seed-000 shaped argument as Connect JSON (proto field names). */
 export function seedArgumentJson(userId = SEED_USER_ID, roomId = SEED_ROOM_ID): Record<string, unknown> {
-  return { user_id: userId, room_id: roomId, metadata: { note: "temporary moderator" }, permissions: ["PermissionRoomKick"] };
+  return {
+    user_id: userId,
+    room_id: roomId,
+    metadata: { note: "temporary moderator" },
+    permissions: ["PermissionRoomKick"],
+  };
 }
 
 /**
@@ -147,4 +152,3 @@ async function createIn(dataDir: string, env: Record<string, string>): Promise<B
   const principal: ApiKeyPrincipal = { tenantId: app.bootstrap.tenantId!, keyId: apiKeyId(BENCH_API_KEY) };
   return { app, dataDir, principal };
 }
-

@@ -49,7 +49,9 @@ export function writeTokenRevocations(dbPath: string, opts: BulkOptions): BulkRe
   const db = new BetterSqlite3(dbPath, { fileMustExist: true });
   try {
     db.pragma("busy_timeout = 30000");
-    const revocation = db.prepare("insert into revocations (tenant_id, kind, token_id, user_id, room_id, at, expires_at) values (?, 'token', ?, null, null, ?, ?)");
+    const revocation = db.prepare(
+      "insert into revocations (tenant_id, kind, token_id, user_id, room_id, at, expires_at) values (?, 'token', ?, null, null, ?, ?)",
+    );
     const event = db.prepare(
       `insert into events (tenant_id, type, room_id, user_id, actor, at, reason, token_id, message_id, role, until, effects)
        values (?, ?, ?, ?, 'system', ?, 'bench', ?, '', '', null, ?)`,
@@ -68,7 +70,9 @@ export function writeTokenRevocations(dbPath: string, opts: BulkOptions): BulkRe
         const tokenId = isLast && opts.lastTokenId !== undefined ? opts.lastTokenId : ids.slice(32 * i, 32 * i + 32);
         revocation.run(opts.tenantId, tokenId, at, expiresAt);
         const effects = encodeEffects({ revocations: [{ kind: "token", tenantId: opts.tenantId, tokenId, at }] });
-        const id = Number(event.run(opts.tenantId, EventType.TOKEN_REVOKED, roomId, userId, at, tokenId, effects).lastInsertRowid);
+        const id = Number(
+          event.run(opts.tenantId, EventType.TOKEN_REVOKED, roomId, userId, at, tokenId, effects).lastInsertRowid,
+        );
         if (first === 0) first = id;
         last = id;
       }

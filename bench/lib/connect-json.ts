@@ -16,14 +16,28 @@ export function connectHeaders(apiKey: string): Record<string, string> {
 
 /** Calls `method` (e.g. "room.tokens.private.v1.Service/Verify") on `baseUrl`. */
 export async function call(baseUrl: string, apiKey: string, method: string, body: unknown): Promise<CallResult> {
-  const res = await fetch(`${baseUrl}/${method}`, { method: "POST", headers: connectHeaders(apiKey), body: JSON.stringify(body) });
+  const res = await fetch(`${baseUrl}/${method}`, {
+    method: "POST",
+    headers: connectHeaders(apiKey),
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as Record<string, unknown>;
   if (res.status === 200) return { ok: true, body: json };
-  return { ok: false, status: res.status, code: String(json["code"] ?? "unknown"), message: String(json["message"] ?? "") };
+  return {
+    ok: false,
+    status: res.status,
+    code: String(json["code"] ?? "unknown"),
+    message: String(json["message"] ?? ""),
+  };
 }
 
 /** Like {@link call}, but any error is thrown (set-up calls that must succeed). */
-export async function callOk(baseUrl: string, apiKey: string, method: string, body: unknown): Promise<Record<string, unknown>> {
+export async function callOk(
+  baseUrl: string,
+  apiKey: string,
+  method: string,
+  body: unknown,
+): Promise<Record<string, unknown>> {
   const r = await call(baseUrl, apiKey, method, body);
   if (!r.ok) throw new Error(`${method} on ${baseUrl}: HTTP ${r.status} ${r.code}: ${r.message}`);
   return r.body;

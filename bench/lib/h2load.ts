@@ -98,5 +98,12 @@ export async function h2load(opts: H2LoadOptions): Promise<H2LoadResult> {
   const seconds = (performance.now() - start) / 1000;
   await Promise.all(sessions.map((s) => new Promise<void>((r) => s.close(() => r()))));
   latencies.sort((a, b) => a - b);
-  return { ok, errors, seconds, reqPerSec: ok / seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+  return {
+    ok,
+    errors,
+    seconds,
+    reqPerSec: ok / seconds,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+  };
 }

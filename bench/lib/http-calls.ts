@@ -4,12 +4,34 @@
  * so every contender is shown to answer the same thing — and every gRPC
  * call to end in grpc-status 0, which h2load cannot see — before any load.
  */
-import { create, fromBinary, fromJson, toBinary, toJson, toJsonString, type DescMessage, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  fromJson,
+  toBinary,
+  toJson,
+  toJsonString,
+  type DescMessage,
+  type JsonObject,
+  type JsonValue,
+  type MessageInitShape,
+} from "@bufbuild/protobuf";
 import http2 from "node:http2";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { GetRoomPermissionsRequestSchema, GetRoomPermissionsResponseSchema } from "../../gen/room/permissions/v1/service_pb.js";
-import { CreateRequestSchema, CreateResponseSchema, VerifyRequestSchema, VerifyResponseSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
-import { VerifyAccessTokenRequestSchema, VerifyAccessTokenResponseSchema } from "../../gen/room/users/private/v1/service_pb.js";
+import {
+  GetRoomPermissionsRequestSchema,
+  GetRoomPermissionsResponseSchema,
+} from "../../gen/room/permissions/v1/service_pb.js";
+import {
+  CreateRequestSchema,
+  CreateResponseSchema,
+  VerifyRequestSchema,
+  VerifyResponseSchema,
+} from "../../gen/room/tokens/private/v1/service_pb.js";
+import {
+  VerifyAccessTokenRequestSchema,
+  VerifyAccessTokenResponseSchema,
+} from "../../gen/room/users/private/v1/service_pb.js";
 import { SEED_ROOM_ID, SEED_USER_ID, type Ready } from "./bench-app.js";
 
 /** The benchmarked calls, as `--only` names them. */
@@ -83,7 +105,14 @@ export const CALLS: readonly CallDef[] = [
     output: CreateResponseSchema,
     cold: false,
     message: () => ({
-      arguments: [{ userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] }],
+      arguments: [
+        {
+          userId: SEED_USER_ID,
+          roomId: SEED_ROOM_ID,
+          metadata: { note: "temporary moderator" },
+          permissions: [Permission.PermissionRoomKick],
+        },
+      ],
     }),
     credential: apiKey,
   },
@@ -126,7 +155,11 @@ export function encodeRequest(call: CallDef, protocol: ProtocolId, r: Ready): En
   return {
     url: `http://127.0.0.1:${r.port}${call.path}`,
     body: json ? new TextEncoder().encode(toJsonString(call.input, msg)) : toBinary(call.input, msg),
-    headers: { "content-type": json ? "application/json" : "application/proto", "connect-protocol-version": "1", authorization },
+    headers: {
+      "content-type": json ? "application/json" : "application/proto",
+      "connect-protocol-version": "1",
+      authorization,
+    },
   };
 }
 
@@ -137,7 +170,8 @@ function normalize(v: JsonValue): JsonValue {
   if (Array.isArray(v)) return v.map(normalize);
   if (v === null || typeof v !== "object") return v;
   const out: JsonObject = {};
-  for (const [k, x] of Object.entries(v)) out[k] = VOLATILE.has(k) ? (Array.isArray(x) ? `[${x.length}]` : "*") : normalize(x);
+  for (const [k, x] of Object.entries(v))
+    out[k] = VOLATILE.has(k) ? (Array.isArray(x) ? `[${x.length}]` : "*") : normalize(x);
   return out;
 }
 
@@ -180,16 +214,21 @@ export async function probe(call: CallDef, protocol: ProtocolId, r: Ready): Prom
   if (protocol === "grpc") {
     const res = await grpcCall(req);
     if (res.status !== 200 || res.grpcStatus !== "0") {
-      throw new Error(`${r.kind} ${call.id} gRPC: HTTP ${res.status}, grpc-status ${res.grpcStatus || "(none)"} ${res.message}`);
+      throw new Error(
+        `${r.kind} ${call.id} gRPC: HTTP ${res.status}, grpc-status ${res.grpcStatus || "(none)"} ${res.message}`,
+      );
     }
     msg = fromBinary(call.output, res.body.subarray(5, 5 + res.body.readUInt32BE(1)));
   } else {
     const res = await fetch(req.url, { method: "POST", headers: req.headers, body: req.body });
     const bytes = new Uint8Array(await res.arrayBuffer());
-    if (res.status !== 200) throw new Error(`${r.kind} ${call.id} ${protocol}: HTTP ${res.status} ${new TextDecoder().decode(bytes)}`);
+    if (res.status !== 200)
+      throw new Error(`${r.kind} ${call.id} ${protocol}: HTTP ${res.status} ${new TextDecoder().decode(bytes)}`);
     msg =
       protocol === "json"
-        ? fromJson(call.output, JSON.parse(new TextDecoder().decode(bytes)) as JsonValue, { ignoreUnknownFields: false })
+        ? fromJson(call.output, JSON.parse(new TextDecoder().decode(bytes)) as JsonValue, {
+            ignoreUnknownFields: false,
+          })
         : fromBinary(call.output, bytes);
   }
   return JSON.stringify(normalize(toJson(call.output, msg, { alwaysEmitImplicit: true })));

@@ -55,7 +55,11 @@ export interface RunResult {
 }
 
 /** Runs `cmd` (pinned when asked); resolves with its stdout and CPU share once it exits 0. */
-export function runMeasured(cmd: string, args: readonly string[], cpu: number | undefined): Promise<{ stdout: string; genCpu: number }> {
+export function runMeasured(
+  cmd: string,
+  args: readonly string[],
+  cpu: number | undefined,
+): Promise<{ stdout: string; genCpu: number }> {
   const [file, argv] = cpu === undefined ? [cmd, args] : ["taskset", ["-c", String(cpu), cmd, ...args]];
   return new Promise((resolve, reject) => {
     // taskset execs the command: the pid stays the generator's.
@@ -121,13 +125,20 @@ end
 }
 
 /** Parses the RESULT line of {@link wrkScript}; throws on any failed request. */
-export function parseWrkResult(stdout: string, url: string): { requests: number; seconds: number; p50: number; p99: number } {
+export function parseWrkResult(
+  stdout: string,
+  url: string,
+): { requests: number; seconds: number; p50: number; p99: number } {
   const m = /^RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$/m.exec(stdout);
   if (!m) throw new Error(`wrk: no RESULT line in\n${stdout}`);
-  const [requests, durationUs, connect, read, write, status, timeout, non2xx, p50, p99] = m.slice(1).map(Number) as number[];
+  const [requests, durationUs, connect, read, write, status, timeout, non2xx, p50, p99] = m
+    .slice(1)
+    .map(Number) as number[];
   const errors = connect! + read! + write! + status! + timeout! + non2xx!;
   if (errors > 0) {
-    throw new Error(`wrk ${url}: ${errors} failed (non-2xx ${non2xx}, connect ${connect}, read ${read}, write ${write}, timeout ${timeout})`);
+    throw new Error(
+      `wrk ${url}: ${errors} failed (non-2xx ${non2xx}, connect ${connect}, read ${read}, write ${write}, timeout ${timeout})`,
+    );
   }
   return { requests: requests!, seconds: durationUs! / 1e6, p50: p50! / 1000, p99: p99! / 1000 };
 }
@@ -145,7 +156,14 @@ export function wrkRun(spec: RunSpec): Promise<RunResult> {
       const args = ["-t1", `-c${spec.connections}`, `-d${spec.seconds}s`, "--timeout", "10s", "-s", script, spec.url];
       const r = await runMeasured("wrk", args, spec.generatorCpu);
       const w = parseWrkResult(r.stdout, spec.url);
-      return { tool: "wrk", requests: w.requests, reqPerSec: w.requests / w.seconds, p50: w.p50, p99: w.p99, genCpu: r.genCpu };
+      return {
+        tool: "wrk",
+        requests: w.requests,
+        reqPerSec: w.requests / w.seconds,
+        p50: w.p50,
+        p99: w.p99,
+        genCpu: r.genCpu,
+      };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -154,7 +172,10 @@ export function wrkRun(spec: RunSpec): Promise<RunResult> {
 
 /** Checks h2load's summary (every request done, 2xx, none failed) and reads its rate. */
 export function parseH2loadResult(stdout: string, url: string): { requests: number; reqPerSec: number } {
-  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(stdout);
+  const done =
+    /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+      stdout,
+    );
   const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
   // "finished in 4.99s" or, under a second, "finished in 999.33ms".
   const finished = /finished in ([\d.]+)(?:s|ms), ([\d.]+) req\/s/.exec(stdout);
@@ -188,7 +209,17 @@ export function h2loadRun(spec: RunSpec): Promise<RunResult> {
       writeFileSync(bodyFile, spec.body);
       const headers = Object.entries(spec.headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
       const streams = Math.max(1, Math.ceil(spec.connections / spec.h2Sessions));
-      const args = ["-t1", `-c${spec.h2Sessions}`, `-m${streams}`, `-D${spec.seconds}`, "-d", bodyFile, `--log-file=${logFile}`, ...headers, spec.url];
+      const args = [
+        "-t1",
+        `-c${spec.h2Sessions}`,
+        `-m${streams}`,
+        `-D${spec.seconds}`,
+        "-d",
+        bodyFile,
+        `--log-file=${logFile}`,
+        ...headers,
+        spec.url,
+      ];
       const r = await runMeasured("h2load", args, spec.generatorCpu);
       const h = parseH2loadResult(r.stdout, spec.url);
       return { tool: "h2load", ...h, ...h2loadLatencies(readFileSync(logFile, "utf8")), genCpu: r.genCpu };

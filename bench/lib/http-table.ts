@@ -39,7 +39,8 @@ export function pickRound(rounds: readonly RunResult[], pick: Pick): RunResult |
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a");
 const msf = (n: number): string => (!Number.isFinite(n) ? "n/a" : n < 10 ? n.toFixed(2) : n.toFixed(1));
-const ratio = (a: RunResult | undefined, b: RunResult | undefined): number => (a && b ? a.reqPerSec / b.reqPerSec : NaN);
+const ratio = (a: RunResult | undefined, b: RunResult | undefined): number =>
+  a && b ? a.reqPerSec / b.reqPerSec : NaN;
 const times = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : "n/a");
 
 function rateCell(r: RunResult | undefined): string {
@@ -109,7 +110,9 @@ export function renderTargets(cells: ReadonlyMap<string, Cell>, pick: Pick): str
     if (!fast || !base) return `- not measured: ${t.text}`;
     const x = fast.reqPerSec / base.reqPerSec;
     const shown = t.over === "plain" ? `${x.toFixed(2)}×` : `${Math.round(x * 100)}%`;
-    const bound = [fast, base].some((r) => r.genCpu >= GENERATOR_BOUND) ? " (a generator-bound figure: the ratio is approximate)" : "";
+    const bound = [fast, base].some((r) => r.genCpu >= GENERATOR_BOUND)
+      ? " (a generator-bound figure: the ratio is approximate)"
+      : "";
     return `- ${x >= t.min ? "met" : "MISSED"}: ${t.text} — measured ${shown}${bound}`;
   });
 }

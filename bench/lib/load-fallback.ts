@@ -12,7 +12,11 @@ import { h2load } from "./h2load.js";
 import type { RunResult, RunSpec } from "./http-load.js";
 import { cpuSeconds } from "./procfs.js";
 
-async function measured(spec: RunSpec, run: () => Promise<{ requests: number; seconds: number; p50: number; p99: number }>, tool: string): Promise<RunResult> {
+async function measured(
+  spec: RunSpec,
+  run: () => Promise<{ requests: number; seconds: number; p50: number; p99: number }>,
+  tool: string,
+): Promise<RunResult> {
   const s0 = cpuSeconds(spec.serverPid);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -46,7 +50,10 @@ export function autocannonRun(spec: RunSpec): Promise<RunResult> {
         duration: spec.seconds,
       });
       const bad = res.errors + res.timeouts + res.non2xx;
-      if (bad > 0) throw new Error(`autocannon ${spec.url}: ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`);
+      if (bad > 0)
+        throw new Error(
+          `autocannon ${spec.url}: ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`,
+        );
       return { requests: res.requests.total, seconds: res.duration, p50: res.latency.p50, p99: res.latency.p99 };
     },
     "autocannon (wrk missing)",

@@ -57,7 +57,11 @@ export function installed(binary: "wrk" | "h2load"): boolean {
 }
 
 /** Runs `cmd`, sampling its CPU and the servers'; resolves with its stdout once it exits 0. */
-function runSampled(cmd: string, args: readonly string[], serverPids: readonly number[]): Promise<{ stdout: string; genCpu: number; serverCpu: number[] }> {
+function runSampled(
+  cmd: string,
+  args: readonly string[],
+  serverPids: readonly number[],
+): Promise<{ stdout: string; genCpu: number; serverCpu: number[] }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     const sampler = new CpuSampler([child.pid!, ...serverPids]);
@@ -72,7 +76,11 @@ function runSampled(cmd: string, args: readonly string[], serverPids: readonly n
     child.once("exit", (code) => {
       const shares = sampler.stop();
       if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${stderr || stdout}`));
-      resolve({ stdout, genCpu: shares.byPid.get(child.pid!) ?? NaN, serverCpu: serverPids.map((p) => shares.byPid.get(p) ?? NaN) });
+      resolve({
+        stdout,
+        genCpu: shares.byPid.get(child.pid!) ?? NaN,
+        serverCpu: serverPids.map((p) => shares.byPid.get(p) ?? NaN),
+      });
     });
   });
 }
@@ -116,7 +124,10 @@ async function wrkLoad(spec: LoadSpec, serverPids: readonly number[]): Promise<L
     if (!m) throw new Error(`wrk: no RESULT line in\n${r.stdout}`);
     const [requests, durationUs, connect, read, write, status, timeout, p50, p99] = m.slice(1).map(Number) as number[];
     const errors = connect! + read! + write! + status! + timeout!;
-    if (errors > 0) throw new Error(`wrk ${spec.url}: ${errors} errors (connect ${connect}, read ${read}, write ${write}, status ${status}, timeout ${timeout})`);
+    if (errors > 0)
+      throw new Error(
+        `wrk ${spec.url}: ${errors} errors (connect ${connect}, read ${read}, write ${write}, status ${status}, timeout ${timeout})`,
+      );
     return {
       tool: "wrk",
       requests: requests!,
@@ -135,14 +146,22 @@ async function autocannonLoad(spec: LoadSpec, serverPids: readonly number[]): Pr
   const sampler = new CpuSampler([process.pid, ...serverPids]);
   let res: autocannon.Result;
   try {
-    res = await autocannon({ url: spec.url, method: "POST", headers: { ...spec.headers }, body: spec.body, connections: spec.connections, duration: spec.seconds });
+    res = await autocannon({
+      url: spec.url,
+      method: "POST",
+      headers: { ...spec.headers },
+      body: spec.body,
+      connections: spec.connections,
+      duration: spec.seconds,
+    });
   } catch (err) {
     sampler.stop();
     throw err;
   }
   const shares = sampler.stop();
   const bad = res.errors + res.timeouts + res.non2xx;
-  if (bad > 0) throw new Error(`autocannon ${spec.url}: ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`);
+  if (bad > 0)
+    throw new Error(`autocannon ${spec.url}: ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx`);
   return {
     tool: "autocannon (wrk missing)",
     requests: res.requests.total,
@@ -164,7 +183,11 @@ export function http1Load(spec: LoadSpec, serverPids: readonly number[]): Promis
  * `sessions` connections (at least one per serving process, so a cluster
  * spreads them). Resolves undefined when h2load is not installed.
  */
-export async function h2cLoad(spec: LoadSpec, sessions: number, serverPids: readonly number[]): Promise<LoadResult | undefined> {
+export async function h2cLoad(
+  spec: LoadSpec,
+  sessions: number,
+  serverPids: readonly number[],
+): Promise<LoadResult | undefined> {
   if (!installed("h2load")) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "roomgate-h2load-"));
   try {
@@ -174,7 +197,10 @@ export async function h2cLoad(spec: LoadSpec, sessions: number, serverPids: read
     const streams = Math.max(1, Math.ceil(spec.connections / sessions));
     const args = ["-t1", `-c${sessions}`, `-m${streams}`, `-D${spec.seconds}`, "-d", bodyFile, ...headers, spec.url];
     const r = await runSampled("h2load", args, serverPids);
-    const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(r.stdout);
+    const done =
+      /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+        r.stdout,
+      );
     const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(r.stdout);
     // "finished in 4.99s" or, under a second, "finished in 999.33ms" (only the rate is used).
     const finished = /finished in ([\d.]+)(?:s|ms), ([\d.]+) req\/s/.exec(r.stdout);
@@ -183,7 +209,9 @@ export async function h2cLoad(spec: LoadSpec, sessions: number, serverPids: read
     const [, , succeeded, failed, errored, timeout] = done.map(Number) as number[];
     const non2xx = Number(codes[2]) + Number(codes[3]) + Number(codes[4]);
     if (failed! + errored! + timeout! + non2xx > 0) {
-      throw new Error(`h2load ${spec.url}: ${failed} failed, ${errored} errored, ${timeout} timeout, ${non2xx} non-2xx`);
+      throw new Error(
+        `h2load ${spec.url}: ${failed} failed, ${errored} errored, ${timeout} timeout, ${non2xx} non-2xx`,
+      );
     }
     return {
       tool: "h2load",

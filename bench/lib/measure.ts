@@ -40,7 +40,11 @@ async function runFor(fn: () => unknown, ms: number, batch: number, isAsync: boo
  *
  * @returns Operations per second.
  */
-export async function measure(name: string, fn: () => unknown, { minMs, warmupMs = minMs / 4 }: MeasureOptions): Promise<number> {
+export async function measure(
+  name: string,
+  fn: () => unknown,
+  { minMs, warmupMs = minMs / 4 }: MeasureOptions,
+): Promise<number> {
   const first = fn();
   const isAsync = typeof (first as { then?: unknown } | undefined)?.then === "function";
   if (isAsync) await first;

@@ -20,7 +20,8 @@ import { childPids } from "./procfs.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 /** The admin connection for creating and dropping benchmark databases. */
-export const POSTGRES_ADMIN_URL = process.env["ROOMGATE_BENCH_DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/postgres";
+export const POSTGRES_ADMIN_URL =
+  process.env["ROOMGATE_BENCH_DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/postgres";
 export const BENCH_API_KEY = "replica-bench-key-0123456789";
 
 // --- cleanup on every way out ------------------------------------------------
@@ -164,7 +165,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * a 200 from /healthz, polled every 5 ms (that is the start-up time's
  * resolution), and for a cluster also every worker forked.
  */
-export async function startRoomgate(store: BenchStore, workers: number, env: Readonly<Record<string, string>> = {}): Promise<RoomgateProcess> {
+export async function startRoomgate(
+  store: BenchStore,
+  workers: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<RoomgateProcess> {
   hookExit();
   const port = env["PORT"] !== undefined ? Number(env["PORT"]) : await freePort();
   const fullEnv: NodeJS.ProcessEnv = {
@@ -216,7 +221,8 @@ export async function startRoomgate(store: BenchStore, workers: number, env: Rea
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = t0 + 60_000;
   for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`roomgate exited before it was ready:\n${out}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`roomgate exited before it was ready:\n${out}`);
     if (performance.now() > deadline) {
       await stop();
       throw new Error(`roomgate not ready after 60 s:\n${out}`);
@@ -232,5 +238,15 @@ export async function startRoomgate(store: BenchStore, workers: number, env: Rea
     await sleep(5);
   }
   const exitCode = () => proc.exitCode;
-  return { pid: proc.pid!, port, baseUrl, workers, startupMs: performance.now() - t0, servingPids, output: () => out, stop, exitCode };
+  return {
+    pid: proc.pid!,
+    port,
+    baseUrl,
+    workers,
+    startupMs: performance.now() - t0,
+    servingPids,
+    output: () => out,
+    stop,
+    exitCode,
+  };
 }

@@ -61,7 +61,10 @@ const MAX_REFUSALS = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Calls `once` until it is not refused (retrying after 20 ms, up to MAX_REFUSALS times), counting refusals into `seen`. */
-async function retryRefused(once: () => Promise<CallResult | { readonly refused: string }>, seen: Map<string, number>): Promise<CallResult> {
+async function retryRefused(
+  once: () => Promise<CallResult | { readonly refused: string }>,
+  seen: Map<string, number>,
+): Promise<CallResult> {
   for (let i = 0; ; i++) {
     const r = await once();
     if (!("refused" in r)) return r;
@@ -94,15 +97,44 @@ export function http1Client(t: Target, sockets: number): ProtocolClient {
   const once = (kind: CallKind): Promise<CallResult | { readonly refused: string }> => {
     const data = body(kind);
     const auth = kind === "GetRoomPermissions" ? t.memberToken : t.apiKey;
-    const headers = { "content-type": "application/json", authorization: `Bearer ${auth}`, "content-length": Buffer.byteLength(data) };
+    const headers = {
+      "content-type": "application/json",
+      authorization: `Bearer ${auth}`,
+      "content-length": Buffer.byteLength(data),
+    };
     return new Promise((resolve) => {
-      const req = http.request({ host: "127.0.0.1", port: t.port, path: PATHS[kind], method: "POST", agent, headers, timeout: CALL_TIMEOUT_MS }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode === 200 ? { outcome: "answered" } : { outcome: "answered", error: `HTTP ${res.statusCode}` }));
-        res.on("error", (err: NodeJS.ErrnoException) => resolve({ outcome: "failed", error: `answer cut: ${err.code ?? err.name}` }));
-      });
+      const req = http.request(
+        {
+          host: "127.0.0.1",
+          port: t.port,
+          path: PATHS[kind],
+          method: "POST",
+          agent,
+          headers,
+          timeout: CALL_TIMEOUT_MS,
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () =>
+            resolve(
+              res.statusCode === 200
+                ? { outcome: "answered" }
+                : { outcome: "answered", error: `HTTP ${res.statusCode}` },
+            ),
+          );
+          res.on("error", (err: NodeJS.ErrnoException) =>
+            resolve({ outcome: "failed", error: `answer cut: ${err.code ?? err.name}` }),
+          );
+        },
+      );
       req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "CALL_TIMEOUT" })));
-      req.on("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED" ? { refused: "ECONNREFUSED" } : { outcome: "failed", error: err.code ?? err.name }));
+      req.on("error", (err: NodeJS.ErrnoException) =>
+        resolve(
+          err.code === "ECONNREFUSED"
+            ? { refused: "ECONNREFUSED" }
+            : { outcome: "failed", error: err.code ?? err.name },
+        ),
+      );
       req.end(data);
     });
   };
@@ -117,7 +149,14 @@ export function http1Client(t: Target, sockets: number): ProtocolClient {
 // --- h2c, connect-node ---------------------------------------------------------------
 
 /** Codes this server never answers these calls with: when a client library reports one, the call was lost in transport. */
-const TRANSPORT_CODES = new Set([Code.Unavailable, Code.Internal, Code.Unknown, Code.Canceled, Code.Aborted, Code.DeadlineExceeded]);
+const TRANSPORT_CODES = new Set([
+  Code.Unavailable,
+  Code.Internal,
+  Code.Unknown,
+  Code.Canceled,
+  Code.Aborted,
+  Code.DeadlineExceeded,
+]);
 
 /** The first Node error code in `err`'s cause chain (ECONNREFUSED, ECONNRESET, …), and that error. */
 function nodeError(err: unknown): NodeJS.ErrnoException | undefined {
@@ -151,7 +190,11 @@ export function h2cClient(t: Target, connections: number): ProtocolClient {
   const send = (kind: CallKind): Promise<unknown> => {
     const c = pairs[turn++ % pairs.length]!;
     if (kind === "Verify") return c.tokens.verify({ token: t.memberToken }, api);
-    if (kind === "Create ×1") return c.tokens.create({ arguments: [{ userId: randomUUID(), roomId: t.roomId, permissions: [Permission.PermissionChat] }] }, api);
+    if (kind === "Create ×1")
+      return c.tokens.create(
+        { arguments: [{ userId: randomUUID(), roomId: t.roomId, permissions: [Permission.PermissionChat] }] },
+        api,
+      );
     return c.perms.getRoomPermissions({ roomId: t.roomId }, member);
   };
   return {
@@ -166,7 +209,8 @@ export function h2cClient(t: Target, connections: number): ProtocolClient {
           const node = nodeError(err);
           if (node?.code === "ECONNREFUSED") return { refused: "ECONNREFUSED" };
           if (node !== undefined && refusedStream(node)) return { refused: "REFUSED_STREAM" };
-          if (node !== undefined || TRANSPORT_CODES.has(err.code)) return { outcome: "failed", error: node?.code ?? Code[err.code] };
+          if (node !== undefined || TRANSPORT_CODES.has(err.code))
+            return { outcome: "failed", error: node?.code ?? Code[err.code] };
           return { outcome: "answered", error: Code[err.code] };
         }
       }, refusals),
@@ -177,18 +221,41 @@ export function h2cClient(t: Target, connections: number): ProtocolClient {
 
 // --- gRPC, @grpc/grpc-js ---------------------------------------------------------------
 
-type Unary = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall;
-type GrpcCtor = new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions) => grpc.Client & Record<string, Unary>;
+type Unary = (
+  req: unknown,
+  md: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null) => void,
+) => grpc.ClientUnaryCall;
+type GrpcCtor = new (
+  address: string,
+  creds: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => grpc.Client & Record<string, Unary>;
 
 function loadCtor(file: string, path: string[]): GrpcCtor {
-  const def = protoLoader.loadSync(file, { includeDirs: ["proto"], keepCase: true, enums: String, longs: String, defaults: true, oneofs: true });
+  const def = protoLoader.loadSync(file, {
+    includeDirs: ["proto"],
+    keepCase: true,
+    enums: String,
+    longs: String,
+    defaults: true,
+    oneofs: true,
+  });
   let node: unknown = grpc.loadPackageDefinition(def);
   for (const p of path) node = (node as Record<string, unknown>)[p];
   return node as GrpcCtor;
 }
 
 /** GRPC status codes that, for these calls, only a transport failure produces (see TRANSPORT_CODES). */
-const GRPC_TRANSPORT = new Set([grpc.status.UNAVAILABLE, grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.CANCELLED, grpc.status.ABORTED, grpc.status.DEADLINE_EXCEEDED]);
+const GRPC_TRANSPORT = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+  grpc.status.CANCELLED,
+  grpc.status.ABORTED,
+  grpc.status.DEADLINE_EXCEEDED,
+]);
 
 /**
  * What grpc-js reports for a stream reset with REFUSED_STREAM (UNAVAILABLE;
@@ -208,7 +275,10 @@ export function grpcClient(t: Target, channels: number): ProtocolClient {
   const opts: grpc.ClientOptions = { "grpc.use_local_subchannel_pool": 1 };
   const creds = grpc.credentials.createInsecure();
   const address = `127.0.0.1:${t.port}`;
-  const pairs = Array.from({ length: channels }, () => ({ tokens: new Tokens(address, creds, opts), perms: new Perms(address, creds, opts) }));
+  const pairs = Array.from({ length: channels }, () => ({
+    tokens: new Tokens(address, creds, opts),
+    perms: new Perms(address, creds, opts),
+  }));
   const md = (key: string) => {
     const m = new grpc.Metadata();
     m.set("authorization", `Bearer ${key}`);
@@ -222,12 +292,20 @@ export function grpcClient(t: Target, channels: number): ProtocolClient {
     return new Promise((resolve) => {
       const cb = (err: grpc.ServiceError | null): void => {
         if (!err) resolve({ outcome: "answered" });
-        else if (err.code === grpc.status.UNAVAILABLE && err.details === GRPC_REFUSED_STREAM) resolve({ refused: "REFUSED_STREAM" });
-        else if (GRPC_TRANSPORT.has(err.code)) resolve({ outcome: "failed", error: grpc.status[err.code] ?? String(err.code) });
+        else if (err.code === grpc.status.UNAVAILABLE && err.details === GRPC_REFUSED_STREAM)
+          resolve({ refused: "REFUSED_STREAM" });
+        else if (GRPC_TRANSPORT.has(err.code))
+          resolve({ outcome: "failed", error: grpc.status[err.code] ?? String(err.code) });
         else resolve({ outcome: "answered", error: grpc.status[err.code] ?? String(err.code) });
       };
       if (kind === "Verify") c.tokens["Verify"]!({ token: t.memberToken }, md(t.apiKey), deadline, cb);
-      else if (kind === "Create ×1") c.tokens["Create"]!({ arguments: [{ user_id: randomUUID(), room_id: t.roomId, permissions: ["PermissionChat"] }] }, md(t.apiKey), deadline, cb);
+      else if (kind === "Create ×1")
+        c.tokens["Create"]!(
+          { arguments: [{ user_id: randomUUID(), room_id: t.roomId, permissions: ["PermissionChat"] }] },
+          md(t.apiKey),
+          deadline,
+          cb,
+        );
       else c.perms["GetRoomPermissions"]!({ room_id: t.roomId }, md(t.memberToken), deadline, cb);
     });
   };

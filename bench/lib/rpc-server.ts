@@ -215,7 +215,12 @@ async function main(): Promise<void> {
     const tokens = roomTokensOf(app);
     token = (
       await tokens.issue(principal.tenantId, principal.keyId, [
-        { userId: SEED_USER_ID, roomId: SEED_ROOM_ID, metadata: { note: "temporary moderator" }, permissions: [Permission.PermissionRoomKick] },
+        {
+          userId: SEED_USER_ID,
+          roomId: SEED_ROOM_ID,
+          metadata: { note: "temporary moderator" },
+          permissions: [Permission.PermissionRoomKick],
+        },
       ])
     )[0]!;
     // After the Create above, which makes SEED_ROOM_ID a room.

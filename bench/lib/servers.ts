@@ -71,9 +71,16 @@ function reply(child: ChildProcess, type: string): Promise<void> {
  * Forks `rpc-server.ts kind ...args`; `execArgv` is appended after tsx's
  * loader (e.g. ["--cpu-prof", "--cpu-prof-dir=..."]).
  */
-export function startServer(kind: ServerKind, execArgv: readonly string[] = [], args: readonly string[] = []): Promise<ServerHandle> {
+export function startServer(
+  kind: ServerKind,
+  execArgv: readonly string[] = [],
+  args: readonly string[] = [],
+): Promise<ServerHandle> {
   hookExit();
-  const child = fork(SERVER_FILE, [kind, ...args], { execArgv: ["--import", "tsx", ...execArgv], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(SERVER_FILE, [kind, ...args], {
+    execArgv: ["--import", "tsx", ...execArgv],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   live.add(child);
   const exited = new Promise<void>((resolve) => {
     child.once("exit", () => {
@@ -82,7 +89,8 @@ export function startServer(kind: ServerKind, execArgv: readonly string[] = [], 
     });
   });
   return new Promise((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`${kind} server exited (${code}) before it was ready`));
+    const onExit = (code: number | null): void =>
+      reject(new Error(`${kind} server exited (${code}) before it was ready`));
     child.once("exit", onExit);
     child.once("error", reject);
     child.on("message", (m: { type?: string } & Ready) => {

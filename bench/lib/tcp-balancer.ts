@@ -118,7 +118,9 @@ class TcpBalancer implements Balancer {
   }
 
   async listen(): Promise<void> {
-    this.port = await new Promise<number>((resolve) => this.server.listen(0, "127.0.0.1", () => resolve((this.server.address() as net.AddressInfo).port)));
+    this.port = await new Promise<number>((resolve) =>
+      this.server.listen(0, "127.0.0.1", () => resolve((this.server.address() as net.AddressInfo).port)),
+    );
     this.polling = Promise.all(this.backends.map((b) => this.poll(b)));
   }
 

@@ -21,7 +21,11 @@ export interface Live {
   readonly bus: EventBus;
   readonly feed: ChangeFeed;
   /** Hooks for effects whose consumers are built later (API-key cache, Watch streams, keyring, the lease's report). */
-  readonly hooks: { onApiKeyRevoked: (k: RevokedApiKey) => void; onKeyringChanged: () => void; onRemovalApplied: (eventId: number) => void };
+  readonly hooks: {
+    onApiKeyRevoked: (k: RevokedApiKey) => void;
+    onKeyringChanged: () => void;
+    onRemovalApplied: (eventId: number) => void;
+  };
   /** The id of the last event applied here that took access away (0: none since start). */
   readonly lastRemovalId: () => number;
 }
@@ -32,7 +36,10 @@ export interface Live {
  * applied again on top of a load that already contains it — harmless, since
  * every effect is idempotent — and never missed.
  */
-export async function startLiveState(source: LiveStateSource, opts: { pollMs: number; clock: () => number; log: Logger }): Promise<Live> {
+export async function startLiveState(
+  source: LiveStateSource,
+  opts: { pollMs: number; clock: () => number; log: Logger },
+): Promise<Live> {
   const fromId = await source.feed.lastId();
   const revocations = new RevocationIndex();
   for (const r of await source.liveRevocations(opts.clock())) revocations.add(r);

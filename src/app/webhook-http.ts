@@ -1,7 +1,12 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { LookupFunction } from "node:net";
-import { resolveChecked, UnsafeUrlError, type AddressPolicy, type Resolver } from "../domain/webhooks/address-policy.js";
+import {
+  resolveChecked,
+  UnsafeUrlError,
+  type AddressPolicy,
+  type Resolver,
+} from "../domain/webhooks/address-policy.js";
 
 /** Most of a response body read (and dropped): receivers answer with a status. */
 export const MAX_RESPONSE_BYTES = 4096;
@@ -32,17 +37,28 @@ export interface PostOptions {
  * failure); the whole request is bounded by `timeoutMs`; at most
  * {@link MAX_RESPONSE_BYTES} of the answer are read. Never throws.
  */
-export async function postWebhook(rawUrl: string, headers: Record<string, string>, body: string, opts: PostOptions): Promise<PostResult> {
-  if (Buffer.byteLength(body) > MAX_REQUEST_BYTES) return { ok: false, statusCode: 0, error: `payload larger than ${MAX_REQUEST_BYTES} bytes` };
+export async function postWebhook(
+  rawUrl: string,
+  headers: Record<string, string>,
+  body: string,
+  opts: PostOptions,
+): Promise<PostResult> {
+  if (Buffer.byteLength(body) > MAX_REQUEST_BYTES)
+    return { ok: false, statusCode: 0, error: `payload larger than ${MAX_REQUEST_BYTES} bytes` };
   const url = new URL(rawUrl);
   let target: { address: string; family: number };
   try {
     target = await resolveChecked(url, opts.policy, opts.resolve);
   } catch (err) {
-    return { ok: false, statusCode: 0, error: err instanceof UnsafeUrlError ? `refused: ${err.message}` : "address check failed" };
+    return {
+      ok: false,
+      statusCode: 0,
+      error: err instanceof UnsafeUrlError ? `refused: ${err.message}` : "address check failed",
+    };
   }
   const lookup: LookupFunction = (_host, options, cb) => {
-    if ((options as { all?: boolean }).all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [target]);
+    if ((options as { all?: boolean }).all)
+      (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [target]);
     else cb(null, target.address, target.family);
   };
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
@@ -61,7 +77,12 @@ export async function postWebhook(rawUrl: string, headers: Record<string, string
         lookup,
         agent: false,
         signal,
-        headers: { ...headers, "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), "user-agent": "roomgate-webhooks/1" },
+        headers: {
+          ...headers,
+          "content-type": "application/json",
+          "content-length": String(Buffer.byteLength(body)),
+          "user-agent": "roomgate-webhooks/1",
+        },
       },
       (res) => {
         const code = res.statusCode ?? 0;
@@ -72,7 +93,12 @@ export async function postWebhook(rawUrl: string, headers: Record<string, string
         });
         const finish = () => {
           if (code >= 200 && code < 300) done({ ok: true, statusCode: code, error: "" });
-          else if (code >= 300 && code < 400) done({ ok: false, statusCode: code, error: `redirect to ${JSON.stringify((res.headers.location ?? "").slice(0, 200))} not followed` });
+          else if (code >= 300 && code < 400)
+            done({
+              ok: false,
+              statusCode: code,
+              error: `redirect to ${JSON.stringify((res.headers.location ?? "").slice(0, 200))} not followed`,
+            });
           else done({ ok: false, statusCode: code, error: `HTTP ${code}` });
         };
         res.on("end", finish);
@@ -82,7 +108,15 @@ export async function postWebhook(rawUrl: string, headers: Record<string, string
     );
     req.on("error", (err) => {
       const timedOut = signal.aborted && !opts.signal.aborted;
-      done({ ok: false, statusCode: 0, error: timedOut ? `no answer within ${opts.timeoutMs} ms` : opts.signal.aborted ? "interrupted by shutdown" : describe(err) });
+      done({
+        ok: false,
+        statusCode: 0,
+        error: timedOut
+          ? `no answer within ${opts.timeoutMs} ms`
+          : opts.signal.aborted
+            ? "interrupted by shutdown"
+            : describe(err),
+      });
     });
     req.end(body);
   });

@@ -19,7 +19,9 @@ import { postWebhook, type PostResult } from "./webhook-http.js";
 /** Everything the delivery worker works with. */
 export interface WebhookWorkerDeps {
   readonly store: WebhookStore;
-  readonly events: { eventsAfter(tenantId: string, roomId: string | undefined, afterId: number, limit: number): Promise<StoredEvent[]> };
+  readonly events: {
+    eventsAfter(tenantId: string, roomId: string | undefined, afterId: number, limit: number): Promise<StoredEvent[]>;
+  };
   readonly transact: Transact;
   readonly sink: JournalSink;
   readonly box: SecretBox;
@@ -122,7 +124,9 @@ export class WebhookWorker {
   /** Re-seals secrets sealed under a key other than the active one (see {@link resealSecrets}). */
   reseal(): Promise<void> {
     const { store, box, transact, log } = this.deps;
-    return resealSecrets(store, box, transact, (endpointId, err) => log.error({ endpointId, err }, "webhook secret could not be re-sealed"));
+    return resealSecrets(store, box, transact, (endpointId, err) =>
+      log.error({ endpointId, err }, "webhook secret could not be re-sealed"),
+    );
   }
 
   private async pass(): Promise<void> {
@@ -138,13 +142,20 @@ export class WebhookWorker {
       if (due === undefined || due > now) break;
       const room = MAX_IN_FLIGHT - this.inFlight.size;
       if (room <= 0) break;
-      const claimed = await this.deps.transact(() => this.deps.store.claimDue(this.owner, now, now + this.leaseMs(), Math.min(room, CLAIM_BATCH)));
+      const claimed = await this.deps.transact(() =>
+        this.deps.store.claimDue(this.owner, now, now + this.leaseMs(), Math.min(room, CLAIM_BATCH)),
+      );
       if (claimed.length === 0) break;
       // Not awaited: a slow receiver must not hold up the other endpoints.
       // Each one done wakes the worker for its endpoint's next delivery.
       for (const d of claimed) {
         const p: Promise<void> = this.deliver(d)
-          .catch((err: unknown) => this.deps.log.error({ err, deliveryId: d.id, endpointId: d.endpointId }, "webhook delivery failed; its lease will expire"))
+          .catch((err: unknown) =>
+            this.deps.log.error(
+              { err, deliveryId: d.id, endpointId: d.endpointId },
+              "webhook delivery failed; its lease will expire",
+            ),
+          )
           .finally(() => {
             this.inFlight.delete(p);
             this.kick();
@@ -204,12 +215,17 @@ export class WebhookWorker {
       let secrets: string[] | undefined;
       try {
         secrets = [box.open(endpoint.id, endpoint.secret)];
-        if (endpoint.previousSecret !== null && (endpoint.previousSecretUntil ?? 0) > now) secrets.push(box.open(endpoint.id, endpoint.previousSecret));
+        if (endpoint.previousSecret !== null && (endpoint.previousSecretUntil ?? 0) > now)
+          secrets.push(box.open(endpoint.id, endpoint.previousSecret));
       } catch (err) {
         if (!(err instanceof SecretUnreadableError)) throw err;
       }
       if (secrets === undefined) {
-        result = { ok: false, statusCode: 0, error: "signing secret cannot be opened (token key retired?): rotate the secret" };
+        result = {
+          ok: false,
+          statusCode: 0,
+          error: "signing secret cannot be opened (token key retired?): rotate the secret",
+        };
       } else {
         const body = webhookBody(eventTypeName(event.type), event.at, toJson(EventSchema, toProtoEvent(event)));
         result = await postWebhook(endpoint.url, signedHeaders(d.id, now, body, secrets), body, {
@@ -230,17 +246,25 @@ export class WebhookWorker {
     const first = d.firstAttemptAt ?? at;
     const base = { statusCode: r.statusCode, error: r.error.slice(0, 500), firstAttemptAt: first, at };
     if (r.ok) {
-      await this.deps.transact(() => store.finishAttempt(d.id, this.owner, { ...base, status: "succeeded", nextAttemptAt: at }));
+      await this.deps.transact(() =>
+        store.finishAttempt(d.id, this.owner, { ...base, status: "succeeded", nextAttemptAt: at }),
+      );
       return;
     }
     if (this.abort.signal.aborted) {
       // Shutdown: back to pending at once, for whichever replica runs next.
-      await this.deps.transact(() => store.finishAttempt(d.id, this.owner, { ...base, status: "pending", nextAttemptAt: at }));
+      await this.deps.transact(() =>
+        store.finishAttempt(d.id, this.owner, { ...base, status: "pending", nextAttemptAt: at }),
+      );
       return;
     }
-    const decision = r.error.startsWith("event no longer stored") ? { giveUp: true as const } : afterFailure(this.deps.retry, d.attempts, first, at);
+    const decision = r.error.startsWith("event no longer stored")
+      ? { giveUp: true as const }
+      : afterFailure(this.deps.retry, d.attempts, first, at);
     if (!decision.giveUp) {
-      await this.deps.transact(() => store.finishAttempt(d.id, this.owner, { ...base, status: "pending", nextAttemptAt: decision.nextAttemptAt }));
+      await this.deps.transact(() =>
+        store.finishAttempt(d.id, this.owner, { ...base, status: "pending", nextAttemptAt: decision.nextAttemptAt }),
+      );
       return;
     }
     const reason = `delivery ${d.id} (event ${d.eventId}) failed for the whole retry period; last error: ${base.error}`;
@@ -250,10 +274,31 @@ export class WebhookWorker {
       if (cur === undefined || cur.disabledAt !== null) return;
       await store.saveEndpoint({ ...cur, disabledAt: at, disabledReason: reason.slice(0, 1000), updatedAt: at });
       await record({
-        audit: [{ tenantId: cur.tenantId, at, actor: "system", action: "webhook.disabled", target: cur.id, reason: "persistent failure", detail: { deliveryId: d.id, eventId: d.eventId } }],
-        events: [{ tenantId: cur.tenantId, type: EventType.WEBHOOK_ENDPOINT_DISABLED, actor: "system", at, reason: `endpoint ${cur.id}: persistent failure` }],
+        audit: [
+          {
+            tenantId: cur.tenantId,
+            at,
+            actor: "system",
+            action: "webhook.disabled",
+            target: cur.id,
+            reason: "persistent failure",
+            detail: { deliveryId: d.id, eventId: d.eventId },
+          },
+        ],
+        events: [
+          {
+            tenantId: cur.tenantId,
+            type: EventType.WEBHOOK_ENDPOINT_DISABLED,
+            actor: "system",
+            at,
+            reason: `endpoint ${cur.id}: persistent failure`,
+          },
+        ],
       });
     });
-    this.deps.log.warn({ endpointId: endpoint.id, tenantId: endpoint.tenantId, deliveryId: d.id }, "webhook endpoint disabled after persistent failure");
+    this.deps.log.warn(
+      { endpointId: endpoint.id, tenantId: endpoint.tenantId, deliveryId: d.id },
+      "webhook endpoint disabled after persistent failure",
+    );
   }
 }

@@ -16,7 +16,11 @@ export async function ensurePortFree(host: string, port: number): Promise<void> 
   await new Promise<void>((resolve, reject) => {
     probe.once("error", (err: NodeJS.ErrnoException) => {
       const why = err.code === "EADDRINUSE" ? "is already in use" : `cannot be bound (${err.code ?? err.message})`;
-      reject(new PortUnavailableError(`port ${port} on ${host} ${why}; set PORT (or stop the other process); nothing was written`));
+      reject(
+        new PortUnavailableError(
+          `port ${port} on ${host} ${why}; set PORT (or stop the other process); nothing was written`,
+        ),
+      );
     });
     probe.listen({ port, host, exclusive: true }, () => resolve());
   });

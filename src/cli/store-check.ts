@@ -12,9 +12,13 @@ import { CliError } from "./tokens.js";
 export async function requireExistingStore(config: Config): Promise<void> {
   if (await storeExists(config)) return;
   if (config.databaseUrl === undefined) {
-    throw new CliError(`no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH; \`roomgate serve\` creates it on first start)`);
+    throw new CliError(
+      `no database at ${config.dbPath} (check ROOMGATE_DATA_DIR / ROOMGATE_DB_PATH; \`roomgate serve\` creates it on first start)`,
+    );
   }
-  throw new CliError("the PostgreSQL database of ROOMGATE_DATABASE_URL has no roomgate schema (`roomgate serve` creates it on first start)");
+  throw new CliError(
+    "the PostgreSQL database of ROOMGATE_DATABASE_URL has no roomgate schema (`roomgate serve` creates it on first start)",
+  );
 }
 
 /**

@@ -25,7 +25,10 @@ export class CliError extends Error {}
 export function configuredKeys(config: Config): TokenKey[] {
   if (config.tokenKeys) return parseKeysConfig(config.tokenKeys);
   const keys = readKeyFile(config.keyFile);
-  if (keys === undefined) throw new CliError(`no token key file at ${config.keyFile} (check ROOMGATE_DATA_DIR / ROOMGATE_KEY_FILE; \`roomgate serve\` creates it on first start)`);
+  if (keys === undefined)
+    throw new CliError(
+      `no token key file at ${config.keyFile} (check ROOMGATE_DATA_DIR / ROOMGATE_KEY_FILE; \`roomgate serve\` creates it on first start)`,
+    );
   return keys;
 }
 
@@ -65,7 +68,8 @@ async function tenantOf(db: Database, named: string | undefined): Promise<string
   }
   // Every tenant is created with a key, so the keys list names them all.
   const ids = [...new Set((await tenants.listApiKeys()).map((k) => k.tenantId))];
-  if (ids.length !== 1) throw new CliError(`${ids.length} tenants in this store: name one with --tenant (see \`roomgate api-keys list\`)`);
+  if (ids.length !== 1)
+    throw new CliError(`${ids.length} tenants in this store: name one with --tenant (see \`roomgate api-keys list\`)`);
   return ids[0]!;
 }
 
@@ -74,7 +78,8 @@ export function parsePermission(raw: string): number {
   const name = raw.trim();
   if (/^\d+$/.test(name)) return Number(name);
   const value = (Permission as unknown as Record<string, number | undefined>)[name];
-  if (typeof value !== "number") throw new CliError(`unknown permission "${name}" (names like PermissionRoomKick, see the README's Permissions)`);
+  if (typeof value !== "number")
+    throw new CliError(`unknown permission "${name}" (names like PermissionRoomKick, see the README's Permissions)`);
   return value;
 }
 
@@ -92,17 +97,32 @@ export interface CreateTokenOptions {
  * Issues one room member token exactly as Create would for the tenant,
  * audited as issued by "key:cli" (the grant and audit entry in one write).
  */
-export async function createToken(config: Config, db: Database, opts: CreateTokenOptions): Promise<{ tenantId: string; token: string }> {
+export async function createToken(
+  config: Config,
+  db: Database,
+  opts: CreateTokenOptions,
+): Promise<{ tenantId: string; token: string }> {
   const tenantId = await tenantOf(db, opts.tenant);
   const tokens = await roomTokensOf(config, db);
   const [token] = await tokens.issue(tenantId, "cli", [
-    { userId: opts.user, roomId: opts.room, permissions: opts.permissions, ttlSeconds: opts.ttl, metadata: opts.metadata },
+    {
+      userId: opts.user,
+      roomId: opts.room,
+      permissions: opts.permissions,
+      ttlSeconds: opts.ttl,
+      metadata: opts.metadata,
+    },
   ]);
   return { tenantId, token: token! };
 }
 
 /** Verifies a token as a freshly started replica would; claims as JSON-ready values. */
-export async function verifyToken(config: Config, db: Database, token: string, tenant: string | undefined): Promise<Record<string, unknown>> {
+export async function verifyToken(
+  config: Config,
+  db: Database,
+  token: string,
+  tenant: string | undefined,
+): Promise<Record<string, unknown>> {
   const tokens = await roomTokensOf(config, db);
   return claimsJson(tokens.verify(tenant, token));
 }

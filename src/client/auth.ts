@@ -12,7 +12,9 @@ export function assertApiKey(apiKey: unknown): asserts apiKey is string {
   // Header values cannot hold control characters or spaces; a trailing newline
   // from a key file is the usual cause, so say so rather than fail on the wire.
   if (!/^[\x21-\x7e]+$/.test(apiKey)) {
-    throw new TypeError("roomgate client: apiKey holds whitespace or non-printable characters (a trailing newline from a file?)");
+    throw new TypeError(
+      "roomgate client: apiKey holds whitespace or non-printable characters (a trailing newline from a file?)",
+    );
   }
 }
 

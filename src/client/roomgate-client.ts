@@ -153,7 +153,9 @@ function checkBaseUrl(baseUrl: unknown): string {
   try {
     url = new URL(baseUrl);
   } catch {
-    throw new TypeError(`roomgate client: baseUrl must be an absolute URL such as http://127.0.0.1:8080 (got ${JSON.stringify(baseUrl)})`);
+    throw new TypeError(
+      `roomgate client: baseUrl must be an absolute URL such as http://127.0.0.1:8080 (got ${JSON.stringify(baseUrl)})`,
+    );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new TypeError(`roomgate client: baseUrl must use http or https (got ${url.protocol})`);

@@ -10,7 +10,10 @@ import type { App } from "../app.js";
  */
 export function callLogInterceptor(log: Logger): Interceptor {
   return (next) => (req) => {
-    log.debug({ rpc: `${req.service.typeName}/${req.method.name}`, contentType: req.header.get("content-type") }, "rpc");
+    log.debug(
+      { rpc: `${req.service.typeName}/${req.method.name}`, contentType: req.header.get("content-type") },
+      "rpc",
+    );
     return next(req);
   };
 }

@@ -45,13 +45,18 @@ export function shareMetricsWithCluster(metrics: Metrics): void {
   metrics.renderWith(
     () =>
       new Promise((resolve, reject) => {
-        if (!process.send || !process.connected) return reject(new Error("no primary to collect the cluster's metrics"));
+        if (!process.send || !process.connected)
+          return reject(new Error("no primary to collect the cluster's metrics"));
         const id = nextId++;
-        const timer = setTimeout(() => settle({ roomgate: "metrics-reply", id, error: "the primary did not answer" }), ASK_TIMEOUT_MS);
+        const timer = setTimeout(
+          () => settle({ roomgate: "metrics-reply", id, error: "the primary did not answer" }),
+          ASK_TIMEOUT_MS,
+        );
         const settle = (reply: MetricsReply) => {
           clearTimeout(timer);
           pending.delete(id);
-          if (reply.body !== undefined && reply.contentType !== undefined) resolve({ body: reply.body, contentType: reply.contentType });
+          if (reply.body !== undefined && reply.contentType !== undefined)
+            resolve({ body: reply.body, contentType: reply.contentType });
           else reject(new Error(reply.error ?? "no metrics"));
         };
         pending.set(id, settle);
@@ -80,9 +85,19 @@ export function metricsResponder(): (worker: Worker, message: unknown) => boolea
 }
 
 function isRequest(m: unknown): m is MetricsRequest {
-  return typeof m === "object" && m !== null && (m as MetricsRequest).roomgate === "metrics-request" && typeof (m as MetricsRequest).id === "number";
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    (m as MetricsRequest).roomgate === "metrics-request" &&
+    typeof (m as MetricsRequest).id === "number"
+  );
 }
 
 function isReply(m: unknown): m is MetricsReply {
-  return typeof m === "object" && m !== null && (m as MetricsReply).roomgate === "metrics-reply" && typeof (m as MetricsReply).id === "number";
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    (m as MetricsReply).roomgate === "metrics-reply" &&
+    typeof (m as MetricsReply).id === "number"
+  );
 }

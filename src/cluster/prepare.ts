@@ -21,7 +21,8 @@ export interface Prepared {
  */
 export async function prepareOnce(config: Config, log: Logger, now: number = Date.now()): Promise<Prepared> {
   let keyFileCreated = false;
-  if (config.tokenKeys) parseKeysConfig(config.tokenKeys); // refused here, once, rather than by every worker
+  if (config.tokenKeys)
+    parseKeysConfig(config.tokenKeys); // refused here, once, rather than by every worker
   else keyFileCreated = loadOrCreateKeys(config.keyFile, now).created;
   const { db } = await openDatabase(config, log);
   try {

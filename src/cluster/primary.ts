@@ -105,7 +105,8 @@ export class WorkerPool {
       this.startErrors.set(worker.id, m.message);
       return;
     }
-    if (m.port !== this.opts.port) return this.fail(`worker ${worker.id} listens on port ${m.port}, not ${this.opts.port}`);
+    if (m.port !== this.opts.port)
+      return this.fail(`worker ${worker.id} listens on port ${m.port}, not ${this.opts.port}`);
     this.listening.add(worker.id);
     const { host, port, workers, tls, log } = this.opts;
     if (this.phase === "starting" && this.listening.size === workers) {
@@ -141,7 +142,9 @@ export class WorkerPool {
     const what = wasListening ? "worker died unexpectedly" : "replacement worker failed to start";
     log.error({ worker: worker.id, code, signal, reason: startError }, what);
     if (delayMs === undefined) {
-      return this.fail(`workers died ${this.policy.recentDeaths} times within a short time (last: ${what}, ${startError ?? how}); giving up`);
+      return this.fail(
+        `workers died ${this.policy.recentDeaths} times within a short time (last: ${what}, ${startError ?? how}); giving up`,
+      );
     }
     log.info({ delayMs }, "starting a replacement worker");
     const timer = setTimeout(() => {

@@ -10,7 +10,12 @@ export interface RestartLimits {
 }
 
 /** Six deaths within a minute (of any workers) end the primary. */
-export const DEFAULT_RESTART_LIMITS: RestartLimits = { windowMs: 60_000, maxDeaths: 5, baseDelayMs: 500, maxDelayMs: 10_000 };
+export const DEFAULT_RESTART_LIMITS: RestartLimits = {
+  windowMs: 60_000,
+  maxDeaths: 5,
+  baseDelayMs: 500,
+  maxDelayMs: 10_000,
+};
 
 /**
  * When to replace a worker that died: at once the first time, then with a

@@ -124,7 +124,10 @@ export class SiblingSync {
 /** The primary's side: relays a worker's sync to its siblings and answers once all applied. */
 export class SyncRelay {
   private nextSeq = 0;
-  private readonly open = new Map<number, { readonly from: SyncPeer; readonly seq: number; readonly waiting: Set<SyncPeer> }>();
+  private readonly open = new Map<
+    number,
+    { readonly from: SyncPeer; readonly seq: number; readonly waiting: Set<SyncPeer> }
+  >();
 
   /** Handles a sync message from `from`; `peers` are the live workers. Returns false for other messages. */
   handle(from: SyncPeer, m: unknown, peers: Iterable<SyncPeer>): boolean {

@@ -60,7 +60,10 @@ export class StartupStop {
     if (log === undefined || this.boundMs === undefined || this.timer !== undefined) return;
     log.info({ signal: this.requested }, "stop requested during start-up: stopping once the current step is done");
     this.timer = setTimeout(() => {
-      log.error({ signal: this.requested, waitedMs: this.boundMs }, "start-up step did not finish in time after the stop signal; exiting");
+      log.error(
+        { signal: this.requested, waitedMs: this.boundMs },
+        "start-up step did not finish in time after the stop signal; exiting",
+      );
       process.exit(1);
     }, this.boundMs);
     this.timer.unref();

@@ -54,7 +54,10 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     log.debug("start-up: app ready, starting to listen");
     if (app.bootstrap.newKey) {
       // Only when the database was replaced under a running primary; the key is never shown by a worker.
-      log.warn({ tenantId: app.bootstrap.tenantId }, "a worker bootstrapped a tenant; create its API key with `roomgate api-keys create --tenant`");
+      log.warn(
+        { tenantId: app.bootstrap.tenantId },
+        "a worker bootstrapped a tenant; create its API key with `roomgate api-keys create --tenant`",
+      );
     }
     // A scrape on any worker answers for every worker.
     shareMetricsWithCluster(app.metrics);

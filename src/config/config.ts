@@ -122,7 +122,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: corsOrigins(env["ROOMGATE_CORS_ORIGINS"] ?? ""),
     loginFailuresPerMinute,
     // By default 4× the per-address limit (at least 20), so raising that one alone stays valid.
-    loginAccountFailuresPerMinute: int(env, "ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE", Math.max(20, 4 * loginFailuresPerMinute), 0, 100_000),
+    loginAccountFailuresPerMinute: int(
+      env,
+      "ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE",
+      Math.max(20, 4 * loginFailuresPerMinute),
+      0,
+      100_000,
+    ),
     loginAttemptsPerMinutePerAddress: int(env, "ROOMGATE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", 60, 0, 1_000_000),
     loginAttemptsPerSecondPerTenant: int(env, "ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT", 10, 0, 10_000),
     loginKnownAddressDays: int(env, "ROOMGATE_LOGIN_KNOWN_ADDRESS_DAYS", 30, 0, 3_650),
@@ -145,7 +151,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // The account-wide cap sits above the per-address one; below it, one
   // address alone could lock an account for everyone else.
   if (cfg.loginAccountFailuresPerMinute > 0 && cfg.loginAccountFailuresPerMinute < cfg.loginFailuresPerMinute) {
-    throw new ConfigError("ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE must be 0 (off) or at least ROOMGATE_LOGIN_FAILURES_PER_MINUTE");
+    throw new ConfigError(
+      "ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE must be 0 (off) or at least ROOMGATE_LOGIN_FAILURES_PER_MINUTE",
+    );
   }
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
     throw new ConfigError("set both ROOMGATE_TLS_CERT and ROOMGATE_TLS_KEY, or neither");
@@ -182,7 +190,8 @@ function onOff(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
 }
 
 function host(raw: string): string {
-  if (!/^[A-Za-z0-9.:_\-\[\]%]+$/.test(raw)) throw new ConfigError(`HOST must be a host name or IP address, got "${raw}"`);
+  if (!/^[A-Za-z0-9.:_\-\[\]%]+$/.test(raw))
+    throw new ConfigError(`HOST must be a host name or IP address, got "${raw}"`);
   return raw;
 }
 
@@ -205,7 +214,9 @@ function corsOrigins(raw: string): string[] {
       url = undefined;
     }
     if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== o) {
-      throw new ConfigError(`ROOMGATE_CORS_ORIGINS entries must be full origins like https://app.example.com[:port] (scheme, host, optional port, no path or trailing slash), got "${o}"`);
+      throw new ConfigError(
+        `ROOMGATE_CORS_ORIGINS entries must be full origins like https://app.example.com[:port] (scheme, host, optional port, no path or trailing slash), got "${o}"`,
+      );
     }
   }
   return origins;
@@ -214,7 +225,8 @@ function corsOrigins(raw: string): string[] {
 /** A path to an existing file, or undefined when unset. */
 function readableFile(name: string, raw: string | undefined): string | undefined {
   if (raw === undefined || raw === "") return undefined;
-  if (!existsSync(raw) || !statSync(raw).isFile()) throw new ConfigError(`${name} must name an existing file, got "${raw}"`);
+  if (!existsSync(raw) || !statSync(raw).isFile())
+    throw new ConfigError(`${name} must name an existing file, got "${raw}"`);
   return raw;
 }
 
@@ -227,7 +239,8 @@ function databaseUrl(raw: string | undefined): string | undefined {
   } catch {
     throw new ConfigError("ROOMGATE_DATABASE_URL must be a postgres:// URL");
   }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new ConfigError("ROOMGATE_DATABASE_URL must be a postgres:// URL");
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:")
+    throw new ConfigError("ROOMGATE_DATABASE_URL must be a postgres:// URL");
   return raw;
 }
 

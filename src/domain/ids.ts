@@ -15,7 +15,8 @@ export const MAX_ID_BYTES = 256;
  * Ids end up in logs, audit lines, events and UIs; each of these makes a line
  * break where there is none, hides text, or renders one id as another.
  */
-export const ID_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/u;
+export const ID_FORBIDDEN =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/u;
 
 /**
  * The one id rule, for every id a caller sends (user, room, space, invite,
@@ -37,7 +38,11 @@ export function checkId(field: string, value: string, maxBytes = MAX_ID_BYTES): 
   const bad = ID_FORBIDDEN.exec(value);
   if (bad !== null) {
     const surrogate = bad[0].charCodeAt(0) >= 0xd800 && bad[0].charCodeAt(0) <= 0xdfff;
-    throw invalidArgument(surrogate ? `${field}: must be valid Unicode (no lone surrogates)` : `${field}: must not contain control characters`);
+    throw invalidArgument(
+      surrogate
+        ? `${field}: must be valid Unicode (no lone surrogates)`
+        : `${field}: must not contain control characters`,
+    );
   }
 }
 

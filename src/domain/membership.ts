@@ -18,7 +18,14 @@ export interface MembershipStore {
   /** Roles of `userId` that concern `roomId` (all undefined/false when none). */
   roomRolesOf(tenantId: string, userId: string, roomId: string): Promise<RoomRoles>;
   /** Sets (insert or replace) a user's role in a room. */
-  setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, now: number): Promise<void>;
+  setRoomRole(
+    tenantId: string,
+    roomId: string,
+    userId: string,
+    role: RoleName,
+    grantedBy: string,
+    now: number,
+  ): Promise<void>;
   /** Removes a user's role in a room; false when they had none. */
   removeRoomRole(tenantId: string, roomId: string, userId: string): Promise<boolean>;
   /** Sets (insert or replace) a user's role in a space. */
@@ -48,7 +55,12 @@ export function applicableRoles(r: RoomRoles): RoleName[] {
  * A user's permissions in a room from their roles (before live
  * restrictions): the union of the roles that open the room to them.
  */
-export async function grantedPermissions(store: MembershipStore, tenantId: string, userId: string, roomId: string): Promise<Permission[]> {
+export async function grantedPermissions(
+  store: MembershipStore,
+  tenantId: string,
+  userId: string,
+  roomId: string,
+): Promise<Permission[]> {
   return permissionsOfRoles(applicableRoles(await store.roomRolesOf(tenantId, userId, roomId)));
 }
 

@@ -13,7 +13,8 @@ export interface Keyset {
 
 /** The page size a request asks for: 0 is the default; over the maximum is invalid_argument. */
 export function pageSizeOf(requested: number): number {
-  if (requested > MAX_PAGE_SIZE) throw invalidArgument(`page_size: ${requested} exceeds the maximum of ${MAX_PAGE_SIZE}`);
+  if (requested > MAX_PAGE_SIZE)
+    throw invalidArgument(`page_size: ${requested} exceeds the maximum of ${MAX_PAGE_SIZE}`);
   return requested === 0 ? DEFAULT_PAGE_SIZE : requested;
 }
 
@@ -31,6 +32,7 @@ const KEYSET = /^(\d{1,16})\.([0-9a-f]{32})$/;
 /** The position a page token names; invalid_argument for anything {@link encodeKeyset} did not make. */
 export function decodeKeyset(token: string): Keyset {
   const m = /^[A-Za-z0-9_-]+$/.test(token) ? KEYSET.exec(Buffer.from(token, "base64url").toString("latin1")) : null;
-  if (!m || encodeKeyset({ at: Number(m[1]), id: m[2]! }) !== token) throw invalidArgument("page_token: not a token from a previous response");
+  if (!m || encodeKeyset({ at: Number(m[1]), id: m[2]! }) !== token)
+    throw invalidArgument("page_token: not a token from a previous response");
   return { at: Number(m[1]), id: m[2]! };
 }

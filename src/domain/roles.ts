@@ -63,15 +63,35 @@ function role(name: RoleName, scope: RoleScope, description: string, perms: read
  * caller's roles that apply to the room, minus live restrictions.
  */
 export const ROLES: Readonly<Record<RoleName, Role>> = {
-  role_space_owner: role("role_space_owner", "space", "creator of a space: everything in its public rooms; outranks everyone in the space", ALL_PERMISSIONS),
-  role_space_moderator: role("role_space_moderator", "space", "invited moderator: moderates the public rooms of the space", MODERATOR),
-  role_space_user: role("role_space_user", "space", "invited or joined member: takes part in the public rooms of the space", MEMBER),
+  role_space_owner: role(
+    "role_space_owner",
+    "space",
+    "creator of a space: everything in its public rooms; outranks everyone in the space",
+    ALL_PERMISSIONS,
+  ),
+  role_space_moderator: role(
+    "role_space_moderator",
+    "space",
+    "invited moderator: moderates the public rooms of the space",
+    MODERATOR,
+  ),
+  role_space_user: role(
+    "role_space_user",
+    "space",
+    "invited or joined member: takes part in the public rooms of the space",
+    MEMBER,
+  ),
   role_room_user: role("role_room_user", "room", "granted member of one room", MEMBER),
   role_room_moderator: role("role_room_moderator", "room", "granted moderator of one room", MODERATOR),
   user: role("user", "room", "access-link participant (unregistered)", MEMBER),
   moderator: role("moderator", "room", "access-link moderator (unregistered)", MODERATOR),
   consumer_room_moderator: role("consumer_room_moderator", "room", "seed 003 moderator with chatRoom", MODERATOR),
-  consumer_tenant_moderator: role("consumer_tenant_moderator", "tenant", "seed 003 moderator without chatRoom: every room", MODERATOR),
+  consumer_tenant_moderator: role(
+    "consumer_tenant_moderator",
+    "tenant",
+    "seed 003 moderator without chatRoom: every room",
+    MODERATOR,
+  ),
 };
 
 /** True when `name` is a known role. */
@@ -86,7 +106,11 @@ export const INVITE_ROLES: readonly RoleName[] = ["role_space_moderator", "role_
 /** Roles an access link may carry (seed 001 generateAccess). */
 export const ACCESS_LINK_ROLES: readonly RoleName[] = ["user", "moderator"];
 /** Room roles that moderate one room. */
-export const MODERATING_ROOM_ROLES: readonly RoleName[] = ["role_room_moderator", "moderator", "consumer_room_moderator"];
+export const MODERATING_ROOM_ROLES: readonly RoleName[] = [
+  "role_room_moderator",
+  "moderator",
+  "consumer_room_moderator",
+];
 
 /**
  * Roles that make their holder a moderator of the rooms they reach: the
@@ -95,7 +119,11 @@ export const MODERATING_ROOM_ROLES: readonly RoleName[] = ["role_room_moderator"
  * not among them: seed 001 gives the owner powers of its own (rooms,
  * invites, role grants) but not "room moderator" as such.
  */
-export const MODERATING_ROLES: readonly RoleName[] = [...MODERATING_ROOM_ROLES, "role_space_moderator", "consumer_tenant_moderator"];
+export const MODERATING_ROLES: readonly RoleName[] = [
+  ...MODERATING_ROOM_ROLES,
+  "role_space_moderator",
+  "consumer_tenant_moderator",
+];
 
 /**
  * Standing in a room, for the hierarchy rule: nobody moderates or grants at

@@ -6,7 +6,13 @@ import { RoomAccessDeniedError } from "./errors.js";
 import type { RestrictionIndex } from "./moderation/restrictions.js";
 import type { RevocationIndex } from "./tokens/revocations.js";
 import { permissionsOfRoles, Rank } from "./roles.js";
-import { ALL_PERMISSIONS, expandPermissions, isGroupPermission, isKnownPermission, permissionName } from "./permissions.js";
+import {
+  ALL_PERMISSIONS,
+  expandPermissions,
+  isGroupPermission,
+  isKnownPermission,
+  permissionName,
+} from "./permissions.js";
 
 /** Seed 002's flags are the catalog's members of ranges 300–899 (groups excluded). */
 const FLAG_RANGES_START = 300;
@@ -47,7 +53,8 @@ export const ROOM_PERMISSION_FLAGS: readonly RoomPermissionFlag[] = ALL_PERMISSI
 
 const flagByPermission = new Map<Permission, string>(ROOM_PERMISSION_FLAGS.map((f) => [f.permission, f.name]));
 const permissionByFlag = new Map<string, Permission>(ROOM_PERMISSION_FLAGS.map((f) => [f.name, f.permission]));
-if (permissionByFlag.size !== ROOM_PERMISSION_FLAGS.length) throw new Error("room permissions: two permissions map to one flag name");
+if (permissionByFlag.size !== ROOM_PERMISSION_FLAGS.length)
+  throw new Error("room permissions: two permissions map to one flag name");
 
 /** The flag a permission shows as, or undefined (groups, seed 000 ranges). */
 export function flagOfPermission(p: Permission): string | undefined {
@@ -144,19 +151,30 @@ export interface RoomSubject {
  *   affected: kick is a one-time removal).
  * Every end-user call that acts in a room calls this first.
  */
-export function requireRoomAccess(subject: RoomSubject, roomId: string, deps: Pick<RoomPermissionDeps, "restrictions" | "revocations" | "clock">): void {
+export function requireRoomAccess(
+  subject: RoomSubject,
+  roomId: string,
+  deps: Pick<RoomPermissionDeps, "restrictions" | "revocations" | "clock">,
+): void {
   const now = deps.clock();
   for (const r of deps.restrictions.active(subject.tenantId, roomId, subject.userId, now)) {
     if (r.kind === "room_block") throw new RoomAccessDeniedError("room_blocked", roomId, r.until);
   }
-  if (subject.issuedAt !== undefined && deps.revocations.removedFromRoom(subject.tenantId, subject.userId, roomId, subject.issuedAt)) {
+  if (
+    subject.issuedAt !== undefined &&
+    deps.revocations.removedFromRoom(subject.tenantId, subject.userId, roomId, subject.issuedAt)
+  ) {
     throw new RoomAccessDeniedError("removed", roomId, null);
   }
 }
 
 /** The subject of a resolved end-user caller. */
 export function subjectOf(caller: RoomCaller): RoomSubject {
-  return { tenantId: caller.tenantId, userId: caller.userId, issuedAt: caller.kind === "user" ? caller.issuedAt : undefined };
+  return {
+    tenantId: caller.tenantId,
+    userId: caller.userId,
+    issuedAt: caller.kind === "user" ? caller.issuedAt : undefined,
+  };
 }
 
 /** What a caller may do in a room and how high they stand there. */
@@ -179,9 +197,14 @@ export interface RoomStanding {
  *   (access-link guests);
  * then live restrictions (mute, chat block) take away what they take.
  */
-export async function roomStanding(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): Promise<RoomStanding> {
+export async function roomStanding(
+  caller: RoomCaller,
+  roomId: string,
+  deps: RoomPermissionDeps,
+): Promise<RoomStanding> {
   checkRoomId(roomId);
-  if (!(await deps.rooms.roomExists(caller.tenantId, roomId))) throw new RoomgateError("not_found", `room ${JSON.stringify(roomId)} not found`);
+  if (!(await deps.rooms.roomExists(caller.tenantId, roomId)))
+    throw new RoomgateError("not_found", `room ${JSON.stringify(roomId)} not found`);
   requireRoomAccess(subjectOf(caller), roomId, deps);
   const roles = await deps.memberships.roomRolesOf(caller.tenantId, caller.userId, roomId);
   let granted: Permission[];
@@ -203,7 +226,11 @@ export async function roomStanding(caller: RoomCaller, roomId: string, deps: Roo
 }
 
 /** The caller's effective permissions in `roomId`, expanded and sorted (see {@link roomStanding}). */
-export async function effectiveRoomPermissions(caller: RoomCaller, roomId: string, deps: RoomPermissionDeps): Promise<Permission[]> {
+export async function effectiveRoomPermissions(
+  caller: RoomCaller,
+  roomId: string,
+  deps: RoomPermissionDeps,
+): Promise<Permission[]> {
   return (await roomStanding(caller, roomId, deps)).permissions;
 }
 

@@ -26,9 +26,16 @@ export class StreamLimits {
   acquire(tenantId: string, userId: string): () => void {
     let t = this.tenants.get(tenantId);
     const mine = t?.users.get(userId) ?? 0;
-    if (mine >= this.perUser) throw new RoomgateError("resource_exhausted", `too many open ${this.what} for this user (at most ${this.perUser})`);
+    if (mine >= this.perUser)
+      throw new RoomgateError(
+        "resource_exhausted",
+        `too many open ${this.what} for this user (at most ${this.perUser})`,
+      );
     if ((t?.total ?? 0) >= this.perTenant) {
-      throw new RoomgateError("resource_exhausted", `too many open ${this.what} for this tenant (at most ${this.perTenant})`);
+      throw new RoomgateError(
+        "resource_exhausted",
+        `too many open ${this.what} for this tenant (at most ${this.perTenant})`,
+      );
     }
     if (!t) this.tenants.set(tenantId, (t = { total: 0, users: new Map() }));
     t.total++;

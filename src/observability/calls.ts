@@ -39,7 +39,14 @@ export class CallObserver {
     const level = code === "ok" ? "debug" : "info";
     if (!this.log.isLevelEnabled(level)) return;
     this.log[level](
-      { procedure: call.procedure, protocol: call.protocol, code, durationMs: Math.round(ms * 1000) / 1000, tenantId, requestId: call.requestId },
+      {
+        procedure: call.procedure,
+        protocol: call.protocol,
+        code,
+        durationMs: Math.round(ms * 1000) / 1000,
+        tenantId,
+        requestId: call.requestId,
+      },
       "call",
     );
   }

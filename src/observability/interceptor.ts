@@ -27,7 +27,12 @@ function tenantOf(values: { get<T>(key: { id: symbol; defaultValue: T }): T }): 
 export function observabilityInterceptor(observer: CallObserver): Interceptor {
   return (next) => (req) => {
     const procedure = `${req.service.typeName}/${req.method.name}`;
-    const call = observer.begin(procedure, protocolOf(req.header.get("content-type")), requestIdFrom(req.header.get("x-request-id")), () => req.header);
+    const call = observer.begin(
+      procedure,
+      protocolOf(req.header.get("content-type")),
+      requestIdFrom(req.header.get("x-request-id")),
+      () => req.header,
+    );
     const fail = (err: unknown): never => {
       const ce = ConnectError.from(err);
       ce.metadata.set("x-request-id", call.requestId);
@@ -52,7 +57,12 @@ export function observabilityInterceptor(observer: CallObserver): Interceptor {
 }
 
 /** Passes a response stream through and ends the call when it ends: ok, its error's code, or canceled. */
-async function* observeStream<T>(source: AsyncIterable<T>, observer: CallObserver, call: CallStart, tenant: () => string | undefined): AsyncGenerator<T> {
+async function* observeStream<T>(
+  source: AsyncIterable<T>,
+  observer: CallObserver,
+  call: CallStart,
+  tenant: () => string | undefined,
+): AsyncGenerator<T> {
   let code = "canceled";
   try {
     yield* source;

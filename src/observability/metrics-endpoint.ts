@@ -38,7 +38,11 @@ export function withMetricsEndpoint(handler: Handler, metrics: Metrics): Handler
 }
 
 /** A plain HTTP server for ROOMGATE_METRICS_PORT: `/metrics` and nothing else. */
-export async function startMetricsServer(metrics: Metrics, port: number, host: string): Promise<{ port: number; close(): Promise<void> }> {
+export async function startMetricsServer(
+  metrics: Metrics,
+  port: number,
+  host: string,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     if ((req.url ?? "").split("?", 1)[0] === METRICS_PATH) return answer(metrics, req, res);
     res.writeHead(404);

@@ -1,9 +1,22 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+  type TextMapGetter,
+  type Tracer,
+} from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base";
 
 /** Reads request headers from a fetch-style `Headers`. */
 const headerGetter: TextMapGetter<Headers> = {
@@ -38,7 +51,15 @@ export class Tracing {
     const [service, method] = procedure.split("/", 2);
     return this.tracer.startSpan(
       procedure,
-      { kind: SpanKind.SERVER, attributes: { "rpc.system": protocol === "rest" ? "http" : "connect_rpc", "rpc.service": service, "rpc.method": method, "roomgate.protocol": protocol } },
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "rpc.system": protocol === "rest" ? "http" : "connect_rpc",
+          "rpc.service": service,
+          "rpc.method": method,
+          "roomgate.protocol": protocol,
+        },
+      },
       parent,
     );
   }
@@ -60,7 +81,11 @@ export class Tracing {
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     const parent = this.current.getStore();
     if (parent === undefined) return fn();
-    const span = this.tracer.startSpan("db.transaction", { kind: SpanKind.INTERNAL }, trace.setSpan(ROOT_CONTEXT, parent));
+    const span = this.tracer.startSpan(
+      "db.transaction",
+      { kind: SpanKind.INTERNAL },
+      trace.setSpan(ROOT_CONTEXT, parent),
+    );
     return fn().then(
       (v) => {
         span.end();

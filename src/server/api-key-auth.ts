@@ -56,7 +56,8 @@ export class ApiKeyGate {
 
 /** The key of an `Authorization: Bearer <key>` header; unauthenticated when missing or malformed. */
 export function bearerApiKey(authorization: string | null): string {
-  if (authorization === null) throw new RoomgateError("unauthenticated", "missing API key: send Authorization: Bearer <key>");
+  if (authorization === null)
+    throw new RoomgateError("unauthenticated", "missing API key: send Authorization: Bearer <key>");
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!m) throw new RoomgateError("unauthenticated", "malformed Authorization header: expected Bearer <key>");
   return m[1]!;

@@ -49,7 +49,10 @@ export type ErrorShape = (status: number, code: CompatErrorCode, message: string
 export const connectErrorShape: ErrorShape = (_status, code, message) => ({ code, message });
 
 /** Seed 002's documented error shape, `{"errorText","httpStatusCode"}`. */
-export const seed002ErrorShape: ErrorShape = (status, _code, message) => ({ errorText: message, httpStatusCode: status });
+export const seed002ErrorShape: ErrorShape = (status, _code, message) => ({
+  errorText: message,
+  httpStatusCode: status,
+});
 
 /** The HTTP status Connect uses for each code; the REST routes answer alike. */
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
@@ -95,7 +98,11 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger, obser
     const reply = (r: CompatReply, close = false) => {
       if (res.headersSent) return;
       const body = JSON.stringify(r.body);
-      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...r.headers };
+      const headers: Record<string, string | number> = {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        ...r.headers,
+      };
       if (close && h1) headers["connection"] = "close";
       res.writeHead(r.status, headers);
       res.end(body);
@@ -103,7 +110,11 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger, obser
     const route = matching.find((r) => r.method === req.method);
     if (!route) {
       const allow = [...new Set(matching.map((r) => r.method))].join(", ");
-      const body = matching[0]!.errorShape(405, "unimplemented", `method ${req.method ?? ""} is not allowed here; use ${allow}`);
+      const body = matching[0]!.errorShape(
+        405,
+        "unimplemented",
+        `method ${req.method ?? ""} is not allowed here; use ${allow}`,
+      );
       return reply({ status: 405, body, headers: { allow } });
     }
     const fail = (status: number, code: CompatErrorCode, message: string, close = false) =>
@@ -129,7 +140,10 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger, obser
       }
       let params: string[];
       try {
-        params = route.path.exec(url.pathname)!.slice(1).map((p) => decodeURIComponent(p));
+        params = route.path
+          .exec(url.pathname)!
+          .slice(1)
+          .map((p) => decodeURIComponent(p));
       } catch {
         // Malformed percent-encoding: refuse instead of throwing out of an event handler.
         return fail(400, "invalid_argument", "malformed path");
@@ -152,7 +166,12 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger, obser
  * method and fixed path prefix — never the path itself ("unknown" when no
  * route matches).
  */
-function observeRest(observer: CallObserver, req: Parameters<Handler>[0], res: Parameters<Handler>[1], matching: readonly CompatRoute[]): void {
+function observeRest(
+  observer: CallObserver,
+  req: Parameters<Handler>[0],
+  res: Parameters<Handler>[1],
+  matching: readonly CompatRoute[],
+): void {
   const route = matching.find((r) => r.method === req.method) ?? matching[0];
   const procedure = route ? `${route.method} ${pathLabel(route.path)}` : "unknown";
   const header = req.headers["x-request-id"];

@@ -34,14 +34,28 @@ export function resolveEndUser(token: string, userTokens: SubjectTokens, roomTok
     try {
       const c = userTokens.verify(token);
       const credential = { tokenId: c.tokenId, roomId: c.roomId, issuedAt: c.issuedAt, expiresAt: c.expiresAt };
-      return { kind: "user", tenantId: c.tenantId, userId: c.userId, roomScope: c.roomId === "" ? undefined : c.roomId, issuedAt: c.issuedAt, credential };
+      return {
+        kind: "user",
+        tenantId: c.tenantId,
+        userId: c.userId,
+        roomScope: c.roomId === "" ? undefined : c.roomId,
+        issuedAt: c.issuedAt,
+        credential,
+      };
     } catch (err) {
       if (!(err instanceof TokenRejectedError) || err.rejection !== "invalid") throw err;
     }
   }
   const m = roomTokens.verify(undefined, token);
   const credential = { tokenId: m.tokenId, roomId: m.roomId, issuedAt: m.issuedAt, expiresAt: m.expiresAt };
-  return { kind: "member", tenantId: m.tenantId, userId: m.userId, roomId: m.roomId, permissions: m.permissions, credential };
+  return {
+    kind: "member",
+    tenantId: m.tenantId,
+    userId: m.userId,
+    roomId: m.roomId,
+    permissions: m.permissions,
+    credential,
+  };
 }
 
 /**
@@ -86,7 +100,12 @@ export function endUserInterceptor(userTokens: SubjectTokens, roomTokens: RoomTo
     if (isEndUserService(req.service.typeName) && !CREDENTIAL_FREE.has(`${req.service.typeName}/${req.method.name}`)) {
       try {
         // Refusals are RoomgateErrors; the error interceptor gives them their code.
-        const caller = authenticateEndUser(req.header.get("authorization"), req.header.get("cookie"), userTokens, roomTokens);
+        const caller = authenticateEndUser(
+          req.header.get("authorization"),
+          req.header.get("cookie"),
+          userTokens,
+          roomTokens,
+        );
         if (caller !== undefined) req.contextValues.set(endUserKey, caller);
       } catch (err) {
         return Promise.reject(err);

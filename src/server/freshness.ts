@@ -82,7 +82,12 @@ export function freshnessInterceptor(gate: ReadGate): Interceptor {
 }
 
 /** For a stream: its first request message, the gate, then the call with that message put back. */
-async function streamThenNext<T>(gate: ReadGate, req: StreamRequest, header: bigint, next: (req: UnaryRequest | StreamRequest) => Promise<T>): Promise<T> {
+async function streamThenNext<T>(
+  gate: ReadGate,
+  req: StreamRequest,
+  header: bigint,
+  next: (req: UnaryRequest | StreamRequest) => Promise<T>,
+): Promise<T> {
   const it = req.message[Symbol.asyncIterator]();
   const first = await it.next();
   await gate(larger(header, first.done ? 0n : bodyMinEventId(first.value)));
@@ -113,8 +118,10 @@ export function gatedRoute(route: CompatRoute, gate: ReadGate): CompatRoute {
         min = headerMinEventId(typeof header === "string" ? header : (ctx.query.get("minEventId") ?? undefined));
         await gate(min);
       } catch (err) {
-        if (err instanceof ConnectError && err.code === Code.Unavailable) return fail(503, "unavailable", err.rawMessage);
-        if (err instanceof RoomgateError && err.kind === "invalid_argument") return fail(400, "invalid_argument", err.message);
+        if (err instanceof ConnectError && err.code === Code.Unavailable)
+          return fail(503, "unavailable", err.rawMessage);
+        if (err instanceof RoomgateError && err.kind === "invalid_argument")
+          return fail(400, "invalid_argument", err.message);
         throw err;
       }
       return route.handle(ctx);

@@ -100,7 +100,11 @@ export function apiKeyInterceptor(gate: ApiKeyGate): Interceptor {
 }
 
 /** The backend half of {@link apiKeyInterceptor}: admits the key, then runs the call. */
-async function admitThenNext<T>(gate: ApiKeyGate, req: UnaryRequest | StreamRequest, next: (req: UnaryRequest | StreamRequest) => Promise<T>): Promise<T> {
+async function admitThenNext<T>(
+  gate: ApiKeyGate,
+  req: UnaryRequest | StreamRequest,
+  next: (req: UnaryRequest | StreamRequest) => Promise<T>,
+): Promise<T> {
   // Refusals are RoomgateErrors; the error interceptor gives them their code.
   const procedure = `${req.service.typeName}/${req.method.name}`;
   req.contextValues.set(apiKeyPrincipalKey, await gate.admit(bearerApiKey(req.header.get("authorization")), procedure));
@@ -130,9 +134,11 @@ export function strictFieldsInterceptor(): Interceptor {
 /** The refusal of a binary message that did not parse or carries unknown fields. */
 function binaryRefusal(message: unknown): ConnectError | undefined {
   const parseError = takeParseError(message as Parameters<typeof takeParseError>[0]);
-  if (parseError !== undefined) return new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
+  if (parseError !== undefined)
+    return new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
   const path = findUnknown(message, "");
-  if (path !== undefined) return new ConnectError(`unknown field in request${path === "" ? "" : ` at ${path}`}`, Code.InvalidArgument);
+  if (path !== undefined)
+    return new ConnectError(`unknown field in request${path === "" ? "" : ` at ${path}`}`, Code.InvalidArgument);
   return undefined;
 }
 

@@ -74,7 +74,13 @@ export class OnePortServer {
     const ServerResponse = this.http1ResponseClass();
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
     this.http1 = http.createServer(
-      { headersTimeout, requestTimeout: 0, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout), ServerResponse },
+      {
+        headersTimeout,
+        requestTimeout: 0,
+        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
+        connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+        ServerResponse,
+      },
       handler,
     );
     // Node enforces headersTimeout from a connection check it starts when a
@@ -87,7 +93,10 @@ export class OnePortServer {
     this.h2c = http2.createServer(h2, handler);
     this.h2c.on("session", (s) => this.track(s));
     if (opts.tls) {
-      this.secure = http2.createSecureServer({ ...h2, cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true, Http1ServerResponse: ServerResponse }, handler);
+      this.secure = http2.createSecureServer(
+        { ...h2, cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true, Http1ServerResponse: ServerResponse },
+        handler,
+      );
       this.secure.on("session", (s) => this.track(s));
       this.secure.on("secureConnection", (s: tls.TLSSocket) => {
         if (s.alpnProtocol !== "h2") this.trackHttp1Conn(s);
@@ -238,7 +247,10 @@ export class OnePortServer {
     const ended = (socket: Duplex) => this.http1RequestEnded(socket);
     const draining = () => this.draining;
     // Node passes the response options (highWaterMark, …) as a second argument its types leave out.
-    const Base = http.ServerResponse as unknown as new (req: http.IncomingMessage, opts?: object) => http.ServerResponse;
+    const Base = http.ServerResponse as unknown as new (
+      req: http.IncomingMessage,
+      opts?: object,
+    ) => http.ServerResponse;
     class DrainAwareResponse extends Base {
       private readonly conn: Duplex;
       private counted = true;

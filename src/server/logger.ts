@@ -9,7 +9,16 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     redact: {
-      paths: ["*.authorization", "*.cookie", "*.token", "*.tokens", "*.apiKey", "*.password", "req.headers.authorization", "req.headers.cookie"],
+      paths: [
+        "*.authorization",
+        "*.cookie",
+        "*.token",
+        "*.tokens",
+        "*.apiKey",
+        "*.password",
+        "req.headers.authorization",
+        "req.headers.cookie",
+      ],
       censor: "[redacted]",
     },
   });

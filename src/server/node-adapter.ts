@@ -1,5 +1,17 @@
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import {
+  Code,
+  ConnectError,
+  createConnectRouter,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type ContextValues,
+} from "@connectrpc/connect";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
 import { FastPath, type SlowPath } from "./fast/fast-path.js";
@@ -41,14 +53,19 @@ export function createNodeHandler(options: NodeHandlerOptions): Handler {
         options.log.error({ err: reason, rpc: handler.requestPath }, "rpc handler failed");
       });
   };
-  const fast = options.fastPath === false ? undefined : new FastPath({ ...connectOptions, slow, log: options.log, contextValues: options.contextValues });
+  const fast =
+    options.fastPath === false
+      ? undefined
+      : new FastPath({ ...connectOptions, slow, log: options.log, contextValues: options.contextValues });
   options.routes(fast ? fast.recording(router) : router);
   const readMax = options.readMaxBytes ?? 0xffffffff;
   for (const h of router.handlers) paths.set(h.requestPath, guardBinaryParse(guardGetUtf8(h), readMax));
-  const fallback: Handler = options.fallback ?? ((_req, res) => {
-    res.writeHead(404);
-    res.end();
-  });
+  const fallback: Handler =
+    options.fallback ??
+    ((_req, res) => {
+      res.writeHead(404);
+      res.end();
+    });
   return (req, res) => {
     const path = pathOf(req.url);
     if (!paths.has(path)) return fallback(req, res);

@@ -77,7 +77,12 @@ function binaryFraming(req: UniversalServerRequest): "raw" | "envelope" | undefi
     const enc = req.header.get("content-encoding");
     return enc === null || enc === "identity" ? "raw" : undefined;
   }
-  if (ct === "application/grpc" || ct === "application/grpc+proto" || ct === "application/grpc-web" || ct === "application/grpc-web+proto") {
+  if (
+    ct === "application/grpc" ||
+    ct === "application/grpc+proto" ||
+    ct === "application/grpc-web" ||
+    ct === "application/grpc-web+proto"
+  ) {
     return "envelope";
   }
   if (ct === "application/connect+proto") return "envelope"; // Connect streaming

@@ -1,7 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { RedeemResponseSchema, type RedeemRequest, type RedeemResponse, type Service } from "../../gen/room/access/v1/service_pb.js";
+import {
+  RedeemResponseSchema,
+  type RedeemRequest,
+  type RedeemResponse,
+  type Service,
+} from "../../gen/room/access/v1/service_pb.js";
 import type { AccessLinks } from "../domain/spaces/access-links.js";
 
 /**

@@ -35,15 +35,18 @@ export class AuditPrivateService implements ServiceImpl<typeof Service> {
 
   async list(req: ListRequest, ctx: HandlerContext): Promise<ListResponse> {
     const caller = requireApiKey(ctx);
-    if (req.pageSize > MAX_PAGE_SIZE) throw invalidArgument(`page_size: ${req.pageSize} exceeds the maximum of ${MAX_PAGE_SIZE}`);
+    if (req.pageSize > MAX_PAGE_SIZE)
+      throw invalidArgument(`page_size: ${req.pageSize} exceeds the maximum of ${MAX_PAGE_SIZE}`);
     const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
     // Ids follow the one id rule (src/domain/ids.ts), like everywhere they are written.
     checkOptionalId("room_id", req.roomId);
     checkOptionalId("user_id", req.userId);
-    if (req.action.length > MAX_FILTER_CHARS) throw invalidArgument(`action: longer than ${MAX_FILTER_CHARS} characters`);
+    if (req.action.length > MAX_FILTER_CHARS)
+      throw invalidArgument(`action: longer than ${MAX_FILTER_CHARS} characters`);
     const since = req.since === undefined ? undefined : toMs("since", req.since);
     const until = req.until === undefined ? undefined : toMs("until", req.until);
-    if (since !== undefined && until !== undefined && until <= since) throw invalidArgument("until: must be after since");
+    if (since !== undefined && until !== undefined && until <= since)
+      throw invalidArgument("until: must be after since");
     const beforeId = req.pageToken === "" ? undefined : decodePageToken(req.pageToken);
     const rows = await this.log.listAudit({
       tenantId: caller.tenantId,
@@ -85,9 +88,11 @@ export function encodePageToken(lastId: number): string {
 /** The id a page token continues before; invalid_argument for anything this service did not issue. */
 export function decodePageToken(token: string): number {
   const bytes = decodeBase64Url(token);
-  if (bytes === undefined || bytes.length !== 8) throw invalidArgument("page_token: not a token from a previous response");
+  if (bytes === undefined || bytes.length !== 8)
+    throw invalidArgument("page_token: not a token from a previous response");
   const id = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0);
-  if (id < 1n || id > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument("page_token: not a token from a previous response");
+  if (id < 1n || id > BigInt(Number.MAX_SAFE_INTEGER))
+    throw invalidArgument("page_token: not a token from a previous response");
   return Number(id);
 }
 

@@ -28,6 +28,11 @@ export class ConsumerPrivateService implements ServiceImpl<typeof Service> {
       username: req.username,
       uniqueUserIdentifier: req.uniqueUserIdentifier,
     });
-    return create(CreateUserResponseSchema, { accessToken: r.accessToken, username: r.username, userId: r.userId, isModerator: r.isModerator });
+    return create(CreateUserResponseSchema, {
+      accessToken: r.accessToken,
+      username: r.username,
+      userId: r.userId,
+      isModerator: r.isModerator,
+    });
   }
 }

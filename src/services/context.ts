@@ -30,13 +30,18 @@ export const endUserKey = createContextKey<EndUserPrincipal | undefined>(undefin
 /** The end user of the call, or unauthenticated. */
 export function requireEndUser(ctx: HandlerContext): EndUserPrincipal {
   const p = ctx.values.get(endUserKey);
-  if (!p) throw new ConnectError("missing credential: send Authorization: Bearer <access token> or the session cookie", Code.Unauthenticated);
+  if (!p)
+    throw new ConnectError(
+      "missing credential: send Authorization: Bearer <access token> or the session cookie",
+      Code.Unauthenticated,
+    );
   return p;
 }
 
 /** A registered/consumer/guest user with a user access token (not a room member token). */
 export function requireUser(ctx: HandlerContext): Extract<EndUserPrincipal, { kind: "user" }> {
   const p = requireEndUser(ctx);
-  if (p.kind !== "user") throw new ConnectError("this call needs a user access token, not a room member token", Code.Unauthenticated);
+  if (p.kind !== "user")
+    throw new ConnectError("this call needs a user access token, not a room member token", Code.Unauthenticated);
   return p;
 }

@@ -59,7 +59,11 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
       tenantId: caller.tenantId,
       roomId: req.roomId,
       afterEventId: Number(req.afterEventId),
-      signal: AbortSignal.any([ctx.signal, stream.stop.signal, ...(this.options.shutdown ? [this.options.shutdown] : [])]),
+      signal: AbortSignal.any([
+        ctx.signal,
+        stream.stop.signal,
+        ...(this.options.shutdown ? [this.options.shutdown] : []),
+      ]),
       maxBuffered: this.options.maxBuffered,
     });
     return this.translate(caller.tenantId, events, stream);
@@ -82,7 +86,11 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
     }
   }
 
-  private async *translate(tenantId: string, events: AsyncIterable<StoredEvent>, stream: OpenStream): AsyncGenerator<WatchResponse> {
+  private async *translate(
+    tenantId: string,
+    events: AsyncIterable<StoredEvent>,
+    stream: OpenStream,
+  ): AsyncGenerator<WatchResponse> {
     // Counted when the stream starts and released when it ends, however it ends.
     const release = this.limits.acquire(tenantId, stream.keyId);
     let streams = this.byKey.get(stream.keyId);
@@ -91,7 +99,8 @@ export class EventsPrivateService implements ServiceImpl<typeof Service> {
     try {
       for await (const e of events) yield create(WatchResponseSchema, { event: toProtoEvent(e) });
       if (stream.revoked) throw new ConnectError("the API key of this stream was revoked", Code.Unauthenticated);
-      if (this.options.shutdown?.aborted) throw new ConnectError("the server is shutting down: reconnect", Code.Unavailable);
+      if (this.options.shutdown?.aborted)
+        throw new ConnectError("the server is shutting down: reconnect", Code.Unavailable);
     } finally {
       streams.delete(stream);
       if (streams.size === 0) this.byKey.delete(stream.keyId);

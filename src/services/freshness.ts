@@ -24,7 +24,10 @@ export function freshEnough(feed: Freshness, minEventId: bigint, timeoutMs: numb
   if (id <= feed.appliedId) return undefined;
   return feed.waitFor(id, timeoutMs).catch((err: unknown) => {
     if (err instanceof FeedBehindError) {
-      throw new ConnectError(`this replica has not applied event ${id} within ${timeoutMs} ms; retry`, Code.Unavailable);
+      throw new ConnectError(
+        `this replica has not applied event ${id} within ${timeoutMs} ms; retry`,
+        Code.Unavailable,
+      );
     }
     throw err;
   });

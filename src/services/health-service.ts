@@ -9,7 +9,8 @@ import {
 } from "../../gen/grpc/health/v1/health_pb.js";
 
 /** Service names roomgate answers for: the whole server ("") and its own services. */
-const KNOWN = /^$|^grpc\.health\.v1\.Health$|^grpc\.reflection\.v1(alpha)?\.ServerReflection$|^room\.[a-z]+(\.private)?\.v1\.Service$/;
+const KNOWN =
+  /^$|^grpc\.health\.v1\.Health$|^grpc\.reflection\.v1(alpha)?\.ServerReflection$|^room\.[a-z]+(\.private)?\.v1\.Service$/;
 
 /**
  * grpc.health.v1.Health for orchestrators and gRPC load balancers: SERVING

@@ -34,7 +34,9 @@ export const ACTIONS: ReadonlyMap<number, ModerationAction> = new Map<Action, Mo
 export function moderationActionOf(action: number): ModerationAction {
   const a = ACTIONS.get(action);
   if (a === undefined) {
-    throw invalidArgument(action === 0 ? "action: must be set (ACTION_UNSPECIFIED is not an action)" : `action: unknown action ${action}`);
+    throw invalidArgument(
+      action === 0 ? "action: must be set (ACTION_UNSPECIFIED is not an action)" : `action: unknown action ${action}`,
+    );
   }
   return a;
 }

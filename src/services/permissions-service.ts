@@ -28,7 +28,8 @@ import { streamRoomPermissions, type PermissionStreams } from "./permissions-wat
 // The contract's flag fields and the domain's flag names must be the same
 // 24 names; a drift would silently drop a flag, so refuse to start instead.
 for (const f of RoomPermissionFlagsSchema.fields) {
-  if (permissionOfFlag(f.localName) === undefined) throw new Error(`RoomPermissionFlags.${f.localName} has no catalog permission`);
+  if (permissionOfFlag(f.localName) === undefined)
+    throw new Error(`RoomPermissionFlags.${f.localName} has no catalog permission`);
 }
 if (RoomPermissionFlagsSchema.fields.length !== ROOM_PERMISSION_FLAGS.length) {
   throw new Error("RoomPermissionFlags and the permission catalog disagree on the number of flags");
@@ -51,7 +52,9 @@ export class PermissionsService implements ServiceImpl<typeof Service> {
   async getRoomPermissions(req: GetRoomPermissionsRequest, ctx: HandlerContext): Promise<GetRoomPermissionsResponse> {
     const caller = requireEndUser(ctx);
     await freshEnough(this.fresh.feed, req.minEventId, this.fresh.waitMs);
-    return create(GetRoomPermissionsResponseSchema, { roomPermissions: await this.roomPermissionsOf(caller, req.roomId) });
+    return create(GetRoomPermissionsResponseSchema, {
+      roomPermissions: await this.roomPermissionsOf(caller, req.roomId),
+    });
   }
 
   /**
@@ -63,7 +66,16 @@ export class PermissionsService implements ServiceImpl<typeof Service> {
   watch(req: WatchRequest, ctx: HandlerContext): AsyncIterable<WatchResponse> {
     const caller = requireEndUser(ctx);
     checkRoomId(req.roomId);
-    return streamRoomPermissions(this.streams, { caller, roomId: req.roomId, minEventId: req.minEventId, signal: AbortSignal.any([ctx.signal, this.streams.shutdown]) }, answer);
+    return streamRoomPermissions(
+      this.streams,
+      {
+        caller,
+        roomId: req.roomId,
+        minEventId: req.minEventId,
+        signal: AbortSignal.any([ctx.signal, this.streams.shutdown]),
+      },
+      answer,
+    );
   }
 
   /** Watch streams open on this replica, every tenant together. */

@@ -1,6 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { WatchResponseSchema, type RoomPermissions, type WatchResponse } from "../../gen/room/permissions/v1/service_pb.js";
+import {
+  WatchResponseSchema,
+  type RoomPermissions,
+  type WatchResponse,
+} from "../../gen/room/permissions/v1/service_pb.js";
 import type { StreamLimits } from "../domain/stream-limits.js";
 import { watchRoomPermissions, type PermissionWatchDeps } from "../domain/permission-watch/watch.js";
 import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
@@ -42,7 +46,10 @@ export async function* streamRoomPermissions(
     release = s.limits.acquire(req.caller.tenantId, req.caller.userId);
     await freshEnough(s.fresh.feed, req.minEventId, s.fresh.waitMs);
     for await (const snap of watchRoomPermissions(req.caller, req.roomId, s.deps, req.signal)) {
-      yield create(WatchResponseSchema, { roomPermissions: answer(snap.permissions, req.roomId), eventId: BigInt(snap.eventId) });
+      yield create(WatchResponseSchema, {
+        roomPermissions: answer(snap.permissions, req.roomId),
+        eventId: BigInt(snap.eventId),
+      });
     }
     if (s.shutdown.aborted) throw new ConnectError("the server is shutting down: reconnect", Code.Unavailable);
   } finally {

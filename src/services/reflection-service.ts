@@ -31,16 +31,23 @@ export class ReflectionService {
     const index = new DescriptorIndex(served);
     this.v1 = {
       serverReflectionInfo: (questions) =>
-        answerEach(questions, (q) => create(V1Response, { validHost: q.host, originalRequest: q, messageResponse: answer(index, q) })),
+        answerEach(questions, (q) =>
+          create(V1Response, { validHost: q.host, originalRequest: q, messageResponse: answer(index, q) }),
+        ),
     };
     this.v1alpha = {
       serverReflectionInfo: (questions) =>
-        answerEach(questions, (q) => create(V1AlphaResponse, { validHost: q.host, originalRequest: q, messageResponse: answer(index, q) })),
+        answerEach(questions, (q) =>
+          create(V1AlphaResponse, { validHost: q.host, originalRequest: q, messageResponse: answer(index, q) }),
+        ),
     };
   }
 }
 
 /** One answer per question, in order, until the client closes its side. */
-async function* answerEach<Q extends Question, R>(questions: AsyncIterable<Q>, respond: (q: Q) => R): AsyncGenerator<R> {
+async function* answerEach<Q extends Question, R>(
+  questions: AsyncIterable<Q>,
+  respond: (q: Q) => R,
+): AsyncGenerator<R> {
   for await (const q of questions) yield respond(q);
 }

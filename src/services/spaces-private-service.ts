@@ -64,13 +64,20 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
 
   async createSpace(req: CreateSpaceRequest, ctx: HandlerContext): Promise<CreateSpaceResponse> {
     const key = requireApiKey(ctx);
-    const id = await this.spaces.createSpaceAsBackend(key.tenantId, key.keyId, { name: req.name, isPublic: req.isPublic, ownerUserId: req.ownerUserId });
+    const id = await this.spaces.createSpaceAsBackend(key.tenantId, key.keyId, {
+      name: req.name,
+      isPublic: req.isPublic,
+      ownerUserId: req.ownerUserId,
+    });
     return create(CreateSpaceResponseSchema, { id });
   }
 
   async createRoom(req: CreateRoomRequest, ctx: HandlerContext): Promise<CreateRoomResponse> {
     const key = requireApiKey(ctx);
-    const id = await this.spaces.createRoomAsBackend(key.tenantId, key.keyId, req.spaceId, { name: req.name, isPublic: req.isPublic });
+    const id = await this.spaces.createRoomAsBackend(key.tenantId, key.keyId, req.spaceId, {
+      name: req.name,
+      isPublic: req.isPublic,
+    });
     return create(CreateRoomResponseSchema, { id });
   }
 
@@ -112,7 +119,10 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
 
   async listSpaces(req: ListSpacesRequest, ctx: HandlerContext): Promise<ListSpacesResponse> {
     const page = await this.spaces.listings.spaces(manager(ctx), req);
-    return create(ListSpacesResponseSchema, { spaces: page.items.map(spaceMessage), nextPageToken: page.nextPageToken });
+    return create(ListSpacesResponseSchema, {
+      spaces: page.items.map(spaceMessage),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async listRooms(req: ListRoomsRequest, ctx: HandlerContext): Promise<ListRoomsResponse> {
@@ -122,12 +132,18 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
 
   async listMembers(req: ListMembersRequest, ctx: HandlerContext): Promise<ListMembersResponse> {
     const page = await this.spaces.listings.members(manager(ctx), req.spaceId, req.roomId, req);
-    return create(ListMembersResponseSchema, { members: page.items.map(memberMessage), nextPageToken: page.nextPageToken });
+    return create(ListMembersResponseSchema, {
+      members: page.items.map(memberMessage),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async listInvites(req: ListInvitesRequest, ctx: HandlerContext): Promise<ListInvitesResponse> {
     const page = await this.spaces.listings.invites(manager(ctx), req.spaceId, req);
-    return create(ListInvitesResponseSchema, { invites: page.items.map(inviteMessage), nextPageToken: page.nextPageToken });
+    return create(ListInvitesResponseSchema, {
+      invites: page.items.map(inviteMessage),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async revokeInvite(req: RevokeInviteRequest, ctx: HandlerContext): Promise<RevokeInviteResponse> {
@@ -136,13 +152,21 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
   }
 
   async revokeRole(req: RevokeRoleRequest, ctx: HandlerContext): Promise<RevokeRoleResponse> {
-    const e = await this.spaces.undo.revokeRole(manager(ctx), { spaceId: req.spaceId, roomId: req.roomId, targetUserId: req.targetUserId, reason: req.reason });
+    const e = await this.spaces.undo.revokeRole(manager(ctx), {
+      spaceId: req.spaceId,
+      roomId: req.roomId,
+      targetUserId: req.targetUserId,
+      reason: req.reason,
+    });
     return create(RevokeRoleResponseSchema, { eventId: BigInt(e.id) });
   }
 
   async listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): Promise<ListAccessLinksResponse> {
     const page = await this.links.list(manager(ctx), req);
-    return create(ListAccessLinksResponseSchema, { links: page.links.map(accessLinkMessage), nextPageToken: page.nextPageToken });
+    return create(ListAccessLinksResponseSchema, {
+      links: page.links.map(accessLinkMessage),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): Promise<RevokeAccessLinkResponse> {

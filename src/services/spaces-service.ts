@@ -134,7 +134,10 @@ export class SpacesService implements ServiceImpl<typeof Service> {
 
   async listAccessLinks(req: ListAccessLinksRequest, ctx: HandlerContext): Promise<ListAccessLinksResponse> {
     const page = await this.links.list(asUser(ctx), req);
-    return create(ListAccessLinksResponseSchema, { links: page.links.map(accessLinkMessage), nextPageToken: page.nextPageToken });
+    return create(ListAccessLinksResponseSchema, {
+      links: page.links.map(accessLinkMessage),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async revokeAccessLink(req: RevokeAccessLinkRequest, ctx: HandlerContext): Promise<RevokeAccessLinkResponse> {
@@ -144,7 +147,10 @@ export class SpacesService implements ServiceImpl<typeof Service> {
 
   async listSpaces(req: ListSpacesRequest, ctx: HandlerContext): Promise<ListSpacesResponse> {
     const page = await this.spaces.listings.spaces(asUser(ctx), req);
-    return create(ListSpacesResponseSchema, { spaces: page.items.map(spaceMessage), nextPageToken: page.nextPageToken });
+    return create(ListSpacesResponseSchema, {
+      spaces: page.items.map(spaceMessage),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async listRooms(req: ListRoomsRequest, ctx: HandlerContext): Promise<ListRoomsResponse> {
@@ -154,12 +160,18 @@ export class SpacesService implements ServiceImpl<typeof Service> {
 
   async listMembers(req: ListMembersRequest, ctx: HandlerContext): Promise<ListMembersResponse> {
     const page = await this.spaces.listings.members(asUser(ctx), req.spaceId, req.roomId, req);
-    return create(ListMembersResponseSchema, { members: page.items.map(memberMessage), nextPageToken: page.nextPageToken });
+    return create(ListMembersResponseSchema, {
+      members: page.items.map(memberMessage),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async listInvites(req: ListInvitesRequest, ctx: HandlerContext): Promise<ListInvitesResponse> {
     const page = await this.spaces.listings.invites(asUser(ctx), req.spaceId, req);
-    return create(ListInvitesResponseSchema, { invites: page.items.map(inviteMessage), nextPageToken: page.nextPageToken });
+    return create(ListInvitesResponseSchema, {
+      invites: page.items.map(inviteMessage),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async revokeInvite(req: RevokeInviteRequest, ctx: HandlerContext): Promise<RevokeInviteResponse> {
@@ -168,7 +180,12 @@ export class SpacesService implements ServiceImpl<typeof Service> {
   }
 
   async revokeRole(req: RevokeRoleRequest, ctx: HandlerContext): Promise<RevokeRoleResponse> {
-    const e = await this.spaces.undo.revokeRole(asUser(ctx), { spaceId: req.spaceId, roomId: req.roomId, targetUserId: req.targetUserId, reason: req.reason });
+    const e = await this.spaces.undo.revokeRole(asUser(ctx), {
+      spaceId: req.spaceId,
+      roomId: req.roomId,
+      targetUserId: req.targetUserId,
+      reason: req.reason,
+    });
     return create(RevokeRoleResponseSchema, { eventId: BigInt(e.id) });
   }
 

@@ -73,7 +73,10 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
       issuedAt: timestampFromMs(v.issuedAt),
       notBefore: timestampFromMs(v.notBefore),
       expiresAt: timestampFromMs(v.expiresAt),
-      restrictions: v.restrictions.map((r) => ({ kind: r.kind, until: r.until === null ? undefined : timestampFromMs(r.until) })),
+      restrictions: v.restrictions.map((r) => ({
+        kind: r.kind,
+        until: r.until === null ? undefined : timestampFromMs(r.until),
+      })),
     });
   }
 

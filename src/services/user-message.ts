@@ -13,7 +13,11 @@ const KINDS: Readonly<Record<DomainKind, UserKind>> = {
 
 /** A user as room.users.private.v1 returns it (empty strings for unset values; never the password). */
 export function userMessage(u: UserView): User {
-  const scope = u.tenantModerator ? ModeratorScope.TENANT : u.moderatedRoomIds.length > 0 ? ModeratorScope.ROOMS : ModeratorScope.NONE;
+  const scope = u.tenantModerator
+    ? ModeratorScope.TENANT
+    : u.moderatedRoomIds.length > 0
+      ? ModeratorScope.ROOMS
+      : ModeratorScope.NONE;
   return create(UserSchema, {
     id: u.id,
     kind: KINDS[u.kind],

@@ -99,7 +99,10 @@ export class UsersPrivateService implements ServiceImpl<typeof Service> {
     return create(CreateUserResponseSchema, { id });
   }
 
-  verifyAccessToken(req: VerifyAccessTokenRequest, ctx: HandlerContext): VerifyAccessTokenResponse | Promise<VerifyAccessTokenResponse> {
+  verifyAccessToken(
+    req: VerifyAccessTokenRequest,
+    ctx: HandlerContext,
+  ): VerifyAccessTokenResponse | Promise<VerifyAccessTokenResponse> {
     const wait = freshEnough(this.fresh.feed, req.minEventId, this.fresh.waitMs);
     return wait ? wait.then(() => this.verifyNow(req, ctx)) : this.verifyNow(req, ctx);
   }

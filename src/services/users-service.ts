@@ -1,7 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { LoginResponseSchema, type LoginRequest, type LoginResponse, type Service } from "../../gen/room/users/v1/service_pb.js";
+import {
+  LoginResponseSchema,
+  type LoginRequest,
+  type LoginResponse,
+  type Service,
+} from "../../gen/room/users/v1/service_pb.js";
 import type { Users } from "../domain/users/users.js";
 import { SESSION_COOKIE } from "./session-cookie.js";
 import { peerAddress } from "./peer-address.js";
@@ -17,7 +22,11 @@ export class UsersService implements ServiceImpl<typeof Service> {
     // The client address keys the login limits (see LoginGuard).
     const r = await this.users.login(req.tenantId, req.username, req.password, peerAddress(ctx));
     ctx.responseHeader.append("set-cookie", sessionCookie(r.accessToken, r.ttlSeconds, ctx.url.startsWith("https:")));
-    return create(LoginResponseSchema, { accessToken: r.accessToken, userId: r.userId, expiresAt: timestampFromMs(r.expiresAt) });
+    return create(LoginResponseSchema, {
+      accessToken: r.accessToken,
+      userId: r.userId,
+      expiresAt: timestampFromMs(r.expiresAt),
+    });
   }
 }
 

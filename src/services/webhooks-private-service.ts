@@ -58,11 +58,16 @@ export class WebhooksPrivateService implements ServiceImpl<typeof Service> {
 
   async listEndpoints(req: ListEndpointsRequest, ctx: HandlerContext): Promise<ListEndpointsResponse> {
     const page = await this.endpoints.list(requireApiKey(ctx).tenantId, req.pageSize, req.pageToken);
-    return create(ListEndpointsResponseSchema, { endpoints: page.endpoints.map(toEndpoint), nextPageToken: page.nextPageToken });
+    return create(ListEndpointsResponseSchema, {
+      endpoints: page.endpoints.map(toEndpoint),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async getEndpoint(req: GetEndpointRequest, ctx: HandlerContext): Promise<GetEndpointResponse> {
-    return create(GetEndpointResponseSchema, { endpoint: toEndpoint(await this.endpoints.get(requireApiKey(ctx).tenantId, req.id)) });
+    return create(GetEndpointResponseSchema, {
+      endpoint: toEndpoint(await this.endpoints.get(requireApiKey(ctx).tenantId, req.id)),
+    });
   }
 
   async updateEndpoint(req: UpdateEndpointRequest, ctx: HandlerContext): Promise<UpdateEndpointResponse> {
@@ -83,16 +88,29 @@ export class WebhooksPrivateService implements ServiceImpl<typeof Service> {
 
   async rotateSecret(req: RotateSecretRequest, ctx: HandlerContext): Promise<RotateSecretResponse> {
     const r = await this.endpoints.rotate(caller(ctx), req.id, req.graceSeconds);
-    return create(RotateSecretResponseSchema, { secret: r.secret, previousSecretExpireTime: timestampFromMs(r.previousUntil) });
+    return create(RotateSecretResponseSchema, {
+      secret: r.secret,
+      previousSecretExpireTime: timestampFromMs(r.previousUntil),
+    });
   }
 
   async listDeliveries(req: ListDeliveriesRequest, ctx: HandlerContext): Promise<ListDeliveriesResponse> {
-    const page = await this.endpoints.deliveries(requireApiKey(ctx).tenantId, req.endpointId, req.pageSize, req.pageToken);
-    return create(ListDeliveriesResponseSchema, { deliveries: page.deliveries.map(toDelivery), nextPageToken: page.nextPageToken });
+    const page = await this.endpoints.deliveries(
+      requireApiKey(ctx).tenantId,
+      req.endpointId,
+      req.pageSize,
+      req.pageToken,
+    );
+    return create(ListDeliveriesResponseSchema, {
+      deliveries: page.deliveries.map(toDelivery),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async redeliver(req: RedeliverRequest, ctx: HandlerContext): Promise<RedeliverResponse> {
-    return create(RedeliverResponseSchema, { delivery: toDelivery(await this.endpoints.redeliver(caller(ctx), req.deliveryId)) });
+    return create(RedeliverResponseSchema, {
+      delivery: toDelivery(await this.endpoints.redeliver(caller(ctx), req.deliveryId)),
+    });
   }
 }
 

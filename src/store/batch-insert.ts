@@ -17,7 +17,8 @@ const MAX_ROWS_PER_STATEMENT = 512;
  * kept by the SQLite statement cache, instead of one text per batch size.
  */
 export function insertChunks<T>(rows: readonly T[], columns: number): T[][] {
-  if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`columns must be a positive integer, got ${columns}`);
+  if (!Number.isInteger(columns) || columns < 1)
+    throw new RangeError(`columns must be a positive integer, got ${columns}`);
   let size = 1;
   while (size * 2 <= MAX_ROWS_PER_STATEMENT && size * 2 * columns <= MAX_PARAMS_PER_STATEMENT) size *= 2;
   const chunks: T[][] = [];
@@ -45,7 +46,13 @@ const texts = new Map<string, string>();
  * n-th bound value (1-based: `?` for SQLite, `$n` for PostgreSQL), then
  * `suffix`. Remembered per shape: {@link insertChunks} keeps the shapes few.
  */
-export function insertText(table: string, columns: readonly string[], rows: number, placeholder: (n: number) => string, suffix = ""): string {
+export function insertText(
+  table: string,
+  columns: readonly string[],
+  rows: number,
+  placeholder: (n: number) => string,
+  suffix = "",
+): string {
   const key = `${placeholder(1)}\u0000${table}\u0000${columns.join(",")}\u0000${rows}\u0000${suffix}`;
   let text = texts.get(key);
   if (text === undefined) {

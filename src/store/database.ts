@@ -52,7 +52,12 @@ export interface Database extends SqlRunner {
    *
    * @returns Rows changed.
    */
-  insertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], suffix?: string): Promise<number>;
+  insertRows(
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly unknown[])[],
+    suffix?: string,
+  ): Promise<number>;
   /** True while the calling async context is inside {@link write}. */
   readonly inTransaction: boolean;
   /** True when the store answers a trivial query. */

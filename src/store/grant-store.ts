@@ -3,7 +3,17 @@ import { sql } from "drizzle-orm";
 import type { GrantRecord, GrantStore } from "../domain/tokens/room-tokens.js";
 import { num, type Database } from "./database.js";
 
-const GRANT_COLUMNS = ["id", "tenant_id", "user_id", "room_id", "permissions", "metadata", "issued_at", "expires_at", "issued_by"];
+const GRANT_COLUMNS = [
+  "id",
+  "tenant_id",
+  "user_id",
+  "room_id",
+  "permissions",
+  "metadata",
+  "issued_at",
+  "expires_at",
+  "issued_by",
+];
 const ROOM_COLUMNS = ["tenant_id", "id", "created_at"];
 
 /** Issued-token records. */
@@ -29,7 +39,17 @@ export class SqlGrantStore implements GrantStore {
       await this.db.insertRows(
         "grants",
         GRANT_COLUMNS,
-        records.map((g) => [g.id, g.tenantId, g.userId, g.roomId, JSON.stringify(g.permissions), JSON.stringify(g.metadata), g.issuedAt, g.expiresAt, g.issuedBy]),
+        records.map((g) => [
+          g.id,
+          g.tenantId,
+          g.userId,
+          g.roomId,
+          JSON.stringify(g.permissions),
+          JSON.stringify(g.metadata),
+          g.issuedAt,
+          g.expiresAt,
+          g.issuedBy,
+        ]),
       );
     });
   }

@@ -60,7 +60,12 @@ export class SqlJournal implements Journal {
   }
 
   /** Events after `afterId` for a tenant (and room), oldest first. */
-  async eventsAfter(tenantId: string, roomId: string | undefined, afterId: number, limit: number): Promise<StoredEvent[]> {
+  async eventsAfter(
+    tenantId: string,
+    roomId: string | undefined,
+    afterId: number,
+    limit: number,
+  ): Promise<StoredEvent[]> {
     const room = roomId ? sql` and room_id = ${roomId}` : sql.empty();
     const rows = await this.db.all(
       sql`select id as "id", tenant_id as "tenantId", type as "type", room_id as "roomId", user_id as "userId", actor as "actor",
@@ -83,7 +88,10 @@ export class SqlJournal implements Journal {
                  space_id as "spaceId", invite_id as "inviteId", effects as "effects"
           from events where id > ${afterId} order by id limit ${limit}`,
     );
-    return rows.map((r) => ({ ...event(r), effects: r.effects === null || r.effects === undefined ? null : String(r.effects) }));
+    return rows.map((r) => ({
+      ...event(r),
+      effects: r.effects === null || r.effects === undefined ? null : String(r.effects),
+    }));
   }
 
   /** The highest event id stored, 0 when there is none. */

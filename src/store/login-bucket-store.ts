@@ -45,7 +45,9 @@ export class SqlSharedRateLimiter implements SharedRateLimiter {
   /** The bucket's tokens (thousandths) refilled up to now. */
   private async refill(key: string): Promise<{ tokens: number; now: number }> {
     const now = this.clock();
-    const row = await this.db.get(sql`select tokens_milli as "tokens", at as "at" from login_buckets where key = ${this.key(key)}`);
+    const row = await this.db.get(
+      sql`select tokens_milli as "tokens", at as "at" from login_buckets where key = ${this.key(key)}`,
+    );
     if (row === undefined) return { tokens: this.burst * MILLI, now };
     const elapsed = Math.max(0, now - num(row.at));
     return { tokens: Math.min(this.burst * MILLI, num(row.tokens) + Math.floor(elapsed * this.ratePerSecond)), now };

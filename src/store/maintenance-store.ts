@@ -39,7 +39,11 @@ export class SqlMaintenanceStore {
 
   /** Token revocations whose token has expired by `now`. */
   expiredTokenRevocations(now: number): PruneTarget {
-    return this.target("token revocations", sql.raw("revocations"), sql`expires_at is not null and expires_at <= ${now}`);
+    return this.target(
+      "token revocations",
+      sql.raw("revocations"),
+      sql`expires_at is not null and expires_at <= ${now}`,
+    );
   }
 
   /** Audit entries written before `cutoff`. */
@@ -57,7 +61,11 @@ export class SqlMaintenanceStore {
    * pending ones are kept whatever their age — they are the endpoint's queue.
    */
   finishedDeliveriesBefore(cutoff: number): PruneTarget {
-    return this.target("webhook deliveries", sql.raw("webhook_deliveries"), sql`status in ('succeeded', 'failed') and updated_at < ${cutoff}`);
+    return this.target(
+      "webhook deliveries",
+      sql.raw("webhook_deliveries"),
+      sql`status in ('succeeded', 'failed') and updated_at < ${cutoff}`,
+    );
   }
 
   /** `table` is one of the constants above, never caller input. */
@@ -71,7 +79,10 @@ export class SqlMaintenanceStore {
       // walks the expiry index (grants, revocations) or the id order (audit,
       // events). Each batch is its own write transaction, so a live server's
       // writers get the lock between batches.
-      deleteBatch: (limit) => db.write(() => db.run(sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${limit})`)),
+      deleteBatch: (limit) =>
+        db.write(() =>
+          db.run(sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${limit})`),
+        ),
     };
   }
 }
@@ -108,7 +119,8 @@ export async function pruneInBatches(
   onBatch: PruneProgress = () => undefined,
   pause: BatchPause = pauseAsLongAsTheBatch,
 ): Promise<number> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
   let total = await target.count();
   let done = 0;
   for (;;) {

@@ -25,7 +25,14 @@ export class SqlMembershipStore implements MembershipStore {
     };
   }
 
-  async setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, now: number): Promise<void> {
+  async setRoomRole(
+    tenantId: string,
+    roomId: string,
+    userId: string,
+    role: RoleName,
+    grantedBy: string,
+    now: number,
+  ): Promise<void> {
     await this.db.run(
       sql`insert into room_members (tenant_id, room_id, user_id, role, granted_by, created_at)
           values (${tenantId}, ${roomId}, ${userId}, ${role}, ${grantedBy}, ${now})

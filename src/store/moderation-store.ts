@@ -32,7 +32,9 @@ export class SqlModerationStore implements ModerationStore, RevocationStore, Lap
 
   /** Restrictions still in force at `now` (loaded into memory at start). */
   async activeRestrictions(now: number): Promise<Restriction[]> {
-    const rows = await this.db.all(sql`select ${RESTRICTION_COLUMNS} from restrictions where until is null or until > ${now}`);
+    const rows = await this.db.all(
+      sql`select ${RESTRICTION_COLUMNS} from restrictions where until is null or until > ${now}`,
+    );
     return rows.map(restriction);
   }
 
@@ -84,16 +86,24 @@ export class SqlModerationStore implements ModerationStore, RevocationStore, Lap
   }
 
   /** An issued token of the tenant, for revoking it by id. */
-  async findGrant(tenantId: string, tokenId: string): Promise<{ userId: string; roomId: string; expiresAt: number } | undefined> {
+  async findGrant(
+    tenantId: string,
+    tokenId: string,
+  ): Promise<{ userId: string; roomId: string; expiresAt: number } | undefined> {
     const row = await this.db.get(
       sql`select user_id as "userId", room_id as "roomId", expires_at as "expiresAt" from grants where tenant_id = ${tenantId} and id = ${tokenId}`,
     );
-    return row === undefined ? undefined : { userId: String(row.userId), roomId: String(row.roomId), expiresAt: num(row.expiresAt) };
+    return row === undefined
+      ? undefined
+      : { userId: String(row.userId), roomId: String(row.roomId), expiresAt: num(row.expiresAt) };
   }
 
   /** True when the room exists for the tenant. */
   async roomExists(tenantId: string, roomId: string): Promise<boolean> {
-    return (await this.db.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId}`)) !== undefined;
+    return (
+      (await this.db.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId}`)) !==
+      undefined
+    );
   }
 
   /**

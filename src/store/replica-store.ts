@@ -37,7 +37,9 @@ export class SqlReplicaRegistry implements ReplicaRegistry {
   }
 
   async report(id: string, appliedId: number): Promise<void> {
-    await this.write(sql`update replicas set applied_id = ${appliedId}, renewed_at = ${this.nowMs()} where id = ${id} and applied_id < ${appliedId}`);
+    await this.write(
+      sql`update replicas set applied_id = ${appliedId}, renewed_at = ${this.nowMs()} where id = ${id} and applied_id < ${appliedId}`,
+    );
   }
 
   async remove(id: string, olderThanMs: number): Promise<void> {
@@ -45,7 +47,9 @@ export class SqlReplicaRegistry implements ReplicaRegistry {
   }
 
   private nowMs(): SQL {
-    return this.db.dialect === "postgres" ? sql`(extract(epoch from clock_timestamp()) * 1000)::bigint` : sql`${Date.now()}`;
+    return this.db.dialect === "postgres"
+      ? sql`(extract(epoch from clock_timestamp()) * 1000)::bigint`
+      : sql`${Date.now()}`;
   }
 
   private async write(q: SQL): Promise<void> {

@@ -7,7 +7,9 @@ export class SqlRoomStore implements RoomDirectory {
   constructor(private readonly db: Database) {}
 
   async roomExists(tenantId: string, roomId: string): Promise<boolean> {
-    const row = await this.db.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId} limit 1`);
+    const row = await this.db.get(
+      sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId} limit 1`,
+    );
     return row !== undefined;
   }
 }

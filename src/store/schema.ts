@@ -143,7 +143,10 @@ export const roomMembers = sqliteTable(
     grantedBy: text("granted_by").notNull(),
     createdAt: ms("created_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.roomId, t.userId] }), index("room_members_user_idx").on(t.tenantId, t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.roomId, t.userId] }),
+    index("room_members_user_idx").on(t.tenantId, t.userId),
+  ],
 );
 
 /** Single-use invites to a space. */
@@ -170,22 +173,22 @@ export const invites = sqliteTable(
 export const accessLinks = sqliteTable(
   "access_links",
   {
-  id: text("id").primaryKey(),
-  tenantId: text("tenant_id").notNull(),
-  roomId: text("room_id").notNull(),
-  username: text("username").notNull(),
-  role: text("role", { enum: ["user", "moderator"] }).notNull(),
-  externalUserId: text("external_user_id").notNull().default(""),
-  isPermanent: integer("is_permanent", { mode: "boolean" }).notNull(),
-  expiresAt: ms("expires_at").notNull(),
-  createdBy: text("created_by").notNull(),
-  createdAt: ms("created_at").notNull(),
-  /** The guest user, created on first redemption. */
-  guestUserId: text("guest_user_id"),
-  usedAt: ms("used_at"),
-  useCount: integer("use_count").notNull().default(0),
-  /** Set when the link was revoked; a revoked link never redeems again. */
-  revokedAt: ms("revoked_at"),
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    roomId: text("room_id").notNull(),
+    username: text("username").notNull(),
+    role: text("role", { enum: ["user", "moderator"] }).notNull(),
+    externalUserId: text("external_user_id").notNull().default(""),
+    isPermanent: integer("is_permanent", { mode: "boolean" }).notNull(),
+    expiresAt: ms("expires_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: ms("created_at").notNull(),
+    /** The guest user, created on first redemption. */
+    guestUserId: text("guest_user_id"),
+    usedAt: ms("used_at"),
+    useCount: integer("use_count").notNull().default(0),
+    /** Set when the link was revoked; a revoked link never redeems again. */
+    revokedAt: ms("revoked_at"),
   },
   // ListAccessLinks pages a room's links newest first.
   (t) => [index("access_links_room_idx").on(t.tenantId, t.roomId, t.createdAt)],

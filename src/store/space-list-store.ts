@@ -1,6 +1,14 @@
 import { sql, type SQL } from "drizzle-orm";
 import { isRoleName, type RoleName } from "../domain/roles.js";
-import type { MemberFacts, MemberRoom, Position, RoomListing, RoomViewer, SpaceListing, SpaceListStore } from "../domain/spaces/list-store.js";
+import type {
+  MemberFacts,
+  MemberRoom,
+  Position,
+  RoomListing,
+  RoomViewer,
+  SpaceListing,
+  SpaceListStore,
+} from "../domain/spaces/list-store.js";
 import type { InviteRecord } from "../domain/spaces/store.js";
 import { bool, num, numOrNull, type Database, type Row } from "./database.js";
 
@@ -36,7 +44,12 @@ export class SqlSpaceListStore implements SpaceListStore {
     return rows.map((r) => space(r, undefined));
   }
 
-  async userSpaces(tenantId: string, userId: string, after: Position | undefined, limit: number): Promise<SpaceListing[]> {
+  async userSpaces(
+    tenantId: string,
+    userId: string,
+    after: Position | undefined,
+    limit: number,
+  ): Promise<SpaceListing[]> {
     const rows = await this.db.all(
       sql`select ${SPACE_COLUMNS}, sm.role as "role" from spaces s
           join space_members sm on sm.space_id = s.id and sm.user_id = ${userId}
@@ -46,7 +59,12 @@ export class SqlSpaceListStore implements SpaceListStore {
     return rows.map((r) => space(r, asRole(r.role)));
   }
 
-  async spaceRooms(tenantId: string, spaceId: string | null, after: Position | undefined, limit: number): Promise<RoomListing[]> {
+  async spaceRooms(
+    tenantId: string,
+    spaceId: string | null,
+    after: Position | undefined,
+    limit: number,
+  ): Promise<RoomListing[]> {
     const inSpace = spaceId === null ? sql`r.space_id is null` : sql`r.space_id = ${spaceId}`;
     const rows = await this.db.all(
       sql`select ${ROOM_COLUMNS} from rooms r where r.tenant_id = ${tenantId} and ${inSpace}${newestFirstAfter("r", after)}
@@ -55,7 +73,13 @@ export class SqlSpaceListStore implements SpaceListStore {
     return rows.map((r) => room(r, undefined));
   }
 
-  async openRooms(tenantId: string, spaceId: string, viewer: RoomViewer, after: Position | undefined, limit: number): Promise<RoomListing[]> {
+  async openRooms(
+    tenantId: string,
+    spaceId: string,
+    viewer: RoomViewer,
+    after: Position | undefined,
+    limit: number,
+  ): Promise<RoomListing[]> {
     // The ways in by role (applicableRoles): a room role; a space role, in
     // public rooms; tenant-wide moderation, everywhere.
     const open: SQL = viewer.tenantModerator
@@ -84,7 +108,9 @@ export class SqlSpaceListStore implements SpaceListStore {
   }
 
   async isTenantModerator(tenantId: string, userId: string): Promise<boolean> {
-    const row = await this.db.get(sql`select tenant_moderator as "m" from users where tenant_id = ${tenantId} and id = ${userId}`);
+    const row = await this.db.get(
+      sql`select tenant_moderator as "m" from users where tenant_id = ${tenantId} and id = ${userId}`,
+    );
     return bool(row?.m);
   }
 
@@ -114,11 +140,17 @@ export class SqlSpaceListStore implements SpaceListStore {
     const { tenantId, roomId } = room;
     const ids = inList(userIds);
     const [users, roomRoles, spaceRoles, links, tokens] = await Promise.all([
-      this.db.all(sql`select id as "id", username as "username", tenant_moderator as "tenantModerator" from users where tenant_id = ${tenantId} and id in ${ids}`),
-      this.db.all(sql`select user_id as "userId", role as "role" from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and user_id in ${ids}`),
+      this.db.all(
+        sql`select id as "id", username as "username", tenant_moderator as "tenantModerator" from users where tenant_id = ${tenantId} and id in ${ids}`,
+      ),
+      this.db.all(
+        sql`select user_id as "userId", role as "role" from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and user_id in ${ids}`,
+      ),
       room.spaceId === null
         ? Promise.resolve([] as Row[])
-        : this.db.all(sql`select user_id as "userId", role as "role" from space_members where tenant_id = ${tenantId} and space_id = ${room.spaceId} and user_id in ${ids}`),
+        : this.db.all(
+            sql`select user_id as "userId", role as "role" from space_members where tenant_id = ${tenantId} and space_id = ${room.spaceId} and user_id in ${ids}`,
+          ),
       this.db.all(
         sql`select guest_user_id as "userId", id as "id" from access_links where tenant_id = ${tenantId} and room_id = ${roomId} and guest_user_id in ${ids}`,
       ),
@@ -127,7 +159,8 @@ export class SqlSpaceListStore implements SpaceListStore {
             where tenant_id = ${tenantId} and room_id = ${roomId} and expires_at > ${now} and user_id in ${ids} group by user_id`,
       ),
     ]);
-    const byUser = <T>(rows: Row[], value: (r: Row) => T) => new Map(rows.map((r) => [String(r.userId ?? r.id), value(r)]));
+    const byUser = <T>(rows: Row[], value: (r: Row) => T) =>
+      new Map(rows.map((r) => [String(r.userId ?? r.id), value(r)]));
     const user = byUser(users, (r) => ({ username: String(r.username), tenantModerator: bool(r.tenantModerator) }));
     const roomRole = byUser(roomRoles, (r) => asRole(r.role));
     const spaceRole = byUser(spaceRoles, (r) => asRole(r.role));
@@ -144,7 +177,12 @@ export class SqlSpaceListStore implements SpaceListStore {
     }));
   }
 
-  async spaceInvites(tenantId: string, spaceId: string, after: Position | undefined, limit: number): Promise<InviteRecord[]> {
+  async spaceInvites(
+    tenantId: string,
+    spaceId: string,
+    after: Position | undefined,
+    limit: number,
+  ): Promise<InviteRecord[]> {
     const rows = await this.db.all(
       sql`select i.id as "id", i.tenant_id as "tenantId", i.space_id as "spaceId", i.role as "role", i.created_by as "createdBy",
                  i.created_at as "createdAt", i.used_by as "usedBy", i.used_at as "usedAt", i.revoked_at as "revokedAt"
@@ -166,7 +204,14 @@ export class SqlSpaceListStore implements SpaceListStore {
 }
 
 function space(r: Row, role: RoleName | undefined): SpaceListing {
-  return { id: String(r.id), name: String(r.name), isPublic: bool(r.isPublic), ownerUserId: strOrNull(r.ownerUserId), createdAt: num(r.createdAt), role };
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    isPublic: bool(r.isPublic),
+    ownerUserId: strOrNull(r.ownerUserId),
+    createdAt: num(r.createdAt),
+    role,
+  };
 }
 
 function room(r: Row, role: RoleName | undefined): RoomListing {

@@ -22,7 +22,9 @@ export class SqlSpaceStore implements SpaceStore {
 
   async userExists(tenantId: string, userId: string): Promise<boolean> {
     // A deleted user (kept as a scrubbed row, see DeleteUser) no longer exists for any call.
-    const row = await this.db.get(sql`select 1 as "one" from users where tenant_id = ${tenantId} and id = ${userId} and kind <> 'deleted'`);
+    const row = await this.db.get(
+      sql`select 1 as "one" from users where tenant_id = ${tenantId} and id = ${userId} and kind <> 'deleted'`,
+    );
     return row !== undefined;
   }
 
@@ -32,7 +34,13 @@ export class SqlSpaceStore implements SpaceStore {
           from spaces where tenant_id = ${tenantId} and id = ${spaceId}`,
     );
     if (r === undefined) return undefined;
-    return { id: String(r.id), tenantId: String(r.tenantId), name: String(r.name), isPublic: bool(r.isPublic), ownerUserId: strOrNull(r.ownerUserId) };
+    return {
+      id: String(r.id),
+      tenantId: String(r.tenantId),
+      name: String(r.name),
+      isPublic: bool(r.isPublic),
+      ownerUserId: strOrNull(r.ownerUserId),
+    };
   }
 
   insertSpace(space: SpaceRecord, createdAt: number): Promise<void> {
@@ -138,7 +146,9 @@ export class SqlSpaceStore implements SpaceStore {
   }
 
   async findAccessLink(tenantId: string, linkId: string): Promise<AccessLinkRecord | undefined> {
-    const r = await this.db.get(sql`select ${ACCESS_LINK_COLUMNS} from access_links where tenant_id = ${tenantId} and id = ${linkId}`);
+    const r = await this.db.get(
+      sql`select ${ACCESS_LINK_COLUMNS} from access_links where tenant_id = ${tenantId} and id = ${linkId}`,
+    );
     return r === undefined ? undefined : accessLink(r);
   }
 
@@ -159,10 +169,17 @@ export class SqlSpaceStore implements SpaceStore {
     return changed === 1;
   }
 
-  async listAccessLinks(tenantId: string, roomId: string, after: Keyset | undefined, limit: number): Promise<AccessLinkRecord[]> {
+  async listAccessLinks(
+    tenantId: string,
+    roomId: string,
+    after: Keyset | undefined,
+    limit: number,
+  ): Promise<AccessLinkRecord[]> {
     // Keyset paging, newest first: strictly after (at, id) in that order.
     const position: SQL =
-      after === undefined ? sql.empty() : sql` and (created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`;
+      after === undefined
+        ? sql.empty()
+        : sql` and (created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`;
     const rows = await this.db.all(
       sql`select ${ACCESS_LINK_COLUMNS} from access_links where tenant_id = ${tenantId} and room_id = ${roomId}${position}
           order by created_at desc, id desc limit ${limit}`,

@@ -19,7 +19,12 @@ export class SqlTenantStore implements TenantStore {
       sql`select id as "id", tenant_id as "tenantId", hash as "hash", revoked_at as "revokedAt" from api_keys where id = ${id}`,
     );
     if (row === undefined) return undefined;
-    return { id: String(row.id), tenantId: String(row.tenantId), hash: bytes(row.hash), revokedAt: numOrNull(row.revokedAt) };
+    return {
+      id: String(row.id),
+      tenantId: String(row.tenantId),
+      hash: bytes(row.hash),
+      revokedAt: numOrNull(row.revokedAt),
+    };
   }
 
   async countTenants(): Promise<number> {
@@ -28,14 +33,20 @@ export class SqlTenantStore implements TenantStore {
   }
 
   async findTenant(id: string): Promise<Tenant | undefined> {
-    const row = await this.db.get(sql`select id as "id", name as "name", created_at as "createdAt" from tenants where id = ${id}`);
-    return row === undefined ? undefined : { id: String(row.id), name: String(row.name), createdAt: num(row.createdAt) };
+    const row = await this.db.get(
+      sql`select id as "id", name as "name", created_at as "createdAt" from tenants where id = ${id}`,
+    );
+    return row === undefined
+      ? undefined
+      : { id: String(row.id), name: String(row.name), createdAt: num(row.createdAt) };
   }
 
   createTenant(tenant: Tenant, key: NewKey): Promise<void> {
     // The tenant never exists without its first key.
     return this.db.write(async () => {
-      await this.db.run(sql`insert into tenants (id, name, created_at) values (${tenant.id}, ${tenant.name}, ${tenant.createdAt})`);
+      await this.db.run(
+        sql`insert into tenants (id, name, created_at) values (${tenant.id}, ${tenant.name}, ${tenant.createdAt})`,
+      );
       await this.insertKey(tenant.id, key, tenant.createdAt);
     });
   }
@@ -61,7 +72,9 @@ export class SqlTenantStore implements TenantStore {
 
   async revokeApiKey(id: string, now: number): Promise<boolean> {
     // Conditional: a key already revoked keeps its first revocation time.
-    const changed = await this.db.run(sql`update api_keys set revoked_at = ${now} where id = ${id} and revoked_at is null`);
+    const changed = await this.db.run(
+      sql`update api_keys set revoked_at = ${now} where id = ${id} and revoked_at is null`,
+    );
     return changed > 0;
   }
 

@@ -39,18 +39,26 @@ export class SqlUserDirectoryStore implements UserDirectoryStore {
   constructor(private readonly db: Database) {}
 
   async findUser(tenantId: string, userId: string): Promise<UserRecord | undefined> {
-    const row = await this.db.get(sql`select ${USER_COLUMNS} from users where tenant_id = ${tenantId} and id = ${userId} and ${LIVE}`);
+    const row = await this.db.get(
+      sql`select ${USER_COLUMNS} from users where tenant_id = ${tenantId} and id = ${userId} and ${LIVE}`,
+    );
     return row === undefined ? undefined : userRecord(row);
   }
 
-  async listUsers(tenantId: string, filter: UserFilter, after: Keyset | undefined, limit: number): Promise<UserRecord[]> {
+  async listUsers(
+    tenantId: string,
+    filter: UserFilter,
+    after: Keyset | undefined,
+    limit: number,
+  ): Promise<UserRecord[]> {
     const where: SQL[] = [sql`tenant_id = ${tenantId}`, LIVE];
     if (filter.externalUserId !== undefined) where.push(sql`external_user_id = ${filter.externalUserId}`);
     // Matches the partial unique index on (tenant_id, username_key).
     if (filter.usernameKey !== undefined) where.push(sql`kind = 'registered' and username_key = ${filter.usernameKey}`);
     if (filter.kind !== undefined) where.push(sql`kind = ${filter.kind}`);
     // Keyset paging, newest first: strictly after (at, id) in that order.
-    if (after !== undefined) where.push(sql`(created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`);
+    if (after !== undefined)
+      where.push(sql`(created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`);
     const rows = await this.db.all(
       sql`select ${USER_COLUMNS} from users where ${sql.join(where, sql` and `)} order by created_at desc, id desc limit ${limit}`,
     );
@@ -157,7 +165,12 @@ export class SqlUserDirectoryStore implements UserDirectoryStore {
             returning id as "id", room_id as "roomId", role as "role", guest_user_id as "guestUserId"`,
       );
       return rows
-        .map((r) => ({ id: String(r.id), roomId: String(r.roomId), role: String(r.role), guestUserId: r.guestUserId == null ? null : String(r.guestUserId) }))
+        .map((r) => ({
+          id: String(r.id),
+          roomId: String(r.roomId),
+          role: String(r.role),
+          guestUserId: r.guestUserId == null ? null : String(r.guestUserId),
+        }))
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     });
   }

@@ -41,12 +41,16 @@ export class SqlUserStore implements UserStore {
   insertUser(user: NewUser): Promise<void> {
     return this.db.write(async () => {
       if (user.kind === "registered") {
-        if (await this.registeredUsernameTaken(user.tenantId, user.username)) throw new RoomgateError("already_exists", "username: already taken");
+        if (await this.registeredUsernameTaken(user.tenantId, user.username))
+          throw new RoomgateError("already_exists", "username: already taken");
         if (user.email !== null && (await this.registeredEmailTaken(user.tenantId, user.email))) {
           throw new RoomgateError("already_exists", "email: already registered");
         }
       }
-      if (user.uniqueUserIdentifier !== null && (await this.identifierTaken(user.tenantId, user.uniqueUserIdentifier))) {
+      if (
+        user.uniqueUserIdentifier !== null &&
+        (await this.identifierTaken(user.tenantId, user.uniqueUserIdentifier))
+      ) {
         throw new RoomgateError("already_exists", "unique_user_identifier: already in use");
       }
       // The key is derived here, next to the unique index that relies on it,
@@ -68,7 +72,9 @@ export class SqlUserStore implements UserStore {
   }
 
   async registeredUsernameTaken(tenantId: string, username: string): Promise<boolean> {
-    const row = await this.db.get(sql`select id as "id" from users where ${registeredNamed(tenantId, username)} limit 1`);
+    const row = await this.db.get(
+      sql`select id as "id" from users where ${registeredNamed(tenantId, username)} limit 1`,
+    );
     return row !== undefined;
   }
 
@@ -79,26 +85,37 @@ export class SqlUserStore implements UserStore {
     return row !== undefined;
   }
 
-  async findRegisteredByUsername(tenantId: string, username: string): Promise<{ id: string; passwordHash: string | null } | undefined> {
+  async findRegisteredByUsername(
+    tenantId: string,
+    username: string,
+  ): Promise<{ id: string; passwordHash: string | null } | undefined> {
     // The exact spelling first, should a legacy case variant exist too.
     const row = await this.db.get(
       sql`select id as "id", password_hash as "passwordHash" from users where ${registeredNamed(tenantId, username)}
           order by (username = ${username}) desc limit 1`,
     );
     if (row === undefined) return undefined;
-    return { id: String(row.id), passwordHash: row.passwordHash === null || row.passwordHash === undefined ? null : String(row.passwordHash) };
+    return {
+      id: String(row.id),
+      passwordHash: row.passwordHash === null || row.passwordHash === undefined ? null : String(row.passwordHash),
+    };
   }
 
   async tenantExists(tenantId: string): Promise<boolean> {
     return (await this.db.get(sql`select id as "id" from tenants where id = ${tenantId}`)) !== undefined;
   }
 
-  async findConsumerByIdentifier(tenantId: string, uniqueUserIdentifier: string): Promise<ConsumerUserRecord | undefined> {
+  async findConsumerByIdentifier(
+    tenantId: string,
+    uniqueUserIdentifier: string,
+  ): Promise<ConsumerUserRecord | undefined> {
     const row = await this.db.get(
       sql`select id as "id", username as "username", tenant_moderator as "tenantModerator" from users
           where tenant_id = ${tenantId} and unique_user_identifier = ${uniqueUserIdentifier} and kind = 'consumer'`,
     );
-    return row === undefined ? undefined : { id: String(row.id), username: String(row.username), tenantModerator: bool(row.tenantModerator) };
+    return row === undefined
+      ? undefined
+      : { id: String(row.id), username: String(row.username), tenantModerator: bool(row.tenantModerator) };
   }
 
   async updateConsumer(tenantId: string, userId: string, patch: ConsumerUserPatch): Promise<void> {
@@ -114,7 +131,9 @@ export class SqlUserStore implements UserStore {
   }
 
   async ensureRoom(tenantId: string, roomId: string, now: number): Promise<void> {
-    await this.db.run(sql`insert into rooms (tenant_id, id, created_at) values (${tenantId}, ${roomId}, ${now}) on conflict (tenant_id, id) do nothing`);
+    await this.db.run(
+      sql`insert into rooms (tenant_id, id, created_at) values (${tenantId}, ${roomId}, ${now}) on conflict (tenant_id, id) do nothing`,
+    );
   }
 
   /**

@@ -1,5 +1,11 @@
 import { sql } from "drizzle-orm";
-import type { AttemptResult, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookStore } from "../domain/webhooks/types.js";
+import type {
+  AttemptResult,
+  DeliveryStatus,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookStore,
+} from "../domain/webhooks/types.js";
 import { num, numOrNull, type Database, type Row } from "./database.js";
 
 const ENDPOINT_COLUMNS = sql`id as "id", tenant_id as "tenantId", url as "url", event_types as "eventTypes", room_id as "roomId",
@@ -33,16 +39,27 @@ export class SqlWebhookStore implements WebhookStore {
   }
 
   async getEndpoint(tenantId: string, id: string): Promise<WebhookEndpoint | undefined> {
-    const row = await this.db.get(sql`select ${ENDPOINT_COLUMNS} from webhook_endpoints where tenant_id = ${tenantId} and id = ${id}`);
+    const row = await this.db.get(
+      sql`select ${ENDPOINT_COLUMNS} from webhook_endpoints where tenant_id = ${tenantId} and id = ${id}`,
+    );
     return row === undefined ? undefined : endpoint(row);
   }
 
   async countEndpoints(tenantId: string): Promise<number> {
-    return num((await this.db.get(sql`select count(*) as "n" from webhook_endpoints where tenant_id = ${tenantId}`))?.n ?? 0);
+    return num(
+      (await this.db.get(sql`select count(*) as "n" from webhook_endpoints where tenant_id = ${tenantId}`))?.n ?? 0,
+    );
   }
 
-  async listEndpoints(tenantId: string, after: { at: number; id: string } | undefined, limit: number): Promise<WebhookEndpoint[]> {
-    const pos = after === undefined ? sql.empty() : sql` and (created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`;
+  async listEndpoints(
+    tenantId: string,
+    after: { at: number; id: string } | undefined,
+    limit: number,
+  ): Promise<WebhookEndpoint[]> {
+    const pos =
+      after === undefined
+        ? sql.empty()
+        : sql` and (created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`;
     const rows = await this.db.all(
       sql`select ${ENDPOINT_COLUMNS} from webhook_endpoints where tenant_id = ${tenantId}${pos} order by created_at desc, id desc limit ${limit}`,
     );
@@ -51,7 +68,9 @@ export class SqlWebhookStore implements WebhookStore {
 
   async allEndpoints(enabledOnly: boolean): Promise<WebhookEndpoint[]> {
     const where = enabledOnly ? sql` where disabled_at is null` : sql.empty();
-    return (await this.db.all(sql`select ${ENDPOINT_COLUMNS} from webhook_endpoints${where} order by id`)).map(endpoint);
+    return (await this.db.all(sql`select ${ENDPOINT_COLUMNS} from webhook_endpoints${where} order by id`)).map(
+      endpoint,
+    );
   }
 
   async saveEndpoint(e: WebhookEndpoint): Promise<void> {
@@ -73,7 +92,9 @@ export class SqlWebhookStore implements WebhookStore {
   }
 
   async advanceCursor(id: string, from: number, to: number): Promise<boolean> {
-    return (await this.db.run(sql`update webhook_endpoints set cursor = ${to} where id = ${id} and cursor = ${from}`)) === 1;
+    return (
+      (await this.db.run(sql`update webhook_endpoints set cursor = ${to} where id = ${id} and cursor = ${from}`)) === 1
+    );
   }
 
   async insertDeliveries(ds: readonly WebhookDelivery[]): Promise<void> {
@@ -89,11 +110,17 @@ export class SqlWebhookStore implements WebhookStore {
   }
 
   async getDelivery(tenantId: string, id: string): Promise<WebhookDelivery | undefined> {
-    const row = await this.db.get(sql`select ${DELIVERY_COLUMNS} from webhook_deliveries d where d.tenant_id = ${tenantId} and d.id = ${id}`);
+    const row = await this.db.get(
+      sql`select ${DELIVERY_COLUMNS} from webhook_deliveries d where d.tenant_id = ${tenantId} and d.id = ${id}`,
+    );
     return row === undefined ? undefined : delivery(row);
   }
 
-  async listDeliveries(endpointId: string, beforeEventId: number | undefined, limit: number): Promise<WebhookDelivery[]> {
+  async listDeliveries(
+    endpointId: string,
+    beforeEventId: number | undefined,
+    limit: number,
+  ): Promise<WebhookDelivery[]> {
     const pos = beforeEventId === undefined ? sql.empty() : sql` and d.event_id < ${beforeEventId}`;
     const rows = await this.db.all(
       sql`select ${DELIVERY_COLUMNS} from webhook_deliveries d where d.endpoint_id = ${endpointId}${pos} order by d.event_id desc limit ${limit}`,
@@ -137,7 +164,14 @@ export class SqlWebhookStore implements WebhookStore {
             where id = ${r.id} and status = ${r.status} and attempts = ${r.attempts}`,
       );
       if (n === 1) {
-        claimed.push({ ...r, status: "delivering", leaseOwner: owner, leaseUntil, attempts: r.attempts + 1, firstAttemptAt: r.firstAttemptAt ?? now });
+        claimed.push({
+          ...r,
+          status: "delivering",
+          leaseOwner: owner,
+          leaseUntil,
+          attempts: r.attempts + 1,
+          firstAttemptAt: r.firstAttemptAt ?? now,
+        });
       }
     }
     return claimed;

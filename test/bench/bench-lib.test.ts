@@ -41,7 +41,13 @@ describe("bench/lib/bulk-revocations", () => {
     expect(onlyTenantId(path)).toBe(tenantId);
     const lastTokenId = "ab".repeat(16);
     const batches: number[] = [];
-    const r = writeTokenRevocations(path, { tenantId, count: 1_203, batch: 500, lastTokenId, onBatch: (n) => batches.push(n) });
+    const r = writeTokenRevocations(path, {
+      tenantId,
+      count: 1_203,
+      batch: 500,
+      lastTokenId,
+      onBatch: (n) => batches.push(n),
+    });
     expect(batches).toEqual([500, 1_000, 1_203]);
     expect(r.lastEventId - r.firstEventId).toBe(1_202);
 
@@ -71,7 +77,12 @@ describe("bench/lib/bulk-revocations", () => {
 
   it("refuses a store with other than one tenant", async () => {
     const { path } = await migratedStore();
-    await db!.write(() => new SqlTenantStore(db!).createTenant({ id: "second", name: "second", createdAt: 0 }, { id: "k2", hash: new Uint8Array(32), label: "x" }));
+    await db!.write(() =>
+      new SqlTenantStore(db!).createTenant(
+        { id: "second", name: "second", createdAt: 0 },
+        { id: "k2", hash: new Uint8Array(32), label: "x" },
+      ),
+    );
     expect(() => onlyTenantId(path)).toThrow(/found 2/);
   });
 });
@@ -80,7 +91,9 @@ describe("bench/lib/procfs", () => {
   it("reads this process's CPU and RSS, finds a child by its parent, and samples a busy child's share", async () => {
     expect(cpuSeconds(process.pid)).toBeGreaterThan(0);
     expect(rssBytes(process.pid)).toBeGreaterThan(1 << 20);
-    const child = spawn(process.execPath, ["-e", "const end = Date.now() + 600; while (Date.now() < end);"], { stdio: "ignore" });
+    const child = spawn(process.execPath, ["-e", "const end = Date.now() + 600; while (Date.now() < end);"], {
+      stdio: "ignore",
+    });
     const sampler = new CpuSampler([child.pid!], 20);
     expect(childPids(process.pid)).toContain(child.pid);
     await new Promise((resolve) => child.once("exit", resolve));

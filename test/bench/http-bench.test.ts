@@ -6,13 +6,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { h2loadLatencies, parseH2loadResult, parseWrkResult, runMeasured, wrkScript } from "../../bench/lib/http-load.js";
+import {
+  h2loadLatencies,
+  parseH2loadResult,
+  parseWrkResult,
+  runMeasured,
+  wrkScript,
+} from "../../bench/lib/http-load.js";
 import { cellKey, pickRound, renderTable, renderTargets, type Cell } from "../../bench/lib/http-table.js";
 import { CALLS } from "../../bench/lib/http-calls.js";
 import type { RunResult } from "../../bench/lib/http-load.js";
 import { installed } from "../../bench/lib/load-gen.js";
 
-const result = (reqPerSec: number, genCpu = 0.3): RunResult => ({ tool: "wrk", requests: reqPerSec, reqPerSec, p50: 1, p99: 2, genCpu, serverUsPerReq: 100 });
+const result = (reqPerSec: number, genCpu = 0.3): RunResult => ({
+  tool: "wrk",
+  requests: reqPerSec,
+  reqPerSec,
+  p50: 1,
+  p99: 2,
+  genCpu,
+  serverUsPerReq: 100,
+});
 
 describe("bench/lib/http-load parsers", () => {
   it("refuses a wrk run with any non-2xx response or socket error, and reads the rest", () => {
@@ -29,7 +43,9 @@ describe("bench/lib/http-load parsers", () => {
     expect(parseH2loadResult(out(0, 0), "u")).toEqual({ requests: 1000, reqPerSec: 500 });
     expect(() => parseH2loadResult(out(1, 0), "u")).toThrow(/1 failed/);
     expect(() => parseH2loadResult(out(0, 3), "u")).toThrow(/3 non-2xx/);
-    const log = Array.from({ length: 100 }, (_, i) => `1700000000000000\t200\t${(i + 1) * 1000}`).join("\n") + "\n1700000000000000\t-1\t999999999\n";
+    const log =
+      Array.from({ length: 100 }, (_, i) => `1700000000000000\t200\t${(i + 1) * 1000}`).join("\n") +
+      "\n1700000000000000\t-1\t999999999\n";
     expect(parseH2loadResult(out(0, 0).replace("2.00s", "999.33ms"), "u").reqPerSec).toBe(500);
     expect(h2loadLatencies(log)).toEqual({ p50: 50, p99: 99 });
   });
@@ -105,9 +121,13 @@ describe.skipIf(!installed("wrk"))("bench/lib/http-load wrk script", () => {
 describe("bench/http.ts", () => {
   it("smoke run: probes every contender on all three protocols and prints the table and the targets", async () => {
     const script = fileURLToPath(new URL("../../bench/http.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", script, "--duration", "1", "--warmup", "0", "--rounds", "1", "--only", "verify"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", script, "--duration", "1", "--warmup", "0", "--rounds", "1", "--only", "verify"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     let err = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
@@ -123,10 +143,14 @@ describe("bench/http.ts", () => {
     ]);
     for (const row of rows.slice(1)) {
       // Four rates with latencies, two ratios, four CPU figures, one generator share.
-      expect(row).toMatch(/^(?:\|[^|]+){2}(?:\| [\d,]+(?: †)? \([\d.]+ \/ [\d.]+ ms\) ){4}(?:\| [\d.]+× ){2}(?:\| [\d,]+ ){4}\| \d+%[^|]* \|$/);
+      expect(row).toMatch(
+        /^(?:\|[^|]+){2}(?:\| [\d,]+(?: †)? \([\d.]+ \/ [\d.]+ ms\) ){4}(?:\| [\d.]+× ){2}(?:\| [\d,]+ ){4}\| \d+%[^|]* \|$/,
+      );
     }
     const targets = out.split("\n").filter((l) => /^- (met|MISSED|not measured): /.test(l));
     expect(targets).toHaveLength(4);
-    expect(targets.filter((l) => l.startsWith("- not measured"))).toEqual(["- not measured: Create ×1 (Connect JSON): ≥ 85% of bare"]);
+    expect(targets.filter((l) => l.startsWith("- not measured"))).toEqual([
+      "- not measured: Create ×1 (Connect JSON): ≥ 85% of bare",
+    ]);
   }, 180_000);
 });

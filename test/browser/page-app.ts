@@ -27,7 +27,11 @@ const send = document.getElementById("send")!;
 const status = document.getElementById("status")!;
 
 async function main(): Promise<void> {
-  await createClient(Users, transport).login({ tenantId: q.get("tenant")!, username: q.get("user")!, password: q.get("password")! });
+  await createClient(Users, transport).login({
+    tenantId: q.get("tenant")!,
+    username: q.get("user")!,
+    password: q.get("password")!,
+  });
   status.textContent = "logged in";
   let answers = 0;
   for await (const a of createClient(Permissions, transport).watch({ roomId: q.get("room")! })) {

@@ -36,17 +36,23 @@ describe("README", () => {
   });
 
   it("lists every served service with every one of its methods in the surfaces table", () => {
-    const table = readme.slice(readme.indexOf("## Surfaces"), readme.indexOf("API key: `Authorization: Bearer <API key>`"));
+    const table = readme.slice(
+      readme.indexOf("## Surfaces"),
+      readme.indexOf("API key: `Authorization: Bearer <API key>`"),
+    );
     const rows = table.split("\n").filter((l) => l.startsWith("| `"));
     for (const service of SERVED_SERVICES) {
       const row = rows.find((r) => r.split("|")[1]!.includes(`\`${service.typeName}\``));
       expect(row, `README surfaces table lacks ${service.typeName}`).toBeDefined();
       const calls = row!.split("|")[2]!;
-      for (const m of service.methods) expect(calls, `README surfaces row of ${service.typeName} lacks ${m.name}`).toContain(`\`${m.name}\``);
+      for (const m of service.methods)
+        expect(calls, `README surfaces row of ${service.typeName} lacks ${m.name}`).toContain(`\`${m.name}\``);
     }
     // And no row names a service or call that does not exist.
     const served = new Set(SERVED_SERVICES.map((s) => s.typeName));
-    for (const r of rows) for (const [, name] of r.split("|")[1]!.matchAll(/`([^`]+)`/g)) expect(served.has(name!), `README names unknown service ${name}`).toBe(true);
+    for (const r of rows)
+      for (const [, name] of r.split("|")[1]!.matchAll(/`([^`]+)`/g))
+        expect(served.has(name!), `README names unknown service ${name}`).toBe(true);
   });
 
   it("keeps the two quick-start commands", () => {

@@ -18,7 +18,12 @@ function source() {
 }
 
 describe("CachedApiKeyLookup", () => {
-  const rec = (revokedAt: number | null): ApiKeyRecord => ({ id: "k", tenantId: "t", hash: new Uint8Array(32), revokedAt });
+  const rec = (revokedAt: number | null): ApiKeyRecord => ({
+    id: "k",
+    tenantId: "t",
+    hash: new Uint8Array(32),
+    revokedAt,
+  });
 
   it("serves a known key from memory until the ttl passes, then reads again", async () => {
     let now = 0;
@@ -141,7 +146,9 @@ describe("CachedApiKeyLookup.authenticate (a presented key remembered)", () => {
   });
 
   it("does not remember a key whose check was in flight when it was forgotten", async () => {
-    const rows = new Map<string, ApiKeyRecord>([["0123456789abcdef", { id: "0123456789abcdef", tenantId: "t", hash: hashApiKey(KEY), revokedAt: null }]]);
+    const rows = new Map<string, ApiKeyRecord>([
+      ["0123456789abcdef", { id: "0123456789abcdef", tenantId: "t", hash: hashApiKey(KEY), revokedAt: null }],
+    ]);
     let release: (() => void) | undefined;
     let reads = 0;
     const slow = {

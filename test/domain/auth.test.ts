@@ -74,7 +74,9 @@ describe.each(DATABASES)("bootstrap on %s", (_name, open) => {
   it("replicas starting together with ROOMGATE_API_KEY make one tenant, and all name it", async () => {
     const db = await open();
     const tenants = new SqlTenantStore(db);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => db.write(() => bootstrapTenant(tenants, "your-api-key", i))));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => db.write(() => bootstrapTenant(tenants, "your-api-key", i))),
+    );
     expect(await tenants.countTenants()).toBe(1);
     expect(new Set(results.map((r) => r.tenantId)).size).toBe(1);
     expect(results[0]!.tenantId).toBeDefined();
@@ -84,7 +86,9 @@ describe.each(DATABASES)("bootstrap on %s", (_name, open) => {
   it("replicas starting together without a key make one tenant, and exactly one prints its key", async () => {
     const db = await open();
     const tenants = new SqlTenantStore(db);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => db.write(() => bootstrapTenant(tenants, undefined, i))));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => db.write(() => bootstrapTenant(tenants, undefined, i))),
+    );
     expect(await tenants.countTenants()).toBe(1);
     const shown = results.filter((r) => r.newKey !== undefined);
     expect(shown).toHaveLength(1);

@@ -6,7 +6,14 @@ import Database from "better-sqlite3";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
-import { ChangeFeed, FeedBehindError, type FeedEvent, type FeedLog, type FeedSource, type FeedTimers } from "../../src/domain/feed/change-feed.js";
+import {
+  ChangeFeed,
+  FeedBehindError,
+  type FeedEvent,
+  type FeedLog,
+  type FeedSource,
+  type FeedTimers,
+} from "../../src/domain/feed/change-feed.js";
 import { decodeEffects, encodeEffects, InvalidEffectsError, type LiveEffects } from "../../src/domain/feed/effects.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
 import { RestrictionIndex } from "../../src/domain/moderation/restrictions.js";
@@ -123,7 +130,16 @@ afterEach(() => {
 });
 
 /** A feed over `source` applying into real indexes, recording what it did. */
-function harness(source: FeedSource, opts: { batchSize?: number; timers?: FeedTimers; pollMs?: number; clock?: () => number; applyThrowsFor?: number } = {}) {
+function harness(
+  source: FeedSource,
+  opts: {
+    batchSize?: number;
+    timers?: FeedTimers;
+    pollMs?: number;
+    clock?: () => number;
+    applyThrowsFor?: number;
+  } = {},
+) {
   const revocations = new RevocationIndex();
   const restrictions = new RestrictionIndex();
   const applied: number[] = [];
@@ -187,12 +203,28 @@ describe("effects codec", () => {
     ["an array", "[]", "$"],
     ["an unknown top-level field", '{"revocationz":[]}', "$.revocationz"],
     ["an unknown revocation kind", '{"revocations":[{"kind":"space","tenantId":"t","at":1}]}', "revocations[0].kind"],
-    ["a revocation missing its token id", '{"revocations":[{"kind":"token","tenantId":"t","at":1}]}', "revocations[0].tokenId"],
-    ["a field of another kind", '{"revocations":[{"kind":"room","tenantId":"t","roomId":"r","userId":"u","at":1}]}', "revocations[0].userId"],
+    [
+      "a revocation missing its token id",
+      '{"revocations":[{"kind":"token","tenantId":"t","at":1}]}',
+      "revocations[0].tokenId",
+    ],
+    [
+      "a field of another kind",
+      '{"revocations":[{"kind":"room","tenantId":"t","roomId":"r","userId":"u","at":1}]}',
+      "revocations[0].userId",
+    ],
     ["a string time", '{"revocations":[{"kind":"room","tenantId":"t","roomId":"r","at":"1"}]}', "revocations[0].at"],
     ["an empty tenant", '{"apiKeysRevoked":[{"tenantId":"","keyId":"k"}]}', "apiKeysRevoked[0].tenantId"],
-    ["a bad restriction kind", '{"restrictionsLifted":[{"tenantId":"t","roomId":"r","userId":"u","kind":"ban"}]}', "restrictionsLifted[0].kind"],
-    ["a missing until", '{"restrictionsSet":[{"tenantId":"t","roomId":"r","userId":"u","kind":"mute"}]}', "restrictionsSet[0].until"],
+    [
+      "a bad restriction kind",
+      '{"restrictionsLifted":[{"tenantId":"t","roomId":"r","userId":"u","kind":"ban"}]}',
+      "restrictionsLifted[0].kind",
+    ],
+    [
+      "a missing until",
+      '{"restrictionsSet":[{"tenantId":"t","roomId":"r","userId":"u","kind":"mute"}]}',
+      "restrictionsSet[0].until",
+    ],
     ["keyringChanged false", '{"keyringChanged":false}', "keyringChanged"],
     ["a list that is an object", '{"revocations":{}}', "revocations"],
   ])("rejects %s with a typed error naming where", (_what, text, path) => {
@@ -219,7 +251,18 @@ describe("ChangeFeed", () => {
     const h = harness(source, { batchSize: 3 });
     h.feed.start(0);
     expect(await h.feed.catchUp()).toBe(10);
-    expect(h.trace).toEqual(["apply 1", "apply 2", "apply 3", "publish 1,2,3", "apply 5", "apply 6", "apply 9", "publish 5,6,9", "apply 10", "publish 10"]);
+    expect(h.trace).toEqual([
+      "apply 1",
+      "apply 2",
+      "apply 3",
+      "publish 1,2,3",
+      "apply 5",
+      "apply 6",
+      "apply 9",
+      "publish 5,6,9",
+      "apply 10",
+      "publish 10",
+    ]);
     expect(source.reads).toEqual([0, 3, 9]);
     expect(h.revocations.revokedTokenCount).toBe(7);
     // Nothing new: nothing applied twice, and no event read needlessly.
@@ -450,7 +493,13 @@ describe("ChangeFeed", () => {
   it("polls with Node's timers and picks up appended events", async () => {
     const source = new ArraySource();
     const published: number[] = [];
-    const feed = new ChangeFeed({ source, apply: () => {}, publish: (es) => published.push(...es.map((e) => e.id)), pollMs: 5, log: new RecordingLog() });
+    const feed = new ChangeFeed({
+      source,
+      apply: () => {},
+      publish: (es) => published.push(...es.map((e) => e.id)),
+      pollMs: 5,
+      log: new RecordingLog(),
+    });
     feeds.push(feed);
     feed.start(0);
     for (let i = 1; i <= 3; i++) source.append(null);
@@ -500,13 +549,17 @@ process.stdout.write(JSON.stringify(committed));
 
 function runWriter(path: string, name: string, rounds: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", WRITER, path, name, String(rounds)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", WRITER, path, name, String(rounds)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`writer ${name} exited ${code}: ${err}`))));
+    child.once("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`writer ${name} exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -514,9 +567,20 @@ function runWriter(path: string, name: string, rounds: number): Promise<string[]
 function sqliteSource(path: string): FeedSource & { close(): void } {
   const db = new Database(path, { readonly: true });
   db.pragma("busy_timeout = 20000");
-  const after = db.prepare("SELECT id, tenant_id, type, room_id, user_id, actor, at, effects FROM events WHERE id > ? ORDER BY id LIMIT ?");
+  const after = db.prepare(
+    "SELECT id, tenant_id, type, room_id, user_id, actor, at, effects FROM events WHERE id > ? ORDER BY id LIMIT ?",
+  );
   const last = db.prepare("SELECT coalesce(max(id), 0) AS id FROM events");
-  type Row = { id: number; tenant_id: string; type: number; room_id: string; user_id: string; actor: string; at: number; effects: string | null };
+  type Row = {
+    id: number;
+    tenant_id: string;
+    type: number;
+    room_id: string;
+    user_id: string;
+    actor: string;
+    at: number;
+    effects: string | null;
+  };
   return {
     async eventsAfter(afterId, limit) {
       return (after.all(afterId, limit) as Row[]).map((r) => ({

@@ -21,7 +21,10 @@ let db: SqliteDatabase;
 let journal: SqlJournal;
 let feed: ChangeFeed;
 const bus = new EventBus();
-const source = { subscribe: bus.subscribe.bind(bus), eventsAfter: (t: string, r: string | undefined, a: number, l: number) => journal.eventsAfter(t, r, a, l) };
+const source = {
+  subscribe: bus.subscribe.bind(bus),
+  eventsAfter: (t: string, r: string | undefined, a: number, l: number) => journal.eventsAfter(t, r, a, l),
+};
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 beforeAll(() => {
@@ -53,7 +56,10 @@ function freshTenant(): string {
 /** Writes one event without waking the feed (as another replica's write looks here until the next poll). */
 async function store(tenantId: string, roomId = "room-a"): Promise<number> {
   const [e] = await db.write(() =>
-    journal.record([], [{ tenantId, type: EventType.TOKEN_REVOKED, roomId, userId: "u", actor: "key:k", at: Date.now() }]),
+    journal.record(
+      [],
+      [{ tenantId, type: EventType.TOKEN_REVOKED, roomId, userId: "u", actor: "key:k", at: Date.now() }],
+    ),
   );
   return e!.id;
 }
@@ -172,7 +178,8 @@ describe("watchEvents: replay then live", () => {
           const afterEventId = ids[cursorSeed % ids.length]!;
           const { it, ctl } = watch({ tenantId, roomId, afterEventId, pageSize });
           const got: number[] = [];
-          const expected = async () => (await journal.eventsAfter(tenantId, roomId || undefined, afterEventId, 100_000)).map((e) => e.id);
+          const expected = async () =>
+            (await journal.eventsAfter(tenantId, roomId || undefined, afterEventId, 100_000)).map((e) => e.id);
           // How many events the watcher must deliver, kept as commits happen.
           let due = (await expected()).length;
           let burst = 0;

@@ -51,7 +51,11 @@ function accepts(id: string): boolean {
 }
 
 /** Code units that sit on the rule's edges, mixed into random strings. */
-const EDGES = [0x0, 0x1f, 0x20, 0x7e, 0x7f, 0x85, 0x9f, 0xa0, 0x61c, 0x7ff, 0x800, 0x200d, 0x200e, 0x200f, 0x2027, 0x2028, 0x2029, 0x202a, 0x202e, 0x202f, 0x2065, 0x2066, 0x2069, 0x206a, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfefe, 0xfeff, 0xffff];
+const EDGES = [
+  0x0, 0x1f, 0x20, 0x7e, 0x7f, 0x85, 0x9f, 0xa0, 0x61c, 0x7ff, 0x800, 0x200d, 0x200e, 0x200f, 0x2027, 0x2028, 0x2029,
+  0x202a, 0x202e, 0x202f, 0x2065, 0x2066, 0x2069, 0x206a, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfefe,
+  0xfeff, 0xffff,
+];
 const unit = fc.oneof(
   fc.constantFrom(...EDGES).map((u) => String.fromCharCode(u)),
   fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 1 }),
@@ -61,14 +65,19 @@ const unit = fc.oneof(
 const ids = fc.oneof(
   fc.array(unit, { maxLength: 40 }).map((xs) => xs.join("")),
   // Around the byte limit: 1-, 2-, 3- and 4-byte characters.
-  fc.tuple(fc.constantFrom("a", "é", "€", "😀"), fc.integer({ min: 60, max: 260 }), fc.array(unit, { maxLength: 3 })).map(([c, n, tail]) => c.repeat(n) + tail.join("")),
+  fc
+    .tuple(fc.constantFrom("a", "é", "€", "😀"), fc.integer({ min: 60, max: 260 }), fc.array(unit, { maxLength: 3 }))
+    .map(([c, n, tail]) => c.repeat(n) + tail.join("")),
 );
 
 describe("the one id rule (src/domain/ids.ts)", () => {
   it("agrees with the reference definition (property)", () => {
-    fc.assert(fc.property(ids, (id) => {
+    fc.assert(
+      fc.property(ids, (id) => {
         expect(accepts(id), JSON.stringify(id)).toBe(referenceAccepts(id));
-      }), { numRuns: 3000 });
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it("the issue's reproductions are refused, and nearby ids accepted", () => {
@@ -90,7 +99,17 @@ describe("the one id rule (src/domain/ids.ts)", () => {
   });
 
   it("every validator that checks ids is this one", () => {
-    const samples = ["", "ok", "a\u202Eb", "a\u0085b", "é".repeat(200), "a\udc00", "x".repeat(256), "x\u2028y", "\ufeffx"];
+    const samples = [
+      "",
+      "ok",
+      "a\u202Eb",
+      "a\u0085b",
+      "é".repeat(200),
+      "a\udc00",
+      "x".repeat(256),
+      "x\u2028y",
+      "\ufeffx",
+    ];
     for (const id of samples) {
       const expected = accepts(id);
       const spaces = (() => {

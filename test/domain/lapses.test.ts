@@ -52,9 +52,28 @@ async function advance(ms: number): Promise<void> {
 /** Makes `userId` a member of ROOM (an issued token) and applies `action`. */
 async function act(userId: string, action: ModerationAction, durationSeconds = 0): Promise<void> {
   await app.grants.recordGrants([
-    { id: `g-${userId}-${Date.now()}-${seen.length}`, tenantId, userId, roomId: ROOM, permissions: [P.PermissionMessaging], metadata: {}, issuedAt: Date.now(), expiresAt: Date.now() + DAY, issuedBy: "k" },
+    {
+      id: `g-${userId}-${Date.now()}-${seen.length}`,
+      tenantId,
+      userId,
+      roomId: ROOM,
+      permissions: [P.PermissionMessaging],
+      metadata: {},
+      issuedAt: Date.now(),
+      expiresAt: Date.now() + DAY,
+      issuedBy: "k",
+    },
   ]);
-  await app.moderation.act({ tenantId, actor: "key:k", caller: "api_key", action, roomId: ROOM, targetUserId: userId, durationSeconds, reason: "" });
+  await app.moderation.act({
+    tenantId,
+    actor: "key:k",
+    caller: "api_key",
+    action,
+    roomId: ROOM,
+    targetUserId: userId,
+    durationSeconds,
+    reason: "",
+  });
 }
 
 const lapses = () => seen.filter((e) => e.actor === "system");

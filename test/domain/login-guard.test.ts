@@ -4,7 +4,13 @@ import { RoomgateError } from "../../src/domain/errors.js";
 import { RateLimiter } from "../../src/domain/rate-limit.js";
 import { addressLimitKey, LoginGuard, type LoginLimits } from "../../src/domain/users/login-guard.js";
 
-const LIMITS: LoginLimits = { failuresPerMinute: 3, accountFailuresPerMinute: 6, attemptsPerMinutePerAddress: 1000, attemptsPerSecondPerTenant: 1000, knownAddressDays: 30 };
+const LIMITS: LoginLimits = {
+  failuresPerMinute: 3,
+  accountFailuresPerMinute: 6,
+  attemptsPerMinutePerAddress: 1000,
+  attemptsPerSecondPerTenant: 1000,
+  knownAddressDays: 30,
+};
 
 /** "ok" when admitted, else the refusal's message up to ";". */
 async function tryAdmit(g: LoginGuard, address: string, account = "t\u0000ann", tenant = "t"): Promise<string> {
@@ -33,7 +39,9 @@ describe("RateLimiter.refund", () => {
 describe("LoginGuard", () => {
   it("reserves a failure slot per attempt, refunds it on success", async () => {
     const g = new LoginGuard(LIMITS, () => 0);
-    const tickets = await Promise.all([0, 1, 2].map(() => g.admit({ tenant: "t", account: "t\u0000ann", address: "a" })));
+    const tickets = await Promise.all(
+      [0, 1, 2].map(() => g.admit({ tenant: "t", account: "t\u0000ann", address: "a" })),
+    );
     expect(await tryAdmit(g, "a")).toBe("too many failed logins");
     await tickets[0]!.succeeded();
     expect(await tryAdmit(g, "a")).toBe("ok");
@@ -57,12 +65,19 @@ describe("LoginGuard", () => {
     const g = new LoginGuard({ ...LIMITS, attemptsPerSecondPerTenant: 1, knownAddressDays: 1 }, () => now);
     await (await g.admit({ tenant: "t", account: "t\u0000ann", address: "home" })).succeeded();
     // Strangers use up the tenant bucket (burst 2; one went to "home").
-    expect([await tryAdmit(g, "s1", "t\u0000bob"), await tryAdmit(g, "s2", "t\u0000bob")]).toEqual(["ok", "too many login attempts for this tenant"]);
+    expect([await tryAdmit(g, "s1", "t\u0000bob"), await tryAdmit(g, "s2", "t\u0000bob")]).toEqual([
+      "ok",
+      "too many login attempts for this tenant",
+    ]);
     expect(await tryAdmit(g, "home")).toBe("ok");
     // A day later the pair is forgotten: once strangers drain the (refilled)
     // tenant bucket again, "home" waits like anyone else.
     now += 86_400_001;
-    expect([await tryAdmit(g, "s3", "t\u0000bob"), await tryAdmit(g, "s4", "t\u0000bob"), await tryAdmit(g, "s5", "t\u0000bob")]).toEqual(["ok", "ok", "too many login attempts for this tenant"]);
+    expect([
+      await tryAdmit(g, "s3", "t\u0000bob"),
+      await tryAdmit(g, "s4", "t\u0000bob"),
+      await tryAdmit(g, "s5", "t\u0000bob"),
+    ]).toEqual(["ok", "ok", "too many login attempts for this tenant"]);
     expect(await tryAdmit(g, "home")).toBe("too many login attempts for this tenant");
   });
 
@@ -74,7 +89,16 @@ describe("LoginGuard", () => {
   });
 
   it("all limits off at rate 0", async () => {
-    const g = new LoginGuard({ failuresPerMinute: 0, accountFailuresPerMinute: 0, attemptsPerMinutePerAddress: 0, attemptsPerSecondPerTenant: 0, knownAddressDays: 0 }, () => 0);
+    const g = new LoginGuard(
+      {
+        failuresPerMinute: 0,
+        accountFailuresPerMinute: 0,
+        attemptsPerMinutePerAddress: 0,
+        attemptsPerSecondPerTenant: 0,
+        knownAddressDays: 0,
+      },
+      () => 0,
+    );
     for (let i = 0; i < 100; i++) expect(await tryAdmit(g, "a")).toBe("ok");
   });
 

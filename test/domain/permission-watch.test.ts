@@ -8,7 +8,12 @@ import type { StoredEvent } from "../../src/domain/journal.js";
 import { RestrictionIndex } from "../../src/domain/moderation/restrictions.js";
 import { StreamLimits } from "../../src/domain/stream-limits.js";
 import { mayAffect } from "../../src/domain/permission-watch/relevance.js";
-import { watchRoomPermissions, type PermissionSnapshot, type PermissionWatchDeps, type WatchTimers } from "../../src/domain/permission-watch/watch.js";
+import {
+  watchRoomPermissions,
+  type PermissionSnapshot,
+  type PermissionWatchDeps,
+  type WatchTimers,
+} from "../../src/domain/permission-watch/watch.js";
 import type { RoomCaller } from "../../src/domain/room-permissions.js";
 import { RevocationIndex } from "../../src/domain/tokens/revocations.js";
 import { SqlMembershipStore } from "../../src/store/membership-store.js";
@@ -44,10 +49,21 @@ describe("StreamLimits", () => {
 });
 
 describe("mayAffect", () => {
-  const e = (over: Partial<StoredEvent>): StoredEvent => ({ id: 1, tenantId: "t", type: EventType.MUTED, actor: "system", at: 0, ...over });
+  const e = (over: Partial<StoredEvent>): StoredEvent => ({
+    id: 1,
+    tenantId: "t",
+    type: EventType.MUTED,
+    actor: "system",
+    at: 0,
+    ...over,
+  });
   it.each([
     ["the member in the room", e({ userId: "u", roomId: "r" }), true],
-    ["the member, no room (space role, RevokeUser, deletion)", e({ type: EventType.ROLE_REVOKED, userId: "u", roomId: "" }), true],
+    [
+      "the member, no room (space role, RevokeUser, deletion)",
+      e({ type: EventType.ROLE_REVOKED, userId: "u", roomId: "" }),
+      true,
+    ],
     ["nobody in particular, the room (RevokeRoom)", e({ type: EventType.TOKEN_REVOKED, roomId: "r" }), true],
     ["another member in the room", e({ userId: "v", roomId: "r" }), false],
     ["the member in another room", e({ userId: "u", roomId: "r2" }), false],
@@ -79,10 +95,21 @@ describe("watchRoomPermissions", () => {
     db = openSqliteDatabase(":memory:");
     tenantId = (await createTenantWithKey(new SqlTenantStore(db), "t", now)).tenant.id;
     await new SqlUserStore(db).ensureRoom(tenantId, "r", now);
-    await db.run(sql`insert into users (id, tenant_id, kind, username, tenant_moderator, created_at) values (${"u"}, ${tenantId}, ${"registered"}, ${"u"}, ${false}, ${now})`);
+    await db.run(
+      sql`insert into users (id, tenant_id, kind, username, tenant_moderator, created_at) values (${"u"}, ${tenantId}, ${"registered"}, ${"u"}, ${false}, ${now})`,
+    );
     const memberships = new SqlMembershipStore(db);
     await memberships.setRoomRole(tenantId, "r", "u", "role_room_user", "test", now);
-    deps = { rooms: new SqlRoomStore(db), memberships, restrictions, revocations, clock: () => now, bus, appliedId: () => eventId, timers };
+    deps = {
+      rooms: new SqlRoomStore(db),
+      memberships,
+      restrictions,
+      revocations,
+      clock: () => now,
+      bus,
+      appliedId: () => eventId,
+      timers,
+    };
   });
   afterAll(() => db?.close());
 
@@ -94,7 +121,10 @@ describe("watchRoomPermissions", () => {
     issuedAt: now - 1,
     credential: { tokenId: "a".repeat(32), roomId: "", issuedAt: now - 1, expiresAt },
   });
-  const publish = (over: Partial<StoredEvent>) => bus.publish([{ id: ++eventId, tenantId, type: EventType.MUTED, actor: "system", at: now, userId: "u", roomId: "r", ...over }]);
+  const publish = (over: Partial<StoredEvent>) =>
+    bus.publish([
+      { id: ++eventId, tenantId, type: EventType.MUTED, actor: "system", at: now, userId: "u", roomId: "r", ...over },
+    ]);
 
   it("folds events that arrive during a computation into one answer, arms a timer at expiry, and ends with expired", async () => {
     const ctl = new AbortController();
@@ -109,7 +139,9 @@ describe("watchRoomPermissions", () => {
     publish({ type: EventType.CHAT_BLOCKED });
     const second = (await w.next()).value as PermissionSnapshot;
     expect(second.eventId).toBe(eventId);
-    expect(second.permissions).toEqual(restrictions.apply((first.value as PermissionSnapshot).permissions, tenantId, "r", "u", now));
+    expect(second.permissions).toEqual(
+      restrictions.apply((first.value as PermissionSnapshot).permissions, tenantId, "r", "u", now),
+    );
     const next = w.next();
     // Waiting now: one timer, at the credential's expiry.
     await new Promise((r) => setTimeout(r, 0));

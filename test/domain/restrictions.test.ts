@@ -3,7 +3,12 @@ import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js"
 import { RestrictionIndex, withoutRestricted } from "../../src/domain/moderation/restrictions.js";
 import { expandPermissions } from "../../src/domain/permissions.js";
 
-const member = expandPermissions([P.PermissionMessaging, P.PermissionFiles, P.PermissionChatMute, P.PermissionCanSendNudge]);
+const member = expandPermissions([
+  P.PermissionMessaging,
+  P.PermissionFiles,
+  P.PermissionChatMute,
+  P.PermissionCanSendNudge,
+]);
 
 describe("RestrictionIndex", () => {
   it("keeps each member's restrictions apart and lifts them by time or on request", () => {

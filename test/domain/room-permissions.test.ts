@@ -82,7 +82,10 @@ const SEED_002_NUMBER: Readonly<Record<string, number>> = {
 };
 
 /** The seed 002 members of ranges 300–800, by number. */
-const SEED_002_NUMBERS = [301, 302, 303, 304, 305, 306, 401, 402, 403, 404, 501, 502, 503, 504, 505, 506, 601, 602, 603, 604, 701, 702, 703, 801];
+const SEED_002_NUMBERS = [
+  301, 302, 303, 304, 305, 306, 401, 402, 403, 404, 501, 502, 503, 504, 505, 506, 601, 602, 603, 604, 701, 702, 703,
+  801,
+];
 
 describe("seed 002 flag ↔ catalog permission mapping", () => {
   it("maps all 24 seed flags one-to-one onto the non-group members of ranges 300–800", () => {
@@ -108,7 +111,8 @@ describe("seed 002 flag ↔ catalog permission mapping", () => {
   });
 
   it("gives no flag to groups or seed 000 permissions, and no permission to unknown names", () => {
-    for (const p of ALL_PERMISSIONS.filter((p) => p < 300 || p % 100 === 0)) expect(flagOfPermission(p), String(p)).toBeUndefined();
+    for (const p of ALL_PERMISSIONS.filter((p) => p < 300 || p % 100 === 0))
+      expect(flagOfPermission(p), String(p)).toBeUndefined();
     expect(permissionOfFlag("canKick")).toBeUndefined();
     expect(permissionOfFlag("CanSendNudge")).toBeUndefined();
     expect(permissionOfFlag("messaging")).toBeUndefined();
@@ -129,11 +133,11 @@ describe("roomPermissionFlags", () => {
 
   it("a group turns on its whole range and nothing else", () => {
     const flags = roomPermissionFlags([P.PermissionUi]);
-    expect(Object.entries(flags).filter(([, v]) => v).map(([k]) => k)).toEqual([
-      "uiCanSeeRoomSidebar",
-      "uiCanSeeWhoReadMessageInDiscussion",
-      "uiCanSeeWhoReadMessageInMainThread",
-    ]);
+    expect(
+      Object.entries(flags)
+        .filter(([, v]) => v)
+        .map(([k]) => k),
+    ).toEqual(["uiCanSeeRoomSidebar", "uiCanSeeWhoReadMessageInDiscussion", "uiCanSeeWhoReadMessageInMainThread"]);
   });
 
   it("property: a flag is true exactly when its permission or its range's group is in the set", () => {
@@ -184,12 +188,25 @@ describe("effectiveRoomPermissions over the real store", () => {
     await addUser("alice");
     const memberships = new SqlMembershipStore(db);
     await memberships.setRoomRole(tenantId, "r1", "alice", "role_room_user", "test", now);
-    deps = { rooms: new SqlRoomStore(db), memberships, restrictions: new RestrictionIndex(), revocations: new RevocationIndex(), clock: () => now };
+    deps = {
+      rooms: new SqlRoomStore(db),
+      memberships,
+      restrictions: new RestrictionIndex(),
+      revocations: new RevocationIndex(),
+      clock: () => now,
+    };
   });
   afterAll(() => db?.close());
 
   const credential = { tokenId: "0".repeat(32), roomId: "", issuedAt: now - 1000, expiresAt: now + 3_600_000 };
-  const alice = () => ({ kind: "user" as const, tenantId, userId: "alice", roomScope: undefined, issuedAt: now - 1000, credential });
+  const alice = () => ({
+    kind: "user" as const,
+    tenantId,
+    userId: "alice",
+    roomScope: undefined,
+    issuedAt: now - 1000,
+    credential,
+  });
 
   it("a user access token gets its room role's permissions, nothing in a room without a role", async () => {
     expect(await effectiveRoomPermissions(alice(), "r1", deps)).toEqual(ROLES.role_room_user.permissions);
@@ -198,12 +215,25 @@ describe("effectiveRoomPermissions over the real store", () => {
 
   it("a token scoped to another room gets nothing; scoped to this room, its roles", async () => {
     expect(await effectiveRoomPermissions({ ...alice(), roomScope: "r2" }, "r1", deps)).toEqual([]);
-    expect(await effectiveRoomPermissions({ ...alice(), roomScope: "r1" }, "r1", deps)).toEqual(ROLES.role_room_user.permissions);
+    expect(await effectiveRoomPermissions({ ...alice(), roomScope: "r1" }, "r1", deps)).toEqual(
+      ROLES.role_room_user.permissions,
+    );
   });
 
   it("a room member token gives its expanded permissions only in its own room", async () => {
-    const member = { kind: "member" as const, tenantId, userId: "bob", roomId: "r1", permissions: [P.PermissionOther, P.PermissionChatKick], credential: { ...credential, roomId: "r1" } };
-    expect(await effectiveRoomPermissions(member, "r1", deps)).toEqual([P.PermissionChatKick, P.PermissionOther, P.PermissionCanSendNudge]);
+    const member = {
+      kind: "member" as const,
+      tenantId,
+      userId: "bob",
+      roomId: "r1",
+      permissions: [P.PermissionOther, P.PermissionChatKick],
+      credential: { ...credential, roomId: "r1" },
+    };
+    expect(await effectiveRoomPermissions(member, "r1", deps)).toEqual([
+      P.PermissionChatKick,
+      P.PermissionOther,
+      P.PermissionCanSendNudge,
+    ]);
     expect(await effectiveRoomPermissions(member, "r2", deps)).toEqual([]);
   });
 
@@ -247,7 +277,9 @@ describe("effectiveRoomPermissions over the real store", () => {
     revocations.add({ kind: "user_room", tenantId, userId: "alice", roomId: "r1", at: now - 500 });
     const d = { ...deps, revocations };
     await expect(effectiveRoomPermissions(alice(), "r1", d)).rejects.toThrow(RoomAccessDeniedError);
-    expect(await effectiveRoomPermissions({ ...alice(), issuedAt: now - 100 }, "r1", d)).toEqual(ROLES.role_room_user.permissions);
+    expect(await effectiveRoomPermissions({ ...alice(), issuedAt: now - 100 }, "r1", d)).toEqual(
+      ROLES.role_room_user.permissions,
+    );
     expect(await effectiveRoomPermissions(alice(), "r2", d)).toEqual([]);
   });
 });

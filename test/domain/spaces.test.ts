@@ -43,7 +43,10 @@ function user(id: string): NewUser {
 describe.each(DATABASES)("Spaces on %s", (_name, open) => {
   async function setup() {
     const db = await open();
-    await new SqlTenantStore(db).createTenant({ id: T, name: T, createdAt: 1 }, { id: "k", hash: new Uint8Array(32), label: "t" });
+    await new SqlTenantStore(db).createTenant(
+      { id: T, name: T, createdAt: 1 },
+      { id: "k", hash: new Uint8Array(32), label: "t" },
+    );
     const users = new SqlUserStore(db);
     for (const id of ["owner", "member"]) await users.insertUser(user(id));
     const journal = new SqlJournal(db);
@@ -77,7 +80,8 @@ describe.each(DATABASES)("Spaces on %s", (_name, open) => {
   }
 
   /** Role grants announced, as [user, room, role]; read at once, before anything else runs. */
-  const grants = (announced: StoredEvent[]) => announced.filter((e) => e.type === EventType.ROLE_GRANTED).map((e) => [e.userId, e.roomId, e.role]);
+  const grants = (announced: StoredEvent[]) =>
+    announced.filter((e) => e.type === EventType.ROLE_GRANTED).map((e) => [e.userId, e.roomId, e.role]);
 
   it("grantRole returns once the role is stored and its event announced", async () => {
     const { spaces, memberships, announced, owner, spaceId, roomId } = await setup();

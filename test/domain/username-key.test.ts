@@ -4,7 +4,10 @@ import { usernameKey } from "../../src/domain/users/validation.js";
 
 describe("usernameKey (issue 7 point 16)", () => {
   it("is its own key, and a name's upper- and lower-case forms share it (property)", () => {
-    const names = fc.oneof(fc.string({ unit: "grapheme", maxLength: 12 }), fc.string({ unit: "binary", maxLength: 12 }));
+    const names = fc.oneof(
+      fc.string({ unit: "grapheme", maxLength: 12 }),
+      fc.string({ unit: "binary", maxLength: 12 }),
+    );
     fc.assert(
       fc.property(names, (s) => {
         const k = usernameKey(s);

@@ -94,7 +94,12 @@ describe("passwords", () => {
     const h = await hashPassword("gmi28abc");
     const parts = h.split("$");
     expect(parts).toHaveLength(6);
-    expect(parts.slice(0, 4)).toEqual(["scrypt", String(SCRYPT_PARAMS.N), String(SCRYPT_PARAMS.r), String(SCRYPT_PARAMS.p)]);
+    expect(parts.slice(0, 4)).toEqual([
+      "scrypt",
+      String(SCRYPT_PARAMS.N),
+      String(SCRYPT_PARAMS.r),
+      String(SCRYPT_PARAMS.p),
+    ]);
     expect(parts.slice(0, 4)).toEqual(["scrypt", "16384", "8", "1"]);
     expect(Buffer.from(parts[4]!, "base64url")).toHaveLength(16);
     expect(Buffer.from(parts[5]!, "base64url")).toHaveLength(32);
@@ -168,7 +173,12 @@ describe("validation", () => {
   });
 
   it("emails: sane addresses only, lower-cased", () => {
-    for (const ok of ["a@b.co", "first.last+tag@mail.example.com", "X_Y@Sub-Domain.Example.ORG", "u@xn--p1ai.xn--p1ai"]) {
+    for (const ok of [
+      "a@b.co",
+      "first.last+tag@mail.example.com",
+      "X_Y@Sub-Domain.Example.ORG",
+      "u@xn--p1ai.xn--p1ai",
+    ]) {
       expect(validateEmail(ok)).toBe(ok.toLowerCase());
     }
     for (const bad of [
@@ -198,7 +208,14 @@ describe("validation", () => {
   it("phones: E.164 or nothing", () => {
     expect(validatePhone("")).toBeUndefined();
     expect(validatePhone("+79671234567")).toBe("+79671234567");
-    for (const bad of ["79671234567", "+0123456789", "+12345", "+1234567890123456", "+7 967 123 45 67", "+7-967-1234567"]) {
+    for (const bad of [
+      "79671234567",
+      "+0123456789",
+      "+12345",
+      "+1234567890123456",
+      "+7 967 123 45 67",
+      "+7-967-1234567",
+    ]) {
       expect(() => validatePhone(bad), bad).toThrow("phone: must be in E.164 form, e.g. +79671234567");
     }
   });
@@ -206,7 +223,14 @@ describe("validation", () => {
   it("profile pictures: https URLs only", () => {
     expect(validateProfilePic("")).toBeUndefined();
     expect(validateProfilePic("https://cdn.example.com/a.png")).toBe("https://cdn.example.com/a.png");
-    for (const bad of ["http://cdn.example.com/a.png", "javascript:alert(1)", "data:image/png;base64,AAAA", "//cdn.example.com/a.png", "not a url", "https://user:pw@cdn.example.com/a.png"]) {
+    for (const bad of [
+      "http://cdn.example.com/a.png",
+      "javascript:alert(1)",
+      "data:image/png;base64,AAAA",
+      "//cdn.example.com/a.png",
+      "not a url",
+      "https://user:pw@cdn.example.com/a.png",
+    ]) {
       expect(() => validateProfilePic(bad), bad).toThrow(RoomgateError);
     }
   });
@@ -222,12 +246,24 @@ describe("validation", () => {
 describe("Users (registered, seed 001)", () => {
   it("registers, then logs in with the password only", async () => {
     const d = await setup();
-    const { id } = await d.users.register(d.tenantId, { email: "Jon@Example.com", username: "jon", password: "gmi28abc", phone: "+79671234567" });
+    const { id } = await d.users.register(d.tenantId, {
+      email: "Jon@Example.com",
+      username: "jon",
+      password: "gmi28abc",
+      phone: "+79671234567",
+    });
     const row = (await d.db.get(
       sql`select id as "id", tenant_id as "tenantId", kind as "kind", username as "username", email as "email", phone as "phone",
                  password_hash as "passwordHash" from users`,
     ))!;
-    expect(row).toMatchObject({ id, tenantId: d.tenantId, kind: "registered", username: "jon", email: "jon@example.com", phone: "+79671234567" });
+    expect(row).toMatchObject({
+      id,
+      tenantId: d.tenantId,
+      kind: "registered",
+      username: "jon",
+      email: "jon@example.com",
+      phone: "+79671234567",
+    });
     expect(row.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$/);
     expect(row.passwordHash).not.toContain("gmi28abc");
 
@@ -273,11 +309,17 @@ describe("Users (registered, seed 001)", () => {
     const d = await setup();
     await d.users.register(d.tenantId, { email: "a@example.com", username: "ann", password: "password-1", phone: "" });
     const before = await d.userCount();
-    const dupName = await errorOf(() => d.users.register(d.tenantId, { email: "b@example.com", username: "ann", password: "password-1", phone: "" }));
+    const dupName = await errorOf(() =>
+      d.users.register(d.tenantId, { email: "b@example.com", username: "ann", password: "password-1", phone: "" }),
+    );
     expect([dupName.kind, dupName.message]).toEqual(["already_exists", "username: already taken"]);
-    const dupMail = await errorOf(() => d.users.register(d.tenantId, { email: "A@EXAMPLE.COM", username: "bob", password: "password-1", phone: "" }));
+    const dupMail = await errorOf(() =>
+      d.users.register(d.tenantId, { email: "A@EXAMPLE.COM", username: "bob", password: "password-1", phone: "" }),
+    );
     expect([dupMail.kind, dupMail.message]).toEqual(["already_exists", "email: already registered"]);
-    const badPhone = await errorOf(() => d.users.register(d.tenantId, { email: "c@example.com", username: "cid", password: "password-1", phone: "12" }));
+    const badPhone = await errorOf(() =>
+      d.users.register(d.tenantId, { email: "c@example.com", username: "cid", password: "password-1", phone: "12" }),
+    );
     expect(badPhone.kind).toBe("invalid_argument");
     expect(await d.userCount()).toBe(before);
   });
@@ -321,14 +363,19 @@ describe("Users: concurrent registrations", () => {
     const d = await setup();
     const names = ["ann", "Ann", "ANN", "aNn", "ann", "anN", "AnN", "ann"];
     const outcomes = await Promise.allSettled(
-      names.map((username, i) => d.users.register(d.tenantId, { email: `a${i}@example.com`, username, password: "password-1", phone: "" })),
+      names.map((username, i) =>
+        d.users.register(d.tenantId, { email: `a${i}@example.com`, username, password: "password-1", phone: "" }),
+      ),
     );
     const won = outcomes.filter((o) => o.status === "fulfilled");
     expect(won).toHaveLength(1);
     for (const o of outcomes) {
       if (o.status === "rejected") {
         expect(o.reason).toBeInstanceOf(RoomgateError);
-        expect([(o.reason as RoomgateError).kind, (o.reason as RoomgateError).message]).toEqual(["already_exists", "username: already taken"]);
+        expect([(o.reason as RoomgateError).kind, (o.reason as RoomgateError).message]).toEqual([
+          "already_exists",
+          "username: already taken",
+        ]);
       }
     }
     expect(await d.userCount()).toBe(1);
@@ -336,14 +383,27 @@ describe("Users: concurrent registrations", () => {
 });
 
 describe("ConsumerUsers (seed 003)", () => {
-  const base = { chatRoom: "", externalUserId: "", isModerator: false, email: "", profilePic: "", meta: "", username: "jon", uniqueUserIdentifier: "" };
+  const base = {
+    chatRoom: "",
+    externalUserId: "",
+    isModerator: false,
+    email: "",
+    profilePic: "",
+    meta: "",
+    username: "jon",
+    uniqueUserIdentifier: "",
+  };
 
   it("room moderator, tenant moderator and room user", async () => {
     const d = await setup();
     const caller = { tenantId: d.tenantId, keyId: d.keyId };
     const roomMod = await d.consumers.createOrLogin(caller, { ...base, isModerator: true, chatRoom: "room-1" });
     expect(roomMod.isModerator).toBe(true);
-    expect(await d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-1")).toMatchObject({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
+    expect(await d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-1")).toMatchObject({
+      roomRole: "consumer_room_moderator",
+      spaceRole: undefined,
+      tenantModerator: false,
+    });
     expect((await d.memberships.roomRolesOf(d.tenantId, roomMod.userId, "room-2")).roomRole).toBeUndefined();
 
     const tenantMod = await d.consumers.createOrLogin(caller, { ...base, isModerator: true });
@@ -351,13 +411,21 @@ describe("ConsumerUsers (seed 003)", () => {
 
     const user = await d.consumers.createOrLogin(caller, { ...base, chatRoom: "room-1" });
     expect(user.isModerator).toBe(false);
-    expect(await d.memberships.roomRolesOf(d.tenantId, user.userId, "room-1")).toMatchObject({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
+    expect(await d.memberships.roomRolesOf(d.tenantId, user.userId, "room-1")).toMatchObject({
+      roomRole: "role_room_user",
+      spaceRole: undefined,
+      tenantModerator: false,
+    });
   });
 
   it("the same identifier is the same user; isModerator false demotes a tenant moderator", async () => {
     const d = await setup();
     const caller = { tenantId: d.tenantId, keyId: d.keyId };
-    const first = await d.consumers.createOrLogin(caller, { ...base, isModerator: true, uniqueUserIdentifier: "ext-1" });
+    const first = await d.consumers.createOrLogin(caller, {
+      ...base,
+      isModerator: true,
+      uniqueUserIdentifier: "ext-1",
+    });
     const again = await d.consumers.createOrLogin(caller, { ...base, username: "", uniqueUserIdentifier: "ext-1" });
     expect(again.userId).toBe(first.userId);
     expect(again.created).toBe(false);
@@ -388,12 +456,16 @@ describe("ConsumerUsers (seed 003)", () => {
     const d = await setup();
     const caller = { tenantId: d.tenantId, keyId: d.keyId };
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => d.consumers.createOrLogin(caller, { ...base, uniqueUserIdentifier: "ext-race", chatRoom: "room-1" })),
+      Array.from({ length: 8 }, () =>
+        d.consumers.createOrLogin(caller, { ...base, uniqueUserIdentifier: "ext-race", chatRoom: "room-1" }),
+      ),
     );
     expect(new Set(results.map((r) => r.userId)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(await d.userCount()).toBe(1);
     expect((await d.memberships.roomRolesOf(d.tenantId, results[0]!.userId, "room-1")).roomRole).toBe("role_room_user");
-    expect(d.announced.map((e) => [e.type, e.userId, e.roomId, e.role])).toEqual([[EventType.ROLE_GRANTED, results[0]!.userId, "room-1", "role_room_user"]]);
+    expect(d.announced.map((e) => [e.type, e.userId, e.roomId, e.role])).toEqual([
+      [EventType.ROLE_GRANTED, results[0]!.userId, "room-1", "role_room_user"],
+    ]);
   });
 });

@@ -11,17 +11,39 @@ const STRICT = { allowPrivateNetworks: false };
 
 describe("webhook address policy", () => {
   it.each([
-    "127.0.0.1", "10.0.0.1", "172.31.255.255", "192.168.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255",
-    "224.0.0.251", "198.18.0.1", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:192.168.1.1",
-    "2002:7f00:1::1", "64:ff9b::a00:1", "2001:db8::1", "not-an-ip",
+    "127.0.0.1",
+    "10.0.0.1",
+    "172.31.255.255",
+    "192.168.0.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "224.0.0.251",
+    "198.18.0.1",
+    "::1",
+    "::",
+    "fe80::1",
+    "fc00::1",
+    "fd12:3456::1",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:192.168.1.1",
+    "2002:7f00:1::1",
+    "64:ff9b::a00:1",
+    "2001:db8::1",
+    "not-an-ip",
   ])("refuses %s", (a) => {
     expect(addressAllowed(a, STRICT)).toBe(false);
     expect(addressAllowed(a, { allowPrivateNetworks: true })).toBe(true);
   });
 
-  it.each(["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"])("allows the public address %s", (a) => {
-    expect(addressAllowed(a, STRICT)).toBe(true);
-  });
+  it.each(["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"])(
+    "allows the public address %s",
+    (a) => {
+      expect(addressAllowed(a, STRICT)).toBe(true);
+    },
+  );
 
   it("takes https only unless private networks are allowed", () => {
     expect(() => checkUrlForm("http://example.com/", STRICT)).toThrow("url: must be https");
@@ -88,15 +110,28 @@ describe("postWebhook", () => {
   });
 
   it("connects to the address it checked, keeping the URL's host name", async () => {
-    const r = await postWebhook(`http://hooks.example.test:${port}/in`, { "webhook-id": "msg_1" }, "{}", opts(true, "127.0.0.1"));
+    const r = await postWebhook(
+      `http://hooks.example.test:${port}/in`,
+      { "webhook-id": "msg_1" },
+      "{}",
+      opts(true, "127.0.0.1"),
+    );
     expect(r).toEqual({ ok: true, statusCode: 200, error: "" });
-    expect(seen.at(-1)).toMatchObject({ host: `hooks.example.test:${port}`, "webhook-id": "msg_1", "content-type": "application/json" });
+    expect(seen.at(-1)).toMatchObject({
+      host: `hooks.example.test:${port}`,
+      "webhook-id": "msg_1",
+      "content-type": "application/json",
+    });
   });
 
   it("refuses at delivery a host that now resolves to a private address, sending nothing", async () => {
     const before = seen.length;
     const r = await postWebhook(`https://hooks.example.test:${port}/in`, {}, "{}", opts(false, "127.0.0.1"));
-    expect(r).toMatchObject({ ok: false, statusCode: 0, error: expect.stringMatching(/^refused: host "hooks.example.test" resolves to 127.0.0.1/) });
+    expect(r).toMatchObject({
+      ok: false,
+      statusCode: 0,
+      error: expect.stringMatching(/^refused: host "hooks.example.test" resolves to 127.0.0.1/),
+    });
     expect(seen.length).toBe(before);
   });
 });

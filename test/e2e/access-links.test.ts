@@ -72,9 +72,18 @@ async function room(): Promise<Room> {
   return { owner, spaceId, roomId, creator };
 }
 
-async function link(r: Room, extra: { role?: string; ttl?: number; isPermanent?: boolean; username?: string; externalUserId?: string } = {}) {
+async function link(
+  r: Room,
+  extra: { role?: string; ttl?: number; isPermanent?: boolean; username?: string; externalUserId?: string } = {},
+) {
   return api().generateAccess(
-    { spaceId: r.spaceId, roomId: r.roomId, username: extra.username ?? "JohnSmith", role: extra.role ?? "user", ...extra },
+    {
+      spaceId: r.spaceId,
+      roomId: r.roomId,
+      username: extra.username ?? "JohnSmith",
+      role: extra.role ?? "user",
+      ...extra,
+    },
     as(r.creator.token),
   );
 }
@@ -89,7 +98,15 @@ describe("GenerateAccess", () => {
     const r = await room();
     const before = now();
     const res = await api().generateAccess(
-      { spaceId: r.spaceId, roomId: r.roomId, username: "John Smith & co", role: "moderator", externalUserId: "ext_42-A", ttl: 3600, isPermanent: true },
+      {
+        spaceId: r.spaceId,
+        roomId: r.roomId,
+        username: "John Smith & co",
+        role: "moderator",
+        externalUserId: "ext_42-A",
+        ttl: 3600,
+        isPermanent: true,
+      },
       as(r.creator.token),
     );
     const url = new URL(res.link);
@@ -132,18 +149,30 @@ describe("GenerateAccess", () => {
   it("a room moderator who did not create the room may generate", async () => {
     const r = await room();
     const mod = await createTestUser(srv);
-    await api().grantRole({ spaceId: r.spaceId, roomId: r.roomId, targetUserId: mod.userId, role: "role_room_moderator" }, as(r.owner.token));
-    const res = await api().generateAccess({ spaceId: r.spaceId, roomId: r.roomId, username: "Guest", role: "user" }, as(mod.token));
+    await api().grantRole(
+      { spaceId: r.spaceId, roomId: r.roomId, targetUserId: mod.userId, role: "role_room_moderator" },
+      as(r.owner.token),
+    );
+    const res = await api().generateAccess(
+      { spaceId: r.spaceId, roomId: r.roomId, username: "Guest", role: "user" },
+      as(mod.token),
+    );
     expect((await linkRow(linkIdOf(res.accessToken)))?.createdBy).toBe(mod.userId);
   });
 
   it("the space owner who is neither creator nor room moderator is permission_denied, and so are others; nothing is written", async () => {
     const r = await room();
     const spaceMod = await createTestUser(srv);
-    const { id: inviteId } = await api().createInvite({ spaceId: r.spaceId, role: "role_space_moderator" }, as(r.owner.token));
+    const { id: inviteId } = await api().createInvite(
+      { spaceId: r.spaceId, role: "role_space_moderator" },
+      as(r.owner.token),
+    );
     await api().activateInvite({ spaceId: r.spaceId, inviteId }, as(spaceMod.token));
     const roomUser = await createTestUser(srv);
-    await api().grantRole({ spaceId: r.spaceId, roomId: r.roomId, targetUserId: roomUser.userId, role: "role_room_user" }, as(r.owner.token));
+    await api().grantRole(
+      { spaceId: r.spaceId, roomId: r.roomId, targetUserId: roomUser.userId, role: "role_room_user" },
+      as(r.owner.token),
+    );
 
     const before = await rowCount(srv, accessLinks);
     for (const u of [r.owner, spaceMod, roomUser, await createTestUser(srv)]) {
@@ -212,7 +241,13 @@ describe("Redeem", () => {
       sql`select tenant_id as "tenantId", kind as "kind", username as "username", external_user_id as "externalUserId", password_hash as "passwordHash"
           from users where id = ${res.userId}`,
     );
-    expect(guest).toMatchObject({ tenantId: srv.tenantId, kind: "guest", username: "Jane", externalUserId: "crm-7", passwordHash: null });
+    expect(guest).toMatchObject({
+      tenantId: srv.tenantId,
+      kind: "guest",
+      username: "Jane",
+      externalUserId: "crm-7",
+      passwordHash: null,
+    });
     expect((await srv.app.memberships.roomRolesOf(srv.tenantId, res.userId, r.roomId)).roomRole).toBe("moderator");
     expect(await linkRow(linkIdOf(generated.accessToken))).toMatchObject({ guestUserId: res.userId, useCount: 1 });
   });
@@ -228,9 +263,16 @@ describe("Redeem", () => {
   it("the guest's token acts only in its room: a guest moderator can link others there, but not create spaces", async () => {
     const r = await room();
     const res = await access().redeem({ accessToken: (await link(r, { role: "moderator" })).accessToken });
-    const other = await api().generateAccess({ spaceId: r.spaceId, roomId: r.roomId, username: "Friend", role: "user" }, as(res.accessToken));
+    const other = await api().generateAccess(
+      { spaceId: r.spaceId, roomId: r.roomId, username: "Friend", role: "user" },
+      as(res.accessToken),
+    );
     expect((await linkRow(linkIdOf(other.accessToken)))?.createdBy).toBe(res.userId);
-    await expectCode(api().createSpace({ name: "mine" }, as(res.accessToken)), Code.PermissionDenied, "this access token is limited to one room");
+    await expectCode(
+      api().createSpace({ name: "mine" }, as(res.accessToken)),
+      Code.PermissionDenied,
+      "this access token is limited to one room",
+    );
   });
 
   it("a one-time link works once: the second redemption is failed_precondition and creates nobody", async () => {
@@ -286,8 +328,16 @@ describe("Redeem", () => {
     expect(lateClaims.expiresAt - lateClaims.issuedAt).toBeLessThanOrEqual(10_000);
     offset += 11_000;
     const guests = await guestCount();
-    await expectCode(access().redeem({ accessToken: once.accessToken }), Code.FailedPrecondition, "access link expired");
-    await expectCode(access().redeem({ accessToken: permanent.accessToken }), Code.FailedPrecondition, "access link expired");
+    await expectCode(
+      access().redeem({ accessToken: once.accessToken }),
+      Code.FailedPrecondition,
+      "access link expired",
+    );
+    await expectCode(
+      access().redeem({ accessToken: permanent.accessToken }),
+      Code.FailedPrecondition,
+      "access link expired",
+    );
     expect(await guestCount()).toBe(guests);
     expect((await linkRow(onceId))?.useCount).toBe(0);
   });

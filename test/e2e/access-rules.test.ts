@@ -43,14 +43,21 @@ describe("1. a private room in a public space is not open to the space's members
   it("a stranger who joins the public space: the private room gives nothing (RPC and seed 002 REST), JoinRoom refused; the public room works", async () => {
     const s = await scene(srv);
     const stranger = await createTestUser(srv);
-    await expectCode(api().joinRoom({ spaceId: s.spaceId, roomId: s.privateRoom }, as(stranger.token)), Code.PermissionDenied);
+    await expectCode(
+      api().joinRoom({ spaceId: s.spaceId, roomId: s.privateRoom }, as(stranger.token)),
+      Code.PermissionDenied,
+    );
     await api().joinSpace({ spaceId: s.spaceId }, as(stranger.token));
     expect(await grantedIn(stranger.token, s.privateRoom)).toEqual([]);
     const rest = await getRoomPermissionsRest(srv, s.privateRoom, credential.bearer(stranger.token));
     expect(rest.status).toBe(200);
-    const flags = (rest.body as { roomPermissions: { permissions: Record<string, boolean> } }).roomPermissions.permissions;
+    const flags = (rest.body as { roomPermissions: { permissions: Record<string, boolean> } }).roomPermissions
+      .permissions;
     expect(Object.values(flags).filter(Boolean)).toEqual([]);
-    await expectCode(api().joinRoom({ spaceId: s.spaceId, roomId: s.privateRoom }, as(stranger.token)), Code.PermissionDenied);
+    await expectCode(
+      api().joinRoom({ spaceId: s.spaceId, roomId: s.privateRoom }, as(stranger.token)),
+      Code.PermissionDenied,
+    );
     expect(await grantedIn(stranger.token, s.publicRoom)).toContain(P.PermissionCanSendMessagesInMainThread);
   });
 
@@ -60,7 +67,10 @@ describe("1. a private room in a public space is not open to the space's members
     expect(await grantedIn(s.spaceMod.token, s.privateRoom)).toEqual([]);
     // The owner created the private room and holds role_room_moderator there.
     expect(await grantedIn(s.owner.token, s.privateRoom)).toContain(P.PermissionChatMute);
-    await api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: s.spaceUser.userId, role: "role_room_user" }, as(s.owner.token));
+    await api().grantRole(
+      { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: s.spaceUser.userId, role: "role_room_user" },
+      as(s.owner.token),
+    );
     expect(await grantedIn(s.spaceUser.token, s.privateRoom)).toContain(P.PermissionCanSendMessagesInMainThread);
   });
 
@@ -68,13 +78,19 @@ describe("1. a private room in a public space is not open to the space's members
     const s = await scene(srv);
     const before = await rowCount(srv, auditLog);
     await expectCode(
-      moderationPrivateClient(srv).act({ action: PrivateAction.CHAT_MUTE, roomId: s.privateRoom, targetUserId: s.spaceUser.userId }, bearer(srv.apiKey)),
+      moderationPrivateClient(srv).act(
+        { action: PrivateAction.CHAT_MUTE, roomId: s.privateRoom, targetUserId: s.spaceUser.userId },
+        bearer(srv.apiKey),
+      ),
       Code.NotFound,
       /is not a member of room/,
     );
     expect(await rowCount(srv, auditLog)).toBe(before);
     // In the public room of the same space they are a member.
-    await moderationPrivateClient(srv).act({ action: PrivateAction.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceUser.userId }, bearer(srv.apiKey));
+    await moderationPrivateClient(srv).act(
+      { action: PrivateAction.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceUser.userId },
+      bearer(srv.apiKey),
+    );
   });
 
   it("seed 003's tenant-wide moderator reaches every room, private ones included", async () => {
@@ -90,23 +106,47 @@ describe("3. kick takes the room from every credential issued before it, logged-
       const s = await scene(srv);
       const users = spacesPrivateUsers();
       const username = `kicked-${via}-${Date.now()}`;
-      const { id: userId } = await users.createUser({ email: `${username}@example.test`, username, password: "correct-horse" }, bearer(srv.apiKey));
-      await api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: userId, role: "role_room_user" }, as(s.owner.token));
-      await api().grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: userId, role: "role_room_user" }, as(s.owner.token));
+      const { id: userId } = await users.createUser(
+        { email: `${username}@example.test`, username, password: "correct-horse" },
+        bearer(srv.apiKey),
+      );
+      await api().grantRole(
+        { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: userId, role: "role_room_user" },
+        as(s.owner.token),
+      );
+      await api().grantRole(
+        { spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: userId, role: "role_room_user" },
+        as(s.owner.token),
+      );
       const before = await login(username);
       const memberTok = await memberToken(srv, userId, s.privateRoom, [P.PermissionMessaging]);
       expect(await grantedIn(before.token, s.privateRoom)).toContain(P.PermissionCanSendMessagesInMainThread);
       tick();
       const action = via === "room_kick" ? PrivateAction.ROOM_KICK : PrivateAction.CHAT_KICK;
-      await moderationPrivateClient(srv).act({ action, roomId: s.privateRoom, targetUserId: userId }, bearer(srv.apiKey));
+      await moderationPrivateClient(srv).act(
+        { action, roomId: s.privateRoom, targetUserId: userId },
+        bearer(srv.apiKey),
+      );
       tick();
       // Bearer token (Connect and gRPC), the cookie on the seed 002 route, and the room member token.
-      await expectRoomAccessDenied(permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(before.token)), "removed", s.privateRoom);
+      await expectRoomAccessDenied(
+        permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(before.token)),
+        "removed",
+        s.privateRoom,
+      );
       const grpcPerms = permissionsViaGrpc();
-      await expectRoomAccessDenied(grpcPerms.getRoomPermissions({ roomId: s.privateRoom }, as(before.token)), "removed", s.privateRoom);
+      await expectRoomAccessDenied(
+        grpcPerms.getRoomPermissions({ roomId: s.privateRoom }, as(before.token)),
+        "removed",
+        s.privateRoom,
+      );
       const cookieRes = await getRoomPermissionsRest(srv, s.privateRoom, { cookie: before.cookie });
       expect(cookieRes.status).toBe(403);
-      await expectCode(tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).verify({ token: memberTok }, bearer(srv.apiKey)), Code.Unauthenticated, "token revoked");
+      await expectCode(
+        tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).verify({ token: memberTok }, bearer(srv.apiKey)),
+        Code.Unauthenticated,
+        "token revoked",
+      );
       // Other rooms keep working with the same credential.
       expect(await grantedIn(before.token, s.publicRoom)).toContain(P.PermissionCanSendMessagesInMainThread);
       // A fresh login lets them back: kick is a one-time removal, the role stays.
@@ -119,23 +159,38 @@ describe("3. kick takes the room from every credential issued before it, logged-
   it("the kicked credential cannot act in the room either (GrantRole, GenerateAccess, moderation)", async () => {
     const s = await scene(srv);
     const mod = await createTestUser(srv);
-    await api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: mod.userId, role: "role_room_moderator" }, as(s.owner.token));
+    await api().grantRole(
+      { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: mod.userId, role: "role_room_moderator" },
+      as(s.owner.token),
+    );
     tick();
-    await moderationPrivateClient(srv).act({ action: PrivateAction.ROOM_KICK, roomId: s.privateRoom, targetUserId: mod.userId }, bearer(srv.apiKey));
+    await moderationPrivateClient(srv).act(
+      { action: PrivateAction.ROOM_KICK, roomId: s.privateRoom, targetUserId: mod.userId },
+      bearer(srv.apiKey),
+    );
     tick();
     const target = await createTestUser(srv);
     await expectRoomAccessDenied(
-      api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: target.userId, role: "role_room_user" }, as(mod.token)),
+      api().grantRole(
+        { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: target.userId, role: "role_room_user" },
+        as(mod.token),
+      ),
       "removed",
       s.privateRoom,
     );
     await expectRoomAccessDenied(
-      api().generateAccess({ spaceId: s.spaceId, roomId: s.privateRoom, username: "Guest", role: "user" }, as(mod.token)),
+      api().generateAccess(
+        { spaceId: s.spaceId, roomId: s.privateRoom, username: "Guest", role: "user" },
+        as(mod.token),
+      ),
       "removed",
       s.privateRoom,
     );
     await expectRoomAccessDenied(
-      moderationClients(srv).connect.act({ action: Action.CHAT_MUTE, roomId: s.privateRoom, targetUserId: s.spaceUser.userId }, as(mod.token)),
+      moderationClients(srv).connect.act(
+        { action: Action.CHAT_MUTE, roomId: s.privateRoom, targetUserId: s.spaceUser.userId },
+        as(mod.token),
+      ),
       "removed",
       s.privateRoom,
     );
@@ -148,7 +203,12 @@ describe("4. a room block denies access: Verify and every end-user call refuse w
     const tok = await memberToken(srv, s.spaceUser.userId, s.publicRoom, [P.PermissionMessaging]);
     const start = clock();
     await moderationPrivateClient(srv).act(
-      { action: PrivateAction.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: s.spaceUser.userId, durationSeconds: 600 },
+      {
+        action: PrivateAction.ROOM_BLOCK,
+        roomId: s.publicRoom,
+        targetUserId: s.spaceUser.userId,
+        durationSeconds: 600,
+      },
       bearer(srv.apiKey),
     );
     const transports = [
@@ -157,17 +217,31 @@ describe("4. a room block denies access: Verify and every end-user call refuse w
       createGrpcTransport({ baseUrl: srv.baseUrl }),
     ];
     for (const t of transports) {
-      const err = await expectRoomAccessDenied(tokensClient(t).verify({ token: tok }, bearer(srv.apiKey)), "room_blocked", s.publicRoom);
+      const err = await expectRoomAccessDenied(
+        tokensClient(t).verify({ token: tok }, bearer(srv.apiKey)),
+        "room_blocked",
+        s.publicRoom,
+      );
       const until = err.findDetails(RoomAccessDeniedSchema)[0]!.until!;
       // Whole seconds of the block's end, within the call's own clock skew.
       expect(Number(until.seconds) * 1000).toBeGreaterThanOrEqual(start + 600_000 - 1000);
     }
     // End-user calls in that room: permissions, moderation, JoinRoom.
-    await expectRoomAccessDenied(permissionsClient(srv).getRoomPermissions({ roomId: s.publicRoom }, as(s.spaceUser.token)), "room_blocked", s.publicRoom);
-    await expectRoomAccessDenied(api().joinRoom({ spaceId: s.spaceId, roomId: s.publicRoom }, as(s.spaceUser.token)), "room_blocked", s.publicRoom);
+    await expectRoomAccessDenied(
+      permissionsClient(srv).getRoomPermissions({ roomId: s.publicRoom }, as(s.spaceUser.token)),
+      "room_blocked",
+      s.publicRoom,
+    );
+    await expectRoomAccessDenied(
+      api().joinRoom({ spaceId: s.spaceId, roomId: s.publicRoom }, as(s.spaceUser.token)),
+      "room_blocked",
+      s.publicRoom,
+    );
     expect((await getRoomPermissionsRest(srv, s.publicRoom, credential.bearer(s.spaceUser.token))).status).toBe(403);
     // Another room is unaffected.
-    expect(await grantedIn(s.spaceUser.token, await publicRoomOf(s.spaceId, s.owner.token))).toContain(P.PermissionCanSendNudge);
+    expect(await grantedIn(s.spaceUser.token, await publicRoomOf(s.spaceId, s.owner.token))).toContain(
+      P.PermissionCanSendNudge,
+    );
   });
 });
 
@@ -177,7 +251,10 @@ describe("5. hierarchy: nobody moderates or grants at or above their own rank", 
     const roomMod = await createTestUser(srv);
     const roomMod2 = await createTestUser(srv);
     for (const u of [roomMod, roomMod2]) {
-      await api().grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.userId, role: "role_room_moderator" }, as(s.owner.token));
+      await api().grantRole(
+        { spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.userId, role: "role_room_moderator" },
+        as(s.owner.token),
+      );
     }
     const { connect, grpc } = moderationClients(srv);
     const refused = async (p: Promise<unknown>) => expectCode(p, Code.PermissionDenied, /higher rank/);
@@ -185,19 +262,43 @@ describe("5. hierarchy: nobody moderates or grants at or above their own rank", 
     const modTok = await memberToken(srv, `tok-${Date.now()}`, s.publicRoom, [P.PermissionRoomBlock]);
     const writes = () => rowCount(srv, auditLog);
     const w = await writes();
-    await refused(connect.act({ action: Action.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: s.owner.userId }, as(roomMod.token)));
-    await refused(grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.owner.userId }, as(s.spaceMod.token)));
-    await refused(grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: roomMod2.userId }, as(roomMod.token)));
-    await refused(connect.act({ action: Action.ROOM_KICK, roomId: s.publicRoom, targetUserId: roomMod.userId }, as(roomMod.token)));
+    await refused(
+      connect.act({ action: Action.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: s.owner.userId }, as(roomMod.token)),
+    );
+    await refused(
+      grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.owner.userId }, as(s.spaceMod.token)),
+    );
+    await refused(
+      grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: roomMod2.userId }, as(roomMod.token)),
+    );
+    await refused(
+      connect.act({ action: Action.ROOM_KICK, roomId: s.publicRoom, targetUserId: roomMod.userId }, as(roomMod.token)),
+    );
     const tm = await createTestUser(srv, { tenantModerator: true });
-    await refused(connect.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceMod.userId }, as(tm.token)));
-    await refused(connect.act({ action: Action.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: roomMod.userId }, as(modTok)));
+    await refused(
+      connect.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceMod.userId }, as(tm.token)),
+    );
+    await refused(
+      connect.act({ action: Action.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: roomMod.userId }, as(modTok)),
+    );
     expect(await writes()).toBe(w);
     // Higher ranks may act on lower ones; the API key on anyone.
-    await grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: roomMod2.userId }, as(s.spaceMod.token));
-    await connect.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceUser.userId }, as(roomMod.token));
-    await connect.act({ action: Action.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: s.spaceUser.userId }, as(modTok));
-    await moderationPrivateClient(srv).act({ action: PrivateAction.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.owner.userId }, bearer(srv.apiKey));
+    await grpc.act(
+      { action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: roomMod2.userId },
+      as(s.spaceMod.token),
+    );
+    await connect.act(
+      { action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.spaceUser.userId },
+      as(roomMod.token),
+    );
+    await connect.act(
+      { action: Action.ROOM_BLOCK, roomId: s.publicRoom, targetUserId: s.spaceUser.userId },
+      as(modTok),
+    );
+    await moderationPrivateClient(srv).act(
+      { action: PrivateAction.CHAT_MUTE, roomId: s.publicRoom, targetUserId: s.owner.userId },
+      bearer(srv.apiKey),
+    );
   });
 
   it("GrantRole: nobody grants a role at or above their own, nor changes the role of an equal or higher member", async () => {
@@ -209,7 +310,11 @@ describe("5. hierarchy: nobody moderates or grants at or above their own rank", 
       api().grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: target, role }, as(by));
     await grant(s.owner.token, roomMod.userId, "role_room_moderator");
     const roleOf = async (u: string) =>
-      (await srv.app.db.get(sql`select role as "role" from room_members where room_id = ${s.publicRoom} and user_id = ${u}`))?.role;
+      (
+        await srv.app.db.get(
+          sql`select role as "role" from room_members where room_id = ${s.publicRoom} and user_id = ${u}`,
+        )
+      )?.role;
     await expectCode(grant(roomMod.token, member.userId, "role_room_moderator"), Code.PermissionDenied, /higher rank/);
     expect(await roleOf(member.userId)).toBeUndefined();
     await grant(roomMod.token, member.userId, "role_room_user");
@@ -223,7 +328,10 @@ describe("5. hierarchy: nobody moderates or grants at or above their own rank", 
     expect(await roleOf(member.userId)).toBe("role_room_moderator");
     await expectCode(grant(s.spaceMod.token, s.owner.userId, "role_room_user"), Code.PermissionDenied);
     // The API key may grant anything.
-    await spacesPrivateClient(srv).grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: other.userId, role: "role_room_user" }, bearer(srv.apiKey));
+    await spacesPrivateClient(srv).grantRole(
+      { spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: other.userId, role: "role_room_user" },
+      bearer(srv.apiKey),
+    );
     expect(await roleOf(other.userId)).toBe("role_room_user");
   });
 });
@@ -232,31 +340,61 @@ describe("6. one meaning of room moderator for GrantRole, GenerateAccess and mod
   it("a space moderator may grant, mute and generate links in a public room of the space; in a private room, none of them", async () => {
     const s = await scene(srv);
     const target = await createTestUser(srv);
-    await api().grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: target.userId, role: "role_room_user" }, as(s.spaceMod.token));
-    await moderationClients(srv).grpc.act({ action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: target.userId }, as(s.spaceMod.token));
-    const link = await api().generateAccess({ spaceId: s.spaceId, roomId: s.publicRoom, username: "Guest", role: "user" }, as(s.spaceMod.token));
+    await api().grantRole(
+      { spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: target.userId, role: "role_room_user" },
+      as(s.spaceMod.token),
+    );
+    await moderationClients(srv).grpc.act(
+      { action: Action.CHAT_MUTE, roomId: s.publicRoom, targetUserId: target.userId },
+      as(s.spaceMod.token),
+    );
+    const link = await api().generateAccess(
+      { spaceId: s.spaceId, roomId: s.publicRoom, username: "Guest", role: "user" },
+      as(s.spaceMod.token),
+    );
     expect(link.linkId).toMatch(/^[0-9a-f]{32}$/);
-    await api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: target.userId, role: "role_room_user" }, as(s.owner.token));
+    await api().grantRole(
+      { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: target.userId, role: "role_room_user" },
+      as(s.owner.token),
+    );
     await expectCode(
-      api().grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: target.userId, role: "role_room_user" }, as(s.spaceMod.token)),
+      api().grantRole(
+        { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: target.userId, role: "role_room_user" },
+        as(s.spaceMod.token),
+      ),
       Code.PermissionDenied,
     );
     await expectCode(
-      api().generateAccess({ spaceId: s.spaceId, roomId: s.privateRoom, username: "Guest", role: "user" }, as(s.spaceMod.token)),
+      api().generateAccess(
+        { spaceId: s.spaceId, roomId: s.privateRoom, username: "Guest", role: "user" },
+        as(s.spaceMod.token),
+      ),
       Code.PermissionDenied,
     );
     await expectCode(
-      moderationClients(srv).connect.act({ action: Action.CHAT_MUTE, roomId: s.privateRoom, targetUserId: target.userId }, as(s.spaceMod.token)),
+      moderationClients(srv).connect.act(
+        { action: Action.CHAT_MUTE, roomId: s.privateRoom, targetUserId: target.userId },
+        as(s.spaceMod.token),
+      ),
       Code.PermissionDenied,
     );
   });
 
   it("the space owner as such may not generate links (seed 001) in a room made by someone else; a tenant-wide moderator may, anywhere", async () => {
     const s = await scene(srv);
-    const { id: modsRoom } = await api().createRoom({ spaceId: s.spaceId, name: "Mods", isPublic: true }, as(s.spaceMod.token));
-    await expectCode(api().generateAccess({ spaceId: s.spaceId, roomId: modsRoom, username: "G", role: "user" }, as(s.owner.token)), Code.PermissionDenied);
+    const { id: modsRoom } = await api().createRoom(
+      { spaceId: s.spaceId, name: "Mods", isPublic: true },
+      as(s.spaceMod.token),
+    );
+    await expectCode(
+      api().generateAccess({ spaceId: s.spaceId, roomId: modsRoom, username: "G", role: "user" }, as(s.owner.token)),
+      Code.PermissionDenied,
+    );
     const tm = await createTestUser(srv, { tenantModerator: true });
-    await api().generateAccess({ spaceId: s.spaceId, roomId: s.privateRoom, username: "G", role: "user" }, as(tm.token));
+    await api().generateAccess(
+      { spaceId: s.spaceId, roomId: s.privateRoom, username: "G", role: "user" },
+      as(tm.token),
+    );
   });
 });
 
@@ -267,9 +405,24 @@ describe("8. an empty space_id is invalid_argument, writing nothing", () => {
     const grpcApi = spacesViaGrpc();
     const before = { audit: await rowCount(srv, auditLog), members: await rowCount(srv, roomMembers) };
     for (const client of [api(), grpcApi]) {
-      await expectCode(client.grantRole({ roomId: s.publicRoom, targetUserId: target.userId, role: "role_room_user" }, as(s.owner.token)), Code.InvalidArgument, "space_id: must not be empty");
-      await expectCode(client.joinRoom({ roomId: s.publicRoom }, as(target.token)), Code.InvalidArgument, "space_id: must not be empty");
-      await expectCode(client.generateAccess({ roomId: s.publicRoom, username: "G", role: "user" }, as(s.owner.token)), Code.InvalidArgument, "space_id: must not be empty");
+      await expectCode(
+        client.grantRole(
+          { roomId: s.publicRoom, targetUserId: target.userId, role: "role_room_user" },
+          as(s.owner.token),
+        ),
+        Code.InvalidArgument,
+        "space_id: must not be empty",
+      );
+      await expectCode(
+        client.joinRoom({ roomId: s.publicRoom }, as(target.token)),
+        Code.InvalidArgument,
+        "space_id: must not be empty",
+      );
+      await expectCode(
+        client.generateAccess({ roomId: s.publicRoom, username: "G", role: "user" }, as(s.owner.token)),
+        Code.InvalidArgument,
+        "space_id: must not be empty",
+      );
     }
     expect({ audit: await rowCount(srv, auditLog), members: await rowCount(srv, roomMembers) }).toEqual(before);
   });
@@ -281,7 +434,10 @@ describe("15. every change is audited with its actor", () => {
     const { id: spaceId } = await api().createSpace({ name: "Audited", isPublic: false }, as(owner.token));
     const { id: roomId } = await api().createRoom({ spaceId, name: "R", isPublic: false }, as(owner.token));
     const { id: inviteId } = await api().createInvite({ spaceId, role: "role_space_user" }, as(owner.token));
-    const link = await api().generateAccess({ spaceId, roomId, username: "Guest", role: "user", isPermanent: true }, as(owner.token));
+    const link = await api().generateAccess(
+      { spaceId, roomId, username: "Guest", role: "user", isPermanent: true },
+      as(owner.token),
+    );
     const redeemed = await accessClient(srv).redeem({ accessToken: link.accessToken });
     const entries = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 50 });
     const find = (action: string, target: string) => entries.find((e) => e.action === action && e.target === target);

@@ -25,7 +25,12 @@ afterAll(async () => {
 /** `roomgate <args>` against the test server's store, as an operator runs it. */
 async function cli(...args: string[]): Promise<string> {
   const url = srv.app.config.databaseUrl;
-  const env = { ...process.env, ROOMGATE_DATA_DIR: srv.dataDir, LOG_LEVEL: "silent", ...(url === undefined ? {} : { ROOMGATE_DATABASE_URL: url }) };
+  const env = {
+    ...process.env,
+    ROOMGATE_DATA_DIR: srv.dataDir,
+    LOG_LEVEL: "silent",
+    ...(url === undefined ? {} : { ROOMGATE_DATABASE_URL: url }),
+  };
   return (await promisify(execFile)(process.execPath, [...ROOMGATE_CLI, ...args], { env })).stdout;
 }
 
@@ -35,7 +40,8 @@ describe("a remembered API key", () => {
     const json = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
     const grpc = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
     // Remembered: several calls over both protocols open with it.
-    for (const c of [json, grpc, json, grpc]) await c.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key);
+    for (const c of [json, grpc, json, grpc])
+      await c.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key);
     const keyId = (await srv.app.tenants.listApiKeys(srv.otherTenantId))[0]!.id;
 
     // The feed applies the revocation in one hook: the key forgotten, then
@@ -53,11 +59,21 @@ describe("a remembered API key", () => {
     })();
     await new Promise((r) => setTimeout(r, 200));
     expect(await cli("api-keys", "revoke", keyId)).toContain(`revoked API key ${keyId}`);
-    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe("Unauthenticated");
+    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe(
+      "Unauthenticated",
+    );
 
     const before = await rowCount(srv, grants);
-    await expectCode(json.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key), Code.Unauthenticated, "invalid API key");
-    await expectCode(grpc.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key), Code.Unauthenticated, "invalid API key");
+    await expectCode(
+      json.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key),
+      Code.Unauthenticated,
+      "invalid API key",
+    );
+    await expectCode(
+      grpc.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key),
+      Code.Unauthenticated,
+      "invalid API key",
+    );
     await expectCode(grpc.verify({ token: "x" }, key), Code.Unauthenticated, "invalid API key");
     const rest = await fetch(`${srv.baseUrl}/consumer/api/v1/user?auth=${encodeURIComponent(srv.otherKey)}`, {
       method: "POST",

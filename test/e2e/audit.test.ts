@@ -55,21 +55,39 @@ describe("what the audit log records", () => {
     const { tokenId } = await tokens().verify({ token: issued[0]! }, bearer(srv.apiKey));
     const [e, ...more] = await list({ roomId, action: "token.issue" });
     expect(more).toEqual([]);
-    expect([e!.actor, e!.roomId, e!.targetUserId, e!.target, timestampMs(e!.time!)]).toEqual([keyActor, roomId, "ann", tokenId, now]);
+    expect([e!.actor, e!.roomId, e!.targetUserId, e!.target, timestampMs(e!.time!)]).toEqual([
+      keyActor,
+      roomId,
+      "ann",
+      tokenId,
+      now,
+    ]);
     expect(detail(e!)).toEqual({ permissions: [Permission.PermissionChatMute], expiresAt: now + 86_400_000 });
   });
 
   it("token issue: a Create of several is ONE token.issue entry naming every grant, in argument order", async () => {
     const roomId = freshRoom();
     tick();
-    const args = ["ann", "ben", "cat"].map((userId) => ({ userId, roomId, permissions: [Permission.PermissionChatMute] }));
+    const args = ["ann", "ben", "cat"].map((userId) => ({
+      userId,
+      roomId,
+      permissions: [Permission.PermissionChatMute],
+    }));
     const { tokens: issued } = await tokens().create({ arguments: args }, bearer(srv.apiKey));
-    const ids = await Promise.all(issued.map(async (t) => (await tokens().verify({ token: t }, bearer(srv.apiKey))).tokenId));
+    const ids = await Promise.all(
+      issued.map(async (t) => (await tokens().verify({ token: t }, bearer(srv.apiKey))).tokenId),
+    );
     const entries = await list({ roomId, action: "token.issue" });
     expect(entries).toHaveLength(1);
     const e = entries[0]!;
     // One room for all: the room column keeps it; several users: none is "the" user.
-    expect([e.actor, e.roomId, e.targetUserId, e.target, timestampMs(e.time!)]).toEqual([keyActor, roomId, "", "", now]);
+    expect([e.actor, e.roomId, e.targetUserId, e.target, timestampMs(e.time!)]).toEqual([
+      keyActor,
+      roomId,
+      "",
+      "",
+      now,
+    ]);
     expect(detail(e)).toEqual({
       grants: ["ann", "ben", "cat"].map((userId, i) => ({
         tokenId: ids[i],
@@ -83,7 +101,10 @@ describe("what the audit log records", () => {
 
   it("role grant: backend GrantRole and seed 003 users are role.grant, with the role and what it replaced", async () => {
     const roomId = freshRoom();
-    await tokens().create({ arguments: [{ userId: "x", roomId, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+    await tokens().create(
+      { arguments: [{ userId: "x", roomId, permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
     const user = await createTestUser(srv);
     const grants = createClient(SpacesPrivate, grpc());
     tick();
@@ -91,13 +112,25 @@ describe("what the audit log records", () => {
     tick();
     await grants.grantRole({ roomId, targetUserId: user.userId, role: "role_room_moderator" }, bearer(srv.apiKey));
     const [second, first] = await list({ roomId, action: "role.grant" });
-    expect([first!.actor, first!.targetUserId, detail(first!).role, detail(first!).previousRole]).toEqual([keyActor, user.userId, "role_room_user", undefined]);
-    expect([second!.actor, detail(second!).role, detail(second!).previousRole]).toEqual([keyActor, "role_room_moderator", "role_room_user"]);
+    expect([first!.actor, first!.targetUserId, detail(first!).role, detail(first!).previousRole]).toEqual([
+      keyActor,
+      user.userId,
+      "role_room_user",
+      undefined,
+    ]);
+    expect([second!.actor, detail(second!).role, detail(second!).previousRole]).toEqual([
+      keyActor,
+      "role_room_moderator",
+      "role_room_user",
+    ]);
     expect(timestampMs(second!.time!) - timestampMs(first!.time!)).toBe(1_000);
 
     const consumers = createClient(ConsumerPrivate, grpc());
     const chatRoom = freshRoom();
-    const mod = await consumers.createUser({ username: `mod-${chatRoom}`, chatRoom, isModerator: true }, bearer(srv.apiKey));
+    const mod = await consumers.createUser(
+      { username: `mod-${chatRoom}`, chatRoom, isModerator: true },
+      bearer(srv.apiKey),
+    );
     const [c] = await list({ roomId: chatRoom, action: "role.grant" });
     expect([c!.actor, c!.targetUserId, detail(c!).role]).toEqual([keyActor, mod.userId, "consumer_room_moderator"]);
   });
@@ -108,13 +141,23 @@ describe("what the audit log records", () => {
     const spaces = spacesClient(srv);
     const { id: spaceId } = await spaces.createSpace({ name: "Grants", isPublic: false }, as(owner.token));
     const { id: roomId } = await spaces.createRoom({ spaceId, name: "Room" }, as(owner.token));
-    await spaces.grantRole({ spaceId, roomId, targetUserId: member.userId, role: "role_room_moderator" }, as(owner.token));
+    await spaces.grantRole(
+      { spaceId, roomId, targetUserId: member.userId, role: "role_room_moderator" },
+      as(owner.token),
+    );
     const [g] = await list({ roomId, action: "role.grant" });
-    expect([g!.actor, g!.targetUserId, detail(g!).role]).toEqual([`user:${owner.userId}`, member.userId, "role_room_moderator"]);
+    expect([g!.actor, g!.targetUserId, detail(g!).role]).toEqual([
+      `user:${owner.userId}`,
+      member.userId,
+      "role_room_moderator",
+    ]);
 
     const consumers = createClient(ConsumerPrivate, grpc());
     const uui = `tenant-mod-${Date.now()}`;
-    const mod = await consumers.createUser({ username: uui, isModerator: true, uniqueUserIdentifier: uui }, bearer(srv.apiKey));
+    const mod = await consumers.createUser(
+      { username: uui, isModerator: true, uniqueUserIdentifier: uui },
+      bearer(srv.apiKey),
+    );
     await consumers.createUser({ uniqueUserIdentifier: uui, isModerator: true }, bearer(srv.apiKey)); // no change: nothing recorded
     await consumers.createUser({ uniqueUserIdentifier: uui, isModerator: false }, bearer(srv.apiKey));
     const entries = await list({ userId: mod.userId });
@@ -138,8 +181,16 @@ describe("what the audit log records", () => {
     const link = await spaces.generateAccess({ spaceId, roomId, username: "Guest", role: "user" }, as(owner.token));
     const guest = await accessClient(srv).redeem({ accessToken: link.accessToken });
     // A refused write records nothing: the used invite, a second redemption of a one-time link.
-    await expectCode(spaces.activateInvite({ spaceId, inviteId }, as(walkIn.token)), Code.FailedPrecondition, "invite already used");
-    await expectCode(accessClient(srv).redeem({ accessToken: link.accessToken }), Code.FailedPrecondition, "access link already used");
+    await expectCode(
+      spaces.activateInvite({ spaceId, inviteId }, as(walkIn.token)),
+      Code.FailedPrecondition,
+      "invite already used",
+    );
+    await expectCode(
+      accessClient(srv).redeem({ accessToken: link.accessToken }),
+      Code.FailedPrecondition,
+      "access link already used",
+    );
 
     const joins = await list({ action: "member.join", since: timestampFromMs(now) });
     const byUser = new Map(joins.map((e) => [e.targetUserId, e]));
@@ -151,15 +202,28 @@ describe("what the audit log records", () => {
       { role: "role_space_moderator", via: "invite", spaceId },
     ]);
     const pub = byUser.get(walkIn.userId)!;
-    expect([pub.actor, pub.roomId, detail(pub).role, detail(pub).via]).toEqual([`user:${walkIn.userId}`, roomId, "role_room_user", "public"]);
+    expect([pub.actor, pub.roomId, detail(pub).role, detail(pub).via]).toEqual([
+      `user:${walkIn.userId}`,
+      roomId,
+      "role_room_user",
+      "public",
+    ]);
     const g = byUser.get(guest.userId)!;
-    expect([g.actor, g.roomId, detail(g).role, detail(g).via]).toEqual([`user:${guest.userId}`, roomId, "user", "access_link"]);
+    expect([g.actor, g.roomId, detail(g).role, detail(g).via]).toEqual([
+      `user:${guest.userId}`,
+      roomId,
+      "user",
+      "access_link",
+    ]);
     expect(joins).toHaveLength(3);
   });
 
   it("revocation: RevokeUser, RevokeRoom and Revoke are audited with actor, reason and target", async () => {
     const roomId = freshRoom();
-    const { tokens: issued } = await tokens().create({ arguments: [{ userId: "dan", roomId, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+    const { tokens: issued } = await tokens().create(
+      { arguments: [{ userId: "dan", roomId, permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
     const { tokenId } = await tokens().verify({ token: issued[0]! }, bearer(srv.apiKey));
     tick();
     await tokens().revoke({ tokenId, reason: "leaked" }, bearer(srv.apiKey));
@@ -183,12 +247,21 @@ describe("filters", () => {
   let t3 = 0;
   beforeAll(async () => {
     t1 = tick(60_000);
-    await tokens().create({ arguments: [{ userId: "fay", roomId: roomA, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+    await tokens().create(
+      { arguments: [{ userId: "fay", roomId: roomA, permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
     t2 = tick(60_000);
-    await tokens().create({ arguments: [{ userId: "gus", roomId: roomA, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+    await tokens().create(
+      { arguments: [{ userId: "gus", roomId: roomA, permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
     await tokens().revokeUser({ userId: "fay", roomId: roomB, reason: "" }, bearer(srv.apiKey));
     t3 = tick(60_000);
-    await tokens().create({ arguments: [{ userId: "fay", roomId: roomB, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+    await tokens().create(
+      { arguments: [{ userId: "fay", roomId: roomB, permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
   });
 
   it("by room", async () => {
@@ -217,7 +290,11 @@ describe("filters", () => {
     expect(at(await list({ since: timestampFromMs(t3) }))).toEqual([t3]);
     expect(at(await list({ until: timestampFromMs(t2), since: timestampFromMs(t1) }))).toEqual([t1]);
     expect(await list({ since: timestampFromMs(t3 + 1) })).toEqual([]);
-    await expectCode(audit().list({ since: timestampFromMs(t3), until: timestampFromMs(t2) }, bearer(srv.apiKey)), Code.InvalidArgument, /until/);
+    await expectCode(
+      audit().list({ since: timestampFromMs(t3), until: timestampFromMs(t2) }, bearer(srv.apiKey)),
+      Code.InvalidArgument,
+      /until/,
+    );
   });
 
   it("a batch entry is found by each of its rooms and users, by action and time, and by nothing else", async () => {
@@ -231,24 +308,45 @@ describe("filters", () => {
     await tokens().create({ arguments: args }, bearer(srv.apiKey));
     tick();
     // Several rooms and users: both columns empty, the filters find it by any of them.
-    const ids = async (req: ListRequestInit) => (await list(req)).filter((e) => timestampMs(e.time!) === at).map((e) => [e.roomId, e.targetUserId]);
-    for (const filter of [{ roomId: r1 }, { roomId: r2 }, { userId: "Batch-Hal" }, { userId: "batch-ivy" }, { userId: "batch-ivy", roomId: r1 }]) {
+    const ids = async (req: ListRequestInit) =>
+      (await list(req)).filter((e) => timestampMs(e.time!) === at).map((e) => [e.roomId, e.targetUserId]);
+    for (const filter of [
+      { roomId: r1 },
+      { roomId: r2 },
+      { userId: "Batch-Hal" },
+      { userId: "batch-ivy" },
+      { userId: "batch-ivy", roomId: r1 },
+    ]) {
       expect(await ids({ ...filter, action: "token.issue" })).toEqual([["", ""]]);
     }
     expect(await ids({ since: timestampFromMs(at), until: timestampFromMs(at + 1) })).toEqual([["", ""]]);
     // Exact and case-sensitive: no prefix, no other case, no other tenant.
-    for (const filter of [{ userId: "batch-hal" }, { userId: "Batch-Ha" }, { userId: "atch-ivy" }, { roomId: r1.slice(0, -1) }, { action: "token.revoke_user", roomId: r1 }]) {
+    for (const filter of [
+      { userId: "batch-hal" },
+      { userId: "Batch-Ha" },
+      { userId: "atch-ivy" },
+      { roomId: r1.slice(0, -1) },
+      { action: "token.revoke_user", roomId: r1 },
+    ]) {
       expect(await ids(filter)).toEqual([]);
     }
     expect((await list({ userId: "Batch-Hal" }, srv.otherKey)).length).toBe(0);
     // One room, several users: the room column holds it, the user filter still finds it.
     const r3 = freshRoom();
     const at3 = tick();
-    await tokens().create({ arguments: ["jo", "kit"].map((userId) => ({ userId, roomId: r3, permissions: [Permission.PermissionChat] })) }, bearer(srv.apiKey));
-    expect((await list({ userId: "kit" })).filter((e) => timestampMs(e.time!) === at3).map((e) => e.roomId)).toEqual([r3]);
+    await tokens().create(
+      { arguments: ["jo", "kit"].map((userId) => ({ userId, roomId: r3, permissions: [Permission.PermissionChat] })) },
+      bearer(srv.apiKey),
+    );
+    expect((await list({ userId: "kit" })).filter((e) => timestampMs(e.time!) === at3).map((e) => e.roomId)).toEqual([
+      r3,
+    ]);
     // One user, several rooms: the user column holds it.
     const at4 = tick();
-    await tokens().create({ arguments: [r1, r3].map((roomId) => ({ userId: "lea", roomId, permissions: [Permission.PermissionChat] })) }, bearer(srv.apiKey));
+    await tokens().create(
+      { arguments: [r1, r3].map((roomId) => ({ userId: "lea", roomId, permissions: [Permission.PermissionChat] })) },
+      bearer(srv.apiKey),
+    );
     const [lea] = await list({ roomId: r3, userId: "lea" });
     expect([lea!.targetUserId, lea!.roomId, timestampMs(lea!.time!)]).toEqual(["lea", "", at4]);
   });
@@ -258,7 +356,10 @@ describe("pagination", () => {
   it("page_size 2 walks every entry exactly once, newest first, and the last page has no token", async () => {
     tick();
     for (let i = 0; i < 7; i++) {
-      await tokens().create({ arguments: [{ userId: `page-${i}`, roomId: "paged-room", permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+      await tokens().create(
+        { arguments: [{ userId: `page-${i}`, roomId: "paged-room", permissions: [Permission.PermissionChat] }] },
+        bearer(srv.apiKey),
+      );
     }
     for (const filter of [{ roomId: "paged-room" }, {}]) {
       const all = await list(filter);
@@ -290,9 +391,15 @@ describe("pagination", () => {
     const c = await audit().list({ roomId: "paged-room", pageToken: b.nextPageToken }, bearer(srv.apiKey));
     expect(c.entries.map((e) => e.targetUserId)).toEqual(["page-0"]);
     for (let i = 0; i < 50; i++) {
-      await tokens().create({ arguments: [{ userId: `fifty-${i}`, roomId: "fifty-room", permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+      await tokens().create(
+        { arguments: [{ userId: `fifty-${i}`, roomId: "fifty-room", permissions: [Permission.PermissionChat] }] },
+        bearer(srv.apiKey),
+      );
     }
-    await tokens().create({ arguments: [{ userId: "one-more", roomId: "fifty-room", permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+    await tokens().create(
+      { arguments: [{ userId: "one-more", roomId: "fifty-room", permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
     const d = await audit().list({ roomId: "fifty-room" }, bearer(srv.apiKey));
     expect(d.entries).toHaveLength(50);
     expect(d.nextPageToken).not.toBe("");
@@ -300,7 +407,15 @@ describe("pagination", () => {
 
   it("a malformed page_token and page_size 501 are invalid_argument", async () => {
     const call = (req: ListRequestInit) => audit().list(req, bearer(srv.apiKey));
-    for (const pageToken of ["!!!", "not a token", "AAAA", "AAAAAAAAAAA=", "AAAAAAAAAAA", "_________w", "x".repeat(20)]) {
+    for (const pageToken of [
+      "!!!",
+      "not a token",
+      "AAAA",
+      "AAAAAAAAAAA=",
+      "AAAAAAAAAAA",
+      "_________w",
+      "x".repeat(20),
+    ]) {
       await expectCode(call({ pageToken }), Code.InvalidArgument, /page_token/);
     }
     await expectCode(call({ pageSize: 501 }), Code.InvalidArgument, /page_size/);
@@ -310,8 +425,14 @@ describe("pagination", () => {
 
 describe("isolation and credentials", () => {
   it("another tenant sees none of our entries, and we none of theirs", async () => {
-    await tokens().create({ arguments: [{ userId: "own", roomId: "shared-room-id", permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
-    await tokens().create({ arguments: [{ userId: "theirs", roomId: "shared-room-id", permissions: [Permission.PermissionChat] }] }, bearer(srv.otherKey));
+    await tokens().create(
+      { arguments: [{ userId: "own", roomId: "shared-room-id", permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
+    await tokens().create(
+      { arguments: [{ userId: "theirs", roomId: "shared-room-id", permissions: [Permission.PermissionChat] }] },
+      bearer(srv.otherKey),
+    );
     const ours = await list({});
     const theirs = await list({}, srv.otherKey);
     expect(theirs.map((e) => e.targetUserId)).toEqual(["theirs"]);
@@ -320,7 +441,11 @@ describe("isolation and credentials", () => {
     expect(await list({ roomId: "paged-room" }, srv.otherKey)).toEqual([]);
     // Our cursor used by them stays in their log.
     const page = await audit().list({ pageSize: 1 }, bearer(srv.apiKey));
-    expect((await audit().list({ pageToken: page.nextPageToken }, bearer(srv.otherKey))).entries.every((e) => e.targetUserId === "theirs")).toBe(true);
+    expect(
+      (await audit().list({ pageToken: page.nextPageToken }, bearer(srv.otherKey))).entries.every(
+        (e) => e.targetUserId === "theirs",
+      ),
+    ).toBe(true);
   });
 
   it("a missing or wrong API key is unauthenticated", async () => {

@@ -40,7 +40,9 @@ async function writesNothing(fn: () => Promise<unknown>): Promise<void> {
 
 /** Create with one argument over the binary client, expecting `code` and `message`. */
 async function createFails(args: ArgInit[], code: Code, message: string | RegExp): Promise<void> {
-  await writesNothing(() => expectCode(binary.create({ arguments: args.map(toArgument) }, bearer(srv.apiKey)), code, message));
+  await writesNothing(() =>
+    expectCode(binary.create({ arguments: args.map(toArgument) }, bearer(srv.apiKey)), code, message),
+  );
 }
 
 /** A Connect unary error read off the wire: HTTP status and the JSON error body. */
@@ -59,7 +61,10 @@ async function rawCreateError(
 describe("Create: JSON that the parser must refuse (nothing silently dropped)", () => {
   it("a misspelled field (usr_id) is invalid_argument", async () => {
     await writesNothing(async () => {
-      const e = await rawCreateError(JSON.stringify({ arguments: [{ usr_id: "u", room_id: "r", permissions: ["PermissionRoomKick"] }] }), "application/json");
+      const e = await rawCreateError(
+        JSON.stringify({ arguments: [{ usr_id: "u", room_id: "r", permissions: ["PermissionRoomKick"] }] }),
+        "application/json",
+      );
       expect(e).toMatchObject({ status: 400, code: "invalid_argument" });
       expect(e.message).toMatch(/"usr_id" is unknown/);
     });
@@ -67,7 +72,10 @@ describe("Create: JSON that the parser must refuse (nothing silently dropped)", 
 
   it("an unknown top-level field is invalid_argument", async () => {
     await writesNothing(async () => {
-      const e = await rawCreateError(JSON.stringify({ arguments: [{ user_id: "u", room_id: "r" }], argument: [] }), "application/json");
+      const e = await rawCreateError(
+        JSON.stringify({ arguments: [{ user_id: "u", room_id: "r" }], argument: [] }),
+        "application/json",
+      );
       expect(e).toMatchObject({ status: 400, code: "invalid_argument" });
       expect(e.message).toMatch(/"argument" is unknown/);
     });
@@ -75,7 +83,10 @@ describe("Create: JSON that the parser must refuse (nothing silently dropped)", 
 
   it("a misspelled permission name (PermissionRoomKik) is invalid_argument", async () => {
     await writesNothing(async () => {
-      const e = await rawCreateError(JSON.stringify({ arguments: [{ user_id: "u", room_id: "r", permissions: ["PermissionRoomKik"] }] }), "application/json");
+      const e = await rawCreateError(
+        JSON.stringify({ arguments: [{ user_id: "u", room_id: "r", permissions: ["PermissionRoomKik"] }] }),
+        "application/json",
+      );
       expect(e).toMatchObject({ status: 400, code: "invalid_argument" });
       expect(e.message).toMatch(/PermissionRoomKik/);
     });
@@ -83,8 +94,15 @@ describe("Create: JSON that the parser must refuse (nothing silently dropped)", 
 
   it.each([["PermissionUnspecified"], [0]])("permission %j is invalid_argument", async (p) => {
     await writesNothing(async () => {
-      const e = await rawCreateError(JSON.stringify({ arguments: [{ user_id: "u", room_id: "r", permissions: ["PermissionRoomKick", p] }] }), "application/json");
-      expect(e).toEqual({ status: 400, code: "invalid_argument", message: "arguments[0].permissions[1]: unknown permission 0" });
+      const e = await rawCreateError(
+        JSON.stringify({ arguments: [{ user_id: "u", room_id: "r", permissions: ["PermissionRoomKick", p] }] }),
+        "application/json",
+      );
+      expect(e).toEqual({
+        status: 400,
+        code: "invalid_argument",
+        message: "arguments[0].permissions[1]: unknown permission 0",
+      });
     });
   });
 
@@ -98,43 +116,81 @@ describe("Create: JSON that the parser must refuse (nothing silently dropped)", 
 
 describe("Create: argument rules", () => {
   it("an unknown permission number (999) over binary is invalid_argument", async () => {
-    await createFails([validArgument(0, { permissions: [999] })], Code.InvalidArgument, "arguments[0].permissions[0]: unknown permission 999");
+    await createFails(
+      [validArgument(0, { permissions: [999] })],
+      Code.InvalidArgument,
+      "arguments[0].permissions[0]: unknown permission 999",
+    );
   });
 
   it("PermissionUnspecified (0) over binary is invalid_argument", async () => {
-    await createFails([validArgument(0, { permissions: [0] })], Code.InvalidArgument, "arguments[0].permissions[0]: unknown permission 0");
+    await createFails(
+      [validArgument(0, { permissions: [0] })],
+      Code.InvalidArgument,
+      "arguments[0].permissions[0]: unknown permission 0",
+    );
   });
 
   it("an empty user_id is invalid_argument", async () => {
-    await createFails([validArgument(0, { userId: "" })], Code.InvalidArgument, "arguments[0].user_id: must not be empty");
+    await createFails(
+      [validArgument(0, { userId: "" })],
+      Code.InvalidArgument,
+      "arguments[0].user_id: must not be empty",
+    );
   });
 
   it("an empty room_id is invalid_argument", async () => {
-    await createFails([validArgument(0, { roomId: "" })], Code.InvalidArgument, "arguments[0].room_id: must not be empty");
+    await createFails(
+      [validArgument(0, { roomId: "" })],
+      Code.InvalidArgument,
+      "arguments[0].room_id: must not be empty",
+    );
   });
 
   it("a user_id over 256 bytes is invalid_argument, counted in UTF-8 bytes", async () => {
-    await createFails([validArgument(0, { userId: "u".repeat(257) })], Code.InvalidArgument, "arguments[0].user_id: longer than 256 bytes");
+    await createFails(
+      [validArgument(0, { userId: "u".repeat(257) })],
+      Code.InvalidArgument,
+      "arguments[0].user_id: longer than 256 bytes",
+    );
     // 129 characters, 258 bytes.
-    await createFails([validArgument(0, { userId: "é".repeat(129) })], Code.InvalidArgument, "arguments[0].user_id: longer than 256 bytes");
+    await createFails(
+      [validArgument(0, { userId: "é".repeat(129) })],
+      Code.InvalidArgument,
+      "arguments[0].user_id: longer than 256 bytes",
+    );
   });
 
   it("a user_id of exactly 256 bytes is accepted (boundary)", async () => {
     const before = await srv.app.grants.countGrants();
-    const { tokens } = await binary.create({ arguments: [toArgument(validArgument(0, { userId: "é".repeat(128) }))] }, bearer(srv.apiKey));
+    const { tokens } = await binary.create(
+      { arguments: [toArgument(validArgument(0, { userId: "é".repeat(128) }))] },
+      bearer(srv.apiKey),
+    );
     expect(tokens).toHaveLength(1);
     expect(await srv.app.grants.countGrants()).toBe(before + 1);
   });
 
-  it.each([["\u0007"], ["\n"], ["\u0000"], ["\u007f"]])("a control character %j in room_id is invalid_argument", async (c) => {
-    await createFails([validArgument(0, { roomId: `room${c}1` })], Code.InvalidArgument, "arguments[0].room_id: must not contain control characters");
-  });
+  it.each([["\u0007"], ["\n"], ["\u0000"], ["\u007f"]])(
+    "a control character %j in room_id is invalid_argument",
+    async (c) => {
+      await createFails(
+        [validArgument(0, { roomId: `room${c}1` })],
+        Code.InvalidArgument,
+        "arguments[0].room_id: must not contain control characters",
+      );
+    },
+  );
 
   it("no arguments is invalid_argument", async () => {
     await createFails([], Code.InvalidArgument, "arguments: at least one argument is required");
     await writesNothing(async () => {
       const e = await rawCreateError("{}", "application/json");
-      expect(e).toEqual({ status: 400, code: "invalid_argument", message: "arguments: at least one argument is required" });
+      expect(e).toEqual({
+        status: 400,
+        code: "invalid_argument",
+        message: "arguments: at least one argument is required",
+      });
     });
   });
 
@@ -179,7 +235,10 @@ describe("Create: argument rules", () => {
   });
 
   it("ttl_seconds of exactly 30 days is accepted (boundary)", async () => {
-    const { tokens } = await binary.create({ arguments: [toArgument(validArgument(0, { ttlSeconds: 30 * 86_400 }))] }, bearer(srv.apiKey));
+    const { tokens } = await binary.create(
+      { arguments: [toArgument(validArgument(0, { ttlSeconds: 30 * 86_400 }))] },
+      bearer(srv.apiKey),
+    );
     const v = await binary.verify({ token: tokens[0]! }, bearer(srv.apiKey));
     expect(Number(v.expiresAt!.seconds - v.issuedAt!.seconds)).toBe(30 * 86_400);
   });
@@ -207,14 +266,20 @@ describe("Create: binary requests with unknown fields", () => {
       expect(e).toEqual({ status: 400, code: "invalid_argument", message: "unknown field in request" });
     });
     // Control: the same bytes without the extra field are accepted.
-    const ok = await postRaw(srv.baseUrl, "Create", valid, { "content-type": "application/proto", authorization: `Bearer ${srv.apiKey}` });
+    const ok = await postRaw(srv.baseUrl, "Create", valid, {
+      "content-type": "application/proto",
+      authorization: `Bearer ${srv.apiKey}`,
+    });
     expect(ok.status).toBe(200);
   });
 
   it("an unknown field nested in an argument is invalid_argument and names where", async () => {
     const arg = toArgument(validArgument(0));
     arg.$unknown = [{ no: 500, wireType: WireType.Varint, data: new Uint8Array([1]) }];
-    const bytes = toBinary(CreateRequestSchema, create(CreateRequestSchema, { arguments: [toArgument(validArgument(1)), arg] }));
+    const bytes = toBinary(
+      CreateRequestSchema,
+      create(CreateRequestSchema, { arguments: [toArgument(validArgument(1)), arg] }),
+    );
     await writesNothing(async () => {
       const e = await rawCreateError(bytes, "application/proto");
       expect(e).toEqual({ status: 400, code: "invalid_argument", message: "unknown field in request at arguments[1]" });
@@ -238,9 +303,15 @@ describe("Create: credentials", () => {
   it("a missing Authorization header is unauthenticated", async () => {
     await writesNothing(async () => {
       const e = await rawCreateError(body, "application/json", {});
-      expect(e).toEqual({ status: 401, code: "unauthenticated", message: "missing API key: send Authorization: Bearer <key>" });
+      expect(e).toEqual({
+        status: 401,
+        code: "unauthenticated",
+        message: "missing API key: send Authorization: Bearer <key>",
+      });
     });
-    await writesNothing(() => expectCode(json.create({ arguments: [toArgument(validArgument())] }), Code.Unauthenticated));
+    await writesNothing(() =>
+      expectCode(json.create({ arguments: [toArgument(validArgument())] }), Code.Unauthenticated),
+    );
   });
 
   it("a wrong key is unauthenticated", async () => {
@@ -248,14 +319,24 @@ describe("Create: credentials", () => {
       const e = await rawCreateError(body, "application/json", { authorization: `Bearer ${srv.apiKey}x` });
       expect(e).toEqual({ status: 401, code: "unauthenticated", message: "invalid API key" });
     });
-    await writesNothing(() => expectCode(json.create({ arguments: [toArgument(validArgument())] }, bearer("rgk_0000000000000000_" + "A".repeat(43))), Code.Unauthenticated, "invalid API key"));
+    await writesNothing(() =>
+      expectCode(
+        json.create({ arguments: [toArgument(validArgument())] }, bearer("rgk_0000000000000000_" + "A".repeat(43))),
+        Code.Unauthenticated,
+        "invalid API key",
+      ),
+    );
   });
 
   it("Authorization: Basic is unauthenticated", async () => {
     await writesNothing(async () => {
       const basic = Buffer.from(`user:${srv.apiKey}`).toString("base64");
       const e = await rawCreateError(body, "application/json", { authorization: `Basic ${basic}` });
-      expect(e).toEqual({ status: 401, code: "unauthenticated", message: "malformed Authorization header: expected Bearer <key>" });
+      expect(e).toEqual({
+        status: 401,
+        code: "unauthenticated",
+        message: "malformed Authorization header: expected Bearer <key>",
+      });
     });
   });
 
@@ -279,13 +360,20 @@ describe("Create: request size limit (ROOMGATE_READ_MAX_BYTES=2048)", () => {
   it("a body over the limit is resource_exhausted and writes nothing", async () => {
     const big = validArgument(0, { metadata: { note: "x".repeat(3_000) } });
     for (const useBinaryFormat of [false, true]) {
-      const client = tokensClient(createConnectTransport({ baseUrl: small.baseUrl, httpVersion: "1.1", useBinaryFormat }));
+      const client = tokensClient(
+        createConnectTransport({ baseUrl: small.baseUrl, httpVersion: "1.1", useBinaryFormat }),
+      );
       await expectCode(client.create({ arguments: [toArgument(big)] }, bearer(small.apiKey)), Code.ResourceExhausted);
     }
-    const res = await postRaw(small.baseUrl, "Create", JSON.stringify({ arguments: [{ user_id: "u", room_id: "r", metadata: { note: "x".repeat(3_000) } }] }), {
-      "content-type": "application/json",
-      authorization: `Bearer ${small.apiKey}`,
-    });
+    const res = await postRaw(
+      small.baseUrl,
+      "Create",
+      JSON.stringify({ arguments: [{ user_id: "u", room_id: "r", metadata: { note: "x".repeat(3_000) } }] }),
+      {
+        "content-type": "application/json",
+        authorization: `Bearer ${small.apiKey}`,
+      },
+    );
     expect(res.status).toBe(429);
     expect(JSON.parse(res.text)).toMatchObject({ code: "resource_exhausted" });
     expect(await small.app.grants.countGrants()).toBe(0);
@@ -338,7 +426,10 @@ describe("Verify: bad tokens", () => {
 
   it("a token in the standard base64 alphabet (+ and / for - and _) is unauthenticated: invalid token", async () => {
     // A batch of 10 makes a token with '-' or '_' certain for all practical purposes.
-    const { tokens } = await json.create({ arguments: Array.from({ length: 10 }, (_, i) => toArgument(validArgument(i))) }, bearer(srv.apiKey));
+    const { tokens } = await json.create(
+      { arguments: Array.from({ length: 10 }, (_, i) => toArgument(validArgument(i))) },
+      bearer(srv.apiKey),
+    );
     const t = tokens.find((x) => /[-_]/.test(x));
     expect(t, "no token with '-' or '_' among 10").toBeDefined();
     const standard = t!.replace(/-/g, "+").replace(/_/g, "/");

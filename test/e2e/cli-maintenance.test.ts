@@ -65,8 +65,14 @@ async function query<T>(at: StoreAt, text: string): Promise<T[]> {
 /** Row counts straight from the store. */
 async function rows(at: StoreAt): Promise<{ grants: number; revocations: number; audit: number; events: number }> {
   // PostgreSQL's count(*) is int8, which pg hands over as a string.
-  const n = async (t: string) => Number((await query<{ n: number | string }>(at, `select count(*) as n from ${t}`))[0]!.n);
-  return { grants: await n("grants"), revocations: await n("revocations"), audit: await n("audit_log"), events: await n("events") };
+  const n = async (t: string) =>
+    Number((await query<{ n: number | string }>(at, `select count(*) as n from ${t}`))[0]!.n);
+  return {
+    grants: await n("grants"),
+    revocations: await n("revocations"),
+    audit: await n("audit_log"),
+    events: await n("events"),
+  };
 }
 
 async function ids(at: StoreAt, sql: string): Promise<string[]> {
@@ -76,7 +82,12 @@ async function ids(at: StoreAt, sql: string): Promise<string[]> {
 /** The CLI's environment for a test server's store (its data dir, and its PostgreSQL database when that is the store). */
 function cliEnv(s: TestServer): NodeJS.ProcessEnv {
   const url = s.app.config.databaseUrl;
-  return { ...process.env, ROOMGATE_DATA_DIR: s.dataDir, LOG_LEVEL: "silent", ...(url === undefined ? {} : { ROOMGATE_DATABASE_URL: url }) };
+  return {
+    ...process.env,
+    ROOMGATE_DATA_DIR: s.dataDir,
+    LOG_LEVEL: "silent",
+    ...(url === undefined ? {} : { ROOMGATE_DATABASE_URL: url }),
+  };
 }
 
 const BULK = 12_000;
@@ -105,13 +116,20 @@ describe("roomgate maintenance prune", () => {
     const c = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
     const key = bearer(srv.apiKey);
     const issue = async (c: TokensClient, userId: string, roomId: string, ttlSeconds = 0) => {
-      const { tokens } = await c.create({ arguments: [{ userId, roomId, permissions: [Permission.PermissionChat], ttlSeconds }] }, key);
+      const { tokens } = await c.create(
+        { arguments: [{ userId, roomId, permissions: [Permission.PermissionChat], ttlSeconds }] },
+        key,
+      );
       return { token: tokens[0]!, id: (await c.verify({ token: tokens[0]! }, key)).tokenId };
     };
 
     // Ten days ago, through the real RPCs: three one-hour tokens (long expired
     // now), one revoked by id, and a user watermark (never pruned).
-    const old = [await issue(c, "old-1", "attic", 3600), await issue(c, "old-2", "attic", 3600), await issue(c, "old-3", "cellar", 3600)];
+    const old = [
+      await issue(c, "old-1", "attic", 3600),
+      await issue(c, "old-2", "attic", 3600),
+      await issue(c, "old-3", "cellar", 3600),
+    ];
     await c.revoke({ tokenId: old[0]!.id, reason: "old" }, key);
     await c.revokeUser({ userId: "old-2", roomId: "" }, key);
     live.oldRevokedId = old[0]!.id;
@@ -170,16 +188,23 @@ describe("roomgate maintenance prune", () => {
       "pruned 1/1 token revocations (100%)",
     ]);
     expect(r.stderr).not.toContain("\r");
-    const where = dbPath.databaseUrl === undefined ? "roomgate\\.db" : `postgres 127\\.0\\.0\\.1:\\d+/${new URL(dbPath.databaseUrl).pathname.slice(1)}`;
+    const where =
+      dbPath.databaseUrl === undefined
+        ? "roomgate\\.db"
+        : `postgres 127\\.0\\.0\\.1:\\d+/${new URL(dbPath.databaseUrl).pathname.slice(1)}`;
     expect(r.stdout).toMatch(new RegExp(`^pruned .*${where} in \\d+\\.\\d s, 5,000 rows per transaction:\n`));
     expect(r.stdout).toMatch(/grants of expired tokens\s+12,003\n/);
     expect(r.stdout).toMatch(/revocations of expired tokens\s+1\n/);
     expect(r.stdout).toContain("audit entries and events kept (no --keep-days)");
 
     expect(await rows(dbPath)).toEqual({ grants: 2, revocations: 2, audit: before.audit, events: before.events });
-    expect((await ids(dbPath, "select id from grants order by id")).sort()).toEqual([live.keptId, live.revokedId].sort());
+    expect((await ids(dbPath, "select id from grants order by id")).sort()).toEqual(
+      [live.keptId, live.revokedId].sort(),
+    );
     // Kept: the live token's revocation and the user watermark (no expiry).
-    expect(await ids(dbPath, "select coalesce(token_id, user_id) as id from revocations order by revocations.id")).toEqual(["old-2", live.revokedId]);
+    expect(
+      await ids(dbPath, "select coalesce(token_id, user_id) as id from revocations order by revocations.id"),
+    ).toEqual(["old-2", live.revokedId]);
   });
 
   it("--keep-days deletes audit entries and events older than the cutoff, and nothing newer", async () => {
@@ -198,11 +223,9 @@ describe("roomgate maintenance prune", () => {
     expect(await rows(dbPath)).toEqual({ grants: 2, revocations: 2, audit: 3, events: 1 });
     const [oldest] = await query<{ at: number | string }>(dbPath, "select min(at) as at from audit_log");
     expect(Number(oldest!.at)).toBeGreaterThanOrEqual(realNow);
-    expect((await query<{ action: string }>(dbPath, "select action from audit_log order by id")).map((a) => a.action)).toEqual([
-      "token.issue",
-      "token.issue",
-      "token.revoke",
-    ]);
+    expect(
+      (await query<{ action: string }>(dbPath, "select action from audit_log order by id")).map((a) => a.action),
+    ).toEqual(["token.issue", "token.issue", "token.revoke"]);
   });
 
   it("a second run finds nothing and prints no progress", async () => {
@@ -218,7 +241,9 @@ describe("roomgate maintenance prune", () => {
     const server = await serve(app);
     try {
       expect(app.revocations.revokedTokenCount).toBe(1);
-      const c = tokensClient(createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "1.1" }));
+      const c = tokensClient(
+        createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "1.1" }),
+      );
       expect((await c.verify({ token: live.kept }, bearer(srv.apiKey))).tokenId).toBe(live.keptId);
       await expectCode(c.verify({ token: live.revoked }, bearer(srv.apiKey)), Code.Unauthenticated, "token revoked");
       // A pruned grant can no longer be revoked by id: it expired long ago.
@@ -230,12 +255,23 @@ describe("roomgate maintenance prune", () => {
 
   it("refuses bad options and a store without a database, changing nothing", async () => {
     const before = await rows(dbPath);
-    const bad = [["--keep-days", "x"], ["--keep-days", "-1"], ["--batch-size", "0"], ["--batch-size", "1.5"]];
+    const bad = [
+      ["--keep-days", "x"],
+      ["--keep-days", "-1"],
+      ["--batch-size", "0"],
+      ["--batch-size", "1.5"],
+    ];
     // SQLite: a data dir without a database file; PostgreSQL: a URL naming a database that does not exist.
     const nowhere = dbPath.databaseUrl === undefined ? undefined : new URL(dbPath.databaseUrl);
     if (nowhere) nowhere.pathname = `${nowhere.pathname}_nope`;
     const [missing, ...refused] = await Promise.all([
-      cli(nowhere ? { ...env, ROOMGATE_DATABASE_URL: nowhere.toString() } : { ...env, ROOMGATE_DATA_DIR: `${srv.dataDir}/nope` }, "maintenance", "prune"),
+      cli(
+        nowhere
+          ? { ...env, ROOMGATE_DATABASE_URL: nowhere.toString() }
+          : { ...env, ROOMGATE_DATA_DIR: `${srv.dataDir}/nope` },
+        "maintenance",
+        "prune",
+      ),
       ...bad.map((args) => cli(env, "maintenance", "prune", ...args)),
     ]);
     refused.forEach((r, i) => {
@@ -244,7 +280,9 @@ describe("roomgate maintenance prune", () => {
     });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(
-      nowhere ? `roomgate: database "${nowhere.pathname.slice(1)}" does not exist` : `roomgate: no database at ${srv.dataDir}/nope/roomgate.db`,
+      nowhere
+        ? `roomgate: database "${nowhere.pathname.slice(1)}" does not exist`
+        : `roomgate: no database at ${srv.dataDir}/nope/roomgate.db`,
     );
     expect(await rows(dbPath)).toEqual(before);
   }, 60_000);
@@ -258,7 +296,10 @@ describe("roomgate maintenance prune", () => {
     expect(revoked.stdout).toBe(
       `revoked API key ${other.id} of tenant ${srv.otherTenantId}: calls with it are refused from now on; the tenant has 0 live key(s) left\n`,
     );
-    const [again, unknown] = await Promise.all([cli(keyDir, "api-keys", "revoke", other.id), cli(keyDir, "api-keys", "revoke", "nope")]);
+    const [again, unknown] = await Promise.all([
+      cli(keyDir, "api-keys", "revoke", other.id),
+      cli(keyDir, "api-keys", "revoke", "nope"),
+    ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(new RegExp(`API key ${other.id} was already revoked at \\d{4}-`));
     expect(unknown.code).toBe(1);
@@ -277,9 +318,14 @@ describe("roomgate maintenance prune", () => {
     expect(first, added.stdout).not.toBeNull();
     const second = /^added key (\d+) \(decrypt-only\)/m.exec(added.stdout)![1]!;
     const act = await cli(keyDir, "token-keys", "activate", second);
-    expect(act.stdout).toContain(`key ${second} is active: new tokens are sealed with it; key ${first![1]} is now decrypt-only`);
+    expect(act.stdout).toContain(
+      `key ${second} is active: new tokens are sealed with it; key ${first![1]} is now decrypt-only`,
+    );
     expect(act.stdout).toContain("a running server picks the change up within a second");
-    const [already, bad] = await Promise.all([cli(keyDir, "token-keys", "activate", second), cli(keyDir, "token-keys", "retire", "abc")]);
+    const [already, bad] = await Promise.all([
+      cli(keyDir, "token-keys", "activate", second),
+      cli(keyDir, "token-keys", "retire", "abc"),
+    ]);
     expect(already.stdout).toBe(`key ${second} is already active; nothing changed\n`);
     const retired = await cli(keyDir, "token-keys", "retire", first![1]!);
     expect(retired.stdout).toContain(`key ${first![1]} retired: tokens sealed with it no longer verify; 1 key(s) left`);
@@ -337,7 +383,9 @@ describe("progress on stderr", () => {
         timeout: 20_000,
       });
       expect(r.status, r.stdout).toBe(0);
-      expect(r.stdout).toContain("\rpruned 1/3 grants (33%)\u001b[K\rpruned 2/3 grants (66%)\u001b[K\rpruned 3/3 grants (100%)\u001b[K");
+      expect(r.stdout).toContain(
+        "\rpruned 1/3 grants (33%)\u001b[K\rpruned 2/3 grants (66%)\u001b[K\rpruned 3/3 grants (100%)\u001b[K",
+      );
       expect(r.stdout).toMatch(/grants of expired tokens\s+3/);
     } finally {
       await s.close();

@@ -16,7 +16,10 @@ const CLI = ROOMGATE_CLI;
 const API_KEY = "cli-ux-test-key";
 
 /** Runs the CLI to completion; never throws, so refusals can be asserted. */
-async function roomgate(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+async function roomgate(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await exec(process.execPath, [...CLI, ...args], { env });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
@@ -27,7 +30,11 @@ async function roomgate(args: string[], env: NodeJS.ProcessEnv): Promise<{ code:
 }
 
 /** Runs the CLI with `input` on its standard input. */
-function roomgateWithInput(args: string[], env: NodeJS.ProcessEnv, input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function roomgateWithInput(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -52,7 +59,9 @@ async function pgTables(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: number }>("select count(*)::int as n from information_schema.tables where table_schema = 'public'");
+    const { rows } = await client.query<{ n: number }>(
+      "select count(*)::int as n from information_schema.tables where table_schema = 'public'",
+    );
     return rows[0]!.n;
   } finally {
     await client.end();
@@ -112,7 +121,11 @@ describe("roomgate CLI: version, unknown commands, missing stores, serve --help"
   });
 
   it("token-keys list/activate/retire refuse a missing key file", async () => {
-    for (const args of [["token-keys", "list"], ["token-keys", "activate", "1"], ["token-keys", "retire", "1"]]) {
+    for (const args of [
+      ["token-keys", "list"],
+      ["token-keys", "activate", "1"],
+      ["token-keys", "retire", "1"],
+    ]) {
       const r = await roomgate(args, env);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("no token key file");
@@ -143,7 +156,11 @@ describe("roomgate CLI: version, unknown commands, missing stores, serve --help"
     const r = await roomgate(["api-keys", "list"], { ...env, LOG_LEVEL: "verbose" });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("LOG_LEVEL must be one of");
-    const cors = await roomgate(["serve", "--workers", "1"], { ...env, LOG_LEVEL: "info", ROOMGATE_CORS_ORIGINS: "example.com" });
+    const cors = await roomgate(["serve", "--workers", "1"], {
+      ...env,
+      LOG_LEVEL: "info",
+      ROOMGATE_CORS_ORIGINS: "example.com",
+    });
     expect(cors.code).toBe(1);
     expect(cors.stderr).toContain("ROOMGATE_CORS_ORIGINS");
     await nothingCreated();
@@ -151,27 +168,37 @@ describe("roomgate CLI: version, unknown commands, missing stores, serve --help"
 });
 
 describe("roomgate serve: a port clash writes nothing", () => {
-  it.each([["1"], ["2"]])("with %s worker(s): exit 1 naming the port; no data dir, key file or tenant", async (workers) => {
-    const dir = mkdtempSync(join(tmpdir(), "roomgate-clash-"));
-    const store = await storeEnv();
-    const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
-    const port = (blocker.address() as net.AddressInfo).port;
-    try {
-      const data = join(dir, "data");
-      const env = { ...process.env, PORT: String(port), HOST: "127.0.0.1", ROOMGATE_DATA_DIR: data, LOG_LEVEL: "info", ...store.env };
-      const r = await roomgate(["serve", "--workers", workers], env);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
-      expect(r.stdout).not.toContain("API key");
-      expect(existsSync(data) ? readdirSync(data) : []).toEqual([]);
-      if (store.pg) expect(await pgTables(store.pg.url)).toBe(0);
-    } finally {
-      await new Promise<void>((r) => blocker.close(() => r()));
-      rmSync(dir, { recursive: true, force: true });
-      await store.pg?.drop();
-    }
-  });
+  it.each([["1"], ["2"]])(
+    "with %s worker(s): exit 1 naming the port; no data dir, key file or tenant",
+    async (workers) => {
+      const dir = mkdtempSync(join(tmpdir(), "roomgate-clash-"));
+      const store = await storeEnv();
+      const blocker = net.createServer();
+      await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+      const port = (blocker.address() as net.AddressInfo).port;
+      try {
+        const data = join(dir, "data");
+        const env = {
+          ...process.env,
+          PORT: String(port),
+          HOST: "127.0.0.1",
+          ROOMGATE_DATA_DIR: data,
+          LOG_LEVEL: "info",
+          ...store.env,
+        };
+        const r = await roomgate(["serve", "--workers", workers], env);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+        expect(r.stdout).not.toContain("API key");
+        expect(existsSync(data) ? readdirSync(data) : []).toEqual([]);
+        if (store.pg) expect(await pgTables(store.pg.url)).toBe(0);
+      } finally {
+        await new Promise<void>((r) => blocker.close(() => r()));
+        rmSync(dir, { recursive: true, force: true });
+        await store.pg?.drop();
+      }
+    },
+  );
 });
 
 describe("roomgate tokens create / verify against the store a server runs on", () => {
@@ -185,7 +212,16 @@ describe("roomgate tokens create / verify against the store a server runs on", (
     dir = mkdtempSync(join(tmpdir(), "roomgate-cli-tokens-"));
     const store = await storeEnv();
     db = store.pg;
-    env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, ROOMGATE_WORKERS: "1", LOG_LEVEL: "info", ...store.env };
+    env = {
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      ROOMGATE_DATA_DIR: dir,
+      ROOMGATE_API_KEY: API_KEY,
+      ROOMGATE_WORKERS: "1",
+      LOG_LEVEL: "info",
+      ...store.env,
+    };
     // No command at all: `roomgate` alone serves.
     proc = spawn(process.execPath, CLI, { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -220,7 +256,20 @@ describe("roomgate tokens create / verify against the store a server runs on", (
 
   it("creates a token the server verifies, and verifies it back to the same claims", async () => {
     const created = await roomgate(
-      ["tokens", "create", "--user", "u-1", "--room", "r-1", "--permissions", "PermissionRoomKick,PermissionChat", "--ttl", "600", "--metadata", '{"note":"cli"}'],
+      [
+        "tokens",
+        "create",
+        "--user",
+        "u-1",
+        "--room",
+        "r-1",
+        "--permissions",
+        "PermissionRoomKick,PermissionChat",
+        "--ttl",
+        "600",
+        "--metadata",
+        '{"note":"cli"}',
+      ],
       env,
     );
     expect(created.stderr).toBe("");
@@ -236,14 +285,22 @@ describe("roomgate tokens create / verify against the store a server runs on", (
     const verified = await roomgate(["tokens", "verify", out.token], env);
     expect(verified.code).toBe(0);
     const claims = JSON.parse(verified.stdout);
-    expect(claims).toMatchObject({ tenantId: out.tenantId, userId: "u-1", roomId: "r-1", metadata: { note: "cli" }, restrictions: [] });
+    expect(claims).toMatchObject({
+      tenantId: out.tenantId,
+      userId: "u-1",
+      roomId: "r-1",
+      metadata: { note: "cli" },
+      restrictions: [],
+    });
     expect(claims.permissions).toEqual(onServer.json.permissions);
     expect(claims.tokenId).toBe(onServer.json.tokenId);
     expect(Date.parse(claims.expiresAt) - Date.parse(claims.issuedAt)).toBe(600_000);
   });
 
   it("verify refuses a revoked token, an altered one and another tenant's (exit 1)", async () => {
-    const { token } = JSON.parse((await roomgate(["tokens", "create", "--user", "u-2", "--room", "r-2"], env)).stdout) as { token: string };
+    const { token } = JSON.parse(
+      (await roomgate(["tokens", "create", "--user", "u-2", "--room", "r-2"], env)).stdout,
+    ) as { token: string };
     const altered = token.slice(0, -2) + (token.endsWith("A") ? "BB" : "AA");
     const bad = await roomgate(["tokens", "verify", altered], env);
     expect(bad.code).toBe(1);
@@ -263,7 +320,9 @@ describe("roomgate tokens create / verify against the store a server runs on", (
   });
 
   it("verify reads the token from standard input when it is not an argument (kept out of the process list)", async () => {
-    const { token } = JSON.parse((await roomgate(["tokens", "create", "--user", "u-stdin", "--room", "r-stdin"], env)).stdout) as { token: string };
+    const { token } = JSON.parse(
+      (await roomgate(["tokens", "create", "--user", "u-stdin", "--room", "r-stdin"], env)).stdout,
+    ) as { token: string };
     const piped = await roomgateWithInput(["tokens", "verify"], env, `${token}\n`);
     expect(piped.stderr).toBe("");
     expect(piped.code).toBe(0);

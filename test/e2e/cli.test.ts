@@ -42,7 +42,9 @@ async function call(port: number, method: string, body: unknown): Promise<{ stat
 }
 
 async function issue(port: number): Promise<string> {
-  const r = await call(port, "Create", { arguments: [{ user_id: "u", room_id: "r", permissions: ["PermissionChat"] }] });
+  const r = await call(port, "Create", {
+    arguments: [{ user_id: "u", room_id: "r", permissions: ["PermissionChat"] }],
+  });
   expect(r.status).toBe(200);
   return r.json.tokens[0];
 }
@@ -92,7 +94,15 @@ describe("roomgate CLI: serve, rotate token keys, drain on SIGTERM", () => {
     dir = mkdtempSync(join(tmpdir(), "roomgate-cli-"));
     const store = await storeEnv();
     db = store.pg;
-    env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, LOG_LEVEL: "info", ...store.env };
+    env = {
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      ROOMGATE_DATA_DIR: dir,
+      ROOMGATE_API_KEY: API_KEY,
+      LOG_LEVEL: "info",
+      ...store.env,
+    };
     server = await startServe(env);
   });
 
@@ -137,7 +147,10 @@ describe("roomgate CLI: serve, rotate token keys, drain on SIGTERM", () => {
 
     await run(process.execPath, [...CLI, "token-keys", "retire", String(oldKey)], { env });
     server.proc.kill("SIGHUP");
-    await eventually("the retired key's token is refused", async () => (await call(server.port, "Verify", { token: oldToken })).status === 401);
+    await eventually(
+      "the retired key's token is refused",
+      async () => (await call(server.port, "Verify", { token: oldToken })).status === 401,
+    );
     const refused = await call(server.port, "Verify", { token: oldToken });
     expect(refused.json).toEqual({ code: "unauthenticated", message: "invalid token" });
     expect((await call(server.port, "Verify", { token: newToken })).status).toBe(200);
@@ -159,7 +172,11 @@ describe("roomgate CLI: serve, rotate token keys, drain on SIGTERM", () => {
       const url = db.url;
       const name = db.name;
       await eventually("the server's connections are gone", async () => {
-        const [open] = await pgQuery<{ n: number }>(url, "select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [name]);
+        const [open] = await pgQuery<{ n: number }>(
+          url,
+          "select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+          [name],
+        );
         return open!.n === 0;
       });
     } else {
@@ -174,7 +191,15 @@ describe("roomgate serve: SIGINT", () => {
     const dir = mkdtempSync(join(tmpdir(), "roomgate-cli-int-"));
     const store = await storeEnv();
     try {
-      const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: API_KEY, LOG_LEVEL: "info", ...store.env };
+      const env = {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        ROOMGATE_DATA_DIR: dir,
+        ROOMGATE_API_KEY: API_KEY,
+        LOG_LEVEL: "info",
+        ...store.env,
+      };
       const server = await startServe(env);
       expect((await call(server.port, "Create", { arguments: [{ user_id: "u", room_id: "r" }] })).status).toBe(200);
       const exited = new Promise<number | null>((r) => server.proc.once("exit", (code) => r(code)));

@@ -1,5 +1,16 @@
 import { execFile, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,7 +56,10 @@ let server: TestServer;
 
 /** Copies the working tree's files as git sees them (tracked plus new, not ignored): a clean checkout. */
 async function cleanCheckout(to: string): Promise<void> {
-  const { stdout } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: repo, maxBuffer: 16 << 20 });
+  const { stdout } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], {
+    cwd: repo,
+    maxBuffer: 16 << 20,
+  });
   for (const file of stdout.split("\0")) {
     // The worktree's node_modules is a symlink git does not ignore as a folder.
     if (!file || file === "node_modules" || file.startsWith("dist/")) continue;
@@ -63,7 +77,10 @@ async function pack(): Promise<Packed> {
   mkdirSync(out);
   await cleanCheckout(checkout);
   expect(existsSync(join(checkout, "dist"))).toBe(false);
-  await run("npm", ["pack", "--pack-destination", out, "--no-audit", "--no-fund"], { cwd: checkout, maxBuffer: 16 << 20 });
+  await run("npm", ["pack", "--pack-destination", out, "--no-audit", "--no-fund"], {
+    cwd: checkout,
+    maxBuffer: 16 << 20,
+  });
   const tgz = readdirSync(out).filter((f) => f.endsWith(".tgz"));
   expect(tgz).toHaveLength(1);
   const tarball = join(out, tgz[0]!);
@@ -75,18 +92,32 @@ async function pack(): Promise<Packed> {
 async function install(tarball: string): Promise<string | undefined> {
   const dir = join(work, "consumer");
   mkdirSync(dir);
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }));
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }),
+  );
   try {
     await run(
       "npm",
-      ["install", tarball, "--ignore-scripts", "--omit=optional", "--prefer-offline", "--no-audit", "--no-fund", "--no-package-lock"],
+      [
+        "install",
+        tarball,
+        "--ignore-scripts",
+        "--omit=optional",
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--no-package-lock",
+      ],
       { cwd: dir, maxBuffer: 16 << 20, timeout: 240_000 },
     );
     return dir;
   } catch (err) {
     const text = String((err as { stderr?: string }).stderr ?? err);
     if (!OFFLINE.test(text)) throw err;
-    console.warn(`\n*** client-package: npm could not reach the registry; the install, type-check and live-call tests are SKIPPED ***\n${text.slice(0, 500)}\n`);
+    console.warn(
+      `\n*** client-package: npm could not reach the registry; the install, type-check and live-call tests are SKIPPED ***\n${text.slice(0, 500)}\n`,
+    );
     return undefined;
   }
 }
@@ -118,7 +149,9 @@ describe("npm pack of a clean checkout", () => {
     ]) {
       expect(files, f).toContain(f);
     }
-    expect(packed.files.filter((f) => f.startsWith("package/test/") || f.startsWith("package/src/") || f.endsWith(".map"))).toEqual([]);
+    expect(
+      packed.files.filter((f) => f.startsWith("package/test/") || f.startsWith("package/src/") || f.endsWith(".map")),
+    ).toEqual([]);
     expect(packed.files.filter((f) => f.startsWith("package/node_modules/"))).toEqual([]);
   });
 });
@@ -146,7 +179,11 @@ describe("the installed package", () => {
     }
     expect(specifiers.size).toBeGreaterThan(0);
     const foreign = [...specifiers].filter(
-      (s) => !/^\.\/[\w-]+\.js$/.test(s) && !s.startsWith("../../gen/") && !s.startsWith("@connectrpc/") && !s.startsWith("@bufbuild/"),
+      (s) =>
+        !/^\.\/[\w-]+\.js$/.test(s) &&
+        !s.startsWith("../../gen/") &&
+        !s.startsWith("@connectrpc/") &&
+        !s.startsWith("@bufbuild/"),
     );
     expect(foreign).toEqual([]);
   });
@@ -223,11 +260,23 @@ describe("the packed roomgate command", () => {
     symlinkSync(join(repoModules, "better-sqlite3"), join(consumer, "node_modules", "better-sqlite3"), "dir");
     const dataDir = join(work, "packed-server-data");
     const apiKey = "packed-server-api-key-0123456789";
-    const child = spawn(process.execPath, [join(consumer, "node_modules", "roomgate", "dist", "src", "cli.js"), "serve", "--workers", "1"], {
-      cwd: consumer,
-      env: { ...process.env, ROOMGATE_DATA_DIR: dataDir, ROOMGATE_API_KEY: apiKey, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ROOMGATE_DATABASE_URL: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(consumer, "node_modules", "roomgate", "dist", "src", "cli.js"), "serve", "--workers", "1"],
+      {
+        cwd: consumer,
+        env: {
+          ...process.env,
+          ROOMGATE_DATA_DIR: dataDir,
+          ROOMGATE_API_KEY: apiKey,
+          PORT: "0",
+          HOST: "127.0.0.1",
+          LOG_LEVEL: "info",
+          ROOMGATE_DATABASE_URL: "",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
     try {
       const port = await new Promise<number>((found, fail) => {
@@ -247,10 +296,21 @@ describe("the packed roomgate command", () => {
       });
       const { stdout } = await run(process.execPath, ["out/main.js"], {
         cwd: consumer,
-        env: { ...process.env, ROOMGATE_URL: `http://127.0.0.1:${port}`, ROOMGATE_API_KEY: apiKey, WRONG_KEY: "rgk_wrong_x", PROTOCOL: "grpc", HTTP_VERSION: "2" },
+        env: {
+          ...process.env,
+          ROOMGATE_URL: `http://127.0.0.1:${port}`,
+          ROOMGATE_API_KEY: apiKey,
+          WRONG_KEY: "rgk_wrong_x",
+          PROTOCOL: "grpc",
+          HTTP_VERSION: "2",
+        },
         timeout: 30_000,
       });
-      expect(JSON.parse(stdout)).toMatchObject({ tokens: 1, sameDescriptorAndTokenId: true, wrongKeyCode: "Unauthenticated" });
+      expect(JSON.parse(stdout)).toMatchObject({
+        tokens: 1,
+        sameDescriptorAndTokenId: true,
+        wrongKeyCode: "Unauthenticated",
+      });
     } finally {
       child.kill("SIGTERM");
       await exited;
@@ -262,11 +322,24 @@ describe("createRoomgateClient options", () => {
   const secret = "rgk_pub_SECRET0123456789";
   const cases: Array<[string, () => unknown, RegExp]> = [
     ["no key", () => createRoomgateClient({ baseUrl: "http://127.0.0.1:1", apiKey: "" }), /apiKey is required/],
-    ["a key with a trailing newline", () => createRoomgateClient({ baseUrl: "http://127.0.0.1:1", apiKey: `${secret}\n` }), /whitespace/],
+    [
+      "a key with a trailing newline",
+      () => createRoomgateClient({ baseUrl: "http://127.0.0.1:1", apiKey: `${secret}\n` }),
+      /whitespace/,
+    ],
     ["a bare host", () => createRoomgateClient({ baseUrl: "127.0.0.1:8080", apiKey: secret }), /baseUrl must/],
     ["another scheme", () => createRoomgateClient({ baseUrl: "ftp://127.0.0.1", apiKey: secret }), /http or https/],
-    ["credentials in the URL", () => createRoomgateClient({ baseUrl: `http://u:${secret}@127.0.0.1`, apiKey: secret }), /credentials/],
-    ["gRPC over HTTP/1.1", () => createRoomgateClient({ baseUrl: "http://127.0.0.1:1", apiKey: secret, protocol: "grpc", httpVersion: "1.1" }), /HTTP\/2 only/],
+    [
+      "credentials in the URL",
+      () => createRoomgateClient({ baseUrl: `http://u:${secret}@127.0.0.1`, apiKey: secret }),
+      /credentials/,
+    ],
+    [
+      "gRPC over HTTP/1.1",
+      () =>
+        createRoomgateClient({ baseUrl: "http://127.0.0.1:1", apiKey: secret, protocol: "grpc", httpVersion: "1.1" }),
+      /HTTP\/2 only/,
+    ],
   ];
   for (const [name, make, message] of cases) {
     it(`refuses ${name} with a TypeError that never quotes the key`, () => {
@@ -321,7 +394,11 @@ function writeProgram(dir: string): void {
   writeFileSync(join(dir, "tsconfig.bad.json"), JSON.stringify({ ...base, files: ["bad.ts"] }));
   writeFileSync(
     join(dir, "tsconfig.emit.json"),
-    JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { noEmit: false, outDir: "out" }, files: ["main.ts"] }),
+    JSON.stringify({
+      extends: "./tsconfig.json",
+      compilerOptions: { noEmit: false, outDir: "out" },
+      files: ["main.ts"],
+    }),
   );
   writeFileSync(join(dir, "main.ts"), MAIN);
   writeFileSync(join(dir, "bad.ts"), BAD);

@@ -77,12 +77,16 @@ class Serve {
 
   /** The first log line (from index `from` on) matching `pred`, waiting for it. */
   waitFor(what: string, pred: (l: LogLine) => boolean, from = 0, ms?: number): Promise<LogLine> {
-    return until(what, () => {
-      const hit = this.lines().slice(from).find(pred);
-      if (hit) return hit;
-      if (this.ended) throw new Error(`serve exited before ${what}:\n${this.stdout}\n${this.stderr}`);
-      return undefined;
-    }, ms);
+    return until(
+      what,
+      () => {
+        const hit = this.lines().slice(from).find(pred);
+        if (hit) return hit;
+        if (this.ended) throw new Error(`serve exited before ${what}:\n${this.stdout}\n${this.stderr}`);
+        return undefined;
+      },
+      ms,
+    );
   }
 }
 
@@ -92,8 +96,23 @@ class Serve {
  * project's fresh database) when given.
  */
 function serveEnv(dir: string, db: TestDatabase | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", HOST: "127.0.0.1", ROOMGATE_DATA_DIR: dir, LOG_LEVEL: "debug", ...extra };
-  for (const k of ["ROOMGATE_API_KEY", "ROOMGATE_WORKERS", "ROOMGATE_TOKEN_KEYS", "ROOMGATE_DB_PATH", "ROOMGATE_KEY_FILE", "ROOMGATE_DATABASE_URL"]) if (!(k in extra)) delete env[k];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ROOMGATE_DATA_DIR: dir,
+    LOG_LEVEL: "debug",
+    ...extra,
+  };
+  for (const k of [
+    "ROOMGATE_API_KEY",
+    "ROOMGATE_WORKERS",
+    "ROOMGATE_TOKEN_KEYS",
+    "ROOMGATE_DB_PATH",
+    "ROOMGATE_KEY_FILE",
+    "ROOMGATE_DATABASE_URL",
+  ])
+    if (!(k in extra)) delete env[k];
   if (db) env["ROOMGATE_DATABASE_URL"] = db.url;
   return env;
 }
@@ -112,7 +131,14 @@ function postJson(port: number, path: string, key: string, body: unknown): Promi
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
     const req = http.request(
-      { host: "127.0.0.1", port, path, method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${key}` } },
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      },
       (res) => {
         let text = "";
         res.setEncoding("utf8");
@@ -151,7 +177,12 @@ function inFlightCreate(port: number, key: string) {
     path: CREATE,
     method: "POST",
     agent: false,
-    headers: { "content-type": "application/json", authorization: `Bearer ${key}`, "content-length": body.length, expect: "100-continue" },
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${key}`,
+      "content-length": body.length,
+      expect: "100-continue",
+    },
   });
   const started = new Promise<void>((resolve) => req.once("continue", () => resolve()));
   const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -166,7 +197,12 @@ function inFlightCreate(port: number, key: string) {
   response.catch(() => {}); // awaited by the test
   req.flushHeaders();
   const half = Math.floor(body.length / 2);
-  return { started, response, firstHalf: () => req.write(body.subarray(0, half)), rest: () => req.end(body.subarray(half)) };
+  return {
+    started,
+    response,
+    firstHalf: () => req.write(body.subarray(0, half)),
+    rest: () => req.end(body.subarray(half)),
+  };
 }
 
 /** Tables in a PostgreSQL database's public schema (0 before any migration). */
@@ -174,7 +210,11 @@ async function tableCount(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return (await client.query<{ n: number }>("select count(*)::int as n from information_schema.tables where table_schema = 'public'")).rows[0]!.n;
+    return (
+      await client.query<{ n: number }>(
+        "select count(*)::int as n from information_schema.tables where table_schema = 'public'",
+      )
+    ).rows[0]!.n;
   } finally {
     await client.end();
   }
@@ -189,7 +229,8 @@ function alive(pid: number): boolean {
   }
 }
 
-const rpcLines = (lines: LogLine[], contentType: string) => lines.filter((l) => l.msg === "rpc" && l.contentType?.startsWith(contentType));
+const rpcLines = (lines: LogLine[], contentType: string) =>
+  lines.filter((l) => l.msg === "rpc" && l.contentType?.startsWith(contentType));
 const workersOf = (lines: LogLine[]) => [...new Set(lines.map((l) => l.worker))].sort();
 
 describe("serve --workers 2", () => {
@@ -206,12 +247,20 @@ describe("serve --workers 2", () => {
     db = await freshStore();
     srv = new Serve(["--workers", "2"], serveEnv(dir, db));
     // Three processes starting: slow when the machine is busy.
-    const ready = await srv.waitFor("the primary reports every worker listening", (l) => /^listening on .* with 2 workers$/.test(l.msg ?? ""), 0, 60_000);
+    const ready = await srv.waitFor(
+      "the primary reports every worker listening",
+      (l) => /^listening on .* with 2 workers$/.test(l.msg ?? ""),
+      0,
+      60_000,
+    );
     port = ready.port!;
     key = /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!;
     // Each worker's own line may reach the shared pipe after the primary's: wait for both.
     for (const w of [1, 2]) {
-      const l = await srv.waitFor(`worker ${w}'s listening line`, (x) => x.msg === "worker listening" && x.worker === w);
+      const l = await srv.waitFor(
+        `worker ${w}'s listening line`,
+        (x) => x.msg === "worker listening" && x.worker === w,
+      );
       pids.set(w, l.pid!);
     }
   });
@@ -252,7 +301,9 @@ describe("serve --workers 2", () => {
     for (let i = 0; i < 4; i++) {
       const sessions = new Http2SessionManager(`http://127.0.0.1:${port}`);
       try {
-        const client = tokensClient(createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, sessionManager: sessions }));
+        const client = tokensClient(
+          createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, sessionManager: sessions }),
+        );
         const res = await client.create({ arguments: [toArgument(validArgument(i))] }, bearer(key));
         expect(res.tokens).toHaveLength(1);
         const claims = await client.verify({ token: res.tokens[0]! }, bearer(key));
@@ -286,14 +337,19 @@ describe("serve --workers 2", () => {
             let text = "";
             res.setEncoding("utf8");
             res.on("data", (c: string) => (text += c));
-            res.on("end", () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`status ${res.statusCode}`))));
+            res.on("end", () =>
+              res.statusCode === 200 ? resolve(text) : reject(new Error(`status ${res.statusCode}`)),
+            );
           })
           .on("error", reject);
       });
     const creates = (text: string) =>
       text
         .split("\n")
-        .filter((l) => l.startsWith("roomgate_calls_total{") && l.includes('procedure="room.tokens.private.v1.Service/Create"'))
+        .filter(
+          (l) =>
+            l.startsWith("roomgate_calls_total{") && l.includes('procedure="room.tokens.private.v1.Service/Create"'),
+        )
         .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
     // Fresh connections land on either worker; every scrape tells the same total.
     for (let i = 0; i < 6; i++) expect(creates(await scrape())).toBe(8);
@@ -312,7 +368,10 @@ describe("serve --workers 2", () => {
 
     const replaced = await srv.waitFor("a replacement listens", (l) => l.msg === "replacement worker listening", from);
     expect(replaced).toMatchObject({ worker: 3, workers: 2 });
-    const started = await srv.waitFor("the replacement's listening line", (l) => l.msg === "worker listening" && l.worker === 3);
+    const started = await srv.waitFor(
+      "the replacement's listening line",
+      (l) => l.msg === "worker listening" && l.worker === 3,
+    );
     expect(started.port).toBe(port);
     pids.set(3, started.pid!);
     pids.delete(1);
@@ -331,7 +390,11 @@ describe("serve --workers 2", () => {
     const from = srv.lines().length;
     srv.proc.kill("SIGHUP");
     for (const w of [2, 3]) {
-      await srv.waitFor(`worker ${w} reloads`, (l) => l.msg === "token keyring reloaded" && l.why === "SIGHUP" && l.worker === w, from);
+      await srv.waitFor(
+        `worker ${w} reloads`,
+        (l) => l.msg === "token keyring reloaded" && l.why === "SIGHUP" && l.worker === w,
+        from,
+      );
     }
     expect(alive(srv.proc.pid!)).toBe(true);
     await createsOnFreshConnections(port, key, 2);
@@ -345,7 +408,8 @@ describe("serve --workers 2", () => {
     const from = srv.lines().length;
     srv.proc.kill("SIGTERM");
     // Both live workers drain (workers 2 and 3); the calls are still open.
-    for (const w of [2, 3]) await srv.waitFor(`worker ${w} drains`, (l) => l.msg === "draining in-flight calls" && l.worker === w, from);
+    for (const w of [2, 3])
+      await srv.waitFor(`worker ${w} drains`, (l) => l.msg === "draining in-flight calls" && l.worker === w, from);
     for (const c of calls) c.rest();
 
     for (const c of calls) {
@@ -374,7 +438,13 @@ describe("serve --workers 1", () => {
     try {
       const ready = await srv.waitFor("it listens", (l) => l.msg === "roomgate listening");
       expect(ready.pid).toBe(srv.proc.pid);
-      expect((await postJson(ready.port!, CREATE, /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!, { arguments: [{ user_id: "u", room_id: "r" }] })).status).toBe(200);
+      expect(
+        (
+          await postJson(ready.port!, CREATE, /store it now\):\n\n {2}(\S+)\n/.exec(srv.stdout)![1]!, {
+            arguments: [{ user_id: "u", room_id: "r" }],
+          })
+        ).status,
+      ).toBe(200);
       srv.proc.kill("SIGTERM");
       expect(await srv.exited).toEqual({ code: 0, signal: null });
       expect(srv.lines().filter((l) => l.worker !== undefined || l.msg?.includes("worker"))).toEqual([]);
@@ -430,7 +500,9 @@ describe("serve --workers: bad values and failed starts", () => {
       // A primary that kept retrying would never exit: the test's timeout ends it.
       expect(await srv.exited).toEqual({ code: 1, signal: null });
       // One line, before any worker exists or anything is written (issue 10: a port clash bootstraps no tenant).
-      expect(srv.stderr).toBe(`roomgate: port ${busy} on 127.0.0.1 is already in use; set PORT (or stop the other process); nothing was written\n`);
+      expect(srv.stderr).toBe(
+        `roomgate: port ${busy} on 127.0.0.1 is already in use; set PORT (or stop the other process); nothing was written\n`,
+      );
       expect(srv.lines().filter((l) => l.msg === "worker listening")).toEqual([]);
     } finally {
       srv?.proc.kill("SIGKILL");

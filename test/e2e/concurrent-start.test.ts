@@ -1,5 +1,16 @@
 import { execFile, spawn } from "node:child_process";
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -29,7 +40,10 @@ const procs: Proc[] = [];
 
 /** Copies the working tree's files as git sees them (tracked plus new, not ignored), without dist/. */
 async function copyCheckout(to: string): Promise<void> {
-  const { stdout } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: REPO, maxBuffer: 16 << 20 });
+  const { stdout } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], {
+    cwd: REPO,
+    maxBuffer: 16 << 20,
+  });
   for (const file of stdout.split("\0")) {
     if (!file || file === "node_modules" || file.startsWith("dist/") || !existsSync(join(REPO, file))) continue;
     mkdirSync(dirname(join(to, file)), { recursive: true });
@@ -76,7 +90,9 @@ describe.skipIf(skip)("npm start, three at once from one checkout", () => {
     const env = cleanEnv({ ROOMGATE_DATA_DIR: join(work, "data") });
     const starts = [0, 1, 2].map(() => new Proc("npm", ["start", "--", "--workers", "1"], env, checkout));
     procs.push(...starts);
-    const listening = await Promise.all(starts.map((p) => p.waitFor("roomgate listening", (l) => l.msg === "roomgate listening")));
+    const listening = await Promise.all(
+      starts.map((p) => p.waitFor("roomgate listening", (l) => l.msg === "roomgate listening")),
+    );
     const ports = listening.map((l) => l.port!);
     expect(new Set(ports).size).toBe(3);
     for (const port of ports) expect(await get(port, "/healthz")).toEqual({ status: 200, body: '{"status":"ok"}' });
@@ -96,7 +112,10 @@ describe.skipIf(skip)("npm start, three at once from one checkout", () => {
     expect(unchanged).toEqual({ code: 0, stderr: "" });
 
     const stampBefore = readFileSync(join(checkout, "dist", ".build-stamp"), "utf8");
-    writeFileSync(join(checkout, ".dist.lock"), JSON.stringify({ pid: await deadPid(), host: hostname(), at: Date.now() }));
+    writeFileSync(
+      join(checkout, ".dist.lock"),
+      JSON.stringify({ pid: await deadPid(), host: hostname(), at: Date.now() }),
+    );
     appendFileSync(join(checkout, "src", "cli", "version.ts"), "\n// changed\n");
     const rebuilt = await build();
     expect(rebuilt.code, rebuilt.stderr).toBe(0);

@@ -28,13 +28,30 @@ describe.each([
 ] as const)("min_event_id over %s", (_name, transport) => {
   it("Verify: a token revoked at event E is refused with min_event_id E; an id not yet written is unavailable; a bad one invalid_argument", async () => {
     const tokens = createClient(TokensPrivate, transport());
-    const { tokens: [t] } = await tokens.create({ arguments: [{ userId: "c-user", roomId: "c-room", permissions: [P.PermissionMessaging] }] }, bearer(srv.apiKey));
+    const {
+      tokens: [t],
+    } = await tokens.create(
+      { arguments: [{ userId: "c-user", roomId: "c-room", permissions: [P.PermissionMessaging] }] },
+      bearer(srv.apiKey),
+    );
     expect((await tokens.verify({ token: t!, minEventId: 0n }, bearer(srv.apiKey))).userId).toBe("c-user");
     const { eventId } = await tokens.revokeUser({ userId: "c-user" }, bearer(srv.apiKey));
     expect(srv.app.feed.appliedId).toBeGreaterThanOrEqual(Number(eventId));
-    await expectCode(tokens.verify({ token: t!, minEventId: eventId }, bearer(srv.apiKey)), Code.Unauthenticated, "token revoked");
-    await expectCode(tokens.verify({ token: t!, minEventId: eventId + 1_000_000n }, bearer(srv.apiKey)), Code.Unavailable, /has not applied event/);
-    await expectCode(tokens.verify({ token: t!, minEventId: 2n ** 60n }, bearer(srv.apiKey)), Code.InvalidArgument, "min_event_id: no such event id");
+    await expectCode(
+      tokens.verify({ token: t!, minEventId: eventId }, bearer(srv.apiKey)),
+      Code.Unauthenticated,
+      "token revoked",
+    );
+    await expectCode(
+      tokens.verify({ token: t!, minEventId: eventId + 1_000_000n }, bearer(srv.apiKey)),
+      Code.Unavailable,
+      /has not applied event/,
+    );
+    await expectCode(
+      tokens.verify({ token: t!, minEventId: 2n ** 60n }, bearer(srv.apiKey)),
+      Code.InvalidArgument,
+      "min_event_id: no such event id",
+    );
   });
 
   it("GetRoomPermissions and VerifyAccessToken take it too", async () => {
@@ -42,9 +59,10 @@ describe.each([
     const token = userToken(srv, userId);
     const far = BigInt(srv.app.feed.appliedId + 1_000_000);
     const perms = createClient(Permissions, transport());
-    expect((await perms.getRoomPermissions({ roomId, minEventId: BigInt(srv.app.feed.appliedId) }, bearer(token))).roomPermissions!.granted).toContain(
-      P.PermissionCanSendMessagesInMainThread,
-    );
+    expect(
+      (await perms.getRoomPermissions({ roomId, minEventId: BigInt(srv.app.feed.appliedId) }, bearer(token)))
+        .roomPermissions!.granted,
+    ).toContain(P.PermissionCanSendMessagesInMainThread);
     await expectCode(perms.getRoomPermissions({ roomId, minEventId: far }, bearer(token)), Code.Unavailable);
     const users = createClient(UsersPrivate, transport());
     expect((await users.verifyAccessToken({ token, minEventId: 1n }, bearer(srv.apiKey))).userId).toBe(userId);

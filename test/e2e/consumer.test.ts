@@ -23,7 +23,11 @@ afterAll(async () => {
 
 /** Row counts of every table seed 003 writes to. */
 async function counts(): Promise<{ users: number; rooms: number; roomMembers: number }> {
-  return { users: await rowCount(srv, users), rooms: await rowCount(srv, rooms), roomMembers: await rowCount(srv, roomMembers) };
+  return {
+    users: await rowCount(srv, users),
+    rooms: await rowCount(srv, rooms),
+    roomMembers: await rowCount(srv, roomMembers),
+  };
 }
 
 /** Runs `fn` and asserts that nothing was written meanwhile. */
@@ -59,7 +63,12 @@ async function postConsumer(body: unknown, auth: string | null = srv.apiKey, hea
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, contentType: res.headers.get("content-type"), text, json: JSON.parse(text) as Record<string, unknown> };
+  return {
+    status: res.status,
+    contentType: res.headers.get("content-type"),
+    text,
+    json: JSON.parse(text) as Record<string, unknown>,
+  };
 }
 
 type UserRow = {
@@ -139,7 +148,11 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     const res = await postConsumer(body);
     expect(res.status).toBe(200);
     expect(res.json.isModerator).toBe(false);
-    const roles = await srv.app.memberships.roomRolesOf(srv.tenantId, res.json.userId as string, body.chatRoom as string);
+    const roles = await srv.app.memberships.roomRolesOf(
+      srv.tenantId,
+      res.json.userId as string,
+      body.chatRoom as string,
+    );
     expect(roles).toMatchObject({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
   });
 
@@ -153,17 +166,29 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     const body = seedBody();
     const first = await postConsumer(body);
     const before = await counts();
-    const again = await postConsumer({ ...body, username: "jon2", profilePic: "https://cdn.example.com/jon2.png", meta: "m2" });
+    const again = await postConsumer({
+      ...body,
+      username: "jon2",
+      profilePic: "https://cdn.example.com/jon2.png",
+      meta: "m2",
+    });
     expect(again.status).toBe(200);
     expect(again.json.userId).toBe(first.json.userId);
     expect(again.json.username).toBe("jon2");
     expect(again.json.accessToken).not.toBe(first.json.accessToken);
     expect(srv.app.userTokens.verify(again.json.accessToken as string).userId).toBe(first.json.userId);
     expect((await counts()).users).toBe(before.users);
-    expect(await userRow(first.json.userId as string)).toMatchObject({ username: "jon2", profilePic: "https://cdn.example.com/jon2.png", meta: "m2" });
+    expect(await userRow(first.json.userId as string)).toMatchObject({
+      username: "jon2",
+      profilePic: "https://cdn.example.com/jon2.png",
+      meta: "m2",
+    });
 
     // The RPC finds the same user too: one domain behind both surfaces.
-    const viaRpc = await grpcClient.createUser({ uniqueUserIdentifier: body.uniqueUserIdentifier as string }, bearer(srv.apiKey));
+    const viaRpc = await grpcClient.createUser(
+      { uniqueUserIdentifier: body.uniqueUserIdentifier as string },
+      bearer(srv.apiKey),
+    );
     expect(viaRpc.userId).toBe(first.json.userId);
     expect(viaRpc.username).toBe("jon2");
   });
@@ -249,17 +274,33 @@ describe("tenant isolation", () => {
     const body = seedBody();
     const mine = await postConsumer(body);
     const mineId = mine.json.userId as string;
-    const theirs = await postConsumer({ ...body, username: "mallory", isModerator: true, chatRoom: undefined }, srv.otherKey);
+    const theirs = await postConsumer(
+      { ...body, username: "mallory", isModerator: true, chatRoom: undefined },
+      srv.otherKey,
+    );
     expect(theirs.status).toBe(200);
     expect(theirs.json.userId).not.toBe(mineId);
     expect(srv.app.userTokens.verify(theirs.json.accessToken as string).tenantId).toBe(srv.otherTenantId);
 
     // Tenant A's user is untouched: name, fields and roles.
-    expect(await userRow(mineId)).toMatchObject({ tenantId: srv.tenantId, username: "jon", tenantModerator: false, email: body.email });
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, mineId, body.chatRoom as string)).roomRole).toBe("consumer_room_moderator");
+    expect(await userRow(mineId)).toMatchObject({
+      tenantId: srv.tenantId,
+      username: "jon",
+      tenantModerator: false,
+      email: body.email,
+    });
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, mineId, body.chatRoom as string)).roomRole).toBe(
+      "consumer_room_moderator",
+    );
     // Tenant B's moderator moderates B's rooms only; A's user is unknown in B.
-    expect((await srv.app.memberships.roomRolesOf(srv.otherTenantId, theirs.json.userId as string, body.chatRoom as string)).tenantModerator).toBe(true);
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, theirs.json.userId as string, body.chatRoom as string)).tenantModerator).toBe(false);
+    expect(
+      (await srv.app.memberships.roomRolesOf(srv.otherTenantId, theirs.json.userId as string, body.chatRoom as string))
+        .tenantModerator,
+    ).toBe(true);
+    expect(
+      (await srv.app.memberships.roomRolesOf(srv.tenantId, theirs.json.userId as string, body.chatRoom as string))
+        .tenantModerator,
+    ).toBe(false);
     expect(await srv.app.memberships.roomRolesOf(srv.otherTenantId, mineId, body.chatRoom as string)).toMatchObject({
       roomRole: undefined,
       spaceRole: undefined,
@@ -287,12 +328,21 @@ describe("room.consumer.private.v1.Service/CreateUser over gRPC", () => {
     expect(r.username).toBe("jon");
     expect(r.isModerator).toBe(true);
     expect(srv.app.userTokens.verify(r.accessToken).userId).toBe(r.userId);
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, r.userId, "grpc-room")).roomRole).toBe("consumer_room_moderator");
-    expect(await counts()).toEqual({ users: before.users + 1, rooms: before.rooms + 1, roomMembers: before.roomMembers + 1 });
+    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, r.userId, "grpc-room")).roomRole).toBe(
+      "consumer_room_moderator",
+    );
+    expect(await counts()).toEqual({
+      users: before.users + 1,
+      rooms: before.rooms + 1,
+      roomMembers: before.roomMembers + 1,
+    });
   });
 
   it("isModerator false ends tenant-wide moderation granted by an earlier call", async () => {
-    const first = await grpcClient.createUser({ username: "mod", isModerator: true, uniqueUserIdentifier: "demote-me" }, bearer(srv.apiKey));
+    const first = await grpcClient.createUser(
+      { username: "mod", isModerator: true, uniqueUserIdentifier: "demote-me" },
+      bearer(srv.apiKey),
+    );
     expect((await srv.app.memberships.roomRolesOf(srv.tenantId, first.userId, "x")).tenantModerator).toBe(true);
     const again = await grpcClient.createUser({ uniqueUserIdentifier: "demote-me" }, bearer(srv.apiKey));
     expect(again.userId).toBe(first.userId);
@@ -303,16 +353,41 @@ describe("room.consumer.private.v1.Service/CreateUser over gRPC", () => {
   it("the access token is not a room member token", async () => {
     const r = await grpcClient.createUser({ username: "jon", chatRoom: "r1" }, bearer(srv.apiKey));
     const tokens = tokensClient(TRANSPORTS[0]!.make(srv.baseUrl));
-    await expectCode(tokens.verify({ token: r.accessToken }, bearer(srv.apiKey)), Code.Unauthenticated, "invalid token");
+    await expectCode(
+      tokens.verify({ token: r.accessToken }, bearer(srv.apiKey)),
+      Code.Unauthenticated,
+      "invalid token",
+    );
   });
 
   it("bad input is invalid_argument and writes nothing; no key is unauthenticated", async () => {
     await writesNothing(() =>
-      expectCode(grpcClient.createUser({ username: "jon", chatRoom: "r2", profilePic: "http://x.example/p.png" }, bearer(srv.apiKey)), Code.InvalidArgument, "profile_pic: must be an https URL"),
+      expectCode(
+        grpcClient.createUser(
+          { username: "jon", chatRoom: "r2", profilePic: "http://x.example/p.png" },
+          bearer(srv.apiKey),
+        ),
+        Code.InvalidArgument,
+        "profile_pic: must be an https URL",
+      ),
     );
-    await writesNothing(() => expectCode(grpcClient.createUser({ chatRoom: "r2", isModerator: true }, bearer(srv.apiKey)), Code.InvalidArgument, "username: must not be empty"));
-    await writesNothing(() => expectCode(grpcClient.createUser({ username: "jon", chatRoom: "r2" }), Code.Unauthenticated));
-    await writesNothing(() => expectCode(grpcClient.createUser({ username: "jon" }, bearer(srv.otherKey + "x")), Code.Unauthenticated, "invalid API key"));
+    await writesNothing(() =>
+      expectCode(
+        grpcClient.createUser({ chatRoom: "r2", isModerator: true }, bearer(srv.apiKey)),
+        Code.InvalidArgument,
+        "username: must not be empty",
+      ),
+    );
+    await writesNothing(() =>
+      expectCode(grpcClient.createUser({ username: "jon", chatRoom: "r2" }), Code.Unauthenticated),
+    );
+    await writesNothing(() =>
+      expectCode(
+        grpcClient.createUser({ username: "jon" }, bearer(srv.otherKey + "x")),
+        Code.Unauthenticated,
+        "invalid API key",
+      ),
+    );
   });
 
   it("Connect JSON refuses an unknown field (invalid_argument, nothing written)", async () => {

@@ -14,7 +14,11 @@ describe("CORS for browsers on configured origins", () => {
   it("answers a preflight for an allowed origin with the Connect methods and headers", async () => {
     const res = await fetch(`${srv.baseUrl}${CREATE}`, {
       method: "OPTIONS",
-      headers: { origin: APP, "access-control-request-method": "POST", "access-control-request-headers": "content-type, authorization" },
+      headers: {
+        origin: APP,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, authorization",
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBe(APP);

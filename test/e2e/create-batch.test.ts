@@ -23,11 +23,17 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const connect = () => tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
+const connect = () =>
+  tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
 const grpc = () => tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
 
 const args = (roomId: string, n: number, tag = randomUUID().slice(0, 8)) =>
-  Array.from({ length: n }, (_, i) => ({ userId: `${tag}-${i}`, roomId, permissions: [Permission.PermissionChat], metadata: { i } }));
+  Array.from({ length: n }, (_, i) => ({
+    userId: `${tag}-${i}`,
+    roomId,
+    permissions: [Permission.PermissionChat],
+    metadata: { i },
+  }));
 
 const keyIdOf = (token: string) => {
   const b = decodeBase64Url(token)!;
@@ -35,7 +41,9 @@ const keyIdOf = (token: string) => {
 };
 
 async function count(table: "grants" | "audit_log", roomId: string): Promise<number> {
-  const row = await srv.app.db.get(sql`select count(*) as "n" from ${sql.raw(table)} where tenant_id = ${srv.tenantId} and room_id = ${roomId}`);
+  const row = await srv.app.db.get(
+    sql`select count(*) as "n" from ${sql.raw(table)} where tenant_id = ${srv.tenantId} and room_id = ${roomId}`,
+  );
   return Number(row?.n ?? 0);
 }
 
@@ -59,23 +67,26 @@ describe("Create of 1,000 arguments", () => {
   it.each([
     ["Connect JSON", connect],
     ["gRPC", grpc],
-  ])("over %s: sealed on the thread, every token verifies as its argument, one grant each, one audit entry", async (_name, client) => {
-    const roomId = `batch-${randomUUID()}`;
-    const sent = args(roomId, 1000);
-    const before = srv.app.sealer.counts;
-    const { tokens } = await client().create({ arguments: sent }, bearer(srv.apiKey));
-    expect(srv.app.sealer.counts.offloaded).toBe(before.offloaded + 1);
-    expect(srv.app.sealer.counts.fallbacks).toBe(before.fallbacks);
-    const ids = verifyAll(tokens, sent);
-    expect(new Set(ids).size).toBe(1000);
-    // A sample over the wire too.
-    for (const t of [tokens[0]!, tokens[499]!, tokens[999]!]) {
-      expect((await client().verify({ token: t }, bearer(srv.apiKey))).roomId).toBe(roomId);
-    }
-    expect(await count("grants", roomId)).toBe(1000);
-    expect(await count("audit_log", roomId)).toBe(1);
-    expect(await auditedIds(roomId)).toEqual([ids]);
-  });
+  ])(
+    "over %s: sealed on the thread, every token verifies as its argument, one grant each, one audit entry",
+    async (_name, client) => {
+      const roomId = `batch-${randomUUID()}`;
+      const sent = args(roomId, 1000);
+      const before = srv.app.sealer.counts;
+      const { tokens } = await client().create({ arguments: sent }, bearer(srv.apiKey));
+      expect(srv.app.sealer.counts.offloaded).toBe(before.offloaded + 1);
+      expect(srv.app.sealer.counts.fallbacks).toBe(before.fallbacks);
+      const ids = verifyAll(tokens, sent);
+      expect(new Set(ids).size).toBe(1000);
+      // A sample over the wire too.
+      for (const t of [tokens[0]!, tokens[499]!, tokens[999]!]) {
+        expect((await client().verify({ token: t }, bearer(srv.apiKey))).roomId).toBe(roomId);
+      }
+      expect(await count("grants", roomId)).toBe(1000);
+      expect(await count("audit_log", roomId)).toBe(1);
+      expect(await auditedIds(roomId)).toEqual([ids]);
+    },
+  );
 
   it("after a key rotation (app.reloadKeys) the thread seals with the new key: new key id, and the tokens verify", async () => {
     const file = srv.app.config.keyFile;
@@ -105,7 +116,9 @@ describe("Create of 1,000 arguments", () => {
     const shared = `conc-${randomUUID()}`;
     const rooms = [0, 1, 2, 3].map((i) => (i < 2 ? shared : `conc-${i}-${randomUUID()}`));
     const sent = rooms.map((roomId, i) => args(roomId, 200 + i * 100));
-    const results = await Promise.all(sent.map((a, i) => (i % 2 ? grpc() : connect()).create({ arguments: a }, bearer(srv.apiKey))));
+    const results = await Promise.all(
+      sent.map((a, i) => (i % 2 ? grpc() : connect()).create({ arguments: a }, bearer(srv.apiKey))),
+    );
     const ids = results.map((r, i) => verifyAll(r.tokens, sent[i]!));
     expect(await count("grants", shared)).toBe(200 + 300);
     expect(await count("audit_log", shared)).toBe(2);
@@ -126,7 +139,11 @@ describe("a Create whose transaction fails writes nothing", () => {
     const moderation = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
     await moderation.act({ action: Action.ROOM_BLOCK, roomId, targetUserId: sent[437]!.userId }, bearer(srv.apiKey));
     const auditBefore = await count("audit_log", roomId);
-    await expectCode(connect().create({ arguments: sent }, bearer(srv.apiKey)), Code.FailedPrecondition, /arguments\[437\].*blocked from room/);
+    await expectCode(
+      connect().create({ arguments: sent }, bearer(srv.apiKey)),
+      Code.FailedPrecondition,
+      /arguments\[437\].*blocked from room/,
+    );
     expect(await count("grants", roomId)).toBe(1);
     expect(await count("audit_log", roomId)).toBe(auditBefore);
     expect(auditBefore).toBe(2); // the first token's and the block's, nothing from the refused Create
@@ -137,27 +154,41 @@ describe("a Create whose transaction fails writes nothing", () => {
     // A real store error: the database refuses the batch's audit row.
     if (srv.app.db.dialect === "sqlite") {
       await srv.app.db.run(
-        sql.raw(`create trigger refuse_boom before insert on audit_log when new.room_id = '${roomId}' begin select raise(abort, 'refused by test trigger'); end`),
+        sql.raw(
+          `create trigger refuse_boom before insert on audit_log when new.room_id = '${roomId}' begin select raise(abort, 'refused by test trigger'); end`,
+        ),
       );
     } else {
       await srv.app.db.run(
-        sql.raw(`create function refuse_boom() returns trigger language plpgsql as $$ begin raise exception 'refused by test trigger'; end $$`),
+        sql.raw(
+          `create function refuse_boom() returns trigger language plpgsql as $$ begin raise exception 'refused by test trigger'; end $$`,
+        ),
       );
       await srv.app.db.run(
-        sql.raw(`create trigger refuse_boom before insert on audit_log for each row when (new.room_id = '${roomId}') execute function refuse_boom()`),
+        sql.raw(
+          `create trigger refuse_boom before insert on audit_log for each row when (new.room_id = '${roomId}') execute function refuse_boom()`,
+        ),
       );
     }
     try {
       const before = srv.app.sealer.counts;
       await expectCode(grpc().create({ arguments: args(roomId, 1000) }, bearer(srv.apiKey)), Code.Internal);
       // The batch was handed to the sealing thread (its tokens are dropped, unseen, when they come back).
-      await vi.waitFor(() => expect(srv.app.sealer.counts.offloaded + srv.app.sealer.counts.fallbacks).toBe(before.offloaded + before.fallbacks + 1));
+      await vi.waitFor(() =>
+        expect(srv.app.sealer.counts.offloaded + srv.app.sealer.counts.fallbacks).toBe(
+          before.offloaded + before.fallbacks + 1,
+        ),
+      );
       expect(await count("grants", roomId)).toBe(0);
       expect(await count("audit_log", roomId)).toBe(0);
-      const rooms = await srv.app.db.get(sql`select count(*) as "n" from rooms where tenant_id = ${srv.tenantId} and id = ${roomId}`);
+      const rooms = await srv.app.db.get(
+        sql`select count(*) as "n" from rooms where tenant_id = ${srv.tenantId} and id = ${roomId}`,
+      );
       expect(Number(rooms?.n)).toBe(0);
     } finally {
-      await srv.app.db.run(sql.raw(srv.app.db.dialect === "sqlite" ? "drop trigger refuse_boom" : "drop trigger refuse_boom on audit_log"));
+      await srv.app.db.run(
+        sql.raw(srv.app.db.dialect === "sqlite" ? "drop trigger refuse_boom" : "drop trigger refuse_boom on audit_log"),
+      );
     }
     // The same batch goes through once the store accepts it.
     const sent = args(roomId, 1000);

@@ -33,7 +33,15 @@ afterEach(async () => {
 });
 
 /** Connection-level refusals: the request was never accepted by the server. */
-const REFUSED = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "socket hang up", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_STREAM_ERROR", "ERR_HTTP2_INVALID_SESSION"]);
+const REFUSED = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "socket hang up",
+  "ERR_HTTP2_GOAWAY_SESSION",
+  "ERR_HTTP2_STREAM_ERROR",
+  "ERR_HTTP2_INVALID_SESSION",
+]);
 
 type Outcome = { status: number; connection: string | undefined } | { refused: string };
 
@@ -240,7 +248,10 @@ describe("issue 7 point 18: close() drains keep-alive HTTP/1.1 and HTTP/2 client
             .on("error", reject);
         });
       expect(await Promise.all([get(), get()])).toEqual([200, 200]);
-      const h2 = createClient(Health, createConnectTransport({ baseUrl: `https://localhost:${srv.port}`, httpVersion: "2", nodeOptions: { ca } }));
+      const h2 = createClient(
+        Health,
+        createConnectTransport({ baseUrl: `https://localhost:${srv.port}`, httpVersion: "2", nodeOptions: { ca } }),
+      );
       await h2.check({ service: "" });
       expect(await closedBeforeGrace(srv.server.close())).toBe("closed");
     } finally {

@@ -25,7 +25,11 @@ const CREATE = "/room.tokens.private.v1.Service/Create";
 const NINE_MB = 9 * 1024 * 1024;
 
 /** A Connect JSON POST of `size` bytes written in 64 KiB chunks, as node:http writes a large body. */
-function bigPost(port: number, key: string, size: number): Promise<{ status: number; body: string } | { error: string }> {
+function bigPost(
+  port: number,
+  key: string,
+  size: number,
+): Promise<{ status: number; body: string } | { error: string }> {
   return new Promise((resolve) => {
     const req = http.request({
       host: "127.0.0.1",
@@ -69,7 +73,10 @@ describe("an oversized request body is answered, not cut off", () => {
     const out = await new Promise<string>((resolve, reject) =>
       execFile(
         "sh",
-        ["-c", `head -c ${NINE_MB} /dev/zero | tr '\\0' ' ' | curl -s -o - -w '\\n%{http_code}' -H 'content-type: application/json' -H 'authorization: Bearer ${srv.apiKey}' --data-binary @- http://127.0.0.1:${srv.port}${CREATE}`],
+        [
+          "-c",
+          `head -c ${NINE_MB} /dev/zero | tr '\\0' ' ' | curl -s -o - -w '\\n%{http_code}' -H 'content-type: application/json' -H 'authorization: Bearer ${srv.apiKey}' --data-binary @- http://127.0.0.1:${srv.port}${CREATE}`,
+        ],
         (err, stdout) => (err ? reject(err) : resolve(stdout)),
       ),
     );

@@ -5,7 +5,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
-import { EventType, Service as Events, type Event, WatchRequestSchema } from "../../gen/room/events/private/v1/service_pb.js";
+import {
+  EventType,
+  Service as Events,
+  type Event,
+  WatchRequestSchema,
+} from "../../gen/room/events/private/v1/service_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { authenticateApiKey } from "../../src/domain/auth/api-keys.js";
@@ -25,7 +30,10 @@ afterAll(async () => {
 });
 
 const TRANSPORTS: ReadonlyArray<{ name: string; make: (baseUrl: string) => Transport }> = [
-  { name: "Connect streaming over HTTP/1.1", make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" }) },
+  {
+    name: "Connect streaming over HTTP/1.1",
+    make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+  },
   { name: "gRPC over HTTP/2", make: (baseUrl) => createGrpcTransport({ baseUrl }) },
 ];
 
@@ -115,48 +123,69 @@ function tokens(): TokensClient {
 }
 
 describe("Watch delivers an API write within milliseconds", () => {
-  it.each(TRANSPORTS.map((t) => [t.name, t] as const))("%s: RevokeUser reaches a tenant watcher and a room watcher", async (name, t) => {
-    const roomId = freshRoom();
-    await tokens().verify({ token: "x" }, bearer(srv.apiKey)).catch(() => {}); // warm the writer's connection
-    const tenantWide = await watch(t.make(srv.baseUrl), {});
-    const roomOnly = await watch(t.make(srv.baseUrl), { roomId });
-    const started = performance.now();
-    const res = await tokens().revokeUser({ userId: "alice", roomId, reason: "left the company" }, bearer(srv.apiKey));
-    const answered = performance.now();
-    const e = await tenantWide.next();
-    const latencyMs = performance.now() - started;
-    const r = await roomOnly.next();
-    console.log(
-      `[events] ${name}: RevokeUser call start → event at the watcher ${latencyMs.toFixed(1)} ms ` +
-        `(call ${(answered - started).toFixed(1)} ms)`,
-    );
-    expect(latencyMs).toBeLessThan(1_000);
-    expect(e.id).toBe(res.eventId);
-    expect(r.id).toBe(res.eventId);
-    expect(e.type).toBe(EventType.TOKEN_REVOKED);
-    expect(e.roomId).toBe(roomId);
-    expect(e.userId).toBe("alice");
-    expect(e.actor).toBe(keyActor);
-    expect(e.reason).toBe("left the company");
-    expect(e.time).toBeDefined();
-    expect(e.until).toBeUndefined();
-  });
+  it.each(TRANSPORTS.map((t) => [t.name, t] as const))(
+    "%s: RevokeUser reaches a tenant watcher and a room watcher",
+    async (name, t) => {
+      const roomId = freshRoom();
+      await tokens()
+        .verify({ token: "x" }, bearer(srv.apiKey))
+        .catch(() => {}); // warm the writer's connection
+      const tenantWide = await watch(t.make(srv.baseUrl), {});
+      const roomOnly = await watch(t.make(srv.baseUrl), { roomId });
+      const started = performance.now();
+      const res = await tokens().revokeUser(
+        { userId: "alice", roomId, reason: "left the company" },
+        bearer(srv.apiKey),
+      );
+      const answered = performance.now();
+      const e = await tenantWide.next();
+      const latencyMs = performance.now() - started;
+      const r = await roomOnly.next();
+      console.log(
+        `[events] ${name}: RevokeUser call start → event at the watcher ${latencyMs.toFixed(1)} ms ` +
+          `(call ${(answered - started).toFixed(1)} ms)`,
+      );
+      expect(latencyMs).toBeLessThan(1_000);
+      expect(e.id).toBe(res.eventId);
+      expect(r.id).toBe(res.eventId);
+      expect(e.type).toBe(EventType.TOKEN_REVOKED);
+      expect(e.roomId).toBe(roomId);
+      expect(e.userId).toBe("alice");
+      expect(e.actor).toBe(keyActor);
+      expect(e.reason).toBe("left the company");
+      expect(e.time).toBeDefined();
+      expect(e.until).toBeUndefined();
+    },
+  );
 
   it("a backend GrantRole is ROLE_GRANTED; replacing the role adds PERMISSIONS_CHANGED", async () => {
     const roomId = freshRoom();
     // Create names the room (a room without a space), GrantRole needs a real user.
-    await tokens().create({ arguments: [{ userId: "x", roomId, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+    await tokens().create(
+      { arguments: [{ userId: "x", roomId, permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
     const user = await createTestUser(srv);
     const w = await watch(TRANSPORTS[0]!.make(srv.baseUrl), { roomId });
     const grants = createClient(SpacesPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
     await grants.grantRole({ roomId, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey));
     const g1 = await w.next();
-    expect([EventType[g1.type], g1.role, g1.userId, g1.roomId, g1.actor]).toEqual(["ROLE_GRANTED", "role_room_user", user.userId, roomId, keyActor]);
+    expect([EventType[g1.type], g1.role, g1.userId, g1.roomId, g1.actor]).toEqual([
+      "ROLE_GRANTED",
+      "role_room_user",
+      user.userId,
+      roomId,
+      keyActor,
+    ]);
     await grants.grantRole({ roomId, targetUserId: user.userId, role: "role_room_moderator" }, bearer(srv.apiKey));
     const g2 = await w.next();
     const changed = await w.next();
     expect([EventType[g2.type], g2.role]).toEqual(["ROLE_GRANTED", "role_room_moderator"]);
-    expect([EventType[changed.type], changed.userId, changed.roomId]).toEqual(["PERMISSIONS_CHANGED", user.userId, roomId]);
+    expect([EventType[changed.type], changed.userId, changed.roomId]).toEqual([
+      "PERMISSIONS_CHANGED",
+      user.userId,
+      roomId,
+    ]);
     expect(changed.id).toBe(g2.id + 1n);
   });
 
@@ -169,7 +198,13 @@ describe("Watch delivers an API write within milliseconds", () => {
     const w = await watch(TRANSPORTS[1]!.make(srv.baseUrl), { roomId });
     await spaces.joinRoom({ spaceId, roomId }, as(joiner.token));
     const e = await w.next();
-    expect([EventType[e.type], e.userId, e.roomId, e.actor, e.role]).toEqual(["MEMBER_JOINED", joiner.userId, roomId, `user:${joiner.userId}`, "role_room_user"]);
+    expect([EventType[e.type], e.userId, e.roomId, e.actor, e.role]).toEqual([
+      "MEMBER_JOINED",
+      joiner.userId,
+      roomId,
+      `user:${joiner.userId}`,
+      "role_room_user",
+    ]);
   });
 });
 
@@ -188,75 +223,100 @@ describe("Watch filters", () => {
     expect(e.roomId).toBe(mine);
   });
 
-  it.each(TRANSPORTS.map((t) => [t.name, t] as const))("%s: another tenant's watcher sees nothing of ours, and ours nothing of theirs", async (_name, t) => {
-    const roomId = freshRoom(); // the same room id in both tenants
-    const theirs = await watch(t.make(srv.baseUrl), {}, srv.otherKey);
-    const theirRoom = await watch(t.make(srv.baseUrl), { roomId }, srv.otherKey);
-    const ours = await watch(t.make(srv.baseUrl), { roomId });
-    const mine = await tokens().revokeRoom({ roomId, reason: "ours" }, bearer(srv.apiKey));
-    await tokens().revokeUser({ userId: "carol", roomId, reason: "ours" }, bearer(srv.apiKey));
-    const sentinel = await tokens().revokeRoom({ roomId, reason: "theirs" }, bearer(srv.otherKey));
-    expect((await theirs.next()).id).toBe(sentinel.eventId);
-    const e = await theirRoom.next();
-    expect(e.id).toBe(sentinel.eventId);
-    expect(e.reason).toBe("theirs");
-    expect((await ours.next()).id).toBe(mine.eventId);
-    expect((await ours.next()).reason).toBe("ours");
-    // A replay from the first id in the other tenant holds only that tenant's events.
-    const replay = await watch(t.make(srv.baseUrl), { afterEventId: 1n }, srv.otherKey);
-    for (let e = await replay.next(); ; e = await replay.next()) {
+  it.each(TRANSPORTS.map((t) => [t.name, t] as const))(
+    "%s: another tenant's watcher sees nothing of ours, and ours nothing of theirs",
+    async (_name, t) => {
+      const roomId = freshRoom(); // the same room id in both tenants
+      const theirs = await watch(t.make(srv.baseUrl), {}, srv.otherKey);
+      const theirRoom = await watch(t.make(srv.baseUrl), { roomId }, srv.otherKey);
+      const ours = await watch(t.make(srv.baseUrl), { roomId });
+      const mine = await tokens().revokeRoom({ roomId, reason: "ours" }, bearer(srv.apiKey));
+      await tokens().revokeUser({ userId: "carol", roomId, reason: "ours" }, bearer(srv.apiKey));
+      const sentinel = await tokens().revokeRoom({ roomId, reason: "theirs" }, bearer(srv.otherKey));
+      expect((await theirs.next()).id).toBe(sentinel.eventId);
+      const e = await theirRoom.next();
+      expect(e.id).toBe(sentinel.eventId);
       expect(e.reason).toBe("theirs");
-      if (e.id === sentinel.eventId) break;
-    }
-  });
+      expect((await ours.next()).id).toBe(mine.eventId);
+      expect((await ours.next()).reason).toBe("ours");
+      // A replay from the first id in the other tenant holds only that tenant's events.
+      const replay = await watch(t.make(srv.baseUrl), { afterEventId: 1n }, srv.otherKey);
+      for (let e = await replay.next(); ; e = await replay.next()) {
+        expect(e.reason).toBe("theirs");
+        if (e.id === sentinel.eventId) break;
+      }
+    },
+  );
 });
 
 describe("Watch resumes after a disconnect", () => {
-  it.each(TRANSPORTS.map((t) => [t.name, t] as const))("%s: after_event_id replays exactly the missed events in order, then goes live", async (_name, t) => {
-    const roomId = freshRoom();
-    const revoke = async (userId: string) => (await tokens().revokeUser({ userId, roomId, reason: "" }, bearer(srv.apiKey))).eventId;
-    const first = await watch(t.make(srv.baseUrl), { roomId });
-    const seen = [await revoke("u1"), await revoke("u2"), await revoke("u3")];
-    const got = [(await first.next()).id, (await first.next()).id, (await first.next()).id];
-    expect(got).toEqual(seen);
-    first.close();
-    await waitFor(() => srv.app.bus.size === 0, "the first watch to end");
+  it.each(TRANSPORTS.map((t) => [t.name, t] as const))(
+    "%s: after_event_id replays exactly the missed events in order, then goes live",
+    async (_name, t) => {
+      const roomId = freshRoom();
+      const revoke = async (userId: string) =>
+        (await tokens().revokeUser({ userId, roomId, reason: "" }, bearer(srv.apiKey))).eventId;
+      const first = await watch(t.make(srv.baseUrl), { roomId });
+      const seen = [await revoke("u1"), await revoke("u2"), await revoke("u3")];
+      const got = [(await first.next()).id, (await first.next()).id, (await first.next()).id];
+      expect(got).toEqual(seen);
+      first.close();
+      await waitFor(() => srv.app.bus.size === 0, "the first watch to end");
 
-    const missed = [await revoke("u4"), await revoke("u5"), await revoke("u6"), await revoke("u7")];
-    await tokens().revokeRoom({ roomId: freshRoom(), reason: "" }, bearer(srv.apiKey)); // another room: not replayed
-    const again = await watch(t.make(srv.baseUrl), { roomId, afterEventId: got[2]! });
-    const replayed: Event[] = [];
-    for (let i = 0; i < missed.length; i++) replayed.push(await again.next());
-    expect(replayed.map((e) => e.id)).toEqual(missed);
-    expect(replayed.map((e) => e.userId)).toEqual(["u4", "u5", "u6", "u7"]);
-    const live = await revoke("u8");
-    const next = await again.next();
-    expect(next.id).toBe(live); // nothing in between: no duplicate, no gap
-    expect(next.userId).toBe("u8");
-  });
+      const missed = [await revoke("u4"), await revoke("u5"), await revoke("u6"), await revoke("u7")];
+      await tokens().revokeRoom({ roomId: freshRoom(), reason: "" }, bearer(srv.apiKey)); // another room: not replayed
+      const again = await watch(t.make(srv.baseUrl), { roomId, afterEventId: got[2]! });
+      const replayed: Event[] = [];
+      for (let i = 0; i < missed.length; i++) replayed.push(await again.next());
+      expect(replayed.map((e) => e.id)).toEqual(missed);
+      expect(replayed.map((e) => e.userId)).toEqual(["u4", "u5", "u6", "u7"]);
+      const live = await revoke("u8");
+      const next = await again.next();
+      expect(next.id).toBe(live); // nothing in between: no duplicate, no gap
+      expect(next.userId).toBe("u8");
+    },
+  );
 });
 
 describe("Watch credentials and input", () => {
-  it.each(TRANSPORTS.map((t) => [t.name, t] as const))("%s: a missing or wrong API key is unauthenticated", async (_name, t) => {
-    const client = createClient(Events, t.make(srv.baseUrl));
-    const firstOf = (it: AsyncIterable<unknown>) => it[Symbol.asyncIterator]().next();
-    await expectCode(firstOf(client.watch({})), Code.Unauthenticated, /missing API key/);
-    await expectCode(firstOf(client.watch({}, bearer("not-a-real-key"))), Code.Unauthenticated, "invalid API key");
-    // A user access token is not an API key either.
-    await expectCode(firstOf(client.watch({}, bearer((await createTestUser(srv)).token))), Code.Unauthenticated, "invalid API key");
-    expect(srv.app.bus.size).toBe(0);
-  });
+  it.each(TRANSPORTS.map((t) => [t.name, t] as const))(
+    "%s: a missing or wrong API key is unauthenticated",
+    async (_name, t) => {
+      const client = createClient(Events, t.make(srv.baseUrl));
+      const firstOf = (it: AsyncIterable<unknown>) => it[Symbol.asyncIterator]().next();
+      await expectCode(firstOf(client.watch({})), Code.Unauthenticated, /missing API key/);
+      await expectCode(firstOf(client.watch({}, bearer("not-a-real-key"))), Code.Unauthenticated, "invalid API key");
+      // A user access token is not an API key either.
+      await expectCode(
+        firstOf(client.watch({}, bearer((await createTestUser(srv)).token))),
+        Code.Unauthenticated,
+        "invalid API key",
+      );
+      expect(srv.app.bus.size).toBe(0);
+    },
+  );
 
-  it.each(TRANSPORTS.map((t) => [t.name, t] as const))("%s: a binary request with an unknown field, or malformed, is invalid_argument", async (_name, t) => {
-    const client = createClient(Events, t.make(srv.baseUrl));
-    const req = create(WatchRequestSchema, { roomId: "r" });
-    req.$unknown = [{ no: 99, wireType: WireType.Varint, data: new Uint8Array([0x01]) }];
-    await expectCode(client.watch(req, bearer(srv.apiKey))[Symbol.asyncIterator]().next(), Code.InvalidArgument, "unknown field in request");
-    // Bytes after the unknown field that are no protobuf at all (a field number 0).
-    req.$unknown = [{ no: 99, wireType: WireType.Varint, data: new Uint8Array([0xf8, 0x06, 0x01]) }];
-    await expectCode(client.watch(req, bearer(srv.apiKey))[Symbol.asyncIterator]().next(), Code.InvalidArgument, /not valid protobuf binary/);
-    expect(srv.app.bus.size).toBe(0);
-  });
+  it.each(TRANSPORTS.map((t) => [t.name, t] as const))(
+    "%s: a binary request with an unknown field, or malformed, is invalid_argument",
+    async (_name, t) => {
+      const client = createClient(Events, t.make(srv.baseUrl));
+      const req = create(WatchRequestSchema, { roomId: "r" });
+      req.$unknown = [{ no: 99, wireType: WireType.Varint, data: new Uint8Array([0x01]) }];
+      await expectCode(
+        client.watch(req, bearer(srv.apiKey))[Symbol.asyncIterator]().next(),
+        Code.InvalidArgument,
+        "unknown field in request",
+      );
+      // Bytes after the unknown field that are no protobuf at all (a field number 0).
+      req.$unknown = [{ no: 99, wireType: WireType.Varint, data: new Uint8Array([0xf8, 0x06, 0x01]) }];
+      await expectCode(
+        client.watch(req, bearer(srv.apiKey))[Symbol.asyncIterator]().next(),
+        Code.InvalidArgument,
+        /not valid protobuf binary/,
+      );
+      expect(srv.app.bus.size).toBe(0);
+    },
+  );
 
   it("an after_event_id beyond any id is invalid_argument", async () => {
     const client = createClient(Events, TRANSPORTS[0]!.make(srv.baseUrl));
@@ -270,7 +330,12 @@ describe("Watch and server shutdown", () => {
     const own = await startTestServer({ env: { ROOMGATE_SHUTDOWN_GRACE_MS: "5000" } });
     try {
       const w = await Watcher.open(own, createGrpcTransport({ baseUrl: own.baseUrl }), {}, own.apiKey);
-      const w2 = await Watcher.open(own, createConnectTransport({ baseUrl: own.baseUrl, httpVersion: "1.1" }), {}, own.apiKey);
+      const w2 = await Watcher.open(
+        own,
+        createConnectTransport({ baseUrl: own.baseUrl, httpVersion: "1.1" }),
+        {},
+        own.apiKey,
+      );
       const started = performance.now();
       await own.server.close();
       const closeMs = performance.now() - started;
@@ -278,10 +343,13 @@ describe("Watch and server shutdown", () => {
       expect(own.app.bus.size).toBe(0);
       for (const x of [w, w2]) {
         // The client sees its stream end (cleanly, or as the connection closing), never hang.
-        const r = await Promise.race([x.first().then(
-          (v) => ({ ended: (v as IteratorResult<unknown>).done === true }),
-          (e: unknown) => ({ ended: e instanceof ConnectError }),
-        ), sleep(1_000).then(() => ({ ended: false }))]);
+        const r = await Promise.race([
+          x.first().then(
+            (v) => ({ ended: (v as IteratorResult<unknown>).done === true }),
+            (e: unknown) => ({ ended: e instanceof ConnectError }),
+          ),
+          sleep(1_000).then(() => ({ ended: false })),
+        ]);
         expect(r.ended).toBe(true);
       }
     } finally {

@@ -5,7 +5,10 @@ import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthCheckRequestSchema } from "../../gen/grpc/health/v1/health_pb.js";
-import { Action as PrivateAction, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
+import {
+  Action as PrivateAction,
+  Service as ModerationPrivate,
+} from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { VerifyRequestSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
@@ -16,7 +19,25 @@ import { insertRoom, memberToken, userWithRoomRole } from "../support/permission
 import { envelope } from "../support/raw-http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { createTestUser } from "../support/users.js";
-import { CJ, CP, GRPC, h1, h2, HEALTH, json, LOGIN, MALFORMED, PERMS, UNKNOWN_FIELD, VAT, VERIFY, verifyBin, type Req, type Seen, type Transport } from "../support/wire.js";
+import {
+  CJ,
+  CP,
+  GRPC,
+  h1,
+  h2,
+  HEALTH,
+  json,
+  LOGIN,
+  MALFORMED,
+  PERMS,
+  UNKNOWN_FIELD,
+  VAT,
+  VERIFY,
+  verifyBin,
+  type Req,
+  type Seen,
+  type Transport,
+} from "../support/wire.js";
 
 // Issue 11: the fast path must speak exactly connect-node's protocol. One
 // App is served twice — fast path on and off, so state, keys and tokens
@@ -31,7 +52,15 @@ let now = Date.now();
 const sessions: http2.ClientHttp2Session[] = [];
 
 /** Fixtures the requests use (filled in beforeAll). */
-const fx = { token: "", mediumToken: "", blockedToken: "", userToken: "", roomId: "", loginUser: "", loginPassword: "pw-differential-secret" };
+const fx = {
+  token: "",
+  mediumToken: "",
+  blockedToken: "",
+  userToken: "",
+  roomId: "",
+  loginUser: "",
+  loginPassword: "pw-differential-secret",
+};
 
 beforeAll(async () => {
   now = Date.now();
@@ -53,9 +82,15 @@ beforeAll(async () => {
   fx.blockedToken = await memberToken(srv, userId, roomId, [P.PermissionCanSendMessagesInMainThread]);
   const transport = createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" });
   // Its answers are over compressMinBytes (1 KiB: compressed when accepted).
-  const created = await tokensClient(transport).create({ arguments: [{ userId: "diff-user", roomId: "diff-room", metadata: { note: "m".repeat(1500) } }] }, bearer(srv.apiKey));
+  const created = await tokensClient(transport).create(
+    { arguments: [{ userId: "diff-user", roomId: "diff-room", metadata: { note: "m".repeat(1500) } }] },
+    bearer(srv.apiKey),
+  );
   fx.mediumToken = created.tokens[0]!;
-  await createClient(ModerationPrivate, transport).act({ action: PrivateAction.ROOM_BLOCK, roomId, targetUserId: userId, reason: "diff" }, bearer(srv.apiKey));
+  await createClient(ModerationPrivate, transport).act(
+    { action: PrivateAction.ROOM_BLOCK, roomId, targetUserId: userId, reason: "diff" },
+    bearer(srv.apiKey),
+  );
   const user = await createTestUser(srv);
   fx.userToken = user.token;
   fx.roomId = await insertRoom(srv, { isPublic: true });
@@ -70,7 +105,6 @@ afterAll(async () => {
   for (const s of sessions) s.close();
   await Promise.all([off?.close(), srv?.close()]);
 });
-
 
 function session(port: number): http2.ClientHttp2Session {
   const s = http2.connect(`http://127.0.0.1:${port}`);
@@ -98,16 +132,22 @@ async function same(transport: Transport, r: Req, mask: (s: Seen) => Seen = (s) 
 
 const auth = () => ({ authorization: `Bearer ${srv.apiKey}` });
 
-
-
 /** Connect requests (JSON and binary) sent over HTTP/1.1 and h2. */
 function connectCases(): Req[] {
   const big = json({ token: "x".repeat(READ_MAX + 100) });
   return [
     // Valid calls of several methods.
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) },
-    { path: VERIFY, headers: { "content-type": "application/json; charset=utf-8", ...auth() }, body: json({ token: fx.token }) },
-    { path: VERIFY, headers: { "content-type": "application/json;charset=UTF-8", ...auth(), "connect-protocol-version": "1" }, body: json({ token: fx.token }) },
+    {
+      path: VERIFY,
+      headers: { "content-type": "application/json; charset=utf-8", ...auth() },
+      body: json({ token: fx.token }),
+    },
+    {
+      path: VERIFY,
+      headers: { "content-type": "application/json;charset=UTF-8", ...auth(), "connect-protocol-version": "1" },
+      body: json({ token: fx.token }),
+    },
     { path: VERIFY, headers: { ...CP, ...auth() }, body: verifyBin(fx.token) },
     { path: VERIFY, headers: { ...CJ, ...auth(), "accept-encoding": "gzip, br" }, body: json({ token: fx.token }) },
     { path: VERIFY, headers: { ...CJ, ...auth(), "x-request-id": "diff-request-1" }, body: json({ token: fx.token }) },
@@ -117,24 +157,44 @@ function connectCases(): Req[] {
     { path: VERIFY, headers: { ...CP, ...auth(), "accept-encoding": "br, gzip" }, body: verifyBin(fx.mediumToken) },
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.mediumToken }) },
     { path: PERMS, headers: { ...CJ, authorization: `Bearer ${fx.userToken}` }, body: json({ roomId: fx.roomId }) },
-    { path: PERMS, headers: { ...CJ, cookie: `theme=dark; roomgate_session=${fx.userToken}` }, body: json({ roomId: fx.roomId }) },
+    {
+      path: PERMS,
+      headers: { ...CJ, cookie: `theme=dark; roomgate_session=${fx.userToken}` },
+      body: json({ roomId: fx.roomId }),
+    },
     { path: HEALTH, headers: CJ, body: json({}) },
-    { path: HEALTH, headers: CP, body: Buffer.from(toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema))) },
+    {
+      path: HEALTH,
+      headers: CP,
+      body: Buffer.from(toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema))),
+    },
     // Errors from the service and the interceptors.
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: "" }) },
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: "not-a-token" }) },
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.blockedToken }) },
     { path: VERIFY, headers: { ...CP, ...auth() }, body: verifyBin(fx.blockedToken) },
     { path: VERIFY, headers: CJ, body: json({ token: fx.token }) },
-    { path: VERIFY, headers: { ...CJ, authorization: "Bearer wrong-key-000000000000" }, body: json({ token: fx.token }) },
+    {
+      path: VERIFY,
+      headers: { ...CJ, authorization: "Bearer wrong-key-000000000000" },
+      body: json({ token: fx.token }),
+    },
     { path: VERIFY, headers: { ...CJ, authorization: "Basic abc" }, body: json({ token: fx.token }) },
     { path: PERMS, headers: { ...CJ, authorization: "Bearer not-a-user-token" }, body: json({ roomId: fx.roomId }) },
-    { path: PERMS, headers: { ...CJ, authorization: `Bearer ${fx.blockedToken}` }, body: json({ roomId: "another-room" }) },
+    {
+      path: PERMS,
+      headers: { ...CJ, authorization: `Bearer ${fx.blockedToken}` },
+      body: json({ roomId: "another-room" }),
+    },
     // Unknown fields, malformed bodies.
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token, bogus: 1 }) },
     { path: VERIFY, headers: { ...CP, ...auth() }, body: Buffer.concat([verifyBin(fx.token), UNKNOWN_FIELD]) },
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: Buffer.from('{"token":') },
-    { path: VERIFY, headers: { ...CJ, ...auth() }, body: Buffer.from([0x7b, 0x22, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x22, 0x3a, 0x22, 0xfe, 0x22, 0x7d]) },
+    {
+      path: VERIFY,
+      headers: { ...CJ, ...auth() },
+      body: Buffer.from([0x7b, 0x22, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x22, 0x3a, 0x22, 0xfe, 0x22, 0x7d]),
+    },
     { path: VERIFY, headers: { ...CJ, ...auth() }, body: Buffer.alloc(0) },
     { path: VERIFY, headers: { ...CP, ...auth() }, body: MALFORMED },
     { path: VERIFY, headers: { ...CP, ...auth() }, body: Buffer.alloc(0) },
@@ -144,9 +204,17 @@ function connectCases(): Req[] {
     { path: VERIFY, headers: { ...CP, ...auth() }, body: [verifyBin("y".repeat(READ_MAX + 10))] },
     // Wrong content types, compressed bodies, wrong methods.
     { path: VERIFY, headers: { "content-type": "text/plain", ...auth() }, body: json({ token: fx.token }) },
-    { path: VERIFY, headers: { "content-type": "application/connect+json", ...auth() }, body: json({ token: fx.token }) },
+    {
+      path: VERIFY,
+      headers: { "content-type": "application/connect+json", ...auth() },
+      body: json({ token: fx.token }),
+    },
     { path: VERIFY, headers: { ...auth() }, body: json({ token: fx.token }) },
-    { path: VERIFY, headers: { ...CJ, ...auth(), "content-encoding": "gzip" }, body: gzipSync(json({ token: fx.token })) },
+    {
+      path: VERIFY,
+      headers: { ...CJ, ...auth(), "content-encoding": "gzip" },
+      body: gzipSync(json({ token: fx.token })),
+    },
     { path: VERIFY, headers: { ...CJ, ...auth(), "content-encoding": "zstd" }, body: json({ token: fx.token }) },
     { path: VERIFY, method: "PUT", headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) },
     { path: VERIFY, method: "GET", headers: { ...auth() }, body: [] },
@@ -158,8 +226,21 @@ function connectCases(): Req[] {
     { path: VERIFY, headers: { ...CJ, ...auth(), "connect-timeout-ms": "soon" }, body: json({ token: fx.token }) },
     // Login: wrong password, and a success that sets the session cookie.
     { path: LOGIN, headers: CJ, body: json({ tenantId: srv.tenantId, username: fx.loginUser, password: "wrong" }) },
-    { path: LOGIN, headers: { ...CJ, cookie: "roomgate_session=stale" }, body: json({ tenantId: srv.tenantId, username: fx.loginUser, password: fx.loginPassword }) },
-    { path: LOGIN, headers: CP, body: Buffer.from(toBinary(LoginRequestSchema, create(LoginRequestSchema, { tenantId: srv.tenantId, username: fx.loginUser, password: fx.loginPassword }))) },
+    {
+      path: LOGIN,
+      headers: { ...CJ, cookie: "roomgate_session=stale" },
+      body: json({ tenantId: srv.tenantId, username: fx.loginUser, password: fx.loginPassword }),
+    },
+    {
+      path: LOGIN,
+      headers: CP,
+      body: Buffer.from(
+        toBinary(
+          LoginRequestSchema,
+          create(LoginRequestSchema, { tenantId: srv.tenantId, username: fx.loginUser, password: fx.loginPassword }),
+        ),
+      ),
+    },
   ];
 }
 
@@ -168,25 +249,58 @@ function grpcCases(): Req[] {
   const valid = envelope(verifyBin(fx.token));
   return [
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: valid },
-    { path: VERIFY, headers: { "content-type": "application/grpc+proto", ...auth(), "grpc-accept-encoding": "gzip" }, body: valid },
+    {
+      path: VERIFY,
+      headers: { "content-type": "application/grpc+proto", ...auth(), "grpc-accept-encoding": "gzip" },
+      body: valid,
+    },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: [valid.subarray(0, 3), valid.subarray(3)] },
-    { path: VERIFY, headers: { ...GRPC, ...auth(), "grpc-accept-encoding": "gzip" }, body: envelope(verifyBin(fx.mediumToken)) },
-    { path: VAT, headers: { ...GRPC, ...auth() }, body: envelope(Buffer.from(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: fx.userToken })))) },
+    {
+      path: VERIFY,
+      headers: { ...GRPC, ...auth(), "grpc-accept-encoding": "gzip" },
+      body: envelope(verifyBin(fx.mediumToken)),
+    },
+    {
+      path: VAT,
+      headers: { ...GRPC, ...auth() },
+      body: envelope(Buffer.from(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token: fx.userToken })))),
+    },
     { path: HEALTH, headers: GRPC, body: envelope(new Uint8Array(0)) },
-    { path: LOGIN, headers: GRPC, body: envelope(toBinary(LoginRequestSchema, create(LoginRequestSchema, { tenantId: srv.tenantId, username: fx.loginUser, password: fx.loginPassword }))) },
+    {
+      path: LOGIN,
+      headers: GRPC,
+      body: envelope(
+        toBinary(
+          LoginRequestSchema,
+          create(LoginRequestSchema, { tenantId: srv.tenantId, username: fx.loginUser, password: fx.loginPassword }),
+        ),
+      ),
+    },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin(fx.blockedToken)) },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin("")) },
     { path: VERIFY, headers: GRPC, body: valid },
     { path: VERIFY, headers: { ...GRPC, authorization: "Bearer wrong-key-000000000000" }, body: valid },
-    { path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(Buffer.concat([verifyBin(fx.token), UNKNOWN_FIELD])) },
+    {
+      path: VERIFY,
+      headers: { ...GRPC, ...auth() },
+      body: envelope(Buffer.concat([verifyBin(fx.token), UNKNOWN_FIELD])),
+    },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(MALFORMED) },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: Buffer.concat([valid, valid]) },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: valid.subarray(0, valid.length - 2) },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: [] },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin(fx.token), 1) },
     { path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin("z".repeat(READ_MAX + 10))) },
-    { path: VERIFY, headers: { ...GRPC, ...auth(), "grpc-encoding": "gzip" }, body: envelope(gzipSync(verifyBin(fx.token)), 1) },
-    { path: VERIFY, headers: { "content-type": "application/grpc+json", ...auth() }, body: envelope(json({ token: fx.token })) },
+    {
+      path: VERIFY,
+      headers: { ...GRPC, ...auth(), "grpc-encoding": "gzip" },
+      body: envelope(gzipSync(verifyBin(fx.token)), 1),
+    },
+    {
+      path: VERIFY,
+      headers: { "content-type": "application/grpc+json", ...auth() },
+      body: envelope(json({ token: fx.token })),
+    },
     { path: VERIFY, headers: { "content-type": "application/grpc-web+proto", ...auth() }, body: valid },
     { path: VERIFY, method: "PUT", headers: { ...GRPC, ...auth() }, body: valid },
     { path: VERIFY, headers: { ...GRPC, ...auth(), "grpc-timeout": "5S" }, body: valid },
@@ -205,7 +319,10 @@ function maskLogin(s: Seen): Seen {
   const fromCookie = cookie ? /^roomgate_session=([^;]*)/.exec(cookie)?.[1] : undefined;
   if (fromCookie) tokens.push(fromCookie);
   try {
-    const m = fromBinary(LoginResponseSchema, body[0] === 0 && s.headers.some(([, v]) => v.startsWith("application/grpc")) ? body.subarray(5) : body);
+    const m = fromBinary(
+      LoginResponseSchema,
+      body[0] === 0 && s.headers.some(([, v]) => v.startsWith("application/grpc")) ? body.subarray(5) : body,
+    );
     if (m.accessToken) tokens.push(m.accessToken);
   } catch {
     // JSON or an error body: the cookie's token is the one to mask.
@@ -241,9 +358,17 @@ describe("issue 11: the fast path answers exactly as connect-node", () => {
   });
 
   it("the cases really reach response compression", async () => {
-    const zipped = await same("h1", { path: VERIFY, headers: { ...CJ, ...auth(), "accept-encoding": "gzip" }, body: json({ token: fx.mediumToken }) });
+    const zipped = await same("h1", {
+      path: VERIFY,
+      headers: { ...CJ, ...auth(), "accept-encoding": "gzip" },
+      body: json({ token: fx.mediumToken }),
+    });
     expect(zipped.headers).toContainEqual(["content-encoding", "gzip"]);
-    const grpcZipped = await same("h2", { path: VERIFY, headers: { ...GRPC, ...auth(), "grpc-accept-encoding": "gzip" }, body: envelope(verifyBin(fx.mediumToken)) });
+    const grpcZipped = await same("h2", {
+      path: VERIFY,
+      headers: { ...GRPC, ...auth(), "grpc-accept-encoding": "gzip" },
+      body: envelope(verifyBin(fx.mediumToken)),
+    });
     expect(grpcZipped.headers).toContainEqual(["grpc-encoding", "gzip"]);
     expect(Buffer.from(grpcZipped.body, "base64")[0]).toBe(1);
   });
@@ -252,15 +377,24 @@ describe("issue 11: the fast path answers exactly as connect-node", () => {
     const login = await same("h1", connectCases().find((r) => r.path === LOGIN && r.headers["cookie"])!, maskLogin);
     expect(login.status).toBe(200);
     expect(login.headers.find(([k]) => k === "set-cookie")?.[1]).toMatch(/^roomgate_session=<token>;/);
-    const denied = await same("h2", grpcCases().find((r) => Buffer.isBuffer(r.body) && r.body.equals(envelope(verifyBin(fx.blockedToken))))!);
+    const denied = await same(
+      "h2",
+      grpcCases().find((r) => Buffer.isBuffer(r.body) && r.body.equals(envelope(verifyBin(fx.blockedToken))))!,
+    );
     expect(denied.trailers.find(([k]) => k === "grpc-status")?.[1]).toBe("7");
     expect(denied.trailers.some(([k]) => k === "grpc-status-details-bin")).toBe(true);
   });
 
   it("concurrent calls — many streams on one h2 session, many HTTP/1.1 connections — each get their own answer", async () => {
-    const pick = [...connectCases().filter((r) => r.path === "/room.tokens.private.v1.Service/Verify" && r.method === undefined).slice(0, 8)];
+    const pick = [
+      ...connectCases()
+        .filter((r) => r.path === "/room.tokens.private.v1.Service/Verify" && r.method === undefined)
+        .slice(0, 8),
+    ];
     // Login answers carry a fresh token each time: left out.
-    const grpc = grpcCases().filter((r) => r.path !== LOGIN).slice(0, 8);
+    const grpc = grpcCases()
+      .filter((r) => r.path !== LOGIN)
+      .slice(0, 8);
     // One at a time first (the reference), then all at once, interleaved, several times over.
     const reference = await Promise.resolve().then(async () => {
       const out: Seen[] = [];

@@ -32,7 +32,10 @@ beforeAll(async () => {
   fx.token = await memberToken(srv, "probe-user", "probe-room", [P.PermissionRoomKick]);
   const transport = createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" });
   // An answer of about 1.6 KB: over the 1,500 bytes of writeMaxBytes below.
-  const created = await tokensClient(transport).create({ arguments: [{ userId: "probe-user", roomId: "probe-room", metadata: { note: "m".repeat(1500) } }] }, bearer(srv.apiKey));
+  const created = await tokensClient(transport).create(
+    { arguments: [{ userId: "probe-user", roomId: "probe-room", metadata: { note: "m".repeat(1500) } }] },
+    bearer(srv.apiKey),
+  );
   fx.mediumToken = created.tokens[0]!;
 });
 afterAll(() => srv?.close());
@@ -50,7 +53,9 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
   const probe: Interceptor = (next) => async (req) => {
     kinds.push(FastCall.of(req as UnaryRequest) ? "fast" : "connect");
     if (req.header.get("x-probe") === "wait") {
-      await new Promise<void>((resolve) => (req.signal.aborted ? resolve() : req.signal.addEventListener("abort", () => resolve())));
+      await new Promise<void>((resolve) =>
+        req.signal.aborted ? resolve() : req.signal.addEventListener("abort", () => resolve()),
+      );
       throw req.signal.reason;
     }
     if (req.header.get("x-probe") === "replace" && !req.stream) {
@@ -77,7 +82,10 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
     });
     const h1Server = http.createServer(handler);
     const h2Server = http2.createServer(handler);
-    await Promise.all([new Promise<void>((r) => h1Server.listen(0, "127.0.0.1", r)), new Promise<void>((r) => h2Server.listen(0, "127.0.0.1", r))]);
+    await Promise.all([
+      new Promise<void>((r) => h1Server.listen(0, "127.0.0.1", r)),
+      new Promise<void>((r) => h2Server.listen(0, "127.0.0.1", r)),
+    ]);
     const session = http2.connect(`http://127.0.0.1:${(h2Server.address() as { port: number }).port}`);
     return {
       h1: (r: Req) => h1((h1Server.address() as { port: number }).port, r),
@@ -93,15 +101,39 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
     for (const fastPath of [true, false]) {
       const s = await start(fastPath);
       kinds.length = 0;
-      expect((await s.h1({ path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) })).status).toBe(200);
+      expect(
+        (await s.h1({ path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) })).status,
+      ).toBe(200);
       expect((await s.h1({ path: VERIFY, headers: { ...CP, ...auth() }, body: verifyBin(fx.token) })).status).toBe(200);
-      expect((await s.h2({ path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) })).status).toBe(200);
-      expect((await s.h2({ path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin(fx.token)) })).trailers).toContainEqual(["grpc-status", "0"]);
+      expect(
+        (await s.h2({ path: VERIFY, headers: { ...CJ, ...auth() }, body: json({ token: fx.token }) })).status,
+      ).toBe(200);
+      expect(
+        (await s.h2({ path: VERIFY, headers: { ...GRPC, ...auth() }, body: envelope(verifyBin(fx.token)) })).trailers,
+      ).toContainEqual(["grpc-status", "0"]);
       // Not qualifying: compressed, and gRPC-Web.
-      expect((await s.h1({ path: VERIFY, headers: { ...CJ, ...auth(), "content-encoding": "gzip" }, body: gzipSync(json({ token: fx.token })) })).status).toBe(200);
-      expect((await s.h1({ path: VERIFY, headers: { "content-type": "application/grpc-web+proto", ...auth() }, body: envelope(verifyBin(fx.token)) })).status).toBe(200);
+      expect(
+        (
+          await s.h1({
+            path: VERIFY,
+            headers: { ...CJ, ...auth(), "content-encoding": "gzip" },
+            body: gzipSync(json({ token: fx.token })),
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await s.h1({
+            path: VERIFY,
+            headers: { "content-type": "application/grpc-web+proto", ...auth() },
+            body: envelope(verifyBin(fx.token)),
+          })
+        ).status,
+      ).toBe(200);
       await s.close();
-      expect(kinds).toEqual(fastPath ? ["fast", "fast", "fast", "fast", "connect", "connect"] : Array(6).fill("connect"));
+      expect(kinds).toEqual(
+        fastPath ? ["fast", "fast", "fast", "fast", "connect", "connect"] : Array(6).fill("connect"),
+      );
     }
   });
 
@@ -114,7 +146,8 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
       ["h2", { ...CJ, ...auth() }, json({ token: "" }), json({ token: fx.token })],
       ["h2", { ...GRPC, ...auth() }, envelope(verifyBin("")), envelope(verifyBin(fx.token))],
     ] as const) {
-      const timeout: Record<string, string> = headers["content-type"] === "application/grpc" ? { "grpc-timeout": "30m" } : { "connect-timeout-ms": "30" };
+      const timeout: Record<string, string> =
+        headers["content-type"] === "application/grpc" ? { "grpc-timeout": "30m" } : { "connect-timeout-ms": "30" };
       cases.push([t, { path: VERIFY, headers: { ...headers, "x-probe": "wait", ...timeout }, body: valid }]);
       cases.push([t, { path: VERIFY, headers: { ...headers, "x-probe": "trailer", "x-other": "1" }, body: valid }]);
       // The message an empty token would be refused with is replaced by a valid one.
@@ -133,11 +166,26 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
       statuses.push(`${a.status} ${a.trailers.find(([k]) => k === "grpc-status")?.[1] ?? ""}`.trim());
       if (r.headers["x-probe"] === "trailer") {
         expect(a.headers.filter(([k]) => k === "set-cookie").map(([, v]) => v)).toEqual(["a=1", "b=2"]);
-        expect([...a.headers, ...a.trailers].some(([k]) => k === "trailer-x-probe-trailer" || k === "x-probe-trailer")).toBe(true);
+        expect(
+          [...a.headers, ...a.trailers].some(([k]) => k === "trailer-x-probe-trailer" || k === "x-probe-trailer"),
+        ).toBe(true);
       }
     }
     // The deadline aborted the signal (deadline_exceeded: 504 / grpc-status 4); the replaced request verified.
-    expect(statuses).toEqual(["504", "200", "200", "504", "200", "200", "504", "200", "200", "200 4", "200 0", "200 0"]);
+    expect(statuses).toEqual([
+      "504",
+      "200",
+      "200",
+      "504",
+      "200",
+      "200",
+      "504",
+      "200",
+      "200",
+      "200 4",
+      "200 0",
+      "200 0",
+    ]);
     await Promise.all([fast.close(), slow.close()]);
   });
 

@@ -16,8 +16,13 @@ beforeAll(async () => {
     includeDirs: [fileURLToPath(new URL("../../proto", import.meta.url))],
     enums: String,
   });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
-  client = new pkg.grpc.health.v1.Health(`127.0.0.1:${srv.port}`, grpc.credentials.createInsecure()) as unknown as HealthClient;
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+  client = new pkg.grpc.health.v1.Health(
+    `127.0.0.1:${srv.port}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as HealthClient;
 });
 afterAll(async () => {
   client?.close();
@@ -25,7 +30,9 @@ afterAll(async () => {
 });
 
 const check = (service: string) =>
-  new Promise<{ status: string }>((resolve, reject) => client.check({ service }, (err, res) => (err ? reject(err) : resolve(res!))));
+  new Promise<{ status: string }>((resolve, reject) =>
+    client.check({ service }, (err, res) => (err ? reject(err) : resolve(res!))),
+  );
 
 describe("grpc.health.v1.Health over grpc-js", () => {
   it("is SERVING for the server and each roomgate service, NOT_FOUND for an unknown one", async () => {

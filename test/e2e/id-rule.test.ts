@@ -25,7 +25,10 @@ const BAD_IDS = [
 ] as const;
 
 const WIRES = [
-  { name: "Connect JSON", make: (baseUrl: string): Transport => createConnectTransport({ baseUrl, httpVersion: "1.1" }) },
+  {
+    name: "Connect JSON",
+    make: (baseUrl: string): Transport => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+  },
   { name: "gRPC", make: (baseUrl: string): Transport => createGrpcTransport({ baseUrl }) },
 ] as const;
 
@@ -53,15 +56,27 @@ describe.each(WIRES)("one id rule over $name", (wire) => {
     it("token Create refuses it as user_id and as room_id", async () => {
       const tokens = createClient(TokensPrivate, wire.make(srv.baseUrl));
       const arg = { userId: "u-1", roomId: "r-1", permissions: [Permission.PermissionRoomKick] };
-      await refusedWithNothingWritten(() => tokens.create({ arguments: [{ ...arg, userId: id }] }, bearer(srv.apiKey)), /^arguments\[0\]\.user_id: /);
-      await refusedWithNothingWritten(() => tokens.create({ arguments: [arg, { ...arg, roomId: id }] }, bearer(srv.apiKey)), message);
+      await refusedWithNothingWritten(
+        () => tokens.create({ arguments: [{ ...arg, userId: id }] }, bearer(srv.apiKey)),
+        /^arguments\[0\]\.user_id: /,
+      );
+      await refusedWithNothingWritten(
+        () => tokens.create({ arguments: [arg, { ...arg, roomId: id }] }, bearer(srv.apiKey)),
+        message,
+      );
     });
 
     it("spaces refuse it (backend GrantRole, end-user CreateRoom and JoinRoom)", async () => {
       const backend = createClient(SpacesPrivate, wire.make(srv.baseUrl));
       const user = await createTestUser(srv);
-      await refusedWithNothingWritten(() => backend.grantRole({ roomId: id, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey)), message);
-      await refusedWithNothingWritten(() => backend.grantRole({ roomId: "r-1", targetUserId: id, role: "role_room_user" }, bearer(srv.apiKey)), /^target_user_id: /);
+      await refusedWithNothingWritten(
+        () => backend.grantRole({ roomId: id, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey)),
+        message,
+      );
+      await refusedWithNothingWritten(
+        () => backend.grantRole({ roomId: "r-1", targetUserId: id, role: "role_room_user" }, bearer(srv.apiKey)),
+        /^target_user_id: /,
+      );
       const spaces = createClient(Spaces, wire.make(srv.baseUrl));
       const as = bearer(user.token);
       await refusedWithNothingWritten(() => spaces.createRoom({ spaceId: id, name: "room" }, as), /^space_id: /);
@@ -84,8 +99,14 @@ describe.each(WIRES)("one id rule over $name", (wire) => {
 
     it("seed 003 CreateUser refuses it as chatRoom", async () => {
       const consumer = createClient(ConsumerPrivate, wire.make(srv.baseUrl));
-      await refusedWithNothingWritten(() => consumer.createUser({ chatRoom: id, username: "jon", isModerator: true }, bearer(srv.apiKey)), message);
-      await refusedWithNothingWritten(() => consumer.createUser({ uniqueUserIdentifier: id, username: "jon" }, bearer(srv.apiKey)), /^unique_user_identifier: /);
+      await refusedWithNothingWritten(
+        () => consumer.createUser({ chatRoom: id, username: "jon", isModerator: true }, bearer(srv.apiKey)),
+        message,
+      );
+      await refusedWithNothingWritten(
+        () => consumer.createUser({ uniqueUserIdentifier: id, username: "jon" }, bearer(srv.apiKey)),
+        /^unique_user_identifier: /,
+      );
     });
   });
 });
@@ -110,9 +131,22 @@ it("seed 003's REST route refuses the same ids the same way", async () => {
 it("an id at the limit (256 bytes) is accepted by all three", async () => {
   const id = "é".repeat(128);
   const tokens = createClient(TokensPrivate, WIRES[1].make(srv.baseUrl));
-  expect((await tokens.create({ arguments: [{ userId: id, roomId: id, permissions: [Permission.PermissionRoomKick] }] }, bearer(srv.apiKey))).tokens).toHaveLength(1);
+  expect(
+    (
+      await tokens.create(
+        { arguments: [{ userId: id, roomId: id, permissions: [Permission.PermissionRoomKick] }] },
+        bearer(srv.apiKey),
+      )
+    ).tokens,
+  ).toHaveLength(1);
   const user = await createTestUser(srv);
-  await createClient(SpacesPrivate, WIRES[1].make(srv.baseUrl)).grantRole({ roomId: id, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey));
-  const r = await createClient(ConsumerPrivate, WIRES[1].make(srv.baseUrl)).createUser({ chatRoom: id, username: "jon" }, bearer(srv.apiKey));
+  await createClient(SpacesPrivate, WIRES[1].make(srv.baseUrl)).grantRole(
+    { roomId: id, targetUserId: user.userId, role: "role_room_user" },
+    bearer(srv.apiKey),
+  );
+  const r = await createClient(ConsumerPrivate, WIRES[1].make(srv.baseUrl)).createUser(
+    { chatRoom: id, username: "jon" },
+    bearer(srv.apiKey),
+  );
   expect(r.userId).not.toBe("");
 });

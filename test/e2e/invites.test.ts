@@ -46,7 +46,14 @@ describe("CreateInvite", () => {
   it("the owner creates an unused invite carrying the role", async () => {
     const { owner, spaceId } = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId, role: "role_space_moderator" }, as(owner.token));
-    expect(await inviteRow(id)).toMatchObject({ tenantId: srv.tenantId, spaceId, role: "role_space_moderator", createdBy: owner.userId, usedBy: null, usedAt: null });
+    expect(await inviteRow(id)).toMatchObject({
+      tenantId: srv.tenantId,
+      spaceId,
+      role: "role_space_moderator",
+      createdBy: owner.userId,
+      usedBy: null,
+      usedAt: null,
+    });
   });
 
   it("a wrong role name is invalid_argument and writes nothing", async () => {
@@ -86,7 +93,11 @@ describe("CreateInvite", () => {
 
   it("an unknown space is not_found; no credential is unauthenticated", async () => {
     const { owner, spaceId } = await ownerWithSpace();
-    await expectCode(api().createInvite({ spaceId: "nope", role: "role_space_user" }, as(owner.token)), Code.NotFound, "space not found");
+    await expectCode(
+      api().createInvite({ spaceId: "nope", role: "role_space_user" }, as(owner.token)),
+      Code.NotFound,
+      "space not found",
+    );
     await expectCode(api().createInvite({ spaceId, role: "role_space_user" }), Code.Unauthenticated);
   });
 });
@@ -102,8 +113,16 @@ describe("ActivateInvite", () => {
     expect(await inviteRow(id)).toMatchObject({ usedBy: first.userId });
     expect((await inviteRow(id))?.usedAt).toBeGreaterThan(0);
 
-    await expectCode(api().activateInvite({ spaceId, inviteId: id }, as(second.token)), Code.FailedPrecondition, "invite already used");
-    await expectCode(api().activateInvite({ spaceId, inviteId: id }, as(first.token)), Code.FailedPrecondition, "invite already used");
+    await expectCode(
+      api().activateInvite({ spaceId, inviteId: id }, as(second.token)),
+      Code.FailedPrecondition,
+      "invite already used",
+    );
+    await expectCode(
+      api().activateInvite({ spaceId, inviteId: id }, as(first.token)),
+      Code.FailedPrecondition,
+      "invite already used",
+    );
     expect(await spaceRole(spaceId, second.userId)).toBeUndefined();
     expect((await inviteRow(id))?.usedBy).toBe(first.userId);
   });
@@ -114,7 +133,9 @@ describe("ActivateInvite", () => {
     const users = await Promise.all(Array.from({ length: 40 }, () => createTestUser(srv)));
     const membersBefore = await rowCount(srv, spaceMembers, eq(spaceMembers.spaceId, spaceId));
     const h2 = spacesClient(srv, "2");
-    const results = await Promise.allSettled(users.map((u) => h2.activateInvite({ spaceId, inviteId: id }, as(u.token))));
+    const results = await Promise.allSettled(
+      users.map((u) => h2.activateInvite({ spaceId, inviteId: id }, as(u.token))),
+    );
 
     const ok = results.filter((r) => r.status === "fulfilled");
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -136,9 +157,21 @@ describe("ActivateInvite", () => {
     const b = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId: a.spaceId, role: "role_space_user" }, as(a.owner.token));
     const u = await createTestUser(srv);
-    await expectCode(api().activateInvite({ spaceId: b.spaceId, inviteId: id }, as(u.token)), Code.NotFound, "invite not found");
-    await expectCode(api().activateInvite({ spaceId: a.spaceId, inviteId: "no-such-invite" }, as(u.token)), Code.NotFound, "invite not found");
-    await expectCode(api().activateInvite({ spaceId: a.spaceId, inviteId: "" }, as(u.token)), Code.InvalidArgument, "invite_id: must not be empty");
+    await expectCode(
+      api().activateInvite({ spaceId: b.spaceId, inviteId: id }, as(u.token)),
+      Code.NotFound,
+      "invite not found",
+    );
+    await expectCode(
+      api().activateInvite({ spaceId: a.spaceId, inviteId: "no-such-invite" }, as(u.token)),
+      Code.NotFound,
+      "invite not found",
+    );
+    await expectCode(
+      api().activateInvite({ spaceId: a.spaceId, inviteId: "" }, as(u.token)),
+      Code.InvalidArgument,
+      "invite_id: must not be empty",
+    );
     await expectCode(api().activateInvite({ spaceId: a.spaceId, inviteId: id }), Code.Unauthenticated);
     expect((await inviteRow(id))?.usedAt).toBeNull();
     expect(await spaceRole(b.spaceId, u.userId)).toBeUndefined();
@@ -151,7 +184,11 @@ describe("ActivateInvite", () => {
     const { owner, spaceId } = await ownerWithSpace();
     const { id } = await api().createInvite({ spaceId, role: "role_space_moderator" }, as(owner.token));
     const foreigner = await createTestUser(srv, { tenantId: srv.otherTenantId });
-    await expectCode(api().activateInvite({ spaceId, inviteId: id }, as(foreigner.token)), Code.NotFound, "invite not found");
+    await expectCode(
+      api().activateInvite({ spaceId, inviteId: id }, as(foreigner.token)),
+      Code.NotFound,
+      "invite not found",
+    );
     expect((await inviteRow(id))?.usedAt).toBeNull();
     expect(await spaceRole(spaceId, foreigner.userId)).toBeUndefined();
   });

@@ -25,12 +25,25 @@ it("a keyringChanged event makes the replica re-read its key file as soon as the
   writeKeyFile(file, addKey(keys, fresh, true));
   const before = srv.app.codec.generation;
   await srv.app.db.write(() =>
-    srv.app.journal.record([], [{ tenantId: "", type: EventType.UNSPECIFIED, actor: "system", at: Date.now(), effects: { keyringChanged: true } }]),
+    srv.app.journal.record(
+      [],
+      [
+        {
+          tenantId: "",
+          type: EventType.UNSPECIFIED,
+          actor: "system",
+          at: Date.now(),
+          effects: { keyringChanged: true },
+        },
+      ],
+    ),
   );
   await srv.app.feed.catchUp();
   expect(srv.app.codec.generation).toBeGreaterThan(before);
   // New tokens are sealed with the new active key: its id is in the token header (bytes 1..4).
-  const { tokens: [t] } = await tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })).create(
+  const {
+    tokens: [t],
+  } = await tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })).create(
     { arguments: [{ userId: "u", roomId: "r" }] },
     bearer(srv.apiKey),
   );

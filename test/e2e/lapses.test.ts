@@ -27,9 +27,27 @@ import type { LapseWorkerInput, LapseWorkerOutput } from "./lapse-worker.js";
 
 const TARGET_PERMS = [P.PermissionMessaging, P.PermissionFiles];
 const KINDS = [
-  { name: "mute", set: Action.CHAT_MUTE, lift: Action.CHAT_UNMUTE, event: EventType.UNMUTED, audit: "moderation.chat_unmute" },
-  { name: "chat block", set: Action.CHAT_BLOCK, lift: Action.CHAT_UNBLOCK, event: EventType.CHAT_UNBLOCKED, audit: "moderation.chat_unblock" },
-  { name: "room block", set: Action.ROOM_BLOCK, lift: Action.ROOM_UNBLOCK, event: EventType.ROOM_UNBLOCKED, audit: "moderation.room_unblock" },
+  {
+    name: "mute",
+    set: Action.CHAT_MUTE,
+    lift: Action.CHAT_UNMUTE,
+    event: EventType.UNMUTED,
+    audit: "moderation.chat_unmute",
+  },
+  {
+    name: "chat block",
+    set: Action.CHAT_BLOCK,
+    lift: Action.CHAT_UNBLOCK,
+    event: EventType.CHAT_UNBLOCKED,
+    audit: "moderation.chat_unblock",
+  },
+  {
+    name: "room block",
+    set: Action.ROOM_BLOCK,
+    lift: Action.ROOM_UNBLOCK,
+    event: EventType.ROOM_UNBLOCKED,
+    audit: "moderation.room_unblock",
+  },
 ] as const;
 
 const WATCH_TRANSPORTS: ReadonlyArray<{ name: string; make: (baseUrl: string) => Transport }> = [
@@ -55,10 +73,16 @@ interface Watch {
 const openWatches: Watch[] = [];
 
 /** Opens Watch and waits until the server has subscribed it to the bus (open them one at a time). */
-async function watch(s: TestServer, transport: Transport, req: { roomId?: string; afterEventId?: bigint }): Promise<Watch> {
+async function watch(
+  s: TestServer,
+  transport: Transport,
+  req: { roomId?: string; afterEventId?: bigint },
+): Promise<Watch> {
   const ctl = new AbortController();
   const before = s.app.bus.size;
-  const it = createClient(Events, transport).watch(req, { ...bearer(s.apiKey), signal: ctl.signal })[Symbol.asyncIterator]();
+  const it = createClient(Events, transport)
+    .watch(req, { ...bearer(s.apiKey), signal: ctl.signal })
+    [Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<{ event?: Event }>> | undefined = it.next();
   const w: Watch = {
     async next(ms = 5_000) {
@@ -101,12 +125,20 @@ function moderation(s: TestServer): Client<typeof ModerationPrivate> {
   return createClient(ModerationPrivate, createGrpcTransport({ baseUrl: s.baseUrl }));
 }
 
-async function act(s: TestServer, action: Action, roomId: string, targetUserId: string, durationSeconds = 0): Promise<void> {
+async function act(
+  s: TestServer,
+  action: Action,
+  roomId: string,
+  targetUserId: string,
+  durationSeconds = 0,
+): Promise<void> {
   await moderation(s).act({ action, roomId, targetUserId, durationSeconds, reason: "test" }, bearer(s.apiKey));
 }
 
 async function restrictionKinds(s: TestServer, token: string): Promise<string[]> {
-  return (await tokensClient(createGrpcTransport({ baseUrl: s.baseUrl })).verify({ token }, bearer(s.apiKey))).restrictions.map((r) => r.kind);
+  return (
+    await tokensClient(createGrpcTransport({ baseUrl: s.baseUrl })).verify({ token }, bearer(s.apiKey))
+  ).restrictions.map((r) => r.kind);
 }
 
 async function lastEventId(s: TestServer): Promise<number> {
@@ -115,11 +147,17 @@ async function lastEventId(s: TestServer): Promise<number> {
 
 /** Lapse events ("system", "lapsed") stored for a member. */
 async function lapseEvents(s: TestServer, userId: string) {
-  return (await s.app.journal.eventsAfter(s.tenantId, undefined, 0, 1_000_000)).filter((e) => e.userId === userId && e.actor === "system");
+  return (await s.app.journal.eventsAfter(s.tenantId, undefined, 0, 1_000_000)).filter(
+    (e) => e.userId === userId && e.actor === "system",
+  );
 }
 
 async function writes(s: TestServer) {
-  return { restrictions: await rowCount(s, restrictions), audit: await rowCount(s, auditLog), events: await rowCount(s, events) };
+  return {
+    restrictions: await rowCount(s, restrictions),
+    audit: await rowCount(s, auditLog),
+    events: await rowCount(s, events),
+  };
 }
 
 // ---- one server with a clock the tests move (its lapses run on runDue) ----
@@ -136,46 +174,65 @@ afterAll(async () => {
 });
 
 describe("a timed restriction that lapses is announced (issue 7, point 14)", () => {
-  it.each(KINDS)("$name for 60 s: Watch over Connect and gRPC gets the lift by system, reason lapsed, once; audit and store agree", async (k) => {
-    const { roomId, target, token } = await scene(srv);
-    const start = now;
-    await act(srv, k.set, roomId, target, 60);
-    const until = start + 60_000;
-    // Opened one by one: each waits for its own subscription.
-    const watches: Watch[] = [];
-    for (const t of WATCH_TRANSPORTS) {
-      watches.push(await watch(srv, t.make(srv.baseUrl), { roomId }), await watch(srv, t.make(srv.baseUrl), {}));
-    }
-    const before = await writes(srv);
+  it.each(KINDS)(
+    "$name for 60 s: Watch over Connect and gRPC gets the lift by system, reason lapsed, once; audit and store agree",
+    async (k) => {
+      const { roomId, target, token } = await scene(srv);
+      const start = now;
+      await act(srv, k.set, roomId, target, 60);
+      const until = start + 60_000;
+      // Opened one by one: each waits for its own subscription.
+      const watches: Watch[] = [];
+      for (const t of WATCH_TRANSPORTS) {
+        watches.push(await watch(srv, t.make(srv.baseUrl), { roomId }), await watch(srv, t.make(srv.baseUrl), {}));
+      }
+      const before = await writes(srv);
 
-    now = until - 1;
-    expect(await srv.app.lapses.runDue()).toEqual([]);
-    expect(await writes(srv)).toStrictEqual(before);
+      now = until - 1;
+      expect(await srv.app.lapses.runDue()).toEqual([]);
+      expect(await writes(srv)).toStrictEqual(before);
 
-    now = until;
-    const sent = await srv.app.lapses.runDue();
-    expect(sent).toHaveLength(1);
-    expect(await writes(srv)).toStrictEqual({ restrictions: before.restrictions - 1, audit: before.audit + 1, events: before.events + 1 });
-    for (const w of watches) {
-      const e = await w.next();
-      expect(e).toMatchObject({ id: BigInt(sent[0]!.id), type: k.event, roomId, userId: target, actor: "system", reason: "lapsed" });
-      expect(timestampMs(e.time!)).toBe(until);
-      expect(e.until).toBeUndefined();
-    }
-    // Verify already stopped applying it at `until`; the row is gone too.
-    expect(await restrictionKinds(srv, token)).toEqual([]);
-    expect(await rowCount(srv, restrictions, and(eq(restrictions.roomId, roomId), eq(restrictions.userId, target)))).toBe(0);
+      now = until;
+      const sent = await srv.app.lapses.runDue();
+      expect(sent).toHaveLength(1);
+      expect(await writes(srv)).toStrictEqual({
+        restrictions: before.restrictions - 1,
+        audit: before.audit + 1,
+        events: before.events + 1,
+      });
+      for (const w of watches) {
+        const e = await w.next();
+        expect(e).toMatchObject({
+          id: BigInt(sent[0]!.id),
+          type: k.event,
+          roomId,
+          userId: target,
+          actor: "system",
+          reason: "lapsed",
+        });
+        expect(timestampMs(e.time!)).toBe(until);
+        expect(e.until).toBeUndefined();
+      }
+      // Verify already stopped applying it at `until`; the row is gone too.
+      expect(await restrictionKinds(srv, token)).toEqual([]);
+      expect(
+        await rowCount(srv, restrictions, and(eq(restrictions.roomId, roomId), eq(restrictions.userId, target))),
+      ).toBe(0);
 
-    const { entries } = await createClient(Audit, createGrpcTransport({ baseUrl: srv.baseUrl })).list({ roomId, userId: target, action: k.audit }, bearer(srv.apiKey));
-    expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ actor: "system", reason: "lapsed", targetUserId: target });
-    expect(JSON.parse(entries[0]!.detailJson)).toEqual({ lapsed: true, until });
+      const { entries } = await createClient(Audit, createGrpcTransport({ baseUrl: srv.baseUrl })).list(
+        { roomId, userId: target, action: k.audit },
+        bearer(srv.apiKey),
+      );
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ actor: "system", reason: "lapsed", targetUserId: target });
+      expect(JSON.parse(entries[0]!.detailJson)).toEqual({ lapsed: true, until });
 
-    // Run again, later: nothing more.
-    now = until + 3_600_000;
-    expect(await srv.app.lapses.runDue()).toEqual([]);
-    expect(await lapseEvents(srv, target)).toHaveLength(1);
-  });
+      // Run again, later: nothing more.
+      now = until + 3_600_000;
+      expect(await srv.app.lapses.runDue()).toEqual([]);
+      expect(await lapseEvents(srv, target)).toHaveLength(1);
+    },
+  );
 
   it("a mute re-set with a longer duration does not lapse at the first end, only at the second", async () => {
     const { roomId, target, token } = await scene(srv);
@@ -216,10 +273,18 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
     const start = now;
     await act(srv, Action.CHAT_MUTE, roomId, target, 60);
     // A second app (its own connection and index) loaded before the end.
-    const other = await createApp(srv.app.config, pino({ level: "silent" }), { clock, tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }] });
+    const other = await createApp(srv.app.config, pino({ level: "silent" }), {
+      clock,
+      tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
+    });
     try {
       now = start + 60_000;
-      const runs = [await srv.app.lapses.runDue(), await srv.app.lapses.runDue(), await other.lapses.runDue(), await other.lapses.runDue()];
+      const runs = [
+        await srv.app.lapses.runDue(),
+        await srv.app.lapses.runDue(),
+        await other.lapses.runDue(),
+        await other.lapses.runDue(),
+      ];
       expect(runs.map((r) => r.length)).toEqual([1, 0, 0, 0]);
       expect(await lapseEvents(srv, target)).toHaveLength(1);
     } finally {
@@ -261,8 +326,14 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
 
     const children = await Promise.all(
       [0, 1].map(async () => {
-        const input: LapseWorkerInput = { dbPath: srv.app.config.dbPath, databaseUrl: srv.app.config.databaseUrl, now: due };
-        const child = fork(fileURLToPath(new URL("./lapse-worker.ts", import.meta.url)), [JSON.stringify(input)], { execArgv: ["--import", "tsx"] });
+        const input: LapseWorkerInput = {
+          dbPath: srv.app.config.dbPath,
+          databaseUrl: srv.app.config.databaseUrl,
+          now: due,
+        };
+        const child = fork(fileURLToPath(new URL("./lapse-worker.ts", import.meta.url)), [JSON.stringify(input)], {
+          execArgv: ["--import", "tsx"],
+        });
         const answer = new Promise<LapseWorkerOutput>((resolve, reject) => {
           child.on("message", (m) => m !== "ready" && resolve(m as LapseWorkerOutput));
           child.once("exit", (code) => reject(new Error(`lapse worker exited with ${code} before answering`)));
@@ -313,14 +384,28 @@ describe("a lapse due while the server was down is sent after start, once", () =
         const s2 = { ...first, app: second.app, server: second.server, baseUrl: second.baseUrl } satisfies TestServer;
         const stored = await second.app.journal.eventsAfter(first.tenantId, undefined, lastBefore, 100);
         expect(stored).toHaveLength(1);
-        expect(stored[0]).toMatchObject({ type: EventType.UNMUTED, userId: target, roomId, actor: "system", reason: "lapsed", at: t - 120_000 + 60_000 });
+        expect(stored[0]).toMatchObject({
+          type: EventType.UNMUTED,
+          userId: target,
+          roomId,
+          actor: "system",
+          reason: "lapsed",
+          at: t - 120_000 + 60_000,
+        });
         for (const tr of WATCH_TRANSPORTS) {
           const w = await watch(s2, tr.make(second.baseUrl), { afterEventId: BigInt(lastBefore) });
-          expect(await w.next()).toMatchObject({ id: BigInt(stored[0]!.id), type: EventType.UNMUTED, userId: target, actor: "system" });
+          expect(await w.next()).toMatchObject({
+            id: BigInt(stored[0]!.id),
+            type: EventType.UNMUTED,
+            userId: target,
+            actor: "system",
+          });
         }
         // The hour-long block is still in force, and nothing else is due.
         expect(await second.app.lapses.runDue()).toEqual([]);
-        expect(second.app.restrictions.active(first.tenantId, roomId, blocked, t).map((r) => r.kind)).toEqual(["chat_block"]);
+        expect(second.app.restrictions.active(first.tenantId, roomId, blocked, t).map((r) => r.kind)).toEqual([
+          "chat_block",
+        ]);
       } finally {
         await second.server.close();
       }
@@ -352,7 +437,8 @@ describe("with the real clock, the timer sends the lapse by itself", () => {
     const long = `long-${randomUUID()}`;
     await memberToken(live, long, roomId, TARGET_PERMS);
     await act(live, Action.CHAT_BLOCK, roomId, long, 3600);
-    const blockEnd = (await live.app.journal.eventsAfter(live.tenantId, roomId, 0, 100)).find((e) => e.userId === long)!.until!;
+    const blockEnd = (await live.app.journal.eventsAfter(live.tenantId, roomId, 0, 100)).find((e) => e.userId === long)!
+      .until!;
     expect(live.app.lapses.nextWake).toBe(blockEnd);
 
     const watches: Watch[] = [];
@@ -363,7 +449,12 @@ describe("with the real clock, the timer sends the lapse by itself", () => {
     expect(live.app.lapses.nextWake).toBe(muteEnd);
 
     for (const w of watches) {
-      expect(await w.next(15_000)).toMatchObject({ type: EventType.UNMUTED, userId: target, actor: "system", reason: "lapsed" });
+      expect(await w.next(15_000)).toMatchObject({
+        type: EventType.UNMUTED,
+        userId: target,
+        actor: "system",
+        reason: "lapsed",
+      });
     }
     // Re-armed for the block, which stays. The timer run re-arms after the
     // lapse is announced (it asks the store for the next end first).

@@ -23,7 +23,11 @@ describe("rate limits answer resource_exhausted", () => {
     const arg = { arguments: [{ userId: "u", roomId: "r", permissions: [203] }] };
     for (let i = 0; i < 4; i++) await tokens.create(arg, bearer(srv.apiKey));
     const before = await srv.app.grants.countGrants();
-    await expectCode(tokens.create(arg, bearer(srv.apiKey)), Code.ResourceExhausted, /rate limit exceeded for this API key/);
+    await expectCode(
+      tokens.create(arg, bearer(srv.apiKey)),
+      Code.ResourceExhausted,
+      /rate limit exceeded for this API key/,
+    );
     expect(await srv.app.grants.countGrants()).toBe(before);
     // Another tenant's key has its own bucket.
     await tokens.create(arg, bearer(srv.otherKey));
@@ -37,12 +41,18 @@ describe("rate limits answer resource_exhausted", () => {
     now += 10_000;
     const admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
     const users = createClient(Users, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-    await admin.createUser({ email: "lock@example.com", username: "locky", password: "right-password" }, bearer(srv.apiKey));
+    await admin.createUser(
+      { email: "lock@example.com", username: "locky", password: "right-password" },
+      bearer(srv.apiKey),
+    );
     const login = (password: string) => users.login({ tenantId: srv.tenantId, username: "locky", password });
     for (let i = 0; i < 3; i++) await expectCode(login("wrong-password"), Code.Unauthenticated);
     await expectCode(login("right-password"), Code.ResourceExhausted, /too many failed logins; retry in \d+ s/);
     // Other accounts are not affected.
-    await expectCode(users.login({ tenantId: srv.tenantId, username: "nobody", password: "x-password" }), Code.Unauthenticated);
+    await expectCode(
+      users.login({ tenantId: srv.tenantId, username: "nobody", password: "x-password" }),
+      Code.Unauthenticated,
+    );
     now += 20_000; // one failure's worth of refill at 3 per minute
     expect((await login("right-password")).userId).not.toBe("");
   });
@@ -54,9 +64,13 @@ describe("rate limits answer resource_exhausted", () => {
     const key = bearer(srv.apiKey);
     const arg = { arguments: [{ userId: "v", roomId: "verify-room", permissions: [203] }] };
     // Two metered calls: the bucket has two left.
-    const { id: userId } = await admin.createUser({ email: "verify@example.com", username: "verifier", password: "right-password" }, key);
+    const { id: userId } = await admin.createUser(
+      { email: "verify@example.com", username: "verifier", password: "right-password" },
+      key,
+    );
     const token = (await tokens.create(arg, key)).tokens[0]!;
-    const access = (await users.login({ tenantId: srv.tenantId, username: "verifier", password: "right-password" })).accessToken;
+    const access = (await users.login({ tenantId: srv.tenantId, username: "verifier", password: "right-password" }))
+      .accessToken;
     // 40 verifications at once (ten times the burst), over gRPC and Connect JSON.
     const verified = await Promise.all([
       ...Array.from({ length: 20 }, async () => (await tokens.verify({ token }, key)).userId),

@@ -17,13 +17,25 @@ const now = 1_900_000_000_000;
 
 /** The two ways a login arrives: a browser over Connect JSON, a service over gRPC. */
 const WIRES = [
-  { name: "Connect JSON", make: (baseUrl: string, localAddress: string) => createConnectTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { localAddress } }) },
+  {
+    name: "Connect JSON",
+    make: (baseUrl: string, localAddress: string) =>
+      createConnectTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { localAddress } }),
+  },
   // connect-node hands nodeOptions to http2.connect, which passes them on to net.connect.
-  { name: "gRPC", make: (baseUrl: string, localAddress: string) => createGrpcTransport({ baseUrl, nodeOptions: { localAddress } as object }) },
+  {
+    name: "gRPC",
+    make: (baseUrl: string, localAddress: string) =>
+      createGrpcTransport({ baseUrl, nodeOptions: { localAddress } as object }),
+  },
 ] as const;
 
 /** A Users client whose connections come from `localAddress`. */
-function usersFrom(srv: TestServer, localAddress: string, wire: (typeof WIRES)[number] = WIRES[0]): Client<typeof Users> {
+function usersFrom(
+  srv: TestServer,
+  localAddress: string,
+  wire: (typeof WIRES)[number] = WIRES[0],
+): Client<typeof Users> {
   const transport: Transport = wire.make(srv.baseUrl, localAddress);
   return createClient(Users, transport);
 }
@@ -32,7 +44,10 @@ function usersFrom(srv: TestServer, localAddress: string, wire: (typeof WIRES)[n
 async function newAccount(srv: TestServer, password = "right-password") {
   const username = `user-${randomUUID()}`;
   const admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-  const { id } = await admin.createUser({ email: `${randomUUID()}@example.com`, username, password }, bearer(srv.apiKey));
+  const { id } = await admin.createUser(
+    { email: `${randomUUID()}@example.com`, username, password },
+    bearer(srv.apiKey),
+  );
   return { id, username, password };
 }
 
@@ -74,7 +89,11 @@ describe("failed-login limit under concurrency (per account and address: 5, per 
       const users = usersFrom(srv, "127.0.0.1", wire);
       const wrong = () => users.login({ tenantId: srv.tenantId, username: acct.username, password: "wrong-password" });
       // Only an admitted attempt runs scrypt; the rest are refused before hashing.
-      expect(await codesOf(Array.from({ length: 40 }, wrong))).toEqual({ Unauthenticated: 5, ResourceExhausted: 35, scrypt: 5 });
+      expect(await codesOf(Array.from({ length: 40 }, wrong))).toEqual({
+        Unauthenticated: 5,
+        ResourceExhausted: 35,
+        scrypt: 5,
+      });
       // The account is now locked from this address, even for the right password.
       await expectCode(
         users.login({ tenantId: srv.tenantId, username: acct.username, password: acct.password }),
@@ -88,30 +107,43 @@ describe("failed-login limit under concurrency (per account and address: 5, per 
     const acct = await newAccount(srv);
     const users = usersFrom(srv, "127.0.0.1");
     for (let i = 0; i < 12; i++) {
-      expect((await users.login({ tenantId: srv.tenantId, username: acct.username, password: acct.password })).userId).toBe(acct.id);
+      expect(
+        (await users.login({ tenantId: srv.tenantId, username: acct.username, password: acct.password })).userId,
+      ).toBe(acct.id);
     }
     // Failures still count after the successes: 5, then locked.
     const wrong = () => users.login({ tenantId: srv.tenantId, username: acct.username, password: "wrong-password" });
-    expect(await codesOf(Array.from({ length: 8 }, wrong))).toEqual({ Unauthenticated: 5, ResourceExhausted: 3, scrypt: 5 });
+    expect(await codesOf(Array.from({ length: 8 }, wrong))).toEqual({
+      Unauthenticated: 5,
+      ResourceExhausted: 3,
+      scrypt: 5,
+    });
   });
 
   it("the account key is case-insensitive: other capitalisations share the failure budget", async () => {
     const acct = await newAccount(srv);
     const users = usersFrom(srv, "127.0.0.1");
     const names = [acct.username, acct.username.toUpperCase(), `U${acct.username.slice(1)}`];
-    const calls = Array.from({ length: 12 }, (_, i) => users.login({ tenantId: srv.tenantId, username: names[i % 3]!, password: "wrong-password" }));
+    const calls = Array.from({ length: 12 }, (_, i) =>
+      users.login({ tenantId: srv.tenantId, username: names[i % 3]!, password: "wrong-password" }),
+    );
     expect(await codesOf(calls)).toEqual({ Unauthenticated: 5, ResourceExhausted: 7, scrypt: 5 });
   });
 
   for (const wire of WIRES) {
     it(`lockout cannot keep a known user out: attackers from other addresses exhaust the account, the user still gets in (${wire.name})`, async () => {
       const acct = await newAccount(srv);
-      const login = (from: string, password: string) => usersFrom(srv, from, wire).login({ tenantId: srv.tenantId, username: acct.username, password });
+      const login = (from: string, password: string) =>
+        usersFrom(srv, from, wire).login({ tenantId: srv.tenantId, username: acct.username, password });
       // The user logs in once from home: that (account, address) is now known.
       expect((await login("127.0.0.1", acct.password)).userId).toBe(acct.id);
       // Two attacker addresses, 5 failures each, use up the account-wide 10.
       for (const from of ["127.0.0.2", "127.0.0.3"]) {
-        expect(await codesOf(Array.from({ length: 7 }, () => login(from, "guess-password")))).toEqual({ Unauthenticated: 5, ResourceExhausted: 2, scrypt: 5 });
+        expect(await codesOf(Array.from({ length: 7 }, () => login(from, "guess-password")))).toEqual({
+          Unauthenticated: 5,
+          ResourceExhausted: 2,
+          scrypt: 5,
+        });
       }
       // A third attacker address is refused before any password check.
       await expectCode(login("127.0.0.4", "guess-password"), Code.ResourceExhausted, /^too many failed logins/);
@@ -129,7 +161,10 @@ describe("failed-login limit under concurrency (per account and address: 5, per 
 describe("Login calls per client address (4 a minute)", () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await serverWith({ ROOMGATE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS: "4", ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT: "1000" });
+    srv = await serverWith({
+      ROOMGATE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS: "4",
+      ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT: "1000",
+    });
   });
   afterAll(() => srv?.close());
 
@@ -138,7 +173,9 @@ describe("Login calls per client address (4 a minute)", () => {
       const acct = await newAccount(srv);
       const flooder = usersFrom(srv, `127.0.1.${i + 1}`, wire);
       // Distinct usernames, so only the per-address limit can refuse.
-      const calls = Array.from({ length: 20 }, () => flooder.login({ tenantId: srv.tenantId, username: `nobody-${randomUUID()}`, password: "some-password" }));
+      const calls = Array.from({ length: 20 }, () =>
+        flooder.login({ tenantId: srv.tenantId, username: `nobody-${randomUUID()}`, password: "some-password" }),
+      );
       expect(await codesOf(calls)).toEqual({ Unauthenticated: 4, ResourceExhausted: 16, scrypt: 4 });
       await expectCode(
         flooder.login({ tenantId: srv.tenantId, username: acct.username, password: acct.password }),
@@ -146,7 +183,9 @@ describe("Login calls per client address (4 a minute)", () => {
         /^too many login attempts from this address; retry in \d+ s$/,
       );
       const other = usersFrom(srv, `127.0.2.${i + 1}`, wire);
-      expect((await other.login({ tenantId: srv.tenantId, username: acct.username, password: acct.password })).userId).toBe(acct.id);
+      expect(
+        (await other.login({ tenantId: srv.tenantId, username: acct.username, password: acct.password })).userId,
+      ).toBe(acct.id);
     });
   }
 });
@@ -154,7 +193,10 @@ describe("Login calls per client address (4 a minute)", () => {
 describe("Login calls per tenant (2 a second, burst 4)", () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await serverWith({ ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT: "2", ROOMGATE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS: "1000" });
+    srv = await serverWith({
+      ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT: "2",
+      ROOMGATE_LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS: "1000",
+    });
   });
   afterAll(() => srv?.close());
 
@@ -163,9 +205,21 @@ describe("Login calls per tenant (2 a second, burst 4)", () => {
     // known user logs in once before the flood (that uses 1 of the 4).
     const known = await newAccount(srv);
     const fresh = await newAccount(srv);
-    expect((await usersFrom(srv, "127.0.3.1").login({ tenantId: srv.tenantId, username: known.username, password: known.password })).userId).toBe(known.id);
+    expect(
+      (
+        await usersFrom(srv, "127.0.3.1").login({
+          tenantId: srv.tenantId,
+          username: known.username,
+          password: known.password,
+        })
+      ).userId,
+    ).toBe(known.id);
     const calls = Array.from({ length: 12 }, (_, i) =>
-      usersFrom(srv, `127.0.4.${i + 1}`).login({ tenantId: srv.tenantId, username: `nobody-${i}`, password: "some-password" }),
+      usersFrom(srv, `127.0.4.${i + 1}`).login({
+        tenantId: srv.tenantId,
+        username: `nobody-${i}`,
+        password: "some-password",
+      }),
     );
     expect(await codesOf(calls)).toEqual({ Unauthenticated: 3, ResourceExhausted: 9, scrypt: 3 });
     await expectCode(
@@ -174,14 +228,29 @@ describe("Login calls per tenant (2 a second, burst 4)", () => {
       /^too many login attempts for this tenant; retry in \d+ s$/,
     );
     // Known (account, address) pairs skip the shared tenant bucket.
-    expect((await usersFrom(srv, "127.0.3.1", WIRES[1]).login({ tenantId: srv.tenantId, username: known.username, password: known.password })).userId).toBe(known.id);
+    expect(
+      (
+        await usersFrom(srv, "127.0.3.1", WIRES[1]).login({
+          tenantId: srv.tenantId,
+          username: known.username,
+          password: known.password,
+        })
+      ).userId,
+    ).toBe(known.id);
     // Another tenant has its own bucket.
-    await expectCode(usersFrom(srv, "127.0.3.3").login({ tenantId: srv.otherTenantId, username: "nobody", password: "some-password" }), Code.Unauthenticated);
+    await expectCode(
+      usersFrom(srv, "127.0.3.3").login({ tenantId: srv.otherTenantId, username: "nobody", password: "some-password" }),
+      Code.Unauthenticated,
+    );
   });
 
   it("unknown tenant ids share one bucket, so random ids cannot buy more password checks", async () => {
     const calls = Array.from({ length: 12 }, (_, i) =>
-      usersFrom(srv, `127.0.5.${i + 1}`).login({ tenantId: randomUUID(), username: "nobody", password: "some-password" }),
+      usersFrom(srv, `127.0.5.${i + 1}`).login({
+        tenantId: randomUUID(),
+        username: "nobody",
+        password: "some-password",
+      }),
     );
     expect(await codesOf(calls)).toEqual({ Unauthenticated: 4, ResourceExhausted: 8, scrypt: 4 });
   });
@@ -190,7 +259,13 @@ describe("Login calls per tenant (2 a second, burst 4)", () => {
 describe("login limit settings", () => {
   it("have sane defaults", () => {
     const c = loadConfig({});
-    expect([c.loginFailuresPerMinute, c.loginAccountFailuresPerMinute, c.loginAttemptsPerMinutePerAddress, c.loginAttemptsPerSecondPerTenant, c.loginKnownAddressDays]).toEqual([5, 20, 60, 10, 30]);
+    expect([
+      c.loginFailuresPerMinute,
+      c.loginAccountFailuresPerMinute,
+      c.loginAttemptsPerMinutePerAddress,
+      c.loginAttemptsPerSecondPerTenant,
+      c.loginKnownAddressDays,
+    ]).toEqual([5, 20, 60, 10, 30]);
     // Raising the per-address limit alone raises the account-wide default with it.
     expect(loadConfig({ ROOMGATE_LOGIN_FAILURES_PER_MINUTE: "50" }).loginAccountFailuresPerMinute).toBe(200);
   });
@@ -206,9 +281,14 @@ describe("login limit settings", () => {
   });
 
   it("refuse an account-wide failure limit below the per-address one", () => {
-    expect(() => loadConfig({ ROOMGATE_LOGIN_FAILURES_PER_MINUTE: "10", ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE: "5" })).toThrow(
+    expect(() =>
+      loadConfig({ ROOMGATE_LOGIN_FAILURES_PER_MINUTE: "10", ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE: "5" }),
+    ).toThrow(
       /ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE must be 0 \(off\) or at least ROOMGATE_LOGIN_FAILURES_PER_MINUTE/,
     );
-    expect(loadConfig({ ROOMGATE_LOGIN_FAILURES_PER_MINUTE: "10", ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE: "0" }).loginAccountFailuresPerMinute).toBe(0);
+    expect(
+      loadConfig({ ROOMGATE_LOGIN_FAILURES_PER_MINUTE: "10", ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE: "0" })
+        .loginAccountFailuresPerMinute,
+    ).toBe(0);
   });
 });

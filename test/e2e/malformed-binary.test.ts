@@ -44,7 +44,10 @@ function grpcCall(body: Buffer): Promise<{ status: string | undefined; message: 
     stream.on("end", () => {
       session.close();
       const msg = headers["grpc-message"];
-      resolve({ status: headers["grpc-status"] as string | undefined, message: typeof msg === "string" ? decodeURIComponent(msg) : undefined });
+      resolve({
+        status: headers["grpc-status"] as string | undefined,
+        message: typeof msg === "string" ? decodeURIComponent(msg) : undefined,
+      });
     });
     stream.end(body);
   });

@@ -5,7 +5,10 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
-import { Action as PrivateAction, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
+import {
+  Action as PrivateAction,
+  Service as ModerationPrivate,
+} from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Action, Service as Moderation } from "../../gen/room/moderation/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { createApp, serve } from "../../src/app.js";
@@ -14,7 +17,14 @@ import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring
 import type { StoredEvent } from "../../src/domain/journal.js";
 import { auditLog, events, grants, restrictions, revocations, rooms } from "../../src/store/schema.js";
 import { bearer, expectCode, tokensClient, type TokensClient } from "../support/clients.js";
-import { insertRoom, insertUser, memberToken, permissionsClient, userToken, userWithRoomRole } from "../support/permissions-fixtures.js";
+import {
+  insertRoom,
+  insertUser,
+  memberToken,
+  permissionsClient,
+  userToken,
+  userWithRoomRole,
+} from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { as, rowCount } from "../support/spaces-clients.js";
 import { expectRoomAccessDenied } from "../support/room-access.js";
@@ -22,14 +32,56 @@ import { expectRoomAccessDenied } from "../support/room-access.js";
 // ---- the actions, as the contract names them and the domain records them ----
 
 const ACTIONS = [
-  { name: "chat_block", action: Action.CHAT_BLOCK, perm: P.PermissionChatBlock, event: EventType.CHAT_BLOCKED, sets: "chat_block" },
-  { name: "chat_unblock", action: Action.CHAT_UNBLOCK, perm: P.PermissionChatUnblock, event: EventType.CHAT_UNBLOCKED, lifts: "chat_block" },
+  {
+    name: "chat_block",
+    action: Action.CHAT_BLOCK,
+    perm: P.PermissionChatBlock,
+    event: EventType.CHAT_BLOCKED,
+    sets: "chat_block",
+  },
+  {
+    name: "chat_unblock",
+    action: Action.CHAT_UNBLOCK,
+    perm: P.PermissionChatUnblock,
+    event: EventType.CHAT_UNBLOCKED,
+    lifts: "chat_block",
+  },
   { name: "chat_mute", action: Action.CHAT_MUTE, perm: P.PermissionChatMute, event: EventType.MUTED, sets: "mute" },
-  { name: "chat_unmute", action: Action.CHAT_UNMUTE, perm: P.PermissionChatUnmute, event: EventType.UNMUTED, lifts: "mute" },
-  { name: "chat_kick", action: Action.CHAT_KICK, perm: P.PermissionChatKick, event: EventType.CHAT_KICKED, kicks: true },
-  { name: "room_block", action: Action.ROOM_BLOCK, perm: P.PermissionRoomBlock, event: EventType.ROOM_BLOCKED, sets: "room_block" },
-  { name: "room_unblock", action: Action.ROOM_UNBLOCK, perm: P.PermissionRoomUnblock, event: EventType.ROOM_UNBLOCKED, lifts: "room_block" },
-  { name: "room_kick", action: Action.ROOM_KICK, perm: P.PermissionRoomKick, event: EventType.ROOM_KICKED, kicks: true },
+  {
+    name: "chat_unmute",
+    action: Action.CHAT_UNMUTE,
+    perm: P.PermissionChatUnmute,
+    event: EventType.UNMUTED,
+    lifts: "mute",
+  },
+  {
+    name: "chat_kick",
+    action: Action.CHAT_KICK,
+    perm: P.PermissionChatKick,
+    event: EventType.CHAT_KICKED,
+    kicks: true,
+  },
+  {
+    name: "room_block",
+    action: Action.ROOM_BLOCK,
+    perm: P.PermissionRoomBlock,
+    event: EventType.ROOM_BLOCKED,
+    sets: "room_block",
+  },
+  {
+    name: "room_unblock",
+    action: Action.ROOM_UNBLOCK,
+    perm: P.PermissionRoomUnblock,
+    event: EventType.ROOM_UNBLOCKED,
+    lifts: "room_block",
+  },
+  {
+    name: "room_kick",
+    action: Action.ROOM_KICK,
+    perm: P.PermissionRoomKick,
+    event: EventType.ROOM_KICKED,
+    kicks: true,
+  },
 ] as const satisfies ReadonlyArray<{
   name: string;
   action: Action;
@@ -66,7 +118,10 @@ let keyActor: string;
 
 beforeAll(async () => {
   srv = await startTestServer({ clock });
-  endUser = createClient(Moderation, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
+  endUser = createClient(
+    Moderation,
+    createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+  );
   backend = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
   tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
   keyActor = `key:${apiKeyId(srv.apiKey)}`;
@@ -113,7 +168,10 @@ function endUserCaller(token: string, userId: string, label: string): Caller {
 }
 
 /** A room member token from the real Create RPC, for a fresh moderator of `roomId`. */
-async function memberTokenCaller(roomId: string, permissions: P[] = [P.PermissionChat, P.PermissionRoom]): Promise<Caller> {
+async function memberTokenCaller(
+  roomId: string,
+  permissions: P[] = [P.PermissionChat, P.PermissionRoom],
+): Promise<Caller> {
   const userId = `mod-${randomUUID()}`;
   return endUserCaller(await memberToken(srv, userId, roomId, permissions), userId, "room member token");
 }
@@ -207,7 +265,14 @@ describe("every action is permitted with the API key, a room member token and a 
         const e = newEvents[0]!;
         expect(typeof res.eventId).toBe("bigint");
         expect(res.eventId).toBe(BigInt(e.id));
-        expect(e).toMatchObject({ type: a.event, roomId, userId: target, actor: caller.actor, reason: `reason for ${a.name}`, until: null });
+        expect(e).toMatchObject({
+          type: a.event,
+          roomId,
+          userId: target,
+          actor: caller.actor,
+          reason: `reason for ${a.name}`,
+          until: null,
+        });
         expect(announced.map((x) => x.id)).toEqual([e.id]);
 
         const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
@@ -240,7 +305,13 @@ describe("every action is permitted with the API key, a room member token and a 
     const res = await fetch(`${srv.baseUrl}/room.moderation.v1.Service/Act`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ action: "ACTION_CHAT_MUTE", roomId, targetUserId: target, durationSeconds: 60, reason: "spam" }),
+      body: JSON.stringify({
+        action: "ACTION_CHAT_MUTE",
+        roomId,
+        targetUserId: target,
+        durationSeconds: 60,
+        reason: "spam",
+      }),
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { eventId: string };
@@ -251,22 +322,25 @@ describe("every action is permitted with the API key, a room member token and a 
 });
 
 describe("refusals: exact code, nothing written", () => {
-  it.each(ACTIONS)("$name: permission_denied for a room member token that has every moderation permission but this one", async (a) => {
-    const { roomId, target, targetToken } = await scene();
-    const caller = await memberTokenCaller(
-      roomId,
-      ALL_MODERATION.filter((p) => p !== a.perm),
-    );
-    await expectRefused(
-      () => caller.act({ action: a.action, roomId, targetUserId: target }),
-      Code.PermissionDenied,
-      new RegExp(`needs ${P[a.perm]}\\b`),
-    );
-    expect((await verify(targetToken)).restrictions).toEqual([]);
-    // Control: the same token does take an action it has the permission for.
-    const other = a.action === Action.CHAT_MUTE ? Action.CHAT_BLOCK : Action.CHAT_MUTE;
-    await caller.act({ action: other, roomId, targetUserId: target });
-  });
+  it.each(ACTIONS)(
+    "$name: permission_denied for a room member token that has every moderation permission but this one",
+    async (a) => {
+      const { roomId, target, targetToken } = await scene();
+      const caller = await memberTokenCaller(
+        roomId,
+        ALL_MODERATION.filter((p) => p !== a.perm),
+      );
+      await expectRefused(
+        () => caller.act({ action: a.action, roomId, targetUserId: target }),
+        Code.PermissionDenied,
+        new RegExp(`needs ${P[a.perm]}\\b`),
+      );
+      expect((await verify(targetToken)).restrictions).toEqual([]);
+      // Control: the same token does take an action it has the permission for.
+      const other = a.action === Action.CHAT_MUTE ? Action.CHAT_BLOCK : Action.CHAT_MUTE;
+      await caller.act({ action: other, roomId, targetUserId: target });
+    },
+  );
 
   it("permission_denied for a room member token and a moderator's user access token of ANOTHER room", async () => {
     const { roomId, target, targetToken } = await scene();
@@ -275,7 +349,10 @@ describe("refusals: exact code, nothing written", () => {
     const byRole = await roomModeratorCaller(elsewhere);
     for (const caller of [byToken, byRole]) {
       for (const a of ACTIONS) {
-        await expectRefused(() => caller.act({ action: a.action, roomId, targetUserId: target }), Code.PermissionDenied);
+        await expectRefused(
+          () => caller.act({ action: a.action, roomId, targetUserId: target }),
+          Code.PermissionDenied,
+        );
       }
       await expectRefused(() => caller.deleteMessage({ roomId, messageId: "m-1" }), Code.PermissionDenied);
     }
@@ -293,9 +370,17 @@ describe("refusals: exact code, nothing written", () => {
     await memberToken(srv, target, roomId, TARGET_PERMS);
     const caller = endUserCaller(userToken(srv, userId), userId, "room user");
     for (const a of ACTIONS) {
-      await expectRefused(() => caller.act({ action: a.action, roomId, targetUserId: target }), Code.PermissionDenied, new RegExp(P[a.perm]));
+      await expectRefused(
+        () => caller.act({ action: a.action, roomId, targetUserId: target }),
+        Code.PermissionDenied,
+        new RegExp(P[a.perm]),
+      );
     }
-    await expectRefused(() => caller.deleteMessage({ roomId, messageId: "m-1" }), Code.PermissionDenied, /PermissionChatMessageDelete/);
+    await expectRefused(
+      () => caller.deleteMessage({ roomId, messageId: "m-1" }),
+      Code.PermissionDenied,
+      /PermissionChatMessageDelete/,
+    );
   });
 
   it("a target who is not a member of the room → not_found, for every caller", async () => {
@@ -307,7 +392,11 @@ describe("refusals: exact code, nothing written", () => {
     const callers = [apiKeyCaller(), await memberTokenCaller(roomId), await roomModeratorCaller(roomId)];
     for (const caller of callers) {
       for (const who of [stranger, elsewhere, `nobody-${randomUUID()}`]) {
-        await expectRefused(() => caller.act({ action: Action.ROOM_BLOCK, roomId, targetUserId: who }), Code.NotFound, /is not a member of room/);
+        await expectRefused(
+          () => caller.act({ action: Action.ROOM_BLOCK, roomId, targetUserId: who }),
+          Code.NotFound,
+          /is not a member of room/,
+        );
       }
     }
     // Control: the room's member is found.
@@ -321,14 +410,21 @@ describe("refusals: exact code, nothing written", () => {
     await memberToken(srv, theirMember, theirRoom, TARGET_PERMS, srv.otherKey);
     const theirKey = apiKeyCaller(srv.otherKey, "key:other");
     for (const a of ACTIONS) {
-      await expectRefused(() => theirKey.act({ action: a.action, roomId, targetUserId: target }), Code.NotFound, /not found/);
+      await expectRefused(
+        () => theirKey.act({ action: a.action, roomId, targetUserId: target }),
+        Code.NotFound,
+        /not found/,
+      );
     }
     await expectRefused(() => theirKey.deleteMessage({ roomId, messageId: "m-1" }), Code.NotFound);
 
     const tenantModerator = await insertUser(srv, srv.tenantId, { tenantModerator: true });
     const ours = [apiKeyCaller(), endUserCaller(userToken(srv, tenantModerator), tenantModerator, "tenant moderator")];
     for (const caller of ours) {
-      await expectRefused(() => caller.act({ action: Action.CHAT_MUTE, roomId: theirRoom, targetUserId: theirMember }), Code.NotFound);
+      await expectRefused(
+        () => caller.act({ action: Action.CHAT_MUTE, roomId: theirRoom, targetUserId: theirMember }),
+        Code.NotFound,
+      );
       await expectRefused(() => caller.deleteMessage({ roomId: theirRoom, messageId: "m-1" }), Code.NotFound);
     }
     // Control: their key acts on their room; our tenant moderator acts on ours.
@@ -339,8 +435,16 @@ describe("refusals: exact code, nothing written", () => {
   it("ACTION_UNSPECIFIED and an unknown action number → invalid_argument on both surfaces", async () => {
     const { roomId, target } = await scene();
     for (const caller of [apiKeyCaller(), await roomModeratorCaller(roomId)]) {
-      await expectRefused(() => caller.act({ action: Action.UNSPECIFIED, roomId, targetUserId: target }), Code.InvalidArgument, /ACTION_UNSPECIFIED/);
-      await expectRefused(() => caller.act({ action: 99, roomId, targetUserId: target }), Code.InvalidArgument, /unknown action 99/);
+      await expectRefused(
+        () => caller.act({ action: Action.UNSPECIFIED, roomId, targetUserId: target }),
+        Code.InvalidArgument,
+        /ACTION_UNSPECIFIED/,
+      );
+      await expectRefused(
+        () => caller.act({ action: 99, roomId, targetUserId: target }),
+        Code.InvalidArgument,
+        /unknown action 99/,
+      );
     }
   });
 
@@ -349,7 +453,10 @@ describe("refusals: exact code, nothing written", () => {
     const before = await writes();
     const res = await fetch(`${srv.baseUrl}/room.moderation.v1.Service/Act`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${userToken(srv, (await roomModeratorCaller(roomId)).actor.slice(5))}` },
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${userToken(srv, (await roomModeratorCaller(roomId)).actor.slice(5))}`,
+      },
       body: JSON.stringify({ action: "ACTION_MUTE", roomId, targetUserId: target }),
     });
     expect(res.status).toBe(400);
@@ -386,7 +493,10 @@ describe("refusals: exact code, nothing written", () => {
     for (const c of cases) await expectRefused(() => key.act(c), Code.InvalidArgument);
     await expectRefused(() => key.deleteMessage({ roomId, messageId: "" }), Code.InvalidArgument, /message_id/);
     const someone = await insertUser(srv);
-    await expectRefused(() => endUser.act({ action: Action.CHAT_MUTE, roomId: "", targetUserId: target }, as(userToken(srv, someone))), Code.InvalidArgument);
+    await expectRefused(
+      () => endUser.act({ action: Action.CHAT_MUTE, roomId: "", targetUserId: target }, as(userToken(srv, someone))),
+      Code.InvalidArgument,
+    );
   });
 
   it("credentials: none, or the wrong kind → unauthenticated", async () => {
@@ -395,7 +505,10 @@ describe("refusals: exact code, nothing written", () => {
     await expectRefused(() => endUser.act(req), Code.Unauthenticated);
     await expectRefused(() => backend.act({ ...req, action: PrivateAction.CHAT_MUTE }), Code.Unauthenticated);
     // A member token is not an API key, and an API key is not an end-user token.
-    await expectRefused(() => backend.act({ ...req, action: PrivateAction.CHAT_MUTE }, bearer(targetToken)), Code.Unauthenticated);
+    await expectRefused(
+      () => backend.act({ ...req, action: PrivateAction.CHAT_MUTE }, bearer(targetToken)),
+      Code.Unauthenticated,
+    );
     await expectRefused(() => endUser.act(req, as(srv.apiKey)), Code.Unauthenticated);
   });
 });
@@ -409,7 +522,9 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
 
     await apiKeyCaller().act({ action: Action.CHAT_MUTE, roomId, targetUserId: target });
     const muted = await verify(targetToken);
-    expect(muted.restrictions.map((r) => ({ kind: r.kind, until: r.until }))).toEqual([{ kind: "mute", until: undefined }]);
+    expect(muted.restrictions.map((r) => ({ kind: r.kind, until: r.until }))).toEqual([
+      { kind: "mute", until: undefined },
+    ]);
     for (const p of [
       P.PermissionMessaging,
       P.PermissionCanSendMessagesInMainThread,
@@ -458,13 +573,27 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
     expect((await flags(roleToken, roomId)).canSendMessagesInMainThread).toBe(true);
     const full = await verify(targetToken);
 
-    await (await memberTokenCaller(roomId)).act({ action: Action.ROOM_BLOCK, roomId, targetUserId: target, reason: "abuse" });
+    await (await memberTokenCaller(roomId)).act({
+      action: Action.ROOM_BLOCK,
+      roomId,
+      targetUserId: target,
+      reason: "abuse",
+    });
     await expectRoomAccessDenied(verify(targetToken), "room_blocked", roomId, null);
     for (const t of [targetToken, roleToken]) {
-      await expectRoomAccessDenied(permissionsClient(srv).getRoomPermissions({ roomId }, as(t)), "room_blocked", roomId, null);
+      await expectRoomAccessDenied(
+        permissionsClient(srv).getRoomPermissions({ roomId }, as(t)),
+        "room_blocked",
+        roomId,
+        null,
+      );
     }
     await expectRefused(
-      () => tokens.create({ arguments: [{ userId: target, roomId, permissions: [P.PermissionMessaging] }] }, bearer(srv.apiKey)),
+      () =>
+        tokens.create(
+          { arguments: [{ userId: target, roomId, permissions: [P.PermissionMessaging] }] },
+          bearer(srv.apiKey),
+        ),
       Code.FailedPrecondition,
       new RegExp(`blocked from room`),
     );
@@ -480,22 +609,29 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
   it.each([
     ["room kick", Action.ROOM_KICK],
     ["chat kick", Action.CHAT_KICK],
-  ])("%s: the current token is revoked at once; a token issued after the kick verifies; other rooms untouched", async (_n, action) => {
-    const { roomId, target, targetToken } = await scene();
-    const otherRoom = await insertRoom(srv);
-    const otherToken = await memberToken(srv, target, otherRoom, TARGET_PERMS);
-    await (await memberTokenCaller(roomId)).act({ action, roomId, targetUserId: target });
+  ])(
+    "%s: the current token is revoked at once; a token issued after the kick verifies; other rooms untouched",
+    async (_n, action) => {
+      const { roomId, target, targetToken } = await scene();
+      const otherRoom = await insertRoom(srv);
+      const otherToken = await memberToken(srv, target, otherRoom, TARGET_PERMS);
+      await (await memberTokenCaller(roomId)).act({ action, roomId, targetUserId: target });
 
-    await expectCode(verify(targetToken), Code.Unauthenticated, "token revoked");
-    // The revoked token is refused as an end-user credential as well.
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId }, as(targetToken)), Code.Unauthenticated, "token revoked");
-    expect((await verify(otherToken)).roomId).toBe(otherRoom);
+      await expectCode(verify(targetToken), Code.Unauthenticated, "token revoked");
+      // The revoked token is refused as an end-user credential as well.
+      await expectCode(
+        permissionsClient(srv).getRoomPermissions({ roomId }, as(targetToken)),
+        Code.Unauthenticated,
+        "token revoked",
+      );
+      expect((await verify(otherToken)).roomId).toBe(otherRoom);
 
-    now += 1;
-    const fresh = await memberToken(srv, target, roomId, TARGET_PERMS);
-    expect((await verify(fresh)).userId).toBe(target);
-    await expectCode(verify(targetToken), Code.Unauthenticated, "token revoked");
-  });
+      now += 1;
+      const fresh = await memberToken(srv, target, roomId, TARGET_PERMS);
+      expect((await verify(fresh)).userId).toBe(target);
+      await expectCode(verify(targetToken), Code.Unauthenticated, "token revoked");
+    },
+  );
 });
 
 describe("durations lift on time (injected clock)", () => {
@@ -530,11 +666,20 @@ describe("durations lift on time (injected clock)", () => {
   it("room block for 30 s: new tokens refused until it lifts by itself", async () => {
     const { roomId, target, targetToken } = await scene();
     const start = now;
-    await (await roomModeratorCaller(roomId)).act({ action: Action.ROOM_BLOCK, roomId, targetUserId: target, durationSeconds: 30 });
+    await (await roomModeratorCaller(roomId)).act({
+      action: Action.ROOM_BLOCK,
+      roomId,
+      targetUserId: target,
+      durationSeconds: 30,
+    });
     now = start + 29_999;
     await expectRoomAccessDenied(verify(targetToken), "room_blocked", roomId, start + 30_000);
     await expectRefused(
-      () => tokens.create({ arguments: [{ userId: target, roomId, permissions: [P.PermissionMessaging] }] }, bearer(srv.apiKey)),
+      () =>
+        tokens.create(
+          { arguments: [{ userId: target, roomId, permissions: [P.PermissionMessaging] }] },
+          bearer(srv.apiKey),
+        ),
       Code.FailedPrecondition,
     );
     now = start + 30_000;
@@ -547,7 +692,11 @@ describe("durations lift on time (injected clock)", () => {
 describe("DeleteMessage", () => {
   it("permitted with the API key, PermissionChatMessageDelete alone, or a room moderator; records MESSAGE_DELETED with the message id", async () => {
     const { roomId } = await scene();
-    const callers = [apiKeyCaller(), await memberTokenCaller(roomId, [P.PermissionChatMessageDelete]), await roomModeratorCaller(roomId)];
+    const callers = [
+      apiKeyCaller(),
+      await memberTokenCaller(roomId, [P.PermissionChatMessageDelete]),
+      await roomModeratorCaller(roomId),
+    ];
     for (const [i, caller] of callers.entries()) {
       const messageId = `msg-${i}-${randomUUID()}`;
       const before = await writes();
@@ -557,9 +706,21 @@ describe("DeleteMessage", () => {
       const evs = await srv.app.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
       expect(evs).toHaveLength(1);
       expect(res.eventId).toBe(BigInt(evs[0]!.id));
-      expect(evs[0]).toMatchObject({ type: EventType.MESSAGE_DELETED, roomId, messageId, actor: caller.actor, reason: "off-topic" });
+      expect(evs[0]).toMatchObject({
+        type: EventType.MESSAGE_DELETED,
+        roomId,
+        messageId,
+        actor: caller.actor,
+        reason: "off-topic",
+      });
       const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
-      expect(audit).toMatchObject({ action: "moderation.message_delete", actor: caller.actor, roomId, target: messageId, reason: "off-topic" });
+      expect(audit).toMatchObject({
+        action: "moderation.message_delete",
+        actor: caller.actor,
+        roomId,
+        target: messageId,
+        reason: "off-topic",
+      });
     }
   });
 
@@ -569,7 +730,11 @@ describe("DeleteMessage", () => {
       roomId,
       ALL_MODERATION.filter((p) => p !== P.PermissionChatMessageDelete),
     );
-    await expectRefused(() => caller.deleteMessage({ roomId, messageId: "m-1" }), Code.PermissionDenied, /needs PermissionChatMessageDelete/);
+    await expectRefused(
+      () => caller.deleteMessage({ roomId, messageId: "m-1" }),
+      Code.PermissionDenied,
+      /needs PermissionChatMessageDelete/,
+    );
   });
 });
 
@@ -584,7 +749,9 @@ describe("restrictions and kicks survive a restart", () => {
       const mod = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: first.baseUrl }));
       const roomId = await insertRoom(first);
       const issue = async (userId: string) => {
-        const { tokens: [tok] } = await tokensClient(createGrpcTransport({ baseUrl: first.baseUrl })).create(
+        const {
+          tokens: [tok],
+        } = await tokensClient(createGrpcTransport({ baseUrl: first.baseUrl })).create(
           { arguments: [{ userId, roomId, permissions: TARGET_PERMS }] },
           key,
         );
@@ -611,13 +778,18 @@ describe("restrictions and kicks survive a restart", () => {
         expect(m.restrictions.map((r) => r.kind)).toEqual(["mute"]);
         expect(m.permissions).not.toContain(P.PermissionCanSendMessagesInMainThread);
         await expectRoomAccessDenied(tok.verify({ token: blocked }, key), "room_blocked", roomId, t0 + 3600 * 1000);
-        await expectCode(tok.create({ arguments: [{ userId: "blocked", roomId, permissions: [P.PermissionMessaging] }] }, key), Code.FailedPrecondition);
+        await expectCode(
+          tok.create({ arguments: [{ userId: "blocked", roomId, permissions: [P.PermissionMessaging] }] }, key),
+          Code.FailedPrecondition,
+        );
         await expectCode(tok.verify({ token: kicked }, key), Code.Unauthenticated, "token revoked");
         const u = await tok.verify({ token: unmuted }, key);
         expect(u.restrictions).toEqual([]);
         expect(u.permissions).toContain(P.PermissionCanSendMessagesInMainThread);
         // A re-issued token for the kicked member works; the timed block still lifts on time.
-        const { tokens: [again] } = await tok.create({ arguments: [{ userId: "kicked", roomId, permissions: TARGET_PERMS }] }, key);
+        const {
+          tokens: [again],
+        } = await tok.create({ arguments: [{ userId: "kicked", roomId, permissions: TARGET_PERMS }] }, key);
         expect((await tok.verify({ token: again! }, key)).userId).toBe("kicked");
         t += 3600 * 1000;
         expect((await tok.verify({ token: blocked }, key)).restrictions).toEqual([]);

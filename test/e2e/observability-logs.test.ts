@@ -18,7 +18,11 @@ function requestLines(): Record<string, unknown>[] {
 
 /** POSTs Connect JSON with fetch. */
 function postJson(path: string, body: unknown, headers: Record<string, string> = {}) {
-  return fetch(`${srv.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  return fetch(`${srv.baseUrl}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 describe("request logs", () => {
@@ -28,14 +32,22 @@ describe("request logs", () => {
     const admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
     await admin.createUser({ email: "obs@example.com", username, password, phone: "" }, bearer(srv.apiKey));
 
-    const login = await postJson("/room.users.v1.Service/Login", { tenantId: srv.tenantId, username, password }, { "x-request-id": "req-login-1" });
+    const login = await postJson(
+      "/room.users.v1.Service/Login",
+      { tenantId: srv.tenantId, username, password },
+      { "x-request-id": "req-login-1" },
+    );
     expect(login.status).toBe(200);
     expect(login.headers.get("x-request-id")).toBe("req-login-1");
     const { accessToken } = (await login.json()) as { accessToken: string };
     const cookie = login.headers.getSetCookie()[0]!.split(";", 1)[0]!;
 
     // A wrong password: an error line at info.
-    const bad = await postJson("/room.users.v1.Service/Login", { tenantId: srv.tenantId, username, password: "wrong-password-xyz" });
+    const bad = await postJson("/room.users.v1.Service/Login", {
+      tenantId: srv.tenantId,
+      username,
+      password: "wrong-password-xyz",
+    });
     expect(bad.status).toBe(401);
     expect(bad.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
 
@@ -46,7 +58,10 @@ describe("request logs", () => {
     // A room member token, issued and verified with the API key.
     const tokens = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
     const created = await tokens.create({ arguments: [toArgument(validArgument(1))] }, bearer(srv.apiKey));
-    await tokens.verify({ token: created.tokens[0]! }, { headers: { authorization: `Bearer ${srv.apiKey}`, "x-request-id": "bad id\twith control" } });
+    await tokens.verify(
+      { token: created.tokens[0]! },
+      { headers: { authorization: `Bearer ${srv.apiKey}`, "x-request-id": "bad id\twith control" } },
+    );
     // The REST routes log too.
     const rest = await fetch(`${srv.baseUrl}/healthz`, { headers: { "x-request-id": "req-rest-1", cookie } });
     expect(rest.headers.get("x-request-id")).toBe("req-rest-1");
@@ -60,15 +75,25 @@ describe("request logs", () => {
     const ok = lines.find((l) => l["requestId"] === "req-login-1")!;
     expect(ok).toMatchObject({ level: 20, procedure: "room.users.v1.Service/Login", protocol: "connect", code: "ok" });
     expect(typeof ok["durationMs"]).toBe("number");
-    const failed = lines.find((l) => l["procedure"] === "room.users.v1.Service/Login" && l["code"] === "unauthenticated")!;
+    const failed = lines.find(
+      (l) => l["procedure"] === "room.users.v1.Service/Login" && l["code"] === "unauthenticated",
+    )!;
     expect(failed["level"]).toBe(30); // info for an error
-    expect(lines.find((l) => l["procedure"] === "room.users.private.v1.Service/CreateUser")).toMatchObject({ protocol: "grpc", code: "ok", tenantId: srv.tenantId });
+    expect(lines.find((l) => l["procedure"] === "room.users.private.v1.Service/CreateUser")).toMatchObject({
+      protocol: "grpc",
+      code: "ok",
+      tenantId: srv.tenantId,
+    });
     const verify = lines.find((l) => l["procedure"] === "room.tokens.private.v1.Service/Verify")!;
     // An id that is not printable is replaced, not logged.
     expect(verify["requestId"]).toMatch(/^[0-9a-f-]{36}$/);
     expect(verify["tenantId"]).toBe(srv.tenantId);
     expect(lines.filter((l) => l["procedure"] === "room.permissions.v1.Service/GetRoomPermissions")).toHaveLength(2);
-    expect(lines.find((l) => l["requestId"] === "req-rest-1")).toMatchObject({ procedure: "GET /healthz", protocol: "rest", code: "ok" });
+    expect(lines.find((l) => l["requestId"] === "req-rest-1")).toMatchObject({
+      procedure: "GET /healthz",
+      protocol: "rest",
+      code: "ok",
+    });
     expect(log).not.toContain("bad id");
   });
 });

@@ -37,7 +37,10 @@ describe("GET /metrics", () => {
     await grpc.verify({ token: tokens[0]! }, bearer(srv.apiKey));
     await grpc.verify({ token: tokens[0]! }, bearer(srv.apiKey));
     await web.verify({ token: tokens[0]! }, bearer(srv.apiKey));
-    await expectCode(connect.create({ arguments: [toArgument(validArgument(1))] }, bearer("wrong-key")), Code.Unauthenticated);
+    await expectCode(
+      connect.create({ arguments: [toArgument(validArgument(1))] }, bearer("wrong-key")),
+      Code.Unauthenticated,
+    );
 
     const text = await scrape();
     expect(sample(text, "roomgate_calls_total", `${CREATE},protocol="connect",code="ok"`)).toBe(1);
@@ -87,7 +90,9 @@ describe("GET /metrics", () => {
     expect(after).toBe(0);
     const text = await scrape();
     // A stream is counted once it ends (a watch the client leaves ends quietly on the server).
-    expect(text).toMatch(/^roomgate_calls_total\{procedure="room\.events\.private\.v1\.Service\/Watch",protocol="grpc",code="[a-z_]+"\} 1$/m);
+    expect(text).toMatch(
+      /^roomgate_calls_total\{procedure="room\.events\.private\.v1\.Service\/Watch",protocol="grpc",code="[a-z_]+"\} 1$/m,
+    );
   });
 
   it("REST routes count under their fixed path; unknown paths as unknown, never the path itself", async () => {
@@ -125,7 +130,9 @@ describe("ROOMGATE_METRICS_PORT", () => {
     expect(() => loadConfig({ ROOMGATE_METRICS_PORT: "x" })).toThrow(ConfigError);
     expect(() => loadConfig({ ROOMGATE_METRICS_PORT: "x" })).toThrow(/ROOMGATE_METRICS_PORT/);
     expect(() => loadConfig({ ROOMGATE_METRICS_PORT: "70000" })).toThrow(/ROOMGATE_METRICS_PORT/);
-    expect(() => loadConfig({ PORT: "9000", ROOMGATE_METRICS_PORT: "9000" })).toThrow(/ROOMGATE_METRICS_PORT must differ from PORT/);
+    expect(() => loadConfig({ PORT: "9000", ROOMGATE_METRICS_PORT: "9000" })).toThrow(
+      /ROOMGATE_METRICS_PORT must differ from PORT/,
+    );
     expect(loadConfig({ ROOMGATE_METRICS_PORT: "9464" }).metricsPort).toBe(9464);
     expect(loadConfig({}).metricsPort).toBeUndefined();
   });

@@ -22,7 +22,9 @@ export interface ObservedServer {
 }
 
 /** Starts a server on port 0 (SQLite or a fresh PostgreSQL database, as the project says). */
-export async function startObservedServer(opts: { logLevel?: string; spanExporter?: SpanExporter; env?: Record<string, string> } = {}): Promise<ObservedServer> {
+export async function startObservedServer(
+  opts: { logLevel?: string; spanExporter?: SpanExporter; env?: Record<string, string> } = {},
+): Promise<ObservedServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "roomgate-obs-"));
   const pg = testStore() === "postgres" ? await createTestDatabase() : undefined;
   const apiKey = "obs-api-key-0123456789-secret";

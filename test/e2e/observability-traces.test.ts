@@ -39,7 +39,9 @@ describe("traces", () => {
       "roomgate.protocol": "grpc",
       "roomgate.tenant_id": srv.tenantId,
     });
-    const tx = spans.filter((s) => s.name === "db.transaction" && s.parentSpanContext?.spanId === server.spanContext().spanId);
+    const tx = spans.filter(
+      (s) => s.name === "db.transaction" && s.parentSpanContext?.spanId === server.spanContext().spanId,
+    );
     expect(tx.length).toBeGreaterThanOrEqual(1);
     expect(tx.every((s) => s.spanContext().traceId === TRACE_ID)).toBe(true);
   });

@@ -22,7 +22,11 @@ interface Issued {
 
 /** `n` tokens issued on `a`, each verified there once (which gives its id). */
 async function issue(a: Replica, key: string, n: number, tag: string): Promise<Issued[]> {
-  const args = Array.from({ length: n }, (_, i) => ({ userId: `${tag}-u${i}`, roomId: `${tag}-r${i}`, permissions: [SEND] }));
+  const args = Array.from({ length: n }, (_, i) => ({
+    userId: `${tag}-u${i}`,
+    roomId: `${tag}-r${i}`,
+    permissions: [SEND],
+  }));
   const created = await postFresh(a.port, RPC.create, key, { arguments: args });
   expect(created.status, JSON.stringify(created.json)).toBe(200);
   const out: Issued[] = [];

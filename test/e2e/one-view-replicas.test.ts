@@ -39,13 +39,25 @@ async function ok(p: Promise<JsonAnswer>): Promise<any> {
 async function member(a: Replica, key: string, tenantId: string, tag: string): Promise<Member> {
   const password = "pw-one-view-secret-1";
   const username = `viewer-${READS.findIndex((r) => r.what === tag)}`;
-  const { id: userId } = await ok(postFresh(a.port, "/room.users.private.v1.Service/CreateUser", key, { email: `${username}@example.test`, username, password }));
+  const { id: userId } = await ok(
+    postFresh(a.port, "/room.users.private.v1.Service/CreateUser", key, {
+      email: `${username}@example.test`,
+      username,
+      password,
+    }),
+  );
   const spaces = "/room.spaces.private.v1.Service";
   const { id: spaceId } = await ok(postFresh(a.port, `${spaces}/CreateSpace`, key, { name: "s", isPublic: false }));
-  const { id: roomId } = await ok(postFresh(a.port, `${spaces}/CreateRoom`, key, { spaceId, name: "r", isPublic: false }));
-  await ok(postFresh(a.port, `${spaces}/GrantRole`, key, { spaceId, roomId, targetUserId: userId, role: "role_room_user" }));
+  const { id: roomId } = await ok(
+    postFresh(a.port, `${spaces}/CreateRoom`, key, { spaceId, name: "r", isPublic: false }),
+  );
+  await ok(
+    postFresh(a.port, `${spaces}/GrantRole`, key, { spaceId, roomId, targetUserId: userId, role: "role_room_user" }),
+  );
   const login = await ok(postFresh(a.port, "/room.users.v1.Service/Login", "", { tenantId, username, password }));
-  const created = await ok(postFresh(a.port, RPC.create, key, { arguments: [{ userId, roomId, permissions: [SEND] }] }));
+  const created = await ok(
+    postFresh(a.port, RPC.create, key, { arguments: [{ userId, roomId, permissions: [SEND] }] }),
+  );
   return { userId, roomId, roomToken: created.tokens[0], accessToken: login.accessToken };
 }
 
@@ -59,28 +71,52 @@ interface Read {
 }
 
 const flags = (json: any) => json.roomPermissions.permissions.canSendMessagesInMainThread as boolean;
-const grp = (bearer: (m: Member) => string, headers: (m: Member) => Record<string, string> = () => ({})) =>
-  (b: Replica, _key: string, m: Member, minEventId: string) => postFresh(b.port, RPC.permissions, bearer(m), { roomId: m.roomId, minEventId }, headers(m));
+const grp =
+  (bearer: (m: Member) => string, headers: (m: Member) => Record<string, string> = () => ({})) =>
+  (b: Replica, _key: string, m: Member, minEventId: string) =>
+    postFresh(b.port, RPC.permissions, bearer(m), { roomId: m.roomId, minEventId }, headers(m));
 
 /** Every read that takes a consistency token, for every credential kind. */
 const READS: readonly Read[] = [
-  { what: "Verify", call: (b, key, m, minEventId) => postFresh(b.port, RPC.verify, key, { token: m.roomToken, minEventId }), canSend: (j) => j.permissions.includes(SEND) },
+  {
+    what: "Verify",
+    call: (b, key, m, minEventId) => postFresh(b.port, RPC.verify, key, { token: m.roomToken, minEventId }),
+    canSend: (j) => j.permissions.includes(SEND),
+  },
   { what: "GetRoomPermissions (room member token)", call: grp((m) => m.roomToken), canSend: flags },
   { what: "GetRoomPermissions (user access token)", call: grp((m) => m.accessToken), canSend: flags },
-  { what: "GetRoomPermissions (session cookie)", call: grp(() => "", (m) => ({ cookie: `roomgate_session=${m.accessToken}` })), canSend: flags },
+  {
+    what: "GetRoomPermissions (session cookie)",
+    call: grp(
+      () => "",
+      (m) => ({ cookie: `roomgate_session=${m.accessToken}` }),
+    ),
+    canSend: flags,
+  },
   {
     what: "GET room-permissions (header, user access token)",
-    call: (b, _key, m, minEventId) => getFresh(b.port, `/api/v1/room-permissions/${m.roomId}`, { authorization: `Bearer ${m.accessToken}`, "roomgate-min-event-id": minEventId }),
+    call: (b, _key, m, minEventId) =>
+      getFresh(b.port, `/api/v1/room-permissions/${m.roomId}`, {
+        authorization: `Bearer ${m.accessToken}`,
+        "roomgate-min-event-id": minEventId,
+      }),
     canSend: flags,
   },
   {
     what: "GET room-permissions (query, session cookie)",
-    call: (b, _key, m, minEventId) => getFresh(b.port, `/api/v1/room-permissions/${m.roomId}?minEventId=${minEventId}`, { cookie: `roomgate_session=${m.accessToken}` }),
+    call: (b, _key, m, minEventId) =>
+      getFresh(b.port, `/api/v1/room-permissions/${m.roomId}?minEventId=${minEventId}`, {
+        cookie: `roomgate_session=${m.accessToken}`,
+      }),
     canSend: flags,
   },
   {
     what: "GET room-permissions (header, room member token)",
-    call: (b, _key, m, minEventId) => getFresh(b.port, `/api/v1/room-permissions/${m.roomId}`, { authorization: `Bearer ${m.roomToken}`, "roomgate-min-event-id": minEventId }),
+    call: (b, _key, m, minEventId) =>
+      getFresh(b.port, `/api/v1/room-permissions/${m.roomId}`, {
+        authorization: `Bearer ${m.roomToken}`,
+        "roomgate-min-event-id": minEventId,
+      }),
     canSend: flags,
   },
   {
@@ -96,14 +132,21 @@ const READS: readonly Read[] = [
   },
 ];
 
-const CODE_STATUS: Partial<Record<Code, number>> = { [Code.Unauthenticated]: 401, [Code.PermissionDenied]: 403, [Code.Unavailable]: 503 };
+const CODE_STATUS: Partial<Record<Code, number>> = {
+  [Code.Unauthenticated]: 401,
+  [Code.PermissionDenied]: 403,
+  [Code.Unavailable]: 503,
+};
 
 /** A permission Watch on `b` with the consistency token: its first answer (as a 200), or how it ended (as the status of its code). */
 async function firstWatchAnswer(b: Replica, m: Member, minEventId: bigint): Promise<JsonAnswer> {
   const client = createClient(Permissions, createConnectTransport({ baseUrl: b.baseUrl, httpVersion: "1.1" }));
   const ctl = new AbortController();
   try {
-    for await (const answer of client.watch({ roomId: m.roomId, minEventId }, { headers: { authorization: `Bearer ${m.accessToken}` }, signal: ctl.signal })) {
+    for await (const answer of client.watch(
+      { roomId: m.roomId, minEventId },
+      { headers: { authorization: `Bearer ${m.accessToken}` }, signal: ctl.signal },
+    )) {
       return { status: 200, json: { roomPermissions: { permissions: answer.roomPermissions?.permissions } } };
     }
     return { status: 500, json: { message: "the stream ended without an answer" } };
@@ -143,31 +186,35 @@ describe("a replica whose feed polls once a minute: reads with min_event_id are 
     await set?.close();
   });
 
-  it.each(READS.map((r) => [r.what, r] as const))("%s on B right after each of mute, unmute, room block, unblock, RevokeUser on A", async (_what, read) => {
-    const [a, b] = set.replicas as [Replica, Replica];
-    const key = set.apiKey;
-    const m = await member(a, key, tenantIdOf(set), read.what);
-    const act = (action: string) => ok(postFresh(a.port, RPC.act, key, { action, roomId: m.roomId, targetUserId: m.userId }));
-    const steps: [() => Promise<any>, State][] = [
-      [() => act("ACTION_CHAT_MUTE"), "muted"],
-      [() => act("ACTION_CHAT_UNMUTE"), "open"],
-      [() => act("ACTION_ROOM_BLOCK"), "blocked"],
-      [() => act("ACTION_ROOM_UNBLOCK"), "open"],
-      [() => ok(postFresh(a.port, RPC.revokeUser, key, { userId: m.userId })), "revoked"],
-    ];
-    const breaches: string[] = [];
-    let answered = 0;
-    for (const [write, state] of steps) {
-      const { eventId } = await write();
-      expect(BigInt(eventId)).toBeGreaterThan(0n);
-      if (read.states && !read.states.includes(state)) continue;
-      const r = await read.call(b, key, m, eventId);
-      if (r.status !== 503) answered++;
-      const breach = judge(read, r, eventId, state);
-      if (breach !== undefined) breaches.push(breach);
-    }
-    expect(breaches).toEqual([]);
-    // Waiting, not refusing, is the rule while B can catch up.
-    expect(answered).toBeGreaterThan(0);
-  });
+  it.each(READS.map((r) => [r.what, r] as const))(
+    "%s on B right after each of mute, unmute, room block, unblock, RevokeUser on A",
+    async (_what, read) => {
+      const [a, b] = set.replicas as [Replica, Replica];
+      const key = set.apiKey;
+      const m = await member(a, key, tenantIdOf(set), read.what);
+      const act = (action: string) =>
+        ok(postFresh(a.port, RPC.act, key, { action, roomId: m.roomId, targetUserId: m.userId }));
+      const steps: [() => Promise<any>, State][] = [
+        [() => act("ACTION_CHAT_MUTE"), "muted"],
+        [() => act("ACTION_CHAT_UNMUTE"), "open"],
+        [() => act("ACTION_ROOM_BLOCK"), "blocked"],
+        [() => act("ACTION_ROOM_UNBLOCK"), "open"],
+        [() => ok(postFresh(a.port, RPC.revokeUser, key, { userId: m.userId })), "revoked"],
+      ];
+      const breaches: string[] = [];
+      let answered = 0;
+      for (const [write, state] of steps) {
+        const { eventId } = await write();
+        expect(BigInt(eventId)).toBeGreaterThan(0n);
+        if (read.states && !read.states.includes(state)) continue;
+        const r = await read.call(b, key, m, eventId);
+        if (r.status !== 503) answered++;
+        const breach = judge(read, r, eventId, state);
+        if (breach !== undefined) breaches.push(breach);
+      }
+      expect(breaches).toEqual([]);
+      // Waiting, not refusing, is the rule while B can catch up.
+      expect(answered).toBeGreaterThan(0);
+    },
+  );
 });

@@ -28,10 +28,16 @@ async function rounds(port: number, key: string, n: number, tag: string): Promis
   const out: Round[] = [];
   for (let from = 0; from < n; from += 500) {
     const size = Math.min(500, n - from);
-    const args = Array.from({ length: size }, (_, j) => ({ userId: `${tag}-u${from + j}`, roomId: `${tag}-r${from + j}`, permissions: [SEND] }));
+    const args = Array.from({ length: size }, (_, j) => ({
+      userId: `${tag}-u${from + j}`,
+      roomId: `${tag}-r${from + j}`,
+      permissions: [SEND],
+    }));
     const r = await postFresh(port, RPC.create, key, { arguments: args });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
-    r.json.tokens.forEach((token: string, j: number) => out.push({ kind: KINDS[(from + j) % KINDS.length]!, userId: args[j]!.userId, roomId: args[j]!.roomId, token }));
+    r.json.tokens.forEach((token: string, j: number) =>
+      out.push({ kind: KINDS[(from + j) % KINDS.length]!, userId: args[j]!.userId, roomId: args[j]!.roomId, token }),
+    );
   }
   return out;
 }
@@ -51,17 +57,23 @@ function act(port: number, key: string, r: Round, tokenId: string) {
 }
 
 /** What Verify and GetRoomPermissions must answer after the round's action; a description of the breach otherwise. */
-function breach(r: Round, verify: { status: number; json: any }, perms: { status: number; json: any }): string | undefined {
+function breach(
+  r: Round,
+  verify: { status: number; json: any },
+  perms: { status: number; json: any },
+): string | undefined {
   const refusal = r.kind === "roomBlock" ? 403 : 401;
   if (r.kind === "mute") {
-    if (verify.status !== 200 || (verify.json.permissions ?? []).includes(SEND)) return `Verify after mute: ${verify.status} ${JSON.stringify(verify.json)}`;
+    if (verify.status !== 200 || (verify.json.permissions ?? []).includes(SEND))
+      return `Verify after mute: ${verify.status} ${JSON.stringify(verify.json)}`;
     if (perms.status !== 200 || perms.json.roomPermissions.permissions.canSendMessagesInMainThread !== false) {
       return `GetRoomPermissions after mute: ${perms.status} ${JSON.stringify(perms.json)}`;
     }
     return undefined;
   }
   if (verify.status !== refusal) return `Verify after ${r.kind}: ${verify.status} ${JSON.stringify(verify.json)}`;
-  if (perms.status !== refusal) return `GetRoomPermissions after ${r.kind}: ${perms.status} ${JSON.stringify(perms.json)}`;
+  if (perms.status !== refusal)
+    return `GetRoomPermissions after ${r.kind}: ${perms.status} ${JSON.stringify(perms.json)}`;
   return undefined;
 }
 

@@ -7,7 +7,13 @@ import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/servi
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { bearer } from "../support/clients.js";
 import { act, canSend, PermissionStream, WATCH_TRANSPORTS } from "../support/permission-watch.js";
-import { credential, memberToken, permissionsClient, userToken, userWithRoomRole } from "../support/permissions-fixtures.js";
+import {
+  credential,
+  memberToken,
+  permissionsClient,
+  userToken,
+  userWithRoomRole,
+} from "../support/permissions-fixtures.js";
 import { expectRoomAccessDenied } from "../support/room-access.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -44,7 +50,12 @@ async function watching(transport = WATCH_TRANSPORTS[0]!, ttlSeconds = 3600) {
 }
 
 /** Asserts the stream ended with `code` and the same code and message GetRoomPermissions now gives. */
-async function expectEnd(s: PermissionStream, code: Code, roomId: string, headers: Record<string, string>): Promise<ConnectError> {
+async function expectEnd(
+  s: PermissionStream,
+  code: Code,
+  roomId: string,
+  headers: Record<string, string>,
+): Promise<ConnectError> {
   const err = await s.ended();
   expect(err, "the stream must end with an error").toBeInstanceOf(ConnectError);
   expect(Code[err!.code]).toBe(Code[code]);
@@ -71,7 +82,12 @@ describe.each(WATCH_TRANSPORTS)("Watch ends over $name", (transport) => {
       roomId,
       now + 600_000,
     );
-    await expectRoomAccessDenied(permissionsClient(srv).getRoomPermissions({ roomId }, { headers }), "room_blocked", roomId, now + 600_000);
+    await expectRoomAccessDenied(
+      permissionsClient(srv).getRoomPermissions({ roomId }, { headers }),
+      "room_blocked",
+      roomId,
+      now + 600_000,
+    );
   });
 
   it("RevokeUser ends it with unauthenticated (token revoked)", async () => {
@@ -90,7 +106,10 @@ describe.each(WATCH_TRANSPORTS)("Watch ends over $name", (transport) => {
 
   it("deleting the user ends it with unauthenticated", async () => {
     const { userId, roomId, headers, s } = await watching(transport);
-    await createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl })).deleteUser({ userId, reason: "test" }, bearer(srv.apiKey));
+    await createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl })).deleteUser(
+      { userId, reason: "test" },
+      bearer(srv.apiKey),
+    );
     await expectEnd(s, Code.Unauthenticated, roomId, headers);
   });
 

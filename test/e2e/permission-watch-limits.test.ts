@@ -17,7 +17,10 @@ const PER_TENANT = 5;
 let srv: TestServer;
 beforeAll(async () => {
   srv = await startTestServer({
-    env: { ROOMGATE_MAX_PERMISSION_STREAMS_PER_USER: String(PER_USER), ROOMGATE_MAX_PERMISSION_STREAMS_PER_TENANT: String(PER_TENANT) },
+    env: {
+      ROOMGATE_MAX_PERMISSION_STREAMS_PER_USER: String(PER_USER),
+      ROOMGATE_MAX_PERMISSION_STREAMS_PER_TENANT: String(PER_TENANT),
+    },
   });
 });
 afterAll(async () => {
@@ -47,7 +50,9 @@ describe("open permission streams are bounded", () => {
   it("per user: of 8 opened at once exactly the bound open, the others are resource_exhausted; a closed one frees its slot", async () => {
     const { userId, roomId } = await userWithRoomRole(srv, "role_room_user");
     const headers = credential.bearer(userToken(srv, userId));
-    const { ok, refused } = await openMany(Array.from({ length: 8 }, () => PermissionStream.open(srv, roomId, headers)));
+    const { ok, refused } = await openMany(
+      Array.from({ length: 8 }, () => PermissionStream.open(srv, roomId, headers)),
+    );
     expect(ok).toHaveLength(PER_USER);
     expect(refused).toHaveLength(8 - PER_USER);
     for (const e of refused) {
@@ -67,17 +72,27 @@ describe("open permission streams are bounded", () => {
 
   it("per tenant: 3 users × 3 at once get exactly the tenant's bound; another tenant is not affected", async () => {
     const members = await Promise.all([0, 1, 2].map(() => userWithRoomRole(srv, "role_room_user")));
-    const streams = members.flatMap((m) => [0, 1, 2].map(() => PermissionStream.open(srv, m.roomId, credential.bearer(userToken(srv, m.userId)))));
+    const streams = members.flatMap((m) =>
+      [0, 1, 2].map(() => PermissionStream.open(srv, m.roomId, credential.bearer(userToken(srv, m.userId)))),
+    );
     const { ok, refused } = await openMany(streams);
     expect(ok).toHaveLength(PER_TENANT);
     expect(refused).toHaveLength(9 - PER_TENANT);
     for (const e of refused) expect(Code[e.code]).toBe(Code[Code.ResourceExhausted]);
-    expect(refused.some((e) => e.rawMessage === `too many open permission streams for this tenant (at most ${PER_TENANT})`)).toBe(true);
+    expect(
+      refused.some((e) => e.rawMessage === `too many open permission streams for this tenant (at most ${PER_TENANT})`),
+    ).toBe(true);
     // The other tenant has slots of its own.
     const stranger = await insertUser(srv, srv.otherTenantId);
     const room = `room-${randomUUID()}`;
-    await srv.app.db.run(sql`insert into rooms (tenant_id, id, space_id, name, is_public, created_at) values (${srv.otherTenantId}, ${room}, ${null}, '', ${false}, ${Date.now()})`);
-    const theirs = PermissionStream.open(srv, room, credential.bearer(userToken(srv, stranger, { tenantId: srv.otherTenantId })));
+    await srv.app.db.run(
+      sql`insert into rooms (tenant_id, id, space_id, name, is_public, created_at) values (${srv.otherTenantId}, ${room}, ${null}, '', ${false}, ${Date.now()})`,
+    );
+    const theirs = PermissionStream.open(
+      srv,
+      room,
+      credential.bearer(userToken(srv, stranger, { tenantId: srv.otherTenantId })),
+    );
     expect(await theirs.opened()).toBe(true);
     for (const s of [...ok, theirs]) s.close();
     await until(() => open() === 0, "every stream to close");
@@ -85,12 +100,31 @@ describe("open permission streams are bounded", () => {
 });
 
 describe("Watch refuses bad calls and writes nothing", () => {
-  const cases: ReadonlyArray<{ name: string; roomId: () => Promise<string>; minEventId?: bigint; headers?: "none"; code: Code; message: string | RegExp }> = [
-    { name: "no credential", roomId: async () => (await userWithRoomRole(srv, "role_room_user")).roomId, headers: "none", code: Code.Unauthenticated, message: /^missing credential/ },
+  const cases: ReadonlyArray<{
+    name: string;
+    roomId: () => Promise<string>;
+    minEventId?: bigint;
+    headers?: "none";
+    code: Code;
+    message: string | RegExp;
+  }> = [
+    {
+      name: "no credential",
+      roomId: async () => (await userWithRoomRole(srv, "role_room_user")).roomId,
+      headers: "none",
+      code: Code.Unauthenticated,
+      message: /^missing credential/,
+    },
     { name: "empty room id", roomId: async () => "", code: Code.InvalidArgument, message: /room_id/ },
     { name: "room id too long", roomId: async () => "r".repeat(300), code: Code.InvalidArgument, message: /room_id/ },
     { name: "unknown room", roomId: async () => `room-${randomUUID()}`, code: Code.NotFound, message: /not found/ },
-    { name: "min_event_id beyond any id", roomId: async () => (await userWithRoomRole(srv, "role_room_user")).roomId, minEventId: 1n << 60n, code: Code.InvalidArgument, message: "min_event_id: no such event id" },
+    {
+      name: "min_event_id beyond any id",
+      roomId: async () => (await userWithRoomRole(srv, "role_room_user")).roomId,
+      minEventId: 1n << 60n,
+      code: Code.InvalidArgument,
+      message: "min_event_id: no such event id",
+    },
   ];
   it.each(cases)("$name → $code", async (c) => {
     const userId = await insertUser(srv);
@@ -113,14 +147,20 @@ describe("Watch with the session cookie of a Login", () => {
     const username = `watcher-${randomUUID()}`;
     const password = "pw-watch-secret-1";
     const users = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-    const { id: userId } = await users.createUser({ email: `${username}@example.test`, username, password }, bearer(srv.apiKey));
+    const { id: userId } = await users.createUser(
+      { email: `${username}@example.test`, username, password },
+      bearer(srv.apiKey),
+    );
     const res = await fetch(`${srv.baseUrl}/room.users.v1.Service/Login`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ tenantId: srv.tenantId, username, password }),
     });
     expect(res.status).toBe(200);
-    const cookie = res.headers.getSetCookie().find((c) => c.startsWith("roomgate_session="))!.split(";")[0]!;
+    const cookie = res.headers
+      .getSetCookie()
+      .find((c) => c.startsWith("roomgate_session="))!
+      .split(";")[0]!;
     const { roomId } = await userWithRoomRole(srv, "role_room_user");
     await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
     const muteId = await act(srv, Action.CHAT_MUTE, roomId, userId);
@@ -158,7 +198,11 @@ describe("Watch and the server's lifetime", () => {
     const answers: boolean[] = [];
     let err: ConnectError | undefined;
     try {
-      for await (const a of client.watch({ roomId }, { headers: credential.bearer(userToken(srv, userId)), timeoutMs: 2000 })) answers.push(canSend(a));
+      for await (const a of client.watch(
+        { roomId },
+        { headers: credential.bearer(userToken(srv, userId)), timeoutMs: 2000 },
+      ))
+        answers.push(canSend(a));
     } catch (e) {
       err = ConnectError.from(e);
     }

@@ -24,7 +24,10 @@ describe("Watch across replicas", () => {
     const grpc = createGrpcTransport({ baseUrl: a.baseUrl });
     const key = bearer(set.apiKey);
     const password = "pw-replica-secret-1";
-    const { id: userId } = await createClient(UsersPrivate, grpc).createUser({ email: "w@example.test", username: "watcher", password }, key);
+    const { id: userId } = await createClient(UsersPrivate, grpc).createUser(
+      { email: "w@example.test", username: "watcher", password },
+      key,
+    );
     const spaces = createClient(SpacesPrivate, grpc);
     const { id: spaceId } = await spaces.createSpace({ name: "s", isPublic: false, ownerUserId: "" }, key);
     const { id: roomId } = await spaces.createRoom({ spaceId, name: "r", isPublic: false }, key);
@@ -32,7 +35,9 @@ describe("Watch across replicas", () => {
     // The user signs in on replica b and watches there.
     const onB = createConnectTransport({ baseUrl: b.baseUrl, httpVersion: "1.1" });
     const login = await createClient(Users, onB).login({ tenantId: tenantIdOf(), username: "watcher", password });
-    const s = new PermissionStream(createClient(Permissions, onB), roomId, { authorization: `Bearer ${login.accessToken}` });
+    const s = new PermissionStream(createClient(Permissions, onB), roomId, {
+      authorization: `Bearer ${login.accessToken}`,
+    });
     try {
       expect(canSend(await s.next())).toBe(true);
       const moderation = createClient(ModerationPrivate, grpc);

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { bearer } from "../support/clients.js";
 import { act, canSend, flagsOf, PermissionStream, WATCH_TRANSPORTS } from "../support/permission-watch.js";
-import { credential, insertRoom, insertUser, permissionsClient, userToken, userWithRoomRole, userWithSpaceRole } from "../support/permissions-fixtures.js";
+import {
+  credential,
+  insertRoom,
+  insertUser,
+  permissionsClient,
+  userToken,
+  userWithRoomRole,
+  userWithSpaceRole,
+} from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { spacesPrivateClient } from "../support/spaces-clients.js";
 
@@ -16,7 +24,8 @@ afterAll(async () => {
 
 /** What GetRoomPermissions answers now, to compare a streamed answer with. */
 async function current(roomId: string, token: string) {
-  return (await permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(token) })).roomPermissions!;
+  return (await permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(token) }))
+    .roomPermissions!;
 }
 
 describe.each(WATCH_TRANSPORTS)("Watch over $name", ({ make }) => {
@@ -47,7 +56,14 @@ describe.each(WATCH_TRANSPORTS)("Watch over $name", ({ make }) => {
       await act(srv, Action.CHAT_BLOCK, elsewhere, userId);
       const otherRoom = await insertRoom(srv, { tenantId: srv.otherTenantId, id: roomId });
       const stranger = await insertUser(srv, srv.otherTenantId);
-      await srv.app.memberships.setRoomRole(srv.otherTenantId, otherRoom, stranger, "role_room_user", "test", Date.now());
+      await srv.app.memberships.setRoomRole(
+        srv.otherTenantId,
+        otherRoom,
+        stranger,
+        "role_room_user",
+        "test",
+        Date.now(),
+      );
       await act(srv, Action.CHAT_MUTE, otherRoom, stranger, 0, srv.otherKey);
       await act(srv, Action.CHAT_UNMUTE, roomId, userId);
       const unmuted = await s.next();
@@ -68,11 +84,17 @@ describe.each(WATCH_TRANSPORTS)("Watch over $name", ({ make }) => {
 
       // Roles: granted (moderator adds oversight), the same again (nothing), removed.
       const spaces = spacesPrivateClient(srv);
-      await spaces.grantRole({ spaceId: "", roomId, targetUserId: userId, role: "role_room_moderator" }, bearer(srv.apiKey));
+      await spaces.grantRole(
+        { spaceId: "", roomId, targetUserId: userId, role: "role_room_moderator" },
+        bearer(srv.apiKey),
+      );
       const moderator = await s.next();
       expect(flagsOf(moderator).canRecordMeetings).toBe(true);
       expect(moderator.roomPermissions).toEqual(await current(roomId, token));
-      await spaces.grantRole({ spaceId: "", roomId, targetUserId: userId, role: "role_room_moderator" }, bearer(srv.apiKey));
+      await spaces.grantRole(
+        { spaceId: "", roomId, targetUserId: userId, role: "role_room_moderator" },
+        bearer(srv.apiKey),
+      );
       await spaces.revokeRole({ spaceId: "", roomId, targetUserId: userId, reason: "test" }, bearer(srv.apiKey));
       const none = await s.next();
       expect(Object.values(flagsOf(none)).every((v) => v === false)).toBe(true);
@@ -87,7 +109,10 @@ describe.each(WATCH_TRANSPORTS)("Watch over $name", ({ make }) => {
     const s = PermissionStream.open(srv, roomId, credential.bearer(userToken(srv, userId)), make(srv.baseUrl));
     try {
       expect(canSend(await s.next())).toBe(true);
-      await spacesPrivateClient(srv).revokeRole({ spaceId, roomId: "", targetUserId: userId, reason: "test" }, bearer(srv.apiKey));
+      await spacesPrivateClient(srv).revokeRole(
+        { spaceId, roomId: "", targetUserId: userId, reason: "test" },
+        bearer(srv.apiKey),
+      );
       const after = await s.next();
       expect(after.roomPermissions!.granted).toEqual([]);
     } finally {

@@ -7,7 +7,11 @@ import http from "node:http";
 import http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
+import {
+  Health,
+  HealthCheckRequestSchema,
+  HealthCheckResponse_ServingStatus as Status,
+} from "../../gen/grpc/health/v1/health_pb.js";
 import { Code } from "@connectrpc/connect";
 import { users } from "../../src/store/schema.js";
 import { createRequestBytes, expectCode, expectNoStackTrace, validArgument } from "../support/clients.js";
@@ -32,7 +36,12 @@ const consumerUrl = (key = srv.apiKey) => `${srv.baseUrl}${CONSUMER}?auth=${enco
 let seq = 0;
 function seedBody(): Record<string, unknown> {
   seq++;
-  return { chatRoom: `edge-room-${seq}`, externalUserId: `edge-${seq}`, username: "jon", uniqueUserIdentifier: `edge-uui-${seq}` };
+  return {
+    chatRoom: `edge-room-${seq}`,
+    externalUserId: `edge-${seq}`,
+    username: "jon",
+    uniqueUserIdentifier: `edge-uui-${seq}`,
+  };
 }
 
 /** The parsed JSON body of a REST error, with its keys. */
@@ -66,7 +75,11 @@ function expectSeed002Error(res: H1Response, status: number): void {
 describe("issue 7 point 10: each REST route answers every error in its one shape", () => {
   it("POST (and DELETE) to seed 002's route is 405 with Allow: GET in seed 002's error shape", async () => {
     for (const method of ["POST", "DELETE", "PUT"]) {
-      const res = await h1Request(`${srv.baseUrl}${PERMISSIONS}`, { method, headers: { "content-type": "application/json" }, body: Buffer.from("{}") });
+      const res = await h1Request(`${srv.baseUrl}${PERMISSIONS}`, {
+        method,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from("{}"),
+      });
       expectSeed002Error(res, 405);
       expect(res.headers["allow"]).toBe("GET");
     }
@@ -84,17 +97,44 @@ describe("issue 7 point 10: each REST route answers every error in its one shape
     const before = await userCount();
     const post = (body: Buffer | Buffer[], key?: string) =>
       h1Request(consumerUrl(key), { headers: { "content-type": "application/json" }, body });
-    expectConsumerError(await post(Buffer.from("{not json")), 400, "invalid_argument", "request body is not valid JSON");
-    expectConsumerError(await post([Buffer.from("{not"), Buffer.from(" json")]), 400, "invalid_argument", "request body is not valid JSON");
+    expectConsumerError(
+      await post(Buffer.from("{not json")),
+      400,
+      "invalid_argument",
+      "request body is not valid JSON",
+    );
+    expectConsumerError(
+      await post([Buffer.from("{not"), Buffer.from(" json")]),
+      400,
+      "invalid_argument",
+      "request body is not valid JSON",
+    );
     expectConsumerError(await post(Buffer.from("[]")), 400, "invalid_argument", "request body must be a JSON object");
-    expectConsumerError(await post(Buffer.from(JSON.stringify({ ...seedBody(), meta: "x".repeat(100 * 1024) }))), 413, "resource_exhausted");
-    expectConsumerError(await post(Buffer.from(JSON.stringify(seedBody())), "wrong-key"), 401, "unauthenticated", "invalid API key");
-    expectConsumerError(await post(Buffer.from(JSON.stringify({ ...seedBody(), nope: 1 }))), 400, "invalid_argument", 'unknown field "nope"');
+    expectConsumerError(
+      await post(Buffer.from(JSON.stringify({ ...seedBody(), meta: "x".repeat(100 * 1024) }))),
+      413,
+      "resource_exhausted",
+    );
+    expectConsumerError(
+      await post(Buffer.from(JSON.stringify(seedBody())), "wrong-key"),
+      401,
+      "unauthenticated",
+      "invalid API key",
+    );
+    expectConsumerError(
+      await post(Buffer.from(JSON.stringify({ ...seedBody(), nope: 1 }))),
+      400,
+      "invalid_argument",
+      'unknown field "nope"',
+    );
     expect(await userCount()).toBe(before);
   });
 
   it("seed 002's route: an oversized body and a missing credential answer {errorText, httpStatusCode}", async () => {
-    expectSeed002Error(await h1Request(`${srv.baseUrl}${PERMISSIONS}`, { method: "GET", body: Buffer.alloc(100 * 1024, 0x20) }), 413);
+    expectSeed002Error(
+      await h1Request(`${srv.baseUrl}${PERMISSIONS}`, { method: "GET", body: Buffer.alloc(100 * 1024, 0x20) }),
+      413,
+    );
     expectSeed002Error(await h1Request(`${srv.baseUrl}${PERMISSIONS}`, { method: "GET" }), 401);
   });
 
@@ -107,7 +147,11 @@ describe("issue 7 point 10: each REST route answers every error in its one shape
 // ---- point 13 ---------------------------------------------------------------
 
 type GrpcHealthClient = grpc.Client & {
-  check(req: { service: string }, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
+  check(
+    req: { service: string },
+    md: grpc.Metadata,
+    cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
+  ): void;
 };
 
 function grpcHealth(): GrpcHealthClient {
@@ -115,8 +159,13 @@ function grpcHealth(): GrpcHealthClient {
     includeDirs: [fileURLToPath(new URL("../../proto", import.meta.url))],
     enums: String,
   });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
-  return new pkg.grpc.health.v1.Health(`127.0.0.1:${srv.port}`, grpc.credentials.createInsecure()) as unknown as GrpcHealthClient;
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+  return new pkg.grpc.health.v1.Health(
+    `127.0.0.1:${srv.port}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as GrpcHealthClient;
 }
 
 /** Authorization headers a prober or a sidecar might attach. */
@@ -151,7 +200,10 @@ describe("issue 7 point 13: grpc.health.v1 ignores credentials", () => {
   it("Connect (JSON over HTTP/1.1, binary over HTTP/2) and connect's gRPC: Check and Watch with any Authorization header are SERVING", async () => {
     const clients: [string, Client<typeof Health>][] = [
       ["Connect JSON", createClient(Health, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }))],
-      ["Connect binary h2", createClient(Health, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: true }))],
+      [
+        "Connect binary h2",
+        createClient(Health, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: true })),
+      ],
       ["gRPC", createClient(Health, createGrpcTransport({ baseUrl: srv.baseUrl }))],
     ];
     for (const [protocol, client] of clients) {
@@ -159,7 +211,10 @@ describe("issue 7 point 13: grpc.health.v1 ignores credentials", () => {
         const headers = { authorization };
         expect((await client.check({ service: "" }, { headers })).status, `${protocol}: ${name}`).toBe(Status.SERVING);
         const abort = new AbortController();
-        for await (const res of client.watch(create(HealthCheckRequestSchema, { service: "room.tokens.private.v1.Service" }), { headers, signal: abort.signal })) {
+        for await (const res of client.watch(
+          create(HealthCheckRequestSchema, { service: "room.tokens.private.v1.Service" }),
+          { headers, signal: abort.signal },
+        )) {
           expect(res.status, `${protocol} watch: ${name}`).toBe(Status.SERVING);
           abort.abort();
           break;
@@ -169,8 +224,17 @@ describe("issue 7 point 13: grpc.health.v1 ignores credentials", () => {
   });
 
   it("end-user services still refuse a credential that does not open", async () => {
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: "3" }, { headers: { authorization: "Bearer %%%not-a-token%%%" } }), Code.Unauthenticated);
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: "3" }, { headers: { authorization: "Basic dXNlcjpwYXNz" } }), Code.Unauthenticated);
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions(
+        { roomId: "3" },
+        { headers: { authorization: "Bearer %%%not-a-token%%%" } },
+      ),
+      Code.Unauthenticated,
+    );
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId: "3" }, { headers: { authorization: "Basic dXNlcjpwYXNz" } }),
+      Code.Unauthenticated,
+    );
   });
 });
 
@@ -187,7 +251,10 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
     it(`HTTP/1.1, ${name}: Content-Length and chunked both get invalid_argument with the parse error`, async () => {
       const before = await srv.app.grants.countGrants();
       const sized = await h1Request(`${srv.baseUrl}${CREATE}`, { headers: headers(), body: bytes });
-      const chunked = await h1Request(`${srv.baseUrl}${CREATE}`, { headers: headers(), body: [bytes.subarray(0, 1), bytes.subarray(1)] });
+      const chunked = await h1Request(`${srv.baseUrl}${CREATE}`, {
+        headers: headers(),
+        body: [bytes.subarray(0, 1), bytes.subarray(1)],
+      });
       for (const res of [sized, chunked]) {
         expect(res.status).toBe(400);
         const err = JSON.parse(res.body.toString()) as { code: string; message: string };
@@ -207,7 +274,9 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
         const unsized = await h2Request(session, base, [bytes.subarray(0, 1), bytes.subarray(1)]);
         for (const res of [sized, unsized]) {
           expect(res.status).toBe(400);
-          expect((JSON.parse(res.body.toString()) as { message: string }).message).toMatch(/^request is not valid protobuf binary \(/);
+          expect((JSON.parse(res.body.toString()) as { message: string }).message).toMatch(
+            /^request is not valid protobuf binary \(/,
+          );
         }
         expect(sized.body.toString()).toBe(unsized.body.toString());
         expect(await srv.app.grants.countGrants()).toBe(before);
@@ -218,7 +287,10 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
   }
 
   it("a well-formed binary body with Content-Length still succeeds", async () => {
-    const res = await h1Request(`${srv.baseUrl}${CREATE}`, { headers: headers(), body: Buffer.from(createRequestBytes([validArgument(7)])) });
+    const res = await h1Request(`${srv.baseUrl}${CREATE}`, {
+      headers: headers(),
+      body: Buffer.from(createRequestBytes([validArgument(7)])),
+    });
     expect(res.status).toBe(200);
   });
 });
@@ -254,7 +326,9 @@ describe("issue 7 point 20: an oversized REST body does not break the client's k
     try {
       const before = await userCount();
       const calls = Array.from({ length: 12 }, (_, i) =>
-        h1Request(consumerUrl(), { agent, headers: jsonHeaders, body: i % 2 === 0 ? big() : ok() }).then((r) => r.status),
+        h1Request(consumerUrl(), { agent, headers: jsonHeaders, body: i % 2 === 0 ? big() : ok() }).then(
+          (r) => r.status,
+        ),
       );
       const statuses = await Promise.all(calls);
       expect(statuses).toEqual(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 413 : 200)));

@@ -25,21 +25,28 @@ afterAll(async () => {
 });
 
 describe("every protocol on the one port", () => {
-  it.each(TRANSPORTS.map((t) => [t.name, t] as const))("%s: Create then Verify round-trips the claims", async (_name, t) => {
-    const client = tokensClient(t.make(srv.baseUrl));
-    const before = await srv.app.grants.countGrants();
-    const arg = { ...SEED_ARGUMENT, userId: `user ${t.name}`, metadata: { note: "temporary moderator", via: t.name, n: 2 } };
-    const { tokens } = await client.create({ arguments: [arg] }, bearer(srv.apiKey));
-    expect(tokens).toHaveLength(1);
-    expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(await srv.app.grants.countGrants()).toBe(before + 1);
+  it.each(TRANSPORTS.map((t) => [t.name, t] as const))(
+    "%s: Create then Verify round-trips the claims",
+    async (_name, t) => {
+      const client = tokensClient(t.make(srv.baseUrl));
+      const before = await srv.app.grants.countGrants();
+      const arg = {
+        ...SEED_ARGUMENT,
+        userId: `user ${t.name}`,
+        metadata: { note: "temporary moderator", via: t.name, n: 2 },
+      };
+      const { tokens } = await client.create({ arguments: [arg] }, bearer(srv.apiKey));
+      expect(tokens).toHaveLength(1);
+      expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(await srv.app.grants.countGrants()).toBe(before + 1);
 
-    const v = await client.verify({ token: tokens[0]! }, bearer(srv.apiKey));
-    expect(v.userId).toBe(arg.userId);
-    expect(v.roomId).toBe(SEED_ARGUMENT.roomId);
-    expect(v.permissions).toEqual([Permission.PermissionRoomKick]);
-    expect(v.metadata).toEqual({ note: "temporary moderator", via: t.name, n: 2 });
-  });
+      const v = await client.verify({ token: tokens[0]! }, bearer(srv.apiKey));
+      expect(v.userId).toBe(arg.userId);
+      expect(v.roomId).toBe(SEED_ARGUMENT.roomId);
+      expect(v.permissions).toEqual([Permission.PermissionRoomKick]);
+      expect(v.metadata).toEqual({ note: "temporary moderator", via: t.name, n: 2 });
+    },
+  );
 
   it("Verify (NO_SIDE_EFFECTS) also works as a Connect GET request", async () => {
     const post = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
@@ -53,7 +60,10 @@ describe("every protocol on the one port", () => {
   it("a token issued over one protocol verifies over another", async () => {
     const grpcClient = tokensClient(TRANSPORTS.find((t) => t.name === "gRPC over HTTP/2")!.make(srv.baseUrl));
     const webClient = tokensClient(TRANSPORTS.find((t) => t.name === "gRPC-Web over HTTP/1.1")!.make(srv.baseUrl));
-    const { tokens } = await grpcClient.create({ arguments: [{ userId: "x", roomId: "y", permissions: [Permission.PermissionRoom] }] }, bearer(srv.apiKey));
+    const { tokens } = await grpcClient.create(
+      { arguments: [{ userId: "x", roomId: "y", permissions: [Permission.PermissionRoom] }] },
+      bearer(srv.apiKey),
+    );
     const v = await webClient.verify({ token: tokens[0]! }, bearer(srv.apiKey));
     expect(v.permissions).toEqual([200, 201, 202, 203]);
   });
@@ -110,7 +120,9 @@ describe("the seed's request, exactly as written", () => {
   });
 
   it("HTTP/2 prior knowledge (curl --http2-prior-knowledge) with the seed's JSON works too", async () => {
-    const client = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: false }));
+    const client = tokensClient(
+      createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: false }),
+    );
     const { tokens } = await client.create({ arguments: [SEED_ARGUMENT] }, bearer(srv.apiKey));
     expect(tokens).toHaveLength(1);
     const v = await client.verify({ token: tokens[0]! }, bearer(srv.apiKey));
@@ -165,7 +177,9 @@ describe("@grpc/grpc-js with the .proto files", () => {
   });
 
   it("a wrong API key is UNAUTHENTICATED (16)", async () => {
-    const err = await grpcErrorOf(grpcUnary(client, "Create", { arguments: [{ user_id: "u", room_id: "r" }] }, grpcAuth("not-the-key")));
+    const err = await grpcErrorOf(
+      grpcUnary(client, "Create", { arguments: [{ user_id: "u", room_id: "r" }] }, grpcAuth("not-the-key")),
+    );
     expect(err.code).toBe(16);
     expect(err.details).toBe("invalid API key");
   });
@@ -173,7 +187,12 @@ describe("@grpc/grpc-js with the .proto files", () => {
   it("an unknown permission number is INVALID_ARGUMENT (3) and writes nothing", async () => {
     const before = await srv.app.grants.countGrants();
     const err = await grpcErrorOf(
-      grpcUnary(client, "Create", { arguments: [{ user_id: "u", room_id: "r", permissions: [999] }] }, grpcAuth(srv.apiKey)),
+      grpcUnary(
+        client,
+        "Create",
+        { arguments: [{ user_id: "u", room_id: "r", permissions: [999] }] },
+        grpcAuth(srv.apiKey),
+      ),
     );
     expect(err.code).toBe(3);
     // connect-node percent-encodes grpc-message with encodeURIComponent, while

@@ -71,8 +71,17 @@ async function hammer(name: string, transport: Transport, done: () => boolean, o
   for (let i = 0; !done(); i++) {
     const tag = `${name}-${i}-${randomBytes(4).toString("hex")}`;
     const calls: Array<[string, Promise<unknown>]> = [
-      ["CreateUser", usersApi.createUser({ email: `${tag}@example.com`, username: tag, password: "correct horse battery" }, key)],
-      ["Create", tokens.create({ arguments: [{ userId: tag, roomId: "live-room", permissions: [Permission.PermissionChat] }] }, key)],
+      [
+        "CreateUser",
+        usersApi.createUser({ email: `${tag}@example.com`, username: tag, password: "correct horse battery" }, key),
+      ],
+      [
+        "Create",
+        tokens.create(
+          { arguments: [{ userId: tag, roomId: "live-room", permissions: [Permission.PermissionChat] }] },
+          key,
+        ),
+      ],
     ];
     for (const [what, p] of calls) {
       try {
@@ -95,13 +104,25 @@ describe("maintenance prune next to a live server (issue 7, point 12)", () => {
     let pruneDone = false;
     // The server's store: its data dir, and its PostgreSQL database when it runs on one.
     const databaseUrl = srv.app.config.databaseUrl;
-    const env = { ...process.env, ROOMGATE_DATA_DIR: srv.dataDir, LOG_LEVEL: "silent", ...(databaseUrl ? { ROOMGATE_DATABASE_URL: databaseUrl } : {}) };
-    const prune = exec(process.execPath, [...ROOMGATE_CLI, "maintenance", "prune", "--batch-size", BATCH], { env }).finally(() => {
+    const env = {
+      ...process.env,
+      ROOMGATE_DATA_DIR: srv.dataDir,
+      LOG_LEVEL: "silent",
+      ...(databaseUrl ? { ROOMGATE_DATABASE_URL: databaseUrl } : {}),
+    };
+    const prune = exec(process.execPath, [...ROOMGATE_CLI, "maintenance", "prune", "--batch-size", BATCH], {
+      env,
+    }).finally(() => {
       pruneDone = true;
     });
     const workers = [
       hammer("connect-a", createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }), () => pruneDone, out),
-      hammer("connect-b", createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: true }), () => pruneDone, out),
+      hammer(
+        "connect-b",
+        createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: true }),
+        () => pruneDone,
+        out,
+      ),
       hammer("grpc-a", createGrpcTransport({ baseUrl: srv.baseUrl }), () => pruneDone, out),
       hammer("grpc-b", createGrpcTransport({ baseUrl: srv.baseUrl }), () => pruneDone, out),
     ];

@@ -85,7 +85,9 @@ describe("README first minutes, run as written", () => {
       .replaceAll("npm run -s roomgate --", [process.execPath, ...ROOMGATE_CLI].join(" "));
     // Nothing left to copy by hand: no placeholder survives the one pasted key.
     expect(script).not.toMatch(/<[a-z ]+>|rgk_…/);
-    const { stdout } = await exec("bash", ["-euo", "pipefail", "-c", `${CURL_ON_ITS_OWN_LINE}\n${script}`], { env: { ...env, PATH: process.env["PATH"] } });
+    const { stdout } = await exec("bash", ["-euo", "pipefail", "-c", `${CURL_ON_ITS_OWN_LINE}\n${script}`], {
+      env: { ...env, PATH: process.env["PATH"] },
+    });
     const lines = stdout.trim().split("\n");
     // echo "$TENANT": the tenant the first start printed.
     expect(lines[0]).toBe(tenantId);

@@ -53,27 +53,41 @@ afterAll(async () => {
 describe("the README's replicas section, run as written", () => {
   it("three servers from one build serve one tenant and one keyring", async () => {
     const ports = [await freePort(), await freePort(), await freePort()];
-    let script = readmeBlock().replaceAll("roomgate                ", `${dbName}                `).replaceAll("/roomgate\n", `/${dbName}\n`);
+    let script = readmeBlock()
+      .replaceAll("roomgate                ", `${dbName}                `)
+      .replaceAll("/roomgate\n", `/${dbName}\n`);
     ["8081", "8082", "8083"].forEach((p, i) => (script = script.replaceAll(`PORT=${p}`, `PORT=${ports[i]}`)));
     expect(script).toContain(`createdb -h 127.0.0.1 -U postgres ${dbName}`);
     dataDir = mkdtempSync(join(tmpdir(), "roomgate-readme-replicas-"));
     const env: NodeJS.ProcessEnv = { ...process.env, ROOMGATE_DATA_DIR: dataDir, LOG_LEVEL: "info" };
     for (const k of Object.keys(env)) if (k.startsWith("ROOMGATE_") && k !== "ROOMGATE_DATA_DIR") delete env[k];
     let out = "";
-    shell = spawn("bash", ["-c", `set -e\n${script}\necho "API_KEY=$ROOMGATE_API_KEY"\nwait`], { cwd: REPO, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    shell = spawn("bash", ["-c", `set -e\n${script}\necho "API_KEY=$ROOMGATE_API_KEY"\nwait`], {
+      cwd: REPO,
+      env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     shell.stdout!.on("data", (c: Buffer) => (out += c.toString()));
     shell.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-    const key = await vi.waitFor(() => {
-      const m = /API_KEY=(\S+)/.exec(out);
-      if (!m) throw new Error(`no key yet:\n${out}`);
-      return m[1]!;
-    }, { timeout: 60_000, interval: 50 });
+    const key = await vi.waitFor(
+      () => {
+        const m = /API_KEY=(\S+)/.exec(out);
+        if (!m) throw new Error(`no key yet:\n${out}`);
+        return m[1]!;
+      },
+      { timeout: 60_000, interval: 50 },
+    );
     for (const port of ports) {
-      await vi.waitFor(async () => expect((await getFresh(port, "/readyz")).status).toBe(200), { timeout: 60_000, interval: 100 });
+      await vi.waitFor(async () => expect((await getFresh(port, "/readyz")).status).toBe(200), {
+        timeout: 60_000,
+        interval: 100,
+      });
     }
     const created = await postFresh(ports[0]!, RPC.create, key, { arguments: [{ userId: "u", roomId: "r" }] });
     expect(created.status, JSON.stringify(created.json)).toBe(200);
-    for (const port of ports) expect((await postFresh(port, RPC.verify, key, { token: created.json.tokens[0] })).status).toBe(200);
+    for (const port of ports)
+      expect((await postFresh(port, RPC.verify, key, { token: created.json.tokens[0] })).status).toBe(200);
     // One tenant: the key set in the environment opened it on all three; no key was printed.
     expect(out).not.toContain("shown once");
   }, 120_000);

@@ -16,7 +16,11 @@ afterEach(async () => {
   srv = undefined;
 });
 
-function get(port: number, path: string, agent: http.Agent | false = false): Promise<{ status: number; connection: string | undefined; body: string }> {
+function get(
+  port: number,
+  path: string,
+  agent: http.Agent | false = false,
+): Promise<{ status: number; connection: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port, path, agent }, (res) => {
       let body = "";

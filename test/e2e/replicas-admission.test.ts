@@ -31,20 +31,37 @@ describe(`admission after a block on another replica (${testStore()})`, () => {
   it("JoinRoom on one replica is refused right after a room block made on the other, and let through after an unblock", async () => {
     const [a, b] = set.replicas as [Replica, Replica];
     const username = `joiner${Date.now()}`;
-    const { id: userId } = await createClient(UsersPrivate, json(a)).createUser({ username, email: `${username}@example.com`, password: "correct horse battery" }, key());
+    const { id: userId } = await createClient(UsersPrivate, json(a)).createUser(
+      { username, email: `${username}@example.com`, password: "correct horse battery" },
+      key(),
+    );
     const spaces = createClient(SpacesPrivate, json(a));
     const { id: spaceId } = await spaces.createSpace({ name: "open", isPublic: true }, key());
     const { id: roomId } = await spaces.createRoom({ spaceId, name: "lobby", isPublic: true }, key());
     const m = /"tenantId":"([^"]+)"[^\n]*bootstrap tenant/.exec(a.output());
-    const login = await createClient(Users, json(b)).login({ tenantId: m![1]!, username, password: "correct horse battery" });
+    const login = await createClient(Users, json(b)).login({
+      tenantId: m![1]!,
+      username,
+      password: "correct horse battery",
+    });
     const asUser = bearer(login.accessToken);
 
     // A member first (only members can be blocked), then blocked on a.
     await createClient(Spaces, json(a)).joinRoom({ spaceId, roomId }, asUser);
-    await createClient(ModerationPrivate, json(a)).act({ action: Action.ROOM_BLOCK, roomId, targetUserId: userId }, key());
-    await expectCode(createClient(Spaces, json(b)).joinRoom({ spaceId, roomId }, asUser), Code.PermissionDenied, /blocked/);
+    await createClient(ModerationPrivate, json(a)).act(
+      { action: Action.ROOM_BLOCK, roomId, targetUserId: userId },
+      key(),
+    );
+    await expectCode(
+      createClient(Spaces, json(b)).joinRoom({ spaceId, roomId }, asUser),
+      Code.PermissionDenied,
+      /blocked/,
+    );
 
-    await createClient(ModerationPrivate, json(b)).act({ action: Action.ROOM_UNBLOCK, roomId, targetUserId: userId }, key());
+    await createClient(ModerationPrivate, json(b)).act(
+      { action: Action.ROOM_UNBLOCK, roomId, targetUserId: userId },
+      key(),
+    );
     await createClient(Spaces, json(a)).joinRoom({ spaceId, roomId }, asUser);
   });
 });

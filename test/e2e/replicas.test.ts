@@ -46,7 +46,9 @@ async function eventually(what: string, probe: () => Promise<boolean>): Promise<
 }
 
 async function issue(r: Replica, userId: string, roomId: string): Promise<string> {
-  const { tokens: [t] } = await tokens(r).create({ arguments: [{ userId, roomId, permissions: [P.PermissionMessaging] }] }, key());
+  const {
+    tokens: [t],
+  } = await tokens(r).create({ arguments: [{ userId, roomId, permissions: [P.PermissionMessaging] }] }, key());
   return t!;
 }
 
@@ -58,7 +60,11 @@ describe(`${N} replicas on ${testStore()}`, () => {
     for (const r of others) expect((await tokens(r).verify({ token: t }, key())).userId).toBe(user);
     const { eventId } = await tokens(a!).revokeUser({ userId: user }, key());
     for (const r of others) {
-      await expectCode(tokens(r).verify({ token: t, minEventId: eventId }, key()), Code.Unauthenticated, "token revoked");
+      await expectCode(
+        tokens(r).verify({ token: t, minEventId: eventId }, key()),
+        Code.Unauthenticated,
+        "token revoked",
+      );
     }
     // Without the token: within the feed's delay.
     const fresh = await issue(others[0]!, `${user}-2`, "room-revoke");
@@ -83,7 +89,13 @@ describe(`${N} replicas on ${testStore()}`, () => {
     await issue(b!, user, "room-block");
     await moderation(a!).act({ action: Action.ROOM_BLOCK, roomId: "room-block", targetUserId: user }, key());
     for (const r of set.replicas) {
-      await expectCode(tokens(r).create({ arguments: [{ userId: user, roomId: "room-block", permissions: [P.PermissionMessaging] }] }, key()), Code.FailedPrecondition);
+      await expectCode(
+        tokens(r).create(
+          { arguments: [{ userId: user, roomId: "room-block", permissions: [P.PermissionMessaging] }] },
+          key(),
+        ),
+        Code.FailedPrecondition,
+      );
     }
     await moderation(b!).act({ action: Action.ROOM_UNBLOCK, roomId: "room-block", targetUserId: user }, key());
     for (const r of set.replicas) await issue(r, user, "room-block");
@@ -110,9 +122,16 @@ describe(`${N} replicas on ${testStore()}`, () => {
     // Give the stream a moment to subscribe, then write from every replica at once.
     await new Promise((r) => setTimeout(r, 200));
     const acked = await Promise.all(
-      members.map((m, i) => moderation(set.replicas[i % N]!).act({ action: Action.CHAT_MUTE, roomId: room, targetUserId: m }, key())),
+      members.map((m, i) =>
+        moderation(set.replicas[i % N]!).act({ action: Action.CHAT_MUTE, roomId: room, targetUserId: m }, key()),
+      ),
     );
-    await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error(`watch got ${received.length} of ${members.length}`)), 15_000))]);
+    await Promise.race([
+      reading,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`watch got ${received.length} of ${members.length}`)), 15_000),
+      ),
+    ]);
     const ids = received.map((e) => e.id);
     expect(ids).toEqual([...ids].sort((x, y) => (x < y ? -1 : 1)));
     expect(new Set(ids).size).toBe(members.length);
@@ -124,17 +143,30 @@ describe(`${N} replicas on ${testStore()}`, () => {
     const users = createClient(UsersPrivate, json(set.replicas[0]!));
     const stamp = Date.now();
     const login = async (r: Replica, username: string) =>
-      (await createClient(Users, json(r)).login({ tenantId: tenantIdOf(), username, password: "correct-horse" })).accessToken;
+      (await createClient(Users, json(r)).login({ tenantId: tenantIdOf(), username, password: "correct-horse" }))
+        .accessToken;
     const names = Array.from({ length: 8 }, (_, i) => `racer-${stamp}-${i}`);
-    for (const name of names) await users.createUser({ email: `${name}@example.test`, username: name, password: "correct-horse" }, key());
+    for (const name of names)
+      await users.createUser({ email: `${name}@example.test`, username: name, password: "correct-horse" }, key());
     const ownerName = `owner-${stamp}`;
-    await users.createUser({ email: `${ownerName}@example.test`, username: ownerName, password: "correct-horse" }, key());
+    await users.createUser(
+      { email: `${ownerName}@example.test`, username: ownerName, password: "correct-horse" },
+      key(),
+    );
     const owner = await login(set.replicas[0]!, ownerName);
     const spaces = (r: Replica) => createClient(Spaces, json(r));
-    const { id: spaceId } = await spaces(set.replicas[0]!).createSpace({ name: "Race", isPublic: false }, bearer(owner));
-    const { id: inviteId } = await spaces(set.replicas[0]!).createInvite({ spaceId, role: "role_space_user" }, bearer(owner));
+    const { id: spaceId } = await spaces(set.replicas[0]!).createSpace(
+      { name: "Race", isPublic: false },
+      bearer(owner),
+    );
+    const { id: inviteId } = await spaces(set.replicas[0]!).createInvite(
+      { spaceId, role: "role_space_user" },
+      bearer(owner),
+    );
     const racers = await Promise.all(names.map((n, i) => login(set.replicas[i % N]!, n)));
-    const results = await Promise.allSettled(racers.map((t, i) => spaces(set.replicas[i % N]!).activateInvite({ spaceId, inviteId }, bearer(t))));
+    const results = await Promise.allSettled(
+      racers.map((t, i) => spaces(set.replicas[i % N]!).activateInvite({ spaceId, inviteId }, bearer(t))),
+    );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     for (const r of results) {
       if (r.status === "rejected") expect(ConnectError.from(r.reason).code).toBe(Code.FailedPrecondition);
@@ -147,15 +179,22 @@ describe(`${N} replicas on ${testStore()}`, () => {
       const r = set.replicas[i % N]!;
       const name = `w-${stamp}-${i}`;
       return i % 2 === 0
-        ? createClient(UsersPrivate, json(r)).createUser({ email: `${name}@example.test`, username: name, password: "correct-horse" }, key())
-        : moderation(r).act({ action: Action.CHAT_MUTE, roomId: "room-busy", targetUserId: name }, key()).catch((err: unknown) => {
-            // The target is no member of the room: not_found is the right answer, internal never is.
-            if (ConnectError.from(err).code === Code.NotFound) return undefined;
-            throw err;
-          });
+        ? createClient(UsersPrivate, json(r)).createUser(
+            { email: `${name}@example.test`, username: name, password: "correct-horse" },
+            key(),
+          )
+        : moderation(r)
+            .act({ action: Action.CHAT_MUTE, roomId: "room-busy", targetUserId: name }, key())
+            .catch((err: unknown) => {
+              // The target is no member of the room: not_found is the right answer, internal never is.
+              if (ConnectError.from(err).code === Code.NotFound) return undefined;
+              throw err;
+            });
     });
     const settled = await Promise.allSettled(calls);
-    const failures = settled.filter((s) => s.status === "rejected").map((s) => String((s as PromiseRejectedResult).reason));
+    const failures = settled
+      .filter((s) => s.status === "rejected")
+      .map((s) => String((s as PromiseRejectedResult).reason));
     expect(failures).toEqual([]);
   });
 
@@ -185,7 +224,10 @@ describe(`${N} replicas on ${testStore()}`, () => {
     const survivor = set.replicas[1]!;
     const seen = new Set<bigint>();
     const stop = new AbortController();
-    const stream = createClient(Events, grpc(survivor)).watch({ roomId: room, afterEventId: 1n }, { ...key(), signal: stop.signal });
+    const stream = createClient(Events, grpc(survivor)).watch(
+      { roomId: room, afterEventId: 1n },
+      { ...key(), signal: stop.signal },
+    );
     const timer = setTimeout(() => stop.abort(), 3_000);
     try {
       for await (const res of stream) {
@@ -227,17 +269,28 @@ describe(`failed logins per account hold across ${N} replicas together`, () => {
 
   it("10 per account in all: 30 concurrent wrong passwords spread over the replicas get 10 unauthenticated, 20 resource_exhausted", async () => {
     const first = limited.replicas[0]!;
-    await createClient(UsersPrivate, json(first)).createUser({ email: "target@example.test", username: "target", password: "correct-horse" }, bearer(limited.apiKey));
+    await createClient(UsersPrivate, json(first)).createUser(
+      { email: "target@example.test", username: "target", password: "correct-horse" },
+      bearer(limited.apiKey),
+    );
     const m = /"tenantId":"([^"]+)"[^\n]*bootstrap tenant/.exec(first.output());
     const tenantId = m![1]!;
     const results = await Promise.allSettled(
       Array.from({ length: 30 }, (_, i) =>
-        createClient(Users, json(limited.replicas[i % N]!)).login({ tenantId, username: "target", password: `wrong-${i}` }),
+        createClient(Users, json(limited.replicas[i % N]!)).login({
+          tenantId,
+          username: "target",
+          password: `wrong-${i}`,
+        }),
       ),
     );
     const codes = results.map((r) => (r.status === "fulfilled" ? "ok" : Code[ConnectError.from(r.reason).code]));
     const count = (c: string) => codes.filter((x) => x === c).length;
-    expect({ unauthenticated: count("Unauthenticated"), exhausted: count("ResourceExhausted"), other: 30 - count("Unauthenticated") - count("ResourceExhausted") }).toEqual({
+    expect({
+      unauthenticated: count("Unauthenticated"),
+      exhausted: count("ResourceExhausted"),
+      other: 30 - count("Unauthenticated") - count("ResourceExhausted"),
+    }).toEqual({
       unauthenticated: 10,
       exhausted: 20,
       other: 0,
@@ -272,7 +325,9 @@ describe(`an API key revoked with the CLI stops on all ${N} replicas`, () => {
     })();
     await new Promise((r) => setTimeout(r, 200));
     await cli("api-keys", "revoke", keyId);
-    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe("Unauthenticated");
+    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe(
+      "Unauthenticated",
+    );
     await eventually("every replica refuses the revoked key", async () => {
       for (const r of live) {
         try {

@@ -5,7 +5,14 @@ import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/s
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { users } from "../../src/store/schema.js";
 import { bearer, expectCode } from "../support/clients.js";
-import { credential, getRoomPermissionsRest, insertUser, permissionsClient, userToken, userWithRoomRole } from "../support/permissions-fixtures.js";
+import {
+  credential,
+  getRoomPermissionsRest,
+  insertUser,
+  permissionsClient,
+  userToken,
+  userWithRoomRole,
+} from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
 
@@ -33,13 +40,19 @@ const freshKey = async (name: string) => (await createTenantWithKey(srv.app.tena
 let seq = 0;
 const body = () => ({ chatRoom: `limit-room-${++seq}`, uniqueUserIdentifier: `limit-uui-${seq}`, username: "jon" });
 
-async function rest(key: string): Promise<{ status: number; json: Record<string, unknown>; retryAfter: string | null }> {
+async function rest(
+  key: string,
+): Promise<{ status: number; json: Record<string, unknown>; retryAfter: string | null }> {
   const res = await fetch(`${srv.baseUrl}/consumer/api/v1/user?auth=${encodeURIComponent(key)}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body()),
   });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown>, retryAfter: res.headers.get("retry-after") };
+  return {
+    status: res.status,
+    json: (await res.json()) as Record<string, unknown>,
+    retryAfter: res.headers.get("retry-after"),
+  };
 }
 
 function expectRestLimited(res: Awaited<ReturnType<typeof rest>>): void {
@@ -55,7 +68,11 @@ describe("issue 7 point 11: the REST routes share the RPCs' API-key auth and per
     const key = await freshKey("rpc-first");
     await connect.createUser(body(), bearer(key));
     await grpc.createUser(body(), bearer(key));
-    await expectCode(connect.createUser(body(), bearer(key)), Code.ResourceExhausted, /^rate limit exceeded for this API key/);
+    await expectCode(
+      connect.createUser(body(), bearer(key)),
+      Code.ResourceExhausted,
+      /^rate limit exceeded for this API key/,
+    );
     const before = await userCount();
     expectRestLimited(await rest(key));
     expect(await userCount()).toBe(before);
@@ -66,8 +83,16 @@ describe("issue 7 point 11: the REST routes share the RPCs' API-key auth and per
     for (let i = 0; i < BURST; i++) expect((await rest(key)).status).toBe(200);
     expectRestLimited(await rest(key));
     const before = await userCount();
-    await expectCode(connect.createUser(body(), bearer(key)), Code.ResourceExhausted, /^rate limit exceeded for this API key/);
-    await expectCode(grpc.createUser(body(), bearer(key)), Code.ResourceExhausted, /^rate limit exceeded for this API key/);
+    await expectCode(
+      connect.createUser(body(), bearer(key)),
+      Code.ResourceExhausted,
+      /^rate limit exceeded for this API key/,
+    );
+    await expectCode(
+      grpc.createUser(body(), bearer(key)),
+      Code.ResourceExhausted,
+      /^rate limit exceeded for this API key/,
+    );
     expect(await userCount()).toBe(before);
   });
 
@@ -133,7 +158,10 @@ describe("issue 7 point 11: seed 002's route resolves end-user credentials exact
         expect(rpcCode, name).not.toBe(Code.Unauthenticated);
       } else {
         expect(restRes.status, name).toBe(401);
-        expect(restRes.body, name).toEqual({ errorText: "Wrong Bearer, please renew Web API Access Token", httpStatusCode: 401 });
+        expect(restRes.body, name).toEqual({
+          errorText: "Wrong Bearer, please renew Web API Access Token",
+          httpStatusCode: 401,
+        });
         expect(rpcCode, name).toBe(Code.Unauthenticated);
       }
     }

@@ -31,7 +31,9 @@ let clients: Record<string, TokensClient>;
 beforeAll(async () => {
   srv = await startTestServer({ clock });
   clients = {
-    "Connect JSON": tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false })),
+    "Connect JSON": tokensClient(
+      createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+    ),
     gRPC: tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })),
   };
 });
@@ -51,8 +53,17 @@ interface Issued {
 }
 
 /** Issues one token and verifies it once (which also puts it in the verified-token cache). */
-async function issue(c: TokensClient, userId: string, roomId: string, key = srv.apiKey, ttlSeconds = 0): Promise<Issued> {
-  const { tokens } = await c.create({ arguments: [{ userId, roomId, permissions: [Permission.PermissionChat], ttlSeconds }] }, bearer(key));
+async function issue(
+  c: TokensClient,
+  userId: string,
+  roomId: string,
+  key = srv.apiKey,
+  ttlSeconds = 0,
+): Promise<Issued> {
+  const { tokens } = await c.create(
+    { arguments: [{ userId, roomId, permissions: [Permission.PermissionChat], ttlSeconds }] },
+    bearer(key),
+  );
   const v = await c.verify({ token: tokens[0]! }, bearer(key));
   expect(v.tokenId).toMatch(/^[0-9a-f]{32}$/);
   return { token: tokens[0]!, id: v.tokenId };
@@ -70,7 +81,8 @@ async function expectRevoked(c: TokensClient, t: Issued, key = srv.apiKey): Prom
 type Counts = { revocations: number; audit: number; events: number };
 
 async function countsOf(app: App): Promise<Counts> {
-  const n = async (table: string) => Number((await app.db.get(sql`select count(*) as "n" from ${sql.identifier(table)}`))?.n);
+  const n = async (table: string) =>
+    Number((await app.db.get(sql`select count(*) as "n" from ${sql.identifier(table)}`))?.n);
   return { revocations: await n("revocations"), audit: await n("audit_log"), events: await n("events") };
 }
 
@@ -87,7 +99,11 @@ async function writesNothing(fn: () => Promise<unknown>): Promise<void> {
 async function writesOne<T>(fn: () => Promise<T>): Promise<T> {
   const before = await countsOf(srv.app);
   const out = await fn();
-  expect(await countsOf(srv.app)).toEqual({ revocations: before.revocations + 1, audit: before.audit + 1, events: before.events + 1 });
+  expect(await countsOf(srv.app)).toEqual({
+    revocations: before.revocations + 1,
+    audit: before.audit + 1,
+    events: before.events + 1,
+  });
   return out;
 }
 
@@ -130,11 +146,35 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     await expectRevoked(c(), target);
     await expectValid(c(), sibling);
     await expectValid(c(), elsewhere);
-    expect(srv.app.revocations.isRevoked({ tenantId: srv.tenantId, tokenId: target.id, userId: user, roomId: room, issuedAt: now + 1 })).toBe(true);
+    expect(
+      srv.app.revocations.isRevoked({
+        tenantId: srv.tenantId,
+        tokenId: target.id,
+        userId: user,
+        roomId: room,
+        issuedAt: now + 1,
+      }),
+    ).toBe(true);
 
     const { audit, event } = await recorded(res.eventId);
-    expect(audit).toMatchObject({ action: "token.revoke", actor: await keyActor(), target: target.id, targetUserId: user, roomId: room, reason: "leaked", at: now });
-    expect(event).toMatchObject({ type: EventType.TOKEN_REVOKED, tokenId: target.id, userId: user, roomId: room, reason: "leaked", actor: await keyActor(), at: now });
+    expect(audit).toMatchObject({
+      action: "token.revoke",
+      actor: await keyActor(),
+      target: target.id,
+      targetUserId: user,
+      roomId: room,
+      reason: "leaked",
+      at: now,
+    });
+    expect(event).toMatchObject({
+      type: EventType.TOKEN_REVOKED,
+      tokenId: target.id,
+      userId: user,
+      roomId: room,
+      reason: "leaked",
+      actor: await keyActor(),
+      at: now,
+    });
   });
 
   it("RevokeUser with a room: only that user's tokens for that room", async () => {
@@ -146,14 +186,29 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     const inOtherRoom = await issue(c(), user, room2);
     const otherUser = await issue(c(), other, room);
 
-    const res = await writesOne(() => c().revokeUser({ userId: user, roomId: room, reason: "kicked" }, bearer(srv.apiKey)));
+    const res = await writesOne(() =>
+      c().revokeUser({ userId: user, roomId: room, reason: "kicked" }, bearer(srv.apiKey)),
+    );
     for (const t of inRoom) await expectRevoked(c(), t);
     await expectValid(c(), inOtherRoom);
     await expectValid(c(), otherUser);
 
     const { audit, event } = await recorded(res.eventId);
-    expect(audit).toMatchObject({ action: "token.revoke_user", actor: await keyActor(), targetUserId: user, roomId: room, target: "", reason: "kicked" });
-    expect(event).toMatchObject({ type: EventType.TOKEN_REVOKED, userId: user, roomId: room, tokenId: "", reason: "kicked" });
+    expect(audit).toMatchObject({
+      action: "token.revoke_user",
+      actor: await keyActor(),
+      targetUserId: user,
+      roomId: room,
+      target: "",
+      reason: "kicked",
+    });
+    expect(event).toMatchObject({
+      type: EventType.TOKEN_REVOKED,
+      userId: user,
+      roomId: room,
+      tokenId: "",
+      reason: "kicked",
+    });
 
     // Issued after the revocation (1 ms later): not affected.
     tick();
@@ -192,8 +247,21 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     for (const t of inOtherRoom) await expectValid(c(), t);
 
     const { audit, event } = await recorded(res.eventId);
-    expect(audit).toMatchObject({ action: "token.revoke_room", actor: await keyActor(), roomId: room, targetUserId: "", target: "", reason: "closed" });
-    expect(event).toMatchObject({ type: EventType.TOKEN_REVOKED, roomId: room, userId: "", tokenId: "", reason: "closed" });
+    expect(audit).toMatchObject({
+      action: "token.revoke_room",
+      actor: await keyActor(),
+      roomId: room,
+      targetUserId: "",
+      target: "",
+      reason: "closed",
+    });
+    expect(event).toMatchObject({
+      type: EventType.TOKEN_REVOKED,
+      roomId: room,
+      userId: "",
+      tokenId: "",
+      reason: "closed",
+    });
 
     tick();
     await expectValid(c(), await issue(c(), users[0]!, room));
@@ -206,7 +274,10 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     const before = await issue(c(), user, room);
     await c().revokeUser({ userId: user, roomId: room }, bearer(srv.apiKey));
     // Same clock reading as the revocation: counted as issued before it.
-    const { tokens } = await c().create({ arguments: [{ userId: user, roomId: room, permissions: [Permission.PermissionChat] }] }, bearer(srv.apiKey));
+    const { tokens } = await c().create(
+      { arguments: [{ userId: user, roomId: room, permissions: [Permission.PermissionChat] }] },
+      bearer(srv.apiKey),
+    );
     await expectCode(c().verify({ token: tokens[0]! }, bearer(srv.apiKey)), Code.Unauthenticated, "token revoked");
     await expectRevoked(c(), before);
     tick();
@@ -218,23 +289,67 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     const room = fresh("room");
     const t = await issue(c(), user, room);
     const key = bearer(srv.apiKey);
-    for (const bad of ["", "xyz", t.id.toUpperCase(), t.id.slice(1), `${t.id}0`, ` ${t.id.slice(1)}`, `${t.id.slice(0, 31)}g`]) {
-      await writesNothing(() => expectCode(c().revoke({ tokenId: bad }, key), Code.InvalidArgument, "token_id must be 32 lower-case hex digits"));
+    for (const bad of [
+      "",
+      "xyz",
+      t.id.toUpperCase(),
+      t.id.slice(1),
+      `${t.id}0`,
+      ` ${t.id.slice(1)}`,
+      `${t.id.slice(0, 31)}g`,
+    ]) {
+      await writesNothing(() =>
+        expectCode(
+          c().revoke({ tokenId: bad }, key),
+          Code.InvalidArgument,
+          "token_id must be 32 lower-case hex digits",
+        ),
+      );
     }
     const unknown = randomBytes(16).toString("hex");
-    await writesNothing(() => expectCode(c().revoke({ tokenId: unknown }, key), Code.NotFound, `token ${unknown} not found`));
-    await writesNothing(() => expectCode(c().revokeUser({ userId: "", roomId: room }, key), Code.InvalidArgument, "user_id: must not be empty"));
-    await writesNothing(() => expectCode(c().revokeUser({ userId: "" }, key), Code.InvalidArgument, "user_id: must not be empty"));
-    await writesNothing(() => expectCode(c().revokeRoom({ roomId: "" }, key), Code.InvalidArgument, "room_id: must not be empty"));
-    await writesNothing(() => expectCode(c().revokeUser({ userId: "u".repeat(257) }, key), Code.InvalidArgument, "user_id: longer than 256 bytes"));
     await writesNothing(() =>
-      expectCode(c().revokeUser({ userId: "u", roomId: "r\u0000" }, key), Code.InvalidArgument, "room_id: must not contain control characters"),
+      expectCode(c().revoke({ tokenId: unknown }, key), Code.NotFound, `token ${unknown} not found`),
     );
-    await writesNothing(() => expectCode(c().revokeRoom({ roomId: "r".repeat(257) }, key), Code.InvalidArgument, "room_id: longer than 256 bytes"));
-    await writesNothing(() => expectCode(c().revoke({ tokenId: t.id, reason: "x".repeat(1_025) }, key), Code.InvalidArgument, /reason/));
-    await writesNothing(() => expectCode(c().revokeRoom({ roomId: room, reason: "x".repeat(1_025) }, key), Code.InvalidArgument, /reason/));
+    await writesNothing(() =>
+      expectCode(c().revokeUser({ userId: "", roomId: room }, key), Code.InvalidArgument, "user_id: must not be empty"),
+    );
+    await writesNothing(() =>
+      expectCode(c().revokeUser({ userId: "" }, key), Code.InvalidArgument, "user_id: must not be empty"),
+    );
+    await writesNothing(() =>
+      expectCode(c().revokeRoom({ roomId: "" }, key), Code.InvalidArgument, "room_id: must not be empty"),
+    );
+    await writesNothing(() =>
+      expectCode(
+        c().revokeUser({ userId: "u".repeat(257) }, key),
+        Code.InvalidArgument,
+        "user_id: longer than 256 bytes",
+      ),
+    );
+    await writesNothing(() =>
+      expectCode(
+        c().revokeUser({ userId: "u", roomId: "r\u0000" }, key),
+        Code.InvalidArgument,
+        "room_id: must not contain control characters",
+      ),
+    );
+    await writesNothing(() =>
+      expectCode(
+        c().revokeRoom({ roomId: "r".repeat(257) }, key),
+        Code.InvalidArgument,
+        "room_id: longer than 256 bytes",
+      ),
+    );
+    await writesNothing(() =>
+      expectCode(c().revoke({ tokenId: t.id, reason: "x".repeat(1_025) }, key), Code.InvalidArgument, /reason/),
+    );
+    await writesNothing(() =>
+      expectCode(c().revokeRoom({ roomId: room, reason: "x".repeat(1_025) }, key), Code.InvalidArgument, /reason/),
+    );
     await writesNothing(() => expectCode(c().revoke({ tokenId: t.id }), Code.Unauthenticated));
-    await writesNothing(() => expectCode(c().revokeRoom({ roomId: room }, bearer("rgk_nope_nope")), Code.Unauthenticated));
+    await writesNothing(() =>
+      expectCode(c().revokeRoom({ roomId: room }, bearer("rgk_nope_nope")), Code.Unauthenticated),
+    );
     // None of that touched the token.
     await expectValid(c(), t);
   });
@@ -246,7 +361,9 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     const theirs = await issue(c(), user, room, srv.otherKey);
     const other = bearer(srv.otherKey);
 
-    await writesNothing(() => expectCode(c().revoke({ tokenId: ours.id }, other), Code.NotFound, `token ${ours.id} not found`));
+    await writesNothing(() =>
+      expectCode(c().revoke({ tokenId: ours.id }, other), Code.NotFound, `token ${ours.id} not found`),
+    );
     // And the other way round.
     await writesNothing(() => expectCode(c().revoke({ tokenId: theirs.id }, bearer(srv.apiKey)), Code.NotFound));
 
@@ -257,9 +374,15 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     await expectRevoked(c(), theirs, srv.otherKey);
     await expectValid(c(), ours);
     // Its audit entries and events are not in our tenant's journal.
-    expect((await srv.app.journal.listAudit({ tenantId: srv.tenantId, roomId: room, limit: 100 })).filter((a) => a.action.startsWith("token.revoke"))).toEqual([]);
+    expect(
+      (await srv.app.journal.listAudit({ tenantId: srv.tenantId, roomId: room, limit: 100 })).filter((a) =>
+        a.action.startsWith("token.revoke"),
+      ),
+    ).toEqual([]);
     expect(await srv.app.journal.eventsAfter(srv.tenantId, room, 0, 100)).toEqual([]);
-    const theirEvents = (await srv.app.journal.eventsAfter(srv.otherTenantId, undefined, 0, 10_000)).filter((e) => e.userId === user || e.roomId === room);
+    const theirEvents = (await srv.app.journal.eventsAfter(srv.otherTenantId, undefined, 0, 10_000)).filter(
+      (e) => e.userId === user || e.roomId === room,
+    );
     expect(theirEvents.map((e) => [e.type, e.userId, e.roomId])).toEqual([
       [EventType.TOKEN_REVOKED, user, room],
       [EventType.TOKEN_REVOKED, user, ""],
@@ -302,10 +425,21 @@ describe("revocations survive a restart", () => {
       await first.server.close();
       // The short-lived token has expired by the restart: its revocation is no longer needed in memory.
       t += 61_000;
-      const app = await createApp(first.app.config, pino({ level: "silent" }), { clock: restartClock, tokenKeys: keys });
+      const app = await createApp(first.app.config, pino({ level: "silent" }), {
+        clock: restartClock,
+        tokenKeys: keys,
+      });
       second = { app, server: await serve(app) };
       expect(app.revocations.revokedTokenCount).toBe(1);
-      expect(app.revocations.isRevoked({ tenantId: first.tenantId, tokenId: byId.id, userId: "alice", roomId: "lobby", issuedAt: t })).toBe(true);
+      expect(
+        app.revocations.isRevoked({
+          tenantId: first.tenantId,
+          tokenId: byId.id,
+          userId: "alice",
+          roomId: "lobby",
+          issuedAt: t,
+        }),
+      ).toBe(true);
 
       const c2 = tokensClient(createGrpcTransport({ baseUrl: `http://127.0.0.1:${second.server.port}` }));
       for (const r of [byId, bobInLobby, carol, bobInHall, dave]) await expectRevoked(c2, r, first.apiKey);

@@ -45,7 +45,10 @@ const ALL_FALSE = {
   uiCanSeeWhoReadMessageInMainThread: false,
 };
 
-const ALL_TRUE = Object.fromEntries(Object.keys(ALL_FALSE).map((k) => [k, true])) as Record<keyof typeof ALL_FALSE, boolean>;
+const ALL_TRUE = Object.fromEntries(Object.keys(ALL_FALSE).map((k) => [k, true])) as Record<
+  keyof typeof ALL_FALSE,
+  boolean
+>;
 
 /** A participant: everything but oversight (unrelated issues, recording, read receipts). */
 const PARTICIPANT = {
@@ -89,7 +92,10 @@ async function rpcFlags(roomId: string, headers: Record<string, string>) {
 async function restFlags(roomId: string, headers: Record<string, string>) {
   const res = await getRoomPermissionsRest(srv, encodeURIComponent(roomId), headers);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
-  const body = res.body as { httpStatusCode: number; roomPermissions: { permissions: Record<string, boolean>; roomId: unknown } };
+  const body = res.body as {
+    httpStatusCode: number;
+    roomPermissions: { permissions: Record<string, boolean>; roomId: unknown };
+  };
   expect(Object.keys(body)).toEqual(["httpStatusCode", "roomPermissions"]);
   expect(body.httpStatusCode).toBe(200);
   expect(Object.keys(body.roomPermissions)).toEqual(["permissions", "roomId"]);
@@ -98,7 +104,11 @@ async function restFlags(roomId: string, headers: Record<string, string>) {
 }
 
 /** Asserts seed 002's error body with `status`. */
-function expectRestError(res: { status: number; body: unknown; contentType: string | null }, status: number, errorText?: string | RegExp) {
+function expectRestError(
+  res: { status: number; body: unknown; contentType: string | null },
+  status: number,
+  errorText?: string | RegExp,
+) {
   expect(res.status).toBe(status);
   expect(res.contentType).toMatch(/^application\/json/);
   const body = res.body as { errorText: unknown; httpStatusCode: unknown };
@@ -120,7 +130,8 @@ describe("roles → seed 002 flags (user access token)", () => {
   ] as const;
 
   it.each(cases)("%s gives exactly the expected flags over RPC and REST", async (role, scope, expected) => {
-    const { userId, roomId } = scope === "room" ? await userWithRoomRole(srv, role) : await userWithSpaceRole(srv, role);
+    const { userId, roomId } =
+      scope === "room" ? await userWithRoomRole(srv, role) : await userWithSpaceRole(srv, role);
     const headers = credential.bearer(userToken(srv, userId));
     expect(await rpcFlags(roomId, headers)).toStrictEqual(expected);
     expect(await restFlags(roomId, headers)).toStrictEqual(expected);
@@ -142,12 +153,20 @@ describe("roles → seed 002 flags (user access token)", () => {
     const user = await userWithRoomRole(srv, "role_room_user");
     const mod = await userWithRoomRole(srv, "role_room_moderator");
     const client = permissionsClient(srv);
-    const u = await client.getRoomPermissions({ roomId: user.roomId }, { headers: credential.bearer(userToken(srv, user.userId)) });
-    const m = await client.getRoomPermissions({ roomId: mod.roomId }, { headers: credential.bearer(userToken(srv, mod.userId)) });
+    const u = await client.getRoomPermissions(
+      { roomId: user.roomId },
+      { headers: credential.bearer(userToken(srv, user.userId)) },
+    );
+    const m = await client.getRoomPermissions(
+      { roomId: mod.roomId },
+      { headers: credential.bearer(userToken(srv, mod.userId)) },
+    );
     expect(u.roomPermissions!.granted).toContain(P.PermissionCanSendMessagesInMainThread);
     expect(u.roomPermissions!.granted).not.toContain(P.PermissionChatKick);
     expect(u.roomPermissions!.granted).not.toContain(P.PermissionCanRecordMeetings);
-    expect(m.roomPermissions!.granted).toEqual(expect.arrayContaining([P.PermissionChatKick, P.PermissionRoomBlock, P.PermissionCanRecordMeetings]));
+    expect(m.roomPermissions!.granted).toEqual(
+      expect.arrayContaining([P.PermissionChatKick, P.PermissionRoomBlock, P.PermissionCanRecordMeetings]),
+    );
     expect([...m.roomPermissions!.granted].sort((a, b) => a - b)).toEqual(m.roomPermissions!.granted);
   });
 
@@ -219,7 +238,12 @@ describe("credentials: Bearer user token, Bearer room member token, session cook
     userTok = userToken(srv, u.userId);
     memberTok = await memberToken(srv, u.userId, roomId, [P.PermissionUi]);
   });
-  const UI_ONLY = () => ({ ...ALL_FALSE, uiCanSeeRoomSidebar: true, uiCanSeeWhoReadMessageInDiscussion: true, uiCanSeeWhoReadMessageInMainThread: true });
+  const UI_ONLY = () => ({
+    ...ALL_FALSE,
+    uiCanSeeRoomSidebar: true,
+    uiCanSeeWhoReadMessageInDiscussion: true,
+    uiCanSeeWhoReadMessageInMainThread: true,
+  });
 
   it("Bearer user access token: RPC and REST", async () => {
     expect(await rpcFlags(roomId, credential.bearer(userTok))).toStrictEqual(PARTICIPANT);
@@ -250,7 +274,9 @@ describe("credentials: Bearer user token, Bearer room member token, session cook
       body: JSON.stringify({ roomId }),
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { roomPermissions: { permissions: Record<string, boolean>; roomId: string; granted: string[] } };
+    const body = (await res.json()) as {
+      roomPermissions: { permissions: Record<string, boolean>; roomId: string; granted: string[] };
+    };
     expect(body.roomPermissions.permissions).toStrictEqual(UI_ONLY());
     expect(body.roomPermissions.roomId).toBe(roomId);
     expect(body.roomPermissions.granted).toEqual([
@@ -262,7 +288,7 @@ describe("credentials: Bearer user token, Bearer room member token, session cook
   });
 });
 
-describe("room id rendering (seed 002 shows \"roomId\": 3)", () => {
+describe('room id rendering (seed 002 shows "roomId": 3)', () => {
   it("an all-digit id renders as a JSON number over REST and stays a string over RPC", async () => {
     const userId = await insertUser(srv);
     await insertRoom(srv, { id: "3" });
@@ -301,19 +327,38 @@ describe("refused credentials", () => {
   it("a garbage token (Bearer or cookie): 401 with seed 002's text, RPC unauthenticated", async () => {
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.bearer("garbage")), 401, WRONG_BEARER);
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.cookie("garbage")), 401, WRONG_BEARER);
-    expectRestError(await getRoomPermissionsRest(srv, roomId, { authorization: "Basic dXNlcjpwYXNz" }), 401, WRONG_BEARER);
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer("garbage") }), Code.Unauthenticated);
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.cookie("garbage") }), Code.Unauthenticated);
+    expectRestError(
+      await getRoomPermissionsRest(srv, roomId, { authorization: "Basic dXNlcjpwYXNz" }),
+      401,
+      WRONG_BEARER,
+    );
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer("garbage") }),
+      Code.Unauthenticated,
+    );
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.cookie("garbage") }),
+      Code.Unauthenticated,
+    );
   });
 
   it("an expired user access token: 401, RPC unauthenticated", async () => {
     const userId = await insertUser(srv);
     await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
-    const past = new SubjectTokens(srv.app.codec, TokenKind.UserAccess, () => Date.now() - 2 * 3600_000, srv.app.revocations);
+    const past = new SubjectTokens(
+      srv.app.codec,
+      TokenKind.UserAccess,
+      () => Date.now() - 2 * 3600_000,
+      srv.app.revocations,
+    );
     const expired = past.issue({ tenantId: srv.tenantId, userId, ttlSeconds: 60 }).token;
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.bearer(expired)), 401, WRONG_BEARER);
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.cookie(expired)), 401, WRONG_BEARER);
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(expired) }), Code.Unauthenticated, "token expired");
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(expired) }),
+      Code.Unauthenticated,
+      "token expired",
+    );
     // The same user with a live token is fine: it is the expiry that is refused.
     expect(await restFlags(roomId, credential.bearer(userToken(srv, userId)))).toStrictEqual(PARTICIPANT);
   });
@@ -322,12 +367,18 @@ describe("refused credentials", () => {
     const link = srv.app.linkTokens.issue({ tenantId: srv.tenantId, userId: "", roomId, ttlSeconds: 3600 }).token;
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.bearer(link)), 401, WRONG_BEARER);
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.cookie(link)), 401, WRONG_BEARER);
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(link) }), Code.Unauthenticated);
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(link) }),
+      Code.Unauthenticated,
+    );
   });
 
   it("an API key is not an end-user credential: 401, RPC unauthenticated", async () => {
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.bearer(srv.apiKey)), 401, WRONG_BEARER);
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(srv.apiKey) }), Code.Unauthenticated);
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId }, { headers: credential.bearer(srv.apiKey) }),
+      Code.Unauthenticated,
+    );
   });
 });
 
@@ -351,12 +402,19 @@ describe("unknown rooms and bad ids", () => {
     expect(await rpcFlags(theirs, credential.bearer(theirToken))).toStrictEqual({ ...ALL_FALSE, canSendNudge: true });
     // ...but a token of the other tenant does not see this tenant's rooms.
     const mine = await insertRoom(srv);
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: mine }, { headers: credential.bearer(theirToken) }), Code.NotFound);
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId: mine }, { headers: credential.bearer(theirToken) }),
+      Code.NotFound,
+    );
     expectRestError(await getRoomPermissionsRest(srv, mine, credential.bearer(theirToken)), 404);
   });
 
   it("an empty room id: RPC invalid_argument, REST 400", async () => {
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: "" }, { headers }), Code.InvalidArgument, "room_id: must not be empty");
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId: "" }, { headers }),
+      Code.InvalidArgument,
+      "room_id: must not be empty",
+    );
     expectRestError(await getRoomPermissionsRest(srv, "", headers), 400, /must not be empty/);
   });
 
@@ -373,7 +431,11 @@ describe("unknown rooms and bad ids", () => {
       expect(res.status, bad).toBe(404);
       await res.arrayBuffer();
     }
-    const ok = await getRoomPermissionsRest(srv, encodeURIComponent(await insertRoom(srv, { id: "räum ✓/1" })), headers);
+    const ok = await getRoomPermissionsRest(
+      srv,
+      encodeURIComponent(await insertRoom(srv, { id: "räum ✓/1" })),
+      headers,
+    );
     expect(ok.status).toBe(200);
     expect((ok.body as { roomPermissions: { roomId: unknown } }).roomPermissions.roomId).toBe("räum ✓/1");
   });

@@ -57,13 +57,21 @@ async function cycle(r: Replica, apiKey: string, token: string): Promise<Cycle> 
   const loads = [connect, grpcJs];
   try {
     // Both loads under way: a few rounds of every lane answered.
-    await vi.waitFor(() => expect(Math.min(...loads.map((l) => counts(l).answered))).toBeGreaterThan(3 * LANES), { timeout: 20_000, interval: 5 });
+    await vi.waitFor(() => expect(Math.min(...loads.map((l) => counts(l).answered))).toBeGreaterThan(3 * LANES), {
+      timeout: 20_000,
+      interval: 5,
+    });
     const exited = new Promise<number | null>((resolve) => r.proc.once("exit", (code) => resolve(code)));
     r.proc.kill("SIGTERM");
     const exit = await exited;
     // Every lane ends on a refusal: the server no longer accepts.
     await Promise.all(loads.map((l) => l.done));
-    return { connect: counts(connect), grpcJs: counts(grpcJs), exit, said: r.output().includes("stopped accepting connections") };
+    return {
+      connect: counts(connect),
+      grpcJs: counts(grpcJs),
+      exit,
+      said: r.output().includes("stopped accepting connections"),
+    };
   } finally {
     for (const l of loads) l.close();
   }
@@ -75,7 +83,9 @@ describe("SIGTERM under h2c (connect-node gRPC) and grpc-js load", () => {
     const results: Cycle[] = [];
     try {
       const first = set.replicas[0]!;
-      const created = await postFresh(first.port, RPC.create, set.apiKey, { arguments: [{ userId: "u", roomId: "r" }] });
+      const created = await postFresh(first.port, RPC.create, set.apiKey, {
+        arguments: [{ userId: "u", roomId: "r" }],
+      });
       const token = created.json.tokens[0] as string;
       for (let i = 0; i < CYCLES; i++) {
         const r = i === 0 ? first : await set.add();
@@ -93,7 +103,9 @@ describe("SIGTERM under h2c (connect-node gRPC) and grpc-js load", () => {
     });
     const connect = sum((r) => r.connect);
     const grpcJs = sum((r) => r.grpcJs);
-    console.log(`connect-node: ${JSON.stringify({ ...connect, failed: connect.failed.length })}; grpc-js: ${JSON.stringify({ ...grpcJs, failed: grpcJs.failed.length })}`);
+    console.log(
+      `connect-node: ${JSON.stringify({ ...connect, failed: connect.failed.length })}; grpc-js: ${JSON.stringify({ ...grpcJs, failed: grpcJs.failed.length })}`,
+    );
     expect(connect.failed).toEqual([]);
     expect(grpcJs.failed).toEqual([]);
     expect(results.map((r) => r.exit)).toEqual(results.map(() => 0));

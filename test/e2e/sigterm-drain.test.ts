@@ -36,14 +36,23 @@ function printed(r: Replica, text: string): Promise<number> {
   });
 }
 
-async function cycle(): Promise<{ failed: string[]; answeredAfter: number; withoutClose: number; closed: number; exit: number | null }> {
+async function cycle(): Promise<{
+  failed: string[];
+  answeredAfter: number;
+  withoutClose: number;
+  closed: number;
+  exit: number | null;
+}> {
   const set = await startReplicas(1);
   try {
     const r = set.replicas[0]!;
     const created = await postFresh(r.port, RPC.create, set.apiKey, { arguments: [{ userId: "u", roomId: "r" }] });
     const headers = { "content-type": "application/json", authorization: `Bearer ${set.apiKey}` };
     const load = steadyLoad(r.port, RPC.verify, headers, JSON.stringify({ token: created.json.tokens[0] }));
-    await vi.waitFor(() => expect(load.records.filter((x) => x.outcome === "answered").length).toBeGreaterThan(100), { timeout: 20_000, interval: 5 });
+    await vi.waitFor(() => expect(load.records.filter((x) => x.outcome === "answered").length).toBeGreaterThan(100), {
+      timeout: 20_000,
+      interval: 5,
+    });
     const draining = printed(r, "stopped accepting connections");
     const exited = new Promise<number | null>((resolve) => r.proc.once("exit", (code) => resolve(code)));
     r.proc.kill("SIGTERM");

@@ -27,7 +27,9 @@ describe.skipIf(testStore() !== "sqlite")("the spaces_management migration on SQ
     // The migrations as they were before issue 9.
     const before = join(dir, "migrations");
     cpSync("migrations", before, { recursive: true });
-    const journal = JSON.parse(readFileSync(join(before, "meta", "_journal.json"), "utf8")) as { entries: { tag: string }[] };
+    const journal = JSON.parse(readFileSync(join(before, "meta", "_journal.json"), "utf8")) as {
+      entries: { tag: string }[];
+    };
     const at = journal.entries.findIndex((e) => e.tag.endsWith("_spaces_management"));
     expect(at).toBeGreaterThan(0);
     journal.entries = journal.entries.slice(0, at);
@@ -58,10 +60,18 @@ describe.skipIf(testStore() !== "sqlite")("the spaces_management migration on SQ
     try {
       expect(snapshot(store.sqlite)).toEqual(was);
       expect(store.sqlite.pragma("foreign_key_check")).toEqual([]);
-      expect(store.sqlite.prepare("select revoked_at from invites where id = 'i2'").get()).toEqual({ revoked_at: null });
+      expect(store.sqlite.prepare("select revoked_at from invites where id = 'i2'").get()).toEqual({
+        revoked_at: null,
+      });
       // The new shape: a space without an owner; foreign keys still hold.
-      store.sqlite.exec("insert into spaces (id, tenant_id, name, is_public, owner_user_id, created_at) values ('s2', 't', 'S2', 0, null, 7)");
-      expect(() => store.sqlite.exec("insert into rooms (tenant_id, id, space_id, name, is_public, created_at) values ('t', 'x', 'nope', '', 0, 8)")).toThrow(/FOREIGN KEY/);
+      store.sqlite.exec(
+        "insert into spaces (id, tenant_id, name, is_public, owner_user_id, created_at) values ('s2', 't', 'S2', 0, null, 7)",
+      );
+      expect(() =>
+        store.sqlite.exec(
+          "insert into rooms (tenant_id, id, space_id, name, is_public, created_at) values ('t', 'x', 'nope', '', 0, 8)",
+        ),
+      ).toThrow(/FOREIGN KEY/);
       // Members and invites still follow their space (rooms.space_id was
       // added by ALTER TABLE in 0001, without the cascade, and stays so).
       store.sqlite.exec("delete from rooms where space_id = 's'");

@@ -32,7 +32,10 @@ interface Listed {
  * paging ends, and at least `EXISTING` inserts, interleaved with it); returns
  * every id seen, in order.
  */
-async function pageWhileInserting(read: (pageToken: string) => Promise<Listed>, insert: (i: number) => Promise<unknown>): Promise<{ seen: string[]; inserted: number }> {
+async function pageWhileInserting(
+  read: (pageToken: string) => Promise<Listed>,
+  insert: (i: number) => Promise<unknown>,
+): Promise<{ seen: string[]; inserted: number }> {
   let done = false;
   let inserted = 0;
   const writer = (async () => {
@@ -62,7 +65,10 @@ async function pageWhileInserting(read: (pageToken: string) => Promise<Listed>, 
 function expectEachOnce(seen: readonly string[], existing: readonly string[]): void {
   expect(new Set(seen).size, "an item was listed twice").toBe(seen.length);
   const set = new Set(seen);
-  expect(existing.filter((id) => !set.has(id)), "items that existed before the first page but were not listed").toEqual([]);
+  expect(
+    existing.filter((id) => !set.has(id)),
+    "items that existed before the first page but were not listed",
+  ).toEqual([]);
 }
 
 async function tenant() {
@@ -78,7 +84,8 @@ describe.each(PROTOCOLS)("paging under concurrent inserts over %s", (protocol: P
     const t = await tenant();
     const owner = await t.user();
     const existing: string[] = [];
-    for (let i = 0; i < EXISTING; i++) existing.push((await key().createSpace({ name: `s${i}`, isPublic: false, ownerUserId: owner.userId }, t.key)).id);
+    for (let i = 0; i < EXISTING; i++)
+      existing.push((await key().createSpace({ name: `s${i}`, isPublic: false, ownerUserId: owner.userId }, t.key)).id);
     const make = () => key().createSpace({ name: "new", isPublic: false, ownerUserId: owner.userId }, t.key);
 
     const viaKey = await pageWhileInserting(async (pageToken) => {
@@ -99,7 +106,8 @@ describe.each(PROTOCOLS)("paging under concurrent inserts over %s", (protocol: P
     const owner = await t.user();
     const { id: spaceId } = await key().createSpace({ name: "s", isPublic: true, ownerUserId: owner.userId }, t.key);
     const existing: string[] = [];
-    for (let i = 0; i < EXISTING; i++) existing.push((await key().createRoom({ spaceId, name: `r${i}`, isPublic: true }, t.key)).id);
+    for (let i = 0; i < EXISTING; i++)
+      existing.push((await key().createRoom({ spaceId, name: `r${i}`, isPublic: true }, t.key)).id);
     const make = () => key().createRoom({ spaceId, name: "new", isPublic: true }, t.key);
 
     const viaKey = await pageWhileInserting(async (pageToken) => {
@@ -147,7 +155,8 @@ describe.each(PROTOCOLS)("paging under concurrent inserts over %s", (protocol: P
     const owner = await t.user();
     const { id: spaceId } = await key().createSpace({ name: "s", isPublic: false, ownerUserId: owner.userId }, t.key);
     const existing: string[] = [];
-    for (let i = 0; i < EXISTING; i++) existing.push((await key().createInvite({ spaceId, role: "role_space_user" }, t.key)).id);
+    for (let i = 0; i < EXISTING; i++)
+      existing.push((await key().createInvite({ spaceId, role: "role_space_user" }, t.key)).id);
     const make = () => api().createInvite({ spaceId, role: "role_space_user" }, as(owner.token));
 
     const viaKey = await pageWhileInserting(async (pageToken) => {

@@ -32,7 +32,14 @@ afterAll(async () => {
 async function counts(): Promise<number[]> {
   const revoked = await rowCount(srv, invites, sql`revoked_at is not null`);
   const used = await rowCount(srv, invites, sql`used_at is not null`);
-  return [await rowCount(srv, auditLog), await rowCount(srv, events), await rowCount(srv, roomMembers), await rowCount(srv, spaceMembers), revoked, used];
+  return [
+    await rowCount(srv, auditLog),
+    await rowCount(srv, events),
+    await rowCount(srv, roomMembers),
+    await rowCount(srv, spaceMembers),
+    revoked,
+    used,
+  ];
 }
 
 /** Seed 002's granted set of `token` in `roomId`. */
@@ -54,9 +61,18 @@ describe.each(PROTOCOLS)("RevokeRole over %s", (protocol) => {
     const s = await scene(srv);
     const member = await withRoomRole(s, "role_room_user");
     expect(await granted(member.token, s.privateRoom)).toContain(P.PermissionCanSendMessagesInMainThread);
-    const res = await api().revokeRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: member.userId, reason: "left the team" }, as(s.owner.token));
+    const res = await api().revokeRole(
+      { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: member.userId, reason: "left the team" },
+      as(s.owner.token),
+    );
     expect(await granted(member.token, s.privateRoom)).toEqual([]);
-    expect(await rowCount(srv, roomMembers, and(eq(roomMembers.roomId, s.privateRoom), eq(roomMembers.userId, member.userId)))).toBe(0);
+    expect(
+      await rowCount(
+        srv,
+        roomMembers,
+        and(eq(roomMembers.roomId, s.privateRoom), eq(roomMembers.userId, member.userId)),
+      ),
+    ).toBe(0);
     expect(await eventById(srv, res.eventId)).toMatchObject({
       type: EventType.ROLE_REVOKED,
       roomId: s.privateRoom,
@@ -65,7 +81,12 @@ describe.each(PROTOCOLS)("RevokeRole over %s", (protocol) => {
       actor: `user:${s.owner.userId}`,
       reason: "left the team",
     });
-    expect(await lastAudit(srv, "role.revoke")).toMatchObject({ actor: `user:${s.owner.userId}`, targetUserId: member.userId, roomId: s.privateRoom, reason: "left the team" });
+    expect(await lastAudit(srv, "role.revoke")).toMatchObject({
+      actor: `user:${s.owner.userId}`,
+      targetUserId: member.userId,
+      roomId: s.privateRoom,
+      reason: "left the team",
+    });
   });
 
   it("a room moderator removes a member's role; a space moderator removes a room moderator's role in a public room", async () => {
@@ -77,7 +98,10 @@ describe.each(PROTOCOLS)("RevokeRole over %s", (protocol) => {
 
     const publicMod = await withRoomRole(s, "role_room_moderator", s.publicRoom);
     expect(await granted(publicMod.token, s.publicRoom)).toContain(P.PermissionRoomKick);
-    await api().revokeRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: publicMod.userId }, as(s.spaceMod.token));
+    await api().revokeRole(
+      { spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: publicMod.userId },
+      as(s.spaceMod.token),
+    );
     // Not a space member: nothing else opens the room.
     expect(await granted(publicMod.token, s.publicRoom)).toEqual([]);
   });
@@ -93,17 +117,31 @@ describe.each(PROTOCOLS)("RevokeRole over %s", (protocol) => {
     const before = await counts();
     await expectCode(api().revokeRole(req(mod.userId), as(member.token)), Code.PermissionDenied);
     await expectCode(api().revokeRole(req(member.userId), as(stranger.token)), Code.PermissionDenied);
-    await expectCode(api().revokeRole(req(mod2.userId), as(mod.token)), Code.PermissionDenied, "the target's rank in this room is equal to or higher than yours");
+    await expectCode(
+      api().revokeRole(req(mod2.userId), as(mod.token)),
+      Code.PermissionDenied,
+      "the target's rank in this room is equal to or higher than yours",
+    );
     await expectCode(api().revokeRole(req(mod.userId), as(mod.token)), Code.PermissionDenied);
     await expectCode(api().revokeRole(req(s.owner.userId), as(mod.token)), Code.PermissionDenied);
     // A space moderator outranks a room moderator, not the owner.
     await expectCode(api().revokeRole(req(s.owner.userId, s.publicRoom), as(s.spaceMod.token)), Code.PermissionDenied);
-    await expectCode(api().revokeRole(req(s.spaceMod.userId, s.publicRoom), as(s.spaceMod.token)), Code.PermissionDenied);
-    await expectCode(api().revokeRole(req(stranger.userId), as(s.owner.token)), Code.FailedPrecondition, "the user holds no role in this room");
+    await expectCode(
+      api().revokeRole(req(s.spaceMod.userId, s.publicRoom), as(s.spaceMod.token)),
+      Code.PermissionDenied,
+    );
+    await expectCode(
+      api().revokeRole(req(stranger.userId), as(s.owner.token)),
+      Code.FailedPrecondition,
+      "the user holds no role in this room",
+    );
     await expectCode(api().revokeRole(req("no-such-user"), as(s.owner.token)), Code.NotFound, "user not found");
     await expectCode(api().revokeRole(req(member.userId), as(foreigner.token)), Code.NotFound, "room not found");
     await expectCode(api().revokeRole({ ...req(member.userId), spaceId: "" }, as(s.owner.token)), Code.InvalidArgument);
-    await expectCode(api().revokeRole({ ...req(member.userId), reason: "x".repeat(1025) }, as(s.owner.token)), Code.InvalidArgument);
+    await expectCode(
+      api().revokeRole({ ...req(member.userId), reason: "x".repeat(1025) }, as(s.owner.token)),
+      Code.InvalidArgument,
+    );
     await expectCode(api().revokeRole(req(member.userId)), Code.Unauthenticated);
     await expectCode(key().revokeRole(req(member.userId), bearer(srv.otherKey)), Code.NotFound, "room not found");
     expect(await counts()).toEqual(before);
@@ -113,22 +151,49 @@ describe.each(PROTOCOLS)("RevokeRole over %s", (protocol) => {
   it("the API key removes any room role, and a space role with room_id empty (never the owner's)", async () => {
     const s = await scene(srv);
     const mod = await withRoomRole(s, "role_room_moderator");
-    const res = await key().revokeRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: mod.userId }, bearer(srv.apiKey));
-    expect(await eventById(srv, res.eventId)).toMatchObject({ type: EventType.ROLE_REVOKED, actor: `key:${keyId}`, role: "role_room_moderator" });
+    const res = await key().revokeRole(
+      { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: mod.userId },
+      bearer(srv.apiKey),
+    );
+    expect(await eventById(srv, res.eventId)).toMatchObject({
+      type: EventType.ROLE_REVOKED,
+      actor: `key:${keyId}`,
+      role: "role_room_moderator",
+    });
     expect(await granted(mod.token, s.privateRoom)).toEqual([]);
 
     // A space role: the space user loses the public room at once.
     expect(await granted(s.spaceUser.token, s.publicRoom)).toContain(P.PermissionCanSendMessagesInMainThread);
-    const spaceRes = await key().revokeRole({ spaceId: s.spaceId, roomId: "", targetUserId: s.spaceUser.userId, reason: "r" }, bearer(srv.apiKey));
-    expect(await eventById(srv, spaceRes.eventId)).toMatchObject({ type: EventType.ROLE_REVOKED, roomId: "", userId: s.spaceUser.userId, role: "role_space_user" });
+    const spaceRes = await key().revokeRole(
+      { spaceId: s.spaceId, roomId: "", targetUserId: s.spaceUser.userId, reason: "r" },
+      bearer(srv.apiKey),
+    );
+    expect(await eventById(srv, spaceRes.eventId)).toMatchObject({
+      type: EventType.ROLE_REVOKED,
+      roomId: "",
+      userId: s.spaceUser.userId,
+      role: "role_space_user",
+    });
     expect(await spaceRoleOf(srv, s.spaceId, s.spaceUser.userId)).toBeUndefined();
     expect(await granted(s.spaceUser.token, s.publicRoom)).toEqual([]);
 
     const before = await counts();
-    await expectCode(key().revokeRole({ spaceId: s.spaceId, roomId: "", targetUserId: s.owner.userId }, bearer(srv.apiKey)), Code.FailedPrecondition);
-    await expectCode(key().revokeRole({ spaceId: s.spaceId, roomId: "", targetUserId: s.spaceUser.userId }, bearer(srv.apiKey)), Code.FailedPrecondition);
-    await expectCode(key().revokeRole({ spaceId: s.spaceId, roomId: "", targetUserId: s.spaceMod.userId }, bearer(srv.otherKey)), Code.NotFound);
-    await expectCode(key().revokeRole({ spaceId: "", roomId: "", targetUserId: s.spaceMod.userId }, bearer(srv.apiKey)), Code.InvalidArgument);
+    await expectCode(
+      key().revokeRole({ spaceId: s.spaceId, roomId: "", targetUserId: s.owner.userId }, bearer(srv.apiKey)),
+      Code.FailedPrecondition,
+    );
+    await expectCode(
+      key().revokeRole({ spaceId: s.spaceId, roomId: "", targetUserId: s.spaceUser.userId }, bearer(srv.apiKey)),
+      Code.FailedPrecondition,
+    );
+    await expectCode(
+      key().revokeRole({ spaceId: s.spaceId, roomId: "", targetUserId: s.spaceMod.userId }, bearer(srv.otherKey)),
+      Code.NotFound,
+    );
+    await expectCode(
+      key().revokeRole({ spaceId: "", roomId: "", targetUserId: s.spaceMod.userId }, bearer(srv.apiKey)),
+      Code.InvalidArgument,
+    );
     expect(await counts()).toEqual(before);
   });
 });
@@ -140,7 +205,10 @@ describe.each(PROTOCOLS)("RevokeInvite over %s", (protocol) => {
   it("the owner revokes an unused invite: it never activates; listed as revoked; audited and announced", async () => {
     const s = await scene(srv);
     const { id } = await api().createInvite({ spaceId: s.spaceId, role: "role_space_user" }, as(s.owner.token));
-    const res = await api().revokeInvite({ spaceId: s.spaceId, inviteId: id, reason: "sent to the wrong person" }, as(s.owner.token));
+    const res = await api().revokeInvite(
+      { spaceId: s.spaceId, inviteId: id, reason: "sent to the wrong person" },
+      as(s.owner.token),
+    );
     expect(await eventById(srv, res.eventId)).toMatchObject({
       type: EventType.INVITE_REVOKED,
       role: "role_space_user",
@@ -148,16 +216,27 @@ describe.each(PROTOCOLS)("RevokeInvite over %s", (protocol) => {
       spaceId: s.spaceId,
       inviteId: id,
     });
-    expect(await lastAudit(srv, "invite.revoke")).toMatchObject({ target: id, actor: `user:${s.owner.userId}`, reason: "sent to the wrong person" });
+    expect(await lastAudit(srv, "invite.revoke")).toMatchObject({
+      target: id,
+      actor: `user:${s.owner.userId}`,
+      reason: "sent to the wrong person",
+    });
     const u = await createTestUser(srv);
-    await expectCode(api().activateInvite({ spaceId: s.spaceId, inviteId: id }, as(u.token)), Code.FailedPrecondition, "invite revoked");
+    await expectCode(
+      api().activateInvite({ spaceId: s.spaceId, inviteId: id }, as(u.token)),
+      Code.FailedPrecondition,
+      "invite revoked",
+    );
     expect(await spaceRoleOf(srv, s.spaceId, u.userId)).toBeUndefined();
     const listed = await api().listInvites({ spaceId: s.spaceId }, as(s.owner.token));
     expect(listed.invites.find((i) => i.id === id)).toMatchObject({ state: InviteState.REVOKED, usedBy: "" });
     // The key revokes too.
     const second = await key().createInvite({ spaceId: s.spaceId, role: "role_space_moderator" }, bearer(srv.apiKey));
     const keyRes = await key().revokeInvite({ spaceId: s.spaceId, inviteId: second.id }, bearer(srv.apiKey));
-    expect(await eventById(srv, keyRes.eventId)).toMatchObject({ type: EventType.INVITE_REVOKED, actor: `key:${keyId}` });
+    expect(await eventById(srv, keyRes.eventId)).toMatchObject({
+      type: EventType.INVITE_REVOKED,
+      actor: `key:${keyId}`,
+    });
   });
 
   it("refusals write nothing: used, already revoked, not the owner, another tenant, unknown, bad input", async () => {
@@ -170,8 +249,16 @@ describe.each(PROTOCOLS)("RevokeInvite over %s", (protocol) => {
     const foreigner = await createTestUser(srv, { tenantId: srv.otherTenantId });
     const before = await counts();
     const req = (inviteId: string) => ({ spaceId: s.spaceId, inviteId });
-    await expectCode(api().revokeInvite(req(used.id), as(s.owner.token)), Code.FailedPrecondition, "invite already used");
-    await expectCode(api().revokeInvite(req(revoked.id), as(s.owner.token)), Code.FailedPrecondition, "invite already revoked");
+    await expectCode(
+      api().revokeInvite(req(used.id), as(s.owner.token)),
+      Code.FailedPrecondition,
+      "invite already used",
+    );
+    await expectCode(
+      api().revokeInvite(req(revoked.id), as(s.owner.token)),
+      Code.FailedPrecondition,
+      "invite already revoked",
+    );
     await expectCode(api().revokeInvite(req(open.id), as(s.spaceMod.token)), Code.PermissionDenied);
     await expectCode(api().revokeInvite(req(open.id), as(s.spaceUser.token)), Code.PermissionDenied);
     await expectCode(api().revokeInvite(req(open.id), as(foreigner.token)), Code.NotFound, "space not found");
@@ -197,7 +284,9 @@ describe.each(PROTOCOLS)("RevokeInvite over %s", (protocol) => {
       for (const r of results) {
         if (r.status === "rejected") expect(Code[(r.reason as ConnectError).code]).toBe(Code[Code.FailedPrecondition]);
       }
-      const row = await srv.app.db.get<{ usedBy: string | null; revokedAt: unknown }>(sql`select used_by as "usedBy", revoked_at as "revokedAt" from invites where id = ${id}`);
+      const row = await srv.app.db.get<{ usedBy: string | null; revokedAt: unknown }>(
+        sql`select used_by as "usedBy", revoked_at as "revokedAt" from invites where id = ${id}`,
+      );
       const winner = results.findIndex((r) => r.status === "fulfilled");
       const members = await Promise.all(users.map((u) => spaceRoleOf(srv, s.spaceId, u.userId)));
       if (winner < 2) {
@@ -238,10 +327,23 @@ describe.each(PROTOCOLS)("LeaveSpace and invites for a held role over %s", (prot
     const s = await scene(srv);
     const stranger = await createTestUser(srv);
     const foreigner = await createTestUser(srv, { tenantId: srv.otherTenantId });
-    const guestToken = srv.app.userTokens.issue({ tenantId: srv.tenantId, userId: s.spaceUser.userId, roomId: s.publicRoom, ttlSeconds: 60 }).token;
+    const guestToken = srv.app.userTokens.issue({
+      tenantId: srv.tenantId,
+      userId: s.spaceUser.userId,
+      roomId: s.publicRoom,
+      ttlSeconds: 60,
+    }).token;
     const before = await counts();
-    await expectCode(api().leaveSpace({ spaceId: s.spaceId }, as(s.owner.token)), Code.FailedPrecondition, "the space owner cannot leave the space");
-    await expectCode(api().leaveSpace({ spaceId: s.spaceId }, as(stranger.token)), Code.FailedPrecondition, "you are not a member of this space");
+    await expectCode(
+      api().leaveSpace({ spaceId: s.spaceId }, as(s.owner.token)),
+      Code.FailedPrecondition,
+      "the space owner cannot leave the space",
+    );
+    await expectCode(
+      api().leaveSpace({ spaceId: s.spaceId }, as(stranger.token)),
+      Code.FailedPrecondition,
+      "you are not a member of this space",
+    );
     await expectCode(api().leaveSpace({ spaceId: "nope" }, as(s.spaceUser.token)), Code.NotFound);
     await expectCode(api().leaveSpace({ spaceId: s.spaceId }, as(foreigner.token)), Code.NotFound);
     await expectCode(api().leaveSpace({ spaceId: s.spaceId }, as(guestToken)), Code.PermissionDenied);
@@ -259,7 +361,10 @@ describe.each(PROTOCOLS)("LeaveSpace and invites for a held role over %s", (prot
     ] as const) {
       const { id } = await api().createInvite({ spaceId: s.spaceId, role }, as(s.owner.token));
       const before = await counts();
-      await expectCode(api().activateInvite({ spaceId: s.spaceId, inviteId: id }, as(holder.token)), Code.FailedPrecondition);
+      await expectCode(
+        api().activateInvite({ spaceId: s.spaceId, inviteId: id }, as(holder.token)),
+        Code.FailedPrecondition,
+      );
       expect(await counts()).toEqual(before);
       const listed = await api().listInvites({ spaceId: s.spaceId, pageSize: 1 }, as(s.owner.token));
       expect(listed.invites[0]).toMatchObject({ id, state: InviteState.UNUSED });
@@ -277,15 +382,22 @@ describe.each(PROTOCOLS)("LeaveSpace and invites for a held role over %s", (prot
 describe("space-level events name their space and invite on the wire", () => {
   it("a Watch (gRPC) receives INVITE_REVOKED with space_id and invite_id, MEMBER_LEFT with space_id", async () => {
     const s = await scene(srv);
-    const { id: inviteId } = await privateApi(srv, "grpc").createInvite({ spaceId: s.spaceId, role: "role_space_user" }, bearer(srv.apiKey));
+    const { id: inviteId } = await privateApi(srv, "grpc").createInvite(
+      { spaceId: s.spaceId, role: "role_space_user" },
+      bearer(srv.apiKey),
+    );
     const stop = new AbortController();
-    const watch = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl })).watch({}, { ...bearer(srv.apiKey), signal: stop.signal });
+    const watch = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl })).watch(
+      {},
+      { ...bearer(srv.apiKey), signal: stop.signal },
+    );
     const got: Array<{ type: EventType; spaceId: string; inviteId: string; userId: string }> = [];
     const reading = (async () => {
       try {
         for await (const res of watch) {
           const e = res.event!;
-          if (e.spaceId === s.spaceId) got.push({ type: e.type, spaceId: e.spaceId, inviteId: e.inviteId, userId: e.userId });
+          if (e.spaceId === s.spaceId)
+            got.push({ type: e.type, spaceId: e.spaceId, inviteId: e.inviteId, userId: e.userId });
           if (got.length === 2) stop.abort();
         }
       } catch (err) {
@@ -295,7 +407,10 @@ describe("space-level events name their space and invite on the wire", () => {
     await new Promise((r) => setTimeout(r, 100));
     await privateApi(srv, "grpc").revokeInvite({ spaceId: s.spaceId, inviteId }, bearer(srv.apiKey));
     await userApi(srv, "grpc").leaveSpace({ spaceId: s.spaceId }, as(s.spaceUser.token));
-    await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error(`got ${JSON.stringify(got)}`)), 10_000))]);
+    await Promise.race([
+      reading,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`got ${JSON.stringify(got)}`)), 10_000)),
+    ]);
     expect(got).toEqual([
       { type: EventType.INVITE_REVOKED, spaceId: s.spaceId, inviteId, userId: "" },
       { type: EventType.MEMBER_LEFT, spaceId: s.spaceId, inviteId: "", userId: s.spaceUser.userId },

@@ -36,7 +36,12 @@ async function spaceRow(id: string) {
 
 /** A stored room (of any tenant unless one is given), read through the SQL both stores share. */
 async function roomRow(id: string, tenantId?: string) {
-  const row = await srv.app.db.get<{ spaceId: string | null; name: string; isPublic: unknown; creatorUserId: string | null }>(
+  const row = await srv.app.db.get<{
+    spaceId: string | null;
+    name: string;
+    isPublic: unknown;
+    creatorUserId: string | null;
+  }>(
     sql`select space_id as "spaceId", name as "name", is_public as "isPublic", creator_user_id as "creatorUserId"
         from rooms where id = ${id}${tenantId === undefined ? sql.empty() : sql` and tenant_id = ${tenantId}`}`,
   );
@@ -45,7 +50,8 @@ async function roomRow(id: string, tenantId?: string) {
 
 /** Who granted a user's room role (the first room_members row of the user). */
 async function grantedBy(userId: string): Promise<unknown> {
-  return (await srv.app.db.get(sql`select granted_by as "grantedBy" from room_members where user_id = ${userId}`))?.grantedBy;
+  return (await srv.app.db.get(sql`select granted_by as "grantedBy" from room_members where user_id = ${userId}`))
+    ?.grantedBy;
 }
 
 /** A fresh owner with a space (and, when asked, a room in it). */
@@ -81,8 +87,16 @@ describe("CreateSpace", () => {
     await api().createSpace({ name: "x".repeat(128) }, as(owner.token));
     const before = await rowCount(srv, spaces);
     await expectCode(api().createSpace({ name: "" }, as(owner.token)), Code.InvalidArgument, "name: must not be empty");
-    await expectCode(api().createSpace({ name: "   " }, as(owner.token)), Code.InvalidArgument, "name: must not be empty");
-    await expectCode(api().createSpace({ name: "x".repeat(129) }, as(owner.token)), Code.InvalidArgument, /at most 128/);
+    await expectCode(
+      api().createSpace({ name: "   " }, as(owner.token)),
+      Code.InvalidArgument,
+      "name: must not be empty",
+    );
+    await expectCode(
+      api().createSpace({ name: "x".repeat(129) }, as(owner.token)),
+      Code.InvalidArgument,
+      /at most 128/,
+    );
     expect(await rowCount(srv, spaces)).toBe(before);
   });
 
@@ -144,9 +158,21 @@ describe("CreateRoom", () => {
 
   it("unknown space → not_found, empty space id and bad name → invalid_argument", async () => {
     const { owner, spaceId } = await ownerWithSpace();
-    await expectCode(api().createRoom({ spaceId: "no-such-space", name: "r" }, as(owner.token)), Code.NotFound, "space not found");
-    await expectCode(api().createRoom({ spaceId: "", name: "r" }, as(owner.token)), Code.InvalidArgument, "space_id: must not be empty");
-    await expectCode(api().createRoom({ spaceId, name: "" }, as(owner.token)), Code.InvalidArgument, "name: must not be empty");
+    await expectCode(
+      api().createRoom({ spaceId: "no-such-space", name: "r" }, as(owner.token)),
+      Code.NotFound,
+      "space not found",
+    );
+    await expectCode(
+      api().createRoom({ spaceId: "", name: "r" }, as(owner.token)),
+      Code.InvalidArgument,
+      "space_id: must not be empty",
+    );
+    await expectCode(
+      api().createRoom({ spaceId, name: "" }, as(owner.token)),
+      Code.InvalidArgument,
+      "name: must not be empty",
+    );
   });
 });
 
@@ -248,7 +274,10 @@ describe("GrantRole (end user)", () => {
       "only the space owner or a room moderator may grant room roles",
     );
     const stranger = await createTestUser(srv);
-    await expectCode(api().grantRole({ spaceId, roomId, targetUserId: target.userId, role: "role_room_user" }, as(stranger.token)), Code.PermissionDenied);
+    await expectCode(
+      api().grantRole({ spaceId, roomId, targetUserId: target.userId, role: "role_room_user" }, as(stranger.token)),
+      Code.PermissionDenied,
+    );
     expect(await rowCount(srv, roomMembers)).toBe(before);
     expect(await roomRole(roomId, target.userId)).toBeUndefined();
   });
@@ -265,11 +294,30 @@ describe("GrantRole (end user)", () => {
         "role must be role_room_user or role_room_moderator",
       );
     }
-    await expectCode(api().grantRole({ spaceId, roomId, targetUserId: "nobody", role: "role_room_user" }, as(owner.token)), Code.NotFound, "user not found");
-    await expectCode(api().grantRole({ spaceId, roomId: "no-room", targetUserId: u.userId, role: "role_room_user" }, as(owner.token)), Code.NotFound, "room not found");
+    await expectCode(
+      api().grantRole({ spaceId, roomId, targetUserId: "nobody", role: "role_room_user" }, as(owner.token)),
+      Code.NotFound,
+      "user not found",
+    );
+    await expectCode(
+      api().grantRole({ spaceId, roomId: "no-room", targetUserId: u.userId, role: "role_room_user" }, as(owner.token)),
+      Code.NotFound,
+      "room not found",
+    );
     const other = await ownerWithSpace();
-    await expectCode(api().grantRole({ spaceId: other.spaceId, roomId, targetUserId: u.userId, role: "role_room_user" }, as(owner.token)), Code.NotFound, "room not found");
-    await expectCode(api().grantRole({ spaceId, roomId: "", targetUserId: u.userId, role: "role_room_user" }, as(owner.token)), Code.InvalidArgument, "room_id: must not be empty");
+    await expectCode(
+      api().grantRole(
+        { spaceId: other.spaceId, roomId, targetUserId: u.userId, role: "role_room_user" },
+        as(owner.token),
+      ),
+      Code.NotFound,
+      "room not found",
+    );
+    await expectCode(
+      api().grantRole({ spaceId, roomId: "", targetUserId: u.userId, role: "role_room_user" }, as(owner.token)),
+      Code.InvalidArgument,
+      "room_id: must not be empty",
+    );
     expect(await rowCount(srv, roomMembers)).toBe(before);
   });
 });
@@ -279,7 +327,10 @@ describe("GrantRole (API key, gRPC)", () => {
     const { owner, spaceId } = await ownerWithSpace();
     const roomId = await roomIn(spaceId, owner);
     const u = await createTestUser(srv);
-    await spacesPrivateClient(srv).grantRole({ spaceId, roomId, targetUserId: u.userId, role: "role_room_moderator" }, bearer(srv.apiKey));
+    await spacesPrivateClient(srv).grantRole(
+      { spaceId, roomId, targetUserId: u.userId, role: "role_room_moderator" },
+      bearer(srv.apiKey),
+    );
     expect(await roomRole(roomId, u.userId)).toBe("role_room_moderator");
     const by = await grantedBy(u.userId);
     expect(typeof by).toBe("string");
@@ -294,12 +345,18 @@ describe("GrantRole (API key, gRPC)", () => {
       { arguments: [{ userId: u.userId, roomId, permissions: [Permission.PermissionRoomKick] }] },
       bearer(srv.apiKey),
     );
-    await spacesPrivateClient(srv).grantRole({ spaceId: "", roomId, targetUserId: u.userId, role: "role_room_user" }, bearer(srv.apiKey));
+    await spacesPrivateClient(srv).grantRole(
+      { spaceId: "", roomId, targetUserId: u.userId, role: "role_room_user" },
+      bearer(srv.apiKey),
+    );
     expect(await roomRole(roomId, u.userId)).toBe("role_room_user");
     // Naming a space it does not belong to is not_found.
     const { spaceId } = await ownerWithSpace();
     await expectCode(
-      spacesPrivateClient(srv).grantRole({ spaceId, roomId, targetUserId: u.userId, role: "role_room_moderator" }, bearer(srv.apiKey)),
+      spacesPrivateClient(srv).grantRole(
+        { spaceId, roomId, targetUserId: u.userId, role: "role_room_moderator" },
+        bearer(srv.apiKey),
+      ),
       Code.NotFound,
       "room not found",
     );
@@ -316,7 +373,11 @@ describe("GrantRole (API key, gRPC)", () => {
     await expectCode(client.grantRole(req), Code.Unauthenticated);
     await expectCode(client.grantRole(req, bearer("wrong-key")), Code.Unauthenticated);
     await expectCode(client.grantRole(req, as(owner.token)), Code.Unauthenticated, "invalid API key");
-    await expectCode(client.grantRole({ ...req, role: "moderator" }, bearer(srv.apiKey)), Code.InvalidArgument, "role must be role_room_user or role_room_moderator");
+    await expectCode(
+      client.grantRole({ ...req, role: "moderator" }, bearer(srv.apiKey)),
+      Code.InvalidArgument,
+      "role must be role_room_user or role_room_moderator",
+    );
     await expectCode(client.grantRole({ ...req, roomId: "missing" }, bearer(srv.apiKey)), Code.NotFound);
     await expectCode(client.grantRole({ ...req, targetUserId: "missing" }, bearer(srv.apiKey)), Code.NotFound);
     expect(await rowCount(srv, roomMembers)).toBe(before);
@@ -331,12 +392,18 @@ describe("tenant isolation: ids of another tenant are not_found", () => {
     const foreigner = await createTestUser(srv, { tenantId: srv.otherTenantId });
     const before = await rowCount(srv, roomMembers);
     await expectCode(
-      spacesPrivateClient(srv).grantRole({ spaceId, roomId, targetUserId: u.userId, role: "role_room_user" }, bearer(srv.otherKey)),
+      spacesPrivateClient(srv).grantRole(
+        { spaceId, roomId, targetUserId: u.userId, role: "role_room_user" },
+        bearer(srv.otherKey),
+      ),
       Code.NotFound,
       "room not found",
     );
     await expectCode(
-      spacesPrivateClient(srv).grantRole({ spaceId, roomId, targetUserId: foreigner.userId, role: "role_room_user" }, bearer(srv.apiKey)),
+      spacesPrivateClient(srv).grantRole(
+        { spaceId, roomId, targetUserId: foreigner.userId, role: "role_room_user" },
+        bearer(srv.apiKey),
+      ),
       Code.NotFound,
       "user not found",
     );
@@ -354,11 +421,22 @@ describe("tenant isolation: ids of another tenant are not_found", () => {
     await expectCode(api().createInvite({ spaceId, role: "role_space_user" }, t), Code.NotFound, "space not found");
     await expectCode(api().joinSpace({ spaceId }, t), Code.NotFound, "space not found");
     await expectCode(api().joinRoom({ spaceId, roomId }, t), Code.NotFound, "room not found");
-    await expectCode(api().grantRole({ spaceId, roomId, targetUserId: foreigner.userId, role: "role_room_user" }, t), Code.NotFound);
-    await expectCode(api().generateAccess({ spaceId, roomId, username: "x", role: "user" }, t), Code.NotFound, "room not found");
+    await expectCode(
+      api().grantRole({ spaceId, roomId, targetUserId: foreigner.userId, role: "role_room_user" }, t),
+      Code.NotFound,
+    );
+    await expectCode(
+      api().generateAccess({ spaceId, roomId, username: "x", role: "user" }, t),
+      Code.NotFound,
+      "room not found",
+    );
     expect(await rowCount(srv, rooms)).toBe(rBefore);
     expect(await rowCount(srv, spaceMembers)).toBe(mBefore);
     // The owner cannot grant a role to the foreign user either.
-    await expectCode(api().grantRole({ spaceId, roomId, targetUserId: foreigner.userId, role: "role_room_user" }, as(owner.token)), Code.NotFound, "user not found");
+    await expectCode(
+      api().grantRole({ spaceId, roomId, targetUserId: foreigner.userId, role: "role_room_user" }, as(owner.token)),
+      Code.NotFound,
+      "user not found",
+    );
   });
 });

@@ -38,7 +38,9 @@ const MOMENTS: ReadonlyArray<{ workers: number; line: number }> = [
  * under the advisory lock, the bootstrap): the others do not touch the
  * store, and run under SQLite (CI time).
  */
-const STORE_MOMENTS = MOMENTS.filter((m) => (m.workers === 1 && (m.line === 2 || m.line === 3)) || (m.workers === 2 && m.line === 2));
+const STORE_MOMENTS = MOMENTS.filter(
+  (m) => (m.workers === 1 && (m.line === 2 || m.line === 3)) || (m.workers === 2 && m.line === 2),
+);
 const RUN_MOMENTS = testStore() === "postgres" ? STORE_MOMENTS : MOMENTS;
 
 let cli: string;
@@ -70,11 +72,21 @@ async function emptyStore(): Promise<NodeJS.ProcessEnv> {
 }
 
 /** Starts `serve`, sends SIGTERM once the `line`-th JSON log line is out; resolves when it ended. */
-async function stopAtLine(env: NodeJS.ProcessEnv, workers: number, line: number): Promise<{ proc: Proc; code: number | null; signal: string | null }> {
+async function stopAtLine(
+  env: NodeJS.ProcessEnv,
+  workers: number,
+  line: number,
+): Promise<{ proc: Proc; code: number | null; signal: string | null }> {
   let seen = 0;
-  const proc: Proc = new Proc(process.execPath, [cli, "serve", "--workers", String(workers)], env, undefined, (text) => {
-    if (text.startsWith("{") && ++seen === line) proc.child.kill("SIGTERM");
-  });
+  const proc: Proc = new Proc(
+    process.execPath,
+    [cli, "serve", "--workers", String(workers)],
+    env,
+    undefined,
+    (text) => {
+      if (text.startsWith("{") && ++seen === line) proc.child.kill("SIGTERM");
+    },
+  );
   procs.push(proc);
   const { code, signal } = await proc.exited;
   return { proc, code, signal };
@@ -95,17 +107,26 @@ async function startAgain(env: NodeJS.ProcessEnv): Promise<string> {
 const banners = (text: string): number => text.split(KEY_BANNER).length - 1;
 
 describe.skipIf(process.env["ROOMGATE_FAST_PATH"] === "off")("SIGTERM during start-up", () => {
-  it.each(RUN_MOMENTS)("--workers $workers, after log line $line: logs, exits 0, leaves a store that starts again", async ({ workers, line }) => {
-    const env = await emptyStore();
-    const stopped = await stopAtLine(env, workers, line);
-    const where = `stdout:\n${stopped.proc.stdout}\nstderr:\n${stopped.proc.stderr}`;
-    expect({ code: stopped.code, signal: stopped.signal }, where).toEqual({ code: 0, signal: null });
-    const lines: LogLine[] = stopped.proc.lines();
-    expect(lines.length, where).toBeGreaterThanOrEqual(line);
-    // The process said it stopped (the final line of its stop; the logger may order lines of one moment otherwise), and nothing went wrong.
-    expect(lines.some((l) => ["stopped", "stopped during start-up", "all workers stopped"].includes(l.msg ?? "")), where).toBe(true);
-    expect(lines.filter((l) => Number(l["level"]) >= 50), where).toEqual([]);
-    const again = await startAgain(env);
-    expect(banners(stopped.proc.stdout) + banners(again), `${where}\nsecond start:\n${again}`).toBe(1);
-  });
+  it.each(RUN_MOMENTS)(
+    "--workers $workers, after log line $line: logs, exits 0, leaves a store that starts again",
+    async ({ workers, line }) => {
+      const env = await emptyStore();
+      const stopped = await stopAtLine(env, workers, line);
+      const where = `stdout:\n${stopped.proc.stdout}\nstderr:\n${stopped.proc.stderr}`;
+      expect({ code: stopped.code, signal: stopped.signal }, where).toEqual({ code: 0, signal: null });
+      const lines: LogLine[] = stopped.proc.lines();
+      expect(lines.length, where).toBeGreaterThanOrEqual(line);
+      // The process said it stopped (the final line of its stop; the logger may order lines of one moment otherwise), and nothing went wrong.
+      expect(
+        lines.some((l) => ["stopped", "stopped during start-up", "all workers stopped"].includes(l.msg ?? "")),
+        where,
+      ).toBe(true);
+      expect(
+        lines.filter((l) => Number(l["level"]) >= 50),
+        where,
+      ).toEqual([]);
+      const again = await startAgain(env);
+      expect(banners(stopped.proc.stdout) + banners(again), `${where}\nsecond start:\n${again}`).toBe(1);
+    },
+  );
 });

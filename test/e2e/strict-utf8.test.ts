@@ -25,7 +25,8 @@ const TOKENS = "/room.tokens.private.v1.Service";
 const ROOM = "utf8-room";
 
 /** `before` + raw bytes + `after`, as one body: the bytes are not escaped, they are sent as they are. */
-const raw = (before: string, bytes: number[], after: string) => Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]);
+const raw = (before: string, bytes: number[], after: string) =>
+  Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]);
 
 /** A Create body whose user_id is "alice" followed by the raw byte `b`. */
 const createBody = (b: number, room = ROOM) =>
@@ -49,15 +50,20 @@ function connectError(body: Buffer): { code: string; message: string } {
 }
 
 describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes nothing", () => {
-  it("Connect unary JSON: token Create with user_id \"alice\\xfe\" and \"alice\\xff\" (HTTP/1.1 and HTTP/2)", async () => {
+  it('Connect unary JSON: token Create with user_id "alice\\xfe" and "alice\\xff" (HTTP/1.1 and HTTP/2)', async () => {
     const before = await snapshot();
     const session = http2.connect(srv.baseUrl);
     try {
       for (const b of [0xfe, 0xff]) {
-        const h1 = await h1Request(`${srv.baseUrl}${TOKENS}/Create`, { headers: apiHeaders("application/json"), body: createBody(b) });
+        const h1 = await h1Request(`${srv.baseUrl}${TOKENS}/Create`, {
+          headers: apiHeaders("application/json"),
+          body: createBody(b),
+        });
         expect(h1.status).toBe(400);
         expect(connectError(h1.body)).toEqual({ code: "invalid_argument", message: MESSAGE });
-        const h2 = await h2Request(session, { ":path": `${TOKENS}/Create`, ...apiHeaders("application/json") }, [createBody(b)]);
+        const h2 = await h2Request(session, { ":path": `${TOKENS}/Create`, ...apiHeaders("application/json") }, [
+          createBody(b),
+        ]);
         expect(h2.status).toBe(400);
         expect(connectError(h2.body)).toEqual({ code: "invalid_argument", message: MESSAGE });
       }
@@ -71,13 +77,22 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
     const before = await snapshot();
     const session = http2.connect(srv.baseUrl);
     try {
-      const grpcRes = await h2Request(session, { ":path": `${TOKENS}/Create`, te: "trailers", ...apiHeaders("application/grpc+json") }, [envelope(createBody(0xfe))]);
+      const grpcRes = await h2Request(
+        session,
+        { ":path": `${TOKENS}/Create`, te: "trailers", ...apiHeaders("application/grpc+json") },
+        [envelope(createBody(0xfe))],
+      );
       expect(grpcRes.trailers["grpc-status"] ?? grpcRes.headers["grpc-status"]).toBe("3");
-      expect(decodeURIComponent(String(grpcRes.trailers["grpc-message"] ?? grpcRes.headers["grpc-message"]))).toBe(MESSAGE);
+      expect(decodeURIComponent(String(grpcRes.trailers["grpc-message"] ?? grpcRes.headers["grpc-message"]))).toBe(
+        MESSAGE,
+      );
     } finally {
       session.close();
     }
-    const web = await h1Request(`${srv.baseUrl}${TOKENS}/Create`, { headers: apiHeaders("application/grpc-web+json"), body: envelope(createBody(0xff)) });
+    const web = await h1Request(`${srv.baseUrl}${TOKENS}/Create`, {
+      headers: apiHeaders("application/grpc-web+json"),
+      body: envelope(createBody(0xff)),
+    });
     expect(grpcWebStatus(web.headers, web.body)).toBe("3");
     await expectNothingWritten(before);
   });
@@ -89,22 +104,31 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
     });
     const end = envelopes(res.body).find((e) => (e.flags & 0x02) !== 0);
     expect(end, res.body.toString("latin1")).toBeDefined();
-    expect((JSON.parse(end!.payload.toString()) as { error: { code: string; message: string } }).error).toEqual({ code: "invalid_argument", message: MESSAGE });
+    expect((JSON.parse(end!.payload.toString()) as { error: { code: string; message: string } }).error).toEqual({
+      code: "invalid_argument",
+      message: MESSAGE,
+    });
   });
 
   it("Connect GET: a percent-encoded invalid byte in ?message= is invalid_argument, not read as U+FFFD", async () => {
     const message = encodeURIComponent('{"roomId":"r').concat("%FE", encodeURIComponent('"}'));
-    const res = await h1Request(`${srv.baseUrl}/room.audit.private.v1.Service/List?connect=v1&encoding=json&message=${message}`, {
-      method: "GET",
-      headers: { authorization: `Bearer ${srv.apiKey}` },
-    });
+    const res = await h1Request(
+      `${srv.baseUrl}/room.audit.private.v1.Service/List?connect=v1&encoding=json&message=${message}`,
+      {
+        method: "GET",
+        headers: { authorization: `Bearer ${srv.apiKey}` },
+      },
+    );
     expect(res.status).toBe(400);
     expect(connectError(res.body)).toEqual({ code: "invalid_argument", message: MESSAGE });
     // The same request with a valid character still works.
-    const ok = await h1Request(`${srv.baseUrl}/room.audit.private.v1.Service/List?connect=v1&encoding=json&message=${encodeURIComponent('{"roomId":"rþ"}')}`, {
-      method: "GET",
-      headers: { authorization: `Bearer ${srv.apiKey}` },
-    });
+    const ok = await h1Request(
+      `${srv.baseUrl}/room.audit.private.v1.Service/List?connect=v1&encoding=json&message=${encodeURIComponent('{"roomId":"rþ"}')}`,
+      {
+        method: "GET",
+        headers: { authorization: `Bearer ${srv.apiKey}` },
+      },
+    );
     expect(ok.status, ok.body.toString()).toBe(200);
   });
 
@@ -141,7 +165,11 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
     const req = new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(arg.finish()).finish();
     const session = http2.connect(srv.baseUrl);
     try {
-      const res = await h2Request(session, { ":path": `${TOKENS}/Create`, te: "trailers", ...apiHeaders("application/grpc") }, [envelope(req)]);
+      const res = await h2Request(
+        session,
+        { ":path": `${TOKENS}/Create`, te: "trailers", ...apiHeaders("application/grpc") },
+        [envelope(req)],
+      );
       expect(res.trailers["grpc-status"] ?? res.headers["grpc-status"]).toBe("3");
     } finally {
       session.close();
@@ -149,15 +177,20 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
     await expectNothingWritten(before);
   });
 
-  it("valid UTF-8 still round-trips exactly: \"aliceþ\" is written as itself", async () => {
+  it('valid UTF-8 still round-trips exactly: "aliceþ" is written as itself', async () => {
     const room = "utf8-ok-room";
     const res = await h1Request(`${srv.baseUrl}${TOKENS}/Create`, {
       headers: apiHeaders("application/json"),
-      body: Buffer.from(JSON.stringify({ arguments: [{ user_id: "aliceþ", room_id: room, permissions: ["PermissionRoomKick"] }] })),
+      body: Buffer.from(
+        JSON.stringify({ arguments: [{ user_id: "aliceþ", room_id: room, permissions: ["PermissionRoomKick"] }] }),
+      ),
     });
     expect(res.status, res.body.toString()).toBe(200);
     const token = (JSON.parse(res.body.toString()) as { tokens: string[] }).tokens[0]!;
-    const claims = await tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })).verify({ token }, bearer(srv.apiKey));
+    const claims = await tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })).verify(
+      { token },
+      bearer(srv.apiKey),
+    );
     expect(claims.userId).toBe("aliceþ");
   });
 
@@ -176,7 +209,10 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
     await fc.assert(
       fc.asyncProperty(invalid, async (bytes) => {
         const body = raw('{"arguments":[{"user_id":"u', [...bytes], `","room_id":"${ROOM}"}]}`);
-        const res = await h1Request(`${srv.baseUrl}${TOKENS}/Create`, { headers: apiHeaders("application/json"), body });
+        const res = await h1Request(`${srv.baseUrl}${TOKENS}/Create`, {
+          headers: apiHeaders("application/json"),
+          body,
+        });
         expect(res.status).toBe(400);
         expect(connectError(res.body)).toEqual({ code: "invalid_argument", message: MESSAGE });
       }),

@@ -49,7 +49,11 @@ describe("TLS and cleartext on the same port", () => {
     const res = await new Promise<{ status: number; version: string; body: string }>((resolve, reject) => {
       const req = https.request(
         `${httpsUrl}${CREATE}`,
-        { method: "POST", ca: cert, headers: { "content-type": "application/json", authorization: `Bearer ${srv.apiKey}` } },
+        {
+          method: "POST",
+          ca: cert,
+          headers: { "content-type": "application/json", authorization: `Bearer ${srv.apiKey}` },
+        },
         (r) => {
           let body = "";
           r.setEncoding("utf8");
@@ -95,7 +99,9 @@ describe("TLS and cleartext on the same port", () => {
 
   it("refuses a client that does not trust the certificate", async () => {
     const client = tokensClient(TRANSPORTS[0]!.make(httpsUrl));
-    await expect(client.create({ arguments: [SEED_ARGUMENT] }, bearer(srv.apiKey))).rejects.toThrow(/self[- ]signed|certificate/i);
+    await expect(client.create({ arguments: [SEED_ARGUMENT] }, bearer(srv.apiKey))).rejects.toThrow(
+      /self[- ]signed|certificate/i,
+    );
   });
 
   it("gRPC over TLS with @grpc/grpc-js and the CA certificate", async () => {
@@ -114,7 +120,12 @@ describe("TLS and cleartext on the same port", () => {
       expect(res.tokens).toHaveLength(1);
       const v = await grpcUnary(client, "Verify", { token: res.tokens[0] }, grpcAuth(srv.apiKey));
       expect(v.user_id).toBe("tls-user");
-      expect(v.permissions).toEqual(["PermissionRoom", "PermissionRoomBlock", "PermissionRoomUnblock", "PermissionRoomKick"]);
+      expect(v.permissions).toEqual([
+        "PermissionRoom",
+        "PermissionRoomBlock",
+        "PermissionRoomUnblock",
+        "PermissionRoomKick",
+      ]);
     } finally {
       client.close();
     }

@@ -65,10 +65,15 @@ describe.skipIf(skip)("token-keys export", () => {
 
     // A second key, made active: the first stays decrypt-only.
     await run(process.execPath, [cli, "token-keys", "add", "--activate"], { env: withFile });
-    const created = await run(process.execPath, [cli, "tokens", "create", "--user", "u2", "--room", "r1"], { env: withFile });
+    const created = await run(process.execPath, [cli, "tokens", "create", "--user", "u2", "--room", "r1"], {
+      env: withFile,
+    });
     const fromCli: string = JSON.parse(created.stdout).token;
     const listed = (await run(process.execPath, [cli, "token-keys", "list"], { env: withFile })).stdout;
-    const ids = listed.trim().split("\n").map((l) => l.split("\t"));
+    const ids = listed
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t"));
     const active = ids.find(([, state]) => state === "active")![0]!;
     const decrypt = ids.find(([, state]) => state === "decrypt")![0]!;
 
@@ -82,7 +87,13 @@ describe.skipIf(skip)("token-keys export", () => {
 
     // Same database, an empty data dir of its own (no key file), only the exported keys.
     const emptyDir = join(work, "empty");
-    const b = await serve(cleanEnv({ ROOMGATE_DATA_DIR: emptyDir, ROOMGATE_DB_PATH: join(dataDir, "roomgate.db"), ROOMGATE_TOKEN_KEYS: value }));
+    const b = await serve(
+      cleanEnv({
+        ROOMGATE_DATA_DIR: emptyDir,
+        ROOMGATE_DB_PATH: join(dataDir, "roomgate.db"),
+        ROOMGATE_TOKEN_KEYS: value,
+      }),
+    );
     for (const token of [fromServer, fromCli]) {
       const verified = await postJson(b.port, VERIFY, API_KEY, { token });
       expect(verified.status, JSON.stringify(verified.json)).toBe(200);

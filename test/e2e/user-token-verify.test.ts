@@ -28,21 +28,43 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
 
   it("refuses another tenant's key, a room member token, garbage and an empty token", async () => {
     const u = await createTestUser(srv);
-    await expectCode(users().verifyAccessToken({ token: u.token }, bearer(srv.otherKey)), Code.Unauthenticated, "invalid token");
-    const [member] = (await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).create(
-      { arguments: [{ userId: "m", roomId: "r", permissions: [203] }] },
-      bearer(srv.apiKey),
-    )).tokens;
-    await expectCode(users().verifyAccessToken({ token: member! }, bearer(srv.apiKey)), Code.Unauthenticated, "invalid token");
-    await expectCode(users().verifyAccessToken({ token: "garbage" }, bearer(srv.apiKey)), Code.Unauthenticated, "invalid token");
-    await expectCode(users().verifyAccessToken({ token: "" }, bearer(srv.apiKey)), Code.InvalidArgument, "token: must not be empty");
+    await expectCode(
+      users().verifyAccessToken({ token: u.token }, bearer(srv.otherKey)),
+      Code.Unauthenticated,
+      "invalid token",
+    );
+    const [member] = (
+      await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).create(
+        { arguments: [{ userId: "m", roomId: "r", permissions: [203] }] },
+        bearer(srv.apiKey),
+      )
+    ).tokens;
+    await expectCode(
+      users().verifyAccessToken({ token: member! }, bearer(srv.apiKey)),
+      Code.Unauthenticated,
+      "invalid token",
+    );
+    await expectCode(
+      users().verifyAccessToken({ token: "garbage" }, bearer(srv.apiKey)),
+      Code.Unauthenticated,
+      "invalid token",
+    );
+    await expectCode(
+      users().verifyAccessToken({ token: "" }, bearer(srv.apiKey)),
+      Code.InvalidArgument,
+      "token: must not be empty",
+    );
   });
 
   it("honours RevokeUser: the user's earlier access tokens stop, later ones work", async () => {
     const u = await createTestUser(srv);
     const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
     await tokens.revokeUser({ userId: u.userId }, bearer(srv.apiKey));
-    await expectCode(users().verifyAccessToken({ token: u.token }, bearer(srv.apiKey)), Code.Unauthenticated, "token revoked");
+    await expectCode(
+      users().verifyAccessToken({ token: u.token }, bearer(srv.apiKey)),
+      Code.Unauthenticated,
+      "token revoked",
+    );
     now += 1;
     const fresh = srv.app.userTokens.issue({ tenantId: srv.tenantId, userId: u.userId, ttlSeconds: 60 }).token;
     expect((await users().verifyAccessToken({ token: fresh }, bearer(srv.apiKey))).userId).toBe(u.userId);
@@ -51,7 +73,11 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
   it("refuses an expired token", async () => {
     const u = await createTestUser(srv);
     now += 3_600_000 + 1;
-    await expectCode(users().verifyAccessToken({ token: u.token }, bearer(srv.apiKey)), Code.Unauthenticated, "token expired");
+    await expectCode(
+      users().verifyAccessToken({ token: u.token }, bearer(srv.apiKey)),
+      Code.Unauthenticated,
+      "token expired",
+    );
   });
 });
 
@@ -60,11 +86,18 @@ describe("a kick reaches access-link guests too", () => {
     const owner = await createTestUser(srv);
     const { id: spaceId } = await spacesClient(srv).createSpace({ name: "s" }, as(owner.token));
     const { id: roomId } = await spacesClient(srv).createRoom({ spaceId, name: "r" }, as(owner.token));
-    const link = await spacesClient(srv).generateAccess({ spaceId, roomId, username: "guest", role: "user" }, as(owner.token));
+    const link = await spacesClient(srv).generateAccess(
+      { spaceId, roomId, username: "guest", role: "user" },
+      as(owner.token),
+    );
     const guest = await accessClient(srv).redeem({ accessToken: link.accessToken });
     expect((await users().verifyAccessToken({ token: guest.accessToken }, bearer(srv.apiKey))).roomId).toBe(roomId);
     const moderation = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
     await moderation.act({ action: Action.ROOM_KICK, roomId, targetUserId: guest.userId }, bearer(srv.apiKey));
-    await expectCode(users().verifyAccessToken({ token: guest.accessToken }, bearer(srv.apiKey)), Code.Unauthenticated, "token revoked");
+    await expectCode(
+      users().verifyAccessToken({ token: guest.accessToken }, bearer(srv.apiKey)),
+      Code.Unauthenticated,
+      "token revoked",
+    );
   });
 });

@@ -13,7 +13,10 @@ import { rowCount } from "../support/spaces-clients.js";
 // regard to case, and Login finds a user in any case.
 
 const WIRES = [
-  { name: "Connect JSON", make: (baseUrl: string): Transport => createConnectTransport({ baseUrl, httpVersion: "1.1" }) },
+  {
+    name: "Connect JSON",
+    make: (baseUrl: string): Transport => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+  },
   { name: "gRPC", make: (baseUrl: string): Transport => createGrpcTransport({ baseUrl }) },
 ] as const;
 
@@ -45,14 +48,29 @@ describe.each(WIRES)("over $name", (wire) => {
     const name = `Ann-${wire.name}`;
     await admin.createUser(body(name), bearer(srv.apiKey));
     const before = await userCount();
-    await expectCode(admin.createUser(body(name.toLowerCase()), bearer(srv.apiKey)), Code.AlreadyExists, "username: already taken");
-    await expectCode(admin.createUser(body(name.toUpperCase()), bearer(srv.apiKey)), Code.AlreadyExists, "username: already taken");
+    await expectCode(
+      admin.createUser(body(name.toLowerCase()), bearer(srv.apiKey)),
+      Code.AlreadyExists,
+      "username: already taken",
+    );
+    await expectCode(
+      admin.createUser(body(name.toUpperCase()), bearer(srv.apiKey)),
+      Code.AlreadyExists,
+      "username: already taken",
+    );
     expect(await userCount()).toBe(before);
   });
 
   it("created concurrently in every capitalisation, exactly one exists", async () => {
     const base = `bob-${wire.name.replace(/\W/g, "")}`;
-    const variants = [base, base.toUpperCase(), `B${base.slice(1)}`, `${base.slice(0, -1)}${base.at(-1)!.toUpperCase()}`, base, base.toUpperCase()];
+    const variants = [
+      base,
+      base.toUpperCase(),
+      `B${base.slice(1)}`,
+      `${base.slice(0, -1)}${base.at(-1)!.toUpperCase()}`,
+      base,
+      base.toUpperCase(),
+    ];
     const before = await userCount();
     const results = await Promise.allSettled(variants.map((v) => admin.createUser(body(v), bearer(srv.apiKey))));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
@@ -78,7 +96,11 @@ describe.each(WIRES)("over $name", (wire) => {
     const b = body(`dave-${seq}`, { email: `Dave.${seq}@Example.COM` });
     await admin.createUser(b, bearer(srv.apiKey));
     const before = await userCount();
-    await expectCode(admin.createUser(body(`other-${seq}`, { email: b.email.toLowerCase() }), bearer(srv.apiKey)), Code.AlreadyExists, "email: already registered");
+    await expectCode(
+      admin.createUser(body(`other-${seq}`, { email: b.email.toLowerCase() }), bearer(srv.apiKey)),
+      Code.AlreadyExists,
+      "email: already registered",
+    );
     expect(await userCount()).toBe(before);
   });
 });
@@ -101,8 +123,14 @@ describe("Unicode case (usernameKey: NFC, upper then lower case)", () => {
     const tag = `-${seq++}`;
     const b = body(first + tag);
     const { id } = await admin.createUser(b, bearer(srv.apiKey));
-    await expectCode(admin.createUser(body(second + tag), bearer(srv.apiKey)), Code.AlreadyExists, "username: already taken");
-    expect((await account.login({ tenantId: srv.tenantId, username: second + tag, password: b.password })).userId).toBe(id);
+    await expectCode(
+      admin.createUser(body(second + tag), bearer(srv.apiKey)),
+      Code.AlreadyExists,
+      "username: already taken",
+    );
+    expect((await account.login({ tenantId: srv.tenantId, username: second + tag, password: b.password })).userId).toBe(
+      id,
+    );
   });
 
   it("look-alikes from other scripts stay different names", async () => {

@@ -51,7 +51,12 @@ let seq = 0;
 /** A registered user, logged in: its access token doubles as the session cookie. */
 async function loggedIn() {
   seq++;
-  const body = { email: `d${seq}@example.com`, username: `Doomed ${seq}`, password: `pw-${seq}-secret`, phone: "+79671234567" };
+  const body = {
+    email: `d${seq}@example.com`,
+    username: `Doomed ${seq}`,
+    password: `pw-${seq}-secret`,
+    phone: "+79671234567",
+  };
   const { id } = await grpc.createUser(body, key());
   const res = await fetch(`${srv.baseUrl}/room.users.v1.Service/Login`, {
     method: "POST",
@@ -110,8 +115,14 @@ async function memberWithEverything(s: Scene) {
   const api = spacesClient(srv);
   const { id: inviteId } = await api.createInvite({ spaceId: s.spaceId, role: "role_space_user" }, as(s.owner.token));
   await api.activateInvite({ spaceId: s.spaceId, inviteId }, as(u.token));
-  await api.grantRole({ spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: u.id, role: "role_room_moderator" }, as(s.owner.token));
-  const link = await api.generateAccess({ spaceId: s.spaceId, roomId: s.privateRoom, username: "Guest", role: "user", isPermanent: true }, as(u.token));
+  await api.grantRole(
+    { spaceId: s.spaceId, roomId: s.privateRoom, targetUserId: u.id, role: "role_room_moderator" },
+    as(s.owner.token),
+  );
+  const link = await api.generateAccess(
+    { spaceId: s.spaceId, roomId: s.privateRoom, username: "Guest", role: "user", isPermanent: true },
+    as(u.token),
+  );
   const guest = await accessClient(srv).redeem({ accessToken: link.accessToken });
   const member = await memberToken(srv, u.id, s.privateRoom, [P.PermissionChatMute]);
   // Everything works before.
@@ -136,16 +147,35 @@ describe("DeleteUser", () => {
 
       // Tokens, cookie, room member token: refused at once (same replica, no wait).
       await expectCode(grpc.verifyAccessToken({ token: u.token }, key()), Code.Unauthenticated, "token revoked");
-      await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(u.token)), Code.Unauthenticated);
-      await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: s.publicRoom }, { headers: credential.cookie(u.cookie) }), Code.Unauthenticated);
+      await expectCode(
+        permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(u.token)),
+        Code.Unauthenticated,
+      );
+      await expectCode(
+        permissionsClient(srv).getRoomPermissions({ roomId: s.publicRoom }, { headers: credential.cookie(u.cookie) }),
+        Code.Unauthenticated,
+      );
       expect((await getRoomPermissionsRest(srv, s.privateRoom, credential.cookie(u.cookie))).status).toBe(401);
       await expectCode(tokens.verify({ token: u.member }, key()), Code.Unauthenticated, "token revoked");
-      await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(u.member)), Code.Unauthenticated);
+      await expectCode(
+        permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(u.member)),
+        Code.Unauthenticated,
+      );
       // The link it made no longer redeems; its guest lost the room.
-      await expectCode(accessClient(srv).redeem({ accessToken: u.link.accessToken }), Code.FailedPrecondition, "access link revoked");
-      await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(u.guest.accessToken)), Code.Unauthenticated);
+      await expectCode(
+        accessClient(srv).redeem({ accessToken: u.link.accessToken }),
+        Code.FailedPrecondition,
+        "access link revoked",
+      );
+      await expectCode(
+        permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(u.guest.accessToken)),
+        Code.Unauthenticated,
+      );
       // No login, not found, not listed, no roles.
-      await expectCode(account.login({ tenantId: srv.tenantId, username: u.username, password: u.password }), Code.Unauthenticated);
+      await expectCode(
+        account.login({ tenantId: srv.tenantId, username: u.username, password: u.password }),
+        Code.Unauthenticated,
+      );
       await expectCode(grpc.getUser({ userId: u.id }, key()), Code.NotFound);
       expect((await grpc.listUsers({ pageSize: 500 }, key())).users.map((x) => x.id)).not.toContain(u.id);
       expect(await rowCount(srv, roomMembers, eq(roomMembers.userId, u.id))).toBe(0);
@@ -154,22 +184,37 @@ describe("DeleteUser", () => {
       expectScrubbed(await userRow(u.id));
 
       // Recorded: USER_DELETED last, carrying the revocation as its effects.
-      const stored = await srv.app.db.get(sql`select type as "type", user_id as "userId", reason as "reason", effects as "effects" from events where id = ${Number(eventId)}`);
+      const stored = await srv.app.db.get(
+        sql`select type as "type", user_id as "userId", reason as "reason", effects as "effects" from events where id = ${Number(eventId)}`,
+      );
       expect(stored).toMatchObject({ type: EventType.USER_DELETED, userId: u.id, reason: "left the company" });
-      expect(JSON.parse(String(stored!.effects))).toEqual({ revocations: [{ kind: "user", tenantId: srv.tenantId, userId: u.id, at: expect.any(Number) }] });
+      expect(JSON.parse(String(stored!.effects))).toEqual({
+        revocations: [{ kind: "user", tenantId: srv.tenantId, userId: u.id, at: expect.any(Number) }],
+      });
       expect(Number((await srv.app.db.get(sql`select max(id) as "m" from events`))?.m)).toBe(Number(eventId));
       const roleGone = await srv.app.journal.eventsAfter(srv.tenantId, s.privateRoom, Number(eventId) - 10, 20);
-      expect(roleGone.some((e) => e.type === EventType.ROLE_REVOKED && e.userId === u.id && e.role === "role_room_moderator")).toBe(true);
-      const actions = (await srv.app.db.all(sql`select action as "action" from audit_log where id > 0 order by id desc limit ${(await rowCount(srv, auditLog)) - audit}`)).map(
-        (r) => r.action,
-      );
+      expect(
+        roleGone.some(
+          (e) => e.type === EventType.ROLE_REVOKED && e.userId === u.id && e.role === "role_room_moderator",
+        ),
+      ).toBe(true);
+      const actions = (
+        await srv.app.db.all(
+          sql`select action as "action" from audit_log where id > 0 order by id desc limit ${(await rowCount(srv, auditLog)) - audit}`,
+        )
+      ).map((r) => r.action);
       expect(actions).toContain("user.delete");
       expect(actions).toContain("access_link.revoke");
 
       // The username and email are free again: a new user takes them and logs in.
-      const again = await grpc.createUser({ username: u.username.toUpperCase(), email: u.email, password: "brand-new-secret" }, key());
+      const again = await grpc.createUser(
+        { username: u.username.toUpperCase(), email: u.email, password: "brand-new-secret" },
+        key(),
+      );
       expect(again.id).not.toBe(u.id);
-      expect((await account.login({ tenantId: srv.tenantId, username: u.username, password: "brand-new-secret" })).userId).toBe(again.id);
+      expect(
+        (await account.login({ tenantId: srv.tenantId, username: u.username, password: "brand-new-secret" })).userId,
+      ).toBe(again.id);
       // The space it joined and the rooms it was in still stand.
       await permissionsClient(srv).getRoomPermissions({ roomId: s.publicRoom }, as(s.owner.token));
     });
@@ -200,12 +245,18 @@ describe("DeleteUser", () => {
     await grpc.deleteUser({ userId: u.id }, key());
     const before = await rowCount(srv, roomMembers);
     await expectCode(
-      spacesPrivateClient(srv).grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.id, role: "role_room_user" }, key()),
+      spacesPrivateClient(srv).grantRole(
+        { spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.id, role: "role_room_user" },
+        key(),
+      ),
       Code.NotFound,
       "user not found",
     );
     await expectCode(
-      spacesClient(srv).grantRole({ spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.id, role: "role_room_user" }, as(s.owner.token)),
+      spacesClient(srv).grantRole(
+        { spaceId: s.spaceId, roomId: s.publicRoom, targetUserId: u.id, role: "role_room_user" },
+        as(s.owner.token),
+      ),
       Code.NotFound,
     );
     expect(await rowCount(srv, roomMembers)).toBe(before);
@@ -214,10 +265,23 @@ describe("DeleteUser", () => {
   it("seed 003 users: a tenant-wide moderator loses every room; its identifier makes a new user", async () => {
     // A room of the tenant (seed 003's chatRoom creates it).
     await consumer.createUser({ username: "bystander", chatRoom: "any-room" }, key());
-    const first = await consumer.createUser({ username: "mod", isModerator: true, uniqueUserIdentifier: "uui-del", externalUserId: "ext-del", meta: "m", profilePic: "https://example.com/p.png" }, key());
+    const first = await consumer.createUser(
+      {
+        username: "mod",
+        isModerator: true,
+        uniqueUserIdentifier: "uui-del",
+        externalUserId: "ext-del",
+        meta: "m",
+        profilePic: "https://example.com/p.png",
+      },
+      key(),
+    );
     await permissionsClient(srv).getRoomPermissions({ roomId: "any-room" }, as(first.accessToken));
     await json.deleteUser({ userId: first.userId }, key());
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: "any-room" }, as(first.accessToken)), Code.Unauthenticated);
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId: "any-room" }, as(first.accessToken)),
+      Code.Unauthenticated,
+    );
     expectScrubbed(await userRow(first.userId));
     expect((await grpc.listUsers({ externalUserId: "ext-del" }, key())).users).toEqual([]);
     const again = await consumer.createUser({ username: "mod", uniqueUserIdentifier: "uui-del" }, key());
@@ -227,11 +291,21 @@ describe("DeleteUser", () => {
 
   it("a guest: deleting it revokes the link it redeemed", async () => {
     const s = await scene(srv);
-    const link = await spacesClient(srv).generateAccess({ spaceId: s.spaceId, roomId: s.privateRoom, username: "G", role: "user", isPermanent: true }, as(s.owner.token));
+    const link = await spacesClient(srv).generateAccess(
+      { spaceId: s.spaceId, roomId: s.privateRoom, username: "G", role: "user", isPermanent: true },
+      as(s.owner.token),
+    );
     const guest = await accessClient(srv).redeem({ accessToken: link.accessToken });
     await grpc.deleteUser({ userId: guest.userId }, key());
-    await expectCode(accessClient(srv).redeem({ accessToken: link.accessToken }), Code.FailedPrecondition, "access link revoked");
-    await expectCode(permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(guest.accessToken)), Code.Unauthenticated);
+    await expectCode(
+      accessClient(srv).redeem({ accessToken: link.accessToken }),
+      Code.FailedPrecondition,
+      "access link revoked",
+    );
+    await expectCode(
+      permissionsClient(srv).getRoomPermissions({ roomId: s.privateRoom }, as(guest.accessToken)),
+      Code.Unauthenticated,
+    );
     // The owner who made the link keeps working.
     await permissionsClient(srv).getRoomPermissions({ roomId: s.publicRoom }, as(s.owner.token));
   });
@@ -263,7 +337,10 @@ describe("DeleteUser under concurrency: never half-deleted", () => {
           expect(Code[(r.reason as { code: Code }).code]).toBe(Code[Code.Unauthenticated]);
         }
       }
-      await expectCode(account.login({ tenantId: srv.tenantId, username: u.username, password: u.password }), Code.Unauthenticated);
+      await expectCode(
+        account.login({ tenantId: srv.tenantId, username: u.username, password: u.password }),
+        Code.Unauthenticated,
+      );
       expectScrubbed(await userRow(u.id));
     }
     // The race spanned the deletion: logins landed on both sides of it.
@@ -276,7 +353,16 @@ describe("DeleteUser under concurrency: never half-deleted", () => {
       const u = await loggedIn();
       const newName = `Racer ${round} ${seq}`;
       const results = await Promise.allSettled([
-        grpc.updateUser({ userId: u.id, username: newName, email: `racer${round}.${seq}@example.com`, meta: "m", password: "racing-secret" }, key()),
+        grpc.updateUser(
+          {
+            userId: u.id,
+            username: newName,
+            email: `racer${round}.${seq}@example.com`,
+            meta: "m",
+            password: "racing-secret",
+          },
+          key(),
+        ),
         json.deleteUser({ userId: u.id }, key()),
         json.updateUser({ userId: u.id, phone: "+15550001111", externalUserId: "racer" }, key()),
       ]);
@@ -286,30 +372,47 @@ describe("DeleteUser under concurrency: never half-deleted", () => {
       }
       expectScrubbed(await userRow(u.id));
       // Whatever the update wrote is gone: the new name and email are free.
-      await grpc.createUser({ username: newName, email: `racer${round}.${seq}@example.com`, password: "another-secret" }, key());
-      await expectCode(account.login({ tenantId: srv.tenantId, username: newName, password: "racing-secret" }), Code.Unauthenticated);
+      await grpc.createUser(
+        { username: newName, email: `racer${round}.${seq}@example.com`, password: "another-secret" },
+        key(),
+      );
+      await expectCode(
+        account.login({ tenantId: srv.tenantId, username: newName, password: "racing-secret" }),
+        Code.Unauthenticated,
+      );
     }
   });
 
   it("concurrent deletions of one user: exactly one succeeds, one USER_DELETED", async () => {
     const u = await loggedIn();
-    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => (i % 2 ? json : grpc).deleteUser({ userId: u.id }, key())));
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? json : grpc).deleteUser({ userId: u.id }, key())),
+    );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
-    for (const r of results) if (r.status === "rejected") expect(Code[(r.reason as { code: Code }).code]).toBe(Code[Code.NotFound]);
-    const deleted = await srv.app.db.get(sql`select count(*) as "n" from events where type = ${EventType.USER_DELETED} and user_id = ${u.id}`);
+    for (const r of results)
+      if (r.status === "rejected") expect(Code[(r.reason as { code: Code }).code]).toBe(Code[Code.NotFound]);
+    const deleted = await srv.app.db.get(
+      sql`select count(*) as "n" from events where type = ${EventType.USER_DELETED} and user_id = ${u.id}`,
+    );
     expect(Number(deleted?.n)).toBe(1);
   });
 
   it("racing seed 003 logins by identifier: the old user's tokens all end; a later call makes a new user", async () => {
-    const first = await consumer.createUser({ username: "racer", uniqueUserIdentifier: "uui-race", chatRoom: "race-room" }, key());
-    const calls = Array.from({ length: 6 }, () => consumer.createUser({ uniqueUserIdentifier: "uui-race", username: "racer" }, key()));
+    const first = await consumer.createUser(
+      { username: "racer", uniqueUserIdentifier: "uui-race", chatRoom: "race-room" },
+      key(),
+    );
+    const calls = Array.from({ length: 6 }, () =>
+      consumer.createUser({ uniqueUserIdentifier: "uui-race", username: "racer" }, key()),
+    );
     const deletion = grpc.deleteUser({ userId: first.userId }, key());
     const [done, ...results] = await Promise.allSettled([deletion, ...calls]);
     expect(done.status).toBe("fulfilled");
     for (const r of results) {
       expect(r.status).toBe("fulfilled");
       if (r.status !== "fulfilled") continue;
-      if (r.value.userId === first.userId) await expectCode(grpc.verifyAccessToken({ token: r.value.accessToken }, key()), Code.Unauthenticated);
+      if (r.value.userId === first.userId)
+        await expectCode(grpc.verifyAccessToken({ token: r.value.accessToken }, key()), Code.Unauthenticated);
       else await grpc.verifyAccessToken({ token: r.value.accessToken }, key());
     }
     expectScrubbed(await userRow(first.userId));

@@ -44,17 +44,33 @@ describe("DeleteUser across replicas", () => {
     const login = await createClient(Users, json(a)).login({ tenantId, username: "gone", password: "correct-horse" });
     const second = await createClient(Users, json(a)).login({ tenantId, username: "gone", password: "correct-horse" });
     const tokensA = createClient(TokensPrivate, grpc(a));
-    const { tokens: [member] } = await tokensA.create({ arguments: [{ userId: login.userId, roomId: "replica-room", permissions: [P.PermissionMessaging] }] }, key());
+    const {
+      tokens: [member],
+    } = await tokensA.create(
+      { arguments: [{ userId: login.userId, roomId: "replica-room", permissions: [P.PermissionMessaging] }] },
+      key(),
+    );
     await usersA.verifyAccessToken({ token: login.accessToken }, key());
     await tokensA.verify({ token: member! }, key());
 
     const { eventId } = await createClient(UsersPrivate, json(b)).deleteUser({ userId: login.userId }, key());
 
     // With the consistency token: refused on A on the first call.
-    await expectCode(usersA.verifyAccessToken({ token: login.accessToken, minEventId: eventId }, key()), Code.Unauthenticated, "token revoked");
-    await expectCode(tokensA.verify({ token: member!, minEventId: eventId }, key()), Code.Unauthenticated, "token revoked");
     await expectCode(
-      createClient(Permissions, json(a)).getRoomPermissions({ roomId: "replica-room", minEventId: eventId }, bearer(member!)),
+      usersA.verifyAccessToken({ token: login.accessToken, minEventId: eventId }, key()),
+      Code.Unauthenticated,
+      "token revoked",
+    );
+    await expectCode(
+      tokensA.verify({ token: member!, minEventId: eventId }, key()),
+      Code.Unauthenticated,
+      "token revoked",
+    );
+    await expectCode(
+      createClient(Permissions, json(a)).getRoomPermissions(
+        { roomId: "replica-room", minEventId: eventId },
+        bearer(member!),
+      ),
       Code.Unauthenticated,
     );
     // Without it: within the feed's delay.
@@ -66,7 +82,10 @@ describe("DeleteUser across replicas", () => {
         return true;
       }
     });
-    await expectCode(createClient(Users, json(a)).login({ tenantId, username: "gone", password: "correct-horse" }), Code.Unauthenticated);
+    await expectCode(
+      createClient(Users, json(a)).login({ tenantId, username: "gone", password: "correct-horse" }),
+      Code.Unauthenticated,
+    );
     await expectCode(usersA.getUser({ userId: login.userId }, key()), Code.NotFound);
     expect((await usersA.listUsers({}, key())).users.map((u) => u.id)).not.toContain(login.userId);
   });

@@ -34,7 +34,14 @@ function userCount(tenantId?: string): Promise<number> {
 
 /** A stored user row (the columns these tests look at), read through the SQL both stores share. */
 async function userRow(id: string) {
-  const row = await srv.app.db.get<{ tenantId: string; kind: string; username: string; email: string; phone: string; passwordHash: string | null }>(
+  const row = await srv.app.db.get<{
+    tenantId: string;
+    kind: string;
+    username: string;
+    email: string;
+    phone: string;
+    passwordHash: string | null;
+  }>(
     sql`select tenant_id as "tenantId", kind as "kind", username as "username", email as "email", phone as "phone", password_hash as "passwordHash"
         from users where id = ${id}`,
   );
@@ -51,9 +58,17 @@ async function writesNothing(fn: () => Promise<unknown>): Promise<void> {
 
 let seq = 0;
 /** A valid, unused createUser body. */
-function newUser(extra: Partial<{ email: string; username: string; password: string; phone: string; captchaToken: string }> = {}) {
+function newUser(
+  extra: Partial<{ email: string; username: string; password: string; phone: string; captchaToken: string }> = {},
+) {
   seq++;
-  return { email: `user${seq}@example.com`, username: `user ${seq}`, password: `pw-${seq}-secret`, phone: "", ...extra };
+  return {
+    email: `user${seq}@example.com`,
+    username: `user ${seq}`,
+    password: `pw-${seq}-secret`,
+    phone: "",
+    ...extra,
+  };
 }
 
 /** POSTs Connect JSON with plain fetch; returns status, headers and the raw body. */
@@ -75,7 +90,13 @@ describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => 
     expect(await userCount(srv.tenantId)).toBe(before + 1);
 
     const row = await userRow(id);
-    expect(row).toMatchObject({ tenantId: srv.tenantId, kind: "registered", username: body.username, email: "jon.smith@example.com", phone: "+79671234567" });
+    expect(row).toMatchObject({
+      tenantId: srv.tenantId,
+      kind: "registered",
+      username: body.username,
+      email: "jon.smith@example.com",
+      phone: "+79671234567",
+    });
 
     const t0 = Date.now();
     const r = await account.login({ tenantId: srv.tenantId, username: body.username, password: body.password });
@@ -92,14 +113,20 @@ describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => 
   it("the user access token is not a room member token: tokens Verify says unauthenticated", async () => {
     const body = newUser();
     await admin.createUser(body, bearer(srv.apiKey));
-    const { accessToken } = await account.login({ tenantId: srv.tenantId, username: body.username, password: body.password });
+    const { accessToken } = await account.login({
+      tenantId: srv.tenantId,
+      username: body.username,
+      password: body.password,
+    });
     const tokens = tokensClient(TRANSPORTS[0]!.make(srv.baseUrl));
     await expectCode(tokens.verify({ token: accessToken }, bearer(srv.apiKey)), Code.Unauthenticated, "invalid token");
   });
 
   it("the password is stored only as scrypt and never returned", async () => {
     const body = newUser({ password: "Tr0ub4dor&3-unique" });
-    const created = await postJson("/room.users.private.v1.Service/CreateUser", body, { authorization: `Bearer ${srv.apiKey}` });
+    const created = await postJson("/room.users.private.v1.Service/CreateUser", body, {
+      authorization: `Bearer ${srv.apiKey}`,
+    });
     expect(created.status).toBe(200);
     expect(Object.keys(JSON.parse(created.text))).toEqual(["id"]);
     expect(created.text).not.toContain(body.password);
@@ -112,7 +139,11 @@ describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => 
     expect(raw).toBeDefined();
     expect(JSON.stringify(raw)).not.toContain(body.password);
 
-    const login = await postJson("/room.users.v1.Service/Login", { tenantId: srv.tenantId, username: body.username, password: body.password });
+    const login = await postJson("/room.users.v1.Service/Login", {
+      tenantId: srv.tenantId,
+      username: body.username,
+      password: body.password,
+    });
     expect(login.status).toBe(200);
     expect(Object.keys(JSON.parse(login.text)).sort()).toEqual(["accessToken", "expiresAt", "userId"]);
     expect(login.text).not.toContain(body.password);
@@ -124,7 +155,11 @@ describe("the session cookie", () => {
   it("over cleartext: HttpOnly, SameSite=Lax, Path=/, Max-Age 24 h, not Secure; it carries the token", async () => {
     const body = newUser();
     await admin.createUser(body, bearer(srv.apiKey));
-    const res = await postJson("/room.users.v1.Service/Login", { tenantId: srv.tenantId, username: body.username, password: body.password });
+    const res = await postJson("/room.users.v1.Service/Login", {
+      tenantId: srv.tenantId,
+      username: body.username,
+      password: body.password,
+    });
     expect(res.status).toBe(200);
     const token = JSON.parse(res.text).accessToken as string;
     const cookies = res.headers.getSetCookie();
@@ -137,14 +172,20 @@ describe("the session cookie", () => {
     const body = newUser();
     await admin.createUser(body, bearer(srv.apiKey));
     const login = { tenantId: srv.tenantId, username: body.username, password: body.password };
-    const withCookie = await postJson("/room.users.v1.Service/Login", login, { cookie: "roomgate_session=stale-garbage" });
+    const withCookie = await postJson("/room.users.v1.Service/Login", login, {
+      cookie: "roomgate_session=stale-garbage",
+    });
     expect(withCookie.status).toBe(200);
     const withBearer = await postJson("/room.users.v1.Service/Login", login, { authorization: "Bearer stale-garbage" });
     expect(withBearer.status).toBe(200);
   });
 
   it("a failed login sets no cookie", async () => {
-    const res = await postJson("/room.users.v1.Service/Login", { tenantId: srv.tenantId, username: "nobody", password: "whatever-pw" });
+    const res = await postJson("/room.users.v1.Service/Login", {
+      tenantId: srv.tenantId,
+      username: "nobody",
+      password: "whatever-pw",
+    });
     expect(res.status).toBe(401);
     expect(res.headers.getSetCookie()).toEqual([]);
   });
@@ -155,7 +196,9 @@ describe("the session cookie", () => {
     const cert = readFileSync(certPath);
     let tls: TestServer;
     beforeAll(async () => {
-      tls = await startTestServer({ env: { ROOMGATE_TLS_CERT: certPath, ROOMGATE_TLS_KEY: keyPath, ROOMGATE_USER_TOKEN_TTL_SECONDS: "600" } });
+      tls = await startTestServer({
+        env: { ROOMGATE_TLS_CERT: certPath, ROOMGATE_TLS_KEY: keyPath, ROOMGATE_USER_TOKEN_TTL_SECONDS: "600" },
+      });
     });
     afterAll(async () => {
       await tls?.close();
@@ -180,7 +223,10 @@ describe("the session cookie", () => {
     }
 
     it("adds Secure over TLS (and the configured Max-Age); cleartext on the same port does not", async () => {
-      const tlsAdmin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: `https://localhost:${tls.port}`, nodeOptions: { ca: cert } }));
+      const tlsAdmin = createClient(
+        UsersPrivate,
+        createGrpcTransport({ baseUrl: `https://localhost:${tls.port}`, nodeOptions: { ca: cert } }),
+      );
       const body = newUser();
       await tlsAdmin.createUser(body, bearer(tls.apiKey));
       const login = { tenantId: tls.tenantId, username: body.username, password: body.password };
@@ -188,7 +234,9 @@ describe("the session cookie", () => {
       const secure = await httpsLogin(login);
       expect(secure.status).toBe(200);
       const token = JSON.parse(secure.body).accessToken as string;
-      expect(secure.setCookie).toEqual([`roomgate_session=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure`]);
+      expect(secure.setCookie).toEqual([
+        `roomgate_session=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure`,
+      ]);
 
       const plain = await fetch(`http://127.0.0.1:${tls.port}/room.users.v1.Service/Login`, {
         method: "POST",
@@ -209,16 +257,30 @@ describe("bad input: exact codes, nothing written", () => {
     const first = newUser();
     await admin.createUser(first, bearer(srv.apiKey));
     await writesNothing(() =>
-      expectCode(admin.createUser(newUser({ username: first.username }), bearer(srv.apiKey)), Code.AlreadyExists, "username: already taken"),
+      expectCode(
+        admin.createUser(newUser({ username: first.username }), bearer(srv.apiKey)),
+        Code.AlreadyExists,
+        "username: already taken",
+      ),
     );
   });
 
   it("a duplicate email is already_exists, whatever its capitalisation", async () => {
     const first = newUser();
     await admin.createUser(first, bearer(srv.apiKey));
-    await writesNothing(() => expectCode(admin.createUser(newUser({ email: first.email }), bearer(srv.apiKey)), Code.AlreadyExists, "email: already registered"));
     await writesNothing(() =>
-      expectCode(admin.createUser(newUser({ email: first.email.toUpperCase() }), bearer(srv.apiKey)), Code.AlreadyExists, "email: already registered"),
+      expectCode(
+        admin.createUser(newUser({ email: first.email }), bearer(srv.apiKey)),
+        Code.AlreadyExists,
+        "email: already registered",
+      ),
+    );
+    await writesNothing(() =>
+      expectCode(
+        admin.createUser(newUser({ email: first.email.toUpperCase() }), bearer(srv.apiKey)),
+        Code.AlreadyExists,
+        "email: already registered",
+      ),
     );
   });
 
@@ -232,37 +294,68 @@ describe("bad input: exact codes, nothing written", () => {
     ["a 257-character password", { password: "p".repeat(257) }, "password: must be at most 256 characters"],
     ["a bad phone", { phone: "89671234567" }, "phone: must be in E.164 form, e.g. +79671234567"],
   ])("%s is invalid_argument", async (_name, extra, message) => {
-    await writesNothing(() => expectCode(admin.createUser(newUser(extra), bearer(srv.apiKey)), Code.InvalidArgument, message));
+    await writesNothing(() =>
+      expectCode(admin.createUser(newUser(extra), bearer(srv.apiKey)), Code.InvalidArgument, message),
+    );
   });
 
   it("an unknown JSON field is invalid_argument, not silently dropped", async () => {
     await writesNothing(async () => {
       const { password: _pw, ...rest } = newUser();
-      const res = await postJson("/room.users.private.v1.Service/CreateUser", { ...rest, passwd: "gmi28abc-pw" }, { authorization: `Bearer ${srv.apiKey}` });
+      const res = await postJson(
+        "/room.users.private.v1.Service/CreateUser",
+        { ...rest, passwd: "gmi28abc-pw" },
+        { authorization: `Bearer ${srv.apiKey}` },
+      );
       expect(res.status).toBe(400);
       const err = JSON.parse(res.text);
       expect(err.code).toBe("invalid_argument");
       expect(err.message).toMatch(/passwd/);
       expectNoStackTrace(err.message);
     });
-    const login = await postJson("/room.users.v1.Service/Login", { tenantId: srv.tenantId, username: "x", password: "y", remember: true });
+    const login = await postJson("/room.users.v1.Service/Login", {
+      tenantId: srv.tenantId,
+      username: "x",
+      password: "y",
+      remember: true,
+    });
     expect(login.status).toBe(400);
     expect(JSON.parse(login.text).code).toBe("invalid_argument");
   });
 
   it("no API key, a wrong one, or a user token in its place is unauthenticated", async () => {
     await writesNothing(() => expectCode(admin.createUser(newUser()), Code.Unauthenticated));
-    await writesNothing(() => expectCode(admin.createUser(newUser(), bearer("rgk_0000000000000000_" + "A".repeat(43))), Code.Unauthenticated, "invalid API key"));
+    await writesNothing(() =>
+      expectCode(
+        admin.createUser(newUser(), bearer("rgk_0000000000000000_" + "A".repeat(43))),
+        Code.Unauthenticated,
+        "invalid API key",
+      ),
+    );
     const u = newUser();
     await admin.createUser(u, bearer(srv.apiKey));
     const { accessToken } = await account.login({ tenantId: srv.tenantId, username: u.username, password: u.password });
-    await writesNothing(() => expectCode(admin.createUser(newUser(), bearer(accessToken)), Code.Unauthenticated, "invalid API key"));
+    await writesNothing(() =>
+      expectCode(admin.createUser(newUser(), bearer(accessToken)), Code.Unauthenticated, "invalid API key"),
+    );
   });
 
   it("Login with an empty field is invalid_argument", async () => {
-    await expectCode(account.login({ tenantId: "", username: "a", password: "b" }), Code.InvalidArgument, "tenant_id: must not be empty");
-    await expectCode(account.login({ tenantId: srv.tenantId, username: "", password: "b" }), Code.InvalidArgument, "username: must not be empty");
-    await expectCode(account.login({ tenantId: srv.tenantId, username: "a", password: "" }), Code.InvalidArgument, "password: must not be empty");
+    await expectCode(
+      account.login({ tenantId: "", username: "a", password: "b" }),
+      Code.InvalidArgument,
+      "tenant_id: must not be empty",
+    );
+    await expectCode(
+      account.login({ tenantId: srv.tenantId, username: "", password: "b" }),
+      Code.InvalidArgument,
+      "username: must not be empty",
+    );
+    await expectCode(
+      account.login({ tenantId: srv.tenantId, username: "a", password: "" }),
+      Code.InvalidArgument,
+      "password: must not be empty",
+    );
   });
 });
 
@@ -270,9 +363,18 @@ describe("failed logins say nothing about what was wrong", () => {
   it("wrong password, unknown user and unknown tenant: the same unauthenticated message", async () => {
     const u = newUser();
     await admin.createUser(u, bearer(srv.apiKey));
-    const wrongPassword = await expectCode(account.login({ tenantId: srv.tenantId, username: u.username, password: u.password + "x" }), Code.Unauthenticated);
-    const unknownUser = await expectCode(account.login({ tenantId: srv.tenantId, username: "no such user", password: u.password }), Code.Unauthenticated);
-    const unknownTenant = await expectCode(account.login({ tenantId: "no-such-tenant", username: u.username, password: u.password }), Code.Unauthenticated);
+    const wrongPassword = await expectCode(
+      account.login({ tenantId: srv.tenantId, username: u.username, password: u.password + "x" }),
+      Code.Unauthenticated,
+    );
+    const unknownUser = await expectCode(
+      account.login({ tenantId: srv.tenantId, username: "no such user", password: u.password }),
+      Code.Unauthenticated,
+    );
+    const unknownTenant = await expectCode(
+      account.login({ tenantId: "no-such-tenant", username: u.username, password: u.password }),
+      Code.Unauthenticated,
+    );
     expect(wrongPassword.rawMessage).toBe("wrong username or password");
     expect(unknownUser.rawMessage).toBe(wrongPassword.rawMessage);
     expect(unknownTenant.rawMessage).toBe(wrongPassword.rawMessage);
@@ -283,7 +385,11 @@ describe("failed logins say nothing about what was wrong", () => {
     const { id } = await admin.createUser(u, bearer(srv.apiKey));
     const r = await account.login({ tenantId: srv.tenantId, username: u.username.toLowerCase(), password: u.password });
     expect(r.userId).toBe(id);
-    await expectCode(account.login({ tenantId: srv.tenantId, username: u.username.toUpperCase(), password: u.password + "x" }), Code.Unauthenticated, "wrong username or password");
+    await expectCode(
+      account.login({ tenantId: srv.tenantId, username: u.username.toUpperCase(), password: u.password + "x" }),
+      Code.Unauthenticated,
+      "wrong username or password",
+    );
   });
 });
 
@@ -299,9 +405,17 @@ describe("tenant isolation", () => {
     expect((await userRow(inB.id)).tenantId).toBe(srv.otherTenantId);
 
     // Tenant A's credentials against tenant B's id: refused.
-    await expectCode(account.login({ tenantId: srv.otherTenantId, username: a.username, password: a.password }), Code.Unauthenticated, "wrong username or password");
+    await expectCode(
+      account.login({ tenantId: srv.otherTenantId, username: a.username, password: a.password }),
+      Code.Unauthenticated,
+      "wrong username or password",
+    );
     // And B's against A.
-    await expectCode(account.login({ tenantId: srv.tenantId, username: b.username, password: b.password }), Code.Unauthenticated, "wrong username or password");
+    await expectCode(
+      account.login({ tenantId: srv.tenantId, username: b.username, password: b.password }),
+      Code.Unauthenticated,
+      "wrong username or password",
+    );
 
     const loginB = await account.login({ tenantId: srv.otherTenantId, username: b.username, password: b.password });
     expect(loginB.userId).toBe(inB.id);

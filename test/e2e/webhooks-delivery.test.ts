@@ -18,7 +18,12 @@ let hooks: Client<typeof Webhooks>;
 const receivers: WebhookReceiver[] = [];
 beforeAll(async () => {
   srv = await startTestServer({
-    env: { ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true", ROOMGATE_WEBHOOK_RETRY_BASE_MS: "50", ROOMGATE_WEBHOOK_TIMEOUT_MS: "2000", ROOMGATE_RATE_LIMIT_PER_SECOND: "0" },
+    env: {
+      ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true",
+      ROOMGATE_WEBHOOK_RETRY_BASE_MS: "50",
+      ROOMGATE_WEBHOOK_TIMEOUT_MS: "2000",
+      ROOMGATE_RATE_LIMIT_PER_SECOND: "0",
+    },
   });
   hooks = createClient(Webhooks, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
 });
@@ -101,7 +106,11 @@ describe("webhook delivery", () => {
     const pendingId = await (async () => {
       r.mode = "fail";
       await revokeRooms(["down-5"]);
-      await r.until(() => r.requests.some((q) => bodyOf(q).data.roomId === "down-5"), 20_000, "the pending one attempted");
+      await r.until(
+        () => r.requests.some((q) => bodyOf(q).data.roomId === "down-5"),
+        20_000,
+        "the pending one attempted",
+      );
       return (await hooks.listDeliveries({ endpointId: e.id, pageSize: 1 }, bearer(srv.apiKey))).deliveries[0]!.id;
     })();
     const target = new SqlMaintenanceStore(srv.app.db).finishedDeliveriesBefore(Date.now() + 60_000);
@@ -119,7 +128,11 @@ describe("webhook delivery", () => {
     await revokeRooms(["sign-0"]);
     await r.until(() => r.acknowledged.length === 1);
     const q = r.requests[0]!;
-    const headers = { "webhook-id": String(q.headers["webhook-id"]), "webhook-timestamp": String(q.headers["webhook-timestamp"]), "webhook-signature": String(q.headers["webhook-signature"]) };
+    const headers = {
+      "webhook-id": String(q.headers["webhook-id"]),
+      "webhook-timestamp": String(q.headers["webhook-timestamp"]),
+      "webhook-signature": String(q.headers["webhook-signature"]),
+    };
     const wh = new Webhook(r.secret);
     expect(wh.verify(q.body, headers)).toMatchObject({ type: "EVENT_TYPE_TOKEN_REVOKED" });
     expect(() => wh.verify(q.body.replace("sign-0", "sign-1"), headers)).toThrow();
@@ -127,7 +140,13 @@ describe("webhook delivery", () => {
     const old = String(Number(headers["webhook-timestamp"]) - 600);
     expect(() => wh.verify(q.body, { ...headers, "webhook-timestamp": old })).toThrow();
     // Even correctly signed, a timestamp ten minutes old is refused (replay).
-    expect(() => wh.verify(q.body, { ...headers, "webhook-timestamp": old, "webhook-signature": wh.sign(headers["webhook-id"], new Date(Number(old) * 1000), q.body) })).toThrow(/too old/);
+    expect(() =>
+      wh.verify(q.body, {
+        ...headers,
+        "webhook-timestamp": old,
+        "webhook-signature": wh.sign(headers["webhook-id"], new Date(Number(old) * 1000), q.body),
+      }),
+    ).toThrow(/too old/);
     expect(() => new Webhook(`whsec_${Buffer.alloc(32, 7).toString("base64")}`).verify(q.body, headers)).toThrow();
     await hooks.deleteEndpoint({ id: e.id }, bearer(srv.apiKey));
   });
@@ -212,7 +231,11 @@ describe("persistent failure", () => {
   let short: TestServer;
   beforeAll(async () => {
     short = await startTestServer({
-      env: { ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true", ROOMGATE_WEBHOOK_RETRY_BASE_MS: "50", ROOMGATE_WEBHOOK_RETRY_SECONDS: "1" },
+      env: {
+        ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true",
+        ROOMGATE_WEBHOOK_RETRY_BASE_MS: "50",
+        ROOMGATE_WEBHOOK_RETRY_SECONDS: "1",
+      },
     });
   });
   afterAll(async () => {

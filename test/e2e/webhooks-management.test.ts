@@ -21,7 +21,8 @@ beforeAll(async () => {
     startTestServer({ env: { ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true" } }),
     startTestServer({
       // "flip.test" resolves to whatever the test says; every other name as usual.
-      webhookResolver: (host) => (host === "flip.test" ? Promise.resolve([{ address: flipTo, family: 4 }]) : systemResolver(host)),
+      webhookResolver: (host) =>
+        host === "flip.test" ? Promise.resolve([{ address: flipTo, family: 4 }]) : systemResolver(host),
     }),
   ]);
 });
@@ -56,10 +57,20 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
 
   it("creates, reads, lists in pages, updates, rotates and deletes an endpoint, each audited with an event", async () => {
     const auth = bearer(open.apiKey);
-    const made = await hooks.createEndpoint({ url: "http://127.0.0.1:9/a", eventTypes: ["EVENT_TYPE_MUTED"], roomId: "room-1", description: "chat backend" }, auth);
+    const made = await hooks.createEndpoint(
+      { url: "http://127.0.0.1:9/a", eventTypes: ["EVENT_TYPE_MUTED"], roomId: "room-1", description: "chat backend" },
+      auth,
+    );
     expect(made.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     const e = made.endpoint!;
-    expect(e).toMatchObject({ url: "http://127.0.0.1:9/a", eventTypes: ["EVENT_TYPE_MUTED"], roomId: "room-1", description: "chat backend", enabled: true, disabledReason: "" });
+    expect(e).toMatchObject({
+      url: "http://127.0.0.1:9/a",
+      eventTypes: ["EVENT_TYPE_MUTED"],
+      roomId: "room-1",
+      description: "chat backend",
+      enabled: true,
+      disabledReason: "",
+    });
     expect(e.id).toMatch(/^whe_[0-9a-f]{32}$/);
     // The secret is shown once: no read returns it.
     const got = await hooks.getEndpoint({ id: e.id }, auth);
@@ -71,7 +82,15 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
     expect(String(stored[0]!.secret)).not.toContain(made.secret.slice(6, 20));
 
     const more = [];
-    for (let i = 0; i < 3; i++) more.push((await hooks.createEndpoint({ url: `http://127.0.0.1:9/p${i}`, eventTypes: ["EVENT_TYPE_MESSAGE_DELETED"] }, auth)).endpoint!.id);
+    for (let i = 0; i < 3; i++)
+      more.push(
+        (
+          await hooks.createEndpoint(
+            { url: `http://127.0.0.1:9/p${i}`, eventTypes: ["EVENT_TYPE_MESSAGE_DELETED"] },
+            auth,
+          )
+        ).endpoint!.id,
+      );
     const seen: string[] = [];
     let token = "";
     do {
@@ -83,8 +102,18 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
     for (const id of [e.id, ...more]) expect(seen).toContain(id);
     expect(new Set(seen).size).toBe(seen.length);
 
-    const updated = await hooks.updateEndpoint({ id: e.id, description: "changed", updateEventTypes: true, eventTypes: [], enabled: false }, auth);
-    expect(updated.endpoint).toMatchObject({ description: "changed", eventTypes: [], roomId: "room-1", url: e.url, enabled: false, disabledReason: "disabled by UpdateEndpoint" });
+    const updated = await hooks.updateEndpoint(
+      { id: e.id, description: "changed", updateEventTypes: true, eventTypes: [], enabled: false },
+      auth,
+    );
+    expect(updated.endpoint).toMatchObject({
+      description: "changed",
+      eventTypes: [],
+      roomId: "room-1",
+      url: e.url,
+      enabled: false,
+      disabledReason: "disabled by UpdateEndpoint",
+    });
     const again = await hooks.updateEndpoint({ id: e.id, enabled: true, roomId: "" }, auth);
     expect(again.endpoint).toMatchObject({ enabled: true, disabledReason: "", roomId: "", description: "changed" });
 
@@ -107,42 +136,109 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
     await expectCode(hooks.getEndpoint({ id: e.id }, auth), Code.NotFound);
 
     const audit = createClient(Audit, make(open.baseUrl));
-    const actions = (await audit.list({ pageSize: 50 }, auth)).entries.filter((x) => x.target === e.id).map((x) => x.action);
-    expect(actions).toEqual(["webhook.deleted", "webhook.secret_rotated", "webhook.updated", "webhook.updated", "webhook.created"]);
+    const actions = (await audit.list({ pageSize: 50 }, auth)).entries
+      .filter((x) => x.target === e.id)
+      .map((x) => x.action);
+    expect(actions).toEqual([
+      "webhook.deleted",
+      "webhook.secret_rotated",
+      "webhook.updated",
+      "webhook.updated",
+      "webhook.created",
+    ]);
     for (const id of more) await hooks.deleteEndpoint({ id }, auth);
   });
 
   it("refuses bad input, unknown ids, other tenants' endpoints and missing keys with exact codes, writing nothing", async () => {
     const auth = bearer(open.apiKey);
-    const { endpoint } = await hooks.createEndpoint({ url: "http://127.0.0.1:9/keep", eventTypes: ["EVENT_TYPE_MESSAGE_DELETED"] }, auth);
+    const { endpoint } = await hooks.createEndpoint(
+      { url: "http://127.0.0.1:9/keep", eventTypes: ["EVENT_TYPE_MESSAGE_DELETED"] },
+      auth,
+    );
     const before = await written(open);
     const cases: [() => Promise<unknown>, Code, RegExp][] = [
       [() => hooks.createEndpoint({ url: "" }, auth), Code.InvalidArgument, /^url: must not be empty/],
       [() => hooks.createEndpoint({ url: "not a url" }, auth), Code.InvalidArgument, /^url: not an absolute URL/],
-      [() => hooks.createEndpoint({ url: "ftp://127.0.0.1/x" }, auth), Code.InvalidArgument, /^url: must be http or https/],
+      [
+        () => hooks.createEndpoint({ url: "ftp://127.0.0.1/x" }, auth),
+        Code.InvalidArgument,
+        /^url: must be http or https/,
+      ],
       [() => hooks.createEndpoint({ url: "https://user:pw@127.0.0.1/x" }, auth), Code.InvalidArgument, /credentials/],
-      [() => hooks.createEndpoint({ url: `https://127.0.0.1/${"a".repeat(2100)}` }, auth), Code.InvalidArgument, /longer than 2048/],
-      [() => hooks.createEndpoint({ url: "https://no-such-host.invalid/x" }, auth), Code.InvalidArgument, /does not resolve/],
-      [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", eventTypes: ["EVENT_TYPE_NOPE"] }, auth), Code.InvalidArgument, /^event_types: unknown event type/],
-      [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", eventTypes: ["EVENT_TYPE_MUTED", "EVENT_TYPE_MUTED"] }, auth), Code.InvalidArgument, /given twice/],
-      [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", roomId: "a\u0000b" }, auth), Code.InvalidArgument, /^room_id:/],
-      [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", description: "d".repeat(1025) }, auth), Code.InvalidArgument, /^description: longer than 1024/],
-      [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", description: "line\nbreak" }, auth), Code.InvalidArgument, /^description: must not contain control characters/],
+      [
+        () => hooks.createEndpoint({ url: `https://127.0.0.1/${"a".repeat(2100)}` }, auth),
+        Code.InvalidArgument,
+        /longer than 2048/,
+      ],
+      [
+        () => hooks.createEndpoint({ url: "https://no-such-host.invalid/x" }, auth),
+        Code.InvalidArgument,
+        /does not resolve/,
+      ],
+      [
+        () => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", eventTypes: ["EVENT_TYPE_NOPE"] }, auth),
+        Code.InvalidArgument,
+        /^event_types: unknown event type/,
+      ],
+      [
+        () =>
+          hooks.createEndpoint(
+            { url: "http://127.0.0.1:9/x", eventTypes: ["EVENT_TYPE_MUTED", "EVENT_TYPE_MUTED"] },
+            auth,
+          ),
+        Code.InvalidArgument,
+        /given twice/,
+      ],
+      [
+        () => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", roomId: "a\u0000b" }, auth),
+        Code.InvalidArgument,
+        /^room_id:/,
+      ],
+      [
+        () => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", description: "d".repeat(1025) }, auth),
+        Code.InvalidArgument,
+        /^description: longer than 1024/,
+      ],
+      [
+        () => hooks.createEndpoint({ url: "http://127.0.0.1:9/x", description: "line\nbreak" }, auth),
+        Code.InvalidArgument,
+        /^description: must not contain control characters/,
+      ],
       [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x" }), Code.Unauthenticated, /./],
-      [() => hooks.createEndpoint({ url: "http://127.0.0.1:9/x" }, bearer("wrong-key-0123456789")), Code.Unauthenticated, /./],
+      [
+        () => hooks.createEndpoint({ url: "http://127.0.0.1:9/x" }, bearer("wrong-key-0123456789")),
+        Code.Unauthenticated,
+        /./,
+      ],
       [() => hooks.listEndpoints({ pageSize: 501 }, auth), Code.InvalidArgument, /^page_size/],
       [() => hooks.listEndpoints({ pageToken: "garbage" }, auth), Code.InvalidArgument, /^page_token/],
       [() => hooks.getEndpoint({ id: "" }, auth), Code.InvalidArgument, /^id: must not be empty/],
       [() => hooks.getEndpoint({ id: "whe_0000" }, auth), Code.NotFound, /not found/],
       [() => hooks.getEndpoint({ id: endpoint!.id }, bearer(open.otherKey)), Code.NotFound, /not found/],
-      [() => hooks.updateEndpoint({ id: endpoint!.id, description: "x" }, bearer(open.otherKey)), Code.NotFound, /not found/],
+      [
+        () => hooks.updateEndpoint({ id: endpoint!.id, description: "x" }, bearer(open.otherKey)),
+        Code.NotFound,
+        /not found/,
+      ],
       [() => hooks.updateEndpoint({ id: endpoint!.id, url: "gopher://x" }, auth), Code.InvalidArgument, /^url:/],
-      [() => hooks.updateEndpoint({ id: endpoint!.id, updateEventTypes: true, eventTypes: ["MUTED"] }, auth), Code.InvalidArgument, /^event_types/],
+      [
+        () => hooks.updateEndpoint({ id: endpoint!.id, updateEventTypes: true, eventTypes: ["MUTED"] }, auth),
+        Code.InvalidArgument,
+        /^event_types/,
+      ],
       [() => hooks.deleteEndpoint({ id: endpoint!.id }, bearer(open.otherKey)), Code.NotFound, /not found/],
       [() => hooks.rotateSecret({ id: endpoint!.id }, bearer(open.otherKey)), Code.NotFound, /not found/],
-      [() => hooks.rotateSecret({ id: endpoint!.id, graceSeconds: 7 * 86_400 + 1 }, auth), Code.InvalidArgument, /^grace_seconds/],
+      [
+        () => hooks.rotateSecret({ id: endpoint!.id, graceSeconds: 7 * 86_400 + 1 }, auth),
+        Code.InvalidArgument,
+        /^grace_seconds/,
+      ],
       [() => hooks.listDeliveries({ endpointId: endpoint!.id }, bearer(open.otherKey)), Code.NotFound, /not found/],
-      [() => hooks.listDeliveries({ endpointId: endpoint!.id, pageToken: "MA" }, auth), Code.InvalidArgument, /^page_token/],
+      [
+        () => hooks.listDeliveries({ endpointId: endpoint!.id, pageToken: "MA" }, auth),
+        Code.InvalidArgument,
+        /^page_token/,
+      ],
       [() => hooks.redeliver({ deliveryId: "msg_0000" }, auth), Code.NotFound, /not found/],
       [() => hooks.redeliver({ deliveryId: "" }, auth), Code.InvalidArgument, /^delivery_id/],
     ];
@@ -157,15 +253,21 @@ describe("endpoints per tenant", () => {
     const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
     const auth = bearer(open.otherKey);
     const results = await Promise.allSettled(
-      Array.from({ length: MAX_ENDPOINTS_PER_TENANT + 8 }, (_, i) => hooks.createEndpoint({ url: `http://127.0.0.1:9/c${i}`, eventTypes: ["EVENT_TYPE_MESSAGE_DELETED"] }, auth)),
+      Array.from({ length: MAX_ENDPOINTS_PER_TENANT + 8 }, (_, i) =>
+        hooks.createEndpoint({ url: `http://127.0.0.1:9/c${i}`, eventTypes: ["EVENT_TYPE_MESSAGE_DELETED"] }, auth),
+      ),
     );
     const made = results.filter((r) => r.status === "fulfilled");
     expect(made).toHaveLength(MAX_ENDPOINTS_PER_TENANT);
-    for (const r of results) if (r.status === "rejected") await expectCode(Promise.reject(r.reason), Code.ResourceExhausted, /at most 50 webhook endpoints/);
+    for (const r of results)
+      if (r.status === "rejected")
+        await expectCode(Promise.reject(r.reason), Code.ResourceExhausted, /at most 50 webhook endpoints/);
     const listed = await hooks.listEndpoints({ pageSize: 500 }, auth);
     expect(listed.endpoints).toHaveLength(MAX_ENDPOINTS_PER_TENANT);
     const audit = createClient(Audit, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
-    expect((await audit.list({ action: "webhook.created", pageSize: 500 }, auth)).entries).toHaveLength(MAX_ENDPOINTS_PER_TENANT);
+    expect((await audit.list({ action: "webhook.created", pageSize: 500 }, auth)).entries).toHaveLength(
+      MAX_ENDPOINTS_PER_TENANT,
+    );
     for (const e of listed.endpoints) await hooks.deleteEndpoint({ id: e.id }, auth);
   });
 });
@@ -192,15 +294,27 @@ describe("webhook URLs with the default settings (no private networks)", () => {
   it.each(refused)("refuses %s at creation (invalid_argument), writing nothing", async (url) => {
     const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: strict.baseUrl, httpVersion: "1.1" }));
     const before = await written(strict);
-    await expectCode(hooks.createEndpoint({ url }, bearer(strict.apiKey)), Code.InvalidArgument, /^url: host .* (resolves to .*non-public address|does not resolve)/);
+    await expectCode(
+      hooks.createEndpoint({ url }, bearer(strict.apiKey)),
+      Code.InvalidArgument,
+      /^url: host .* (resolves to .*non-public address|does not resolve)/,
+    );
     expect(await written(strict)).toBe(before);
   });
 
   it("refuses plain http even to a public address, and a private URL on update", async () => {
     const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: strict.baseUrl, httpVersion: "1.1" }));
     const before = await written(strict);
-    await expectCode(hooks.createEndpoint({ url: "http://93.184.215.14/hook" }, bearer(strict.apiKey)), Code.InvalidArgument, "url: must be https");
-    await expectCode(hooks.updateEndpoint({ id: "whe_x", url: "https://10.0.0.1/" }, bearer(strict.apiKey)), Code.InvalidArgument, /non-public/);
+    await expectCode(
+      hooks.createEndpoint({ url: "http://93.184.215.14/hook" }, bearer(strict.apiKey)),
+      Code.InvalidArgument,
+      "url: must be https",
+    );
+    await expectCode(
+      hooks.updateEndpoint({ id: "whe_x", url: "https://10.0.0.1/" }, bearer(strict.apiKey)),
+      Code.InvalidArgument,
+      /non-public/,
+    );
     expect(await written(strict)).toBe(before);
   });
 
@@ -216,15 +330,25 @@ describe("webhook URLs with the default settings (no private networks)", () => {
   it("refuses at delivery a host whose DNS changed to a private address since creation", async () => {
     const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: strict.baseUrl, httpVersion: "1.1" }));
     flipTo = "93.184.215.14";
-    const made = await hooks.createEndpoint({ url: "https://flip.test/hook", eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] }, bearer(strict.apiKey));
+    const made = await hooks.createEndpoint(
+      { url: "https://flip.test/hook", eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] },
+      bearer(strict.apiKey),
+    );
     flipTo = "127.0.0.1";
-    await tokensClient(createGrpcTransport({ baseUrl: strict.baseUrl })).revokeRoom({ roomId: "flip" }, bearer(strict.apiKey));
+    await tokensClient(createGrpcTransport({ baseUrl: strict.baseUrl })).revokeRoom(
+      { roomId: "flip" },
+      bearer(strict.apiKey),
+    );
     let d = (await hooks.listDeliveries({ endpointId: made.endpoint!.id }, bearer(strict.apiKey))).deliveries[0];
     for (let i = 0; i < 100 && (d === undefined || d.lastError === ""); i++) {
       await new Promise((r) => setTimeout(r, 100));
       d = (await hooks.listDeliveries({ endpointId: made.endpoint!.id }, bearer(strict.apiKey))).deliveries[0];
     }
-    expect(d).toMatchObject({ status: DeliveryStatus.PENDING, lastResponseCode: 0, lastError: expect.stringMatching(/^refused: host "flip.test" resolves to 127.0.0.1/) });
+    expect(d).toMatchObject({
+      status: DeliveryStatus.PENDING,
+      lastResponseCode: 0,
+      lastError: expect.stringMatching(/^refused: host "flip.test" resolves to 127.0.0.1/),
+    });
     await hooks.deleteEndpoint({ id: made.endpoint!.id }, bearer(strict.apiKey));
   });
 });

@@ -20,7 +20,9 @@ let srv: TestServer;
 let dir: string;
 let proc: ChildProcess | undefined;
 beforeAll(async () => {
-  srv = await startTestServer({ env: { ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true", ROOMGATE_WEBHOOK_RETRY_BASE_MS: "50" } });
+  srv = await startTestServer({
+    env: { ROOMGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true", ROOMGATE_WEBHOOK_RETRY_BASE_MS: "50" },
+  });
   dir = mkdtempSync(join(tmpdir(), "roomgate-readme-webhook-"));
   symlinkSync(new URL("../../node_modules", import.meta.url).pathname, join(dir, "node_modules"));
 });
@@ -46,7 +48,10 @@ describe("README webhook receiver", () => {
     writeFileSync(join(dir, "receiver.ts"), receiverSource!);
     const port = await freePort();
     const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-    const made = await hooks.createEndpoint({ url: `http://127.0.0.1:${port}/`, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] }, bearer(srv.apiKey));
+    const made = await hooks.createEndpoint(
+      { url: `http://127.0.0.1:${port}/`, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] },
+      bearer(srv.apiKey),
+    );
     let out = "";
     proc = spawn(process.execPath, ["--import", "tsx", "receiver.ts"], {
       cwd: dir,
@@ -55,13 +60,20 @@ describe("README webhook receiver", () => {
     });
     proc.stdout!.on("data", (c: Buffer) => (out += c.toString()));
     proc.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-    await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).revokeRoom({ roomId: "readme-room" }, bearer(srv.apiKey));
+    await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).revokeRoom(
+      { roomId: "readme-room" },
+      bearer(srv.apiKey),
+    );
     for (let i = 0; i < 200 && !out.includes("readme-room"); i++) await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain("EVENT_TYPE_TOKEN_REVOKED");
     expect(out).toContain("readme-room");
     const forged = await fetch(`http://127.0.0.1:${port}/`, {
       method: "POST",
-      headers: { "webhook-id": "msg_x", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": "v1,AAAA" },
+      headers: {
+        "webhook-id": "msg_x",
+        "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+        "webhook-signature": "v1,AAAA",
+      },
       body: "{}",
     });
     expect(forged.status).toBe(400);

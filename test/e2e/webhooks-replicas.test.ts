@@ -26,7 +26,8 @@ afterAll(async () => {
   await Promise.all(receivers.map((r) => r.close()));
 });
 
-const hooks = (r: Replica) => createClient(Webhooks, createConnectTransport({ baseUrl: r.baseUrl, httpVersion: "1.1" }));
+const hooks = (r: Replica) =>
+  createClient(Webhooks, createConnectTransport({ baseUrl: r.baseUrl, httpVersion: "1.1" }));
 const tokens = (r: Replica) => createClient(TokensPrivate, createGrpcTransport({ baseUrl: r.baseUrl }));
 
 async function receiver(): Promise<WebhookReceiver> {
@@ -41,7 +42,10 @@ describe("webhooks with two replicas", () => {
   it("sends each event once, in event order, whichever replica wrote it", async () => {
     const [a, b] = set.replicas as [Replica, Replica];
     const r = await receiver();
-    const made = await hooks(a).createEndpoint({ url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] }, bearer(set.apiKey));
+    const made = await hooks(a).createEndpoint(
+      { url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] },
+      bearer(set.apiKey),
+    );
     r.secret = made.secret;
     // Writes on both replicas at once.
     await Promise.all(
@@ -57,7 +61,9 @@ describe("webhooks with two replicas", () => {
     const ids = r.acknowledged.map((x) => Number((x.body as Body).data.id));
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
     for (const k of [0, 1]) {
-      const rooms = r.acknowledged.map((x) => (x.body as Body).data.roomId).filter((room) => room.startsWith(`rep-${k}-`));
+      const rooms = r.acknowledged
+        .map((x) => (x.body as Body).data.roomId)
+        .filter((room) => room.startsWith(`rep-${k}-`));
       expect(rooms).toEqual(Array.from({ length: 10 }, (_, i) => `rep-${k}-${i}`));
     }
     await hooks(b).deleteEndpoint({ id: made.endpoint!.id }, bearer(set.apiKey));
@@ -67,7 +73,10 @@ describe("webhooks with two replicas", () => {
     const [a, b] = set.replicas as [Replica, Replica];
     const r = await receiver();
     r.mode = "hang";
-    const made = await hooks(a).createEndpoint({ url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"], roomId: "killed" }, bearer(set.apiKey));
+    const made = await hooks(a).createEndpoint(
+      { url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"], roomId: "killed" },
+      bearer(set.apiKey),
+    );
     r.secret = made.secret;
     await tokens(b).revokeRoom({ roomId: "killed" }, bearer(set.apiKey));
     await r.until(() => r.requests.length >= 1, 20_000, "the request in flight");

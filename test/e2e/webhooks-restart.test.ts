@@ -82,7 +82,10 @@ describe("webhooks across restarts", () => {
     r.mode = "fail";
     const first = await start([keyA]);
     const c = clients(first.baseUrl);
-    const made = await c.hooks.createEndpoint({ url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] }, bearer(API_KEY));
+    const made = await c.hooks.createEndpoint(
+      { url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] },
+      bearer(API_KEY),
+    );
     r.secret = made.secret;
     secrets.push(made.secret);
     const rooms = ["restart-0", "restart-1", "restart-2"];
@@ -111,7 +114,10 @@ describe("webhooks across restarts", () => {
   it("keeps secrets readable through a token key rotation and the old key's retirement", async () => {
     const r = await receiver();
     const a = await start([keyA]);
-    const made = await clients(a.baseUrl).hooks.createEndpoint({ url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"], roomId: "rotated" }, bearer(API_KEY));
+    const made = await clients(a.baseUrl).hooks.createEndpoint(
+      { url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"], roomId: "rotated" },
+      bearer(API_KEY),
+    );
     r.secret = made.secret;
     secrets.push(made.secret);
     await a.server.close();

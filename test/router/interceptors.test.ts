@@ -11,7 +11,12 @@ import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "..
 // rejected promise (never a synchronous throw), and a call they let through
 // is the rest of the chain's own promise.
 
-function request(typeName: string, method: string, headers: Record<string, string> = {}, message: object = {}): UnaryRequest {
+function request(
+  typeName: string,
+  method: string,
+  headers: Record<string, string> = {},
+  message: object = {},
+): UnaryRequest {
   return {
     stream: false,
     service: { typeName },
@@ -47,12 +52,23 @@ describe("interceptors without async frames", () => {
   });
 
   it("refuse with a rejected promise, never a synchronous throw", async () => {
-    const endUser = await rejection(() => endUserInterceptor(noTokens, noTokens)(passThrough as never)(request("room.users.v1.Service", "Me", { authorization: "Basic x" })));
+    const endUser = await rejection(() =>
+      endUserInterceptor(noTokens, noTokens)(passThrough as never)(
+        request("room.users.v1.Service", "Me", { authorization: "Basic x" }),
+      ),
+    );
     expect(endUser).toBeInstanceOf(RoomgateError);
-    const binary = request("room.tokens.private.v1.Service", "Verify", { "content-type": "application/proto" }, { $unknown: [{ no: 99, wireType: 0, data: new Uint8Array([1]) }] });
+    const binary = request(
+      "room.tokens.private.v1.Service",
+      "Verify",
+      { "content-type": "application/proto" },
+      { $unknown: [{ no: 99, wireType: 0, data: new Uint8Array([1]) }] },
+    );
     const strict = await rejection(() => strictFieldsInterceptor()(passThrough as never)(binary));
     expect(strict).toMatchObject({ code: Code.InvalidArgument, rawMessage: "unknown field in request" });
-    const missingKey = await rejection(() => apiKeyInterceptor(noKeys)(passThrough as never)(request("room.tokens.private.v1.Service", "Verify")));
+    const missingKey = await rejection(() =>
+      apiKeyInterceptor(noKeys)(passThrough as never)(request("room.tokens.private.v1.Service", "Verify")),
+    );
     expect((missingKey as RoomgateError).kind).toBe("unauthenticated");
   });
 
@@ -64,12 +80,18 @@ describe("interceptors without async frames", () => {
         throw denied;
       }) as never)(request("room.tokens.v1.Service", "X")),
     );
-    const rejected = await rejection(() => errorInterceptor(log)((() => Promise.reject(denied)) as never)(request("room.tokens.v1.Service", "X")));
+    const rejected = await rejection(() =>
+      errorInterceptor(log)((() => Promise.reject(denied)) as never)(request("room.tokens.v1.Service", "X")),
+    );
     for (const e of [thrown, rejected]) {
       expect(e).toBeInstanceOf(ConnectError);
       expect(e).toMatchObject({ code: Code.PermissionDenied, rawMessage: "no" });
     }
-    const internal = await rejection(() => errorInterceptor(log)((() => Promise.reject(new Error("secret detail"))) as never)(request("room.tokens.v1.Service", "X")));
+    const internal = await rejection(() =>
+      errorInterceptor(log)((() => Promise.reject(new Error("secret detail"))) as never)(
+        request("room.tokens.v1.Service", "X"),
+      ),
+    );
     expect(internal).toMatchObject({ code: Code.Internal, rawMessage: "internal error" });
   });
 
@@ -80,7 +102,8 @@ describe("interceptors without async frames", () => {
       throw fail;
     }
     const read = async (fail: unknown) => {
-      const res = (await errorInterceptor(log)((() => Promise.resolve({ stream: true, message: stream(fail) })) as never)(
+      const res = (await errorInterceptor(log)((() =>
+        Promise.resolve({ stream: true, message: stream(fail) })) as never)(
         request("room.events.private.v1.Service", "Watch"),
       )) as unknown as { message: AsyncIterable<unknown> };
       const got: unknown[] = [];

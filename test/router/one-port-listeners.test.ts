@@ -13,7 +13,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-function get(agent: http.Agent, port: number): Promise<{ status: number; connection: string | undefined; body: string }> {
+function get(
+  agent: http.Agent,
+  port: number,
+): Promise<{ status: number; connection: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
       let body = "";
@@ -44,7 +47,8 @@ describe("issue 11: the one-port server adds no listener per HTTP/1.1 request", 
     });
     const port = await server.listen(0, "127.0.0.1");
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    for (let i = 0; i < 3; i++) expect(await get(agent, port)).toEqual({ status: 200, connection: "keep-alive", body: "ok /" });
+    for (let i = 0; i < 3; i++)
+      expect(await get(agent, port)).toEqual({ status: 200, connection: "keep-alive", body: "ok /" });
     expect(closeListeners).toEqual([0, 0, 0]);
 
     // One request in flight on the kept-alive connection when close() starts, answered once the
@@ -64,7 +68,10 @@ describe("issue 11: the one-port server adds no listener per HTTP/1.1 request", 
     await stopped;
     release();
     expect(await slow).toEqual({ status: 200, connection: "close", body: "ok /slow" });
-    const outcome = await Promise.race([closing.then(() => "closed"), new Promise((r) => setTimeout(() => r("grace"), 20_000).unref())]);
+    const outcome = await Promise.race([
+      closing.then(() => "closed"),
+      new Promise((r) => setTimeout(() => r("grace"), 20_000).unref()),
+    ]);
     expect(outcome).toBe("closed");
     server = undefined;
     agent.destroy();

@@ -68,8 +68,13 @@ describe("renderRoomId", () => {
   });
 
   it("property: the rendered id always round-trips to the same string", () => {
-    fc.assert(fc.property(fc.oneof(fc.string(), fc.nat().map(String), fc.bigInt({ min: 0n, max: 10n ** 20n }).map(String)), (s) => {
-      expect(String(renderRoomId(s))).toBe(s);
-    }));
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.nat().map(String), fc.bigInt({ min: 0n, max: 10n ** 20n }).map(String)),
+        (s) => {
+          expect(String(renderRoomId(s))).toBe(s);
+        },
+      ),
+    );
   });
 });

@@ -27,11 +27,10 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     now = T0;
     // The store is a SQLite file in `dir`, as in production: reads outside a
     // write see committed rows only.
-    app = await createApp(
-      loadConfig({ ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: KEY }),
-      pino({ level: "silent" }),
-      { clock: () => now, tokenKeys: [{ ...generateTokenKey(T0), state: "active" }] },
-    );
+    app = await createApp(loadConfig({ ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: KEY }), pino({ level: "silent" }), {
+      clock: () => now,
+      tokenKeys: [{ ...generateTokenKey(T0), state: "active" }],
+    });
     client = tokensClient(createRouterTransport(routes(app.services), { router: app.routerOptions }));
   });
 
@@ -56,7 +55,11 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
   });
 
   it("returns one distinct token per argument, in argument order", async () => {
-    const args = ["a", "b", "c"].map((u) => ({ userId: u, roomId: `room-${u}`, permissions: [Permission.PermissionChatMute] }));
+    const args = ["a", "b", "c"].map((u) => ({
+      userId: u,
+      roomId: `room-${u}`,
+      permissions: [Permission.PermissionChatMute],
+    }));
     const { tokens } = await client.create({ arguments: args }, bearer(KEY));
     expect(tokens).toHaveLength(3);
     expect(new Set(tokens).size).toBe(3);
@@ -81,7 +84,15 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
 
   it("expands PermissionChat to 100..107 and de-duplicates members given explicitly", async () => {
     const { tokens } = await client.create(
-      { arguments: [{ userId: "u", roomId: "r", permissions: [Permission.PermissionChatKick, Permission.PermissionChat, Permission.PermissionChatKick] }] },
+      {
+        arguments: [
+          {
+            userId: "u",
+            roomId: "r",
+            permissions: [Permission.PermissionChatKick, Permission.PermissionChat, Permission.PermissionChatKick],
+          },
+        ],
+      },
       bearer(KEY),
     );
     const v = await client.verify({ token: tokens[0]! }, bearer(KEY));
@@ -89,8 +100,19 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
   });
 
   it("round-trips nested metadata of every JSON type", async () => {
-    const metadata = { note: "temporary moderator", level: 3, on: true, none: null, tags: ["a", "b"], nested: { x: { y: "z" } }, emoji: "🦊" };
-    const { tokens } = await client.create({ arguments: [{ userId: "u", roomId: "r", metadata, permissions: [] }] }, bearer(KEY));
+    const metadata = {
+      note: "temporary moderator",
+      level: 3,
+      on: true,
+      none: null,
+      tags: ["a", "b"],
+      nested: { x: { y: "z" } },
+      emoji: "🦊",
+    };
+    const { tokens } = await client.create(
+      { arguments: [{ userId: "u", roomId: "r", metadata, permissions: [] }] },
+      bearer(KEY),
+    );
     const v = await client.verify({ token: tokens[0]! }, bearer(KEY));
     expect(v.metadata).toEqual(metadata);
   });
@@ -128,7 +150,10 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
 
   it("a repeated Verify gives the same claims and still checks the tenant every time", async () => {
     const other = await createTenantWithKey(app.tenants, "other", T0);
-    const { tokens } = await client.create({ arguments: [{ userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } }] }, bearer(KEY));
+    const { tokens } = await client.create(
+      { arguments: [{ userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } }] },
+      bearer(KEY),
+    );
     const token = tokens[0]!;
     const first = await client.verify({ token }, bearer(KEY));
     await expectCode(client.verify({ token }, bearer(other.key)), Code.Unauthenticated, "invalid token");
@@ -149,9 +174,17 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
   });
 
   it("requires the API key on both methods", async () => {
-    await expectCode(client.create({ arguments: [{ userId: "u", roomId: "r" }] }), Code.Unauthenticated, /missing API key/);
+    await expectCode(
+      client.create({ arguments: [{ userId: "u", roomId: "r" }] }),
+      Code.Unauthenticated,
+      /missing API key/,
+    );
     await expectCode(client.verify({ token: "x" }), Code.Unauthenticated, /missing API key/);
-    await expectCode(client.create({ arguments: [{ userId: "u", roomId: "r" }] }, bearer("wrong")), Code.Unauthenticated, "invalid API key");
+    await expectCode(
+      client.create({ arguments: [{ userId: "u", roomId: "r" }] }, bearer("wrong")),
+      Code.Unauthenticated,
+      "invalid API key",
+    );
     expect(await app.grants.countGrants()).toBe(0);
   });
 });

@@ -88,15 +88,37 @@ describe("key file", () => {
     ["a wrong version", { version: 2, keys: [] }, /must be \{"version": 1/],
     ["no keys array", { version: 1 }, /must be \{"version": 1/],
     ["no active key", { version: 1, keys: [{ id: 1, secret: SECRET_1, state: "decrypt", createdAt: 0 }] }, /no active/],
-    ["a short secret", { version: 1, keys: [{ id: 1, secret: "AAAA", state: "active", createdAt: 0 }] }, /keys\[0\] \(key 1\): secret must be 32 bytes/],
-    ["a padded secret", { version: 1, keys: [{ id: 1, secret: `${SECRET_1}=`, state: "active", createdAt: 0 }] }, /secret must be 32 bytes/],
-    ["a string id", { version: 1, keys: [{ id: "1", secret: SECRET_1, state: "active", createdAt: 0 }] }, /id must be an integer/],
+    [
+      "a short secret",
+      { version: 1, keys: [{ id: 1, secret: "AAAA", state: "active", createdAt: 0 }] },
+      /keys\[0\] \(key 1\): secret must be 32 bytes/,
+    ],
+    [
+      "a padded secret",
+      { version: 1, keys: [{ id: 1, secret: `${SECRET_1}=`, state: "active", createdAt: 0 }] },
+      /secret must be 32 bytes/,
+    ],
+    [
+      "a string id",
+      { version: 1, keys: [{ id: "1", secret: SECRET_1, state: "active", createdAt: 0 }] },
+      /id must be an integer/,
+    ],
     ["a bad state", { version: 1, keys: [{ id: 1, secret: SECRET_1, state: "on", createdAt: 0 }] }, /state must be/],
     ["a missing field", { version: 1, keys: [{ id: 1, secret: SECRET_1, state: "active" }] }, /exactly the fields/],
-    ["an extra field", { version: 1, keys: [{ id: 1, secret: SECRET_1, state: "active", createdAt: 0, x: 1 }] }, /exactly the fields/],
+    [
+      "an extra field",
+      { version: 1, keys: [{ id: 1, secret: SECRET_1, state: "active", createdAt: 0, x: 1 }] },
+      /exactly the fields/,
+    ],
     [
       "duplicate ids",
-      { version: 1, keys: [{ id: 1, secret: SECRET_1, state: "active", createdAt: 0 }, { id: 1, secret: SECRET_2, state: "decrypt", createdAt: 0 }] },
+      {
+        version: 1,
+        keys: [
+          { id: 1, secret: SECRET_1, state: "active", createdAt: 0 },
+          { id: 1, secret: SECRET_2, state: "decrypt", createdAt: 0 },
+        ],
+      },
       /duplicate token key id 1/,
     ],
   ])("refuses %s, without echoing secrets", (_name, content, message) => {

@@ -13,7 +13,9 @@ import { createTestDatabase, describeWithPostgres, type TestDatabase } from "../
 
 const REPLICAS = 6;
 
-const journal = JSON.parse(readFileSync(new URL("../../migrations-pg/meta/_journal.json", import.meta.url), "utf8")) as {
+const journal = JSON.parse(
+  readFileSync(new URL("../../migrations-pg/meta/_journal.json", import.meta.url), "utf8"),
+) as {
   entries: { tag: string }[];
 };
 
@@ -42,7 +44,9 @@ describeWithPostgres("openPostgres", () => {
   const main = () => handles[0]!;
 
   it(`lets ${REPLICAS} concurrent starts on a fresh database all succeed, migrating exactly once`, async () => {
-    const results = await Promise.allSettled(Array.from({ length: REPLICAS }, () => openPostgres(database.url, { max: 2, log: firstLog })));
+    const results = await Promise.allSettled(
+      Array.from({ length: REPLICAS }, () => openPostgres(database.url, { max: 2, log: firstLog })),
+    );
     for (const r of results) if (r.status === "fulfilled") handles.push(r.value);
     expect(results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason)).toEqual([]);
 
@@ -51,7 +55,9 @@ describeWithPostgres("openPostgres", () => {
     expect(rows).toHaveLength(journal.entries.length);
     expect(new Set(rows.map((r) => r.hash)).size).toBe(rows.length);
     // Exactly one of the starts found work to do, and it did all of it.
-    expect(firstLog.infos).toEqual([{ obj: { applied: journal.entries.length, total: journal.entries.length }, msg: "postgres: migrations applied" }]);
+    expect(firstLog.infos).toEqual([
+      { obj: { applied: journal.entries.length, total: journal.entries.length }, msg: "postgres: migrations applied" },
+    ]);
   });
 
   it("releases the migration lock once the schema is current", async () => {
@@ -62,10 +68,17 @@ describeWithPostgres("openPostgres", () => {
   });
 
   it("creates every table of the schema with its columns, types and nullability", async () => {
-    const { rows } = await main().pool.query<{ table_name: string; column_name: string; data_type: string; is_nullable: "YES" | "NO" }>(
+    const { rows } = await main().pool.query<{
+      table_name: string;
+      column_name: string;
+      data_type: string;
+      is_nullable: "YES" | "NO";
+    }>(
       "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public'",
     );
-    const actual = rows.map((r) => `${r.table_name}.${r.column_name} ${r.data_type}${r.is_nullable === "NO" ? " not null" : ""}`).sort();
+    const actual = rows
+      .map((r) => `${r.table_name}.${r.column_name} ${r.data_type}${r.is_nullable === "NO" ? " not null" : ""}`)
+      .sort();
     const expected = pgTables
       .flatMap((t) => {
         const c = getTableConfig(t);
@@ -86,7 +99,9 @@ describeWithPostgres("openPostgres", () => {
 
   it("reads int8 as a JS number, and refuses one beyond 2^53 rather than round it", async () => {
     const { pool, db } = main();
-    const { rows } = await pool.query<{ big: unknown; n: unknown }>("SELECT 9007199254740991::int8 AS big, count(*) AS n FROM tenants");
+    const { rows } = await pool.query<{ big: unknown; n: unknown }>(
+      "SELECT 9007199254740991::int8 AS big, count(*) AS n FROM tenants",
+    );
     expect(rows[0]).toEqual({ big: Number.MAX_SAFE_INTEGER, n: 0 });
 
     await db.insert(pgSchema.tenants).values({ id: "t1", name: "one", createdAt: 1_767_225_600_000 });
@@ -106,21 +121,32 @@ describeWithPostgres("openPostgres", () => {
     const hash = Buffer.from([0, 1, 2, 254, 255]);
     await db.insert(pgSchema.apiKeys).values({ id: "k1", tenantId: "t1", hash, createdAt: 1 });
     await db.insert(pgSchema.grants).values({
-      id: "g1", tenantId: "t1", userId: "u1", roomId: "r1", permissions: [1, 5], issuedAt: 1, expiresAt: 2, issuedBy: "k1",
+      id: "g1",
+      tenantId: "t1",
+      userId: "u1",
+      roomId: "r1",
+      permissions: [1, 5],
+      issuedAt: 1,
+      expiresAt: 2,
+      issuedBy: "k1",
     });
     const [key] = await db.select().from(pgSchema.apiKeys).where(eq(pgSchema.apiKeys.id, "k1"));
     expect(Buffer.compare(key!.hash, hash)).toBe(0);
     expect(key!.label).toBe("");
     const [grant] = await db.select().from(pgSchema.grants);
     expect(grant).toMatchObject({ permissions: [1, 5], metadata: {} });
-    const raw = await main().pool.query<{ permissions: string; metadata: string }>("SELECT permissions, metadata FROM grants");
+    const raw = await main().pool.query<{ permissions: string; metadata: string }>(
+      "SELECT permissions, metadata FROM grants",
+    );
     expect(raw.rows[0]).toEqual({ permissions: "[1,5]", metadata: "{}" });
   });
 
   it("opens an already-migrated database without changing it", async () => {
     const snapshot = async () => {
       const migrations = await main().pool.query(`SELECT id, hash, created_at FROM ${MIGRATIONS_TABLE} ORDER BY id`);
-      const tables = await main().pool.query("SELECT relname, oid::int8 AS oid FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY relname");
+      const tables = await main().pool.query(
+        "SELECT relname, oid::int8 AS oid FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY relname",
+      );
       return { migrations: migrations.rows, tables: tables.rows };
     };
     const before = await snapshot();

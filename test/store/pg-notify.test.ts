@@ -40,7 +40,9 @@ if (!available) {
       });
     });
   } else {
-    console.warn(`⚠ test/store/pg-notify.test.ts SKIPPED: no PostgreSQL at ${new URL(BASE_URL).host} (set ROOMGATE_TEST_DATABASE_URL)`);
+    console.warn(
+      `⚠ test/store/pg-notify.test.ts SKIPPED: no PostgreSQL at ${new URL(BASE_URL).host} (set ROOMGATE_TEST_DATABASE_URL)`,
+    );
   }
 }
 
@@ -88,8 +90,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function tableSource(client: pg.Client, table: string): FeedSource {
   return {
     async eventsAfter(afterId, limit) {
-      const r = await client.query<{ id: string; effects: string | null }>(`SELECT id, effects FROM ${table} WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit]);
-      return r.rows.map((row) => ({ id: Number(row.id), tenantId: "t1", type: EventType.TOKEN_REVOKED, actor: "system" as const, at: 0, effects: row.effects }));
+      const r = await client.query<{ id: string; effects: string | null }>(
+        `SELECT id, effects FROM ${table} WHERE id > $1 ORDER BY id LIMIT $2`,
+        [afterId, limit],
+      );
+      return r.rows.map((row) => ({
+        id: Number(row.id),
+        tenantId: "t1",
+        type: EventType.TOKEN_REVOKED,
+        actor: "system" as const,
+        at: 0,
+        effects: row.effects,
+      }));
     },
     async lastId() {
       const r = await client.query<{ id: string }>(`SELECT coalesce(max(id), 0) AS id FROM ${table}`);
@@ -121,7 +133,8 @@ async function replica(table: string, pollMs: number) {
   return { feed, index, tokens, published };
 }
 
-const effectsFor = (tokenId: string) => encodeEffects({ revocations: [{ kind: "token", tenantId: "t1", tokenId, at: 1 }] });
+const effectsFor = (tokenId: string) =>
+  encodeEffects({ revocations: [{ kind: "token", tenantId: "t1", tokenId, at: 1 }] });
 
 describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () => {
   beforeAll(async () => {
@@ -178,17 +191,29 @@ describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () =
     it("rejects when the first connection fails", async () => {
       const u = new URL(url);
       u.pathname = "/roomgate_feed_no_such_database";
-      await expect(listenForChanges(u.toString(), "feed_test", () => {}, new RecordingLog())).rejects.toMatchObject({ code: "3D000" });
+      await expect(listenForChanges(u.toString(), "feed_test", () => {}, new RecordingLog())).rejects.toMatchObject({
+        code: "3D000",
+      });
     });
 
     it("reconnects after its connection is killed, says so with onNotify, and keeps listening; close() ends it", async () => {
       const app = `feed-test-${randomBytes(4).toString("hex")}`;
       const got: (string | undefined)[] = [];
       const log = new RecordingLog();
-      const listener = await listenForChanges(url, "feed_kill", (p) => got.push(p), log, { retryMs: 10, applicationName: app });
+      const listener = await listenForChanges(url, "feed_kill", (p) => got.push(p), log, {
+        retryMs: 10,
+        applicationName: app,
+      });
       listeners.push(listener);
       const pids = async () =>
-        (await admin((c) => c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2", [app, dbName]))).rows.map((r) => r.pid);
+        (
+          await admin((c) =>
+            c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2", [
+              app,
+              dbName,
+            ]),
+          )
+        ).rows.map((r) => r.pid);
       const [before] = await pids();
       expect(before).toBeDefined();
 
@@ -215,11 +240,14 @@ describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () =
     it("8 concurrent writers serialized by pg_advisory_xact_lock, some rolling back: every tailer sees every committed event once, in id order", async () => {
       const table = "race_events";
       const setup = await connect();
-      await setup.query(`CREATE TABLE ${table} (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, effects text)`);
+      await setup.query(
+        `CREATE TABLE ${table} (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, effects text)`,
+      );
 
       // Two replicas, woken by NOTIFY, polling slowly as the fallback.
       const replicas = [await replica(table, 200), await replica(table, 200)];
-      for (const r of replicas) listeners.push(await listenForChanges(url, "race_changes", () => r.feed.poke(), new RecordingLog()));
+      for (const r of replicas)
+        listeners.push(await listenForChanges(url, "race_changes", () => r.feed.poke(), new RecordingLog()));
 
       // And the bare "id > last" loop, the reader the issue warns about.
       const raw = await connect();
@@ -229,7 +257,9 @@ describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () =
         let last = 0;
         for (;;) {
           const finished = done;
-          const r = await raw.query<{ id: string }>(`SELECT id FROM ${table} WHERE id > $1 ORDER BY id LIMIT 100`, [last]);
+          const r = await raw.query<{ id: string }>(`SELECT id FROM ${table} WHERE id > $1 ORDER BY id LIMIT 100`, [
+            last,
+          ]);
           for (const row of r.rows) {
             seen.push(Number(row.id));
             last = Number(row.id);
@@ -255,7 +285,10 @@ describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () =
             const tokens: string[] = [];
             for (let j = 0; j < 1 + (i % 2); j++) {
               const token = `w${w}-${i}-${j}`;
-              const r = await c.query<{ id: string }>(`INSERT INTO ${table} (writer, seq, effects) VALUES ($1, $2, $3) RETURNING id`, [w, i, effectsFor(token)]);
+              const r = await c.query<{ id: string }>(
+                `INSERT INTO ${table} (writer, seq, effects) VALUES ($1, $2, $3) RETURNING id`,
+                [w, i, effectsFor(token)],
+              );
               ids.push(Number(r.rows[0]!.id));
               tokens.push(token);
             }
@@ -276,7 +309,9 @@ describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () =
       await tailer;
 
       const expected = [...committed].sort((x, y) => x - y);
-      const stored = (await setup.query<{ id: string }>(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => Number(r.id));
+      const stored = (await setup.query<{ id: string }>(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) =>
+        Number(r.id),
+      );
       expect(stored).toEqual(expected);
       expect(rolledBack.length).toBeGreaterThan(0); // ids were burned: the log has gaps
       expect(seen).toEqual(expected); // none skipped, none twice, in order
@@ -295,11 +330,17 @@ describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () =
       const a = await connect();
       const b = await connect();
       const insert = (c: pg.Client, table: string, token: string) =>
-        c.query<{ id: string }>(`INSERT INTO ${table} (writer, seq, effects) VALUES (0, 0, $1) RETURNING id`, [effectsFor(token)]).then((r) => Number(r.rows[0]!.id));
+        c
+          .query<{ id: string }>(`INSERT INTO ${table} (writer, seq, effects) VALUES (0, 0, $1) RETURNING id`, [
+            effectsFor(token),
+          ])
+          .then((r) => Number(r.rows[0]!.id));
 
       // Without the lock: A draws an id and stays open; B draws the next one
       // and commits; the tailer moves past A's id before A commits.
-      await setup.query("CREATE TABLE unlocked_events (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, effects text)");
+      await setup.query(
+        "CREATE TABLE unlocked_events (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, effects text)",
+      );
       const loose = await replica("unlocked_events", 60_000);
       await a.query("BEGIN");
       const idA = await insert(a, "unlocked_events", "a");
@@ -310,13 +351,17 @@ describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () =
       expect(await loose.feed.catchUp()).toBe(idB);
       await a.query("COMMIT");
       expect(await loose.feed.catchUp()).toBe(idB);
-      const storedLoose = (await setup.query<{ id: string }>("SELECT id FROM unlocked_events ORDER BY id")).rows.map((r) => Number(r.id));
+      const storedLoose = (await setup.query<{ id: string }>("SELECT id FROM unlocked_events ORDER BY id")).rows.map(
+        (r) => Number(r.id),
+      );
       expect(storedLoose).toEqual([idA, idB]);
       expect(loose.published).toEqual([idB]); // A's event is lost to this replica for good
       expect(loose.tokens).toEqual(["b"]);
 
       // With the lock: B cannot draw an id until A commits, so ids commit in order.
-      await setup.query("CREATE TABLE locked_events (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, effects text)");
+      await setup.query(
+        "CREATE TABLE locked_events (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, effects text)",
+      );
       const strict = await replica("locked_events", 60_000);
       await a.query("BEGIN");
       await a.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY + 1]);
@@ -331,7 +376,9 @@ describe.skipIf(!available)("PostgreSQL LISTEN/NOTIFY and the change feed", () =
       // B is now waiting for the lock, not writing.
       await vi.waitFor(
         async () => {
-          const r = await setup.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+          const r = await setup.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+          );
           expect(Number(r.rows[0]!.n)).toBe(1);
         },
         { timeout: 10_000, interval: 10 },

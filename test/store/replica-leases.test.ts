@@ -33,7 +33,9 @@ function feedOf(db: Database): { feed: ChangeFeed; journal: SqlJournal } {
 }
 
 async function writeEvent(db: Database, journal: SqlJournal): Promise<number> {
-  const [e] = await db.write(() => journal.record([], [{ tenantId: "t", type: EventType.TOKEN_REVOKED, actor: "system", at: Date.now() }]));
+  const [e] = await db.write(() =>
+    journal.record([], [{ tenantId: "t", type: EventType.TOKEN_REVOKED, actor: "system", at: Date.now() }]),
+  );
   return e!.id;
 }
 
@@ -45,7 +47,12 @@ describe.each(DATABASES)("replica leases on %s", (_name, open) => {
     expect(await reg.renew("a2", "A", 5, 2000)).toBe(0);
     expect(await reg.renew("b1", "B", 3, 2000)).toBe(2);
     expect(await reg.behind("A", 4, 100)).toEqual([{ id: "b1", leaseMs: 2000 }]);
-    expect(await reg.behind("B", 6, 100)).toEqual(expect.arrayContaining([{ id: "a1", leaseMs: 2000 }, { id: "a2", leaseMs: 2000 }]));
+    expect(await reg.behind("B", 6, 100)).toEqual(
+      expect.arrayContaining([
+        { id: "a1", leaseMs: 2000 },
+        { id: "a2", leaseMs: 2000 },
+      ]),
+    );
     await reg.report("b1", 9);
     expect(await reg.behind("A", 9, 100)).toEqual([]);
     // A renewal that read an older applied id before the report landed keeps the report's.
@@ -62,7 +69,15 @@ describe.each(DATABASES)("replica leases on %s", (_name, open) => {
     const db = await open();
     const { feed, journal } = feedOf(db);
     let now = 1_000;
-    const lease = new FeedLease({ feed, registry: new SqlReplicaRegistry(db), id: "p1", serverId: "S", leaseMs: 2000, log: quiet, now: () => now });
+    const lease = new FeedLease({
+      feed,
+      registry: new SqlReplicaRegistry(db),
+      id: "p1",
+      serverId: "S",
+      leaseMs: 2000,
+      log: quiet,
+      now: () => now,
+    });
     expect(lease.check(500)).toBeDefined(); // never confirmed yet
     await lease.confirm();
     expect(lease.check(500)).toBeUndefined();
@@ -89,7 +104,15 @@ describe.each(DATABASES)("replica leases on %s", (_name, open) => {
     const db = await open();
     const { feed } = feedOf(db);
     let now = 0;
-    const lease = new FeedLease({ feed, registry: new SqlReplicaRegistry(db), id: "p1", serverId: "S", leaseMs: 2000, log: quiet, now: () => now });
+    const lease = new FeedLease({
+      feed,
+      registry: new SqlReplicaRegistry(db),
+      id: "p1",
+      serverId: "S",
+      leaseMs: 2000,
+      log: quiet,
+      now: () => now,
+    });
     await lease.confirm();
     await db.close();
     now += 2000;

@@ -127,7 +127,10 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
           await users.insertUser(user("owner"));
           await spaces.insertSpace({ id: "s1", tenantId: T1, name: "s", isPublic: false, ownerUserId: "owner" }, 5);
           await grants.recordGrants([grant("g1"), grant("g2")]);
-          await journal.record([{ tenantId: T1, at: 1, actor: "key:k1", action: "test" }], [{ tenantId: T1, type: EventType.MEMBER_JOINED, actor: "key:k1", at: 1 }]);
+          await journal.record(
+            [{ tenantId: T1, at: 1, actor: "key:k1", action: "test" }],
+            [{ tenantId: T1, type: EventType.MEMBER_JOINED, actor: "key:k1", at: 1 }],
+          );
           // The nested writes joined this transaction: their rows are visible here…
           expect(await grants.countGrants(T1)).toBe(2);
           throw new Error("boom");
@@ -136,7 +139,8 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       expect((err as Error).message).toBe("boom");
       expect(db.inTransaction).toBe(false);
       // …and gone with it.
-      for (const table of ["users", "spaces", "space_members", "grants", "rooms", "audit_log", "events"]) expect(await count(db, table)).toBe(0);
+      for (const table of ["users", "spaces", "space_members", "grants", "rooms", "audit_log", "events"])
+        expect(await count(db, table)).toBe(0);
       expect(await count(db, "tenants")).toBe(2);
     });
 
@@ -147,8 +151,17 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const rows = Array.from({ length: 700 }, (_, i) => [T1, `room-${i}`, i, i % 2 === 0, null]);
       expect(await db.insertRows("rooms", columns, rows, "on conflict (tenant_id, id) do nothing")).toBe(700);
       // The suffix applies to every chunk: conflicts are skipped, new rows counted.
-      expect(await db.insertRows("rooms", columns, [...rows.slice(0, 600), [T1, "room-new", 1, true, null]], "on conflict (tenant_id, id) do nothing")).toBe(1);
-      const r = await db.all(sql`select id as "id", created_at as "at", is_public as "pub", space_id as "space" from rooms where id in ('room-3', 'room-4') order by id`);
+      expect(
+        await db.insertRows(
+          "rooms",
+          columns,
+          [...rows.slice(0, 600), [T1, "room-new", 1, true, null]],
+          "on conflict (tenant_id, id) do nothing",
+        ),
+      ).toBe(1);
+      const r = await db.all(
+        sql`select id as "id", created_at as "at", is_public as "pub", space_id as "space" from rooms where id in ('room-3', 'room-4') order by id`,
+      );
       expect(r.map((x) => [x.id, num(x.at), Boolean(x.pub), x.space])).toEqual([
         ["room-3", 3, false, null],
         ["room-4", 4, true, null],
@@ -205,7 +218,13 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       await tenants.addApiKey(T1, key("k1c"), 50);
       expect((await tenants.listApiKeys(T1)).map((k) => k.id)).toEqual(["k1b", "k1", "k1c"]);
       expect((await tenants.listApiKeys()).map((k) => k.id)).toEqual(["k1b", "k1", "k2", "k1c"]);
-      expect((await tenants.listApiKeys(T2))[0]).toEqual({ id: "k2", tenantId: T2, label: "label-k2", createdAt: 20, revokedAt: null });
+      expect((await tenants.listApiKeys(T2))[0]).toEqual({
+        id: "k2",
+        tenantId: T2,
+        label: "label-k2",
+        createdAt: 20,
+        revokedAt: null,
+      });
       expect(await tenants.revokeApiKey("k1b", 77)).toBe(true);
       expect(await tenants.revokeApiKey("k1b", 88)).toBe(false);
       expect(await tenants.revokeApiKey("nope", 88)).toBe(false);
@@ -221,7 +240,9 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const grants = new SqlGrantStore(db);
       // A room that exists already keeps its row (created_at 1).
       await new SqlUserStore(db).ensureRoom(T1, "r0", 1);
-      const batch = Array.from({ length: 1_100 }, (_, i) => grant(`g${String(i).padStart(4, "0")}`, { roomId: `r${i % 3}`, userId: `u${i}` }));
+      const batch = Array.from({ length: 1_100 }, (_, i) =>
+        grant(`g${String(i).padStart(4, "0")}`, { roomId: `r${i % 3}`, userId: `u${i}` }),
+      );
       await grants.recordGrants(batch);
       expect(await grants.countGrants(T1)).toBe(1_100);
       expect(await grants.countGrants(T2)).toBe(0);
@@ -247,7 +268,9 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       expect(isUniqueViolation(await thrown(() => grants.recordGrants(batch)))).toBe(true);
       expect(await grants.countGrants()).toBe(0);
       expect(await count(db, "rooms")).toBe(0);
-      expect(isForeignKeyViolation(await thrown(() => grants.recordGrants([grant("a", { tenantId: "no-such-tenant" })])))).toBe(true);
+      expect(
+        isForeignKeyViolation(await thrown(() => grants.recordGrants([grant("a", { tenantId: "no-such-tenant" })]))),
+      ).toBe(true);
     });
   });
 
@@ -259,16 +282,24 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       await users.insertUser(user("u1", { username: "Ann", email: "ann@example.test", passwordHash: "h1" }));
       await users.insertUser(user("c1", { kind: "consumer", username: "ann", uniqueUserIdentifier: "uui-1" }));
       const before = await count(db, "users");
-      expect(already(await thrown(() => users.insertUser(user("u2", { username: "aNN" }))))).toBe("username: already taken");
-      expect(already(await thrown(() => users.insertUser(user("u3", { username: "bob", email: "ann@example.test" }))))).toBe("email: already registered");
-      expect(already(await thrown(() => users.insertUser(user("c2", { kind: "consumer", uniqueUserIdentifier: "uui-1" }))))).toBe(
-        "unique_user_identifier: already in use",
+      expect(already(await thrown(() => users.insertUser(user("u2", { username: "aNN" }))))).toBe(
+        "username: already taken",
       );
+      expect(
+        already(await thrown(() => users.insertUser(user("u3", { username: "bob", email: "ann@example.test" })))),
+      ).toBe("email: already registered");
+      expect(
+        already(await thrown(() => users.insertUser(user("c2", { kind: "consumer", uniqueUserIdentifier: "uui-1" })))),
+      ).toBe("unique_user_identifier: already in use");
       // No check foresees a duplicate id: the unique violation itself answers.
-      expect(already(await thrown(() => users.insertUser(user("u1", { username: "carl" }))))).toBe("user already exists");
+      expect(already(await thrown(() => users.insertUser(user("u1", { username: "carl" }))))).toBe(
+        "user already exists",
+      );
       expect(await count(db, "users")).toBe(before);
       // The same name and identifier are free in another tenant.
-      await users.insertUser(user("u4", { tenantId: T2, username: "ann", email: "ann@example.test", uniqueUserIdentifier: "uui-1" }));
+      await users.insertUser(
+        user("u4", { tenantId: T2, username: "ann", email: "ann@example.test", uniqueUserIdentifier: "uui-1" }),
+      );
     });
 
     it("finds registered users by name in any case, and answers what is taken", async () => {
@@ -292,14 +323,32 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const db = await open();
       await seedTenants(db);
       const users = new SqlUserStore(db);
-      await users.insertUser(user("c1", { kind: "consumer", username: "carl", uniqueUserIdentifier: "uui-1", tenantModerator: true, email: "c@x.test" }));
+      await users.insertUser(
+        user("c1", {
+          kind: "consumer",
+          username: "carl",
+          uniqueUserIdentifier: "uui-1",
+          tenantModerator: true,
+          email: "c@x.test",
+        }),
+      );
       await users.insertUser(user("r1", { username: "reg" }));
-      expect(await users.findConsumerByIdentifier(T1, "uui-1")).toEqual({ id: "c1", username: "carl", tenantModerator: true });
+      expect(await users.findConsumerByIdentifier(T1, "uui-1")).toEqual({
+        id: "c1",
+        username: "carl",
+        tenantModerator: true,
+      });
       expect(await users.findConsumerByIdentifier(T2, "uui-1")).toBeUndefined();
       await users.updateConsumer(T1, "c1", { username: "carla", tenantModerator: false, meta: "{}", email: undefined });
       await users.updateConsumer(T1, "c1", {});
-      expect(await users.findConsumerByIdentifier(T1, "uui-1")).toEqual({ id: "c1", username: "carla", tenantModerator: false });
-      const row = await db.get(sql`select email as "email", meta as "meta", profile_pic as "pic" from users where id = ${"c1"}`);
+      expect(await users.findConsumerByIdentifier(T1, "uui-1")).toEqual({
+        id: "c1",
+        username: "carla",
+        tenantModerator: false,
+      });
+      const row = await db.get(
+        sql`select email as "email", meta as "meta", profile_pic as "pic" from users where id = ${"c1"}`,
+      );
       expect(row).toEqual({ email: "c@x.test", meta: "{}", pic: null });
       // Only seed 003 users are patched.
       await users.updateConsumer(T1, "r1", { username: "hacked" });
@@ -321,7 +370,15 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       await users.insertUser(user("owner"));
       await users.insertUser(user("m", { kind: "consumer", tenantModerator: true }));
       await spaces.insertSpace({ id: "s1", tenantId: T1, name: "s", isPublic: false, ownerUserId: "owner" }, 1);
-      await spaces.insertRoom({ tenantId: T1, id: "r1", spaceId: "s1", name: "room", isPublic: true, creatorUserId: "owner", createdAt: 2 });
+      await spaces.insertRoom({
+        tenantId: T1,
+        id: "r1",
+        spaceId: "s1",
+        name: "room",
+        isPublic: true,
+        creatorUserId: "owner",
+        createdAt: 2,
+      });
       expect(await rooms.roomExists(T1, "r1")).toBe(true);
       expect(await rooms.roomExists(T2, "r1")).toBe(false);
       expect(await rooms.roomExists(T1, "r2")).toBe(false);
@@ -329,7 +386,11 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const none = { roomRole: undefined, spaceRole: undefined, tenantModerator: false, roomIsPublic: false };
       expect(await members.roomRolesOf(T1, "nobody", "r1")).toEqual(none);
       expect(await members.roomRolesOf(T1, "m", "r1")).toEqual({ ...none, tenantModerator: true, roomIsPublic: true });
-      expect(await members.roomRolesOf(T1, "owner", "r1")).toEqual({ ...none, spaceRole: "role_space_owner", roomIsPublic: true });
+      expect(await members.roomRolesOf(T1, "owner", "r1")).toEqual({
+        ...none,
+        spaceRole: "role_space_owner",
+        roomIsPublic: true,
+      });
       expect(await members.roomRolesOf(T1, "owner", "elsewhere")).toEqual(none);
 
       await members.setRoomRole(T1, "r1", "m", "role_room_user", "key:k1", 3);
@@ -357,19 +418,49 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       expect(await spaces.userExists(T1, "owner")).toBe(true);
       expect(await spaces.userExists(T2, "owner")).toBe(false);
       await spaces.insertSpace({ id: "s1", tenantId: T1, name: "space", isPublic: true, ownerUserId: "owner" }, 1);
-      expect(await spaces.findSpace(T1, "s1")).toEqual({ id: "s1", tenantId: T1, name: "space", isPublic: true, ownerUserId: "owner" });
+      expect(await spaces.findSpace(T1, "s1")).toEqual({
+        id: "s1",
+        tenantId: T1,
+        name: "space",
+        isPublic: true,
+        ownerUserId: "owner",
+      });
       expect(await spaces.findSpace(T2, "s1")).toBeUndefined();
       expect(await spaces.spaceRoleOf(T1, "s1", "owner")).toBe("role_space_owner");
       expect(await spaces.spaceRoleOf(T1, "s1", "other")).toBeUndefined();
-      await spaces.insertRoom({ tenantId: T1, id: "r1", spaceId: "s1", name: "room", isPublic: false, creatorUserId: "owner", createdAt: 2 });
-      expect(await spaces.findRoom(T1, "r1")).toEqual({ tenantId: T1, id: "r1", spaceId: "s1", name: "room", isPublic: false, creatorUserId: "owner" });
+      await spaces.insertRoom({
+        tenantId: T1,
+        id: "r1",
+        spaceId: "s1",
+        name: "room",
+        isPublic: false,
+        creatorUserId: "owner",
+        createdAt: 2,
+      });
+      expect(await spaces.findRoom(T1, "r1")).toEqual({
+        tenantId: T1,
+        id: "r1",
+        spaceId: "s1",
+        name: "room",
+        isPublic: false,
+        creatorUserId: "owner",
+      });
       // A room first named by token Create has no space, name or creator.
       await new SqlUserStore(db).ensureRoom(T1, "r-token", 3);
-      expect(await spaces.findRoom(T1, "r-token")).toEqual({ tenantId: T1, id: "r-token", spaceId: null, name: "", isPublic: false, creatorUserId: null });
+      expect(await spaces.findRoom(T1, "r-token")).toEqual({
+        tenantId: T1,
+        id: "r-token",
+        spaceId: null,
+        name: "",
+        isPublic: false,
+        creatorUserId: null,
+      });
       expect(await spaces.findRoom(T1, "nope")).toBeUndefined();
       await spaces.insertGuestUser({ tenantId: T1, id: "g1", username: "guest", externalUserId: "", createdAt: 4 });
       await spaces.insertGuestUser({ tenantId: T1, id: "g2", username: "guest", externalUserId: "ext", createdAt: 5 });
-      const guests = await db.all(sql`select id as "id", kind as "kind", external_user_id as "ext", username_key as "k" from users where kind = 'guest' order by id`);
+      const guests = await db.all(
+        sql`select id as "id", kind as "kind", external_user_id as "ext", username_key as "k" from users where kind = 'guest' order by id`,
+      );
       expect(guests).toEqual([
         { id: "g1", kind: "guest", ext: null, k: null },
         { id: "g2", kind: "guest", ext: "ext", k: null },
@@ -382,7 +473,17 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const spaces = new SqlSpaceStore(db);
       await new SqlUserStore(db).insertUser(user("owner"));
       await spaces.insertSpace({ id: "s1", tenantId: T1, name: "space", isPublic: false, ownerUserId: "owner" }, 1);
-      const invite = { id: "i1", tenantId: T1, spaceId: "s1", role: "role_space_user", createdBy: "owner", createdAt: 2, usedBy: null, usedAt: null, revokedAt: null };
+      const invite = {
+        id: "i1",
+        tenantId: T1,
+        spaceId: "s1",
+        role: "role_space_user",
+        createdBy: "owner",
+        createdAt: 2,
+        usedBy: null,
+        usedAt: null,
+        revokedAt: null,
+      };
       await spaces.insertInvite(invite);
       await spaces.insertInvite({ ...invite, id: "i2" });
       expect(await spaces.findInvite(T1, "i1")).toEqual(invite);
@@ -403,18 +504,24 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       await spaces.insertAccessLink(link("once"));
       await spaces.insertAccessLink(link("race"));
       await spaces.insertAccessLink(link("perm", { isPermanent: true, role: "moderator", externalUserId: "ext" }));
-      expect(await spaces.findAccessLink(T1, "perm")).toEqual(link("perm", { isPermanent: true, role: "moderator", externalUserId: "ext" }));
+      expect(await spaces.findAccessLink(T1, "perm")).toEqual(
+        link("perm", { isPermanent: true, role: "moderator", externalUserId: "ext" }),
+      );
       expect(await spaces.findAccessLink(T2, "perm")).toBeUndefined();
 
       expect(await spaces.claimAccessLink(T1, "once", 10)).toBe(true);
       expect(await spaces.claimAccessLink(T1, "once", 11)).toBe(false);
       expect((await spaces.findAccessLink(T1, "once"))?.useCount).toBe(1);
-      const won = await Promise.all(Array.from({ length: 20 }, () => db.write(() => spaces.claimAccessLink(T1, "race", 12))));
+      const won = await Promise.all(
+        Array.from({ length: 20 }, () => db.write(() => spaces.claimAccessLink(T1, "race", 12))),
+      );
       expect(won.filter(Boolean)).toHaveLength(1);
 
       expect(await spaces.claimAccessLink(T1, "perm", 20)).toBe(true);
       expect(await spaces.claimAccessLink(T1, "perm", 21)).toBe(true);
-      const perm = await db.get(sql`select used_at as "usedAt", use_count as "n" from access_links where id = ${"perm"}`);
+      const perm = await db.get(
+        sql`select used_at as "usedAt", use_count as "n" from access_links where id = ${"perm"}`,
+      );
       expect([num(perm!.usedAt), num(perm!.n)]).toEqual([20, 2]);
 
       expect(await spaces.setAccessLinkGuest(T1, "perm", "g1")).toBe(true);
@@ -453,7 +560,13 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
   });
 
   describe("SqlModerationStore", () => {
-    const r = (userId: string, kind: "chat_block" | "mute" | "room_block", until: number | null) => ({ tenantId: T1, roomId: "r1", userId, kind, until });
+    const r = (userId: string, kind: "chat_block" | "mute" | "room_block", until: number | null) => ({
+      tenantId: T1,
+      roomId: "r1",
+      userId,
+      kind,
+      until,
+    });
 
     it("sets, replaces and lifts restrictions; answers the active and the due ones", async () => {
       const db = await open();
@@ -467,7 +580,11 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       await m.setRestriction(r("d", "mute", 200), "key:k1", 5);
       expect(await count(db, "restrictions")).toBe(4);
       const sort = (xs: Array<{ userId: string }>) => [...xs].sort((x, y) => x.userId.localeCompare(y.userId));
-      expect(sort(await m.activeRestrictions(150))).toEqual([r("a", "mute", 300), r("c", "room_block", null), r("d", "mute", 200)]);
+      expect(sort(await m.activeRestrictions(150))).toEqual([
+        r("a", "mute", 300),
+        r("c", "room_block", null),
+        r("d", "mute", 200),
+      ]);
       expect(await m.dueRestrictions(1_000, 2)).toEqual([r("b", "chat_block", 100), r("d", "mute", 200)]);
       expect(await m.dueRestrictions(150, 10)).toEqual([r("b", "chat_block", 100)]);
       expect(await m.nextRestrictionEnd()).toBe(100);
@@ -507,7 +624,9 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
         { kind: "user_room", tenantId: T1, userId: "u", roomId: "r", at: 4 },
         { kind: "room", tenantId: T2, roomId: "r", at: 5 },
       ]);
-      const cols = await db.all(sql`select token_id as "t", user_id as "u", room_id as "r" from revocations where kind = 'user'`);
+      const cols = await db.all(
+        sql`select token_id as "t", user_id as "u", room_id as "r" from revocations where kind = 'user'`,
+      );
       expect(cols).toEqual([{ t: null, u: "u", r: null }]);
     });
 
@@ -519,7 +638,11 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const spaces = new SqlSpaceStore(db);
       const members = new SqlMembershipStore(db);
       await new SqlGrantStore(db).recordGrants([grant("g1", { roomId: "r-token", userId: "holder" })]);
-      expect(await m.findGrant(T1, "g1")).toEqual({ userId: "holder", roomId: "r-token", expiresAt: grant("g1").expiresAt });
+      expect(await m.findGrant(T1, "g1")).toEqual({
+        userId: "holder",
+        roomId: "r-token",
+        expiresAt: grant("g1").expiresAt,
+      });
       expect(await m.findGrant(T2, "g1")).toBeUndefined();
       expect(await m.roomExists(T1, "r-token")).toBe(true);
       expect(await m.roomExists(T2, "r-token")).toBe(false);
@@ -527,8 +650,24 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       for (const id of ["owner", "roled", "spaced", "stranger"]) await users.insertUser(user(id));
       await spaces.insertSpace({ id: "s1", tenantId: T1, name: "s", isPublic: false, ownerUserId: "owner" }, 1);
       await spaces.insertSpace({ id: "s2", tenantId: T1, name: "s2", isPublic: false, ownerUserId: "owner" }, 1);
-      await spaces.insertRoom({ tenantId: T1, id: "r1", spaceId: "s1", name: "", isPublic: true, creatorUserId: "owner", createdAt: 1 });
-      await spaces.insertRoom({ tenantId: T1, id: "r-private", spaceId: "s1", name: "", isPublic: false, creatorUserId: "owner", createdAt: 1 });
+      await spaces.insertRoom({
+        tenantId: T1,
+        id: "r1",
+        spaceId: "s1",
+        name: "",
+        isPublic: true,
+        creatorUserId: "owner",
+        createdAt: 1,
+      });
+      await spaces.insertRoom({
+        tenantId: T1,
+        id: "r-private",
+        spaceId: "s1",
+        name: "",
+        isPublic: false,
+        creatorUserId: "owner",
+        createdAt: 1,
+      });
       await members.setRoomRole(T1, "r1", "roled", "role_room_user", "key:k1", 1);
       await members.setSpaceRole(T1, "s1", "spaced", "role_space_user", 1);
       await members.setSpaceRole(T1, "s2", "stranger", "role_space_user", 1);
@@ -551,12 +690,35 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const j = new SqlJournal(db);
       const stored = await j.record(
         [
-          { tenantId: T1, at: 1, actor: "key:k1", action: "token.issue", roomId: "r1", targetUserId: "u1", target: "g1", reason: "why", detail: { n: [1, "x"] } },
+          {
+            tenantId: T1,
+            at: 1,
+            actor: "key:k1",
+            action: "token.issue",
+            roomId: "r1",
+            targetUserId: "u1",
+            target: "g1",
+            reason: "why",
+            detail: { n: [1, "x"] },
+          },
           { tenantId: T1, at: 2, actor: "user:u9", action: "role.grant" },
         ],
         [
           { tenantId: T1, type: EventType.MEMBER_JOINED, roomId: "r1", userId: "u1", actor: "key:k1", at: 1 },
-          { tenantId: T1, type: EventType.ROLE_GRANTED, roomId: "r2", actor: "system", at: 2, reason: "lapsed", until: 99, role: "x", tokenId: "t", messageId: "m", spaceId: "s2", inviteId: "i2" },
+          {
+            tenantId: T1,
+            type: EventType.ROLE_GRANTED,
+            roomId: "r2",
+            actor: "system",
+            at: 2,
+            reason: "lapsed",
+            until: 99,
+            role: "x",
+            tokenId: "t",
+            messageId: "m",
+            spaceId: "s2",
+            inviteId: "i2",
+          },
           { tenantId: T2, type: EventType.CHAT_KICKED, roomId: "r1", actor: "key:k2", at: 3 },
         ],
       );
@@ -565,8 +727,38 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const [e1, e2] = stored;
       const all = await j.eventsAfter(T1, undefined, 0, 10);
       expect(all).toEqual([
-        { id: e1!.id, tenantId: T1, type: EventType.MEMBER_JOINED, roomId: "r1", userId: "u1", actor: "key:k1", at: 1, reason: "", tokenId: "", messageId: "", role: "", until: null, spaceId: "", inviteId: "" },
-        { id: e2!.id, tenantId: T1, type: EventType.ROLE_GRANTED, roomId: "r2", userId: "", actor: "system", at: 2, reason: "lapsed", tokenId: "t", messageId: "m", role: "x", until: 99, spaceId: "s2", inviteId: "i2" },
+        {
+          id: e1!.id,
+          tenantId: T1,
+          type: EventType.MEMBER_JOINED,
+          roomId: "r1",
+          userId: "u1",
+          actor: "key:k1",
+          at: 1,
+          reason: "",
+          tokenId: "",
+          messageId: "",
+          role: "",
+          until: null,
+          spaceId: "",
+          inviteId: "",
+        },
+        {
+          id: e2!.id,
+          tenantId: T1,
+          type: EventType.ROLE_GRANTED,
+          roomId: "r2",
+          userId: "",
+          actor: "system",
+          at: 2,
+          reason: "lapsed",
+          tokenId: "t",
+          messageId: "m",
+          role: "x",
+          until: 99,
+          spaceId: "s2",
+          inviteId: "i2",
+        },
       ]);
       expect((await j.eventsAfter(T1, "r2", 0, 10)).map((e) => e.id)).toEqual([e2!.id]);
       expect((await j.eventsAfter(T1, undefined, e1!.id, 10)).map((e) => e.id)).toEqual([e2!.id]);
@@ -604,11 +796,28 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       }));
       await j.record(rows, []);
       expect(await count(db, "audit_log")).toBe(1_050);
-      const want = rows.filter((a) => a.tenantId === T1 && a.action === "odd" && a.roomId === "r3" && a.targetUserId === "u1" && a.at >= 100 && a.at < 900);
+      const want = rows.filter(
+        (a) =>
+          a.tenantId === T1 &&
+          a.action === "odd" &&
+          a.roomId === "r3" &&
+          a.targetUserId === "u1" &&
+          a.at >= 100 &&
+          a.at < 900,
+      );
       const got: number[] = [];
       let beforeId: number | undefined;
       for (;;) {
-        const page = await j.listAudit({ tenantId: T1, action: "odd", roomId: "r3", userId: "u1", since: 100, until: 900, beforeId, limit: 4 });
+        const page = await j.listAudit({
+          tenantId: T1,
+          action: "odd",
+          roomId: "r3",
+          userId: "u1",
+          since: 100,
+          until: 900,
+          beforeId,
+          limit: 4,
+        });
         got.push(...page.map((a) => a.at));
         if (page.length < 4) break;
         beforeId = page[page.length - 1]!.id;
@@ -625,7 +834,10 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const ids = await Promise.all(
         Array.from({ length: writers }, (_, i) =>
           db.write(async () => {
-            const [e] = await j.record([], [{ tenantId: T1, type: EventType.MEMBER_JOINED, actor: "key:k1", at: i, messageId: `w${i}` }]);
+            const [e] = await j.record(
+              [],
+              [{ tenantId: T1, type: EventType.MEMBER_JOINED, actor: "key:k1", at: i, messageId: `w${i}` }],
+            );
             return e!.id;
           }),
         ),
@@ -656,7 +868,12 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       expect(await target.count()).toBe(11);
       const progress: Array<[number, number]> = [];
       const pauses: number[] = [];
-      const n = await pruneInBatches(target, 4, (done, total) => progress.push([done, total]), async (ms) => void pauses.push(ms));
+      const n = await pruneInBatches(
+        target,
+        4,
+        (done, total) => progress.push([done, total]),
+        async (ms) => void pauses.push(ms),
+      );
       expect(n).toBe(11);
       expect(progress).toEqual([
         [4, 11],
@@ -667,7 +884,9 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       expect(await new SqlGrantStore(db).countGrants()).toBe(1);
       expect(await new SqlGrantStore(db).findGrant("live")).toBeDefined();
 
-      expect(await pruneInBatches(maintenance.expiredTokenRevocations(200), 100, undefined, async () => undefined)).toBe(1);
+      expect(
+        await pruneInBatches(maintenance.expiredTokenRevocations(200), 100, undefined, async () => undefined),
+      ).toBe(1);
       expect((await m.liveRevocations(0)).map((r) => r.kind)).toEqual(["token", "user"]);
       await expect(pruneInBatches(target, 0)).rejects.toThrow(RangeError);
     });
@@ -678,7 +897,12 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const j = new SqlJournal(db);
       await j.record(
         Array.from({ length: 6 }, (_, i) => ({ tenantId: T1, at: i * 10, actor: "key:k1" as const, action: "a" })),
-        Array.from({ length: 6 }, (_, i) => ({ tenantId: T1, type: EventType.MEMBER_JOINED, actor: "key:k1" as const, at: i * 10 })),
+        Array.from({ length: 6 }, (_, i) => ({
+          tenantId: T1,
+          type: EventType.MEMBER_JOINED,
+          actor: "key:k1" as const,
+          at: i * 10,
+        })),
       );
       const m = new SqlMaintenanceStore(db);
       expect(await m.auditBefore(30).count()).toBe(3);

@@ -69,7 +69,10 @@ function sqlText(value: unknown, dialect: SQLiteSyncDialect | PgDialect): unknow
 /** Whether the column stores JSON text: writes stringify, reads parse. */
 function isJson(col: Column): boolean {
   const value = { probe: [1] };
-  return col.mapToDriverValue(value) === JSON.stringify(value) && JSON.stringify(col.mapFromDriverValue(JSON.stringify(value))) === JSON.stringify(value);
+  return (
+    col.mapToDriverValue(value) === JSON.stringify(value) &&
+    JSON.stringify(col.mapFromDriverValue(JSON.stringify(value))) === JSON.stringify(value)
+  );
 }
 
 /** The PostgreSQL type a SQLite column must have (the rule of src/store/pg/schema.ts). */
@@ -85,7 +88,9 @@ function pgTypeFor(table: string, col: Column): string {
     case "SQLiteInteger":
       return PG_INT4.has(`${table}.${col.name}`) ? "integer" : "bigint(number)";
     default:
-      throw new Error(`${table}.${col.name}: no PostgreSQL mapping for ${col.columnType}; extend the rule here and in src/store/pg/schema.ts`);
+      throw new Error(
+        `${table}.${col.name}: no PostgreSQL mapping for ${col.columnType}; extend the rule here and in src/store/pg/schema.ts`,
+      );
   }
 }
 
@@ -151,7 +156,8 @@ function pgShape(exportName: string, table: PgTable): TableShape {
   const columns = c.columns.map((col): ColumnShape => {
     const identity = col.generatedIdentity;
     // ALWAYS: nothing may insert its own id and put the sequence behind.
-    if (identity && identity.type !== "always") throw new Error(`${c.name}.${col.name}: identity must be GENERATED ALWAYS`);
+    if (identity && identity.type !== "always")
+      throw new Error(`${c.name}.${col.name}: identity must be GENERATED ALWAYS`);
     return {
       name: col.name,
       type: pgTypeOf(col),
@@ -187,10 +193,13 @@ function pgShape(exportName: string, table: PgTable): TableShape {
       c.indexes.map((i) => {
         const cfg = i.config;
         // Only plain b-tree indexes have a SQLite twin.
-        if ((cfg.method ?? "btree") !== "btree" || cfg.concurrently || cfg.only) throw new Error(`${c.name}: index ${cfg.name} is not a plain b-tree index`);
+        if ((cfg.method ?? "btree") !== "btree" || cfg.concurrently || cfg.only)
+          throw new Error(`${c.name}: index ${cfg.name} is not a plain b-tree index`);
         return {
           name: cfg.name ?? "(unnamed: drizzle would name it)",
-          columns: cfg.columns.map((x) => (is(x, SQL) ? String(sqlText(x, pgDialect)) : ((x as { name?: string }).name ?? "?"))),
+          columns: cfg.columns.map((x) =>
+            is(x, SQL) ? String(sqlText(x, pgDialect)) : ((x as { name?: string }).name ?? "?"),
+          ),
           unique: cfg.unique,
           where: cfg.where ? String(sqlText(cfg.where, pgDialect)) : undefined,
         };
@@ -212,7 +221,10 @@ function sortBy<T>(items: T[], key: (item: T) => string): T[] {
   return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
-function tablesOf<T>(mod: Record<string, unknown>, isTable: (x: unknown) => x is T): Map<string, { exportName: string; table: T }> {
+function tablesOf<T>(
+  mod: Record<string, unknown>,
+  isTable: (x: unknown) => x is T,
+): Map<string, { exportName: string; table: T }> {
   const out = new Map<string, { exportName: string; table: T }>();
   for (const [exportName, value] of Object.entries(mod)) {
     if (isTable(value)) out.set(getTableName(value as never), { exportName, table: value });
@@ -240,7 +252,12 @@ describe("the SQLite and PostgreSQL schemas", () => {
   it("keeps the partial unique index on registered usernames", () => {
     // Spot check that the comparison sees a where-clause at all.
     const index = pgShape("users", pgSchema.users).indexes.find((i) => i.name === "users_tenant_username_key_uq");
-    expect(index).toEqual({ name: "users_tenant_username_key_uq", columns: ["tenant_id", "username_key"], unique: true, where: "kind = 'registered'" });
+    expect(index).toEqual({
+      name: "users_tenant_username_key_uq",
+      columns: ["tenant_id", "username_key"],
+      unique: true,
+      where: "kind = 'registered'",
+    });
   });
 
   it("reads JSON text columns back as values on both stores", () => {

@@ -14,7 +14,9 @@ describe("store", () => {
       expect(store.sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
       expect(store.sqlite.pragma("synchronous", { simple: true })).toBe(2);
       const tables = store.sqlite.prepare("select name from sqlite_master where type='table'").pluck().all();
-      expect(tables).toEqual(expect.arrayContaining(["tenants", "api_keys", "rooms", "grants", "__drizzle_migrations"]));
+      expect(tables).toEqual(
+        expect.arrayContaining(["tenants", "api_keys", "rooms", "grants", "__drizzle_migrations"]),
+      );
       store.close();
       store.close();
       expect(statSync(join(dir, "sub")).isDirectory()).toBe(true);
@@ -22,7 +24,9 @@ describe("store", () => {
       // Re-opening applies nothing twice.
       const again = openStore(join(dir, "sub", "roomgate.db"));
       const journal = JSON.parse(readFileSync("migrations/meta/_journal.json", "utf8")) as { entries: unknown[] };
-      expect(again.sqlite.prepare("select count(*) from __drizzle_migrations").pluck().get()).toBe(journal.entries.length);
+      expect(again.sqlite.prepare("select count(*) from __drizzle_migrations").pluck().get()).toBe(
+        journal.entries.length,
+      );
       again.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,10 @@ import { DATABASES } from "./databases.js";
 const tenantId = "acme";
 
 async function setup(db: Database): Promise<void> {
-  await new SqlTenantStore(db).createTenant({ id: tenantId, name: "acme", createdAt: 1 }, { id: "k", hash: new Uint8Array(32), label: "t" });
+  await new SqlTenantStore(db).createTenant(
+    { id: tenantId, name: "acme", createdAt: 1 },
+    { id: "k", hash: new Uint8Array(32), label: "t" },
+  );
 }
 
 function row(id: string, username: string, createdAt: number, kind: NewUser["kind"] = "registered"): NewUser {
@@ -70,7 +73,10 @@ describe.each(DATABASES)("username_key on %s (issue 7 point 16)", (_name, open) 
       err = e;
     }
     expect(err).toBeInstanceOf(RoomgateError);
-    expect([(err as RoomgateError).kind, (err as RoomgateError).message]).toEqual(["already_exists", "username: already taken"]);
+    expect([(err as RoomgateError).kind, (err as RoomgateError).message]).toEqual([
+      "already_exists",
+      "username: already taken",
+    ]);
     // Guests and seed 003 users carry display names: no key, no uniqueness.
     await s.insertUser(row("g1", "ann", 4, "guest"));
     await s.insertUser(row("c1", "ann", 5, "consumer"));
@@ -81,7 +87,13 @@ describe.each(DATABASES)("username_key on %s (issue 7 point 16)", (_name, open) 
   it("backfillUsernameKeys gives old rows their key; the oldest of two case variants wins, the other still logs in by its exact name", async () => {
     const db = await open();
     await setup(db);
-    for (const r of [row("old-Ann", "Ann", 1), row("old-ann", "ann", 2), row("old-bob", "Bob", 3), row("c", "Carl", 4, "consumer")]) await insertLegacy(db, r);
+    for (const r of [
+      row("old-Ann", "Ann", 1),
+      row("old-ann", "ann", 2),
+      row("old-bob", "Bob", 3),
+      row("c", "Carl", 4, "consumer"),
+    ])
+      await insertLegacy(db, r);
     const s = new SqlUserStore(db);
     expect(await s.backfillUsernameKeys()).toBe(2);
     const after = await keys(db);

@@ -22,10 +22,17 @@ describe("WAL checkpoints on their own thread", () => {
     const before = statSync(path).size;
     await db.write(async () => {
       await db.run(sql`create table filler (id integer primary key, pad text not null)`);
-      await db.insertRows("filler", ["id", "pad"], Array.from({ length: 2_000 }, (_, i) => [i + 1, "x".repeat(500)]));
+      await db.insertRows(
+        "filler",
+        ["id", "pad"],
+        Array.from({ length: 2_000 }, (_, i) => [i + 1, "x".repeat(500)]),
+      );
     });
     // ~250 pages committed: far under the safety net, so only the thread moves them into the file.
-    await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 500_000), { timeout: 5_000, interval: 50 });
+    await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 500_000), {
+      timeout: 5_000,
+      interval: 50,
+    });
     await db.close();
     expect(statSync(path).size).toBeGreaterThan(before + 500_000);
   });

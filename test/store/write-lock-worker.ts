@@ -73,7 +73,16 @@ const steps: Array<(i: number) => Promise<unknown>> = [
       await moderation.roomExists(input.tenantId, "room");
       await journal.record(
         [{ tenantId: input.tenantId, at: i, actor: `key:${input.name}`, action: "test.write", roomId: "room" }],
-        [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: "room", actor: `key:${input.name}`, at: i, messageId: `${input.name}-${i}` }],
+        [
+          {
+            tenantId: input.tenantId,
+            type: EventType.MESSAGE_DELETED,
+            roomId: "room",
+            actor: `key:${input.name}`,
+            at: i,
+            messageId: `${input.name}-${i}`,
+          },
+        ],
       );
     }),
   (i) =>
@@ -98,11 +107,18 @@ const steps: Array<(i: number) => Promise<unknown>> = [
     db.write(async () => {
       const id = `${input.name}-space-${i}`;
       if (await spaces.findSpace(input.tenantId, id)) throw new Error(`${id} exists`);
-      await spaces.insertSpace({ id, tenantId: input.tenantId, name: id, isPublic: false, ownerUserId: `${input.name}-${i}` }, i);
+      await spaces.insertSpace(
+        { id, tenantId: input.tenantId, name: id, isPublic: false, ownerUserId: `${input.name}-${i}` },
+        i,
+      );
     }),
   async (i) => {
     const id = `${input.name}-tenant-${i}`;
-    if (!(await tenants.findTenant(id))) await tenants.createTenant({ id, name: id, createdAt: i }, { id: `${input.name}-key-${i}`, hash: new Uint8Array(32), label: "t" });
+    if (!(await tenants.findTenant(id)))
+      await tenants.createTenant(
+        { id, name: id, createdAt: i },
+        { id: `${input.name}-key-${i}`, hash: new Uint8Array(32), label: "t" },
+      );
   },
   () => maintenance.expiredGrants(10).deleteBatch(1),
 ];
@@ -139,7 +155,9 @@ async function lane(first: number, errors: string[]): Promise<number> {
         await step(i);
         ok++;
       } catch (e) {
-        errors.push(`${input.name} round ${i}: ${e instanceof Error ? `${(e as { code?: string }).code ?? ""} ${e.message}` : String(e)}`);
+        errors.push(
+          `${input.name} round ${i}: ${e instanceof Error ? `${(e as { code?: string }).code ?? ""} ${e.message}` : String(e)}`,
+        );
       }
     }
   }

@@ -28,7 +28,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "roomgate-lock-"));
   dbPath = join(dir, "roomgate.db");
   store = openSqliteDatabase(dbPath);
-  await new SqlTenantStore(store).createTenant({ id: tenantId, name: "lock", createdAt: 0 }, { id: "k-lock", hash: new Uint8Array(32), label: "t" });
+  await new SqlTenantStore(store).createTenant(
+    { id: tenantId, name: "lock", createdAt: 0 },
+    { id: "k-lock", hash: new Uint8Array(32), label: "t" },
+  );
 });
 afterAll(async () => {
   await store?.close();
@@ -74,7 +77,10 @@ describe("write transactions take the lock up front (issue 7, point 12)", () => 
     // They really interleaved: the event ids switch between the two workers
     // again and again. Neither may run more than WINDOW rounds ahead, so one
     // worker's events come in runs of at most about 2 × (WINDOW + LANES).
-    const owners = store.connection.prepare("select substr(message_id, 1, 1) as w from events order by id").pluck().all() as string[];
+    const owners = store.connection
+      .prepare("select substr(message_id, 1, 1) as w from events order by id")
+      .pluck()
+      .all() as string[];
     const switches = owners.filter((w, i) => i > 0 && w !== owners[i - 1]).length;
     expect(switches).toBeGreaterThan(ROUNDS / (2 * (WINDOW + LANES)));
   }, 120_000);
@@ -84,7 +90,10 @@ describe("write transactions take the lock up front (issue 7, point 12)", () => 
     const before = count("select count(*) as n from tenants");
     await expect(
       store.write(async () => {
-        await tenants.createTenant({ id: "t-rolled-back", name: "x", createdAt: 0 }, { id: "k-rolled-back", hash: new Uint8Array(32), label: "t" });
+        await tenants.createTenant(
+          { id: "t-rolled-back", name: "x", createdAt: 0 },
+          { id: "k-rolled-back", hash: new Uint8Array(32), label: "t" },
+        );
         throw new Error("boom");
       }),
     ).rejects.toThrow("boom");
@@ -92,7 +101,10 @@ describe("write transactions take the lock up front (issue 7, point 12)", () => 
     expect(await tenants.findTenant("t-rolled-back")).toBeUndefined();
     expect(store.connection.inTransaction).toBe(false);
     // The lock is free again: the next write goes through.
-    await tenants.createTenant({ id: "t-after", name: "x", createdAt: 0 }, { id: "k-after", hash: new Uint8Array(32), label: "t" });
+    await tenants.createTenant(
+      { id: "t-after", name: "x", createdAt: 0 },
+      { id: "k-after", hash: new Uint8Array(32), label: "t" },
+    );
     expect(count("select count(*) as n from tenants")).toBe(before + 1);
   });
 

@@ -56,7 +56,13 @@ export class Proc {
   private readonly waiters = new Set<() => void>();
   private done = false;
 
-  constructor(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string, onLine?: (line: string, index: number) => void) {
+  constructor(
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    cwd?: string,
+    onLine?: (line: string, index: number) => void,
+  ) {
     this.child = spawn(command, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
     let partial = "";
     let count = 0;
@@ -100,7 +106,8 @@ export class Proc {
         const hit = this.lines().find(pred);
         if (hit !== undefined || this.done) this.waiters.delete(check);
         if (hit !== undefined) res(hit);
-        else if (this.done) rej(new Error(`process ended before ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
+        else if (this.done)
+          rej(new Error(`process ended before ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
       };
       this.waiters.add(check);
       check();
@@ -129,10 +136,22 @@ export function get(port: number, path: string): Promise<{ status: number; body:
 }
 
 /** POST a Connect JSON call with the API key: status and parsed body. */
-export function postJson(port: number, path: string, key: string, body: unknown): Promise<{ status: number; json: any }> {
+export function postJson(
+  port: number,
+  path: string,
+  key: string,
+  body: unknown,
+): Promise<{ status: number; json: any }> {
   return new Promise((res, rej) => {
     const req = http.request(
-      { host: "127.0.0.1", port, path, method: "POST", agent: false, headers: { "content-type": "application/json", authorization: `Bearer ${key}` } },
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      },
       (r) => {
         let text = "";
         r.setEncoding("utf8");

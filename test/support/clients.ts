@@ -28,13 +28,35 @@ export interface TransportCase {
 
 /** Every Connect-family protocol × HTTP version the server must speak. */
 export const TRANSPORTS: readonly TransportCase[] = [
-  { name: "Connect JSON over HTTP/1.1", make: (baseUrl, nodeOptions) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, nodeOptions }) },
-  { name: "Connect JSON over HTTP/2", make: (baseUrl, nodeOptions) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false, nodeOptions }) },
-  { name: "Connect binary over HTTP/1.1", make: (baseUrl, nodeOptions) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, nodeOptions }) },
-  { name: "Connect binary over HTTP/2", make: (baseUrl, nodeOptions) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, nodeOptions }) },
+  {
+    name: "Connect JSON over HTTP/1.1",
+    make: (baseUrl, nodeOptions) =>
+      createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, nodeOptions }),
+  },
+  {
+    name: "Connect JSON over HTTP/2",
+    make: (baseUrl, nodeOptions) =>
+      createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false, nodeOptions }),
+  },
+  {
+    name: "Connect binary over HTTP/1.1",
+    make: (baseUrl, nodeOptions) =>
+      createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, nodeOptions }),
+  },
+  {
+    name: "Connect binary over HTTP/2",
+    make: (baseUrl, nodeOptions) =>
+      createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, nodeOptions }),
+  },
   { name: "gRPC over HTTP/2", make: (baseUrl, nodeOptions) => createGrpcTransport({ baseUrl, nodeOptions }) },
-  { name: "gRPC-Web over HTTP/1.1", make: (baseUrl, nodeOptions) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", nodeOptions }) },
-  { name: "gRPC-Web over HTTP/2", make: (baseUrl, nodeOptions) => createGrpcWebTransport({ baseUrl, httpVersion: "2", nodeOptions }) },
+  {
+    name: "gRPC-Web over HTTP/1.1",
+    make: (baseUrl, nodeOptions) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", nodeOptions }),
+  },
+  {
+    name: "gRPC-Web over HTTP/2",
+    make: (baseUrl, nodeOptions) => createGrpcWebTransport({ baseUrl, httpVersion: "2", nodeOptions }),
+  },
 ];
 
 /** One CreateArgument as plain data; permissions may hold any number on purpose. */
@@ -133,7 +155,13 @@ export interface GrpcTokensClient extends grpc.Client {
   Verify(req: unknown, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res?: any) => void): grpc.ClientUnaryCall;
 }
 
-let grpcCtor: (new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions) => GrpcTokensClient) | undefined;
+let grpcCtor:
+  | (new (
+      address: string,
+      creds: grpc.ChannelCredentials,
+      options?: grpc.ClientOptions,
+    ) => GrpcTokensClient)
+  | undefined;
 
 /** Loads proto/room/tokens/private/v1/service.proto once and returns a client for `address`. */
 export function grpcTokensClient(

@@ -96,8 +96,13 @@ export class StreamLedger {
     if (streams.some((s) => s.status)) return { outcome: "answered", why: `server status (${error})` };
     const seen = streams.map((s) => {
       const last = this.goaway.get(s.session);
-      const byGoaway = s.id !== undefined && last !== undefined && s.id > last && s.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-      return { byGoaway, refused: byGoaway || s.id === undefined, text: `stream ${s.id ?? "unsent"} rst ${s.rstCode} goaway-last ${last ?? "none"}` };
+      const byGoaway =
+        s.id !== undefined && last !== undefined && s.id > last && s.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+      return {
+        byGoaway,
+        refused: byGoaway || s.id === undefined,
+        text: `stream ${s.id ?? "unsent"} rst ${s.rstCode} goaway-last ${last ?? "none"}`,
+      };
     });
     const why = `${error}; ${streams.length === 0 ? "no stream" : seen.map((s) => s.text).join(", ")}`;
     if (!seen.every((s) => s.refused)) return { outcome: "failed", why };
@@ -119,7 +124,13 @@ export interface H2Load {
 /** One Verify, by whichever client: resolves on a result, rejects with the library's error. */
 type Call = (callId: string) => Promise<void>;
 
-function run(ledger: StreamLedger, lanes: number, call: Call, errorOf: (e: unknown) => string, cleanup: () => void): H2Load {
+function run(
+  ledger: StreamLedger,
+  lanes: number,
+  call: Call,
+  errorOf: (e: unknown) => string,
+  cleanup: () => void,
+): H2Load {
   const records: H2CallRecord[] = [];
   let n = 0;
   const lane = async (): Promise<void> => {
@@ -154,7 +165,12 @@ class ObservedSessions extends Http2SessionManager {
   ) {
     super(url);
   }
-  override async request(method: string, path: string, headers: http2.OutgoingHttpHeaders, options: Omit<http2.ClientSessionRequestOptions, "signal">): Promise<http2.ClientHttp2Stream> {
+  override async request(
+    method: string,
+    path: string,
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+  ): Promise<http2.ClientHttp2Stream> {
     const stream = await super.request(method, path, headers, options);
     this.ledger.opened(stream, headers);
     return stream;
@@ -215,7 +231,7 @@ export function grpcJsLoad(port: number, apiKey: string, token: string, lanes: n
     });
   const errorOf = (e: unknown): string => {
     const code = (e as grpc.ServiceError).code;
-    return typeof code === "number" ? grpc.status[code] ?? String(code) : String(e);
+    return typeof code === "number" ? (grpc.status[code] ?? String(code)) : String(e);
   };
   return run(ledger, lanes, call, errorOf, () => {
     if (http2.connect === observed) http2.connect = connect;

@@ -12,7 +12,13 @@ export interface JsonAnswer {
  * each to another worker — what a fresh client of the service sees. An
  * empty `bearer` sends no Authorization header.
  */
-export function postFresh(port: number, path: string, bearer: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+export function postFresh(
+  port: number,
+  path: string,
+  bearer: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonAnswer> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
     const req = http.request(
@@ -22,7 +28,11 @@ export function postFresh(port: number, path: string, bearer: string, body: unkn
         path,
         method: "POST",
         agent: false,
-        headers: { "content-type": "application/json", ...(bearer === "" ? {} : { authorization: `Bearer ${bearer}` }), ...headers },
+        headers: {
+          "content-type": "application/json",
+          ...(bearer === "" ? {} : { authorization: `Bearer ${bearer}` }),
+          ...headers,
+        },
       },
       (res) => collect(res, resolve, reject),
     );
@@ -43,7 +53,9 @@ function collect(res: http.IncomingMessage, resolve: (a: JsonAnswer) => void, re
 /** A GET on a connection of its own (seed 002's REST route). */
 export function getFresh(port: number, path: string, headers: Record<string, string> = {}): Promise<JsonAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: "GET", agent: false, headers }, (res) => collect(res, resolve, reject));
+    const req = http.request({ host: "127.0.0.1", port, path, method: "GET", agent: false, headers }, (res) =>
+      collect(res, resolve, reject),
+    );
     req.on("error", reject);
     req.end();
   });

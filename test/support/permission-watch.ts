@@ -8,8 +8,14 @@ import { bearer } from "./clients.js";
 
 /** The transports the permission stream is tested over (the brief's three). */
 export const WATCH_TRANSPORTS: ReadonlyArray<{ name: string; make: (baseUrl: string) => Transport }> = [
-  { name: "Connect JSON over HTTP/1.1", make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }) },
-  { name: "Connect binary over HTTP/2", make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }) },
+  {
+    name: "Connect JSON over HTTP/1.1",
+    make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+  },
+  {
+    name: "Connect binary over HTTP/2",
+    make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }),
+  },
   { name: "gRPC over HTTP/2", make: (baseUrl) => createGrpcTransport({ baseUrl }) },
 ];
 
@@ -38,7 +44,13 @@ export class PermissionStream {
   }
 
   /** Opens a stream over `transport` (Connect JSON over HTTP/1.1 unless told). */
-  static open(srv: TestServer, roomId: string, headers: Record<string, string>, transport?: Transport, minEventId = 0n): PermissionStream {
+  static open(
+    srv: TestServer,
+    roomId: string,
+    headers: Record<string, string>,
+    transport?: Transport,
+    minEventId = 0n,
+  ): PermissionStream {
     const t = transport ?? createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" });
     return new PermissionStream(createClient(Permissions, t), roomId, headers, minEventId);
   }
@@ -46,14 +58,18 @@ export class PermissionStream {
   /** The next answer; fails when the stream ends instead, or nothing comes within `ms` (a hang, not a timing check). */
   async next(ms = 5_000): Promise<WatchResponse> {
     const o = await this.take(ms);
-    if (o.kind === "end") throw new Error(`the stream ended (${o.error ? `${Code[o.error.code]}: ${o.error.rawMessage}` : "ok"}) instead of answering`);
+    if (o.kind === "end")
+      throw new Error(
+        `the stream ended (${o.error ? `${Code[o.error.code]}: ${o.error.rawMessage}` : "ok"}) instead of answering`,
+      );
     return o.value;
   }
 
   /** How the stream ended; fails when it answers instead. */
   async ended(ms = 5_000): Promise<ConnectError | undefined> {
     const o = await this.take(ms);
-    if (o.kind === "answer") throw new Error(`the stream answered instead of ending: ${JSON.stringify(o.value.roomPermissions?.granted)}`);
+    if (o.kind === "answer")
+      throw new Error(`the stream answered instead of ending: ${JSON.stringify(o.value.roomPermissions?.granted)}`);
     return o.error;
   }
 
@@ -110,8 +126,18 @@ export function moderationPrivate(srv: TestServer): Client<typeof ModerationPriv
 }
 
 /** A moderation action by the API key; returns its event id. */
-export async function act(srv: TestServer, action: Action, roomId: string, targetUserId: string, durationSeconds = 0, apiKey = srv.apiKey): Promise<bigint> {
-  const res = await moderationPrivate(srv).act({ action, roomId, targetUserId, durationSeconds, reason: "test" }, bearer(apiKey));
+export async function act(
+  srv: TestServer,
+  action: Action,
+  roomId: string,
+  targetUserId: string,
+  durationSeconds = 0,
+  apiKey = srv.apiKey,
+): Promise<bigint> {
+  const res = await moderationPrivate(srv).act(
+    { action, roomId, targetUserId, durationSeconds, reason: "test" },
+    bearer(apiKey),
+  );
   expect(res.eventId).toBeGreaterThan(0n);
   return res.eventId;
 }

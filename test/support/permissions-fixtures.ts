@@ -13,7 +13,11 @@ import type { TestServer } from "./server.js";
 // services are built in parallel, and these tests are about permissions.
 
 /** Inserts a registered user (through SQL both stores share) and returns its id. */
-export async function insertUser(srv: TestServer, tenantId = srv.tenantId, opts: { tenantModerator?: boolean } = {}): Promise<string> {
+export async function insertUser(
+  srv: TestServer,
+  tenantId = srv.tenantId,
+  opts: { tenantModerator?: boolean } = {},
+): Promise<string> {
   const id = randomUUID();
   await srv.app.db.run(
     sql`insert into users (id, tenant_id, kind, username, username_key, email, tenant_moderator, created_at)
@@ -32,7 +36,10 @@ export async function insertSpace(srv: TestServer, ownerUserId: string, tenantId
 }
 
 /** Inserts a room (optionally in a space) and returns its id (random unless given). */
-export async function insertRoom(srv: TestServer, opts: { tenantId?: string; id?: string; spaceId?: string; isPublic?: boolean } = {}): Promise<string> {
+export async function insertRoom(
+  srv: TestServer,
+  opts: { tenantId?: string; id?: string; spaceId?: string; isPublic?: boolean } = {},
+): Promise<string> {
   const id = opts.id ?? `room-${randomUUID()}`;
   await srv.app.db.run(
     sql`insert into rooms (tenant_id, id, space_id, name, is_public, created_at)
@@ -43,7 +50,10 @@ export async function insertRoom(srv: TestServer, opts: { tenantId?: string; id?
 
 /** True when the tenant's rooms table holds `roomId`. */
 export async function roomRowExists(srv: TestServer, tenantId: string, roomId: string): Promise<boolean> {
-  return (await srv.app.db.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId}`)) !== undefined;
+  return (
+    (await srv.app.db.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId}`)) !==
+    undefined
+  );
 }
 
 /** A registered user with `role` in a fresh room; returns the ids. */
@@ -72,7 +82,11 @@ export async function userWithSpaceRole(
 }
 
 /** A user access token, as login or seed 003 would hand out. */
-export function userToken(srv: TestServer, userId: string, opts: { tenantId?: string; roomScope?: string; ttlSeconds?: number } = {}): string {
+export function userToken(
+  srv: TestServer,
+  userId: string,
+  opts: { tenantId?: string; roomScope?: string; ttlSeconds?: number } = {},
+): string {
   return srv.app.userTokens.issue({
     tenantId: opts.tenantId ?? srv.tenantId,
     userId,
@@ -82,7 +96,13 @@ export function userToken(srv: TestServer, userId: string, opts: { tenantId?: st
 }
 
 /** A room member token from the real Create RPC (seed 000). */
-export async function memberToken(srv: TestServer, userId: string, roomId: string, permissions: Permission[], apiKey = srv.apiKey): Promise<string> {
+export async function memberToken(
+  srv: TestServer,
+  userId: string,
+  roomId: string,
+  permissions: Permission[],
+  apiKey = srv.apiKey,
+): Promise<string> {
   const client = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
   const { tokens } = await client.create({ arguments: [{ userId, roomId, permissions }] }, bearer(apiKey));
   expect(tokens).toHaveLength(1);
@@ -108,5 +128,9 @@ export async function getRoomPermissionsRest(
 ): Promise<{ status: number; contentType: string | null; body: unknown }> {
   const res = await fetch(`${srv.baseUrl}/api/v1/room-permissions/${roomIdPath}`, { headers });
   const text = await res.text();
-  return { status: res.status, contentType: res.headers.get("content-type"), body: text === "" ? undefined : JSON.parse(text) };
+  return {
+    status: res.status,
+    contentType: res.headers.get("content-type"),
+    body: text === "" ? undefined : JSON.parse(text),
+  };
 }

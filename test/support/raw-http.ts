@@ -31,7 +31,14 @@ export function h1Request(url: string, opts: H1Options = {}): Promise<H1Response
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket }));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          reusedSocket: req.reusedSocket,
+        }),
+      );
       res.on("error", reject);
     });
     req.on("error", reject);
@@ -65,7 +72,14 @@ export function h2Request(
     stream.on("response", (h) => (responseHeaders = h));
     stream.on("trailers", (t) => (trailers = t));
     stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () => resolve({ status: Number(responseHeaders[":status"]), headers: responseHeaders, trailers, body: Buffer.concat(chunks) }));
+    stream.on("end", () =>
+      resolve({
+        status: Number(responseHeaders[":status"]),
+        headers: responseHeaders,
+        trailers,
+        body: Buffer.concat(chunks),
+      }),
+    );
     stream.on("error", reject);
     for (const piece of body) stream.write(piece);
     stream.end();
@@ -94,7 +108,10 @@ export function envelopes(body: Buffer): { flags: number; payload: Buffer }[] {
 }
 
 /** The grpc-status of a gRPC-Web response: from its headers, else from its trailer frame. */
-export function grpcWebStatus(headers: Record<string, string | string[] | undefined>, body: Buffer): string | undefined {
+export function grpcWebStatus(
+  headers: Record<string, string | string[] | undefined>,
+  body: Buffer,
+): string | undefined {
   const h = headers["grpc-status"];
   if (typeof h === "string") return h;
   const trailer = envelopes(body).find((e) => (e.flags & 0x80) !== 0);

@@ -27,7 +27,10 @@ export interface ReplicaSet {
 }
 
 // The CLI compiled once for the run (test/support/build-cli.ts), else the source under tsx.
-const CLI = [...(process.env["ROOMGATE_TEST_CLI"] ? [process.env["ROOMGATE_TEST_CLI"]] : ["--import", "tsx", "src/cli.ts"]), "serve"];
+const CLI = [
+  ...(process.env["ROOMGATE_TEST_CLI"] ? [process.env["ROOMGATE_TEST_CLI"]] : ["--import", "tsx", "src/cli.ts"]),
+  "serve",
+];
 
 /** How the replicas run. */
 export interface ReplicaOptions {
@@ -41,7 +44,11 @@ export interface ReplicaOptions {
  * share the token keys through ROOMGATE_TOKEN_KEYS, as replicas on several
  * machines would, and the bootstrap API key through ROOMGATE_API_KEY.
  */
-export async function startReplicas(n: number, env: Record<string, string> = {}, opts: ReplicaOptions = {}): Promise<ReplicaSet> {
+export async function startReplicas(
+  n: number,
+  env: Record<string, string> = {},
+  opts: ReplicaOptions = {},
+): Promise<ReplicaSet> {
   const dataDir = mkdtempSync(join(tmpdir(), "roomgate-replicas-"));
   let pg: TestDatabase | undefined;
   if (testStore() === "postgres") pg = await createTestDatabase();
@@ -101,7 +108,10 @@ export async function startReplicas(n: number, env: Record<string, string> = {},
 }
 
 function startOne(env: NodeJS.ProcessEnv, workers: number): Promise<Replica> {
-  const proc = spawn(process.execPath, [...CLI, "--workers", String(workers)], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [...CLI, "--workers", String(workers)], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   proc.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   proc.stderr!.on("data", (c: Buffer) => (out += c.toString()));

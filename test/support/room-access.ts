@@ -26,7 +26,9 @@ export async function expectRoomAccessDenied(
   const [detail, ...more] = ce.findDetails(RoomAccessDeniedSchema);
   expect(more).toHaveLength(0);
   expect(detail, "RoomAccessDenied detail").toBeDefined();
-  expect(detail!.reason).toBe(reason === "room_blocked" ? RoomAccessDenied_Reason.ROOM_BLOCKED : RoomAccessDenied_Reason.REMOVED);
+  expect(detail!.reason).toBe(
+    reason === "room_blocked" ? RoomAccessDenied_Reason.ROOM_BLOCKED : RoomAccessDenied_Reason.REMOVED,
+  );
   expect(detail!.roomId).toBe(roomId);
   if (until !== undefined) expect(detail!.until === undefined ? null : timestampMs(detail!.until)).toBe(until);
   return ce;

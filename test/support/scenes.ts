@@ -38,7 +38,10 @@ export async function scene(srv: TestServer, opts: { spacePublic?: boolean } = {
 }
 
 /** room.moderation.v1 over Connect JSON (browser) and gRPC (service). */
-export function moderationClients(srv: TestServer): { connect: Client<typeof Moderation>; grpc: Client<typeof Moderation> } {
+export function moderationClients(srv: TestServer): {
+  connect: Client<typeof Moderation>;
+  grpc: Client<typeof Moderation>;
+} {
   return {
     connect: createClient(Moderation, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })),
     grpc: createClient(Moderation, createGrpcTransport({ baseUrl: srv.baseUrl })),

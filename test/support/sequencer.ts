@@ -38,7 +38,8 @@ export class SlowFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     const projectOrder = new Map<string, number>();
-    for (const spec of sorted) if (!projectOrder.has(spec.project.name)) projectOrder.set(spec.project.name, projectOrder.size);
+    for (const spec of sorted)
+      if (!projectOrder.has(spec.project.name)) projectOrder.set(spec.project.name, projectOrder.size);
     const rank = (spec: TestSpecification): number => {
       const i = SLOW_FIRST.indexOf(relative(this.ctx.config.root, spec.moduleId).split("\\").join("/"));
       return i === -1 ? SLOW_FIRST.length : i;

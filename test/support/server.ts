@@ -63,7 +63,10 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const app = await createApp(config, pino({ level: "silent" }), {
     clock: opts.clock,
     webhookResolver: opts.webhookResolver,
-    tokenKeys: opts.tokenKeys === "file" ? undefined : (opts.tokenKeys ?? [{ ...generateTokenKey(Date.now()), state: "active" }]),
+    tokenKeys:
+      opts.tokenKeys === "file"
+        ? undefined
+        : (opts.tokenKeys ?? [{ ...generateTokenKey(Date.now()), state: "active" }]),
   });
   const other = await createTenantWithKey(app.tenants, "other", Date.now());
   const server = await serve(app);

@@ -37,7 +37,13 @@ export interface SteadyLoad {
  * verifying steadily. A lane ends when a connection is refused (the server
  * has stopped accepting; nothing was lost) or on stop().
  */
-export function steadyLoad(port: number, path: string, headers: Record<string, string>, body: string, lanes = 32): SteadyLoad {
+export function steadyLoad(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+  lanes = 32,
+): SteadyLoad {
   const agent = new http.Agent({ keepAlive: true, maxSockets: lanes });
   const records: CallRecord[] = [];
   let stopped = false;
@@ -59,16 +65,47 @@ export function steadyLoad(port: number, path: string, headers: Record<string, s
   };
 }
 
-function once(agent: http.Agent, port: number, path: string, headers: Record<string, string>, body: string): Promise<CallRecord> {
+function once(
+  agent: http.Agent,
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<CallRecord> {
   const sentAt = performance.now();
   return new Promise((resolve) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: "POST", agent, headers: { ...headers, "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve({ outcome: "answered", sentAt, status: res.statusCode!, connection: res.headers["connection"], endedAt: performance.now() }));
-      res.on("error", (err) => resolve({ outcome: "failed", sentAt, error: String(err), endedAt: performance.now() }));
-    });
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        agent,
+        headers: { ...headers, "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          resolve({
+            outcome: "answered",
+            sentAt,
+            status: res.statusCode!,
+            connection: res.headers["connection"],
+            endedAt: performance.now(),
+          }),
+        );
+        res.on("error", (err) =>
+          resolve({ outcome: "failed", sentAt, error: String(err), endedAt: performance.now() }),
+        );
+      },
+    );
     req.on("error", (err: NodeJS.ErrnoException) =>
-      resolve({ outcome: err.code === "ECONNREFUSED" ? "refused" : "failed", sentAt, error: `${err.code ?? ""} ${err.message}`, endedAt: performance.now() }),
+      resolve({
+        outcome: err.code === "ECONNREFUSED" ? "refused" : "failed",
+        sentAt,
+        error: `${err.code ?? ""} ${err.message}`,
+        endedAt: performance.now(),
+      }),
     );
     req.end(body);
   });

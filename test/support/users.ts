@@ -12,7 +12,10 @@ export interface TestUser {
 }
 
 /** Inserts a registered user into `tenantId` (default: the bootstrap tenant) and issues it a 1 h user access token. */
-export async function createTestUser(srv: TestServer, opts: { tenantId?: string; tenantModerator?: boolean } = {}): Promise<TestUser> {
+export async function createTestUser(
+  srv: TestServer,
+  opts: { tenantId?: string; tenantModerator?: boolean } = {},
+): Promise<TestUser> {
   const tenantId = opts.tenantId ?? srv.tenantId;
   const userId = randomUUID();
   const username = `user-${userId}`;

@@ -76,7 +76,10 @@ export class WebhookReceiver {
   async until(pred: () => boolean, ms = 20_000, what = "condition"): Promise<void> {
     const deadline = Date.now() + ms;
     while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`receiver: ${what} not reached; got ${this.requests.length} requests, ${this.acknowledged.length} acknowledged`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `receiver: ${what} not reached; got ${this.requests.length} requests, ${this.acknowledged.length} acknowledged`,
+        );
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 100);

@@ -19,7 +19,8 @@ export interface Seen {
 export function pairs(raw: readonly string[] | Record<string, unknown>): [string, string][] {
   const list: [string, string][] = [];
   if (Array.isArray(raw)) for (let i = 0; i < raw.length; i += 2) list.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
-  else for (const [k, v] of Object.entries(raw)) for (const one of Array.isArray(v) ? v : [v]) list.push([k, String(one)]);
+  else
+    for (const [k, v] of Object.entries(raw)) for (const one of Array.isArray(v) ? v : [v]) list.push([k, String(one)]);
   return list.filter(([k]) => k !== "date").map(([k, v]) => [k, k === "x-request-id" ? "<id>" : v]);
 }
 
@@ -36,12 +37,24 @@ export function h1(port: number, r: Req): Promise<Seen> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...r.headers };
     if (Buffer.isBuffer(r.body) && headers["content-length"] === undefined) headers["content-length"] = r.body.length;
-    const req = http.request({ host: "127.0.0.1", port, path: r.path, method: r.method ?? "POST", headers, agent: false });
+    const req = http.request({
+      host: "127.0.0.1",
+      port,
+      path: r.path,
+      method: r.method ?? "POST",
+      headers,
+      agent: false,
+    });
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>
-        resolve({ status: res.statusCode!, headers: pairs(res.rawHeaders), trailers: pairs(res.rawTrailers), body: Buffer.concat(chunks).toString("base64") }),
+        resolve({
+          status: res.statusCode!,
+          headers: pairs(res.rawHeaders),
+          trailers: pairs(res.rawTrailers),
+          body: Buffer.concat(chunks).toString("base64"),
+        }),
       );
       res.on("error", reject);
     });
@@ -88,7 +101,8 @@ export const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 export const CJ = { "content-type": "application/json" };
 export const CP = { "content-type": "application/proto" };
 export const GRPC = { "content-type": "application/grpc", te: "trailers" };
-export const verifyBin = (token: string) => Buffer.from(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token })));
+export const verifyBin = (token: string) =>
+  Buffer.from(toBinary(VerifyRequestSchema, create(VerifyRequestSchema, { token })));
 /** Field 99 (varint 1): a field VerifyRequest does not have. */
 export const UNKNOWN_FIELD = Buffer.from([0x98, 0x06, 0x01]);
 export const MALFORMED = Buffer.from([0x0a, 0x7f, 0x61]);

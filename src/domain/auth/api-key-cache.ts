@@ -1,4 +1,10 @@
-import { authenticateApiKey, hashApiKey, type ApiKeyLookup, type ApiKeyPrincipal, type ApiKeyRecord } from "./api-keys.js";
+import {
+  authenticateApiKey,
+  hashApiKey,
+  type ApiKeyLookup,
+  type ApiKeyPrincipal,
+  type ApiKeyRecord,
+} from "./api-keys.js";
 
 /** Authenticates a presented API key: its principal, or undefined when it does not open. */
 export interface ApiKeyAuthenticator {

@@ -19,15 +19,23 @@ export interface ApiKeyRevocationDeps {
  * key ended), so the key stops everywhere at once rather than when a cache
  * expires. Unknown key: not_found; already revoked: failed_precondition.
  */
-export async function revokeApiKey(deps: ApiKeyRevocationDeps, keyId: string, actor: Actor): Promise<{ tenantId: string; event: StoredEvent }> {
+export async function revokeApiKey(
+  deps: ApiKeyRevocationDeps,
+  keyId: string,
+  actor: Actor,
+): Promise<{ tenantId: string; event: StoredEvent }> {
   const now = deps.clock();
   const { result, events } = await journaledWithEvents(deps.transact, deps.sink, async (record) => {
     const key = await deps.tenants.findApiKey(keyId);
     if (!key) throw new RoomgateError("not_found", `no API key ${keyId}`);
     if (key.revokedAt !== null) {
-      throw new RoomgateError("failed_precondition", `API key ${keyId} was already revoked at ${new Date(key.revokedAt).toISOString()}`);
+      throw new RoomgateError(
+        "failed_precondition",
+        `API key ${keyId} was already revoked at ${new Date(key.revokedAt).toISOString()}`,
+      );
     }
-    if (!(await deps.tenants.revokeApiKey(keyId, now))) throw new RoomgateError("failed_precondition", `API key ${keyId} was already revoked`);
+    if (!(await deps.tenants.revokeApiKey(keyId, now)))
+      throw new RoomgateError("failed_precondition", `API key ${keyId} was already revoked`);
     await record({
       audit: [{ tenantId: key.tenantId, at: now, actor, action: "api_key.revoke", target: keyId }],
       events: [

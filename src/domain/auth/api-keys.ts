@@ -50,7 +50,9 @@ export function hashApiKey(key: string): Uint8Array {
 export function apiKeyId(key: string, hash: (key: string) => Uint8Array = hashApiKey): string {
   const m = FORMAT.exec(key);
   if (m) return m[1]!;
-  return `env_${Buffer.from(hash(`roomgate-key-id:${key}`)).toString("hex").slice(0, 16)}`;
+  return `env_${Buffer.from(hash(`roomgate-key-id:${key}`))
+    .toString("hex")
+    .slice(0, 16)}`;
 }
 
 const DUMMY_HASH = hashApiKey("roomgate-dummy");

@@ -65,7 +65,14 @@ export class SubjectTokens {
     const token = this.codec.seal(this.kind, toBinary(ClaimsSchema, msg));
     return {
       token,
-      claims: { tokenId: formatTokenId(idBytes), tenantId: init.tenantId, userId: init.userId, roomId: init.roomId ?? "", issuedAt: now, expiresAt },
+      claims: {
+        tokenId: formatTokenId(idBytes),
+        tenantId: init.tenantId,
+        userId: init.userId,
+        roomId: init.roomId ?? "",
+        issuedAt: now,
+        expiresAt,
+      },
     };
   }
 

@@ -40,7 +40,11 @@ export interface BootstrapResult {
  * `envKey`, a tenant owning exactly that key exists; without it, the very
  * first start creates a tenant and returns a fresh key to print once.
  */
-export async function bootstrapTenant(store: TenantStore, envKey: string | undefined, now: number): Promise<BootstrapResult> {
+export async function bootstrapTenant(
+  store: TenantStore,
+  envKey: string | undefined,
+  now: number,
+): Promise<BootstrapResult> {
   if (envKey !== undefined && envKey !== "") {
     const id = apiKeyId(envKey);
     const existing = await store.findApiKey(id);
@@ -57,7 +61,11 @@ export async function bootstrapTenant(store: TenantStore, envKey: string | undef
 }
 
 /** Creates a tenant with a first generated key; returns the key once. */
-export async function createTenantWithKey(store: TenantStore, name: string, now: number): Promise<{ tenant: Tenant; key: string; keyId: string }> {
+export async function createTenantWithKey(
+  store: TenantStore,
+  name: string,
+  now: number,
+): Promise<{ tenant: Tenant; key: string; keyId: string }> {
   const tenant = { id: randomUUID(), name, createdAt: now };
   const key = generateApiKey();
   await store.createTenant(tenant, { id: key.id, hash: key.hash, label: "initial" });

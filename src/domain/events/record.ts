@@ -124,7 +124,14 @@ export function roleGranted(c: MembershipChange & { readonly previousRole: strin
     },
   ];
   if (replaced) {
-    events.push({ tenantId: c.tenantId, type: EventType.PERMISSIONS_CHANGED, roomId: c.roomId, userId: c.userId, actor: c.actor, at: c.at });
+    events.push({
+      tenantId: c.tenantId,
+      type: EventType.PERMISSIONS_CHANGED,
+      roomId: c.roomId,
+      userId: c.userId,
+      actor: c.actor,
+      at: c.at,
+    });
   }
   return {
     audit: [
@@ -158,7 +165,16 @@ export function roleRevoked(c: MembershipChange): Recorded {
         detail: detail(c),
       },
     ],
-    events: [{ tenantId: c.tenantId, type: EventType.PERMISSIONS_CHANGED, roomId: c.roomId, userId: c.userId, actor: c.actor, at: c.at }],
+    events: [
+      {
+        tenantId: c.tenantId,
+        type: EventType.PERMISSIONS_CHANGED,
+        roomId: c.roomId,
+        userId: c.userId,
+        actor: c.actor,
+        at: c.at,
+      },
+    ],
   };
 }
 

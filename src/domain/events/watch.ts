@@ -56,7 +56,10 @@ export function watcherTooSlow(): RoomgateError {
  * resumes with the last id it received. Aborting `signal` ends the stream
  * normally; the subscription is always released.
  */
-export async function* watchEvents(source: WatchSource, opts: WatchOptions): AsyncGenerator<StoredEvent, void, undefined> {
+export async function* watchEvents(
+  source: WatchSource,
+  opts: WatchOptions,
+): AsyncGenerator<StoredEvent, void, undefined> {
   const { tenantId, signal } = opts;
   const roomId = opts.roomId || undefined;
   const pageSize = opts.pageSize ?? REPLAY_PAGE_SIZE;

@@ -123,7 +123,8 @@ export class ChangeFeed {
     this.timers = deps.timers ?? nodeTimers;
     this.batchSize = deps.batchSize ?? FEED_BATCH;
     if (!(deps.pollMs > 0)) throw new RangeError("pollMs must be positive");
-    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError("batchSize must be a positive integer");
+    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1)
+      throw new RangeError("batchSize must be a positive integer");
   }
 
   /**
@@ -256,7 +257,10 @@ export class ChangeFeed {
     for (const e of batch) {
       if (e.id <= this.applied) {
         // Never apply or publish an event twice, whatever the source returns.
-        log.warn({ eventId: e.id, appliedId: this.applied }, "change feed source returned an event out of order; skipped");
+        log.warn(
+          { eventId: e.id, appliedId: this.applied },
+          "change feed source returned an event out of order; skipped",
+        );
         continue;
       }
       if (e.effects !== null) {
@@ -266,7 +270,10 @@ export class ChangeFeed {
           // One bad event must not stop the replica from following the log:
           // its effects are skipped, the event itself is still published.
           if (err instanceof InvalidEffectsError) {
-            log.error({ eventId: e.id, tenantId: e.tenantId, path: err.path, problem: err.message }, "malformed stored effects; skipped");
+            log.error(
+              { eventId: e.id, tenantId: e.tenantId, path: err.path, problem: err.message },
+              "malformed stored effects; skipped",
+            );
           } else {
             log.error({ eventId: e.id, tenantId: e.tenantId, err }, "applying effects failed; skipped");
           }
@@ -298,7 +305,10 @@ export class ChangeFeed {
     const now = (this.deps.clock ?? Date.now)();
     if (this.failures === 1 || now - this.failureLoggedAt >= FAILURE_LOG_MS) {
       this.failureLoggedAt = now;
-      this.deps.log.error({ err, failures: this.failures, appliedId: this.applied }, "change feed cannot read the events; retrying");
+      this.deps.log.error(
+        { err, failures: this.failures, appliedId: this.applied },
+        "change feed cannot read the events; retrying",
+      );
     }
   }
 }

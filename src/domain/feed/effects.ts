@@ -79,7 +79,13 @@ export function decodeEffects(text: string): LiveEffects {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function validate(raw: unknown): LiveEffects {
-  const o = record(raw, "$", ["revocations", "restrictionsSet", "restrictionsLifted", "apiKeysRevoked", "keyringChanged"]);
+  const o = record(raw, "$", [
+    "revocations",
+    "restrictionsSet",
+    "restrictionsLifted",
+    "apiKeysRevoked",
+    "keyringChanged",
+  ]);
   const out: Mutable<LiveEffects> = {};
   const revocations = list(o.revocations, "revocations", revocation);
   if (revocations.length > 0) out.revocations = revocations;
@@ -101,11 +107,21 @@ function revocation(v: unknown, path: string): Revocation {
   switch (kind) {
     case "token": {
       const o = record(v, path, ["kind", "tenantId", "tokenId", "at"]);
-      return { kind, tenantId: id(o.tenantId, `${path}.tenantId`), tokenId: id(o.tokenId, `${path}.tokenId`), at: time(o.at, `${path}.at`) };
+      return {
+        kind,
+        tenantId: id(o.tenantId, `${path}.tenantId`),
+        tokenId: id(o.tokenId, `${path}.tokenId`),
+        at: time(o.at, `${path}.at`),
+      };
     }
     case "user": {
       const o = record(v, path, ["kind", "tenantId", "userId", "at"]);
-      return { kind, tenantId: id(o.tenantId, `${path}.tenantId`), userId: id(o.userId, `${path}.userId`), at: time(o.at, `${path}.at`) };
+      return {
+        kind,
+        tenantId: id(o.tenantId, `${path}.tenantId`),
+        userId: id(o.userId, `${path}.userId`),
+        at: time(o.at, `${path}.at`),
+      };
     }
     case "user_room": {
       const o = record(v, path, ["kind", "tenantId", "userId", "roomId", "at"]);
@@ -119,7 +135,12 @@ function revocation(v: unknown, path: string): Revocation {
     }
     case "room": {
       const o = record(v, path, ["kind", "tenantId", "roomId", "at"]);
-      return { kind, tenantId: id(o.tenantId, `${path}.tenantId`), roomId: id(o.roomId, `${path}.roomId`), at: time(o.at, `${path}.at`) };
+      return {
+        kind,
+        tenantId: id(o.tenantId, `${path}.tenantId`),
+        roomId: id(o.roomId, `${path}.roomId`),
+        at: time(o.at, `${path}.at`),
+      };
     }
     default:
       throw new InvalidEffectsError(`${path}.kind`, "must be token, user, user_room or room");

@@ -187,7 +187,8 @@ export class FeedLease {
       // (SIGSTOP, a long GC): it then leaves the lease run out, and another
       // one, begun now, is needed.
       while (this.now() - this.confirmedAt >= this.deps.leaseMs) await Promise.race([this.confirm(), timeout]);
-      if (feed.appliedId < this.required) await Promise.race([feed.waitFor(this.required, Math.max(1, deadline - this.now())), timeout]);
+      if (feed.appliedId < this.required)
+        await Promise.race([feed.waitFor(this.required, Math.max(1, deadline - this.now())), timeout]);
     } catch (err) {
       if (err instanceof StaleReplicaError) throw err;
       throw new StaleReplicaError(err instanceof Error ? err.message : String(err));

@@ -51,7 +51,10 @@ export class RemovalBarrier {
       const bound = Math.max(...behind.map((r) => r.leaseMs)) + this.marginMs;
       if (this.now() - start >= bound) {
         // Not an error: their leases ran out, so they refuse until they catch up.
-        log.warn({ eventId, replicas: behind.map((r) => r.id) }, "replicas did not confirm a removing write within their lease; they stop serving until they catch up");
+        log.warn(
+          { eventId, replicas: behind.map((r) => r.id) },
+          "replicas did not confirm a removing write within their lease; they stop serving until they catch up",
+        );
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));

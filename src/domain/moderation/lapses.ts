@@ -165,7 +165,9 @@ export class RestrictionLapses {
             actor: LAPSE_ACTOR,
             at: r.until,
             reason: LAPSE_REASON,
-            effects: { restrictionsLifted: [{ tenantId: r.tenantId, roomId: r.roomId, userId: r.userId, kind: r.kind }] },
+            effects: {
+              restrictionsLifted: [{ tenantId: r.tenantId, roomId: r.roomId, userId: r.userId, kind: r.kind }],
+            },
           },
         ],
       });

@@ -33,7 +33,9 @@ export const REQUIRED_PERMISSION: Readonly<Record<ModerationAction, P>> = {
 };
 
 /** What each action does to the member and which event announces it. */
-const EFFECT: Readonly<Record<ModerationAction, { set?: RestrictionKind; lift?: RestrictionKind; kick?: true; event: EventType }>> = {
+const EFFECT: Readonly<
+  Record<ModerationAction, { set?: RestrictionKind; lift?: RestrictionKind; kick?: true; event: EventType }>
+> = {
   chat_block: { set: "chat_block", event: EventType.CHAT_BLOCKED },
   chat_unblock: { lift: "chat_block", event: EventType.CHAT_UNBLOCKED },
   chat_mute: { set: "mute", event: EventType.MUTED },
@@ -115,20 +117,28 @@ export class Moderation {
     const revocation: Revocation | undefined = effect.kick
       ? { kind: "user_room", tenantId: input.tenantId, userId: input.targetUserId, roomId: input.roomId, at: now }
       : undefined;
-    const lifted = effect.lift ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.lift } : undefined;
+    const lifted = effect.lift
+      ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.lift }
+      : undefined;
     const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
       // Read under the write lock: a promotion or a removal committing
       // meanwhile cannot slip between the check and the action.
-      if (!(await store.roomExists(input.tenantId, input.roomId))) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
+      if (!(await store.roomExists(input.tenantId, input.roomId)))
+        throw new RoomgateError("not_found", `room ${input.roomId} not found`);
       if (!(await store.isMember(input.tenantId, input.roomId, input.targetUserId))) {
         throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
       }
       if (input.caller !== "api_key") {
         // Hierarchy: owner > space moderator > room moderator > member; nobody
         // acts on a member of equal or higher rank (themselves included).
-        const target = rankIn(await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId));
+        const target = rankIn(
+          await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId),
+        );
         if (target >= input.caller.rank) {
-          throw new RoomgateError("permission_denied", `${input.action} needs a higher rank than the target's in this room`);
+          throw new RoomgateError(
+            "permission_denied",
+            `${input.action} needs a higher rank than the target's in this room`,
+          );
         }
       }
       if (restriction) await store.setRestriction(restriction, input.actor, now);
@@ -181,12 +191,33 @@ export class Moderation {
     checkCommon(input.roomId, input.reason);
     checkId("message_id", input.messageId);
     authorize(input.caller, P.PermissionChatMessageDelete, "message delete");
-    if (!(await this.deps.store.roomExists(input.tenantId, input.roomId))) throw new RoomgateError("not_found", `room ${input.roomId} not found`);
+    if (!(await this.deps.store.roomExists(input.tenantId, input.roomId)))
+      throw new RoomgateError("not_found", `room ${input.roomId} not found`);
     const now = this.deps.clock();
     const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, (record) =>
       record({
-        audit: [{ tenantId: input.tenantId, at: now, actor: input.actor, action: "moderation.message_delete", roomId: input.roomId, target: input.messageId, reason: input.reason }],
-        events: [{ tenantId: input.tenantId, type: EventType.MESSAGE_DELETED, roomId: input.roomId, actor: input.actor, at: now, messageId: input.messageId, reason: input.reason }],
+        audit: [
+          {
+            tenantId: input.tenantId,
+            at: now,
+            actor: input.actor,
+            action: "moderation.message_delete",
+            roomId: input.roomId,
+            target: input.messageId,
+            reason: input.reason,
+          },
+        ],
+        events: [
+          {
+            tenantId: input.tenantId,
+            type: EventType.MESSAGE_DELETED,
+            roomId: input.roomId,
+            actor: input.actor,
+            at: now,
+            messageId: input.messageId,
+            reason: input.reason,
+          },
+        ],
       }),
     );
     return events[0]!;

@@ -12,7 +12,15 @@ import type { RevocationIndex } from "../tokens/revocations.js";
 export function requireLiveCredential(caller: RoomCaller, revocations: RevocationIndex, now: number): void {
   const c = caller.credential;
   if (now >= c.expiresAt) throw new TokenRejectedError("expired");
-  if (revocations.isRevoked({ tenantId: caller.tenantId, userId: caller.userId, tokenId: c.tokenId, roomId: c.roomId, issuedAt: c.issuedAt })) {
+  if (
+    revocations.isRevoked({
+      tenantId: caller.tenantId,
+      userId: caller.userId,
+      tokenId: c.tokenId,
+      roomId: c.roomId,
+      issuedAt: c.issuedAt,
+    })
+  ) {
     throw new TokenRejectedError("revoked");
   }
 }

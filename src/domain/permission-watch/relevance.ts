@@ -2,7 +2,11 @@ import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import type { StoredEvent } from "../journal.js";
 
 /** Events that never change anyone's permissions or credential. */
-const NEVER: ReadonlySet<EventType> = new Set([EventType.MESSAGE_DELETED, EventType.API_KEY_REVOKED, EventType.INVITE_REVOKED]);
+const NEVER: ReadonlySet<EventType> = new Set([
+  EventType.MESSAGE_DELETED,
+  EventType.API_KEY_REVOKED,
+  EventType.INVITE_REVOKED,
+]);
 
 /**
  * True when `e` may change what `userId` may do in `roomId`, so the answer

@@ -1,6 +1,11 @@
 import type { Permission } from "../../../gen/room/permissions/v1/permission_pb.js";
 import type { EventListener } from "../events/event-bus.js";
-import { checkRoomId, effectiveRoomPermissions, type RoomCaller, type RoomPermissionDeps } from "../room-permissions.js";
+import {
+  checkRoomId,
+  effectiveRoomPermissions,
+  type RoomCaller,
+  type RoomPermissionDeps,
+} from "../room-permissions.js";
 import { requireLiveCredential } from "./credential.js";
 import { mayAffect } from "./relevance.js";
 

@@ -130,13 +130,22 @@ export class AccessLinks {
       // not enough (moderatesRoom does not count the owner).
       const mine = await this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
       if (room.creatorUserId !== caller.userId && !moderatesRoom(mine)) {
-        throw new RoomgateError("permission_denied", "only the room's creator or a room moderator may generate access links");
+        throw new RoomgateError(
+          "permission_denied",
+          "only the room's creator or a room moderator may generate access links",
+        );
       }
     }
     const id = randomBytes(16).toString("hex");
     // Sealing writes nothing, so the token is made first and the row gets
     // the token's exact expiry.
-    const { token, claims } = this.deps.linkTokens.issue({ tenantId, userId: "", roomId: room.id, ttlSeconds, tokenId: id });
+    const { token, claims } = this.deps.linkTokens.issue({
+      tenantId,
+      userId: "",
+      roomId: room.id,
+      ttlSeconds,
+      tokenId: id,
+    });
     await this.atomically(async (record) => {
       await this.deps.store.insertAccessLink({
         id,
@@ -205,25 +214,47 @@ export class AccessLinks {
       if (!link || link.roomId !== claims.roomId) throw new RoomgateError("not_found", "access link not found");
       const ttlSeconds = Math.min(Math.floor((link.expiresAt - now) / 1000), MAX_REDEEMED_TOKEN_TTL_SECONDS);
       if (ttlSeconds < 1) throw linkExpired();
-      const facts = { tenantId, tokenId: link.id, userId: link.guestUserId ?? "", roomId: link.roomId, issuedAt: link.createdAt };
+      const facts = {
+        tenantId,
+        tokenId: link.id,
+        userId: link.guestUserId ?? "",
+        roomId: link.roomId,
+        issuedAt: link.createdAt,
+      };
       if (link.revokedAt !== null || this.deps.access.revocations.isRevoked(facts)) {
         throw new RoomgateError("failed_precondition", "access link revoked");
       }
-      if (link.guestUserId !== null) requireRoomAccess({ tenantId, userId: link.guestUserId, issuedAt: undefined }, link.roomId, this.deps.access);
-      if (!await this.deps.store.claimAccessLink(tenantId, link.id, now)) {
+      if (link.guestUserId !== null)
+        requireRoomAccess({ tenantId, userId: link.guestUserId, issuedAt: undefined }, link.roomId, this.deps.access);
+      if (!(await this.deps.store.claimAccessLink(tenantId, link.id, now))) {
         throw new RoomgateError("failed_precondition", "access link already used");
       }
       let userId = link.guestUserId;
       if (userId === null) {
         userId = randomUUID();
-        await this.deps.store.insertGuestUser({ tenantId, id: userId, username: link.username, externalUserId: link.externalUserId, createdAt: now });
-        if (!await this.deps.store.setAccessLinkGuest(tenantId, link.id, userId)) {
+        await this.deps.store.insertGuestUser({
+          tenantId,
+          id: userId,
+          username: link.username,
+          externalUserId: link.externalUserId,
+          createdAt: now,
+        });
+        if (!(await this.deps.store.setAccessLinkGuest(tenantId, link.id, userId))) {
           // Cannot happen inside the transaction; refuse rather than split the link's guests.
           throw new Error("access link guest set concurrently");
         }
         await this.deps.memberships.setRoomRole(tenantId, link.roomId, userId, link.role, link.createdBy, now);
         await record(
-          memberJoined({ tenantId, actor: `user:${userId}`, at: now, userId, role: link.role, roomId: link.roomId, via: "access_link", target: link.id }),
+          memberJoined({
+            tenantId,
+            actor: `user:${userId}`,
+            at: now,
+            userId,
+            role: link.role,
+            roomId: link.roomId,
+            via: "access_link",
+            target: link.id,
+          }),
         );
       }
       const issued = this.deps.userTokens.issue({ tenantId, userId, roomId: link.roomId, ttlSeconds });
@@ -242,7 +273,13 @@ export class AccessLinks {
         ],
         events: [],
       });
-      return { accessToken: issued.token, userId, roomId: link.roomId, participantName: link.username, expiresAt: issued.claims.expiresAt };
+      return {
+        accessToken: issued.token,
+        userId,
+        roomId: link.roomId,
+        participantName: link.username,
+        expiresAt: issued.claims.expiresAt,
+      };
     });
   }
 
@@ -255,7 +292,10 @@ export class AccessLinks {
     const rows = await this.deps.store.listAccessLinks(room.tenantId, room.id, after, pageSize + 1);
     const links = rows.slice(0, pageSize);
     const last = links[links.length - 1];
-    return { links, nextPageToken: rows.length > pageSize && last ? encodeKeyset({ at: last.createdAt, id: last.id }) : "" };
+    return {
+      links,
+      nextPageToken: rows.length > pageSize && last ? encodeKeyset({ at: last.createdAt, id: last.id }) : "",
+    };
   }
 
   /**
@@ -264,7 +304,13 @@ export class AccessLinks {
    * the guest's room role removed. One transaction, audited, announced as
    * TOKEN_REVOKED naming the link.
    */
-  async revoke(who: LinkManager, spaceId: string, roomId: string, linkId: string, reason: string): Promise<StoredEvent> {
+  async revoke(
+    who: LinkManager,
+    spaceId: string,
+    roomId: string,
+    linkId: string,
+    reason: string,
+  ): Promise<StoredEvent> {
     if (!/^[0-9a-f]{32}$/.test(linkId)) throw invalidArgument("link_id must be 32 lower-case hex digits");
     checkReason(reason);
     const tenantId = tenantOf(who);
@@ -274,7 +320,7 @@ export class AccessLinks {
     const actor: Actor = actorOf(who);
     const now = this.deps.clock();
     const events = await this.atomicallyCapturing(async (record) => {
-      if (!await this.deps.store.revokeAccessLink(tenantId, link.id, now)) {
+      if (!(await this.deps.store.revokeAccessLink(tenantId, link.id, now))) {
         throw new RoomgateError("failed_precondition", "access link already revoked");
       }
       const guest = (await this.deps.store.findAccessLink(tenantId, link.id))?.guestUserId ?? null;
@@ -283,11 +329,33 @@ export class AccessLinks {
         revocation = { kind: "user_room", tenantId, userId: guest, roomId, at: now };
         await this.deps.revocationStore.addRevocation(revocation, null);
         if (await this.deps.memberships.removeRoomRole(tenantId, roomId, guest)) {
-          await record(roleRevoked({ tenantId, actor, at: now, userId: guest, role: link.role, roomId, via: "access_link", target: link.id }));
+          await record(
+            roleRevoked({
+              tenantId,
+              actor,
+              at: now,
+              userId: guest,
+              role: link.role,
+              roomId,
+              via: "access_link",
+              target: link.id,
+            }),
+          );
         }
       }
       await record({
-        audit: [{ tenantId, at: now, actor, action: "access_link.revoke", roomId, targetUserId: guest ?? "", target: link.id, reason }],
+        audit: [
+          {
+            tenantId,
+            at: now,
+            actor,
+            action: "access_link.revoke",
+            roomId,
+            targetUserId: guest ?? "",
+            target: link.id,
+            reason,
+          },
+        ],
         events: [
           {
             tenantId,
@@ -325,7 +393,10 @@ export class AccessLinks {
     const mine = await this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
     const ownLink = link !== undefined && link.createdBy === caller.userId;
     if (room.creatorUserId !== caller.userId && !ownLink && !moderatesRoom(mine)) {
-      throw new RoomgateError("permission_denied", "only the room's creator or a room moderator may manage its access links");
+      throw new RoomgateError(
+        "permission_denied",
+        "only the room's creator or a room moderator may manage its access links",
+      );
     }
     return room;
   }
@@ -339,7 +410,6 @@ export class AccessLinks {
   private async atomicallyCapturing(fn: (record: RecordFn) => Promise<void>): Promise<StoredEvent[]> {
     return (await journaledWithEvents(this.deps.transact, this.deps.sink, fn)).events;
   }
-
 }
 
 function linkExpired(): RoomgateError {

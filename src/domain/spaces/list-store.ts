@@ -78,9 +78,20 @@ export interface SpaceListStore {
   /** The spaces the user holds a role in, with that role. */
   userSpaces(tenantId: string, userId: string, after: Position | undefined, limit: number): Promise<SpaceListing[]>;
   /** The rooms of a space (`spaceId` null: the rooms without a space). */
-  spaceRooms(tenantId: string, spaceId: string | null, after: Position | undefined, limit: number): Promise<RoomListing[]>;
+  spaceRooms(
+    tenantId: string,
+    spaceId: string | null,
+    after: Position | undefined,
+    limit: number,
+  ): Promise<RoomListing[]>;
   /** The rooms of a space open to `viewer`, with the viewer's room role. */
-  openRooms(tenantId: string, spaceId: string, viewer: RoomViewer, after: Position | undefined, limit: number): Promise<RoomListing[]>;
+  openRooms(
+    tenantId: string,
+    spaceId: string,
+    viewer: RoomViewer,
+    after: Position | undefined,
+    limit: number,
+  ): Promise<RoomListing[]>;
   /** True when the user holds a role in the space or a room role in one of its rooms. */
   belongsToSpace(tenantId: string, spaceId: string, userId: string): Promise<boolean>;
   /** True when the user is seed 003's tenant-wide moderator. */

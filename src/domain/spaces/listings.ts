@@ -65,7 +65,12 @@ export class SpaceListings {
       return await paged("spaces", asked, (after, n) => this.deps.lists.tenantSpaces(who.tenantId, after, n), newest);
     }
     const caller = await this.user(who.caller);
-    return await paged("spaces", asked, (after, n) => this.deps.lists.userSpaces(caller.tenantId, caller.userId, after, n), newest);
+    return await paged(
+      "spaces",
+      asked,
+      (after, n) => this.deps.lists.userSpaces(caller.tenantId, caller.userId, after, n),
+      newest,
+    );
   }
 
   /**
@@ -76,21 +81,41 @@ export class SpaceListings {
   async rooms(who: SpaceManager, spaceId: string, req: PageRequest): Promise<Page<RoomListing>> {
     const asked = pageOf("rooms", req);
     if (who.kind === "api_key") {
-      if (spaceId === "") return await paged("rooms", asked, (after, n) => this.deps.lists.spaceRooms(who.tenantId, null, after, n), newest);
+      if (spaceId === "")
+        return await paged(
+          "rooms",
+          asked,
+          (after, n) => this.deps.lists.spaceRooms(who.tenantId, null, after, n),
+          newest,
+        );
       checkId("space_id", spaceId);
       const space = await this.space(who.tenantId, spaceId);
-      return await paged("rooms", asked, (after, n) => this.deps.lists.spaceRooms(who.tenantId, space.id, after, n), newest);
+      return await paged(
+        "rooms",
+        asked,
+        (after, n) => this.deps.lists.spaceRooms(who.tenantId, space.id, after, n),
+        newest,
+      );
     }
     checkId("space_id", spaceId);
     const caller = await this.user(who.caller);
     const space = await this.space(caller.tenantId, spaceId);
     const spaceMember = (await this.deps.store.spaceRoleOf(caller.tenantId, space.id, caller.userId)) !== undefined;
     const tenantModerator = await this.deps.lists.isTenantModerator(caller.tenantId, caller.userId);
-    if (!spaceMember && !tenantModerator && !(await this.deps.lists.belongsToSpace(caller.tenantId, space.id, caller.userId))) {
+    if (
+      !spaceMember &&
+      !tenantModerator &&
+      !(await this.deps.lists.belongsToSpace(caller.tenantId, space.id, caller.userId))
+    ) {
       throw new RoomgateError("permission_denied", "you do not belong to this space");
     }
     const viewer = { userId: caller.userId, spaceMember, tenantModerator };
-    return await paged("rooms", asked, (after, n) => this.deps.lists.openRooms(caller.tenantId, space.id, viewer, after, n), newest);
+    return await paged(
+      "rooms",
+      asked,
+      (after, n) => this.deps.lists.openRooms(caller.tenantId, space.id, viewer, after, n),
+      newest,
+    );
   }
 
   /**
@@ -125,7 +150,11 @@ export class SpaceListings {
     // since is no member: the page may hold fewer than asked, never a gap.
     const items = facts.map((f) => this.member(where, f, now)).filter((m) => m.waysIn.length > 0);
     const last = pageIds[pageIds.length - 1];
-    return { items, nextPageToken: ids.length > asked.size && last !== undefined ? encodePosition("members", { at: 0, id: last }) : "" };
+    return {
+      items,
+      nextPageToken:
+        ids.length > asked.size && last !== undefined ? encodePosition("members", { at: 0, id: last }) : "",
+    };
   }
 
   /** A space's invites, newest first: the API key, or the space's owner. */
@@ -135,10 +164,18 @@ export class SpaceListings {
     const tenantId = tenantOf(who);
     if (who.kind === "user") await this.user(who.caller);
     const space = await this.space(tenantId, spaceId);
-    if (who.kind === "user" && (await this.deps.store.spaceRoleOf(tenantId, space.id, who.caller.userId)) !== "role_space_owner") {
+    if (
+      who.kind === "user" &&
+      (await this.deps.store.spaceRoleOf(tenantId, space.id, who.caller.userId)) !== "role_space_owner"
+    ) {
       throw new RoomgateError("permission_denied", "only the space owner may list its invites");
     }
-    return await paged("invites", asked, (after, n) => this.deps.lists.spaceInvites(tenantId, space.id, after, n), newest);
+    return await paged(
+      "invites",
+      asked,
+      (after, n) => this.deps.lists.spaceInvites(tenantId, space.id, after, n),
+      newest,
+    );
   }
 
   private member(room: MemberRoom, f: MemberFacts, now: number): MemberListing {
@@ -147,7 +184,13 @@ export class SpaceListings {
     if (f.spaceRole !== undefined && room.isPublic) waysIn.push("space_role");
     if (f.tenantModerator) waysIn.push("tenant_moderator");
     if (f.newestTokenIssuedAt !== undefined) {
-      const facts = { tenantId: room.tenantId, tokenId: "", userId: f.userId, roomId: room.roomId, issuedAt: f.newestTokenIssuedAt };
+      const facts = {
+        tenantId: room.tenantId,
+        tokenId: "",
+        userId: f.userId,
+        roomId: room.roomId,
+        issuedAt: f.newestTokenIssuedAt,
+      };
       if (!this.deps.access.revocations.isRevoked(facts)) waysIn.push("room_member_token");
     }
     return {
@@ -179,7 +222,10 @@ export class SpaceListings {
 
 /** Page size and position of a request; invalid_argument for a bad size or a token not made by this list. */
 function pageOf(list: ListName, req: PageRequest): PageAsked {
-  return { size: pageSizeOf(req.pageSize), after: req.pageToken === "" ? undefined : decodePosition(list, req.pageToken) };
+  return {
+    size: pageSizeOf(req.pageSize),
+    after: req.pageToken === "" ? undefined : decodePosition(list, req.pageToken),
+  };
 }
 
 /** The (createdAt, id) key of rows listed newest first. */
@@ -188,9 +234,17 @@ function newest(row: { readonly createdAt: number; readonly id: string }): Posit
 }
 
 /** Reads one page (one row more than asked tells whether another follows) and its next token. */
-async function paged<T>(list: ListName, asked: PageAsked, read: (after: Position | undefined, limit: number) => Promise<T[]>, key: (row: T) => Position): Promise<Page<T>> {
+async function paged<T>(
+  list: ListName,
+  asked: PageAsked,
+  read: (after: Position | undefined, limit: number) => Promise<T[]>,
+  key: (row: T) => Position,
+): Promise<Page<T>> {
   const rows = await read(asked.after, asked.size + 1);
   const items = rows.slice(0, asked.size);
   const last = items[items.length - 1];
-  return { items, nextPageToken: rows.length > asked.size && last !== undefined ? encodePosition(list, key(last)) : "" };
+  return {
+    items,
+    nextPageToken: rows.length > asked.size && last !== undefined ? encodePosition(list, key(last)) : "",
+  };
 }

@@ -24,6 +24,7 @@ export function decodePosition(list: ListName, token: string): Position {
   if (!m || m[1] !== list) throw bad();
   const p = { at: Number(m[2]), id: m[3]! };
   // Re-encoding must give the token back: no padding tricks, no invalid UTF-8.
-  if (Buffer.byteLength(p.id, "utf8") > MAX_ID_BYTES || ID_FORBIDDEN.test(p.id) || encodePosition(list, p) !== token) throw bad();
+  if (Buffer.byteLength(p.id, "utf8") > MAX_ID_BYTES || ID_FORBIDDEN.test(p.id) || encodePosition(list, p) !== token)
+    throw bad();
   return p;
 }

@@ -39,7 +39,17 @@ export function roleRemoved(r: Removal): Recorded {
       },
     ],
     events: [
-      { tenantId: r.tenantId, type: EventType.ROLE_REVOKED, roomId: r.roomId, userId: r.userId, actor: r.actor, at: r.at, role: r.role, reason: r.reason, spaceId: r.spaceId ?? "" },
+      {
+        tenantId: r.tenantId,
+        type: EventType.ROLE_REVOKED,
+        roomId: r.roomId,
+        userId: r.userId,
+        actor: r.actor,
+        at: r.at,
+        role: r.role,
+        reason: r.reason,
+        spaceId: r.spaceId ?? "",
+      },
     ],
   };
 }
@@ -58,7 +68,17 @@ export function memberLeft(r: Omit<Removal, "roomId" | "reason" | "spaceId"> & {
         detail: { role: r.role, spaceId: r.spaceId },
       },
     ],
-    events: [{ tenantId: r.tenantId, type: EventType.MEMBER_LEFT, userId: r.userId, actor: r.actor, at: r.at, role: r.role, spaceId: r.spaceId }],
+    events: [
+      {
+        tenantId: r.tenantId,
+        type: EventType.MEMBER_LEFT,
+        userId: r.userId,
+        actor: r.actor,
+        at: r.at,
+        role: r.role,
+        spaceId: r.spaceId,
+      },
+    ],
   };
 }
 
@@ -88,7 +108,16 @@ export function inviteRevoked(r: InviteRevocation): Recorded {
       },
     ],
     events: [
-      { tenantId: r.tenantId, type: EventType.INVITE_REVOKED, actor: r.actor, at: r.at, role: r.role, reason: r.reason, spaceId: r.spaceId, inviteId: r.inviteId },
+      {
+        tenantId: r.tenantId,
+        type: EventType.INVITE_REVOKED,
+        actor: r.actor,
+        at: r.at,
+        role: r.role,
+        reason: r.reason,
+        spaceId: r.spaceId,
+        inviteId: r.inviteId,
+      },
     ],
   };
 }

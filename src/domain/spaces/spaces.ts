@@ -1,6 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { RoomgateError } from "../errors.js";
-import { journaled, memberJoined, roleGranted, type JournalSink, type Recorded, type RecordFn } from "../events/record.js";
+import {
+  journaled,
+  memberJoined,
+  roleGranted,
+  type JournalSink,
+  type Recorded,
+  type RecordFn,
+} from "../events/record.js";
 import { moderatesRoom, rankIn, type MembershipStore } from "../membership.js";
 import { requireRoomAccess, type RoomPermissionDeps } from "../room-permissions.js";
 import { INVITE_ROLES, rankOfRole, ROOM_GRANT_ROLES, type RoleName } from "../roles.js";
@@ -87,7 +94,11 @@ export class Spaces {
    * a user of the tenant, becomes its owner. Without one the space has no
    * owner user and is managed with the API key. Returns its id.
    */
-  async createSpaceAsBackend(tenantId: string, keyId: string, input: NewPlace & { readonly ownerUserId: string }): Promise<string> {
+  async createSpaceAsBackend(
+    tenantId: string,
+    keyId: string,
+    input: NewPlace & { readonly ownerUserId: string },
+  ): Promise<string> {
     checkName("name", input.name, MAX_NAME_CHARS);
     const owner = input.ownerUserId === "" ? null : input.ownerUserId;
     if (owner !== null) {
@@ -97,12 +108,22 @@ export class Spaces {
     return await this.writeSpace(tenantId, `key:${keyId}`, input, owner);
   }
 
-  private async writeSpace(tenantId: string, actor: Actor, input: NewPlace, ownerUserId: string | null): Promise<string> {
+  private async writeSpace(
+    tenantId: string,
+    actor: Actor,
+    input: NewPlace,
+    ownerUserId: string | null,
+  ): Promise<string> {
     const space: SpaceRecord = { id: randomUUID(), tenantId, name: input.name, isPublic: input.isPublic, ownerUserId };
     const now = this.clock();
     await this.atomically(async (record) => {
       await this.store.insertSpace(space, now);
-      const detail = { spaceId: space.id, name: input.name, isPublic: input.isPublic, ...(ownerUserId === null ? {} : { ownerUserId }) };
+      const detail = {
+        spaceId: space.id,
+        name: input.name,
+        isPublic: input.isPublic,
+        ...(ownerUserId === null ? {} : { ownerUserId }),
+      };
       await record(created(tenantId, actor, now, "space.create", space.id, "", detail));
     });
     return space.id;
@@ -130,15 +151,36 @@ export class Spaces {
     return await this.writeRoom(tenantId, `key:${keyId}`, space, input, null);
   }
 
-  private async writeRoom(tenantId: string, actor: Actor, space: SpaceRecord, input: NewPlace, creatorUserId: string | null): Promise<string> {
+  private async writeRoom(
+    tenantId: string,
+    actor: Actor,
+    space: SpaceRecord,
+    input: NewPlace,
+    creatorUserId: string | null,
+  ): Promise<string> {
     const id = randomUUID();
     const now = this.clock();
     await this.atomically(async (record) => {
-      await this.store.insertRoom({ tenantId, id, spaceId: space.id, name: input.name, isPublic: input.isPublic, creatorUserId, createdAt: now });
+      await this.store.insertRoom({
+        tenantId,
+        id,
+        spaceId: space.id,
+        name: input.name,
+        isPublic: input.isPublic,
+        creatorUserId,
+        createdAt: now,
+      });
       // The creator's way into the room, a private one included: space
       // roles reach public rooms only.
-      if (creatorUserId !== null) await this.memberships.setRoomRole(tenantId, id, creatorUserId, "role_room_moderator", creatorUserId, now);
-      await record(created(tenantId, actor, now, "room.create", id, id, { spaceId: space.id, name: input.name, isPublic: input.isPublic }));
+      if (creatorUserId !== null)
+        await this.memberships.setRoomRole(tenantId, id, creatorUserId, "role_room_moderator", creatorUserId, now);
+      await record(
+        created(tenantId, actor, now, "room.create", id, id, {
+          spaceId: space.id,
+          name: input.name,
+          isPublic: input.isPublic,
+        }),
+      );
     });
     return id;
   }
@@ -150,7 +192,7 @@ export class Spaces {
     checkScope(caller);
     await this.requireCaller(caller);
     const space = await this.space(caller.tenantId, spaceId);
-    if (await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== "role_space_owner") {
+    if ((await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId)) !== "role_space_owner") {
       throw new RoomgateError("permission_denied", "only the space owner may invite");
     }
     return await this.writeInvite({ kind: "user", caller }, space, inviteRole);
@@ -169,7 +211,17 @@ export class Spaces {
     const now = this.clock();
     const tenantId = tenantOf(who);
     await this.atomically(async (record) => {
-      await this.store.insertInvite({ id, tenantId, spaceId: space.id, role, createdBy: creatorOf(who), createdAt: now, usedBy: null, usedAt: null, revokedAt: null });
+      await this.store.insertInvite({
+        id,
+        tenantId,
+        spaceId: space.id,
+        role,
+        createdBy: creatorOf(who),
+        createdAt: now,
+        usedBy: null,
+        usedAt: null,
+        revokedAt: null,
+      });
       await record(created(tenantId, actorOf(who), now, "invite.create", id, "", { spaceId: space.id, role }));
     });
     return id;
@@ -199,13 +251,23 @@ export class Spaces {
       const held = await this.store.spaceRoleOf(caller.tenantId, invite.spaceId, caller.userId);
       const role = strongerSpaceRole(held, checkRole("role", invite.role, INVITE_ROLES));
       if (role === held) {
-        throw new RoomgateError("failed_precondition", `you already hold ${held} in this space, which ${invite.role} does not raise; the invite stays unused`);
+        throw new RoomgateError(
+          "failed_precondition",
+          `you already hold ${held} in this space, which ${invite.role} does not raise; the invite stays unused`,
+        );
       }
-      if (!await this.store.claimInvite(caller.tenantId, invite.id, caller.userId, now)) {
+      if (!(await this.store.claimInvite(caller.tenantId, invite.id, caller.userId, now))) {
         throw new RoomgateError("failed_precondition", "invite already used");
       }
       await this.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
-      const change = { ...self(caller, now), role, roomId: "", spaceId: invite.spaceId, via: "invite", target: invite.id };
+      const change = {
+        ...self(caller, now),
+        role,
+        roomId: "",
+        spaceId: invite.spaceId,
+        via: "invite",
+        target: invite.id,
+      };
       // A member whose invite raises their role was granted it; anyone else joined.
       await record(held === undefined ? memberJoined(change) : roleGranted({ ...change, previousRole: held }));
     });
@@ -246,13 +308,21 @@ export class Spaces {
       const room = await this.room(caller.tenantId, spaceId, roomId);
       requireRoomAccess(caller, room.id, this.deps.access);
       const space = room.spaceId === null ? undefined : await this.store.findSpace(caller.tenantId, room.spaceId);
-      const inSpace = space !== undefined && await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId) !== undefined;
+      const inSpace =
+        space !== undefined && (await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId)) !== undefined;
       if (!room.isPublic || space === undefined || !(space.isPublic || inSpace)) {
         throw new RoomgateError("permission_denied", "this room is not open to you: ask for a role");
       }
       // role_room_user is the weakest room role: any role held already is kept.
       if ((await this.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id)).roomRole === undefined) {
-        await this.memberships.setRoomRole(caller.tenantId, room.id, caller.userId, "role_room_user", caller.userId, now);
+        await this.memberships.setRoomRole(
+          caller.tenantId,
+          room.id,
+          caller.userId,
+          "role_room_user",
+          caller.userId,
+          now,
+        );
         await record(memberJoined({ ...self(caller, now), role: "role_room_user", roomId: room.id, via: "public" }));
       }
     });
@@ -272,9 +342,11 @@ export class Spaces {
       throw new RoomgateError("permission_denied", "only the space owner or a room moderator may grant room roles");
     }
     const rank = rankIn(mine);
-    if (rankOfRole(role) >= rank) throw new RoomgateError("permission_denied", `granting ${role} needs a higher rank than yours in this room`);
+    if (rankOfRole(role) >= rank)
+      throw new RoomgateError("permission_denied", `granting ${role} needs a higher rank than yours in this room`);
     const target = rankIn(await this.memberships.roomRolesOf(caller.tenantId, grant.targetUserId, room.id));
-    if (target >= rank) throw new RoomgateError("permission_denied", "the target's rank in this room is equal to or higher than yours");
+    if (target >= rank)
+      throw new RoomgateError("permission_denied", "the target's rank in this room is equal to or higher than yours");
     await this.setRoomRole(caller.tenantId, room.id, grant.targetUserId, role, caller.userId, `user:${caller.userId}`);
   }
 
@@ -290,7 +362,14 @@ export class Spaces {
   }
 
   /** Writes a room role grant with its audit entry and events. */
-  private async setRoomRole(tenantId: string, roomId: string, userId: string, role: RoleName, grantedBy: string, actor: Actor): Promise<void> {
+  private async setRoomRole(
+    tenantId: string,
+    roomId: string,
+    userId: string,
+    role: RoleName,
+    grantedBy: string,
+    actor: Actor,
+  ): Promise<void> {
     const now = this.clock();
     await this.atomically(async (record) => {
       const previousRole = (await this.memberships.roomRolesOf(tenantId, userId, roomId)).roomRole;
@@ -321,19 +400,27 @@ export class Spaces {
   }
 
   private async requireUser(tenantId: string, userId: string): Promise<void> {
-    if (!await this.store.userExists(tenantId, userId)) throw new RoomgateError("not_found", "user not found");
+    if (!(await this.store.userExists(tenantId, userId))) throw new RoomgateError("not_found", "user not found");
   }
 
   // A token can outlive its user; writes must not reference a missing one.
   private async requireCaller(caller: SpaceCaller): Promise<void> {
-    if (!await this.store.userExists(caller.tenantId, caller.userId)) {
+    if (!(await this.store.userExists(caller.tenantId, caller.userId))) {
       throw new RoomgateError("unauthenticated", "the user of this access token no longer exists");
     }
   }
 }
 
 /** Audit entry (no event: nobody is in a new place yet) for something a user or key created. */
-function created(tenantId: string, actor: Actor, at: number, action: string, target: string, roomId: string, detail: Record<string, unknown>): Recorded {
+function created(
+  tenantId: string,
+  actor: Actor,
+  at: number,
+  action: string,
+  target: string,
+  roomId: string,
+  detail: Record<string, unknown>,
+): Recorded {
   return { audit: [{ tenantId, at, actor, action, roomId, target, detail }], events: [] };
 }
 
@@ -347,7 +434,12 @@ function self(caller: SpaceCaller, at: number): { tenantId: string; actor: Actor
  * room without a space. A room of another space (or tenant) is not_found,
  * like an unknown one.
  */
-export async function findRoomIn(store: SpaceStore, tenantId: string, spaceId: string, roomId: string): Promise<RoomRecord> {
+export async function findRoomIn(
+  store: SpaceStore,
+  tenantId: string,
+  spaceId: string,
+  roomId: string,
+): Promise<RoomRecord> {
   const room = await store.findRoom(tenantId, roomId);
   if (!room || (room.spaceId ?? "") !== spaceId) throw new RoomgateError("not_found", "room not found");
   return room;

@@ -119,7 +119,12 @@ export interface SpaceStore {
   /** Records the link's guest user, once; false when one was already set. */
   setAccessLinkGuest(tenantId: string, linkId: string, guestUserId: string): Promise<boolean>;
   /** A room's links, newest first (createdAt, then id, descending), strictly after `after` when given. */
-  listAccessLinks(tenantId: string, roomId: string, after: Keyset | undefined, limit: number): Promise<AccessLinkRecord[]>;
+  listAccessLinks(
+    tenantId: string,
+    roomId: string,
+    after: Keyset | undefined,
+    limit: number,
+  ): Promise<AccessLinkRecord[]>;
   /** Marks a link revoked; false when it already was (nothing changed). */
   revokeAccessLink(tenantId: string, linkId: string, now: number): Promise<boolean>;
   /** Creates a guest user (users.kind = 'guest'). */

@@ -47,12 +47,26 @@ export class SpaceUndo {
       const space = await this.space(tenantId, spaceId);
       const invite = await this.deps.store.findInvite(tenantId, inviteId);
       if (!invite || invite.spaceId !== space.id) throw new RoomgateError("not_found", "invite not found");
-      if (who.kind === "user" && (await this.deps.store.spaceRoleOf(tenantId, space.id, who.caller.userId)) !== "role_space_owner") {
+      if (
+        who.kind === "user" &&
+        (await this.deps.store.spaceRoleOf(tenantId, space.id, who.caller.userId)) !== "role_space_owner"
+      ) {
         throw new RoomgateError("permission_denied", "only the space owner may revoke its invites");
       }
       if (invite.usedAt !== null) throw new RoomgateError("failed_precondition", "invite already used");
-      if (!(await this.deps.store.revokeInvite(tenantId, invite.id, now))) throw new RoomgateError("failed_precondition", "invite already revoked");
-      await record(inviteRevoked({ tenantId, actor: actorOf(who), at: now, inviteId: invite.id, spaceId: space.id, role: invite.role, reason }));
+      if (!(await this.deps.store.revokeInvite(tenantId, invite.id, now)))
+        throw new RoomgateError("failed_precondition", "invite already revoked");
+      await record(
+        inviteRevoked({
+          tenantId,
+          actor: actorOf(who),
+          at: now,
+          inviteId: invite.id,
+          spaceId: space.id,
+          role: invite.role,
+          reason,
+        }),
+      );
     });
   }
 
@@ -84,12 +98,22 @@ export class SpaceUndo {
       if (who.kind === "user") {
         const mine = await this.deps.memberships.roomRolesOf(tenantId, who.caller.userId, room.id);
         if (mine.spaceRole !== "role_space_owner" && !moderatesRoom(mine)) {
-          throw new RoomgateError("permission_denied", "only the space owner or a room moderator may remove room roles");
+          throw new RoomgateError(
+            "permission_denied",
+            "only the space owner or a room moderator may remove room roles",
+          );
         }
         const rank = rankIn(mine);
-        if (rankIn(target) >= rank) throw new RoomgateError("permission_denied", "the target's rank in this room is equal to or higher than yours");
+        if (rankIn(target) >= rank)
+          throw new RoomgateError(
+            "permission_denied",
+            "the target's rank in this room is equal to or higher than yours",
+          );
         if (target.roomRole !== undefined && rankOfRole(target.roomRole) >= rank) {
-          throw new RoomgateError("permission_denied", `removing ${target.roomRole} needs a higher rank than yours in this room`);
+          throw new RoomgateError(
+            "permission_denied",
+            `removing ${target.roomRole} needs a higher rank than yours in this room`,
+          );
         }
       }
       const role = target.roomRole;
@@ -97,7 +121,18 @@ export class SpaceUndo {
         throw new RoomgateError("failed_precondition", "the user holds no role in this room");
       }
       const spaceId = room.spaceId ?? undefined;
-      await record(roleRemoved({ tenantId, actor: actorOf(who), at: now, userId: r.targetUserId, role, roomId: room.id, spaceId, reason: r.reason }));
+      await record(
+        roleRemoved({
+          tenantId,
+          actor: actorOf(who),
+          at: now,
+          userId: r.targetUserId,
+          role,
+          roomId: room.id,
+          spaceId,
+          reason: r.reason,
+        }),
+      );
     });
   }
 
@@ -111,24 +146,47 @@ export class SpaceUndo {
       const space = await this.space(caller.tenantId, spaceId);
       const role = await this.deps.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
       if (role === undefined) throw new RoomgateError("failed_precondition", "you are not a member of this space");
-      if (role === "role_space_owner") throw new RoomgateError("failed_precondition", "the space owner cannot leave the space");
+      if (role === "role_space_owner")
+        throw new RoomgateError("failed_precondition", "the space owner cannot leave the space");
       await this.deps.memberships.removeSpaceRole(caller.tenantId, space.id, caller.userId);
-      await record(memberLeft({ tenantId: caller.tenantId, actor: `user:${caller.userId}`, at: now, userId: caller.userId, role, spaceId: space.id }));
+      await record(
+        memberLeft({
+          tenantId: caller.tenantId,
+          actor: `user:${caller.userId}`,
+          at: now,
+          userId: caller.userId,
+          role,
+          spaceId: space.id,
+        }),
+      );
     });
   }
 
   /** The API key removes a space role (RevokeRole with roomId ""). */
   private async revokeSpaceRole(tenantId: string, who: SpaceManager, r: RoleRemoval): Promise<StoredEvent> {
-    if (who.kind === "user") throw new RoomgateError("permission_denied", "space roles are removed with the API key or by leaving the space");
+    if (who.kind === "user")
+      throw new RoomgateError("permission_denied", "space roles are removed with the API key or by leaving the space");
     await this.space(tenantId, r.spaceId);
     await this.requireUser(tenantId, r.targetUserId);
     const now = this.deps.clock();
     return await this.once(async (record) => {
       const role = await this.deps.store.spaceRoleOf(tenantId, r.spaceId, r.targetUserId);
       if (role === undefined) throw new RoomgateError("failed_precondition", "the user holds no role in this space");
-      if (role === "role_space_owner") throw new RoomgateError("failed_precondition", "the space owner's role cannot be removed");
+      if (role === "role_space_owner")
+        throw new RoomgateError("failed_precondition", "the space owner's role cannot be removed");
       await this.deps.memberships.removeSpaceRole(tenantId, r.spaceId, r.targetUserId);
-      await record(roleRemoved({ tenantId, actor: actorOf(who), at: now, userId: r.targetUserId, role, roomId: "", spaceId: r.spaceId, reason: r.reason }));
+      await record(
+        roleRemoved({
+          tenantId,
+          actor: actorOf(who),
+          at: now,
+          userId: r.targetUserId,
+          role,
+          roomId: "",
+          spaceId: r.spaceId,
+          reason: r.reason,
+        }),
+      );
     });
   }
 

@@ -164,7 +164,10 @@ export class BatchSealer {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { keyId: keyring.active.id, resolve, reject });
-      worker.postMessage({ type: "seal", id, kind, claims: packed, ends } satisfies SealerRequest, [packed.buffer, ends.buffer]);
+      worker.postMessage({ type: "seal", id, kind, claims: packed, ends } satisfies SealerRequest, [
+        packed.buffer,
+        ends.buffer,
+      ]);
     });
   }
 
@@ -204,7 +207,8 @@ export class BatchSealer {
     if (p === undefined) return;
     this.#pending.delete(m.id);
     if (m.type === "failed") p.reject(new Error(`sealing thread: ${m.error}`));
-    else if (m.keyId !== p.keyId) p.reject(new Error(`sealing thread used key ${m.keyId}, not the active key ${p.keyId}`));
+    else if (m.keyId !== p.keyId)
+      p.reject(new Error(`sealing thread used key ${m.keyId}, not the active key ${p.keyId}`));
     else p.resolve(m.tokens);
   }
 

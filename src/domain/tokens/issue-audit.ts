@@ -13,12 +13,26 @@ import type { GrantRecord } from "./room-tokens.js";
  * grant in `detail.grants` as `{ tokenId, userId, roomId, permissions,
  * expiresAt }`, in argument order.
  */
-export function issueAuditEntry(tenantId: string, issuedBy: string, at: number, grants: readonly GrantRecord[]): AuditInit {
+export function issueAuditEntry(
+  tenantId: string,
+  issuedBy: string,
+  at: number,
+  grants: readonly GrantRecord[],
+): AuditInit {
   const actor = `key:${issuedBy}` as const;
   if (grants.length === 1) {
     const g = grants[0]!;
     const detail = { permissions: g.permissions, expiresAt: g.expiresAt };
-    return { tenantId, at, actor, action: "token.issue", roomId: g.roomId, targetUserId: g.userId, target: g.id, detail };
+    return {
+      tenantId,
+      at,
+      actor,
+      action: "token.issue",
+      roomId: g.roomId,
+      targetUserId: g.userId,
+      target: g.id,
+      detail,
+    };
   }
   const rooms = new Set<string>();
   const users = new Set<string>();

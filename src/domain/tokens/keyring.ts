@@ -106,7 +106,12 @@ export class Keyring {
  * @param now - Creation time, Unix milliseconds.
  */
 export function generateTokenKey(now: number): TokenKey {
-  return { id: randomInt(1, MAX_KEY_ID + 1), secret: randomFillSync(new Uint8Array(XAES_KEY_SIZE)), state: "decrypt", createdAt: now };
+  return {
+    id: randomInt(1, MAX_KEY_ID + 1),
+    secret: randomFillSync(new Uint8Array(XAES_KEY_SIZE)),
+    state: "decrypt",
+    createdAt: now,
+  };
 }
 
 /** Index of key `id`, or a KeyringError naming it. */

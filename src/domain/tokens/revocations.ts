@@ -2,7 +2,13 @@
 export type Revocation =
   | { readonly kind: "token"; readonly tenantId: string; readonly tokenId: string; readonly at: number }
   | { readonly kind: "user"; readonly tenantId: string; readonly userId: string; readonly at: number }
-  | { readonly kind: "user_room"; readonly tenantId: string; readonly userId: string; readonly roomId: string; readonly at: number }
+  | {
+      readonly kind: "user_room";
+      readonly tenantId: string;
+      readonly userId: string;
+      readonly roomId: string;
+      readonly at: number;
+    }
   | { readonly kind: "room"; readonly tenantId: string; readonly roomId: string; readonly at: number };
 
 /** What a revocation check needs to know about a token. */
@@ -86,7 +92,8 @@ export class RevocationIndex {
    */
   removedFromRoom(tenantId: string, userId: string, roomId: string, issuedAt: number): boolean {
     if (this.rooms.size > 0 && issuedAt <= (this.rooms.get(tenantId)?.get(roomId) ?? -1)) return true;
-    if (this.userRooms.size > 0 && issuedAt <= (this.userRooms.get(tenantId)?.get(roomId)?.get(userId) ?? -1)) return true;
+    if (this.userRooms.size > 0 && issuedAt <= (this.userRooms.get(tenantId)?.get(roomId)?.get(userId) ?? -1))
+      return true;
     return false;
   }
 

@@ -8,7 +8,10 @@ import type { Revocation } from "./revocations.js";
 /** The persistence revocation needs; implemented in src/store. */
 export interface RevocationStore {
   addRevocation(r: Revocation, expiresAt: number | null): Promise<void>;
-  findGrant(tenantId: string, tokenId: string): Promise<{ userId: string; roomId: string; expiresAt: number } | undefined>;
+  findGrant(
+    tenantId: string,
+    tokenId: string,
+  ): Promise<{ userId: string; roomId: string; expiresAt: number } | undefined>;
 }
 
 /** Everything revocation works with. */
@@ -38,26 +41,41 @@ export class Revoker {
     if (!TOKEN_ID.test(tokenId)) throw invalidArgument("token_id must be 32 lower-case hex digits");
     const grant = await this.deps.store.findGrant(tenantId, tokenId);
     if (!grant) throw new RoomgateError("not_found", `token ${tokenId} not found`);
-    return await this.revoke(
-      { kind: "token", tenantId, tokenId, at: this.deps.clock() },
-      grant.expiresAt,
-      { actor, reason, roomId: grant.roomId, userId: grant.userId, tokenId, action: "token.revoke" },
-    );
+    return await this.revoke({ kind: "token", tenantId, tokenId, at: this.deps.clock() }, grant.expiresAt, {
+      actor,
+      reason,
+      roomId: grant.roomId,
+      userId: grant.userId,
+      tokenId,
+      action: "token.revoke",
+    });
   }
 
   /** Revokes every token issued so far to a user (in one room when given). */
-  async revokeUser(tenantId: string, actor: Actor, userId: string, roomId: string, reason: string): Promise<StoredEvent> {
+  async revokeUser(
+    tenantId: string,
+    actor: Actor,
+    userId: string,
+    roomId: string,
+    reason: string,
+  ): Promise<StoredEvent> {
     checkId("user_id", userId);
     if (roomId !== "") checkId("room_id", roomId);
     const at = this.deps.clock();
-    const r: Revocation = roomId === "" ? { kind: "user", tenantId, userId, at } : { kind: "user_room", tenantId, userId, roomId, at };
+    const r: Revocation =
+      roomId === "" ? { kind: "user", tenantId, userId, at } : { kind: "user_room", tenantId, userId, roomId, at };
     return await this.revoke(r, null, { actor, reason, roomId, userId, action: "token.revoke_user" });
   }
 
   /** Revokes every token issued so far for a room. */
   async revokeRoom(tenantId: string, actor: Actor, roomId: string, reason: string): Promise<StoredEvent> {
     checkId("room_id", roomId);
-    return await this.revoke({ kind: "room", tenantId, roomId, at: this.deps.clock() }, null, { actor, reason, roomId, action: "token.revoke_room" });
+    return await this.revoke({ kind: "room", tenantId, roomId, at: this.deps.clock() }, null, {
+      actor,
+      reason,
+      roomId,
+      action: "token.revoke_room",
+    });
   }
 
   private async revoke(
@@ -73,7 +91,18 @@ export class Revoker {
       r = { ...r, at: this.deps.clock() };
       await this.deps.store.addRevocation(r, expiresAt);
       await record({
-        audit: [{ tenantId: r.tenantId, at: r.at, actor: what.actor, action: what.action, roomId: what.roomId, targetUserId: what.userId ?? "", target: what.tokenId ?? "", reason: what.reason }],
+        audit: [
+          {
+            tenantId: r.tenantId,
+            at: r.at,
+            actor: what.actor,
+            action: what.action,
+            roomId: what.roomId,
+            targetUserId: what.userId ?? "",
+            target: what.tokenId ?? "",
+            reason: what.reason,
+          },
+        ],
         events: [
           {
             tenantId: r.tenantId,

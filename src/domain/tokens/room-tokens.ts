@@ -104,7 +104,6 @@ interface CachedToken {
   clearAt: number;
 }
 
-
 /**
  * Issues room member tokens (seed 000): validates every argument before
  * sealing anything, and records the whole batch in one transaction.
@@ -129,7 +128,9 @@ export class RoomTokenIssuer {
   async issue(tenantId: string, issuedBy: string, requests: readonly TokenRequest[]): Promise<string[]> {
     if (requests.length === 0) throw invalidArgument("arguments: at least one argument is required");
     if (requests.length > this.limits.maxBatch) {
-      throw invalidArgument(`arguments: ${requests.length} arguments exceed the batch limit of ${this.limits.maxBatch}`);
+      throw invalidArgument(
+        `arguments: ${requests.length} arguments exceed the batch limit of ${this.limits.maxBatch}`,
+      );
     }
     await this.live.catchUp?.();
     const now = this.clock();
@@ -172,7 +173,9 @@ export class RoomTokenIssuer {
       });
       // Checked here, not by seal(): sealing may finish after the rows commit.
       if (encoded.length > MAX_CLAIMS_BYTES) {
-        throw invalidArgument(`${at}: ids and metadata make a token of ${encoded.length} bytes; at most ${MAX_CLAIMS_BYTES} fit`);
+        throw invalidArgument(
+          `${at}: ids and metadata make a token of ${encoded.length} bytes; at most ${MAX_CLAIMS_BYTES} fit`,
+        );
       }
       claims.push(encoded);
       records.push({
@@ -314,7 +317,14 @@ export class RoomTokens {
   readonly issuer: RoomTokenIssuer;
   readonly verifier: RoomTokenVerifier;
 
-  constructor(codec: TokenCodec, store: GrantStore, limits: TokenLimits, clock: () => number, live: RoomTokensLive, sealer?: BatchSealer) {
+  constructor(
+    codec: TokenCodec,
+    store: GrantStore,
+    limits: TokenLimits,
+    clock: () => number,
+    live: RoomTokensLive,
+    sealer?: BatchSealer,
+  ) {
     this.issuer = new RoomTokenIssuer(codec, store, limits, clock, live, sealer);
     this.verifier = new RoomTokenVerifier(codec, limits.verifyCacheSize, clock, live);
   }

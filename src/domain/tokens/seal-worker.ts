@@ -16,7 +16,13 @@ import { TokenCodec, type TokenKind } from "./token-codec.js";
 /** Keys and batches the main thread sends. */
 export type SealerRequest =
   | { readonly type: "key"; readonly key: TokenKey }
-  | { readonly type: "seal"; readonly id: number; readonly kind: TokenKind; readonly claims: Uint8Array; readonly ends: Uint32Array };
+  | {
+      readonly type: "seal";
+      readonly id: number;
+      readonly kind: TokenKind;
+      readonly claims: Uint8Array;
+      readonly ends: Uint32Array;
+    };
 
 /** What the thread answers. */
 export type SealerReply =
@@ -43,7 +49,11 @@ if (port !== null) {
       }
       port.postMessage({ type: "sealed", id: m.id, keyId: codec.keyring.active.id, tokens } satisfies SealerReply);
     } catch (err) {
-      port.postMessage({ type: "failed", id: m.id, error: err instanceof Error ? err.message : String(err) } satisfies SealerReply);
+      port.postMessage({
+        type: "failed",
+        id: m.id,
+        error: err instanceof Error ? err.message : String(err),
+      } satisfies SealerReply);
     }
   });
   port.postMessage({ type: "ready" } satisfies SealerReply);

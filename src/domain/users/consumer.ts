@@ -94,7 +94,14 @@ export class ConsumerUsers {
         finalName = username ?? existing.username;
         wasTenantModerator = existing.tenantModerator;
         const tenantModerator = isModerator ? (chatRoom === undefined ? true : undefined) : false;
-        await this.store.updateConsumer(tenantId, userId, { username, email, profilePic, meta, externalUserId, tenantModerator });
+        await this.store.updateConsumer(tenantId, userId, {
+          username,
+          email,
+          profilePic,
+          meta,
+          externalUserId,
+          tenantModerator,
+        });
       } else {
         if (username === undefined) throw invalidArgument("username: must not be empty");
         userId = randomUUID();
@@ -119,7 +126,9 @@ export class ConsumerUsers {
       // Tenant-wide moderation, as this call leaves it (see the rules above).
       const isTenantModerator = isModerator ? chatRoom === undefined || wasTenantModerator : false;
       if (isTenantModerator && !wasTenantModerator) {
-        await record(roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined }));
+        await record(
+          roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined }),
+        );
       } else if (!isTenantModerator && wasTenantModerator) {
         await record(roleRevoked({ ...change, role: "consumer_tenant_moderator", roomId: "" }));
       }
@@ -137,6 +146,12 @@ export class ConsumerUsers {
       return { userId, username: finalName, created: !existing, token };
     });
 
-    return { accessToken: written.token, username: written.username, userId: written.userId, isModerator, created: written.created };
+    return {
+      accessToken: written.token,
+      username: written.username,
+      userId: written.userId,
+      isModerator,
+      created: written.created,
+    };
   }
 }

@@ -73,11 +73,39 @@ export class UserDeletion {
           guestRevocation = { kind: "user_room", tenantId, userId: guest, roomId: link.roomId, at };
           await this.deps.revocationStore.addRevocation(guestRevocation, null);
           if (await this.deps.memberships.removeRoomRole(tenantId, link.roomId, guest)) {
-            audit.push({ tenantId, at, actor, action: "role.revoke", roomId: link.roomId, targetUserId: guest, target: link.id, detail: { role: link.role, via: "access_link" } });
-            events.push({ tenantId, type: EventType.ROLE_REVOKED, roomId: link.roomId, userId: guest, actor, at, role: link.role, reason: "user deleted" });
+            audit.push({
+              tenantId,
+              at,
+              actor,
+              action: "role.revoke",
+              roomId: link.roomId,
+              targetUserId: guest,
+              target: link.id,
+              detail: { role: link.role, via: "access_link" },
+            });
+            events.push({
+              tenantId,
+              type: EventType.ROLE_REVOKED,
+              roomId: link.roomId,
+              userId: guest,
+              actor,
+              at,
+              role: link.role,
+              reason: "user deleted",
+            });
           }
         }
-        audit.push({ tenantId, at, actor, action: "access_link.revoke", roomId: link.roomId, targetUserId: guest ?? "", target: link.id, reason: "user deleted", detail: { linkOf: userId } });
+        audit.push({
+          tenantId,
+          at,
+          actor,
+          action: "access_link.revoke",
+          roomId: link.roomId,
+          targetUserId: guest ?? "",
+          target: link.id,
+          reason: "user deleted",
+          detail: { linkOf: userId },
+        });
         events.push({
           tenantId,
           type: EventType.TOKEN_REVOKED,
@@ -121,7 +149,10 @@ export class UserDeletion {
             },
           },
         ],
-        events: [...roleEvents, { tenantId, type: EventType.USER_DELETED, userId, actor, at, reason, effects: { revocations: [revocation] } }],
+        events: [
+          ...roleEvents,
+          { tenantId, type: EventType.USER_DELETED, userId, actor, at, reason, effects: { revocations: [revocation] } },
+        ],
       });
     });
     return events[events.length - 1]!;

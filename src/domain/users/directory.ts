@@ -6,7 +6,14 @@ import type { StoredEvent, Transact } from "../journal.js";
 import { pageSizeOf } from "../paging.js";
 import { decodeUserPageToken, encodeUserPageToken } from "./page-token.js";
 import { hashPassword } from "./passwords.js";
-import { MAX_MODERATED_ROOMS, type UserColumnsPatch, type UserDirectoryStore, type UserFilter, type UserRecord, type UserView } from "./records.js";
+import {
+  MAX_MODERATED_ROOMS,
+  type UserColumnsPatch,
+  type UserDirectoryStore,
+  type UserFilter,
+  type UserRecord,
+  type UserView,
+} from "./records.js";
 import type { UserKind } from "./users.js";
 import {
   usernameKey,
@@ -101,7 +108,11 @@ export class UserDirectory {
    * so nothing is written when anything is refused. Audited and announced
    * as USER_UPDATED (field names only, never values).
    */
-  async update(caller: KeyCaller, userId: string, input: UserUpdateInput): Promise<{ user: UserView; event: StoredEvent }> {
+  async update(
+    caller: KeyCaller,
+    userId: string,
+    input: UserUpdateInput,
+  ): Promise<{ user: UserView; event: StoredEvent }> {
     checkId("user_id", userId);
     const fields = (Object.keys(input) as (keyof UserUpdateInput)[]).filter((k) => input[k] !== undefined);
     if (fields.length === 0) throw invalidArgument("nothing to update: set at least one field");
@@ -110,9 +121,13 @@ export class UserDirectory {
     const password = input.password === undefined ? undefined : validatePassword(input.password);
     const base: UserColumnsPatch = {
       phone: input.phone === undefined ? undefined : (validatePhone(input.phone) ?? null),
-      externalUserId: input.externalUserId === undefined ? undefined : (validateOptionalId(input.externalUserId, "external_user_id") ?? null),
+      externalUserId:
+        input.externalUserId === undefined
+          ? undefined
+          : (validateOptionalId(input.externalUserId, "external_user_id") ?? null),
       meta: input.meta === undefined ? undefined : (validateMeta(input.meta, "meta") ?? null),
-      profilePic: input.profilePic === undefined ? undefined : (validateProfilePic(input.profilePic, "profile_pic") ?? null),
+      profilePic:
+        input.profilePic === undefined ? undefined : (validateProfilePic(input.profilePic, "profile_pic") ?? null),
     };
     const { tenantId } = caller;
     const before = await this.deps.store.findUser(tenantId, userId);
@@ -128,7 +143,11 @@ export class UserDirectory {
       // rules are the kind's, so check again against what is stored now.
       checkForKind(user.kind, email, password);
       const registered = user.kind === "registered";
-      if (registered && username !== undefined && (await this.deps.store.registeredUsernameTakenByOther(tenantId, username, userId))) {
+      if (
+        registered &&
+        username !== undefined &&
+        (await this.deps.store.registeredUsernameTakenByOther(tenantId, username, userId))
+      ) {
         throw new RoomgateError("already_exists", "username: already taken");
       }
       if (registered && email != null && (await this.deps.store.registeredEmailTakenByOther(tenantId, email, userId))) {
@@ -163,7 +182,11 @@ export class UserDirectory {
     );
     return users.map((u) => {
       const all = rooms.get(u.id) ?? [];
-      return { ...u, moderatedRoomIds: all.slice(0, MAX_MODERATED_ROOMS), moderatedRoomIdsTruncated: all.length > MAX_MODERATED_ROOMS };
+      return {
+        ...u,
+        moderatedRoomIds: all.slice(0, MAX_MODERATED_ROOMS),
+        moderatedRoomIdsTruncated: all.length > MAX_MODERATED_ROOMS,
+      };
     });
   }
 }

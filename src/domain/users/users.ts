@@ -5,7 +5,15 @@ import { checkId } from "../ids.js";
 import type { Transact } from "../journal.js";
 import { addressLimitKey, type LoginGuard } from "./login-guard.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
-import { charCount, USER_LIMITS, usernameKey, validateEmail, validatePassword, validatePhone, validateUsername } from "./validation.js";
+import {
+  charCount,
+  USER_LIMITS,
+  usernameKey,
+  validateEmail,
+  validatePassword,
+  validatePhone,
+  validateUsername,
+} from "./validation.js";
 
 /** How a user came to be: seed 001 registration, seed 003 backend, or an access link. */
 export type UserKind = "registered" | "consumer" | "guest";
@@ -56,7 +64,10 @@ export interface UserStore {
   /** True when a registered user of the tenant has this (lower-cased) email. */
   registeredEmailTaken(tenantId: string, email: string): Promise<boolean>;
   /** The password hash of a registered user, by username in any case. */
-  findRegisteredByUsername(tenantId: string, username: string): Promise<{ id: string; passwordHash: string | null } | undefined>;
+  findRegisteredByUsername(
+    tenantId: string,
+    username: string,
+  ): Promise<{ id: string; passwordHash: string | null } | undefined>;
   /** True when the tenant exists. */
   tenantExists(tenantId: string): Promise<boolean>;
   /** A seed 003 user of the tenant by its unique_user_identifier. */
@@ -165,9 +176,11 @@ export class Users {
     // No stored name or password is longer; refusing here also keeps huge
     // strings out of the limiters' keys and out of scrypt.
     const maxName = USER_LIMITS.usernameMaxChars;
-    if (username.length > maxName && charCount(username) > maxName) throw invalidArgument(`username: must be at most ${maxName} characters`);
+    if (username.length > maxName && charCount(username) > maxName)
+      throw invalidArgument(`username: must be at most ${maxName} characters`);
     const maxPw = USER_LIMITS.passwordMaxChars;
-    if (password.length > maxPw && charCount(password) > maxPw) throw invalidArgument(`password: must be at most ${maxPw} characters`);
+    if (password.length > maxPw && charCount(password) > maxPw)
+      throw invalidArgument(`password: must be at most ${maxPw} characters`);
     const tenantKnown = await this.store.tenantExists(tenantId);
     const ticket = await this.guard?.admit({
       tenant: tenantKnown ? tenantId : "",
@@ -176,7 +189,9 @@ export class Users {
     });
     // Every limit was charged by admit, before the hash below: concurrent
     // attempts cannot all pass the limit and be charged only afterwards.
-    const user = tenantKnown ? await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC")) : undefined;
+    const user = tenantKnown
+      ? await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC"))
+      : undefined;
     const ok = await verifyPassword(password.normalize("NFC"), user?.passwordHash ?? undefined);
     if (!user || !ok) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
     const ttlSeconds = this.options.tokenTtlSeconds;
@@ -186,7 +201,8 @@ export class Users {
     // the same lock, so its revocation covers this token (see UserDeletion).
     const { token, claims } = await this.transact(async () => {
       const still = await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC"));
-      if (still?.id !== user.id || still.passwordHash !== user.passwordHash) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
+      if (still?.id !== user.id || still.passwordHash !== user.passwordHash)
+        throw new RoomgateError("unauthenticated", LOGIN_FAILED);
       return this.tokens.issue({ tenantId, userId: user.id, ttlSeconds });
     });
     await ticket?.succeeded();
@@ -194,7 +210,9 @@ export class Users {
   }
 
   private async assertFree(tenantId: string, username: string, email: string): Promise<void> {
-    if (await this.store.registeredUsernameTaken(tenantId, username)) throw new RoomgateError("already_exists", "username: already taken");
-    if (await this.store.registeredEmailTaken(tenantId, email)) throw new RoomgateError("already_exists", "email: already registered");
+    if (await this.store.registeredUsernameTaken(tenantId, username))
+      throw new RoomgateError("already_exists", "username: already taken");
+    if (await this.store.registeredEmailTaken(tenantId, email))
+      throw new RoomgateError("already_exists", "email: already registered");
   }
 }

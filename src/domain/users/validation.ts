@@ -38,7 +38,8 @@ function utf8Bytes(s: string): number {
 export function validateUsername(raw: string, field = "username"): string {
   const name = raw.normalize("NFC");
   if (name.trim() === "") throw invalidArgument(`${field}: must not be empty`);
-  if (charCount(name) > USER_LIMITS.usernameMaxChars) throw invalidArgument(`${field}: must be at most ${USER_LIMITS.usernameMaxChars} characters`);
+  if (charCount(name) > USER_LIMITS.usernameMaxChars)
+    throw invalidArgument(`${field}: must be at most ${USER_LIMITS.usernameMaxChars} characters`);
   if (CONTROL.test(name)) throw invalidArgument(`${field}: must not contain control characters`);
   return name;
 }
@@ -50,8 +51,10 @@ export function validateUsername(raw: string, field = "username"): string {
 export function validatePassword(raw: string, field = "password"): string {
   const pw = raw.normalize("NFC");
   const n = charCount(pw);
-  if (n < USER_LIMITS.passwordMinChars) throw invalidArgument(`${field}: must be at least ${USER_LIMITS.passwordMinChars} characters`);
-  if (n > USER_LIMITS.passwordMaxChars) throw invalidArgument(`${field}: must be at most ${USER_LIMITS.passwordMaxChars} characters`);
+  if (n < USER_LIMITS.passwordMinChars)
+    throw invalidArgument(`${field}: must be at least ${USER_LIMITS.passwordMinChars} characters`);
+  if (n > USER_LIMITS.passwordMaxChars)
+    throw invalidArgument(`${field}: must be at most ${USER_LIMITS.passwordMaxChars} characters`);
   return pw;
 }
 
@@ -62,7 +65,8 @@ export function validatePassword(raw: string, field = "password"): string {
  */
 export function validateEmail(raw: string, field = "email"): string {
   if (raw === "") throw invalidArgument(`${field}: must not be empty`);
-  if (utf8Bytes(raw) > USER_LIMITS.emailMaxBytes) throw invalidArgument(`${field}: must be at most ${USER_LIMITS.emailMaxBytes} bytes`);
+  if (utf8Bytes(raw) > USER_LIMITS.emailMaxBytes)
+    throw invalidArgument(`${field}: must be at most ${USER_LIMITS.emailMaxBytes} bytes`);
   const at = raw.lastIndexOf("@");
   const local = raw.slice(0, at);
   const domain = raw.slice(at + 1);
@@ -88,7 +92,8 @@ export function validatePhone(raw: string, field = "phone"): string | undefined 
 /** An optional https URL (seed 003's profilePic); "" means none. */
 export function validateProfilePic(raw: string, field = "profile_pic"): string | undefined {
   if (raw === "") return undefined;
-  if (utf8Bytes(raw) > USER_LIMITS.profilePicMaxBytes) throw invalidArgument(`${field}: must be at most ${USER_LIMITS.profilePicMaxBytes} bytes`);
+  if (utf8Bytes(raw) > USER_LIMITS.profilePicMaxBytes)
+    throw invalidArgument(`${field}: must be at most ${USER_LIMITS.profilePicMaxBytes} bytes`);
   let url: URL;
   try {
     url = new URL(raw);
@@ -105,7 +110,8 @@ export function validateProfilePic(raw: string, field = "profile_pic"): string |
 /** Optional free-form metadata, at most 4 KiB of UTF-8; "" means none. */
 export function validateMeta(raw: string, field = "meta"): string | undefined {
   if (raw === "") return undefined;
-  if (utf8Bytes(raw) > USER_LIMITS.metaMaxBytes) throw invalidArgument(`${field}: must be at most ${USER_LIMITS.metaMaxBytes} bytes`);
+  if (utf8Bytes(raw) > USER_LIMITS.metaMaxBytes)
+    throw invalidArgument(`${field}: must be at most ${USER_LIMITS.metaMaxBytes} bytes`);
   return raw;
 }
 

@@ -43,7 +43,8 @@ export function checkUrlForm(raw: string, policy: AddressPolicy): URL {
     throw invalidArgument("url: not an absolute URL");
   }
   const schemes = policy.allowPrivateNetworks ? ["https:", "http:"] : ["https:"];
-  if (!schemes.includes(url.protocol)) throw invalidArgument(`url: must be ${policy.allowPrivateNetworks ? "http or https" : "https"}`);
+  if (!schemes.includes(url.protocol))
+    throw invalidArgument(`url: must be ${policy.allowPrivateNetworks ? "http or https" : "https"}`);
   if (url.username !== "" || url.password !== "") throw invalidArgument("url: must not contain credentials");
   if (url.hash !== "") throw invalidArgument("url: must not contain a fragment");
   return url;
@@ -64,7 +65,11 @@ export function addressAllowed(address: string, policy: AddressPolicy): boolean 
  * resolve or any address is refused (a host with one private address among
  * public ones is refused too: the client could be steered to it).
  */
-export async function resolveChecked(url: URL, policy: AddressPolicy, resolve: Resolver): Promise<{ address: string; family: number }> {
+export async function resolveChecked(
+  url: URL,
+  policy: AddressPolicy,
+  resolve: Resolver,
+): Promise<{ address: string; family: number }> {
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   let addresses: readonly { address: string; family: number }[];
   if (ipaddr.isValid(host)) {
@@ -79,7 +84,9 @@ export async function resolveChecked(url: URL, policy: AddressPolicy, resolve: R
   if (addresses.length === 0) throw new UnsafeUrlError(`host ${JSON.stringify(host)} does not resolve`);
   for (const a of addresses) {
     if (!addressAllowed(a.address, policy)) {
-      throw new UnsafeUrlError(`host ${JSON.stringify(host)} resolves to ${a.address}, a loopback, private, link-local or otherwise non-public address`);
+      throw new UnsafeUrlError(
+        `host ${JSON.stringify(host)} resolves to ${a.address}, a loopback, private, link-local or otherwise non-public address`,
+      );
     }
   }
   return addresses[0]!;

@@ -79,7 +79,10 @@ export class WebhookEndpoints {
     const endpoint = await this.change(caller, "created", id, { origin: new URL(url).origin }, async () => {
       // Counted under the write lock: concurrent creations cannot overshoot.
       if ((await this.deps.store.countEndpoints(caller.tenantId)) >= MAX_ENDPOINTS_PER_TENANT) {
-        throw new RoomgateError("resource_exhausted", `a tenant has at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints; delete one first`);
+        throw new RoomgateError(
+          "resource_exhausted",
+          `a tenant has at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints; delete one first`,
+        );
       }
       const e: WebhookEndpoint = {
         id,
@@ -113,11 +116,19 @@ export class WebhookEndpoints {
   }
 
   /** One page of endpoints, newest first. */
-  async list(tenantId: string, pageSize: number, pageToken: string): Promise<{ endpoints: WebhookEndpoint[]; nextPageToken: string }> {
+  async list(
+    tenantId: string,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<{ endpoints: WebhookEndpoint[]; nextPageToken: string }> {
     const size = pageSizeOf(pageSize);
     // Keyset on (created_at, the id's 32 hex digits): the prefix is the same for all.
     const after = pageToken === "" ? undefined : decodeKeyset(pageToken);
-    const rows = await this.deps.store.listEndpoints(tenantId, after && { at: after.at, id: `whe_${after.id}` }, size + 1);
+    const rows = await this.deps.store.listEndpoints(
+      tenantId,
+      after && { at: after.at, id: `whe_${after.id}` },
+      size + 1,
+    );
     const page = rows.slice(0, size);
     const last = page[page.length - 1];
     const nextPageToken = rows.length > size && last ? encodeKeyset({ at: last.createdAt, id: last.id.slice(4) }) : "";
@@ -143,7 +154,8 @@ export class WebhookEndpoints {
         roomId: roomId ?? e.roomId,
         description: description ?? e.description,
         disabledAt: disabled,
-        disabledReason: disabled === null ? "" : patch.enabled === false ? "disabled by UpdateEndpoint" : e.disabledReason,
+        disabledReason:
+          disabled === null ? "" : patch.enabled === false ? "disabled by UpdateEndpoint" : e.disabledReason,
         updatedAt: now,
       };
       await this.deps.store.saveEndpoint(next);
@@ -163,29 +175,48 @@ export class WebhookEndpoints {
   }
 
   /** Gives the endpoint a new secret; the old one signs too for `graceSeconds`. */
-  async rotate(caller: WebhookCaller, id: string, graceSeconds: number): Promise<{ secret: string; previousUntil: number }> {
+  async rotate(
+    caller: WebhookCaller,
+    id: string,
+    graceSeconds: number,
+  ): Promise<{ secret: string; previousUntil: number }> {
     checkId("id", id);
-    if (graceSeconds > MAX_GRACE_SECONDS) throw invalidArgument(`grace_seconds: exceeds the maximum of ${MAX_GRACE_SECONDS}`);
+    if (graceSeconds > MAX_GRACE_SECONDS)
+      throw invalidArgument(`grace_seconds: exceeds the maximum of ${MAX_GRACE_SECONDS}`);
     const now = this.deps.clock();
     const previousUntil = now + (graceSeconds === 0 ? DEFAULT_GRACE_SECONDS : graceSeconds) * 1000;
     const secret = generateWebhookSecret();
     await this.change(caller, "secret_rotated", id, {}, async (old) => {
       const e = old!;
-      await this.deps.store.saveEndpoint({ ...e, secret: this.deps.box.seal(id, secret), previousSecret: e.secret, previousSecretUntil: previousUntil, updatedAt: now });
+      await this.deps.store.saveEndpoint({
+        ...e,
+        secret: this.deps.box.seal(id, secret),
+        previousSecret: e.secret,
+        previousSecretUntil: previousUntil,
+        updatedAt: now,
+      });
       return undefined;
     });
     return { secret, previousUntil };
   }
 
   /** One page of an endpoint's deliveries, newest event first. */
-  async deliveries(tenantId: string, endpointId: string, pageSize: number, pageToken: string): Promise<{ deliveries: WebhookDelivery[]; nextPageToken: string }> {
+  async deliveries(
+    tenantId: string,
+    endpointId: string,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<{ deliveries: WebhookDelivery[]; nextPageToken: string }> {
     const size = pageSizeOf(pageSize);
     const before = pageToken === "" ? undefined : decodeEventToken(pageToken);
     await this.get(tenantId, endpointId);
     const rows = await this.deps.store.listDeliveries(endpointId, before, size + 1);
     const page = rows.slice(0, size);
     const last = page[page.length - 1];
-    return { deliveries: page, nextPageToken: rows.length > size && last ? Buffer.from(String(last.eventId)).toString("base64url") : "" };
+    return {
+      deliveries: page,
+      nextPageToken: rows.length > size && last ? Buffer.from(String(last.eventId)).toString("base64url") : "",
+    };
   }
 
   /** Sends a delivery again, once the endpoint's earlier ones are done. */
@@ -196,7 +227,11 @@ export class WebhookEndpoints {
     if (found === undefined) throw new RoomgateError("not_found", `delivery ${JSON.stringify(deliveryId)} not found`);
     return this.change(caller, "redelivery_requested", found.endpointId, { deliveryId }, async () => {
       const d = await this.deps.store.resetDelivery(deliveryId, now);
-      if (d === undefined) throw new RoomgateError("failed_precondition", `delivery ${JSON.stringify(deliveryId)} is being sent now; try again later`);
+      if (d === undefined)
+        throw new RoomgateError(
+          "failed_precondition",
+          `delivery ${JSON.stringify(deliveryId)} is being sent now; try again later`,
+        );
       return d;
     });
   }
@@ -219,15 +254,26 @@ export class WebhookEndpoints {
    * the audit entry and the event. A creation inserts the endpoint after the
    * event, with the cursor at that event, so it receives only later ones.
    */
-  private change<T>(caller: WebhookCaller, reason: string, id: string, detail: Record<string, unknown>, fn: (old: WebhookEndpoint | undefined) => Promise<T>): Promise<T> {
+  private change<T>(
+    caller: WebhookCaller,
+    reason: string,
+    id: string,
+    detail: Record<string, unknown>,
+    fn: (old: WebhookEndpoint | undefined) => Promise<T>,
+  ): Promise<T> {
     const at = this.deps.clock();
     return journaled(this.deps.transact, this.deps.sink, async (record: RecordFn) => {
       const old = reason === "created" ? undefined : await this.deps.store.getEndpoint(caller.tenantId, id);
-      if (reason !== "created" && old === undefined) throw new RoomgateError("not_found", `webhook endpoint ${JSON.stringify(id)} not found`);
+      if (reason !== "created" && old === undefined)
+        throw new RoomgateError("not_found", `webhook endpoint ${JSON.stringify(id)} not found`);
       const result = await fn(old);
       await record({
-        audit: [{ tenantId: caller.tenantId, at, actor: caller.actor, action: `webhook.${reason}`, target: id, detail }],
-        events: [{ tenantId: caller.tenantId, type: EventType.WEBHOOK_ENDPOINT_CHANGED, actor: caller.actor, at, reason }],
+        audit: [
+          { tenantId: caller.tenantId, at, actor: caller.actor, action: `webhook.${reason}`, target: id, detail },
+        ],
+        events: [
+          { tenantId: caller.tenantId, type: EventType.WEBHOOK_ENDPOINT_CHANGED, actor: caller.actor, at, reason },
+        ],
       });
       if (reason === "created") {
         const e = result as WebhookEndpoint;

@@ -7,7 +7,12 @@ import { Webhook } from "standardwebhooks";
  * per secret, space-separated — during a rotation's grace period both the
  * new and the old secret sign, and a receiver holding either verifies.
  */
-export function signedHeaders(msgId: string, at: number, body: string, secrets: readonly string[]): Record<string, string> {
+export function signedHeaders(
+  msgId: string,
+  at: number,
+  body: string,
+  secrets: readonly string[],
+): Record<string, string> {
   const when = new Date(at);
   return {
     "webhook-id": msgId,

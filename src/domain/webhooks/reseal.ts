@@ -8,7 +8,12 @@ import type { WebhookStore } from "./types.js";
  * keyring changes — so retiring the old key later loses nothing. One
  * transaction per endpoint; one that cannot be opened is reported and left.
  */
-export async function resealSecrets(store: WebhookStore, box: SecretBox, transact: Transact, onError: (endpointId: string, err: unknown) => void): Promise<void> {
+export async function resealSecrets(
+  store: WebhookStore,
+  box: SecretBox,
+  transact: Transact,
+  onError: (endpointId: string, err: unknown) => void,
+): Promise<void> {
   for (const e of await store.allEndpoints(false)) {
     const stale = box.needsReseal(e.secret) || (e.previousSecret !== null && box.needsReseal(e.previousSecret));
     if (!stale) continue;
@@ -17,7 +22,8 @@ export async function resealSecrets(store: WebhookStore, box: SecretBox, transac
         const cur = await store.getEndpoint(e.tenantId, e.id);
         if (cur === undefined) return;
         const secret = box.seal(cur.id, box.open(cur.id, cur.secret));
-        const previousSecret = cur.previousSecret === null ? null : box.seal(cur.id, box.open(cur.id, cur.previousSecret));
+        const previousSecret =
+          cur.previousSecret === null ? null : box.seal(cur.id, box.open(cur.id, cur.previousSecret));
         await store.saveEndpoint({ ...cur, secret, previousSecret });
       });
     } catch (err) {

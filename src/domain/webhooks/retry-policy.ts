@@ -21,7 +21,13 @@ export type RetryDecision = { readonly giveUp: true } | { readonly giveUp: false
  * The decision after attempt number `attempts` (1 for the first) failed at
  * `now`, the first attempt having been made at `firstAttemptAt`.
  */
-export function afterFailure(policy: RetryPolicy, attempts: number, firstAttemptAt: number, now: number, random: () => number = Math.random): RetryDecision {
+export function afterFailure(
+  policy: RetryPolicy,
+  attempts: number,
+  firstAttemptAt: number,
+  now: number,
+  random: () => number = Math.random,
+): RetryDecision {
   if (now - firstAttemptAt >= policy.retryMs) return { giveUp: true };
   const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempts - 1, 40));
   // Never wait past the end of the retry period: the last attempt lands in it.

@@ -66,7 +66,10 @@ export class SecretBox {
       const decipher = createDecipheriv("aes-256-gcm", derive(key.secret), raw.subarray(0, IV_BYTES));
       decipher.setAAD(Buffer.from(endpointId, "utf8"));
       decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString("utf8");
+      return Buffer.concat([
+        decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString("utf8");
     } catch {
       throw new SecretUnreadableError(keyId);
     }

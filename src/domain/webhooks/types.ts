@@ -60,7 +60,11 @@ export interface WebhookStore {
   getEndpoint(tenantId: string, id: string): Promise<WebhookEndpoint | undefined>;
   countEndpoints(tenantId: string): Promise<number>;
   /** Newest first, after the keyset position when given. */
-  listEndpoints(tenantId: string, after: { at: number; id: string } | undefined, limit: number): Promise<WebhookEndpoint[]>;
+  listEndpoints(
+    tenantId: string,
+    after: { at: number; id: string } | undefined,
+    limit: number,
+  ): Promise<WebhookEndpoint[]>;
   /** Every endpoint of every tenant (re-sealing, fan-out); `enabledOnly` skips disabled ones. */
   allEndpoints(enabledOnly: boolean): Promise<WebhookEndpoint[]>;
   /** Writes every mutable field of `e`. */

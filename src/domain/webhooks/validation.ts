@@ -19,7 +19,8 @@ export const MAX_DESCRIPTION_BYTES = 1024;
 export function checkEventTypes(names: readonly string[]): string[] {
   const seen = new Set<string>();
   for (const n of names) {
-    if (!EVENT_TYPE_NAMES.has(n)) throw invalidArgument(`event_types: unknown event type ${JSON.stringify(n.slice(0, 64))}`);
+    if (!EVENT_TYPE_NAMES.has(n))
+      throw invalidArgument(`event_types: unknown event type ${JSON.stringify(n.slice(0, 64))}`);
     if (seen.has(n)) throw invalidArgument(`event_types: ${n} given twice`);
     seen.add(n);
   }
@@ -28,13 +29,18 @@ export function checkEventTypes(names: readonly string[]): string[] {
 
 /** Free text for the operator: bounded, no control characters. */
 export function checkDescription(d: string): string {
-  if (Buffer.byteLength(d, "utf8") > MAX_DESCRIPTION_BYTES) throw invalidArgument(`description: longer than ${MAX_DESCRIPTION_BYTES} bytes`);
+  if (Buffer.byteLength(d, "utf8") > MAX_DESCRIPTION_BYTES)
+    throw invalidArgument(`description: longer than ${MAX_DESCRIPTION_BYTES} bytes`);
   if (ID_FORBIDDEN.test(d)) throw invalidArgument("description: must not contain control characters");
   return d;
 }
 
 /** True when an event of `type` in `roomId` goes to an endpoint with these filters. */
-export function matches(filter: { readonly eventTypes: readonly string[]; readonly roomId: string }, type: number, roomId: string): boolean {
+export function matches(
+  filter: { readonly eventTypes: readonly string[]; readonly roomId: string },
+  type: number,
+  roomId: string,
+): boolean {
   if (filter.roomId !== "" && filter.roomId !== roomId) return false;
   return filter.eventTypes.length === 0 || filter.eventTypes.includes(eventTypeName(type));
 }

@@ -48,7 +48,11 @@ export function consumerRoute(consumers: ConsumerUsers, gate: ApiKeyGate): Compa
         if (presented.length > 1) throw new RoomgateError("unauthenticated", "invalid API key");
         const caller = await gate.admit(presented[0]!, "room.consumer.private.v1.Service/CreateUser");
         const r = await consumers.createOrLogin(caller, parseBody(ctx.body));
-        return { status: 200, body: { accessToken: r.accessToken, username: r.username, userId: r.userId, isModerator: r.isModerator }, headers: NO_STORE };
+        return {
+          status: 200,
+          body: { accessToken: r.accessToken, username: r.username, userId: r.userId, isModerator: r.isModerator },
+          headers: NO_STORE,
+        };
       } catch (err) {
         if (err instanceof RoomgateError) return errorReply(err);
         throw err;
@@ -80,7 +84,8 @@ function jsonFieldNames(message: string): string {
  * JSON can carry exactly are accepted so that no id is silently rounded.
  */
 export function parseBody(body: unknown): ConsumerUserInput {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("request body must be a JSON object");
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    throw invalidArgument("request body must be a JSON object");
   const out: Record<string, string | boolean> = {
     chatRoom: "",
     externalUserId: "",
@@ -101,7 +106,8 @@ export function parseBody(body: unknown): ConsumerUserInput {
     } else if (typeof value === "string") {
       out[key] = value;
     } else if (type === "string|number" && typeof value === "number") {
-      if (!Number.isSafeInteger(value)) throw invalidArgument(`${key}: a number must be a whole number below 2^53; send larger ids as strings`);
+      if (!Number.isSafeInteger(value))
+        throw invalidArgument(`${key}: a number must be a whole number below 2^53; send larger ids as strings`);
       out[key] = String(value);
     } else {
       throw invalidArgument(`${key}: must be a ${type === "string" ? "string" : "string or number"}`);

@@ -37,7 +37,8 @@ export function readyRoute(storeAlive: () => Promise<boolean>, draining: AbortSi
     ...live,
     path: /^\/readyz$/,
     async handle(ctx) {
-      if (draining.aborted) return { status: 503, body: { status: "draining" }, headers: { "cache-control": "no-store" } };
+      if (draining.aborted)
+        return { status: 503, body: { status: "draining" }, headers: { "cache-control": "no-store" } };
       return live.handle(ctx);
     },
   };

@@ -61,7 +61,12 @@ export function roomPermissionsRoute(deps: RoomPermissionsRouteDeps): CompatRout
     async handle(ctx) {
       try {
         // The same resolution as the end-user RPCs (see endUserInterceptor).
-        const caller = authenticateEndUser(header(ctx.headers, "authorization"), header(ctx.headers, "cookie"), deps.userTokens, deps.roomTokens);
+        const caller = authenticateEndUser(
+          header(ctx.headers, "authorization"),
+          header(ctx.headers, "cookie"),
+          deps.userTokens,
+          deps.roomTokens,
+        );
         if (caller === undefined) return error(401, "unauthenticated", MISSING_CREDENTIAL);
         const roomId = ctx.params[0] ?? "";
         const rp = await deps.permissions.roomPermissionsOf(caller, roomId);

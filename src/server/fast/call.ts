@@ -1,5 +1,13 @@
 import type { DescMethodUnary, DescService, Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  type ContextValues,
+  type HandlerContext,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { RequestHeaders } from "./request-headers.js";

@@ -1,7 +1,28 @@
-import { create, toJsonString, type DescMessage, type DescMethodUnary, type DescService, type JsonWriteOptions, type Message } from "@bufbuild/protobuf";
+import {
+  create,
+  toJsonString,
+  type DescMessage,
+  type DescMethodUnary,
+  type DescService,
+  type JsonWriteOptions,
+  type Message,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ConnectRouter, ConnectRouterOptions, ContextValues, Interceptor, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
-import { compressionNegotiate, createMethodSerializationLookup, getJsonOptions, validateUniversalHandlerOptions, type MethodSerializationLookup } from "@connectrpc/connect/protocol";
+import type {
+  ConnectRouter,
+  ConnectRouterOptions,
+  ContextValues,
+  Interceptor,
+  UnaryRequest,
+  UnaryResponse,
+} from "@connectrpc/connect";
+import {
+  compressionNegotiate,
+  createMethodSerializationLookup,
+  getJsonOptions,
+  validateUniversalHandlerOptions,
+  type MethodSerializationLookup,
+} from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
 import type { Handler } from "../listener.js";
 import { bodyOf, readBody } from "./body.js";
@@ -58,7 +79,8 @@ export class FastPath {
 
   constructor(private readonly options: FastPathOptions) {
     this.opt = validateUniversalHandlerOptions(options);
-    this.jsonText = this.opt.jsonOptions && "textEncoder" in this.opt.jsonOptions ? undefined : getJsonOptions(this.opt.jsonOptions);
+    this.jsonText =
+      this.opt.jsonOptions && "textEncoder" in this.opt.jsonOptions ? undefined : getJsonOptions(this.opt.jsonOptions);
   }
 
   /**
@@ -93,7 +115,10 @@ export class FastPath {
       this.methods.set(`/${desc.typeName}/${method.name}`, {
         method: unary,
         serialization: createMethodSerializationLookup(unary, this.opt.binaryOptions, this.opt.jsonOptions, this.opt),
-        chain: applyInterceptors(implementation(unary, (fn as (...a: unknown[]) => unknown).bind(impl)), this.opt.interceptors),
+        chain: applyInterceptors(
+          implementation(unary, (fn as (...a: unknown[]) => unknown).bind(impl)),
+          this.opt.interceptors,
+        ),
       });
     }
   }
@@ -139,10 +164,19 @@ export class FastPath {
   private run(req: NodeRequest, res: NodeResponse, m: FastMethod, q: Qualified, message: Message): void {
     const headers = req.headers;
     const compression = q.grpc
-      ? compressionNegotiate(this.opt.acceptCompression, null, str(headers["grpc-accept-encoding"]), "Grpc-Accept-Encoding").response
-      : compressionNegotiate(this.opt.acceptCompression, null, str(headers["accept-encoding"]), "Accept-Encoding").response;
+      ? compressionNegotiate(
+          this.opt.acceptCompression,
+          null,
+          str(headers["grpc-accept-encoding"]),
+          "Grpc-Accept-Encoding",
+        ).response
+      : compressionNegotiate(this.opt.acceptCompression, null, str(headers["accept-encoding"]), "Accept-Encoding")
+          .response;
     const responseHeader = new Headers();
-    responseHeader.set("content-type", q.grpc ? "application/grpc+proto" : q.binary ? "application/proto" : "application/json");
+    responseHeader.set(
+      "content-type",
+      q.grpc ? "application/grpc+proto" : q.binary ? "application/proto" : "application/json",
+    );
     if (q.grpc && compression) responseHeader.set("grpc-encoding", compression.name);
     const call = new FastCall({
       method: m.method,
@@ -157,7 +191,12 @@ export class FastPath {
       responseHeader,
       responseTrailer: q.grpc ? new Headers({ "grpc-status": "0" }) : undefined,
     });
-    const w: Writer = { res, compression, compressMinBytes: this.opt.compressMinBytes, jsonOptions: this.opt.jsonOptions };
+    const w: Writer = {
+      res,
+      compression,
+      compressMinBytes: this.opt.compressMinBytes,
+      jsonOptions: this.opt.jsonOptions,
+    };
     const write = q.grpc ? writeGrpc : writeConnect;
     const fail = (e: unknown) => {
       call.end(e);
@@ -177,7 +216,10 @@ export class FastPath {
         }
         let body: Uint8Array | string;
         try {
-          body = q.binary || !this.jsonText ? m.serialization.getO(q.binary).serialize(out.message) : this.toJson(m, out.message);
+          body =
+            q.binary || !this.jsonText
+              ? m.serialization.getO(q.binary).serialize(out.message)
+              : this.toJson(m, out.message);
         } catch (e) {
           return fail(e);
         }
@@ -186,7 +228,8 @@ export class FastPath {
       }, fail)
       .catch((err: unknown) => {
         // As connect-node: a client that went away is not a server failure.
-        if (!clientGone(err)) this.options.log.error({ err, rpc: `${m.method.parent.typeName}/${m.method.name}` }, "rpc handler failed");
+        if (!clientGone(err))
+          this.options.log.error({ err, rpc: `${m.method.parent.typeName}/${m.method.name}` }, "rpc handler failed");
       });
   }
 }
@@ -198,7 +241,12 @@ export class FastPath {
  * together with the response head in one write, a byte body as a second
  * buffer (writev).
  */
-function jsonAnswer(desc: DescMessage, message: unknown, options: Partial<JsonWriteOptions>, writeMaxBytes: number): string {
+function jsonAnswer(
+  desc: DescMessage,
+  message: unknown,
+  options: Partial<JsonWriteOptions>,
+  writeMaxBytes: number,
+): string {
   let text: string;
   try {
     text = toJsonString(desc, message as Message, options);
@@ -206,12 +254,19 @@ function jsonAnswer(desc: DescMessage, message: unknown, options: Partial<JsonWr
     throw ConnectError.from(e, Code.Internal);
   }
   const size = Buffer.byteLength(text);
-  if (size > writeMaxBytes) throw new ConnectError(`message size ${size} is larger than configured writeMaxBytes ${writeMaxBytes}`, Code.ResourceExhausted);
+  if (size > writeMaxBytes)
+    throw new ConnectError(
+      `message size ${size} is larger than configured writeMaxBytes ${writeMaxBytes}`,
+      Code.ResourceExhausted,
+    );
   return text;
 }
 
 /** The innermost `next`: calls the implementation and answers with its message, as connect's `invokeUnaryImplementation`. */
-function implementation(method: DescMethodUnary, impl: (input: unknown, ctx: unknown) => unknown): (req: UnaryRequest) => Promise<UnaryResponse> {
+function implementation(
+  method: DescMethodUnary,
+  impl: (input: unknown, ctx: unknown) => unknown,
+): (req: UnaryRequest) => Promise<UnaryResponse> {
   return (req) => {
     const call = FastCall.of(req)!;
     let out: unknown;

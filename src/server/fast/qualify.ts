@@ -1,5 +1,8 @@
 import { contentTypeUnaryRegExp, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
-import { contentTypeRegExp as grpcContentTypeRegExp, parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
+import {
+  contentTypeRegExp as grpcContentTypeRegExp,
+  parseTimeout as parseGrpcTimeout,
+} from "@connectrpc/connect/protocol-grpc";
 import type http from "node:http";
 import type http2 from "node:http2";
 
@@ -27,7 +30,12 @@ export function qualify(req: NodeRequest, readMaxBytes: number, maxTimeoutMs: nu
   if (req.method !== "POST") return undefined;
   const h2 = req.httpVersionMajor === 2;
   const headers = req.headers;
-  if (h2 ? (req as http2.Http2ServerRequest).authority === undefined : req.httpVersion !== "1.1" || headers.host === undefined) return undefined;
+  if (
+    h2
+      ? (req as http2.Http2ServerRequest).authority === undefined
+      : req.httpVersion !== "1.1" || headers.host === undefined
+  )
+    return undefined;
   const ct = headers["content-type"];
   if (typeof ct !== "string") return undefined;
   let grpc: boolean;

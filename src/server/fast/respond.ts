@@ -1,6 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, errorToJsonBytes, headerUnaryContentLength, headerUnaryEncoding, trailerMux } from "@connectrpc/connect/protocol-connect";
+import {
+  codeToHttpStatus,
+  errorToJsonBytes,
+  headerUnaryContentLength,
+  headerUnaryEncoding,
+  trailerMux,
+} from "@connectrpc/connect/protocol-connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { JsonWriteOptions } from "@bufbuild/protobuf";
@@ -36,7 +42,12 @@ export function asConnectError(e: unknown): ConnectError {
  * connect's (`protocol-connect` handler-factory, not exported as a unit);
  * each piece is connect's own export.
  */
-export function writeConnect(w: Writer, call: FastCall, body: Uint8Array | string | undefined, error: ConnectError | undefined): void {
+export function writeConnect(
+  w: Writer,
+  call: FastCall,
+  body: Uint8Array | string | undefined,
+  error: ConnectError | undefined,
+): void {
   let status = 200;
   if (error) {
     status = codeToHttpStatus(error.code);
@@ -55,10 +66,13 @@ export function writeConnect(w: Writer, call: FastCall, body: Uint8Array | strin
   const size = typeof body === "string" ? Buffer.byteLength(body) : body!.byteLength;
   if (w.compression && size >= w.compressMinBytes) {
     const name = w.compression.name;
-    void w.compression.compress(typeof body === "string" ? Buffer.from(body) : body!).then((zipped) => {
-      call.responseHeader.set(headerUnaryEncoding, name);
-      finish(zipped, zipped.byteLength);
-    }, (e: unknown) => w.res.destroy(e as Error));
+    void w.compression.compress(typeof body === "string" ? Buffer.from(body) : body!).then(
+      (zipped) => {
+        call.responseHeader.set(headerUnaryEncoding, name);
+        finish(zipped, zipped.byteLength);
+      },
+      (e: unknown) => w.res.destroy(e as Error),
+    );
     return;
   }
   finish(body!, size);
@@ -71,7 +85,12 @@ export function writeConnect(w: Writer, call: FastCall, body: Uint8Array | strin
  * grpc-status — or, on error, no message and the error in the trailer
  * (`setTrailerStatus`: grpc-status, grpc-message, grpc-status-details-bin).
  */
-export function writeGrpc(w: Writer, call: FastCall, body: Uint8Array | string | undefined, error: ConnectError | undefined): void {
+export function writeGrpc(
+  w: Writer,
+  call: FastCall,
+  body: Uint8Array | string | undefined,
+  error: ConnectError | undefined,
+): void {
   const trailer = call.responseTrailer;
   const finish = (envelope: Uint8Array | undefined) => {
     if (error) setTrailerStatus(trailer, error);
@@ -84,10 +103,13 @@ export function writeGrpc(w: Writer, call: FastCall, body: Uint8Array | string |
   if (error || body === undefined) return finish(undefined);
   if (typeof body === "string") body = Buffer.from(body); // gRPC answers are binary; never text
   if (w.compression && body.byteLength >= w.compressMinBytes) {
-    void w.compression.compress(body).then((zipped) => finish(encodeEnvelope(1, zipped)), (e: unknown) => {
-      error = asConnectError(e);
-      finish(undefined);
-    });
+    void w.compression.compress(body).then(
+      (zipped) => finish(encodeEnvelope(1, zipped)),
+      (e: unknown) => {
+        error = asConnectError(e);
+        finish(undefined);
+      },
+    );
     return;
   }
   finish(encodeEnvelope(0, body));

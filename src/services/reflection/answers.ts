@@ -10,7 +10,10 @@ export interface Question {
   readonly messageRequest:
     | { readonly case: "fileByFilename"; readonly value: string }
     | { readonly case: "fileContainingSymbol"; readonly value: string }
-    | { readonly case: "fileContainingExtension"; readonly value: { readonly containingType: string; readonly extensionNumber: number } }
+    | {
+        readonly case: "fileContainingExtension";
+        readonly value: { readonly containingType: string; readonly extensionNumber: number };
+      }
     | { readonly case: "allExtensionNumbersOfType"; readonly value: string }
     | { readonly case: "listServices"; readonly value: string }
     | { readonly case: undefined; readonly value?: undefined };
@@ -39,7 +42,11 @@ export function answer(index: DescriptorIndex, q: Question): Answer {
       return files(index, index.fileOfSymbol(r.value), `symbol not found: ${r.value}`);
     case "fileContainingExtension": {
       const { containingType, extensionNumber } = r.value;
-      return files(index, index.fileOfExtension(containingType, extensionNumber), `extension not found: ${containingType}(${extensionNumber})`);
+      return files(
+        index,
+        index.fileOfExtension(containingType, extensionNumber),
+        `extension not found: ${containingType}(${extensionNumber})`,
+      );
     }
     case "allExtensionNumbersOfType": {
       const numbers = index.extensionNumbersOf(r.value);
@@ -53,7 +60,10 @@ export function answer(index: DescriptorIndex, q: Question): Answer {
 
 function files(index: DescriptorIndex, file: ReturnType<DescriptorIndex["fileByName"]>, notFound: string): Answer {
   if (!file) return error(Code.NotFound, notFound);
-  return { case: "fileDescriptorResponse", value: { fileDescriptorProto: index.withDependencies(file).map((f) => index.encode(f)) } };
+  return {
+    case: "fileDescriptorResponse",
+    value: { fileDescriptorProto: index.withDependencies(file).map((f) => index.encode(f)) },
+  };
 }
 
 // connect's Code values are the gRPC status codes the protocol expects.

@@ -50,7 +50,8 @@ export class DescriptorIndex {
     if (!this.symbols.has(extendee)) return undefined;
     const numbers: number[] = [];
     for (const file of this.files.values()) {
-      for (const t of nestedTypes(file)) if (t.kind === "extension" && t.extendee.typeName === extendee) numbers.push(t.number);
+      for (const t of nestedTypes(file))
+        if (t.kind === "extension" && t.extendee.typeName === extendee) numbers.push(t.number);
     }
     return numbers;
   }

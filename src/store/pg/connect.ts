@@ -57,7 +57,12 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<P
   // An idle pooled connection that the server drops (restart, idle timeout)
   // emits "error" on the pool; unheard, that would end the process. The pool
   // discards that connection and opens a fresh one on the next checkout.
-  pool.on("error", (err) => opts.log?.warn({ err: { message: err.message, code: (err as { code?: unknown }).code } }, "postgres: idle connection failed"));
+  pool.on("error", (err) =>
+    opts.log?.warn(
+      { err: { message: err.message, code: (err as { code?: unknown }).code } },
+      "postgres: idle connection failed",
+    ),
+  );
   try {
     await migrateLocked(pool, opts.log);
   } catch (err) {

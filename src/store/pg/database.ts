@@ -23,7 +23,6 @@ export interface PostgresDatabase extends Database {
  */
 export const WRITE_LOCK_KEY = 0x72672d7772697465n; // "rg-write"; the migration lock ("roomgate") is another key
 
-
 const dialect = new PgDialect();
 const dollar = (n: number) => `$${n}`;
 const undefinedAsNull = (v: unknown) => (v === undefined ? null : v);

@@ -68,7 +68,8 @@ export function notifySql(channel: string = CHANGES_CHANNEL, payload = ""): stri
 
 /** An unquoted-safe identifier, so LISTEN and pg_notify name the same channel. */
 function checkChannel(channel: string): void {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new RangeError("channel must be a lower-case identifier of at most 63 characters");
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel))
+    throw new RangeError("channel must be a lower-case identifier of at most 63 characters");
 }
 
 class Listener {

@@ -1,6 +1,16 @@
 import { sql } from "drizzle-orm";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 
 /**
  * The PostgreSQL twin of src/store/schema.ts: the same tables, columns,
@@ -173,7 +183,10 @@ export const roomMembers = pgTable(
     grantedBy: text("granted_by").notNull(),
     createdAt: ms("created_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.roomId, t.userId] }), index("room_members_user_idx").on(t.tenantId, t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.roomId, t.userId] }),
+    index("room_members_user_idx").on(t.tenantId, t.userId),
+  ],
 );
 
 /** Single-use invites to a space. */

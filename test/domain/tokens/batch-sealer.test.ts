@@ -54,8 +54,12 @@ describe("BatchSealer", () => {
     const { key, codec, sealer, errors } = setup();
     await sealer.whenReady();
     expect(sealer.worker).toBeDefined();
-    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("big", 1000)))).toEqual(expected(key.id, "big", 1000));
-    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("small", 31)))).toEqual(expected(key.id, "small", 31));
+    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("big", 1000)))).toEqual(
+      expected(key.id, "big", 1000),
+    );
+    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("small", 31)))).toEqual(
+      expected(key.id, "small", 31),
+    );
     expect(sealer.counts).toEqual({ offloaded: 1, inline: 1, fallbacks: 0 });
     expect(errors).toEqual([]);
   });
@@ -76,7 +80,9 @@ describe("BatchSealer", () => {
     codec.setKeyring(new Keyring(keys));
     const third: TokenKey = generateTokenKey(3);
     codec.setKeyring(new Keyring(addKey(keys, third, true)));
-    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("third", 40)))).toEqual(expected(third.id, "third", 40));
+    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("third", 40)))).toEqual(
+      expected(third.id, "third", 40),
+    );
     expect(sealer.counts.offloaded).toBe(3);
   });
 
@@ -84,7 +90,9 @@ describe("BatchSealer", () => {
     const { key, codec, sealer } = setup();
     await sealer.whenReady();
     const tags = ["a", "b", "c", "d", "e", "f"];
-    const results = await Promise.all(tags.map((tag, i) => sealer.sealAll(TokenKind.RoomMember, claimsFor(tag, 40 + i * 50))));
+    const results = await Promise.all(
+      tags.map((tag, i) => sealer.sealAll(TokenKind.RoomMember, claimsFor(tag, 40 + i * 50))),
+    );
     results.forEach((tokens, i) => expect(opened(codec, tokens)).toEqual(expected(key.id, tags[i]!, 40 + i * 50)));
     expect(sealer.counts.offloaded).toBe(tags.length);
   });
@@ -93,7 +101,10 @@ describe("BatchSealer", () => {
     const { key, codec, sealer, errors } = setup();
     await sealer.whenReady();
     const worker = sealer.worker!;
-    const inFlight = [sealer.sealAll(TokenKind.RoomMember, claimsFor("x", 500)), sealer.sealAll(TokenKind.RoomMember, claimsFor("y", 500))];
+    const inFlight = [
+      sealer.sealAll(TokenKind.RoomMember, claimsFor("x", 500)),
+      sealer.sealAll(TokenKind.RoomMember, claimsFor("y", 500)),
+    ];
     const dead = worker.terminate();
     const [x, y] = await Promise.all(inFlight);
     await dead;
@@ -101,7 +112,9 @@ describe("BatchSealer", () => {
     expect(opened(codec, y!)).toEqual(expected(key.id, "y", 500));
     expect(errors.length).toBeGreaterThanOrEqual(1);
     // Until a new thread is up, large batches seal inline; then it takes them again.
-    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("z", 100)))).toEqual(expected(key.id, "z", 100));
+    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("z", 100)))).toEqual(
+      expected(key.id, "z", 100),
+    );
     await new Promise((r) => setTimeout(r, 1_100));
     sealer.sealAll(TokenKind.RoomMember, claimsFor("kick", 1)); // a small batch does not start one
     await sealer.sealAll(TokenKind.RoomMember, claimsFor("start", 100)); // this one does (inline meanwhile)
@@ -109,7 +122,9 @@ describe("BatchSealer", () => {
     expect(sealer.worker).toBeDefined();
     expect(sealer.worker).not.toBe(worker);
     const before = sealer.counts.offloaded;
-    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("w", 100)))).toEqual(expected(key.id, "w", 100));
+    expect(opened(codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("w", 100)))).toEqual(
+      expected(key.id, "w", 100),
+    );
     expect(sealer.counts.offloaded).toBe(before + 1);
   });
 
@@ -119,14 +134,18 @@ describe("BatchSealer", () => {
     const inline = new BatchSealer(codec, { worker: false });
     await inline.whenReady();
     expect(inline.worker).toBeUndefined();
-    expect(opened(codec, await inline.sealAll(TokenKind.RoomMember, claimsFor("i", 200)))).toEqual(expected(key.id, "i", 200));
+    expect(opened(codec, await inline.sealAll(TokenKind.RoomMember, claimsFor("i", 200)))).toEqual(
+      expected(key.id, "i", 200),
+    );
     expect(inline.counts).toEqual({ offloaded: 0, inline: 1, fallbacks: 0 });
     const closed = setup();
     const sealer = closed.sealer;
     await sealer.whenReady();
     await sealer.close();
     expect(sealer.worker).toBeUndefined();
-    expect(opened(closed.codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("c", 200)))).toEqual(expected(closed.key.id, "c", 200));
+    expect(opened(closed.codec, await sealer.sealAll(TokenKind.RoomMember, claimsFor("c", 200)))).toEqual(
+      expected(closed.key.id, "c", 200),
+    );
     expect(sealer.counts.inline).toBe(1);
   });
 

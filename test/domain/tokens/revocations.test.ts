@@ -8,7 +8,14 @@ import { TokenCodec } from "../../../src/domain/tokens/token-codec.js";
 import { standaloneLive } from "../../support/standalone-live.js";
 
 const T = "tenant-a";
-const facts = (over: Partial<TokenFacts> = {}): TokenFacts => ({ tenantId: T, tokenId: "t1", userId: "u1", roomId: "r1", issuedAt: 100, ...over });
+const facts = (over: Partial<TokenFacts> = {}): TokenFacts => ({
+  tenantId: T,
+  tokenId: "t1",
+  userId: "u1",
+  roomId: "r1",
+  issuedAt: 100,
+  ...over,
+});
 
 describe("RevocationIndex", () => {
   it("a token id revokes exactly that token", () => {
@@ -69,11 +76,15 @@ describe("RevocationIndex", () => {
       return r.userId === t.userId && r.roomId === t.roomId;
     };
     fc.assert(
-      fc.property(fc.array(revocation, { maxLength: 12 }), fc.array(token, { minLength: 1, maxLength: 8 }), (rs, ts) => {
-        const idx = new RevocationIndex();
-        for (const r of rs) idx.add(r);
-        for (const t of ts) expect(idx.isRevoked(t)).toBe(rs.some((r) => covers(r, t)));
-      }),
+      fc.property(
+        fc.array(revocation, { maxLength: 12 }),
+        fc.array(token, { minLength: 1, maxLength: 8 }),
+        (rs, ts) => {
+          const idx = new RevocationIndex();
+          for (const r of rs) idx.add(r);
+          for (const t of ts) expect(idx.isRevoked(t)).toBe(rs.some((r) => covers(r, t)));
+        },
+      ),
     );
   });
 });
@@ -91,30 +102,39 @@ describe("RoomTokens.verify with a RevocationIndex", () => {
     }
   };
 
-  it.each([100, 0])("cache size %i: a token verified before is refused as soon as any revocation covering it is added", async (verifyCacheSize) => {
-    const idx = new RevocationIndex();
-    const tokens = new RoomTokens(codec, { recordGrants: async () => undefined }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize }, () => now, standaloneLive({ revocations: idx }));
-    const [a, b] = await tokens.issue(T, "key", [
-      { userId: "u1", roomId: "r1", permissions: [200] },
-      { userId: "u2", roomId: "r2", permissions: [200] },
-    ]);
-    const ida = tokens.verify(T, a!).tokenId;
-    tokens.verify(T, b!);
-    const g0 = idx.generation;
+  it.each([100, 0])(
+    "cache size %i: a token verified before is refused as soon as any revocation covering it is added",
+    async (verifyCacheSize) => {
+      const idx = new RevocationIndex();
+      const tokens = new RoomTokens(
+        codec,
+        { recordGrants: async () => undefined },
+        { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize },
+        () => now,
+        standaloneLive({ revocations: idx }),
+      );
+      const [a, b] = await tokens.issue(T, "key", [
+        { userId: "u1", roomId: "r1", permissions: [200] },
+        { userId: "u2", roomId: "r2", permissions: [200] },
+      ]);
+      const ida = tokens.verify(T, a!).tokenId;
+      tokens.verify(T, b!);
+      const g0 = idx.generation;
 
-    // Unrelated revocations move the generation; both tokens are checked again and still pass.
-    idx.add({ kind: "user", tenantId: T, userId: "someone", at: now });
-    expect(idx.generation).toBe(g0 + 1);
-    expect(tokens.verify(T, a!).userId).toBe("u1");
-    idx.add({ kind: "token", tenantId: T, tokenId: "f".repeat(32), at: now });
-    expect(tokens.verify(T, a!).userId).toBe("u1");
+      // Unrelated revocations move the generation; both tokens are checked again and still pass.
+      idx.add({ kind: "user", tenantId: T, userId: "someone", at: now });
+      expect(idx.generation).toBe(g0 + 1);
+      expect(tokens.verify(T, a!).userId).toBe("u1");
+      idx.add({ kind: "token", tenantId: T, tokenId: "f".repeat(32), at: now });
+      expect(tokens.verify(T, a!).userId).toBe("u1");
 
-    idx.add({ kind: "token", tenantId: T, tokenId: ida, at: now });
-    expect(revokedMessage(() => tokens.verify(T, a!))).toBe("token revoked");
-    expect(revokedMessage(() => tokens.verify(T, a!))).toBe("token revoked");
-    expect(tokens.verify(T, b!).userId).toBe("u2");
+      idx.add({ kind: "token", tenantId: T, tokenId: ida, at: now });
+      expect(revokedMessage(() => tokens.verify(T, a!))).toBe("token revoked");
+      expect(revokedMessage(() => tokens.verify(T, a!))).toBe("token revoked");
+      expect(tokens.verify(T, b!).userId).toBe("u2");
 
-    idx.add({ kind: "user_room", tenantId: T, userId: "u2", roomId: "r2", at: now });
-    expect(revokedMessage(() => tokens.verify(T, b!))).toBe("token revoked");
-  });
+      idx.add({ kind: "user_room", tenantId: T, userId: "u2", roomId: "r2", at: now });
+      expect(revokedMessage(() => tokens.verify(T, b!))).toBe("token revoked");
+    },
+  );
 });

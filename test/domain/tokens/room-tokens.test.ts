@@ -12,7 +12,13 @@ function setup(cacheSize = 100) {
   const written: GrantRecord[][] = [];
   const keyA: TokenKey = { ...generateTokenKey(now), state: "active" };
   const codec = new TokenCodec(new Keyring([keyA]));
-  const tokens = new RoomTokens(codec, { recordGrants: async (r) => void written.push([...r]) }, { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: cacheSize }, () => now, standaloneLive());
+  const tokens = new RoomTokens(
+    codec,
+    { recordGrants: async (r) => void written.push([...r]) },
+    { ...DEFAULT_TOKEN_LIMITS, verifyCacheSize: cacheSize },
+    () => now,
+    standaloneLive(),
+  );
   return { tokens, codec, keyA, written, advance: (ms: number) => (now += ms) };
 }
 
@@ -32,7 +38,9 @@ async function expectKind(fn: () => unknown, kind: string, message?: string | Re
 describe("RoomTokens", () => {
   it("issues, records and verifies with expanded permissions", async () => {
     const { tokens, written } = setup();
-    const [t] = await tokens.issue("tenant", "key", [{ userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } }]);
+    const [t] = await tokens.issue("tenant", "key", [
+      { userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } },
+    ]);
     const v = tokens.verify("tenant", t!);
     expect(v.permissions).toEqual([200, 201, 202, 203]);
     expect(v.metadata).toEqual({ a: 1 });
@@ -78,10 +86,11 @@ describe("RoomTokens", () => {
   it("validates the whole batch before recording anything", async () => {
     const { tokens, written } = setup();
     await expectKind(
-      () => tokens.issue("tenant", "key", [
-        { userId: "u", roomId: "r", permissions: [] },
-        { userId: "u", roomId: "r", permissions: [999] },
-      ]),
+      () =>
+        tokens.issue("tenant", "key", [
+          { userId: "u", roomId: "r", permissions: [] },
+          { userId: "u", roomId: "r", permissions: [999] },
+        ]),
       "invalid_argument",
       "arguments[1].permissions[0]: unknown permission 999",
     );
@@ -93,9 +102,24 @@ describe("RoomTokens", () => {
     const written: GrantRecord[][] = [];
     const codec = new TokenCodec(new Keyring([{ ...generateTokenKey(now), state: "active" }]));
     const limits = { ...DEFAULT_TOKEN_LIMITS, maxMetadataBytes: 10_000 };
-    const tokens = new RoomTokens(codec, { recordGrants: async (r) => void written.push([...r]) }, limits, () => now, standaloneLive());
-    const args = Array.from({ length: 40 }, (_, i) => ({ userId: `u${i}`, roomId: "r", permissions: [], metadata: { pad: "x".repeat(i === 33 ? 6_100 : 10) } }));
-    await expectKind(() => tokens.issue("tenant", "key", args), "invalid_argument", /^arguments\[33\]: ids and metadata make a token of \d+ bytes; at most 6099 fit$/);
+    const tokens = new RoomTokens(
+      codec,
+      { recordGrants: async (r) => void written.push([...r]) },
+      limits,
+      () => now,
+      standaloneLive(),
+    );
+    const args = Array.from({ length: 40 }, (_, i) => ({
+      userId: `u${i}`,
+      roomId: "r",
+      permissions: [],
+      metadata: { pad: "x".repeat(i === 33 ? 6_100 : 10) },
+    }));
+    await expectKind(
+      () => tokens.issue("tenant", "key", args),
+      "invalid_argument",
+      /^arguments\[33\]: ids and metadata make a token of \d+ bytes; at most 6099 fit$/,
+    );
     expect(written).toHaveLength(0);
     // Just under the limit is fine.
     args[33] = { ...args[33]!, metadata: { pad: "x".repeat(5_900) } };

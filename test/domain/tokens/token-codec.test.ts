@@ -175,7 +175,11 @@ describe("TokenCodec", () => {
     // One byte more, sealed correctly by hand: only the length limit can refuse it.
     const header = new Uint8Array([1, 0x0a, 0x0b, 0x0c, 0x0d]);
     const nonce = new Uint8Array(24).fill(5);
-    const sealed = new XaesKey(KEY_A.secret).seal(nonce, new Uint8Array(6100), new Uint8Array([...header, TokenKind.RoomMember]));
+    const sealed = new XaesKey(KEY_A.secret).seal(
+      nonce,
+      new Uint8Array(6100),
+      new Uint8Array([...header, TokenKind.RoomMember]),
+    );
     const tooLong = encodeBase64Url(new Uint8Array([...header, ...nonce, ...sealed]));
     expect(tooLong.length).toBe(8194);
     expectRefused(() => codec.open(TokenKind.RoomMember, tooLong));
@@ -186,7 +190,11 @@ describe("TokenCodec", () => {
     const b64url = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".split(""));
     fc.assert(
       fc.property(
-        fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.string({ unit: b64url, minLength: 55, maxLength: 200 })),
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: "binary" }),
+          fc.string({ unit: b64url, minLength: 55, maxLength: 200 }),
+        ),
         (s) => expectRefused(() => codec.open(TokenKind.RoomMember, s)),
       ),
       { numRuns: 1000 },
