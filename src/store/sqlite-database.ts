@@ -15,6 +15,12 @@ export interface SqliteDatabase extends Database {
   readonly connection: BetterSqlite3.Database;
   /** The opened store (pragmas set, migrations applied). */
   readonly store: Store;
+  /**
+   * Write calls of this process queued for the write lock behind the one in
+   * progress: read-only, so a test can see a writer really waits (PostgreSQL
+   * shows the same in `pg_locks`).
+   */
+  readonly waitingWriters: number;
 }
 
 const dialect = new SQLiteSyncDialect();
@@ -74,6 +80,7 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
   const reader = readConnection ? new Runner(readConnection) : writer;
   const scope = new TransactionScope<Runner>();
   const mutex = new AsyncMutex();
+  let waiting = 0;
   const current = () => scope.current ?? reader;
   let closed = false;
 
@@ -112,9 +119,14 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
     get inTransaction() {
       return scope.current !== undefined;
     },
+    get waitingWriters() {
+      return waiting;
+    },
     write<T>(fn: () => Promise<T>): Promise<T> {
       if (scope.current !== undefined) return fn();
+      waiting++;
       return mutex.run(async () => {
+        waiting--;
         // IMMEDIATE: the write lock first (waiting up to the busy timeout
         // for another process), so a read-then-write never fails with
         // "database is locked" on a stale snapshot.

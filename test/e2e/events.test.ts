@@ -1,8 +1,7 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { performance } from "node:perf_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
 import {
@@ -44,13 +43,9 @@ function freshRoom(): string {
   return `events-room-${++roomSeq}-${Date.now()}`;
 }
 
-/** Polls until `cond` holds (the server side of a watch subscribes asynchronously). */
-async function waitFor(cond: () => boolean, what: string, ms = 2_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
+/** Waits until `cond` holds (the server side of a watch subscribes asynchronously). */
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  await vi.waitFor(() => expect(cond(), what).toBe(true), { timeout: ms, interval: 2 });
 }
 
 /** One open Watch call, read event by event; `close()` hangs up like a client going away. */
@@ -122,30 +117,23 @@ function tokens(): TokensClient {
   return tokensShared;
 }
 
-describe("Watch delivers an API write within milliseconds", () => {
+describe("Watch delivers an API write to its watchers", () => {
   it.each(TRANSPORTS.map((t) => [t.name, t] as const))(
     "%s: RevokeUser reaches a tenant watcher and a room watcher",
-    async (name, t) => {
+    async (_name, t) => {
       const roomId = freshRoom();
       await tokens()
         .verify({ token: "x" }, bearer(srv.apiKey))
         .catch(() => {}); // warm the writer's connection
       const tenantWide = await watch(t.make(srv.baseUrl), {});
       const roomOnly = await watch(t.make(srv.baseUrl), { roomId });
-      const started = performance.now();
+      // How soon it arrives is measured by bench/watch-and-shutdown.ts.
       const res = await tokens().revokeUser(
         { userId: "alice", roomId, reason: "left the company" },
         bearer(srv.apiKey),
       );
-      const answered = performance.now();
       const e = await tenantWide.next();
-      const latencyMs = performance.now() - started;
       const r = await roomOnly.next();
-      console.log(
-        `[events] ${name}: RevokeUser call start → event at the watcher ${latencyMs.toFixed(1)} ms ` +
-          `(call ${(answered - started).toFixed(1)} ms)`,
-      );
-      expect(latencyMs).toBeLessThan(1_000);
       expect(e.id).toBe(res.eventId);
       expect(r.id).toBe(res.eventId);
       expect(e.type).toBe(EventType.TOKEN_REVOKED);
@@ -327,7 +315,9 @@ describe("Watch credentials and input", () => {
 
 describe("Watch and server shutdown", () => {
   it("closing the server ends open streams at once instead of waiting out the grace period", async () => {
-    const own = await startTestServer({ env: { ROOMGATE_SHUTDOWN_GRACE_MS: "5000" } });
+    const logged: Array<Record<string, unknown>> = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    const own = await startTestServer({ env: { ROOMGATE_SHUTDOWN_GRACE_MS: "5000" }, log });
     try {
       const w = await Watcher.open(own, createGrpcTransport({ baseUrl: own.baseUrl }), {}, own.apiKey);
       const w2 = await Watcher.open(
@@ -336,20 +326,17 @@ describe("Watch and server shutdown", () => {
         {},
         own.apiKey,
       );
-      const started = performance.now();
       await own.server.close();
-      const closeMs = performance.now() - started;
-      expect(closeMs).toBeLessThan(2_000);
+      // The streams ended on their own: nothing was left to cut when the
+      // grace ran out (how long close() takes: bench/watch-and-shutdown.ts).
+      expect(logged.map((l) => l["msg"])).not.toContain("shutdown grace over: connections still open were cut off");
       expect(own.app.bus.size).toBe(0);
       for (const x of [w, w2]) {
         // The client sees its stream end (cleanly, or as the connection closing), never hang.
-        const r = await Promise.race([
-          x.first().then(
-            (v) => ({ ended: (v as IteratorResult<unknown>).done === true }),
-            (e: unknown) => ({ ended: e instanceof ConnectError }),
-          ),
-          sleep(1_000).then(() => ({ ended: false })),
-        ]);
+        const r = await x.first().then(
+          (v) => ({ ended: (v as IteratorResult<unknown>).done === true }),
+          (e: unknown) => ({ ended: e instanceof ConnectError }),
+        );
         expect(r.ended).toBe(true);
       }
     } finally {

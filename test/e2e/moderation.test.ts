@@ -3,7 +3,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import {
   Action as PrivateAction,
@@ -26,6 +26,7 @@ import {
   userWithRoomRole,
 } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { writersWaiting } from "../support/probes.js";
 import { as, rowCount } from "../support/spaces-clients.js";
 import { expectRoomAccessDenied } from "../support/room-access.js";
 
@@ -595,7 +596,7 @@ describe("effects, seen through Verify and GetRoomPermissions", () => {
           bearer(srv.apiKey),
         ),
       Code.FailedPrecondition,
-      new RegExp(`blocked from room`),
+      /blocked from room/,
     );
     // Other members of the room still get tokens.
     await memberToken(srv, `member-${randomUUID()}`, roomId, TARGET_PERMS);
@@ -822,7 +823,9 @@ describe("hierarchy is judged under the write lock", () => {
     });
     await inside;
     const muting = moderator.act({ action: Action.CHAT_MUTE, roomId, targetUserId: target, reason: "" });
-    await new Promise((r) => setTimeout(r, 150));
+    // The mute really waits on the lock (else the race is not tested): it
+    // is queued behind the promotion before the promotion commits.
+    await vi.waitFor(async () => expect(await writersWaiting(srv.app.db)).toBe(1), { timeout: 10_000, interval: 5 });
     release();
     await held;
     await expectCode(muting, Code.PermissionDenied, /higher rank/);

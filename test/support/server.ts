@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { createApp, serve, type App, type RunningServer } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config/config.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
@@ -33,6 +33,8 @@ export interface TestServerOptions {
   readonly tokenKeys?: readonly TokenKey[] | "file";
   /** Resolves webhook hosts instead of the system resolver. */
   readonly webhookResolver?: Resolver;
+  /** The app's logger; silent unless a test reads what the server logs. */
+  readonly log?: Logger;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...(process.env["ROOMGATE_FAST_PATH"] ? { ROOMGATE_FAST_PATH: process.env["ROOMGATE_FAST_PATH"] } : {}),
     ...opts.env,
   });
-  const app = await createApp(config, pino({ level: "silent" }), {
+  const app = await createApp(config, opts.log ?? pino({ level: "silent" }), {
     clock: opts.clock,
     webhookResolver: opts.webhookResolver,
     tokenKeys:

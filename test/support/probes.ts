@@ -1,0 +1,34 @@
+import { sql } from "drizzle-orm";
+import { num, type Database } from "../../src/store/database.js";
+import type { SqliteDatabase } from "../../src/store/sqlite-database.js";
+
+// Awaitable probes on real state, for tests to wait on instead of sleeping:
+// each reads what the server itself holds (a lock queue, a gauge), so a
+// test that waits on one proves the state it needs was reached.
+
+/**
+ * Writers waiting for the write lock of `db` behind the one holding it: on
+ * SQLite the write calls of this process queued for the lock; on PostgreSQL
+ * the sessions whose advisory lock (the write lock) is not granted yet.
+ */
+export async function writersWaiting(db: Database): Promise<number> {
+  if (db.dialect === "sqlite") return (db as SqliteDatabase).waitingWriters;
+  const row = await db.get(
+    sql`SELECT count(*) AS "n" FROM pg_locks
+        WHERE locktype = 'advisory' AND NOT granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  return num(row?.["n"]);
+}
+
+/** One sample of a Prometheus metric in `text`, or undefined when absent. */
+export function metricSample(text: string, name: string): number | undefined {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A server's `roomgate_open_watchers` gauge, read from its `/metrics` (works for a process of its own). */
+export async function openWatchers(baseUrl: string): Promise<number> {
+  const res = await fetch(`${baseUrl}/metrics`);
+  return metricSample(await res.text(), "roomgate_open_watchers") ?? 0;
+}
