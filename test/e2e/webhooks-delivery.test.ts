@@ -1,11 +1,12 @@
 import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js";
 import { DeliveryStatus, Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { deliveriesSettled } from "../support/probes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { pruneInBatches, SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
 import { WebhookReceiver, type Received } from "../support/webhook-receiver.js";
@@ -45,10 +46,12 @@ async function endpointFor(r: WebhookReceiver, types = ["EVENT_TYPE_TOKEN_REVOKE
   return made.endpoint!;
 }
 
-/** TOKEN_REVOKED events, one per room, in this order. */
-async function revokeRooms(rooms: string[]): Promise<void> {
+/** TOKEN_REVOKED events, one per room, in this order; the last one's event id. */
+async function revokeRooms(rooms: string[]): Promise<number> {
   const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
-  for (const roomId of rooms) await tokens.revokeRoom({ roomId }, bearer(srv.apiKey));
+  let last = 0;
+  for (const roomId of rooms) last = Number((await tokens.revokeRoom({ roomId }, bearer(srv.apiKey))).eventId);
+  return last;
 }
 
 function bodyOf(r: Received): { type: string; timestamp: string; data: { id: string; roomId: string; type: string } } {
@@ -69,7 +72,8 @@ describe("webhook delivery", () => {
     await r.until(() => r.requests.filter((q) => q.status === 0).length >= 1, 20_000, "a dropped connection");
     r.mode = "ok";
     await r.until(() => r.acknowledged.length >= rooms.length, 20_000, "every event acknowledged");
-    await new Promise((res) => setTimeout(res, 300));
+    // Nothing left to send: a duplicate would need a delivery still pending or claimed.
+    await deliveriesSettled(hooks, e.id, rooms.length, bearer(srv.apiKey));
 
     expect(r.acknowledged.map((a) => (a.body as { data: { roomId: string } }).data.roomId)).toEqual(rooms);
     for (const q of r.requests) expect(q.verified, `request ${q.id} verifies`).toBe(true);
@@ -190,11 +194,14 @@ describe("webhook delivery", () => {
     const e = await endpointFor(r, ["EVENT_TYPE_TOKEN_REVOKED"], "hang-room");
     await revokeRooms(["hang-room"]);
     await r.until(() => r.requests.length >= 1, 20_000, "the hanging request");
-    let d = (await hooks.listDeliveries({ endpointId: e.id }, bearer(srv.apiKey))).deliveries[0];
-    for (let i = 0; i < 100 && d?.lastError === ""; i++) {
-      await new Promise((res) => setTimeout(res, 100));
-      d = (await hooks.listDeliveries({ endpointId: e.id }, bearer(srv.apiKey))).deliveries[0];
-    }
+    const d = await vi.waitFor(
+      async () => {
+        const got = (await hooks.listDeliveries({ endpointId: e.id }, bearer(srv.apiKey))).deliveries[0];
+        expect(got?.lastError).not.toBe("");
+        return got;
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     expect(d).toMatchObject({ lastResponseCode: 0, lastError: "no answer within 2000 ms" });
     await hooks.deleteEndpoint({ id: e.id }, bearer(srv.apiKey));
   });
@@ -219,9 +226,16 @@ describe("webhook delivery", () => {
   it("sends only the endpoint's event types and room", async () => {
     const r = await receiver();
     const e = await endpointFor(r, ["EVENT_TYPE_TOKEN_REVOKED"], "only-this-room");
-    await revokeRooms(["other-room", "only-this-room", "other-room-2"]);
+    const last = await revokeRooms(["other-room", "only-this-room", "other-room-2"]);
     await r.until(() => r.acknowledged.length === 1);
-    await new Promise((res) => setTimeout(res, 500));
+    // Every event up to the last one was weighed against the filter (the
+    // worker's cursor passed it), and what matched was delivered.
+    await vi.waitFor(
+      async () =>
+        expect((await srv.app.webhooks.endpoints.get(srv.tenantId, e.id)).cursor).toBeGreaterThanOrEqual(last),
+      { timeout: 20_000, interval: 20 },
+    );
+    await deliveriesSettled(hooks, e.id, 1, bearer(srv.apiKey));
     expect(r.acknowledged.map((a) => (a.body as { data: { roomId: string } }).data.roomId)).toEqual(["only-this-room"]);
     await hooks.deleteEndpoint({ id: e.id }, bearer(srv.apiKey));
   });
@@ -252,11 +266,14 @@ describe("persistent failure", () => {
     const id = made.endpoint!.id;
     const tokens = tokensClient(createGrpcTransport({ baseUrl: short.baseUrl }));
     for (const roomId of ["fail-0", "fail-1"]) await tokens.revokeRoom({ roomId }, auth);
-    let e = (await client.getEndpoint({ id }, auth)).endpoint!;
-    for (let i = 0; i < 200 && e.enabled; i++) {
-      await new Promise((res) => setTimeout(res, 50));
-      e = (await client.getEndpoint({ id }, auth)).endpoint!;
-    }
+    const e = await vi.waitFor(
+      async () => {
+        const got = (await client.getEndpoint({ id }, auth)).endpoint!;
+        expect(got.enabled).toBe(false);
+        return got;
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     expect(e.enabled).toBe(false);
     expect(e.disabledReason).toMatch(/failed for the whole retry period; last error: HTTP 500/);
     const ds = (await client.listDeliveries({ endpointId: id }, auth)).deliveries;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { bearer } from "../support/clients.js";
+import { deliveriesSettled } from "../support/probes.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
 import { WebhookReceiver } from "../support/webhook-receiver.js";
 
@@ -54,7 +55,8 @@ describe("webhooks with two replicas", () => {
       }),
     );
     await r.until(() => r.acknowledged.length >= 20, 30_000, "20 events");
-    await new Promise((res) => setTimeout(res, 1_000));
+    // Nothing left to send: a duplicate would need a delivery still pending or claimed.
+    await deliveriesSettled(hooks(a), made.endpoint!.id, 20, bearer(set.apiKey));
     expect(r.requests).toHaveLength(20);
     expect(new Set(r.requests.map((q) => q.id)).size).toBe(20);
     expect(r.requests.every((q) => q.verified && q.status === 204)).toBe(true);

@@ -1,4 +1,7 @@
+import type { CallOptions, Client } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
+import { expect, vi } from "vitest";
+import { DeliveryStatus, type Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { num, type Database } from "../../src/store/database.js";
 import type { SqliteDatabase } from "../../src/store/sqlite-database.js";
 
@@ -31,4 +34,30 @@ export function metricSample(text: string, name: string): number | undefined {
 export async function openWatchers(baseUrl: string): Promise<number> {
   const res = await fetch(`${baseUrl}/metrics`);
   return metricSample(await res.text(), "roomgate_open_watchers") ?? 0;
+}
+
+/**
+ * Waits until an endpoint has `count` deliveries and every one succeeded:
+ * none pending, none claimed by a worker (a request in flight holds its
+ * claim), so no further request for them can go out.
+ */
+export async function deliveriesSettled(
+  hooks: Client<typeof Webhooks>,
+  endpointId: string,
+  count: number,
+  opts: CallOptions,
+): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const statuses: DeliveryStatus[] = [];
+      let pageToken = "";
+      do {
+        const page = await hooks.listDeliveries({ endpointId, pageSize: 100, pageToken }, opts);
+        statuses.push(...page.deliveries.map((d) => d.status));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      expect(statuses).toEqual(Array.from({ length: count }, () => DeliveryStatus.SUCCEEDED));
+    },
+    { timeout: 20_000, interval: 20 },
+  );
 }
