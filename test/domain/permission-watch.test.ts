@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { RoomgateError, TokenRejectedError } from "../../src/domain/errors.js";
@@ -144,8 +144,7 @@ describe("watchRoomPermissions", () => {
     );
     const next = w.next();
     // Waiting now: one timer, at the credential's expiry.
-    await new Promise((r) => setTimeout(r, 0));
-    expect([...pending.values()].map((t) => t.ms)).toEqual([60_000]);
+    await vi.waitFor(() => expect([...pending.values()].map((t) => t.ms)).toEqual([60_000]));
     now += 60_000;
     for (const t of [...pending.values()]) t.fn();
     await expect(next).rejects.toBeInstanceOf(TokenRejectedError);
@@ -162,8 +161,7 @@ describe("watchRoomPermissions", () => {
     const w = watchRoomPermissions(caller(now + 40 * 86_400_000), "r", deps, ctl.signal);
     await w.next();
     const next = w.next();
-    await new Promise((r) => setTimeout(r, 0));
-    expect([...pending.values()].map((t) => t.ms)).toEqual([2 ** 31 - 1]);
+    await vi.waitFor(() => expect([...pending.values()].map((t) => t.ms)).toEqual([2 ** 31 - 1]));
     ctl.abort();
     expect(await next).toEqual({ done: true, value: undefined });
     expect(bus.size).toBe(0);

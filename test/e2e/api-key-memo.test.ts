@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Events } from "../../gen/room/events/private/v1/service_pb.js";
 import { grants } from "../../src/store/schema.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
@@ -46,6 +46,7 @@ describe("a remembered API key", () => {
 
     // The feed applies the revocation in one hook: the key forgotten, then
     // its Watch streams ended. So a Watch ending tells the feed has applied it.
+    const watchers = srv.app.bus.size;
     const stream = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl })).watch({}, key);
     const ended = (async () => {
       try {
@@ -57,7 +58,8 @@ describe("a remembered API key", () => {
         return Code[ConnectError.from(err).code];
       }
     })();
-    await new Promise((r) => setTimeout(r, 200));
+    // The watch is subscribed before the key is revoked.
+    await vi.waitFor(() => expect(srv.app.bus.size).toBe(watchers + 1), { timeout: 10_000, interval: 5 });
     expect(await cli("api-keys", "revoke", keyId)).toContain(`revoked API key ${keyId}`);
     expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe(
       "Unauthenticated",

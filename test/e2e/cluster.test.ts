@@ -6,7 +6,7 @@ import net from "node:net";
 import pg from "pg";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RestartPolicy } from "../../src/cluster/restart-policy.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
 import { bearer, tokensClient, toArgument, validArgument } from "../support/clients.js";
@@ -38,13 +38,14 @@ interface LogLine {
 
 /** Polls `probe` until it returns a value; fails after `ms` (generous: the machine is shared). */
 async function until<T>(what: string, probe: () => T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return vi.waitFor(
+    () => {
+      const v = probe();
+      if (v === undefined) throw new Error(`timed out waiting until ${what}`);
+      return v;
+    },
+    { timeout: ms, interval: 25 },
+  );
 }
 
 /** A running `roomgate serve` process and what it printed. */

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType, Service as Events, type Event } from "../../gen/room/events/private/v1/service_pb.js";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
@@ -12,6 +12,7 @@ import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
 import { bearer, expectCode } from "../support/clients.js";
+import { openWatchers } from "../support/probes.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
 import { testStore } from "../support/server.js";
 
@@ -38,11 +39,7 @@ const moderation = (r: Replica) => createClient(ModerationPrivate, json(r));
 
 /** Retries `probe` until it holds; the feed's polling delay bounds it (generously here). */
 async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting until ${what}`);
+  await vi.waitFor(async () => expect(await probe(), `until ${what}`).toBe(true), { timeout: 20_000, interval: 25 });
 }
 
 async function issue(r: Replica, userId: string, roomId: string): Promise<string> {
@@ -108,6 +105,7 @@ describe(`${N} replicas on ${testStore()}`, () => {
     for (const m of members) await issue(set.replicas[0]!, m, room);
     const stop = new AbortController();
     const received: Event[] = [];
+    const watching = await openWatchers(watcher.baseUrl);
     const stream = createClient(Events, grpc(watcher)).watch({ roomId: room }, { ...key(), signal: stop.signal });
     const reading = (async () => {
       try {
@@ -119,8 +117,11 @@ describe(`${N} replicas on ${testStore()}`, () => {
         if (!stop.signal.aborted) throw err;
       }
     })();
-    // Give the stream a moment to subscribe, then write from every replica at once.
-    await new Promise((r) => setTimeout(r, 200));
+    // Once the stream is subscribed (the replica's open-watchers gauge), write from every replica at once.
+    await vi.waitFor(async () => expect(await openWatchers(watcher.baseUrl)).toBe(watching + 1), {
+      timeout: 10_000,
+      interval: 10,
+    });
     const acked = await Promise.all(
       members.map((m, i) =>
         moderation(set.replicas[i % N]!).act({ action: Action.CHAT_MUTE, roomId: room, targetUserId: m }, key()),
@@ -312,6 +313,7 @@ describe(`an API key revoked with the CLI stops on all ${N} replicas`, () => {
     expect(live.length).toBeGreaterThanOrEqual(N);
     for (const r of live) await tokens(r).create({ arguments: [{ userId: "k2", roomId: "k2-room" }] }, k2);
     const watcher = live[live.length - 1]!;
+    const watching = await openWatchers(watcher.baseUrl);
     const stream = createClient(Events, grpc(watcher)).watch({}, k2);
     const ended = (async () => {
       try {
@@ -323,7 +325,11 @@ describe(`an API key revoked with the CLI stops on all ${N} replicas`, () => {
         return Code[ConnectError.from(err).code];
       }
     })();
-    await new Promise((r) => setTimeout(r, 200));
+    // The watch is subscribed before the key is revoked.
+    await vi.waitFor(async () => expect(await openWatchers(watcher.baseUrl)).toBe(watching + 1), {
+      timeout: 10_000,
+      interval: 10,
+    });
     await cli("api-keys", "revoke", keyId);
     expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe(
       "Unauthenticated",

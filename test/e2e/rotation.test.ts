@@ -1,6 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { addKey, generateTokenKey, Keyring, retireKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
 import { bearer } from "../support/clients.js";
@@ -46,7 +46,12 @@ describe("key rotation under load", () => {
     srv.app.codec.setKeyring(new Keyring(keys));
     const newToken = await issue();
     tokens.push(newToken);
-    await new Promise((r) => setTimeout(r, 200));
+    // Every caller goes through the whole list, the new token included, under the new keyring.
+    const mark = verified + failures;
+    await vi.waitFor(() => expect(verified + failures).toBeGreaterThan(Math.max(50, mark + 8 * tokens.length)), {
+      timeout: 20_000,
+      interval: 5,
+    });
     stop = true;
     await Promise.all(callers);
     expect(failures).toBe(0);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { bearer } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -52,8 +52,9 @@ async function pageWhileInserting(
       expect(page.ids.length).toBeLessThanOrEqual(PAGE);
       seen.push(...page.ids);
       token = page.next;
-      // Let the writer in between pages.
-      await new Promise((r) => setTimeout(r, 2));
+      // The writer gets in between pages: another row is inserted before the next page is read.
+      const made = inserted;
+      await vi.waitFor(() => expect(inserted).toBeGreaterThan(made), { timeout: 10_000, interval: 1 });
     } while (token !== "");
   } finally {
     done = true;

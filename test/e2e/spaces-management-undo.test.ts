@@ -1,7 +1,7 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { and, eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType, Service as Events } from "../../gen/room/events/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { InviteState } from "../../gen/room/spaces/v1/service_pb.js";
@@ -387,6 +387,7 @@ describe("space-level events name their space and invite on the wire", () => {
       bearer(srv.apiKey),
     );
     const stop = new AbortController();
+    const watchers = srv.app.bus.size;
     const watch = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl })).watch(
       {},
       { ...bearer(srv.apiKey), signal: stop.signal },
@@ -404,7 +405,8 @@ describe("space-level events name their space and invite on the wire", () => {
         if (!stop.signal.aborted) throw err;
       }
     })();
-    await new Promise((r) => setTimeout(r, 100));
+    // The watch is subscribed before the writes.
+    await vi.waitFor(() => expect(srv.app.bus.size).toBe(watchers + 1), { timeout: 10_000, interval: 5 });
     await privateApi(srv, "grpc").revokeInvite({ spaceId: s.spaceId, inviteId }, bearer(srv.apiKey));
     await userApi(srv, "grpc").leaveSpace({ spaceId: s.spaceId }, as(s.spaceUser.token));
     await Promise.race([

@@ -1,6 +1,6 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
@@ -27,11 +27,7 @@ const grpc = (r: Replica) => createGrpcTransport({ baseUrl: r.baseUrl });
 
 /** Retries `probe` until it holds; the feed's polling delay bounds it (generously here). */
 async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting until ${what}`);
+  await vi.waitFor(async () => expect(await probe(), `until ${what}`).toBe(true), { timeout: 20_000, interval: 25 });
 }
 
 describe("DeleteUser across replicas", () => {

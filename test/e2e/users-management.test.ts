@@ -2,7 +2,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { ModeratorScope, Service as UsersPrivate, UserKind } from "../../gen/room/users/private/v1/service_pb.js";
@@ -243,8 +243,9 @@ describe("ListUsers", () => {
         const page = await client.listUsers({ pageSize: 3, pageToken }, bearer(t.key));
         seen.push(...page.users.map((u) => u.id));
         pageToken = page.nextPageToken;
-        // Give the writer a turn between pages.
-        await new Promise((r) => setTimeout(r, 5));
+        // The writer gets a turn between pages: another user is created before the next page is read.
+        const made = created;
+        await vi.waitFor(() => expect(created).toBeGreaterThan(made), { timeout: 10_000, interval: 1 });
       } while (pageToken !== "");
     } finally {
       stop = true;
