@@ -1,13 +1,12 @@
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { setTimeout as sleep } from "node:timers/promises";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { and, eq } from "drizzle-orm";
 import { pino } from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js";
 import { EventType, Service as Events, type Event } from "../../gen/room/events/private/v1/service_pb.js";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
@@ -55,13 +54,9 @@ const WATCH_TRANSPORTS: ReadonlyArray<{ name: string; make: (baseUrl: string) =>
   { name: "gRPC", make: (baseUrl) => createGrpcTransport({ baseUrl }) },
 ];
 
-/** Polls until `cond` holds (a watch subscribes asynchronously); fails instead of hanging. */
-async function waitFor(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
+/** Waits until `cond` holds (a watch subscribes asynchronously); fails instead of hanging. */
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  await vi.waitFor(() => expect(cond(), what).toBe(true), { timeout: ms, interval: 2 });
 }
 
 /** One open Watch call, read event by event. */

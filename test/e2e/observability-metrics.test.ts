@@ -1,6 +1,6 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as EventsPrivate } from "../../gen/room/events/private/v1/service_pb.js";
 import { loadConfig, ConfigError } from "../../src/config/config.js";
 import { bearer, expectCode, toArgument, tokensClient, validArgument } from "../support/clients.js";
@@ -73,21 +73,16 @@ describe("GET /metrics", () => {
     const it = stream[Symbol.asyncIterator]();
     const first = it.next().catch(() => undefined);
     // The stream is open once the server counts it; poll the gauge (no timing assertion).
-    let open = 0;
-    for (let i = 0; i < 100 && open === 0; i++) {
-      open = sample(await scrape(), "roomgate_open_watchers") ?? 0;
-      if (open === 0) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(open).toBe(1);
+    await vi.waitFor(async () => expect(sample(await scrape(), "roomgate_open_watchers") ?? 0).toBe(1), {
+      timeout: 10_000,
+      interval: 20,
+    });
     stop.abort();
     await first;
-    let after = 1;
-    for (let i = 0; i < 100 && after !== 0; i++) {
-      const text = await scrape();
-      after = sample(text, "roomgate_open_watchers") ?? -1;
-      if (after !== 0) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(after).toBe(0);
+    await vi.waitFor(async () => expect(sample(await scrape(), "roomgate_open_watchers") ?? -1).toBe(0), {
+      timeout: 10_000,
+      interval: 20,
+    });
     const text = await scrape();
     // A stream is counted once it ends (a watch the client leaves ends quietly on the server).
     expect(text).toMatch(

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Action } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
@@ -30,8 +30,7 @@ afterAll(async () => {
 const open = () => srv.app.services.permissions.openStreams;
 
 async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+  await vi.waitFor(() => expect(cond(), what).toBe(true), { timeout: 10_000, interval: 5 });
 }
 
 /** Opens `n` streams at once; returns those that opened and the errors of the others. */

@@ -1,7 +1,6 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Events } from "../../gen/room/events/private/v1/service_pb.js";
 import { bearer } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -22,12 +21,16 @@ async function open(key: string): Promise<{ close: () => void } | ConnectError> 
     () => undefined,
     (err: unknown) => err,
   );
-  for (let i = 0; i < 500; i++) {
-    if (srv.app.bus.size > before) return { close: () => ctl.abort() };
-    const settled = await Promise.race([first, sleep(5).then(() => "pending" as const)]);
-    if (settled !== "pending") return ConnectError.from(settled);
-  }
-  throw new Error("watch neither opened nor failed");
+  let settled: { err: unknown } | undefined;
+  void first.then((err) => (settled = { err }));
+  return vi.waitFor(
+    () => {
+      if (srv.app.bus.size > before) return { close: () => ctl.abort() };
+      if (settled !== undefined) return ConnectError.from(settled.err);
+      throw new Error("watch neither opened nor failed");
+    },
+    { timeout: 10_000, interval: 5 },
+  );
 }
 
 describe("open watchers per tenant are bounded", () => {
@@ -43,7 +46,7 @@ describe("open watchers per tenant are bounded", () => {
     const other = await open(srv.otherKey);
     expect(other).not.toBeInstanceOf(ConnectError);
     (a as { close: () => void }).close();
-    for (let i = 0; i < 200 && srv.app.bus.size > 2; i++) await sleep(5);
+    await vi.waitFor(() => expect(srv.app.bus.size).toBeLessThanOrEqual(2), { timeout: 10_000, interval: 5 });
     const again = await open(srv.apiKey);
     expect(again).not.toBeInstanceOf(ConnectError);
     for (const w of [b, other, again]) (w as { close: () => void }).close();

@@ -1,7 +1,7 @@
 import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js";
 import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { DeliveryStatus } from "../../gen/room/webhooks/private/v1/service_pb.js";
@@ -123,11 +123,14 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
     expect(Number(rotated.previousSecretExpireTime!.seconds) * 1000).toBeGreaterThan(Date.now() + 50_000);
 
     // Every type and room now: the update and rotation events (after its creation) are its deliveries, newest first.
-    let ds = (await hooks.listDeliveries({ endpointId: e.id }, auth)).deliveries;
-    for (let i = 0; i < 100 && ds.length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      ds = (await hooks.listDeliveries({ endpointId: e.id }, auth)).deliveries;
-    }
+    const ds = await vi.waitFor(
+      async () => {
+        const got = (await hooks.listDeliveries({ endpointId: e.id }, auth)).deliveries;
+        expect(got.length).toBeGreaterThanOrEqual(2);
+        return got;
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     // (Filters apply when the worker enqueues, so how many of the earlier ones it saw with the old filter varies.)
     expect(ds.length).toBeGreaterThanOrEqual(2);
     for (const d of ds) expect(d.eventType).toBe("EVENT_TYPE_WEBHOOK_ENDPOINT_CHANGED");
@@ -339,11 +342,15 @@ describe("webhook URLs with the default settings (no private networks)", () => {
       { roomId: "flip" },
       bearer(strict.apiKey),
     );
-    let d = (await hooks.listDeliveries({ endpointId: made.endpoint!.id }, bearer(strict.apiKey))).deliveries[0];
-    for (let i = 0; i < 100 && (d === undefined || d.lastError === ""); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      d = (await hooks.listDeliveries({ endpointId: made.endpoint!.id }, bearer(strict.apiKey))).deliveries[0];
-    }
+    const d = await vi.waitFor(
+      async () => {
+        const got = (await hooks.listDeliveries({ endpointId: made.endpoint!.id }, bearer(strict.apiKey)))
+          .deliveries[0];
+        expect(got?.lastError ?? "").not.toBe("");
+        return got;
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     expect(d).toMatchObject({
       status: DeliveryStatus.PENDING,
       lastResponseCode: 0,

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { bearer, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -64,7 +64,7 @@ describe("README webhook receiver", () => {
       { roomId: "readme-room" },
       bearer(srv.apiKey),
     );
-    for (let i = 0; i < 200 && !out.includes("readme-room"); i++) await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(() => expect(out).toContain("readme-room"), { timeout: 20_000, interval: 100 });
     expect(out).toContain("EVENT_TYPE_TOKEN_REVOKED");
     expect(out).toContain("readme-room");
     const forged = await fetch(`http://127.0.0.1:${port}/`, {

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { OnePortServer } from "../../src/server/listener.js";
 
 // Issue 11: the one-port server counted each HTTP/1.1 request with a
@@ -63,7 +63,7 @@ describe("issue 11: the one-port server adds no listener per HTTP/1.1 request", 
       req.on("error", reject);
       req.end();
     });
-    while (closeListeners.length < 4) await new Promise((r) => setTimeout(r, 5));
+    await vi.waitFor(() => expect(closeListeners.length).toBeGreaterThanOrEqual(4), { timeout: 10_000, interval: 5 });
     const closing = server.close(30_000);
     await stopped;
     release();
