@@ -644,6 +644,7 @@ describe("ChangeFeed on a real SQLite file with two writer processes", () => {
       const caller = (async () => {
         while (writing) {
           await Promise.all([replicas[0]!.feed.catchUp(), replicas[0]!.feed.catchUp()]);
+          // Load, not synchronisation: lets the writers and pollers run between bursts.
           await new Promise((r) => setTimeout(r, 1));
         }
       })();

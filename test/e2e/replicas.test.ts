@@ -206,6 +206,10 @@ describe(`${N} replicas on ${testStore()}`, () => {
     for (const m of members) await issue(set.replicas[1]!, m, room);
     const acked: bigint[] = [];
     let killed = false;
+    // The writes are spread over time and the kill lands among them: the
+    // delays shape the load under test (some acknowledged before the kill,
+    // some cut off by it), they synchronise nothing — the assertions read
+    // only what was acknowledged and what the survivor serves.
     const writes = members.map(async (m, i) => {
       await new Promise((r) => setTimeout(r, i * 3));
       try {

@@ -319,7 +319,9 @@ describe("DeleteUser under concurrency: never half-deleted", () => {
     for (let round = 0; round < 3; round++) {
       const u = await loggedIn();
       // Logins spread over time, so one finishes before the deletion, some
-      // are hashing while it commits, and some start after it.
+      // are hashing while it commits, and some start after it. The delays
+      // shape the race under test and synchronise nothing: whichever way
+      // each login falls, the assertions below hold.
       const logins = Array.from({ length: 10 }, async (_, i) => {
         await sleep(i * 15);
         return account.login({ tenantId: srv.tenantId, username: u.username, password: u.password });

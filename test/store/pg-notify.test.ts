@@ -84,6 +84,9 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+// Random short pauses inside the writers' transactions vary how they
+// interleave (the subject of the race test), and the tailer under test polls
+// like the feed does; neither waits for a state the assertions depend on.
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The events of a scratch table as the feed reads them (its own client). */

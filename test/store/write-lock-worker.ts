@@ -142,6 +142,7 @@ async function keepPace(i: number): Promise<void> {
   const deadline = Date.now() + PEER_WAIT_MS;
   while ((await peerRounds()) < i - input.window) {
     if (Date.now() > deadline) throw new Error(`peer ${input.peer} made no progress for ${PEER_WAIT_MS} ms`);
+    // A poll on the peer's recorded progress (real state; no vitest in this child process).
     await new Promise((r) => setTimeout(r, 2));
   }
 }
