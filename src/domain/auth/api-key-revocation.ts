@@ -1,6 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { RoomgateError } from "../errors.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import type { Actor, StoredEvent, Transact } from "../journal.js";
 import type { TenantStore } from "./tenants.js";
 
@@ -25,7 +25,7 @@ export async function revokeApiKey(
   actor: Actor,
 ): Promise<{ tenantId: string; event: StoredEvent }> {
   const now = deps.clock();
-  const { result, events } = await journaledWithEvents(deps.transact, deps.sink, async (record) => {
+  const { result, events } = await journaled(deps.transact, deps.sink, async (record) => {
     const key = await deps.tenants.findApiKey(keyId);
     if (!key) throw new RoomgateError("not_found", `no API key ${keyId}`);
     if (key.revokedAt !== null) {
@@ -49,6 +49,6 @@ export async function revokeApiKey(
       ],
     });
     return key.tenantId;
-  });
+  }, { withEvents: true });
   return { tenantId: result, event: events[0]! };
 }

@@ -1,6 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import type { EventBus } from "../events/event-bus.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import type { StoredEvent, Transact } from "../journal.js";
 import type { Restriction, RestrictionKind } from "./restrictions.js";
 
@@ -139,7 +139,7 @@ export class RestrictionLapses {
     const { store } = this.deps;
     const lifted = LIFTED[r.kind];
     // The lapse happened at `until`, even when written later (server down).
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
+    const { events } = await journaled(this.deps.transact, this.deps.sink, async (record) => {
       // Exactly once: only while the row still ends at `until` (not lifted,
       // not re-set, not lapsed by another replica meanwhile).
       if (!(await store.deleteLapsed(r))) return;
@@ -171,7 +171,7 @@ export class RestrictionLapses {
           },
         ],
       });
-    });
+    }, { withEvents: true });
     return events[0];
   }
 

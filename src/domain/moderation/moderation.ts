@@ -2,7 +2,7 @@ import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { Permission as P } from "../../../gen/room/permissions/v1/permission_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { checkId } from "../ids.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import type { Actor, StoredEvent, Transact } from "../journal.js";
 import type { Revocation } from "../tokens/revocations.js";
 import type { Restriction, RestrictionKind } from "./restrictions.js";
@@ -120,7 +120,7 @@ export class Moderation {
     const lifted = effect.lift
       ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.lift }
       : undefined;
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
+    const { events } = await journaled(this.deps.transact, this.deps.sink, async (record) => {
       // Read under the write lock: a promotion or a removal committing
       // meanwhile cannot slip between the check and the action.
       if (!(await store.roomExists(input.tenantId, input.roomId)))
@@ -175,7 +175,7 @@ export class Moderation {
           },
         ],
       });
-    });
+    }, { withEvents: true });
     return events[0]!;
   }
 
@@ -194,7 +194,7 @@ export class Moderation {
     if (!(await this.deps.store.roomExists(input.tenantId, input.roomId)))
       throw new RoomgateError("not_found", `room ${input.roomId} not found`);
     const now = this.deps.clock();
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, (record) =>
+    const { events } = await journaled(this.deps.transact, this.deps.sink, (record) =>
       record({
         audit: [
           {
@@ -218,7 +218,7 @@ export class Moderation {
             reason: input.reason,
           },
         ],
-      }),
+      }), { withEvents: true }
     );
     return events[0]!;
   }

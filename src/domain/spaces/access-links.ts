@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { SubjectTokens } from "../auth/subject-tokens.js";
 import { invalidArgument, RoomgateError, TokenRejectedError } from "../errors.js";
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
-import { journaled, journaledWithEvents, memberJoined, roleRevoked, type RecordFn } from "../events/record.js";
+import { journaled, memberJoined, roleRevoked } from "../events/record.js";
 import type { Actor, StoredEvent } from "../journal.js";
 import { moderatesRoom } from "../membership.js";
 import { decodeKeyset, encodeKeyset, pageSizeOf } from "../paging.js";
@@ -146,7 +146,7 @@ export class AccessLinks {
       ttlSeconds,
       tokenId: id,
     });
-    await this.atomically(async (record) => {
+    await journaled(this.deps.transact, this.deps.sink, async (record) => {
       await this.deps.store.insertAccessLink({
         id,
         tenantId,
@@ -209,7 +209,7 @@ export class AccessLinks {
     // inside the write: the feed reads through the pool, which writers
     // waiting for the lock may have exhausted.
     await this.deps.sink.feed.catchUp();
-    return await this.atomically(async (record) => {
+    return await journaled(this.deps.transact, this.deps.sink, async (record) => {
       const link = await this.deps.store.findAccessLink(tenantId, tokenId);
       if (!link || link.roomId !== claims.roomId) throw new RoomgateError("not_found", "access link not found");
       const ttlSeconds = Math.min(Math.floor((link.expiresAt - now) / 1000), MAX_REDEEMED_TOKEN_TTL_SECONDS);
@@ -319,58 +319,63 @@ export class AccessLinks {
     await this.managedRoom(who, spaceId, roomId, link);
     const actor: Actor = actorOf(who);
     const now = this.deps.clock();
-    const events = await this.atomicallyCapturing(async (record) => {
-      if (!(await this.deps.store.revokeAccessLink(tenantId, link.id, now))) {
-        throw new RoomgateError("failed_precondition", "access link already revoked");
-      }
-      const guest = (await this.deps.store.findAccessLink(tenantId, link.id))?.guestUserId ?? null;
-      let revocation: Revocation | undefined;
-      if (guest !== null) {
-        revocation = { kind: "user_room", tenantId, userId: guest, roomId, at: now };
-        await this.deps.revocationStore.addRevocation(revocation, null);
-        if (await this.deps.memberships.removeRoomRole(tenantId, roomId, guest)) {
-          await record(
-            roleRevoked({
+    const { events } = await journaled(
+      this.deps.transact,
+      this.deps.sink,
+      async (record) => {
+        if (!(await this.deps.store.revokeAccessLink(tenantId, link.id, now))) {
+          throw new RoomgateError("failed_precondition", "access link already revoked");
+        }
+        const guest = (await this.deps.store.findAccessLink(tenantId, link.id))?.guestUserId ?? null;
+        let revocation: Revocation | undefined;
+        if (guest !== null) {
+          revocation = { kind: "user_room", tenantId, userId: guest, roomId, at: now };
+          await this.deps.revocationStore.addRevocation(revocation, null);
+          if (await this.deps.memberships.removeRoomRole(tenantId, roomId, guest)) {
+            await record(
+              roleRevoked({
+                tenantId,
+                actor,
+                at: now,
+                userId: guest,
+                role: link.role,
+                roomId,
+                via: "access_link",
+                target: link.id,
+              }),
+            );
+          }
+        }
+        await record({
+          audit: [
+            {
               tenantId,
+              at: now,
+              actor,
+              action: "access_link.revoke",
+              roomId,
+              targetUserId: guest ?? "",
+              target: link.id,
+              reason,
+            },
+          ],
+          events: [
+            {
+              tenantId,
+              type: EventType.TOKEN_REVOKED,
+              roomId,
+              userId: guest ?? "",
               actor,
               at: now,
-              userId: guest,
-              role: link.role,
-              roomId,
-              via: "access_link",
-              target: link.id,
-            }),
-          );
-        }
-      }
-      await record({
-        audit: [
-          {
-            tenantId,
-            at: now,
-            actor,
-            action: "access_link.revoke",
-            roomId,
-            targetUserId: guest ?? "",
-            target: link.id,
-            reason,
-          },
-        ],
-        events: [
-          {
-            tenantId,
-            type: EventType.TOKEN_REVOKED,
-            roomId,
-            userId: guest ?? "",
-            actor,
-            at: now,
-            tokenId: link.id,
-            reason,
-            effects: revocation ? { revocations: [revocation] } : undefined,
-          },
-        ],
-      });
-    });
+              tokenId: link.id,
+              reason,
+              effects: revocation ? { revocations: [revocation] } : undefined,
+            },
+          ],
+        });
+      },
+      { withEvents: true },
+    );
     return events[events.length - 1]!;
   }
 
@@ -399,16 +404,6 @@ export class AccessLinks {
       );
     }
     return room;
-  }
-
-  /** One store transaction whose records are written with it and announced after it commits. */
-  private atomically<T>(fn: (record: RecordFn) => Promise<T>): Promise<T> {
-    return journaled(this.deps.transact, this.deps.sink, fn);
-  }
-
-  /** {@link atomically}, returning the events it stored (their ids answer the call). */
-  private async atomicallyCapturing(fn: (record: RecordFn) => Promise<void>): Promise<StoredEvent[]> {
-    return (await journaledWithEvents(this.deps.transact, this.deps.sink, fn)).events;
   }
 }
 

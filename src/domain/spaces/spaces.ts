@@ -1,13 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { RoomgateError } from "../errors.js";
-import {
-  journaled,
-  memberJoined,
-  roleGranted,
-  type JournalSink,
-  type Recorded,
-  type RecordFn,
-} from "../events/record.js";
+import { journaled, memberJoined, roleGranted, type JournalSink, type Recorded } from "../events/record.js";
 import { moderatesRoom, rankIn, type MembershipStore } from "../membership.js";
 import { requireRoomAccess, type RoomPermissionDeps } from "../room-permissions.js";
 import { INVITE_ROLES, rankOfRole, ROOM_GRANT_ROLES, type RoleName } from "../roles.js";
@@ -116,7 +109,7 @@ export class Spaces {
   ): Promise<string> {
     const space: SpaceRecord = { id: randomUUID(), tenantId, name: input.name, isPublic: input.isPublic, ownerUserId };
     const now = this.clock();
-    await this.atomically(async (record) => {
+    await journaled(this.deps.transact, this.deps.sink, async (record) => {
       await this.store.insertSpace(space, now);
       const detail = {
         spaceId: space.id,
@@ -160,7 +153,7 @@ export class Spaces {
   ): Promise<string> {
     const id = randomUUID();
     const now = this.clock();
-    await this.atomically(async (record) => {
+    await journaled(this.deps.transact, this.deps.sink, async (record) => {
       await this.store.insertRoom({
         tenantId,
         id,
@@ -210,7 +203,7 @@ export class Spaces {
     const id = randomUUID();
     const now = this.clock();
     const tenantId = tenantOf(who);
-    await this.atomically(async (record) => {
+    await journaled(this.deps.transact, this.deps.sink, async (record) => {
       await this.store.insertInvite({
         id,
         tenantId,
@@ -241,7 +234,7 @@ export class Spaces {
     const now = this.clock();
     // Claim and role write commit together: a crash between them cannot
     // burn an invite without giving the role, and a lost race writes nothing.
-    await this.atomically(async (record) => {
+    await journaled(this.deps.transact, this.deps.sink, async (record) => {
       const invite = await this.store.findInvite(caller.tenantId, inviteId);
       if (!invite || invite.spaceId !== spaceId) throw new RoomgateError("not_found", "invite not found");
       // Read in the write transaction: a revocation or another activation
@@ -279,7 +272,7 @@ export class Spaces {
     checkScope(caller);
     await this.requireCaller(caller);
     const now = this.clock();
-    await this.atomically(async (record) => {
+    await journaled(this.deps.transact, this.deps.sink, async (record) => {
       const space = await this.space(caller.tenantId, spaceId);
       const held = await this.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
       // A member of a private space is already in: nothing to refuse or change.
@@ -304,7 +297,7 @@ export class Spaces {
     // A block committed on any replica before this call is applied here
     // first (this replica's memory may be behind); see AccessLinks.redeem.
     await this.deps.sink.feed.catchUp();
-    await this.atomically(async (record) => {
+    await journaled(this.deps.transact, this.deps.sink, async (record) => {
       const room = await this.room(caller.tenantId, spaceId, roomId);
       requireRoomAccess(caller, room.id, this.deps.access);
       const space = room.spaceId === null ? undefined : await this.store.findSpace(caller.tenantId, room.spaceId);
@@ -371,16 +364,11 @@ export class Spaces {
     actor: Actor,
   ): Promise<void> {
     const now = this.clock();
-    await this.atomically(async (record) => {
+    await journaled(this.deps.transact, this.deps.sink, async (record) => {
       const previousRole = (await this.memberships.roomRolesOf(tenantId, userId, roomId)).roomRole;
       await this.memberships.setRoomRole(tenantId, roomId, userId, role, grantedBy, now);
       await record(roleGranted({ tenantId, actor, at: now, userId, role, roomId, via: "grant", previousRole }));
     });
-  }
-
-  /** One store transaction whose records are announced after it commits. */
-  private atomically<T>(fn: (record: RecordFn) => Promise<T>): Promise<T> {
-    return journaled(this.deps.transact, this.deps.sink, fn);
   }
 
   private async room(tenantId: string, spaceId: string, roomId: string): Promise<RoomRecord> {

@@ -1,5 +1,5 @@
 import { RoomgateError } from "../errors.js";
-import { journaledWithEvents, type RecordFn } from "../events/record.js";
+import { journaled, type RecordFn } from "../events/record.js";
 import type { StoredEvent } from "../journal.js";
 import { moderatesRoom, rankIn } from "../membership.js";
 import { requireRoomAccess } from "../room-permissions.js";
@@ -192,7 +192,7 @@ export class SpaceUndo {
 
   /** One write transaction recording exactly one event, which answers the call. */
   private async once(fn: (record: RecordFn) => Promise<void>): Promise<StoredEvent> {
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, fn);
+    const { events } = await journaled(this.deps.transact, this.deps.sink, fn, { withEvents: true });
     return events[events.length - 1]!;
   }
 

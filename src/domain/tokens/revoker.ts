@@ -1,7 +1,7 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { checkId } from "../ids.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import type { Actor, StoredEvent, Transact } from "../journal.js";
 import type { Revocation } from "./revocations.js";
 
@@ -85,7 +85,7 @@ export class Revoker {
   ): Promise<StoredEvent> {
     if (what.reason.length > 1_024) throw invalidArgument("reason is longer than 1024 characters");
     let r = initial;
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
+    const { events } = await journaled(this.deps.transact, this.deps.sink, async (record) => {
       // The watermark is read under the write lock: a token whose issue
       // committed while this revocation waited for the lock is covered too.
       r = { ...r, at: this.deps.clock() };
@@ -117,7 +117,7 @@ export class Revoker {
           },
         ],
       });
-    });
+    }, { withEvents: true });
     return events[0]!;
   }
 }

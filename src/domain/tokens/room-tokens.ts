@@ -4,10 +4,11 @@ import type { Permission } from "../../../gen/room/permissions/v1/permission_pb.
 import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
 import { invalidArgument, RoomAccessDeniedError, RoomgateError, TokenRejectedError } from "../errors.js";
 import { checkId } from "../ids.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import { expandPermissions, isKnownPermission } from "../permissions.js";
 import type { Journal, Transact } from "../journal.js";
-import { RestrictionIndex, withoutRestricted, type RestrictionKind } from "../moderation/restrictions.js";
-import { RevocationIndex } from "./revocations.js";
+import { type RestrictionIndex, withoutRestricted, type RestrictionKind } from "../moderation/restrictions.js";
+import type { RevocationIndex } from "./revocations.js";
 import { BatchSealer } from "./batch-sealer.js";
 import { issueAuditEntry } from "./issue-audit.js";
 import { InvalidTokenError, MAX_CLAIMS_BYTES, TokenKind, type TokenCodec } from "./token-codec.js";
@@ -110,6 +111,7 @@ interface CachedToken {
  */
 export class RoomTokenIssuer {
   private readonly restrictions: RestrictionIndex;
+  private readonly sink: JournalSink;
 
   constructor(
     codec: TokenCodec,
@@ -122,6 +124,7 @@ export class RoomTokenIssuer {
     private readonly sealer: BatchSealer = new BatchSealer(codec, { worker: false }),
   ) {
     this.restrictions = live.restrictions;
+    this.sink = { journal: live.journal, feed: { catchUp: () => live.catchUp?.() ?? Promise.resolve() } };
   }
 
   /** Issues one token per request, in order; throws before writing on any bad argument. */
@@ -193,12 +196,11 @@ export class RoomTokenIssuer {
     // Sealing starts first: a large batch seals on the sealing thread while
     // this one writes the rows (a small one seals inline, right here).
     const sealing = this.sealer.sealAll(TokenKind.RoomMember, claims);
-    const { journal, transact } = this.live;
     try {
       // Grants and their audit entry commit together, or neither does.
-      await transact(async () => {
+      await journaled(this.live.transact, this.sink, async (record) => {
         await this.store.recordGrants(records);
-        await journal.record([issueAuditEntry(tenantId, issuedBy, now, records)], []);
+        await record({ audit: [issueAuditEntry(tenantId, issuedBy, now, records)], events: [] });
       });
     } catch (err) {
       sealing.catch(() => undefined); // the tokens are dropped with the batch

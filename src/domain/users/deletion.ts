@@ -1,6 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import { checkId } from "../ids.js";
 import type { Actor, AuditInit, EventInit, StoredEvent, Transact } from "../journal.js";
 import type { MembershipStore } from "../membership.js";
@@ -54,7 +54,7 @@ export class UserDeletion {
     if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
     const { tenantId } = caller;
     const actor: Actor = `key:${caller.keyId}`;
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
+    const { events } = await journaled(this.deps.transact, this.deps.sink, async (record) => {
       const at = this.deps.clock();
       const gone = await this.deps.store.deleteUser(tenantId, userId);
       if (!gone) throw new RoomgateError("not_found", `user ${userId} not found`);
@@ -154,7 +154,7 @@ export class UserDeletion {
           { tenantId, type: EventType.USER_DELETED, userId, actor, at, reason, effects: { revocations: [revocation] } },
         ],
       });
-    });
+    }, { withEvents: true });
     return events[events.length - 1]!;
   }
 }

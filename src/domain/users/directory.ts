@@ -1,6 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import { checkId } from "../ids.js";
 import type { StoredEvent, Transact } from "../journal.js";
 import { pageSizeOf } from "../paging.js";
@@ -136,7 +136,7 @@ export class UserDirectory {
     // Hashing is slow: done once, outside the lock.
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
 
-    const { result, events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
+    const { result, events } = await journaled(this.deps.transact, this.deps.sink, async (record) => {
       const user = await this.deps.store.findUser(tenantId, userId);
       if (!user) throw notFound(userId);
       // A user deleted and replaced in between cannot change kind, but the
@@ -168,7 +168,7 @@ export class UserDirectory {
         events: [{ tenantId, type: EventType.USER_UPDATED, userId, actor, at }],
       });
       return await this.get(tenantId, userId);
-    });
+    }, { withEvents: true });
     return { user: result, event: events[events.length - 1]! };
   }
 
