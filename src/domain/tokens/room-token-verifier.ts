@@ -41,18 +41,23 @@ export class RoomTokenVerifier {
   private readonly cache: VerifiedCache<CachedToken>;
   private readonly revocations: RevocationIndex;
   private readonly restrictions: RestrictionIndex;
-  /** Told whether each Verify found its token already opened (metrics); unset costs nothing. */
+  /**
+   * Told whether each Verify found its token already opened (metrics);
+   * unset costs nothing. Given with the live state; still assignable while
+   * src/app.ts sets it after construction.
+   */
   onCacheLookup: ((hit: boolean) => void) | undefined;
 
   constructor(
     private readonly codec: TokenCodec,
     verifyCacheSize: number,
     private readonly clock: () => number = Date.now,
-    live: Pick<RoomTokensLive, "revocations" | "restrictions">,
+    live: Pick<RoomTokensLive, "revocations" | "restrictions" | "onCacheLookup">,
   ) {
     this.cache = new VerifiedCache(verifyCacheSize);
     this.revocations = live.revocations;
     this.restrictions = live.restrictions;
+    this.onCacheLookup = live.onCacheLookup;
   }
 
   /**

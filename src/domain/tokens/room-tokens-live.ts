@@ -18,4 +18,6 @@ export interface RoomTokensLive {
    * replica a moment ago, not only on this one.
    */
   readonly catchUp?: () => Promise<unknown>;
+  /** Told whether each Verify found its token already opened (metrics); unset costs nothing. */
+  readonly onCacheLookup?: (hit: boolean) => void;
 }
