@@ -2,7 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import type { Actor, AuditEntry, AuditInit, AuditQuery, EventInit, Journal, StoredEvent } from "../domain/journal.js";
 import { encodeEffects } from "../domain/feed/effects.js";
-import type { FeedEvent } from "../domain/feed/change-feed.js";
+import type { FeedEvent } from "../domain/feed/ports.js";
 import { insertChunks, valuesList } from "./batch-insert.js";
 import { num, numOrNull, type Database, type Row } from "./database.js";
 
