@@ -25,6 +25,15 @@ export const RECORDS_NOTHING: JournalSink = {
   feed: { catchUp: () => Promise.resolve(0) },
 };
 
+/**
+ * The sink of a process that runs no change feed (the command line): what
+ * it records is written all the same, and reaches every running replica
+ * through that replica's own feed.
+ */
+export function withoutFeed(journal: Journal): JournalSink {
+  return { journal, feed: { catchUp: () => Promise.resolve(0) } };
+}
+
 /** Appends audit entries and events to the transaction in progress. */
 export type RecordFn = (change: Recorded) => Promise<void>;
 
