@@ -38,7 +38,7 @@ export interface Redemption {
   readonly expiresAt: number;
 }
 
-/** Settings of {@link AccessLinks}. */
+/** Settings of access links (see ./access-links.ts). */
 export interface AccessLinkOptions {
   /** Base URL the links point at, without a trailing slash. */
   readonly publicUrl: string;
