@@ -178,7 +178,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const opened = await openDatabase(config, log);
   const db = opened.db;
   const metrics = new Metrics();
-  const tracing = createTracing(process.env, overrides.spanExporter);
+  const tracing = createTracing(config, overrides.spanExporter);
   // Every write, through every repository, is one Database.write: the lock
   // first. Each is timed, and traced as a child of its call when tracing is on.
   const timedWrite = <T>(fn: () => Promise<T>): Promise<T> => {
