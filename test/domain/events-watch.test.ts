@@ -7,10 +7,11 @@ import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { RoomgateError } from "../../src/domain/errors.js";
 import { EventBus } from "../../src/domain/events/event-bus.js";
 import { watchEvents, type WatchOptions } from "../../src/domain/events/watch.js";
-import { ChangeFeed } from "../../src/domain/feed/change-feed.js";
+import type { ChangeFeed } from "../../src/domain/feed/change-feed.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
-import { SqlJournal } from "../../src/store/journal-store.js";
+import type { SqlJournal } from "../../src/store/journal-store.js";
 import { openSqliteDatabase, type SqliteDatabase } from "../../src/store/sqlite-database.js";
+import { wireDomain } from "../support/domain-kit.js";
 
 // The real journal (SQLite in a file, so replay reads see committed rows
 // only), the real change feed and the real bus, wired as a replica wires
@@ -25,22 +26,13 @@ const source = {
   subscribe: bus.subscribe.bind(bus),
   eventsAfter: (t: string, r: string | undefined, a: number, l: number) => journal.eventsAfter(t, r, a, l),
 };
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "roomgate-watch-"));
   db = openSqliteDatabase(join(dir, "roomgate.db"));
   // Thousands of commits: durability is not what this file tests.
   db.connection.pragma("synchronous = OFF");
-  journal = new SqlJournal(db);
-  feed = new ChangeFeed({
-    source: { eventsAfter: (a, l) => journal.feedEventsAfter(a, l), lastId: () => journal.lastEventId() },
-    apply: () => undefined,
-    publish: (events) => bus.publish(events),
-    pollMs: 60_000,
-    log: silent,
-  });
-  feed.start(0);
+  ({ journal, feed } = wireDomain(db, { bus }));
 });
 afterAll(async () => {
   feed?.stop();

@@ -20,15 +20,13 @@ import {
 import { Keyring } from "../../src/domain/tokens/keyring.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import { TokenCodec, TokenKind } from "../../src/domain/tokens/token-codec.js";
-import { EventBus } from "../../src/domain/events/event-bus.js";
-import { ChangeFeed } from "../../src/domain/feed/change-feed.js";
-import type { StoredEvent } from "../../src/domain/journal.js";
 import { num } from "../../src/store/database.js";
-import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlMembershipStore } from "../../src/store/membership-store.js";
 import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import { SqlUserStore } from "../../src/store/user-store.js";
 import { DATABASES } from "../store/databases.js";
+import { newUser } from "../support/builders.js";
+import { wireDomain } from "../support/domain-kit.js";
 
 /** The RoomgateError `fn` throws (sync or async), or a test failure. */
 async function errorOf(fn: () => unknown): Promise<RoomgateError> {
@@ -43,7 +41,6 @@ async function errorOf(fn: () => unknown): Promise<RoomgateError> {
 }
 
 const open = DATABASES[0]![1];
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
  * The domain over a fresh store with one tenant, wired as a replica wires
@@ -58,21 +55,9 @@ async function setup() {
   const userTokens = new SubjectTokens(codec, TokenKind.UserAccess, Date.now, new RevocationIndex());
   const userStore = new SqlUserStore(db);
   const memberships = new SqlMembershipStore(db);
-  const journal = new SqlJournal(db);
-  const bus = new EventBus();
-  const announced: StoredEvent[] = [];
-  bus.subscribe(tenant.id, (e) => announced.push(e));
-  const feed = new ChangeFeed({
-    source: { eventsAfter: (a, n) => journal.feedEventsAfter(a, n), lastId: () => journal.lastEventId() },
-    apply: () => undefined,
-    publish: (events) => bus.publish(events),
-    pollMs: 60_000,
-    log: silent,
-  });
-  feed.start(0);
+  const { feed, sink, transact, announced: announcedOf } = wireDomain(db);
+  const announced = announcedOf(tenant.id);
   onTestFinished(() => feed.stop());
-  const transact = <T>(fn: () => Promise<T>) => db.write(fn);
-  const sink = { journal, feed };
   const opts = { tokenTtlSeconds: 3600 };
   const clock = () => 1_000;
   return {
@@ -327,22 +312,12 @@ describe("Users (registered, seed 001)", () => {
   it("the store maps a unique-index violation to already_exists (the race the pre-check cannot see)", async () => {
     const d = await setup();
     const store = d.userStore;
-    const base = {
-      tenantId: d.tenantId,
-      kind: "registered" as const,
-      passwordHash: "scrypt$x",
-      phone: null,
-      externalUserId: null,
-      uniqueUserIdentifier: null,
-      profilePic: null,
-      meta: null,
-      tenantModerator: false,
-      createdAt: 1,
-    };
-    await store.insertUser({ ...base, id: "u1", username: "ann", email: "a@example.com" });
+    const user = (id: string, username: string, email: string) =>
+      newUser(id, d.tenantId, { username, email, passwordHash: "scrypt$x" });
+    await store.insertUser(user("u1", "ann", "a@example.com"));
     let err: unknown;
     try {
-      await store.insertUser({ ...base, id: "u2", username: "ann", email: "b@example.com" });
+      await store.insertUser(user("u2", "ann", "b@example.com"));
     } catch (e) {
       err = e;
     }
@@ -350,7 +325,7 @@ describe("Users (registered, seed 001)", () => {
     expect((err as RoomgateError).kind).toBe("already_exists");
     expect((err as RoomgateError).message).toBe("username: already taken");
     try {
-      await store.insertUser({ ...base, id: "u3", username: "bob", email: "a@example.com" });
+      await store.insertUser(user("u3", "bob", "a@example.com"));
     } catch (e) {
       err = e;
     }

@@ -22,6 +22,7 @@ import { isForeignKeyViolation, isUniqueViolation } from "../../src/store/sql-er
 import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import { SqlUserStore } from "../../src/store/user-store.js";
 import { DATABASES } from "./databases.js";
+import { newUser } from "../support/builders.js";
 
 const T1 = "t1";
 const T2 = "t2";
@@ -44,22 +45,7 @@ async function count(db: Database, table: string): Promise<number> {
 }
 
 function user(id: string, over: Partial<NewUser> = {}): NewUser {
-  return {
-    id,
-    tenantId: T1,
-    kind: "registered",
-    username: id,
-    email: null,
-    passwordHash: null,
-    phone: null,
-    externalUserId: null,
-    uniqueUserIdentifier: null,
-    profilePic: null,
-    meta: null,
-    tenantModerator: false,
-    createdAt: 1,
-    ...over,
-  };
+  return newUser(id, T1, over);
 }
 
 function grant(id: string, over: Partial<GrantRecord> = {}): GrantRecord {

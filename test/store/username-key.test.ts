@@ -7,6 +7,7 @@ import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import { SqlUserStore } from "../../src/store/user-store.js";
 import { isUniqueViolation } from "../../src/store/sql-errors.js";
 import { DATABASES } from "./databases.js";
+import { newUser } from "../support/builders.js";
 
 const tenantId = "acme";
 
@@ -18,21 +19,7 @@ async function setup(db: Database): Promise<void> {
 }
 
 function row(id: string, username: string, createdAt: number, kind: NewUser["kind"] = "registered"): NewUser {
-  return {
-    id,
-    tenantId,
-    kind,
-    username,
-    email: null,
-    passwordHash: null,
-    phone: null,
-    externalUserId: null,
-    uniqueUserIdentifier: null,
-    profilePic: null,
-    meta: null,
-    tenantModerator: false,
-    createdAt,
-  };
+  return newUser(id, tenantId, { kind, username, createdAt });
 }
 
 /** A row as written before usernames had a key: no username_key, around the store. */

@@ -13,6 +13,7 @@ import { SqlSpaceStore } from "../../src/store/space-store.js";
 import { openSqliteDatabase } from "../../src/store/sqlite-database.js";
 import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import { SqlUserStore } from "../../src/store/user-store.js";
+import { newUser } from "../support/builders.js";
 
 /** What the test sends each worker (the loop starts on the later "go" message). */
 export interface WorkerInput {
@@ -51,21 +52,7 @@ const steps: Array<(i: number) => Promise<unknown>> = [
     db.write(async () => {
       const username = `${input.name}-${i}`;
       if (await users.registeredUsernameTaken(input.tenantId, username)) throw new Error(`${username} taken`);
-      await users.insertUser({
-        id: username,
-        tenantId: input.tenantId,
-        kind: "registered",
-        username,
-        email: `${username}@example.test`,
-        passwordHash: null,
-        phone: null,
-        externalUserId: null,
-        uniqueUserIdentifier: null,
-        profilePic: null,
-        meta: null,
-        tenantModerator: false,
-        createdAt: i,
-      });
+      await users.insertUser(newUser(username, input.tenantId, { email: `${username}@example.test`, createdAt: i }));
     }),
   (i) =>
     // The app's Transact (moderation, revocation, token Create).
