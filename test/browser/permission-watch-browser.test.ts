@@ -4,13 +4,12 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { cors as connectCors, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { build } from "esbuild";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
-import { bearer } from "../support/clients.js";
+import { bearer, grpcTransport } from "../support/clients.js";
 import { act } from "../support/permission-watch.js";
 import { insertRoom } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -113,7 +112,7 @@ describe.skipIf(!present)(
     it("the send button is disabled within a second of a mute by the API key, and enabled again after unmute", async () => {
       const username = `browser-${randomUUID()}`;
       const password = "pw-browser-secret-1";
-      const users = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+      const users = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
       const { id: userId } = await users.createUser(
         { email: `${username}@example.test`, username, password },
         bearer(srv.apiKey),

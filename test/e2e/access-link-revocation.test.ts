@@ -1,6 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
 import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { fromBinary } from "@bufbuild/protobuf";
 import { eq, sql } from "drizzle-orm";
@@ -11,7 +10,15 @@ import { Action as PrivateAction } from "../../gen/room/moderation/private/v1/se
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { auditLog, roomMembers } from "../../src/store/schema.js";
-import { bearer, expectCode, grpcAuth, grpcErrorOf, grpcTokensClient, grpcUnary } from "../support/clients.js";
+import {
+  bearer,
+  expectCode,
+  grpcAuth,
+  grpcErrorOf,
+  grpcTokensClient,
+  grpcTransport,
+  grpcUnary,
+} from "../support/clients.js";
 import { memberToken, permissionsClient } from "../support/permissions-fixtures.js";
 import { expectRoomAccessDenied } from "../support/room-access.js";
 import { moderationPrivateClient, scene, type Scene } from "../support/scenes.js";
@@ -37,7 +44,7 @@ afterAll(async () => {
 });
 
 const api = () => spacesClient(srv);
-const tokens = () => createClient(TokensPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+const tokens = () => createClient(TokensPrivate, grpcTransport(srv.baseUrl));
 
 /** A permanent link to the scene's private room, made by the owner (its creator). */
 async function permanentLink(s: Scene, username = "Guest") {

@@ -1,12 +1,11 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { accessLinks, users } from "../../src/store/schema.js";
 import { bool } from "../../src/store/database.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { accessClient, as, rowCount, spacesClient } from "../support/spaces-clients.js";
 import { createTestUser, type TestUser } from "../support/users.js";
@@ -352,7 +351,7 @@ describe("token kinds are never interchangeable", () => {
       api().generateAccess({ spaceId: r.spaceId, roomId: r.roomId, username: "x", role: "user" }, as(accessToken)),
       Code.Unauthenticated,
     );
-    const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const tokens = tokensClient(grpcTransport(srv.baseUrl));
     await expectCode(tokens.verify({ token: accessToken }, bearer(srv.apiKey)), Code.Unauthenticated, "invalid token");
     // Refusing it did not use it up.
     await access().redeem({ accessToken });
@@ -364,7 +363,7 @@ describe("token kinds are never interchangeable", () => {
     await expectCode(access().redeem({ accessToken: r.creator.token }), Code.Unauthenticated, "invalid token");
     const redeemed = await access().redeem({ accessToken: (await link(r)).accessToken });
     await expectCode(access().redeem({ accessToken: redeemed.accessToken }), Code.Unauthenticated, "invalid token");
-    const { tokens } = await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).create(
+    const { tokens } = await tokensClient(grpcTransport(srv.baseUrl)).create(
       { arguments: [{ userId: "u", roomId: r.roomId, permissions: [Permission.PermissionRoomKick] }] },
       bearer(srv.apiKey),
     );

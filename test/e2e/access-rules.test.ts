@@ -1,5 +1,5 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action as PrivateAction } from "../../gen/room/moderation/private/v1/service_pb.js";
@@ -10,7 +10,7 @@ import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb
 import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { auditLog, roomMembers } from "../../src/store/schema.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { credential, getRoomPermissionsRest, memberToken, permissionsClient } from "../support/permissions-fixtures.js";
 import { expectRoomAccessDenied } from "../support/room-access.js";
 import { moderationClients, moderationPrivateClient, scene } from "../support/scenes.js";
@@ -143,7 +143,7 @@ describe("3. kick takes the room from every credential issued before it, logged-
       const cookieRes = await getRoomPermissionsRest(srv, s.privateRoom, { cookie: before.cookie });
       expect(cookieRes.status).toBe(403);
       await expectCode(
-        tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).verify({ token: memberTok }, bearer(srv.apiKey)),
+        tokensClient(grpcTransport(srv.baseUrl)).verify({ token: memberTok }, bearer(srv.apiKey)),
         Code.Unauthenticated,
         "token revoked",
       );
@@ -212,9 +212,9 @@ describe("4. a room block denies access: Verify and every end-user call refuse w
       bearer(srv.apiKey),
     );
     const transports = [
-      createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }),
+      connectTransport(srv.baseUrl),
       createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: true }),
-      createGrpcTransport({ baseUrl: srv.baseUrl }),
+      grpcTransport(srv.baseUrl),
     ];
     for (const t of transports) {
       const err = await expectRoomAccessDenied(
@@ -456,15 +456,15 @@ describe("15. every change is audited with its actor", () => {
 // ---- small clients and helpers ----
 
 function spacesPrivateUsers() {
-  return createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  return createClient(UsersPrivate, grpcTransport(srv.baseUrl));
 }
 
 function permissionsViaGrpc() {
-  return createClient(Permissions, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  return createClient(Permissions, grpcTransport(srv.baseUrl));
 }
 
 function spacesViaGrpc() {
-  return createClient(Spaces, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  return createClient(Spaces, grpcTransport(srv.baseUrl));
 }
 
 /** Logs in over Connect JSON with fetch, returning the access token and the session cookie pair. */

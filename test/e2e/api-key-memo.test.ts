@@ -1,12 +1,11 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Events } from "../../gen/room/events/private/v1/service_pb.js";
 import { grants } from "../../src/store/schema.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
 
@@ -37,8 +36,8 @@ async function cli(...args: string[]): Promise<string> {
 describe("a remembered API key", () => {
   it("is refused at once after the CLI revokes it, on every protocol and on the REST route", async () => {
     const key = bearer(srv.otherKey);
-    const json = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-    const grpc = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const json = tokensClient(connectTransport(srv.baseUrl));
+    const grpc = tokensClient(grpcTransport(srv.baseUrl));
     // Remembered: several calls over both protocols open with it.
     for (const c of [json, grpc, json, grpc])
       await c.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key);
@@ -47,7 +46,7 @@ describe("a remembered API key", () => {
     // The feed applies the revocation in one hook: the key forgotten, then
     // its Watch streams ended. So a Watch ending tells the feed has applied it.
     const watchers = srv.app.bus.size;
-    const stream = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl })).watch({}, key);
+    const stream = createClient(Events, grpcTransport(srv.baseUrl)).watch({}, key);
     const ended = (async () => {
       try {
         for await (const _ of stream) {

@@ -1,6 +1,5 @@
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Service as Audit, type Entry, type ListRequestSchema } from "../../gen/room/audit/private/v1/service_pb.js";
@@ -8,7 +7,7 @@ import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/s
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { authenticateApiKey } from "../../src/domain/auth/api-keys.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { accessClient, as, spacesClient } from "../support/spaces-clients.js";
 import { createTestUser } from "../support/users.js";
@@ -28,8 +27,8 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const grpc = () => createGrpcTransport({ baseUrl: srv.baseUrl });
-const connectJson = () => createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false });
+const grpc = () => grpcTransport(srv.baseUrl);
+const connectJson = () => connectTransport(srv.baseUrl);
 const audit = (): Client<typeof Audit> => createClient(Audit, connectJson());
 const tokens = () => tokensClient(grpc());
 

@@ -5,16 +5,17 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreateRequestSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
 import {
+  type ArgInit,
   bearer,
+  connectTransport,
   createRequestBytes,
   expectCode,
   expectNoStackTrace,
   postRaw,
   toArgument,
   tokensClient,
-  validArgument,
-  type ArgInit,
   type TokensClient,
+  validArgument,
 } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -24,7 +25,7 @@ let binary: TokensClient;
 
 beforeAll(async () => {
   srv = await startTestServer();
-  json = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
+  json = tokensClient(connectTransport(srv.baseUrl));
   binary = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: true }));
 });
 afterAll(async () => {
@@ -378,7 +379,7 @@ describe("Create: request size limit (ROOMGATE_READ_MAX_BYTES=2048)", () => {
     expect(JSON.parse(res.text)).toMatchObject({ code: "resource_exhausted" });
     expect(await small.app.grants.countGrants()).toBe(0);
     // Control: a small request on the same server succeeds.
-    const client = tokensClient(createConnectTransport({ baseUrl: small.baseUrl, httpVersion: "1.1" }));
+    const client = tokensClient(connectTransport(small.baseUrl));
     await client.create({ arguments: [toArgument(validArgument())] }, bearer(small.apiKey));
     expect(await small.app.grants.countGrants()).toBe(1);
   });

@@ -13,7 +13,7 @@ import { Progress, progressLine } from "../../src/cli-progress.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import type { GrantRecord } from "../../src/domain/tokens/room-tokens.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
-import { bearer, expectCode, tokensClient, type TokensClient } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, tokensClient, type TokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 const exec = promisify(execFile);
@@ -113,7 +113,7 @@ describe("roomgate maintenance prune", () => {
     srv = await startTestServer({ clock, tokenKeys: keys });
     dbPath = { dbPath: srv.app.config.dbPath, databaseUrl: srv.app.config.databaseUrl };
     env = cliEnv(srv);
-    const c = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const c = tokensClient(connectTransport(srv.baseUrl));
     const key = bearer(srv.apiKey);
     const issue = async (c: TokensClient, userId: string, roomId: string, ttlSeconds = 0) => {
       const { tokens } = await c.create(

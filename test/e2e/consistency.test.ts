@@ -1,11 +1,10 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport } from "../support/clients.js";
 import { userWithRoomRole, userToken } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -23,8 +22,8 @@ afterAll(async () => {
 });
 
 describe.each([
-  ["Connect JSON", () => createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })],
-  ["gRPC", () => createGrpcTransport({ baseUrl: srv.baseUrl })],
+  ["Connect JSON", () => connectTransport(srv.baseUrl)],
+  ["gRPC", () => grpcTransport(srv.baseUrl)],
 ] as const)("min_event_id over %s", (_name, transport) => {
   it("Verify: a token revoked at event E is refused with min_event_id E; an id not yet written is unavailable; a bad one invalid_argument", async () => {
     const tokens = createClient(TokensPrivate, transport());

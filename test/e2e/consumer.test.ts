@@ -1,10 +1,17 @@
 import { Code, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { roomMembers, rooms, users } from "../../src/store/schema.js";
-import { bearer, expectCode, expectNoStackTrace, tokensClient, TRANSPORTS } from "../support/clients.js";
+import {
+  bearer,
+  connectTransport,
+  expectCode,
+  expectNoStackTrace,
+  grpcTransport,
+  tokensClient,
+  TRANSPORTS,
+} from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { roomRowExists } from "../support/permissions-fixtures.js";
 import { rowCount } from "../support/spaces-clients.js";
@@ -15,7 +22,7 @@ let grpcClient: Client<typeof ConsumerPrivate>;
 
 beforeAll(async () => {
   srv = await startTestServer();
-  grpcClient = createClient(ConsumerPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  grpcClient = createClient(ConsumerPrivate, grpcTransport(srv.baseUrl));
 });
 afterAll(async () => {
   await srv?.close();
@@ -401,7 +408,7 @@ describe("room.consumer.private.v1.Service/CreateUser over gRPC", () => {
       expect(((await res.json()) as { code: string }).code).toBe("invalid_argument");
     });
     // The same client otherwise works over Connect JSON.
-    const json = createClient(ConsumerPrivate, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const json = createClient(ConsumerPrivate, connectTransport(srv.baseUrl));
     const ok = await json.createUser({ username: "jon", chatRoom: "r3" }, bearer(srv.apiKey));
     expect(ok.isModerator).toBe(false);
   });

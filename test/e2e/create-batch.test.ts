@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
@@ -8,7 +7,7 @@ import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { decodeBase64Url } from "../../src/domain/tokens/base64url.js";
 import { addKey, generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import { loadOrCreateKeys, writeKeyFile } from "../../src/store/key-file.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 // Large Creates: sealed on the sealing thread while the rows are written,
@@ -23,9 +22,8 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const connect = () =>
-  tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
-const grpc = () => tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+const connect = () => tokensClient(connectTransport(srv.baseUrl));
+const grpc = () => tokensClient(grpcTransport(srv.baseUrl));
 
 const args = (roomId: string, n: number, tag = randomUUID().slice(0, 8)) =>
   Array.from({ length: n }, (_, i) => ({
@@ -136,7 +134,7 @@ describe("a Create whose transaction fails writes nothing", () => {
     const sent = args(roomId, 500);
     // A member (holding a token) may be blocked; the batch then asks for a new one.
     await connect().create({ arguments: [sent[437]!] }, bearer(srv.apiKey));
-    const moderation = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const moderation = createClient(ModerationPrivate, grpcTransport(srv.baseUrl));
     await moderation.act({ action: Action.ROOM_BLOCK, roomId, targetUserId: sent[437]!.userId }, bearer(srv.apiKey));
     const auditBefore = await count("audit_log", roomId);
     await expectCode(

@@ -1,5 +1,4 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
@@ -13,7 +12,14 @@ import {
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { authenticateApiKey } from "../../src/domain/auth/api-keys.js";
-import { bearer, expectCode, tokensClient, type TokensClient } from "../support/clients.js";
+import {
+  bearer,
+  connectTransport,
+  expectCode,
+  grpcTransport,
+  tokensClient,
+  type TokensClient,
+} from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { as, spacesClient } from "../support/spaces-clients.js";
 import { createTestUser } from "../support/users.js";
@@ -31,9 +37,9 @@ afterAll(async () => {
 const TRANSPORTS: ReadonlyArray<{ name: string; make: (baseUrl: string) => Transport }> = [
   {
     name: "Connect streaming over HTTP/1.1",
-    make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+    make: (baseUrl) => connectTransport(baseUrl),
   },
-  { name: "gRPC over HTTP/2", make: (baseUrl) => createGrpcTransport({ baseUrl }) },
+  { name: "gRPC over HTTP/2", make: (baseUrl) => grpcTransport(baseUrl) },
 ];
 
 type WatchRequestInit = Omit<MessageInitShape<typeof WatchRequestSchema>, "$typeName">;
@@ -113,7 +119,7 @@ afterEach(async () => {
 let tokensShared: TokensClient | undefined;
 /** One backend client (one HTTP/2 connection) for every write the tests cause. */
 function tokens(): TokensClient {
-  tokensShared ??= tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+  tokensShared ??= tokensClient(grpcTransport(srv.baseUrl));
   return tokensShared;
 }
 
@@ -155,7 +161,7 @@ describe("Watch delivers an API write to its watchers", () => {
     );
     const user = await createTestUser(srv);
     const w = await watch(TRANSPORTS[0]!.make(srv.baseUrl), { roomId });
-    const grants = createClient(SpacesPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const grants = createClient(SpacesPrivate, grpcTransport(srv.baseUrl));
     await grants.grantRole({ roomId, targetUserId: user.userId, role: "role_room_user" }, bearer(srv.apiKey));
     const g1 = await w.next();
     expect([EventType[g1.type], g1.role, g1.userId, g1.roomId, g1.actor]).toEqual([
@@ -319,13 +325,8 @@ describe("Watch and server shutdown", () => {
     const log = pino({ level: "warn" }, { write: (line: string) => logged.push(JSON.parse(line)) });
     const own = await startTestServer({ env: { ROOMGATE_SHUTDOWN_GRACE_MS: "5000" }, log });
     try {
-      const w = await Watcher.open(own, createGrpcTransport({ baseUrl: own.baseUrl }), {}, own.apiKey);
-      const w2 = await Watcher.open(
-        own,
-        createConnectTransport({ baseUrl: own.baseUrl, httpVersion: "1.1" }),
-        {},
-        own.apiKey,
-      );
+      const w = await Watcher.open(own, grpcTransport(own.baseUrl), {}, own.apiKey);
+      const w2 = await Watcher.open(own, connectTransport(own.baseUrl), {}, own.apiKey);
       await own.server.close();
       // The streams ended on their own: nothing was left to cut when the
       // grace ran out (how long close() takes: bench/watch-and-shutdown.ts).

@@ -1,6 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +13,7 @@ import { VerifyRequestSchema } from "../../gen/room/tokens/private/v1/service_pb
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { LoginRequestSchema, LoginResponseSchema } from "../../gen/room/users/v1/service_pb.js";
 import { serve, type RunningServer } from "../../src/app.js";
-import { bearer, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, tokensClient } from "../support/clients.js";
 import { insertRoom, memberToken, userWithRoomRole } from "../support/permissions-fixtures.js";
 import { envelope } from "../support/raw-http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -80,7 +79,7 @@ beforeAll(async () => {
   const { userId, roomId } = await userWithRoomRole(srv, "role_room_user");
   fx.token = await memberToken(srv, "diff-user", "diff-room", [P.PermissionRoomKick]);
   fx.blockedToken = await memberToken(srv, userId, roomId, [P.PermissionCanSendMessagesInMainThread]);
-  const transport = createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" });
+  const transport = connectTransport(srv.baseUrl);
   // Its answers are over compressMinBytes (1 KiB: compressed when accepted).
   const created = await tokensClient(transport).create(
     { arguments: [{ userId: "diff-user", roomId: "diff-room", metadata: { note: "m".repeat(1500) } }] },

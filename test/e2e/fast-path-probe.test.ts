@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import type { Interceptor, UnaryRequest } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import http from "node:http";
 import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
@@ -11,7 +10,7 @@ import { VerifyRequestSchema } from "../../gen/room/tokens/private/v1/service_pb
 import { FastCall } from "../../src/server/fast/call.js";
 import { createNodeHandler } from "../../src/server/node-adapter.js";
 import { routes } from "../../src/server/routes.js";
-import { bearer, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, tokensClient } from "../support/clients.js";
 import { memberToken } from "../support/permissions-fixtures.js";
 import { envelope } from "../support/raw-http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -30,7 +29,7 @@ const fx = { token: "", mediumToken: "" };
 beforeAll(async () => {
   srv = await startTestServer();
   fx.token = await memberToken(srv, "probe-user", "probe-room", [P.PermissionRoomKick]);
-  const transport = createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" });
+  const transport = connectTransport(srv.baseUrl);
   // An answer of about 1.6 KB: over the 1,500 bytes of writeMaxBytes below.
   const created = await tokensClient(transport).create(
     { arguments: [{ userId: "probe-user", roomId: "probe-room", metadata: { note: "m".repeat(1500) } }] },

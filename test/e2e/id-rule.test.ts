@@ -1,5 +1,4 @@
 import { Code, createClient, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as AuditPrivate } from "../../gen/room/audit/private/v1/service_pb.js";
 import { Service as EventsPrivate } from "../../gen/room/events/private/v1/service_pb.js";
@@ -9,7 +8,7 @@ import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/servi
 import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import * as schema from "../../src/store/schema.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
 import { createTestUser } from "../support/users.js";
@@ -27,9 +26,9 @@ const BAD_IDS = [
 const WIRES = [
   {
     name: "Connect JSON",
-    make: (baseUrl: string): Transport => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+    make: (baseUrl: string): Transport => connectTransport(baseUrl),
   },
-  { name: "gRPC", make: (baseUrl: string): Transport => createGrpcTransport({ baseUrl }) },
+  { name: "gRPC", make: (baseUrl: string): Transport => grpcTransport(baseUrl) },
 ] as const;
 
 let srv: TestServer;

@@ -1,9 +1,8 @@
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { addKey, generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import { loadOrCreateKeys, writeKeyFile } from "../../src/store/key-file.js";
-import { bearer, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 // Issue 8: a keyring change made by `roomgate token-keys` reaches every
@@ -43,7 +42,7 @@ it("a keyringChanged event makes the replica re-read its key file as soon as the
   // New tokens are sealed with the new active key: its id is in the token header (bytes 1..4).
   const {
     tokens: [t],
-  } = await tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })).create(
+  } = await tokensClient(connectTransport(srv.baseUrl)).create(
     { arguments: [{ userId: "u", roomId: "r" }] },
     bearer(srv.apiKey),
   );

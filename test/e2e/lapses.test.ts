@@ -3,7 +3,6 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { and, eq } from "drizzle-orm";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -14,7 +13,7 @@ import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js"
 import { createApp, serve } from "../../src/app.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
 import { auditLog, events, restrictions } from "../../src/store/schema.js";
-import { bearer, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, grpcTransport, tokensClient } from "../support/clients.js";
 import { insertRoom, memberToken } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
@@ -50,8 +49,8 @@ const KINDS = [
 ] as const;
 
 const WATCH_TRANSPORTS: ReadonlyArray<{ name: string; make: (baseUrl: string) => Transport }> = [
-  { name: "Connect", make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" }) },
-  { name: "gRPC", make: (baseUrl) => createGrpcTransport({ baseUrl }) },
+  { name: "Connect", make: (baseUrl) => connectTransport(baseUrl) },
+  { name: "gRPC", make: (baseUrl) => grpcTransport(baseUrl) },
 ];
 
 /** Waits until `cond` holds (a watch subscribes asynchronously); fails instead of hanging. */
@@ -117,7 +116,7 @@ async function scene(s: TestServer): Promise<{ roomId: string; target: string; t
 }
 
 function moderation(s: TestServer): Client<typeof ModerationPrivate> {
-  return createClient(ModerationPrivate, createGrpcTransport({ baseUrl: s.baseUrl }));
+  return createClient(ModerationPrivate, grpcTransport(s.baseUrl));
 }
 
 async function act(
@@ -131,9 +130,9 @@ async function act(
 }
 
 async function restrictionKinds(s: TestServer, token: string): Promise<string[]> {
-  return (
-    await tokensClient(createGrpcTransport({ baseUrl: s.baseUrl })).verify({ token }, bearer(s.apiKey))
-  ).restrictions.map((r) => r.kind);
+  return (await tokensClient(grpcTransport(s.baseUrl)).verify({ token }, bearer(s.apiKey))).restrictions.map(
+    (r) => r.kind,
+  );
 }
 
 async function lastEventId(s: TestServer): Promise<number> {
@@ -214,7 +213,7 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
         await rowCount(srv, restrictions, and(eq(restrictions.roomId, roomId), eq(restrictions.userId, target))),
       ).toBe(0);
 
-      const { entries } = await createClient(Audit, createGrpcTransport({ baseUrl: srv.baseUrl })).list(
+      const { entries } = await createClient(Audit, grpcTransport(srv.baseUrl)).list(
         { roomId, userId: target, action: k.audit },
         bearer(srv.apiKey),
       );
@@ -235,7 +234,7 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
     await act(srv, Action.CHAT_MUTE, roomId, target, 60);
     now = start + 10_000;
     await act(srv, Action.CHAT_MUTE, roomId, target, 120);
-    const w = await watch(srv, createGrpcTransport({ baseUrl: srv.baseUrl }), { roomId });
+    const w = await watch(srv, grpcTransport(srv.baseUrl), { roomId });
 
     now = start + 60_000;
     expect(await srv.app.lapses.runDue()).toEqual([]);

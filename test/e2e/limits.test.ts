@@ -1,9 +1,8 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let now = 1_900_000_000_000;
@@ -19,7 +18,7 @@ afterAll(() => srv.close());
 
 describe("rate limits answer resource_exhausted", () => {
   it("bounds calls per API key (burst 2x the rate), per key, and writes nothing when refusing", async () => {
-    const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const tokens = tokensClient(grpcTransport(srv.baseUrl));
     const arg = { arguments: [{ userId: "u", roomId: "r", permissions: [203] }] };
     for (let i = 0; i < 4; i++) await tokens.create(arg, bearer(srv.apiKey));
     const before = await srv.app.grants.countGrants();
@@ -39,8 +38,8 @@ describe("rate limits answer resource_exhausted", () => {
 
   it("locks an account after repeated failed logins, even for the right password, until time passes", async () => {
     now += 10_000;
-    const admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-    const users = createClient(Users, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const admin = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
+    const users = createClient(Users, connectTransport(srv.baseUrl));
     await admin.createUser(
       { email: "lock@example.com", username: "locky", password: "right-password" },
       bearer(srv.apiKey),
@@ -58,9 +57,9 @@ describe("rate limits answer resource_exhausted", () => {
   });
   it("does not count token verification: a burst of Verify and VerifyAccessToken far over the limit succeeds, while Create is refused", async () => {
     now += 10_000; // a full bucket: 4 calls at 2 per second
-    const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
-    const admin = createClient(UsersPrivate, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-    const users = createClient(Users, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const tokens = tokensClient(grpcTransport(srv.baseUrl));
+    const admin = createClient(UsersPrivate, connectTransport(srv.baseUrl));
+    const users = createClient(Users, connectTransport(srv.baseUrl));
     const key = bearer(srv.apiKey);
     const arg = { arguments: [{ userId: "v", roomId: "verify-room", permissions: [203] }] };
     // Two metered calls: the bucket has two left.

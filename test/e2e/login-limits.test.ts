@@ -6,7 +6,7 @@ import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { ConfigError, loadConfig } from "../../src/config/config.js";
 import { passwordChecksStarted } from "../../src/domain/users/passwords.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, expectCode, grpcTransport } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 // Issue 7, point 7. Every server here runs on a frozen clock, so no bucket
@@ -43,7 +43,7 @@ function usersFrom(
 /** Creates a registered user with the API key; returns its login. */
 async function newAccount(srv: TestServer, password = "right-password") {
   const username = `user-${randomUUID()}`;
-  const admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  const admin = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
   const { id } = await admin.createUser(
     { email: `${randomUUID()}@example.com`, username, password },
     bearer(srv.apiKey),

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type CallOptions, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
@@ -16,7 +16,14 @@ import { apiKeyId } from "../../src/domain/auth/api-keys.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
 import { auditLog, events, grants, restrictions, revocations, rooms } from "../../src/store/schema.js";
-import { bearer, expectCode, tokensClient, type TokensClient } from "../support/clients.js";
+import {
+  bearer,
+  connectTransport,
+  expectCode,
+  grpcTransport,
+  tokensClient,
+  type TokensClient,
+} from "../support/clients.js";
 import {
   insertRoom,
   insertUser,
@@ -119,12 +126,9 @@ let keyActor: string;
 
 beforeAll(async () => {
   srv = await startTestServer({ clock });
-  endUser = createClient(
-    Moderation,
-    createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
-  );
-  backend = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-  tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+  endUser = createClient(Moderation, connectTransport(srv.baseUrl));
+  backend = createClient(ModerationPrivate, grpcTransport(srv.baseUrl));
+  tokens = tokensClient(grpcTransport(srv.baseUrl));
   keyActor = `key:${apiKeyId(srv.apiKey)}`;
 });
 afterAll(async () => {
@@ -747,12 +751,12 @@ describe("restrictions and kicks survive a restart", () => {
     const first = await startTestServer({ clock: tClock, tokenKeys: keys });
     try {
       const key = bearer(first.apiKey);
-      const mod = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: first.baseUrl }));
+      const mod = createClient(ModerationPrivate, grpcTransport(first.baseUrl));
       const roomId = await insertRoom(first);
       const issue = async (userId: string) => {
         const {
           tokens: [tok],
-        } = await tokensClient(createGrpcTransport({ baseUrl: first.baseUrl })).create(
+        } = await tokensClient(grpcTransport(first.baseUrl)).create(
           { arguments: [{ userId, roomId, permissions: TARGET_PERMS }] },
           key,
         );

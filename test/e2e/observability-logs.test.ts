@@ -1,8 +1,14 @@
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
-import { bearer, toArgument, tokensClient, validArgument } from "../support/clients.js";
+import {
+  bearer,
+  connectTransport,
+  grpcTransport,
+  toArgument,
+  tokensClient,
+  validArgument,
+} from "../support/clients.js";
 import { startObservedServer, type ObservedServer } from "./observability-support.js";
 
 let srv: ObservedServer;
@@ -29,7 +35,7 @@ describe("request logs", () => {
   it("one line per call with procedure, protocol, code, duration, tenant and request id — and no secret anywhere in the log", async () => {
     const password = "Sup3r-secret-pa55word!";
     const username = "obs-user";
-    const admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const admin = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
     await admin.createUser({ email: "obs@example.com", username, password, phone: "" }, bearer(srv.apiKey));
 
     const login = await postJson(
@@ -56,7 +62,7 @@ describe("request logs", () => {
     await postJson(perms, { roomId: "room-1" }, { authorization: `Bearer ${accessToken}` });
     await postJson(perms, { roomId: "room-1" }, { cookie });
     // A room member token, issued and verified with the API key.
-    const tokens = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const tokens = tokensClient(connectTransport(srv.baseUrl));
     const created = await tokens.create({ arguments: [toArgument(validArgument(1))] }, bearer(srv.apiKey));
     await tokens.verify(
       { token: created.tokens[0]! },

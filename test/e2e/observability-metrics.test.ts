@@ -1,9 +1,17 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as EventsPrivate } from "../../gen/room/events/private/v1/service_pb.js";
 import { loadConfig, ConfigError } from "../../src/config/config.js";
-import { bearer, expectCode, toArgument, tokensClient, validArgument } from "../support/clients.js";
+import {
+  bearer,
+  connectTransport,
+  expectCode,
+  grpcTransport,
+  toArgument,
+  tokensClient,
+  validArgument,
+} from "../support/clients.js";
 import { startObservedServer, type ObservedServer } from "./observability-support.js";
 
 let srv: ObservedServer;
@@ -30,8 +38,8 @@ const VERIFY = 'procedure="room.tokens.private.v1.Service/Verify"';
 
 describe("GET /metrics", () => {
   it("counts calls by procedure, protocol and code, with latency, on every protocol", async () => {
-    const connect = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-    const grpc = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const connect = tokensClient(connectTransport(srv.baseUrl));
+    const grpc = tokensClient(grpcTransport(srv.baseUrl));
     const web = tokensClient(createGrpcWebTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
     const { tokens } = await connect.create({ arguments: [toArgument(validArgument(1))] }, bearer(srv.apiKey));
     await grpc.verify({ token: tokens[0]! }, bearer(srv.apiKey));
@@ -61,13 +69,13 @@ describe("GET /metrics", () => {
   });
 
   it("revocations and open watchers show as gauges", async () => {
-    const connect = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const connect = tokensClient(connectTransport(srv.baseUrl));
     const { tokens } = await connect.create({ arguments: [toArgument(validArgument(2))] }, bearer(srv.apiKey));
     const verified = await connect.verify({ token: tokens[0]! }, bearer(srv.apiKey));
     await connect.revoke({ tokenId: verified.tokenId }, bearer(srv.apiKey));
     expect(sample(await scrape(), "roomgate_revoked_tokens")).toBe(1);
 
-    const events = createClient(EventsPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const events = createClient(EventsPrivate, grpcTransport(srv.baseUrl));
     const stop = new AbortController();
     const stream = events.watch({}, { ...bearer(srv.apiKey), signal: stop.signal });
     const it = stream[Symbol.asyncIterator]();

@@ -1,10 +1,16 @@
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
-import { bearer, toArgument, tokensClient, validArgument } from "../support/clients.js";
+import {
+  bearer,
+  connectTransport,
+  grpcTransport,
+  toArgument,
+  tokensClient,
+  validArgument,
+} from "../support/clients.js";
 import { startTestServer } from "../support/server.js";
 import { startObservedServer, type ObservedServer } from "./observability-support.js";
 
@@ -21,7 +27,7 @@ const PARENT_ID = "00f067aa0ba902b7";
 describe("traces", () => {
   it("a call with traceparent gets a server span in that trace, under that parent, with a child span for its write transaction", async () => {
     exporter.reset();
-    const admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const admin = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
     await admin.createUser(
       { email: "trace@example.com", username: "trace-user", password: "trace-password-1", phone: "" },
       { headers: { authorization: `Bearer ${srv.apiKey}`, traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` } },
@@ -48,7 +54,7 @@ describe("traces", () => {
 
   it("a call without traceparent starts its own trace; an error is recorded with its code", async () => {
     exporter.reset();
-    const tokens = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const tokens = tokensClient(connectTransport(srv.baseUrl));
     await tokens.create({ arguments: [toArgument(validArgument(1))] }, bearer("not-a-key")).catch(() => undefined);
     const [span] = exporter.getFinishedSpans().filter((s) => s.name === "room.tokens.private.v1.Service/Create");
     expect(span).toBeDefined();

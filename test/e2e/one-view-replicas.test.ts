@@ -1,9 +1,9 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { getFresh, postFresh, RPC, type JsonAnswer } from "../support/json-calls.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
+import { connectTransport } from "../support/clients.js";
 
 /**
  * Issue 16 across replicas: every read that takes a consistency token
@@ -140,7 +140,7 @@ const CODE_STATUS: Partial<Record<Code, number>> = {
 
 /** A permission Watch on `b` with the consistency token: its first answer (as a 200), or how it ended (as the status of its code). */
 async function firstWatchAnswer(b: Replica, m: Member, minEventId: bigint): Promise<JsonAnswer> {
-  const client = createClient(Permissions, createConnectTransport({ baseUrl: b.baseUrl, httpVersion: "1.1" }));
+  const client = createClient(Permissions, connectTransport(b.baseUrl));
   const ctl = new AbortController();
   try {
     for await (const answer of client.watch(

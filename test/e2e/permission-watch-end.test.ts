@@ -1,11 +1,10 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
-import { bearer } from "../support/clients.js";
+import { bearer, grpcTransport } from "../support/clients.js";
 import { act, canSend, PermissionStream, WATCH_TRANSPORTS } from "../support/permission-watch.js";
 import {
   credential,
@@ -28,7 +27,7 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const tokens = () => createClient(TokensPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+const tokens = () => createClient(TokensPrivate, grpcTransport(srv.baseUrl));
 
 /** The error GetRoomPermissions gives now with the same credential. */
 async function getError(roomId: string, headers: Record<string, string>): Promise<ConnectError> {
@@ -106,7 +105,7 @@ describe.each(WATCH_TRANSPORTS)("Watch ends over $name", (transport) => {
 
   it("deleting the user ends it with unauthenticated", async () => {
     const { userId, roomId, headers, s } = await watching(transport);
-    await createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl })).deleteUser(
+    await createClient(UsersPrivate, grpcTransport(srv.baseUrl)).deleteUser(
       { userId, reason: "test" },
       bearer(srv.apiKey),
     );

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Action } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
-import { bearer } from "../support/clients.js";
+import { bearer, connectTransport, grpcTransport } from "../support/clients.js";
 import { act, canSend, PermissionStream } from "../support/permission-watch.js";
 import { credential, insertUser, userToken, userWithRoomRole } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -145,7 +144,7 @@ describe("Watch with the session cookie of a Login", () => {
   it("opens with the cookie alone, follows a mute, and honours min_event_id", async () => {
     const username = `watcher-${randomUUID()}`;
     const password = "pw-watch-secret-1";
-    const users = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const users = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
     const { id: userId } = await users.createUser(
       { email: `${username}@example.test`, username, password },
       bearer(srv.apiKey),
@@ -193,7 +192,7 @@ describe("Watch and the server's lifetime", () => {
 
   it("a client's deadline ends the stream with deadline_exceeded and frees its slot", async () => {
     const { userId, roomId } = await userWithRoomRole(srv, "role_room_user");
-    const client = createClient(Permissions, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const client = createClient(Permissions, connectTransport(srv.baseUrl));
     const answers: boolean[] = [];
     let err: ConnectError | undefined;
     try {

@@ -1,12 +1,11 @@
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
-import { bearer } from "../support/clients.js";
+import { bearer, connectTransport, grpcTransport } from "../support/clients.js";
 import { canSend, PermissionStream } from "../support/permission-watch.js";
 import { startReplicas, type ReplicaSet } from "../support/replicas.js";
 
@@ -21,7 +20,7 @@ afterAll(async () => {
 describe("Watch across replicas", () => {
   it("a stream on one replica follows a mute and an unmute made on another", async () => {
     const [a, b] = set.replicas as [(typeof set.replicas)[0], (typeof set.replicas)[0]];
-    const grpc = createGrpcTransport({ baseUrl: a.baseUrl });
+    const grpc = grpcTransport(a.baseUrl);
     const key = bearer(set.apiKey);
     const password = "pw-replica-secret-1";
     const { id: userId } = await createClient(UsersPrivate, grpc).createUser(
@@ -33,7 +32,7 @@ describe("Watch across replicas", () => {
     const { id: roomId } = await spaces.createRoom({ spaceId, name: "r", isPublic: false }, key);
     await spaces.grantRole({ spaceId, roomId, targetUserId: userId, role: "role_room_user" }, key);
     // The user signs in on replica b and watches there.
-    const onB = createConnectTransport({ baseUrl: b.baseUrl, httpVersion: "1.1" });
+    const onB = connectTransport(b.baseUrl);
     const login = await createClient(Users, onB).login({ tenantId: tenantIdOf(), username: "watcher", password });
     const s = new PermissionStream(createClient(Permissions, onB), roomId, {
       authorization: `Bearer ${login.accessToken}`,

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import http from "node:http";
@@ -14,7 +14,14 @@ import {
 } from "../../gen/grpc/health/v1/health_pb.js";
 import { Code } from "@connectrpc/connect";
 import { users } from "../../src/store/schema.js";
-import { createRequestBytes, expectCode, expectNoStackTrace, validArgument } from "../support/clients.js";
+import {
+  connectTransport,
+  createRequestBytes,
+  expectCode,
+  expectNoStackTrace,
+  grpcTransport,
+  validArgument,
+} from "../support/clients.js";
 import { h1Request, h2Request, type H1Response } from "../support/raw-http.js";
 import { permissionsClient, userToken, insertUser } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -199,12 +206,12 @@ describe("issue 7 point 13: grpc.health.v1 ignores credentials", () => {
 
   it("Connect (JSON over HTTP/1.1, binary over HTTP/2) and connect's gRPC: Check and Watch with any Authorization header are SERVING", async () => {
     const clients: [string, Client<typeof Health>][] = [
-      ["Connect JSON", createClient(Health, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }))],
+      ["Connect JSON", createClient(Health, connectTransport(srv.baseUrl))],
       [
         "Connect binary h2",
         createClient(Health, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: true })),
       ],
-      ["gRPC", createClient(Health, createGrpcTransport({ baseUrl: srv.baseUrl }))],
+      ["gRPC", createClient(Health, grpcTransport(srv.baseUrl))],
     ];
     for (const [protocol, client] of clients) {
       for (const [name, authorization] of Object.entries(await authorizations())) {

@@ -3,16 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import {
   bearer,
+  connectTransport,
   grpcAuth,
   grpcErrorOf,
   grpcTokensClient,
+  type GrpcTokensClient,
   grpcUnary,
   postRaw,
   SEED_ARGUMENT,
   SEED_JSON_BODY,
   tokensClient,
   TRANSPORTS,
-  type GrpcTokensClient,
 } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -49,7 +50,7 @@ describe("every protocol on the one port", () => {
   );
 
   it("Verify (NO_SIDE_EFFECTS) also works as a Connect GET request", async () => {
-    const post = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const post = tokensClient(connectTransport(srv.baseUrl));
     const get = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useHttpGet: true }));
     const { tokens } = await post.create({ arguments: [SEED_ARGUMENT] }, bearer(srv.apiKey));
     const v = await get.verify({ token: tokens[0]! }, bearer(srv.apiKey));

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
@@ -10,7 +10,7 @@ import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service
 import type { GrantRecord } from "../../src/domain/tokens/room-tokens.js";
 import { grants, users } from "../../src/store/schema.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
-import { bearer, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
 
@@ -116,15 +116,15 @@ describe("maintenance prune next to a live server (issue 7, point 12)", () => {
       pruneDone = true;
     });
     const workers = [
-      hammer("connect-a", createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }), () => pruneDone, out),
+      hammer("connect-a", connectTransport(srv.baseUrl), () => pruneDone, out),
       hammer(
         "connect-b",
         createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "2", useBinaryFormat: true }),
         () => pruneDone,
         out,
       ),
-      hammer("grpc-a", createGrpcTransport({ baseUrl: srv.baseUrl }), () => pruneDone, out),
-      hammer("grpc-b", createGrpcTransport({ baseUrl: srv.baseUrl }), () => pruneDone, out),
+      hammer("grpc-a", grpcTransport(srv.baseUrl), () => pruneDone, out),
+      hammer("grpc-b", grpcTransport(srv.baseUrl), () => pruneDone, out),
     ];
     const r = await prune;
     await Promise.all(workers);

@@ -8,7 +8,6 @@ import {
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -18,7 +17,7 @@ import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { SERVED_SERVICES } from "../../src/server/routes.js";
 import { auditLog, events, grants, rooms } from "../../src/store/schema.js";
-import { SEED_JSON_BODY } from "../support/clients.js";
+import { grpcTransport, SEED_JSON_BODY } from "../support/clients.js";
 import { rowCount } from "../support/spaces-clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -122,7 +121,7 @@ async function ask<V extends Version>(
   questions: MessageInitShape<V["request"]>[],
   headers?: Record<string, string>,
 ): Promise<Response[]> {
-  const client = createClient(v.service as typeof v1.ServerReflection, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  const client = createClient(v.service as typeof v1.ServerReflection, grpcTransport(srv.baseUrl));
   async function* requests() {
     for (const q of questions)
       yield create(v.request as DescMessage, q as never) as MessageShape<typeof v1.ServerReflectionRequestSchema>;
@@ -233,7 +232,7 @@ describe.each(VERSIONS)("$name over a connect gRPC client", (v) => {
 
 describe("health knows the reflection services", () => {
   it("Check for grpc.reflection.v1(alpha).ServerReflection is SERVING", async () => {
-    const health = createClient(Health, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const health = createClient(Health, grpcTransport(srv.baseUrl));
     for (const service of ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]) {
       expect((await health.check({ service })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
     }

@@ -1,12 +1,11 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode } from "../support/clients.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
 import { testStore } from "../support/server.js";
 
@@ -24,7 +23,7 @@ afterAll(async () => {
   await set?.close();
 });
 
-const json = (r: Replica) => createConnectTransport({ baseUrl: r.baseUrl, httpVersion: "1.1" });
+const json = (r: Replica) => connectTransport(r.baseUrl);
 const key = () => bearer(set.apiKey);
 
 describe(`admission after a block on another replica (${testStore()})`, () => {

@@ -1,7 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType, Service as Events, type Event } from "../../gen/room/events/private/v1/service_pb.js";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
@@ -11,7 +10,7 @@ import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/servi
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport } from "../support/clients.js";
 import { openWatchers } from "../support/probes.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
 import { testStore } from "../support/server.js";
@@ -32,8 +31,8 @@ afterAll(async () => {
 });
 
 const key = () => bearer(set.apiKey);
-const json = (r: Replica) => createConnectTransport({ baseUrl: r.baseUrl, httpVersion: "1.1" });
-const grpc = (r: Replica) => createGrpcTransport({ baseUrl: r.baseUrl });
+const json = (r: Replica) => connectTransport(r.baseUrl);
+const grpc = (r: Replica) => grpcTransport(r.baseUrl);
 const tokens = (r: Replica) => createClient(TokensPrivate, grpc(r));
 const moderation = (r: Replica) => createClient(ModerationPrivate, json(r));
 

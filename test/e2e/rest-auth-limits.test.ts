@@ -1,10 +1,9 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { users } from "../../src/store/schema.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport } from "../support/clients.js";
 import {
   credential,
   getRoomPermissionsRest,
@@ -27,8 +26,8 @@ let grpc: Client<typeof ConsumerPrivate>;
 
 beforeAll(async () => {
   srv = await startTestServer({ clock: () => NOW, env: { ROOMGATE_RATE_LIMIT_PER_SECOND: "1" } });
-  connect = createClient(ConsumerPrivate, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-  grpc = createClient(ConsumerPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  connect = createClient(ConsumerPrivate, connectTransport(srv.baseUrl));
+  grpc = createClient(ConsumerPrivate, grpcTransport(srv.baseUrl));
 });
 afterAll(() => srv.close());
 

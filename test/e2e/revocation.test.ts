@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +9,14 @@ import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { createApp, serve, type App, type RunningServer } from "../../src/app.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import type { VerifiedCache } from "../../src/domain/tokens/verified-cache.js";
-import { bearer, expectCode, tokensClient, type TokensClient } from "../support/clients.js";
+import {
+  bearer,
+  connectTransport,
+  expectCode,
+  grpcTransport,
+  tokensClient,
+  type TokensClient,
+} from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 /**
@@ -31,10 +38,8 @@ let clients: Record<string, TokensClient>;
 beforeAll(async () => {
   srv = await startTestServer({ clock });
   clients = {
-    "Connect JSON": tokensClient(
-      createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
-    ),
-    gRPC: tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })),
+    "Connect JSON": tokensClient(connectTransport(srv.baseUrl)),
+    gRPC: tokensClient(grpcTransport(srv.baseUrl)),
   };
 });
 afterAll(async () => {
@@ -401,7 +406,7 @@ describe("revocations survive a restart", () => {
     const first = await startTestServer({ clock: restartClock, tokenKeys: keys });
     let second: { app: App; server: RunningServer } | undefined;
     try {
-      const c1 = tokensClient(createConnectTransport({ baseUrl: first.baseUrl, httpVersion: "1.1" }));
+      const c1 = tokensClient(connectTransport(first.baseUrl));
       const key = bearer(first.apiKey);
       const byId = await issue(c1, "alice", "lobby", first.apiKey);
       const aliceKept = await issue(c1, "alice", "lobby", first.apiKey);

@@ -1,11 +1,10 @@
 import { Code } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { InviteState, WayIn } from "../../gen/room/spaces/v1/service_pb.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { memberToken } from "../support/permissions-fixtures.js";
 import { moderationPrivateClient, scene } from "../support/scenes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -240,10 +239,7 @@ describe.each(PROTOCOLS)("lists over %s", (protocol) => {
     );
 
     // RevokeUser in the room takes the token holder's way in.
-    await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).revokeUser(
-      { userId: tokenUser, roomId: room },
-      bearer(t.key),
-    );
+    await tokensClient(grpcTransport(srv.baseUrl)).revokeUser({ userId: tokenUser, roomId: room }, bearer(t.key));
     const after = await key().listMembers({ spaceId, roomId: room }, bearer(t.key));
     expect(after.members.map((m) => m.userId)).not.toContain(tokenUser);
     expect(after.members).toHaveLength(5);

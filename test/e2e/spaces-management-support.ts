@@ -1,10 +1,10 @@
 import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
 import type { TestServer } from "../support/server.js";
+import { connectTransport, grpcTransport } from "../support/clients.js";
 
 // Shared by the spaces-management suites (issue 9): both surfaces over both
 // protocol families, and the audit and event rows a call wrote.
@@ -25,9 +25,7 @@ export function userApi(srv: TestServer, protocol: Protocol): Client<typeof Spac
 }
 
 function transport(srv: TestServer, protocol: Protocol) {
-  return protocol === "grpc"
-    ? createGrpcTransport({ baseUrl: srv.baseUrl })
-    : createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1", useBinaryFormat: false });
+  return protocol === "grpc" ? grpcTransport(srv.baseUrl) : connectTransport(srv.baseUrl);
 }
 
 /** An audit entry as stored. */

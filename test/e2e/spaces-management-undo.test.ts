@@ -1,12 +1,11 @@
 import { Code, type ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType, Service as Events } from "../../gen/room/events/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { InviteState } from "../../gen/room/spaces/v1/service_pb.js";
 import { auditLog, events, invites, roomMembers, spaceMembers } from "../../src/store/schema.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, expectCode, grpcTransport } from "../support/clients.js";
 import { permissionsClient } from "../support/permissions-fixtures.js";
 import { scene, type Scene } from "../support/scenes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -388,7 +387,7 @@ describe("space-level events name their space and invite on the wire", () => {
     );
     const stop = new AbortController();
     const watchers = srv.app.bus.size;
-    const watch = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl })).watch(
+    const watch = createClient(Events, grpcTransport(srv.baseUrl)).watch(
       {},
       { ...bearer(srv.apiKey), signal: stop.signal },
     );

@@ -1,11 +1,10 @@
 import { Code } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { bool } from "../../src/store/database.js";
 import { roomMembers, rooms, spaceMembers, spaces } from "../../src/store/schema.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { as, rowCount, spaceRoleOf, spacesClient, spacesPrivateClient } from "../support/spaces-clients.js";
 import { createTestUser, type TestUser } from "../support/users.js";
@@ -104,7 +103,7 @@ describe("CreateSpace", () => {
     const before = await rowCount(srv, spaces);
     await expectCode(api().createSpace({ name: "nope" }), Code.Unauthenticated);
     await expectCode(api().createSpace({ name: "nope" }, as("garbage")), Code.Unauthenticated);
-    const { tokens } = await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).create(
+    const { tokens } = await tokensClient(grpcTransport(srv.baseUrl)).create(
       { arguments: [{ userId: "member-1", roomId: "room-1", permissions: [Permission.PermissionRoomKick] }] },
       bearer(srv.apiKey),
     );
@@ -341,7 +340,7 @@ describe("GrantRole (API key, gRPC)", () => {
   it("grants a role in a room first named by token Create (no space: space_id empty)", async () => {
     const roomId = `token-room-${Date.now()}`;
     const u = await createTestUser(srv);
-    await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).create(
+    await tokensClient(grpcTransport(srv.baseUrl)).create(
       { arguments: [{ userId: u.userId, roomId, permissions: [Permission.PermissionRoomKick] }] },
       bearer(srv.apiKey),
     );

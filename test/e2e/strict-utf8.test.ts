@@ -1,12 +1,11 @@
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import fc from "fast-check";
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js";
 import { users } from "../../src/store/schema.js";
-import { bearer, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, tokensClient } from "../support/clients.js";
 import { envelope, envelopes, grpcWebStatus, h1Request, h2Request } from "../support/raw-http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
@@ -34,7 +33,7 @@ const createBody = (b: number, room = ROOM) =>
 
 const apiHeaders = (contentType: string) => ({ "content-type": contentType, authorization: `Bearer ${srv.apiKey}` });
 const userCount = () => rowCount(srv, users);
-const audit = () => createClient(Audit, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+const audit = () => createClient(Audit, connectTransport(srv.baseUrl));
 
 /** Asserts nothing was written: no grant, no audit entry for the test room, no user. */
 async function expectNothingWritten(before: { grants: number; users: number }, room = ROOM): Promise<void> {
@@ -187,10 +186,7 @@ describe("issue 7 point 17: invalid UTF-8 in JSON is invalid_argument and writes
     });
     expect(res.status, res.body.toString()).toBe(200);
     const token = (JSON.parse(res.body.toString()) as { tokens: string[] }).tokens[0]!;
-    const claims = await tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })).verify(
-      { token },
-      bearer(srv.apiKey),
-    );
+    const claims = await tokensClient(connectTransport(srv.baseUrl)).verify({ token }, bearer(srv.apiKey));
     expect(claims.userId).toBe("aliceþ");
   });
 

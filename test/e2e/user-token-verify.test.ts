@@ -1,9 +1,8 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { accessClient, as, spacesClient } from "../support/spaces-clients.js";
 import { createTestUser } from "../support/users.js";
@@ -15,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => srv.close());
 
-const users = () => createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+const users = () => createClient(UsersPrivate, grpcTransport(srv.baseUrl));
 
 describe("VerifyAccessToken: user access tokens verify like room member tokens", () => {
   it("returns the subject of a valid token of the caller's tenant", async () => {
@@ -34,7 +33,7 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
       "invalid token",
     );
     const [member] = (
-      await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).create(
+      await tokensClient(grpcTransport(srv.baseUrl)).create(
         { arguments: [{ userId: "m", roomId: "r", permissions: [203] }] },
         bearer(srv.apiKey),
       )
@@ -58,7 +57,7 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
 
   it("honours RevokeUser: the user's earlier access tokens stop, later ones work", async () => {
     const u = await createTestUser(srv);
-    const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const tokens = tokensClient(grpcTransport(srv.baseUrl));
     await tokens.revokeUser({ userId: u.userId }, bearer(srv.apiKey));
     await expectCode(
       users().verifyAccessToken({ token: u.token }, bearer(srv.apiKey)),
@@ -92,7 +91,7 @@ describe("a kick reaches access-link guests too", () => {
     );
     const guest = await accessClient(srv).redeem({ accessToken: link.accessToken });
     expect((await users().verifyAccessToken({ token: guest.accessToken }, bearer(srv.apiKey))).roomId).toBe(roomId);
-    const moderation = createClient(ModerationPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+    const moderation = createClient(ModerationPrivate, grpcTransport(srv.baseUrl));
     await moderation.act({ action: Action.ROOM_KICK, roomId, targetUserId: guest.userId }, bearer(srv.apiKey));
     await expectCode(
       users().verifyAccessToken({ token: guest.accessToken }, bearer(srv.apiKey)),

@@ -1,11 +1,10 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { users } from "../../src/store/schema.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
 
@@ -15,9 +14,9 @@ import { rowCount } from "../support/spaces-clients.js";
 const WIRES = [
   {
     name: "Connect JSON",
-    make: (baseUrl: string): Transport => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+    make: (baseUrl: string): Transport => connectTransport(baseUrl),
   },
-  { name: "gRPC", make: (baseUrl: string): Transport => createGrpcTransport({ baseUrl }) },
+  { name: "gRPC", make: (baseUrl: string): Transport => grpcTransport(baseUrl) },
 ] as const;
 
 let srv: TestServer;

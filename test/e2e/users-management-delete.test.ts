@@ -1,5 +1,4 @@
 import { Code, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
@@ -9,7 +8,7 @@ import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/servi
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { auditLog, events, roomMembers, spaceMembers } from "../../src/store/schema.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport } from "../support/clients.js";
 import { credential, getRoomPermissionsRest, memberToken, permissionsClient } from "../support/permissions-fixtures.js";
 import { scene, type Scene } from "../support/scenes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -35,11 +34,11 @@ beforeAll(async () => {
       ROOMGATE_LOGIN_ACCOUNT_FAILURES_PER_MINUTE: "0",
     },
   });
-  grpc = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-  json = createClient(UsersPrivate, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-  account = createClient(Users, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-  tokens = createClient(TokensPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-  consumer = createClient(ConsumerPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  grpc = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
+  json = createClient(UsersPrivate, connectTransport(srv.baseUrl));
+  account = createClient(Users, connectTransport(srv.baseUrl));
+  tokens = createClient(TokensPrivate, grpcTransport(srv.baseUrl));
+  consumer = createClient(ConsumerPrivate, grpcTransport(srv.baseUrl));
 });
 afterAll(async () => {
   await srv?.close();

@@ -1,12 +1,11 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport } from "../support/clients.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
 
 // Issue 9: a user deleted on one replica loses access on every other one —
@@ -22,8 +21,8 @@ afterAll(async () => {
 });
 
 const key = () => bearer(set.apiKey);
-const json = (r: Replica) => createConnectTransport({ baseUrl: r.baseUrl, httpVersion: "1.1" });
-const grpc = (r: Replica) => createGrpcTransport({ baseUrl: r.baseUrl });
+const json = (r: Replica) => connectTransport(r.baseUrl);
+const grpc = (r: Replica) => grpcTransport(r.baseUrl);
 
 /** Retries `probe` until it holds; the feed's polling delay bounds it (generously here). */
 async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {

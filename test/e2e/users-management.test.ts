@@ -1,6 +1,5 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
@@ -9,7 +8,7 @@ import { ModeratorScope, Service as UsersPrivate, UserKind } from "../../gen/roo
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { auditLog, events, users } from "../../src/store/schema.js";
-import { bearer, expectCode } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
 
@@ -29,10 +28,10 @@ beforeAll(async () => {
       ROOMGATE_LOGIN_ATTEMPTS_PER_SECOND_PER_TENANT: "10000",
     },
   });
-  grpc = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-  json = createClient(UsersPrivate, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-  consumer = createClient(ConsumerPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-  account = createClient(Users, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+  grpc = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
+  json = createClient(UsersPrivate, connectTransport(srv.baseUrl));
+  consumer = createClient(ConsumerPrivate, grpcTransport(srv.baseUrl));
+  account = createClient(Users, connectTransport(srv.baseUrl));
 });
 afterAll(async () => {
   await srv?.close();

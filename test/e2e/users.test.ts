@@ -1,6 +1,6 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { eq, sql } from "drizzle-orm";
 import { readFileSync } from "node:fs";
 import https from "node:https";
@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { users } from "../../src/store/schema.js";
-import { bearer, expectCode, expectNoStackTrace, tokensClient, TRANSPORTS } from "../support/clients.js";
+import {
+  bearer,
+  connectTransport,
+  expectCode,
+  expectNoStackTrace,
+  grpcTransport,
+  tokensClient,
+  TRANSPORTS,
+} from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { rowCount } from "../support/spaces-clients.js";
 
@@ -20,8 +28,8 @@ let account: Client<typeof Users>;
 beforeAll(async () => {
   srv = await startTestServer();
   // Backends use gRPC (always HTTP/2 in connect-node); browsers use Connect JSON.
-  admin = createClient(UsersPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
-  account = createClient(Users, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+  admin = createClient(UsersPrivate, grpcTransport(srv.baseUrl));
+  account = createClient(Users, connectTransport(srv.baseUrl));
 });
 afterAll(async () => {
   await srv?.close();

@@ -1,8 +1,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Events } from "../../gen/room/events/private/v1/service_pb.js";
-import { bearer } from "../support/clients.js";
+import { bearer, grpcTransport } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let srv: TestServer;
@@ -13,7 +12,7 @@ afterAll(() => srv.close());
 
 /** Opens a watch; resolves once the server subscribed, or with the error that refused it. */
 async function open(key: string): Promise<{ close: () => void } | ConnectError> {
-  const client = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  const client = createClient(Events, grpcTransport(srv.baseUrl));
   const ctl = new AbortController();
   const before = srv.app.bus.size;
   const it = client.watch({}, { ...bearer(key), signal: ctl.signal })[Symbol.asyncIterator]();

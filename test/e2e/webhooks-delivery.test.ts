@@ -1,11 +1,10 @@
 import { Code, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js";
 import { DeliveryStatus, Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { deliveriesSettled } from "../support/probes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { pruneInBatches, SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
@@ -26,7 +25,7 @@ beforeAll(async () => {
       ROOMGATE_RATE_LIMIT_PER_SECOND: "0",
     },
   });
-  hooks = createClient(Webhooks, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+  hooks = createClient(Webhooks, connectTransport(srv.baseUrl));
 });
 afterAll(async () => {
   await srv?.close();
@@ -48,7 +47,7 @@ async function endpointFor(r: WebhookReceiver, types = ["EVENT_TYPE_TOKEN_REVOKE
 
 /** TOKEN_REVOKED events, one per room, in this order; the last one's event id. */
 async function revokeRooms(rooms: string[]): Promise<number> {
-  const tokens = tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl }));
+  const tokens = tokensClient(grpcTransport(srv.baseUrl));
   let last = 0;
   for (const roomId of rooms) last = Number((await tokens.revokeRoom({ roomId }, bearer(srv.apiKey))).eventId);
   return last;
@@ -257,14 +256,14 @@ describe("persistent failure", () => {
   });
 
   it("disables the endpoint after the retry period, records the event, keeps later events, and resumes once re-enabled", async () => {
-    const client = createClient(Webhooks, createConnectTransport({ baseUrl: short.baseUrl, httpVersion: "1.1" }));
+    const client = createClient(Webhooks, connectTransport(short.baseUrl));
     const auth = bearer(short.apiKey);
     const r = await receiver();
     r.mode = "fail";
     const made = await client.createEndpoint({ url: r.url, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] }, auth);
     r.secret = made.secret;
     const id = made.endpoint!.id;
-    const tokens = tokensClient(createGrpcTransport({ baseUrl: short.baseUrl }));
+    const tokens = tokensClient(grpcTransport(short.baseUrl));
     for (const roomId of ["fail-0", "fail-1"]) await tokens.revokeRoom({ roomId }, auth);
     const e = await vi.waitFor(
       async () => {
@@ -287,7 +286,7 @@ describe("persistent failure", () => {
     const disabled = events.filter((x) => x.type === EventType.WEBHOOK_ENDPOINT_DISABLED);
     expect(disabled).toHaveLength(1);
     expect(disabled[0]).toMatchObject({ actor: "system", reason: `endpoint ${id}: persistent failure` });
-    const audit = createClient(Audit, createConnectTransport({ baseUrl: short.baseUrl, httpVersion: "1.1" }));
+    const audit = createClient(Audit, connectTransport(short.baseUrl));
     expect((await audit.list({ action: "webhook.disabled" }, auth)).entries.map((x) => x.target)).toEqual([id]);
 
     // Re-enabled: the waiting event goes out; the failed one on Redeliver.

@@ -1,5 +1,4 @@
 import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js";
@@ -7,7 +6,7 @@ import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_
 import { DeliveryStatus } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { systemResolver } from "../../src/domain/webhooks/address-policy.js";
 import { MAX_ENDPOINTS_PER_TENANT } from "../../src/domain/webhooks/endpoints.js";
-import { bearer, expectCode, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 // Management over Connect and gRPC, every refusal with its exact code and
@@ -31,14 +30,14 @@ afterAll(async () => {
 });
 
 const TRANSPORTS: readonly [string, (url: string) => Transport][] = [
-  ["Connect JSON", (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" })],
-  ["gRPC", (baseUrl) => createGrpcTransport({ baseUrl })],
+  ["Connect JSON", (baseUrl) => connectTransport(baseUrl)],
+  ["gRPC", (baseUrl) => grpcTransport(baseUrl)],
 ];
 
 /** Endpoints, audit entries and events of the server's tenant: what a refused call must leave as it was. */
 async function written(srv: TestServer): Promise<string> {
-  const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
-  const audit = createClient(Audit, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+  const hooks = createClient(Webhooks, connectTransport(srv.baseUrl));
+  const audit = createClient(Audit, connectTransport(srv.baseUrl));
   const list = await hooks.listEndpoints({ pageSize: 500 }, bearer(srv.apiKey));
   const entries = await audit.list({ pageSize: 500 }, bearer(srv.apiKey));
   // Not the deliveries: the worker enqueues and attempts them in the background.
@@ -253,7 +252,7 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
 
 describe("endpoints per tenant", () => {
   it(`holds at ${MAX_ENDPOINTS_PER_TENANT} under concurrent creation: the rest resource_exhausted, nothing written for them`, async () => {
-    const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
+    const hooks = createClient(Webhooks, connectTransport(open.baseUrl));
     const auth = bearer(open.otherKey);
     const results = await Promise.allSettled(
       Array.from({ length: MAX_ENDPOINTS_PER_TENANT + 8 }, (_, i) =>
@@ -267,7 +266,7 @@ describe("endpoints per tenant", () => {
         await expectCode(Promise.reject(r.reason), Code.ResourceExhausted, /at most 50 webhook endpoints/);
     const listed = await hooks.listEndpoints({ pageSize: 500 }, auth);
     expect(listed.endpoints).toHaveLength(MAX_ENDPOINTS_PER_TENANT);
-    const audit = createClient(Audit, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
+    const audit = createClient(Audit, connectTransport(open.baseUrl));
     expect((await audit.list({ action: "webhook.created", pageSize: 500 }, auth)).entries).toHaveLength(
       MAX_ENDPOINTS_PER_TENANT,
     );
@@ -295,7 +294,7 @@ describe("webhook URLs with the default settings (no private networks)", () => {
     "https://localhost./hook",
   ];
   it.each(refused)("refuses %s at creation (invalid_argument), writing nothing", async (url) => {
-    const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: strict.baseUrl, httpVersion: "1.1" }));
+    const hooks = createClient(Webhooks, connectTransport(strict.baseUrl));
     const before = await written(strict);
     await expectCode(
       hooks.createEndpoint({ url }, bearer(strict.apiKey)),
@@ -306,7 +305,7 @@ describe("webhook URLs with the default settings (no private networks)", () => {
   });
 
   it("refuses plain http even to a public address, and a private URL on update", async () => {
-    const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: strict.baseUrl, httpVersion: "1.1" }));
+    const hooks = createClient(Webhooks, connectTransport(strict.baseUrl));
     const before = await written(strict);
     await expectCode(
       hooks.createEndpoint({ url: "http://93.184.215.14/hook" }, bearer(strict.apiKey)),
@@ -322,7 +321,7 @@ describe("webhook URLs with the default settings (no private networks)", () => {
   });
 
   it("accepts an https URL on a public address literal", async () => {
-    const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: strict.baseUrl, httpVersion: "1.1" }));
+    const hooks = createClient(Webhooks, connectTransport(strict.baseUrl));
     const made = await hooks.createEndpoint({ url: "https://93.184.215.14/hook" }, bearer(strict.apiKey));
     expect(made.endpoint!.url).toBe("https://93.184.215.14/hook");
     // Disabled at once, so the worker never calls out of the test machine.
@@ -331,17 +330,14 @@ describe("webhook URLs with the default settings (no private networks)", () => {
   });
 
   it("refuses at delivery a host whose DNS changed to a private address since creation", async () => {
-    const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: strict.baseUrl, httpVersion: "1.1" }));
+    const hooks = createClient(Webhooks, connectTransport(strict.baseUrl));
     flipTo = "93.184.215.14";
     const made = await hooks.createEndpoint(
       { url: "https://flip.test/hook", eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] },
       bearer(strict.apiKey),
     );
     flipTo = "127.0.0.1";
-    await tokensClient(createGrpcTransport({ baseUrl: strict.baseUrl })).revokeRoom(
-      { roomId: "flip" },
-      bearer(strict.apiKey),
-    );
+    await tokensClient(grpcTransport(strict.baseUrl)).revokeRoom({ roomId: "flip" }, bearer(strict.apiKey));
     const d = await vi.waitFor(
       async () => {
         const got = (await hooks.listDeliveries({ endpointId: made.endpoint!.id }, bearer(strict.apiKey)))

@@ -4,10 +4,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
-import { bearer, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 // The README's webhook receiver, run as written, receives a real delivery.
@@ -47,7 +46,7 @@ describe("README webhook receiver", () => {
     expect(receiverSource!.trim().split("\n").length).toBeLessThanOrEqual(14);
     writeFileSync(join(dir, "receiver.ts"), receiverSource!);
     const port = await freePort();
-    const hooks = createClient(Webhooks, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+    const hooks = createClient(Webhooks, connectTransport(srv.baseUrl));
     const made = await hooks.createEndpoint(
       { url: `http://127.0.0.1:${port}/`, eventTypes: ["EVENT_TYPE_TOKEN_REVOKED"] },
       bearer(srv.apiKey),
@@ -60,10 +59,7 @@ describe("README webhook receiver", () => {
     });
     proc.stdout!.on("data", (c: Buffer) => (out += c.toString()));
     proc.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-    await tokensClient(createGrpcTransport({ baseUrl: srv.baseUrl })).revokeRoom(
-      { roomId: "readme-room" },
-      bearer(srv.apiKey),
-    );
+    await tokensClient(grpcTransport(srv.baseUrl)).revokeRoom({ roomId: "readme-room" }, bearer(srv.apiKey));
     await vi.waitFor(() => expect(out).toContain("readme-room"), { timeout: 20_000, interval: 100 });
     expect(out).toContain("EVENT_TYPE_TOKEN_REVOKED");
     expect(out).toContain("readme-room");

@@ -1,9 +1,8 @@
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
-import { bearer } from "../support/clients.js";
+import { bearer, connectTransport, grpcTransport } from "../support/clients.js";
 import { deliveriesSettled } from "../support/probes.js";
 import { startReplicas, type Replica, type ReplicaSet } from "../support/replicas.js";
 import { WebhookReceiver } from "../support/webhook-receiver.js";
@@ -27,9 +26,8 @@ afterAll(async () => {
   await Promise.all(receivers.map((r) => r.close()));
 });
 
-const hooks = (r: Replica) =>
-  createClient(Webhooks, createConnectTransport({ baseUrl: r.baseUrl, httpVersion: "1.1" }));
-const tokens = (r: Replica) => createClient(TokensPrivate, createGrpcTransport({ baseUrl: r.baseUrl }));
+const hooks = (r: Replica) => createClient(Webhooks, connectTransport(r.baseUrl));
+const tokens = (r: Replica) => createClient(TokensPrivate, grpcTransport(r.baseUrl));
 
 async function receiver(): Promise<WebhookReceiver> {
   const r = await new WebhookReceiver().start();

@@ -1,5 +1,4 @@
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +8,7 @@ import { Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_
 import { createApp, serve, type App, type RunningServer } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
-import { bearer, tokensClient } from "../support/clients.js";
+import { bearer, connectTransport, grpcTransport, tokensClient } from "../support/clients.js";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.js";
 import { testStore } from "../support/server.js";
 import { WebhookReceiver } from "../support/webhook-receiver.js";
@@ -65,8 +64,8 @@ const keyB: TokenKey = { ...generateTokenKey(Date.now()), id: 12, state: "active
 
 function clients(baseUrl: string) {
   return {
-    hooks: createClient(Webhooks, createConnectTransport({ baseUrl, httpVersion: "1.1" })),
-    tokens: tokensClient(createGrpcTransport({ baseUrl })),
+    hooks: createClient(Webhooks, connectTransport(baseUrl)),
+    tokens: tokensClient(grpcTransport(baseUrl)),
   };
 }
 

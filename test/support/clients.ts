@@ -20,6 +20,16 @@ export function tokensClient(transport: Transport): TokensClient {
   return createClient(Service, transport);
 }
 
+/** gRPC over HTTP/2 (h2c) to `baseUrl`: the transport most suites call the server with. */
+export function grpcTransport(baseUrl: string): Transport {
+  return createGrpcTransport({ baseUrl });
+}
+
+/** Connect with JSON over HTTP/1.1 to `baseUrl` (what a browser speaks). */
+export function connectTransport(baseUrl: string): Transport {
+  return createConnectTransport({ baseUrl, httpVersion: "1.1" });
+}
+
 /** One way of reaching the server, by name. */
 export interface TransportCase {
   readonly name: string;

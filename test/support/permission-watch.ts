@@ -1,22 +1,22 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { expect } from "vitest";
-import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
+import { type Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as Permissions, type WatchResponse } from "../../gen/room/permissions/v1/service_pb.js";
 import type { TestServer } from "./server.js";
-import { bearer } from "./clients.js";
+import { bearer, connectTransport, grpcTransport } from "./clients.js";
 
 /** The transports the permission stream is tested over (the brief's three). */
 export const WATCH_TRANSPORTS: ReadonlyArray<{ name: string; make: (baseUrl: string) => Transport }> = [
   {
     name: "Connect JSON over HTTP/1.1",
-    make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+    make: (baseUrl) => connectTransport(baseUrl),
   },
   {
     name: "Connect binary over HTTP/2",
     make: (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }),
   },
-  { name: "gRPC over HTTP/2", make: (baseUrl) => createGrpcTransport({ baseUrl }) },
+  { name: "gRPC over HTTP/2", make: (baseUrl) => grpcTransport(baseUrl) },
 ];
 
 /** What a stream gave next: an answer, its end (ok or an error), or nothing yet. */
@@ -51,7 +51,7 @@ export class PermissionStream {
     transport?: Transport,
     minEventId = 0n,
   ): PermissionStream {
-    const t = transport ?? createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" });
+    const t = transport ?? connectTransport(srv.baseUrl);
     return new PermissionStream(createClient(Permissions, t), roomId, headers, minEventId);
   }
 
@@ -122,7 +122,7 @@ export function canSend(r: WatchResponse): boolean {
 
 /** The backend's moderation client (API key), gRPC. */
 export function moderationPrivate(srv: TestServer): Client<typeof ModerationPrivate> {
-  return createClient(ModerationPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  return createClient(ModerationPrivate, grpcTransport(srv.baseUrl));
 }
 
 /** A moderation action by the API key; returns its event id. */

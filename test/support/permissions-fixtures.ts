@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { expect } from "vitest";
 import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as PermissionsService } from "../../gen/room/permissions/v1/service_pb.js";
 import type { RoleName } from "../../src/domain/roles.js";
-import { bearer, tokensClient } from "./clients.js";
+import { bearer, connectTransport, tokensClient } from "./clients.js";
 import type { TestServer } from "./server.js";
 
 // Users and spaces are set up straight through the real store: their own
@@ -103,7 +102,7 @@ export async function memberToken(
   permissions: Permission[],
   apiKey = srv.apiKey,
 ): Promise<string> {
-  const client = tokensClient(createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+  const client = tokensClient(connectTransport(srv.baseUrl));
   const { tokens } = await client.create({ arguments: [{ userId, roomId, permissions }] }, bearer(apiKey));
   expect(tokens).toHaveLength(1);
   return tokens[0]!;
@@ -111,7 +110,7 @@ export async function memberToken(
 
 /** A Connect JSON client for room.permissions.v1.Service. */
 export function permissionsClient(srv: TestServer): Client<typeof PermissionsService> {
-  return createClient(PermissionsService, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" }));
+  return createClient(PermissionsService, connectTransport(srv.baseUrl));
 }
 
 /** Headers for each end-user credential form. */

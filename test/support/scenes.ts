@@ -1,10 +1,10 @@
 import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as Moderation } from "../../gen/room/moderation/v1/service_pb.js";
 import type { TestServer } from "./server.js";
 import { as, spacesClient } from "./spaces-clients.js";
 import { createTestUser, type TestUser } from "./users.js";
+import { connectTransport, grpcTransport } from "./clients.js";
 
 /** A space with an owner, a space moderator, a member and one public and one private room. */
 export interface Scene {
@@ -43,12 +43,12 @@ export function moderationClients(srv: TestServer): {
   grpc: Client<typeof Moderation>;
 } {
   return {
-    connect: createClient(Moderation, createConnectTransport({ baseUrl: srv.baseUrl, httpVersion: "1.1" })),
-    grpc: createClient(Moderation, createGrpcTransport({ baseUrl: srv.baseUrl })),
+    connect: createClient(Moderation, connectTransport(srv.baseUrl)),
+    grpc: createClient(Moderation, grpcTransport(srv.baseUrl)),
   };
 }
 
 /** room.moderation.private.v1 over gRPC. */
 export function moderationPrivateClient(srv: TestServer): Client<typeof ModerationPrivate> {
-  return createClient(ModerationPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  return createClient(ModerationPrivate, grpcTransport(srv.baseUrl));
 }

@@ -1,11 +1,12 @@
 import { createClient, type CallOptions, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { sql, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { Service as Access } from "../../gen/room/access/v1/service_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
 import { Service as Spaces } from "../../gen/room/spaces/v1/service_pb.js";
 import type { TestServer } from "./server.js";
+import { grpcTransport } from "./clients.js";
 
 /** Browser-facing room.spaces.v1 client: Connect JSON (HTTP/1.1 unless told). */
 export function spacesClient(srv: TestServer, httpVersion: "1.1" | "2" = "1.1"): Client<typeof Spaces> {
@@ -14,7 +15,7 @@ export function spacesClient(srv: TestServer, httpVersion: "1.1" | "2" = "1.1"):
 
 /** Backend room.spaces.private.v1 client: gRPC over HTTP/2. */
 export function spacesPrivateClient(srv: TestServer): Client<typeof SpacesPrivate> {
-  return createClient(SpacesPrivate, createGrpcTransport({ baseUrl: srv.baseUrl }));
+  return createClient(SpacesPrivate, grpcTransport(srv.baseUrl));
 }
 
 /** room.access.v1 client: Connect JSON (HTTP/1.1 unless told). */
