@@ -14,6 +14,7 @@ import { deliveriesFor } from "../domain/webhooks/fan-out.js";
 import { resealSecrets } from "../domain/webhooks/reseal.js";
 import { eventTypeName } from "../domain/webhooks/validation.js";
 import { toProtoEvent } from "../services/events-private-service.js";
+import { endpointDisabled } from "./webhook-disabled.js";
 import { postWebhook, type PostResult } from "./webhook-http.js";
 
 /** Everything the delivery worker works with. */
@@ -279,28 +280,7 @@ export class WebhookWorker {
       const cur = await store.getEndpoint(endpoint.tenantId, endpoint.id);
       if (cur === undefined || cur.disabledAt !== null) return;
       await store.saveEndpoint({ ...cur, disabledAt: at, disabledReason: reason.slice(0, 1000), updatedAt: at });
-      await record({
-        audit: [
-          {
-            tenantId: cur.tenantId,
-            at,
-            actor: "system",
-            action: "webhook.disabled",
-            target: cur.id,
-            reason: "persistent failure",
-            detail: { deliveryId: d.id, eventId: d.eventId },
-          },
-        ],
-        events: [
-          {
-            tenantId: cur.tenantId,
-            type: EventType.WEBHOOK_ENDPOINT_DISABLED,
-            actor: "system",
-            at,
-            reason: `endpoint ${cur.id}: persistent failure`,
-          },
-        ],
-      });
+      await record(endpointDisabled(cur, d, at));
     });
     this.deps.log.warn(
       { endpointId: endpoint.id, tenantId: endpoint.tenantId, deliveryId: d.id },

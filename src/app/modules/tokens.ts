@@ -107,7 +107,10 @@ export function tokensModule(k: Kernel, keys: TokenKeys): TokensModule {
 function keyringReload(k: Kernel, codec: TokenCodec, fromFile: boolean) {
   const reloaded = new EventEmitter<{ reloaded: [] }>();
   const reloadKeys = (why: string): void => {
-    if (!fromFile) return k.log.warn({ why }, "token keys come from the configuration; nothing to reload");
+    if (!fromFile) {
+      k.log.warn({ why }, "token keys come from the configuration; nothing to reload");
+      return;
+    }
     try {
       const fileKeys = readKeyFile(k.config.keyFile);
       if (fileKeys) codec.setKeyring(new Keyring(fileKeys));
