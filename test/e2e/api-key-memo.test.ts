@@ -42,7 +42,7 @@ describe("a remembered API key", () => {
     // Remembered: several calls over both protocols open with it.
     for (const c of [json, grpc, json, grpc])
       await c.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key);
-    const keyId = (await srv.app.tenants.listApiKeys(srv.otherTenantId))[0]!.id;
+    const keyId = (await srv.h.tenants.listApiKeys(srv.otherTenantId))[0]!.id;
 
     // The feed applies the revocation in one hook: the key forgotten, then
     // its Watch streams ended. So a Watch ending tells the feed has applied it.

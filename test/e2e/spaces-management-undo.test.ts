@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -284,7 +284,7 @@ describe.each(PROTOCOLS)("RevokeInvite over %s", (protocol) => {
       for (const r of results) {
         if (r.status === "rejected") expect(Code[(r.reason as ConnectError).code]).toBe(Code[Code.FailedPrecondition]);
       }
-      const row = await srv.app.db.get<{ usedBy: string | null; revokedAt: unknown }>(
+      const row = await srv.h.rows.get<{ usedBy: string | null; revokedAt: unknown }>(
         sql`select used_by as "usedBy", revoked_at as "revokedAt" from invites where id = ${id}`,
       );
       const winner = results.findIndex((r) => r.status === "fulfilled");
@@ -327,7 +327,7 @@ describe.each(PROTOCOLS)("LeaveSpace and invites for a held role over %s", (prot
     const s = await scene(srv);
     const stranger = await createTestUser(srv);
     const foreigner = await createTestUser(srv, { tenantId: srv.otherTenantId });
-    const guestToken = srv.app.userTokens.issue({
+    const guestToken = srv.h.userTokens.issue({
       tenantId: srv.tenantId,
       userId: s.spaceUser.userId,
       roomId: s.publicRoom,

@@ -16,14 +16,14 @@ afterAll(() => srv.close());
 async function open(key: string): Promise<{ close: () => void } | ConnectError> {
   const client = createClient(Events, createGrpcTransport({ baseUrl: srv.baseUrl }));
   const ctl = new AbortController();
-  const before = srv.app.bus.size;
+  const before = srv.h.bus.size;
   const it = client.watch({}, { ...bearer(key), signal: ctl.signal })[Symbol.asyncIterator]();
   const first = it.next().then(
     () => undefined,
     (err: unknown) => err,
   );
   for (let i = 0; i < 500; i++) {
-    if (srv.app.bus.size > before) return { close: () => ctl.abort() };
+    if (srv.h.bus.size > before) return { close: () => ctl.abort() };
     const settled = await Promise.race([first, sleep(5).then(() => "pending" as const)]);
     if (settled !== "pending") return ConnectError.from(settled);
   }
@@ -43,7 +43,7 @@ describe("open watchers per tenant are bounded", () => {
     const other = await open(srv.otherKey);
     expect(other).not.toBeInstanceOf(ConnectError);
     (a as { close: () => void }).close();
-    for (let i = 0; i < 200 && srv.app.bus.size > 2; i++) await sleep(5);
+    for (let i = 0; i < 200 && srv.h.bus.size > 2; i++) await sleep(5);
     const again = await open(srv.apiKey);
     expect(again).not.toBeInstanceOf(ConnectError);
     for (const w of [b, other, again]) (w as { close: () => void }).close();

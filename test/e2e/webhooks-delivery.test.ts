@@ -7,7 +7,7 @@ import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js"
 import { DeliveryStatus, Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { bearer, expectCode, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { pruneInBatches, SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
+import { pruneInBatches } from "../../src/store/maintenance-store.js";
 import { WebhookReceiver, type Received } from "../support/webhook-receiver.js";
 
 // Delivery to a real receiver on listen(0) that verifies every request with
@@ -113,7 +113,7 @@ describe("webhook delivery", () => {
       );
       return (await hooks.listDeliveries({ endpointId: e.id, pageSize: 1 }, bearer(srv.apiKey))).deliveries[0]!.id;
     })();
-    const target = new SqlMaintenanceStore(srv.app.db).finishedDeliveriesBefore(Date.now() + 60_000);
+    const target = srv.h.maintenance.finishedDeliveriesBefore(Date.now() + 60_000);
     expect(await target.count()).toBeGreaterThanOrEqual(rooms.length);
     await pruneInBatches(target, 2, () => undefined);
     const left = (await hooks.listDeliveries({ endpointId: e.id }, bearer(srv.apiKey))).deliveries;
@@ -266,7 +266,7 @@ describe("persistent failure", () => {
     ]);
     // Only the first event was ever sent.
     expect(new Set(r.requests.map((q) => bodyOf(q).data.roomId))).toEqual(new Set(["fail-0"]));
-    const events = await short.app.journal.eventsAfter(short.tenantId, undefined, 0, 1000);
+    const events = await short.h.journal.eventsAfter(short.tenantId, undefined, 0, 1000);
     const disabled = events.filter((x) => x.type === EventType.WEBHOOK_ENDPOINT_DISABLED);
     expect(disabled).toHaveLength(1);
     expect(disabled[0]).toMatchObject({ actor: "system", reason: `endpoint ${id}: persistent failure` });

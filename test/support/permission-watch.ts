@@ -1,7 +1,7 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { expect } from "vitest";
-import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
+import { type Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Service as Permissions, type WatchResponse } from "../../gen/room/permissions/v1/service_pb.js";
 import type { TestServer } from "./server.js";
 import { bearer } from "./clients.js";
