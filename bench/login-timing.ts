@@ -17,7 +17,8 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { pino } from "pino";
 import { Service as UsersPrivate } from "../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../gen/room/users/v1/service_pb.js";
-import { createApp, serve } from "../src/app.js";
+import { createApp } from "../src/app/create-app.js";
+import { serve } from "../src/app/serve.js";
 import { loadConfig } from "../src/config/config.js";
 import { generateTokenKey } from "../src/domain/tokens/keyring.js";
 import { quantile } from "./lib/h2load.js";

@@ -23,7 +23,9 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { pino } from "pino";
 import { Service as Events } from "../gen/room/events/private/v1/service_pb.js";
 import { Service as Tokens } from "../gen/room/tokens/private/v1/service_pb.js";
-import { createApp, serve, type App, type RunningServer } from "../src/app.js";
+import { assembleApp, type App } from "../src/app/create-app.js";
+import { serve, type RunningServer } from "../src/app/serve.js";
+import type { EventBus } from "../src/domain/events/event-bus.js";
 import { loadConfig } from "../src/config/config.js";
 import { generateTokenKey } from "../src/domain/tokens/keyring.js";
 import { quantile } from "./lib/h2load.js";
@@ -36,6 +38,8 @@ const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 
 interface Running {
   readonly app: App;
+  /** The replica's event bus: its size is the open watchers. */
+  readonly bus: EventBus;
   readonly server: RunningServer;
   readonly baseUrl: string;
   readonly port: number;
@@ -51,11 +55,18 @@ async function start(env: Record<string, string>): Promise<Running> {
     ROOMGATE_API_KEY: API_KEY,
     ...env,
   });
-  const app = await createApp(config, pino({ level: "silent" }), {
+  const { app, parts } = await assembleApp(config, pino({ level: "silent" }), {
     tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
   });
   const server = await serve(app);
-  return { app, server, port: server.port, baseUrl: `http://127.0.0.1:${server.port}`, dir };
+  return {
+    app,
+    bus: parts.kernel.live.bus,
+    server,
+    port: server.port,
+    baseUrl: `http://127.0.0.1:${server.port}`,
+    dir,
+  };
 }
 
 async function stop(r: Running): Promise<void> {
@@ -65,13 +76,13 @@ async function stop(r: Running): Promise<void> {
 
 /** Opens a tenant-wide watch and resolves once the server subscribed it. */
 async function openWatch(r: Running, transport: Transport, signal: AbortSignal) {
-  const before = r.app.bus.size;
+  const before = r.bus.size;
   const it = createClient(Events, transport)
     .watch({}, { ...auth, signal })
     [Symbol.asyncIterator]();
   const first = it.next();
   first.catch(() => undefined);
-  while (r.app.bus.size <= before) await new Promise((res) => setImmediate(res));
+  while (r.bus.size <= before) await new Promise((res) => setImmediate(res));
   return { it, first };
 }
 
@@ -97,7 +108,7 @@ async function watchDelivery(): Promise<void> {
       }
       ctl.abort();
       pending.catch(() => undefined);
-      while (r.app.bus.size > 0) await new Promise((res) => setImmediate(res));
+      while (r.bus.size > 0) await new Promise((res) => setImmediate(res));
       out.sort((a, b) => a - b);
       console.log(`watch delivery, ${name}: p50 ${ms(quantile(out, 0.5))} ms, p99 ${ms(quantile(out, 0.99))} ms`);
     }

@@ -4,8 +4,8 @@
  * anything else loads (see StartupStop) and only then loads the CLI, whose
  * module graph takes a few hundred milliseconds to read: a SIGTERM in that
  * time is then a clean stop, not a silent death. Only Node's own bootstrap
- * is left unprotected. `src/cli.ts` runs on its own as well (tests, tsx).
+ * is left unprotected. `src/cli/run.ts` runs on its own as well (tsx).
  */
 import "./cluster/startup-stop.js";
 
-await import("./cli.js");
+await import("./cli/run.js");

@@ -23,7 +23,7 @@ import {
   VerifyAccessTokenRequestSchema,
   VerifyAccessTokenResponseSchema,
 } from "../../gen/room/users/private/v1/service_pb.js";
-import type { App } from "../../src/app.js";
+import type { App } from "./bench-app.js";
 import type { ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { RoomgateError, TokenRejectedError } from "../../src/domain/errors.js";
 import {

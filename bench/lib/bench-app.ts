@@ -9,7 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { pino } from "pino";
-import { createApp, type App } from "../../src/app.js";
+import { assembleApp, type App as ServedApp, type AppOverrides, type AppParts } from "../../src/app/create-app.js";
+import type { Config } from "../../src/config/config.js";
+import type { Database } from "../../src/store/database.js";
+import type { SqliteDatabase } from "../../src/store/sqlite-database.js";
+import { harnessOf, type Harness } from "../../test/support/harness.js";
 import { loadConfig } from "../../src/config/config.js";
 import { apiKeyId, type ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
@@ -55,6 +59,21 @@ export function seedArgumentJson(userId = SEED_USER_ID, roomId = SEED_ROOM_ID): 
  * the grant repository, so a benchmark can run against a store that is not
  * empty (either store). On SQLite the WAL is checkpointed afterwards.
  */
+/** The served app, with what the baselines reach into: the test harness's view and the store itself. */
+export type App = ServedApp &
+  Omit<Harness, "config" | "journal"> & {
+    readonly journal: AppParts["kernel"]["stores"]["journal"];
+    readonly db: Database;
+    readonly store: SqliteDatabase["store"] | undefined;
+  };
+
+async function openBenchApp(config: Config, overrides: AppOverrides): Promise<App> {
+  const { app, parts } = await assembleApp(config, pino({ level: "silent" }), overrides);
+  const db = parts.kernel.db;
+  const store = "store" in db ? (db as SqliteDatabase).store : undefined;
+  return { ...app, ...harnessOf(parts), journal: parts.kernel.stores.journal, db, store };
+}
+
 export async function prefillGrants(app: App, tenantId: string, rows: number): Promise<void> {
   if (rows <= 0) return;
   const now = Date.now();
@@ -146,7 +165,7 @@ async function createIn(dataDir: string, env: Record<string, string>): Promise<B
     ROOMGATE_SHUTDOWN_GRACE_MS: "1000",
     ...env,
   });
-  const app = await createApp(config, pino({ level: "silent" }), {
+  const app = await openBenchApp(config, {
     tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
   });
   const principal: ApiKeyPrincipal = { tenantId: app.bootstrap.tenantId!, keyId: apiKeyId(BENCH_API_KEY) };

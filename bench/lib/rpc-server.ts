@@ -39,7 +39,7 @@ import http2 from "node:http2";
 import { Session } from "node:inspector";
 import type { AddressInfo } from "node:net";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { serve, type App } from "../../src/app.js";
+import { serve } from "../../src/app/serve.js";
 import type { ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { authenticateEndUser, isEndUserService } from "../../src/server/end-user-auth.js";
 import { routes } from "../../src/server/routes.js";
@@ -47,6 +47,7 @@ import { apiKeyPrincipalKey, endUserKey } from "../../src/services/context.js";
 import { bareMethods } from "./bare-methods.js";
 import { bareGrpcServer, bareHttpHandler } from "./bare-server.js";
 import {
+  type App,
   BENCH_API_KEY,
   createBenchApp,
   prefillGrants,

@@ -3,10 +3,9 @@ import type { Logger } from "pino";
 import type { SiblingSync } from "../cluster/sibling-sync.js";
 import { FeedLease } from "../domain/feed/lease.js";
 import { RemovalBarrier } from "../domain/feed/removal-barrier.js";
-import type { Database } from "../store/database.js";
-import { SqlReplicaRegistry } from "../store/replica-store.js";
 import { readGate, type ReadGate } from "../server/freshness.js";
-import type { Live } from "./live.js";
+import type { Live, LiveSignals } from "./live.js";
+import type { Repositories } from "./repositories.js";
 
 /** How this process keeps the service one view (issue 16). */
 export interface Consistency {
@@ -32,6 +31,8 @@ export interface ConsistencyOptions {
   /** The worker's link to its siblings; undefined for a single process. */
   readonly siblings?: SiblingSync;
   readonly log: Logger;
+  /** Where the feed tells of an applied removal, which the lease reports. */
+  readonly signals: LiveSignals;
 }
 
 /**
@@ -39,9 +40,12 @@ export interface ConsistencyOptions {
  * confirmation of the feed) and wires the sibling sync, the removal barrier
  * and the read gate together.
  */
-export async function startConsistency(db: Database, live: Live, opts: ConsistencyOptions): Promise<Consistency> {
+export async function startConsistency(
+  registry: Repositories["replicas"],
+  live: Live,
+  opts: ConsistencyOptions,
+): Promise<Consistency> {
   const { feed } = live;
-  const registry = new SqlReplicaRegistry(db);
   const id = randomUUID();
   // Workers of one server share the primary's id; a single process is its own server.
   const serverId = process.env["ROOMGATE_SERVER_ID"] || id;
@@ -56,7 +60,7 @@ export async function startConsistency(db: Database, live: Live, opts: Consisten
       return feed.waitFor(upTo, opts.leaseMs).catch(() => undefined);
     });
   }
-  live.hooks.onRemovalApplied = () => lease.report();
+  opts.signals.on("removalApplied", () => lease.report());
   await lease.start();
   return {
     lease,

@@ -1,5 +1,6 @@
+import type { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { EventBus } from "../domain/events/event-bus.js";
+import type { EventBus } from "../domain/events/event-bus.js";
 import { applyEffects, isRemovalEvent, takesAccessAway, type LiveState } from "../domain/feed/apply.js";
 import { ChangeFeed, type FeedSource } from "../domain/feed/change-feed.js";
 import type { RevokedApiKey } from "../domain/feed/effects.js";
@@ -20,15 +21,20 @@ export interface Live {
   /** Announces applied events in id order (Watch streams, lapse timers). */
   readonly bus: EventBus;
   readonly feed: ChangeFeed;
-  /** Hooks for effects whose consumers are built later (API-key cache, Watch streams, keyring, the lease's report). */
-  readonly hooks: {
-    onApiKeyRevoked: (k: RevokedApiKey) => void;
-    onKeyringChanged: () => void;
-    onRemovalApplied: (eventId: number) => void;
-  };
   /** The id of the last event applied here that took access away (0: none since start). */
   readonly lastRemovalId: () => number;
 }
+
+/**
+ * Applied effects that features other than the live state act on (the API-key
+ * cache and Watch streams, the keyring, the lease's report): each feature
+ * module subscribes its own listener when it is built.
+ */
+export type LiveSignals = EventEmitter<{
+  apiKeyRevoked: [key: RevokedApiKey];
+  keyringChanged: [];
+  removalApplied: [eventId: number];
+}>;
 
 /**
  * Loads the live state and starts the change feed after it. The feed's
@@ -38,25 +44,20 @@ export interface Live {
  */
 export async function startLiveState(
   source: LiveStateSource,
-  opts: { pollMs: number; clock: () => number; log: Logger },
+  opts: { pollMs: number; clock: () => number; log: Logger; signals: LiveSignals; bus: EventBus },
 ): Promise<Live> {
   const fromId = await source.feed.lastId();
   const revocations = new RevocationIndex();
   for (const r of await source.liveRevocations(opts.clock())) revocations.add(r);
   const restrictions = new RestrictionIndex();
   for (const r of await source.activeRestrictions(opts.clock())) restrictions.set(r);
-  const bus = new EventBus();
-  const hooks = {
-    onApiKeyRevoked: (_k: RevokedApiKey): void => undefined,
-    onKeyringChanged: (): void => undefined,
-    onRemovalApplied: (_eventId: number): void => undefined,
-  };
+  const { bus, signals } = opts;
   let lastRemovalId = 0;
   const state: LiveState = {
     revocations,
     restrictions,
-    onApiKeyRevoked: (k) => hooks.onApiKeyRevoked(k),
-    onKeyringChanged: () => hooks.onKeyringChanged(),
+    onApiKeyRevoked: (k) => signals.emit("apiKeyRevoked", k),
+    onKeyringChanged: () => signals.emit("keyringChanged"),
   };
   const feed = new ChangeFeed({
     source: source.feed,
@@ -68,11 +69,11 @@ export async function startLiveState(
       for (const e of events) if (e.id > lastRemovalId && isRemovalEvent(e.type)) lastRemovalId = e.id;
       bus.publish(events);
       // Once per batch: a writer on another server may be waiting for this replica.
-      if (lastRemovalId >= events[0]!.id) hooks.onRemovalApplied(lastRemovalId);
+      if (lastRemovalId >= events[0]!.id) signals.emit("removalApplied", lastRemovalId);
     },
     pollMs: opts.pollMs,
     log: opts.log,
   });
   feed.start(fromId);
-  return { revocations, restrictions, bus, feed, hooks, lastRemovalId: () => lastRemovalId };
+  return { revocations, restrictions, bus, feed, lastRemovalId: () => lastRemovalId };
 }

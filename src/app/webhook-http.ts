@@ -61,6 +61,17 @@ export async function postWebhook(
       (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [target]);
     else cb(null, target.address, target.family);
   };
+  return send(url, lookup, headers, body, opts);
+}
+
+/** The POST itself, to the address `lookup` gives; resolves with how it went, never rejects. */
+function send(
+  url: URL,
+  lookup: LookupFunction,
+  headers: Record<string, string>,
+  body: string,
+  opts: PostOptions,
+): Promise<PostResult> {
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
   const client = url.protocol === "https:" ? https : http;
   return new Promise<PostResult>((resolve) => {
@@ -84,27 +95,7 @@ export async function postWebhook(
           "user-agent": "roomgate-webhooks/1",
         },
       },
-      (res) => {
-        const code = res.statusCode ?? 0;
-        let read = 0;
-        res.on("data", (chunk: Buffer) => {
-          read += chunk.length;
-          if (read > MAX_RESPONSE_BYTES) res.destroy();
-        });
-        const finish = () => {
-          if (code >= 200 && code < 300) done({ ok: true, statusCode: code, error: "" });
-          else if (code >= 300 && code < 400)
-            done({
-              ok: false,
-              statusCode: code,
-              error: `redirect to ${JSON.stringify((res.headers.location ?? "").slice(0, 200))} not followed`,
-            });
-          else done({ ok: false, statusCode: code, error: `HTTP ${code}` });
-        };
-        res.on("end", finish);
-        res.on("close", finish);
-        res.on("error", finish);
-      },
+      (res) => readAnswer(res, done),
     );
     req.on("error", (err) => {
       const timedOut = signal.aborted && !opts.signal.aborted;
@@ -120,6 +111,29 @@ export async function postWebhook(
     });
     req.end(body);
   });
+}
+
+/** Reads (and drops) at most {@link MAX_RESPONSE_BYTES} of the answer, then says how it went. */
+function readAnswer(res: http.IncomingMessage, done: (r: PostResult) => void): void {
+  const code = res.statusCode ?? 0;
+  let read = 0;
+  res.on("data", (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > MAX_RESPONSE_BYTES) res.destroy();
+  });
+  const finish = () => {
+    if (code >= 200 && code < 300) done({ ok: true, statusCode: code, error: "" });
+    else if (code >= 300 && code < 400)
+      done({
+        ok: false,
+        statusCode: code,
+        error: `redirect to ${JSON.stringify((res.headers.location ?? "").slice(0, 200))} not followed`,
+      });
+    else done({ ok: false, statusCode: code, error: `HTTP ${code}` });
+  };
+  res.on("end", finish);
+  res.on("close", finish);
+  res.on("error", finish);
 }
 
 /** A connection error without anything a receiver controls beyond its code. */

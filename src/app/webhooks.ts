@@ -14,6 +14,7 @@ import { deliveriesFor } from "../domain/webhooks/fan-out.js";
 import { resealSecrets } from "../domain/webhooks/reseal.js";
 import { eventTypeName } from "../domain/webhooks/validation.js";
 import { toProtoEvent } from "../services/events-private-service.js";
+import { endpointDisabled } from "./webhook-disabled.js";
 import { postWebhook, type PostResult } from "./webhook-http.js";
 
 /** Everything the delivery worker works with. */
@@ -142,7 +143,7 @@ export class WebhookWorker {
       if (due === undefined || due > now) break;
       const room = MAX_IN_FLIGHT - this.inFlight.size;
       if (room <= 0) break;
-      const claimed = await this.deps.transact(() =>
+      const claimed = await this.write(() =>
         this.deps.store.claimDue(this.owner, now, now + this.leaseMs(), Math.min(room, CLAIM_BATCH)),
       );
       if (claimed.length === 0) break;
@@ -170,6 +171,14 @@ export class WebhookWorker {
     this.timer = setTimeout(() => this.kick(), wait + 5).unref();
   }
 
+  /**
+   * A bookkeeping write (claim, fan-out, an attempt's outcome) on the one
+   * path of every state change; it records nothing, so nothing is announced.
+   */
+  private write<T>(fn: () => Promise<T>): Promise<T> {
+    return journaled(this.deps.transact, this.deps.sink, () => fn());
+  }
+
   /** A lease outlives the request's own bound, so only a dead worker's lease lapses. */
   private leaseMs(): number {
     return this.deps.timeoutMs * 2 + 1_000;
@@ -177,7 +186,7 @@ export class WebhookWorker {
 
   /** Enqueues, for every enabled endpoint, the matching events after its cursor. */
   private async fanOut(): Promise<void> {
-    const { store, events, transact, clock } = this.deps;
+    const { store, events, clock } = this.deps;
     const endpoints = await store.allEndpoints(true);
     this.activeTenants = new Set(endpoints.map((e) => e.tenantId));
     for (const e of endpoints) {
@@ -186,7 +195,7 @@ export class WebhookWorker {
         const batch = await events.eventsAfter(e.tenantId, undefined, from, FANOUT_BATCH);
         if (batch.length === 0) break;
         const to = batch[batch.length - 1]!.id;
-        const moved = await transact(async () => {
+        const moved = await this.write(async () => {
           // The endpoint as it is now, under the write lock: its filters may
           // have changed since the list was read, and a stale filter must not
           // decide (and skip past) events. Another replica moved the cursor,
@@ -246,23 +255,21 @@ export class WebhookWorker {
     const first = d.firstAttemptAt ?? at;
     const base = { statusCode: r.statusCode, error: r.error.slice(0, 500), firstAttemptAt: first, at };
     if (r.ok) {
-      await this.deps.transact(() =>
+      await this.write(() =>
         store.finishAttempt(d.id, this.owner, { ...base, status: "succeeded", nextAttemptAt: at }),
       );
       return;
     }
     if (this.abort.signal.aborted) {
       // Shutdown: back to pending at once, for whichever replica runs next.
-      await this.deps.transact(() =>
-        store.finishAttempt(d.id, this.owner, { ...base, status: "pending", nextAttemptAt: at }),
-      );
+      await this.write(() => store.finishAttempt(d.id, this.owner, { ...base, status: "pending", nextAttemptAt: at }));
       return;
     }
     const decision = r.error.startsWith("event no longer stored")
       ? { giveUp: true as const }
       : afterFailure(this.deps.retry, d.attempts, first, at);
     if (!decision.giveUp) {
-      await this.deps.transact(() =>
+      await this.write(() =>
         store.finishAttempt(d.id, this.owner, { ...base, status: "pending", nextAttemptAt: decision.nextAttemptAt }),
       );
       return;
@@ -273,28 +280,7 @@ export class WebhookWorker {
       const cur = await store.getEndpoint(endpoint.tenantId, endpoint.id);
       if (cur === undefined || cur.disabledAt !== null) return;
       await store.saveEndpoint({ ...cur, disabledAt: at, disabledReason: reason.slice(0, 1000), updatedAt: at });
-      await record({
-        audit: [
-          {
-            tenantId: cur.tenantId,
-            at,
-            actor: "system",
-            action: "webhook.disabled",
-            target: cur.id,
-            reason: "persistent failure",
-            detail: { deliveryId: d.id, eventId: d.eventId },
-          },
-        ],
-        events: [
-          {
-            tenantId: cur.tenantId,
-            type: EventType.WEBHOOK_ENDPOINT_DISABLED,
-            actor: "system",
-            at,
-            reason: `endpoint ${cur.id}: persistent failure`,
-          },
-        ],
-      });
+      await record(endpointDisabled(cur, d, at));
     });
     this.deps.log.warn(
       { endpointId: endpoint.id, tenantId: endpoint.tenantId, deliveryId: d.id },

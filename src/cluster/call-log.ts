@@ -1,6 +1,5 @@
 import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { App } from "../app.js";
 
 /**
  * Logs every RPC at debug level — with the worker's logger, so the line
@@ -18,9 +17,7 @@ export function callLogInterceptor(log: Logger): Interceptor {
   };
 }
 
-/** `app` with {@link callLogInterceptor} outermost, when debug logging is on (else `app` itself). */
-export function withCallLog(app: App, log: Logger): App {
-  if (!log.isLevelEnabled("debug")) return app;
-  const interceptors = [callLogInterceptor(log), ...(app.routerOptions.interceptors ?? [])];
-  return { ...app, routerOptions: { ...app.routerOptions, interceptors } };
+/** The interceptors to put outside all others: the call log when debug logging is on, else none. */
+export function callLogInterceptors(log: Logger): Interceptor[] {
+  return log.isLevelEnabled("debug") ? [callLogInterceptor(log)] : [];
 }

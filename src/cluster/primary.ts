@@ -105,8 +105,10 @@ export class WorkerPool {
       this.startErrors.set(worker.id, m.message);
       return;
     }
-    if (m.port !== this.opts.port)
-      return this.fail(`worker ${worker.id} listens on port ${m.port}, not ${this.opts.port}`);
+    if (m.port !== this.opts.port) {
+      this.fail(`worker ${worker.id} listens on port ${m.port}, not ${this.opts.port}`);
+      return;
+    }
     this.listening.add(worker.id);
     const { host, port, workers, tls, log } = this.opts;
     if (this.phase === "starting" && this.listening.size === workers) {
@@ -133,18 +135,21 @@ export class WorkerPool {
         this.exitCode = 1;
         log.warn({ worker: worker.id, code, signal }, "worker did not stop cleanly");
       }
-      return this.exitWhenAllGone();
+      this.exitWhenAllGone();
+      return;
     }
     if (this.phase === "starting" && !wasListening) {
-      return this.fail(`worker ${worker.id} failed to start: ${startError ?? `it ended with ${how}`}`);
+      this.fail(`worker ${worker.id} failed to start: ${startError ?? `it ended with ${how}`}`);
+      return;
     }
     const delayMs = this.policy.onDeath(Date.now());
     const what = wasListening ? "worker died unexpectedly" : "replacement worker failed to start";
     log.error({ worker: worker.id, code, signal, reason: startError }, what);
     if (delayMs === undefined) {
-      return this.fail(
+      this.fail(
         `workers died ${this.policy.recentDeaths} times within a short time (last: ${what}, ${startError ?? how}); giving up`,
       );
+      return;
     }
     log.info({ delayMs }, "starting a replacement worker");
     const timer = setTimeout(() => {

@@ -104,13 +104,17 @@ export class SiblingSync {
 
   private onMessage(m: unknown): void {
     if (!isSyncMessage(m)) return;
-    if (m.roomgate === "synced") return this.pending.get(m.seq)?.();
+    if (m.roomgate === "synced") {
+      this.pending.get(m.seq)?.();
+      return;
+    }
     if (m.roomgate !== "apply") return;
     const ack = () => this.send({ roomgate: "applied", seq: m.seq });
     if (!this.apply) {
       // Not serving yet: the app applies this much before it answers anything.
       if (m.upTo > this.floor) this.floor = m.upTo;
-      return ack();
+      ack();
+      return;
     }
     this.apply(m.upTo).then(ack, ack);
   }

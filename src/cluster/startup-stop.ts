@@ -27,7 +27,10 @@ export class StartupStop {
   /** After {@link release}: a signal ends the process as Node's default would. */
   private passThrough = false;
   private readonly onSignal = (signal: NodeJS.Signals): void => {
-    if (this.passThrough) return this.reRaise(signal);
+    if (this.passThrough) {
+      this.reRaise(signal);
+      return;
+    }
     this.first ??= signal;
     if (!STOPS.includes(signal) || this.requested !== undefined) return;
     this.requested = signal;

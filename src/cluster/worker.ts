@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
-import { createApp, serve, type App, type RunningServer } from "../app.js";
+import { createApp, type App } from "../app/create-app.js";
+import { serve, type RunningServer } from "../app/serve.js";
 import type { Config } from "../config/config.js";
-import { withCallLog } from "./call-log.js";
+import { callLogInterceptors } from "./call-log.js";
 import { tellPrimary } from "./messages.js";
 import { shareMetricsWithCluster } from "./metrics.js";
-import { drainAndExit, keyringReloader } from "./serving.js";
+import { drainAndExit } from "./serving.js";
 import { SiblingSync } from "./sibling-sync.js";
 import { startupStop } from "./startup-stop.js";
 import { LEASE_MARGIN_MS } from "../domain/feed/removal-barrier.js";
@@ -44,7 +45,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
   const siblings = new SiblingSync(config.replicaLeaseMs + LEASE_MARGIN_MS);
   let app: App | undefined;
   try {
-    app = await createApp(config, log, { siblings });
+    app = await createApp(config, log, { siblings, outerInterceptors: callLogInterceptors(log) });
     if (stopSignal !== undefined) {
       // Stopped while starting: never listen, close what is open and end cleanly.
       await app.close();
@@ -61,14 +62,14 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     }
     // A scrape on any worker answers for every worker.
     shareMetricsWithCluster(app.metrics);
-    server = await serve(withCallLog(app, log));
+    server = await serve(app);
   } catch (err) {
     log.error({ err }, "worker failed to start");
     await app?.close();
     await tellPrimary({ roomgate: "failed", message: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
-  reload = keyringReloader(config, app.reloadKeys);
+  reload = app.reloadKeys;
   if (reloadPending) reload("SIGHUP");
   log.info({ port: server.port }, "worker listening");
   await tellPrimary({ roomgate: "listening", port: server.port });

@@ -121,7 +121,7 @@ export interface RoomDirectory {
   roomExists(tenantId: string, roomId: string): Promise<boolean>;
 }
 
-/** What every end-user judgement in a room reads; all required, wired once in src/app.ts. */
+/** What every end-user judgement in a room reads; all required, wired once in a feature module (src/app/modules/). */
 export interface RoomPermissionDeps {
   readonly rooms: RoomDirectory;
   readonly memberships: MembershipStore;

@@ -11,7 +11,7 @@ import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js"
 import type { RoomCaller } from "../domain/room-permissions.js";
 import { freshEnough, type Freshness } from "./freshness.js";
 
-/** What {@link streamRoomPermissions} works with; wired once in src/app.ts. */
+/** What {@link streamRoomPermissions} works with; wired once in a feature module (src/app/modules/). */
 export interface PermissionStreams {
   readonly deps: PermissionWatchDeps;
   readonly limits: StreamLimits;

@@ -118,7 +118,7 @@ describe.skipIf(!present)(
         bearer(srv.apiKey),
       );
       const roomId = await insertRoom(srv);
-      await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
+      await srv.h.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
 
       const tab = await browser.newPage();
       const q = new URLSearchParams({ api: srv.baseUrl, tenant: srv.tenantId, user: username, password, room: roomId });

@@ -2,7 +2,8 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
-import { createApp, type App } from "../../src/app.js";
+import type { App } from "../../src/app/create-app.js";
+import { startHarnessedApp, type Harness } from "../support/harness.js";
 import { loadConfig } from "../../src/config/config.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
 import type { ModerationAction } from "../../src/domain/moderation/moderation.js";
@@ -17,26 +18,27 @@ const DAY = 86_400_000;
 const ROOM = "room-1";
 
 let app: App;
+let h: Harness;
 let tenantId: string;
 let seen: StoredEvent[];
 
 beforeEach(async () => {
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: Date.UTC(2030, 0, 1) });
   const config = loadConfig({ ROOMGATE_DB_PATH: ":memory:", ROOMGATE_API_KEY: "lapse-test-key-0123456789" });
-  app = await createApp(config, pino({ level: "silent" }), {
+  ({ app, h } = await startHarnessedApp(config, pino({ level: "silent" }), {
     clock: () => Date.now(),
     tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
     lapseTimer: true,
-  });
+  }));
   // One replica: each write catches the feed up itself. Its poll (for other
   // replicas' writes) would be a fake timer due every 50 ms of fake time.
-  app.feed.stop();
+  h.feed.stop();
   // Nor its lease renewals (a fake timer every 500 ms); a call past the
   // lease confirms the feed first, which works with the feed stopped.
-  await app.lease.stop();
+  await h.lease.stop();
   tenantId = app.bootstrap.tenantId!;
   seen = [];
-  app.bus.subscribe(tenantId, (e) => seen.push(e));
+  h.bus.subscribe(tenantId, (e) => seen.push(e));
 });
 afterEach(async () => {
   await app.close();
@@ -51,7 +53,7 @@ async function advance(ms: number): Promise<void> {
 
 /** Makes `userId` a member of ROOM (an issued token) and applies `action`. */
 async function act(userId: string, action: ModerationAction, durationSeconds = 0): Promise<void> {
-  await app.grants.recordGrants([
+  await h.grants.recordGrants([
     {
       id: `g-${userId}-${Date.now()}-${seen.length}`,
       tenantId,
@@ -64,7 +66,7 @@ async function act(userId: string, action: ModerationAction, durationSeconds = 0
       issuedBy: "k",
     },
   ]);
-  await app.moderation.act({
+  await h.moderation.act({
     tenantId,
     actor: "key:k",
     caller: "api_key",
@@ -82,12 +84,12 @@ describe("the lapse timer", () => {
   it("fires at the end, not a millisecond before, and sends one event", async () => {
     const start = Date.now();
     await act("u1", "chat_mute", 60);
-    expect(app.lapses.nextWake).toBe(start + 60_000);
+    expect(h.lapses.nextWake).toBe(start + 60_000);
     await advance(59_999);
     expect(lapses()).toEqual([]);
     await advance(1);
     expect(lapses()).toMatchObject([{ type: EventType.UNMUTED, userId: "u1", reason: "lapsed", at: start + 60_000 }]);
-    expect(app.lapses.nextWake).toBeUndefined();
+    expect(h.lapses.nextWake).toBeUndefined();
     await advance(DAY);
     expect(lapses()).toHaveLength(1);
   });
@@ -96,10 +98,10 @@ describe("the lapse timer", () => {
     const start = Date.now();
     await act("late", "room_block", 3600);
     await act("soon", "chat_block", 10);
-    expect(app.lapses.nextWake).toBe(start + 10_000);
+    expect(h.lapses.nextWake).toBe(start + 10_000);
     await advance(10_000);
     expect(lapses().map((e) => [e.type, e.userId])).toEqual([[EventType.CHAT_UNBLOCKED, "soon"]]);
-    expect(app.lapses.nextWake).toBe(start + 3_600_000);
+    expect(h.lapses.nextWake).toBe(start + 3_600_000);
     await advance(3_590_000);
     expect(lapses().map((e) => [e.type, e.userId])).toEqual([
       [EventType.CHAT_UNBLOCKED, "soon"],
@@ -116,7 +118,7 @@ describe("the lapse timer", () => {
     await act("extended", "chat_mute", 120); // now ends at start + 130 s
     await advance(50_000);
     expect(lapses()).toEqual([]);
-    expect(app.lapses.nextWake).toBe(start + 130_000);
+    expect(h.lapses.nextWake).toBe(start + 130_000);
     await advance(70_000);
     expect(lapses().map((e) => e.userId)).toEqual(["extended"]);
   });
@@ -127,7 +129,7 @@ describe("the lapse timer", () => {
     const end = start + 366 * DAY;
     await advance(365 * DAY);
     expect(lapses()).toEqual([]);
-    expect(app.lapses.nextWake).toBe(end);
+    expect(h.lapses.nextWake).toBe(end);
     await advance(DAY - 1);
     expect(lapses()).toEqual([]);
     await advance(1);
@@ -139,7 +141,7 @@ describe("the lapse timer", () => {
     expect(vi.getTimerCount()).toBe(1);
     app.shutdown.abort();
     expect(vi.getTimerCount()).toBe(0);
-    expect(app.lapses.nextWake).toBeUndefined();
+    expect(h.lapses.nextWake).toBeUndefined();
     await advance(DAY);
     expect(lapses()).toEqual([]);
   });

@@ -103,7 +103,7 @@ describe("RevokeAccessLink and ListAccessLinks", () => {
       { spaceId: s.spaceId, roomId: s.privateRoom, linkId: made[4]!.linkId, reason: "leaked" },
       as(s.owner.token),
     );
-    const e = (await srv.app.journal.eventsAfter(srv.tenantId, undefined, Number(res.eventId) - 1, 1))[0]!;
+    const e = (await srv.h.journal.eventsAfter(srv.tenantId, undefined, Number(res.eventId) - 1, 1))[0]!;
     expect(e).toMatchObject({
       type: EventType.TOKEN_REVOKED,
       tokenId: made[4]!.linkId,
@@ -178,7 +178,7 @@ describe("RevokeAccessLink and ListAccessLinks", () => {
       api().listAccessLinks({ spaceId: s.spaceId, roomId: s.privateRoom, pageToken: "bogus" }, as(s.owner.token)),
       Code.InvalidArgument,
     );
-    const stored = await srv.app.db.get(sql`select revoked_at as "revokedAt" from access_links where id = ${l.linkId}`);
+    const stored = await srv.h.rows.get(sql`select revoked_at as "revokedAt" from access_links where id = ${l.linkId}`);
     expect(stored?.revokedAt).toBeNull();
     // A room moderator who is not the room's creator may.
     const mod = await createTestUser(srv);
@@ -224,7 +224,7 @@ describe("every way out covers links made before it", () => {
     );
     // RevokeRoom resets every credential for the room, the owner's too: with a fresh one, a new link works.
     await expectRoomAccessDenied(permanentLink(s), "removed", s.privateRoom);
-    const fresh = srv.app.userTokens.issue({ tenantId: srv.tenantId, userId: s.owner.userId, ttlSeconds: 600 }).token;
+    const fresh = srv.h.userTokens.issue({ tenantId: srv.tenantId, userId: s.owner.userId, ttlSeconds: 600 }).token;
     await redeemWorking((await permanentLink({ ...s, owner: { ...s.owner, token: fresh } })).accessToken);
   });
 

@@ -43,7 +43,7 @@ type LinkRow = {
 
 /** An access link as stored (SQL both stores accept; the boolean read the same on both). */
 async function linkRow(id: string) {
-  const row = await srv.app.db.get<LinkRow>(
+  const row = await srv.h.rows.get<LinkRow>(
     sql`select tenant_id as "tenantId", room_id as "roomId", username as "username", role as "role", external_user_id as "externalUserId",
                is_permanent as "isPermanent", expires_at as "expiresAt", created_by as "createdBy", created_at as "createdAt",
                guest_user_id as "guestUserId", use_count as "useCount"
@@ -89,7 +89,7 @@ async function link(
 
 /** The link id: the access-link token's id. */
 function linkIdOf(token: string): string {
-  return srv.app.linkTokens.verify(token).tokenId;
+  return srv.h.linkTokens.verify(token).tokenId;
 }
 
 describe("GenerateAccess", () => {
@@ -119,7 +119,7 @@ describe("GenerateAccess", () => {
     expect(expiresAt).toBeGreaterThanOrEqual(before + 3_600_000);
     expect(expiresAt).toBeLessThanOrEqual(now() + 3_600_000);
 
-    const claims = srv.app.linkTokens.verify(res.accessToken);
+    const claims = srv.h.linkTokens.verify(res.accessToken);
     expect(claims.tokenId).toMatch(/^[0-9a-f]{32}$/);
     expect(claims.roomId).toBe(r.roomId);
     expect(claims.expiresAt).toBe(expiresAt);
@@ -227,7 +227,7 @@ describe("Redeem", () => {
 
     expect(res.roomId).toBe(r.roomId);
     expect(res.participantName).toBe("Jane");
-    const claims = srv.app.userTokens.verify(res.accessToken);
+    const claims = srv.h.userTokens.verify(res.accessToken);
     expect(claims.userId).toBe(res.userId);
     expect(claims.roomId).toBe(r.roomId);
     expect(claims.tenantId).toBe(srv.tenantId);
@@ -236,7 +236,7 @@ describe("Redeem", () => {
     expect(claims.expiresAt).toBeLessThanOrEqual((await linkRow(linkIdOf(generated.accessToken)))!.expiresAt);
 
     expect(await guestCount()).toBe(guestsBefore + 1);
-    const guest = await srv.app.db.get(
+    const guest = await srv.h.rows.get(
       sql`select tenant_id as "tenantId", kind as "kind", username as "username", external_user_id as "externalUserId", password_hash as "passwordHash"
           from users where id = ${res.userId}`,
     );
@@ -247,7 +247,7 @@ describe("Redeem", () => {
       externalUserId: "crm-7",
       passwordHash: null,
     });
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, res.userId, r.roomId)).roomRole).toBe("moderator");
+    expect((await srv.h.memberships.roomRolesOf(srv.tenantId, res.userId, r.roomId)).roomRole).toBe("moderator");
     expect(await linkRow(linkIdOf(generated.accessToken))).toMatchObject({ guestUserId: res.userId, useCount: 1 });
   });
 
@@ -255,7 +255,7 @@ describe("Redeem", () => {
     const r = await room();
     const generated = await link(r, { ttl: 7 * 86_400 });
     const res = await access().redeem({ accessToken: generated.accessToken });
-    const claims = srv.app.userTokens.verify(res.accessToken);
+    const claims = srv.h.userTokens.verify(res.accessToken);
     expect(claims.expiresAt - claims.issuedAt).toBe(86_400_000);
   });
 
@@ -323,7 +323,7 @@ describe("Redeem", () => {
     offset += 50_000;
     const late = await access().redeem({ accessToken: permanent.accessToken });
     expect(late.userId).toBe(first.userId);
-    const lateClaims = srv.app.userTokens.verify(late.accessToken);
+    const lateClaims = srv.h.userTokens.verify(late.accessToken);
     expect(lateClaims.expiresAt - lateClaims.issuedAt).toBeLessThanOrEqual(10_000);
     offset += 11_000;
     const guests = await guestCount();

@@ -311,7 +311,7 @@ describe("5. hierarchy: nobody moderates or grants at or above their own rank", 
     await grant(s.owner.token, roomMod.userId, "role_room_moderator");
     const roleOf = async (u: string) =>
       (
-        await srv.app.db.get(
+        await srv.h.rows.get(
           sql`select role as "role" from room_members where room_id = ${s.publicRoom} and user_id = ${u}`,
         )
       )?.role;
@@ -439,7 +439,7 @@ describe("15. every change is audited with its actor", () => {
       as(owner.token),
     );
     const redeemed = await accessClient(srv).redeem({ accessToken: link.accessToken });
-    const entries = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 50 });
+    const entries = await srv.h.journal.listAudit({ tenantId: srv.tenantId, limit: 50 });
     const find = (action: string, target: string) => entries.find((e) => e.action === action && e.target === target);
     expect(find("space.create", spaceId)).toMatchObject({ actor: `user:${owner.userId}` });
     expect(find("room.create", roomId)).toMatchObject({ actor: `user:${owner.userId}`, roomId });

@@ -41,11 +41,11 @@ describe("a remembered API key", () => {
     // Remembered: several calls over both protocols open with it.
     for (const c of [json, grpc, json, grpc])
       await c.create({ arguments: [{ userId: "u", roomId: "memo-room" }] }, key);
-    const keyId = (await srv.app.tenants.listApiKeys(srv.otherTenantId))[0]!.id;
+    const keyId = (await srv.h.tenants.listApiKeys(srv.otherTenantId))[0]!.id;
 
     // The feed applies the revocation in one hook: the key forgotten, then
     // its Watch streams ended. So a Watch ending tells the feed has applied it.
-    const watchers = srv.app.bus.size;
+    const watchers = srv.h.bus.size;
     const stream = createClient(Events, grpcTransport(srv.baseUrl)).watch({}, key);
     const ended = (async () => {
       try {
@@ -58,7 +58,7 @@ describe("a remembered API key", () => {
       }
     })();
     // The watch is subscribed before the key is revoked.
-    await vi.waitFor(() => expect(srv.app.bus.size).toBe(watchers + 1), { timeout: 10_000, interval: 5 });
+    await vi.waitFor(() => expect(srv.h.bus.size).toBe(watchers + 1), { timeout: 10_000, interval: 5 });
     expect(await cli("api-keys", "revoke", keyId)).toContain(`revoked API key ${keyId}`);
     expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe(
       "Unauthenticated",

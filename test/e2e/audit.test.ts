@@ -21,7 +21,7 @@ let srv: TestServer;
 let keyActor: string;
 beforeAll(async () => {
   srv = await startTestServer({ clock: () => now });
-  keyActor = `key:${(await authenticateApiKey(srv.app.tenants, srv.apiKey))!.keyId}`;
+  keyActor = `key:${(await authenticateApiKey(srv.h.tenants, srv.apiKey))!.keyId}`;
 });
 afterAll(async () => {
   await srv?.close();

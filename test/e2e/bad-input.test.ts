@@ -34,9 +34,9 @@ afterAll(async () => {
 
 /** Runs `fn` and asserts that no grant was stored meanwhile. */
 async function writesNothing(fn: () => Promise<unknown>): Promise<void> {
-  const before = await srv.app.grants.countGrants();
+  const before = await srv.h.grants.countGrants();
   await fn();
-  expect(await srv.app.grants.countGrants()).toBe(before);
+  expect(await srv.h.grants.countGrants()).toBe(before);
 }
 
 /** Create with one argument over the binary client, expecting `code` and `message`. */
@@ -163,13 +163,13 @@ describe("Create: argument rules", () => {
   });
 
   it("a user_id of exactly 256 bytes is accepted (boundary)", async () => {
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     const { tokens } = await binary.create(
       { arguments: [toArgument(validArgument(0, { userId: "é".repeat(128) }))] },
       bearer(srv.apiKey),
     );
     expect(tokens).toHaveLength(1);
-    expect(await srv.app.grants.countGrants()).toBe(before + 1);
+    expect(await srv.h.grants.countGrants()).toBe(before + 1);
   });
 
   it.each([["\u0007"], ["\n"], ["\u0000"], ["\u007f"]])(
@@ -201,12 +201,12 @@ describe("Create: argument rules", () => {
   });
 
   it("exactly 1,000 arguments are accepted and all written (boundary)", async () => {
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     const args = Array.from({ length: 1_000 }, (_, i) => toArgument(validArgument(i)));
     const { tokens } = await binary.create({ arguments: args }, bearer(srv.apiKey));
     expect(tokens).toHaveLength(1_000);
     expect(new Set(tokens).size).toBe(1_000);
-    expect(await srv.app.grants.countGrants()).toBe(before + 1_000);
+    expect(await srv.h.grants.countGrants()).toBe(before + 1_000);
   });
 
   it("metadata over 4 KiB is invalid_argument", async () => {
@@ -247,14 +247,14 @@ describe("Create: argument rules", () => {
   it("a batch of 5 with one bad argument in the middle writes none of them", async () => {
     const args = [0, 1, 2, 3, 4].map((i) => validArgument(i, { roomId: `atomic-room-${i}` }));
     args[2] = validArgument(2, { permissions: [203, 999] });
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     await createFails(args, Code.InvalidArgument, "arguments[2].permissions[1]: unknown permission 999");
-    expect(await srv.app.grants.countGrants()).toBe(before);
+    expect(await srv.h.grants.countGrants()).toBe(before);
     // The same batch made valid is written whole.
     args[2] = validArgument(2);
     const { tokens } = await binary.create({ arguments: args.map(toArgument) }, bearer(srv.apiKey));
     expect(tokens).toHaveLength(5);
-    expect(await srv.app.grants.countGrants()).toBe(before + 5);
+    expect(await srv.h.grants.countGrants()).toBe(before + 5);
   });
 });
 
@@ -342,10 +342,10 @@ describe("Create: credentials", () => {
   });
 
   it("the key of another tenant writes only to that tenant", async () => {
-    const mine = await srv.app.grants.countGrants(srv.tenantId);
+    const mine = await srv.h.grants.countGrants(srv.tenantId);
     await json.create({ arguments: [toArgument(validArgument())] }, bearer(srv.otherKey));
-    expect(await srv.app.grants.countGrants(srv.tenantId)).toBe(mine);
-    expect(await srv.app.grants.countGrants(srv.otherTenantId)).toBeGreaterThanOrEqual(1);
+    expect(await srv.h.grants.countGrants(srv.tenantId)).toBe(mine);
+    expect(await srv.h.grants.countGrants(srv.otherTenantId)).toBeGreaterThanOrEqual(1);
   });
 });
 
@@ -377,11 +377,11 @@ describe("Create: request size limit (ROOMGATE_READ_MAX_BYTES=2048)", () => {
     );
     expect(res.status).toBe(429);
     expect(JSON.parse(res.text)).toMatchObject({ code: "resource_exhausted" });
-    expect(await small.app.grants.countGrants()).toBe(0);
+    expect(await small.h.grants.countGrants()).toBe(0);
     // Control: a small request on the same server succeeds.
     const client = tokensClient(connectTransport(small.baseUrl));
     await client.create({ arguments: [toArgument(validArgument())] }, bearer(small.apiKey));
-    expect(await small.app.grants.countGrants()).toBe(1);
+    expect(await small.h.grants.countGrants()).toBe(1);
   });
 });
 

@@ -8,8 +8,9 @@ import { Code } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { createApp, serve } from "../../src/app.js";
-import { Progress, progressLine } from "../../src/cli-progress.js";
+import { serve } from "../../src/app/serve.js";
+import { startHarnessedApp } from "../support/harness.js";
+import { Progress, progressLine } from "../../src/cli/progress.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import type { GrantRecord } from "../../src/domain/tokens/room-tokens.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
@@ -146,7 +147,7 @@ describe("roomgate maintenance prune", () => {
       expiresAt: realNow - DAY,
       issuedBy: "bulk",
     }));
-    await srv.app.grants.recordGrants(bulk);
+    await srv.h.grants.recordGrants(bulk);
 
     // Now: two live tokens, one of them revoked (its revocation must stay).
     now = realNow;
@@ -155,7 +156,7 @@ describe("roomgate maintenance prune", () => {
     await c.revoke({ tokenId: revoked.id, reason: "live" }, key);
     Object.assign(live, { kept: kept.token, keptId: kept.id, revoked: revoked.token, revokedId: revoked.id });
 
-    otherKeyId = (await srv.app.tenants.listApiKeys(srv.otherTenantId))[0]!.id;
+    otherKeyId = (await srv.h.tenants.listApiKeys(srv.otherTenantId))[0]!.id;
     await srv.server.close();
   });
 
@@ -237,10 +238,10 @@ describe("roomgate maintenance prune", () => {
   });
 
   it("after pruning, a restarted server still refuses the live revoked token and accepts the live one", async () => {
-    const app = await createApp(srv.app.config, pino({ level: "silent" }), { tokenKeys: keys });
+    const { app, h } = await startHarnessedApp(srv.app.config, pino({ level: "silent" }), { tokenKeys: keys });
     const server = await serve(app);
     try {
-      expect(app.revocations.revokedTokenCount).toBe(1);
+      expect(h.revocations.revokedTokenCount).toBe(1);
       const c = tokensClient(
         createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "1.1" }),
       );
@@ -362,7 +363,7 @@ describe("progress on stderr", () => {
   it.skipIf(!hasScript)("the real command on a pseudo-terminal updates its line with \\r", async () => {
     const s = await startTestServer();
     try {
-      await s.app.grants.recordGrants(
+      await s.h.grants.recordGrants(
         [1, 2, 3].map((i) => ({
           id: randomBytes(16).toString("hex"),
           tenantId: s.tenantId,

@@ -35,7 +35,7 @@ describe.each([
     );
     expect((await tokens.verify({ token: t!, minEventId: 0n }, bearer(srv.apiKey))).userId).toBe("c-user");
     const { eventId } = await tokens.revokeUser({ userId: "c-user" }, bearer(srv.apiKey));
-    expect(srv.app.feed.appliedId).toBeGreaterThanOrEqual(Number(eventId));
+    expect(srv.h.feed.appliedId).toBeGreaterThanOrEqual(Number(eventId));
     await expectCode(
       tokens.verify({ token: t!, minEventId: eventId }, bearer(srv.apiKey)),
       Code.Unauthenticated,
@@ -56,10 +56,10 @@ describe.each([
   it("GetRoomPermissions and VerifyAccessToken take it too", async () => {
     const { userId, roomId } = await userWithRoomRole(srv, "role_room_user");
     const token = userToken(srv, userId);
-    const far = BigInt(srv.app.feed.appliedId + 1_000_000);
+    const far = BigInt(srv.h.feed.appliedId + 1_000_000);
     const perms = createClient(Permissions, transport());
     expect(
-      (await perms.getRoomPermissions({ roomId, minEventId: BigInt(srv.app.feed.appliedId) }, bearer(token)))
+      (await perms.getRoomPermissions({ roomId, minEventId: BigInt(srv.h.feed.appliedId) }, bearer(token)))
         .roomPermissions!.granted,
     ).toContain(P.PermissionCanSendMessagesInMainThread);
     await expectCode(perms.getRoomPermissions({ roomId, minEventId: far }, bearer(token)), Code.Unavailable);

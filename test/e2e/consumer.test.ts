@@ -93,7 +93,7 @@ type UserRow = {
 
 /** A user as stored (SQL both stores accept; the boolean read the same on both). */
 async function userRow(id: string) {
-  const row = await srv.app.db.get<UserRow>(
+  const row = await srv.h.rows.get<UserRow>(
     sql`select tenant_id as "tenantId", kind as "kind", username as "username", email as "email", external_user_id as "externalUserId",
                unique_user_identifier as "uniqueUserIdentifier", profile_pic as "profilePic", meta as "meta", password_hash as "passwordHash",
                tenant_moderator as "tenantModerator"
@@ -114,13 +114,13 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     expect(res.json.accessToken).toMatch(/^[A-Za-z0-9_-]+$/);
 
     const userId = res.json.userId as string;
-    const claims = srv.app.userTokens.verify(res.json.accessToken as string);
+    const claims = srv.h.userTokens.verify(res.json.accessToken as string);
     expect([claims.tenantId, claims.userId]).toEqual([srv.tenantId, userId]);
 
-    const roles = await srv.app.memberships.roomRolesOf(srv.tenantId, userId, body.chatRoom as string);
+    const roles = await srv.h.memberships.roomRolesOf(srv.tenantId, userId, body.chatRoom as string);
     expect(roles).toMatchObject({ roomRole: "consumer_room_moderator", spaceRole: undefined, tenantModerator: false });
     // Only that room.
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, userId, "some-other-room")).roomRole).toBeUndefined();
+    expect((await srv.h.memberships.roomRolesOf(srv.tenantId, userId, "some-other-room")).roomRole).toBeUndefined();
     // The room now exists for the tenant.
     expect(await roomRowExists(srv, srv.tenantId, body.chatRoom as string)).toBe(true);
 
@@ -145,7 +145,7 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     expect(res.json.isModerator).toBe(true);
     const userId = res.json.userId as string;
     for (const room of ["room-a", "room-b", "never-seen"]) {
-      expect((await srv.app.memberships.roomRolesOf(srv.tenantId, userId, room)).tenantModerator).toBe(true);
+      expect((await srv.h.memberships.roomRolesOf(srv.tenantId, userId, room)).tenantModerator).toBe(true);
     }
     expect((await userRow(userId))!.tenantModerator).toBe(true);
   });
@@ -155,11 +155,7 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     const res = await postConsumer(body);
     expect(res.status).toBe(200);
     expect(res.json.isModerator).toBe(false);
-    const roles = await srv.app.memberships.roomRolesOf(
-      srv.tenantId,
-      res.json.userId as string,
-      body.chatRoom as string,
-    );
+    const roles = await srv.h.memberships.roomRolesOf(srv.tenantId, res.json.userId as string, body.chatRoom as string);
     expect(roles).toMatchObject({ roomRole: "role_room_user", spaceRole: undefined, tenantModerator: false });
   });
 
@@ -183,7 +179,7 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
     expect(again.json.userId).toBe(first.json.userId);
     expect(again.json.username).toBe("jon2");
     expect(again.json.accessToken).not.toBe(first.json.accessToken);
-    expect(srv.app.userTokens.verify(again.json.accessToken as string).userId).toBe(first.json.userId);
+    expect(srv.h.userTokens.verify(again.json.accessToken as string).userId).toBe(first.json.userId);
     expect((await counts()).users).toBe(before.users);
     expect(await userRow(first.json.userId as string)).toMatchObject({
       username: "jon2",
@@ -287,7 +283,7 @@ describe("tenant isolation", () => {
     );
     expect(theirs.status).toBe(200);
     expect(theirs.json.userId).not.toBe(mineId);
-    expect(srv.app.userTokens.verify(theirs.json.accessToken as string).tenantId).toBe(srv.otherTenantId);
+    expect(srv.h.userTokens.verify(theirs.json.accessToken as string).tenantId).toBe(srv.otherTenantId);
 
     // Tenant A's user is untouched: name, fields and roles.
     expect(await userRow(mineId)).toMatchObject({
@@ -296,19 +292,19 @@ describe("tenant isolation", () => {
       tenantModerator: false,
       email: body.email,
     });
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, mineId, body.chatRoom as string)).roomRole).toBe(
+    expect((await srv.h.memberships.roomRolesOf(srv.tenantId, mineId, body.chatRoom as string)).roomRole).toBe(
       "consumer_room_moderator",
     );
     // Tenant B's moderator moderates B's rooms only; A's user is unknown in B.
     expect(
-      (await srv.app.memberships.roomRolesOf(srv.otherTenantId, theirs.json.userId as string, body.chatRoom as string))
+      (await srv.h.memberships.roomRolesOf(srv.otherTenantId, theirs.json.userId as string, body.chatRoom as string))
         .tenantModerator,
     ).toBe(true);
     expect(
-      (await srv.app.memberships.roomRolesOf(srv.tenantId, theirs.json.userId as string, body.chatRoom as string))
+      (await srv.h.memberships.roomRolesOf(srv.tenantId, theirs.json.userId as string, body.chatRoom as string))
         .tenantModerator,
     ).toBe(false);
-    expect(await srv.app.memberships.roomRolesOf(srv.otherTenantId, mineId, body.chatRoom as string)).toMatchObject({
+    expect(await srv.h.memberships.roomRolesOf(srv.otherTenantId, mineId, body.chatRoom as string)).toMatchObject({
       roomRole: undefined,
       spaceRole: undefined,
       tenantModerator: false,
@@ -334,8 +330,8 @@ describe("room.consumer.private.v1.Service/CreateUser over gRPC", () => {
     );
     expect(r.username).toBe("jon");
     expect(r.isModerator).toBe(true);
-    expect(srv.app.userTokens.verify(r.accessToken).userId).toBe(r.userId);
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, r.userId, "grpc-room")).roomRole).toBe(
+    expect(srv.h.userTokens.verify(r.accessToken).userId).toBe(r.userId);
+    expect((await srv.h.memberships.roomRolesOf(srv.tenantId, r.userId, "grpc-room")).roomRole).toBe(
       "consumer_room_moderator",
     );
     expect(await counts()).toEqual({
@@ -350,11 +346,11 @@ describe("room.consumer.private.v1.Service/CreateUser over gRPC", () => {
       { username: "mod", isModerator: true, uniqueUserIdentifier: "demote-me" },
       bearer(srv.apiKey),
     );
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, first.userId, "x")).tenantModerator).toBe(true);
+    expect((await srv.h.memberships.roomRolesOf(srv.tenantId, first.userId, "x")).tenantModerator).toBe(true);
     const again = await grpcClient.createUser({ uniqueUserIdentifier: "demote-me" }, bearer(srv.apiKey));
     expect(again.userId).toBe(first.userId);
     expect(again.isModerator).toBe(false);
-    expect((await srv.app.memberships.roomRolesOf(srv.tenantId, first.userId, "x")).tenantModerator).toBe(false);
+    expect((await srv.h.memberships.roomRolesOf(srv.tenantId, first.userId, "x")).tenantModerator).toBe(false);
   });
 
   it("the access token is not a room member token", async () => {

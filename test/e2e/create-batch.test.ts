@@ -16,7 +16,7 @@ import { startTestServer, type TestServer } from "../support/server.js";
 let srv: TestServer;
 beforeAll(async () => {
   srv = await startTestServer({ tokenKeys: "file" });
-  await srv.app.sealer.whenReady();
+  await srv.h.sealer.whenReady();
 });
 afterAll(async () => {
   await srv?.close();
@@ -39,7 +39,7 @@ const keyIdOf = (token: string) => {
 };
 
 async function count(table: "grants" | "audit_log", roomId: string): Promise<number> {
-  const row = await srv.app.db.get(
+  const row = await srv.h.rows.get(
     sql`select count(*) as "n" from ${sql.raw(table)} where tenant_id = ${srv.tenantId} and room_id = ${roomId}`,
   );
   return Number(row?.n ?? 0);
@@ -49,7 +49,7 @@ async function count(table: "grants" | "audit_log", roomId: string): Promise<num
 function verifyAll(tokens: readonly string[], sent: ReturnType<typeof args>): string[] {
   expect(tokens).toHaveLength(sent.length);
   return tokens.map((t, i) => {
-    const v = srv.app.roomTokens.verify(srv.tenantId, t);
+    const v = srv.h.roomTokens.verify(srv.tenantId, t);
     expect([v.userId, v.roomId, v.metadata]).toEqual([sent[i]!.userId, sent[i]!.roomId, sent[i]!.metadata]);
     return v.tokenId;
   });
@@ -57,7 +57,7 @@ function verifyAll(tokens: readonly string[], sent: ReturnType<typeof args>): st
 
 /** The batch's one audit entry names exactly these token ids, in order. */
 async function auditedIds(roomId: string): Promise<string[][]> {
-  const rows = await srv.app.journal.listAudit({ tenantId: srv.tenantId, roomId, action: "token.issue", limit: 10 });
+  const rows = await srv.h.journal.listAudit({ tenantId: srv.tenantId, roomId, action: "token.issue", limit: 10 });
   return rows.map((r) => (r.detail as { grants: Array<{ tokenId: string }> }).grants.map((g) => g.tokenId));
 }
 
@@ -70,10 +70,10 @@ describe("Create of 1,000 arguments", () => {
     async (_name, client) => {
       const roomId = `batch-${randomUUID()}`;
       const sent = args(roomId, 1000);
-      const before = srv.app.sealer.counts;
+      const before = srv.h.sealer.counts;
       const { tokens } = await client().create({ arguments: sent }, bearer(srv.apiKey));
-      expect(srv.app.sealer.counts.offloaded).toBe(before.offloaded + 1);
-      expect(srv.app.sealer.counts.fallbacks).toBe(before.fallbacks);
+      expect(srv.h.sealer.counts.offloaded).toBe(before.offloaded + 1);
+      expect(srv.h.sealer.counts.fallbacks).toBe(before.fallbacks);
       const ids = verifyAll(tokens, sent);
       expect(new Set(ids).size).toBe(1000);
       // A sample over the wire too.
@@ -89,21 +89,21 @@ describe("Create of 1,000 arguments", () => {
   it("after a key rotation (app.reloadKeys) the thread seals with the new key: new key id, and the tokens verify", async () => {
     const file = srv.app.config.keyFile;
     const { keys } = loadOrCreateKeys(file, Date.now());
-    const oldId = srv.app.codec.keyring.active.id;
+    const oldId = srv.h.codec.keyring.active.id;
     const warm = await connect().create({ arguments: args(`rot-${randomUUID()}`, 100) }, bearer(srv.apiKey));
     expect(new Set(warm.tokens.map(keyIdOf))).toEqual(new Set([oldId]));
     const fresh = generateTokenKey(Date.now());
     writeKeyFile(file, addKey(keys, fresh, true));
     srv.app.reloadKeys("test rotation");
-    expect(srv.app.codec.keyring.active.id).toBe(fresh.id);
+    expect(srv.h.codec.keyring.active.id).toBe(fresh.id);
 
-    const before = srv.app.sealer.counts;
+    const before = srv.h.sealer.counts;
     const roomId = `rot-${randomUUID()}`;
     const sent = args(roomId, 1000);
     const { tokens } = await grpc().create({ arguments: sent }, bearer(srv.apiKey));
     // Sealed by the thread (no fallback), and with the new key.
-    expect(srv.app.sealer.counts.offloaded).toBe(before.offloaded + 1);
-    expect(srv.app.sealer.counts.fallbacks).toBe(before.fallbacks);
+    expect(srv.h.sealer.counts.offloaded).toBe(before.offloaded + 1);
+    expect(srv.h.sealer.counts.fallbacks).toBe(before.fallbacks);
     expect(new Set(tokens.map(keyIdOf))).toEqual(new Set([fresh.id]));
     verifyAll(tokens, sent);
     // Tokens of the old key still verify (it is decrypt-only now).
@@ -150,43 +150,24 @@ describe("a Create whose transaction fails writes nothing", () => {
   it("a store error in the audit insert rolls back the grants already written in the same transaction", async () => {
     const roomId = `boom-${randomUUID()}`;
     // A real store error: the database refuses the batch's audit row.
-    if (srv.app.db.dialect === "sqlite") {
-      await srv.app.db.run(
-        sql.raw(
-          `create trigger refuse_boom before insert on audit_log when new.room_id = '${roomId}' begin select raise(abort, 'refused by test trigger'); end`,
-        ),
-      );
-    } else {
-      await srv.app.db.run(
-        sql.raw(
-          `create function refuse_boom() returns trigger language plpgsql as $$ begin raise exception 'refused by test trigger'; end $$`,
-        ),
-      );
-      await srv.app.db.run(
-        sql.raw(
-          `create trigger refuse_boom before insert on audit_log for each row when (new.room_id = '${roomId}') execute function refuse_boom()`,
-        ),
-      );
-    }
+    const accept = await srv.h.faults.refuseAuditFor(roomId);
     try {
-      const before = srv.app.sealer.counts;
+      const before = srv.h.sealer.counts;
       await expectCode(grpc().create({ arguments: args(roomId, 1000) }, bearer(srv.apiKey)), Code.Internal);
       // The batch was handed to the sealing thread (its tokens are dropped, unseen, when they come back).
       await vi.waitFor(() =>
-        expect(srv.app.sealer.counts.offloaded + srv.app.sealer.counts.fallbacks).toBe(
+        expect(srv.h.sealer.counts.offloaded + srv.h.sealer.counts.fallbacks).toBe(
           before.offloaded + before.fallbacks + 1,
         ),
       );
       expect(await count("grants", roomId)).toBe(0);
       expect(await count("audit_log", roomId)).toBe(0);
-      const rooms = await srv.app.db.get(
+      const rooms = await srv.h.rows.get(
         sql`select count(*) as "n" from rooms where tenant_id = ${srv.tenantId} and id = ${roomId}`,
       );
       expect(Number(rooms?.n)).toBe(0);
     } finally {
-      await srv.app.db.run(
-        sql.raw(srv.app.db.dialect === "sqlite" ? "drop trigger refuse_boom" : "drop trigger refuse_boom on audit_log"),
-      );
+      await accept();
     }
     // The same batch goes through once the store accepts it.
     const sent = args(roomId, 1000);

@@ -9,7 +9,7 @@ import { sql } from "drizzle-orm";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { openDatabase } from "../../src/app/database.js";
+import { openStore } from "../../src/app/open-store.js";
 import { SEED_JSON_BODY } from "../support/clients.js";
 import { errorCode } from "../support/raw-http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -103,7 +103,7 @@ async function closedBeforeGrace(closing: Promise<void>): Promise<string> {
 
 /** Grants in the closed server's store, read on a connection of its own (SQLite file or PostgreSQL database). */
 async function storedGrants(s: TestServer): Promise<number> {
-  const { db } = await openDatabase(s.app.config, pino({ level: "silent" }));
+  const { db } = await openStore(s.app.config, pino({ level: "silent" }));
   try {
     return Number((await db.get(sql`select count(*) as "n" from grants`))?.n);
   } finally {
@@ -131,7 +131,7 @@ describe("issue 7 point 18: close() drains keep-alive HTTP/1.1 and HTTP/2 client
       // Warm up: 12 keep-alive connections, then idle in the agent's pool.
       const warm = await Promise.all(Array.from({ length: 12 }, () => create(port, apiKey, agent).outcome));
       for (const w of warm) expect(w).toEqual({ status: 200, connection: "keep-alive" });
-      const before = await srv.app.grants.countGrants();
+      const before = await srv.h.grants.countGrants();
 
       let release!: () => void;
       const released = new Promise<void>((r) => (release = r));
@@ -158,7 +158,7 @@ describe("issue 7 point 18: close() drains keep-alive HTTP/1.1 and HTTP/2 client
 
       expect(await closedBeforeGrace(closing)).toBe("closed");
       // The store was closed with the server.
-      expect(await srv.app.db.ping()).toBe(false);
+      expect(await srv.h.faults.storeAlive()).toBe(false);
       expect(await tryConnect(port)).toBe("ECONNREFUSED");
       expect(await storedGrants(srv)).toBe(before + oks);
     } finally {
@@ -188,7 +188,7 @@ describe("issue 7 point 18: close() drains keep-alive HTTP/1.1 and HTTP/2 client
 
   it("HTTP/2: GOAWAY is sent, the open stream completes with 200, a new stream is not accepted, close() returns early", async () => {
     srv = await startTestServer({ env: { ROOMGATE_SHUTDOWN_GRACE_MS: String(GRACE_MS) }, log: serverLog() });
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     const session = http2.connect(srv.baseUrl);
     session.on("error", () => {});
     const goaway = new Promise<void>((r) => session.once("goaway", () => r()));

@@ -28,7 +28,7 @@ let srv: TestServer;
 let keyActor: string;
 beforeAll(async () => {
   srv = await startTestServer();
-  keyActor = `key:${(await authenticateApiKey(srv.app.tenants, srv.apiKey))!.keyId}`;
+  keyActor = `key:${(await authenticateApiKey(srv.h.tenants, srv.apiKey))!.keyId}`;
 });
 afterAll(async () => {
   await srv?.close();
@@ -66,12 +66,12 @@ class Watcher {
 
   /** Opens the stream and waits until the server has subscribed to the bus. */
   static async open(srv: TestServer, transport: Transport, req: WatchRequestInit, key = srv.apiKey): Promise<Watcher> {
-    const before = srv.app.bus.size;
+    const before = srv.h.bus.size;
     const w = new Watcher(createClient(Events, transport), req, key);
     w.pending = w.it.next(); // sends the request
     // A stream may end with an error (a server shutting down: unavailable) before the test reads it.
     w.pending.catch(() => undefined);
-    await waitFor(() => srv.app.bus.size > before, "the watch to subscribe");
+    await waitFor(() => srv.h.bus.size > before, "the watch to subscribe");
     return w;
   }
 
@@ -113,7 +113,7 @@ afterEach(async () => {
   for (const w of open) w.close();
   open = [];
   // Every watch lets go of the bus once its client is gone.
-  await waitFor(() => srv.app.bus.size === 0, "watchers to unsubscribe");
+  await waitFor(() => srv.h.bus.size === 0, "watchers to unsubscribe");
 });
 
 let tokensShared: TokensClient | undefined;
@@ -255,7 +255,7 @@ describe("Watch resumes after a disconnect", () => {
       const got = [(await first.next()).id, (await first.next()).id, (await first.next()).id];
       expect(got).toEqual(seen);
       first.close();
-      await waitFor(() => srv.app.bus.size === 0, "the first watch to end");
+      await waitFor(() => srv.h.bus.size === 0, "the first watch to end");
 
       const missed = [await revoke("u4"), await revoke("u5"), await revoke("u6"), await revoke("u7")];
       await tokens().revokeRoom({ roomId: freshRoom(), reason: "" }, bearer(srv.apiKey)); // another room: not replayed
@@ -286,7 +286,7 @@ describe("Watch credentials and input", () => {
         Code.Unauthenticated,
         "invalid API key",
       );
-      expect(srv.app.bus.size).toBe(0);
+      expect(srv.h.bus.size).toBe(0);
     },
   );
 
@@ -308,7 +308,7 @@ describe("Watch credentials and input", () => {
         Code.InvalidArgument,
         /not valid protobuf binary/,
       );
-      expect(srv.app.bus.size).toBe(0);
+      expect(srv.h.bus.size).toBe(0);
     },
   );
 
@@ -331,7 +331,7 @@ describe("Watch and server shutdown", () => {
       // The streams ended on their own: nothing was left to cut when the
       // grace ran out (how long close() takes: bench/watch-and-shutdown.ts).
       expect(logged.map((l) => l["msg"])).not.toContain("shutdown grace over: connections still open were cut off");
-      expect(own.app.bus.size).toBe(0);
+      expect(own.h.bus.size).toBe(0);
       for (const x of [w, w2]) {
         // The client sees its stream end (cleanly, or as the connection closing), never hang.
         const r = await x.first().then(

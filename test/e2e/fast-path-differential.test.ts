@@ -12,7 +12,7 @@ import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js"
 import { VerifyRequestSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { LoginRequestSchema, LoginResponseSchema } from "../../gen/room/users/v1/service_pb.js";
-import { serve, type RunningServer } from "../../src/app.js";
+import { serve, type RunningServer } from "../../src/app/serve.js";
 import { bearer, connectTransport, tokensClient } from "../support/clients.js";
 import { insertRoom, memberToken, userWithRoomRole } from "../support/permissions-fixtures.js";
 import { envelope } from "../support/raw-http.js";

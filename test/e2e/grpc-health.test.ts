@@ -42,7 +42,7 @@ describe("grpc.health.v1.Health over grpc-js", () => {
   });
 
   it("is NOT_SERVING once the store is closed", async () => {
-    await srv.app.db.close();
+    await srv.h.faults.closeStore();
     expect((await check("")).status).toBe("NOT_SERVING");
   });
 });

@@ -19,7 +19,7 @@ describe("GET /healthz", () => {
   });
 
   it("answers 503 once the store is closed", async () => {
-    await srv.app.db.close();
+    await srv.h.faults.closeStore();
     const res = await fetch(`${srv.baseUrl}/healthz`);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ status: "unavailable" });

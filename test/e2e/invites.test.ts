@@ -30,7 +30,7 @@ type InviteRow = {
 
 /** An invite as stored (SQL both stores accept). */
 function inviteRow(id: string): Promise<InviteRow | undefined> {
-  return srv.app.db.get<InviteRow>(
+  return srv.h.rows.get<InviteRow>(
     sql`select tenant_id as "tenantId", space_id as "spaceId", role as "role", created_by as "createdBy", used_by as "usedBy", used_at as "usedAt"
         from invites where id = ${id}`,
   );

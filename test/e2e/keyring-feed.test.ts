@@ -22,23 +22,21 @@ it("a keyringChanged event makes the replica re-read its key file as soon as the
   const { keys } = loadOrCreateKeys(file, Date.now());
   const fresh = { ...generateTokenKey(Date.now()), state: "active" as const };
   writeKeyFile(file, addKey(keys, fresh, true));
-  const before = srv.app.codec.generation;
-  await srv.app.db.write(() =>
-    srv.app.journal.record(
-      [],
-      [
-        {
-          tenantId: "",
-          type: EventType.UNSPECIFIED,
-          actor: "system",
-          at: Date.now(),
-          effects: { keyringChanged: true },
-        },
-      ],
-    ),
-  );
-  await srv.app.feed.catchUp();
-  expect(srv.app.codec.generation).toBeGreaterThan(before);
+  const before = srv.h.codec.generation;
+  await srv.h.record({
+    audit: [],
+    events: [
+      {
+        tenantId: "",
+        type: EventType.UNSPECIFIED,
+        actor: "system",
+        at: Date.now(),
+        effects: { keyringChanged: true },
+      },
+    ],
+  });
+  await srv.h.feed.catchUp();
+  expect(srv.h.codec.generation).toBeGreaterThan(before);
   // New tokens are sealed with the new active key: its id is in the token header (bytes 1..4).
   const {
     tokens: [t],

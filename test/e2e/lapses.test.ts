@@ -10,7 +10,8 @@ import { Service as Audit } from "../../gen/room/audit/private/v1/service_pb.js"
 import { EventType, Service as Events, type Event } from "../../gen/room/events/private/v1/service_pb.js";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
-import { createApp, serve } from "../../src/app.js";
+import { serve } from "../../src/app/serve.js";
+import { startHarnessedApp } from "../support/harness.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
 import { auditLog, events, restrictions } from "../../src/store/schema.js";
 import { bearer, connectTransport, grpcTransport, tokensClient } from "../support/clients.js";
@@ -73,7 +74,7 @@ async function watch(
   req: { roomId?: string; afterEventId?: bigint },
 ): Promise<Watch> {
   const ctl = new AbortController();
-  const before = s.app.bus.size;
+  const before = s.h.bus.size;
   const it = createClient(Events, transport)
     .watch(req, { ...bearer(s.apiKey), signal: ctl.signal })
     [Symbol.asyncIterator]();
@@ -100,7 +101,7 @@ async function watch(
     },
   };
   openWatches.push(w);
-  await waitFor(() => s.app.bus.size > before, "the watch to subscribe");
+  await waitFor(() => s.h.bus.size > before, "the watch to subscribe");
   return w;
 }
 
@@ -136,12 +137,12 @@ async function restrictionKinds(s: TestServer, token: string): Promise<string[]>
 }
 
 async function lastEventId(s: TestServer): Promise<number> {
-  return (await s.app.journal.eventsAfter(s.tenantId, undefined, 0, 1_000_000)).at(-1)?.id ?? 0;
+  return (await s.h.journal.eventsAfter(s.tenantId, undefined, 0, 1_000_000)).at(-1)?.id ?? 0;
 }
 
 /** Lapse events ("system", "lapsed") stored for a member. */
 async function lapseEvents(s: TestServer, userId: string) {
-  return (await s.app.journal.eventsAfter(s.tenantId, undefined, 0, 1_000_000)).filter(
+  return (await s.h.journal.eventsAfter(s.tenantId, undefined, 0, 1_000_000)).filter(
     (e) => e.userId === userId && e.actor === "system",
   );
 }
@@ -183,11 +184,11 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
       const before = await writes(srv);
 
       now = until - 1;
-      expect(await srv.app.lapses.runDue()).toEqual([]);
+      expect(await srv.h.lapses.runDue()).toEqual([]);
       expect(await writes(srv)).toStrictEqual(before);
 
       now = until;
-      const sent = await srv.app.lapses.runDue();
+      const sent = await srv.h.lapses.runDue();
       expect(sent).toHaveLength(1);
       expect(await writes(srv)).toStrictEqual({
         restrictions: before.restrictions - 1,
@@ -223,7 +224,7 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
 
       // Run again, later: nothing more.
       now = until + 3_600_000;
-      expect(await srv.app.lapses.runDue()).toEqual([]);
+      expect(await srv.h.lapses.runDue()).toEqual([]);
       expect(await lapseEvents(srv, target)).toHaveLength(1);
     },
   );
@@ -237,12 +238,12 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
     const w = await watch(srv, grpcTransport(srv.baseUrl), { roomId });
 
     now = start + 60_000;
-    expect(await srv.app.lapses.runDue()).toEqual([]);
+    expect(await srv.h.lapses.runDue()).toEqual([]);
     expect(await restrictionKinds(srv, token)).toEqual(["mute"]);
     expect(await lapseEvents(srv, target)).toEqual([]);
 
     now = start + 130_000;
-    const [lapse, ...more] = await srv.app.lapses.runDue();
+    const [lapse, ...more] = await srv.h.lapses.runDue();
     expect(more).toEqual([]);
     expect(lapse).toMatchObject({ type: EventType.UNMUTED, userId: target, at: start + 130_000 });
     expect((await w.next()).id).toBe(BigInt(lapse!.id));
@@ -257,7 +258,7 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
     await act(srv, Action.CHAT_UNMUTE, roomId, target);
     const before = await writes(srv);
     now = start + 60_000;
-    expect(await srv.app.lapses.runDue()).toEqual([]);
+    expect(await srv.h.lapses.runDue()).toEqual([]);
     expect(await writes(srv)).toStrictEqual(before);
     expect(await lapseEvents(srv, target)).toEqual([]);
   });
@@ -267,17 +268,17 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
     const start = now;
     await act(srv, Action.CHAT_MUTE, roomId, target, 60);
     // A second app (its own connection and index) loaded before the end.
-    const other = await createApp(srv.app.config, pino({ level: "silent" }), {
+    const { app: other, h: otherH } = await startHarnessedApp(srv.app.config, pino({ level: "silent" }), {
       clock,
       tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
     });
     try {
       now = start + 60_000;
       const runs = [
-        await srv.app.lapses.runDue(),
-        await srv.app.lapses.runDue(),
-        await other.lapses.runDue(),
-        await other.lapses.runDue(),
+        await srv.h.lapses.runDue(),
+        await srv.h.lapses.runDue(),
+        await otherH.lapses.runDue(),
+        await otherH.lapses.runDue(),
       ];
       expect(runs.map((r) => r.length)).toEqual([1, 0, 0, 0]);
       expect(await lapseEvents(srv, target)).toHaveLength(1);
@@ -290,7 +291,7 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
     const roomId = await insertRoom(srv);
     const start = now;
     const targets = Array.from({ length: 200 }, (_, i) => `racer-${i}-${randomUUID()}`);
-    await srv.app.grants.recordGrants(
+    await srv.h.grants.recordGrants(
       targets.map((userId, i) => ({
         id: `${randomUUID().replaceAll("-", "")}${i}`,
         tenantId: srv.tenantId,
@@ -304,7 +305,7 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
       })),
     );
     for (const [i, userId] of targets.entries()) {
-      await srv.app.moderation.act({
+      await srv.h.moderation.act({
         tenantId: srv.tenantId,
         actor: "key:test",
         caller: "api_key",
@@ -342,13 +343,13 @@ describe("a timed restriction that lapses is announced (issue 7, point 14)", () 
     const written = answers.flatMap((a) => a.eventIds);
     expect(written).toHaveLength(targets.length);
     expect(new Set(written).size).toBe(targets.length);
-    const stored = await srv.app.journal.eventsAfter(srv.tenantId, roomId, lastBefore, 1_000);
+    const stored = await srv.h.journal.eventsAfter(srv.tenantId, roomId, lastBefore, 1_000);
     expect(stored.map((e) => e.userId).sort()).toEqual([...targets].sort());
     expect(stored.every((e) => e.actor === "system" && e.reason === "lapsed")).toBe(true);
     expect(await rowCount(srv, restrictions, eq(restrictions.roomId, roomId))).toBe(0);
     // This server's own run finds nothing left.
     now = due;
-    expect((await srv.app.lapses.runDue()).filter((e) => e.roomId === roomId)).toEqual([]);
+    expect((await srv.h.lapses.runDue()).filter((e) => e.roomId === roomId)).toEqual([]);
   }, 60_000);
 });
 
@@ -369,14 +370,23 @@ describe("a lapse due while the server was down is sent after start, once", () =
 
       t += 120_000;
       const restart = async () => {
-        const app = await createApp(first.app.config, pino({ level: "silent" }), { clock: tClock, tokenKeys: keys });
+        const { app, h } = await startHarnessedApp(first.app.config, pino({ level: "silent" }), {
+          clock: tClock,
+          tokenKeys: keys,
+        });
         const server = await serve(app);
-        return { app, server, baseUrl: `http://127.0.0.1:${server.port}` };
+        return { app, h, server, baseUrl: `http://127.0.0.1:${server.port}` };
       };
       const second = await restart();
       try {
-        const s2 = { ...first, app: second.app, server: second.server, baseUrl: second.baseUrl } satisfies TestServer;
-        const stored = await second.app.journal.eventsAfter(first.tenantId, undefined, lastBefore, 100);
+        const s2 = {
+          ...first,
+          app: second.app,
+          h: second.h,
+          server: second.server,
+          baseUrl: second.baseUrl,
+        } satisfies TestServer;
+        const stored = await second.h.journal.eventsAfter(first.tenantId, undefined, lastBefore, 100);
         expect(stored).toHaveLength(1);
         expect(stored[0]).toMatchObject({
           type: EventType.UNMUTED,
@@ -396,8 +406,8 @@ describe("a lapse due while the server was down is sent after start, once", () =
           });
         }
         // The hour-long block is still in force, and nothing else is due.
-        expect(await second.app.lapses.runDue()).toEqual([]);
-        expect(second.app.restrictions.active(first.tenantId, roomId, blocked, t).map((r) => r.kind)).toEqual([
+        expect(await second.h.lapses.runDue()).toEqual([]);
+        expect(second.h.restrictions.active(first.tenantId, roomId, blocked, t).map((r) => r.kind)).toEqual([
           "chat_block",
         ]);
       } finally {
@@ -406,7 +416,7 @@ describe("a lapse due while the server was down is sent after start, once", () =
 
       const third = await restart();
       try {
-        expect(await third.app.journal.eventsAfter(first.tenantId, undefined, lastBefore, 100)).toHaveLength(1);
+        expect(await third.h.journal.eventsAfter(first.tenantId, undefined, lastBefore, 100)).toHaveLength(1);
       } finally {
         await third.server.close();
       }
@@ -431,16 +441,16 @@ describe("with the real clock, the timer sends the lapse by itself", () => {
     const long = `long-${randomUUID()}`;
     await memberToken(live, long, roomId, TARGET_PERMS);
     await act(live, Action.CHAT_BLOCK, roomId, long, 3600);
-    const blockEnd = (await live.app.journal.eventsAfter(live.tenantId, roomId, 0, 100)).find((e) => e.userId === long)!
+    const blockEnd = (await live.h.journal.eventsAfter(live.tenantId, roomId, 0, 100)).find((e) => e.userId === long)!
       .until!;
-    expect(live.app.lapses.nextWake).toBe(blockEnd);
+    expect(live.h.lapses.nextWake).toBe(blockEnd);
 
     const watches: Watch[] = [];
     for (const t of WATCH_TRANSPORTS) watches.push(await watch(live, t.make(live.baseUrl), { roomId }));
     await act(live, Action.CHAT_MUTE, roomId, target, 1);
     const muted = await Promise.all(watches.map((w) => w.next()));
     const muteEnd = timestampMs(muted[0]!.until!);
-    expect(live.app.lapses.nextWake).toBe(muteEnd);
+    expect(live.h.lapses.nextWake).toBe(muteEnd);
 
     for (const w of watches) {
       expect(await w.next(15_000)).toMatchObject({
@@ -452,8 +462,8 @@ describe("with the real clock, the timer sends the lapse by itself", () => {
     }
     // Re-armed for the block, which stays. The timer run re-arms after the
     // lapse is announced (it asks the store for the next end first).
-    await waitFor(() => live.app.lapses.nextWake !== undefined, "the timer to re-arm");
-    expect(live.app.lapses.nextWake).toBe(blockEnd);
+    await waitFor(() => live.h.lapses.nextWake !== undefined, "the timer to re-arm");
+    expect(live.h.lapses.nextWake).toBe(blockEnd);
     expect(await lapseEvents(live, target)).toHaveLength(1);
     expect(await lapseEvents(live, long)).toEqual([]);
   }, 30_000);
@@ -463,10 +473,10 @@ describe("with the real clock, the timer sends the lapse by itself", () => {
     try {
       const { roomId, target } = await scene(s);
       await act(s, Action.CHAT_MUTE, roomId, target, 3600);
-      expect(s.app.lapses.nextWake).toBeGreaterThan(Date.now());
+      expect(s.h.lapses.nextWake).toBeGreaterThan(Date.now());
     } finally {
       await s.close();
     }
-    expect(s.app.lapses.nextWake).toBeUndefined();
+    expect(s.h.lapses.nextWake).toBeUndefined();
   });
 });

@@ -21,13 +21,13 @@ describe("rate limits answer resource_exhausted", () => {
     const tokens = tokensClient(grpcTransport(srv.baseUrl));
     const arg = { arguments: [{ userId: "u", roomId: "r", permissions: [203] }] };
     for (let i = 0; i < 4; i++) await tokens.create(arg, bearer(srv.apiKey));
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     await expectCode(
       tokens.create(arg, bearer(srv.apiKey)),
       Code.ResourceExhausted,
       /rate limit exceeded for this API key/,
     );
-    expect(await srv.app.grants.countGrants()).toBe(before);
+    expect(await srv.h.grants.countGrants()).toBe(before);
     // Another tenant's key has its own bucket.
     await tokens.create(arg, bearer(srv.otherKey));
     // Half a second later one more call is allowed (2 per second).
@@ -79,9 +79,9 @@ describe("rate limits answer resource_exhausted", () => {
     // The budget is untouched by them: two Creates still pass, the third is refused and writes nothing.
     await tokens.create(arg, key);
     await tokens.create(arg, key);
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     await expectCode(tokens.create(arg, key), Code.ResourceExhausted, /rate limit exceeded for this API key/);
-    expect(await srv.app.grants.countGrants()).toBe(before);
+    expect(await srv.h.grants.countGrants()).toBe(before);
     // Verification still answers with the bucket empty.
     expect((await tokens.verify({ token }, key)).userId).toBe("v");
   });

@@ -55,11 +55,11 @@ function grpcCall(body: Buffer): Promise<{ status: string | undefined; message: 
 
 describe("malformed protobuf binary is invalid_argument in every protocol, and writes nothing", () => {
   it("gRPC: truncated message → status 3", async () => {
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     const r = await grpcCall(envelope(truncated()));
     expect(r.status).toBe("3");
     expect(r.message).toMatch(/^request is not valid protobuf binary \(/);
-    expect(await srv.app.grants.countGrants()).toBe(before);
+    expect(await srv.h.grants.countGrants()).toBe(before);
   });
 
   it("gRPC: a well-formed message still succeeds through the same guard", async () => {
@@ -68,7 +68,7 @@ describe("malformed protobuf binary is invalid_argument in every protocol, and w
   });
 
   it("gRPC-Web over HTTP/1.1: truncated message → grpc-status 3", async () => {
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     const res = await fetch(`${srv.baseUrl}${PATH}`, {
       method: "POST",
       headers: { "content-type": "application/grpc-web+proto", authorization: `Bearer ${srv.apiKey}` },
@@ -77,11 +77,11 @@ describe("malformed protobuf binary is invalid_argument in every protocol, and w
     const text = Buffer.from(await res.arrayBuffer()).toString("latin1");
     const status = res.headers.get("grpc-status") ?? /grpc-status:\s*(\d+)/.exec(text)?.[1];
     expect(status).toBe("3");
-    expect(await srv.app.grants.countGrants()).toBe(before);
+    expect(await srv.h.grants.countGrants()).toBe(before);
   });
 
   it("Connect binary: a wrong wire type is invalid_argument, not internal", async () => {
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     // Field 1 (arguments) with wire type 7, which does not exist.
     const res = await fetch(`${srv.baseUrl}${PATH}`, {
       method: "POST",
@@ -90,6 +90,6 @@ describe("malformed protobuf binary is invalid_argument in every protocol, and w
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe("invalid_argument");
-    expect(await srv.app.grants.countGrants()).toBe(before);
+    expect(await srv.h.grants.countGrants()).toBe(before);
   });
 });

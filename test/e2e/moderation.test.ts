@@ -11,7 +11,8 @@ import {
 } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Action, Service as Moderation } from "../../gen/room/moderation/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
-import { createApp, serve } from "../../src/app.js";
+import { createApp } from "../../src/app/create-app.js";
+import { serve } from "../../src/app/serve.js";
 import { apiKeyId } from "../../src/domain/auth/api-keys.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
@@ -33,7 +34,6 @@ import {
   userWithRoomRole,
 } from "../support/permissions-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { writersWaiting } from "../support/probes.js";
 import { as, rowCount } from "../support/spaces-clients.js";
 import { expectRoomAccessDenied } from "../support/room-access.js";
 
@@ -184,7 +184,7 @@ async function memberTokenCaller(
 /** A registered user holding role_room_moderator in `roomId`, with a user access token. */
 async function roomModeratorCaller(roomId: string): Promise<Caller> {
   const userId = await insertUser(srv);
-  await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_moderator", "test", Date.now());
+  await srv.h.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_moderator", "test", Date.now());
   return endUserCaller(userToken(srv, userId), userId, "room moderator's user access token");
 }
 
@@ -231,7 +231,7 @@ async function flags(token: string, roomId: string) {
 }
 
 async function lastEventId(): Promise<number> {
-  return (await srv.app.journal.eventsAfter(srv.tenantId, undefined, 0, 1_000_000)).at(-1)?.id ?? 0;
+  return (await srv.h.journal.eventsAfter(srv.tenantId, undefined, 0, 1_000_000)).at(-1)?.id ?? 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -248,7 +248,7 @@ describe("every action is permitted with the API key, a room member token and a 
         const before = await writes();
         const lastEvent = await lastEventId();
         const announced: StoredEvent[] = [];
-        const stop = srv.app.bus.subscribe(srv.tenantId, (e) => announced.push(e));
+        const stop = srv.h.bus.subscribe(srv.tenantId, (e) => announced.push(e));
         let res;
         try {
           res = await caller.act({ action: a.action, roomId, targetUserId: target, reason: `reason for ${a.name}` });
@@ -265,7 +265,7 @@ describe("every action is permitted with the API key, a room member token and a 
           restrictions: before.restrictions + ("sets" in a ? 1 : "lifts" in a ? -1 : 0),
           revocations: before.revocations + ("kicks" in a ? 1 : 0),
         });
-        const newEvents = await srv.app.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
+        const newEvents = await srv.h.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
         expect(newEvents).toHaveLength(1);
         const e = newEvents[0]!;
         expect(typeof res.eventId).toBe("bigint");
@@ -280,7 +280,7 @@ describe("every action is permitted with the API key, a room member token and a 
         });
         expect(announced.map((x) => x.id)).toEqual([e.id]);
 
-        const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
+        const [audit] = await srv.h.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
         expect(audit).toMatchObject({
           action: `moderation.${a.name}`,
           actor: caller.actor,
@@ -644,9 +644,9 @@ describe("durations lift on time (injected clock)", () => {
     const { roomId, target, targetToken } = await scene();
     const start = now;
     await apiKeyCaller().act({ action: Action.CHAT_MUTE, roomId, targetUserId: target, durationSeconds: 60 });
-    const [e] = await srv.app.journal.eventsAfter(srv.tenantId, roomId, (await lastEventId()) - 1, 1);
+    const [e] = await srv.h.journal.eventsAfter(srv.tenantId, roomId, (await lastEventId()) - 1, 1);
     expect(e).toMatchObject({ type: EventType.MUTED, until: start + 60_000 });
-    const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
+    const [audit] = await srv.h.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
     expect(audit!.detail).toEqual({ until: start + 60_000, durationSeconds: 60 });
     const before = await writes();
 
@@ -708,7 +708,7 @@ describe("DeleteMessage", () => {
       const lastEvent = await lastEventId();
       const res = await caller.deleteMessage({ roomId, messageId, reason: "off-topic" });
       expect(await writes()).toStrictEqual({ ...before, audit: before.audit + 1, events: before.events + 1 });
-      const evs = await srv.app.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
+      const evs = await srv.h.journal.eventsAfter(srv.tenantId, undefined, lastEvent, 10);
       expect(evs).toHaveLength(1);
       expect(res.eventId).toBe(BigInt(evs[0]!.id));
       expect(evs[0]).toMatchObject({
@@ -718,7 +718,7 @@ describe("DeleteMessage", () => {
         actor: caller.actor,
         reason: "off-topic",
       });
-      const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
+      const [audit] = await srv.h.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
       expect(audit).toMatchObject({
         action: "moderation.message_delete",
         actor: caller.actor,
@@ -812,7 +812,7 @@ describe("hierarchy is judged under the write lock", () => {
   it("a promotion that commits while a mute waits for the lock wins: the mute is refused and writes nothing", async () => {
     const roomId = await insertRoom(srv);
     const target = await insertUser(srv);
-    await srv.app.memberships.setRoomRole(srv.tenantId, roomId, target, "role_room_user", "test", Date.now());
+    await srv.h.memberships.setRoomRole(srv.tenantId, roomId, target, "role_room_user", "test", Date.now());
     const moderator = await roomModeratorCaller(roomId);
     const before = await writes();
     // Hold the write lock with the promotion inside it; the mute starts
@@ -820,8 +820,8 @@ describe("hierarchy is judged under the write lock", () => {
     let entered!: () => void;
     let release!: () => void;
     const inside = new Promise<void>((r) => (entered = r));
-    const held = srv.app.transact(async () => {
-      await srv.app.memberships.setRoomRole(srv.tenantId, roomId, target, "role_room_moderator", "test", Date.now());
+    const held = srv.h.transact(async () => {
+      await srv.h.memberships.setRoomRole(srv.tenantId, roomId, target, "role_room_moderator", "test", Date.now());
       entered();
       await new Promise<void>((r) => (release = r));
     });
@@ -829,7 +829,7 @@ describe("hierarchy is judged under the write lock", () => {
     const muting = moderator.act({ action: Action.CHAT_MUTE, roomId, targetUserId: target, reason: "" });
     // The mute really waits on the lock (else the race is not tested): it
     // is queued behind the promotion before the promotion commits.
-    await vi.waitFor(async () => expect(await writersWaiting(srv.app.db)).toBe(1), { timeout: 10_000, interval: 5 });
+    await vi.waitFor(async () => expect(await srv.h.writersWaiting()).toBe(1), { timeout: 10_000, interval: 5 });
     release();
     await held;
     await expectCode(muting, Code.PermissionDenied, /higher rank/);

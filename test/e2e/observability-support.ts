@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { pino } from "pino";
-import { createApp, serve, type App, type RunningServer } from "../../src/app.js";
+import type { App } from "../../src/app/create-app.js";
+import { serve, type RunningServer } from "../../src/app/serve.js";
+import { startHarnessedApp, type Harness } from "../support/harness.js";
 import { loadConfig } from "../../src/config/config.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import { createTestDatabase } from "../support/postgres.js";
@@ -12,6 +14,7 @@ import { testStore } from "../support/server.js";
 /** A roomgate like startTestServer's, with a logger writing into `logged` and optional tracing. */
 export interface ObservedServer {
   readonly app: App;
+  readonly h: Harness;
   readonly server: RunningServer;
   readonly baseUrl: string;
   readonly apiKey: string;
@@ -42,13 +45,14 @@ export async function startObservedServer(
   // No redaction on purpose: the log must hold no secret by construction,
   // not only because a redaction path happens to catch it.
   const log = pino({ level: opts.logLevel ?? "silent" }, destination);
-  const app = await createApp(config, log, {
+  const { app, h } = await startHarnessedApp(config, log, {
     tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
     spanExporter: opts.spanExporter,
   });
   const server = await serve(app);
   return {
     app,
+    h,
     server,
     baseUrl: `http://127.0.0.1:${server.port}`,
     apiKey,

@@ -66,7 +66,7 @@ describe("traces", () => {
   it("is off without OTEL_EXPORTER_OTLP_ENDPOINT or an exporter", async () => {
     const plain = await startTestServer();
     try {
-      expect(plain.app.tracing).toBeUndefined();
+      expect(plain.h.tracing).toBeUndefined();
     } finally {
       await plain.close();
     }

@@ -117,13 +117,13 @@ describe.each(WATCH_TRANSPORTS)("Watch ends over $name", (transport) => {
     await act(srv, Action.CHAT_MUTE, roomId, userId, 30);
     expect(canSend(await s.next())).toBe(false);
     now += 31_000;
-    expect((await srv.app.lapses.runDue()).length).toBeGreaterThanOrEqual(1);
+    expect((await srv.h.lapses.runDue()).length).toBeGreaterThanOrEqual(1);
     expect(canSend(await s.next())).toBe(true);
     // Past the token's expiry: the next wake-up (here a lapse) ends the stream.
     await act(srv, Action.CHAT_MUTE, roomId, userId, 100);
     expect(canSend(await s.next())).toBe(false);
     now += 100_000;
-    await srv.app.lapses.runDue();
+    await srv.h.lapses.runDue();
     const err = await expectEnd(s, Code.Unauthenticated, roomId, headers);
     expect(err.rawMessage).toBe("token expired");
   });

@@ -41,7 +41,7 @@ async function openMany(streams: PermissionStream[]): Promise<{ ok: PermissionSt
 }
 
 async function eventCount(): Promise<number> {
-  return Number((await srv.app.db.get(sql`select count(*) as "n" from events`))?.n ?? 0);
+  return Number((await srv.h.rows.get(sql`select count(*) as "n" from events`))?.n ?? 0);
 }
 
 describe("open permission streams are bounded", () => {
@@ -83,9 +83,7 @@ describe("open permission streams are bounded", () => {
     // The other tenant has slots of its own.
     const stranger = await insertUser(srv, srv.otherTenantId);
     const room = `room-${randomUUID()}`;
-    await srv.app.db.run(
-      sql`insert into rooms (tenant_id, id, space_id, name, is_public, created_at) values (${srv.otherTenantId}, ${room}, ${null}, '', ${false}, ${Date.now()})`,
-    );
+    await srv.h.seed.room({ tenantId: srv.otherTenantId, id: room });
     const theirs = PermissionStream.open(
       srv,
       room,
@@ -160,7 +158,7 @@ describe("Watch with the session cookie of a Login", () => {
       .find((c) => c.startsWith("roomgate_session="))!
       .split(";")[0]!;
     const { roomId } = await userWithRoomRole(srv, "role_room_user");
-    await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
+    await srv.h.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
     const muteId = await act(srv, Action.CHAT_MUTE, roomId, userId);
     const s = PermissionStream.open(srv, roomId, { cookie }, undefined, muteId);
     try {

@@ -34,9 +34,9 @@ describe.each(WATCH_TRANSPORTS)("Watch over $name", ({ make }) => {
     const token = userToken(srv, userId);
     // Another member of the same room, and the same user in another room.
     const other = await insertUser(srv);
-    await srv.app.memberships.setRoomRole(srv.tenantId, roomId, other, "role_room_user", "test", Date.now());
+    await srv.h.memberships.setRoomRole(srv.tenantId, roomId, other, "role_room_user", "test", Date.now());
     const elsewhere = await insertRoom(srv);
-    await srv.app.memberships.setRoomRole(srv.tenantId, elsewhere, userId, "role_room_user", "test", Date.now());
+    await srv.h.memberships.setRoomRole(srv.tenantId, elsewhere, userId, "role_room_user", "test", Date.now());
     const s = PermissionStream.open(srv, roomId, credential.bearer(token), make(srv.baseUrl));
     try {
       const first = await s.next();
@@ -56,14 +56,7 @@ describe.each(WATCH_TRANSPORTS)("Watch over $name", ({ make }) => {
       await act(srv, Action.CHAT_BLOCK, elsewhere, userId);
       const otherRoom = await insertRoom(srv, { tenantId: srv.otherTenantId, id: roomId });
       const stranger = await insertUser(srv, srv.otherTenantId);
-      await srv.app.memberships.setRoomRole(
-        srv.otherTenantId,
-        otherRoom,
-        stranger,
-        "role_room_user",
-        "test",
-        Date.now(),
-      );
+      await srv.h.memberships.setRoomRole(srv.otherTenantId, otherRoom, stranger, "role_room_user", "test", Date.now());
       await act(srv, Action.CHAT_MUTE, otherRoom, stranger, 0, srv.otherKey);
       await act(srv, Action.CHAT_UNMUTE, roomId, userId);
       const unmuted = await s.next();

@@ -256,7 +256,7 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
 
   for (const [name, bytes] of bodies) {
     it(`HTTP/1.1, ${name}: Content-Length and chunked both get invalid_argument with the parse error`, async () => {
-      const before = await srv.app.grants.countGrants();
+      const before = await srv.h.grants.countGrants();
       const sized = await h1Request(`${srv.baseUrl}${CREATE}`, { headers: headers(), body: bytes });
       const chunked = await h1Request(`${srv.baseUrl}${CREATE}`, {
         headers: headers(),
@@ -269,13 +269,13 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
         expect(err.message).toMatch(/^request is not valid protobuf binary \(/);
       }
       expect(sized.body.toString()).toBe(chunked.body.toString());
-      expect(await srv.app.grants.countGrants()).toBe(before);
+      expect(await srv.h.grants.countGrants()).toBe(before);
     });
 
     it(`HTTP/2, ${name}: with and without content-length, the same answer`, async () => {
       const session = http2.connect(srv.baseUrl);
       try {
-        const before = await srv.app.grants.countGrants();
+        const before = await srv.h.grants.countGrants();
         const base = { ":path": CREATE, ...headers() };
         const sized = await h2Request(session, { ...base, "content-length": String(bytes.length) }, [bytes]);
         const unsized = await h2Request(session, base, [bytes.subarray(0, 1), bytes.subarray(1)]);
@@ -286,7 +286,7 @@ describe("issue 7 point 19: a malformed Connect binary body gets the same answer
           );
         }
         expect(sized.body.toString()).toBe(unsized.body.toString());
-        expect(await srv.app.grants.countGrants()).toBe(before);
+        expect(await srv.h.grants.countGrants()).toBe(before);
       } finally {
         session.close();
       }

@@ -30,7 +30,7 @@ describe("every protocol on the one port", () => {
     "%s: Create then Verify round-trips the claims",
     async (_name, t) => {
       const client = tokensClient(t.make(srv.baseUrl));
-      const before = await srv.app.grants.countGrants();
+      const before = await srv.h.grants.countGrants();
       const arg = {
         ...SEED_ARGUMENT,
         userId: `user ${t.name}`,
@@ -39,7 +39,7 @@ describe("every protocol on the one port", () => {
       const { tokens } = await client.create({ arguments: [arg] }, bearer(srv.apiKey));
       expect(tokens).toHaveLength(1);
       expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]+$/);
-      expect(await srv.app.grants.countGrants()).toBe(before + 1);
+      expect(await srv.h.grants.countGrants()).toBe(before + 1);
 
       const v = await client.verify({ token: tokens[0]! }, bearer(srv.apiKey));
       expect(v.userId).toBe(arg.userId);
@@ -72,7 +72,7 @@ describe("every protocol on the one port", () => {
 
 describe("the seed's request, exactly as written", () => {
   it("plain fetch over HTTP/1.1: 200 JSON {tokens:[one token]}, and Verify returns what was sent", async () => {
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     const opts = {
       method: "POST",
       headers: {
@@ -102,7 +102,7 @@ describe("the seed's request, exactly as written", () => {
     expect(tokens).toHaveLength(1);
     expect(typeof tokens[0]).toBe("string");
     expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(await srv.app.grants.countGrants()).toBe(before + 1);
+    expect(await srv.h.grants.countGrants()).toBe(before + 1);
 
     const verify = await postRaw(srv.baseUrl, "Verify", JSON.stringify({ token: tokens[0] }), {
       "content-type": "application/json",
@@ -186,7 +186,7 @@ describe("@grpc/grpc-js with the .proto files", () => {
   });
 
   it("an unknown permission number is INVALID_ARGUMENT (3) and writes nothing", async () => {
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     const err = await grpcErrorOf(
       grpcUnary(
         client,
@@ -200,6 +200,6 @@ describe("@grpc/grpc-js with the .proto files", () => {
     // grpc-js decodes it with decodeURI, which leaves reserved characters such
     // as ":" as "%3A"; decode the rest here.
     expect(decodeURIComponent(err.details)).toBe("arguments[0].permissions[0]: unknown permission 999");
-    expect(await srv.app.grants.countGrants()).toBe(before);
+    expect(await srv.h.grants.countGrants()).toBe(before);
   });
 });

@@ -42,7 +42,7 @@ beforeAll(async () => {
     expiresAt: now - DAY,
     issuedBy: "bulk",
   }));
-  await srv.app.grants.recordGrants(expired);
+  await srv.h.grants.recordGrants(expired);
 });
 afterAll(async () => {
   await srv?.close();

@@ -34,7 +34,7 @@ afterAll(() => srv.close());
 const BURST = 2;
 const userCount = () => rowCount(srv, users);
 /** A fresh API key of its own tenant, so each test starts with a full bucket. */
-const freshKey = async (name: string) => (await createTenantWithKey(srv.app.tenants, name, NOW)).key;
+const freshKey = async (name: string) => (await createTenantWithKey(srv.h.tenants, name, NOW)).key;
 
 let seq = 0;
 const body = () => ({ chatRoom: `limit-room-${++seq}`, uniqueUserIdentifier: `limit-uui-${seq}`, username: "jon" });

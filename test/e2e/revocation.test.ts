@@ -6,7 +6,9 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { createApp, serve, type App, type RunningServer } from "../../src/app.js";
+import type { App } from "../../src/app/create-app.js";
+import { serve, type RunningServer } from "../../src/app/serve.js";
+import { startHarnessedApp, type Harness } from "../support/harness.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import type { VerifiedCache } from "../../src/domain/tokens/verified-cache.js";
 import {
@@ -85,26 +87,26 @@ async function expectRevoked(c: TokensClient, t: Issued, key = srv.apiKey): Prom
 
 type Counts = { revocations: number; audit: number; events: number };
 
-async function countsOf(app: App): Promise<Counts> {
+async function countsOf(h: Harness): Promise<Counts> {
   const n = async (table: string) =>
-    Number((await app.db.get(sql`select count(*) as "n" from ${sql.identifier(table)}`))?.n);
+    Number((await h.rows.get(sql`select count(*) as "n" from ${sql.identifier(table)}`))?.n);
   return { revocations: await n("revocations"), audit: await n("audit_log"), events: await n("events") };
 }
 
 /** Runs `fn`, which must be refused, and asserts no revocation, audit entry or event was written. */
 async function writesNothing(fn: () => Promise<unknown>): Promise<void> {
-  const before = await countsOf(srv.app);
-  const revokedBefore = srv.app.revocations.revokedTokenCount;
+  const before = await countsOf(srv.h);
+  const revokedBefore = srv.h.revocations.revokedTokenCount;
   await fn();
-  expect(await countsOf(srv.app)).toEqual(before);
-  expect(srv.app.revocations.revokedTokenCount).toBe(revokedBefore);
+  expect(await countsOf(srv.h)).toEqual(before);
+  expect(srv.h.revocations.revokedTokenCount).toBe(revokedBefore);
 }
 
 /** Runs a revocation and asserts it wrote exactly one revocation, one audit entry and one event. */
 async function writesOne<T>(fn: () => Promise<T>): Promise<T> {
-  const before = await countsOf(srv.app);
+  const before = await countsOf(srv.h);
   const out = await fn();
-  expect(await countsOf(srv.app)).toEqual({
+  expect(await countsOf(srv.h)).toEqual({
     revocations: before.revocations + 1,
     audit: before.audit + 1,
     events: before.events + 1,
@@ -113,23 +115,23 @@ async function writesOne<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 async function keyActor(): Promise<string> {
-  const keys = await srv.app.tenants.listApiKeys(srv.tenantId);
+  const keys = await srv.h.tenants.listApiKeys(srv.tenantId);
   expect(keys).toHaveLength(1);
   return `key:${keys[0]!.id}`;
 }
 
 /** The newest audit entry and the event with `eventId`, both of the bootstrap tenant. */
 async function recorded(eventId: bigint) {
-  const [audit] = await srv.app.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
-  const [event] = await srv.app.journal.eventsAfter(srv.tenantId, undefined, Number(eventId) - 1, 1);
+  const [audit] = await srv.h.journal.listAudit({ tenantId: srv.tenantId, limit: 1 });
+  const [event] = await srv.h.journal.eventsAfter(srv.tenantId, undefined, Number(eventId) - 1, 1);
   expect(event?.id).toBe(Number(eventId));
   return { audit: audit!, event: event! };
 }
 
 /** True when the token is held decoded in the server's verified-token cache. */
 function isCached(t: Issued): boolean {
-  const cache = Reflect.get(srv.app.roomTokens.verifier, "cache") as VerifiedCache<unknown>;
-  return cache.get(t.token, srv.app.codec.generation) !== undefined;
+  const cache = Reflect.get(srv.h.roomTokens.verifier, "cache") as VerifiedCache<unknown>;
+  return cache.get(t.token, srv.h.codec.generation) !== undefined;
 }
 
 // ---- behaviour, over both protocols ------------------------------------------
@@ -152,7 +154,7 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     await expectValid(c(), sibling);
     await expectValid(c(), elsewhere);
     expect(
-      srv.app.revocations.isRevoked({
+      srv.h.revocations.isRevoked({
         tenantId: srv.tenantId,
         tokenId: target.id,
         userId: user,
@@ -380,12 +382,12 @@ describe.each(["Connect JSON", "gRPC"])("revocation over %s", (name) => {
     await expectValid(c(), ours);
     // Its audit entries and events are not in our tenant's journal.
     expect(
-      (await srv.app.journal.listAudit({ tenantId: srv.tenantId, roomId: room, limit: 100 })).filter((a) =>
+      (await srv.h.journal.listAudit({ tenantId: srv.tenantId, roomId: room, limit: 100 })).filter((a) =>
         a.action.startsWith("token.revoke"),
       ),
     ).toEqual([]);
-    expect(await srv.app.journal.eventsAfter(srv.tenantId, room, 0, 100)).toEqual([]);
-    const theirEvents = (await srv.app.journal.eventsAfter(srv.otherTenantId, undefined, 0, 10_000)).filter(
+    expect(await srv.h.journal.eventsAfter(srv.tenantId, room, 0, 100)).toEqual([]);
+    const theirEvents = (await srv.h.journal.eventsAfter(srv.otherTenantId, undefined, 0, 10_000)).filter(
       (e) => e.userId === user || e.roomId === room,
     );
     expect(theirEvents.map((e) => [e.type, e.userId, e.roomId])).toEqual([
@@ -404,7 +406,7 @@ describe("revocations survive a restart", () => {
     const restartClock = () => t;
     const keys = [{ ...generateTokenKey(t), state: "active" as const }];
     const first = await startTestServer({ clock: restartClock, tokenKeys: keys });
-    let second: { app: App; server: RunningServer } | undefined;
+    let second: { app: App; h: Harness; server: RunningServer } | undefined;
     try {
       const c1 = tokensClient(connectTransport(first.baseUrl));
       const key = bearer(first.apiKey);
@@ -424,20 +426,20 @@ describe("revocations survive a restart", () => {
       t += 1;
       const bobAfter = await issue(c1, "bob", "lobby", first.apiKey);
       const hallAfter = await issue(c1, "frank", "hall", first.apiKey);
-      expect(first.app.revocations.revokedTokenCount).toBe(2);
-      expect((await countsOf(first.app)).revocations).toBe(5);
+      expect(first.h.revocations.revokedTokenCount).toBe(2);
+      expect((await countsOf(first.h)).revocations).toBe(5);
 
       await first.server.close();
       // The short-lived token has expired by the restart: its revocation is no longer needed in memory.
       t += 61_000;
-      const app = await createApp(first.app.config, pino({ level: "silent" }), {
+      const { app, h } = await startHarnessedApp(first.app.config, pino({ level: "silent" }), {
         clock: restartClock,
         tokenKeys: keys,
       });
-      second = { app, server: await serve(app) };
-      expect(app.revocations.revokedTokenCount).toBe(1);
+      second = { app, h, server: await serve(app) };
+      expect(h.revocations.revokedTokenCount).toBe(1);
       expect(
-        app.revocations.isRevoked({
+        h.revocations.isRevoked({
           tenantId: first.tenantId,
           tokenId: byId.id,
           userId: "alice",
@@ -453,7 +455,7 @@ describe("revocations survive a restart", () => {
       // Still revocable by id after the restart; the stored rows are all there.
       await c2.revoke({ tokenId: aliceKept.id }, key);
       await expectRevoked(c2, aliceKept, first.apiKey);
-      expect((await countsOf(app)).revocations).toBe(6);
+      expect((await countsOf(h)).revocations).toBe(6);
     } finally {
       if (second) await second.server.close();
       // Closes the first server if still open, drops its PostgreSQL database, removes its data dir.

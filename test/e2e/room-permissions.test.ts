@@ -144,7 +144,7 @@ describe("roles → seed 002 flags (user access token)", () => {
       const headers = credential.bearer(userToken(srv, userId));
       expect(await rpcFlags(roomId, headers)).toStrictEqual(ALL_FALSE);
       expect(await restFlags(roomId, headers)).toStrictEqual(ALL_FALSE);
-      await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
+      await srv.h.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
       expect(await rpcFlags(roomId, headers)).toStrictEqual(PARTICIPANT);
     },
   );
@@ -181,7 +181,7 @@ describe("roles → seed 002 flags (user access token)", () => {
   it("room and space roles add up: room user + space moderator → everything", async () => {
     const { userId, roomId } = await userWithSpaceRole(srv, "role_space_user");
     expect(await rpcFlags(roomId, credential.bearer(userToken(srv, userId)))).toStrictEqual(PARTICIPANT);
-    await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_moderator", "test", Date.now());
+    await srv.h.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_moderator", "test", Date.now());
     expect(await rpcFlags(roomId, credential.bearer(userToken(srv, userId)))).toStrictEqual(ALL_TRUE);
   });
 
@@ -195,7 +195,7 @@ describe("roles → seed 002 flags (user access token)", () => {
   it("an access-link user's token (scoped to a room) gets its role there and nothing elsewhere", async () => {
     const { userId, roomId } = await userWithRoomRole(srv, "user");
     const other = await insertRoom(srv);
-    await srv.app.memberships.setRoomRole(srv.tenantId, other, userId, "role_room_moderator", "test", Date.now());
+    await srv.h.memberships.setRoomRole(srv.tenantId, other, userId, "role_room_moderator", "test", Date.now());
     const headers = credential.bearer(userToken(srv, userId, { roomScope: roomId }));
     expect(await rpcFlags(roomId, headers)).toStrictEqual(PARTICIPANT);
     // A role in the other room does not help: the token is good for one room only.
@@ -292,7 +292,7 @@ describe('room id rendering (seed 002 shows "roomId": 3)', () => {
   it("an all-digit id renders as a JSON number over REST and stays a string over RPC", async () => {
     const userId = await insertUser(srv);
     await insertRoom(srv, { id: "3" });
-    await srv.app.memberships.setRoomRole(srv.tenantId, "3", userId, "role_room_moderator", "test", Date.now());
+    await srv.h.memberships.setRoomRole(srv.tenantId, "3", userId, "role_room_moderator", "test", Date.now());
     const headers = credential.cookie(userToken(srv, userId));
     const res = await getRoomPermissionsRest(srv, "3", headers);
     expect(res.status).toBe(200);
@@ -344,12 +344,12 @@ describe("refused credentials", () => {
 
   it("an expired user access token: 401, RPC unauthenticated", async () => {
     const userId = await insertUser(srv);
-    await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
+    await srv.h.memberships.setRoomRole(srv.tenantId, roomId, userId, "role_room_user", "test", Date.now());
     const past = new SubjectTokens(
-      srv.app.codec,
+      srv.h.codec,
       TokenKind.UserAccess,
       () => Date.now() - 2 * 3600_000,
-      srv.app.revocations,
+      srv.h.revocations,
     );
     const expired = past.issue({ tenantId: srv.tenantId, userId, ttlSeconds: 60 }).token;
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.bearer(expired)), 401, WRONG_BEARER);
@@ -364,7 +364,7 @@ describe("refused credentials", () => {
   });
 
   it("an access-link token is not an access token: 401, RPC unauthenticated", async () => {
-    const link = srv.app.linkTokens.issue({ tenantId: srv.tenantId, userId: "", roomId, ttlSeconds: 3600 }).token;
+    const link = srv.h.linkTokens.issue({ tenantId: srv.tenantId, userId: "", roomId, ttlSeconds: 3600 }).token;
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.bearer(link)), 401, WRONG_BEARER);
     expectRestError(await getRoomPermissionsRest(srv, roomId, credential.cookie(link)), 401, WRONG_BEARER);
     await expectCode(

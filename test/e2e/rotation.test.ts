@@ -40,10 +40,10 @@ describe("key rotation under load", () => {
     });
     const second: TokenKey = { ...generateTokenKey(Date.now()), state: "decrypt" };
     let keys = addKey([first], second, false);
-    srv.app.codec.setKeyring(new Keyring(keys));
+    srv.h.codec.setKeyring(new Keyring(keys));
     tokens.push(await issue());
     keys = addKey([first], second, true);
-    srv.app.codec.setKeyring(new Keyring(keys));
+    srv.h.codec.setKeyring(new Keyring(keys));
     const newToken = await issue();
     tokens.push(newToken);
     // Every caller goes through the whole list, the new token included, under the new keyring.
@@ -58,7 +58,7 @@ describe("key rotation under load", () => {
     expect(verified).toBeGreaterThan(50);
     expect(Buffer.from(newToken, "base64url").readUInt32BE(1)).toBe(second.id);
 
-    srv.app.codec.setKeyring(new Keyring(retireKey(keys, first.id)));
+    srv.h.codec.setKeyring(new Keyring(retireKey(keys, first.id)));
     await expect(client.verify({ token: oldToken }, auth)).rejects.toThrow(/invalid token/);
     expect((await client.verify({ token: newToken }, auth)).userId).toBe("u");
   });

@@ -60,7 +60,7 @@ async function grantsOnDisk(s: TestServer): Promise<number> {
 
 /** Whether the app's store still answers (false once the app closed it). */
 function storeOpen(s: TestServer): Promise<boolean> {
-  return s.app.db.ping();
+  return s.h.faults.storeAlive();
 }
 
 /**
@@ -108,7 +108,7 @@ function track<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean 
 describe("graceful shutdown", () => {
   it("an HTTP/1.1 call in flight when close() starts completes; then the port and the store are closed", async () => {
     srv = await startTestServer();
-    const before = await srv.app.grants.countGrants();
+    const before = await srv.h.grants.countGrants();
     const call = rawCreate(srv.port, srv.apiKey);
     await call.started;
     call.req.write(body.subarray(0, half));

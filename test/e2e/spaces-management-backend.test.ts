@@ -36,7 +36,7 @@ describe.each(PROTOCOLS)("API-key management over %s", (protocol) => {
 
   it("CreateSpace without an owner: no owner user, managed by the key; audited with the key as actor", async () => {
     const { id } = await key().createSpace({ name: "Backend space", isPublic: false }, bearer(srv.apiKey));
-    const row = await srv.app.db.get(
+    const row = await srv.h.rows.get(
       sql`select owner_user_id as "owner", tenant_id as "tenantId" from spaces where id = ${id}`,
     );
     expect(row).toEqual({ owner: null, tenantId: srv.tenantId });
@@ -62,7 +62,7 @@ describe.each(PROTOCOLS)("API-key management over %s", (protocol) => {
   it("CreateRoom and CreateInvite in a key-made space; the invite works; GrantRole opens the private room", async () => {
     const { id: spaceId } = await key().createSpace({ name: "S", isPublic: false }, bearer(srv.apiKey));
     const { id: roomId } = await key().createRoom({ spaceId, name: "Private", isPublic: false }, bearer(srv.apiKey));
-    const stored = await srv.app.db.get(
+    const stored = await srv.h.rows.get(
       sql`select space_id as "spaceId", creator_user_id as "creator", is_public as "isPublic" from rooms where id = ${roomId}`,
     );
     expect(stored).toMatchObject({ spaceId, creator: null });
@@ -102,9 +102,7 @@ describe.each(PROTOCOLS)("API-key management over %s", (protocol) => {
     const perms = await permissionsClient(srv).getRoomPermissions({ roomId }, as(redeemed.accessToken));
     expect(perms.roomPermissions!.granted).toContain(P.PermissionRoomKick);
     // A room without a space (first named by token Create): space_id "".
-    await srv.app.db.run(
-      sql`insert into rooms (tenant_id, id, name, is_public, created_at) values (${srv.tenantId}, ${`bare-${protocol}`}, '', ${false}, ${Date.now()})`,
-    );
+    await srv.h.seed.bareRoom(srv.tenantId, `bare-${protocol}`);
     await key().generateAccess(
       { spaceId: "", roomId: `bare-${protocol}`, username: "G", role: "user" },
       bearer(srv.apiKey),

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 /** A tenant of its own (its key and a user maker), so tenant-wide lists hold only what a test made. */
 async function freshTenant() {
-  const t = await createTenantWithKey(srv.app.tenants, "lists", Date.now());
+  const t = await createTenantWithKey(srv.h.tenants, "lists", Date.now());
   return {
     tenantId: t.tenant.id,
     key: t.key,

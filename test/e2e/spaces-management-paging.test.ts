@@ -73,7 +73,7 @@ function expectEachOnce(seen: readonly string[], existing: readonly string[]): v
 }
 
 async function tenant() {
-  const t = await createTenantWithKey(srv.app.tenants, "paging", Date.now());
+  const t = await createTenantWithKey(srv.h.tenants, "paging", Date.now());
   return { tenantId: t.tenant.id, key: bearer(t.key), user: () => createTestUser(srv, { tenantId: t.tenant.id }) };
 }
 

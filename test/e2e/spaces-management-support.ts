@@ -44,7 +44,7 @@ export async function lastAudit(
   action: string,
   tenantId = srv.tenantId,
 ): Promise<AuditRow | undefined> {
-  return await srv.app.db.get<AuditRow>(
+  return await srv.h.rows.get<AuditRow>(
     sql`select actor as "actor", action as "action", room_id as "roomId", target_user_id as "targetUserId", target as "target", reason as "reason"
         from audit_log where tenant_id = ${tenantId} and action = ${action} order by id desc limit 1`,
   );
@@ -56,12 +56,12 @@ export async function eventById(
   eventId: bigint,
   tenantId = srv.tenantId,
 ): Promise<StoredEvent | undefined> {
-  return (await srv.app.journal.eventsAfter(tenantId, undefined, Number(eventId) - 1, 1))[0];
+  return (await srv.h.journal.eventsAfter(tenantId, undefined, Number(eventId) - 1, 1))[0];
 }
 
 /** The public id of the test server's API key (`key:<id>` in audit entries). */
 export async function apiKeyId(srv: TestServer): Promise<string> {
-  const row = await srv.app.db.get<{ id: string }>(
+  const row = await srv.h.rows.get<{ id: string }>(
     sql`select id as "id" from api_keys where tenant_id = ${srv.tenantId} order by created_at limit 1`,
   );
   return row!.id;

@@ -283,7 +283,7 @@ describe.each(PROTOCOLS)("RevokeInvite over %s", (protocol) => {
       for (const r of results) {
         if (r.status === "rejected") expect(Code[(r.reason as ConnectError).code]).toBe(Code[Code.FailedPrecondition]);
       }
-      const row = await srv.app.db.get<{ usedBy: string | null; revokedAt: unknown }>(
+      const row = await srv.h.rows.get<{ usedBy: string | null; revokedAt: unknown }>(
         sql`select used_by as "usedBy", revoked_at as "revokedAt" from invites where id = ${id}`,
       );
       const winner = results.findIndex((r) => r.status === "fulfilled");
@@ -326,7 +326,7 @@ describe.each(PROTOCOLS)("LeaveSpace and invites for a held role over %s", (prot
     const s = await scene(srv);
     const stranger = await createTestUser(srv);
     const foreigner = await createTestUser(srv, { tenantId: srv.otherTenantId });
-    const guestToken = srv.app.userTokens.issue({
+    const guestToken = srv.h.userTokens.issue({
       tenantId: srv.tenantId,
       userId: s.spaceUser.userId,
       roomId: s.publicRoom,
@@ -386,7 +386,7 @@ describe("space-level events name their space and invite on the wire", () => {
       bearer(srv.apiKey),
     );
     const stop = new AbortController();
-    const watchers = srv.app.bus.size;
+    const watchers = srv.h.bus.size;
     const watch = createClient(Events, grpcTransport(srv.baseUrl)).watch(
       {},
       { ...bearer(srv.apiKey), signal: stop.signal },
@@ -405,7 +405,7 @@ describe("space-level events name their space and invite on the wire", () => {
       }
     })();
     // The watch is subscribed before the writes.
-    await vi.waitFor(() => expect(srv.app.bus.size).toBe(watchers + 1), { timeout: 10_000, interval: 5 });
+    await vi.waitFor(() => expect(srv.h.bus.size).toBe(watchers + 1), { timeout: 10_000, interval: 5 });
     await privateApi(srv, "grpc").revokeInvite({ spaceId: s.spaceId, inviteId }, bearer(srv.apiKey));
     await userApi(srv, "grpc").leaveSpace({ spaceId: s.spaceId }, as(s.spaceUser.token));
     await Promise.race([

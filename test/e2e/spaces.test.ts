@@ -22,12 +22,12 @@ const api = () => spacesClient(srv);
 const spaceRole = (spaceId: string, userId: string) => spaceRoleOf(srv, spaceId, userId);
 
 async function roomRole(roomId: string, userId: string, tenantId = srv.tenantId): Promise<string | undefined> {
-  return (await srv.app.memberships.roomRolesOf(tenantId, userId, roomId)).roomRole;
+  return (await srv.h.memberships.roomRolesOf(tenantId, userId, roomId)).roomRole;
 }
 
 /** A stored space, read through the SQL both stores share. */
 async function spaceRow(id: string) {
-  const row = await srv.app.db.get<{ tenantId: string; name: string; isPublic: unknown; ownerUserId: string }>(
+  const row = await srv.h.rows.get<{ tenantId: string; name: string; isPublic: unknown; ownerUserId: string }>(
     sql`select tenant_id as "tenantId", name as "name", is_public as "isPublic", owner_user_id as "ownerUserId" from spaces where id = ${id}`,
   );
   return row && { ...row, isPublic: bool(row.isPublic) };
@@ -35,7 +35,7 @@ async function spaceRow(id: string) {
 
 /** A stored room (of any tenant unless one is given), read through the SQL both stores share. */
 async function roomRow(id: string, tenantId?: string) {
-  const row = await srv.app.db.get<{
+  const row = await srv.h.rows.get<{
     spaceId: string | null;
     name: string;
     isPublic: unknown;
@@ -49,7 +49,7 @@ async function roomRow(id: string, tenantId?: string) {
 
 /** Who granted a user's room role (the first room_members row of the user). */
 async function grantedBy(userId: string): Promise<unknown> {
-  return (await srv.app.db.get(sql`select granted_by as "grantedBy" from room_members where user_id = ${userId}`))
+  return (await srv.h.rows.get(sql`select granted_by as "grantedBy" from room_members where user_id = ${userId}`))
     ?.grantedBy;
 }
 

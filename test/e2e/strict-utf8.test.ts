@@ -37,11 +37,11 @@ const audit = () => createClient(Audit, connectTransport(srv.baseUrl));
 
 /** Asserts nothing was written: no grant, no audit entry for the test room, no user. */
 async function expectNothingWritten(before: { grants: number; users: number }, room = ROOM): Promise<void> {
-  expect(await srv.app.grants.countGrants()).toBe(before.grants);
+  expect(await srv.h.grants.countGrants()).toBe(before.grants);
   expect(await userCount()).toBe(before.users);
   expect((await audit().list({ roomId: room, pageSize: 500 }, bearer(srv.apiKey))).entries).toEqual([]);
 }
-const snapshot = async () => ({ grants: await srv.app.grants.countGrants(), users: await userCount() });
+const snapshot = async () => ({ grants: await srv.h.grants.countGrants(), users: await userCount() });
 
 /** A Connect unary error body. */
 function connectError(body: Buffer): { code: string; message: string } {

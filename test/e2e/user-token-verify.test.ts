@@ -65,7 +65,7 @@ describe("VerifyAccessToken: user access tokens verify like room member tokens",
       "token revoked",
     );
     now += 1;
-    const fresh = srv.app.userTokens.issue({ tenantId: srv.tenantId, userId: u.userId, ttlSeconds: 60 }).token;
+    const fresh = srv.h.userTokens.issue({ tenantId: srv.tenantId, userId: u.userId, ttlSeconds: 60 }).token;
     expect((await users().verifyAccessToken({ token: fresh }, bearer(srv.apiKey))).userId).toBe(u.userId);
   });
 

@@ -88,7 +88,7 @@ describe.each(WIRES)("over $name", (wire) => {
     for (const typed of [b.username, b.username.toLowerCase(), b.username.toUpperCase()]) {
       expect((await account.login({ tenantId: srv.tenantId, username: typed, password: b.password })).userId).toBe(id);
     }
-    expect((await srv.app.db.get(sql`select username as "u" from users where id = ${id}`))?.u).toBe(b.username);
+    expect((await srv.h.rows.get(sql`select username as "u" from users where id = ${id}`))?.u).toBe(b.username);
   });
 
   it("emails are case-insensitive too (stored lower-cased)", async () => {

@@ -70,7 +70,7 @@ async function loggedIn() {
 
 /** The stored row of a user (deleted ones included). */
 async function userRow(id: string) {
-  return srv.app.db.get(
+  return srv.h.rows.get(
     sql`select kind as "kind", username as "username", username_key as "usernameKey", email as "email", password_hash as "passwordHash",
                phone as "phone", external_user_id as "externalUserId", unique_user_identifier as "uui", profile_pic as "profilePic",
                meta as "meta", tenant_moderator as "tenantModerator"
@@ -98,13 +98,13 @@ function expectScrubbed(row: Record<string, unknown> | undefined): void {
 
 /** Everything a refused call must not have written. */
 async function snapshot() {
-  const rows = await srv.app.db.all(sql`select * from users order by id`);
+  const rows = await srv.h.rows.all(sql`select * from users order by id`);
   return {
     rows: JSON.stringify(rows),
     audit: await rowCount(srv, auditLog),
     events: await rowCount(srv, events),
     members: await rowCount(srv, roomMembers),
-    revocations: Number((await srv.app.db.get(sql`select count(*) as "n" from revocations`))?.n),
+    revocations: Number((await srv.h.rows.get(sql`select count(*) as "n" from revocations`))?.n),
   };
 }
 
@@ -183,22 +183,22 @@ describe("DeleteUser", () => {
       expectScrubbed(await userRow(u.id));
 
       // Recorded: USER_DELETED last, carrying the revocation as its effects.
-      const stored = await srv.app.db.get(
+      const stored = await srv.h.rows.get(
         sql`select type as "type", user_id as "userId", reason as "reason", effects as "effects" from events where id = ${Number(eventId)}`,
       );
       expect(stored).toMatchObject({ type: EventType.USER_DELETED, userId: u.id, reason: "left the company" });
       expect(JSON.parse(String(stored!.effects))).toEqual({
         revocations: [{ kind: "user", tenantId: srv.tenantId, userId: u.id, at: expect.any(Number) }],
       });
-      expect(Number((await srv.app.db.get(sql`select max(id) as "m" from events`))?.m)).toBe(Number(eventId));
-      const roleGone = await srv.app.journal.eventsAfter(srv.tenantId, s.privateRoom, Number(eventId) - 10, 20);
+      expect(Number((await srv.h.rows.get(sql`select max(id) as "m" from events`))?.m)).toBe(Number(eventId));
+      const roleGone = await srv.h.journal.eventsAfter(srv.tenantId, s.privateRoom, Number(eventId) - 10, 20);
       expect(
         roleGone.some(
           (e) => e.type === EventType.ROLE_REVOKED && e.userId === u.id && e.role === "role_room_moderator",
         ),
       ).toBe(true);
       const actions = (
-        await srv.app.db.all(
+        await srv.h.rows.all(
           sql`select action as "action" from audit_log where id > 0 order by id desc limit ${(await rowCount(srv, auditLog)) - audit}`,
         )
       ).map((r) => r.action);
@@ -392,7 +392,7 @@ describe("DeleteUser under concurrency: never half-deleted", () => {
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     for (const r of results)
       if (r.status === "rejected") expect(Code[(r.reason as { code: Code }).code]).toBe(Code[Code.NotFound]);
-    const deleted = await srv.app.db.get(
+    const deleted = await srv.h.rows.get(
       sql`select count(*) as "n" from events where type = ${EventType.USER_DELETED} and user_id = ${u.id}`,
     );
     expect(Number(deleted?.n)).toBe(1);

@@ -61,7 +61,7 @@ async function register(extra: Partial<{ username: string; email: string; phone:
 
 /** Every write a refused call must not have made: users rows as stored, audit entries, events. */
 async function snapshot() {
-  const rows = await srv.app.db.all(sql`select * from users order by id`);
+  const rows = await srv.h.rows.all(sql`select * from users order by id`);
   return { rows: JSON.stringify(rows), audit: await rowCount(srv, auditLog), events: await rowCount(srv, events) };
 }
 
@@ -211,7 +211,7 @@ describe("ListUsers", () => {
 
   it("pages without gaps or repeats while another loop creates users", async () => {
     // A tenant of its own, so only this test's users are in it.
-    const t = await createTenantWithKey(srv.app.tenants, "paging", Date.now());
+    const t = await createTenantWithKey(srv.h.tenants, "paging", Date.now());
     const client = grpc;
     const before: string[] = [];
     for (let i = 0; i < 30; i++) {
@@ -274,7 +274,7 @@ describe("UpdateUser", () => {
         externalUserId: "ext-upd",
       });
       expect((await client.getUser({ userId: u.id }, key())).user).toEqual(res.user);
-      const e = (await srv.app.journal.eventsAfter(srv.tenantId, undefined, Number(res.eventId) - 1, 1))[0]!;
+      const e = (await srv.h.journal.eventsAfter(srv.tenantId, undefined, Number(res.eventId) - 1, 1))[0]!;
       expect(e).toMatchObject({
         id: Number(res.eventId),
         type: EventType.USER_UPDATED,
@@ -282,7 +282,7 @@ describe("UpdateUser", () => {
         actor: expect.stringMatching(/^key:/),
       });
       expect(await rowCount(srv, auditLog)).toBe(audit + 1);
-      const entry = await srv.app.db.get(
+      const entry = await srv.h.rows.get(
         sql`select action as "action", detail as "detail" from audit_log where target_user_id = ${u.id} order by id desc limit 1`,
       );
       expect(entry?.action).toBe("user.update");
@@ -432,7 +432,7 @@ describe("UpdateUser", () => {
     for (const r of results)
       if (r.status === "rejected") expect(Code[(r.reason as { code: Code }).code]).toBe(Code[Code.AlreadyExists]);
     expect(await rowCount(srv, auditLog)).toBe(audit + 1);
-    const named = await srv.app.db.all(sql`select id as "id" from users where username_key = ${"contested name"}`);
+    const named = await srv.h.rows.all(sql`select id as "id" from users where username_key = ${"contested name"}`);
     expect(named).toHaveLength(1);
   });
 });

@@ -42,7 +42,7 @@ function userCount(tenantId?: string): Promise<number> {
 
 /** A stored user row (the columns these tests look at), read through the SQL both stores share. */
 async function userRow(id: string) {
-  const row = await srv.app.db.get<{
+  const row = await srv.h.rows.get<{
     tenantId: string;
     kind: string;
     username: string;
@@ -113,7 +113,7 @@ describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => 
     expect(exp).toBeGreaterThanOrEqual(t0 + 86_400_000 - 5_000);
     expect(exp).toBeLessThanOrEqual(Date.now() + 86_400_000 + 5_000);
     // Use the token: it verifies as a user access token for this user and tenant.
-    const claims = srv.app.userTokens.verify(r.accessToken);
+    const claims = srv.h.userTokens.verify(r.accessToken);
     expect(claims.userId).toBe(id);
     expect(claims.tenantId).toBe(srv.tenantId);
   });
@@ -143,7 +143,7 @@ describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => 
     const row = await userRow(id);
     expect(row.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     expect(row.passwordHash).not.toContain(body.password);
-    const raw = await srv.app.db.get(sql`select * from users where id = ${id}`);
+    const raw = await srv.h.rows.get(sql`select * from users where id = ${id}`);
     expect(raw).toBeDefined();
     expect(JSON.stringify(raw)).not.toContain(body.password);
 
@@ -427,6 +427,6 @@ describe("tenant isolation", () => {
 
     const loginB = await account.login({ tenantId: srv.otherTenantId, username: b.username, password: b.password });
     expect(loginB.userId).toBe(inB.id);
-    expect(srv.app.userTokens.verify(loginB.accessToken).tenantId).toBe(srv.otherTenantId);
+    expect(srv.h.userTokens.verify(loginB.accessToken).tenantId).toBe(srv.otherTenantId);
   });
 });

@@ -14,7 +14,7 @@ afterAll(() => srv.close());
 async function open(key: string): Promise<{ close: () => void } | ConnectError> {
   const client = createClient(Events, grpcTransport(srv.baseUrl));
   const ctl = new AbortController();
-  const before = srv.app.bus.size;
+  const before = srv.h.bus.size;
   const it = client.watch({}, { ...bearer(key), signal: ctl.signal })[Symbol.asyncIterator]();
   const first = it.next().then(
     () => undefined,
@@ -24,7 +24,7 @@ async function open(key: string): Promise<{ close: () => void } | ConnectError> 
   void first.then((err) => (settled = { err }));
   return vi.waitFor(
     () => {
-      if (srv.app.bus.size > before) return { close: () => ctl.abort() };
+      if (srv.h.bus.size > before) return { close: () => ctl.abort() };
       if (settled !== undefined) return ConnectError.from(settled.err);
       throw new Error("watch neither opened nor failed");
     },
@@ -45,7 +45,7 @@ describe("open watchers per tenant are bounded", () => {
     const other = await open(srv.otherKey);
     expect(other).not.toBeInstanceOf(ConnectError);
     (a as { close: () => void }).close();
-    await vi.waitFor(() => expect(srv.app.bus.size).toBeLessThanOrEqual(2), { timeout: 10_000, interval: 5 });
+    await vi.waitFor(() => expect(srv.h.bus.size).toBeLessThanOrEqual(2), { timeout: 10_000, interval: 5 });
     const again = await open(srv.apiKey);
     expect(again).not.toBeInstanceOf(ConnectError);
     for (const w of [b, other, again]) (w as { close: () => void }).close();

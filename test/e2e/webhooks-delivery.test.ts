@@ -1,4 +1,5 @@
 import { Code, createClient, type Client } from "@connectrpc/connect";
+import { sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
@@ -7,7 +8,7 @@ import { DeliveryStatus, Service as Webhooks } from "../../gen/room/webhooks/pri
 import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { deliveriesSettled } from "../support/probes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { pruneInBatches, SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
+import { pruneInBatches } from "../../src/store/maintenance-store.js";
 import { WebhookReceiver, type Received } from "../support/webhook-receiver.js";
 
 // Delivery to a real receiver on listen(0) that verifies every request with
@@ -116,7 +117,7 @@ describe("webhook delivery", () => {
       );
       return (await hooks.listDeliveries({ endpointId: e.id, pageSize: 1 }, bearer(srv.apiKey))).deliveries[0]!.id;
     })();
-    const target = new SqlMaintenanceStore(srv.app.db).finishedDeliveriesBefore(Date.now() + 60_000);
+    const target = srv.h.maintenance.finishedDeliveriesBefore(Date.now() + 60_000);
     expect(await target.count()).toBeGreaterThanOrEqual(rooms.length);
     await pruneInBatches(target, 2, () => undefined);
     const left = (await hooks.listDeliveries({ endpointId: e.id }, bearer(srv.apiKey))).deliveries;
@@ -230,8 +231,10 @@ describe("webhook delivery", () => {
     // Every event up to the last one was weighed against the filter (the
     // worker's cursor passed it), and what matched was delivered.
     await vi.waitFor(
-      async () =>
-        expect((await srv.app.webhooks.endpoints.get(srv.tenantId, e.id)).cursor).toBeGreaterThanOrEqual(last),
+      async () => {
+        const row = await srv.h.rows.get(sql`select cursor as "cursor" from webhook_endpoints where id = ${e.id}`);
+        expect(Number(row?.["cursor"])).toBeGreaterThanOrEqual(last);
+      },
       { timeout: 20_000, interval: 20 },
     );
     await deliveriesSettled(hooks, e.id, 1, bearer(srv.apiKey));
@@ -282,7 +285,7 @@ describe("persistent failure", () => {
     ]);
     // Only the first event was ever sent.
     expect(new Set(r.requests.map((q) => bodyOf(q).data.roomId))).toEqual(new Set(["fail-0"]));
-    const events = await short.app.journal.eventsAfter(short.tenantId, undefined, 0, 1000);
+    const events = await short.h.journal.eventsAfter(short.tenantId, undefined, 0, 1000);
     const disabled = events.filter((x) => x.type === EventType.WEBHOOK_ENDPOINT_DISABLED);
     expect(disabled).toHaveLength(1);
     expect(disabled[0]).toMatchObject({ actor: "system", reason: `endpoint ${id}: persistent failure` });

@@ -41,7 +41,7 @@ async function written(srv: TestServer): Promise<string> {
   const list = await hooks.listEndpoints({ pageSize: 500 }, bearer(srv.apiKey));
   const entries = await audit.list({ pageSize: 500 }, bearer(srv.apiKey));
   // Not the deliveries: the worker enqueues and attempts them in the background.
-  return stringify({ list, entries: entries.entries.length, events: await srv.app.journal.lastEventId() });
+  return stringify({ list, entries: entries.entries.length, events: await srv.h.journal.lastEventId() });
 }
 
 function stringify(v: unknown): string {
@@ -76,7 +76,7 @@ describe.each(TRANSPORTS)("webhook endpoint management over %s", (_name, make) =
     expect(stringify(got)).not.toContain(made.secret.slice(6));
     expect(got.endpoint).toEqual(e);
     // Stored sealed, never in clear.
-    const stored = await open.app.db.all(sql`select secret from webhook_endpoints where id = ${e.id}`);
+    const stored = await open.h.rows.all(sql`select secret from webhook_endpoints where id = ${e.id}`);
     expect(String(stored[0]!.secret)).toMatch(/^v1\.\d+\./);
     expect(String(stored[0]!.secret)).not.toContain(made.secret.slice(6, 20));
 

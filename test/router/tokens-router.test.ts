@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { createApp, type App } from "../../src/app.js";
+import type { App } from "../../src/app/create-app.js";
+import { startHarnessedApp, type Harness } from "../support/harness.js";
 import { loadConfig } from "../../src/config/config.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
@@ -19,6 +20,7 @@ const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 describe("room.tokens.private.v1.Service through the Connect router (in memory)", () => {
   let dir: string;
   let app: App;
+  let h: Harness;
   let client: TokensClient;
   let now: number;
 
@@ -27,10 +29,14 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     now = T0;
     // The store is a SQLite file in `dir`, as in production: reads outside a
     // write see committed rows only.
-    app = await createApp(loadConfig({ ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: KEY }), pino({ level: "silent" }), {
-      clock: () => now,
-      tokenKeys: [{ ...generateTokenKey(T0), state: "active" }],
-    });
+    ({ app, h } = await startHarnessedApp(
+      loadConfig({ ROOMGATE_DATA_DIR: dir, ROOMGATE_API_KEY: KEY }),
+      pino({ level: "silent" }),
+      {
+        clock: () => now,
+        tokenKeys: [{ ...generateTokenKey(T0), state: "active" }],
+      },
+    ));
     client = tokensClient(createRouterTransport(routes(app.services), { router: app.routerOptions }));
   });
 
@@ -43,7 +49,7 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     const { tokens } = await client.create({ arguments: [SEED_ARGUMENT] }, bearer(KEY));
     expect(tokens).toHaveLength(1);
     expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(await app.grants.countGrants(app.bootstrap.tenantId)).toBe(1);
+    expect(await h.grants.countGrants(app.bootstrap.tenantId)).toBe(1);
 
     const v = await client.verify({ token: tokens[0]! }, bearer(KEY));
     expect(v.userId).toBe(SEED_ARGUMENT.userId);
@@ -51,7 +57,7 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     expect(v.permissions).toEqual([Permission.PermissionRoomKick]);
     expect(v.metadata).toEqual({ note: "temporary moderator" });
     expect(v.tokenId).toMatch(/^[0-9a-f]{32}$/);
-    expect((await app.grants.findGrant(v.tokenId))?.userId).toBe(SEED_ARGUMENT.userId);
+    expect((await h.grants.findGrant(v.tokenId))?.userId).toBe(SEED_ARGUMENT.userId);
   });
 
   it("returns one distinct token per argument, in argument order", async () => {
@@ -149,7 +155,7 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
   });
 
   it("a repeated Verify gives the same claims and still checks the tenant every time", async () => {
-    const other = await createTenantWithKey(app.tenants, "other", T0);
+    const other = await createTenantWithKey(h.tenants, "other", T0);
     const { tokens } = await client.create(
       { arguments: [{ userId: "u", roomId: "r", permissions: [Permission.PermissionRoom], metadata: { a: 1 } }] },
       bearer(KEY),
@@ -164,7 +170,7 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
     // Tenant B's own tokens are not visible to tenant A either.
     const b = await client.create({ arguments: [{ userId: "u", roomId: "r" }] }, bearer(other.key));
     await expectCode(client.verify({ token: b.tokens[0]! }, bearer(KEY)), Code.Unauthenticated, "invalid token");
-    expect(await app.grants.countGrants(other.tenant.id)).toBe(1);
+    expect(await h.grants.countGrants(other.tenant.id)).toBe(1);
   });
 
   it("refuses a token before its not_before time", async () => {
@@ -185,6 +191,6 @@ describe("room.tokens.private.v1.Service through the Connect router (in memory)"
       Code.Unauthenticated,
       "invalid API key",
     );
-    expect(await app.grants.countGrants()).toBe(0);
+    expect(await h.grants.countGrants()).toBe(0);
   });
 });

@@ -6,7 +6,7 @@ import { build } from "esbuild";
 /**
  * vitest globalSetup: compiles src/ and gen/ to JavaScript once per run, so
  * the suites that start `roomgate` as a process of its own run the compiled
- * CLI (`node <dir>/src/cli.js`) instead of `node --import tsx src/cli.ts`,
+ * CLI (`node <dir>/src/main.js`) instead of `node --import tsx src/main.ts`,
  * which transpiled the whole tree again in every process (about a second of
  * CPU per process, hundreds of processes per run).
  *
@@ -59,7 +59,7 @@ async function compile(): Promise<Built> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  return { cli: join(dir, "src", "cli.js"), dir, users: 0 };
+  return { cli: join(dir, "src", "main.js"), dir, users: 0 };
 }
 
 export default async function setup(): Promise<() => void> {

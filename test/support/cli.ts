@@ -6,4 +6,4 @@
  */
 export const ROOMGATE_CLI: readonly string[] = process.env["ROOMGATE_TEST_CLI"]
   ? [process.env["ROOMGATE_TEST_CLI"]]
-  : ["--import", "tsx", "src/cli.ts"];
+  : ["--import", "tsx", "src/main.ts"];

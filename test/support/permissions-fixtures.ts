@@ -11,26 +11,20 @@ import type { TestServer } from "./server.js";
 // Users and spaces are set up straight through the real store: their own
 // services are built in parallel, and these tests are about permissions.
 
-/** Inserts a registered user (through SQL both stores share) and returns its id. */
+/** Inserts a registered user (through the user store) and returns its id. */
 export async function insertUser(
   srv: TestServer,
   tenantId = srv.tenantId,
   opts: { tenantModerator?: boolean } = {},
 ): Promise<string> {
   const id = randomUUID();
-  await srv.app.db.run(
-    sql`insert into users (id, tenant_id, kind, username, username_key, email, tenant_moderator, created_at)
-        values (${id}, ${tenantId}, 'registered', ${`u-${id}`}, ${`u-${id}`}, ${`${id}@example.test`}, ${opts.tenantModerator ?? false}, ${Date.now()})`,
-  );
-  return id;
+  return srv.h.seed.user({ tenantId, id, username: `u-${id}`, tenantModerator: opts.tenantModerator });
 }
 
 /** Inserts a space owned by `ownerUserId` and returns its id. */
 export async function insertSpace(srv: TestServer, ownerUserId: string, tenantId = srv.tenantId): Promise<string> {
   const id = randomUUID();
-  await srv.app.db.run(
-    sql`insert into spaces (id, tenant_id, name, is_public, owner_user_id, created_at) values (${id}, ${tenantId}, ${`space ${id}`}, ${false}, ${ownerUserId}, ${Date.now()})`,
-  );
+  await srv.h.seed.space({ tenantId, id, ownerUserId });
   return id;
 }
 
@@ -40,17 +34,19 @@ export async function insertRoom(
   opts: { tenantId?: string; id?: string; spaceId?: string; isPublic?: boolean } = {},
 ): Promise<string> {
   const id = opts.id ?? `room-${randomUUID()}`;
-  await srv.app.db.run(
-    sql`insert into rooms (tenant_id, id, space_id, name, is_public, created_at)
-        values (${opts.tenantId ?? srv.tenantId}, ${id}, ${opts.spaceId ?? null}, '', ${opts.isPublic ?? false}, ${Date.now()})`,
-  );
+  await srv.h.seed.room({
+    tenantId: opts.tenantId ?? srv.tenantId,
+    id,
+    spaceId: opts.spaceId,
+    isPublic: opts.isPublic,
+  });
   return id;
 }
 
 /** True when the tenant's rooms table holds `roomId`. */
 export async function roomRowExists(srv: TestServer, tenantId: string, roomId: string): Promise<boolean> {
   return (
-    (await srv.app.db.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId}`)) !==
+    (await srv.h.rows.get(sql`select 1 as "one" from rooms where tenant_id = ${tenantId} and id = ${roomId}`)) !==
     undefined
   );
 }
@@ -59,7 +55,7 @@ export async function roomRowExists(srv: TestServer, tenantId: string, roomId: s
 export async function userWithRoomRole(srv: TestServer, role: RoleName): Promise<{ userId: string; roomId: string }> {
   const userId = await insertUser(srv);
   const roomId = await insertRoom(srv);
-  await srv.app.memberships.setRoomRole(srv.tenantId, roomId, userId, role, "test", Date.now());
+  await srv.h.memberships.setRoomRole(srv.tenantId, roomId, userId, role, "test", Date.now());
   return { userId, roomId };
 }
 
@@ -76,7 +72,7 @@ export async function userWithSpaceRole(
   const spaceId = await insertSpace(srv, owner);
   const roomId = await insertRoom(srv, { spaceId, isPublic: opts.roomIsPublic ?? true });
   const userId = role === "role_space_owner" ? owner : await insertUser(srv);
-  await srv.app.memberships.setSpaceRole(srv.tenantId, spaceId, userId, role, Date.now());
+  await srv.h.memberships.setSpaceRole(srv.tenantId, spaceId, userId, role, Date.now());
   return { userId, spaceId, roomId };
 }
 
@@ -86,7 +82,7 @@ export function userToken(
   userId: string,
   opts: { tenantId?: string; roomScope?: string; ttlSeconds?: number } = {},
 ): string {
-  return srv.app.userTokens.issue({
+  return srv.h.userTokens.issue({
     tenantId: opts.tenantId ?? srv.tenantId,
     userId,
     roomId: opts.roomScope,

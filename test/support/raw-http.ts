@@ -1,5 +1,5 @@
 import http from "node:http";
-import http2 from "node:http2";
+import type http2 from "node:http2";
 
 /** What a raw HTTP/1.1 exchange produced. */
 export interface H1Response {

@@ -28,7 +28,7 @@ export interface ReplicaSet {
 
 // The CLI compiled once for the run (test/support/build-cli.ts), else the source under tsx.
 const CLI = [
-  ...(process.env["ROOMGATE_TEST_CLI"] ? [process.env["ROOMGATE_TEST_CLI"]] : ["--import", "tsx", "src/cli.ts"]),
+  ...(process.env["ROOMGATE_TEST_CLI"] ? [process.env["ROOMGATE_TEST_CLI"]] : ["--import", "tsx", "src/main.ts"]),
   "serve",
 ];
 

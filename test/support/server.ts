@@ -2,16 +2,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
-import { createApp, serve, type App, type RunningServer } from "../../src/app.js";
+import type { App } from "../../src/app/create-app.js";
+import { serve, type RunningServer } from "../../src/app/serve.js";
 import { loadConfig, type Config } from "../../src/config/config.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
 import type { Resolver } from "../../src/domain/webhooks/address-policy.js";
+import { startHarnessedApp, type Harness } from "./harness.js";
 import { createTestDatabase } from "./postgres.js";
 
 /** A real roomgate on a random port with a temp-file SQLite store. */
 export interface TestServer {
   readonly app: App;
+  /** Seeds, inspection and live state, through the app's ports (test/support/harness.ts). */
+  readonly h: Harness;
   readonly server: RunningServer;
   readonly port: number;
   readonly baseUrl: string;
@@ -62,7 +66,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...(process.env["ROOMGATE_FAST_PATH"] ? { ROOMGATE_FAST_PATH: process.env["ROOMGATE_FAST_PATH"] } : {}),
     ...opts.env,
   });
-  const app = await createApp(config, opts.log ?? pino({ level: "silent" }), {
+  const { app, h } = await startHarnessedApp(config, opts.log ?? pino({ level: "silent" }), {
     clock: opts.clock,
     webhookResolver: opts.webhookResolver,
     tokenKeys:
@@ -70,10 +74,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
         ? undefined
         : (opts.tokenKeys ?? [{ ...generateTokenKey(Date.now()), state: "active" }]),
   });
-  const other = await createTenantWithKey(app.tenants, "other", Date.now());
+  const other = await createTenantWithKey(h.tenants, "other", Date.now());
   const server = await serve(app);
   return {
     app,
+    h,
     server,
     port: server.port,
     baseUrl: `http://127.0.0.1:${server.port}`,

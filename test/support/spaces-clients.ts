@@ -34,7 +34,7 @@ export function as(token: string): CallOptions {
  * which PostgreSQL reads the same, so this works on both stores.
  */
 export async function rowCount(srv: TestServer, table: SQLiteTable, where?: SQL): Promise<number> {
-  const row = await srv.app.db.get(
+  const row = await srv.h.rows.get(
     sql`select count(*) as "n" from ${table}${where ? sql` where ${where}` : sql.empty()}`,
   );
   return Number(row?.n ?? 0);
@@ -42,7 +42,7 @@ export async function rowCount(srv: TestServer, table: SQLiteTable, where?: SQL)
 
 /** A user's role in a space, read through the real store. */
 export async function spaceRoleOf(srv: TestServer, spaceId: string, userId: string): Promise<string | undefined> {
-  const row = await srv.app.db.get(
+  const row = await srv.h.rows.get(
     sql`select role as "role" from space_members where space_id = ${spaceId} and user_id = ${userId}`,
   );
   return row === undefined ? undefined : String(row.role);

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
 import type { TestServer } from "./server.js";
 
 // The users feature is built in parallel: test users are inserted straight
@@ -19,9 +18,6 @@ export async function createTestUser(
   const tenantId = opts.tenantId ?? srv.tenantId;
   const userId = randomUUID();
   const username = `user-${userId}`;
-  await srv.app.db.run(
-    sql`insert into users (id, tenant_id, kind, username, username_key, email, tenant_moderator, created_at)
-        values (${userId}, ${tenantId}, 'registered', ${username}, ${username}, ${`${userId}@example.test`}, ${opts.tenantModerator ?? false}, ${Date.now()})`,
-  );
-  return { userId, token: srv.app.userTokens.issue({ tenantId, userId, ttlSeconds: 3600 }).token };
+  await srv.h.seed.user({ tenantId, id: userId, username, tenantModerator: opts.tenantModerator });
+  return { userId, token: srv.h.userTokens.issue({ tenantId, userId, ttlSeconds: 3600 }).token };
 }

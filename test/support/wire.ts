@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import http from "node:http";
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import { VerifyRequestSchema } from "../../gen/room/tokens/private/v1/service_pb.js";
 
 // Raw exchanges for the fast-path tests (issue 11): everything a client can

@@ -6,7 +6,7 @@ import type { Actor, AuditInit, EventInit, Journal, StoredEvent, Transact } from
  * writes audit entries and events (with their effects) in the transaction;
  * after it commits, the change feed applies the effects and announces the
  * events — on this replica before the call returns, on the others when
- * their feeds catch up. Wired in src/app.ts.
+ * their feeds catch up. Wired in src/app/kernel.ts and the feature modules.
  */
 export interface JournalSink {
   readonly journal: Journal;

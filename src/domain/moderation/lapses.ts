@@ -17,7 +17,7 @@ export interface LapseStore {
   deleteLapsed(r: TimedRestriction): Promise<boolean>;
 }
 
-/** Everything lapses work with, wired once in src/app.ts. */
+/** Everything lapses work with, wired once in a feature module (src/app/modules/). */
 export interface LapseDeps {
   readonly store: LapseStore;
   /** The one write transaction (the lock is taken up front). */

@@ -55,7 +55,7 @@ export interface ModerationStore {
   isMember(tenantId: string, roomId: string, userId: string): Promise<boolean>;
 }
 
-/** Everything moderation works with, wired once in src/app.ts. */
+/** Everything moderation works with, wired once in a feature module (src/app/modules/). */
 export interface ModerationDeps {
   readonly store: ModerationStore;
   readonly transact: Transact;

@@ -23,7 +23,7 @@ export interface WatchTimers {
   clear(handle: unknown): void;
 }
 
-/** What a permission watch reads and listens to; wired once in src/app.ts. */
+/** What a permission watch reads and listens to; wired once in a feature module (src/app/modules/). */
 export interface PermissionWatchDeps extends RoomPermissionDeps {
   /** The replica's event bus: every committed event, after its effects are applied. */
   readonly bus: { subscribe(tenantId: string, listener: EventListener): () => void };

@@ -5,7 +5,7 @@ import type { RoomPermissionDeps } from "../room-permissions.js";
 import type { SpaceListStore } from "./list-store.js";
 import type { SpaceStore } from "./store.js";
 
-/** What spaces and access links work with; all required, wired once in src/app.ts. */
+/** What spaces and access links work with; all required, wired once in a feature module (src/app/modules/). */
 export interface SpacesDeps {
   readonly store: SpaceStore;
   /** The reads behind the list calls. */

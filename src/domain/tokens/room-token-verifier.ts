@@ -43,10 +43,9 @@ export class RoomTokenVerifier {
   private readonly restrictions: RestrictionIndex;
   /**
    * Told whether each Verify found its token already opened (metrics);
-   * unset costs nothing. Given with the live state; still assignable while
-   * src/app.ts sets it after construction.
+   * unset costs nothing. Given with the live state at construction.
    */
-  onCacheLookup: ((hit: boolean) => void) | undefined;
+  private readonly onCacheLookup: ((hit: boolean) => void) | undefined;
 
   constructor(
     private readonly codec: TokenCodec,

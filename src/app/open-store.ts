@@ -7,7 +7,7 @@ import { CHANGES_CHANNEL, listenForChanges } from "../store/pg/notify.js";
 import { openSqliteDatabase } from "../store/sqlite-database.js";
 
 /** An open store and how it tells this replica about other replicas' writes. */
-export interface OpenedDatabase {
+export interface OpenedStore {
   readonly db: Database;
   /**
    * Starts waking `onChange` when another replica commits (PostgreSQL
@@ -23,7 +23,7 @@ export interface OpenedDatabase {
  * are applied either way (PostgreSQL: under an advisory lock, so replicas
  * starting together do not race).
  */
-export async function openDatabase(config: Config, log: Logger): Promise<OpenedDatabase> {
+export async function openStore(config: Config, log: Logger): Promise<OpenedStore> {
   const url = config.databaseUrl;
   if (url === undefined) {
     return { db: openSqliteDatabase(config.dbPath), listen: async () => async () => undefined };

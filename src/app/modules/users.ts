@@ -1,0 +1,74 @@
+import type { ApiKeyGate } from "../../server/api-key-auth.js";
+import { consumerRoute } from "../../server/compat/consumer-route.js";
+import { gatedRoute } from "../../server/freshness.js";
+import { ConsumerUsers } from "../../domain/users/consumer.js";
+import { UserDeletion } from "../../domain/users/deletion.js";
+import { UserDirectory } from "../../domain/users/directory.js";
+import { LoginGuard } from "../../domain/users/login-guard.js";
+import { Users } from "../../domain/users/users.js";
+import { ConsumerPrivateService } from "../../services/consumer-private-service.js";
+import { UsersPrivateService } from "../../services/users-private-service.js";
+import { UsersService } from "../../services/users-service.js";
+import type { Kernel } from "../kernel.js";
+import type { FeatureModule } from "../module.js";
+import type { TokensModule } from "./tokens.js";
+
+/** Registered users (login), consumer users (seed 003), the user directory and deletion. */
+export interface UsersModule extends FeatureModule {
+  readonly usersPrivate: UsersPrivateService;
+  readonly users: UsersService;
+  readonly consumerPrivate: ConsumerPrivateService;
+}
+
+/** Builds the user services and seed 003's REST route. */
+export function usersModule(k: Kernel, tokens: Pick<TokensModule, "userTokens">, apiKeyGate: ApiKeyGate): UsersModule {
+  const { clock, sink, transact, stores } = k;
+  const { userTokens } = tokens;
+  const userTokenOptions = { tokenTtlSeconds: k.config.userTokenTtlSeconds };
+  const users = new Users(stores.users, userTokens, userTokenOptions, clock, transact, loginGuard(k));
+  const consumers = new ConsumerUsers(
+    stores.users,
+    stores.memberships,
+    userTokens,
+    userTokenOptions,
+    clock,
+    sink,
+    transact,
+  );
+  const userDirectory = new UserDirectory({ store: stores.userDirectory, transact, sink, clock });
+  const userDeletion = new UserDeletion({
+    store: stores.userDirectory,
+    revocationStore: stores.moderation,
+    memberships: stores.memberships,
+    transact,
+    sink,
+    clock,
+  });
+  return {
+    usersPrivate: new UsersPrivateService(users, userTokens, k.fresh, userDirectory, userDeletion),
+    users: new UsersService(users),
+    consumerPrivate: new ConsumerPrivateService(consumers),
+    routes: [gatedRoute(consumerRoute(consumers, apiKeyGate), k.consistency.gate)],
+  };
+}
+
+function loginGuard(k: Kernel): LoginGuard {
+  const c = k.config;
+  return new LoginGuard(
+    {
+      failuresPerMinute: c.loginFailuresPerMinute,
+      accountFailuresPerMinute: c.loginAccountFailuresPerMinute,
+      attemptsPerMinutePerAddress: c.loginAttemptsPerMinutePerAddress,
+      attemptsPerSecondPerTenant: c.loginAttemptsPerSecondPerTenant,
+      knownAddressDays: c.loginKnownAddressDays,
+    },
+    k.clock,
+    // Failed logins per account hold across every replica together.
+    k.stores.sharedBucket(
+      "login-account",
+      c.loginAccountFailuresPerMinute / 60,
+      c.loginAccountFailuresPerMinute,
+      k.clock,
+    ),
+  );
+}
