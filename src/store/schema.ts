@@ -1,38 +1,9 @@
-import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { type Builders, type ColumnKinds, defineTables } from "./tables/index.js";
+import { defineTables } from "./tables/index.js";
+import { sqliteBuilders } from "./tables/sqlite-builders.js";
 
-// The SQLite tables (drizzle.config.ts: migrations/), built from the one
-// definition in src/store/tables/. How SQLite stores each column kind:
-//
-// - Unix ms, ids and small counts alike → `integer` (SQLite integers are up
-//   to 8 bytes whatever they are declared as), read as a JS number.
-// - Booleans → `integer` 0/1, which drizzle reads as boolean.
-// - Bytes → `blob` as a Node Buffer; JSON → `text`, stringified on write.
-// - Row ids → `INTEGER PRIMARY KEY` (the rowid); AUTOINCREMENT only where an
-//   id must never be reused even after its row is gone: it costs a write to
-//   sqlite_sequence per insert.
-
-/** Each column kind as SQLite stores it; `satisfies` checks each holds what its kind promises. */
-const columns = {
-  text: (name: string, config?: { enum: [string, ...string[]] }) => text(name, config),
-  ms: (name: string) => integer(name, { mode: "number" }),
-  int: (name: string) => integer(name, { mode: "number" }),
-  bool: (name: string) => integer(name, { mode: "boolean" }),
-  bytes: (name: string) => blob(name, { mode: "buffer" }),
-  json: (name: string) => text(name, { mode: "json" }),
-} satisfies { [K in keyof ColumnKinds]: (name: string) => { _: { data: ColumnKinds[K] } } };
-
-// The cast hands drizzle's SQLite builders to the dialect-neutral definition:
-// see src/store/tables/builders.ts for how the table types are kept precise.
-const sqlite = {
-  ...columns,
-  rowId: (name: string, opts?: { neverReused: true }) =>
-    integer(name).primaryKey({ autoIncrement: opts?.neverReused === true }),
-  table: sqliteTable,
-  index,
-  uniqueIndex,
-  primaryKey,
-} as unknown as Builders<"sqlite">;
+// The SQLite tables: the one definition of src/store/tables/, built with
+// SQLite's column types. drizzle-kit generates migrations/ from these exports
+// (drizzle.config.ts); the PostgreSQL twin is src/store/pg/schema.ts.
 
 export const {
   tenants,
@@ -53,4 +24,4 @@ export const {
   webhookEndpoints,
   webhookDeliveries,
   replicas,
-} = defineTables(sqlite);
+} = defineTables(sqliteBuilders);

@@ -14,19 +14,20 @@ import type { PgTableWithColumns } from "drizzle-orm/pg-core";
 import type { SQLiteTableWithColumns } from "drizzle-orm/sqlite-core";
 
 // The tables of roomgate are defined once (the other files of this folder),
-// against the Builders below; src/store/schema.ts and src/store/pg/schema.ts
-// hand in their dialect's drizzle builders and export what comes out, for
-// drizzle-kit (each dialect's migrations) and the tests. The definition only
-// names a column *kind* (text, Unix ms, boolean, ...); how a kind is stored
-// is the dialect's business, written in its schema module.
+// against the Builders below. sqlite-builders.ts and pg-builders.ts adapt
+// each dialect's drizzle builders to them; src/store/schema.ts and
+// src/store/pg/schema.ts export what comes out, for drizzle-kit (each
+// dialect's migrations) and the tests. The definition only names a column
+// *kind* (text, Unix ms, boolean, ...); how a kind is stored is the
+// dialect's business, written in its builders module.
 //
 // Typing: drizzle has no dialect-neutral table builder, and TypeScript cannot
 // carry a generic builder's precise return types through one function body.
 // So a column here is drizzle's common ColumnBuilder typed by what its kind
 // holds (the data type, nullability, defaults), and `table` turns the columns
 // into the dialect's table type with drizzle's own BuildColumns, as
-// sqliteTable and pgTable do. Each schema module checks that its builders
-// hold what the kinds promise (see ColumnKinds).
+// sqliteTable and pgTable do. Each dialect's builders module checks that its
+// columns hold what the kinds promise (see ColumnKinds).
 
 /** The dialects the tables are built for (drizzle's names). */
 export type TableDialect = "sqlite" | "pg";
@@ -69,14 +70,17 @@ export interface Col<T extends KindConfig<unknown, ColumnDataType, [string, ...s
   references(target: () => AnyColumn, actions?: ReferenceActions): this;
 }
 
+declare const columnRef: unique symbol;
+declare const tableExtra: unique symbol;
+
 /** A column handed to the table's extra config: only for indexes and keys, never read. */
 export interface ColumnRef {
-  readonly __columnRef: unique symbol;
+  readonly [columnRef]: true;
 }
 
 /** An index or key of a table (opaque: only drizzle reads it). */
 export interface TableExtra {
-  readonly __tableExtra: unique symbol;
+  readonly [tableExtra]: true;
 }
 
 /** `index(name).on(...)`, optionally partial (`.where(...)`). */
