@@ -73,9 +73,7 @@ import { ModerationPrivateService } from "./services/moderation-private-service.
 import type { RoomPermissionDeps } from "./domain/room-permissions.js";
 import { roomPermissionsRoute } from "./server/compat/room-permissions-route.js";
 import { SqlRoomStore } from "./store/room-store.js";
-import type { Store } from "./store/db.js";
-import type { Database } from "./store/database.js";
-import type { SqliteDatabase } from "./store/sqlite-database.js";
+import type { Database } from "./store/database-port.js";
 import { openDatabase } from "./app/database.js";
 import { startLiveState } from "./app/live.js";
 import { startWebhooks, type Webhooks } from "./app/webhook-wiring.js";
@@ -92,8 +90,6 @@ export interface App {
   readonly log: Logger;
   /** The store (SQLite or PostgreSQL). */
   readonly db: Database;
-  /** The SQLite store, when that is the store (maintenance, tests). */
-  readonly store: Store | undefined;
   readonly tenants: SqlTenantStore;
   readonly grants: SqlGrantStore;
   readonly codec: TokenCodec;
@@ -438,7 +434,6 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
     config,
     log,
     db,
-    store: "store" in db ? (db as SqliteDatabase).store : undefined,
     tenants,
     grants,
     codec,

@@ -21,7 +21,7 @@ import { revokeApiKey } from "./domain/auth/api-key-revocation.js";
 import { settleAcrossReplicas } from "./cli/settle.js";
 import { RoomgateError } from "./domain/errors.js";
 import { EventType } from "../gen/room/events/private/v1/service_pb.js";
-import type { Database } from "./store/database.js";
+import type { Database } from "./store/database-port.js";
 import { SqlJournal } from "./store/journal-store.js";
 import { formatKeysConfig, loadOrCreateKeys, writeKeyFile } from "./store/key-file.js";
 import { pruneInBatches, SqlMaintenanceStore, type PruneTarget } from "./store/maintenance-store.js";

@@ -13,7 +13,8 @@ import { createApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { apiKeyId, type ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
-import { RoomTokens, type GrantRecord, type TokenLimits } from "../../src/domain/tokens/room-tokens.js";
+import type { RoomTokens, GrantRecord, TokenLimits } from "../../src/domain/tokens/room-tokens.js";
+import type { SqliteDatabase } from "../../src/store/sqlite-database.js";
 
 /** What a ready server tells its parent. */
 export interface Ready {
@@ -72,7 +73,7 @@ export async function prefillGrants(app: App, tenantId: string, rows: number): P
     }));
     await app.grants.recordGrants(batch);
   }
-  app.store?.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+  if (app.db.dialect === "sqlite") sqliteOf(app).pragma("wal_checkpoint(TRUNCATE)");
 }
 
 /**
@@ -102,8 +103,9 @@ const PREFILL_BATCH = 10_000;
  * benchmarks' raw-driver baselines; throws when the app runs on PostgreSQL.
  */
 export function sqliteOf(app: App): BetterSqlite3.Database {
-  if (app.store === undefined) throw new Error("this baseline needs the SQLite store (unset ROOMGATE_DATABASE_URL)");
-  return app.store.sqlite;
+  if (app.db.dialect !== "sqlite")
+    throw new Error("this baseline needs the SQLite store (unset ROOMGATE_DATABASE_URL)");
+  return (app.db as SqliteDatabase).connection;
 }
 
 /** The RoomTokens instance createApp built and handed to the service. */

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { SiblingSync } from "../cluster/sibling-sync.js";
 import { FeedLease } from "../domain/feed/lease.js";
 import { RemovalBarrier } from "../domain/feed/removal-barrier.js";
-import type { Database } from "../store/database.js";
+import type { Database } from "../store/database-port.js";
 import { SqlReplicaRegistry } from "../store/replica-store.js";
 import { readGate, type ReadGate } from "../server/freshness.js";
 import type { Live } from "./live.js";

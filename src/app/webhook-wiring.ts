@@ -7,7 +7,7 @@ import type { Keyring } from "../domain/tokens/keyring.js";
 import { systemResolver, type Resolver } from "../domain/webhooks/address-policy.js";
 import { WebhookEndpoints } from "../domain/webhooks/endpoints.js";
 import { SecretBox } from "../domain/webhooks/secret-box.js";
-import type { Database } from "../store/database.js";
+import type { Database } from "../store/database-port.js";
 import type { SqlJournal } from "../store/journal-store.js";
 import { SqlWebhookStore } from "../store/webhook-store.js";
 import { WebhookWorker } from "./webhooks.js";

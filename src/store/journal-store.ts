@@ -4,7 +4,7 @@ import type { Actor, AuditEntry, AuditInit, EventInit, Journal, StoredEvent } fr
 import { encodeEffects } from "../domain/feed/effects.js";
 import type { FeedEvent } from "../domain/feed/change-feed.js";
 import { insertChunks, valuesList } from "./batch-insert.js";
-import { num, numOrNull, type Database, type Row } from "./database.js";
+import { num, numOrNull, type Database, type Row } from "./database-port.js";
 
 /** Filters for listing the audit log; `beforeId` is the page cursor. */
 export interface AuditQuery {
