@@ -12,8 +12,6 @@ import {
 } from "./spaces.js";
 import { webhookDeliveriesTable, webhookEndpointsTable } from "./webhooks.js";
 
-export type { Builders, ColumnKinds, TableDialect } from "./builders.js";
-
 /**
  * Every table of roomgate, built with one dialect's builders: the one
  * definition behind src/store/schema.ts (SQLite) and src/store/pg/schema.ts
