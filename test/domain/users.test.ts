@@ -23,7 +23,7 @@ import { TokenCodec, TokenKind } from "../../src/domain/tokens/token-codec.js";
 import { EventBus } from "../../src/domain/events/event-bus.js";
 import { ChangeFeed } from "../../src/domain/feed/change-feed.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
-import { num } from "../../src/store/database.js";
+import { num } from "../../src/store/database-port.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlMembershipStore } from "../../src/store/membership-store.js";
 import { SqlTenantStore } from "../../src/store/tenant-store.js";
