@@ -11,7 +11,7 @@ import { sql } from "drizzle-orm";
 import { pino } from "pino";
 import { assembleApp, type App as ServedApp, type AppOverrides, type AppParts } from "../../src/app/create-app.js";
 import type { Config } from "../../src/config/config.js";
-import type { Database } from "../../src/store/database.js";
+import type { Database } from "../../src/store/database-port.js";
 import type { SqliteDatabase } from "../../src/store/sqlite-database.js";
 import { harnessOf, type Harness } from "../../test/support/harness.js";
 import { loadConfig } from "../../src/config/config.js";
@@ -59,19 +59,17 @@ export function seedArgumentJson(userId = SEED_USER_ID, roomId = SEED_ROOM_ID): 
  * the grant repository, so a benchmark can run against a store that is not
  * empty (either store). On SQLite the WAL is checkpointed afterwards.
  */
-/** The served app, with what the baselines reach into: the test harness's view and the store itself. */
+/** The served app, with what the baselines reach into: the test harness's view and the database. */
 export type App = ServedApp &
   Omit<Harness, "config" | "journal"> & {
     readonly journal: AppParts["kernel"]["stores"]["journal"];
     readonly db: Database;
-    readonly store: SqliteDatabase["store"] | undefined;
   };
 
 async function openBenchApp(config: Config, overrides: AppOverrides): Promise<App> {
   const { app, parts } = await assembleApp(config, pino({ level: "silent" }), overrides);
   const db = parts.kernel.db;
-  const store = "store" in db ? (db as SqliteDatabase).store : undefined;
-  return { ...app, ...harnessOf(parts), journal: parts.kernel.stores.journal, db, store };
+  return { ...app, ...harnessOf(parts), journal: parts.kernel.stores.journal, db };
 }
 
 export async function prefillGrants(app: App, tenantId: string, rows: number): Promise<void> {
@@ -91,7 +89,7 @@ export async function prefillGrants(app: App, tenantId: string, rows: number): P
     }));
     await app.grants.recordGrants(batch);
   }
-  app.store?.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+  if (app.db.dialect === "sqlite") sqliteOf(app).pragma("wal_checkpoint(TRUNCATE)");
 }
 
 /**
@@ -121,8 +119,9 @@ const PREFILL_BATCH = 10_000;
  * benchmarks' raw-driver baselines; throws when the app runs on PostgreSQL.
  */
 export function sqliteOf(app: App): BetterSqlite3.Database {
-  if (app.store === undefined) throw new Error("this baseline needs the SQLite store (unset ROOMGATE_DATABASE_URL)");
-  return app.store.sqlite;
+  if (app.db.dialect !== "sqlite")
+    throw new Error("this baseline needs the SQLite store (unset ROOMGATE_DATABASE_URL)");
+  return (app.db as SqliteDatabase).connection;
 }
 
 /** The RoomTokens instance createApp built and handed to the service. */

@@ -8,7 +8,7 @@ import type { JournalSink } from "../domain/events/record.js";
 import type { Transact } from "../domain/journal.js";
 import { Metrics } from "../observability/metrics.js";
 import { createTracing, type Tracing } from "../observability/tracing.js";
-import type { Database } from "../store/database.js";
+import type { Database } from "../store/database-port.js";
 import { startConsistency, type Consistency } from "./consistency.js";
 import { startLiveState, type Live, type LiveSignals } from "./live.js";
 import { openStore } from "./open-store.js";

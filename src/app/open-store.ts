@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import type { Database } from "../store/database.js";
+import type { Database } from "../store/database-port.js";
 import { openPostgres } from "../store/pg/connect.js";
-import { postgresDatabase } from "../store/pg/database.js";
+import { postgresDatabase } from "../store/pg/postgres-database.js";
 import { CHANGES_CHANNEL, listenForChanges } from "../store/pg/notify.js";
 import { openSqliteDatabase } from "../store/sqlite-database.js";
 

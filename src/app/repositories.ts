@@ -1,4 +1,4 @@
-import type { Database } from "../store/database.js";
+import type { Database } from "../store/database-port.js";
 import { SqlGrantStore } from "../store/grant-store.js";
 import { SqlJournal } from "../store/journal-store.js";
 import { SqlSharedRateLimiter } from "../store/login-bucket-store.js";

@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { openStore } from "../app/open-store.js";
 import { openRepositories, type Repositories } from "../app/repositories.js";
 import { loadConfig, type Config } from "../config/config.js";
-import type { Database } from "../store/database.js";
+import type { Database } from "../store/database-port.js";
 import { requireExistingStore } from "./store-check.js";
 
 /** A whole-number option value (within `max`, when given), or commander's usage error naming the option. */

@@ -1,5 +1,5 @@
 import { RemovalBarrier } from "../domain/feed/removal-barrier.js";
-import type { Database } from "../store/database.js";
+import type { Database } from "../store/database-port.js";
 import { SqlJournal } from "../store/journal-store.js";
 import { SqlReplicaRegistry } from "../store/replica-store.js";
 

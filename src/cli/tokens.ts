@@ -7,7 +7,7 @@ import { Keyring, type TokenKey } from "../domain/tokens/keyring.js";
 import { RevocationIndex } from "../domain/tokens/revocations.js";
 import { RoomTokens, type VerifiedToken } from "../domain/tokens/room-tokens.js";
 import { TokenCodec } from "../domain/tokens/token-codec.js";
-import type { Database } from "../store/database.js";
+import type { Database } from "../store/database-port.js";
 import { SqlGrantStore } from "../store/grant-store.js";
 import { SqlJournal } from "../store/journal-store.js";
 import { parseKeysConfig, readKeyFile } from "../store/key-file.js";

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { sql } from "drizzle-orm";
 import type { GrantRecord, GrantStore } from "../domain/tokens/grants.js";
-import { num, type Database } from "./database.js";
+import { num, type Database } from "./database-port.js";
 
 const GRANT_COLUMNS = [
   "id",

@@ -4,7 +4,7 @@ import type { Actor, AuditEntry, AuditInit, AuditQuery, EventInit, Journal, Stor
 import { encodeEffects } from "../domain/feed/effects.js";
 import type { FeedEvent } from "../domain/feed/ports.js";
 import { insertChunks, valuesList } from "./batch-insert.js";
-import { num, numOrNull, type Database, type Row } from "./database.js";
+import { num, numOrNull, type Database, type Row } from "./database-port.js";
 
 export type { AuditQuery } from "../domain/journal.js";
 

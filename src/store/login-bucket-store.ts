@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { createHash } from "node:crypto";
 import type { SharedRateLimiter } from "../domain/rate-limit.js";
-import { num, type Database } from "./database.js";
+import { num, type Database } from "./database-port.js";
 
 const MILLI = 1000;
 

@@ -1,5 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
-import { num, type Database } from "./database.js";
+import { num, type Database } from "./database-port.js";
 
 /**
  * One kind of row that maintenance deletes: counted once up front (for

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { MembershipStore, RoomRoles } from "../domain/membership.js";
 import { isRoleName, type RoleName } from "../domain/roles.js";
-import { bool, type Database } from "./database.js";
+import { bool, type Database } from "./database-port.js";
 
 /** Room and space roles. */
 export class SqlMembershipStore implements MembershipStore {

@@ -4,7 +4,7 @@ import type { ModerationStore } from "../domain/moderation/moderation.js";
 import type { Restriction, RestrictionKind } from "../domain/moderation/restrictions.js";
 import type { RevocationStore } from "../domain/tokens/revoker.js";
 import type { Revocation } from "../domain/tokens/revocations.js";
-import { num, numOrNull, type Database, type Row } from "./database.js";
+import { num, numOrNull, type Database, type Row } from "./database-port.js";
 
 const RESTRICTION_COLUMNS = sql`tenant_id as "tenantId", room_id as "roomId", user_id as "userId", kind as "kind", until as "until"`;
 

@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { ReplicaRegistry } from "../domain/feed/lease.js";
-import { num, type Database } from "./database.js";
+import { num, type Database } from "./database-port.js";
 
 /**
  * {@link ReplicaRegistry} on the `replicas` table. Times are the store's

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { RoomDirectory } from "../domain/room-permissions.js";
-import type { Database } from "./database.js";
+import type { Database } from "./database-port.js";
 
 /** Reads of the rooms table that permission checks need. */
 export class SqlRoomStore implements RoomDirectory {

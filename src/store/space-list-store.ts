@@ -10,7 +10,7 @@ import type {
   SpaceListStore,
 } from "../domain/spaces/list-store.js";
 import type { InviteRecord } from "../domain/spaces/store.js";
-import { bool, num, numOrNull, type Database, type Row } from "./database.js";
+import { bool, num, numOrNull, type Database, type Row } from "./database-port.js";
 
 /** Keyset condition for (created_at desc, id desc) order, on columns prefixed by `t`. */
 function newestFirstAfter(t: string, after: Position | undefined): SQL {

@@ -10,7 +10,7 @@ import type {
   SpaceRecord,
   SpaceStore,
 } from "../domain/spaces/store.js";
-import { bool, num, numOrNull, type Database, type Row } from "./database.js";
+import { bool, num, numOrNull, type Database, type Row } from "./database-port.js";
 
 const ACCESS_LINK_COLUMNS = sql`id as "id", tenant_id as "tenantId", room_id as "roomId", username as "username", role as "role",
   external_user_id as "externalUserId", is_permanent as "isPermanent", expires_at as "expiresAt", created_by as "createdBy",

@@ -1,20 +1,17 @@
+import { Mutex } from "async-mutex";
 import BetterSqlite3 from "better-sqlite3";
 import type { SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
-import { openStore, type Db, type Store, type StoreOptions } from "./db.js";
+import { openSqliteFile, type SqliteOptions } from "./sqlite-file.js";
 import { insertText } from "./batch-insert.js";
-import { AsyncMutex, TransactionScope, type Database, type Row } from "./database.js";
+import { TransactionScope, type Database, type Row } from "./database-port.js";
 import { SAFETY_NET_PAGES, startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** The embedded store: a {@link Database} over one SQLite file. */
 export interface SqliteDatabase extends Database {
   readonly dialect: "sqlite";
-  /** The drizzle handle on the write connection (migrations, maintenance, tests). */
-  readonly drizzle: Db;
-  /** The raw write connection. */
+  /** The raw write connection (pragmas set, migrations applied). */
   readonly connection: BetterSqlite3.Database;
-  /** The opened store (pragmas set, migrations applied). */
-  readonly store: Store;
   /**
    * Write calls of this process queued for the write lock behind the one in
    * progress: read-only, so a test can see a writer really waits (PostgreSQL
@@ -57,38 +54,112 @@ function bind(p: unknown): unknown {
 
 const questionMark = () => "?";
 
+/** The connections of a file store: the writing one, and what reads outside a transaction. */
+interface Connections {
+  readonly writer: BetterSqlite3.Database;
+  readonly reader: BetterSqlite3.Database;
+  /** Stops the checkpointer, checkpoints the WAL and closes both connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the writing connection ({@link openSqliteFile}) and, for a file, a
+ * read-only one and the WAL checkpointer; an in-memory database has the one
+ * connection.
+ */
+function openConnections(path: string, opts: SqliteOptions): Connections {
+  const writer = openSqliteFile(path, opts);
+  if (path === ":memory:") {
+    return {
+      writer,
+      reader: writer,
+      async close() {
+        writer.close();
+      },
+    };
+  }
+  // Checkpoints off the request path (see wal-checkpointer.ts).
+  writer.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
+  const checkpointer: WalCheckpointer = startWalCheckpointer(path);
+  const reader = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+  reader.pragma(`busy_timeout = ${writer.pragma("busy_timeout", { simple: true }) as number}`);
+  return {
+    writer,
+    reader,
+    async close() {
+      await checkpointer.stop();
+      reader.close();
+      writer.pragma("wal_checkpoint(TRUNCATE)");
+      writer.close();
+    },
+  };
+}
+
+/**
+ * Runs `fn` in one transaction on `connection`. IMMEDIATE: the write lock
+ * first (waiting up to the busy timeout for another process), so a
+ * read-then-write never fails with "database is locked" on a stale snapshot.
+ */
+async function inWriteTransaction<T>(connection: BetterSqlite3.Database, fn: () => Promise<T>): Promise<T> {
+  connection.exec("BEGIN IMMEDIATE");
+  try {
+    const result = await fn();
+    connection.exec("COMMIT");
+    return result;
+  } catch (err) {
+    if (connection.inTransaction) connection.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+/**
+ * INSERTs `rows` with one prepared single-row statement, run per row: in
+ * process there is no round trip to save, and binding a multi-row
+ * statement's thousands of parameters measured slower (1,000 grant rows:
+ * ~10 ms vs ~17 ms).
+ */
+function insertEach(
+  runner: Runner,
+  table: string,
+  columns: readonly string[],
+  rows: readonly (readonly unknown[])[],
+  suffix: string,
+): number {
+  const stmt = runner.prepared(insertText(table, columns, 1, questionMark, suffix));
+  const values = new Array<unknown>(columns.length);
+  let changes = 0;
+  for (const row of rows) {
+    for (let i = 0; i < values.length; i++) values[i] = bind(row[i]);
+    changes += stmt.run(values).changes;
+  }
+  return changes;
+}
+
 /**
  * Opens the SQLite store at `path` (":memory:" for a private in-memory one):
- * pragmas and migrations as {@link openStore}, plus a second, read-only
+ * pragmas and migrations as {@link openSqliteFile}, plus a second, read-only
  * connection for reads outside a transaction. Transactions are async here
  * (a write call awaits between its statements), so a read on the writing
  * connection could see another call's uncommitted rows; the read connection
  * sees committed state only (WAL). An in-memory database has one connection.
  */
-export function openSqliteDatabase(path: string, opts: StoreOptions = {}): SqliteDatabase {
-  const store = openStore(path, opts);
-  const writer = new Runner(store.sqlite);
-  let readConnection: BetterSqlite3.Database | undefined;
-  let checkpointer: WalCheckpointer | undefined;
-  if (path !== ":memory:") {
-    // Checkpoints off the request path (see wal-checkpointer.ts).
-    store.sqlite.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
-    checkpointer = startWalCheckpointer(path);
-    readConnection = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
-    readConnection.pragma(`busy_timeout = ${store.sqlite.pragma("busy_timeout", { simple: true }) as number}`);
-  }
-  const reader = readConnection ? new Runner(readConnection) : writer;
+export function openSqliteDatabase(path: string, opts: SqliteOptions = {}): SqliteDatabase {
+  const connections = openConnections(path, opts);
+  const writer = new Runner(connections.writer);
+  const reader = connections.reader === connections.writer ? writer : new Runner(connections.reader);
   const scope = new TransactionScope<Runner>();
-  const mutex = new AsyncMutex();
+  // A connection has one transaction at a time, so concurrent `write` calls
+  // of this process queue here (other processes queue on SQLite's own lock).
+  const mutex = new Mutex();
   let waiting = 0;
   const current = () => scope.current ?? reader;
+  // A write outside `write` still goes to the writing connection.
+  const writing = () => scope.current ?? writer;
   let closed = false;
 
   return {
     dialect: "sqlite",
-    drizzle: store.db,
-    connection: store.sqlite,
-    store,
+    connection: connections.writer,
     async all<T extends Row = Row>(q: SQL): Promise<T[]> {
       const { stmt, params } = current().statement(q);
       return stmt.all(...params) as T[];
@@ -98,23 +169,11 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
       return stmt.get(...params) as T | undefined;
     },
     async run(q: SQL): Promise<number> {
-      // A write outside `write` still goes to the writing connection.
-      const runner = scope.current ?? writer;
-      const { stmt, params } = runner.statement(q);
+      const { stmt, params } = writing().statement(q);
       return stmt.run(...params).changes;
     },
     async insertRows(table, columns, rows, suffix = ""): Promise<number> {
-      // One prepared single-row statement, run per row: in-process there is
-      // no round trip to save, and binding a multi-row statement's thousands
-      // of parameters measured slower (1,000 grant rows: ~10 ms vs ~17 ms).
-      const stmt = (scope.current ?? writer).prepared(insertText(table, columns, 1, questionMark, suffix));
-      const values = new Array<unknown>(columns.length);
-      let changes = 0;
-      for (const row of rows) {
-        for (let i = 0; i < values.length; i++) values[i] = bind(row[i]);
-        changes += stmt.run(values).changes;
-      }
-      return changes;
+      return insertEach(writing(), table, columns, rows, suffix);
     },
     get inTransaction() {
       return scope.current !== undefined;
@@ -125,33 +184,20 @@ export function openSqliteDatabase(path: string, opts: StoreOptions = {}): Sqlit
     write<T>(fn: () => Promise<T>): Promise<T> {
       if (scope.current !== undefined) return fn();
       waiting++;
-      return mutex.run(async () => {
+      return mutex.runExclusive(() => {
         waiting--;
-        // IMMEDIATE: the write lock first (waiting up to the busy timeout
-        // for another process), so a read-then-write never fails with
-        // "database is locked" on a stale snapshot.
-        store.sqlite.exec("BEGIN IMMEDIATE");
-        try {
-          const result = await scope.enter(writer, fn);
-          store.sqlite.exec("COMMIT");
-          return result;
-        } catch (err) {
-          if (store.sqlite.inTransaction) store.sqlite.exec("ROLLBACK");
-          throw err;
-        }
+        return inWriteTransaction(connections.writer, () => scope.enter(writer, fn));
       });
     },
     async ping(): Promise<boolean> {
-      return store.sqlite.open && store.sqlite.prepare("select 1 as ok").get() !== undefined;
+      return connections.writer.open && connections.writer.prepare("select 1 as ok").get() !== undefined;
     },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
       // Let a transaction in flight finish first.
-      await mutex.run(async () => undefined);
-      await checkpointer?.stop();
-      readConnection?.close();
-      store.close();
+      await mutex.runExclusive(async () => undefined);
+      await connections.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { ApiKeyRecord } from "../domain/auth/api-keys.js";
 import type { ApiKeyInfo, Tenant, TenantStore } from "../domain/auth/tenants.js";
-import { num, numOrNull, type Database } from "./database.js";
+import { num, numOrNull, type Database } from "./database-port.js";
 
 /** A new API key as the store keeps it: the public id and the secret's hash. */
 interface NewKey {

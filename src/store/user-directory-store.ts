@@ -12,7 +12,7 @@ import type {
 import { MODERATING_ROOM_ROLES } from "../domain/roles.js";
 import type { UserKind } from "../domain/users/users.js";
 import { usernameKey } from "../domain/users/validation.js";
-import { bool, num, type Database, type Row } from "./database.js";
+import { bool, num, type Database, type Row } from "./database-port.js";
 import { isUniqueViolation } from "./sql-errors.js";
 
 const USER_COLUMNS = sql`id as "id", tenant_id as "tenantId", kind as "kind", username as "username", email as "email", phone as "phone",

@@ -2,7 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { RoomgateError } from "../domain/errors.js";
 import type { ConsumerUserPatch, ConsumerUserRecord, NewUser, UserStore } from "../domain/users/users.js";
 import { usernameKey } from "../domain/users/validation.js";
-import { bool, type Database } from "./database.js";
+import { bool, type Database } from "./database-port.js";
 import { isUniqueViolation } from "./sql-errors.js";
 
 /**

@@ -6,7 +6,7 @@ import type {
   WebhookEndpoint,
   WebhookStore,
 } from "../domain/webhooks/types.js";
-import { num, numOrNull, type Database, type Row } from "./database.js";
+import { num, numOrNull, type Database, type Row } from "./database-port.js";
 
 const ENDPOINT_COLUMNS = sql`id as "id", tenant_id as "tenantId", url as "url", event_types as "eventTypes", room_id as "roomId",
   description as "description", secret as "secret", previous_secret as "previousSecret", previous_secret_until as "previousSecretUntil",

@@ -18,7 +18,7 @@ import {
   type RoomPermissionDeps,
 } from "../../src/domain/room-permissions.js";
 import { ROLES } from "../../src/domain/roles.js";
-import type { Database } from "../../src/store/database.js";
+import type { Database } from "../../src/store/database-port.js";
 import { SqlMembershipStore } from "../../src/store/membership-store.js";
 import { SqlRoomStore } from "../../src/store/room-store.js";
 import { openSqliteDatabase } from "../../src/store/sqlite-database.js";

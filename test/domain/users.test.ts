@@ -25,7 +25,7 @@ import {
 import { Keyring } from "../../src/domain/tokens/keyring.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import { TokenCodec, TokenKind } from "../../src/domain/tokens/token-codec.js";
-import { num } from "../../src/store/database.js";
+import { num } from "../../src/store/database-port.js";
 import { SqlMembershipStore } from "../../src/store/membership-store.js";
 import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import { SqlUserStore } from "../../src/store/user-store.js";

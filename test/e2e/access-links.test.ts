@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { accessLinks, users } from "../../src/store/schema.js";
-import { bool } from "../../src/store/database.js";
+import { bool } from "../../src/store/database-port.js";
 import { bearer, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { accessClient, as, rowCount, spacesClient } from "../support/spaces-clients.js";

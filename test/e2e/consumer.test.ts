@@ -15,7 +15,7 @@ import {
 import { startTestServer, type TestServer } from "../support/server.js";
 import { roomRowExists } from "../support/permissions-fixtures.js";
 import { rowCount } from "../support/spaces-clients.js";
-import { bool } from "../../src/store/database.js";
+import { bool } from "../../src/store/database-port.js";
 
 let srv: TestServer;
 let grpcClient: Client<typeof ConsumerPrivate>;

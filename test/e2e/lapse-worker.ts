@@ -3,11 +3,11 @@
 // due restrictions at the same time as others.
 import { EventBus } from "../../src/domain/events/event-bus.js";
 import { RestrictionLapses } from "../../src/domain/moderation/lapses.js";
-import type { Database } from "../../src/store/database.js";
+import type { Database } from "../../src/store/database-port.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlModerationStore } from "../../src/store/moderation-store.js";
 import { openPostgres } from "../../src/store/pg/connect.js";
-import { postgresDatabase } from "../../src/store/pg/database.js";
+import { postgresDatabase } from "../../src/store/pg/postgres-database.js";
 import { openSqliteDatabase } from "../../src/store/sqlite-database.js";
 
 /** What the test sends (argv[2], JSON); the run starts on the "go" message. */

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { afterEach, describe, expect, it } from "vitest";
-import { openStore } from "../../src/store/db.js";
+import { openSqliteFile } from "../../src/store/sqlite-file.js";
 import { testStore } from "../support/server.js";
 
 // Issue 9 makes spaces.owner_user_id nullable. On SQLite that rebuilds the
@@ -56,30 +56,30 @@ describe.skipIf(testStore() !== "sqlite")("the spaces_management migration on SQ
     const was = snapshot(old);
     old.close();
 
-    const store = openStore(path);
+    const sqlite = openSqliteFile(path);
     try {
-      expect(snapshot(store.sqlite)).toEqual(was);
-      expect(store.sqlite.pragma("foreign_key_check")).toEqual([]);
-      expect(store.sqlite.prepare("select revoked_at from invites where id = 'i2'").get()).toEqual({
+      expect(snapshot(sqlite)).toEqual(was);
+      expect(sqlite.pragma("foreign_key_check")).toEqual([]);
+      expect(sqlite.prepare("select revoked_at from invites where id = 'i2'").get()).toEqual({
         revoked_at: null,
       });
       // The new shape: a space without an owner; foreign keys still hold.
-      store.sqlite.exec(
+      sqlite.exec(
         "insert into spaces (id, tenant_id, name, is_public, owner_user_id, created_at) values ('s2', 't', 'S2', 0, null, 7)",
       );
       expect(() =>
-        store.sqlite.exec(
+        sqlite.exec(
           "insert into rooms (tenant_id, id, space_id, name, is_public, created_at) values ('t', 'x', 'nope', '', 0, 8)",
         ),
       ).toThrow(/FOREIGN KEY/);
       // Members and invites still follow their space (rooms.space_id was
       // added by ALTER TABLE in 0001, without the cascade, and stays so).
-      store.sqlite.exec("delete from rooms where space_id = 's'");
-      store.sqlite.exec("delete from spaces where id = 's'");
-      expect(store.sqlite.prepare("select count(*) as n from space_members").get()).toEqual({ n: 0 });
-      expect(store.sqlite.prepare("select count(*) as n from invites").get()).toEqual({ n: 0 });
+      sqlite.exec("delete from rooms where space_id = 's'");
+      sqlite.exec("delete from spaces where id = 's'");
+      expect(sqlite.prepare("select count(*) as n from space_members").get()).toEqual({ n: 0 });
+      expect(sqlite.prepare("select count(*) as n from invites").get()).toEqual({ n: 0 });
     } finally {
-      store.close();
+      sqlite.close();
     }
   });
 });

@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
-import { bool } from "../../src/store/database.js";
+import { bool } from "../../src/store/database-port.js";
 import { roomMembers, rooms, spaceMembers, spaces } from "../../src/store/schema.js";
 import { bearer, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";

@@ -4,7 +4,7 @@ import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { ChangeFeed } from "../../src/domain/feed/change-feed.js";
 import { FeedLease, StaleReplicaError } from "../../src/domain/feed/lease.js";
 import { RemovalBarrier } from "../../src/domain/feed/removal-barrier.js";
-import type { Database } from "../../src/store/database.js";
+import type { Database } from "../../src/store/database-port.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlReplicaRegistry } from "../../src/store/replica-store.js";
 import { DATABASES } from "./databases.js";

@@ -10,7 +10,7 @@ import type { TimedRestriction } from "../../src/domain/moderation/lapses.js";
 import type { AccessLinkRecord } from "../../src/domain/spaces/store.js";
 import type { GrantRecord } from "../../src/domain/tokens/room-tokens.js";
 import type { NewUser } from "../../src/domain/users/users.js";
-import { num, type Database } from "../../src/store/database.js";
+import { num, type Database } from "../../src/store/database-port.js";
 import { SqlGrantStore } from "../../src/store/grant-store.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { pruneInBatches, SqlMaintenanceStore } from "../../src/store/maintenance-store.js";

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { RoomgateError } from "../../src/domain/errors.js";
 import type { NewUser } from "../../src/domain/users/users.js";
-import type { Database } from "../../src/store/database.js";
+import type { Database } from "../../src/store/database-port.js";
 import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import { SqlUserStore } from "../../src/store/user-store.js";
 import { isUniqueViolation } from "../../src/store/sql-errors.js";

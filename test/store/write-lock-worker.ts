@@ -4,7 +4,7 @@ import { sql } from "drizzle-orm";
 import { randomBytes } from "node:crypto";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
-import { num } from "../../src/store/database.js";
+import { num } from "../../src/store/database-port.js";
 import { SqlGrantStore } from "../../src/store/grant-store.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlMaintenanceStore } from "../../src/store/maintenance-store.js";

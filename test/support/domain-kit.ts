@@ -2,7 +2,7 @@ import { EventBus } from "../../src/domain/events/event-bus.js";
 import type { JournalSink } from "../../src/domain/events/record.js";
 import { ChangeFeed } from "../../src/domain/feed/change-feed.js";
 import type { StoredEvent, Transact } from "../../src/domain/journal.js";
-import type { Database } from "../../src/store/database.js";
+import type { Database } from "../../src/store/database-port.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 
 // The domain's write path over a real store, wired as a replica wires it

@@ -2,7 +2,7 @@ import type { CallOptions, Client } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
 import { expect, vi } from "vitest";
 import { DeliveryStatus, type Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
-import { num, type Database } from "../../src/store/database.js";
+import { num, type Database } from "../../src/store/database-port.js";
 import type { SqliteDatabase } from "../../src/store/sqlite-database.js";
 
 // Awaitable probes on real state, for tests to wait on instead of sleeping:

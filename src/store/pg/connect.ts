@@ -141,7 +141,7 @@ function parseInt8(text: string): number {
 
 /**
  * Finds the committed PostgreSQL migrations whether running from `src/`
- * (tsx, vitest) or from the compiled `dist/src/`, as src/store/db.ts does.
+ * (tsx, vitest) or from the compiled `dist/src/`, as src/store/sqlite-file.ts does.
  */
 function migrationsFolder(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

@@ -67,25 +67,6 @@ export interface Database extends SqlRunner {
 }
 
 /**
- * Serialises async critical sections in one process. A SQLite connection has
- * one transaction at a time, so concurrent `write` calls of one process queue
- * here (other processes queue on SQLite's own lock).
- */
-export class AsyncMutex {
-  private tail: Promise<void> = Promise.resolve();
-
-  /** Runs `fn` after every earlier caller's `fn` settled. */
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-}
-
-/**
  * Carries the transaction of the current async context: `write` enters it,
  * and repositories' queries find it without a handle being passed around.
  */

@@ -1,27 +1,15 @@
 import Database from "better-sqlite3";
-import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
+import { drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as schema from "./schema.js";
-
-/** The drizzle handle every repository takes. */
-export type Db = BetterSQLite3Database<typeof schema> & { readonly $client: Database.Database };
-
-/** An open store: the drizzle handle plus the raw connection to close. */
-export interface Store {
-  readonly db: Db;
-  readonly sqlite: Database.Database;
-  /** Checkpoints the WAL and closes the connection; safe to call twice. */
-  close(): void;
-}
 
 /** How long a statement waits for another connection's write lock before failing. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
-/** Options of {@link openStore}. */
-export interface StoreOptions {
+/** Options of {@link openSqliteFile}. */
+export interface SqliteOptions {
   /** Busy timeout in ms (default {@link DEFAULT_BUSY_TIMEOUT_MS}). */
   readonly busyTimeoutMs?: number;
 }
@@ -29,9 +17,10 @@ export interface StoreOptions {
 /**
  * Opens (creating if needed) the SQLite database at `path` — or an in-memory
  * one for ":memory:" — sets the pragmas roomgate relies on and applies every
- * committed migration.
+ * committed migration. The connection is the writing one of
+ * openSqliteDatabase (sqlite-database.ts), which also closes it.
  */
-export function openStore(path: string, opts: StoreOptions = {}): Store {
+export function openSqliteFile(path: string, opts: SqliteOptions = {}): Database.Database {
   if (path !== ":memory:") {
     mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
     // Created 0600 up front: it holds key hashes and grants, and SQLite gives
@@ -45,36 +34,11 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
   sqlite.pragma("foreign_keys = ON");
   // Another process (a server, `maintenance prune`) may hold the write lock:
   // wait for it rather than fail. This covers single statements and
-  // BEGIN IMMEDIATE; see writeTransaction for why every transaction needs both.
+  // BEGIN IMMEDIATE, which every write transaction starts with (see
+  // SqliteDatabase.write for why).
   sqlite.pragma(`busy_timeout = ${busyTimeout(opts.busyTimeoutMs)}`);
-  const db = drizzle(sqlite, { schema });
-  migrateRacing(() => migrate(db, { migrationsFolder: migrationsFolder() }));
-  let closed = false;
-  return {
-    db,
-    sqlite,
-    close() {
-      if (closed) return;
-      closed = true;
-      if (path !== ":memory:") sqlite.pragma("wal_checkpoint(TRUNCATE)");
-      sqlite.close();
-    },
-  };
-}
-
-/**
- * Runs `fn` in one write transaction that takes the write lock up front
- * (BEGIN IMMEDIATE), waiting up to the busy timeout for it. A deferred
- * transaction that reads first and writes later cannot wait: when another
- * connection wrote meanwhile, SQLite fails the write at once with "database
- * is locked" (SQLITE_BUSY) since its snapshot is stale. Every transaction
- * that writes must go through here.
- *
- * `fn` must be synchronous (better-sqlite3 rolls back only when it throws);
- * called inside another transaction it becomes a savepoint of that one.
- */
-export function writeTransaction<T>(db: Db, fn: () => T): T {
-  return db.transaction(() => fn(), { behavior: "immediate" });
+  migrateRacing(() => migrate(drizzle(sqlite), { migrationsFolder: migrationsFolder() }));
+  return sqlite;
 }
 
 function busyTimeout(ms: number | undefined): number {

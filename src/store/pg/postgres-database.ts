@@ -2,7 +2,7 @@ import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type pg from "pg";
 import { flatValues, insertChunks, insertText } from "../batch-insert.js";
-import { TransactionScope, type Database, type Row } from "../database.js";
+import { TransactionScope, type Database, type Row } from "../database-port.js";
 import { CHANGES_CHANNEL } from "./notify.js";
 
 /** The replicated store: a {@link Database} over a PostgreSQL pool. */
