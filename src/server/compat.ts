@@ -219,7 +219,10 @@ const STATUS_CODES: Readonly<Record<number, string>> = {
  * outcome says the connection is to be closed.
  */
 function readBody(req: Parameters<Handler>[0], done: (outcome: BodyOutcome) => void): void {
-  if (Number(req.headers["content-length"]) > MAX_DISCARD) return done("too_large_close");
+  if (Number(req.headers["content-length"]) > MAX_DISCARD) {
+    done("too_large_close");
+    return;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   let settled = false;
