@@ -78,11 +78,13 @@ fi
 # its own beside `bindings` (which finds the .node file from its caller's real
 # path), so the symlink to it loads that build and not the checkout's.
 sqlite="$root/node_modules/better-sqlite3"
-if ! "$node_bin" -e 'require(process.argv[1])' "$sqlite" 2>/dev/null; then
+# The addon loads on the first Database, not on require.
+opens() { "$node_bin" -e 'new (require(process.argv[1]))(":memory:").close()' "$1" 2>/dev/null; }
+if ! opens "$sqlite"; then
   abi=$("$node_bin" -p process.versions.modules)
   sqlite_version=$("$node_bin" -p "require('$sqlite/package.json').version")
   built="$cache/better-sqlite3-$sqlite_version-abi$abi"
-  if ! "$node_bin" -e 'require(process.argv[1])' "$built/node_modules/better-sqlite3" 2>/dev/null; then
+  if ! opens "$built/node_modules/better-sqlite3"; then
     echo "connect-latest: building better-sqlite3 $sqlite_version for ABI $abi (once, kept in $built)"
     rm -rf "$built" "$built.tmp"
     mkdir -p "$built.tmp/node_modules/better-sqlite3"
