@@ -159,7 +159,12 @@ async function propagation(rs: RoomgateProcess[]): Promise<void> {
     t0 = performance.now();
     let polls = 0;
     const r = await Promise.all(
-      others.map((o) => until(o, token, t0, (res) => (polls++, !res.ok && res.code === "unauthenticated"))),
+      others.map((o) =>
+        until(o, token, t0, (res) => {
+          polls++;
+          return !res.ok && res.code === "unauthenticated";
+        }),
+      ),
     );
     removing.push(Math.max(...r));
     if (polls === others.length) firstRefused++;

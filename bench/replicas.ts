@@ -114,7 +114,7 @@ function createBody(
 async function issue(rg: RoomgateProcess, userId?: string): Promise<string> {
   const res = await callOk(rg.baseUrl, BENCH_API_KEY, CREATE, createBody(userId));
   const tokens = res["tokens"] as string[] | undefined;
-  if (!tokens || tokens.length !== 1) throw new Error(`Create: unexpected ${JSON.stringify(res)}`);
+  if (tokens?.length !== 1) throw new Error(`Create: unexpected ${JSON.stringify(res)}`);
   return tokens[0]!;
 }
 
@@ -418,7 +418,7 @@ async function million(): Promise<void> {
     // below is its feed's alone, not the writer's pace.
     const tenantId = onlyTenantId(store.dbPath);
     process.kill(rg.pid, "SIGSTOP");
-    let written;
+    let written: ReturnType<typeof writeTokenRevocations>;
     try {
       written = writeTokenRevocations(store.dbPath, { tenantId, count: REVOCATIONS, batch: BATCH, lastTokenId });
     } finally {

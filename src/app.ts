@@ -40,6 +40,7 @@ import { Metrics } from "./observability/metrics.js";
 import { createTracing, type Tracing } from "./observability/tracing.js";
 import { CallObserver } from "./observability/calls.js";
 import { observabilityInterceptor } from "./observability/interceptor.js";
+import { tenantOfCall } from "./services/context.js";
 import { startMetricsServer, withMetricsEndpoint } from "./observability/metrics-endpoint.js";
 import { createNodeHandler } from "./server/node-adapter.js";
 import { routes, SERVED_SERVICES, type Services } from "./server/routes.js";
@@ -177,7 +178,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   const opened = await openDatabase(config, log);
   const db = opened.db;
   const metrics = new Metrics();
-  const tracing = createTracing(process.env, overrides.spanExporter);
+  const tracing = createTracing(config, overrides.spanExporter);
   // Every write, through every repository, is one Database.write: the lock
   // first. Each is timed, and traced as a child of its call when tracing is on.
   const timedWrite = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -397,7 +398,7 @@ export async function createApp(config: Config, log: Logger, overrides: AppOverr
   compatRoutes.push(gatedRoute(consumerRoute(consumers, apiKeyGate), consistency.gate));
   const interceptors: Interceptor[] = [
     // Outermost: sees every call's final code, refusals by the others included.
-    observabilityInterceptor(observer),
+    observabilityInterceptor(observer, tenantOfCall),
     errorInterceptor(log),
     // Before any credential is resolved: the lease, and the caller's min_event_id.
     freshnessInterceptor(consistency.gate),

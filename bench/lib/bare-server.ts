@@ -14,7 +14,7 @@
  * work costs over a socket, not a server.
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import http from "node:http";
+import type http from "node:http";
 import http2 from "node:http2";
 import { RoomgateError, type ErrorKind } from "../../src/domain/errors.js";
 import type { BareMethod } from "./bare-methods.js";

@@ -13,7 +13,7 @@ import { createApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { apiKeyId, type ApiKeyPrincipal } from "../../src/domain/auth/api-keys.js";
 import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
-import { RoomTokens, type GrantRecord, type TokenLimits } from "../../src/domain/tokens/room-tokens.js";
+import type { RoomTokens, GrantRecord, TokenLimits } from "../../src/domain/tokens/room-tokens.js";
 
 /** What a ready server tells its parent. */
 export interface Ready {

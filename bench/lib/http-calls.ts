@@ -210,7 +210,7 @@ function grpcCall(req: EncodedRequest): Promise<{ status: number; grpcStatus: st
  */
 export async function probe(call: CallDef, protocol: ProtocolId, r: Ready): Promise<string> {
   const req = encodeRequest(call, protocol, r);
-  let msg;
+  let msg: ReturnType<typeof fromBinary>;
   if (protocol === "grpc") {
     const res = await grpcCall(req);
     if (res.status !== 200 || res.grpcStatus !== "0") {

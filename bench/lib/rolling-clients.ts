@@ -313,6 +313,11 @@ export function grpcClient(t: Target, channels: number): ProtocolClient {
     name: "gRPC (grpc-js)",
     call: (kind) => retryRefused(() => once(kind), refusals),
     refusals: () => refusals,
-    close: () => pairs.forEach((p) => (p.tokens.close(), p.perms.close())),
+    close: () => {
+      for (const p of pairs) {
+        p.tokens.close();
+        p.perms.close();
+      }
+    },
   };
 }

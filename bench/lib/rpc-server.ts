@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   const env: Record<string, string> = {};
   process.argv.forEach((a, i) => {
     const kv = a === "--env" ? process.argv[i + 1] : undefined;
-    if (kv !== undefined && kv.includes("=")) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+    if (kv?.includes("=")) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   });
 
   const { app, dataDir, principal } = await createBenchApp(env);

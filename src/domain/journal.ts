@@ -65,6 +65,18 @@ export interface AuditEntry extends AuditInit {
   readonly id: number;
 }
 
+/** Filters for listing the audit log; `beforeId` is the page cursor. */
+export interface AuditQuery {
+  readonly tenantId: string;
+  readonly roomId?: string;
+  readonly userId?: string;
+  readonly action?: string;
+  readonly since?: number;
+  readonly until?: number;
+  readonly beforeId?: number;
+  readonly limit: number;
+}
+
 /**
  * Appends audit entries and events. Called inside the transaction of the
  * change it records, so a change and its record are written together or

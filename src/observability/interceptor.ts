@@ -1,6 +1,5 @@
-import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { apiKeyPrincipalKey, endUserKey } from "../services/context.js";
 import type { CallObserver, CallStart } from "./calls.js";
 import type { Protocol } from "./metrics.js";
 import { requestIdFrom } from "./request-id.js";
@@ -13,10 +12,13 @@ export function protocolOf(contentType: string | null): Protocol {
   return "connect";
 }
 
-/** The tenant of the call, once an auth interceptor resolved one. */
-function tenantOf(values: { get<T>(key: { id: symbol; defaultValue: T }): T }): string | undefined {
-  return values.get(apiKeyPrincipalKey)?.tenantId ?? values.get(endUserKey)?.tenantId;
-}
+/**
+ * The tenant of a call, from its context values, once an auth interceptor
+ * resolved one. Given by the composition root (services/context.ts
+ * `tenantOfCall`): the principals are the services' concern, and
+ * observability sits below them.
+ */
+export type CallTenant = (values: ContextValues) => string | undefined;
 
 /**
  * Outermost interceptor: counts, times, traces and logs every call, and
@@ -24,7 +26,7 @@ function tenantOf(values: { get<T>(key: { id: symbol; defaultValue: T }): T }): 
  * else a new one) on success and error alike. Unary calls get no extra
  * async frame (a plain `then`); a stream is observed until it ends.
  */
-export function observabilityInterceptor(observer: CallObserver): Interceptor {
+export function observabilityInterceptor(observer: CallObserver, tenantOf: CallTenant): Interceptor {
   return (next) => (req) => {
     const procedure = `${req.service.typeName}/${req.method.name}`;
     const call = observer.begin(
@@ -39,7 +41,7 @@ export function observabilityInterceptor(observer: CallObserver): Interceptor {
       observer.end(call, codeToString(ce.code), tenantOf(req.contextValues));
       throw ce;
     };
-    let pending;
+    let pending: ReturnType<typeof next>;
     try {
       pending = call.span ? observer.tracing!.within(call.span, () => next(req)) : next(req);
     } catch (err) {

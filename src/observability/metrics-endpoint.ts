@@ -1,7 +1,17 @@
 import http from "node:http";
+import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import type { Handler } from "../server/listener.js";
 import type { Metrics } from "./metrics.js";
+
+/**
+ * A request handler for HTTP/1.1 and HTTP/2 requests: the shape of the
+ * server's `Handler` (src/server/listener.ts), restated because
+ * observability sits below the transport and does not import it.
+ */
+export type Handler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
 
 /** The path Prometheus scrapes. */
 export const METRICS_PATH = "/metrics";

@@ -8,7 +8,7 @@ import {
   type TextMapGetter,
   type Tracer,
 } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { parseKeyPairsIntoRecord, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -17,6 +17,15 @@ import {
   SimpleSpanProcessor,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
+import type { Config } from "../config/config.js";
+
+type ExporterOptions = NonNullable<ConstructorParameters<typeof OTLPTraceExporter>[0]>;
+
+/** The settings tracing reads (README "Settings", the OTEL_* rows). */
+export type TracingConfig = Pick<
+  Config,
+  "otelEndpoint" | "otelTracesEndpoint" | "otelHeaders" | "otelTimeoutMs" | "otelCompression" | "otelServiceName"
+>;
 
 /** Reads request headers from a fetch-style `Headers`. */
 const headerGetter: TextMapGetter<Headers> = {
@@ -37,9 +46,9 @@ export class Tracing {
   private readonly propagator = new W3CTraceContextPropagator();
   private readonly current = new AsyncLocalStorage<Span>();
 
-  constructor(exporter: SpanExporter, batch: boolean) {
+  constructor(exporter: SpanExporter, batch: boolean, serviceName: string) {
     this.provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ "service.name": process.env["OTEL_SERVICE_NAME"] || "roomgate" }),
+      resource: resourceFromAttributes({ "service.name": serviceName }),
       spanProcessors: [batch ? new BatchSpanProcessor(exporter) : new SimpleSpanProcessor(exporter)],
     });
     this.tracer = this.provider.getTracer("roomgate");
@@ -106,12 +115,20 @@ export class Tracing {
 }
 
 /**
- * Tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (OTLP over HTTP, the
- * exporter reading the standard OTEL_* variables), or with a given exporter
- * (tests); undefined otherwise — tracing off.
+ * Tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (OTLP over HTTP, with the
+ * exporter settings of `config`), or with a given exporter (tests);
+ * undefined otherwise — tracing off.
  */
-export function createTracing(env: NodeJS.ProcessEnv, exporter?: SpanExporter): Tracing | undefined {
-  if (exporter) return new Tracing(exporter, false);
-  if (!env["OTEL_EXPORTER_OTLP_ENDPOINT"]) return undefined;
-  return new Tracing(new OTLPTraceExporter(), true);
+export function createTracing(config: TracingConfig, exporter?: SpanExporter): Tracing | undefined {
+  if (exporter) return new Tracing(exporter, false, config.otelServiceName);
+  if (config.otelEndpoint === undefined) return undefined;
+  const otlp = new OTLPTraceExporter({
+    // The standard's rule: the signal path is appended to the general endpoint, never to the traces one.
+    url: config.otelTracesEndpoint ?? `${config.otelEndpoint.replace(/\/+$/, "")}/v1/traces`,
+    headers: config.otelHeaders === undefined ? undefined : parseKeyPairsIntoRecord(config.otelHeaders),
+    timeoutMillis: config.otelTimeoutMs,
+    // The exporter's CompressionAlgorithm enum has exactly these two values, "none" and "gzip".
+    compression: config.otelCompression as ExporterOptions["compression"],
+  });
+  return new Tracing(otlp, true, config.otelServiceName);
 }

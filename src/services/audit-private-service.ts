@@ -8,13 +8,12 @@ import {
   type Service,
 } from "../../gen/room/audit/private/v1/service_pb.js";
 import { invalidArgument } from "../domain/errors.js";
-import type { AuditEntry } from "../domain/journal.js";
+import type { AuditEntry, AuditQuery } from "../domain/journal.js";
 import { decodeBase64Url, encodeBase64Url } from "../domain/tokens/base64url.js";
-import type { AuditQuery } from "../store/journal-store.js";
 import { checkOptionalId } from "../domain/ids.js";
 import { requireApiKey } from "./context.js";
 
-/** The audit log as this service reads it (SqliteJournal). */
+/** The audit log as this service reads it (SqlJournal). */
 export interface AuditLog {
   listAudit(q: AuditQuery): Promise<AuditEntry[]>;
 }

@@ -1,4 +1,4 @@
-import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { ApiKeyPrincipal } from "../domain/auth/api-keys.js";
 import type { RoomCaller } from "../domain/room-permissions.js";
 
@@ -44,4 +44,9 @@ export function requireUser(ctx: HandlerContext): Extract<EndUserPrincipal, { ki
   if (p.kind !== "user")
     throw new ConnectError("this call needs a user access token, not a room member token", Code.Unauthenticated);
   return p;
+}
+
+/** The tenant of the call, once an auth interceptor resolved one (what observability labels a call with). */
+export function tenantOfCall(values: ContextValues): string | undefined {
+  return values.get(apiKeyPrincipalKey)?.tenantId ?? values.get(endUserKey)?.tenantId;
 }

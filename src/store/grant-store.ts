@@ -1,6 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { sql } from "drizzle-orm";
-import type { GrantRecord, GrantStore } from "../domain/tokens/room-tokens.js";
+import type { GrantRecord, GrantStore } from "../domain/tokens/grants.js";
 import { num, type Database } from "./database.js";
 
 const GRANT_COLUMNS = [

@@ -1,22 +1,12 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
-import type { Actor, AuditEntry, AuditInit, EventInit, Journal, StoredEvent } from "../domain/journal.js";
+import type { Actor, AuditEntry, AuditInit, AuditQuery, EventInit, Journal, StoredEvent } from "../domain/journal.js";
 import { encodeEffects } from "../domain/feed/effects.js";
-import type { FeedEvent } from "../domain/feed/change-feed.js";
+import type { FeedEvent } from "../domain/feed/ports.js";
 import { insertChunks, valuesList } from "./batch-insert.js";
 import { num, numOrNull, type Database, type Row } from "./database.js";
 
-/** Filters for listing the audit log; `beforeId` is the page cursor. */
-export interface AuditQuery {
-  readonly tenantId: string;
-  readonly roomId?: string;
-  readonly userId?: string;
-  readonly action?: string;
-  readonly since?: number;
-  readonly until?: number;
-  readonly beforeId?: number;
-  readonly limit: number;
-}
+export type { AuditQuery } from "../domain/journal.js";
 
 const AUDIT_COLUMNS = 11;
 

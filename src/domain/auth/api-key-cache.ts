@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import {
   authenticateApiKey,
   hashApiKey,
@@ -20,9 +21,14 @@ export interface ApiKeyAuthenticator {
  *
  * It also remembers, for the same time, which principal a presented key
  * opened, so a hot caller costs no hash per call (see {@link authenticate}).
+ *
+ * Both memories are lru-caches of `max` entries (the least recently used
+ * goes first). Expiry stays here, an `until` per entry on the injected
+ * clock, rather than lru-cache's ttl: a memo entry ends with the record it
+ * was checked against, and lru-cache reads its own clock.
  */
 export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
-  private readonly entries = new Map<string, { record: ApiKeyRecord; until: number }>();
+  private readonly entries: LRUCache<string, { record: ApiKeyRecord; until: number }>;
   /**
    * Presented key → the principal it opened. Keyed by the presented string
    * itself, on purpose: any keyed digest of it (HMAC, BLAKE2) is again a hash
@@ -34,7 +40,7 @@ export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
    * strings only after V8's full-string hashes match, so it leaks no prefix
    * timing the constant-time hash comparison would have hidden.
    */
-  private readonly opened = new Map<string, { principal: ApiKeyPrincipal; until: number }>();
+  private readonly opened: LRUCache<string, { principal: ApiKeyPrincipal; until: number }>;
   /** Bumped by every forget: a read that overlapped one may be older than it. */
   private forgets = 0;
 
@@ -42,10 +48,13 @@ export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
     private readonly inner: ApiKeyLookup,
     private readonly ttlMs: number,
     private readonly clock: () => number = Date.now,
-    private readonly max = 10_000,
+    max = 10_000,
     /** The key hash; a seam so tests can count what a call costs. */
     private readonly hash: (key: string) => Uint8Array = hashApiKey,
-  ) {}
+  ) {
+    this.entries = new LRUCache({ max });
+    this.opened = new LRUCache({ max });
+  }
 
   async findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
     if (this.ttlMs <= 0) return await this.inner.findApiKey(id);
@@ -61,7 +70,6 @@ export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
       this.entries.delete(id);
       return undefined;
     }
-    if (this.entries.size >= this.max) this.entries.clear();
     this.entries.set(id, { record, until: now + this.ttlMs });
     return record;
   }
@@ -87,7 +95,6 @@ export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
     // must not be remembered as open.
     if (principal === undefined || this.forgets !== forgetsBefore) return principal;
     const until = Math.min(now + this.ttlMs, this.entries.get(principal.keyId)?.until ?? now + this.ttlMs);
-    if (this.opened.size >= this.max) this.opened.clear();
     this.opened.set(presented, { principal, until });
     return principal;
   }
@@ -100,6 +107,9 @@ export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
     this.forgets++;
     this.entries.delete(id);
     // Rare (revocations) and bounded by `max`: a scan beats a second index.
-    for (const [presented, e] of this.opened) if (e.principal.keyId === id) this.opened.delete(presented);
+    // Collected first: the cache is not changed while it is walked.
+    const drop: string[] = [];
+    for (const [presented, e] of this.opened.entries()) if (e.principal.keyId === id) drop.push(presented);
+    for (const presented of drop) this.opened.delete(presented);
   }
 }

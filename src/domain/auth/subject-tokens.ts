@@ -1,8 +1,8 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
-import { ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
+import { type Claims, ClaimsSchema } from "../../../gen/room/tokens/v1/claims_pb.js";
 import { TokenRejectedError } from "../errors.js";
-import { formatTokenId } from "../tokens/room-tokens.js";
+import { formatTokenId } from "../tokens/token-id.js";
 import type { RevocationIndex } from "../tokens/revocations.js";
 import { InvalidTokenError, type TokenCodec, type TokenKind } from "../tokens/token-codec.js";
 
@@ -78,7 +78,7 @@ export class SubjectTokens {
 
   /** Opens a token of this kind; anything else is unauthenticated. */
   verify(token: string): SubjectClaims {
-    let c;
+    let c: Claims;
     try {
       c = fromBinary(ClaimsSchema, this.codec.open(this.kind, token));
     } catch (err) {

@@ -10,7 +10,28 @@ import type { Actor, AuditInit, EventInit, Journal, StoredEvent, Transact } from
  */
 export interface JournalSink {
   readonly journal: Journal;
-  readonly feed: { catchUp(): Promise<number> };
+  readonly feed: { catchUp(): Promise<unknown> };
+}
+
+/**
+ * The sink of a write that by design records nothing: no audit entry, no
+ * event, no live effect (a registration, a login's re-check under the write
+ * lock, re-sealing stored secrets). Such a write still takes the one path;
+ * recording through this sink is a bug and fails the write, so an entry
+ * added later cannot be dropped quietly.
+ */
+export const RECORDS_NOTHING: JournalSink = {
+  journal: { record: () => Promise.reject(new Error("this write records nothing: give it the journal sink")) },
+  feed: { catchUp: () => Promise.resolve(0) },
+};
+
+/**
+ * The sink of a process that runs no change feed (the command line): what
+ * it records is written all the same, and reaches every running replica
+ * through that replica's own feed.
+ */
+export function withoutFeed(journal: Journal): JournalSink {
+  return { journal, feed: { catchUp: () => Promise.resolve(0) } };
 }
 
 /** Appends audit entries and events to the transaction in progress. */
@@ -22,28 +43,39 @@ export interface Recorded {
   readonly events: readonly EventInit[];
 }
 
+/** Asks {@link journaled} for the stored events as well (their ids answer write calls). */
+export interface WithEvents {
+  readonly withEvents: true;
+}
+
+/** What {@link journaled} returns when asked {@link WithEvents}. */
+export interface JournaledWithEvents<T> {
+  readonly result: T;
+  readonly events: StoredEvent[];
+}
+
 /**
- * The one path of every state change: runs `fn` in one write transaction;
- * whatever it records (audit entries, events with their live effects) is
- * written in that same transaction; after the commit the change feed
- * applies and announces it, before this returns, so the caller's next read
- * on this replica sees it. A rollback writes, applies and announces nothing.
- * Returns `fn`'s result and the events stored.
+ * The one path of every state change, and the only caller of
+ * `journal.record`: runs `fn` in one write transaction; whatever it records
+ * (audit entries, events with their live effects) is written in that same
+ * transaction; after the commit the change feed applies and announces it,
+ * before this returns, so the caller's next read on this replica sees it. A
+ * rollback writes, applies and announces nothing. Returns `fn`'s result, or
+ * with `{ withEvents: true }` the result and the events stored.
  */
+export function journaled<T>(transact: Transact, sink: JournalSink, fn: (record: RecordFn) => Promise<T>): Promise<T>;
+export function journaled<T>(
+  transact: Transact,
+  sink: JournalSink,
+  fn: (record: RecordFn) => Promise<T>,
+  options: WithEvents,
+): Promise<JournaledWithEvents<T>>;
 export async function journaled<T>(
   transact: Transact,
   sink: JournalSink,
   fn: (record: RecordFn) => Promise<T>,
-): Promise<T> {
-  return (await journaledWithEvents(transact, sink, fn)).result;
-}
-
-/** {@link journaled}, also returning the stored events (their ids answer write calls). */
-export async function journaledWithEvents<T>(
-  transact: Transact,
-  sink: JournalSink,
-  fn: (record: RecordFn) => Promise<T>,
-): Promise<{ result: T; events: StoredEvent[] }> {
+  options?: WithEvents,
+): Promise<T | JournaledWithEvents<T>> {
   const events: StoredEvent[] = [];
   const result = await transact(() =>
     fn(async (change) => {
@@ -51,7 +83,7 @@ export async function journaledWithEvents<T>(
     }),
   );
   if (events.length > 0) await sink.feed.catchUp();
-  return { result, events };
+  return options?.withEvents ? { result, events } : result;
 }
 
 /** The facts common to a membership change. */

@@ -1,6 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import type { EventBus } from "../events/event-bus.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import type { StoredEvent, Transact } from "../journal.js";
 import type { Restriction, RestrictionKind } from "./restrictions.js";
 
@@ -139,39 +139,44 @@ export class RestrictionLapses {
     const { store } = this.deps;
     const lifted = LIFTED[r.kind];
     // The lapse happened at `until`, even when written later (server down).
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
-      // Exactly once: only while the row still ends at `until` (not lifted,
-      // not re-set, not lapsed by another replica meanwhile).
-      if (!(await store.deleteLapsed(r))) return;
-      await record({
-        audit: [
-          {
-            tenantId: r.tenantId,
-            at: r.until,
-            actor: LAPSE_ACTOR,
-            action: lifted.action,
-            roomId: r.roomId,
-            targetUserId: r.userId,
-            reason: LAPSE_REASON,
-            detail: { lapsed: true, until: r.until },
-          },
-        ],
-        events: [
-          {
-            tenantId: r.tenantId,
-            type: lifted.event,
-            roomId: r.roomId,
-            userId: r.userId,
-            actor: LAPSE_ACTOR,
-            at: r.until,
-            reason: LAPSE_REASON,
-            effects: {
-              restrictionsLifted: [{ tenantId: r.tenantId, roomId: r.roomId, userId: r.userId, kind: r.kind }],
+    const { events } = await journaled(
+      this.deps.transact,
+      this.deps.sink,
+      async (record) => {
+        // Exactly once: only while the row still ends at `until` (not lifted,
+        // not re-set, not lapsed by another replica meanwhile).
+        if (!(await store.deleteLapsed(r))) return;
+        await record({
+          audit: [
+            {
+              tenantId: r.tenantId,
+              at: r.until,
+              actor: LAPSE_ACTOR,
+              action: lifted.action,
+              roomId: r.roomId,
+              targetUserId: r.userId,
+              reason: LAPSE_REASON,
+              detail: { lapsed: true, until: r.until },
             },
-          },
-        ],
-      });
-    });
+          ],
+          events: [
+            {
+              tenantId: r.tenantId,
+              type: lifted.event,
+              roomId: r.roomId,
+              userId: r.userId,
+              actor: LAPSE_ACTOR,
+              at: r.until,
+              reason: LAPSE_REASON,
+              effects: {
+                restrictionsLifted: [{ tenantId: r.tenantId, roomId: r.roomId, userId: r.userId, kind: r.kind }],
+              },
+            },
+          ],
+        });
+      },
+      { withEvents: true },
+    );
     return events[0];
   }
 

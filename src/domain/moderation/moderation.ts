@@ -2,7 +2,7 @@ import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { Permission as P } from "../../../gen/room/permissions/v1/permission_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { checkId } from "../ids.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink, type Recorded } from "../events/record.js";
 import type { Actor, StoredEvent, Transact } from "../journal.js";
 import type { Revocation } from "../tokens/revocations.js";
 import type { Restriction, RestrictionKind } from "./restrictions.js";
@@ -102,81 +102,47 @@ export class Moderation {
   async act(input: ActInput): Promise<StoredEvent> {
     const { store } = this.deps;
     const effect = EFFECT[input.action];
-    checkCommon(input.roomId, input.reason);
-    checkId("target_user_id", input.targetUserId);
-    if (input.durationSeconds > 0 && !effect.set) {
-      throw invalidArgument(`duration_seconds applies to block and mute only, not ${input.action}`);
-    }
-    if (input.durationSeconds > MAX_DURATION) throw invalidArgument(`duration_seconds exceeds ${MAX_DURATION}`);
-    authorize(input.caller, REQUIRED_PERMISSION[input.action], input.action);
+    checkAct(input, effect);
     const now = this.deps.clock();
-    const until = effect.set && input.durationSeconds > 0 ? now + input.durationSeconds * 1000 : null;
-    const restriction: Restriction | undefined = effect.set
-      ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.set, until }
-      : undefined;
-    const revocation: Revocation | undefined = effect.kick
-      ? { kind: "user_room", tenantId: input.tenantId, userId: input.targetUserId, roomId: input.roomId, at: now }
-      : undefined;
-    const lifted = effect.lift
-      ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.lift }
-      : undefined;
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
-      // Read under the write lock: a promotion or a removal committing
-      // meanwhile cannot slip between the check and the action.
-      if (!(await store.roomExists(input.tenantId, input.roomId)))
-        throw new RoomgateError("not_found", `room ${input.roomId} not found`);
-      if (!(await store.isMember(input.tenantId, input.roomId, input.targetUserId))) {
-        throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
-      }
-      if (input.caller !== "api_key") {
-        // Hierarchy: owner > space moderator > room moderator > member; nobody
-        // acts on a member of equal or higher rank (themselves included).
-        const target = rankIn(
-          await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId),
-        );
-        if (target >= input.caller.rank) {
-          throw new RoomgateError(
-            "permission_denied",
-            `${input.action} needs a higher rank than the target's in this room`,
-          );
-        }
-      }
-      if (restriction) await store.setRestriction(restriction, input.actor, now);
-      if (lifted) await store.liftRestriction(lifted.tenantId, lifted.roomId, lifted.userId, lifted.kind);
-      if (revocation) await store.addRevocation(revocation, null);
-      await record({
-        audit: [
-          {
-            tenantId: input.tenantId,
-            at: now,
-            actor: input.actor,
-            action: `moderation.${input.action}`,
-            roomId: input.roomId,
-            targetUserId: input.targetUserId,
-            reason: input.reason,
-            detail: until === null ? {} : { until, durationSeconds: input.durationSeconds },
-          },
-        ],
-        events: [
-          {
-            tenantId: input.tenantId,
-            type: effect.event,
-            roomId: input.roomId,
-            userId: input.targetUserId,
-            actor: input.actor,
-            at: now,
-            reason: input.reason,
-            until,
-            effects: {
-              ...(restriction ? { restrictionsSet: [restriction] } : {}),
-              ...(lifted ? { restrictionsLifted: [lifted] } : {}),
-              ...(revocation ? { revocations: [revocation] } : {}),
-            },
-          },
-        ],
-      });
-    });
+    const change = liveChange(input, effect, now);
+    const { restriction, lifted, revocation } = change;
+    const { events } = await journaled(
+      this.deps.transact,
+      this.deps.sink,
+      async (record) => {
+        await this.checkTarget(input);
+        if (restriction) await store.setRestriction(restriction, input.actor, now);
+        if (lifted) await store.liftRestriction(lifted.tenantId, lifted.roomId, lifted.userId, lifted.kind);
+        if (revocation) await store.addRevocation(revocation, null);
+        await record(actRecorded(input, effect.event, now, change));
+      },
+      { withEvents: true },
+    );
     return events[0]!;
+  }
+
+  /**
+   * Inside the write, under the write lock: a promotion or a removal
+   * committing meanwhile cannot slip between the check and the action.
+   */
+  private async checkTarget(input: ActInput): Promise<void> {
+    const { store } = this.deps;
+    if (!(await store.roomExists(input.tenantId, input.roomId)))
+      throw new RoomgateError("not_found", `room ${input.roomId} not found`);
+    if (!(await store.isMember(input.tenantId, input.roomId, input.targetUserId))) {
+      throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
+    }
+    if (input.caller !== "api_key") {
+      // Hierarchy: owner > space moderator > room moderator > member; nobody
+      // acts on a member of equal or higher rank (themselves included).
+      const target = rankIn(await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId));
+      if (target >= input.caller.rank) {
+        throw new RoomgateError(
+          "permission_denied",
+          `${input.action} needs a higher rank than the target's in this room`,
+        );
+      }
+    }
   }
 
   /** Records a message deletion for the chat server; returns its event. */
@@ -194,34 +160,107 @@ export class Moderation {
     if (!(await this.deps.store.roomExists(input.tenantId, input.roomId)))
       throw new RoomgateError("not_found", `room ${input.roomId} not found`);
     const now = this.deps.clock();
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, (record) =>
-      record({
-        audit: [
-          {
-            tenantId: input.tenantId,
-            at: now,
-            actor: input.actor,
-            action: "moderation.message_delete",
-            roomId: input.roomId,
-            target: input.messageId,
-            reason: input.reason,
-          },
-        ],
-        events: [
-          {
-            tenantId: input.tenantId,
-            type: EventType.MESSAGE_DELETED,
-            roomId: input.roomId,
-            actor: input.actor,
-            at: now,
-            messageId: input.messageId,
-            reason: input.reason,
-          },
-        ],
-      }),
+    const { events } = await journaled(
+      this.deps.transact,
+      this.deps.sink,
+      (record) =>
+        record({
+          audit: [
+            {
+              tenantId: input.tenantId,
+              at: now,
+              actor: input.actor,
+              action: "moderation.message_delete",
+              roomId: input.roomId,
+              target: input.messageId,
+              reason: input.reason,
+            },
+          ],
+          events: [
+            {
+              tenantId: input.tenantId,
+              type: EventType.MESSAGE_DELETED,
+              roomId: input.roomId,
+              actor: input.actor,
+              at: now,
+              messageId: input.messageId,
+              reason: input.reason,
+            },
+          ],
+        }),
+      { withEvents: true },
     );
     return events[0]!;
   }
+}
+
+/** What an action does to live state: the restriction set or lifted, the revocation, and until when. */
+interface LiveChange {
+  readonly until: number | null;
+  readonly restriction: Restriction | undefined;
+  readonly lifted: Omit<Restriction, "until"> | undefined;
+  readonly revocation: Revocation | undefined;
+}
+
+/** The arguments of an action, checked before anything is read. */
+function checkAct(input: ActInput, effect: (typeof EFFECT)[ModerationAction]): void {
+  checkCommon(input.roomId, input.reason);
+  checkId("target_user_id", input.targetUserId);
+  if (input.durationSeconds > 0 && !effect.set) {
+    throw invalidArgument(`duration_seconds applies to block and mute only, not ${input.action}`);
+  }
+  if (input.durationSeconds > MAX_DURATION) throw invalidArgument(`duration_seconds exceeds ${MAX_DURATION}`);
+  authorize(input.caller, REQUIRED_PERMISSION[input.action], input.action);
+}
+
+function liveChange(input: ActInput, effect: (typeof EFFECT)[ModerationAction], now: number): LiveChange {
+  const until = effect.set && input.durationSeconds > 0 ? now + input.durationSeconds * 1000 : null;
+  const restriction: Restriction | undefined = effect.set
+    ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.set, until }
+    : undefined;
+  const revocation: Revocation | undefined = effect.kick
+    ? { kind: "user_room", tenantId: input.tenantId, userId: input.targetUserId, roomId: input.roomId, at: now }
+    : undefined;
+  const lifted = effect.lift
+    ? { tenantId: input.tenantId, roomId: input.roomId, userId: input.targetUserId, kind: effect.lift }
+    : undefined;
+  return { until, restriction, lifted, revocation };
+}
+
+/** The audit entry and the event of an action, its live change as the event's effects. */
+function actRecorded(input: ActInput, event: EventType, now: number, change: LiveChange): Recorded {
+  const { until, restriction, lifted, revocation } = change;
+  return {
+    audit: [
+      {
+        tenantId: input.tenantId,
+        at: now,
+        actor: input.actor,
+        action: `moderation.${input.action}`,
+        roomId: input.roomId,
+        targetUserId: input.targetUserId,
+        reason: input.reason,
+        detail: until === null ? {} : { until, durationSeconds: input.durationSeconds },
+      },
+    ],
+    events: [
+      {
+        tenantId: input.tenantId,
+        type: event,
+        roomId: input.roomId,
+        userId: input.targetUserId,
+        actor: input.actor,
+        at: now,
+        reason: input.reason,
+        until,
+        effects: {
+          ...(restriction ? { restrictionsSet: [restriction] } : {}),
+          ...(lifted ? { restrictionsLifted: [lifted] } : {}),
+          ...(revocation ? { revocations: [revocation] } : {}),
+        },
+      },
+    ],
+  };
 }
 
 function checkCommon(roomId: string, reason: string): void {

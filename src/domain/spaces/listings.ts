@@ -7,8 +7,9 @@ import type { RoleName } from "../roles.js";
 import type { MemberFacts, MemberRoom, Position, RoomListing, SpaceListing } from "./list-store.js";
 import { decodePosition, encodePosition, type ListName } from "./page-token.js";
 import { checkId, checkScope, tenantOf, type SpaceCaller, type SpaceManager } from "./rules.js";
-import { findRoomIn, type SpacesDeps } from "./spaces.js";
-import type { InviteRecord, SpaceRecord } from "./store.js";
+import type { SpacesDeps } from "./deps.js";
+import { findRoomIn, findSpaceIn } from "./lookups.js";
+import type { InviteRecord } from "./store.js";
 
 /** A page as a list call asks for it. */
 export interface PageRequest {
@@ -89,7 +90,7 @@ export class SpaceListings {
           newest,
         );
       checkId("space_id", spaceId);
-      const space = await this.space(who.tenantId, spaceId);
+      const space = await findSpaceIn(this.deps.store, who.tenantId, spaceId);
       return await paged(
         "rooms",
         asked,
@@ -99,7 +100,7 @@ export class SpaceListings {
     }
     checkId("space_id", spaceId);
     const caller = await this.user(who.caller);
-    const space = await this.space(caller.tenantId, spaceId);
+    const space = await findSpaceIn(this.deps.store, caller.tenantId, spaceId);
     const spaceMember = (await this.deps.store.spaceRoleOf(caller.tenantId, space.id, caller.userId)) !== undefined;
     const tenantModerator = await this.deps.lists.isTenantModerator(caller.tenantId, caller.userId);
     if (
@@ -163,7 +164,7 @@ export class SpaceListings {
     checkId("space_id", spaceId);
     const tenantId = tenantOf(who);
     if (who.kind === "user") await this.user(who.caller);
-    const space = await this.space(tenantId, spaceId);
+    const space = await findSpaceIn(this.deps.store, tenantId, spaceId);
     if (
       who.kind === "user" &&
       (await this.deps.store.spaceRoleOf(tenantId, space.id, who.caller.userId)) !== "role_space_owner"
@@ -202,12 +203,6 @@ export class SpaceListings {
       accessLinkId: f.accessLinkId,
       restrictions: [...this.deps.access.restrictions.active(room.tenantId, room.roomId, f.userId, now)],
     };
-  }
-
-  private async space(tenantId: string, spaceId: string): Promise<SpaceRecord> {
-    const space = await this.deps.store.findSpace(tenantId, spaceId);
-    if (!space) throw new RoomgateError("not_found", "space not found");
-    return space;
   }
 
   /** A space-level end-user caller: not an access-link guest, and still existing. */

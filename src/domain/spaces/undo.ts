@@ -1,13 +1,13 @@
 import { RoomgateError } from "../errors.js";
-import { journaledWithEvents, type RecordFn } from "../events/record.js";
+import { journaled, type RecordFn } from "../events/record.js";
 import type { StoredEvent } from "../journal.js";
 import { moderatesRoom, rankIn } from "../membership.js";
 import { requireRoomAccess } from "../room-permissions.js";
 import { rankOfRole } from "../roles.js";
 import { inviteRevoked, memberLeft, roleRemoved } from "./records.js";
 import { actorOf, checkId, checkReason, checkScope, tenantOf, type SpaceCaller, type SpaceManager } from "./rules.js";
-import { findRoomIn, type SpacesDeps } from "./spaces.js";
-import type { SpaceRecord } from "./store.js";
+import type { SpacesDeps } from "./deps.js";
+import { findRoomIn, findSpaceIn, requireCaller, requireUser } from "./lookups.js";
 
 /** RevokeRole as asked: a room role (roomId set) or, for the API key only, a space role (roomId ""). */
 export interface RoleRemoval {
@@ -40,11 +40,11 @@ export class SpaceUndo {
     const tenantId = tenantOf(who);
     if (who.kind === "user") {
       checkScope(who.caller);
-      await this.requireCaller(who.caller);
+      await requireCaller(this.deps.store, who.caller);
     }
     const now = this.deps.clock();
     return await this.once(async (record) => {
-      const space = await this.space(tenantId, spaceId);
+      const space = await findSpaceIn(this.deps.store, tenantId, spaceId);
       const invite = await this.deps.store.findInvite(tenantId, inviteId);
       if (!invite || invite.spaceId !== space.id) throw new RoomgateError("not_found", "invite not found");
       if (
@@ -86,12 +86,12 @@ export class SpaceUndo {
     const tenantId = tenantOf(who);
     if (who.kind === "user") {
       checkScope(who.caller, r.roomId);
-      await this.requireCaller(who.caller);
+      await requireCaller(this.deps.store, who.caller);
     }
     if (r.roomId === "") return await this.revokeSpaceRole(tenantId, who, r);
     const room = await findRoomIn(this.deps.store, tenantId, r.spaceId, r.roomId);
     if (who.kind === "user") requireRoomAccess(who.caller, room.id, this.deps.access);
-    await this.requireUser(tenantId, r.targetUserId);
+    await requireUser(this.deps.store, tenantId, r.targetUserId);
     const now = this.deps.clock();
     return await this.once(async (record) => {
       const target = await this.deps.memberships.roomRolesOf(tenantId, r.targetUserId, room.id);
@@ -140,10 +140,10 @@ export class SpaceUndo {
   async leaveSpace(caller: SpaceCaller, spaceId: string): Promise<StoredEvent> {
     checkId("space_id", spaceId);
     checkScope(caller);
-    await this.requireCaller(caller);
+    await requireCaller(this.deps.store, caller);
     const now = this.deps.clock();
     return await this.once(async (record) => {
-      const space = await this.space(caller.tenantId, spaceId);
+      const space = await findSpaceIn(this.deps.store, caller.tenantId, spaceId);
       const role = await this.deps.store.spaceRoleOf(caller.tenantId, space.id, caller.userId);
       if (role === undefined) throw new RoomgateError("failed_precondition", "you are not a member of this space");
       if (role === "role_space_owner")
@@ -166,8 +166,8 @@ export class SpaceUndo {
   private async revokeSpaceRole(tenantId: string, who: SpaceManager, r: RoleRemoval): Promise<StoredEvent> {
     if (who.kind === "user")
       throw new RoomgateError("permission_denied", "space roles are removed with the API key or by leaving the space");
-    await this.space(tenantId, r.spaceId);
-    await this.requireUser(tenantId, r.targetUserId);
+    await findSpaceIn(this.deps.store, tenantId, r.spaceId);
+    await requireUser(this.deps.store, tenantId, r.targetUserId);
     const now = this.deps.clock();
     return await this.once(async (record) => {
       const role = await this.deps.store.spaceRoleOf(tenantId, r.spaceId, r.targetUserId);
@@ -192,24 +192,7 @@ export class SpaceUndo {
 
   /** One write transaction recording exactly one event, which answers the call. */
   private async once(fn: (record: RecordFn) => Promise<void>): Promise<StoredEvent> {
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, fn);
+    const { events } = await journaled(this.deps.transact, this.deps.sink, fn, { withEvents: true });
     return events[events.length - 1]!;
-  }
-
-  private async space(tenantId: string, spaceId: string): Promise<SpaceRecord> {
-    const space = await this.deps.store.findSpace(tenantId, spaceId);
-    if (!space) throw new RoomgateError("not_found", "space not found");
-    return space;
-  }
-
-  private async requireUser(tenantId: string, userId: string): Promise<void> {
-    if (!(await this.deps.store.userExists(tenantId, userId))) throw new RoomgateError("not_found", "user not found");
-  }
-
-  // A token can outlive its user; writes must not reference a missing one.
-  private async requireCaller(caller: SpaceCaller): Promise<void> {
-    if (!(await this.deps.store.userExists(caller.tenantId, caller.userId))) {
-      throw new RoomgateError("unauthenticated", "the user of this access token no longer exists");
-    }
   }
 }

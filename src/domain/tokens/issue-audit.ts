@@ -1,5 +1,5 @@
 import type { AuditInit } from "../journal.js";
-import type { GrantRecord } from "./room-tokens.js";
+import type { GrantRecord } from "./grants.js";
 
 /**
  * The one audit entry of a Create batch (`token.issue`), naming every grant

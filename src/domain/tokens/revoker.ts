@@ -1,7 +1,7 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { checkId } from "../ids.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import type { Actor, StoredEvent, Transact } from "../journal.js";
 import type { Revocation } from "./revocations.js";
 
@@ -85,39 +85,44 @@ export class Revoker {
   ): Promise<StoredEvent> {
     if (what.reason.length > 1_024) throw invalidArgument("reason is longer than 1024 characters");
     let r = initial;
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
-      // The watermark is read under the write lock: a token whose issue
-      // committed while this revocation waited for the lock is covered too.
-      r = { ...r, at: this.deps.clock() };
-      await this.deps.store.addRevocation(r, expiresAt);
-      await record({
-        audit: [
-          {
-            tenantId: r.tenantId,
-            at: r.at,
-            actor: what.actor,
-            action: what.action,
-            roomId: what.roomId,
-            targetUserId: what.userId ?? "",
-            target: what.tokenId ?? "",
-            reason: what.reason,
-          },
-        ],
-        events: [
-          {
-            tenantId: r.tenantId,
-            type: EventType.TOKEN_REVOKED,
-            roomId: what.roomId,
-            userId: what.userId ?? "",
-            actor: what.actor,
-            at: r.at,
-            tokenId: what.tokenId ?? "",
-            reason: what.reason,
-            effects: { revocations: [r] },
-          },
-        ],
-      });
-    });
+    const { events } = await journaled(
+      this.deps.transact,
+      this.deps.sink,
+      async (record) => {
+        // The watermark is read under the write lock: a token whose issue
+        // committed while this revocation waited for the lock is covered too.
+        r = { ...r, at: this.deps.clock() };
+        await this.deps.store.addRevocation(r, expiresAt);
+        await record({
+          audit: [
+            {
+              tenantId: r.tenantId,
+              at: r.at,
+              actor: what.actor,
+              action: what.action,
+              roomId: what.roomId,
+              targetUserId: what.userId ?? "",
+              target: what.tokenId ?? "",
+              reason: what.reason,
+            },
+          ],
+          events: [
+            {
+              tenantId: r.tenantId,
+              type: EventType.TOKEN_REVOKED,
+              roomId: what.roomId,
+              userId: what.userId ?? "",
+              actor: what.actor,
+              at: r.at,
+              tokenId: what.tokenId ?? "",
+              reason: what.reason,
+              effects: { revocations: [r] },
+            },
+          ],
+        });
+      },
+      { withEvents: true },
+    );
     return events[0]!;
   }
 }

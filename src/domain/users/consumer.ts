@@ -3,7 +3,7 @@ import type { SubjectTokens } from "../auth/subject-tokens.js";
 import type { MembershipStore } from "../membership.js";
 import type { RoleName } from "../roles.js";
 import { invalidArgument } from "../errors.js";
-import { journaled, roleGranted, roleRevoked, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink, type RecordFn, roleGranted, roleRevoked } from "../events/record.js";
 import type { UserStore, UserTokenOptions } from "./users.js";
 import type { Transact } from "../journal.js";
 import { validateEmail, validateMeta, validateOptionalId, validateProfilePic, validateUsername } from "./validation.js";
@@ -73,85 +73,121 @@ export class ConsumerUsers {
 
   /** Creates the user (or finds it by identifier), applies the roles and issues a token. */
   async createOrLogin(caller: ConsumerCaller, input: ConsumerUserInput): Promise<ConsumerUserResult> {
-    const username = input.username === "" ? undefined : validateUsername(input.username);
-    const email = input.email === "" ? undefined : validateEmail(input.email);
-    const profilePic = validateProfilePic(input.profilePic, "profile_pic");
-    const meta = validateMeta(input.meta, "meta");
-    const chatRoom = validateOptionalId(input.chatRoom, "chat_room");
-    const externalUserId = validateOptionalId(input.externalUserId, "external_user_id");
-    const uui = validateOptionalId(input.uniqueUserIdentifier, "unique_user_identifier");
-    const isModerator = input.isModerator;
+    const checked = checkInput(input);
     const { tenantId } = caller;
     const now = this.clock();
-
     const written = await journaled(this.transact, this.sink, async (record) => {
-      const existing = uui === undefined ? undefined : await this.store.findConsumerByIdentifier(tenantId, uui);
-      let userId: string;
-      let finalName: string;
-      let wasTenantModerator = false;
-      if (existing) {
-        userId = existing.id;
-        finalName = username ?? existing.username;
-        wasTenantModerator = existing.tenantModerator;
-        const tenantModerator = isModerator ? (chatRoom === undefined ? true : undefined) : false;
-        await this.store.updateConsumer(tenantId, userId, {
-          username,
-          email,
-          profilePic,
-          meta,
-          externalUserId,
-          tenantModerator,
-        });
-      } else {
-        if (username === undefined) throw invalidArgument("username: must not be empty");
-        userId = randomUUID();
-        finalName = username;
-        await this.store.insertUser({
-          id: userId,
-          tenantId,
-          kind: "consumer",
-          username,
-          email: email ?? null,
-          passwordHash: null,
-          phone: null,
-          externalUserId: externalUserId ?? null,
-          uniqueUserIdentifier: uui ?? null,
-          profilePic: profilePic ?? null,
-          meta: meta ?? null,
-          tenantModerator: isModerator && chatRoom === undefined,
-          createdAt: now,
-        });
-      }
-      const change = { tenantId, actor: `key:${caller.keyId}` as const, at: now, userId, via: "consumer" };
-      // Tenant-wide moderation, as this call leaves it (see the rules above).
-      const isTenantModerator = isModerator ? chatRoom === undefined || wasTenantModerator : false;
-      if (isTenantModerator && !wasTenantModerator) {
-        await record(
-          roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined }),
-        );
-      } else if (!isTenantModerator && wasTenantModerator) {
-        await record(roleRevoked({ ...change, role: "consumer_tenant_moderator", roomId: "" }));
-      }
-      if (chatRoom !== undefined) {
-        await this.store.ensureRoom(tenantId, chatRoom, now);
-        const role = ROOM_ROLE[isModerator ? "moderator" : "user"];
-        const previousRole = (await this.roles.roomRolesOf(tenantId, userId, chatRoom)).roomRole;
-        await this.roles.setRoomRole(tenantId, chatRoom, userId, role, caller.keyId, now);
-        // Logging the same user in again with the same role changes nothing.
-        if (previousRole !== role) await record(roleGranted({ ...change, role, roomId: chatRoom, previousRole }));
-      }
+      const user = await this.upsert(tenantId, checked, now);
+      await this.applyRoles(caller, checked, user, now, record);
       // Issued in the transaction: a DeleteUser serialised after it takes
       // a later time, so its revocation covers this token.
-      const { token } = this.tokens.issue({ tenantId, userId, ttlSeconds: this.options.tokenTtlSeconds });
-      return { userId, username: finalName, created: !existing, token };
+      const { token } = this.tokens.issue({ tenantId, userId: user.userId, ttlSeconds: this.options.tokenTtlSeconds });
+      return { ...user, token };
     });
-
     return {
       accessToken: written.token,
       username: written.username,
       userId: written.userId,
-      isModerator,
+      isModerator: checked.isModerator,
       created: written.created,
     };
   }
+
+  /** Inside the write: the user known by its identifier, updated, or a new one. */
+  private async upsert(tenantId: string, c: CheckedInput, now: number): Promise<Upserted> {
+    const { username, email, profilePic, meta, externalUserId, uui, isModerator, chatRoom } = c;
+    const existing = uui === undefined ? undefined : await this.store.findConsumerByIdentifier(tenantId, uui);
+    if (existing) {
+      const tenantModerator = isModerator ? (chatRoom === undefined ? true : undefined) : false;
+      await this.store.updateConsumer(tenantId, existing.id, {
+        username,
+        email,
+        profilePic,
+        meta,
+        externalUserId,
+        tenantModerator,
+      });
+      const name = username ?? existing.username;
+      return { userId: existing.id, username: name, created: false, wasTenantModerator: existing.tenantModerator };
+    }
+    if (username === undefined) throw invalidArgument("username: must not be empty");
+    const userId = randomUUID();
+    await this.store.insertUser({
+      id: userId,
+      tenantId,
+      kind: "consumer",
+      username,
+      email: email ?? null,
+      passwordHash: null,
+      phone: null,
+      externalUserId: externalUserId ?? null,
+      uniqueUserIdentifier: uui ?? null,
+      profilePic: profilePic ?? null,
+      meta: meta ?? null,
+      tenantModerator: isModerator && chatRoom === undefined,
+      createdAt: now,
+    });
+    return { userId, username, created: true, wasTenantModerator: false };
+  }
+
+  /** Inside the write: tenant-wide moderation as this call leaves it, and the role in `chat_room`. */
+  private async applyRoles(
+    caller: ConsumerCaller,
+    c: CheckedInput,
+    user: Upserted,
+    now: number,
+    record: RecordFn,
+  ): Promise<void> {
+    const { tenantId } = caller;
+    const { userId, wasTenantModerator } = user;
+    const { isModerator, chatRoom } = c;
+    const change = { tenantId, actor: `key:${caller.keyId}` as const, at: now, userId, via: "consumer" };
+    // Tenant-wide moderation, as this call leaves it (see the rules above).
+    const isTenantModerator = isModerator ? chatRoom === undefined || wasTenantModerator : false;
+    if (isTenantModerator && !wasTenantModerator) {
+      await record(roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined }));
+    } else if (!isTenantModerator && wasTenantModerator) {
+      await record(roleRevoked({ ...change, role: "consumer_tenant_moderator", roomId: "" }));
+    }
+    if (chatRoom !== undefined) {
+      await this.store.ensureRoom(tenantId, chatRoom, now);
+      const role = ROOM_ROLE[isModerator ? "moderator" : "user"];
+      const previousRole = (await this.roles.roomRolesOf(tenantId, userId, chatRoom)).roomRole;
+      await this.roles.setRoomRole(tenantId, chatRoom, userId, role, caller.keyId, now);
+      // Logging the same user in again with the same role changes nothing.
+      if (previousRole !== role) await record(roleGranted({ ...change, role, roomId: chatRoom, previousRole }));
+    }
+  }
+}
+
+/** The request, checked: undefined for a field not given. */
+interface CheckedInput {
+  readonly username: string | undefined;
+  readonly email: string | undefined;
+  readonly profilePic: string | undefined;
+  readonly meta: string | undefined;
+  readonly chatRoom: string | undefined;
+  readonly externalUserId: string | undefined;
+  readonly uui: string | undefined;
+  readonly isModerator: boolean;
+}
+
+/** The user a call created or found, and whether it was a tenant-wide moderator before. */
+interface Upserted {
+  readonly userId: string;
+  readonly username: string;
+  readonly created: boolean;
+  readonly wasTenantModerator: boolean;
+}
+
+/** Validates every field before any write, in the request's order. */
+function checkInput(input: ConsumerUserInput): CheckedInput {
+  const username = input.username === "" ? undefined : validateUsername(input.username);
+  const email = input.email === "" ? undefined : validateEmail(input.email);
+  const profilePic = validateProfilePic(input.profilePic, "profile_pic");
+  const meta = validateMeta(input.meta, "meta");
+  const chatRoom = validateOptionalId(input.chatRoom, "chat_room");
+  const externalUserId = validateOptionalId(input.externalUserId, "external_user_id");
+  const uui = validateOptionalId(input.uniqueUserIdentifier, "unique_user_identifier");
+  return { username, email, profilePic, meta, chatRoom, externalUserId, uui, isModerator: input.isModerator };
 }

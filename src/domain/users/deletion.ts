@@ -1,12 +1,12 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink, type Recorded, type RecordFn } from "../events/record.js";
 import { checkId } from "../ids.js";
 import type { Actor, AuditInit, EventInit, StoredEvent, Transact } from "../journal.js";
 import type { MembershipStore } from "../membership.js";
 import type { Revocation } from "../tokens/revocations.js";
 import type { KeyCaller } from "./directory.js";
-import type { UserDirectoryStore } from "./records.js";
+import type { DeletedUser, RevokedLink, UserDirectoryStore } from "./records.js";
 
 /** Longest reason accepted (as for revocations). */
 const MAX_REASON = 1_024;
@@ -52,109 +52,136 @@ export class UserDeletion {
   async delete(caller: KeyCaller, userId: string, reason: string): Promise<StoredEvent> {
     checkId("user_id", userId);
     if (reason.length > MAX_REASON) throw invalidArgument(`reason is longer than ${MAX_REASON} characters`);
-    const { tenantId } = caller;
-    const actor: Actor = `key:${caller.keyId}`;
-    const { events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
-      const at = this.deps.clock();
-      const gone = await this.deps.store.deleteUser(tenantId, userId);
-      if (!gone) throw new RoomgateError("not_found", `user ${userId} not found`);
-      const revocation: Revocation = { kind: "user", tenantId, userId, at };
-      await this.deps.revocationStore.addRevocation(revocation, null);
+    const d: Deleting = { tenantId: caller.tenantId, userId, actor: `key:${caller.keyId}`, reason };
+    const { events } = await journaled(this.deps.transact, this.deps.sink, (record) => this.deleteInWrite(d, record), {
+      withEvents: true,
+    });
+    return events[events.length - 1]!;
+  }
 
-      // Links first, so USER_DELETED is the last event: its id, as a
-      // consistency token, then covers every effect of the deletion.
-      const links = await this.deps.store.revokeLinksOf(tenantId, userId, at);
-      for (const link of links) {
-        const guest = link.guestUserId !== null && link.guestUserId !== userId ? link.guestUserId : null;
-        const audit: AuditInit[] = [];
-        const events: EventInit[] = [];
-        let guestRevocation: Revocation | undefined;
-        if (guest !== null) {
-          guestRevocation = { kind: "user_room", tenantId, userId: guest, roomId: link.roomId, at };
-          await this.deps.revocationStore.addRevocation(guestRevocation, null);
-          if (await this.deps.memberships.removeRoomRole(tenantId, link.roomId, guest)) {
-            audit.push({
-              tenantId,
-              at,
-              actor,
-              action: "role.revoke",
-              roomId: link.roomId,
-              targetUserId: guest,
-              target: link.id,
-              detail: { role: link.role, via: "access_link" },
-            });
-            events.push({
-              tenantId,
-              type: EventType.ROLE_REVOKED,
-              roomId: link.roomId,
-              userId: guest,
-              actor,
-              at,
-              role: link.role,
-              reason: "user deleted",
-            });
-          }
-        }
+  /** The deletion, inside the write: the time is read after the write lock (see above). */
+  private async deleteInWrite(d: Deleting, record: RecordFn): Promise<void> {
+    const { tenantId, userId } = d;
+    const at = this.deps.clock();
+    const gone = await this.deps.store.deleteUser(tenantId, userId);
+    if (!gone) throw new RoomgateError("not_found", `user ${userId} not found`);
+    const revocation: Revocation = { kind: "user", tenantId, userId, at };
+    await this.deps.revocationStore.addRevocation(revocation, null);
+    // Links first, so USER_DELETED is the last event: its id, as a
+    // consistency token, then covers every effect of the deletion.
+    const links = await this.deps.store.revokeLinksOf(tenantId, userId, at);
+    for (const link of links) await record(await this.revokeLink(d, at, link));
+    await record(userDeleted(d, at, gone, links, revocation));
+  }
+
+  /** A link of the user, revoked like RevokeAccessLink does: its guest loses the room. */
+  private async revokeLink(d: Deleting, at: number, link: RevokedLink): Promise<Recorded> {
+    const { tenantId, userId, actor } = d;
+    const guest = link.guestUserId !== null && link.guestUserId !== userId ? link.guestUserId : null;
+    const audit: AuditInit[] = [];
+    const events: EventInit[] = [];
+    let guestRevocation: Revocation | undefined;
+    if (guest !== null) {
+      guestRevocation = { kind: "user_room", tenantId, userId: guest, roomId: link.roomId, at };
+      await this.deps.revocationStore.addRevocation(guestRevocation, null);
+      if (await this.deps.memberships.removeRoomRole(tenantId, link.roomId, guest)) {
         audit.push({
           tenantId,
           at,
           actor,
-          action: "access_link.revoke",
+          action: "role.revoke",
           roomId: link.roomId,
-          targetUserId: guest ?? "",
+          targetUserId: guest,
           target: link.id,
-          reason: "user deleted",
-          detail: { linkOf: userId },
+          detail: { role: link.role, via: "access_link" },
         });
         events.push({
           tenantId,
-          type: EventType.TOKEN_REVOKED,
+          type: EventType.ROLE_REVOKED,
           roomId: link.roomId,
-          userId: guest ?? "",
+          userId: guest,
           actor,
           at,
-          tokenId: link.id,
+          role: link.role,
           reason: "user deleted",
-          effects: guestRevocation ? { revocations: [guestRevocation] } : undefined,
         });
-        await record({ audit, events });
       }
-
-      // A watcher of one room learns that the member is gone from it.
-      const roleEvents: EventInit[] = gone.roomRoles.map((r) => ({
-        tenantId,
-        type: EventType.ROLE_REVOKED,
-        roomId: r.roomId,
-        userId,
-        actor,
-        at,
-        role: r.role,
-        reason: "user deleted",
-      }));
-      await record({
-        audit: [
-          {
-            tenantId,
-            at,
-            actor,
-            action: "user.delete",
-            targetUserId: userId,
-            reason,
-            detail: {
-              kind: gone.kind,
-              tenantModerator: gone.tenantModerator,
-              roomRoles: gone.roomRoles,
-              spaceRoles: gone.spaceRoles,
-              linksRevoked: links.map((l) => l.id),
-            },
-          },
-        ],
-        events: [
-          ...roleEvents,
-          { tenantId, type: EventType.USER_DELETED, userId, actor, at, reason, effects: { revocations: [revocation] } },
-        ],
-      });
+    }
+    audit.push({
+      tenantId,
+      at,
+      actor,
+      action: "access_link.revoke",
+      roomId: link.roomId,
+      targetUserId: guest ?? "",
+      target: link.id,
+      reason: "user deleted",
+      detail: { linkOf: userId },
     });
-    return events[events.length - 1]!;
+    events.push({
+      tenantId,
+      type: EventType.TOKEN_REVOKED,
+      roomId: link.roomId,
+      userId: guest ?? "",
+      actor,
+      at,
+      tokenId: link.id,
+      reason: "user deleted",
+      effects: guestRevocation ? { revocations: [guestRevocation] } : undefined,
+    });
+    return { audit, events };
   }
+}
+
+/** One deletion: whose, by whom, why. */
+interface Deleting {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly actor: Actor;
+  readonly reason: string;
+}
+
+/** "user.delete" and USER_DELETED (carrying the user revocation), after a ROLE_REVOKED per room role. */
+function userDeleted(
+  d: Deleting,
+  at: number,
+  gone: DeletedUser,
+  links: readonly RevokedLink[],
+  revocation: Revocation,
+): Recorded {
+  const { tenantId, userId, actor, reason } = d;
+  // A watcher of one room learns that the member is gone from it.
+  const roleEvents: EventInit[] = gone.roomRoles.map((r) => ({
+    tenantId,
+    type: EventType.ROLE_REVOKED,
+    roomId: r.roomId,
+    userId,
+    actor,
+    at,
+    role: r.role,
+    reason: "user deleted",
+  }));
+  return {
+    audit: [
+      {
+        tenantId,
+        at,
+        actor,
+        action: "user.delete",
+        targetUserId: userId,
+        reason,
+        detail: {
+          kind: gone.kind,
+          tenantModerator: gone.tenantModerator,
+          roomRoles: gone.roomRoles,
+          spaceRoles: gone.spaceRoles,
+          linksRevoked: links.map((l) => l.id),
+        },
+      },
+    ],
+    events: [
+      ...roleEvents,
+      { tenantId, type: EventType.USER_DELETED, userId, actor, at, reason, effects: { revocations: [revocation] } },
+    ],
+  };
 }

@@ -1,6 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
-import { journaledWithEvents, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink } from "../events/record.js";
 import { checkId } from "../ids.js";
 import type { StoredEvent, Transact } from "../journal.js";
 import { pageSizeOf } from "../paging.js";
@@ -136,39 +136,48 @@ export class UserDirectory {
     // Hashing is slow: done once, outside the lock.
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
 
-    const { result, events } = await journaledWithEvents(this.deps.transact, this.deps.sink, async (record) => {
-      const user = await this.deps.store.findUser(tenantId, userId);
-      if (!user) throw notFound(userId);
-      // A user deleted and replaced in between cannot change kind, but the
-      // rules are the kind's, so check again against what is stored now.
-      checkForKind(user.kind, email, password);
-      const registered = user.kind === "registered";
-      if (
-        registered &&
-        username !== undefined &&
-        (await this.deps.store.registeredUsernameTakenByOther(tenantId, username, userId))
-      ) {
-        throw new RoomgateError("already_exists", "username: already taken");
-      }
-      if (registered && email != null && (await this.deps.store.registeredEmailTakenByOther(tenantId, email, userId))) {
-        throw new RoomgateError("already_exists", "email: already registered");
-      }
-      const patch: UserColumnsPatch = {
-        ...base,
-        username,
-        usernameKey: username !== undefined && registered ? usernameKey(username) : undefined,
-        email,
-        passwordHash,
-      };
-      if (!(await this.deps.store.updateUser(tenantId, userId, patch))) throw notFound(userId);
-      const at = this.deps.clock();
-      const actor = `key:${caller.keyId}` as const;
-      await record({
-        audit: [{ tenantId, at, actor, action: "user.update", targetUserId: userId, detail: { fields } }],
-        events: [{ tenantId, type: EventType.USER_UPDATED, userId, actor, at }],
-      });
-      return await this.get(tenantId, userId);
-    });
+    const { result, events } = await journaled(
+      this.deps.transact,
+      this.deps.sink,
+      async (record) => {
+        const user = await this.deps.store.findUser(tenantId, userId);
+        if (!user) throw notFound(userId);
+        // A user deleted and replaced in between cannot change kind, but the
+        // rules are the kind's, so check again against what is stored now.
+        checkForKind(user.kind, email, password);
+        const registered = user.kind === "registered";
+        if (
+          registered &&
+          username !== undefined &&
+          (await this.deps.store.registeredUsernameTakenByOther(tenantId, username, userId))
+        ) {
+          throw new RoomgateError("already_exists", "username: already taken");
+        }
+        if (
+          registered &&
+          email != null &&
+          (await this.deps.store.registeredEmailTakenByOther(tenantId, email, userId))
+        ) {
+          throw new RoomgateError("already_exists", "email: already registered");
+        }
+        const patch: UserColumnsPatch = {
+          ...base,
+          username,
+          usernameKey: username !== undefined && registered ? usernameKey(username) : undefined,
+          email,
+          passwordHash,
+        };
+        if (!(await this.deps.store.updateUser(tenantId, userId, patch))) throw notFound(userId);
+        const at = this.deps.clock();
+        const actor = `key:${caller.keyId}` as const;
+        await record({
+          audit: [{ tenantId, at, actor, action: "user.update", targetUserId: userId, detail: { fields } }],
+          events: [{ tenantId, type: EventType.USER_UPDATED, userId, actor, at }],
+        });
+        return await this.get(tenantId, userId);
+      },
+      { withEvents: true },
+    );
     return { user: result, event: events[events.length - 1]! };
   }
 

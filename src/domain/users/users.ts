@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { SubjectTokens } from "../auth/subject-tokens.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
+import { journaled, RECORDS_NOTHING } from "../events/record.js";
 import { checkId } from "../ids.js";
 import type { Transact } from "../journal.js";
 import { addressLimitKey, type LoginGuard } from "./login-guard.js";
@@ -140,7 +141,8 @@ export class Users {
     await this.assertFree(tenantId, username, email);
     const passwordHash = await hashPassword(password);
     const id = randomUUID();
-    await this.transact(async () => {
+    // A registration records no audit entry or event: nothing live depends on a new user.
+    await journaled(this.transact, RECORDS_NOTHING, async () => {
       await this.assertFree(tenantId, username, email);
       await this.store.insertUser({
         id,
@@ -199,7 +201,8 @@ export class Users {
     // again: a DeleteUser (or password change) that committed while the
     // hash was checked wins, and one that comes after takes its time under
     // the same lock, so its revocation covers this token (see UserDeletion).
-    const { token, claims } = await this.transact(async () => {
+    // Writes nothing: the write lock only orders this re-check against a deletion.
+    const { token, claims } = await journaled(this.transact, RECORDS_NOTHING, async () => {
       const still = await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC"));
       if (still?.id !== user.id || still.passwordHash !== user.passwordHash)
         throw new RoomgateError("unauthenticated", LOGIN_FAILED);

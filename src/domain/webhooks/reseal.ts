@@ -1,3 +1,4 @@
+import { journaled, RECORDS_NOTHING } from "../events/record.js";
 import type { Transact } from "../journal.js";
 import type { SecretBox } from "./secret-box.js";
 import type { WebhookStore } from "./types.js";
@@ -18,7 +19,8 @@ export async function resealSecrets(
     const stale = box.needsReseal(e.secret) || (e.previousSecret !== null && box.needsReseal(e.previousSecret));
     if (!stale) continue;
     try {
-      await transact(async () => {
+      // The same secrets under the active key: no change to audit or announce.
+      await journaled(transact, RECORDS_NOTHING, async () => {
         const cur = await store.getEndpoint(e.tenantId, e.id);
         if (cur === undefined) return;
         const secret = box.seal(cur.id, box.open(cur.id, cur.secret));

@@ -98,7 +98,7 @@ export class DescriptorIndex {
         for (const v of t.values) this.symbols.set(scope + v.name, file);
       }
     }
-    file.dependencies.forEach((d) => this.addFile(d));
+    for (const d of file.dependencies) this.addFile(d);
   }
 }
 

@@ -1,3 +1,9 @@
+// Written by hand on purpose (issue 18 looked for a kept library): pg-listen,
+// the one LISTEN-with-reconnect wrapper for `pg`, has had no release since
+// 1.7.0 (2020) and brings debug, pg-format and typed-emitter 0.1 along; the
+// `postgres` driver listens well but is a second PostgreSQL driver beside
+// `pg`, with its own pool and types. What is needed here is small: one
+// client, LISTEN, backoff, and a "may have missed some" call after a reconnect.
 import pg from "pg";
 
 /** The channel writers notify after writing events, and replicas listen on. */

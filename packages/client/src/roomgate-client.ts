@@ -1,13 +1,13 @@
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { Service as AuditService } from "../../gen/room/audit/private/v1/service_pb.js";
-import { Service as ConsumerService } from "../../gen/room/consumer/private/v1/service_pb.js";
-import { Service as EventsService } from "../../gen/room/events/private/v1/service_pb.js";
-import { Service as ModerationService } from "../../gen/room/moderation/private/v1/service_pb.js";
-import { Service as SpacesService } from "../../gen/room/spaces/private/v1/service_pb.js";
-import { Service as TokensService } from "../../gen/room/tokens/private/v1/service_pb.js";
-import { Service as UsersService } from "../../gen/room/users/private/v1/service_pb.js";
-import { Service as WebhooksService } from "../../gen/room/webhooks/private/v1/service_pb.js";
+import { Service as AuditService } from "../gen/room/audit/private/v1/service_pb.js";
+import { Service as ConsumerService } from "../gen/room/consumer/private/v1/service_pb.js";
+import { Service as EventsService } from "../gen/room/events/private/v1/service_pb.js";
+import { Service as ModerationService } from "../gen/room/moderation/private/v1/service_pb.js";
+import { Service as SpacesService } from "../gen/room/spaces/private/v1/service_pb.js";
+import { Service as TokensService } from "../gen/room/tokens/private/v1/service_pb.js";
+import { Service as UsersService } from "../gen/room/users/private/v1/service_pb.js";
+import { Service as WebhooksService } from "../gen/room/webhooks/private/v1/service_pb.js";
 import { apiKeyInterceptor } from "./auth.js";
 
 /** The wire protocol: gRPC (HTTP/2 only) or Connect (HTTP/1.1 or HTTP/2). */
