@@ -20,8 +20,9 @@
 # ships them) and kept in $CONNECT_LATEST_CACHE (default
 # ~/.cache/roomgate/connect-latest), keyed by its version and the ABI.
 #
-# Usage: scripts/connect-latest.sh [test files…]
-#   (default: the two fast-path suites; vitest project "sqlite")
+# Usage: scripts/connect-latest.sh [vitest arguments…]
+#   (default: the two fast-path suites; always vitest project "sqlite", e.g.
+#   `--project fast-path-off test/e2e/bad-input.test.ts` adds that project)
 #   CONNECT_LATEST_VERSION=2.3.0  a given release instead of npm's latest
 #   CONNECT_LATEST_NODE=/tmp/node24/node_modules/node/bin/node  another Node than PATH's
 set -euo pipefail
@@ -44,15 +45,18 @@ tar -C "$root" -c --exclude=./node_modules --exclude=./.git --exclude=./.test-bu
 # vite and vitest write caches there), @connectrpc unpacked at $version.
 mkdir -p "$work/node_modules/@connectrpc"
 ln -s "$root/node_modules/.bin" "$work/node_modules/.bin"
+# A package that is itself a symlink (a workspace: ../../packages/client) is
+# copied as the link, so it points into the copy.
+link() { if [ -L "$1" ]; then cp -P "$1" "$2"; else ln -s "$1" "$2"; fi; }
 for entry in "$root"/node_modules/*; do
   name=$(basename "$entry")
   case "$name" in
     @connectrpc | better-sqlite3) continue ;;
     @*)
       mkdir -p "$work/node_modules/$name"
-      for pkg in "$entry"/*; do ln -s "$pkg" "$work/node_modules/$name/$(basename "$pkg")"; done
+      for pkg in "$entry"/*; do link "$pkg" "$work/node_modules/$name/$(basename "$pkg")"; done
       ;;
-    *) ln -s "$entry" "$work/node_modules/$name" ;;
+    *) link "$entry" "$work/node_modules/$name" ;;
   esac
 done
 (
@@ -64,15 +68,20 @@ done
     rm "$tarball"
   done
 )
-# Every package in the checkout that depends on connect must be unpacked
+# Every package outside the copy that depends on connect must be unpacked
 # above, or it would load the pinned copy beside the new one.
-others=$(grep -l '"@connectrpc/connect"' "$root"/node_modules/*/package.json "$root"/node_modules/@*/*/package.json |
-  grep -v '/node_modules/@connectrpc/' || true)
-if [ -n "$others" ]; then
-  echo "connect-latest: these packages depend on @connectrpc/connect and are not overlaid:" >&2
-  echo "$others" >&2
-  exit 1
-fi
+(cd "$work" && "$node_bin" -e '
+  const fs = require("node:fs"), path = require("node:path");
+  const top = fs.realpathSync(process.cwd()), nm = path.join(top, "node_modules"), outside = [];
+  const dirs = fs.readdirSync(nm).flatMap((n) => n.startsWith("@") ? fs.readdirSync(path.join(nm, n)).map((m) => n + "/" + m) : [n]);
+  for (const d of dirs) {
+    let real, pkg;
+    try { real = fs.realpathSync(path.join(nm, d)); pkg = JSON.parse(fs.readFileSync(path.join(real, "package.json"), "utf8")); } catch { continue; }
+    const deps = { ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies };
+    if (!real.startsWith(top + path.sep) && "@connectrpc/connect" in deps) outside.push(d);
+  }
+  if (outside.length) { console.error("connect-latest: not overlaid, but depend on @connectrpc/connect: " + outside); process.exit(1); }
+')
 
 # better-sqlite3 for this Node's ABI. The built copy sits in a node_modules of
 # its own beside `bindings` (which finds the .node file from its caller's real
