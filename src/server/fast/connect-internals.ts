@@ -13,7 +13,10 @@
  * exactly; test/e2e/fast-path-differential compares the fast path with
  * connect's own handler byte for byte, and scripts/connect-latest.sh runs it
  * against the newest release. Each entry names its upstream source: package,
- * file (connect-es `packages/connect/src/…`), function, and the version read.
+ * file (connect-es `packages/connect/src/…`), function, and the version read
+ * (2.1.2; every copy checked unchanged in 2.3.0 but the error metadata step,
+ * which follows 2.2+). Not followed: 2.3's `requestGate` option (FastPath
+ * leaves a router that sets one to connect).
  *
  * What upstream would need so this fence can shrink:
  * - A lazy handler context: `createHandlerContext` builds per call a deadline

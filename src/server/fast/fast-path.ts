@@ -105,6 +105,8 @@ export class FastPath {
   }
 
   private addService(desc: DescService, impl: object): void {
+    // connect 2.3's requestGate runs before the body is read; the fast path has no such step: leave such routers to connect.
+    if ((this.opt as { requestGate?: unknown }).requestGate !== undefined) return;
     for (const method of desc.methods) {
       const fn = (impl as Record<string, unknown>)[method.localName];
       if (method.methodKind !== "unary" || typeof fn !== "function") continue;
