@@ -10,14 +10,14 @@
  *   config         src/config/**           -> domain (defaults and limits)
  *   domain         src/domain/**           -> gen only: no store, no transport, no process config
  *   store          src/store/**            -> domain (implements its ports, returns its types)
- *   client         src/client/**           -> gen only (published on its own)
+ *   client         packages/client/src/**  -> gen only (@roomgate/client, published on its own)
  *   gen            gen/**                  generated code: imports no source
  *
  * The store is an adapter on the domain's ports: it imports the domain,
  * and only the composition root and the command line (which opens a store
  * for its maintenance commands) import the store.
  *
- * Run: node scripts/depcruise.mjs src --config .dependency-cruiser.cjs
+ * Run: node scripts/depcruise.mjs src packages/client/src --config .dependency-cruiser.cjs
  * (the launcher gives dependency-cruiser a TypeScript it can parse with: see there).
  */
 
@@ -32,7 +32,7 @@ const OBSERVABILITY = "^src/observability/";
 const CONFIG = "^src/config/";
 const DOMAIN = "^src/domain/";
 const STORE = "^src/store/";
-const CLIENT = "^src/client/";
+const CLIENT = "^packages/client/src/";
 const GEN = "^gen/";
 
 /** A rule forbidding `from` to import any of `to`. */
@@ -98,7 +98,7 @@ module.exports = {
       "client-alone",
       "The client package ships alone: generated code and npm packages only.",
       CLIENT,
-      "^src/(?!client/)",
+      "^(src/|packages/(?!client/))",
     ),
     layer("gen-is-generated", "Generated code imports no source.", GEN, "^src/"),
   ],

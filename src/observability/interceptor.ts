@@ -1,5 +1,4 @@
-import { ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
-import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import type { CallObserver, CallStart } from "./calls.js";
 import type { Protocol } from "./metrics.js";
 import { requestIdFrom } from "./request-id.js";
@@ -75,4 +74,13 @@ async function* observeStream<T>(
   } finally {
     observer.end(call, code, tenant());
   }
+}
+
+/**
+ * The Connect name of `code` ("invalid_argument"), from the public `Code`
+ * enum's member name: connect's own codeToString lives in a subpath it marks
+ * internal, and only the fast path's fence may import those.
+ */
+function codeToString(code: Code): string {
+  return Code[code].replace(/[A-Z]/g, (c, at: number) => (at === 0 ? "" : "_") + c.toLowerCase());
 }

@@ -93,20 +93,7 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger, obser
       res.end();
       return;
     }
-    // HTTP/2 has no Connection header; a stream is ended on its own.
-    const h1 = req.httpVersionMajor < 2;
-    const reply = (r: CompatReply, close = false) => {
-      if (res.headersSent) return;
-      const body = JSON.stringify(r.body);
-      const headers: Record<string, string | number> = {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(body),
-        ...r.headers,
-      };
-      if (close && h1) headers["connection"] = "close";
-      res.writeHead(r.status, headers);
-      res.end(body);
-    };
+    const reply = replier(req, res);
     const route = matching.find((r) => r.method === req.method);
     if (!route) {
       const allow = [...new Set(matching.map((r) => r.method))].join(", ");
@@ -115,49 +102,85 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger, obser
         "unimplemented",
         `method ${req.method ?? ""} is not allowed here; use ${allow}`,
       );
-      return reply({ status: 405, body, headers: { allow } });
+      reply({ status: 405, body, headers: { allow } });
+      return;
     }
-    const fail = (status: number, code: CompatErrorCode, message: string, close = false) =>
-      reply({ status, body: route.errorShape(status, code, message) }, close);
-
-    readBody(req, (outcome) => {
-      if (outcome === "too_large" || outcome === "too_large_close") {
-        const close = outcome === "too_large_close";
-        fail(413, "resource_exhausted", `request body too large: at most ${MAX_BODY} bytes`, close);
-        // An HTTP/2 stream still sending is stopped once the answer is out.
-        if (close && !h1) res.once("finish", () => req.destroy());
-        return;
-      }
-      let body: unknown;
-      if (outcome.length > 0) {
-        // Invalid bytes must not become U+FFFD: two ids would become one.
-        if (!isUtf8(outcome)) return fail(400, "invalid_argument", INVALID_UTF8);
-        try {
-          body = JSON.parse(outcome.toString("utf8"));
-        } catch {
-          return fail(400, "invalid_argument", "request body is not valid JSON");
-        }
-      }
-      let params: string[];
-      try {
-        params = route.path
-          .exec(url.pathname)!
-          .slice(1)
-          .map((p) => decodeURIComponent(p));
-      } catch {
-        // Malformed percent-encoding: refuse instead of throwing out of an event handler.
-        return fail(400, "invalid_argument", "malformed path");
-      }
-      const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
-      route.handle({ params, query: url.searchParams, headers: req.headers, body, secure }).then(
-        (r) => reply(r),
-        (err: unknown) => {
-          logUnhandled(log, err, url.pathname);
-          fail(500, "internal", "internal error");
-        },
-      );
-    });
+    readBody(req, (outcome) => serveRoute(route, req, res, url, outcome, log, reply));
   };
+}
+
+/** Answers with `r` (once: nothing after the head is out); `close` asks an HTTP/1.1 client to close the connection. */
+type Reply = (r: CompatReply, close?: boolean) => void;
+
+function replier(req: Parameters<Handler>[0], res: Parameters<Handler>[1]): Reply {
+  // HTTP/2 has no Connection header; a stream is ended on its own.
+  const h1 = req.httpVersionMajor < 2;
+  return (r, close = false) => {
+    if (res.headersSent) return;
+    const body = JSON.stringify(r.body);
+    const headers: Record<string, string | number> = {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      ...r.headers,
+    };
+    if (close && h1) headers["connection"] = "close";
+    res.writeHead(r.status, headers);
+    res.end(body);
+  };
+}
+
+/** Serves a request to `route` once its body is read: the body's refusals, the path's parameters, the handler. */
+function serveRoute(
+  route: CompatRoute,
+  req: Parameters<Handler>[0],
+  res: Parameters<Handler>[1],
+  url: URL,
+  outcome: BodyOutcome,
+  log: Logger,
+  reply: Reply,
+): void {
+  const fail = (status: number, code: CompatErrorCode, message: string, close = false) =>
+    reply({ status, body: route.errorShape(status, code, message) }, close);
+  if (outcome === "too_large" || outcome === "too_large_close") {
+    const close = outcome === "too_large_close";
+    fail(413, "resource_exhausted", `request body too large: at most ${MAX_BODY} bytes`, close);
+    // An HTTP/2 stream still sending is stopped once the answer is out.
+    if (close && req.httpVersionMajor >= 2) res.once("finish", () => req.destroy());
+    return;
+  }
+  let body: unknown;
+  if (outcome.length > 0) {
+    // Invalid bytes must not become U+FFFD: two ids would become one.
+    if (!isUtf8(outcome)) {
+      fail(400, "invalid_argument", INVALID_UTF8);
+      return;
+    }
+    try {
+      body = JSON.parse(outcome.toString("utf8"));
+    } catch {
+      fail(400, "invalid_argument", "request body is not valid JSON");
+      return;
+    }
+  }
+  let params: string[];
+  try {
+    params = route.path
+      .exec(url.pathname)!
+      .slice(1)
+      .map((p) => decodeURIComponent(p));
+  } catch {
+    // Malformed percent-encoding: refuse instead of throwing out of an event handler.
+    fail(400, "invalid_argument", "malformed path");
+    return;
+  }
+  const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
+  route.handle({ params, query: url.searchParams, headers: req.headers, body, secure }).then(
+    (r) => reply(r),
+    (err: unknown) => {
+      logUnhandled(log, err, url.pathname);
+      fail(500, "internal", "internal error");
+    },
+  );
 }
 
 /**
@@ -219,7 +242,10 @@ const STATUS_CODES: Readonly<Record<number, string>> = {
  * outcome says the connection is to be closed.
  */
 function readBody(req: Parameters<Handler>[0], done: (outcome: BodyOutcome) => void): void {
-  if (Number(req.headers["content-length"]) > MAX_DISCARD) return done("too_large_close");
+  if (Number(req.headers["content-length"]) > MAX_DISCARD) {
+    done("too_large_close");
+    return;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   let settled = false;

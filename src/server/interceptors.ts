@@ -125,15 +125,15 @@ export function strictFieldsInterceptor(): Interceptor {
     // JSON bodies never carry unknown fields (the parser refuses them), so
     // only binary ones need the walk.
     if ((req.header.get("content-type") ?? "").includes("json")) return next(req);
-    if (req.stream) return next({ ...req, message: checkedMessages(req.message) });
-    const refusal = binaryRefusal(req.message);
+    const parseError = takeParseError(req.contextValues);
+    if (req.stream) return next({ ...req, message: checkedMessages(req.message, parseError) });
+    const refusal = binaryRefusal(req.message, parseError);
     return refusal ? Promise.reject(refusal) : next(req);
   };
 }
 
-/** The refusal of a binary message that did not parse or carries unknown fields. */
-function binaryRefusal(message: unknown): ConnectError | undefined {
-  const parseError = takeParseError(message as Parameters<typeof takeParseError>[0]);
+/** The refusal of a binary message that did not parse (its stand-in, see strict-binary.ts) or carries unknown fields. */
+function binaryRefusal(message: unknown, parseError: string | undefined): ConnectError | undefined {
   if (parseError !== undefined)
     return new ConnectError(`request is not valid protobuf binary (${parseError})`, Code.InvalidArgument);
   const path = findUnknown(message, "");
@@ -143,9 +143,9 @@ function binaryRefusal(message: unknown): ConnectError | undefined {
 }
 
 /** Passes a request stream through, refusing a message as {@link binaryRefusal} does. */
-async function* checkedMessages<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+async function* checkedMessages<T>(source: AsyncIterable<T>, parseError: string | undefined): AsyncGenerator<T> {
   for await (const m of source) {
-    const refusal = binaryRefusal(m);
+    const refusal = binaryRefusal(m, parseError);
     if (refusal) throw refusal;
     yield m;
   }

@@ -3,7 +3,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type tls from "node:tls";
-import { lingerAfter } from "./linger.js";
+import { drainAwareResponseClass } from "./drain-aware-response.js";
 
 /** A request handler that serves both HTTP/1.1 and HTTP/2 requests. */
 export type Handler = (
@@ -70,8 +70,12 @@ export class OnePortServer {
     const handler = opts.handler;
     this.drainIdleMs = opts.drainIdleMs ?? 1_000;
     this.onStopAccepting = opts.onStopAccepting;
-    // HTTP/1.1 requests are counted by the response class below (no listener per request).
-    const ServerResponse = this.http1ResponseClass();
+    // HTTP/1.1 requests are counted by their response class (no listener per request).
+    const ServerResponse = drainAwareResponseClass({
+      started: (socket) => this.http1Conns.set(socket, (this.http1Conns.get(socket) ?? 0) + 1),
+      ended: (socket) => this.http1RequestEnded(socket),
+      draining: () => this.draining,
+    });
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
     this.http1 = http.createServer(
       {
@@ -232,51 +236,6 @@ export class OnePortServer {
     socket.once("close", () => this.http1Conns.delete(socket));
     // Accepted while draining (the accept delay): served, then closed.
     if (this.draining) this.closeWhenIdle(socket);
-  }
-
-  /**
-   * The response class of both HTTP/1.1 servers (cleartext, and TLS that
-   * chose HTTP/1.1): it counts the request in flight on its connection from
-   * construction until its "close" event — seen by overriding `emit`, so no
-   * listener is added per request — and, while draining, answers with
-   * `Connection: close` (every answer's head goes through `writeHead`, also
-   * the implicit one).
-   */
-  private http1ResponseClass(): typeof http.ServerResponse {
-    const started = (socket: Duplex) => this.http1Conns.set(socket, (this.http1Conns.get(socket) ?? 0) + 1);
-    const ended = (socket: Duplex) => this.http1RequestEnded(socket);
-    const draining = () => this.draining;
-    // Node passes the response options (highWaterMark, …) as a second argument its types leave out.
-    const Base = http.ServerResponse as unknown as new (
-      req: http.IncomingMessage,
-      opts?: object,
-    ) => http.ServerResponse;
-    class DrainAwareResponse extends Base {
-      private readonly conn: Duplex;
-      private counted = true;
-      private readonly request: http.IncomingMessage;
-      constructor(req: http.IncomingMessage, opts?: object) {
-        super(req, opts);
-        this.conn = req.socket;
-        this.request = req;
-        started(this.conn);
-      }
-      override writeHead(...args: unknown[]): this {
-        if (draining() && !this.headersSent) this.setHeader("connection", "close");
-        return (super.writeHead as (...a: unknown[]) => this)(...args);
-      }
-      override emit(event: string | symbol, ...args: unknown[]): boolean {
-        // Answered before the body was read (too large, refused): read on, see lingerAfter.
-        if (event === "finish" && !this.request.complete) lingerAfter(this.request, this.conn as net.Socket);
-        // Once, as a once("close") listener would (Node emits it once; the guard makes that a fact here).
-        if (event === "close" && this.counted) {
-          this.counted = false;
-          ended(this.conn);
-        }
-        return super.emit(event, ...args);
-      }
-    }
-    return DrainAwareResponse as unknown as typeof http.ServerResponse;
   }
 
   /** One HTTP/1.1 request on `socket` was answered (or abandoned). */

@@ -1,9 +1,12 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { type ContextValues, createContextKey, createContextValues } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 
-/** Field number (the largest legal one) that carries a parse failure. */
-export const PARSE_ERROR_FIELD = 536_870_911;
+/** The reason a binary body did not parse, set by {@link guardBinaryParse} on the call it replaced the body of. */
+const parseErrorKey = createContextKey<string | undefined>(undefined, { description: "roomgate.binaryParseError" });
+
+/** An empty message: the stand-in for a body that did not parse (it parses as any message type). */
+const EMPTY = new Uint8Array(0);
 
 /**
  * Makes malformed protobuf binary requests fail with invalid_argument.
@@ -12,10 +15,12 @@ export const PARSE_ERROR_FIELD = 536_870_911;
  * `invalid_argument`), and does so before any interceptor runs. This wrapper
  * buffers a unary binary body (Connect `application/proto`, or one
  * uncompressed gRPC / gRPC-Web envelope), tries the parse, and on failure
- * replaces the body with a well-formed stand-in whose only content is an
- * unknown field carrying the reason. Connect then parses it and the
- * strict-fields interceptor refuses it in the caller's own protocol.
- * Bodies over `readMaxBytes`, compressed bodies and JSON pass through.
+ * replaces the body with an empty message and puts the reason in the call's
+ * context values ({@link takeParseError}). Connect then parses the stand-in
+ * and the strict-fields interceptor refuses the call in the caller's own
+ * protocol. Bodies over `readMaxBytes`, compressed bodies and JSON pass
+ * through. (What connect would need for this to go: see "binary-parse error
+ * code" in src/server/fast/connect-internals.ts.)
  */
 export function guardBinaryParse(handler: UniversalHandler, readMaxBytes: number): UniversalHandler {
   if (handler.method.methodKind !== "unary" && handler.method.methodKind !== "server_streaming") return handler;
@@ -24,23 +29,25 @@ export function guardBinaryParse(handler: UniversalHandler, readMaxBytes: number
     const framing = binaryFraming(req);
     if (framing === undefined || !isByteStream(req.body)) return handler(req);
     const body = await readUpTo(req.body, readMaxBytes + 5);
-    let replacement = body;
     const payload = framing === "envelope" ? unenvelope(body) : body;
+    let reason: string | undefined;
     if (payload !== undefined && body.length <= readMaxBytes) {
       try {
         fromBinary(schema, payload);
       } catch (err) {
-        const marker = parseErrorMessage(err instanceof Error ? err.message : "malformed message");
-        replacement = framing === "envelope" ? envelope(marker) : marker;
+        reason = err instanceof Error ? err.message : "malformed message";
       }
     }
-    if (replacement === body) return handler({ ...req, body: single(body) });
+    if (reason === undefined) return handler({ ...req, body: single(body) });
+    const replacement = framing === "envelope" ? envelope(EMPTY) : EMPTY;
     // The stand-in has its own length: a Content-Length promising the
     // original's would make connect answer with a framing error about the
     // stand-in instead of the parse error.
     const header = new Headers(req.header);
     header.set("content-length", String(replacement.length));
-    return handler({ ...req, header, body: single(replacement) });
+    const contextValues = req.contextValues ?? createContextValues();
+    contextValues.set(parseErrorKey, reason);
+    return handler({ ...req, header, body: single(replacement), contextValues });
   };
   return Object.assign(guarded, {
     protocolNames: handler.protocolNames,
@@ -52,21 +59,9 @@ export function guardBinaryParse(handler: UniversalHandler, readMaxBytes: number
   });
 }
 
-/** The parse failure a stand-in message carries, if it is one. */
-export function takeParseError(message: { $unknown?: { no: number; data: Uint8Array }[] }): string | undefined {
-  const field = message.$unknown?.find((u) => u.no === PARSE_ERROR_FIELD);
-  if (!field) return undefined;
-  try {
-    return new BinaryReader(field.data).string();
-  } catch {
-    return "malformed message";
-  }
-}
-
-function parseErrorMessage(reason: string): Uint8Array {
-  const w = new BinaryWriter();
-  w.tag(PARSE_ERROR_FIELD, WireType.LengthDelimited).string(reason);
-  return w.finish();
+/** Why the call's binary body did not parse, if {@link guardBinaryParse} replaced it. */
+export function takeParseError(values: ContextValues): string | undefined {
+  return values.get(parseErrorKey);
 }
 
 /** "raw" for Connect unary binary, "envelope" for gRPC and gRPC-Web binary. */

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import type { Interceptor, UnaryRequest } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type UnaryRequest } from "@connectrpc/connect";
+import * as connectProtocol from "@connectrpc/connect/protocol";
 import http from "node:http";
 import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
@@ -56,6 +57,22 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
         req.signal.aborted ? resolve() : req.signal.addEventListener("abort", () => resolve()),
       );
       throw req.signal.reason;
+    }
+    if (req.header.get("x-probe") === "metadata") {
+      // After the answer set a header: the error's metadata joins it. Protocol headers among the metadata stay out.
+      const res = await next(req);
+      res.header.set("x-meta", "from-answer");
+      throw new ConnectError("probe", Code.Aborted, [
+        ["x-meta", "from-error"],
+        ["content-type", "text/evil"],
+        ["grpc-status", "13"],
+        ["grpc-message", "evil"],
+        ["connect-timeout-ms", "1"],
+      ]);
+    }
+    if (req.header.get("x-probe") === "wire-error") {
+      // An error as a connect client parses it from another server's answer (connect 2.2+ marks it): its metadata stays out.
+      throw Object.assign(new ConnectError("probe", Code.Aborted, [["x-meta", "from-wire"]]), { isWireError: true });
     }
     if (req.header.get("x-probe") === "replace" && !req.stream) {
       return next({ ...req, message: create(VerifyRequestSchema, { token: fx.token }) });
@@ -185,6 +202,36 @@ describe("issue 11: the fast path is the one answering, and its lazy context beh
       "200 0",
       "200 0",
     ]);
+    await Promise.all([fast.close(), slow.close()]);
+  });
+
+  it("an error's metadata: as connect 2.2+ answers it (protocol headers and a wire error's metadata left out)", async () => {
+    const [fast, slow] = [await start(true), await start(false)];
+    // connect 2.1.2's Connect handler set every metadata entry, protocol headers too; 2.2 on merge as the fast path does.
+    const connectMerges = "mergeNonProtocolHeaders" in connectProtocol;
+    const forbidden = ["grpc-status", "grpc-message", "connect-timeout-ms"];
+    for (const [t, headers, body] of [
+      ["h1", { ...CJ, ...auth() }, json({ token: fx.token })],
+      ["h2", { ...CP, ...auth() }, verifyBin(fx.token)],
+      ["h2", { ...GRPC, ...auth() }, envelope(verifyBin(fx.token))],
+    ] as const) {
+      const grpc = headers["content-type"] === "application/grpc";
+      for (const probe of ["metadata", "wire-error"]) {
+        const r: Req = { path: VERIFY, headers: { ...headers, "x-probe": probe }, body };
+        const [a, b] = [await fast[t](r), await slow[t](r)];
+        // gRPC: both paths write the trailer with connect's own setTrailerStatus, on every connect version.
+        if (grpc || connectMerges) expect(a, `${t} ${probe} ${headers["content-type"]}`).toEqual(b);
+        if (grpc) {
+          expect(a.trailers).toContainEqual(["grpc-status", "10"]);
+          continue;
+        }
+        expect(a.status).toBe(409);
+        expect(a.headers.filter(([k]) => k === "content-type")).toEqual([["content-type", "application/json"]]);
+        expect(a.headers.filter(([k]) => forbidden.includes(k))).toEqual([]);
+        const meta: [string, string][] = probe === "metadata" ? [["x-meta", "from-answer, from-error"]] : [];
+        expect(a.headers.filter(([k]) => k === "x-meta")).toEqual(meta);
+      }
+    }
     await Promise.all([fast.close(), slow.close()]);
   });
 

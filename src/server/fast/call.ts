@@ -1,7 +1,5 @@
 import type { DescMethodUnary, DescService, Message } from "@bufbuild/protobuf";
 import {
-  Code,
-  ConnectError,
   createContextValues,
   type ContextValues,
   type HandlerContext,
@@ -10,6 +8,8 @@ import {
 } from "@connectrpc/connect";
 import type http from "node:http";
 import type http2 from "node:http2";
+import { handlerSignal, mergeRequest, unaryResponse } from "./connect-internals.js";
+import { requestUrl, watchClientGone } from "./connect-node-internals.js";
 import type { RequestHeaders } from "./request-headers.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -45,7 +45,9 @@ export interface CallInit {
  * behave as connect's when they are: the signal aborts on the deadline (a
  * `deadline_exceeded` ConnectError), on shutdown, when the client goes away,
  * and when the call ends. Written by hand because connect's
- * `createHandlerContext` is exactly the eager version of this.
+ * `createHandlerContext` is exactly the eager version of this; the parts
+ * copied from connect (the signal, the URL, the merged context, the answer)
+ * are in the fence (connect-internals.ts, connect-node-internals.ts).
  */
 export class FastCall implements HandlerContext {
   readonly requestMethod = "POST";
@@ -126,13 +128,7 @@ export class FastCall implements HandlerContext {
   }
 
   get url(): string {
-    // As connect-node builds it: scheme from the socket, authority from the request.
-    if (this.urlText === undefined) {
-      const r = this.init.req;
-      const encrypted = "encrypted" in r.socket && (r.socket as { encrypted?: boolean }).encrypted === true;
-      const authority = "authority" in r ? r.authority : r.headers.host;
-      this.urlText = new URL(r.url ?? "", `${encrypted ? "https" : "http"}://${authority}`).toString();
-    }
+    this.urlText ??= requestUrl(this.init.req);
     return this.urlText;
   }
 
@@ -157,85 +153,25 @@ export class FastCall implements HandlerContext {
 
   /** Builds the signal connect would have built, now that someone uses it. */
   private link(): AbortController {
-    const ac = new AbortController();
     if (this.ended) {
+      const ac = new AbortController();
       ac.abort();
       return ac;
     }
     const { deadline, shutdownSignal, req, res } = this.init;
-    let timer: NodeJS.Timeout | undefined;
-    const onShutdown = () => ac.abort(shutdownSignal!.reason);
-    const onClose = () => ac.abort(closeReason(req));
-    this.cleanup = () => {
-      clearTimeout(timer);
-      shutdownSignal?.removeEventListener("abort", onShutdown);
-      (res as http.ServerResponse).off("close", onClose);
-    };
-    const timedOut = () => ac.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-    if (deadline !== undefined) {
-      const left = deadline - Date.now();
-      if (left <= 0) timedOut();
-      else timer = setTimeout(timedOut, left);
-    }
-    if (!ac.signal.aborted && shutdownSignal) {
-      if (shutdownSignal.aborted) onShutdown();
-      else shutdownSignal.addEventListener("abort", onShutdown);
-    }
-    if (!ac.signal.aborted) {
-      if (res.writableFinished || res.destroyed) onClose();
-      else (res as http.ServerResponse).once("close", onClose);
-    }
-    ac.signal.addEventListener("abort", () => this.cleanup?.(), { once: true });
-    return ac;
+    const linked = handlerSignal(deadline, shutdownSignal, (onGone) => watchClientGone(req, res, onGone));
+    this.cleanup = linked.cleanup;
+    return linked.controller;
   }
 
   /** The implementation's answer, as connect's innermost `next` gives it: the call's own headers and trailer. */
   response(message: unknown): UnaryResponse {
-    const self = this;
-    this.ownResponse = {
-      stream: false,
-      message,
-      method: this.method,
-      service: this.service,
-      header: this.responseHeader,
-      get trailer() {
-        return self.responseTrailer;
-      },
-    } as UnaryResponse;
+    this.ownResponse = unaryResponse(this, this.method, message);
     return this.ownResponse;
   }
 
   /** The context the implementation gets when an interceptor passed on a request of its own. */
   contextFor(req: UnaryRequest): HandlerContext {
-    if (req === this.request) return this;
-    const self = this;
-    return {
-      method: this.method,
-      service: req.service,
-      protocolName: this.protocolName,
-      requestMethod: this.requestMethod,
-      url: this.url,
-      timeoutMs: () => self.timeoutMs(),
-      requestHeader: req.header,
-      responseHeader: this.responseHeader,
-      get responseTrailer() {
-        return self.responseTrailer;
-      },
-      signal: req.signal,
-      values: req.contextValues,
-    };
+    return req === this.request ? this : mergeRequest(this, req);
   }
-}
-
-/**
- * The reason the signal aborts with when the client goes away, as
- * connect-node gives it (HTTP/2: the stream's reset code; HTTP/1.1: none).
- * Its mapping (`connectErrorFromH2ResetCode`) is not exported, so the one
- * case a client causes — CANCEL — is written out here; anything else aborts
- * without a reason, as connect-node's HTTP/1.1 path does.
- */
-function closeReason(req: NodeRequest): unknown {
-  const rst = "stream" in req ? req.stream.rstCode : undefined;
-  if (rst === 8) return new ConnectError("http/2 stream closed with error code CANCEL (0x8)", Code.Canceled);
-  return undefined;
 }

@@ -1,32 +1,27 @@
-import {
-  create,
-  toJsonString,
-  type DescMessage,
-  type DescMethodUnary,
-  type DescService,
-  type JsonWriteOptions,
-  type Message,
-} from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import type { DescMessage, DescMethodUnary, DescService, JsonWriteOptions, Message } from "@bufbuild/protobuf";
 import type {
   ConnectRouter,
   ConnectRouterOptions,
   ContextValues,
-  Interceptor,
   UnaryRequest,
   UnaryResponse,
 } from "@connectrpc/connect";
-import {
-  compressionNegotiate,
-  createMethodSerializationLookup,
-  getJsonOptions,
-  validateUniversalHandlerOptions,
-  type MethodSerializationLookup,
-} from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
 import type { Handler } from "../listener.js";
 import { bodyOf, readBody } from "./body.js";
 import { FastCall } from "./call.js";
+import {
+  applyInterceptors,
+  compressionNegotiate,
+  copyHeaders,
+  createMethodSerializationLookup,
+  getJsonOptions,
+  jsonAnswer,
+  type MethodSerializationLookup,
+  unaryImplementation,
+  validateUniversalHandlerOptions,
+} from "./connect-internals.js";
+import { clientGone } from "./connect-node-internals.js";
 import { qualify, type Qualified } from "./qualify.js";
 import { RequestHeaders } from "./request-headers.js";
 import { asConnectError, writeConnect, writeGrpc, type Writer } from "./respond.js";
@@ -66,10 +61,12 @@ interface FastMethod {
  * the bytes already read, so those answers are connect-node's own.
  *
  * The protocol pieces come from `@connectrpc/connect/protocol*`, which
- * connect marks internal (no semver promise): package.json pins connect
- * and connect-node to exactly 2.1.2, and test/e2e/fast-path-differential
- * compares both paths byte for byte, so an upgrade that changes either
- * shows there.
+ * connect marks internal (no semver promise), and some are copies of
+ * connect's code: all of them through the fence (connect-internals.ts,
+ * connect-node-internals.ts). package.json pins connect and connect-node
+ * exactly, and test/e2e/fast-path-differential compares both paths byte for
+ * byte, so an upgrade that changes either shows there
+ * (scripts/connect-latest.sh runs it against the newest release).
  */
 export class FastPath {
   private readonly methods = new Map<string, FastMethod>();
@@ -108,6 +105,8 @@ export class FastPath {
   }
 
   private addService(desc: DescService, impl: object): void {
+    // connect 2.3's requestGate runs before the body is read; the fast path has no such step: leave such routers to connect.
+    if ((this.opt as { requestGate?: unknown }).requestGate !== undefined) return;
     for (const method of desc.methods) {
       const fn = (impl as Record<string, unknown>)[method.localName];
       if (method.methodKind !== "unary" || typeof fn !== "function") continue;
@@ -116,7 +115,7 @@ export class FastPath {
         method: unary,
         serialization: createMethodSerializationLookup(unary, this.opt.binaryOptions, this.opt.jsonOptions, this.opt),
         chain: applyInterceptors(
-          implementation(unary, (fn as (...a: unknown[]) => unknown).bind(impl)),
+          unaryImplementation(unary, (fn as (...a: unknown[]) => unknown).bind(impl), (req) => FastCall.of(req)!),
           this.opt.interceptors,
         ),
       });
@@ -232,73 +231,6 @@ export class FastPath {
           this.options.log.error({ err, rpc: `${m.method.parent.typeName}/${m.method.name}` }, "rpc handler failed");
       });
   }
-}
-
-/**
- * A Connect JSON answer as text, as connect's JSON serialization makes it
- * (`toJsonString` with its options; failures `internal`; `writeMaxBytes`
- * refused with its message) but not encoded: Node writes a text body
- * together with the response head in one write, a byte body as a second
- * buffer (writev).
- */
-function jsonAnswer(
-  desc: DescMessage,
-  message: unknown,
-  options: Partial<JsonWriteOptions>,
-  writeMaxBytes: number,
-): string {
-  let text: string;
-  try {
-    text = toJsonString(desc, message as Message, options);
-  } catch (e) {
-    throw ConnectError.from(e, Code.Internal);
-  }
-  const size = Buffer.byteLength(text);
-  if (size > writeMaxBytes)
-    throw new ConnectError(
-      `message size ${size} is larger than configured writeMaxBytes ${writeMaxBytes}`,
-      Code.ResourceExhausted,
-    );
-  return text;
-}
-
-/** The innermost `next`: calls the implementation and answers with its message, as connect's `invokeUnaryImplementation`. */
-function implementation(
-  method: DescMethodUnary,
-  impl: (input: unknown, ctx: unknown) => unknown,
-): (req: UnaryRequest) => Promise<UnaryResponse> {
-  return (req) => {
-    const call = FastCall.of(req)!;
-    let out: unknown;
-    try {
-      out = impl(req.message, call.contextFor(req));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const answer = (o: unknown): UnaryResponse => call.response(create(method.output, o as never));
-    return out instanceof Promise ? out.then(answer) : Promise.resolve(answer(out));
-  };
-}
-
-/** connect's `applyInterceptors` (not exported): the first interceptor is the outermost. */
-function applyInterceptors<T>(next: T, interceptors: readonly Interceptor[]): T {
-  let n = next as unknown as Parameters<Interceptor>[0];
-  for (let i = interceptors.length - 1; i >= 0; i--) n = interceptors[i]!(n);
-  return n as unknown as T;
-}
-
-/** connect's `copyHeaders`: an interceptor that answered with headers of its own replaces the call's. */
-function copyHeaders(from: Headers, to: Headers): void {
-  if (from === to) return;
-  to.forEach((_, key) => to.delete(key));
-  from.forEach((value, key) => to.set(key, value));
-}
-
-/** The Node error codes connect-node's adapter counts as the client having gone away (`Code.Aborted`, not logged). */
-const GONE = new Set(["ERR_STREAM_WRITE_AFTER_END", "ERR_STREAM_DESTROYED", "ERR_HTTP2_INVALID_STREAM", "ECONNRESET"]);
-
-function clientGone(err: unknown): boolean {
-  return err instanceof Error && GONE.has((err as NodeJS.ErrnoException).code ?? "");
 }
 
 function str(v: string | string[] | undefined): string | null {

@@ -1,10 +1,11 @@
-import { contentTypeUnaryRegExp, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
-import {
-  contentTypeRegExp as grpcContentTypeRegExp,
-  parseTimeout as parseGrpcTimeout,
-} from "@connectrpc/connect/protocol-grpc";
 import type http from "node:http";
 import type http2 from "node:http2";
+import {
+  contentTypeUnaryRegExp,
+  grpcContentTypeRegExp,
+  parseConnectTimeout,
+  parseGrpcTimeout,
+} from "./connect-internals.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 

@@ -1,5 +1,6 @@
 import type http from "node:http";
 import type http2 from "node:http2";
+import { nodeHeaderToWebHeader } from "./connect-node-internals.js";
 
 /** Leading or trailing HTTP whitespace, which the fetch Headers class strips from values. */
 const EDGE_WS = /^[\t\n\r ]|[\t\n\r ]$/;
@@ -37,15 +38,8 @@ export class RequestHeaders implements Headers {
 
   /** The full copy, as connect-node builds it (`nodeHeaderToWebHeader`). */
   private full(): Headers {
-    if (this.copy) return this.copy;
-    const h = new Headers();
-    for (const [k, v] of Object.entries(this.node)) {
-      if (k.startsWith(":") || v === undefined) continue;
-      if (typeof v === "string") h.append(k, v);
-      else if (typeof v === "number") h.append(k, String(v));
-      else for (const e of v) h.append(k, e);
-    }
-    return (this.copy = h);
+    this.copy ??= nodeHeaderToWebHeader(this.node);
+    return this.copy;
   }
 
   append(name: string, value: string): void {
@@ -61,7 +55,9 @@ export class RequestHeaders implements Headers {
     return this.full().getSetCookie();
   }
   forEach(cb: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
-    this.full().forEach((v, k) => cb.call(thisArg, v, k, this));
+    this.full().forEach((v, k) => {
+      cb.call(thisArg, v, k, this);
+    });
   }
   entries(): ReturnType<Headers["entries"]> {
     return this.full().entries();
@@ -75,21 +71,4 @@ export class RequestHeaders implements Headers {
   [Symbol.iterator](): ReturnType<Headers["entries"]> {
     return this.full()[Symbol.iterator]();
   }
-}
-
-/**
- * A `Headers` as Node's `writeHead` takes it: lower-case names, repeated
- * fields (set-cookie) as arrays, in the `Headers` iteration order. The same
- * as connect-node's `webHeaderToNodeHeaders`, which it does not export.
- */
-export function nodeHeaders(h: Headers): Record<string, string | string[]> {
-  const o: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
-  h.forEach((value, key) => {
-    const k = key.toLowerCase();
-    const existing = o[k];
-    if (existing === undefined) o[k] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else o[k] = [existing, value];
-  });
-  return o;
 }

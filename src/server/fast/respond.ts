@@ -1,19 +1,20 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { Compression } from "@connectrpc/connect/protocol";
-import {
-  codeToHttpStatus,
-  errorToJsonBytes,
-  headerUnaryContentLength,
-  headerUnaryEncoding,
-  trailerMux,
-} from "@connectrpc/connect/protocol-connect";
-import { encodeEnvelope } from "@connectrpc/connect/protocol";
-import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { JsonWriteOptions } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { FastCall } from "./call.js";
-import { nodeHeaders } from "./request-headers.js";
+import {
+  codeToHttpStatus,
+  type Compression,
+  encodeEnvelope,
+  errorToJsonBytes,
+  headerUnaryContentLength,
+  headerUnaryEncoding,
+  setConnectErrorMetadata,
+  setTrailerStatus,
+  trailerMux,
+} from "./connect-internals.js";
+import { nodeHeaders } from "./connect-node-internals.js";
 
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 
@@ -37,7 +38,7 @@ export function asConnectError(e: unknown): ConnectError {
 /**
  * Answers a Connect unary call as connect's unary handler does: 200 and the
  * message, or the error's HTTP status with the error as JSON (its metadata
- * as headers); the body compressed when negotiated and large enough; the
+ * as headers, but for protocol headers: see {@link setConnectErrorMetadata}); the body compressed when negotiated and large enough; the
  * trailer muxed into `trailer-` headers; Content-Length set. The steps are
  * connect's (`protocol-connect` handler-factory, not exported as a unit);
  * each piece is connect's own export.
@@ -52,7 +53,7 @@ export function writeConnect(
   if (error) {
     status = codeToHttpStatus(error.code);
     call.responseHeader.set("content-type", "application/json");
-    error.metadata.forEach((value, key) => call.responseHeader.set(key, value));
+    setConnectErrorMetadata(call.responseHeader, error);
     body = errorToJsonBytes(error, w.jsonOptions ?? {});
   }
   const finish = (bytes: Uint8Array | string, size: number) => {
@@ -100,7 +101,10 @@ export function writeGrpc(
     res.addTrailers(nodeHeaders(trailer));
     res.end();
   };
-  if (error || body === undefined) return finish(undefined);
+  if (error || body === undefined) {
+    finish(undefined);
+    return;
+  }
   if (typeof body === "string") body = Buffer.from(body); // gRPC answers are binary; never text
   if (w.compression && body.byteLength >= w.compressMinBytes) {
     void w.compression.compress(body).then(
