@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RoomgateError } from "../../src/domain/errors.js";
+import type { RoomgateError } from "../../src/domain/errors.js";
 import { RateLimiter } from "../../src/domain/rate-limit.js";
 import { addressLimitKey, LoginGuard, type LoginLimits } from "../../src/domain/users/login-guard.js";
 

@@ -85,7 +85,10 @@ describe("watchRoomPermissions", () => {
   const pending = new Map<number, { fn: () => void; ms: number }>();
   let seq = 0;
   const timers: WatchTimers = {
-    set: (fn, ms) => (pending.set(++seq, { fn, ms }), seq),
+    set: (fn, ms) => {
+      pending.set(++seq, { fn, ms });
+      return seq;
+    },
     clear: (h) => void pending.delete(h as number),
   };
   let deps: PermissionWatchDeps;

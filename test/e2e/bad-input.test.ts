@@ -224,7 +224,7 @@ describe("Create: argument rules", () => {
       bearer(srv.apiKey),
     );
     const v = await binary.verify({ token: tokens[0]! }, bearer(srv.apiKey));
-    expect((v.metadata?.["note"] as string).length).toBe(4_085);
+    expect((v.metadata!["note"] as string).length).toBe(4_085);
   });
 
   it("ttl_seconds over the maximum (30 days) is invalid_argument", async () => {
@@ -322,7 +322,7 @@ describe("Create: credentials", () => {
     });
     await writesNothing(() =>
       expectCode(
-        json.create({ arguments: [toArgument(validArgument())] }, bearer("rgk_0000000000000000_" + "A".repeat(43))),
+        json.create({ arguments: [toArgument(validArgument())] }, bearer(`rgk_0000000000000000_${"A".repeat(43)}`)),
         Code.Unauthenticated,
         "invalid API key",
       ),

@@ -245,7 +245,7 @@ describe("seed 003 REST route: POST /consumer/api/v1/user?auth=KEY", () => {
       const empty = await postConsumer(seedBody(), "");
       expect(empty.status).toBe(401);
       expect(empty.json.code).toBe("unauthenticated");
-      const wrong = await postConsumer(seedBody(), srv.apiKey + "x");
+      const wrong = await postConsumer(seedBody(), `${srv.apiKey}x`);
       expect(wrong.status).toBe(401);
       expect(wrong.json).toEqual({ code: "unauthenticated", message: "invalid API key" });
       // The route reads ?auth=, not a bearer header.
@@ -386,7 +386,7 @@ describe("room.consumer.private.v1.Service/CreateUser over gRPC", () => {
     );
     await writesNothing(() =>
       expectCode(
-        grpcClient.createUser({ username: "jon" }, bearer(srv.otherKey + "x")),
+        grpcClient.createUser({ username: "jon" }, bearer(`${srv.otherKey}x`)),
         Code.Unauthenticated,
         "invalid API key",
       ),

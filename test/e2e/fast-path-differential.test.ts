@@ -412,7 +412,7 @@ describe("issue 11: the fast path answers exactly as connect-node", () => {
     );
     for (let i = 0; i < rounds; i++) {
       const slice = all.slice(i * reference.length, (i + 1) * reference.length);
-      slice.forEach((seen, j) => expect(seen, `round ${i} request ${j}`).toEqual(reference[j]));
+      for (const [j, seen] of slice.entries()) expect(seen, `round ${i} request ${j}`).toEqual(reference[j]);
     }
   });
 });

@@ -249,7 +249,7 @@ describe("every action is permitted with the API key, a room member token and a 
         const lastEvent = await lastEventId();
         const announced: StoredEvent[] = [];
         const stop = srv.h.bus.subscribe(srv.tenantId, (e) => announced.push(e));
-        let res;
+        let res: Awaited<ReturnType<typeof caller.act>>;
         try {
           res = await caller.act({ action: a.action, roomId, targetUserId: target, reason: `reason for ${a.name}` });
         } finally {

@@ -35,9 +35,9 @@ async function rounds(port: number, key: string, n: number, tag: string): Promis
     }));
     const r = await postFresh(port, RPC.create, key, { arguments: args });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
-    r.json.tokens.forEach((token: string, j: number) =>
-      out.push({ kind: KINDS[(from + j) % KINDS.length]!, userId: args[j]!.userId, roomId: args[j]!.roomId, token }),
-    );
+    for (const [j, token] of (r.json.tokens as string[]).entries()) {
+      out.push({ kind: KINDS[(from + j) % KINDS.length]!, userId: args[j]!.userId, roomId: args[j]!.roomId, token });
+    }
   }
   return out;
 }

@@ -56,7 +56,8 @@ describe("the README's replicas section, run as written", () => {
     let script = readmeBlock()
       .replaceAll("roomgate                ", `${dbName}                `)
       .replaceAll("/roomgate\n", `/${dbName}\n`);
-    ["8081", "8082", "8083"].forEach((p, i) => (script = script.replaceAll(`PORT=${p}`, `PORT=${ports[i]}`)));
+    for (const [i, p] of ["8081", "8082", "8083"].entries())
+      script = script.replaceAll(`PORT=${p}`, `PORT=${ports[i]}`);
     expect(script).toContain(`createdb -h 127.0.0.1 -U postgres ${dbName}`);
     dataDir = mkdtempSync(join(tmpdir(), "roomgate-readme-replicas-"));
     const env: NodeJS.ProcessEnv = { ...process.env, ROOMGATE_DATA_DIR: dataDir, LOG_LEVEL: "info" };

@@ -108,7 +108,12 @@ describe("issue 7 point 11: the REST routes share the RPCs' API-key auth and per
     const key = await freshKey("concurrent");
     const before = await userCount();
     const calls = Array.from({ length: 12 }, (_, i) => {
-      if (i % 3 === 0) return rest(key).then((r) => (r.status === 200 ? "ok" : (expectRestLimited(r), "limited")));
+      if (i % 3 === 0)
+        return rest(key).then((r) => {
+          if (r.status === 200) return "ok";
+          expectRestLimited(r);
+          return "limited";
+        });
       const client = i % 3 === 1 ? connect : grpc;
       return client.createUser(body(), bearer(key)).then(
         () => "ok",

@@ -335,7 +335,7 @@ describe("bad input: exact codes, nothing written", () => {
     await writesNothing(() => expectCode(admin.createUser(newUser()), Code.Unauthenticated));
     await writesNothing(() =>
       expectCode(
-        admin.createUser(newUser(), bearer("rgk_0000000000000000_" + "A".repeat(43))),
+        admin.createUser(newUser(), bearer(`rgk_0000000000000000_${"A".repeat(43)}`)),
         Code.Unauthenticated,
         "invalid API key",
       ),
@@ -372,7 +372,7 @@ describe("failed logins say nothing about what was wrong", () => {
     const u = newUser();
     await admin.createUser(u, bearer(srv.apiKey));
     const wrongPassword = await expectCode(
-      account.login({ tenantId: srv.tenantId, username: u.username, password: u.password + "x" }),
+      account.login({ tenantId: srv.tenantId, username: u.username, password: `${u.password}x` }),
       Code.Unauthenticated,
     );
     const unknownUser = await expectCode(
@@ -394,7 +394,7 @@ describe("failed logins say nothing about what was wrong", () => {
     const r = await account.login({ tenantId: srv.tenantId, username: u.username.toLowerCase(), password: u.password });
     expect(r.userId).toBe(id);
     await expectCode(
-      account.login({ tenantId: srv.tenantId, username: u.username.toUpperCase(), password: u.password + "x" }),
+      account.login({ tenantId: srv.tenantId, username: u.username.toUpperCase(), password: `${u.password}x` }),
       Code.Unauthenticated,
       "wrong username or password",
     );

@@ -94,7 +94,9 @@ describe("BatchSealer", () => {
     const results = await Promise.all(
       tags.map((tag, i) => sealer.sealAll(TokenKind.RoomMember, claimsFor(tag, 40 + i * 50))),
     );
-    results.forEach((tokens, i) => expect(opened(codec, tokens)).toEqual(expected(key.id, tags[i]!, 40 + i * 50)));
+    for (const [i, tokens] of results.entries()) {
+      expect(opened(codec, tokens)).toEqual(expected(key.id, tags[i]!, 40 + i * 50));
+    }
     expect(sealer.counts.offloaded).toBe(tags.length);
   });
 
