@@ -225,6 +225,9 @@ function mergeNonProtocolHeaders(into: Headers, from: Headers): void {
   });
 }
 
+/** The longest delay setTimeout honours (a longer one fires after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Copy of protocol/signals.ts `createDeadlineSignal` + `createLinkedAbortController`
  * as implementation.ts `createHandlerContext` combines them (2.1.2), with
@@ -251,7 +254,9 @@ export function handlerSignal(
   if (deadline !== undefined) {
     const left = deadline - Date.now();
     if (left <= 0) timedOut();
-    else timer = setTimeout(timedOut, left);
+    // Node turns a delay past 2^31-1 ms into 1 ms (TimeoutOverflowWarning): a
+    // deadline 25 days or more away (grpc-timeout goes up to 99999H) arms no timer.
+    else if (left <= MAX_TIMER_MS) timer = setTimeout(timedOut, left);
   }
   if (!ac.signal.aborted && shutdownSignal) {
     if (shutdownSignal.aborted) onShutdown();
