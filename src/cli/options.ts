@@ -1,10 +1,7 @@
 import { InvalidArgumentError } from "commander";
-import { pino } from "pino";
-import { openStore } from "../app/open-store.js";
-import { openRepositories, type Repositories } from "../app/repositories.js";
-import { loadConfig, type Config } from "../config/config.js";
+import type { Repositories } from "../app/repositories.js";
+import type { Config } from "../config/config.js";
 import type { Database } from "../store/database-port.js";
-import { requireExistingStore } from "./store-check.js";
 
 /** A whole-number option value (within `max`, when given), or commander's usage error naming the option. */
 export function wholeNumber(min: number, max?: number): (raw: string) => number {
@@ -29,9 +26,18 @@ export interface CommandStore {
  * Runs a command against the configured store (SQLite file or PostgreSQL)
  * and closes it. Every command but `serve` goes through here, so all of
  * them refuse a store that does not exist yet rather than creating an empty
- * one (a mistyped data dir or URL).
+ * one (a mistyped data dir or URL). The store's modules load here, not
+ * with the command definitions: `--version`, `--help` and the key-file
+ * commands start without them.
  */
 export async function withStore(fn: (store: CommandStore) => Promise<void>): Promise<void> {
+  const [{ loadConfig }, { requireExistingStore }, { openStore }, { openRepositories }, { pino }] = await Promise.all([
+    import("../config/config.js"),
+    import("./store-check.js"),
+    import("../app/open-store.js"),
+    import("../app/repositories.js"),
+    import("pino"),
+  ]);
   const config = loadConfig();
   await requireExistingStore(config);
   const { db } = await openStore(config, pino({ level: "silent" }));

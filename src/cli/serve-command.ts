@@ -1,32 +1,53 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import cluster from "node:cluster";
 import type { Logger } from "pino";
-import { prepareOnce } from "../cluster/prepare.js";
-import { choosePort, WorkerPool } from "../cluster/primary.js";
-import { drainAndExit } from "../cluster/serving.js";
 import { startupStop } from "../cluster/startup-stop.js";
-import { DEFAULT_WORKERS, loadConfig, MAX_WORKERS, type Config } from "../config/config.js";
+import type { Config } from "../config/config.js";
 import type { BootstrapResult } from "../domain/auth/tenants.js";
-import { createLogger } from "../server/logger.js";
 import { wholeNumber } from "./options.js";
 import { ensurePortFree } from "./port-check.js";
-import { settingsHelp } from "./settings-help.js";
 
-/** `roomgate serve`: one process (`--workers 1`) or a primary forking workers. */
-export function registerServe(program: Command): void {
-  program
+/**
+ * `roomgate serve`: one process (`--workers 1`) or a primary forking workers.
+ * The settings (zod), the cluster and the app load only once `serve` is the
+ * command: `--version`, `--help` and the other commands start without them.
+ * Returns what completes serve's definition (the --workers description and
+ * the settings in its help), for `help serve`: commander prints that help at
+ * once, without the preSubcommand hook that completes it otherwise.
+ */
+export function registerServe(program: Command): () => Promise<void> {
+  // Described once the settings are loaded: `roomgate --help` needs only the option's presence.
+  const workers = new Option("--workers <n>");
+  const serveCommand = program
     .command("serve")
     .description("run the service on one port for Connect, gRPC and gRPC-Web (the command when none is given)")
-    .addHelpText("after", settingsHelp())
-    .option(
-      "--workers <n>",
-      `processes serving the port (default: ROOMGATE_WORKERS, else ${DEFAULT_WORKERS}); 1 runs no cluster`,
-      wholeNumber(1, MAX_WORKERS),
-    )
+    .addOption(workers)
     .action((opts: { workers?: number }) => serve(opts.workers));
+  let described: Promise<void> | undefined;
+  const describe = (): Promise<void> => {
+    described ??= (async () => {
+      const [{ DEFAULT_WORKERS, MAX_WORKERS }, { settingsHelp }] = await Promise.all([
+        import("../config/config.js"),
+        import("./settings-help.js"),
+      ]);
+      workers.description = `processes serving the port (default: ROOMGATE_WORKERS, else ${DEFAULT_WORKERS}); 1 runs no cluster`;
+      workers.argParser(wholeNumber(1, MAX_WORKERS));
+      serveCommand.addHelpText("after", settingsHelp());
+    })();
+    return described;
+  };
+  // Before serve parses its arguments (a bad --workers) or prints its help (`serve --help`).
+  program.hook("preSubcommand", async (_program, command) => {
+    if (command === serveCommand) await describe();
+  });
+  return describe;
 }
 
 async function serve(workersOption: number | undefined): Promise<void> {
+  const [{ loadConfig }, { createLogger }] = await Promise.all([
+    import("../config/config.js"),
+    import("../server/logger.js"),
+  ]);
   const config = loadConfig();
   // The app's module graph (about 0.4 s to load) only where it serves: every other command starts without it.
   if (cluster.isWorker)
@@ -43,6 +64,10 @@ async function serve(workersOption: number | undefined): Promise<void> {
   await ensurePortFree(config.host, config.port);
   await startupStop.exitIfRequested();
   if (workers === 1) return serveSingle(config, log);
+  const [{ choosePort, WorkerPool }, { prepareOnce }] = await Promise.all([
+    import("../cluster/primary.js"),
+    import("../cluster/prepare.js"),
+  ]);
   // The port first (a free one for 0), then the one-time work before any
   // worker exists: workers find it done.
   const port = await choosePort(config.host, config.port);
@@ -73,8 +98,11 @@ function announce(config: Config, log: Logger, started: { bootstrap: BootstrapRe
 /** `serve` as one process, no cluster at all (`--workers 1`). */
 async function serveSingle(config: Config, log: Logger): Promise<void> {
   log.debug("start-up: opening the store");
-  const { createApp } = await import("../app/create-app.js");
-  const { serve } = await import("../app/serve.js");
+  const [{ createApp }, { serve }, { drainAndExit }] = await Promise.all([
+    import("../app/create-app.js"),
+    import("../app/serve.js"),
+    import("../cluster/serving.js"),
+  ]);
   const app = await createApp(config, log);
   announce(config, log, app);
   await startupStop.exitIfRequested(() => app.close());

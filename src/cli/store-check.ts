@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
-import pg from "pg";
 import type { Config } from "../config/config.js";
-import { CliError } from "./tokens.js";
+import { CliError } from "./cli-error.js";
 
 /**
  * Refuses a store that does not exist yet, before anything opens it:
@@ -27,6 +26,8 @@ export async function requireExistingStore(config: Config): Promise<void> {
  */
 export async function storeExists(config: Config): Promise<boolean> {
   if (config.databaseUrl === undefined) return existsSync(config.dbPath);
+  // Only for PostgreSQL: a SQLite command never loads the driver.
+  const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: config.databaseUrl });
   await client.connect();
   try {

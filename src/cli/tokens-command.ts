@@ -1,8 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { loadConfig } from "../config/config.js";
+import { CliError } from "./cli-error.js";
 import { wholeNumber, withStore } from "./options.js";
-import { CliError, createToken, parsePermission, verifyToken } from "./tokens.js";
 
 /** What `tokens create` was asked. */
 interface CreateOptions {
@@ -14,7 +13,11 @@ interface CreateOptions {
   readonly tenant?: string;
 }
 
-/** `roomgate tokens create|verify`: room member tokens against the configured store and keys. */
+/**
+ * `roomgate tokens create|verify`: room member tokens against the configured
+ * store and keys. The token machinery (./tokens.js: the domain, the store,
+ * the generated permission names) loads with the action.
+ */
 export function registerTokens(program: Command): void {
   const tokens = program
     .command("tokens")
@@ -44,6 +47,10 @@ export function registerTokens(program: Command): void {
     .option("--tenant <id>", "also require the token to belong to this tenant")
     .action(async (arg: string | undefined, opts: { tenant?: string }) => {
       const token = arg === undefined || arg === "-" ? await tokenFromStdin() : arg;
+      const [{ loadConfig }, { verifyToken }] = await Promise.all([
+        import("../config/config.js"),
+        import("./tokens.js"),
+      ]);
       await withStore(async ({ db }) => {
         console.log(JSON.stringify(await verifyToken(loadConfig(), db, token, opts.tenant)));
       });
@@ -51,6 +58,10 @@ export function registerTokens(program: Command): void {
 }
 
 async function create(opts: CreateOptions): Promise<void> {
+  const [{ loadConfig }, { createToken, parsePermission }] = await Promise.all([
+    import("../config/config.js"),
+    import("./tokens.js"),
+  ]);
   const permissions = opts.permissions
     .split(",")
     .filter((p) => p.trim() !== "")

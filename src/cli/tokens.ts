@@ -13,9 +13,7 @@ import { SqlJournal } from "../store/journal-store.js";
 import { parseKeysConfig, readKeyFile } from "../store/key-file.js";
 import { SqlModerationStore } from "../store/moderation-store.js";
 import { SqlTenantStore } from "../store/tenant-store.js";
-
-/** A CLI usage problem: printed as is, exit 1. */
-export class CliError extends Error {}
+import { CliError } from "./cli-error.js";
 
 /**
  * The keys a server started with this configuration uses: ROOMGATE_TOKEN_KEYS,

@@ -1,0 +1,2 @@
+/** A CLI usage problem: printed as is, exit 1. */
+export class CliError extends Error {}
