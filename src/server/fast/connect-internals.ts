@@ -35,6 +35,8 @@
  *   to answer `invalid_argument`. With `invalid_argument` upstream (or a
  *   parse-error hook) that guard would go.
  * - `mergeNonProtocolHeaders` as a public export (it is private in 2.2+).
+ * - `createDeadlineSignal` capping its timer: a grpc-timeout past 2^31-1 ms
+ *   (up to 99999H is valid) fires after 1 ms there; {@link handlerSignal} caps it.
  * - connect-node: see connect-node-internals.ts.
  */
 import {
