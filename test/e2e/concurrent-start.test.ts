@@ -1,7 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import {
   appendFileSync,
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -16,6 +15,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanEnv, get, Proc, REPO } from "../support/built-cli.js";
+import { copyEntry } from "../support/packages.js";
 
 /**
  * `npm start` three times at once from one checkout with no dist/ yet (the
@@ -47,7 +47,7 @@ async function copyCheckout(to: string): Promise<void> {
   for (const file of stdout.split("\0")) {
     if (!file || file === "node_modules" || file.startsWith("dist/") || !existsSync(join(REPO, file))) continue;
     mkdirSync(dirname(join(to, file)), { recursive: true });
-    cpSync(join(REPO, file), join(to, file));
+    copyEntry(join(REPO, file), join(to, file));
   }
   symlinkSync(realpathSync(join(REPO, "node_modules")), join(to, "node_modules"), "dir");
 }

@@ -2,9 +2,11 @@ import { execFile, spawn } from "node:child_process";
 import {
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   realpathSync,
   symlinkSync,
   writeFileSync,
@@ -23,6 +25,16 @@ export const repoModules = realpathSync(join(repo, "node_modules"));
 /** Errors that mean npm could not reach the registry (not a broken package). */
 const OFFLINE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|ENETUNREACH|network/i;
 
+/**
+ * Copies one file git tracks; a symlink stays the same link (packages/client/gen
+ * is the relative link to the checkout's gen/): Node 24's cpSync refuses a link
+ * to a folder without `recursive`, Node 20's copied the link.
+ */
+export function copyEntry(from: string, to: string): void {
+  if (lstatSync(from).isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+  else cpSync(from, to);
+}
+
 /** Copies the working tree's files as git sees them (tracked plus new, not ignored): a clean checkout. */
 export async function cleanCheckout(to: string): Promise<void> {
   const { stdout } = await run("git", ["ls-files", "-co", "--exclude-standard", "-z"], {
@@ -34,8 +46,7 @@ export async function cleanCheckout(to: string): Promise<void> {
     if (!file || file === "node_modules" || /(^|\/)dist\//.test(file)) continue;
     if (!existsSync(join(repo, file))) continue; // deleted but not yet committed
     mkdirSync(dirname(join(to, file)), { recursive: true });
-    // verbatimSymlinks: packages/client/gen stays the relative link to the checkout's gen/.
-    cpSync(join(repo, file), join(to, file), { verbatimSymlinks: true });
+    copyEntry(join(repo, file), join(to, file));
   }
   symlinkSync(repoModules, join(to, "node_modules"), "dir");
 }
