@@ -92,16 +92,17 @@ export class SqlSpaceStore implements SpaceStore {
 
   async insertInvite(invite: InviteRecord): Promise<void> {
     await this.db.run(
-      sql`insert into invites (id, tenant_id, space_id, role, created_by, created_at, used_by, used_at)
+      sql`insert into invites (id, tenant_id, space_id, role, created_by, created_at, used_by, used_at, role_expires_at)
           values (${invite.id}, ${invite.tenantId}, ${invite.spaceId}, ${invite.role}, ${invite.createdBy}, ${invite.createdAt},
-                  ${invite.usedBy}, ${invite.usedAt})`,
+                  ${invite.usedBy}, ${invite.usedAt}, ${invite.roleExpiresAt ?? null})`,
     );
   }
 
   async findInvite(tenantId: string, inviteId: string): Promise<InviteRecord | undefined> {
     const r = await this.db.get(
       sql`select id as "id", tenant_id as "tenantId", space_id as "spaceId", role as "role", created_by as "createdBy",
-                 created_at as "createdAt", used_by as "usedBy", used_at as "usedAt", revoked_at as "revokedAt"
+                 created_at as "createdAt", used_by as "usedBy", used_at as "usedAt", revoked_at as "revokedAt",
+                 role_expires_at as "roleExpiresAt"
           from invites where tenant_id = ${tenantId} and id = ${inviteId}`,
     );
     if (r === undefined) return undefined;
@@ -115,6 +116,8 @@ export class SqlSpaceStore implements SpaceStore {
       usedBy: strOrNull(r.usedBy),
       usedAt: numOrNull(r.usedAt),
       revokedAt: numOrNull(r.revokedAt),
+      // Only set when the invite has one (an invite without keeps its old shape).
+      ...(r.roleExpiresAt === null || r.roleExpiresAt === undefined ? {} : { roleExpiresAt: num(r.roleExpiresAt) }),
     };
   }
 
