@@ -30,7 +30,7 @@ export function openRepositories(db: Database, clock: () => number = Date.now) {
     moderation: new SqlModerationStore(db),
     roleExpiry: new SqlRoleExpiryStore(db),
     rooms: new SqlRoomStore(db),
-    spaces: new SqlSpaceStore(db),
+    spaces: new SqlSpaceStore(db, clock),
     spaceLists: new SqlSpaceListStore(db),
     users: new SqlUserStore(db),
     userDirectory: new SqlUserDirectoryStore(db),

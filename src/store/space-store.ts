@@ -18,7 +18,11 @@ const ACCESS_LINK_COLUMNS = sql`id as "id", tenant_id as "tenantId", room_id as 
 
 /** Spaces, rooms, invites and access links. */
 export class SqlSpaceStore implements SpaceStore {
-  constructor(private readonly db: Database) {}
+  /** `clock` decides whether a space role granted with an expiry still counts. */
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async userExists(tenantId: string, userId: string): Promise<boolean> {
     // A deleted user (kept as a scrubbed row, see DeleteUser) no longer exists for any call.
@@ -61,7 +65,8 @@ export class SqlSpaceStore implements SpaceStore {
 
   async spaceRoleOf(tenantId: string, spaceId: string, userId: string): Promise<RoleName | undefined> {
     const row = await this.db.get(
-      sql`select role as "role" from space_members where tenant_id = ${tenantId} and space_id = ${spaceId} and user_id = ${userId}`,
+      sql`select role as "role" from space_members where tenant_id = ${tenantId} and space_id = ${spaceId} and user_id = ${userId}
+          and (expires_at is null or expires_at > ${this.clock()})`,
     );
     const role = row?.role;
     return typeof role === "string" && isRoleName(role) ? role : undefined;
