@@ -65,7 +65,7 @@ export async function openKernel(config: Config, log: Logger, opts: KernelOption
   const clock = opts.clock ?? Date.now;
   const opened = await openStore(config, log);
   const db = opened.db;
-  const stores = openRepositories(db);
+  const stores = openRepositories(db, clock);
   const metrics = new Metrics();
   const tracing = createTracing(config, opts.spanExporter);
   const transact = timedTransact(db, metrics, tracing);

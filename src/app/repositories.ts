@@ -5,6 +5,7 @@ import { SqlSharedRateLimiter } from "../store/login-bucket-store.js";
 import { SqlMaintenanceStore } from "../store/maintenance-store.js";
 import { SqlMembershipStore } from "../store/membership-store.js";
 import { SqlModerationStore } from "../store/moderation-store.js";
+import { SqlRoleExpiryStore } from "../store/role-expiry-store.js";
 import { SqlReplicaRegistry } from "../store/replica-store.js";
 import { SqlRoomStore } from "../store/room-store.js";
 import { SqlSpaceListStore } from "../store/space-list-store.js";
@@ -19,16 +20,17 @@ import { SqlWebhookStore } from "../store/webhook-store.js";
  * feature modules take the ones they need from here and never import
  * src/store themselves.
  */
-export function openRepositories(db: Database) {
+export function openRepositories(db: Database, clock: () => number = Date.now) {
   return {
     journal: new SqlJournal(db),
     tenants: new SqlTenantStore(db),
     grants: new SqlGrantStore(db),
-    memberships: new SqlMembershipStore(db),
+    memberships: new SqlMembershipStore(db, clock),
     /** Revocations, restrictions and their lapses: also what the live state loads. */
     moderation: new SqlModerationStore(db),
+    roleExpiry: new SqlRoleExpiryStore(db),
     rooms: new SqlRoomStore(db),
-    spaces: new SqlSpaceStore(db),
+    spaces: new SqlSpaceStore(db, clock),
     spaceLists: new SqlSpaceListStore(db),
     users: new SqlUserStore(db),
     userDirectory: new SqlUserDirectoryStore(db),

@@ -15,9 +15,12 @@ export interface RoomRoles {
 
 /** Read and write access to memberships; implemented in src/store. */
 export interface MembershipStore {
-  /** Roles of `userId` that concern `roomId` (all undefined/false when none). */
+  /**
+   * Roles of `userId` that concern `roomId` (all undefined/false when none);
+   * a role whose expiry has come is left out, swept or not.
+   */
   roomRolesOf(tenantId: string, userId: string, roomId: string): Promise<RoomRoles>;
-  /** Sets (insert or replace) a user's role in a room. */
+  /** Sets (insert or replace) a user's role in a room, with its expiry (null: lasts until revoked). */
   setRoomRole(
     tenantId: string,
     roomId: string,
@@ -25,13 +28,23 @@ export interface MembershipStore {
     role: RoleName,
     grantedBy: string,
     now: number,
+    expiresAt?: number | null,
   ): Promise<void>;
   /** Removes a user's role in a room; false when they had none. */
   removeRoomRole(tenantId: string, roomId: string, userId: string): Promise<boolean>;
-  /** Sets (insert or replace) a user's role in a space. */
-  setSpaceRole(tenantId: string, spaceId: string, userId: string, role: RoleName, now: number): Promise<void>;
+  /** Sets (insert or replace) a user's role in a space, with its expiry (null: lasts until revoked). */
+  setSpaceRole(
+    tenantId: string,
+    spaceId: string,
+    userId: string,
+    role: RoleName,
+    now: number,
+    expiresAt?: number | null,
+  ): Promise<void>;
   /** Removes a user's role in a space; false when they had none. */
   removeSpaceRole(tenantId: string, spaceId: string, userId: string): Promise<boolean>;
+  /** Sets when seed 003's tenant-wide moderation of the user expires (null: lasts until demoted). */
+  setTenantModeratorExpiry(tenantId: string, userId: string, expiresAt: number | null): Promise<void>;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
 } from "../../gen/room/consumer/private/v1/service_pb.js";
 import type { ConsumerUsers } from "../domain/users/consumer.js";
 import { requireApiKey } from "./context.js";
+import { expiryOf } from "./spaces-messages.js";
 
 /**
  * room.consumer.private.v1.Service: seed 003's create user or moderator.
@@ -27,6 +28,7 @@ export class ConsumerPrivateService implements ServiceImpl<typeof Service> {
       meta: req.meta,
       username: req.username,
       uniqueUserIdentifier: req.uniqueUserIdentifier,
+      expiry: expiryOf(req),
     });
     return create(CreateUserResponseSchema, {
       accessToken: r.accessToken,

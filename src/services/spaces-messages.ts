@@ -1,5 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import type { ExpiryInput } from "../domain/spaces/expiry.js";
+import { invalidArgument } from "../domain/errors.js";
 import {
   InviteSchema,
   InviteState,
@@ -63,6 +65,9 @@ export function memberMessage(m: MemberListing): Member {
     restrictions: m.restrictions.map((r) =>
       create(RestrictionSchema, { kind: r.kind, until: r.until === null ? undefined : timestampFromMs(r.until) }),
     ),
+    roomRoleExpiresAt: msToTimestamp(m.roomRoleExpiresAt),
+    spaceRoleExpiresAt: msToTimestamp(m.spaceRoleExpiresAt),
+    tenantModeratorExpiresAt: msToTimestamp(m.tenantModeratorExpiresAt),
   });
 }
 
@@ -79,5 +84,23 @@ export function inviteMessage(i: InviteRecord): Invite {
     usedBy: i.usedBy ?? "",
     usedAt: i.usedAt === null ? undefined : timestampFromMs(i.usedAt),
     revokedAt: i.revokedAt === null ? undefined : timestampFromMs(i.revokedAt),
+    roleExpiresAt: msToTimestamp(i.roleExpiresAt),
   });
+}
+
+/** A time in ms as a Timestamp; null/undefined as unset. */
+function msToTimestamp(ms: number | null | undefined): Timestamp | undefined {
+  return ms === null || ms === undefined ? undefined : timestampFromMs(ms);
+}
+
+/**
+ * A request's optional expiry (`expires_at` or `ttl_seconds`) as the domain
+ * checks it; a ttl too large for a number is refused here, before the domain.
+ */
+export function expiryOf(req: { readonly expiresAt?: Timestamp; readonly ttlSeconds: bigint }): ExpiryInput {
+  if (req.ttlSeconds > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument("ttl_seconds: too large");
+  return {
+    expiresAt: req.expiresAt === undefined ? undefined : timestampMs(req.expiresAt),
+    ttlSeconds: Number(req.ttlSeconds),
+  };
 }

@@ -48,7 +48,7 @@ import type { SpaceManager } from "../domain/spaces/rules.js";
 import type { Spaces } from "../domain/spaces/spaces.js";
 import { accessLinkMessage } from "./access-link-message.js";
 import { requireApiKey } from "./context.js";
-import { inviteMessage, memberMessage, roomMessage, spaceMessage } from "./spaces-messages.js";
+import { expiryOf, inviteMessage, memberMessage, roomMessage, spaceMessage } from "./spaces-messages.js";
 
 /**
  * room.spaces.private.v1.Service: spaces, rooms, invites, room roles and
@@ -83,7 +83,7 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
 
   async createInvite(req: CreateInviteRequest, ctx: HandlerContext): Promise<CreateInviteResponse> {
     const key = requireApiKey(ctx);
-    const id = await this.spaces.createInviteAsBackend(key.tenantId, key.keyId, req.spaceId, req.role);
+    const id = await this.spaces.createInviteAsBackend(key.tenantId, key.keyId, req.spaceId, req.role, expiryOf(req));
     return create(CreateInviteResponseSchema, { id });
   }
 
@@ -113,6 +113,7 @@ export class SpacesPrivateService implements ServiceImpl<typeof Service> {
       roomId: req.roomId,
       targetUserId: req.targetUserId,
       role: req.role,
+      expiry: expiryOf(req),
     });
     return create(GrantRoleResponseSchema);
   }

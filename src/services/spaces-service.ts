@@ -60,7 +60,7 @@ import type { SpaceCaller, SpaceManager } from "../domain/spaces/rules.js";
 import type { Spaces } from "../domain/spaces/spaces.js";
 import { requireUser } from "./context.js";
 import { accessLinkMessage } from "./access-link-message.js";
-import { inviteMessage, memberMessage, roomMessage, spaceMessage } from "./spaces-messages.js";
+import { expiryOf, inviteMessage, memberMessage, roomMessage, spaceMessage } from "./spaces-messages.js";
 
 /**
  * room.spaces.v1.Service: the end-user surface of seed 001 (spaces, rooms,
@@ -84,7 +84,7 @@ export class SpacesService implements ServiceImpl<typeof Service> {
   }
 
   async createInvite(req: CreateInviteRequest, ctx: HandlerContext): Promise<CreateInviteResponse> {
-    const id = await this.spaces.createInvite(caller(ctx), req.spaceId, req.role);
+    const id = await this.spaces.createInvite(caller(ctx), req.spaceId, req.role, expiryOf(req));
     return create(CreateInviteResponseSchema, { id });
   }
 
@@ -109,6 +109,7 @@ export class SpacesService implements ServiceImpl<typeof Service> {
       roomId: req.roomId,
       targetUserId: req.targetUserId,
       role: req.role,
+      expiry: expiryOf(req),
     });
     return create(GrantRoleResponseSchema);
   }

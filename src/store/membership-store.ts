@@ -5,16 +5,26 @@ import { bool, type Database } from "./database-port.js";
 
 /** Room and space roles. */
 export class SqlMembershipStore implements MembershipStore {
-  constructor(private readonly db: Database) {}
+  /** `clock` decides which roles granted with an expiry still count. */
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async roomRolesOf(tenantId: string, userId: string, roomId: string): Promise<RoomRoles> {
     // One query answers "which roles apply here" for every permission check.
+    // A role past its expiry counts for nothing even before role expiry has
+    // removed it and announced ROLE_EXPIRED: no window where it opens a room.
+    const now = this.clock();
     const row = await this.db.get(
-      sql`select rm.role as "roomRole", sm.role as "spaceRole", u.tenant_moderator as "tenantModerator", r.is_public as "roomIsPublic"
+      sql`select rm.role as "roomRole", sm.role as "spaceRole", r.is_public as "roomIsPublic",
+                 (u.tenant_moderator and (u.tenant_moderator_expires_at is null or u.tenant_moderator_expires_at > ${now})) as "tenantModerator"
           from users u
           left join room_members rm on rm.tenant_id = u.tenant_id and rm.user_id = u.id and rm.room_id = ${roomId}
+                                   and (rm.expires_at is null or rm.expires_at > ${now})
           left join rooms r on r.tenant_id = u.tenant_id and r.id = ${roomId}
           left join space_members sm on sm.space_id = r.space_id and sm.user_id = u.id
+                                    and (sm.expires_at is null or sm.expires_at > ${now})
           where u.id = ${userId} and u.tenant_id = ${tenantId}`,
     );
     return {
@@ -32,11 +42,14 @@ export class SqlMembershipStore implements MembershipStore {
     role: RoleName,
     grantedBy: string,
     now: number,
+    expiresAt: number | null = null,
   ): Promise<void> {
+    // Granting again replaces the expiry too: extends, shortens or clears it.
     await this.db.run(
-      sql`insert into room_members (tenant_id, room_id, user_id, role, granted_by, created_at)
-          values (${tenantId}, ${roomId}, ${userId}, ${role}, ${grantedBy}, ${now})
-          on conflict (tenant_id, room_id, user_id) do update set role = excluded.role, granted_by = excluded.granted_by`,
+      sql`insert into room_members (tenant_id, room_id, user_id, role, granted_by, created_at, expires_at)
+          values (${tenantId}, ${roomId}, ${userId}, ${role}, ${grantedBy}, ${now}, ${expiresAt})
+          on conflict (tenant_id, room_id, user_id) do update set role = excluded.role, granted_by = excluded.granted_by,
+                                                                 expires_at = excluded.expires_at`,
     );
   }
 
@@ -47,11 +60,24 @@ export class SqlMembershipStore implements MembershipStore {
     return changed > 0;
   }
 
-  async setSpaceRole(tenantId: string, spaceId: string, userId: string, role: RoleName, now: number): Promise<void> {
+  async setSpaceRole(
+    tenantId: string,
+    spaceId: string,
+    userId: string,
+    role: RoleName,
+    now: number,
+    expiresAt: number | null = null,
+  ): Promise<void> {
     await this.db.run(
-      sql`insert into space_members (tenant_id, space_id, user_id, role, created_at)
-          values (${tenantId}, ${spaceId}, ${userId}, ${role}, ${now})
-          on conflict (space_id, user_id) do update set role = excluded.role`,
+      sql`insert into space_members (tenant_id, space_id, user_id, role, created_at, expires_at)
+          values (${tenantId}, ${spaceId}, ${userId}, ${role}, ${now}, ${expiresAt})
+          on conflict (space_id, user_id) do update set role = excluded.role, expires_at = excluded.expires_at`,
+    );
+  }
+
+  async setTenantModeratorExpiry(tenantId: string, userId: string, expiresAt: number | null): Promise<void> {
+    await this.db.run(
+      sql`update users set tenant_moderator_expires_at = ${expiresAt} where tenant_id = ${tenantId} and id = ${userId}`,
     );
   }
 

@@ -119,15 +119,16 @@ export class SqlSpaceListStore implements SpaceListStore {
     // Space roles reach public rooms only.
     const spaceMembers =
       room.spaceId !== null && room.isPublic
-        ? sql` union select user_id from space_members where tenant_id = ${tenantId} and space_id = ${room.spaceId}`
+        ? sql` union select user_id from space_members where tenant_id = ${tenantId} and space_id = ${room.spaceId} and ${live("expires_at", now)}`
         : sql.empty();
     const position = after === undefined ? sql.empty() : sql` where m.user_id > ${after.id}`;
     // UNION (not UNION ALL): a member with several ways in is one row.
     const rows = await this.db.all(
       sql`select m.user_id as "userId" from (
-            select user_id from room_members where tenant_id = ${tenantId} and room_id = ${roomId}
+            select user_id from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and ${live("expires_at", now)}
             ${spaceMembers}
             union select id as user_id from users where tenant_id = ${tenantId} and tenant_moderator = ${true}
+                                                    and ${live("tenant_moderator_expires_at", now)}
             union select user_id from grants where tenant_id = ${tenantId} and room_id = ${roomId} and expires_at > ${now}
           ) m${position}
           order by m.user_id limit ${limit}`,
@@ -141,15 +142,18 @@ export class SqlSpaceListStore implements SpaceListStore {
     const ids = inList(userIds);
     const [users, roomRoles, spaceRoles, links, tokens] = await Promise.all([
       this.db.all(
-        sql`select id as "id", username as "username", tenant_moderator as "tenantModerator" from users where tenant_id = ${tenantId} and id in ${ids}`,
+        sql`select id as "id", username as "username", tenant_moderator as "tenantModerator", tenant_moderator_expires_at as "expiresAt"
+            from users where tenant_id = ${tenantId} and id in ${ids}`,
       ),
       this.db.all(
-        sql`select user_id as "userId", role as "role" from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and user_id in ${ids}`,
+        sql`select user_id as "userId", role as "role", expires_at as "expiresAt" from room_members
+            where tenant_id = ${tenantId} and room_id = ${roomId} and user_id in ${ids} and ${live("expires_at", now)}`,
       ),
       room.spaceId === null
         ? Promise.resolve([] as Row[])
         : this.db.all(
-            sql`select user_id as "userId", role as "role" from space_members where tenant_id = ${tenantId} and space_id = ${room.spaceId} and user_id in ${ids}`,
+            sql`select user_id as "userId", role as "role", expires_at as "expiresAt" from space_members
+                where tenant_id = ${tenantId} and space_id = ${room.spaceId} and user_id in ${ids} and ${live("expires_at", now)}`,
           ),
       this.db.all(
         sql`select guest_user_id as "userId", id as "id" from access_links where tenant_id = ${tenantId} and room_id = ${roomId} and guest_user_id in ${ids}`,
@@ -161,17 +165,25 @@ export class SqlSpaceListStore implements SpaceListStore {
     ]);
     const byUser = <T>(rows: Row[], value: (r: Row) => T) =>
       new Map(rows.map((r) => [String(r.userId ?? r.id), value(r)]));
-    const user = byUser(users, (r) => ({ username: String(r.username), tenantModerator: bool(r.tenantModerator) }));
-    const roomRole = byUser(roomRoles, (r) => asRole(r.role));
-    const spaceRole = byUser(spaceRoles, (r) => asRole(r.role));
+    const user = byUser(users, (r) => {
+      const expiresAt = numOrNull(r.expiresAt);
+      // Past its expiry, tenant-wide moderation counts for nothing, swept or not.
+      const tenantModerator = bool(r.tenantModerator) && (expiresAt === null || expiresAt > now);
+      return { username: String(r.username), tenantModerator, expiresAt: tenantModerator ? expiresAt : null };
+    });
+    const roomRole = byUser(roomRoles, (r) => ({ role: asRole(r.role), expiresAt: numOrNull(r.expiresAt) }));
+    const spaceRole = byUser(spaceRoles, (r) => ({ role: asRole(r.role), expiresAt: numOrNull(r.expiresAt) }));
     const link = byUser(links, (r) => String(r.id));
     const token = byUser(tokens, (r) => num(r.issuedAt));
     return userIds.map((userId) => ({
       userId,
       username: user.get(userId)?.username ?? "",
-      roomRole: roomRole.get(userId),
-      spaceRole: spaceRole.get(userId),
+      roomRole: roomRole.get(userId)?.role,
+      roomRoleExpiresAt: roomRole.get(userId)?.expiresAt ?? null,
+      spaceRole: spaceRole.get(userId)?.role,
+      spaceRoleExpiresAt: spaceRole.get(userId)?.expiresAt ?? null,
       tenantModerator: user.get(userId)?.tenantModerator ?? false,
+      tenantModeratorExpiresAt: user.get(userId)?.expiresAt ?? null,
       accessLinkId: link.get(userId),
       newestTokenIssuedAt: token.get(userId),
     }));
@@ -185,7 +197,8 @@ export class SqlSpaceListStore implements SpaceListStore {
   ): Promise<InviteRecord[]> {
     const rows = await this.db.all(
       sql`select i.id as "id", i.tenant_id as "tenantId", i.space_id as "spaceId", i.role as "role", i.created_by as "createdBy",
-                 i.created_at as "createdAt", i.used_by as "usedBy", i.used_at as "usedAt", i.revoked_at as "revokedAt"
+                 i.created_at as "createdAt", i.used_by as "usedBy", i.used_at as "usedAt", i.revoked_at as "revokedAt",
+                 i.role_expires_at as "roleExpiresAt"
           from invites i where i.tenant_id = ${tenantId} and i.space_id = ${spaceId}${newestFirstAfter("i", after)}
           order by i.created_at desc, i.id desc limit ${limit}`,
     );
@@ -199,6 +212,7 @@ export class SqlSpaceListStore implements SpaceListStore {
       usedBy: strOrNull(r.usedBy),
       usedAt: numOrNull(r.usedAt),
       revokedAt: numOrNull(r.revokedAt),
+      ...(r.roleExpiresAt === null || r.roleExpiresAt === undefined ? {} : { roleExpiresAt: num(r.roleExpiresAt) }),
     }));
   }
 }
@@ -232,4 +246,10 @@ function asRole(v: unknown): RoleName | undefined {
 
 function strOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
+}
+
+/** A role column's expiry has not come: the role still counts at `now`. */
+function live(column: "expires_at" | "tenant_moderator_expires_at", now: number): SQL {
+  const c = sql.raw(column);
+  return sql`(${c} is null or ${c} > ${now})`;
 }

@@ -18,7 +18,11 @@ const ACCESS_LINK_COLUMNS = sql`id as "id", tenant_id as "tenantId", room_id as 
 
 /** Spaces, rooms, invites and access links. */
 export class SqlSpaceStore implements SpaceStore {
-  constructor(private readonly db: Database) {}
+  /** `clock` decides whether a space role granted with an expiry still counts. */
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async userExists(tenantId: string, userId: string): Promise<boolean> {
     // A deleted user (kept as a scrubbed row, see DeleteUser) no longer exists for any call.
@@ -61,7 +65,8 @@ export class SqlSpaceStore implements SpaceStore {
 
   async spaceRoleOf(tenantId: string, spaceId: string, userId: string): Promise<RoleName | undefined> {
     const row = await this.db.get(
-      sql`select role as "role" from space_members where tenant_id = ${tenantId} and space_id = ${spaceId} and user_id = ${userId}`,
+      sql`select role as "role" from space_members where tenant_id = ${tenantId} and space_id = ${spaceId} and user_id = ${userId}
+          and (expires_at is null or expires_at > ${this.clock()})`,
     );
     const role = row?.role;
     return typeof role === "string" && isRoleName(role) ? role : undefined;
@@ -92,16 +97,17 @@ export class SqlSpaceStore implements SpaceStore {
 
   async insertInvite(invite: InviteRecord): Promise<void> {
     await this.db.run(
-      sql`insert into invites (id, tenant_id, space_id, role, created_by, created_at, used_by, used_at)
+      sql`insert into invites (id, tenant_id, space_id, role, created_by, created_at, used_by, used_at, role_expires_at)
           values (${invite.id}, ${invite.tenantId}, ${invite.spaceId}, ${invite.role}, ${invite.createdBy}, ${invite.createdAt},
-                  ${invite.usedBy}, ${invite.usedAt})`,
+                  ${invite.usedBy}, ${invite.usedAt}, ${invite.roleExpiresAt ?? null})`,
     );
   }
 
   async findInvite(tenantId: string, inviteId: string): Promise<InviteRecord | undefined> {
     const r = await this.db.get(
       sql`select id as "id", tenant_id as "tenantId", space_id as "spaceId", role as "role", created_by as "createdBy",
-                 created_at as "createdAt", used_by as "usedBy", used_at as "usedAt", revoked_at as "revokedAt"
+                 created_at as "createdAt", used_by as "usedBy", used_at as "usedAt", revoked_at as "revokedAt",
+                 role_expires_at as "roleExpiresAt"
           from invites where tenant_id = ${tenantId} and id = ${inviteId}`,
     );
     if (r === undefined) return undefined;
@@ -115,6 +121,8 @@ export class SqlSpaceStore implements SpaceStore {
       usedBy: strOrNull(r.usedBy),
       usedAt: numOrNull(r.usedAt),
       revokedAt: numOrNull(r.revokedAt),
+      // Only set when the invite has one (an invite without keeps its old shape).
+      ...(r.roleExpiresAt === null || r.roleExpiresAt === undefined ? {} : { roleExpiresAt: num(r.roleExpiresAt) }),
     };
   }
 

@@ -50,7 +50,10 @@ describe.skipIf(testStore() !== "sqlite")("the spaces_management migration on SQ
     const snapshot = (db: Database.Database) => ({
       spaces: db.prepare("select id, tenant_id, name, is_public, owner_user_id, created_at from spaces").all(),
       rooms: db.prepare("select * from rooms order by id").all(),
-      members: db.prepare("select * from space_members order by user_id").all(),
+      // Named columns: later migrations add columns (issue 19's expires_at) that the old database lacks.
+      members: db
+        .prepare("select tenant_id, space_id, user_id, role, created_at from space_members order by user_id")
+        .all(),
       invites: db.prepare("select id, space_id, role, created_by, used_by, used_at from invites order by id").all(),
     });
     const was = snapshot(old);

@@ -1,6 +1,7 @@
 import { roomPermissionsRoute } from "../../server/compat/room-permissions-route.js";
 import { gatedRoute } from "../../server/freshness.js";
 import { RestrictionLapses } from "../../domain/moderation/lapses.js";
+import { roleExpirySource } from "../../domain/moderation/lapses-roles.js";
 import { Moderation } from "../../domain/moderation/moderation.js";
 import type { RoomPermissionDeps } from "../../domain/room-permissions.js";
 import { StreamLimits } from "../../domain/stream-limits.js";
@@ -63,6 +64,8 @@ export async function moderationModule(
   });
   const lapses = new RestrictionLapses({
     store: stores.moderation,
+    // Roles granted with an expiry lapse on the same timer, exactly once.
+    sources: [roleExpirySource(stores.roleExpiry)],
     transact,
     sink,
     bus: live.bus,

@@ -1,6 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import type { EventBus } from "../events/event-bus.js";
-import { journaled, type JournalSink } from "../events/record.js";
+import { journaled, type JournalSink, type Recorded } from "../events/record.js";
 import type { StoredEvent, Transact } from "../journal.js";
 import type { Restriction, RestrictionKind } from "./restrictions.js";
 
@@ -17,9 +17,29 @@ export interface LapseStore {
   deleteLapsed(r: TimedRestriction): Promise<boolean>;
 }
 
+/**
+ * Another kind of thing that lapses at a time (roles granted with an
+ * expiry: ./lapses-roles.ts), run by the same timer and with the same
+ * exactly-once rule as timed restrictions.
+ */
+export interface LapseSource<T = unknown> {
+  /** Items due at or before `now`, soonest first, at most `limit`. */
+  due(now: number, limit: number): Promise<readonly T[]>;
+  /** The soonest end of any item, or undefined. */
+  nextEnd(): Promise<number | undefined>;
+  /**
+   * In the write transaction: removes `item` only if it is unchanged since
+   * it was read, and returns what to record; undefined when nothing lapsed
+   * (changed meanwhile, or lapsed by another caller).
+   */
+  lapse(item: T): Promise<Recorded | undefined>;
+}
+
 /** Everything lapses work with, wired once in a feature module (src/app/modules/). */
 export interface LapseDeps {
   readonly store: LapseStore;
+  /** What else lapses on the same timer (role expiry). */
+  readonly sources?: readonly LapseSource[];
   /** The one write transaction (the lock is taken up front). */
   readonly transact: Transact;
   /** Journal and change feed: a lapse reaches live state through the feed. */
@@ -82,7 +102,12 @@ export class RestrictionLapses {
   /** Failed timer runs in a row, for the retry backoff. */
   private failures = 0;
 
-  constructor(private readonly deps: LapseDeps) {}
+  /** Every kind of lapse: timed restrictions first, then the deps' other sources. */
+  private readonly sources: readonly LapseSource[];
+
+  constructor(private readonly deps: LapseDeps) {
+    this.sources = [restrictionSource(deps.store), ...(deps.sources ?? [])];
+  }
 
   /**
    * Lapses every timed restriction ended at or before `now`; returns the
@@ -91,16 +116,22 @@ export class RestrictionLapses {
    */
   async runDue(now: number = this.deps.clock()): Promise<StoredEvent[]> {
     const sent: StoredEvent[] = [];
-    for (;;) {
-      const due = await this.deps.store.dueRestrictions(now, BATCH);
-      for (const r of due) {
-        const e = await this.lapse(r);
-        if (e) sent.push(e);
+    for (const source of this.sources) {
+      for (;;) {
+        const due = await source.due(now, BATCH);
+        for (const item of due) sent.push(...(await this.lapse(source, item)));
+        // Each row read was deleted (here or by another caller) or changed
+        // its end, so the next read moves on.
+        if (due.length < BATCH) break;
       }
-      // Each row read was deleted (here or by another caller) or changed its
-      // end, so the next read moves on.
-      if (due.length < BATCH) return sent;
     }
+    return sent;
+  }
+
+  /** The soonest end of anything that lapses, or undefined. */
+  private async nextEnd(): Promise<number | undefined> {
+    const ends = (await Promise.all(this.sources.map((s) => s.nextEnd()))).filter((e) => e !== undefined);
+    return ends.length === 0 ? undefined : Math.min(...ends);
   }
 
   /**
@@ -113,11 +144,12 @@ export class RestrictionLapses {
     await this.runDue();
     if (!opts.timer) return;
     this.unsubscribe = this.deps.bus.subscribeAll((e) => {
-      // MUTED, CHAT_BLOCKED and ROOM_BLOCKED carry the end of what they set.
+      // MUTED, CHAT_BLOCKED and ROOM_BLOCKED carry the end of what they set,
+      // ROLE_GRANTED and MEMBER_JOINED the expiry of the role they gave.
       if (e.until !== undefined && e.until !== null) this.arm(e.until);
     });
     signal.addEventListener("abort", () => this.stop(), { once: true });
-    this.arm(await this.deps.store.nextRestrictionEnd());
+    this.arm(await this.nextEnd());
   }
 
   /** Clears the timer and stops listening; idempotent. */
@@ -135,51 +167,19 @@ export class RestrictionLapses {
     return this.armedAt;
   }
 
-  private async lapse(r: TimedRestriction): Promise<StoredEvent | undefined> {
-    const { store } = this.deps;
-    const lifted = LIFTED[r.kind];
-    // The lapse happened at `until`, even when written later (server down).
+  /** One lapse in one write transaction; its events, or none when it lapsed elsewhere or changed. */
+  private async lapse(source: LapseSource, item: unknown): Promise<StoredEvent[]> {
     const { events } = await journaled(
       this.deps.transact,
       this.deps.sink,
       async (record) => {
-        // Exactly once: only while the row still ends at `until` (not lifted,
-        // not re-set, not lapsed by another replica meanwhile).
-        if (!(await store.deleteLapsed(r))) return;
-        await record({
-          audit: [
-            {
-              tenantId: r.tenantId,
-              at: r.until,
-              actor: LAPSE_ACTOR,
-              action: lifted.action,
-              roomId: r.roomId,
-              targetUserId: r.userId,
-              reason: LAPSE_REASON,
-              detail: { lapsed: true, until: r.until },
-            },
-          ],
-          events: [
-            {
-              tenantId: r.tenantId,
-              type: lifted.event,
-              roomId: r.roomId,
-              userId: r.userId,
-              actor: LAPSE_ACTOR,
-              at: r.until,
-              reason: LAPSE_REASON,
-              effects: {
-                restrictionsLifted: [{ tenantId: r.tenantId, roomId: r.roomId, userId: r.userId, kind: r.kind }],
-              },
-            },
-          ],
-        });
+        const rec = await source.lapse(item);
+        if (rec) await record(rec);
       },
       { withEvents: true },
     );
-    return events[0];
+    return events;
   }
-
   /** Arms the timer for `at` unless it is already armed for that time or sooner. */
   private arm(at: number | undefined): void {
     if (at === undefined || this.stopped) return;
@@ -198,7 +198,7 @@ export class RestrictionLapses {
     const now = this.deps.clock();
     try {
       await this.runDue(now);
-      const next = await this.deps.store.nextRestrictionEnd();
+      const next = await this.nextEnd();
       this.failures = 0;
       // Anything still due here failed to lapse: retry later, not in a loop.
       this.arm(next !== undefined && next <= now ? now + RETRY_MS : next);
@@ -208,4 +208,49 @@ export class RestrictionLapses {
       this.arm(now + Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** Math.min(this.failures - 1, 6)));
     }
   }
+}
+
+/**
+ * Timed blocks and mutes as a lapse source: the row is deleted only while it
+ * still ends at `until` (not lifted, not re-set, not lapsed by another
+ * replica meanwhile), and the lapse is recorded as the lift, at `until`
+ * (even when written later, the server having been down).
+ */
+function restrictionSource(store: LapseStore): LapseSource<TimedRestriction> {
+  return {
+    due: (now, limit) => store.dueRestrictions(now, limit),
+    nextEnd: () => store.nextRestrictionEnd(),
+    async lapse(r) {
+      if (!(await store.deleteLapsed(r))) return undefined;
+      const lifted = LIFTED[r.kind];
+      return {
+        audit: [
+          {
+            tenantId: r.tenantId,
+            at: r.until,
+            actor: LAPSE_ACTOR,
+            action: lifted.action,
+            roomId: r.roomId,
+            targetUserId: r.userId,
+            reason: LAPSE_REASON,
+            detail: { lapsed: true, until: r.until },
+          },
+        ],
+        events: [
+          {
+            tenantId: r.tenantId,
+            type: lifted.event,
+            roomId: r.roomId,
+            userId: r.userId,
+            actor: LAPSE_ACTOR,
+            at: r.until,
+            reason: LAPSE_REASON,
+            effects: {
+              restrictionsLifted: [{ tenantId: r.tenantId, roomId: r.roomId, userId: r.userId, kind: r.kind }],
+            },
+          },
+        ],
+      };
+    },
+  };
 }

@@ -18,6 +18,7 @@ import {
   type SpaceManager,
 } from "./rules.js";
 import type { SpaceRecord } from "./store.js";
+import { NO_EXPIRY, roleExpiry } from "./expiry.js";
 
 /** A new space or room, as the caller describes it. */
 export interface NewPlace {
@@ -137,27 +138,41 @@ export class SpaceCreation {
   }
 
   /** Creates a single-use invite to a space (owner only); returns its id. */
-  async createInvite(caller: SpaceCaller, spaceId: string, role: string): Promise<string> {
+  async createInvite(caller: SpaceCaller, spaceId: string, role: string, expiry = NO_EXPIRY): Promise<string> {
     checkId("space_id", spaceId);
     const inviteRole = checkRole("role", role, INVITE_ROLES);
+    const expiresAt = roleExpiry(expiry, this.deps.clock());
     checkScope(caller);
     await requireCaller(this.deps.store, caller);
     const space = await findSpaceIn(this.deps.store, caller.tenantId, spaceId);
     if ((await this.deps.store.spaceRoleOf(caller.tenantId, space.id, caller.userId)) !== "role_space_owner") {
       throw new RoomgateError("permission_denied", "only the space owner may invite");
     }
-    return await this.writeInvite({ kind: "user", caller }, space, inviteRole);
+    return await this.writeInvite({ kind: "user", caller }, space, inviteRole, expiresAt);
   }
 
   /** Creates a single-use invite to a space of the tenant with the API key `keyId`; returns its id. */
-  async createInviteAsBackend(tenantId: string, keyId: string, spaceId: string, role: string): Promise<string> {
+  async createInviteAsBackend(
+    tenantId: string,
+    keyId: string,
+    spaceId: string,
+    role: string,
+    expiry = NO_EXPIRY,
+  ): Promise<string> {
     checkId("space_id", spaceId);
     const inviteRole = checkRole("role", role, INVITE_ROLES);
+    const expiresAt = roleExpiry(expiry, this.deps.clock());
     const space = await findSpaceIn(this.deps.store, tenantId, spaceId);
-    return await this.writeInvite({ kind: "api_key", tenantId, keyId }, space, inviteRole);
+    return await this.writeInvite({ kind: "api_key", tenantId, keyId }, space, inviteRole, expiresAt);
   }
 
-  private async writeInvite(who: SpaceManager, space: SpaceRecord, role: RoleName): Promise<string> {
+  /** Stores an invite; `roleExpiresAt` is when the role it gives (and the invite) expires, or null. */
+  private async writeInvite(
+    who: SpaceManager,
+    space: SpaceRecord,
+    role: RoleName,
+    roleExpiresAt: number | null,
+  ): Promise<string> {
     const id = randomUUID();
     const now = this.deps.clock();
     const tenantId = tenantOf(who);
@@ -172,8 +187,10 @@ export class SpaceCreation {
         usedBy: null,
         usedAt: null,
         revokedAt: null,
+        roleExpiresAt,
       });
-      await record(created(tenantId, actorOf(who), now, "invite.create", id, "", { spaceId: space.id, role }));
+      const detail = { spaceId: space.id, role, ...(roleExpiresAt === null ? {} : { expiresAt: roleExpiresAt }) };
+      await record(created(tenantId, actorOf(who), now, "invite.create", id, "", detail));
     });
     return id;
   }

@@ -6,6 +6,7 @@ import { INVITE_ROLES } from "../roles.js";
 import type { SpacesDeps } from "./deps.js";
 import { findRoomIn, findSpaceIn, requireCaller } from "./lookups.js";
 import { checkId, checkRole, checkScope, strongerSpaceRole, type SpaceCaller } from "./rules.js";
+import { withExpiry } from "./expiry.js";
 
 /**
  * An end user joining a space (by invite or because it is public) or a
@@ -35,6 +36,9 @@ export class SpaceJoins {
       // either committed before (seen here) or waits for this one.
       if (invite.usedAt !== null) throw new RoomgateError("failed_precondition", "invite already used");
       if (invite.revokedAt !== null) throw new RoomgateError("failed_precondition", "invite revoked");
+      // The role it gives would count for nothing: the invite expired with it.
+      if (invite.roleExpiresAt != null && invite.roleExpiresAt <= now)
+        throw new RoomgateError("failed_precondition", "invite expired");
       const held = await this.deps.store.spaceRoleOf(caller.tenantId, invite.spaceId, caller.userId);
       const role = strongerSpaceRole(held, checkRole("role", invite.role, INVITE_ROLES));
       if (role === held) {
@@ -46,7 +50,8 @@ export class SpaceJoins {
       if (!(await this.deps.store.claimInvite(caller.tenantId, invite.id, caller.userId, now))) {
         throw new RoomgateError("failed_precondition", "invite already used");
       }
-      await this.deps.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now);
+      const expiresAt = invite.roleExpiresAt ?? null;
+      await this.deps.memberships.setSpaceRole(caller.tenantId, invite.spaceId, caller.userId, role, now, expiresAt);
       const change = {
         ...self(caller, now),
         role,
@@ -56,7 +61,8 @@ export class SpaceJoins {
         target: invite.id,
       };
       // A member whose invite raises their role was granted it; anyone else joined.
-      await record(held === undefined ? memberJoined(change) : roleGranted({ ...change, previousRole: held }));
+      const rec = held === undefined ? memberJoined(change) : roleGranted({ ...change, previousRole: held });
+      await record(withExpiry(rec, expiresAt));
     });
   }
 

@@ -59,8 +59,14 @@ export interface MemberFacts {
   /** "" when the user id is known only from room member tokens. */
   readonly username: string;
   readonly roomRole: RoleName | undefined;
+  /** When the room role expires by itself, or null. */
+  readonly roomRoleExpiresAt: number | null;
   readonly spaceRole: RoleName | undefined;
+  /** When the space role expires by itself, or null. */
+  readonly spaceRoleExpiresAt: number | null;
   readonly tenantModerator: boolean;
+  /** When tenant-wide moderation expires by itself, or null. */
+  readonly tenantModeratorExpiresAt: number | null;
   /** The access link this member is the guest of, in this room. */
   readonly accessLinkId: string | undefined;
   /** Issue time of the member's newest unexpired room member token for the room, if any. */

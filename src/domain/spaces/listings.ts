@@ -35,6 +35,10 @@ export interface MemberListing {
   readonly username: string;
   readonly roomRole: RoleName | undefined;
   readonly spaceRole: RoleName | undefined;
+  /** When each role expires by itself; null when it lasts until revoked (or is not held). */
+  readonly roomRoleExpiresAt: number | null;
+  readonly spaceRoleExpiresAt: number | null;
+  readonly tenantModeratorExpiresAt: number | null;
   readonly waysIn: WayIn[];
   readonly accessLinkId: string | undefined;
   /** Restrictions in force now. */
@@ -199,6 +203,9 @@ export class SpaceListings {
       username: f.username,
       roomRole: f.roomRole,
       spaceRole: f.spaceRole,
+      roomRoleExpiresAt: f.roomRoleExpiresAt,
+      spaceRoleExpiresAt: f.spaceRoleExpiresAt,
+      tenantModeratorExpiresAt: f.tenantModeratorExpiresAt,
       waysIn,
       accessLinkId: f.accessLinkId,
       restrictions: [...this.deps.access.restrictions.active(room.tenantId, room.roomId, f.userId, now)],

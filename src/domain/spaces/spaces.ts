@@ -1,3 +1,4 @@
+import type { ExpiryInput } from "./expiry.js";
 import { SpaceCreation, type NewPlace } from "./creation.js";
 import type { SpacesDeps } from "./deps.js";
 import { RoomGrants, type RoleGrant } from "./grants.js";
@@ -58,13 +59,19 @@ export class Spaces {
   }
 
   /** See {@link SpaceCreation.createInvite}. */
-  createInvite(caller: SpaceCaller, spaceId: string, role: string): Promise<string> {
-    return this.creation.createInvite(caller, spaceId, role);
+  createInvite(caller: SpaceCaller, spaceId: string, role: string, expiry?: ExpiryInput): Promise<string> {
+    return this.creation.createInvite(caller, spaceId, role, expiry);
   }
 
   /** See {@link SpaceCreation.createInviteAsBackend}. */
-  createInviteAsBackend(tenantId: string, keyId: string, spaceId: string, role: string): Promise<string> {
-    return this.creation.createInviteAsBackend(tenantId, keyId, spaceId, role);
+  createInviteAsBackend(
+    tenantId: string,
+    keyId: string,
+    spaceId: string,
+    role: string,
+    expiry?: ExpiryInput,
+  ): Promise<string> {
+    return this.creation.createInviteAsBackend(tenantId, keyId, spaceId, role, expiry);
   }
 
   /** See {@link SpaceJoins.activateInvite}. */

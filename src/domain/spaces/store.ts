@@ -47,6 +47,8 @@ export interface InviteRecord {
   readonly usedAt: number | null;
   /** When it was revoked unused, or null. */
   readonly revokedAt: number | null;
+  /** When the role it gives expires, and the invite with it; null when the role lasts. */
+  readonly roleExpiresAt?: number | null;
 }
 
 /**

@@ -6,6 +6,7 @@ import { invalidArgument } from "../errors.js";
 import { journaled, type JournalSink, type RecordFn, roleGranted, roleRevoked } from "../events/record.js";
 import type { UserStore, UserTokenOptions } from "./users.js";
 import type { Transact } from "../journal.js";
+import { type ExpiryInput, NO_EXPIRY, roleExpiry, withExpiry } from "../spaces/expiry.js";
 import { validateEmail, validateMeta, validateOptionalId, validateProfilePic, validateUsername } from "./validation.js";
 
 /** Seed 003's request as plain values; "" means "not given". */
@@ -18,6 +19,8 @@ export interface ConsumerUserInput {
   readonly meta: string;
   readonly username: string;
   readonly uniqueUserIdentifier: string;
+  /** When the role this call gives (moderation, or the role in chat_room) expires; not given: it lasts. */
+  readonly expiry?: ExpiryInput;
 }
 
 /** Who is asking: the tenant and the API key (recorded as the grantor). */
@@ -61,7 +64,7 @@ const ROOM_ROLE: Readonly<Record<"moderator" | "user", RoleName>> = {
 export class ConsumerUsers {
   constructor(
     private readonly store: UserStore,
-    private readonly roles: Pick<MembershipStore, "setRoomRole" | "roomRolesOf">,
+    private readonly roles: Pick<MembershipStore, "setRoomRole" | "roomRolesOf" | "setTenantModeratorExpiry">,
     private readonly tokens: SubjectTokens,
     private readonly options: UserTokenOptions,
     private readonly clock: () => number,
@@ -73,9 +76,9 @@ export class ConsumerUsers {
 
   /** Creates the user (or finds it by identifier), applies the roles and issues a token. */
   async createOrLogin(caller: ConsumerCaller, input: ConsumerUserInput): Promise<ConsumerUserResult> {
-    const checked = checkInput(input);
     const { tenantId } = caller;
     const now = this.clock();
+    const checked = checkInput(input, now);
     const written = await journaled(this.transact, this.sink, async (record) => {
       const user = await this.upsert(tenantId, checked, now);
       await this.applyRoles(caller, checked, user, now, record);
@@ -140,12 +143,18 @@ export class ConsumerUsers {
   ): Promise<void> {
     const { tenantId } = caller;
     const { userId, wasTenantModerator } = user;
-    const { isModerator, chatRoom } = c;
+    const { isModerator, chatRoom, expiresAt } = c;
     const change = { tenantId, actor: `key:${caller.keyId}` as const, at: now, userId, via: "consumer" };
     // Tenant-wide moderation, as this call leaves it (see the rules above).
     const isTenantModerator = isModerator ? chatRoom === undefined || wasTenantModerator : false;
-    if (isTenantModerator && !wasTenantModerator) {
-      await record(roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined }));
+    // The call that makes the tenant-wide moderator sets its expiry (null
+    // clears it); a demotion leaves nothing to expire.
+    if (isModerator && chatRoom === undefined) await this.roles.setTenantModeratorExpiry(tenantId, userId, expiresAt);
+    if (!isTenantModerator && wasTenantModerator) await this.roles.setTenantModeratorExpiry(tenantId, userId, null);
+    // A new expiry is announced (watchers and role expiry learn its time).
+    if (isTenantModerator && (!wasTenantModerator || (chatRoom === undefined && expiresAt !== null))) {
+      const rec = roleGranted({ ...change, role: "consumer_tenant_moderator", roomId: "", previousRole: undefined });
+      await record(withExpiry(rec, chatRoom === undefined ? expiresAt : null));
     } else if (!isTenantModerator && wasTenantModerator) {
       await record(roleRevoked({ ...change, role: "consumer_tenant_moderator", roomId: "" }));
     }
@@ -153,9 +162,10 @@ export class ConsumerUsers {
       await this.store.ensureRoom(tenantId, chatRoom, now);
       const role = ROOM_ROLE[isModerator ? "moderator" : "user"];
       const previousRole = (await this.roles.roomRolesOf(tenantId, userId, chatRoom)).roomRole;
-      await this.roles.setRoomRole(tenantId, chatRoom, userId, role, caller.keyId, now);
-      // Logging the same user in again with the same role changes nothing.
-      if (previousRole !== role) await record(roleGranted({ ...change, role, roomId: chatRoom, previousRole }));
+      await this.roles.setRoomRole(tenantId, chatRoom, userId, role, caller.keyId, now, expiresAt);
+      // Logging the same user in again with the same lasting role changes nothing.
+      if (previousRole !== role || expiresAt !== null)
+        await record(withExpiry(roleGranted({ ...change, role, roomId: chatRoom, previousRole }), expiresAt));
     }
   }
 }
@@ -170,6 +180,8 @@ interface CheckedInput {
   readonly externalUserId: string | undefined;
   readonly uui: string | undefined;
   readonly isModerator: boolean;
+  /** When the role the call gives expires, or null. */
+  readonly expiresAt: number | null;
 }
 
 /** The user a call created or found, and whether it was a tenant-wide moderator before. */
@@ -181,7 +193,7 @@ interface Upserted {
 }
 
 /** Validates every field before any write, in the request's order. */
-function checkInput(input: ConsumerUserInput): CheckedInput {
+function checkInput(input: ConsumerUserInput, now: number): CheckedInput {
   const username = input.username === "" ? undefined : validateUsername(input.username);
   const email = input.email === "" ? undefined : validateEmail(input.email);
   const profilePic = validateProfilePic(input.profilePic, "profile_pic");
@@ -189,5 +201,9 @@ function checkInput(input: ConsumerUserInput): CheckedInput {
   const chatRoom = validateOptionalId(input.chatRoom, "chat_room");
   const externalUserId = validateOptionalId(input.externalUserId, "external_user_id");
   const uui = validateOptionalId(input.uniqueUserIdentifier, "unique_user_identifier");
-  return { username, email, profilePic, meta, chatRoom, externalUserId, uui, isModerator: input.isModerator };
+  const expiresAt = roleExpiry(input.expiry ?? NO_EXPIRY, now);
+  if (expiresAt !== null && !input.isModerator && chatRoom === undefined)
+    throw invalidArgument("expires_at: only a role expires: give is_moderator or chat_room with it");
+  const isModerator = input.isModerator;
+  return { username, email, profilePic, meta, chatRoom, externalUserId, uui, isModerator, expiresAt };
 }

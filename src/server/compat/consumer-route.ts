@@ -5,8 +5,8 @@ import { connectErrorShape, HTTP_STATUS, type CompatReply, type CompatRoute } fr
 
 type FieldType = "string" | "boolean" | "string|number";
 
-/** Seed 003's body fields, exactly; anything else is refused. */
-const FIELDS: Readonly<Record<keyof ConsumerUserInput, FieldType>> = {
+/** Seed 003's body fields, exactly, plus the role expiry; anything else is refused. */
+const FIELDS: Readonly<Record<Exclude<keyof ConsumerUserInput, "expiry">, FieldType>> = {
   chatRoom: "string",
   externalUserId: "string|number",
   isModerator: "boolean",
@@ -23,6 +23,8 @@ const JSON_NAMES: Readonly<Record<string, string>> = {
   external_user_id: "externalUserId",
   profile_pic: "profilePic",
   unique_user_identifier: "uniqueUserIdentifier",
+  expires_at: "expiresAt",
+  ttl_seconds: "ttlSeconds",
 };
 
 /**
@@ -96,9 +98,10 @@ export function parseBody(body: unknown): ConsumerUserInput {
     username: "",
     uniqueUserIdentifier: "",
   };
-  for (const [key, value] of Object.entries(body)) {
+  const { expiresAt, ttlSeconds, ...seed } = body as Record<string, unknown>;
+  for (const [key, value] of Object.entries(seed)) {
     if (!Object.hasOwn(FIELDS, key)) throw invalidArgument(`unknown field "${key.slice(0, 64)}"`);
-    const type = FIELDS[key as keyof ConsumerUserInput];
+    const type = FIELDS[key as keyof typeof FIELDS];
     if (value === null) continue;
     if (type === "boolean") {
       if (typeof value !== "boolean") throw invalidArgument(`${key}: must be true or false`);
@@ -113,5 +116,29 @@ export function parseBody(body: unknown): ConsumerUserInput {
       throw invalidArgument(`${key}: must be a ${type === "string" ? "string" : "string or number"}`);
     }
   }
-  return out as unknown as ConsumerUserInput;
+  return { ...(out as unknown as ConsumerUserInput), expiry: parseExpiry(expiresAt, ttlSeconds) };
 }
+
+/**
+ * The role expiry this route adds to seed 003's body: `expiresAt` as an
+ * RFC 3339 time (as the RPC's JSON gives a Timestamp) or `ttlSeconds` as a
+ * whole number; the domain checks the rest (both given, past, too far).
+ */
+function parseExpiry(expiresAt: unknown, ttlSeconds: unknown): ConsumerUserInput["expiry"] {
+  let at: number | undefined;
+  if (expiresAt !== undefined && expiresAt !== null) {
+    // Date.parse alone takes many shapes; an RFC 3339 time with its zone is asked for.
+    if (typeof expiresAt !== "string" || !RFC3339.test(expiresAt) || Number.isNaN(Date.parse(expiresAt)))
+      throw invalidArgument("expiresAt: must be an RFC 3339 time such as 2030-01-01T00:00:00Z");
+    at = Date.parse(expiresAt);
+  }
+  let ttl = 0;
+  if (ttlSeconds !== undefined && ttlSeconds !== null) {
+    if (typeof ttlSeconds !== "number" || !Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0)
+      throw invalidArgument("ttlSeconds: must be a whole number of seconds above 0");
+    ttl = ttlSeconds;
+  }
+  return { expiresAt: at, ttlSeconds: ttl };
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;

@@ -68,6 +68,8 @@ export function usersTable<D extends TableDialect>(b: Builders<D>, tenants: Refe
       meta: b.text("meta"),
       /** Moderates every room of the tenant (seed 003 moderator without a room). */
       tenantModerator: b.bool("tenant_moderator").notNull().default(false),
+      /** When tenant-wide moderation stops by itself (seed 003 with an expiry); null while it lasts. */
+      tenantModeratorExpiresAt: b.ms("tenant_moderator_expires_at"),
       createdAt: b.ms("created_at").notNull(),
     },
     // The predicates name no table, so they read the same in both dialects.
@@ -78,6 +80,8 @@ export function usersTable<D extends TableDialect>(b: Builders<D>, tenants: Refe
       // ListUsers pages a tenant's users newest first, and finds them by external id.
       b.index("users_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
       b.index("users_tenant_external_idx").on(t.tenantId, t.externalUserId),
+      // Role expiry finds the soonest and the due tenant-wide moderators.
+      b.index("users_tenant_moderator_expires_idx").on(t.tenantModeratorExpiresAt),
     ],
   );
 }

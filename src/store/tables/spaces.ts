@@ -68,10 +68,14 @@ export function spaceMembersTable<D extends TableDialect>(b: Builders<D>, spaces
         .references(() => users.id, { onDelete: "cascade" }),
       role: b.text("role").notNull(),
       createdAt: b.ms("created_at").notNull(),
+      /** When the role stops counting by itself (an invite with an expiry); null while it lasts. */
+      expiresAt: b.ms("expires_at"),
     },
     (t) => [
       b.primaryKey({ columns: [t.spaceId, t.userId] }),
       b.index("space_members_user_idx").on(t.tenantId, t.userId),
+      // Role expiry finds the soonest and the due ones.
+      b.index("space_members_expires_idx").on(t.expiresAt),
     ],
   );
 }
@@ -91,10 +95,14 @@ export function roomMembersTable<D extends TableDialect>(b: Builders<D>, users: 
       /** Who granted it: a user id or an API key id. */
       grantedBy: b.text("granted_by").notNull(),
       createdAt: b.ms("created_at").notNull(),
+      /** When the role stops counting by itself (GrantRole with an expiry); null while it lasts. */
+      expiresAt: b.ms("expires_at"),
     },
     (t) => [
       b.primaryKey({ columns: [t.tenantId, t.roomId, t.userId] }),
       b.index("room_members_user_idx").on(t.tenantId, t.userId),
+      // Role expiry finds the soonest and the due ones.
+      b.index("room_members_expires_idx").on(t.expiresAt),
     ],
   );
 }
@@ -117,6 +125,8 @@ export function invitesTable<D extends TableDialect>(b: Builders<D>, spaces: Ref
       usedAt: b.ms("used_at"),
       /** Set when the invite was revoked unused; a revoked invite never activates. */
       revokedAt: b.ms("revoked_at"),
+      /** When the role the invite gives expires (the invite with it); null when it lasts. */
+      roleExpiresAt: b.ms("role_expires_at"),
     },
     (t) => [b.index("invites_space_idx").on(t.spaceId)],
   );

@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file room/consumer/private/v1/service.proto.
  */
 export const file_room_consumer_private_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZyb29tL2NvbnN1bWVyL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIYcm9vbS5jb25zdW1lci5wcml2YXRlLnYxIroBChFDcmVhdGVVc2VyUmVxdWVzdBIRCgljaGF0X3Jvb20YASABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgCIAEoCRIUCgxpc19tb2RlcmF0b3IYAyABKAgSDQoFZW1haWwYBCABKAkSEwoLcHJvZmlsZV9waWMYBSABKAkSDAoEbWV0YRgGIAEoCRIQCgh1c2VybmFtZRgHIAEoCRIeChZ1bmlxdWVfdXNlcl9pZGVudGlmaWVyGAggASgJImMKEkNyZWF0ZVVzZXJSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIUCgxpc19tb2RlcmF0b3IYBCABKAgycgoHU2VydmljZRJnCgpDcmVhdGVVc2VyEisucm9vbS5jb25zdW1lci5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Giwucm9vbS5jb25zdW1lci5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("CiZyb29tL2NvbnN1bWVyL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIYcm9vbS5jb25zdW1lci5wcml2YXRlLnYxIv8BChFDcmVhdGVVc2VyUmVxdWVzdBIRCgljaGF0X3Jvb20YASABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgCIAEoCRIUCgxpc19tb2RlcmF0b3IYAyABKAgSDQoFZW1haWwYBCABKAkSEwoLcHJvZmlsZV9waWMYBSABKAkSDAoEbWV0YRgGIAEoCRIQCgh1c2VybmFtZRgHIAEoCRIeChZ1bmlxdWVfdXNlcl9pZGVudGlmaWVyGAggASgJEi4KCmV4cGlyZXNfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3R0bF9zZWNvbmRzGAogASgEImMKEkNyZWF0ZVVzZXJSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIUCgxpc19tb2RlcmF0b3IYBCABKAgycgoHU2VydmljZRJnCgpDcmVhdGVVc2VyEisucm9vbS5jb25zdW1lci5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Giwucm9vbS5jb25zdW1lci5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * CreateUserRequest is seed 003's body.
@@ -73,6 +75,24 @@ export type CreateUserRequest = Message<"room.consumer.private.v1.CreateUserRequ
    * @generated from field: string unique_user_identifier = 8;
    */
   uniqueUserIdentifier: string;
+
+  /**
+   * With is_moderator: when the moderation stops counting by itself (a ROLE_EXPIRED event by actor
+   * "system" announces it once); unset, with ttl_seconds 0, for a role that
+   * lasts until revoked. A later call
+   * replaces it (extends, shortens or clears it). At most one of expires_at and ttl_seconds; it must
+   * lie in the future and at most 10 years ahead.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 9;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The same as a duration from now, in seconds; 0 when not given.
+   *
+   * @generated from field: uint64 ttl_seconds = 10;
+   */
+  ttlSeconds: bigint;
 };
 
 /**
