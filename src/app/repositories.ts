@@ -9,6 +9,7 @@ import { SqlRoleExpiryStore } from "../store/role-expiry-store.js";
 import { SqlReplicaRegistry } from "../store/replica-store.js";
 import { SqlRoomStore } from "../store/room-store.js";
 import { SqlSpaceListStore } from "../store/space-list-store.js";
+import { SqlSessionStore } from "../store/session-store.js";
 import { SqlSpaceStore } from "../store/space-store.js";
 import { SqlTenantStore } from "../store/tenant-store.js";
 import { SqlUserDirectoryStore } from "../store/user-directory-store.js";
@@ -33,6 +34,7 @@ export function openRepositories(db: Database, clock: () => number = Date.now) {
     spaces: new SqlSpaceStore(db, clock),
     spaceLists: new SqlSpaceListStore(db),
     users: new SqlUserStore(db),
+    sessions: new SqlSessionStore(db),
     userDirectory: new SqlUserDirectoryStore(db),
     webhooks: new SqlWebhookStore(db),
     replicas: new SqlReplicaRegistry(db),

@@ -26,6 +26,16 @@ export const LIMIT_SETTINGS = {
     type: wholeNumber(1, TTL_MAX).prefault(String(SECONDS_PER_DAY)),
     doc: "lifetime of user access tokens (login, seed 003, redeemed links) and of the session cookie",
   },
+  accessTokenTtlSeconds: {
+    env: "ROOMGATE_ACCESS_TOKEN_TTL_SECONDS",
+    type: wholeNumber(1, TTL_MAX).prefault("900"),
+    doc: "lifetime of the access token `Login` and `Refresh` issue (and of the `roomgate_session` cookie); `Refresh` gets a new one",
+  },
+  sessionTtlSeconds: {
+    env: "ROOMGATE_SESSION_TTL_SECONDS",
+    type: wholeNumber(1, TTL_MAX).prefault(String(30 * SECONDS_PER_DAY)),
+    doc: "a session (Login, seed 003 `CreateUser`) unused this long ends by itself: its refresh token no longer works (each `Refresh` starts the time again)",
+  },
   maxBatch: {
     env: "ROOMGATE_MAX_BATCH",
     type: wholeNumber(1, 100_000).prefault("1000"),

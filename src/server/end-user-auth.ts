@@ -6,7 +6,11 @@ import { endUserKey, type EndUserPrincipal } from "../services/context.js";
 import { SESSION_COOKIE } from "../services/session-cookie.js";
 
 /** Procedures that authenticate by their own arguments and ignore credentials. */
-const CREDENTIAL_FREE = new Set(["room.users.v1.Service/Login", "room.access.v1.Service/Redeem"]);
+const CREDENTIAL_FREE = new Set([
+  "room.users.v1.Service/Login",
+  "room.users.v1.Service/Refresh",
+  "room.access.v1.Service/Redeem",
+]);
 
 /** The credential of an end-user request: a bearer token, else the session cookie. */
 export function endUserCredential(authorization: string | null, cookie: string | null): string | undefined {

@@ -2,6 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "../domain/errors.js";
 import type { UserView } from "../domain/users/records.js";
+import type { SessionRecord } from "../domain/users/sessions.js";
+import { SessionSchema, type Session } from "../../gen/room/users/v1/service_pb.js";
 import type { UserKind as DomainKind } from "../domain/users/users.js";
 import { ModeratorScope, UserKind, UserSchema, type User } from "../../gen/room/users/private/v1/service_pb.js";
 
@@ -42,4 +44,18 @@ export function kindFilter(kind: UserKind): DomainKind | undefined {
   const found = (Object.keys(KINDS) as DomainKind[]).find((k) => KINDS[k] === kind);
   if (found === undefined) throw invalidArgument(`kind: unknown value ${kind}`);
   return found;
+}
+
+/** A session as room.users.v1 and room.users.private.v1 list it; `current` when it is the caller's own. */
+export function sessionMessage(s: SessionRecord, currentId = ""): Session {
+  return create(SessionSchema, {
+    id: s.id,
+    userId: s.userId,
+    createdAt: timestampFromMs(s.createdAt),
+    lastUsedAt: timestampFromMs(s.lastUsedAt),
+    clientAddress: s.clientAddress,
+    userAgent: s.userAgent,
+    expiresAt: timestampFromMs(s.expiresAt),
+    current: s.id === currentId,
+  });
 }

@@ -3,6 +3,12 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   CreateUserResponseSchema,
+  ListSessionsResponseSchema,
+  RevokeSessionResponseSchema,
+  type ListSessionsRequest,
+  type ListSessionsResponse,
+  type RevokeSessionRequest,
+  type RevokeSessionResponse,
   DeleteUserResponseSchema,
   GetUserResponseSchema,
   ListUsersResponseSchema,
@@ -27,7 +33,9 @@ import { invalidArgument, TokenRejectedError } from "../domain/errors.js";
 import type { Users } from "../domain/users/users.js";
 import type { UserDirectory } from "../domain/users/directory.js";
 import type { UserDeletion } from "../domain/users/deletion.js";
-import { kindFilter, userMessage } from "./user-message.js";
+import type { Sessions } from "../domain/users/sessions.js";
+import { checkId } from "../domain/ids.js";
+import { kindFilter, sessionMessage, userMessage } from "./user-message.js";
 import { requireApiKey } from "./context.js";
 import { freshEnough, type Freshness } from "./freshness.js";
 
@@ -47,7 +55,22 @@ export class UsersPrivateService implements ServiceImpl<typeof Service> {
     private readonly directory: UserDirectory,
     /** Deleting users. */
     private readonly deletion: UserDeletion,
+    /** End-user sessions. */
+    private readonly sessions: Sessions,
   ) {}
+
+  async listSessions(req: ListSessionsRequest, ctx: HandlerContext): Promise<ListSessionsResponse> {
+    const caller = requireApiKey(ctx);
+    checkId("user_id", req.userId);
+    const rows = await this.sessions.list(caller.tenantId, req.userId);
+    return create(ListSessionsResponseSchema, { sessions: rows.map((s) => sessionMessage(s)) });
+  }
+
+  async revokeSession(req: RevokeSessionRequest, ctx: HandlerContext): Promise<RevokeSessionResponse> {
+    const caller = requireApiKey(ctx);
+    const event = await this.sessions.endOne(caller.tenantId, req.sessionId, `key:${caller.keyId}`, req.reason);
+    return create(RevokeSessionResponseSchema, { eventId: BigInt(event.id) });
+  }
 
   async getUser(req: GetUserRequest, ctx: HandlerContext): Promise<GetUserResponse> {
     const caller = requireApiKey(ctx);

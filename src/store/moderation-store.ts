@@ -85,13 +85,18 @@ export class SqlModerationStore implements ModerationStore, RevocationStore, Lap
     return rows.map(revocation);
   }
 
-  /** An issued token of the tenant, for revoking it by id. */
+  /** An issued room member token, or a live session's access tokens, of the tenant, for revoking by id. */
   async findGrant(
     tenantId: string,
     tokenId: string,
   ): Promise<{ userId: string; roomId: string; expiresAt: number } | undefined> {
+    // A user access token's id is its session's (issue 19): Revoke ends the
+    // session, kept in force until the session's idle bound has passed.
     const row = await this.db.get(
-      sql`select user_id as "userId", room_id as "roomId", expires_at as "expiresAt" from grants where tenant_id = ${tenantId} and id = ${tokenId}`,
+      sql`select user_id as "userId", room_id as "roomId", expires_at as "expiresAt" from grants where tenant_id = ${tenantId} and id = ${tokenId}
+          union all
+          select user_id, '', expires_at from user_sessions where tenant_id = ${tenantId} and id = ${tokenId} and ended_at is null
+          limit 1`,
     );
     return row === undefined
       ? undefined

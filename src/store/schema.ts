@@ -24,4 +24,6 @@ export const {
   webhookEndpoints,
   webhookDeliveries,
   replicas,
+  userSessions,
+  refreshTokens,
 } = defineTables(sqliteBuilders);

@@ -13,6 +13,7 @@ import {
   SCRYPT_PARAMS,
   verifyPassword,
 } from "../../src/domain/users/passwords.js";
+import { Sessions } from "../../src/domain/users/sessions.js";
 import { LOGIN_FAILED, Users } from "../../src/domain/users/users.js";
 import {
   validateEmail,
@@ -27,6 +28,8 @@ import { generateTokenKey } from "../../src/domain/tokens/keyring.js";
 import { TokenCodec, TokenKind } from "../../src/domain/tokens/token-codec.js";
 import { num } from "../../src/store/database-port.js";
 import { SqlMembershipStore } from "../../src/store/membership-store.js";
+import { SqlModerationStore } from "../../src/store/moderation-store.js";
+import { SqlSessionStore } from "../../src/store/session-store.js";
 import { SqlTenantStore } from "../../src/store/tenant-store.js";
 import { SqlUserStore } from "../../src/store/user-store.js";
 import { DATABASES } from "../store/databases.js";
@@ -73,7 +76,17 @@ async function setup() {
     memberships,
     userStore,
     announced,
-    users: new Users(userStore, userTokens, opts, clock, transact),
+    users: new Users(
+      userStore,
+      new Sessions({
+        ...{ store: new SqlSessionStore(db), revocationStore: new SqlModerationStore(db) },
+        ...{ revocations: new RevocationIndex(), tokens: userTokens, transact, sink, clock },
+        options: { accessTtlSeconds: 3600, sessionTtlSeconds: 86_400, longestTokenTtlSeconds: 3600 },
+      }),
+      { accessTtlSeconds: 3600, sessionTtlSeconds: 86_400 },
+      clock,
+      transact,
+    ),
     consumers: new ConsumerUsers(userStore, memberships, userTokens, opts, clock, sink, transact),
     userCount: async () => num((await db.get(sql`select count(*) as "n" from users`))!.n),
   };

@@ -110,8 +110,9 @@ describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => 
     const r = await account.login({ tenantId: srv.tenantId, username: body.username, password: body.password });
     expect(r.userId).toBe(id);
     const exp = timestampMs(r.expiresAt!);
-    expect(exp).toBeGreaterThanOrEqual(t0 + 86_400_000 - 5_000);
-    expect(exp).toBeLessThanOrEqual(Date.now() + 86_400_000 + 5_000);
+    // Issue 19: Login's access token is short-lived (15 minutes); Refresh renews it.
+    expect(exp).toBeGreaterThanOrEqual(t0 + 900_000 - 5_000);
+    expect(exp).toBeLessThanOrEqual(Date.now() + 900_000 + 5_000);
     // Use the token: it verifies as a user access token for this user and tenant.
     const claims = srv.h.userTokens.verify(r.accessToken);
     expect(claims.userId).toBe(id);
@@ -153,14 +154,20 @@ describe("CreateUser (backend, gRPC) then Login (browser, Connect JSON)", () => 
       password: body.password,
     });
     expect(login.status).toBe(200);
-    expect(Object.keys(JSON.parse(login.text)).sort()).toEqual(["accessToken", "expiresAt", "userId"]);
+    expect(Object.keys(JSON.parse(login.text)).sort()).toEqual([
+      "accessToken",
+      "expiresAt",
+      "refreshToken",
+      "sessionId",
+      "userId",
+    ]);
     expect(login.text).not.toContain(body.password);
     expect(login.headers.get("set-cookie")).not.toContain(body.password);
   });
 });
 
 describe("the session cookie", () => {
-  it("over cleartext: HttpOnly, SameSite=Lax, Path=/, Max-Age 24 h, not Secure; it carries the token", async () => {
+  it("over cleartext: HttpOnly, SameSite=Lax, Path=/, Max-Age 15 min, not Secure; it carries the token", async () => {
     const body = newUser();
     await admin.createUser(body, bearer(srv.apiKey));
     const res = await postJson("/room.users.v1.Service/Login", {
@@ -171,8 +178,9 @@ describe("the session cookie", () => {
     expect(res.status).toBe(200);
     const token = JSON.parse(res.text).accessToken as string;
     const cookies = res.headers.getSetCookie();
-    expect(cookies).toHaveLength(1);
-    expect(cookies[0]).toBe(`roomgate_session=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400`);
+    // The second cookie is the refresh cookie (issue 19, test/e2e/sessions.test.ts).
+    expect(cookies).toHaveLength(2);
+    expect(cookies[0]).toBe(`roomgate_session=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=900`);
     expect(cookies[0]).not.toMatch(/secure/i);
   });
 
@@ -205,7 +213,7 @@ describe("the session cookie", () => {
     let tls: TestServer;
     beforeAll(async () => {
       tls = await startTestServer({
-        env: { ROOMGATE_TLS_CERT: certPath, ROOMGATE_TLS_KEY: keyPath, ROOMGATE_USER_TOKEN_TTL_SECONDS: "600" },
+        env: { ROOMGATE_TLS_CERT: certPath, ROOMGATE_TLS_KEY: keyPath, ROOMGATE_ACCESS_TOKEN_TTL_SECONDS: "600" },
       });
     });
     afterAll(async () => {
@@ -242,9 +250,10 @@ describe("the session cookie", () => {
       const secure = await httpsLogin(login);
       expect(secure.status).toBe(200);
       const token = JSON.parse(secure.body).accessToken as string;
-      expect(secure.setCookie).toEqual([
+      expect(secure.setCookie[0]).toBe(
         `roomgate_session=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure`,
-      ]);
+      );
+      expect(secure.setCookie[1]).toMatch(/; Secure$/);
 
       const plain = await fetch(`http://127.0.0.1:${tls.port}/room.users.v1.Service/Login`, {
         method: "POST",
@@ -253,8 +262,9 @@ describe("the session cookie", () => {
       });
       expect(plain.status).toBe(200);
       const cookies = plain.headers.getSetCookie();
-      expect(cookies).toHaveLength(1);
+      expect(cookies).toHaveLength(2);
       expect(cookies[0]).toMatch(/; Max-Age=600$/);
+      expect(cookies[1]).not.toMatch(/secure/i);
       expect(cookies[0]).not.toMatch(/secure/i);
     });
   });

@@ -5,6 +5,7 @@ import { ConsumerUsers } from "../../domain/users/consumer.js";
 import { UserDeletion } from "../../domain/users/deletion.js";
 import { UserDirectory } from "../../domain/users/directory.js";
 import { LoginGuard } from "../../domain/users/login-guard.js";
+import { Sessions } from "../../domain/users/sessions.js";
 import { Users } from "../../domain/users/users.js";
 import { ConsumerPrivateService } from "../../services/consumer-private-service.js";
 import { UsersPrivateService } from "../../services/users-private-service.js";
@@ -25,7 +26,12 @@ export function usersModule(k: Kernel, tokens: Pick<TokensModule, "userTokens">,
   const { clock, sink, transact, stores } = k;
   const { userTokens } = tokens;
   const userTokenOptions = { tokenTtlSeconds: k.config.userTokenTtlSeconds };
-  const users = new Users(stores.users, userTokens, userTokenOptions, clock, transact, loginGuard(k));
+  const sessions = sessionsOf(k, userTokens);
+  const loginOptions = {
+    accessTtlSeconds: k.config.accessTokenTtlSeconds,
+    sessionTtlSeconds: k.config.sessionTtlSeconds,
+  };
+  const users = new Users(stores.users, sessions, loginOptions, clock, transact, loginGuard(k));
   const consumers = new ConsumerUsers(
     stores.users,
     stores.memberships,
@@ -45,11 +51,29 @@ export function usersModule(k: Kernel, tokens: Pick<TokensModule, "userTokens">,
     clock,
   });
   return {
-    usersPrivate: new UsersPrivateService(users, userTokens, k.fresh, userDirectory, userDeletion),
-    users: new UsersService(users),
+    usersPrivate: new UsersPrivateService(users, userTokens, k.fresh, userDirectory, userDeletion, sessions),
+    users: new UsersService(users, sessions),
     consumerPrivate: new ConsumerPrivateService(consumers),
     routes: [gatedRoute(consumerRoute(consumers, apiKeyGate), k.consistency.gate)],
   };
+}
+
+function sessionsOf(k: Kernel, userTokens: TokensModule["userTokens"]): Sessions {
+  const c = k.config;
+  return new Sessions({
+    store: k.stores.sessions,
+    revocationStore: k.stores.moderation,
+    revocations: k.live.revocations,
+    tokens: userTokens,
+    transact: k.transact,
+    sink: k.sink,
+    clock: k.clock,
+    options: {
+      accessTtlSeconds: c.accessTokenTtlSeconds,
+      sessionTtlSeconds: c.sessionTtlSeconds,
+      longestTokenTtlSeconds: Math.max(c.accessTokenTtlSeconds, c.userTokenTtlSeconds),
+    },
+  });
 }
 
 function loginGuard(k: Kernel): LoginGuard {

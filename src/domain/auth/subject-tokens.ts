@@ -24,8 +24,14 @@ export interface SubjectTokenInit {
   readonly userId: string;
   readonly roomId?: string;
   readonly ttlSeconds: number;
-  /** 32 hex digits, for tokens that must carry a known id (access links). */
+  /** 32 hex digits, for tokens that must carry a known id (access links, a session's tokens). */
   readonly tokenId?: string;
+  /**
+   * The issue time revocations judge the token by; default now. A refreshed
+   * session token carries its session's start, so a kick or RevokeUser
+   * after the session began still covers the tokens it issues later.
+   */
+  readonly issuedAt?: number;
 }
 
 /**
@@ -53,12 +59,13 @@ export class SubjectTokens {
     const now = this.clock();
     const idBytes = init.tokenId ? Buffer.from(init.tokenId, "hex") : randomBytes(16);
     const expiresAt = now + init.ttlSeconds * 1000;
+    const issuedAt = init.issuedAt ?? now;
     const msg = create(ClaimsSchema, {
       tokenId: idBytes,
       tenantId: init.tenantId,
       userId: init.userId,
       roomId: init.roomId ?? "",
-      issuedAtMs: BigInt(now),
+      issuedAtMs: BigInt(issuedAt),
       notBeforeMs: BigInt(now),
       expiresAtMs: BigInt(expiresAt),
     });
@@ -70,7 +77,7 @@ export class SubjectTokens {
         tenantId: init.tenantId,
         userId: init.userId,
         roomId: init.roomId ?? "",
-        issuedAt: now,
+        issuedAt,
         expiresAt,
       },
     };

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { SubjectTokens } from "../auth/subject-tokens.js";
 import { invalidArgument, RoomgateError } from "../errors.js";
 import { journaled, RECORDS_NOTHING } from "../events/record.js";
 import { checkId } from "../ids.js";
 import type { Transact } from "../journal.js";
 import { addressLimitKey, type LoginGuard } from "./login-guard.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
+import type { ClientInfo, Sessions } from "./sessions.js";
 import {
   charCount,
   USER_LIMITS,
@@ -85,6 +85,14 @@ export interface UserTokenOptions {
   readonly tokenTtlSeconds: number;
 }
 
+/** Settings of Login's tokens. */
+export interface LoginOptions {
+  /** Lifetime of the access token (and the session cookie). */
+  readonly accessTtlSeconds: number;
+  /** Idle bound of the session (and the refresh cookie's Max-Age). */
+  readonly sessionTtlSeconds: number;
+}
+
 /** Seed 001's createUser body, as plain strings ("" = absent for phone). */
 export interface RegisterInput {
   readonly email: string;
@@ -93,12 +101,17 @@ export interface RegisterInput {
   readonly phone: string;
 }
 
-/** A successful login: a fresh user access token. */
+/** A successful login or refresh: a session's fresh access and refresh tokens. */
 export interface LoginResult {
   readonly accessToken: string;
   readonly userId: string;
   readonly expiresAt: number;
+  /** Lifetime of the access token. */
   readonly ttlSeconds: number;
+  readonly refreshToken: string;
+  readonly sessionId: string;
+  /** Lifetime of the refresh token's cookie (the session's idle bound). */
+  readonly refreshTtlSeconds: number;
 }
 
 /** One message for every failed login, so it never tells which part was wrong. */
@@ -117,8 +130,8 @@ export const LOGIN_FAILED = "wrong username or password";
 export class Users {
   constructor(
     private readonly store: UserStore,
-    private readonly tokens: SubjectTokens,
-    private readonly options: UserTokenOptions,
+    private readonly sessions: Sessions,
+    private readonly options: LoginOptions,
     private readonly clock: () => number,
     /** The one write transaction. */
     private readonly transact: Transact,
@@ -171,7 +184,12 @@ export class Users {
    * address, "" when unknown) keys the login limits (see LoginGuard), which
    * are charged before the hash so concurrent attempts cannot slip past.
    */
-  async login(tenantId: string, username: string, password: string, clientAddress = ""): Promise<LoginResult> {
+  async login(
+    tenantId: string,
+    username: string,
+    password: string,
+    client: ClientInfo = { address: "", userAgent: "" },
+  ): Promise<LoginResult> {
     checkId("tenant_id", tenantId);
     if (username === "") throw invalidArgument("username: must not be empty");
     if (password === "") throw invalidArgument("password: must not be empty");
@@ -187,7 +205,7 @@ export class Users {
     const ticket = await this.guard?.admit({
       tenant: tenantKnown ? tenantId : "",
       account: `${tenantId}\u0000${usernameKey(username)}`,
-      address: addressLimitKey(clientAddress),
+      address: addressLimitKey(client.address),
     });
     // Every limit was charged by admit, before the hash below: concurrent
     // attempts cannot all pass the limit and be charged only afterwards.
@@ -196,20 +214,36 @@ export class Users {
       : undefined;
     const ok = await verifyPassword(password.normalize("NFC"), user?.passwordHash ?? undefined);
     if (!user || !ok) throw new RoomgateError("unauthenticated", LOGIN_FAILED);
-    const ttlSeconds = this.options.tokenTtlSeconds;
     // The token is issued under the write lock, after reading the user
     // again: a DeleteUser (or password change) that committed while the
     // hash was checked wins, and one that comes after takes its time under
     // the same lock, so its revocation covers this token (see UserDeletion).
-    // Writes nothing: the write lock only orders this re-check against a deletion.
-    const { token, claims } = await journaled(this.transact, RECORDS_NOTHING, async () => {
+    // Records nothing: the session row is the only write, and nothing live depends on a new one.
+    const started = await journaled(this.transact, RECORDS_NOTHING, async () => {
       const still = await this.store.findRegisteredByUsername(tenantId, username.normalize("NFC"));
       if (still?.id !== user.id || still.passwordHash !== user.passwordHash)
         throw new RoomgateError("unauthenticated", LOGIN_FAILED);
-      return this.tokens.issue({ tenantId, userId: user.id, ttlSeconds });
+      return await this.sessions.start(tenantId, user.id, client);
     });
     await ticket?.succeeded();
-    return { accessToken: token, userId: user.id, expiresAt: claims.expiresAt, ttlSeconds };
+    return this.result(started);
+  }
+
+  /** Rotates a session's refresh token (see {@link Sessions.refresh}). */
+  async refresh(refreshToken: string, client: ClientInfo): Promise<LoginResult> {
+    return this.result(await this.sessions.refresh(refreshToken, client));
+  }
+
+  private result(s: Awaited<ReturnType<Sessions["start"]>>): LoginResult {
+    return {
+      accessToken: s.accessToken,
+      userId: s.claims.userId,
+      expiresAt: s.claims.expiresAt,
+      ttlSeconds: this.options.accessTtlSeconds,
+      refreshToken: s.refreshToken,
+      sessionId: s.sessionId,
+      refreshTtlSeconds: this.options.sessionTtlSeconds,
+    };
   }
 
   private async assertFree(tenantId: string, username: string, email: string): Promise<void> {

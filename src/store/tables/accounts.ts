@@ -98,3 +98,48 @@ export function loginBucketsTable<D extends TableDialect>(b: Builders<D>) {
     at: b.ms("at").notNull(),
   });
 }
+
+/**
+ * End-user sessions (issue 19): one row per Login (or seed 003 CreateUser).
+ * The id is the family of every token the session issues: its access tokens
+ * carry it as their token id, so ending a session is one token revocation
+ * by that id (through the change feed, like any revocation). `expires_at`
+ * moves with each refresh (idle bound); `ended_at` is set when it ends.
+ */
+export function userSessionsTable<D extends TableDialect>(b: Builders<D>, tenants: Referenced) {
+  return b.table(
+    "user_sessions",
+    {
+      id: b.text("id").primaryKey(),
+      tenantId: b
+        .text("tenant_id")
+        .notNull()
+        .references(() => tenants.id, { onDelete: "cascade" }),
+      userId: b.text("user_id").notNull(),
+      createdAt: b.ms("created_at").notNull(),
+      lastUsedAt: b.ms("last_used_at").notNull(),
+      clientAddress: b.text("client_address").notNull().default(""),
+      userAgent: b.text("user_agent").notNull().default(""),
+      expiresAt: b.ms("expires_at").notNull(),
+      endedAt: b.ms("ended_at"),
+    },
+    (t) => [b.index("user_sessions_user_idx").on(t.tenantId, t.userId)],
+  );
+}
+
+/**
+ * Refresh tokens: only a SHA-256 of each is kept. A row stays after use
+ * (`used_at` set) so that presenting it again is recognised as reuse.
+ */
+export function refreshTokensTable<D extends TableDialect>(b: Builders<D>) {
+  return b.table(
+    "refresh_tokens",
+    {
+      hash: b.bytes("hash").primaryKey(),
+      sessionId: b.text("session_id").notNull(),
+      issuedAt: b.ms("issued_at").notNull(),
+      usedAt: b.ms("used_at"),
+    },
+    (t) => [b.index("refresh_tokens_session_idx").on(t.sessionId)],
+  );
+}

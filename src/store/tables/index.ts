@@ -1,5 +1,12 @@
 import { grantsTable, restrictionsTable, revocationsTable } from "./access.js";
-import { apiKeysTable, loginBucketsTable, tenantsTable, usersTable } from "./accounts.js";
+import {
+  apiKeysTable,
+  loginBucketsTable,
+  refreshTokensTable,
+  tenantsTable,
+  userSessionsTable,
+  usersTable,
+} from "./accounts.js";
 import type { Builders, TableDialect } from "./builders.js";
 import { auditLogTable, eventsTable, replicasTable } from "./events.js";
 import {
@@ -43,5 +50,7 @@ export function defineTables<D extends TableDialect>(b: Builders<D>) {
     webhookEndpoints,
     webhookDeliveries: webhookDeliveriesTable(b, webhookEndpoints),
     replicas: replicasTable(b),
+    userSessions: userSessionsTable(b, tenants),
+    refreshTokens: refreshTokensTable(b),
   };
 }

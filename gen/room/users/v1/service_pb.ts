@@ -12,7 +12,261 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file room/users/v1/service.proto.
  */
 export const file_room_users_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("Chtyb29tL3VzZXJzL3YxL3NlcnZpY2UucHJvdG8SDXJvb20udXNlcnMudjEiRQoMTG9naW5SZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSJmCg1Mb2dpblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEi4KCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMk0KB1NlcnZpY2USQgoFTG9naW4SGy5yb29tLnVzZXJzLnYxLkxvZ2luUmVxdWVzdBocLnJvb20udXNlcnMudjEuTG9naW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chtyb29tL3VzZXJzL3YxL3NlcnZpY2UucHJvdG8SDXJvb20udXNlcnMudjEi9QEKB1Nlc3Npb24SCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNsaWVudF9hZGRyZXNzGAUgASgJEhIKCnVzZXJfYWdlbnQYBiABKAkSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHY3VycmVudBgIIAEoCCInCg5SZWZyZXNoUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIpMBCg9SZWZyZXNoUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJIg8KDUxvZ291dFJlcXVlc3QiIgoOTG9nb3V0UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCJAChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIoCghzZXNzaW9ucxgBIAMoCzIWLnJvb20udXNlcnMudjEuU2Vzc2lvbiIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIikKFVJldm9rZVNlc3Npb25SZXNwb25zZRIQCghldmVudF9pZBgBIAEoBCJFCgxMb2dpblJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJIpEBCg1Mb2dpblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEi4KCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YBCABKAkSEgoKc2Vzc2lvbl9pZBgFIAEoCTKYAwoHU2VydmljZRJCCgVMb2dpbhIbLnJvb20udXNlcnMudjEuTG9naW5SZXF1ZXN0Ghwucm9vbS51c2Vycy52MS5Mb2dpblJlc3BvbnNlEkgKB1JlZnJlc2gSHS5yb29tLnVzZXJzLnYxLlJlZnJlc2hSZXF1ZXN0Gh4ucm9vbS51c2Vycy52MS5SZWZyZXNoUmVzcG9uc2USRQoGTG9nb3V0Ehwucm9vbS51c2Vycy52MS5Mb2dvdXRSZXF1ZXN0Gh0ucm9vbS51c2Vycy52MS5Mb2dvdXRSZXNwb25zZRJcCgxMaXN0U2Vzc2lvbnMSIi5yb29tLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIy5yb29tLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESWgoNUmV2b2tlU2Vzc2lvbhIjLnJvb20udXNlcnMudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaJC5yb29tLnVzZXJzLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+
+/**
+ * Session is one signed-in session of a user.
+ *
+ * @generated from message room.users.v1.Session
+ */
+export type Session = Message<"room.users.v1.Session"> & {
+  /**
+   * The session's id (also the token_id of its access tokens).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * When the session started (Login, or seed 003's CreateUser).
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When its last token was issued.
+   *
+   * @generated from field: google.protobuf.Timestamp last_used_at = 4;
+   */
+  lastUsedAt?: Timestamp | undefined;
+
+  /**
+   * The client address of the last Login or Refresh; "" when unknown.
+   *
+   * @generated from field: string client_address = 5;
+   */
+  clientAddress: string;
+
+  /**
+   * The User-Agent of the last Login or Refresh; "" when none.
+   *
+   * @generated from field: string user_agent = 6;
+   */
+  userAgent: string;
+
+  /**
+   * When the session ends unless used again before.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 7;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * True for the session of the call's own credential.
+   *
+   * @generated from field: bool current = 8;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message room.users.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 0);
+
+/**
+ * RefreshRequest carries the refresh token (or leave it empty and send the cookie).
+ *
+ * @generated from message room.users.v1.RefreshRequest
+ */
+export type RefreshRequest = Message<"room.users.v1.RefreshRequest"> & {
+  /**
+   * The refresh token from Login or the previous Refresh.
+   *
+   * @generated from field: string refresh_token = 1;
+   */
+  refreshToken: string;
+};
+
+/**
+ * Describes the message room.users.v1.RefreshRequest.
+ * Use `create(RefreshRequestSchema)` to create a new message.
+ */
+export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 1);
+
+/**
+ * RefreshResponse carries the new tokens (the fields of LoginResponse).
+ *
+ * @generated from message room.users.v1.RefreshResponse
+ */
+export type RefreshResponse = Message<"room.users.v1.RefreshResponse"> & {
+  /**
+   * New user access token.
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * When the access token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 3;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * New refresh token; the one presented no longer works.
+   *
+   * @generated from field: string refresh_token = 4;
+   */
+  refreshToken: string;
+
+  /**
+   * The session's id.
+   *
+   * @generated from field: string session_id = 5;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message room.users.v1.RefreshResponse.
+ * Use `create(RefreshResponseSchema)` to create a new message.
+ */
+export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 2);
+
+/**
+ * LogoutRequest takes nothing: the session is the caller's.
+ *
+ * @generated from message room.users.v1.LogoutRequest
+ */
+export type LogoutRequest = Message<"room.users.v1.LogoutRequest"> & {
+};
+
+/**
+ * Describes the message room.users.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 3);
+
+/**
+ * LogoutResponse names the removing write.
+ *
+ * @generated from message room.users.v1.LogoutResponse
+ */
+export type LogoutResponse = Message<"room.users.v1.LogoutResponse"> & {
+  /**
+   * Event id of the end; a consistency token for other replicas.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.users.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 4);
+
+/**
+ * ListSessionsRequest takes nothing: the sessions are the caller's.
+ *
+ * @generated from message room.users.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"room.users.v1.ListSessionsRequest"> & {
+};
+
+/**
+ * Describes the message room.users.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 5);
+
+/**
+ * ListSessionsResponse lists live sessions, newest first (at most 1000).
+ *
+ * @generated from message room.users.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"room.users.v1.ListSessionsResponse"> & {
+  /**
+   * The sessions.
+   *
+   * @generated from field: repeated room.users.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+};
+
+/**
+ * Describes the message room.users.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 6);
+
+/**
+ * RevokeSessionRequest names one of the caller's sessions.
+ *
+ * @generated from message room.users.v1.RevokeSessionRequest
+ */
+export type RevokeSessionRequest = Message<"room.users.v1.RevokeSessionRequest"> & {
+  /**
+   * The session's id.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message room.users.v1.RevokeSessionRequest.
+ * Use `create(RevokeSessionRequestSchema)` to create a new message.
+ */
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 7);
+
+/**
+ * RevokeSessionResponse names the removing write.
+ *
+ * @generated from message room.users.v1.RevokeSessionResponse
+ */
+export type RevokeSessionResponse = Message<"room.users.v1.RevokeSessionResponse"> & {
+  /**
+   * Event id of the end; a consistency token for other replicas.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.users.v1.RevokeSessionResponse.
+ * Use `create(RevokeSessionResponseSchema)` to create a new message.
+ */
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 8);
 
 /**
  * LoginRequest names the tenant, since usernames are unique per tenant only.
@@ -47,7 +301,7 @@ export type LoginRequest = Message<"room.users.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 0);
+  messageDesc(file_room_users_v1_service, 9);
 
 /**
  * LoginResponse carries a user access token.
@@ -75,6 +329,20 @@ export type LoginResponse = Message<"room.users.v1.LoginResponse"> & {
    * @generated from field: google.protobuf.Timestamp expires_at = 3;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * Refresh token for Refresh (non-browser clients; browsers get the cookie).
+   *
+   * @generated from field: string refresh_token = 4;
+   */
+  refreshToken: string;
+
+  /**
+   * The session's id (also the access token's token_id).
+   *
+   * @generated from field: string session_id = 5;
+   */
+  sessionId: string;
 };
 
 /**
@@ -82,7 +350,7 @@ export type LoginResponse = Message<"room.users.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 1);
+  messageDesc(file_room_users_v1_service, 10);
 
 /**
  * Service is the end-user surface for accounts.
@@ -95,6 +363,10 @@ export const Service: GenService<{
    * It also sets the session cookie `roomgate_session` (HttpOnly,
    * SameSite=Lax, Secure under TLS). Wrong credentials are unauthenticated,
    * with the same message whether or not the user exists.
+   * Login starts a session: the access token is short-lived
+   * (ROOMGATE_ACCESS_TOKEN_TTL_SECONDS, default 15 minutes) and the refresh
+   * token (also set as the HttpOnly cookie `roomgate_refresh`, Path scoped to
+   * Refresh) gets a new one for as long as the session lasts.
    *
    * @generated from rpc room.users.v1.Service.Login
    */
@@ -102,6 +374,53 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof LoginRequestSchema;
     output: typeof LoginResponseSchema;
+  },
+  /**
+   * Refresh trades a refresh token (the request's, else the `roomgate_refresh`
+   * cookie) for a new access token and a new refresh token. Each refresh
+   * token works once: presenting a used one ends the whole session (reuse
+   * detection, audited "session.reuse"). A session unused for
+   * ROOMGATE_SESSION_TTL_SECONDS ends by itself. Anything that does not
+   * refresh is unauthenticated. Needs no other credential.
+   *
+   * @generated from rpc room.users.v1.Service.Refresh
+   */
+  refresh: {
+    methodKind: "unary";
+    input: typeof RefreshRequestSchema;
+    output: typeof RefreshResponseSchema;
+  },
+  /**
+   * Logout ends the caller's session (its access and refresh tokens) on
+   * every replica from the moment it returns, and clears both cookies.
+   *
+   * @generated from rpc room.users.v1.Service.Logout
+   */
+  logout: {
+    methodKind: "unary";
+    input: typeof LogoutRequestSchema;
+    output: typeof LogoutResponseSchema;
+  },
+  /**
+   * ListSessions lists the caller's live sessions, newest first.
+   *
+   * @generated from rpc room.users.v1.Service.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * RevokeSession ends one of the caller's sessions; another user's or an
+   * unknown one is not_found.
+   *
+   * @generated from rpc room.users.v1.Service.RevokeSession
+   */
+  revokeSession: {
+    methodKind: "unary";
+    input: typeof RevokeSessionRequestSchema;
+    output: typeof RevokeSessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_users_v1_service, 0);

@@ -6,13 +6,106 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Session } from "../../v1/service_pb.js";
+import { file_room_users_v1_service } from "../../v1/service_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file room/users/private/v1/service.proto.
  */
 export const file_room_users_private_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNyb29tL3VzZXJzL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIVcm9vbS51c2Vycy5wcml2YXRlLnYxIpYDCgRVc2VyEgoKAmlkGAEgASgJEi0KBGtpbmQYAiABKA4yHy5yb29tLnVzZXJzLnByaXZhdGUudjEuVXNlcktpbmQSEAoIdXNlcm5hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSDQoFcGhvbmUYBSABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgGIAEoCRIMCgRtZXRhGAcgASgJEhMKC3Byb2ZpbGVfcGljGAggASgJEh4KFnVuaXF1ZV91c2VyX2lkZW50aWZpZXIYCSABKAkSPgoPbW9kZXJhdG9yX3Njb3BlGAogASgOMiUucm9vbS51c2Vycy5wcml2YXRlLnYxLk1vZGVyYXRvclNjb3BlEhoKEm1vZGVyYXRlZF9yb29tX2lkcxgLIAMoCRIkChxtb2RlcmF0ZWRfcm9vbV9pZHNfdHJ1bmNhdGVkGAwgASgIEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGhhc19wYXNzd29yZBgOIAEoCCIhCg5HZXRVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIjwKD0dldFVzZXJSZXNwb25zZRIpCgR1c2VyGAEgASgLMhsucm9vbS51c2Vycy5wcml2YXRlLnYxLlVzZXIilAEKEExpc3RVc2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSGAoQZXh0ZXJuYWxfdXNlcl9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRItCgRraW5kGAUgASgOMh8ucm9vbS51c2Vycy5wcml2YXRlLnYxLlVzZXJLaW5kIlgKEUxpc3RVc2Vyc1Jlc3BvbnNlEioKBXVzZXJzGAEgAygLMhsucm9vbS51c2Vycy5wcml2YXRlLnYxLlVzZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqICChFVcGRhdGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhUKCHVzZXJuYW1lGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARISCgVwaG9uZRgEIAEoCUgCiAEBEh0KEGV4dGVybmFsX3VzZXJfaWQYBSABKAlIA4gBARIRCgRtZXRhGAYgASgJSASIAQESGAoLcHJvZmlsZV9waWMYByABKAlIBYgBARIVCghwYXNzd29yZBgIIAEoCUgGiAEBQgsKCV91c2VybmFtZUIICgZfZW1haWxCCAoGX3Bob25lQhMKEV9leHRlcm5hbF91c2VyX2lkQgcKBV9tZXRhQg4KDF9wcm9maWxlX3BpY0ILCglfcGFzc3dvcmQiUQoSVXBkYXRlVXNlclJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5yb29tLnVzZXJzLnByaXZhdGUudjEuVXNlchIQCghldmVudF9pZBgCIAEoBCI0ChFEZWxldGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSImChJEZWxldGVVc2VyUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiPwoYVmVyaWZ5QWNjZXNzVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhQKDG1pbl9ldmVudF9pZBgCIAEoBCKuAQoZVmVyaWZ5QWNjZXNzVG9rZW5SZXNwb25zZRIQCgh0b2tlbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg8KB3Jvb21faWQYAyABKAkSLQoJaXNzdWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJsChFDcmVhdGVVc2VyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoCRINCgVwaG9uZRgEIAEoCRIVCg1jYXB0Y2hhX3Rva2VuGAUgASgJIiAKEkNyZWF0ZVVzZXJSZXNwb25zZRIKCgJpZBgBIAEoCSpsCghVc2VyS2luZBIZChVVU0VSX0tJTkRfVU5TUEVDSUZJRUQQABIYChRVU0VSX0tJTkRfUkVHSVNURVJFRBABEhYKElVTRVJfS0lORF9DT05TVU1FUhACEhMKD1VTRVJfS0lORF9HVUVTVBADKoIBCg5Nb2RlcmF0b3JTY29wZRIfChtNT0RFUkFUT1JfU0NPUEVfVU5TUEVDSUZJRUQQABIYChRNT0RFUkFUT1JfU0NPUEVfTk9ORRABEhkKFU1PREVSQVRPUl9TQ09QRV9ST09NUxACEhoKFk1PREVSQVRPUl9TQ09QRV9URU5BTlQQAzLzBAoHU2VydmljZRJhCgpDcmVhdGVVc2VyEigucm9vbS51c2Vycy5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Gikucm9vbS51c2Vycy5wcml2YXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJ7ChFWZXJpZnlBY2Nlc3NUb2tlbhIvLnJvb20udXNlcnMucHJpdmF0ZS52MS5WZXJpZnlBY2Nlc3NUb2tlblJlcXVlc3QaMC5yb29tLnVzZXJzLnByaXZhdGUudjEuVmVyaWZ5QWNjZXNzVG9rZW5SZXNwb25zZSIDkAIBEl0KB0dldFVzZXISJS5yb29tLnVzZXJzLnByaXZhdGUudjEuR2V0VXNlclJlcXVlc3QaJi5yb29tLnVzZXJzLnByaXZhdGUudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESYwoJTGlzdFVzZXJzEicucm9vbS51c2Vycy5wcml2YXRlLnYxLkxpc3RVc2Vyc1JlcXVlc3QaKC5yb29tLnVzZXJzLnByaXZhdGUudjEuTGlzdFVzZXJzUmVzcG9uc2UiA5ACARJhCgpVcGRhdGVVc2VyEigucm9vbS51c2Vycy5wcml2YXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0Gikucm9vbS51c2Vycy5wcml2YXRlLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJhCgpEZWxldGVVc2VyEigucm9vbS51c2Vycy5wcml2YXRlLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0Gikucm9vbS51c2Vycy5wcml2YXRlLnYxLkRlbGV0ZVVzZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiNyb29tL3VzZXJzL3ByaXZhdGUvdjEvc2VydmljZS5wcm90bxIVcm9vbS51c2Vycy5wcml2YXRlLnYxIiYKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJAChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIoCghzZXNzaW9ucxgBIAMoCzIWLnJvb20udXNlcnMudjEuU2Vzc2lvbiI6ChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIpChVSZXZva2VTZXNzaW9uUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQilgMKBFVzZXISCgoCaWQYASABKAkSLQoEa2luZBgCIAEoDjIfLnJvb20udXNlcnMucHJpdmF0ZS52MS5Vc2VyS2luZBIQCgh1c2VybmFtZRgDIAEoCRINCgVlbWFpbBgEIAEoCRINCgVwaG9uZRgFIAEoCRIYChBleHRlcm5hbF91c2VyX2lkGAYgASgJEgwKBG1ldGEYByABKAkSEwoLcHJvZmlsZV9waWMYCCABKAkSHgoWdW5pcXVlX3VzZXJfaWRlbnRpZmllchgJIAEoCRI+Cg9tb2RlcmF0b3Jfc2NvcGUYCiABKA4yJS5yb29tLnVzZXJzLnByaXZhdGUudjEuTW9kZXJhdG9yU2NvcGUSGgoSbW9kZXJhdGVkX3Jvb21faWRzGAsgAygJEiQKHG1vZGVyYXRlZF9yb29tX2lkc190cnVuY2F0ZWQYDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMaGFzX3Bhc3N3b3JkGA4gASgIIiEKDkdldFVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiPAoPR2V0VXNlclJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5yb29tLnVzZXJzLnByaXZhdGUudjEuVXNlciKUAQoQTGlzdFVzZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIYChBleHRlcm5hbF91c2VyX2lkGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEi0KBGtpbmQYBSABKA4yHy5yb29tLnVzZXJzLnByaXZhdGUudjEuVXNlcktpbmQiWAoRTGlzdFVzZXJzUmVzcG9uc2USKgoFdXNlcnMYASADKAsyGy5yb29tLnVzZXJzLnByaXZhdGUudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiogIKEVVwZGF0ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFQoIdXNlcm5hbWUYAiABKAlIAIgBARISCgVlbWFpbBgDIAEoCUgBiAEBEhIKBXBob25lGAQgASgJSAKIAQESHQoQZXh0ZXJuYWxfdXNlcl9pZBgFIAEoCUgDiAEBEhEKBG1ldGEYBiABKAlIBIgBARIYCgtwcm9maWxlX3BpYxgHIAEoCUgFiAEBEhUKCHBhc3N3b3JkGAggASgJSAaIAQFCCwoJX3VzZXJuYW1lQggKBl9lbWFpbEIICgZfcGhvbmVCEwoRX2V4dGVybmFsX3VzZXJfaWRCBwoFX21ldGFCDgoMX3Byb2ZpbGVfcGljQgsKCV9wYXNzd29yZCJRChJVcGRhdGVVc2VyUmVzcG9uc2USKQoEdXNlchgBIAEoCzIbLnJvb20udXNlcnMucHJpdmF0ZS52MS5Vc2VyEhAKCGV2ZW50X2lkGAIgASgEIjQKEURlbGV0ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIiYKEkRlbGV0ZVVzZXJSZXNwb25zZRIQCghldmVudF9pZBgBIAEoBCI/ChhWZXJpZnlBY2Nlc3NUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbWluX2V2ZW50X2lkGAIgASgEIq4BChlWZXJpZnlBY2Nlc3NUb2tlblJlc3BvbnNlEhAKCHRva2VuX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDwoHcm9vbV9pZBgDIAEoCRItCglpc3N1ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImwKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEg0KBXBob25lGAQgASgJEhUKDWNhcHRjaGFfdG9rZW4YBSABKAkiIAoSQ3JlYXRlVXNlclJlc3BvbnNlEgoKAmlkGAEgASgJKmwKCFVzZXJLaW5kEhkKFVVTRVJfS0lORF9VTlNQRUNJRklFRBAAEhgKFFVTRVJfS0lORF9SRUdJU1RFUkVEEAESFgoSVVNFUl9LSU5EX0NPTlNVTUVSEAISEwoPVVNFUl9LSU5EX0dVRVNUEAMqggEKDk1vZGVyYXRvclNjb3BlEh8KG01PREVSQVRPUl9TQ09QRV9VTlNQRUNJRklFRBAAEhgKFE1PREVSQVRPUl9TQ09QRV9OT05FEAESGQoVTU9ERVJBVE9SX1NDT1BFX1JPT01TEAISGgoWTU9ERVJBVE9SX1NDT1BFX1RFTkFOVBADMs0GCgdTZXJ2aWNlEmEKCkNyZWF0ZVVzZXISKC5yb29tLnVzZXJzLnByaXZhdGUudjEuQ3JlYXRlVXNlclJlcXVlc3QaKS5yb29tLnVzZXJzLnByaXZhdGUudjEuQ3JlYXRlVXNlclJlc3BvbnNlEnsKEVZlcmlmeUFjY2Vzc1Rva2VuEi8ucm9vbS51c2Vycy5wcml2YXRlLnYxLlZlcmlmeUFjY2Vzc1Rva2VuUmVxdWVzdBowLnJvb20udXNlcnMucHJpdmF0ZS52MS5WZXJpZnlBY2Nlc3NUb2tlblJlc3BvbnNlIgOQAgESXQoHR2V0VXNlchIlLnJvb20udXNlcnMucHJpdmF0ZS52MS5HZXRVc2VyUmVxdWVzdBomLnJvb20udXNlcnMucHJpdmF0ZS52MS5HZXRVc2VyUmVzcG9uc2UiA5ACARJjCglMaXN0VXNlcnMSJy5yb29tLnVzZXJzLnByaXZhdGUudjEuTGlzdFVzZXJzUmVxdWVzdBooLnJvb20udXNlcnMucHJpdmF0ZS52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBEmEKClVwZGF0ZVVzZXISKC5yb29tLnVzZXJzLnByaXZhdGUudjEuVXBkYXRlVXNlclJlcXVlc3QaKS5yb29tLnVzZXJzLnByaXZhdGUudjEuVXBkYXRlVXNlclJlc3BvbnNlEmEKCkRlbGV0ZVVzZXISKC5yb29tLnVzZXJzLnByaXZhdGUudjEuRGVsZXRlVXNlclJlcXVlc3QaKS5yb29tLnVzZXJzLnByaXZhdGUudjEuRGVsZXRlVXNlclJlc3BvbnNlEmwKDExpc3RTZXNzaW9ucxIqLnJvb20udXNlcnMucHJpdmF0ZS52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0Gisucm9vbS51c2Vycy5wcml2YXRlLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESagoNUmV2b2tlU2Vzc2lvbhIrLnJvb20udXNlcnMucHJpdmF0ZS52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBosLnJvb20udXNlcnMucHJpdmF0ZS52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_room_users_v1_service]);
+
+/**
+ * ListSessionsRequest names the user.
+ *
+ * @generated from message room.users.private.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"room.users.private.v1.ListSessionsRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message room.users.private.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 0);
+
+/**
+ * ListSessionsResponse lists live sessions, newest first (at most 1000).
+ *
+ * @generated from message room.users.private.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"room.users.private.v1.ListSessionsResponse"> & {
+  /**
+   * The sessions (`current` is always false).
+   *
+   * @generated from field: repeated room.users.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+};
+
+/**
+ * Describes the message room.users.private.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 1);
+
+/**
+ * RevokeSessionRequest names one session.
+ *
+ * @generated from message room.users.private.v1.RevokeSessionRequest
+ */
+export type RevokeSessionRequest = Message<"room.users.private.v1.RevokeSessionRequest"> & {
+  /**
+   * The session's id.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Why, for the audit log (at most 1024 characters).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message room.users.private.v1.RevokeSessionRequest.
+ * Use `create(RevokeSessionRequestSchema)` to create a new message.
+ */
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 2);
+
+/**
+ * RevokeSessionResponse names the removing write.
+ *
+ * @generated from message room.users.private.v1.RevokeSessionResponse
+ */
+export type RevokeSessionResponse = Message<"room.users.private.v1.RevokeSessionResponse"> & {
+  /**
+   * Event id of the end; a consistency token for other replicas.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.users.private.v1.RevokeSessionResponse.
+ * Use `create(RevokeSessionResponseSchema)` to create a new message.
+ */
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_private_v1_service, 3);
 
 /**
  * User is one user as a backend reads it back. Empty strings are unset values.
@@ -125,7 +218,7 @@ export type User = Message<"room.users.private.v1.User"> & {
  * Use `create(UserSchema)` to create a new message.
  */
 export const UserSchema: GenMessage<User> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 0);
+  messageDesc(file_room_users_private_v1_service, 4);
 
 /**
  * GetUserRequest names one user.
@@ -146,7 +239,7 @@ export type GetUserRequest = Message<"room.users.private.v1.GetUserRequest"> & {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 1);
+  messageDesc(file_room_users_private_v1_service, 5);
 
 /**
  * GetUserResponse carries the user.
@@ -167,7 +260,7 @@ export type GetUserResponse = Message<"room.users.private.v1.GetUserResponse"> &
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 2);
+  messageDesc(file_room_users_private_v1_service, 6);
 
 /**
  * ListUsersRequest asks for one page of users; filters given together must all match.
@@ -216,7 +309,7 @@ export type ListUsersRequest = Message<"room.users.private.v1.ListUsersRequest">
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 3);
+  messageDesc(file_room_users_private_v1_service, 7);
 
 /**
  * ListUsersResponse is one page of users, newest first.
@@ -244,7 +337,7 @@ export type ListUsersResponse = Message<"room.users.private.v1.ListUsersResponse
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 4);
+  messageDesc(file_room_users_private_v1_service, 8);
 
 /**
  * UpdateUserRequest names a user and the fields to change. A field that is
@@ -319,7 +412,7 @@ export type UpdateUserRequest = Message<"room.users.private.v1.UpdateUserRequest
  * Use `create(UpdateUserRequestSchema)` to create a new message.
  */
 export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 5);
+  messageDesc(file_room_users_private_v1_service, 9);
 
 /**
  * UpdateUserResponse carries the user as it now is.
@@ -347,7 +440,7 @@ export type UpdateUserResponse = Message<"room.users.private.v1.UpdateUserRespon
  * Use `create(UpdateUserResponseSchema)` to create a new message.
  */
 export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 6);
+  messageDesc(file_room_users_private_v1_service, 10);
 
 /**
  * DeleteUserRequest names the user to delete.
@@ -375,7 +468,7 @@ export type DeleteUserRequest = Message<"room.users.private.v1.DeleteUserRequest
  * Use `create(DeleteUserRequestSchema)` to create a new message.
  */
 export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 7);
+  messageDesc(file_room_users_private_v1_service, 11);
 
 /**
  * DeleteUserResponse carries the consistency token of the deletion.
@@ -397,7 +490,7 @@ export type DeleteUserResponse = Message<"room.users.private.v1.DeleteUserRespon
  * Use `create(DeleteUserResponseSchema)` to create a new message.
  */
 export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 8);
+  messageDesc(file_room_users_private_v1_service, 12);
 
 /**
  * VerifyAccessTokenRequest carries one user access token.
@@ -428,7 +521,7 @@ export type VerifyAccessTokenRequest = Message<"room.users.private.v1.VerifyAcce
  * Use `create(VerifyAccessTokenRequestSchema)` to create a new message.
  */
 export const VerifyAccessTokenRequestSchema: GenMessage<VerifyAccessTokenRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 9);
+  messageDesc(file_room_users_private_v1_service, 13);
 
 /**
  * VerifyAccessTokenResponse is the verified token's subject.
@@ -477,7 +570,7 @@ export type VerifyAccessTokenResponse = Message<"room.users.private.v1.VerifyAcc
  * Use `create(VerifyAccessTokenResponseSchema)` to create a new message.
  */
 export const VerifyAccessTokenResponseSchema: GenMessage<VerifyAccessTokenResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 10);
+  messageDesc(file_room_users_private_v1_service, 14);
 
 /**
  * CreateUserRequest is seed 001's createUser body.
@@ -526,7 +619,7 @@ export type CreateUserRequest = Message<"room.users.private.v1.CreateUserRequest
  * Use `create(CreateUserRequestSchema)` to create a new message.
  */
 export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 11);
+  messageDesc(file_room_users_private_v1_service, 15);
 
 /**
  * CreateUserResponse carries the new user's id.
@@ -547,7 +640,7 @@ export type CreateUserResponse = Message<"room.users.private.v1.CreateUserRespon
  * Use `create(CreateUserResponseSchema)` to create a new message.
  */
 export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_private_v1_service, 12);
+  messageDesc(file_room_users_private_v1_service, 16);
 
 /**
  * UserKind tells how a user came to be.
@@ -721,6 +814,28 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof DeleteUserRequestSchema;
     output: typeof DeleteUserResponseSchema;
+  },
+  /**
+   * ListSessions lists one user's live sessions, newest first; an unknown
+   * user has none.
+   *
+   * @generated from rpc room.users.private.v1.Service.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * RevokeSession ends one session of the tenant on every replica from the
+   * moment it returns; an unknown or ended one is not_found.
+   *
+   * @generated from rpc room.users.private.v1.Service.RevokeSession
+   */
+  revokeSession: {
+    methodKind: "unary";
+    input: typeof RevokeSessionRequestSchema;
+    output: typeof RevokeSessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_users_private_v1_service, 0);
