@@ -5,6 +5,9 @@ import {
   CreateUserResponseSchema,
   ListSessionsResponseSchema,
   RevokeSessionResponseSchema,
+  SetPasswordResponseSchema,
+  type SetPasswordRequest,
+  type SetPasswordResponse,
   type ListSessionsRequest,
   type ListSessionsResponse,
   type RevokeSessionRequest,
@@ -33,6 +36,7 @@ import { invalidArgument, TokenRejectedError } from "../domain/errors.js";
 import type { Users } from "../domain/users/users.js";
 import type { UserDirectory } from "../domain/users/directory.js";
 import type { UserDeletion } from "../domain/users/deletion.js";
+import type { PasswordChanges } from "../domain/users/password-change.js";
 import type { Sessions } from "../domain/users/sessions.js";
 import { checkId } from "../domain/ids.js";
 import { kindFilter, sessionMessage, userMessage } from "./user-message.js";
@@ -57,7 +61,15 @@ export class UsersPrivateService implements ServiceImpl<typeof Service> {
     private readonly deletion: UserDeletion,
     /** End-user sessions. */
     private readonly sessions: Sessions,
+    /** SetPassword. */
+    private readonly passwords: PasswordChanges,
   ) {}
+
+  async setPassword(req: SetPasswordRequest, ctx: HandlerContext): Promise<SetPasswordResponse> {
+    const caller = requireApiKey(ctx);
+    const eventId = await this.passwords.reset(caller.tenantId, `key:${caller.keyId}`, req.userId, req.password);
+    return create(SetPasswordResponseSchema, { eventId: BigInt(eventId) });
+  }
 
   async listSessions(req: ListSessionsRequest, ctx: HandlerContext): Promise<ListSessionsResponse> {
     const caller = requireApiKey(ctx);

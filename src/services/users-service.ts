@@ -2,6 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  ChangePasswordResponseSchema,
+  type ChangePasswordRequest,
+  type ChangePasswordResponse,
   ListSessionsResponseSchema,
   LoginResponseSchema,
   LogoutResponseSchema,
@@ -17,6 +20,7 @@ import {
   type RevokeSessionResponse,
   type Service,
 } from "../../gen/room/users/v1/service_pb.js";
+import type { PasswordChanges } from "../domain/users/password-change.js";
 import type { ClientInfo, Sessions } from "../domain/users/sessions.js";
 import type { LoginResult, Users } from "../domain/users/users.js";
 import { requireUser } from "./context.js";
@@ -33,7 +37,15 @@ export class UsersService implements ServiceImpl<typeof Service> {
   constructor(
     private readonly users: Users,
     private readonly sessions: Sessions,
+    private readonly passwords: PasswordChanges,
   ) {}
+
+  async changePassword(req: ChangePasswordRequest, ctx: HandlerContext): Promise<ChangePasswordResponse> {
+    const caller = requireUser(ctx);
+    const claims = { ...caller.credential, tenantId: caller.tenantId, userId: caller.userId };
+    const eventId = await this.passwords.change(claims, req.oldPassword, req.newPassword);
+    return create(ChangePasswordResponseSchema, { eventId: BigInt(eventId) });
+  }
 
   async login(req: LoginRequest, ctx: HandlerContext): Promise<LoginResponse> {
     // The client address keys the login limits (see LoginGuard).

@@ -101,6 +101,25 @@ export class SqlUserStore implements UserStore {
     };
   }
 
+  /** A user's kind and password hash (PasswordStore); a deleted user is not found. */
+  async passwordOf(
+    tenantId: string,
+    userId: string,
+  ): Promise<{ kind: string; passwordHash: string | null } | undefined> {
+    const row = await this.db.get(
+      sql`select kind as "kind", password_hash as "passwordHash" from users
+          where tenant_id = ${tenantId} and id = ${userId} and kind <> 'deleted'`,
+    );
+    if (row === undefined) return undefined;
+    return { kind: String(row.kind), passwordHash: row.passwordHash === null ? null : String(row.passwordHash) };
+  }
+
+  async setPasswordHash(tenantId: string, userId: string, passwordHash: string): Promise<void> {
+    await this.db.run(
+      sql`update users set password_hash = ${passwordHash} where tenant_id = ${tenantId} and id = ${userId}`,
+    );
+  }
+
   async tenantExists(tenantId: string): Promise<boolean> {
     return (await this.db.get(sql`select id as "id" from tenants where id = ${tenantId}`)) !== undefined;
   }

@@ -5,6 +5,7 @@ import { ConsumerUsers } from "../../domain/users/consumer.js";
 import { UserDeletion } from "../../domain/users/deletion.js";
 import { UserDirectory } from "../../domain/users/directory.js";
 import { LoginGuard } from "../../domain/users/login-guard.js";
+import { PasswordChanges } from "../../domain/users/password-change.js";
 import { Sessions } from "../../domain/users/sessions.js";
 import { Users } from "../../domain/users/users.js";
 import { ConsumerPrivateService } from "../../services/consumer-private-service.js";
@@ -32,6 +33,7 @@ export function usersModule(k: Kernel, tokens: Pick<TokensModule, "userTokens">,
     sessionTtlSeconds: k.config.sessionTtlSeconds,
   };
   const users = new Users(stores.users, sessions, loginOptions, clock, transact, loginGuard(k));
+  const passwords = new PasswordChanges({ store: stores.users, sessions, transact, sink, clock });
   const consumers = new ConsumerUsers(
     stores.users,
     stores.memberships,
@@ -51,8 +53,8 @@ export function usersModule(k: Kernel, tokens: Pick<TokensModule, "userTokens">,
     clock,
   });
   return {
-    usersPrivate: new UsersPrivateService(users, userTokens, k.fresh, userDirectory, userDeletion, sessions),
-    users: new UsersService(users, sessions),
+    usersPrivate: new UsersPrivateService(users, userTokens, k.fresh, userDirectory, userDeletion, sessions, passwords),
+    users: new UsersService(users, sessions, passwords),
     consumerPrivate: new ConsumerPrivateService(consumers),
     routes: [gatedRoute(consumerRoute(consumers, apiKeyGate), k.consistency.gate)],
   };

@@ -113,7 +113,7 @@ export class Sessions {
       const s = await this.deps.store.findSession(use.sessionId);
       if (s === undefined || s.endedAt !== null) return undefined;
       if (use.alreadyUsed) {
-        await this.endInTx(record, [s], "system", "session.reuse", "refresh token used twice");
+        await this.endWithin(record, [s], "system", "session.reuse", "refresh token used twice");
         return undefined;
       }
       if (now >= s.expiresAt || !(await this.usable(s))) return undefined;
@@ -174,14 +174,6 @@ export class Sessions {
     return events[0]!;
   }
 
-  /** Ends every live session of a user but `keep` (ChangePassword, SetPassword). */
-  async endAllOf(tenantId: string, userId: string, actor: Actor, action: string, keep = ""): Promise<StoredEvent[]> {
-    return await this.endWhere(actor, action, "", async () => {
-      const rows = await this.deps.store.liveSessions(tenantId, userId, this.deps.clock());
-      return rows.filter((s) => s.id !== keep);
-    });
-  }
-
   private async endWhere(
     actor: Actor,
     action: string,
@@ -191,14 +183,14 @@ export class Sessions {
     const { events } = await journaled(
       this.deps.transact,
       this.deps.sink,
-      async (record) => await this.endInTx(record, await pick(), actor, action, reason),
+      async (record) => await this.endWithin(record, await pick(), actor, action, reason),
       { withEvents: true },
     );
     return events;
   }
 
   /** Ends sessions in the write transaction in progress: rows, revocations, audit and events. */
-  private async endInTx(
+  async endWithin(
     record: RecordFn,
     sessions: readonly SessionRecord[],
     actor: Actor,

@@ -12,7 +12,56 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file room/users/v1/service.proto.
  */
 export const file_room_users_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("Chtyb29tL3VzZXJzL3YxL3NlcnZpY2UucHJvdG8SDXJvb20udXNlcnMudjEi9QEKB1Nlc3Npb24SCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNsaWVudF9hZGRyZXNzGAUgASgJEhIKCnVzZXJfYWdlbnQYBiABKAkSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHY3VycmVudBgIIAEoCCInCg5SZWZyZXNoUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIpMBCg9SZWZyZXNoUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJIg8KDUxvZ291dFJlcXVlc3QiIgoOTG9nb3V0UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAQiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCJAChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIoCghzZXNzaW9ucxgBIAMoCzIWLnJvb20udXNlcnMudjEuU2Vzc2lvbiIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIikKFVJldm9rZVNlc3Npb25SZXNwb25zZRIQCghldmVudF9pZBgBIAEoBCJFCgxMb2dpblJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJIpEBCg1Mb2dpblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEi4KCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YBCABKAkSEgoKc2Vzc2lvbl9pZBgFIAEoCTKYAwoHU2VydmljZRJCCgVMb2dpbhIbLnJvb20udXNlcnMudjEuTG9naW5SZXF1ZXN0Ghwucm9vbS51c2Vycy52MS5Mb2dpblJlc3BvbnNlEkgKB1JlZnJlc2gSHS5yb29tLnVzZXJzLnYxLlJlZnJlc2hSZXF1ZXN0Gh4ucm9vbS51c2Vycy52MS5SZWZyZXNoUmVzcG9uc2USRQoGTG9nb3V0Ehwucm9vbS51c2Vycy52MS5Mb2dvdXRSZXF1ZXN0Gh0ucm9vbS51c2Vycy52MS5Mb2dvdXRSZXNwb25zZRJcCgxMaXN0U2Vzc2lvbnMSIi5yb29tLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIy5yb29tLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESWgoNUmV2b2tlU2Vzc2lvbhIjLnJvb20udXNlcnMudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaJC5yb29tLnVzZXJzLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chtyb29tL3VzZXJzL3YxL3NlcnZpY2UucHJvdG8SDXJvb20udXNlcnMudjEiQwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhQKDG9sZF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiKgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoBCL1AQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY2xpZW50X2FkZHJlc3MYBSABKAkSEgoKdXNlcl9hZ2VudBgGIAEoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjdXJyZW50GAggASgIIicKDlJlZnJlc2hSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkikwEKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZWZyZXNoX3Rva2VuGAQgASgJEhIKCnNlc3Npb25faWQYBSABKAkiDwoNTG9nb3V0UmVxdWVzdCIiCg5Mb2dvdXRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoBCIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0IkAKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEigKCHNlc3Npb25zGAEgAygLMhYucm9vbS51c2Vycy52MS5TZXNzaW9uIioKFFJldm9rZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiKQoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgEIkUKDExvZ2luUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkikQEKDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJMvcDCgdTZXJ2aWNlEkIKBUxvZ2luEhsucm9vbS51c2Vycy52MS5Mb2dpblJlcXVlc3QaHC5yb29tLnVzZXJzLnYxLkxvZ2luUmVzcG9uc2USSAoHUmVmcmVzaBIdLnJvb20udXNlcnMudjEuUmVmcmVzaFJlcXVlc3QaHi5yb29tLnVzZXJzLnYxLlJlZnJlc2hSZXNwb25zZRJFCgZMb2dvdXQSHC5yb29tLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaHS5yb29tLnVzZXJzLnYxLkxvZ291dFJlc3BvbnNlElwKDExpc3RTZXNzaW9ucxIiLnJvb20udXNlcnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBojLnJvb20udXNlcnMudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJaCg1SZXZva2VTZXNzaW9uEiMucm9vbS51c2Vycy52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBokLnJvb20udXNlcnMudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlEl0KDkNoYW5nZVBhc3N3b3JkEiQucm9vbS51c2Vycy52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaJS5yb29tLnVzZXJzLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+
+/**
+ * ChangePasswordRequest carries the current and the new password.
+ *
+ * @generated from message room.users.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"room.users.v1.ChangePasswordRequest"> & {
+  /**
+   * The current password.
+   *
+   * @generated from field: string old_password = 1;
+   */
+  oldPassword: string;
+
+  /**
+   * The new password (8 to 256 characters).
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message room.users.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 0);
+
+/**
+ * ChangePasswordResponse names the write.
+ *
+ * @generated from message room.users.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"room.users.v1.ChangePasswordResponse"> & {
+  /**
+   * Event id of the last session ended (0 when there was none); a consistency token.
+   *
+   * @generated from field: uint64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message room.users.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_room_users_v1_service, 1);
 
 /**
  * Session is one signed-in session of a user.
@@ -82,7 +131,7 @@ export type Session = Message<"room.users.v1.Session"> & {
  * Use `create(SessionSchema)` to create a new message.
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 0);
+  messageDesc(file_room_users_v1_service, 2);
 
 /**
  * RefreshRequest carries the refresh token (or leave it empty and send the cookie).
@@ -103,7 +152,7 @@ export type RefreshRequest = Message<"room.users.v1.RefreshRequest"> & {
  * Use `create(RefreshRequestSchema)` to create a new message.
  */
 export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 1);
+  messageDesc(file_room_users_v1_service, 3);
 
 /**
  * RefreshResponse carries the new tokens (the fields of LoginResponse).
@@ -152,7 +201,7 @@ export type RefreshResponse = Message<"room.users.v1.RefreshResponse"> & {
  * Use `create(RefreshResponseSchema)` to create a new message.
  */
 export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 2);
+  messageDesc(file_room_users_v1_service, 4);
 
 /**
  * LogoutRequest takes nothing: the session is the caller's.
@@ -167,7 +216,7 @@ export type LogoutRequest = Message<"room.users.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 3);
+  messageDesc(file_room_users_v1_service, 5);
 
 /**
  * LogoutResponse names the removing write.
@@ -188,7 +237,7 @@ export type LogoutResponse = Message<"room.users.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 4);
+  messageDesc(file_room_users_v1_service, 6);
 
 /**
  * ListSessionsRequest takes nothing: the sessions are the caller's.
@@ -203,7 +252,7 @@ export type ListSessionsRequest = Message<"room.users.v1.ListSessionsRequest"> &
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 5);
+  messageDesc(file_room_users_v1_service, 7);
 
 /**
  * ListSessionsResponse lists live sessions, newest first (at most 1000).
@@ -224,7 +273,7 @@ export type ListSessionsResponse = Message<"room.users.v1.ListSessionsResponse">
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 6);
+  messageDesc(file_room_users_v1_service, 8);
 
 /**
  * RevokeSessionRequest names one of the caller's sessions.
@@ -245,7 +294,7 @@ export type RevokeSessionRequest = Message<"room.users.v1.RevokeSessionRequest">
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 7);
+  messageDesc(file_room_users_v1_service, 9);
 
 /**
  * RevokeSessionResponse names the removing write.
@@ -266,7 +315,7 @@ export type RevokeSessionResponse = Message<"room.users.v1.RevokeSessionResponse
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 8);
+  messageDesc(file_room_users_v1_service, 10);
 
 /**
  * LoginRequest names the tenant, since usernames are unique per tenant only.
@@ -301,7 +350,7 @@ export type LoginRequest = Message<"room.users.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 9);
+  messageDesc(file_room_users_v1_service, 11);
 
 /**
  * LoginResponse carries a user access token.
@@ -350,7 +399,7 @@ export type LoginResponse = Message<"room.users.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_room_users_v1_service, 10);
+  messageDesc(file_room_users_v1_service, 12);
 
 /**
  * Service is the end-user surface for accounts.
@@ -421,6 +470,21 @@ export const Service: GenService<{
     methodKind: "unary";
     input: typeof RevokeSessionRequestSchema;
     output: typeof RevokeSessionResponseSchema;
+  },
+  /**
+   * ChangePassword sets a new password for the caller (a registered user),
+   * given the current one, and ends every other session of the caller on
+   * every replica from the moment it returns; the calling session stays.
+   * A wrong current password is permission_denied; a user without a
+   * password failed_precondition; a new one out of bounds invalid_argument.
+   * Audited ("user.password_change").
+   *
+   * @generated from rpc room.users.v1.Service.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_room_users_v1_service, 0);
