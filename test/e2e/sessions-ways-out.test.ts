@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Action } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
+import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
@@ -135,6 +136,27 @@ describe("ways out cover the refresh token", () => {
   });
 });
 
+describe("seed 003's CreateUser token is a session", () => {
+  it("keeps its answer and lifetime; it is listed, and Logout or RevokeSession ends it", async () => {
+    const consumer = createClient(ConsumerPrivate, grpcTransport(srv.baseUrl));
+    const make = (id: string) =>
+      consumer.createUser({ uniqueUserIdentifier: id, username: `c-${id}` }, bearer(srv.apiKey));
+    const t0 = clock();
+    const a = await make(`sess-a-${Date.now()}`);
+    const v = await verify(a.accessToken);
+    // ROOMGATE_USER_TOKEN_TTL_SECONDS (24 h by default), as before.
+    expect(Number(v.expiresAt!.seconds) * 1000).toBeGreaterThanOrEqual(t0 + 86_400_000 - 1_000);
+    const listed = (await admin.listSessions({ userId: a.userId }, bearer(srv.apiKey))).sessions;
+    expect(listed.map((s) => s.id)).toEqual([v.tokenId]);
+    await account.logout({}, as(a.accessToken));
+    await expectCode(verify(a.accessToken), Code.Unauthenticated, "token revoked");
+    const b = await make(`sess-b-${Date.now()}`);
+    const vb = await verify(b.accessToken);
+    await admin.revokeSession({ sessionId: vb.tokenId }, bearer(srv.apiKey));
+    await expectCode(verify(b.accessToken), Code.Unauthenticated, "token revoked");
+  });
+});
+
 describe("two refreshes of one token at once", () => {
   /** Both results, and the family's state after. */
   async function expectOneWinnerAndFamilyEnded(results: PromiseSettledResult<{ accessToken: string }>[], sid: string) {
@@ -154,16 +176,26 @@ describe("two refreshes of one token at once", () => {
   it("queued together behind the write lock: exactly one wins and the family ends", async () => {
     const u = await registered();
     const s = await login(u.username);
+    let entered!: () => void;
     let release!: () => void;
-    const held = srv.h.transact(() => new Promise<void>((r) => (release = r)));
+    const inside = new Promise<void>((r) => (entered = r));
+    const held = srv.h.transact(async () => {
+      entered();
+      await new Promise<void>((r) => (release = r));
+    });
+    await inside;
     const grpcAccount = createClient(Users, grpcTransport(srv.baseUrl));
     const calls = Promise.allSettled([
       account.refresh({ refreshToken: s.refreshToken }),
       grpcAccount.refresh({ refreshToken: s.refreshToken }),
     ]);
-    await vi.waitFor(async () => expect(await srv.h.writersWaiting()).toBe(2), { timeout: 10_000, interval: 5 });
-    release();
-    await held;
+    try {
+      // Both really wait on the lock, so they run at the same moment once it is released.
+      await vi.waitFor(async () => expect(await srv.h.writersWaiting()).toBe(2), { timeout: 10_000, interval: 5 });
+    } finally {
+      release();
+      await held;
+    }
     await expectOneWinnerAndFamilyEnded(await calls, s.sessionId);
   });
 

@@ -42,6 +42,7 @@ export function usersModule(k: Kernel, tokens: Pick<TokensModule, "userTokens">,
     clock,
     sink,
     transact,
+    sessions,
   );
   const userDirectory = new UserDirectory({ store: stores.userDirectory, transact, sink, clock });
   const userDeletion = new UserDeletion({

@@ -4,7 +4,11 @@ import type { MembershipStore } from "../membership.js";
 import type { RoleName } from "../roles.js";
 import { invalidArgument } from "../errors.js";
 import { journaled, type JournalSink, type RecordFn, roleGranted, roleRevoked } from "../events/record.js";
+import type { ClientInfo, Sessions } from "./sessions.js";
 import type { UserStore, UserTokenOptions } from "./users.js";
+
+/** A backend's CreateUser names no end-user client: the session shows none. */
+const NO_CLIENT: ClientInfo = { address: "", userAgent: "" };
 import type { Transact } from "../journal.js";
 import { type ExpiryInput, NO_EXPIRY, roleExpiry, withExpiry } from "../spaces/expiry.js";
 import { validateEmail, validateMeta, validateOptionalId, validateProfilePic, validateUsername } from "./validation.js";
@@ -72,6 +76,11 @@ export class ConsumerUsers {
     private readonly sink: JournalSink,
     /** The one write transaction. */
     private readonly transact: Transact,
+    /**
+     * Where the token becomes a session (issue 19): it can be listed and
+     * ended like a login's. Without it (domain tests) a bare token is issued.
+     */
+    private readonly sessions?: Pick<Sessions, "start">,
   ) {}
 
   /** Creates the user (or finds it by identifier), applies the roles and issues a token. */
@@ -84,7 +93,10 @@ export class ConsumerUsers {
       await this.applyRoles(caller, checked, user, now, record);
       // Issued in the transaction: a DeleteUser serialised after it takes
       // a later time, so its revocation covers this token.
-      const { token } = this.tokens.issue({ tenantId, userId: user.userId, ttlSeconds: this.options.tokenTtlSeconds });
+      const ttlSeconds = this.options.tokenTtlSeconds;
+      const token = this.sessions
+        ? (await this.sessions.start(tenantId, user.userId, NO_CLIENT, { ttlSeconds })).accessToken
+        : this.tokens.issue({ tenantId, userId: user.userId, ttlSeconds }).token;
       return { ...user, token };
     });
     return {

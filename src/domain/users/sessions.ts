@@ -83,7 +83,8 @@ export class Sessions {
     const now = clock();
     const id = randomBytes(16).toString("hex");
     const ttl = opts.ttlSeconds ?? options.accessTtlSeconds;
-    const expiresAt = now + Math.max(options.sessionTtlSeconds, ttl) * 1000;
+    // Without a refresh token the session lasts as long as its one token.
+    const expiresAt = now + (opts.ttlSeconds ?? options.sessionTtlSeconds) * 1000;
     await store.insertSession({ id, tenantId, userId, createdAt: now, ...clientOf(client), expiresAt });
     const { token, claims } = this.deps.tokens.issue({
       tenantId,
