@@ -24,7 +24,7 @@ export const LIMIT_SETTINGS = {
   userTokenTtlSeconds: {
     env: "ROOMGATE_USER_TOKEN_TTL_SECONDS",
     type: wholeNumber(1, TTL_MAX).prefault(String(SECONDS_PER_DAY)),
-    doc: "lifetime of user access tokens (login, seed 003, redeemed links) and of the session cookie",
+    doc: "lifetime of the user access tokens of seed 003 `CreateUser` and of redeemed access links (`Login` uses `ROOMGATE_ACCESS_TOKEN_TTL_SECONDS`)",
   },
   accessTokenTtlSeconds: {
     env: "ROOMGATE_ACCESS_TOKEN_TTL_SECONDS",
