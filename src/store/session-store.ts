@@ -33,9 +33,15 @@ export class SqlSessionStore implements SessionStore {
     return rows.map(session);
   }
 
+  /**
+   * Marks sessions ended and forgets their refresh tokens: an ended
+   * session refuses every one of them anyway, so there is no reuse left to
+   * detect.
+   */
   async endSessions(ids: readonly string[], at: number): Promise<void> {
     for (const id of ids) {
       await this.db.run(sql`update user_sessions set ended_at = ${at} where id = ${id} and ended_at is null`);
+      await this.db.run(sql`delete from refresh_tokens where session_id = ${id}`);
     }
   }
 

@@ -7,6 +7,7 @@ import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/s
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
+import { PermissionStream } from "../support/permission-watch.js";
 import { permissionsClient } from "../support/permissions-fixtures.js";
 import { expectRoomAccessDenied } from "../support/room-access.js";
 import { moderationPrivateClient, scene } from "../support/scenes.js";
@@ -133,6 +134,26 @@ describe("ways out cover the refresh token", () => {
       "room_blocked",
       sc.privateRoom,
     );
+  });
+});
+
+describe("an open permission Watch on a session's token", () => {
+  it("ends unauthenticated when the session is logged out", async () => {
+    const sc = await scene(srv);
+    const u = await registered();
+    await spacesClient(srv).grantRole(
+      { spaceId: sc.spaceId, roomId: sc.privateRoom, targetUserId: u.userId, role: "role_room_user" },
+      as(sc.owner.token),
+    );
+    const s = await login(u.username);
+    const stream = PermissionStream.open(srv, sc.privateRoom, { authorization: `Bearer ${s.accessToken}` });
+    try {
+      expect(await stream.opened()).toBe(true);
+      await account.logout({}, as(s.accessToken));
+      expect((await stream.ended())?.code).toBe(Code.Unauthenticated);
+    } finally {
+      stream.close();
+    }
   });
 });
 
