@@ -314,20 +314,24 @@ function maskLogin(s: Seen): Seen {
   const body = Buffer.from(s.body, "base64");
   let tokens: string[] = [];
   let text = body.toString("latin1");
-  const cookie = s.headers.find(([k]) => k === "set-cookie")?.[1];
-  const fromCookie = cookie ? /^roomgate_session=([^;]*)/.exec(cookie)?.[1] : undefined;
-  if (fromCookie) tokens.push(fromCookie);
+  // Both cookies (issue 19: the session's access token and its refresh token).
+  for (const [k, v] of s.headers) {
+    const fromCookie = k === "set-cookie" ? /^roomgate_(?:session|refresh)=([^;]+)/.exec(v)?.[1] : undefined;
+    if (fromCookie) tokens.push(fromCookie);
+  }
   try {
     const m = fromBinary(
       LoginResponseSchema,
       body[0] === 0 && s.headers.some(([, v]) => v.startsWith("application/grpc")) ? body.subarray(5) : body,
     );
-    if (m.accessToken) tokens.push(m.accessToken);
+    for (const t of [m.accessToken, m.refreshToken, m.sessionId]) if (t) tokens.push(t);
   } catch {
     // JSON or an error body: the cookie's token is the one to mask.
   }
-  const json = /"accessToken":"([^"]*)"/.exec(text)?.[1];
-  if (json) tokens.push(json);
+  for (const field of ["accessToken", "refreshToken", "sessionId"]) {
+    const json = new RegExp(`"${field}":"([^"]*)"`).exec(text)?.[1];
+    if (json) tokens.push(json);
+  }
   tokens = [...new Set(tokens)];
   for (const t of tokens) text = text.split(t).join("<token>");
   const mask = (v: string) => tokens.reduce((acc, t) => acc.split(t).join("<token>"), v);
