@@ -265,3 +265,24 @@ describe("ListSessions and RevokeSession", () => {
     expect((await admin.listSessions({ userId: u.userId }, bearer(srv.apiKey))).sessions).toEqual([]);
   });
 });
+
+describe("a session is bounded by idleness (ROOMGATE_SESSION_TTL_SECONDS)", () => {
+  it("each refresh starts the time again; unused that long, the refresh token no longer works", async () => {
+    const u = await registered();
+    const s = await login(u.username);
+    const ttl = 30 * 86_400_000;
+    offset += ttl - 1_000;
+    const next = await account.refresh({ refreshToken: s.refreshToken });
+    offset += ttl - 1_000;
+    const last = await account.refresh({ refreshToken: next.refreshToken });
+    expect(last.sessionId).toBe(s.sessionId);
+    offset += ttl;
+    await expectCode(
+      account.refresh({ refreshToken: last.refreshToken }),
+      Code.Unauthenticated,
+      "refresh token not valid",
+    );
+    // Gone from the lists too; nothing was audited (nobody ended it).
+    expect((await admin.listSessions({ userId: u.userId }, bearer(srv.apiKey))).sessions).toEqual([]);
+  });
+});
