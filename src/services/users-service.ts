@@ -43,7 +43,7 @@ export class UsersService implements ServiceImpl<typeof Service> {
   async changePassword(req: ChangePasswordRequest, ctx: HandlerContext): Promise<ChangePasswordResponse> {
     const caller = requireUser(ctx);
     const claims = { ...caller.credential, tenantId: caller.tenantId, userId: caller.userId };
-    const eventId = await this.passwords.change(claims, req.oldPassword, req.newPassword);
+    const eventId = await this.passwords.change(claims, req.oldPassword, req.newPassword, peerAddress(ctx));
     return create(ChangePasswordResponseSchema, { eventId: BigInt(eventId) });
   }
 

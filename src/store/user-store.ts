@@ -101,17 +101,18 @@ export class SqlUserStore implements UserStore {
     };
   }
 
-  /** A user's kind and password hash (PasswordStore); a deleted user is not found. */
+  /** A user's kind, username and password hash (PasswordStore); a deleted user is not found. */
   async passwordOf(
     tenantId: string,
     userId: string,
-  ): Promise<{ kind: string; passwordHash: string | null } | undefined> {
+  ): Promise<{ kind: string; username: string; passwordHash: string | null } | undefined> {
     const row = await this.db.get(
-      sql`select kind as "kind", password_hash as "passwordHash" from users
+      sql`select kind as "kind", username as "username", password_hash as "passwordHash" from users
           where tenant_id = ${tenantId} and id = ${userId} and kind <> 'deleted'`,
     );
     if (row === undefined) return undefined;
-    return { kind: String(row.kind), passwordHash: row.passwordHash === null ? null : String(row.passwordHash) };
+    const passwordHash = row.passwordHash === null ? null : String(row.passwordHash);
+    return { kind: String(row.kind), username: String(row.username), passwordHash };
   }
 
   async setPasswordHash(tenantId: string, userId: string, passwordHash: string): Promise<void> {

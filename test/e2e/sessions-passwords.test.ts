@@ -94,6 +94,19 @@ describe("ChangePassword", () => {
   });
 });
 
+describe("ChangePassword and Login's limits", () => {
+  it("wrong old passwords count as failed logins of the account: the sixth is resource_exhausted", async () => {
+    const u = await registered();
+    const a = await login(u.username);
+    const change = () =>
+      account.changePassword({ oldPassword: "wrong-password", newPassword: "battery-staple" }, as(a.accessToken));
+    // ROOMGATE_LOGIN_FAILURES_PER_MINUTE (5) per account and address.
+    for (let i = 0; i < 5; i++) await expectCode(change(), Code.PermissionDenied, "old_password: does not match");
+    await expectCode(change(), Code.ResourceExhausted);
+    await expectCode(login(u.username), Code.ResourceExhausted);
+  });
+});
+
 describe("SetPassword (API key)", () => {
   it("sets the password and ends every session of the user", async () => {
     const u = await registered();

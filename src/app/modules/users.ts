@@ -32,8 +32,10 @@ export function usersModule(k: Kernel, tokens: Pick<TokensModule, "userTokens">,
     accessTtlSeconds: k.config.accessTokenTtlSeconds,
     sessionTtlSeconds: k.config.sessionTtlSeconds,
   };
-  const users = new Users(stores.users, sessions, loginOptions, clock, transact, loginGuard(k));
-  const passwords = new PasswordChanges({ store: stores.users, sessions, transact, sink, clock });
+  // One guard: a wrong old password at ChangePassword counts as a failed login.
+  const guard = loginGuard(k);
+  const users = new Users(stores.users, sessions, loginOptions, clock, transact, guard);
+  const passwords = new PasswordChanges({ store: stores.users, sessions, transact, sink, clock, guard });
   const consumers = new ConsumerUsers(
     stores.users,
     stores.memberships,

@@ -3,14 +3,18 @@ import { invalidArgument, RoomgateError } from "../errors.js";
 import { journaled, type JournalSink } from "../events/record.js";
 import { checkId } from "../ids.js";
 import type { Actor, Transact } from "../journal.js";
+import { addressLimitKey, type LoginGuard } from "./login-guard.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 import type { Sessions } from "./sessions.js";
-import { validatePassword } from "./validation.js";
+import { usernameKey, validatePassword } from "./validation.js";
 
 /** The password column of a user; implemented in src/store/user-store.ts. */
 export interface PasswordStore {
   /** The user's kind and password hash; undefined for an unknown id, another tenant's or a deleted user. */
-  passwordOf(tenantId: string, userId: string): Promise<{ kind: string; passwordHash: string | null } | undefined>;
+  passwordOf(
+    tenantId: string,
+    userId: string,
+  ): Promise<{ kind: string; username: string; passwordHash: string | null } | undefined>;
   setPasswordHash(tenantId: string, userId: string, passwordHash: string): Promise<void>;
 }
 
@@ -21,6 +25,8 @@ export interface PasswordChangeDeps {
   readonly transact: Transact;
   readonly sink: JournalSink;
   readonly clock: () => number;
+  /** Login's limits: a wrong old password is a failed login of the account (none when omitted). */
+  readonly guard?: LoginGuard;
 }
 
 /**
@@ -32,42 +38,46 @@ export interface PasswordChangeDeps {
 export class PasswordChanges {
   constructor(private readonly deps: PasswordChangeDeps) {}
 
-  /** The caller's own change; `caller` is the presented access token's claims. Returns the last event id (0: none). */
-  async change(caller: SubjectClaims, oldPassword: string, newPassword: string): Promise<number> {
+  /**
+   * The caller's own change; `caller` is the presented access token's
+   * claims, `clientAddress` keys Login's limits, which old-password guesses
+   * are charged to as failed logins of the account. Returns the last event
+   * id (0: none).
+   */
+  async change(caller: SubjectClaims, oldPassword: string, newPassword: string, clientAddress = ""): Promise<number> {
     if (oldPassword === "") throw invalidArgument("old_password: must not be empty");
     const password = validatePassword(newPassword, "new_password");
-    const before = await this.passwordOf(caller.tenantId, caller.userId);
+    const { tenantId, userId } = caller;
+    const { hash: before, username } = await this.passwordOf(tenantId, userId);
+    const ticket = await this.deps.guard?.admit({
+      tenant: tenantId,
+      account: `${tenantId}\u0000${usernameKey(username)}`,
+      address: addressLimitKey(clientAddress),
+    });
     if (!(await verifyPassword(oldPassword.normalize("NFC"), before))) {
       throw new RoomgateError("permission_denied", "old_password: does not match");
     }
-    const actor: Actor = `user:${caller.userId}`;
-    return await this.set(
-      caller.tenantId,
-      caller.userId,
-      password,
-      before,
-      actor,
-      "user.password_change",
-      caller.tokenId,
-    );
+    await ticket?.succeeded();
+    const actor: Actor = `user:${userId}`;
+    return await this.set(tenantId, userId, password, before, actor, "user.password_change", caller.tokenId);
   }
 
   /** The API key's reset: no old password; every session of the user ends. */
   async reset(tenantId: string, actor: Actor, userId: string, newPassword: string): Promise<number> {
     checkId("user_id", userId);
     const password = validatePassword(newPassword);
-    const before = await this.passwordOf(tenantId, userId);
-    return await this.set(tenantId, userId, password, before, actor, "user.set_password", "");
+    const { hash } = await this.passwordOf(tenantId, userId);
+    return await this.set(tenantId, userId, password, hash, actor, "user.set_password", "");
   }
 
   /** The current hash; not_found / failed_precondition when there is none to change. */
-  private async passwordOf(tenantId: string, userId: string): Promise<string> {
+  private async passwordOf(tenantId: string, userId: string): Promise<{ hash: string; username: string }> {
     const row = await this.deps.store.passwordOf(tenantId, userId);
     if (row === undefined) throw new RoomgateError("not_found", `user ${userId} not found`);
     if (row.kind !== "registered" || row.passwordHash === null) {
       throw new RoomgateError("failed_precondition", "password: only registered users log in with a password");
     }
-    return row.passwordHash;
+    return { hash: row.passwordHash, username: row.username };
   }
 
   private async set(
