@@ -8,6 +8,7 @@ import {
   type Service,
 } from "../../gen/room/users/v1/service_pb.js";
 import type { Users } from "../domain/users/users.js";
+import { callTenantKey } from "./context.js";
 import { SESSION_COOKIE } from "./session-cookie.js";
 import { peerAddress } from "./peer-address.js";
 
@@ -20,7 +21,9 @@ export class UsersService implements ServiceImpl<typeof Service> {
 
   async login(req: LoginRequest, ctx: HandlerContext): Promise<LoginResponse> {
     // The client address keys the login limits (see LoginGuard).
-    const r = await this.users.login(req.tenantId, req.username, req.password, peerAddress(ctx));
+    // The tenant goes into the call's log line once it is known to exist, failed logins included.
+    const known = (tenantId: string) => ctx.values.set(callTenantKey, tenantId);
+    const r = await this.users.login(req.tenantId, req.username, req.password, peerAddress(ctx), known);
     ctx.responseHeader.append("set-cookie", sessionCookie(r.accessToken, r.ttlSeconds, ctx.url.startsWith("https:")));
     return create(LoginResponseSchema, {
       accessToken: r.accessToken,
