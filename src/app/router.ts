@@ -4,7 +4,9 @@ import type { ApiKeyGate } from "../server/api-key-auth.js";
 import { endUserInterceptor } from "../server/end-user-auth.js";
 import { freshnessInterceptor } from "../server/freshness.js";
 import { apiKeyInterceptor, errorInterceptor, strictFieldsInterceptor } from "../server/interceptors.js";
+import { pageTokenInterceptor } from "../server/page-tokens.js";
 import { withStrictUtf8 } from "../server/strict-utf8.js";
+import { PageTokenSeal } from "../domain/paging.js";
 import { tenantOfCall } from "../services/context.js";
 import type { Kernel } from "./kernel.js";
 import type { ObservabilityModule } from "./modules/observability.js";
@@ -14,7 +16,7 @@ import type { TokensModule } from "./modules/tokens.js";
 export interface RouterParts {
   readonly observer: ObservabilityModule["observer"];
   readonly apiKeyGate: ApiKeyGate;
-  readonly tokens: Pick<TokensModule, "userTokens" | "roomTokens">;
+  readonly tokens: Pick<TokensModule, "userTokens" | "roomTokens" | "codec">;
   /** Outermost of all (cluster workers: the debug call log). */
   readonly outer?: readonly Interceptor[];
 }
@@ -31,6 +33,8 @@ export function routerOptions(k: Kernel, parts: RouterParts): ConnectRouterOptio
     apiKeyInterceptor(parts.apiKeyGate),
     endUserInterceptor(parts.tokens.userTokens, parts.tokens.roomTokens),
     strictFieldsInterceptor(),
+    // Innermost, once the tenant is known: list page tokens sealed to tenant, call and filters.
+    pageTokenInterceptor(new PageTokenSeal(() => parts.tokens.codec.keyring), tenantOfCall),
   ];
   return {
     interceptors,

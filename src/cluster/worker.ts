@@ -2,7 +2,6 @@ import type { Logger } from "pino";
 import { createApp, type App } from "../app/create-app.js";
 import { serve, type RunningServer } from "../app/serve.js";
 import type { Config } from "../config/config.js";
-import { callLogInterceptors } from "./call-log.js";
 import { tellPrimary } from "./messages.js";
 import { shareMetricsWithCluster } from "./metrics.js";
 import { drainAndExit } from "./serving.js";
@@ -45,7 +44,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
   const siblings = new SiblingSync(config.replicaLeaseMs + LEASE_MARGIN_MS);
   let app: App | undefined;
   try {
-    app = await createApp(config, log, { siblings, outerInterceptors: callLogInterceptors(log) });
+    app = await createApp(config, log, { siblings });
     if (stopSignal !== undefined) {
       // Stopped while starting: never listen, close what is open and end cleanly.
       await app.close();

@@ -52,8 +52,8 @@ export interface MembershipStore {
  * - the room role;
  * - the space role, only when the room is public (seed 001: a private room
  *   takes part only with a room role; a space role, the owner's included,
- *   never opens a private room by itself — the owner may grant themselves a
- *   room role there, which is audited);
+ *   never opens a private room by itself — nobody grants themselves a role,
+ *   so an owner outside a private room gets a room role from the API key);
  * - seed 003's tenant-wide moderator role: every room of the tenant.
  */
 export function applicableRoles(r: RoomRoles): RoleName[] {

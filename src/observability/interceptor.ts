@@ -52,28 +52,40 @@ export function observabilityInterceptor(observer: CallObserver, tenantOf: CallT
         observer.end(call, "ok", tenantOf(req.contextValues));
         return res;
       }
-      return { ...res, message: observeStream(res.message, observer, call, () => tenantOf(req.contextValues)) };
+      const tenant = () => tenantOf(req.contextValues);
+      return { ...res, message: observeStream(res.message, observer, call, tenant, req.signal) };
     }, fail);
   };
 }
 
-/** Passes a response stream through and ends the call when it ends: ok, its error's code, or canceled. */
+/**
+ * Passes a response stream through and ends the call when it ends: ok, its
+ * error's code, or canceled. A stream that ends quietly because its call's
+ * signal fired (a Watch whose client went away ends without an error) is
+ * not ok: canceled, or deadline_exceeded when its deadline passed.
+ */
 async function* observeStream<T>(
   source: AsyncIterable<T>,
   observer: CallObserver,
   call: CallStart,
   tenant: () => string | undefined,
+  signal: AbortSignal,
 ): AsyncGenerator<T> {
   let code = "canceled";
   try {
     yield* source;
-    code = "ok";
+    code = signal.aborted ? abortedCode(signal.reason) : "ok";
   } catch (err) {
     code = codeToString(ConnectError.from(err).code);
     throw err;
   } finally {
     observer.end(call, code, tenant());
   }
+}
+
+/** Why a call's signal fired: its deadline, or else the client (or the server's cut-off) ended it. */
+function abortedCode(reason: unknown): string {
+  return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded ? "deadline_exceeded" : "canceled";
 }
 
 /**

@@ -30,6 +30,13 @@ export interface CompatContext {
   readonly body: unknown;
   /** True when the request came over TLS. */
   readonly secure: boolean;
+  /** Names the call's tenant once the route knows it (its credential resolved): the call's log line carries it. */
+  tenant(tenantId: string): void;
+}
+
+/** What the dispatcher learns about one REST call while serving it. */
+interface RestCall {
+  tenantId: string | undefined;
 }
 
 /** A JSON reply with its HTTP status and extra headers. */
@@ -87,7 +94,8 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger, obser
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const matching = routes.filter((r) => r.path.test(url.pathname));
-    if (observer) observeRest(observer, req, res, matching);
+    const call: RestCall = { tenantId: undefined };
+    if (observer) observeRest(observer, req, res, matching, call);
     if (matching.length === 0) {
       res.writeHead(404);
       res.end();
@@ -105,7 +113,7 @@ export function compatHandler(routes: readonly CompatRoute[], log: Logger, obser
       reply({ status: 405, body, headers: { allow } });
       return;
     }
-    readBody(req, (outcome) => serveRoute(route, req, res, url, outcome, log, reply));
+    readBody(req, (outcome) => serveRoute(route, req, res, url, outcome, log, reply, call));
   };
 }
 
@@ -138,6 +146,7 @@ function serveRoute(
   outcome: BodyOutcome,
   log: Logger,
   reply: Reply,
+  call: RestCall,
 ): void {
   const fail = (status: number, code: CompatErrorCode, message: string, close = false) =>
     reply({ status, body: route.errorShape(status, code, message) }, close);
@@ -174,7 +183,10 @@ function serveRoute(
     return;
   }
   const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
-  route.handle({ params, query: url.searchParams, headers: req.headers, body, secure }).then(
+  const tenant = (tenantId: string) => {
+    call.tenantId = tenantId;
+  };
+  route.handle({ params, query: url.searchParams, headers: req.headers, body, secure, tenant }).then(
     (r) => reply(r),
     (err: unknown) => {
       logUnhandled(log, err, url.pathname);
@@ -194,6 +206,7 @@ function observeRest(
   req: Parameters<Handler>[0],
   res: Parameters<Handler>[1],
   matching: readonly CompatRoute[],
+  rest: RestCall,
 ): void {
   const route = matching.find((r) => r.method === req.method) ?? matching[0];
   const procedure = route ? `${route.method} ${pathLabel(route.path)}` : "unknown";
@@ -204,7 +217,7 @@ function observeRest(
     return h;
   });
   res.setHeader("x-request-id", call.requestId);
-  res.once("close", () => observer.end(call, codeOfStatus(res.headersSent ? res.statusCode : 0), undefined));
+  res.once("close", () => observer.end(call, codeOfStatus(res.headersSent ? res.statusCode : 0), rest.tenantId));
 }
 
 /** A route's path as a label: its literal prefix, `*` for what its pattern captures. */

@@ -46,7 +46,13 @@ export function requireUser(ctx: HandlerContext): Extract<EndUserPrincipal, { ki
   return p;
 }
 
-/** The tenant of the call, once an auth interceptor resolved one (what observability labels a call with). */
+/**
+ * The tenant a call without a credential turned out to concern, set by its
+ * service once the tenant is known to exist (Login: the tenant it names).
+ */
+export const callTenantKey = createContextKey<string | undefined>(undefined, { description: "tenant of the call" });
+
+/** The tenant of the call, once an auth interceptor or the service resolved one (what observability labels a call with). */
 export function tenantOfCall(values: ContextValues): string | undefined {
-  return values.get(apiKeyPrincipalKey)?.tenantId ?? values.get(endUserKey)?.tenantId;
+  return values.get(apiKeyPrincipalKey)?.tenantId ?? values.get(endUserKey)?.tenantId ?? values.get(callTenantKey);
 }

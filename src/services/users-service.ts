@@ -23,7 +23,7 @@ import {
 import type { PasswordChanges } from "../domain/users/password-change.js";
 import type { ClientInfo, Sessions } from "../domain/users/sessions.js";
 import type { LoginResult, Users } from "../domain/users/users.js";
-import { requireUser } from "./context.js";
+import { callTenantKey, requireUser } from "./context.js";
 import { sessionMessage } from "./user-message.js";
 import { cookieValue, REFRESH_COOKIE, refreshCookie, sessionCookie } from "./session-cookie.js";
 import { peerAddress } from "./peer-address.js";
@@ -49,7 +49,9 @@ export class UsersService implements ServiceImpl<typeof Service> {
 
   async login(req: LoginRequest, ctx: HandlerContext): Promise<LoginResponse> {
     // The client address keys the login limits (see LoginGuard).
-    const r = await this.users.login(req.tenantId, req.username, req.password, clientOf(ctx));
+    // The tenant goes into the call's log line once it is known to exist, failed logins included.
+    const known = (tenantId: string) => ctx.values.set(callTenantKey, tenantId);
+    const r = await this.users.login(req.tenantId, req.username, req.password, clientOf(ctx), known);
     setCookies(ctx, r);
     return create(LoginResponseSchema, answer(r));
   }

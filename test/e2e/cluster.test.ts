@@ -30,8 +30,7 @@ interface LogLine {
   readonly pid?: number;
   readonly worker?: number;
   readonly port?: number;
-  readonly rpc?: string;
-  readonly contentType?: string;
+  readonly protocol?: string;
   readonly signal?: string;
   readonly [k: string]: unknown;
 }
@@ -230,8 +229,9 @@ function alive(pid: number): boolean {
   }
 }
 
-const rpcLines = (lines: LogLine[], contentType: string) =>
-  lines.filter((l) => l.msg === "rpc" && l.contentType?.startsWith(contentType));
+/** The request log lines (one per call, with its request id: issue 19) of RPCs over `protocol`. */
+const rpcLines = (lines: LogLine[], protocol: "connect" | "grpc") =>
+  lines.filter((l) => l.msg === "call" && l.protocol === protocol);
 const workersOf = (lines: LogLine[]) => [...new Set(lines.map((l) => l.worker))].sort();
 
 describe("serve --workers 2", () => {
@@ -316,15 +316,18 @@ describe("serve --workers 2", () => {
 
     // Log lines reach the test through a pipe, so wait for all of them; one line per call, never two.
     const json = await until("every JSON call is logged", () => {
-      const got = rpcLines(srv.lines().slice(from), "application/json");
+      const got = rpcLines(srv.lines().slice(from), "connect");
       return got.length >= 5 ? got : undefined;
     });
     const grpc = await until("every gRPC call is logged", () => {
-      const got = rpcLines(srv.lines().slice(from), "application/grpc");
+      const got = rpcLines(srv.lines().slice(from), "grpc");
       return got.length >= 8 ? got : undefined;
     });
     expect(json).toHaveLength(5);
     expect(grpc).toHaveLength(8);
+    // Every line about a call carries its request id; no second, id-less line per call.
+    for (const l of [...json, ...grpc]) expect(l["requestId"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(srv.lines().filter((l) => l.msg === "rpc")).toEqual([]);
     expect(workersOf(json)).toEqual([1, 2]);
     expect(workersOf(grpc)).toEqual([1, 2]);
   });
@@ -380,7 +383,7 @@ describe("serve --workers 2", () => {
     const after = srv.lines().length;
     await createsOnFreshConnections(port, key, 4);
     const answered = await until("the calls after the replacement are logged", () => {
-      const got = rpcLines(srv.lines().slice(after), "application/json");
+      const got = rpcLines(srv.lines().slice(after), "connect");
       return got.length >= 4 ? got : undefined;
     });
     expect(answered).toHaveLength(4);
@@ -420,7 +423,7 @@ describe("serve --workers 2", () => {
     }
     expect(await srv.exited).toEqual({ code: 0, signal: null });
     // One call was in flight in each worker (the cluster hands concurrent connections to different free workers).
-    expect(workersOf(rpcLines(srv.lines().slice(from), "application/json"))).toEqual([2, 3]);
+    expect(workersOf(rpcLines(srv.lines().slice(from), "connect"))).toEqual([2, 3]);
     for (const pid of pids.values()) expect(alive(pid), `worker pid ${pid}`).toBe(false);
     const lines = srv.lines().slice(from);
     expect(workersOf(lines.filter((l) => l.msg === "stopped"))).toEqual([2, 3]);

@@ -105,11 +105,11 @@ async function playLane(set: ReplicaSet, lane: readonly Round[]): Promise<string
   return breaches;
 }
 
-/** Workers answering: which pids logged an RPC (LOG_LEVEL=debug logs each RPC with its worker's pid). */
+/** Workers answering: which pids logged a call (LOG_LEVEL=debug logs each call with its worker's pid). */
 function answeringPids(output: string): Set<number> {
   const pids = new Set<number>();
   for (const line of output.split("\n")) {
-    if (!line.includes('"msg":"rpc"')) continue;
+    if (!line.includes('"msg":"call"')) continue;
     const m = /"pid":(\d+)/.exec(line);
     if (m) pids.add(Number(m[1]));
   }

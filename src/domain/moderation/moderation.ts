@@ -129,19 +129,21 @@ export class Moderation {
     const { store } = this.deps;
     if (!(await store.roomExists(input.tenantId, input.roomId)))
       throw new RoomgateError("not_found", `room ${input.roomId} not found`);
-    if (!(await store.isMember(input.tenantId, input.roomId, input.targetUserId))) {
+    const roles = await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId);
+    // Seed 003's tenant-wide moderator is a member of every room of the
+    // tenant (ListMembers shows WAY_IN_TENANT_MODERATOR), so for moderation
+    // too: without this they could be moderated by nobody, not even the API key.
+    if (!roles.tenantModerator && !(await store.isMember(input.tenantId, input.roomId, input.targetUserId))) {
       throw new RoomgateError("not_found", `user ${input.targetUserId} is not a member of room ${input.roomId}`);
     }
-    if (input.caller !== "api_key") {
-      // Hierarchy: owner > space moderator > room moderator > member; nobody
-      // acts on a member of equal or higher rank (themselves included).
-      const target = rankIn(await this.deps.memberships.roomRolesOf(input.tenantId, input.targetUserId, input.roomId));
-      if (target >= input.caller.rank) {
-        throw new RoomgateError(
-          "permission_denied",
-          `${input.action} needs a higher rank than the target's in this room`,
-        );
-      }
+    // Hierarchy: owner > space moderator (and tenant moderator) > room
+    // moderator > member; nobody acts on a member of equal or higher rank
+    // (themselves included). The API key outranks everyone.
+    if (input.caller !== "api_key" && rankIn(roles) >= input.caller.rank) {
+      throw new RoomgateError(
+        "permission_denied",
+        `${input.action} needs a higher rank than the target's in this room`,
+      );
     }
   }
 

@@ -32,6 +32,10 @@ export class RoomGrants {
     const room = await findRoomIn(this.deps.store, caller.tenantId, grant.spaceId, grant.roomId);
     requireRoomAccess(caller, room.id, this.deps.access);
     await requireUser(this.deps.store, caller.tenantId, grant.targetUserId);
+    // Hierarchy: nobody acts on themselves, the owner included (issue 19: an
+    // owner outside a private room gets a room role from the API key).
+    if (grant.targetUserId === caller.userId)
+      throw new RoomgateError("permission_denied", "nobody grants a room role to themselves; the API key may");
     const mine = await this.deps.memberships.roomRolesOf(caller.tenantId, caller.userId, room.id);
     if (mine.spaceRole !== "role_space_owner" && !moderatesRoom(mine)) {
       throw new RoomgateError("permission_denied", "only the space owner or a room moderator may grant room roles");

@@ -183,12 +183,15 @@ export class Users {
    * username matches in any case. `clientAddress` (the transport's peer
    * address, "" when unknown) keys the login limits (see LoginGuard), which
    * are charged before the hash so concurrent attempts cannot slip past.
+   * `onTenantKnown` hears the tenant once it is known to exist (the call's
+   * log line names it), whether or not the login then succeeds.
    */
   async login(
     tenantId: string,
     username: string,
     password: string,
     client: ClientInfo = { address: "", userAgent: "" },
+    onTenantKnown?: (tenantId: string) => void,
   ): Promise<LoginResult> {
     checkId("tenant_id", tenantId);
     if (username === "") throw invalidArgument("username: must not be empty");
@@ -202,6 +205,7 @@ export class Users {
     if (password.length > maxPw && charCount(password) > maxPw)
       throw invalidArgument(`password: must be at most ${maxPw} characters`);
     const tenantKnown = await this.store.tenantExists(tenantId);
+    if (tenantKnown) onTenantKnown?.(tenantId);
     const ticket = await this.guard?.admit({
       tenant: tenantKnown ? tenantId : "",
       account: `${tenantId}\u0000${usernameKey(username)}`,

@@ -49,6 +49,7 @@ export function consumerRoute(consumers: ConsumerUsers, gate: ApiKeyGate): Compa
         // The key is a secret: it is checked, never echoed or logged.
         if (presented.length > 1) throw new RoomgateError("unauthenticated", "invalid API key");
         const caller = await gate.admit(presented[0]!, "room.consumer.private.v1.Service/CreateUser");
+        ctx.tenant(caller.tenantId);
         const r = await consumers.createOrLogin(caller, parseBody(ctx.body));
         return {
           status: 200,

@@ -68,6 +68,7 @@ export function roomPermissionsRoute(deps: RoomPermissionsRouteDeps): CompatRout
           deps.roomTokens,
         );
         if (caller === undefined) return error(401, "unauthenticated", MISSING_CREDENTIAL);
+        ctx.tenant(caller.tenantId);
         const roomId = ctx.params[0] ?? "";
         const rp = await deps.permissions.roomPermissionsOf(caller, roomId);
         return reply(200, {
