@@ -142,3 +142,25 @@ describe("SetPassword (API key)", () => {
     expect(await state(u.userId)).toBe(before);
   });
 });
+
+describe("UpdateUser (API key) with a password", () => {
+  it("ends every session of the user, as SetPassword does; an update without a password ends none", async () => {
+    const u = await registered();
+    const kept = await login(u.username);
+    await admin.updateUser({ userId: u.userId, phone: "+79671234567" }, bearer(srv.apiKey));
+    expect((await verify(kept.accessToken)).userId).toBe(u.userId);
+
+    const other = await login(u.username);
+    const r = await admin.updateUser({ userId: u.userId, password: "battery-staple" }, bearer(srv.apiKey));
+    expect(r.eventId).toBeGreaterThan(0n);
+    for (const s of [kept, other]) {
+      await expectCode(verify(s.accessToken), Code.Unauthenticated, "token revoked");
+      await expectCode(
+        account.refresh({ refreshToken: s.refreshToken }),
+        Code.Unauthenticated,
+        "refresh token not valid",
+      );
+    }
+    expect((await login(u.username, "battery-staple")).userId).toBe(u.userId);
+  });
+});

@@ -46,7 +46,7 @@ export function usersModule(k: Kernel, tokens: Pick<TokensModule, "userTokens">,
     transact,
     sessions,
   );
-  const userDirectory = new UserDirectory({ store: stores.userDirectory, transact, sink, clock });
+  const userDirectory = new UserDirectory({ store: stores.userDirectory, transact, sink, clock, sessions });
   const userDeletion = new UserDeletion({
     store: stores.userDirectory,
     revocationStore: stores.moderation,

@@ -6,6 +6,7 @@ import type { StoredEvent, Transact } from "../journal.js";
 import { pageSizeOf } from "../paging.js";
 import { decodeUserPageToken, encodeUserPageToken } from "./page-token.js";
 import { hashPassword } from "./passwords.js";
+import type { Sessions } from "./sessions.js";
 import {
   MAX_MODERATED_ROOMS,
   type UserColumnsPatch,
@@ -64,6 +65,8 @@ export interface UserDirectoryDeps {
   readonly transact: Transact;
   readonly sink: JournalSink;
   readonly clock: () => number;
+  /** A password set here ends every session of the user, as SetPassword does. */
+  readonly sessions: Pick<Sessions, "list" | "endWithin">;
 }
 
 /**
@@ -174,6 +177,10 @@ export class UserDirectory {
           audit: [{ tenantId, at, actor, action: "user.update", targetUserId: userId, detail: { fields } }],
           events: [{ tenantId, type: EventType.USER_UPDATED, userId, actor, at }],
         });
+        if (passwordHash !== undefined) {
+          const ending = await this.deps.sessions.list(tenantId, userId);
+          await this.deps.sessions.endWithin(record, ending, actor, "session.password", "");
+        }
         return await this.get(tenantId, userId);
       },
       { withEvents: true },
