@@ -28,14 +28,14 @@ export function openRepositories(db: Database, clock: () => number = Date.now) {
     grants: new SqlGrantStore(db),
     memberships: new SqlMembershipStore(db, clock),
     /** Revocations, restrictions and their lapses: also what the live state loads. */
-    moderation: new SqlModerationStore(db),
+    moderation: new SqlModerationStore(db, clock),
     roleExpiry: new SqlRoleExpiryStore(db),
     rooms: new SqlRoomStore(db),
     spaces: new SqlSpaceStore(db, clock),
-    spaceLists: new SqlSpaceListStore(db),
+    spaceLists: new SqlSpaceListStore(db, clock),
     users: new SqlUserStore(db),
     sessions: new SqlSessionStore(db),
-    userDirectory: new SqlUserDirectoryStore(db),
+    userDirectory: new SqlUserDirectoryStore(db, clock),
     webhooks: new SqlWebhookStore(db),
     replicas: new SqlReplicaRegistry(db),
     /** Pruning (`roomgate maintenance prune`). */

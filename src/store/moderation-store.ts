@@ -5,12 +5,16 @@ import type { Restriction, RestrictionKind } from "../domain/moderation/restrict
 import type { RevocationStore } from "../domain/tokens/revoker.js";
 import type { Revocation } from "../domain/tokens/revocations.js";
 import { num, numOrNull, type Database, type Row } from "./database-port.js";
+import { roleLive } from "./role-expiry-sql.js";
 
 const RESTRICTION_COLUMNS = sql`tenant_id as "tenantId", room_id as "roomId", user_id as "userId", kind as "kind", until as "until"`;
 
 /** Restrictions, revocations and the membership facts moderation needs. */
 export class SqlModerationStore implements ModerationStore, RevocationStore, LapseStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   /** Inserts or replaces a member's restriction of one kind. */
   async setRestriction(r: Restriction, createdBy: string, now: number): Promise<void> {
@@ -117,12 +121,15 @@ export class SqlModerationStore implements ModerationStore, RevocationStore, Lap
    * trip); UNION ALL with LIMIT stops at the first way in found.
    */
   async isMember(tenantId: string, roomId: string, userId: string): Promise<boolean> {
+    const now = this.clock();
     const row = await this.db.get(
       sql`select 1 as "one" from grants where tenant_id = ${tenantId} and room_id = ${roomId} and user_id = ${userId}
           union all
           select 1 from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and user_id = ${userId}
+                                        and ${roleLive("expires_at", now)}
           union all
           select 1 from rooms r join space_members sm on sm.space_id = r.space_id and sm.user_id = ${userId}
+                                                      and ${roleLive("sm.expires_at", now)}
           where r.tenant_id = ${tenantId} and r.id = ${roomId} and r.is_public = ${true}
           limit 1`,
     );

@@ -11,6 +11,7 @@ import type {
 } from "../domain/spaces/list-store.js";
 import type { InviteRecord } from "../domain/spaces/store.js";
 import { bool, num, numOrNull, type Database, type Row } from "./database-port.js";
+import { roleLive } from "./role-expiry-sql.js";
 
 /** Keyset condition for (created_at desc, id desc) order, on columns prefixed by `t`. */
 function newestFirstAfter(t: string, after: Position | undefined): SQL {
@@ -34,7 +35,10 @@ const ROOM_COLUMNS = sql`r.id as "id", r.space_id as "spaceId", r.name as "name"
 
 /** The reads behind ListSpaces, ListRooms, ListMembers and ListInvites, in SQL both stores accept. */
 export class SqlSpaceListStore implements SpaceListStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async tenantSpaces(tenantId: string, after: Position | undefined, limit: number): Promise<SpaceListing[]> {
     const rows = await this.db.all(
@@ -52,7 +56,7 @@ export class SqlSpaceListStore implements SpaceListStore {
   ): Promise<SpaceListing[]> {
     const rows = await this.db.all(
       sql`select ${SPACE_COLUMNS}, sm.role as "role" from spaces s
-          join space_members sm on sm.space_id = s.id and sm.user_id = ${userId}
+          join space_members sm on sm.space_id = s.id and sm.user_id = ${userId} and ${roleLive("sm.expires_at", this.clock())}
           where s.tenant_id = ${tenantId}${newestFirstAfter("s", after)}
           order by s.created_at desc, s.id desc limit ${limit}`,
     );
@@ -90,6 +94,7 @@ export class SqlSpaceListStore implements SpaceListStore {
     const rows = await this.db.all(
       sql`select ${ROOM_COLUMNS}, rm.role as "role" from rooms r
           left join room_members rm on rm.tenant_id = r.tenant_id and rm.room_id = r.id and rm.user_id = ${viewer.userId}
+                                    and ${roleLive("rm.expires_at", this.clock())}
           where r.tenant_id = ${tenantId} and r.space_id = ${spaceId}${open}${newestFirstAfter("r", after)}
           order by r.created_at desc, r.id desc limit ${limit}`,
     );
@@ -97,11 +102,13 @@ export class SqlSpaceListStore implements SpaceListStore {
   }
 
   async belongsToSpace(tenantId: string, spaceId: string, userId: string): Promise<boolean> {
+    const now = this.clock();
     const row = await this.db.get(
       sql`select 1 as "one" from space_members where tenant_id = ${tenantId} and space_id = ${spaceId} and user_id = ${userId}
+                                                  and ${roleLive("expires_at", now)}
           union all
           select 1 as "one" from room_members rm join rooms r on r.tenant_id = rm.tenant_id and r.id = rm.room_id
-          where rm.tenant_id = ${tenantId} and rm.user_id = ${userId} and r.space_id = ${spaceId}
+          where rm.tenant_id = ${tenantId} and rm.user_id = ${userId} and r.space_id = ${spaceId} and ${roleLive("rm.expires_at", now)}
           limit 1`,
     );
     return row !== undefined;
@@ -109,7 +116,8 @@ export class SqlSpaceListStore implements SpaceListStore {
 
   async isTenantModerator(tenantId: string, userId: string): Promise<boolean> {
     const row = await this.db.get(
-      sql`select tenant_moderator as "m" from users where tenant_id = ${tenantId} and id = ${userId}`,
+      sql`select tenant_moderator as "m" from users where tenant_id = ${tenantId} and id = ${userId}
+          and ${roleLive("tenant_moderator_expires_at", this.clock())}`,
     );
     return bool(row?.m);
   }
@@ -119,16 +127,16 @@ export class SqlSpaceListStore implements SpaceListStore {
     // Space roles reach public rooms only.
     const spaceMembers =
       room.spaceId !== null && room.isPublic
-        ? sql` union select user_id from space_members where tenant_id = ${tenantId} and space_id = ${room.spaceId} and ${live("expires_at", now)}`
+        ? sql` union select user_id from space_members where tenant_id = ${tenantId} and space_id = ${room.spaceId} and ${roleLive("expires_at", now)}`
         : sql.empty();
     const position = after === undefined ? sql.empty() : sql` where m.user_id > ${after.id}`;
     // UNION (not UNION ALL): a member with several ways in is one row.
     const rows = await this.db.all(
       sql`select m.user_id as "userId" from (
-            select user_id from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and ${live("expires_at", now)}
+            select user_id from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and ${roleLive("expires_at", now)}
             ${spaceMembers}
             union select id as user_id from users where tenant_id = ${tenantId} and tenant_moderator = ${true}
-                                                    and ${live("tenant_moderator_expires_at", now)}
+                                                    and ${roleLive("tenant_moderator_expires_at", now)}
             union select user_id from grants where tenant_id = ${tenantId} and room_id = ${roomId} and expires_at > ${now}
           ) m${position}
           order by m.user_id limit ${limit}`,
@@ -147,13 +155,13 @@ export class SqlSpaceListStore implements SpaceListStore {
       ),
       this.db.all(
         sql`select user_id as "userId", role as "role", expires_at as "expiresAt" from room_members
-            where tenant_id = ${tenantId} and room_id = ${roomId} and user_id in ${ids} and ${live("expires_at", now)}`,
+            where tenant_id = ${tenantId} and room_id = ${roomId} and user_id in ${ids} and ${roleLive("expires_at", now)}`,
       ),
       room.spaceId === null
         ? Promise.resolve([] as Row[])
         : this.db.all(
             sql`select user_id as "userId", role as "role", expires_at as "expiresAt" from space_members
-                where tenant_id = ${tenantId} and space_id = ${room.spaceId} and user_id in ${ids} and ${live("expires_at", now)}`,
+                where tenant_id = ${tenantId} and space_id = ${room.spaceId} and user_id in ${ids} and ${roleLive("expires_at", now)}`,
           ),
       this.db.all(
         sql`select guest_user_id as "userId", id as "id" from access_links where tenant_id = ${tenantId} and room_id = ${roomId} and guest_user_id in ${ids}`,
@@ -246,10 +254,4 @@ function asRole(v: unknown): RoleName | undefined {
 
 function strOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
-}
-
-/** A role column's expiry has not come: the role still counts at `now`. */
-function live(column: "expires_at" | "tenant_moderator_expires_at", now: number): SQL {
-  const c = sql.raw(column);
-  return sql`(${c} is null or ${c} > ${now})`;
 }

@@ -13,11 +13,16 @@ import { MODERATING_ROOM_ROLES } from "../domain/roles.js";
 import type { UserKind } from "../domain/users/users.js";
 import { usernameKey } from "../domain/users/validation.js";
 import { bool, num, type Database, type Row } from "./database-port.js";
+import { roleLive } from "./role-expiry-sql.js";
 import { isUniqueViolation } from "./sql-errors.js";
 
-const USER_COLUMNS = sql`id as "id", tenant_id as "tenantId", kind as "kind", username as "username", email as "email", phone as "phone",
+/** A user's columns; tenant-wide moderation reads as false once its expiry has come. */
+function userColumns(now: number): SQL {
+  return sql`id as "id", tenant_id as "tenantId", kind as "kind", username as "username", email as "email", phone as "phone",
   external_user_id as "externalUserId", unique_user_identifier as "uniqueUserIdentifier", profile_pic as "profilePic", meta as "meta",
-  tenant_moderator as "tenantModerator", (password_hash is not null) as "hasPassword", created_at as "createdAt"`;
+  (case when ${roleLive("tenant_moderator_expires_at", now)} then tenant_moderator else ${false} end) as "tenantModerator",
+  (password_hash is not null) as "hasPassword", created_at as "createdAt"`;
+}
 
 /** Live users only: a deleted row keeps its id and nothing else. */
 const LIVE = sql`kind <> 'deleted'`;
@@ -36,11 +41,14 @@ const PATCH_COLUMNS: { readonly [K in keyof Required<UserColumnsPatch>]: SQL } =
 
 /** Reading back, updating and (soft-)deleting users. */
 export class SqlUserDirectoryStore implements UserDirectoryStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async findUser(tenantId: string, userId: string): Promise<UserRecord | undefined> {
     const row = await this.db.get(
-      sql`select ${USER_COLUMNS} from users where tenant_id = ${tenantId} and id = ${userId} and ${LIVE}`,
+      sql`select ${userColumns(this.clock())} from users where tenant_id = ${tenantId} and id = ${userId} and ${LIVE}`,
     );
     return row === undefined ? undefined : userRecord(row);
   }
@@ -60,7 +68,7 @@ export class SqlUserDirectoryStore implements UserDirectoryStore {
     if (after !== undefined)
       where.push(sql`(created_at < ${after.at} or (created_at = ${after.at} and id < ${after.id}))`);
     const rows = await this.db.all(
-      sql`select ${USER_COLUMNS} from users where ${sql.join(where, sql` and `)} order by created_at desc, id desc limit ${limit}`,
+      sql`select ${userColumns(this.clock())} from users where ${sql.join(where, sql` and `)} order by created_at desc, id desc limit ${limit}`,
     );
     return rows.map(userRecord);
   }
@@ -81,6 +89,7 @@ export class SqlUserDirectoryStore implements UserDirectoryStore {
       sql`select "userId", "roomId" from (
             select user_id as "userId", room_id as "roomId", row_number() over (partition by user_id order by room_id) as "n"
             from room_members where tenant_id = ${tenantId} and user_id in (${ids}) and role in (${roles})
+                                and ${roleLive("expires_at", this.clock())}
           ) as m where "n" <= ${limit} order by "userId", "roomId"`,
     );
     for (const r of rows) {

@@ -7,7 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as Consumer } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
+import {
+  Action as ModerationAction,
+  Service as ModerationPrivate,
+} from "../../gen/room/moderation/private/v1/service_pb.js";
 import { WayIn } from "../../gen/room/spaces/v1/service_pb.js";
+import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { serve } from "../../src/app/serve.js";
 import type { StoredEvent } from "../../src/domain/journal.js";
 import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
@@ -107,6 +112,34 @@ describe("a room role granted with an expiry", () => {
     // The Watch got the change.
     expect((await stream.next()).roomPermissions!.granted).toEqual([]);
     stream.close();
+  });
+
+  it("due but not swept: ListRooms, GetUser's moderator scope and moderation stop counting it too", async () => {
+    const { spaceId, roomId, userId, token } = await roomAndUser();
+    const api = spacesPrivateClient(srv);
+    const expiresAt = now + 10 * MIN;
+    const until = timestampFromMs(expiresAt);
+    await api.grantRole(
+      { spaceId, roomId, targetUserId: userId, role: "role_room_moderator", expiresAt: until },
+      key(),
+    );
+    const users = createClient(UsersPrivate, connectTransport(srv.baseUrl));
+    const user = spacesClient(srv);
+    expect((await user.listRooms({ spaceId }, as(token))).rooms.map((r) => r.id)).toEqual([roomId]);
+    expect((await users.getUser({ userId }, key())).user?.moderatedRoomIds).toEqual([roomId]);
+
+    now = expiresAt;
+    await expectCode(user.listRooms({ spaceId }, as(token)), Code.PermissionDenied);
+    expect((await users.getUser({ userId }, key())).user?.moderatedRoomIds).toEqual([]);
+    // Not a member any more: the API key's kick finds nobody to kick.
+    await expectCode(
+      createClient(ModerationPrivate, connectTransport(srv.baseUrl)).act(
+        { action: ModerationAction.ROOM_KICK, roomId, targetUserId: userId },
+        key(),
+      ),
+      Code.NotFound,
+    );
+    expect((await srv.h.lapses.runDue()).filter((e) => e.userId === userId)).toHaveLength(1);
   });
 
   it("granting it again extends it, shortens it, or (without an expiry) makes it last", async () => {
