@@ -149,20 +149,7 @@ export class UserDirectory {
         // rules are the kind's, so check again against what is stored now.
         checkForKind(user.kind, email, password);
         const registered = user.kind === "registered";
-        if (
-          registered &&
-          username !== undefined &&
-          (await this.deps.store.registeredUsernameTakenByOther(tenantId, username, userId))
-        ) {
-          throw new RoomgateError("already_exists", "username: already taken");
-        }
-        if (
-          registered &&
-          email != null &&
-          (await this.deps.store.registeredEmailTakenByOther(tenantId, email, userId))
-        ) {
-          throw new RoomgateError("already_exists", "email: already registered");
-        }
+        if (registered) await this.checkUnique(tenantId, userId, username, email);
         const patch: UserColumnsPatch = {
           ...base,
           username,
@@ -186,6 +173,22 @@ export class UserDirectory {
       { withEvents: true },
     );
     return { user: result, event: events[events.length - 1]! };
+  }
+
+  /** A registered user's new username and email must not belong to another registered user. */
+  private async checkUnique(
+    tenantId: string,
+    userId: string,
+    username: string | undefined,
+    email: string | null | undefined,
+  ): Promise<void> {
+    const { store } = this.deps;
+    if (username !== undefined && (await store.registeredUsernameTakenByOther(tenantId, username, userId))) {
+      throw new RoomgateError("already_exists", "username: already taken");
+    }
+    if (email != null && (await store.registeredEmailTakenByOther(tenantId, email, userId))) {
+      throw new RoomgateError("already_exists", "email: already registered");
+    }
   }
 
   /** Adds the moderated rooms to each record (one query for the lot). */
