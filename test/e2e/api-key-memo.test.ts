@@ -60,9 +60,7 @@ describe("a remembered API key", () => {
     // The watch is subscribed before the key is revoked.
     await vi.waitFor(() => expect(srv.h.bus.size).toBe(watchers + 1), { timeout: 10_000, interval: 5 });
     expect(await cli("api-keys", "revoke", keyId)).toContain(`revoked API key ${keyId}`);
-    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe(
-      "Unauthenticated",
-    );
+    expect(await ended).toBe("Unauthenticated");
 
     const before = await rowCount(srv, grants);
     await expectCode(

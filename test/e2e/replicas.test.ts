@@ -126,12 +126,7 @@ describe(`${N} replicas on ${testStore()}`, () => {
         moderation(set.replicas[i % N]!).act({ action: Action.CHAT_MUTE, roomId: room, targetUserId: m }, key()),
       ),
     );
-    await Promise.race([
-      reading,
-      new Promise((_, reject) =>
-        setTimeout(() => reject(new Error(`watch got ${received.length} of ${members.length}`)), 15_000),
-      ),
-    ]);
+    await reading;
     const ids = received.map((e) => e.id);
     expect(ids).toEqual([...ids].sort((x, y) => (x < y ? -1 : 1)));
     expect(new Set(ids).size).toBe(members.length);
@@ -334,9 +329,7 @@ describe(`an API key revoked with the CLI stops on all ${N} replicas`, () => {
       interval: 10,
     });
     await cli("api-keys", "revoke", keyId);
-    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))])).toBe(
-      "Unauthenticated",
-    );
+    expect(await ended).toBe("Unauthenticated");
     await eventually("every replica refuses the revoked key", async () => {
       for (const r of live) {
         try {

@@ -408,10 +408,7 @@ describe("space-level events name their space and invite on the wire", () => {
     await vi.waitFor(() => expect(srv.h.bus.size).toBe(watchers + 1), { timeout: 10_000, interval: 5 });
     await privateApi(srv, "grpc").revokeInvite({ spaceId: s.spaceId, inviteId }, bearer(srv.apiKey));
     await userApi(srv, "grpc").leaveSpace({ spaceId: s.spaceId }, as(s.spaceUser.token));
-    await Promise.race([
-      reading,
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`got ${JSON.stringify(got)}`)), 10_000)),
-    ]);
+    await reading;
     expect(got).toEqual([
       { type: EventType.INVITE_REVOKED, spaceId: s.spaceId, inviteId, userId: "" },
       { type: EventType.MEMBER_LEFT, spaceId: s.spaceId, inviteId: "", userId: s.spaceUser.userId },
