@@ -29,9 +29,11 @@ export function pageTokenInterceptor(
 ): Interceptor {
   return (next) => (req) => {
     if (req.stream) return next(req);
+    // Most calls (Verify among them) have no page token: leave before anything else is looked at.
     const fields = pagedFields(req.method);
+    if (!fields) return next(req);
     const tenantId = tenantOf(req.contextValues);
-    if (!fields || tenantId === undefined) return next(req);
+    if (tenantId === undefined) return next(req);
     let scope: PageScope;
     try {
       scope = scopeOf(req, fields, tenantId);
