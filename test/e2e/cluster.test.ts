@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RestartPolicy } from "../../src/cluster/restart-policy.js";
+import { postJson } from "../support/built-cli.js";
 import { ROOMGATE_CLI } from "../support/cli.js";
 import { bearer, tokensClient, toArgument, validArgument } from "../support/clients.js";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.js";
@@ -120,36 +121,6 @@ function serveEnv(dir: string, db: TestDatabase | undefined, extra: NodeJS.Proce
 /** Under the PostgreSQL project, a fresh database for one server; else none (SQLite in the data dir). */
 async function freshStore(): Promise<TestDatabase | undefined> {
   return testStore() === "postgres" ? createTestDatabase() : undefined;
-}
-
-/**
- * A Connect JSON POST on a connection of its own (no keep-alive), so
- * successive calls are new connections and the cluster may hand each to
- * another worker.
- */
-function postJson(port: number, path: string, key: string, body: unknown): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port,
-        path,
-        method: "POST",
-        agent: false,
-        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
-  });
 }
 
 /** `n` Creates one after another, each on its own connection; every one must succeed. */
