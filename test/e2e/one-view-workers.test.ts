@@ -117,6 +117,8 @@ function answeringPids(output: string): Set<number> {
 }
 
 const ROUNDS = Number(process.env["ROOMGATE_TEST_ONE_VIEW_ROUNDS"] ?? 1000);
+/** Sessions per worker count: each costs two password hashes (CreateUser, Login). */
+const SESSION_ROUNDS = 60;
 
 describe.each([2, 4])("serve --workers %i: a removing write holds on the very next call, on any worker", (workers) => {
   let set: ReplicaSet;
@@ -134,4 +136,35 @@ describe.each([2, 4])("serve --workers %i: a removing write holds on the very ne
     // The rounds really went through several workers.
     expect(answeringPids(set.replicas[0]!.output()).size).toBe(workers);
   }, 300_000);
+
+  it(`${SESSION_ROUNDS} Logouts, then VerifyAccessToken and Refresh on fresh connections: 0 accepted`, async () => {
+    const port = set.replicas[0]!.port;
+    const tenantId = /"tenantId":"([^"]+)"[^\n]*bootstrap tenant/.exec(set.replicas[0]!.output())![1]!;
+    const lanes = Array.from({ length: LANES }, (_, lane) =>
+      Array.from({ length: Math.ceil(SESSION_ROUNDS / LANES) }, (_r, i) => `w${workers}-s${lane}-${i}`),
+    );
+    const breaches = await Promise.all(lanes.map((names) => sessionLane(port, set.apiKey, tenantId, names)));
+    expect(breaches.flat()).toEqual([]);
+  }, 300_000);
 });
+
+/** Sessions ended by Logout, one after another: the ended session is refused on the very next call, on any worker. */
+async function sessionLane(port: number, key: string, tenantId: string, names: readonly string[]): Promise<string[]> {
+  const breaches: string[] = [];
+  for (const username of names) {
+    const password = "correct-horse";
+    const made = await postFresh(port, RPC.createUser, key, { username, email: `${username}@example.test`, password });
+    expect(made.status, JSON.stringify(made.json)).toBe(200);
+    const login = await postFresh(port, RPC.login, "", { tenantId, username, password });
+    expect(login.status, JSON.stringify(login.json)).toBe(200);
+    const { accessToken, refreshToken } = login.json;
+    expect((await postFresh(port, RPC.verifyAccessToken, key, { token: accessToken })).status).toBe(200);
+    const out = await postFresh(port, RPC.logout, accessToken, {});
+    expect(out.status, JSON.stringify(out.json)).toBe(200);
+    const verify = await postFresh(port, RPC.verifyAccessToken, key, { token: accessToken });
+    if (verify.status !== 401) breaches.push(`VerifyAccessToken after Logout: ${verify.status}`);
+    const refresh = await postFresh(port, RPC.refresh, "", { refreshToken });
+    if (refresh.status !== 401) breaches.push(`Refresh after Logout: ${refresh.status}`);
+  }
+  return breaches;
+}

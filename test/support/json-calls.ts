@@ -69,4 +69,9 @@ export const RPC = {
   revokeUser: "/room.tokens.private.v1.Service/RevokeUser",
   act: "/room.moderation.private.v1.Service/Act",
   permissions: "/room.permissions.v1.Service/GetRoomPermissions",
+  createUser: "/room.users.private.v1.Service/CreateUser",
+  verifyAccessToken: "/room.users.private.v1.Service/VerifyAccessToken",
+  login: "/room.users.v1.Service/Login",
+  logout: "/room.users.v1.Service/Logout",
+  refresh: "/room.users.v1.Service/Refresh",
 } as const;
