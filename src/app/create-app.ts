@@ -12,6 +12,7 @@ import type { CompatRoute } from "../server/compat.js";
 import type { Services } from "../server/routes.js";
 import { openKernel, type Kernel } from "./kernel.js";
 import type { FeatureModule } from "./module.js";
+import { accessModule } from "./modules/access.js";
 import { eventsModule, type EventsModule } from "./modules/events.js";
 import { moderationModule, type ModerationModule } from "./modules/moderation.js";
 import { observabilityModule } from "./modules/observability.js";
@@ -99,15 +100,26 @@ export async function assembleApp(
   const events = eventsModule(k);
   const webhooks = await webhooksModule(k, tokens, overrides.webhookResolver);
   const observability = observabilityModule(k, { events, moderation });
+  const access = accessModule(k);
   // The order they were built in; closed in reverse.
-  const modules: FeatureModule[] = [tenants, tokens, spaces, users, moderation, events, webhooks, observability];
+  const modules: FeatureModule[] = [
+    tenants,
+    tokens,
+    spaces,
+    users,
+    moderation,
+    events,
+    webhooks,
+    observability,
+    access,
+  ];
   const services: Services = {
     ...{ tokensPrivate: tokens.tokensPrivate, spaces: spaces.spaces, spacesPrivate: spaces.spacesPrivate },
     ...{ access: spaces.access, usersPrivate: users.usersPrivate, users: users.users },
     ...{ consumerPrivate: users.consumerPrivate, permissions: moderation.permissions },
     ...{ moderation: moderation.moderation, moderationPrivate: moderation.moderationPrivate },
     ...{ eventsPrivate: events.eventsPrivate, auditPrivate: events.auditPrivate },
-    ...{ webhooksPrivate: webhooks.webhooksPrivate },
+    ...{ webhooksPrivate: webhooks.webhooksPrivate, accessPrivate: access.accessPrivate },
     ...{ health: observability.health, reflection: observability.reflection },
   };
   const router = routerOptions(k, {

@@ -120,12 +120,13 @@ function loadLive(
   signals: LiveSignals,
   opts: { pollMs: number; clock: () => number; log: Logger },
 ): Promise<Live> {
-  const { journal, moderation } = stores;
+  const { journal, moderation, accessFacts } = stores;
   return startLiveState(
     {
       feed: { eventsAfter: (a, n) => journal.feedEventsAfter(a, n), lastId: () => journal.lastEventId() },
       liveRevocations: (now) => moderation.liveRevocations(now),
       activeRestrictions: (now) => moderation.activeRestrictions(now),
+      access: accessFacts,
     },
     { ...opts, signals, bus: new EventBus() },
   );

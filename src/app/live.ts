@@ -2,6 +2,7 @@ import type { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { EventBus } from "../domain/events/event-bus.js";
 import { applyEffects, isRemovalEvent, takesAccessAway, type LiveState } from "../domain/feed/apply.js";
+import { AccessIndex, type AccessFactSource } from "../domain/access/access-index.js";
 import { ChangeFeed, type FeedSource } from "../domain/feed/change-feed.js";
 import type { RevokedApiKey } from "../domain/feed/effects.js";
 import { RestrictionIndex, type Restriction } from "../domain/moderation/restrictions.js";
@@ -10,6 +11,8 @@ import { RevocationIndex, type Revocation } from "../domain/tokens/revocations.j
 /** Where the live state is loaded from at start. */
 export interface LiveStateSource {
   readonly feed: FeedSource;
+  /** The ways into rooms, for Check (src/store/access-facts-store.ts). */
+  readonly access: AccessFactSource;
   liveRevocations(now: number): Promise<Revocation[]>;
   activeRestrictions(now: number): Promise<Restriction[]>;
 }
@@ -18,6 +21,7 @@ export interface LiveStateSource {
 export interface Live {
   readonly revocations: RevocationIndex;
   readonly restrictions: RestrictionIndex;
+  readonly access: AccessIndex;
   /** Announces applied events in id order (Watch streams, lapse timers). */
   readonly bus: EventBus;
   readonly feed: ChangeFeed;
@@ -51,11 +55,14 @@ export async function startLiveState(
   for (const r of await source.liveRevocations(opts.clock())) revocations.add(r);
   const restrictions = new RestrictionIndex();
   for (const r of await source.activeRestrictions(opts.clock())) restrictions.set(r);
+  const access = new AccessIndex();
+  await access.load(source.access, opts.clock());
   const { bus, signals } = opts;
   let lastRemovalId = 0;
   const state: LiveState = {
     revocations,
     restrictions,
+    access,
     onApiKeyRevoked: (k) => signals.emit("apiKeyRevoked", k),
     onKeyringChanged: () => signals.emit("keyringChanged"),
   };
@@ -75,5 +82,5 @@ export async function startLiveState(
     log: opts.log,
   });
   feed.start(fromId);
-  return { revocations, restrictions, bus, feed, lastRemovalId: () => lastRemovalId };
+  return { revocations, restrictions, access, bus, feed, lastRemovalId: () => lastRemovalId };
 }

@@ -1,3 +1,4 @@
+import { SqlAccessFacts } from "../store/access-facts-store.js";
 import type { Database } from "../store/database-port.js";
 import { SqlGrantStore } from "../store/grant-store.js";
 import { SqlJournal } from "../store/journal-store.js";
@@ -30,6 +31,8 @@ export function openRepositories(db: Database, clock: () => number = Date.now) {
     /** Revocations, restrictions and their lapses: also what the live state loads. */
     moderation: new SqlModerationStore(db, clock),
     roleExpiry: new SqlRoleExpiryStore(db),
+    /** The ways into rooms the live state loads for Check. */
+    accessFacts: new SqlAccessFacts(db),
     rooms: new SqlRoomStore(db),
     spaces: new SqlSpaceStore(db, clock),
     spaceLists: new SqlSpaceListStore(db, clock),

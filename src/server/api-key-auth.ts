@@ -22,6 +22,9 @@ export class RateLimitedError extends RoomgateError {
 export const UNMETERED_PROCEDURES: ReadonlySet<string> = new Set([
   "room.tokens.private.v1.Service/Verify",
   "room.users.private.v1.Service/VerifyAccessToken",
+  // Check answers from memory too, for servers that hold a user id, not a token.
+  "room.access.private.v1.Service/Check",
+  "room.access.private.v1.Service/CheckBulk",
 ]);
 
 /**

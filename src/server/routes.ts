@@ -3,6 +3,7 @@ import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { Service as AccessPrivate } from "../../gen/room/access/private/v1/service_pb.js";
 import { Service as Access } from "../../gen/room/access/v1/service_pb.js";
 import { Service as AuditPrivate } from "../../gen/room/audit/private/v1/service_pb.js";
 import { Service as ConsumerPrivate } from "../../gen/room/consumer/private/v1/service_pb.js";
@@ -16,6 +17,7 @@ import { Service as TokensPrivate } from "../../gen/room/tokens/private/v1/servi
 import { Service as UsersPrivate } from "../../gen/room/users/private/v1/service_pb.js";
 import { Service as Users } from "../../gen/room/users/v1/service_pb.js";
 import { Service as WebhooksPrivate } from "../../gen/room/webhooks/private/v1/service_pb.js";
+import type { AccessPrivateService } from "../services/access-private-service.js";
 import type { AccessService } from "../services/access-service.js";
 import type { AuditPrivateService } from "../services/audit-private-service.js";
 import type { ConsumerPrivateService } from "../services/consumer-private-service.js";
@@ -47,6 +49,7 @@ export interface Services {
   readonly moderation: ModerationService;
   readonly moderationPrivate: ModerationPrivateService;
   readonly webhooksPrivate: WebhooksPrivateService;
+  readonly accessPrivate: AccessPrivateService;
   readonly health: HealthService;
   /** Serves both reflection versions (`v1`, `v1alpha`). */
   readonly reflection: ReflectionService;
@@ -58,6 +61,7 @@ export interface Services {
  */
 const BINDINGS: readonly (readonly [DescService, (s: Services) => object])[] = [
   [TokensPrivate, (s) => s.tokensPrivate],
+  [AccessPrivate, (s) => s.accessPrivate],
   [Spaces, (s) => s.spaces],
   [SpacesPrivate, (s) => s.spacesPrivate],
   [Access, (s) => s.access],

@@ -25,6 +25,9 @@ import type { Revoker } from "../domain/tokens/revoker.js";
 import { freshEnough, type Freshness } from "./freshness.js";
 import { requireApiKey } from "./context.js";
 
+/** Create's consistency token: the id of the event that carried the batch (Check, the lookups). */
+export const EVENT_ID_HEADER = "roomgate-event-id";
+
 /**
  * room.tokens.private.v1.Service: proto ⇄ domain translation for the
  * backend token surface. All rules live in {@link RoomTokens}.
@@ -39,7 +42,7 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
 
   async create(req: CreateRequest, ctx: HandlerContext): Promise<CreateResponse> {
     const caller = requireApiKey(ctx);
-    const tokens = await this.tokens.issue(
+    const { tokens, eventId } = await this.tokens.issueRecorded(
       caller.tenantId,
       caller.keyId,
       req.arguments.map((a) => ({
@@ -50,6 +53,8 @@ export class TokensPrivateService implements ServiceImpl<typeof Service> {
         ttlSeconds: a.ttlSeconds,
       })),
     );
+    // Seed 000's body stays as it is; the consistency token rides in a header.
+    ctx.responseHeader.set(EVENT_ID_HEADER, String(eventId));
     return create(CreateResponseSchema, { tokens });
   }
 

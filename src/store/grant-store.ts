@@ -1,5 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { sql } from "drizzle-orm";
+import type { IssuedToken, TokensIssued } from "../domain/access/facts.js";
+import { noteEffects } from "../domain/events/pending-effects.js";
 import type { GrantRecord, GrantStore } from "../domain/tokens/grants.js";
 import { num, type Database } from "./database-port.js";
 
@@ -15,6 +17,36 @@ const GRANT_COLUMNS = [
   "issued_by",
 ];
 const ROOM_COLUMNS = ["tenant_id", "id", "created_at"];
+
+/**
+ * A batch's tokens as the access facts carry them, per tenant: each
+ * distinct permission set once (a batch usually shares one or two).
+ */
+function issuedFacts(records: readonly GrantRecord[]): Map<string, TokensIssued> {
+  const out = new Map<
+    string,
+    { issuedAt: number; sets: Map<string, number>; permissionSets: number[][]; tokens: IssuedToken[] }
+  >();
+  for (const g of records) {
+    let t = out.get(g.tenantId);
+    if (t === undefined) {
+      t = { issuedAt: g.issuedAt, sets: new Map(), permissionSets: [], tokens: [] };
+      out.set(g.tenantId, t);
+    }
+    const key = g.permissions.join(",");
+    let set = t.sets.get(key);
+    if (set === undefined) {
+      set = t.permissionSets.push(g.permissions) - 1;
+      t.sets.set(key, set);
+    }
+    t.tokens.push([g.id, g.userId, g.roomId, set, g.expiresAt]);
+  }
+  const facts = new Map<string, TokensIssued>();
+  for (const [tenantId, t] of out) {
+    facts.set(tenantId, { tenantId, issuedAt: t.issuedAt, permissionSets: t.permissionSets, tokens: t.tokens });
+  }
+  return facts;
+}
 
 /** Issued-token records. */
 export class SqlGrantStore implements GrantStore {
@@ -51,6 +83,8 @@ export class SqlGrantStore implements GrantStore {
           g.issuedBy,
         ]),
       );
+      for (const [tenantId, tokensIssued] of issuedFacts(records))
+        noteEffects(tenantId, { tokensIssued: [tokensIssued] });
     });
   }
 

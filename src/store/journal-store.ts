@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import type { Actor, AuditEntry, AuditInit, AuditQuery, EventInit, Journal, StoredEvent } from "../domain/journal.js";
+import { EFFECTS_ONLY } from "../domain/events/pending-effects.js";
 import { encodeEffects } from "../domain/feed/effects.js";
 import type { FeedEvent } from "../domain/feed/ports.js";
 import { insertChunks, valuesList } from "./batch-insert.js";
@@ -49,7 +50,7 @@ export class SqlJournal implements Journal {
     });
   }
 
-  /** Events after `afterId` for a tenant (and room), oldest first. */
+  /** Events after `afterId` for a tenant (and room), oldest first; effects-only events are not announced. */
   async eventsAfter(
     tenantId: string,
     roomId: string | undefined,
@@ -61,7 +62,8 @@ export class SqlJournal implements Journal {
       sql`select id as "id", tenant_id as "tenantId", type as "type", room_id as "roomId", user_id as "userId", actor as "actor",
                  at as "at", reason as "reason", token_id as "tokenId", message_id as "messageId", role as "role", until as "until",
                  space_id as "spaceId", invite_id as "inviteId"
-          from events where tenant_id = ${tenantId} and id > ${afterId}${room} order by id limit ${limit}`,
+          from events where tenant_id = ${tenantId} and id > ${afterId}${room} and type <> ${EFFECTS_ONLY}
+          order by id limit ${limit}`,
     );
     return rows.map(event);
   }

@@ -1,3 +1,5 @@
+import { noteEffects } from "../domain/events/pending-effects.js";
+import { noteTenantModerator } from "./access-facts-store.js";
 import { sql } from "drizzle-orm";
 import type { MembershipStore, RoomRoles } from "../domain/membership.js";
 import { isRoleName, type RoleName } from "../domain/roles.js";
@@ -51,12 +53,14 @@ export class SqlMembershipStore implements MembershipStore {
           on conflict (tenant_id, room_id, user_id) do update set role = excluded.role, granted_by = excluded.granted_by,
                                                                  expires_at = excluded.expires_at`,
     );
+    noteEffects(tenantId, { rolesSet: [{ tenantId, scope: "room", scopeId: roomId, userId, role, expiresAt }] });
   }
 
   async removeRoomRole(tenantId: string, roomId: string, userId: string): Promise<boolean> {
     const changed = await this.db.run(
       sql`delete from room_members where tenant_id = ${tenantId} and room_id = ${roomId} and user_id = ${userId}`,
     );
+    if (changed > 0) noteEffects(tenantId, { rolesRemoved: [{ tenantId, scope: "room", scopeId: roomId, userId }] });
     return changed > 0;
   }
 
@@ -73,18 +77,21 @@ export class SqlMembershipStore implements MembershipStore {
           values (${tenantId}, ${spaceId}, ${userId}, ${role}, ${now}, ${expiresAt})
           on conflict (space_id, user_id) do update set role = excluded.role, expires_at = excluded.expires_at`,
     );
+    noteEffects(tenantId, { rolesSet: [{ tenantId, scope: "space", scopeId: spaceId, userId, role, expiresAt }] });
   }
 
   async setTenantModeratorExpiry(tenantId: string, userId: string, expiresAt: number | null): Promise<void> {
     await this.db.run(
       sql`update users set tenant_moderator_expires_at = ${expiresAt} where tenant_id = ${tenantId} and id = ${userId}`,
     );
+    await noteTenantModerator(this.db, tenantId, userId);
   }
 
   async removeSpaceRole(tenantId: string, spaceId: string, userId: string): Promise<boolean> {
     const changed = await this.db.run(
       sql`delete from space_members where tenant_id = ${tenantId} and space_id = ${spaceId} and user_id = ${userId}`,
     );
+    if (changed > 0) noteEffects(tenantId, { rolesRemoved: [{ tenantId, scope: "space", scopeId: spaceId, userId }] });
     return changed > 0;
   }
 }

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { noteEffects } from "../domain/events/pending-effects.js";
 import type { ExpiringRole, ExpiringRoleKind, RoleExpiryStore } from "../domain/moderation/lapses-roles.js";
 import { num, type Database } from "./database-port.js";
 
@@ -65,6 +66,11 @@ export class SqlRoleExpiryStore implements RoleExpiryStore {
         sql`update users set tenant_moderator = ${false}, tenant_moderator_expires_at = null
             where tenant_id = ${r.tenantId} and id = ${r.userId} and tenant_moderator_expires_at = ${r.expiresAt}`,
       );
+    }
+    if (changed === 1) {
+      const scope = r.kind === "tenant_moderator" ? "tenant" : r.kind;
+      const scopeId = r.kind === "room" ? r.roomId : r.kind === "space" ? r.spaceId : "";
+      noteEffects(r.tenantId, { rolesRemoved: [{ tenantId: r.tenantId, scope, scopeId, userId: r.userId }] });
     }
     return changed === 1;
   }

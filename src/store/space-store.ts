@@ -1,4 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
+import { noteEffects } from "../domain/events/pending-effects.js";
 import type { Keyset } from "../domain/paging.js";
 import { isRoleName, type RoleName } from "../domain/roles.js";
 import type {
@@ -60,6 +61,9 @@ export class SqlSpaceStore implements SpaceStore {
         sql`insert into space_members (tenant_id, space_id, user_id, role, created_at)
             values (${space.tenantId}, ${space.id}, ${space.ownerUserId}, ${"role_space_owner"}, ${createdAt})`,
       );
+      const { tenantId } = space;
+      const owner = { scope: "space", scopeId: space.id, userId: space.ownerUserId, role: "role_space_owner" } as const;
+      noteEffects(tenantId, { rolesSet: [{ tenantId, ...owner, expiresAt: null }] });
     });
   }
 
@@ -93,6 +97,8 @@ export class SqlSpaceStore implements SpaceStore {
       sql`insert into rooms (tenant_id, id, space_id, name, is_public, creator_user_id, created_at)
           values (${room.tenantId}, ${room.id}, ${room.spaceId}, ${room.name}, ${room.isPublic}, ${room.creatorUserId}, ${room.createdAt})`,
     );
+    const { tenantId, spaceId, isPublic } = room;
+    noteEffects(tenantId, { roomsCreated: [{ tenantId, roomId: room.id, spaceId, isPublic }] });
   }
 
   async insertInvite(invite: InviteRecord): Promise<void> {

@@ -1,4 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
+import { noteEffects } from "../domain/events/pending-effects.js";
 import { RoomgateError } from "../domain/errors.js";
 import type { Keyset } from "../domain/paging.js";
 import type {
@@ -157,6 +158,7 @@ export class SqlUserDirectoryStore implements UserDirectoryStore {
             where tenant_id = ${tenantId} and id = ${userId} and ${LIVE}`,
       );
       if (changed !== 1) throw new Error("user changed during its deletion");
+      noteEffects(tenantId, { usersRemoved: [{ tenantId, userId }] });
       return {
         kind: userKind(user.kind),
         tenantModerator: bool(user.tenantModerator),

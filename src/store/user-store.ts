@@ -1,4 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
+import { noteEffects } from "../domain/events/pending-effects.js";
+import { noteTenantModerator } from "./access-facts-store.js";
 import { RoomgateError } from "../domain/errors.js";
 import type { ConsumerUserPatch, ConsumerUserRecord, NewUser, UserStore } from "../domain/users/users.js";
 import { usernameKey } from "../domain/users/validation.js";
@@ -64,6 +66,7 @@ export class SqlUserStore implements UserStore {
                       ${user.phone}, ${user.externalUserId}, ${user.uniqueUserIdentifier}, ${user.profilePic}, ${user.meta},
                       ${user.tenantModerator}, ${user.createdAt})`,
         );
+        if (user.tenantModerator) await noteTenantModerator(this.db, user.tenantId, user.id);
       } catch (err) {
         if (isUniqueViolation(err)) throw new RoomgateError("already_exists", "user already exists");
         throw err;
@@ -148,12 +151,14 @@ export class SqlUserStore implements UserStore {
     await this.db.run(
       sql`update users set ${sql.join(set, sql`, `)} where tenant_id = ${tenantId} and id = ${userId} and kind = 'consumer'`,
     );
+    if (patch.tenantModerator !== undefined) await noteTenantModerator(this.db, tenantId, userId);
   }
 
   async ensureRoom(tenantId: string, roomId: string, now: number): Promise<void> {
     await this.db.run(
       sql`insert into rooms (tenant_id, id, created_at) values (${tenantId}, ${roomId}, ${now}) on conflict (tenant_id, id) do nothing`,
     );
+    noteEffects(tenantId, { roomsSeen: [{ tenantId, roomId }] });
   }
 
   /**

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { droppingEffects } from "../support/effects.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { createTenantWithKey } from "../../src/domain/auth/tenants.js";
@@ -97,11 +98,11 @@ describe("watchRoomPermissions", () => {
   beforeAll(async () => {
     db = openSqliteDatabase(":memory:");
     tenantId = (await createTenantWithKey(new SqlTenantStore(db), "t", now)).tenant.id;
-    await new SqlUserStore(db).ensureRoom(tenantId, "r", now);
+    await droppingEffects(new SqlUserStore(db)).ensureRoom(tenantId, "r", now);
     await db.run(
       sql`insert into users (id, tenant_id, kind, username, tenant_moderator, created_at) values (${"u"}, ${tenantId}, ${"registered"}, ${"u"}, ${false}, ${now})`,
     );
-    const memberships = new SqlMembershipStore(db);
+    const memberships = droppingEffects(new SqlMembershipStore(db));
     await memberships.setRoomRole(tenantId, "r", "u", "role_room_user", "test", now);
     deps = {
       rooms: new SqlRoomStore(db),

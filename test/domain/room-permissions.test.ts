@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { droppingEffects } from "../support/effects.js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
@@ -181,12 +182,12 @@ describe("effectiveRoomPermissions over the real store", () => {
     const tenants = new SqlTenantStore(db);
     tenantId = (await createTenantWithKey(tenants, "t", now)).tenant.id;
     otherTenantId = (await createTenantWithKey(tenants, "o", now)).tenant.id;
-    const userStore = new SqlUserStore(db);
+    const userStore = droppingEffects(new SqlUserStore(db));
     await userStore.ensureRoom(tenantId, "r1", now);
     await userStore.ensureRoom(tenantId, "r2", now);
     await userStore.ensureRoom(otherTenantId, "theirs", now);
     await addUser("alice");
-    const memberships = new SqlMembershipStore(db);
+    const memberships = droppingEffects(new SqlMembershipStore(db));
     await memberships.setRoomRole(tenantId, "r1", "alice", "role_room_user", "test", now);
     deps = {
       rooms: new SqlRoomStore(db),

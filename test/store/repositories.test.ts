@@ -2,6 +2,7 @@
 // plain `db.all(sql…)` only, so the same file runs on each dialect: the
 // vitest "sqlite" project on SQLite, the "postgres" project on PostgreSQL
 // (DATABASES follows ROOMGATE_TEST_STORE).
+import { droppingEffects } from "../support/effects.js";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
@@ -103,10 +104,10 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("a write that throws leaves nothing, across repositories, and joins when nested", async () => {
       const db = await open();
       await seedTenants(db);
-      const grants = new SqlGrantStore(db);
+      const grants = droppingEffects(new SqlGrantStore(db));
       const journal = new SqlJournal(db);
-      const spaces = new SqlSpaceStore(db);
-      const users = new SqlUserStore(db);
+      const spaces = droppingEffects(new SqlSpaceStore(db));
+      const users = droppingEffects(new SqlUserStore(db));
       const err = await thrown(() =>
         db.write(async () => {
           expect(db.inTransaction).toBe(true);
@@ -223,9 +224,9 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("records a batch larger than one statement with its rooms, and round-trips JSON columns", async () => {
       const db = await open();
       await seedTenants(db);
-      const grants = new SqlGrantStore(db);
+      const grants = droppingEffects(new SqlGrantStore(db));
       // A room that exists already keeps its row (created_at 1).
-      await new SqlUserStore(db).ensureRoom(T1, "r0", 1);
+      await droppingEffects(new SqlUserStore(db)).ensureRoom(T1, "r0", 1);
       const batch = Array.from({ length: 1_100 }, (_, i) =>
         grant(`g${String(i).padStart(4, "0")}`, { roomId: `r${i % 3}`, userId: `u${i}` }),
       );
@@ -248,7 +249,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("writes nothing when any row of a batch fails", async () => {
       const db = await open();
       await seedTenants(db);
-      const grants = new SqlGrantStore(db);
+      const grants = droppingEffects(new SqlGrantStore(db));
       // The duplicate id fails the batch's last statement after the others ran.
       const batch = [...Array.from({ length: 600 }, (_, i) => grant(`g${i}`)), grant("g0")];
       expect(isUniqueViolation(await thrown(() => grants.recordGrants(batch)))).toBe(true);
@@ -264,7 +265,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("inserts users; every taken field is already_exists naming it, and nothing is written", async () => {
       const db = await open();
       await seedTenants(db);
-      const users = new SqlUserStore(db);
+      const users = droppingEffects(new SqlUserStore(db));
       await users.insertUser(user("u1", { username: "Ann", email: "ann@example.test", passwordHash: "h1" }));
       await users.insertUser(user("c1", { kind: "consumer", username: "ann", uniqueUserIdentifier: "uui-1" }));
       const before = await count(db, "users");
@@ -291,7 +292,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("finds registered users by name in any case, and answers what is taken", async () => {
       const db = await open();
       await seedTenants(db);
-      const users = new SqlUserStore(db);
+      const users = droppingEffects(new SqlUserStore(db));
       await users.insertUser(user("u1", { username: "Ann", email: "ann@example.test", passwordHash: "h1" }));
       await users.insertUser(user("g1", { kind: "guest", username: "zed" }));
       expect(await users.findRegisteredByUsername(T1, "ANN")).toEqual({ id: "u1", passwordHash: "h1" });
@@ -308,7 +309,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("finds and patches seed 003 users; ensureRoom is idempotent", async () => {
       const db = await open();
       await seedTenants(db);
-      const users = new SqlUserStore(db);
+      const users = droppingEffects(new SqlUserStore(db));
       await users.insertUser(
         user("c1", {
           kind: "consumer",
@@ -349,9 +350,9 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("answers the roles that apply to a room; upserts and removes them", async () => {
       const db = await open();
       await seedTenants(db);
-      const users = new SqlUserStore(db);
-      const spaces = new SqlSpaceStore(db);
-      const members = new SqlMembershipStore(db);
+      const users = droppingEffects(new SqlUserStore(db));
+      const spaces = droppingEffects(new SqlSpaceStore(db));
+      const members = droppingEffects(new SqlMembershipStore(db));
       const rooms = new SqlRoomStore(db);
       await users.insertUser(user("owner"));
       await users.insertUser(user("m", { kind: "consumer", tenantModerator: true }));
@@ -399,8 +400,8 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("round-trips spaces, rooms and users", async () => {
       const db = await open();
       await seedTenants(db);
-      const spaces = new SqlSpaceStore(db);
-      await new SqlUserStore(db).insertUser(user("owner"));
+      const spaces = droppingEffects(new SqlSpaceStore(db));
+      await droppingEffects(new SqlUserStore(db)).insertUser(user("owner"));
       expect(await spaces.userExists(T1, "owner")).toBe(true);
       expect(await spaces.userExists(T2, "owner")).toBe(false);
       await spaces.insertSpace({ id: "s1", tenantId: T1, name: "space", isPublic: true, ownerUserId: "owner" }, 1);
@@ -432,7 +433,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
         creatorUserId: "owner",
       });
       // A room first named by token Create has no space, name or creator.
-      await new SqlUserStore(db).ensureRoom(T1, "r-token", 3);
+      await droppingEffects(new SqlUserStore(db)).ensureRoom(T1, "r-token", 3);
       expect(await spaces.findRoom(T1, "r-token")).toEqual({
         tenantId: T1,
         id: "r-token",
@@ -456,8 +457,8 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("claims an invite exactly once, also when claims race", async () => {
       const db = await open();
       await seedTenants(db);
-      const spaces = new SqlSpaceStore(db);
-      await new SqlUserStore(db).insertUser(user("owner"));
+      const spaces = droppingEffects(new SqlSpaceStore(db));
+      await droppingEffects(new SqlUserStore(db)).insertUser(user("owner"));
       await spaces.insertSpace({ id: "s1", tenantId: T1, name: "space", isPublic: false, ownerUserId: "owner" }, 1);
       const invite = {
         id: "i1",
@@ -486,7 +487,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("claims a one-time link once (also racing), a permanent one every time; guest and revocation set once", async () => {
       const db = await open();
       await seedTenants(db);
-      const spaces = new SqlSpaceStore(db);
+      const spaces = droppingEffects(new SqlSpaceStore(db));
       await spaces.insertAccessLink(link("once"));
       await spaces.insertAccessLink(link("race"));
       await spaces.insertAccessLink(link("perm", { isPermanent: true, role: "moderator", externalUserId: "ext" }));
@@ -522,7 +523,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("pages a room's links newest first (time, then id) without gaps or repeats", async () => {
       const db = await open();
       await seedTenants(db);
-      const spaces = new SqlSpaceStore(db);
+      const spaces = droppingEffects(new SqlSpaceStore(db));
       const times = [100, 300, 200, 300, 100, 300, 50];
       for (const [i, at] of times.entries()) await spaces.insertAccessLink(link(`l${i}`, { createdAt: at }));
       await spaces.insertAccessLink(link("other-room", { roomId: "r2", createdAt: 1_000 }));
@@ -620,10 +621,10 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
       const db = await open();
       await seedTenants(db);
       const m = new SqlModerationStore(db);
-      const users = new SqlUserStore(db);
-      const spaces = new SqlSpaceStore(db);
-      const members = new SqlMembershipStore(db);
-      await new SqlGrantStore(db).recordGrants([grant("g1", { roomId: "r-token", userId: "holder" })]);
+      const users = droppingEffects(new SqlUserStore(db));
+      const spaces = droppingEffects(new SqlSpaceStore(db));
+      const members = droppingEffects(new SqlMembershipStore(db));
+      await droppingEffects(new SqlGrantStore(db)).recordGrants([grant("g1", { roomId: "r-token", userId: "holder" })]);
       expect(await m.findGrant(T1, "g1")).toEqual({
         userId: "holder",
         roomId: "r-token",
@@ -839,7 +840,7 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
     it("prunes expired grants and token revocations in batches, keeping live rows and watermarks", async () => {
       const db = await open();
       await seedTenants(db);
-      await new SqlGrantStore(db).recordGrants([
+      await droppingEffects(new SqlGrantStore(db)).recordGrants([
         ...Array.from({ length: 10 }, (_, i) => grant(`old${i}`, { expiresAt: 100 + i })),
         grant("at-now", { expiresAt: 200 }),
         grant("live", { expiresAt: 201 }),
@@ -867,8 +868,8 @@ describe.each(DATABASES)("repositories on %s", (_name, open) => {
         [11, 11],
       ]);
       expect(pauses).toHaveLength(2);
-      expect(await new SqlGrantStore(db).countGrants()).toBe(1);
-      expect(await new SqlGrantStore(db).findGrant("live")).toBeDefined();
+      expect(await droppingEffects(new SqlGrantStore(db)).countGrants()).toBe(1);
+      expect(await droppingEffects(new SqlGrantStore(db)).findGrant("live")).toBeDefined();
 
       expect(
         await pruneInBatches(maintenance.expiredTokenRevocations(200), 100, undefined, async () => undefined),

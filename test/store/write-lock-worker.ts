@@ -6,6 +6,7 @@ import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { EventType } from "../../gen/room/events/private/v1/service_pb.js";
 import { num } from "../../src/store/database-port.js";
 import { SqlGrantStore } from "../../src/store/grant-store.js";
+import { droppingEffects } from "../support/effects.js";
 import { SqlJournal } from "../../src/store/journal-store.js";
 import { SqlMaintenanceStore } from "../../src/store/maintenance-store.js";
 import { SqlModerationStore } from "../../src/store/moderation-store.js";
@@ -37,11 +38,11 @@ export interface WorkerOutput {
 
 const input = JSON.parse(process.argv[2]!) as WorkerInput;
 const db = openSqliteDatabase(input.dbPath);
-const users = new SqlUserStore(db);
-const grants = new SqlGrantStore(db);
+const users = droppingEffects(new SqlUserStore(db));
+const grants = droppingEffects(new SqlGrantStore(db));
 const journal = new SqlJournal(db);
 const moderation = new SqlModerationStore(db);
-const spaces = new SqlSpaceStore(db);
+const spaces = droppingEffects(new SqlSpaceStore(db));
 const tenants = new SqlTenantStore(db);
 const maintenance = new SqlMaintenanceStore(db);
 

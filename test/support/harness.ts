@@ -92,9 +92,14 @@ export function harnessOf(parts: AppParts): Harness {
   const k = parts.kernel;
   const { stores, live } = k;
   return {
-    ...{ config: k.config, clock: k.clock, tenants: stores.tenants, grants: stores.grants },
+    ...{ config: k.config, clock: k.clock, tenants: stores.tenants, grants: viaJournal(parts, stores.grants) },
     maintenance: stores.maintenance,
-    ...{ memberships: stores.memberships, journal: stores.journal, transact: k.transact, tracing: k.tracing },
+    ...{
+      memberships: viaJournal(parts, stores.memberships),
+      journal: stores.journal,
+      transact: k.transact,
+      tracing: k.tracing,
+    },
     ...{ bus: live.bus, feed: live.feed, revocations: live.revocations, restrictions: live.restrictions },
     lease: k.consistency.lease,
     ...{ codec: parts.tokens.codec, sealer: parts.tokens.sealer, roomTokens: parts.tokens.roomTokens },
@@ -108,8 +113,30 @@ export function harnessOf(parts: AppParts): Harness {
   };
 }
 
+/**
+ * A store whose writing methods run as the app's writes do, through the one
+ * write path (journaled): what they change reaches every replica's memory
+ * (Check's access index) like any other write. Reads pass straight through.
+ */
+function viaJournal<T extends object>(parts: AppParts, store: T): T {
+  const k = parts.kernel;
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== "function" || typeof prop !== "string" || !WRITING.test(prop)) return v;
+      return (...args: unknown[]) => journaled(k.transact, k.sink, () => v.apply(target, args));
+    },
+  });
+}
+
+const WRITING = /^(set|remove|insert|ensure|record|delete|update)/;
+
 function seeds(parts: AppParts): Seeds {
-  const { stores, clock } = parts.kernel;
+  const { clock } = parts.kernel;
+  const stores = {
+    users: viaJournal(parts, parts.kernel.stores.users),
+    spaces: viaJournal(parts, parts.kernel.stores.spaces),
+  };
   return {
     async user(o) {
       const id = o.id ?? randomUUID();

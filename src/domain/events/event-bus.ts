@@ -1,3 +1,4 @@
+import { EFFECTS_ONLY } from "./pending-effects.js";
 import type { StoredEvent } from "../journal.js";
 
 /** Receives events of one tenant as they are committed. */
@@ -38,9 +39,10 @@ export class EventBus {
     };
   }
 
-  /** Announces committed events, in order, to their tenant's listeners. */
+  /** Announces committed events, in order, to their tenant's listeners; effects-only events are nobody's news. */
   publish(events: readonly StoredEvent[]): void {
     for (const e of events) {
+      if (e.type === EFFECTS_ONLY) continue;
       for (const l of this.everyTenant) l(e);
       const set = this.listeners.get(e.tenantId);
       if (set) for (const l of set) l(e);

@@ -1,5 +1,6 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
 import type { Actor, AuditInit, EventInit, Journal, StoredEvent, Transact } from "../journal.js";
+import { carryPending, collectingEffects, effectsOnlyEvents, effectsQueue } from "./pending-effects.js";
 
 /**
  * Where changes are written down and how they reach live state: the journal
@@ -77,9 +78,17 @@ export async function journaled<T>(
   options?: WithEvents,
 ): Promise<T | JournaledWithEvents<T>> {
   const events: StoredEvent[] = [];
+  // What the store notes as it writes (noteEffects) rides on the next event
+  // recorded, or on an effects-only event at the end.
+  const queue = effectsQueue();
   const result = await transact(() =>
-    fn(async (change) => {
-      events.push(...(await sink.journal.record(change.audit, change.events)));
+    collectingEffects(queue, async () => {
+      const r = await fn(async (change) => {
+        events.push(...(await sink.journal.record(change.audit, carryPending(queue, change.events))));
+      });
+      const left = effectsOnlyEvents(queue);
+      if (left.length > 0) events.push(...(await sink.journal.record([], left)));
+      return r;
     }),
   );
   if (events.length > 0) await sink.feed.catchUp();

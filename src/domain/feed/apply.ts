@@ -1,4 +1,5 @@
 import { EventType } from "../../../gen/room/events/private/v1/service_pb.js";
+import type { AccessIndex } from "../access/access-index.js";
 import type { RestrictionIndex } from "../moderation/restrictions.js";
 import type { RevocationIndex } from "../tokens/revocations.js";
 import type { LiveEffects, RevokedApiKey } from "./effects.js";
@@ -7,6 +8,8 @@ import type { LiveEffects, RevokedApiKey } from "./effects.js";
 export interface LiveState {
   readonly revocations: RevocationIndex;
   readonly restrictions: RestrictionIndex;
+  /** The ways into rooms (roles, rooms, live tokens) Check answers from. */
+  readonly access: AccessIndex;
   /** A key stopped working: forget it everywhere it is cached, end its streams. */
   readonly onApiKeyRevoked: (key: RevokedApiKey) => void;
   /** The keyring changed on disk: reload it. */
@@ -24,13 +27,14 @@ export function applyEffects(state: LiveState, effects: LiveEffects): void {
   for (const r of effects.revocations ?? []) state.revocations.add(r);
   for (const r of effects.restrictionsSet ?? []) state.restrictions.set(r);
   for (const l of effects.restrictionsLifted ?? []) state.restrictions.lift(l.tenantId, l.roomId, l.userId, l.kind);
+  state.access.apply(effects);
   for (const k of effects.apiKeysRevoked ?? []) state.onApiKeyRevoked(k);
   if (effects.keyringChanged) state.onKeyringChanged();
 }
 
 /**
  * True when the effects take access away (a revocation, a restriction set,
- * an API key revoked, the keyring changed): such a write answers only once
+ * a role removed, a user deleted, an API key revoked, the keyring changed): such a write answers only once
  * every live replica applied it (see RemovalBarrier). Lifting a restriction
  * grants, and may reach other replicas within the feed delay.
  */
@@ -39,6 +43,8 @@ export function takesAccessAway(effects: LiveEffects): boolean {
     (effects.revocations?.length ?? 0) > 0 ||
     (effects.restrictionsSet?.length ?? 0) > 0 ||
     (effects.apiKeysRevoked?.length ?? 0) > 0 ||
+    (effects.rolesRemoved?.length ?? 0) > 0 ||
+    (effects.usersRemoved?.length ?? 0) > 0 ||
     effects.keyringChanged === true
   );
 }

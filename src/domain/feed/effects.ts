@@ -1,5 +1,9 @@
+import { ACCESS_EFFECT_FIELDS, type AccessEffects, validateAccessEffects } from "../access/facts.js";
 import type { Restriction, RestrictionKind } from "../moderation/restrictions.js";
 import type { Revocation } from "../tokens/revocations.js";
+import { id, InvalidEffectsError, list, record, time } from "./effect-checks.js";
+
+export { InvalidEffectsError } from "./effect-checks.js";
 
 /** A restriction that was lifted (by a moderator or because it lapsed). */
 export interface LiftedRestriction {
@@ -20,30 +24,16 @@ export interface RevokedApiKey {
  * replica. Written in the same transaction as the event (the events table's
  * `effects` column) and applied by each replica's change feed in id order.
  * Every effect is idempotent, so replaying events a replica already loaded
- * from the tables is harmless.
+ * from the tables is harmless. The access facts (roles, rooms, issued
+ * tokens: src/domain/access/facts.ts) keep Check's memory current.
  */
-export interface LiveEffects {
+export interface LiveEffects extends AccessEffects {
   readonly revocations?: readonly Revocation[];
   readonly restrictionsSet?: readonly Restriction[];
   readonly restrictionsLifted?: readonly LiftedRestriction[];
   readonly apiKeysRevoked?: readonly RevokedApiKey[];
   /** The keyring changed (key added, activated or retired): reload it. */
   readonly keyringChanged?: true;
-}
-
-/**
- * A stored (or about to be stored) effects value that is not a valid
- * {@link LiveEffects}. The feed logs it and skips that event's effects.
- */
-export class InvalidEffectsError extends Error {
-  constructor(
-    /** Where in the value the problem is, e.g. "revocations[2].at". */
-    readonly path: string,
-    problem: string,
-  ) {
-    super(`invalid effects at ${path}: ${problem}`);
-    this.name = "InvalidEffectsError";
-  }
 }
 
 const RESTRICTION_KINDS: ReadonlySet<string> = new Set<RestrictionKind>(["chat_block", "mute", "room_block"]);
@@ -85,8 +75,9 @@ function validate(raw: unknown): LiveEffects {
     "restrictionsLifted",
     "apiKeysRevoked",
     "keyringChanged",
+    ...ACCESS_EFFECT_FIELDS,
   ]);
-  const out: Mutable<LiveEffects> = {};
+  const out: Mutable<LiveEffects> = { ...validateAccessEffects(o) };
   const revocations = list(o.revocations, "revocations", revocation);
   if (revocations.length > 0) out.revocations = revocations;
   const set = list(o.restrictionsSet, "restrictionsSet", restriction);
@@ -172,37 +163,4 @@ function member(o: Record<string, unknown>, path: string): LiftedRestriction {
 function revokedKey(v: unknown, path: string): RevokedApiKey {
   const o = record(v, path, ["tenantId", "keyId"]);
   return { tenantId: id(o.tenantId, `${path}.tenantId`), keyId: id(o.keyId, `${path}.keyId`) };
-}
-
-/**
- * A plain object with only `allowed` keys (`loose`: other keys allowed too,
- * for reading a discriminant before the variant's own check).
- */
-function record(v: unknown, path: string, allowed: readonly string[], loose = false): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new InvalidEffectsError(path, "must be an object");
-  const o = v as Record<string, unknown>;
-  if (!loose) {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) throw new InvalidEffectsError(`${path}.${k}`, "unknown field");
-    }
-  }
-  return o;
-}
-
-/** An optional array, each item checked by `item`. */
-function list<T>(v: unknown, path: string, item: (v: unknown, path: string) => T): T[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) throw new InvalidEffectsError(path, "must be an array");
-  return v.map((x, i) => item(x, `${path}[${i}]`));
-}
-
-function id(v: unknown, path: string): string {
-  if (typeof v !== "string" || v.length === 0) throw new InvalidEffectsError(path, "must be a non-empty string");
-  return v;
-}
-
-/** A time in ms since the epoch (JSON carries any finite number exactly). */
-function time(v: unknown, path: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new InvalidEffectsError(path, "must be a finite number (ms)");
-  return v;
 }

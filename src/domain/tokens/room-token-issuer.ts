@@ -68,6 +68,18 @@ export class RoomTokenIssuer {
 
   /** Issues one token per request, in order; throws before writing on any bad argument. */
   async issue(tenantId: string, issuedBy: string, requests: readonly TokenRequest[]): Promise<string[]> {
+    return (await this.issueRecorded(tenantId, issuedBy, requests)).tokens;
+  }
+
+  /**
+   * {@link issue}, with the id of the event that carried the batch to every
+   * replica's memory: a consistency token for Check and the lookups.
+   */
+  async issueRecorded(
+    tenantId: string,
+    issuedBy: string,
+    requests: readonly TokenRequest[],
+  ): Promise<{ tokens: string[]; eventId: number }> {
     if (requests.length === 0) throw invalidArgument("arguments: at least one argument is required");
     if (requests.length > this.limits.maxBatch) {
       throw invalidArgument(
@@ -88,19 +100,26 @@ export class RoomTokenIssuer {
     // Sealing starts first: a large batch seals on the sealing thread while
     // this one writes the rows (a small one seals inline, right here).
     const sealing = this.sealer.sealAll(TokenKind.RoomMember, claims);
+    let eventId: number;
     try {
       // Grants and their audit entry commit together, or neither does.
-      await journaled(this.live.transact, this.sink, async (record) => {
-        await this.store.recordGrants(records);
-        await record({ audit: [issueAuditEntry(tenantId, issuedBy, now, records)], events: [] });
-      });
+      const { events } = await journaled(
+        this.live.transact,
+        this.sink,
+        async (record) => {
+          await this.store.recordGrants(records);
+          await record({ audit: [issueAuditEntry(tenantId, issuedBy, now, records)], events: [] });
+        },
+        { withEvents: true },
+      );
+      eventId = events.at(-1)?.id ?? 0;
     } catch (err) {
       sealing.catch(() => undefined); // the tokens are dropped with the batch
       throw err;
     }
     // Tokens are handed out only for rows that committed. Sealing cannot
     // fail here: the one reason seal() throws (size) was checked above.
-    return sealing;
+    return { tokens: await sealing, eventId };
   }
 
   /** Checks one request (`at` names it in errors) and builds its grant row and encoded claims. */

@@ -43,6 +43,15 @@ export class RoomTokens {
     return this.issuer.issue(tenantId, issuedBy, requests);
   }
 
+  /** See {@link RoomTokenIssuer.issueRecorded}. */
+  issueRecorded(
+    tenantId: string,
+    issuedBy: string,
+    requests: readonly TokenRequest[],
+  ): Promise<{ tokens: string[]; eventId: number }> {
+    return this.issuer.issueRecorded(tenantId, issuedBy, requests);
+  }
+
   /** See {@link RoomTokenVerifier.verify}. */
   verify(tenantId: string | undefined, token: string): VerifiedToken {
     return this.verifier.verify(tenantId, token);
