@@ -4,6 +4,7 @@ import http from "node:http";
 export interface JsonAnswer {
   readonly status: number;
   readonly json: any;
+  readonly headers?: http.IncomingHttpHeaders;
 }
 
 /**
@@ -46,7 +47,9 @@ function collect(res: http.IncomingMessage, resolve: (a: JsonAnswer) => void, re
   let text = "";
   res.setEncoding("utf8");
   res.on("data", (c: string) => (text += c));
-  res.on("end", () => resolve({ status: res.statusCode!, json: text === "" ? undefined : JSON.parse(text) }));
+  res.on("end", () =>
+    resolve({ status: res.statusCode!, json: text === "" ? undefined : JSON.parse(text), headers: res.headers }),
+  );
   res.on("error", reject);
 }
 
@@ -74,4 +77,9 @@ export const RPC = {
   login: "/room.users.v1.Service/Login",
   logout: "/room.users.v1.Service/Logout",
   refresh: "/room.users.v1.Service/Refresh",
+  check: "/room.access.private.v1.Service/Check",
+  lookupMembers: "/room.access.private.v1.Service/LookupMembers",
+  consumerCreateUser: "/room.consumer.private.v1.Service/CreateUser",
+  revokeRole: "/room.spaces.private.v1.Service/RevokeRole",
+  deleteUser: "/room.users.private.v1.Service/DeleteUser",
 } as const;
