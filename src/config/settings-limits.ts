@@ -59,7 +59,7 @@ export const LIMIT_SETTINGS = {
   rateLimitPerSecond: {
     env: "ROOMGATE_RATE_LIMIT_PER_SECOND",
     type: wholeNumber(0, 1_000_000).prefault("5000"),
-    doc: "calls per second per API key (bursts up to twice that); over it: `resource_exhausted` (`0` disables). Token verification (`room.tokens.private.v1.Service/Verify`, `room.users.private.v1.Service/VerifyAccessToken`) is not counted: it writes nothing, and a media server verifying every join must not be capped below what the machine can do",
+    doc: "calls per second per API key (bursts up to twice that); over it: `resource_exhausted` (`0` disables). Token verification and checks (`room.tokens.private.v1.Service/Verify`, `room.users.private.v1.Service/VerifyAccessToken`, `room.access.private.v1.Service/Check` and `CheckBulk`) are not counted: they write nothing, and a media server verifying every join must not be capped below what the machine can do",
   },
   loginFailuresPerMinute: {
     env: "ROOMGATE_LOGIN_FAILURES_PER_MINUTE",

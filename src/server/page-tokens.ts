@@ -7,6 +7,7 @@ interface PagedFields {
   readonly token: DescField;
   readonly size: DescField | undefined;
   readonly next: DescField;
+  readonly fresh: DescField | undefined;
 }
 
 const pagedOf = new WeakMap<object, PagedFields | null>();
@@ -53,11 +54,13 @@ export function pageTokenInterceptor(
   };
 }
 
-/** Tenant, procedure and the request's filters: the request without its page size and token, in binary. */
+/** Tenant, procedure and the request's filters: the request without its page size, token and consistency token, in binary. */
 function scopeOf(req: UnaryRequest, fields: PagedFields, tenantId: string): PageScope {
   const filters = clone(req.method.input, req.message) as Record<string, unknown> & Message;
   filters[fields.token.localName] = "";
   if (fields.size) filters[fields.size.localName] = 0;
+  // A consistency token is how fresh a page must be, not what it lists: later pages may ask fresher.
+  if (fields.fresh) filters[fields.fresh.localName] = BigInt(0);
   return {
     tenantId,
     call: `${req.service.typeName}/${req.method.name}`,
@@ -72,7 +75,8 @@ function pagedFields(method: { readonly input: DescMessage; readonly output: Des
     const token = input.fields.find((f) => f.name === "page_token" && f.fieldKind === "scalar");
     const next = output.fields.find((f) => f.name === "next_page_token" && f.fieldKind === "scalar");
     const size = input.fields.find((f) => f.name === "page_size" && f.fieldKind === "scalar");
-    found = token && next ? { token, next, size } : null;
+    const fresh = input.fields.find((f) => f.name === "min_event_id" && f.fieldKind === "scalar");
+    found = token && next ? { token, next, size, fresh } : null;
     pagedOf.set(method, found);
   }
   return found ?? undefined;

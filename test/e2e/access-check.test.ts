@@ -1,9 +1,13 @@
 import { Code, createClient, type Client } from "@connectrpc/connect";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Service as AccessPrivate } from "../../gen/room/access/private/v1/service_pb.js";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
 import { Permission as P } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
+import { createApp } from "../../src/app/create-app.js";
+import { serve } from "../../src/app/serve.js";
+import { generateTokenKey, type TokenKey } from "../../src/domain/tokens/keyring.js";
 import { bearer, connectTransport, expectCode, grpcTransport, tokensClient } from "../support/clients.js";
 import {
   insertRoom,
@@ -248,6 +252,13 @@ describe("lookups, paging and CheckBulk", () => {
     const first = await access.lookupMembers({ roomId, permission: P.PermissionMessaging, pageSize: 1 }, key);
     expect(first.nextPageToken).not.toBe("");
     const pageToken = first.nextPageToken;
+    // A fresher consistency token is not another list.
+    const second = await access.lookupMembers(
+      { roomId, permission: P.PermissionMessaging, pageSize: 1, pageToken, minEventId: first.eventId },
+      key,
+    );
+    expect(second.members).toHaveLength(1);
+    expect(second.members[0]!.userId > first.members[0]!.userId).toBe(true);
     await expectCode(
       access.lookupMembers({ roomId, permission: P.PermissionFiles, pageSize: 1, pageToken }, key),
       Code.InvalidArgument,
@@ -344,6 +355,58 @@ describe("tenants, credentials and bad input", () => {
       const res = await post(body);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { code: string }).code).toBe("invalid_argument");
+    }
+  });
+});
+
+describe("memory after a restart", () => {
+  it("a second app on the same store loads rooms, roles and live tokens: every Check answers as before", async () => {
+    let t = Date.now();
+    const tClock = () => t;
+    const keys: TokenKey[] = [{ ...generateTokenKey(t), state: "active" }];
+    const first = await startTestServer({ clock: tClock, tokenKeys: keys });
+    try {
+      const k = bearer(first.apiKey);
+      const room = await userWithRoomRole(first, "role_room_moderator");
+      const space = await userWithSpaceRole(first, "role_space_user");
+      const moderator = await insertUser(first, first.tenantId, { tenantModerator: true });
+      const gone = await userWithRoomRole(first, "role_room_user");
+      await first.h.memberships.removeRoomRole(first.tenantId, gone.roomId, gone.userId);
+      const expiring = await insertUser(first);
+      await first.h.memberships.setRoomRole(first.tenantId, room.roomId, expiring, "role_room_user", "t", t, t + 5_000);
+      const tok = tokensClient(connectTransport(first.baseUrl));
+      await tok.create({ arguments: [{ userId: "ext", roomId: room.roomId, permissions: [P.PermissionChatMute] }] }, k);
+      const revoked = await tok.create(
+        { arguments: [{ userId: "ext", roomId: space.roomId, permissions: [P.PermissionRoomKick] }] },
+        k,
+      );
+      t += 1;
+      await tok.revoke({ tokenId: (await tok.verify({ token: revoked.tokens[0]! }, k)).tokenId }, k);
+      const users = [room.userId, space.userId, moderator, gone.userId, expiring, "ext"];
+      const rooms = [room.roomId, space.roomId, gone.roomId];
+      const answers = async (baseUrl: string) => {
+        const c = createClient(AccessPrivate, connectTransport(baseUrl));
+        const out: unknown[] = [];
+        for (const userId of users) {
+          for (const roomId of rooms) {
+            const r = await c.check({ userId, roomId, permissions: [P.PermissionRoomKick, P.PermissionChatMute] }, k);
+            out.push({ userId, roomId, answers: r.answers, permissions: r.permissions, waysIn: r.waysIn });
+          }
+        }
+        return out;
+      };
+      const before = await answers(first.baseUrl);
+      expect(JSON.stringify(before, (_k, v) => (typeof v === "bigint" ? String(v) : v))).toContain('"kind":"token"');
+      await first.server.close();
+      const app = await createApp(first.app.config, pino({ level: "silent" }), { clock: tClock, tokenKeys: keys });
+      const second = await serve(app);
+      try {
+        expect(await answers(`http://127.0.0.1:${second.port}`)).toEqual(before);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await first.close();
     }
   });
 });
