@@ -26,7 +26,7 @@ const REASON: Record<Kind, string> = {
   deleteUser: "no_way_in",
 };
 
-const ROUNDS = Number(process.env["ROOMGATE_TEST_ACCESS_ROUNDS"] ?? 140);
+const ROUNDS = Number(process.env["ROOMGATE_TEST_ACCESS_ROUNDS"] ?? 70);
 
 interface Way {
   readonly userId: string;
