@@ -4,7 +4,7 @@
  * Never run in CI: the figures are ratios against baselines of the same run
  * and still depend on the machine.
  *
- * Run: npm run bench [-- codec rpc http create-batch revocations replicas consistency rolling-restart watch-and-shutdown login-timing]   (names select a subset)
+ * Run: npm run bench [-- codec rpc http create-batch revocations replicas consistency rolling-restart watch-and-shutdown login-timing access]   (names select a subset)
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -21,6 +21,7 @@ const ALL = [
   "rolling-restart",
   "watch-and-shutdown",
   "login-timing",
+  "access",
 ] as const;
 let interrupted = false;
 

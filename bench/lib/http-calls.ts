@@ -39,18 +39,23 @@ export type CallId = "verify" | "verify-cold" | "verify-access-token" | "room-pe
 /** The wire protocols, as `--only` names them. */
 export type ProtocolId = "json" | "binary" | "grpc";
 
-/** One benchmarked unary call. */
-export interface CallDef {
-  readonly id: CallId;
-  readonly label: string;
+/** A unary call as the encoder and the probe need it (bench/access.ts makes its own). */
+export interface CallSpec {
+  readonly id: string;
   readonly path: string;
   readonly input: DescMessage;
   readonly output: DescMessage;
-  /** Runs on servers started with ROOMGATE_VERIFY_CACHE_SIZE=0. */
-  readonly cold: boolean;
   message(r: Ready): MessageInitShape<DescMessage>;
   /** The bearer credential: the API key, or an end user's access token. */
   credential(r: Ready): string;
+}
+
+/** One benchmarked unary call of bench/http.ts. */
+export interface CallDef extends CallSpec {
+  readonly id: CallId;
+  readonly label: string;
+  /** Runs on servers started with ROOMGATE_VERIFY_CACHE_SIZE=0. */
+  readonly cold: boolean;
 }
 
 const apiKey = (r: Ready): string => r.apiKey;
@@ -141,7 +146,7 @@ export function grpcFrame(msg: Uint8Array): Uint8Array {
 }
 
 /** The request of `call` over `protocol` to the server `r`, with its credential. */
-export function encodeRequest(call: CallDef, protocol: ProtocolId, r: Ready): EncodedRequest {
+export function encodeRequest(call: CallSpec, protocol: ProtocolId, r: Ready): EncodedRequest {
   const msg = create(call.input, call.message(r));
   const authorization = `Bearer ${call.credential(r)}`;
   if (protocol === "grpc") {
@@ -208,7 +213,7 @@ function grpcCall(req: EncodedRequest): Promise<{ status: number; grpcStatus: st
  * JSON with the volatile fields blanked; throws unless it succeeded (HTTP
  * 200; for gRPC also grpc-status 0 in the trailers).
  */
-export async function probe(call: CallDef, protocol: ProtocolId, r: Ready): Promise<string> {
+export async function probe(call: CallSpec, protocol: ProtocolId, r: Ready): Promise<string> {
   const req = encodeRequest(call, protocol, r);
   let msg: ReturnType<typeof fromBinary>;
   if (protocol === "grpc") {

@@ -4,7 +4,7 @@ import { checkId } from "../ids.js";
 import { pageSizeOf } from "../paging.js";
 import { isKnownPermission } from "../permissions.js";
 import type { AccessIndex, TenantAccess } from "./access-index.js";
-import { firstAfter, memberCandidates, roomCandidates } from "./candidates.js";
+import { idsAfter, memberCandidates, roomCandidates } from "./candidates.js";
 import { type Answer, answerOf, type Standing, type StandingDeps, standingOf } from "./standing.js";
 
 /** Most permissions one Check answers. */
@@ -122,13 +122,18 @@ function checkPermission(at: string, p: number): Permission {
 }
 
 /** Walks the sorted candidates after `after`, keeping the allowed ones, until the page is full. */
-function page(ids: readonly string[], after: string, size: number, judge: (id: string) => Answer): LookupPage {
+function page(
+  lists: readonly (readonly string[])[],
+  after: string,
+  size: number,
+  judge: (id: string) => Answer,
+): LookupPage {
   const rows: { id: string; answer: Answer }[] = [];
-  for (let i = firstAfter(ids, after); i < ids.length; i++) {
-    const answer = judge(ids[i]!);
+  for (const id of idsAfter(lists, after)) {
+    const answer = judge(id);
     if (!answer.allowed) continue;
     if (rows.length === size) return { rows, next: rows[rows.length - 1]!.id };
-    rows.push({ id: ids[i]!, answer });
+    rows.push({ id, answer });
   }
   return { rows, next: "" };
 }
