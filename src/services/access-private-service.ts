@@ -20,6 +20,7 @@ import {
   type WayIn,
   WayInSchema,
 } from "../../gen/room/access/private/v1/service_pb.js";
+import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import type { AccessChecker } from "../domain/access/access-checker.js";
 import type { Answer, Way } from "../domain/access/standing.js";
 import { requireApiKey } from "./context.js";
@@ -46,7 +47,7 @@ export class AccessPrivateService implements ServiceImpl<typeof Service> {
     return create(CheckResponseSchema, {
       answers: answers.map(answerMessage),
       permissions: [...standing.permissions],
-      waysIn: standing.ways.map(wayMessage),
+      waysIn: standing.ways.map((w) => wayMessage(w, true)),
       restrictions: standing.restrictions.map((r) => ({
         kind: r.kind,
         until: r.until === null ? undefined : timestampFromMs(r.until),
@@ -85,14 +86,31 @@ export class AccessPrivateService implements ServiceImpl<typeof Service> {
   }
 }
 
-function wayMessage(w: Way): WayIn {
+const sorted = new WeakMap<ReadonlySet<Permission>, Permission[]>();
+
+/** A way's permissions in catalog order; the sets are shared (per role, per token), and so is this. */
+function sortedOf(set: ReadonlySet<Permission>): Permission[] {
+  let list = sorted.get(set);
+  if (list === undefined) {
+    list = [...set].sort((a, b) => a - b);
+    sorted.set(set, list);
+  }
+  return list;
+}
+
+/**
+ * A way in; its permissions only in `ways_in`: an answer's `granted_by`
+ * names the way, and repeating a role's whole list per permission asked
+ * tripled Check's answer (and its cost: bench/access.ts).
+ */
+function wayMessage(w: Way, withPermissions: boolean): WayIn {
   return create(WayInSchema, {
     kind: w.kind,
     role: w.role,
     spaceId: w.spaceId,
     tokenId: w.tokenId,
     expiresAt: w.expiresAt === null ? undefined : timestampFromMs(w.expiresAt),
-    permissions: [...w.permissions].sort((a, b) => a - b),
+    permissions: withPermissions ? sortedOf(w.permissions) : [],
   });
 }
 
@@ -100,7 +118,7 @@ function answerMessage(a: Answer): PermissionAnswer {
   return create(PermissionAnswerSchema, {
     permission: a.permission,
     allowed: a.allowed,
-    grantedBy: a.grantedBy.map(wayMessage),
+    grantedBy: a.grantedBy.map((w) => wayMessage(w, false)),
     deniedReason: a.deniedReason,
     deniedUntil: a.deniedUntil === null ? undefined : timestampFromMs(a.deniedUntil),
   });

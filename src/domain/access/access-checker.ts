@@ -89,8 +89,9 @@ export class AccessChecker {
     const t = this.deps.index.tenant(tenantId);
     if (t === undefined) return { rows: [], next: "" };
     const now = this.deps.clock();
+    // A room the index does not know is Check's not_found: never a row.
     return page(roomCandidates(t, userId), after, size, (roomId) =>
-      answerOf(standingOf(t, userId, roomId, now, this.deps), p),
+      t.rooms.has(roomId) ? answerOf(standingOf(t, userId, roomId, now, this.deps), p) : NOT_A_ROW,
     );
   }
 
@@ -114,6 +115,14 @@ export class AccessChecker {
     return t;
   }
 }
+
+const NOT_A_ROW: Answer = {
+  permission: 0,
+  allowed: false,
+  grantedBy: [],
+  deniedReason: "room_not_found",
+  deniedUntil: null,
+};
 
 /** A permission the catalog has (groups included: they answer for their whole range). */
 function checkPermission(at: string, p: number): Permission {

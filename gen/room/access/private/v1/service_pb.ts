@@ -60,7 +60,7 @@ export type WayIn = Message<"room.access.private.v1.WayIn"> & {
   expiresAt?: Timestamp | undefined;
 
   /**
-   * What it grants, expanded (before restrictions).
+   * What it grants, expanded (before restrictions); empty in granted_by.
    *
    * @generated from field: repeated room.permissions.v1.Permission permissions = 6;
    */
@@ -123,7 +123,8 @@ export type PermissionAnswer = Message<"room.access.private.v1.PermissionAnswer"
   allowed: boolean;
 
   /**
-   * The ways in that grant it (also when a restriction takes it away).
+   * The ways in that grant it (also when a restriction takes it away),
+   * without their permissions (Check lists those once, in ways_in).
    *
    * @generated from field: repeated room.access.private.v1.WayIn granted_by = 3;
    */
