@@ -46,8 +46,8 @@ export class AccessPrivateService implements ServiceImpl<typeof Service> {
     const { answers, standing } = this.checker.check(tenantId, req.userId, req.roomId, req.permissions);
     return create(CheckResponseSchema, {
       answers: answers.map(answerMessage),
-      permissions: [...standing.permissions],
-      waysIn: standing.ways.map((w) => wayMessage(w, true)),
+      permissions: req.full ? [...standing.permissions] : [],
+      waysIn: req.full ? standing.ways.map((w) => wayMessage(w, true)) : [],
       restrictions: standing.restrictions.map((r) => ({
         kind: r.kind,
         until: r.until === null ? undefined : timestampFromMs(r.until),

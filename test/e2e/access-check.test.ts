@@ -51,13 +51,19 @@ describe("ways in, each with its source", () => {
   it("a room role answers allowed with kind room_role; a permission it lacks is no_way_in", async () => {
     const { userId, roomId } = await userWithRoomRole(srv, "role_room_user");
     const r = await access.check(
-      { userId, roomId, permissions: [P.PermissionCanSendMessagesInDiscussion, P.PermissionRoomKick] },
+      { userId, roomId, permissions: [P.PermissionCanSendMessagesInDiscussion, P.PermissionRoomKick], full: true },
       key,
     );
     expect(r.answers.map((a) => [a.permission, a.allowed, a.deniedReason])).toEqual([
       [P.PermissionCanSendMessagesInDiscussion, true, ""],
       [P.PermissionRoomKick, false, "no_way_in"],
     ]);
+    // Without `full`, the answers alone.
+    const small = await access.check({ userId, roomId, permissions: [P.PermissionRoomKick] }, key);
+    expect([small.answers.length, small.permissions, small.waysIn]).toEqual([1, [], []]);
+    // granted_by names the way; its permissions are listed once, in ways_in.
+    expect(r.answers[0]!.grantedBy[0]!.permissions).toEqual([]);
+    expect(r.waysIn[0]!.permissions).toContain(P.PermissionCanSendMessagesInDiscussion);
     expect(kinds(r.answers[0]!.grantedBy)).toEqual(["room_role"]);
     expect(r.answers[0]!.grantedBy[0]!.role).toBe("role_room_user");
     expect(kinds(r.waysIn)).toEqual(["room_role"]);
@@ -72,7 +78,7 @@ describe("ways in, each with its source", () => {
     expect(r.answers[0]!.grantedBy.map((w) => [w.kind, w.spaceId])).toEqual([["space_role", pub.spaceId]]);
     const priv = await userWithSpaceRole(srv, "role_space_user", { roomIsPublic: false });
     const q = await access.check(
-      { userId: priv.userId, roomId: priv.roomId, permissions: [P.PermissionMessaging] },
+      { userId: priv.userId, roomId: priv.roomId, permissions: [P.PermissionMessaging], full: true },
       key,
     );
     expect([q.answers[0]!.allowed, q.answers[0]!.deniedReason, q.waysIn]).toEqual([false, "no_way_in", []]);
@@ -135,7 +141,7 @@ describe("ways out", () => {
     expect(Number(r.answers[0]!.deniedUntil!.seconds)).toBe(Math.floor((now + 60_000) / 1000));
     expect(r.restrictions.map((x) => x.kind)).toEqual(["mute"]);
     await act(Action.ROOM_BLOCK, roomId, userId);
-    r = await access.check({ userId, roomId, permissions: ask }, key);
+    r = await access.check({ userId, roomId, permissions: ask, full: true }, key);
     expect(r.answers.map((a) => [a.allowed, a.deniedReason])).toEqual([
       [false, "room_blocked"],
       [false, "room_blocked"],
@@ -153,7 +159,10 @@ describe("ways out", () => {
     now += 1;
     await act(Action.ROOM_KICK, roomId, userId);
     now += 1;
-    let r = await access.check({ userId, roomId, permissions: [P.PermissionChatKick, P.PermissionMessaging] }, key);
+    let r = await access.check(
+      { userId, roomId, permissions: [P.PermissionChatKick, P.PermissionMessaging], full: true },
+      key,
+    );
     expect(r.answers.map((a) => [a.allowed, a.deniedReason])).toEqual([
       [false, "removed"],
       [true, ""],
@@ -168,13 +177,16 @@ describe("ways out", () => {
     const { userId, roomId } = await userWithRoomRole(srv, "role_room_user");
     const spaces = createClient(SpacesPrivate, connectTransport(srv.baseUrl));
     const { eventId } = await spaces.revokeRole({ spaceId: "", roomId, targetUserId: userId, reason: "" }, key);
-    const r = await access.check({ userId, roomId, permissions: [P.PermissionMessaging], minEventId: eventId }, key);
+    const r = await access.check(
+      { userId, roomId, permissions: [P.PermissionMessaging], minEventId: eventId, full: true },
+      key,
+    );
     expect([r.answers[0]!.allowed, r.waysIn]).toEqual([false, []]);
     const other = await userWithRoomRole(srv, "role_room_moderator");
     const { Service: UsersPrivate } = await import("../../gen/room/users/private/v1/service_pb.js");
     await createClient(UsersPrivate, connectTransport(srv.baseUrl)).deleteUser({ userId: other.userId }, key);
     const q = await access.check(
-      { userId: other.userId, roomId: other.roomId, permissions: [P.PermissionRoomKick] },
+      { userId: other.userId, roomId: other.roomId, permissions: [P.PermissionRoomKick], full: true },
       key,
     );
     expect([q.answers[0]!.allowed, q.waysIn]).toEqual([false, []]);
@@ -194,7 +206,7 @@ describe("ways out", () => {
     // A room role granted for a minute: counted until its expiry, not after, swept or not.
     const member = await insertUser(srv);
     await srv.h.memberships.setRoomRole(srv.tenantId, roomId, member, "role_room_user", "test", now, now + 60_000);
-    const ask = { userId: member, roomId, permissions: [P.PermissionMessaging] };
+    const ask = { userId: member, roomId, permissions: [P.PermissionMessaging], full: true };
     const until = (await access.check(ask, key)).waysIn[0]!.expiresAt!;
     expect(Number(until.seconds) * 1000 + until.nanos / 1e6).toBe(now + 60_000);
     now += 59_999;
@@ -389,7 +401,10 @@ describe("memory after a restart", () => {
         const out: unknown[] = [];
         for (const userId of users) {
           for (const roomId of rooms) {
-            const r = await c.check({ userId, roomId, permissions: [P.PermissionRoomKick, P.PermissionChatMute] }, k);
+            const r = await c.check(
+              { userId, roomId, permissions: [P.PermissionRoomKick, P.PermissionChatMute], full: true },
+              k,
+            );
             out.push({ userId, roomId, answers: r.answers, permissions: r.permissions, waysIn: r.waysIn });
           }
         }
