@@ -44,7 +44,9 @@ import { startTestServer, type TestServer } from "../support/server.js";
 /** Runs per property; ROOMGATE_AGREEMENT_RUNS asks for more when hunting. */
 const RUNS = Number(process.env["ROOMGATE_AGREEMENT_RUNS"] ?? 15);
 /** The two-replica variant: fewer (each asks two replicas). */
-const REPLICA_RUNS = Math.ceil((RUNS * 2) / 3);
+const REPLICA_RUNS = Math.ceil(RUNS / 2);
+/** A replica started for each state (a start costs more than a state): fewer again. */
+const LATE_RUNS = Math.ceil(RUNS / 4);
 const SEED = process.env["ROOMGATE_AGREEMENT_SEED"];
 
 /** Always asked: two groups, a moderation permission, sending (a mute takes it), a reaction (a chat block takes it), a seed 002 UI flag; and one more at random. */
@@ -80,6 +82,14 @@ interface Setup {
   readonly reader: Endpoint;
   /** True when the reader is another replica (asked with the writer's consistency token). */
   readonly replicated: boolean;
+  /** When set, each run asks a replica started after its writes (its memory loaded from the store) instead. */
+  readonly late?: boolean;
+}
+
+/** A replica started now over the writer's store, on the same clock and keys. */
+async function startReplica(writer: TestServer): Promise<{ app: App; h: Harness; server: RunningServer }> {
+  const started = await startHarnessedApp(writer.app.config, pino({ level: "silent" }), { clock, tokenKeys: keys });
+  return { ...started, server: await serve(started.app) };
 }
 
 /** What the runs of one property met, and how long they took (ROOMGATE_AGREEMENT_DEBUG prints it). */
@@ -120,15 +130,20 @@ async function agreementRun(
   // The fresh credentials are issued after every removal (a kick in this very ms would take them).
   afterRemovals(w, d);
   const minEventId = s.replicated ? await barrier(w, d) : 0n;
+  const late = s.late ? await startReplica(s.writer) : undefined;
   const t1 = performance.now();
   const target: OracleTarget = {
     truth: s.at,
-    reader: s.reader,
+    reader: late ? endpoint(`http://127.0.0.1:${late.server.port}`) : s.reader,
     ...(s.replicated ? { mirror: s.at } : {}),
     minEventId,
     userToken: (u) => userToken(s.writer, u, { tenantId: w.tenantId }),
   };
-  await assertAgreement(w, target, perms, pageSizes, totals.seen);
+  try {
+    await assertAgreement(w, target, perms, pageSizes, totals.seen);
+  } finally {
+    await late?.server.close();
+  }
   totals.ms.ops += t1 - t0;
   totals.ms.checks += performance.now() - t1;
 }
@@ -141,6 +156,7 @@ function debug(what: string, totals: Totals): void {
 function expectFullCoverage(totals: Totals): void {
   const { tally, seen } = totals;
   for (const k of OP_KINDS) expect(tally.get(k)?.ok ?? 0, `operation ${k} took effect`).toBeGreaterThan(0);
+  for (const k of ["grant", "link"]) expect(tally.get(k)?.asEndUser, `${k} by an end user`).toBeGreaterThan(0);
   for (const r of ["no_way_in", "removed", "room_blocked", "chat_block", "mute"]) {
     expect(seen.deniedReasons.get(r) ?? 0, `denied for ${r}`).toBeGreaterThan(0);
   }
@@ -191,7 +207,7 @@ function agreementTests(setup: () => Setup, runs: number): void {
     );
     debug("random states", totals);
     expectSubstance(totals);
-  }, 120_000);
+  }, 300_000);
 }
 
 describe("Check and the lookups agree with Verify and GetRoomPermissions, on one server", () => {
@@ -219,15 +235,14 @@ describe("across two replicas over one store: written on A, asked on B with A's 
     // SQLite's feed polls (PostgreSQL's is woken by NOTIFY): a removal on A answers once B has applied it.
     a = await startTestServer({ clock, tokenKeys: keys, env: { ...ENV, ROOMGATE_FEED_POLL_MS: "10" } });
     // A second replica over A's store (the same data directory or PostgreSQL database), on the same clock.
-    const second = await startHarnessedApp(a.app.config, pino({ level: "silent" }), { clock, tokenKeys: keys });
-    b = { ...second, server: await serve(second.app) };
+    b = await startReplica(a);
   });
   afterAll(async () => {
     await b?.server.close();
     await a?.close();
   });
   let setup: Setup | undefined;
-  agreementTests(() => {
+  const replicas = (): Setup => {
     setup ??= {
       writer: a,
       at: endpoint(a.baseUrl),
@@ -235,7 +250,13 @@ describe("across two replicas over one store: written on A, asked on B with A's 
       replicated: true,
     };
     return setup;
-  }, REPLICA_RUNS);
+  };
+  agreementTests(replicas, REPLICA_RUNS);
+
+  // The other way into a replica's memory: loaded from the store at start, not fed event by event.
+  describe("a replica started after the writes", () => {
+    agreementTests(() => ({ ...replicas(), late: true }), LATE_RUNS);
+  });
 });
 
 /**

@@ -14,7 +14,7 @@ import type { Permission } from "../../gen/room/permissions/v1/permission_pb.js"
 import type { VerifyResponse } from "../../gen/room/tokens/private/v1/service_pb.js";
 import { expandPermissions } from "../../src/domain/permissions.js";
 import { bearer } from "./clients.js";
-import { type Endpoint, usersOf, type World, type WorldToken } from "./access-world.js";
+import { BARE_ROOMS, type Endpoint, usersOf, type World, type WorldToken } from "./access-world.js";
 
 // The agreement the issue asks for, on one state: for every user, room and
 // sampled permission, Check answers what a fresh user access token's
@@ -170,6 +170,7 @@ export async function assertAgreement(
   );
   const byPair = new Map(pairs.map((p) => [pairKey(p.userId, p.roomId), p]));
   for (const p of pairs) assertPair(p, perms, o.minEventId, seen);
+  await assertForeignRooms(w, o, perms);
   await assertBulk(w, o, pairs, perms);
   await assertLookups(w, o, byPair, perms, pageSizes, seen);
 }
@@ -258,6 +259,36 @@ function assertAnswer(
   } else bump(seen.deniedReasons, reason);
 }
 
+/**
+ * A room the tenant does not have is not_found for Check and LookupMembers,
+ * also when another tenant has a room of that id (the bare rooms carry the
+ * same ids in every tenant).
+ */
+async function assertForeignRooms(w: World, o: OracleTarget, perms: readonly Permission[]): Promise<void> {
+  const key = bearer(w.apiKey);
+  const userId = usersOf(w)[0]!;
+  const foreign = ["no-such-room", ...BARE_ROOMS.filter((r) => !w.rooms.some((x) => x.id === r))];
+  for (const roomId of foreign) {
+    const label = `${roomId}, not a room of this tenant`;
+    await expectNotFound(
+      o.reader.check.check({ userId, roomId, permissions: [...perms], minEventId: o.minEventId }, key),
+      label,
+    );
+    await expectNotFound(
+      o.reader.check.lookupMembers({ roomId, permission: perms[0]!, minEventId: o.minEventId }, key),
+      label,
+    );
+  }
+}
+
+async function expectNotFound(call: Promise<unknown>, label: string): Promise<void> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err instanceof ConnectError ? Code[err.code] : err, label).toBe(Code[Code.NotFound]);
+}
+
 /** CheckBulk of every (user, room, permission), 100 at a time, against Check; an unknown room answers room_not_found. */
 async function assertBulk(w: World, o: OracleTarget, pairs: readonly Pair[], perms: readonly Permission[]) {
   const items = pairs.flatMap((p) =>
@@ -312,6 +343,7 @@ async function walk<R extends { answer?: PermissionAnswer }>(
     }
     if (res.next === "") return out;
     expect(res.rows.length, `${label}: a full page before a next_page_token`).toBe(size);
+    expect(res.next.includes(last), `${label}: the page token is sealed, not the last id`).toBe(false);
     token = res.next;
   }
 }

@@ -4,6 +4,7 @@ import { Service as AccessPrivate } from "../../gen/room/access/private/v1/servi
 import { Service as Access } from "../../gen/room/access/v1/service_pb.js";
 import { Service as Consumer } from "../../gen/room/consumer/private/v1/service_pb.js";
 import { Action, Service as ModerationPrivate } from "../../gen/room/moderation/private/v1/service_pb.js";
+import { type Action as UserAction, Service as Moderation } from "../../gen/room/moderation/v1/service_pb.js";
 import { Permission } from "../../gen/room/permissions/v1/permission_pb.js";
 import { Service as Permissions } from "../../gen/room/permissions/v1/service_pb.js";
 import { Service as SpacesPrivate } from "../../gen/room/spaces/private/v1/service_pb.js";
@@ -30,6 +31,7 @@ export interface Endpoint {
   readonly spaces: Client<typeof Spaces>;
   readonly access: Client<typeof Access>;
   readonly moderation: Client<typeof ModerationPrivate>;
+  readonly moderationUser: Client<typeof Moderation>;
   readonly permissions: Client<typeof Permissions>;
   readonly check: Client<typeof AccessPrivate>;
 }
@@ -45,6 +47,7 @@ export function endpoint(baseUrl: string): Endpoint {
     spaces: createClient(Spaces, t),
     access: createClient(Access, t),
     moderation: createClient(ModerationPrivate, t),
+    moderationUser: createClient(Moderation, t),
     permissions: createClient(Permissions, t),
     check: createClient(AccessPrivate, t),
   };
@@ -138,25 +141,39 @@ const tokenArg = fc.record({
   ttl: fc.constantFrom(0, 60, 600, 3600),
 });
 
+/**
+ * Who makes a call: absent or null, the API key (the backend surfaces);
+ * an even number 2i, user i with a user access token issued then; an odd
+ * number 2i+1, the holder of room member token i (the end-user surfaces,
+ * where the rules of rank and permission decide).
+ */
+export type By = number | null;
+
+/** The API key two times in three. */
+const BY: fc.Arbitrary<By> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: fc.nat({ max: 1000 }) },
+);
+
 /** One step of a random state's history. */
 export type Op =
   | { k: "user" }
   | { k: "consumer"; uui: number; moderator: boolean; chatRoom: number | null; ttl: number }
-  | { k: "space"; owner: number | null; isPublic: boolean }
-  | { k: "room"; space: number; isPublic: boolean }
-  | { k: "grant"; room: number; user: number; moderator: boolean; ttl: number }
-  | { k: "revokeRole"; room: number | null; space: number; user: number; member: boolean }
+  | { k: "space"; owner: number | null; isPublic: boolean; by?: By }
+  | { k: "room"; space: number; isPublic: boolean; by?: By }
+  | { k: "grant"; room: number; user: number; moderator: boolean; ttl: number; by?: By }
+  | { k: "revokeRole"; room: number | null; space: number; user: number; member: boolean; by?: By }
   | { k: "invite"; space: number; user: number; moderator: boolean; ttl: number }
   | { k: "joinSpace"; space: number; user: number }
   | { k: "joinRoom"; room: number; user: number }
   | { k: "leaveSpace"; space: number; user: number }
-  | { k: "link"; room: number; moderator: boolean; permanent: boolean; redeems: number }
+  | { k: "link"; room: number; moderator: boolean; permanent: boolean; redeems: number; by?: By }
   | { k: "revokeLink"; link: number }
   | { k: "token"; args: { user: number; room: number; permissions: Permission[]; ttl: number }[] }
   | { k: "revoke"; token: number }
   | { k: "revokeUser"; user: number; room: number | null }
   | { k: "revokeRoom"; room: number }
-  | { k: "act"; action: Action; room: number; user: number; member: boolean; duration: number }
+  | { k: "act"; action: Action; room: number; user: number; member: boolean; duration: number; by?: By }
   | { k: "tick"; ms: number; sweep: boolean }
   | { k: "deleteUser"; user: number };
 
@@ -164,8 +181,9 @@ const spaceOp = fc.record({
   k: fc.constant("space" as const),
   owner: fc.option(idx, { nil: null }),
   isPublic: fc.boolean(),
+  by: BY,
 });
-const roomOp = fc.record({ k: fc.constant("room" as const), space: idx, isPublic: fc.boolean() });
+const roomOp = fc.record({ k: fc.constant("room" as const), space: idx, isPublic: fc.boolean(), by: BY });
 
 /** A moderation action among `actions`, mostly on someone who got into the room somehow. */
 function actArb(actions: readonly Action[]): fc.Arbitrary<Extract<Op, { k: "act" }>> {
@@ -176,6 +194,7 @@ function actArb(actions: readonly Action[]): fc.Arbitrary<Extract<Op, { k: "act"
     user: idx,
     member: mostly,
     duration: DURATION,
+    by: BY,
   });
 }
 const tokenOpArb = fc.record({
@@ -200,7 +219,14 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: roomOp },
   {
     weight: 4,
-    arbitrary: fc.record({ k: fc.constant("grant" as const), room: idx, user: idx, moderator: fc.boolean(), ttl: TTL }),
+    arbitrary: fc.record({
+      k: fc.constant("grant" as const),
+      room: idx,
+      user: idx,
+      moderator: fc.boolean(),
+      ttl: TTL,
+      by: BY,
+    }),
   },
   {
     weight: 2,
@@ -210,6 +236,7 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
       space: idx,
       user: idx,
       member: fc.boolean(),
+      by: BY,
     }),
   },
   {
@@ -233,6 +260,7 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
       moderator: fc.boolean(),
       permanent: fc.boolean(),
       redeems: fc.nat({ max: 2 }),
+      by: BY,
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("revokeLink" as const), link: idx }) },
@@ -375,22 +403,25 @@ export function afterRemovals(w: World, d: Driver): void {
 const ALLOWED = new Set([Code.NotFound, Code.PermissionDenied, Code.FailedPrecondition, Code.AlreadyExists]);
 
 /** Outcomes per operation kind, over a whole property run (the generator's coverage). */
-export type Tally = Map<string, { ok: number; refused: number; skipped: number; ms: number }>;
+export type Tally = Map<string, { ok: number; refused: number; skipped: number; ms: number; asEndUser: number }>;
 
 /** Runs `ops` in order against `d`, growing `w`; counts outcomes into `tally`. */
 export async function runOps(w: World, d: Driver, ops: readonly Op[], tally: Tally): Promise<void> {
   for (const op of ops) {
-    const t = tally.get(op.k) ?? { ok: 0, refused: 0, skipped: 0, ms: 0 };
+    const t = tally.get(op.k) ?? { ok: 0, refused: 0, skipped: 0, ms: 0, asEndUser: 0 };
     tally.set(op.k, t);
     const start = performance.now();
     try {
       if ((await runOp(w, d, op)) === "skipped") t.skipped++;
       else {
         t.ok++;
+        if ("by" in op && typeof op.by === "number") t.asEndUser++;
         if (REMOVALS.has(op.k)) w.removalAt = d.now();
       }
     } catch (err) {
-      if (!(err instanceof ConnectError) || !ALLOWED.has(err.code)) {
+      // A room member token acting may have expired or been revoked by then.
+      const deadToken = err instanceof ConnectError && err.code === Code.Unauthenticated && byToken(op);
+      if (!(err instanceof ConnectError) || !(ALLOWED.has(err.code) || deadToken)) {
         throw new Error(`operation ${JSON.stringify(op)} failed: ${String(err)}`, { cause: err });
       }
       t.refused++;
@@ -398,6 +429,34 @@ export async function runOps(w: World, d: Driver, ops: readonly Op[], tally: Tal
       t.ms += performance.now() - start;
     }
   }
+}
+
+function byToken(op: Op): boolean {
+  const by = "by" in op ? op.by : null;
+  return typeof by === "number" && by % 2 === 1;
+}
+
+/** Who a call is made as (see {@link By}). */
+interface Actor {
+  readonly opts: CallOptions;
+  /** False for the API key. */
+  readonly endUser: boolean;
+  /** The user acting with a user access token; undefined otherwise. */
+  readonly userId: string | undefined;
+}
+
+/** The actor `by` names; undefined when there is nobody to act as. */
+function actorOf(w: World, d: Driver, by: By | undefined): Actor | undefined {
+  if (by === null || by === undefined) return { opts: key(w), endUser: false, userId: undefined };
+  const token = by % 2 === 1 ? pick(w.tokens, (by - 1) / 2) : undefined;
+  if (token !== undefined) return { opts: bearer(token.token), endUser: true, userId: undefined };
+  const userId = pick(
+    w.users.filter((u) => !w.deleted.has(u)),
+    Math.floor(by / 2),
+  );
+  if (userId === undefined) return undefined;
+  afterRemovals(w, d);
+  return { opts: bearer(d.userToken(userId)), endUser: true, userId };
 }
 
 function pick<T>(list: readonly T[], i: number | null): T | undefined {
@@ -492,32 +551,37 @@ async function userOp(w: World, d: Driver, op: Extract<Op, { k: "user" | "consum
 }
 
 async function structureOp(w: World, d: Driver, op: Extract<Op, { k: "space" | "room" | "grant" | "revokeRole" }>) {
-  const api = d.at.spacesPrivate;
+  const a = actorOf(w, d, op.by);
+  if (a === undefined) return "skipped";
+  // The same request on either surface: the backend's (API key) or the end user's.
+  const api = a.endUser ? d.at.spaces : d.at.spacesPrivate;
   if (op.k === "space") {
-    const owner = op.owner === null ? "" : pick(w.users, op.owner);
+    const owner = op.owner === null || a.endUser ? "" : pick(w.users, op.owner);
     if (owner === undefined) return "skipped";
-    const { id } = await api.createSpace(
-      { name: `space ${++serial}`, isPublic: op.isPublic, ownerUserId: owner },
-      key(w),
-    );
+    const name = `space ${++serial}`;
+    const { id } = a.endUser
+      ? await d.at.spaces.createSpace({ name, isPublic: op.isPublic }, a.opts)
+      : await d.at.spacesPrivate.createSpace({ name, isPublic: op.isPublic, ownerUserId: owner }, a.opts);
     w.spaces.push(id);
     return "done";
   }
   if (op.k === "room") {
     const spaceId = pick(w.spaces, op.space);
     if (spaceId === undefined) return "skipped";
-    const { id } = await api.createRoom({ spaceId, name: `room ${++serial}`, isPublic: op.isPublic }, key(w));
+    const { id } = await api.createRoom({ spaceId, name: `room ${++serial}`, isPublic: op.isPublic }, a.opts);
     addRoom(w, id, spaceId);
+    // An end user who creates a room moderates it.
+    if (a.userId !== undefined) w.members.push({ userId: a.userId, roomId: id });
     return "done";
   }
   if (op.k === "grant") {
     const room = pick(w.rooms, op.room);
     const user = pick(w.users, op.user);
-    if (room === undefined || user === undefined) return "skipped";
+    if (room === undefined || user === undefined || (a.endUser && room.spaceId === "")) return "skipped";
     const role = op.moderator ? "role_room_moderator" : "role_room_user";
     await api.grantRole(
       { spaceId: room.spaceId, roomId: room.id, targetUserId: user, role, ttlSeconds: ttlSeconds(op.ttl) },
-      key(w),
+      a.opts,
     );
     w.members.push({ userId: user, roomId: room.id });
     return "done";
@@ -527,7 +591,9 @@ async function structureOp(w: World, d: Driver, op: Extract<Op, { k: "space" | "
   const room = member ? w.rooms.find((r) => r.id === member.roomId) : pick(w.rooms, op.room);
   const spaceId = room === undefined ? pick(w.spaces, op.space) : room.spaceId;
   if (user === undefined || spaceId === undefined) return "skipped";
-  const res = await api.revokeRole({ spaceId, roomId: room?.id ?? "", targetUserId: user }, key(w));
+  // The end-user surface takes room roles only, in rooms of a space (a member leaves a space with LeaveSpace).
+  if (a.endUser && (room === undefined || spaceId === "")) return "skipped";
+  const res = await api.revokeRole({ spaceId, roomId: room?.id ?? "", targetUserId: user }, a.opts);
   note(w, res.eventId);
   return "done";
 }
@@ -551,6 +617,7 @@ async function joinOp(w: World, d: Driver, op: Extract<Op, { k: "invite" | "join
     note(w, res.eventId);
     return "done";
   }
+  afterRemovals(w, d);
   const as = bearer(d.userToken(userId));
   if (op.k === "joinRoom") {
     const room = pick(
@@ -587,8 +654,10 @@ async function linkOp(w: World, d: Driver, op: Extract<Op, { k: "link" | "revoke
     return "done";
   }
   const room = pick(w.rooms, op.room);
-  if (room === undefined) return "skipped";
-  const link = await d.at.spacesPrivate.generateAccess(
+  const a = actorOf(w, d, op.by);
+  // The end-user surface names rooms of a space only.
+  if (room === undefined || a === undefined || (a.endUser && room.spaceId === "")) return "skipped";
+  const link = await (a.endUser ? d.at.spaces : d.at.spacesPrivate).generateAccess(
     {
       spaceId: room.spaceId,
       roomId: room.id,
@@ -597,7 +666,7 @@ async function linkOp(w: World, d: Driver, op: Extract<Op, { k: "link" | "revoke
       externalUserId: `guest${serial}`,
       isPermanent: op.permanent,
     },
-    key(w),
+    a.opts,
   );
   w.links.push({ linkId: link.linkId, accessToken: link.accessToken, roomId: room.id });
   for (let i = 0; i < op.redeems; i++) {
@@ -666,7 +735,12 @@ async function actOp(w: World, d: Driver, op: Extract<Op, { k: "act" }>) {
   if (room === undefined) return "skipped";
   const targetUserId = member?.userId ?? pick(usersOf(w), op.user)!;
   const durationSeconds = SETS.has(op.action) ? op.duration : 0;
-  const res = await d.at.moderation.act({ action: op.action, roomId: room.id, targetUserId, durationSeconds }, key(w));
+  const a = actorOf(w, d, op.by);
+  if (a === undefined) return "skipped";
+  const req = { roomId: room.id, targetUserId, durationSeconds };
+  const res = a.endUser
+    ? await d.at.moderationUser.act({ ...req, action: op.action as number as UserAction }, a.opts)
+    : await d.at.moderation.act({ ...req, action: op.action }, a.opts);
   note(w, res.eventId);
   return "done";
 }
@@ -728,4 +802,7 @@ export const COVERING_HISTORY: readonly Op[] = [
   // A revocation covers tokens issued in its own millisecond too: the next token comes a moment later.
   { k: "tick", ms: 1, sweep: false },
   { k: "token", args: [{ user: 3, room: 2, permissions: [Permission.PermissionCanSendNudge], ttl: 60 }] }, // TM in Rs1
+  // C2 (by: 2 × user 2), now a room moderator of Rpub, on the end-user surface:
+  { k: "grant", room: 0, user: 1, moderator: false, ttl: 0, by: 4 }, // C1 a member of Rpub
+  { k: "link", room: 0, moderator: false, permanent: false, redeems: 1, by: 4 }, // G4 in Rpub
 ];
