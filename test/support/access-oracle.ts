@@ -155,13 +155,13 @@ export async function assertAgreement(
         const roomId = room.id;
         const [view, check] = await Promise.all([
           roomView(o, w, fresh.get(userId)!, userId, roomId),
-          o.reader.check.check({ userId, roomId, permissions: [...perms], minEventId: o.minEventId }, key),
+          o.reader.check.check({ userId, roomId, permissions: [...perms], minEventId: o.minEventId, full: true }, key),
         ]);
         const tokens = w.tokens
           .map((t, i) => ({ t, r: verified[i]! }))
           .filter(({ t }) => t.userId === userId && t.roomId === roomId);
         if (o.mirror) {
-          const mirrored = await o.mirror.check.check({ userId, roomId, permissions: [...perms] }, key);
+          const mirrored = await o.mirror.check.check({ userId, roomId, permissions: [...perms], full: true }, key);
           expect(normCheck(check), `${userId} in ${roomId}: the reader and the writer`).toEqual(normCheck(mirrored));
         }
         return { userId, roomId, view, tokens, check };
@@ -240,7 +240,11 @@ function assertAnswer(
   const al = `${label}, permission ${a.permission}`;
   expect(a.allowed, `${al}: allowed`).toBe(expected.has(a.permission));
   const granting = check.waysIn.filter((x) => x.permissions.includes(a.permission));
-  expect(a.grantedBy.map(wayKey).sort(), `${al}: granted_by`).toEqual(granting.map(wayKey).sort());
+  // granted_by names each way without its permissions (listed once, in ways_in).
+  for (const w of a.grantedBy) expect(w.permissions, `${al}: granted_by lists no permissions`).toEqual([]);
+  expect(a.grantedBy.map(wayKey).sort(), `${al}: granted_by`).toEqual(
+    granting.map((w) => wayKey({ ...w, permissions: [] })).sort(),
+  );
   const restriction = (kind: string) => check.restrictions.find((r) => r.kind === kind);
   let reason = "";
   if (!a.allowed) {
@@ -271,7 +275,7 @@ async function assertForeignRooms(w: World, o: OracleTarget, perms: readonly Per
   for (const roomId of foreign) {
     const label = `${roomId}, not a room of this tenant`;
     await expectNotFound(
-      o.reader.check.check({ userId, roomId, permissions: [...perms], minEventId: o.minEventId }, key),
+      o.reader.check.check({ userId, roomId, permissions: [...perms], minEventId: o.minEventId, full: true }, key),
       label,
     );
     await expectNotFound(
