@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import { expect, vi } from "vitest";
 import { DeliveryStatus, type Service as Webhooks } from "../../gen/room/webhooks/private/v1/service_pb.js";
 import { num, type Database } from "../../src/store/database-port.js";
+import type { PostgresDatabase } from "../../src/store/pg/postgres-database.js";
 import type { SqliteDatabase } from "../../src/store/sqlite-database.js";
 
 // Awaitable probes on real state, for tests to wait on instead of sleeping:
@@ -10,18 +11,20 @@ import type { SqliteDatabase } from "../../src/store/sqlite-database.js";
 // test that waits on one proves the state it needs was reached.
 
 /**
- * Writers waiting for the write lock of `db` behind the one holding it: on
- * SQLite the write calls of this process queued for the lock; on PostgreSQL
- * the sessions whose advisory lock (the write lock) is not granted yet.
+ * Writers waiting for the write lock of `db` behind the one holding it: the
+ * write calls of this process queued for it; on PostgreSQL, plus the
+ * sessions whose advisory lock (the write lock) is not granted yet (another
+ * replica's writer, or this process's first in line behind one).
  */
 export async function writersWaiting(db: Database): Promise<number> {
   if (db.dialect === "sqlite") return (db as SqliteDatabase).waitingWriters;
+  const queued = (db as PostgresDatabase).waitingWriters;
   const row = await db.get(
     sql`SELECT count(*) AS "n" FROM pg_locks
         WHERE locktype = 'advisory' AND NOT granted
           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
   );
-  return num(row?.["n"]);
+  return queued + num(row?.["n"]);
 }
 
 /** One sample of a Prometheus metric in `text`, or undefined when absent. */
