@@ -63,10 +63,13 @@ export interface KernelOptions {
  */
 export async function openKernel(config: Config, log: Logger, opts: KernelOptions = {}): Promise<Kernel> {
   const clock = opts.clock ?? Date.now;
-  const opened = await openStore(config, log);
+  const metrics = new Metrics();
+  const opened = await openStore(config, log, { onLockWait: (s) => metrics.observeLockWait(s) }).catch((err) => {
+    metrics.stop();
+    throw err;
+  });
   const db = opened.db;
   const stores = openRepositories(db, clock);
-  const metrics = new Metrics();
   const tracing = createTracing(config, opts.spanExporter);
   const transact = timedTransact(db, metrics, tracing);
   await stores.users.backfillUsernameKeys();
@@ -92,6 +95,7 @@ export async function openKernel(config: Config, log: Logger, opts: KernelOption
       live.feed.stop();
       await stopListening();
       await db.close();
+      metrics.stop();
       await tracing?.shutdown();
     },
   };

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import type { Database } from "../store/database-port.js";
+import type { Database, WriteObserver } from "../store/database-port.js";
 
 /** An open store and how it tells this replica about other replicas' writes. */
 export interface OpenedStore {
@@ -25,11 +25,17 @@ export interface OpenedStore {
  * core itself still loads part of pg-core.) On Node 24 the other dialect
  * cost a SQLite server about 50 MB and 0.3 s of CPU at start-up.
  */
-export async function openStore(config: Config, log: Logger): Promise<OpenedStore> {
+export async function openStore(config: Config, log: Logger, observer: WriteObserver = {}): Promise<OpenedStore> {
   const url = config.databaseUrl;
   if (url === undefined) {
     const { openSqliteDatabase } = await import("../store/sqlite-database.js");
-    return { db: openSqliteDatabase(config.dbPath), listen: async () => async () => undefined };
+    const onWriterExit = (err: unknown) =>
+      log.error(
+        { err },
+        "the SQLite writer thread stopped: its writes failed unavailable; the next write starts a new one",
+      );
+    const db = openSqliteDatabase(config.dbPath, { ...observer, onWriterExit });
+    return { db, listen: async () => async () => undefined };
   }
   const [{ openPostgres }, { postgresDatabase }, { CHANGES_CHANNEL, listenForChanges }] = await Promise.all([
     import("../store/pg/connect.js"),
@@ -38,7 +44,7 @@ export async function openStore(config: Config, log: Logger): Promise<OpenedStor
   ]);
   const handle = await openPostgres(url, { max: config.databasePoolSize, log });
   return {
-    db: postgresDatabase(handle.pool, () => handle.close()),
+    db: postgresDatabase(handle.pool, () => handle.close(), observer),
     async listen(onChange) {
       const listener = await listenForChanges(url, CHANGES_CHANNEL, () => onChange(), log);
       return () => listener.close();

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { EventLoopDelayMetric } from "./event-loop-delay.js";
 
 /** The wire protocol of a call, as a metric label. */
 export type Protocol = "connect" | "grpc" | "grpc-web" | "rest";
@@ -27,6 +28,8 @@ export class Metrics {
   private readonly duration: Histogram<"procedure" | "protocol">;
   private readonly verifyCache: Counter<"result">;
   private readonly transactions: Histogram;
+  private readonly lockWait: Histogram;
+  private readonly eventLoopDelay: EventLoopDelayMetric;
   private live: LiveSources | undefined;
   private renderer: (() => Promise<{ body: string; contentType: string }>) | undefined;
 
@@ -57,6 +60,13 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    this.lockWait = new Histogram({
+      name: "roomgate_db_write_lock_wait_seconds",
+      help: "Time a write waited for the write lock: from the call to its transaction holding the lock (SQLite BEGIN IMMEDIATE done, PostgreSQL advisory lock granted)",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.eventLoopDelay = new EventLoopDelayMetric(this.registry);
     // Gauges read the live state only when scraped: nothing on the hot path.
     const self = this;
     new Gauge({
@@ -117,6 +127,16 @@ export class Metrics {
   /** Records one write transaction's duration. */
   observeTransaction(seconds: number): void {
     this.transactions.observe(seconds);
+  }
+
+  /** Records how long one write waited for the write lock. */
+  observeLockWait(seconds: number): void {
+    this.lockWait.observe(seconds);
+  }
+
+  /** Stops the event-loop delay monitor (the app is closing). */
+  stop(): void {
+    this.eventLoopDelay.stop();
   }
 
   /**
