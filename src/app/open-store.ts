@@ -29,12 +29,7 @@ export async function openStore(config: Config, log: Logger, observer: WriteObse
   const url = config.databaseUrl;
   if (url === undefined) {
     const { openSqliteDatabase } = await import("../store/sqlite-database.js");
-    const onWriterExit = (err: unknown) =>
-      log.error(
-        { err },
-        "the SQLite writer thread stopped: its writes failed unavailable; the next write starts a new one",
-      );
-    const db = openSqliteDatabase(config.dbPath, { ...observer, onWriterExit });
+    const db = openSqliteDatabase(config.dbPath, observer);
     return { db, listen: async () => async () => undefined };
   }
   const [{ openPostgres }, { postgresDatabase }, { CHANGES_CHANNEL, listenForChanges }] = await Promise.all([

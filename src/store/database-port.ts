@@ -66,6 +66,16 @@ export interface Database extends SqlRunner {
   close(): Promise<void>;
 }
 
+/** What a store reports about its write lock (for metrics). */
+export interface WriteObserver {
+  /**
+   * Seconds from a {@link Database.write} call to its transaction holding
+   * the write lock (SQLite: BEGIN IMMEDIATE done; PostgreSQL: the advisory
+   * lock granted), queueing behind this process's other writes included.
+   */
+  readonly onLockWait?: (seconds: number) => void;
+}
+
 /**
  * Carries the transaction of the current async context: `write` enters it,
  * and repositories' queries find it without a handle being passed around.

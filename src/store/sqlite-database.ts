@@ -4,7 +4,7 @@ import type { SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { openSqliteFile, type SqliteOptions } from "./sqlite-file.js";
 import { insertText } from "./batch-insert.js";
-import { TransactionScope, type Database, type Row } from "./database-port.js";
+import { TransactionScope, type Database, type Row, type WriteObserver } from "./database-port.js";
 import { SAFETY_NET_PAGES, startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** The embedded store: a {@link Database} over one SQLite file. */
@@ -100,8 +100,13 @@ function openConnections(path: string, opts: SqliteOptions): Connections {
  * first (waiting up to the busy timeout for another process), so a
  * read-then-write never fails with "database is locked" on a stale snapshot.
  */
-async function inWriteTransaction<T>(connection: BetterSqlite3.Database, fn: () => Promise<T>): Promise<T> {
+async function inWriteTransaction<T>(
+  connection: BetterSqlite3.Database,
+  fn: () => Promise<T>,
+  locked: () => void,
+): Promise<T> {
   connection.exec("BEGIN IMMEDIATE");
+  locked();
   try {
     const result = await fn();
     connection.exec("COMMIT");
@@ -143,7 +148,7 @@ function insertEach(
  * connection could see another call's uncommitted rows; the read connection
  * sees committed state only (WAL). An in-memory database has one connection.
  */
-export function openSqliteDatabase(path: string, opts: SqliteOptions = {}): SqliteDatabase {
+export function openSqliteDatabase(path: string, opts: SqliteOptions & WriteObserver = {}): SqliteDatabase {
   const connections = openConnections(path, opts);
   const writer = new Runner(connections.writer);
   const reader = connections.reader === connections.writer ? writer : new Runner(connections.reader);
@@ -184,9 +189,11 @@ export function openSqliteDatabase(path: string, opts: SqliteOptions = {}): Sqli
     write<T>(fn: () => Promise<T>): Promise<T> {
       if (scope.current !== undefined) return fn();
       waiting++;
+      const called = performance.now();
+      const locked = () => opts.onLockWait?.((performance.now() - called) / 1000);
       return mutex.runExclusive(() => {
         waiting--;
-        return inWriteTransaction(connections.writer, () => scope.enter(writer, fn));
+        return inWriteTransaction(connections.writer, () => scope.enter(writer, fn), locked);
       });
     },
     async ping(): Promise<boolean> {
