@@ -42,7 +42,7 @@ import { startTestServer, type TestServer } from "../support/server.js";
 // tenant, so a leak between tenants shows as a disagreement.
 
 /** Runs per property; ROOMGATE_AGREEMENT_RUNS asks for more when hunting. */
-const RUNS = Number(process.env["ROOMGATE_AGREEMENT_RUNS"] ?? 15);
+const RUNS = Number(process.env["ROOMGATE_AGREEMENT_RUNS"] ?? 10);
 /** The two-replica variant: fewer (each asks two replicas). */
 const REPLICA_RUNS = Math.ceil(RUNS / 2);
 /** A replica started for each state (a start costs more than a state): fewer again. */
