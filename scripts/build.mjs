@@ -5,7 +5,7 @@
  * one checkout.
  *
  * - Current? A stamp (dist/.build-stamp) holds a SHA-256 over the inputs:
- *   every file under src/ and gen/, tsconfig*.json, package.json,
+ *   every file under src/ and gen/, tsconfig.json, package.json,
  *   package-lock.json (the compiler's version) and this script. Content, not
  *   mtime+size: git sets mtimes at checkout, so switching branches back and
  *   forth (or copying a checkout) would rebuild for nothing, and an edit
@@ -15,21 +15,21 @@
  *   one process compiles while the others wait and then find dist/ current.
  *   A lock whose pid is no longer alive (a killed build), or older than
  *   STALE_MS (a pid since reused), is removed.
- * - Atomic: tsc writes into a fresh .dist-build-<pid>-<rand>/ beside dist/,
+ * - Atomic: the bundler (scripts/bundle.mjs) writes into a fresh .dist-build-<pid>-<rand>/ beside dist/,
  *   the stamp is written last, and the folder is renamed into place. No
  *   reader ever sees a half-written dist/. Correctness does not depend on the
  *   lock: two builders (a broken lock) each swap in a whole build.
  *
  * Nothing goes to stdout (`npm run -s roomgate -- … | jq` pipes the CLI's
- * output); progress and tsc's errors go to stderr. `--force` builds even when
- * dist/ is current. Plain Node, no dependencies.
+ * output); progress and compile errors go to stderr. `--force` builds even when
+ * dist/ is current. Plain Node and esbuild (scripts/bundle.mjs says why a bundle).
  */
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundleServer } from "./bundle.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = join(ROOT, "dist");
@@ -38,7 +38,7 @@ const LOCK = join(ROOT, ".dist.lock");
 const TMP_PREFIX = ".dist-build-";
 const OLD_PREFIX = ".dist-old-";
 const INPUT_DIRS = ["src", "gen"];
-const INPUT_FILES = ["tsconfig.json", "tsconfig.build.json", "package.json", "package-lock.json", "scripts/build.mjs"];
+const INPUT_FILES = ["tsconfig.json", "package.json", "package-lock.json", "scripts/build.mjs", "scripts/bundle.mjs"];
 /** A lock older than this is stale whatever its pid says (the pid may have been reused). */
 const STALE_MS = 10 * 60_000;
 const POLL_MS = 100;
@@ -172,33 +172,19 @@ function swapIn(tmp) {
   }
 }
 
-/** The temp folder and tsc of the build under way, for a signal to clean up. */
-const current = { tmp: undefined, child: undefined };
-
-/** Runs tsc into `tmp`; resolves to its exit code (or signal name). */
-function tsc(tmp) {
-  const bin = join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  // Same depth as dist/, so source maps' relative paths are the same.
-  const child = spawn(process.execPath, [bin, "-p", "tsconfig.build.json", "--outDir", tmp], {
-    cwd: ROOT,
-    stdio: ["ignore", 2, 2],
-  });
-  current.child = child;
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code, signal) => resolve(code ?? signal));
-  });
-}
+/** The temp folder of the build under way, for a signal to clean up. */
+const current = { tmp: undefined };
 
 async function compile(hash) {
   const tmp = join(ROOT, `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`);
   current.tmp = tmp;
   const started = Date.now();
-  say(`compiling into ${relative(ROOT, tmp)}/`);
-  const status = await tsc(tmp);
-  if (status !== 0) {
+  say(`bundling into ${relative(ROOT, tmp)}/`);
+  try {
+    await bundleServer(ROOT, tmp);
+  } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    say(`tsc failed (exit ${status}); dist/ left as it was`);
+    say(`esbuild failed (${err.message}); dist/ left as it was`);
     return false;
   }
   fs.writeFileSync(join(tmp, ".build-stamp"), `${hash}\n`);
@@ -207,9 +193,8 @@ async function compile(hash) {
   return true;
 }
 
-/** A signal mid-build: stop tsc, drop the half-written temp folder, release the lock; dist/ is untouched. */
+/** A signal mid-build: drop the half-written temp folder, release the lock; dist/ is untouched. */
 function abandon(signal) {
-  current.child?.kill(signal);
   if (current.tmp) fs.rmSync(current.tmp, { recursive: true, force: true });
   unlock();
   say(`stopped by ${signal}; dist/ left as it was`);

@@ -122,8 +122,9 @@ describe("npm pack of the server package (the root)", () => {
     const files = new Set(serverPack.files);
     for (const f of [
       "package/package.json",
+      "package/dist/src/main.js",
       "package/dist/src/cli.js",
-      "package/dist/gen/room/tokens/private/v1/service_pb.js",
+      "package/dist/src/seal-worker.js",
       "package/migrations/meta/_journal.json",
       "package/migrations-pg/meta/_journal.json",
     ]) {
