@@ -32,7 +32,7 @@ import { copyEntry } from "../support/packages.js";
 
 const run = promisify(execFile);
 const KEY_BANNER = "with this API key (shown once, store it now)";
-const COMPILING = "roomgate build: compiling";
+const COMPILING = "roomgate build: bundling";
 
 let work: string;
 let checkout: string;
