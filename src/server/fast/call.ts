@@ -11,6 +11,7 @@ import type http2 from "node:http2";
 import { handlerSignal, mergeRequest, unaryResponse } from "./connect-internals.js";
 import { requestUrl, watchClientGone } from "./connect-node-internals.js";
 import type { RequestHeaders } from "./request-headers.js";
+import { ResponseHeaders } from "./response-headers.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -110,7 +111,7 @@ export class FastCall implements HandlerContext {
   }
 
   get responseTrailer(): Headers {
-    return (this.trailer ??= new Headers());
+    return (this.trailer ??= new ResponseHeaders());
   }
 
   /** The trailer if anything made it (Connect muxes it into the headers only then). */

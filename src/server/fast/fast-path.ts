@@ -24,6 +24,7 @@ import {
 import { clientGone } from "./connect-node-internals.js";
 import { qualify, type Qualified } from "./qualify.js";
 import { RequestHeaders } from "./request-headers.js";
+import { ResponseHeaders } from "./response-headers.js";
 import { asConnectError, writeConnect, writeGrpc, type Writer } from "./respond.js";
 
 type NodeRequest = Parameters<Handler>[0];
@@ -171,11 +172,9 @@ export class FastPath {
         ).response
       : compressionNegotiate(this.opt.acceptCompression, null, str(headers["accept-encoding"]), "Accept-Encoding")
           .response;
-    const responseHeader = new Headers();
-    responseHeader.set(
-      "content-type",
-      q.grpc ? "application/grpc+proto" : q.binary ? "application/proto" : "application/json",
-    );
+    const responseHeader = new ResponseHeaders({
+      "content-type": q.grpc ? "application/grpc+proto" : q.binary ? "application/proto" : "application/json",
+    });
     if (q.grpc && compression) responseHeader.set("grpc-encoding", compression.name);
     const call = new FastCall({
       method: m.method,
@@ -188,7 +187,7 @@ export class FastPath {
       deadline: q.deadline,
       shutdownSignal: this.opt.shutdownSignal,
       responseHeader,
-      responseTrailer: q.grpc ? new Headers({ "grpc-status": "0" }) : undefined,
+      responseTrailer: q.grpc ? new ResponseHeaders({ "grpc-status": "0" }) : undefined,
     });
     const w: Writer = {
       res,
