@@ -34,7 +34,7 @@ case "${1:-}" in
     dir="$2"
     pkg="$3"
     abi="$4"
-    version=$(node -p 'require(process.argv[1] + "/package.json").version' "$pkg")
+    version=$(node -p 'require(require("node:path").resolve(process.argv[1], "package.json")).version' "$pkg")
     name="better-sqlite3-v$version-node-v$abi-$(node -p 'process.platform + "-" + process.arch').tar.gz"
     [ -f "$dir/$name" ] && exit 0
     mkdir -p "$dir"

@@ -1,7 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { isMainThread } from "node:worker_threads";
 import pg from "pg";
 import { describe, it } from "vitest";
@@ -54,10 +55,19 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates an empty database `rg_test_<random hex>` on the server at {@link postgresUrl}. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * Creates a database `rg_test_<random hex>` on the server at
+ * {@link postgresUrl}: empty, or with `{ migrated: true }` a copy of a
+ * template that roomgate's migrations were applied to (see
+ * {@link migratedTemplate}). The store still runs its migrations at open on
+ * either and finds nothing to do on the copy; suites about migrating take
+ * an empty one.
+ */
+export async function createTestDatabase(opts: { readonly migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = `rg_test_${randomBytes(8).toString("hex")}`;
-  await admin(`CREATE DATABASE "${name}"`);
+  await admin(
+    opts.migrated ? `CREATE DATABASE "${name}" TEMPLATE "${await migratedTemplate()}"` : `CREATE DATABASE "${name}"`,
+  );
   const url = new URL(postgresUrl());
   url.pathname = `/${name}`;
   let dropped: Promise<void> | undefined;
@@ -66,6 +76,59 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     drop: () => (dropped ??= admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
   };
+}
+
+let template: Promise<string> | undefined;
+
+/**
+ * The name of a database that holds exactly what roomgate's migrations
+ * (migrations-pg/) make, made on first use by the real store code and kept
+ * on the server for later runs: its name carries a hash of the migrations,
+ * so a changed migration gets a template of its own (older ones are
+ * dropped then). Every test server of the postgres project starts on a copy
+ * (CREATE DATABASE … TEMPLATE): migrating each fresh database cost about
+ * 220 ms of the server's time, hundreds of times a run. Test processes
+ * make it under an advisory lock, so only one of them migrates.
+ */
+function migratedTemplate(): Promise<string> {
+  template ??= (async () => {
+    const name = `rg_tpl_${migrationsHash()}`;
+    const client = new pg.Client({ connectionString: postgresUrl() });
+    client.on("error", () => undefined);
+    await client.connect();
+    try {
+      await client.query("SELECT pg_advisory_lock(8245931958415225958)");
+      const found = await client.query("SELECT datname FROM pg_database WHERE datname LIKE 'rg\\_tpl\\_%'");
+      const names = found.rows.map((r: { datname: string }) => r.datname);
+      if (names.includes(name)) return name;
+      for (const old of names) await client.query(`DROP DATABASE IF EXISTS "${old}" WITH (FORCE)`);
+      const building = `${name}_building`;
+      await client.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
+      await client.query(`CREATE DATABASE "${building}"`);
+      const url = new URL(postgresUrl());
+      url.pathname = `/${building}`;
+      const { openPostgres } = await import("../../src/store/pg/connect.js");
+      await (await openPostgres(url.toString())).close();
+      // Renamed only once whole: a run killed mid-way leaves no template that looks done.
+      await client.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`);
+      return name;
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(8245931958415225958)").catch(() => undefined);
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return template;
+}
+
+/** A short hash of migrations-pg/ (names and contents). */
+function migrationsHash(): string {
+  const dir = fileURLToPath(new URL("../../migrations-pg/", import.meta.url));
+  const h = createHash("sha256");
+  for (const f of readdirSync(dir, { recursive: true, encoding: "utf8" }).sort()) {
+    const path = join(dir, f);
+    if (statSync(path).isFile()) h.update(`${f}\0`).update(readFileSync(path));
+  }
+  return h.digest("hex").slice(0, 12);
 }
 
 async function admin(statement: string): Promise<void> {

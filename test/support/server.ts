@@ -53,7 +53,7 @@ export function testStore(): "sqlite" | "postgres" {
 /** Starts the full app exactly as `roomgate serve` does, on port 0. */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "roomgate-test-"));
-  const pg = testStore() === "postgres" ? await createTestDatabase() : undefined;
+  const pg = testStore() === "postgres" ? await createTestDatabase({ migrated: true }) : undefined;
   const apiKey = "test-api-key-0123456789";
   const config: Config = loadConfig({
     PORT: "0",
