@@ -92,8 +92,8 @@ export class CallMetrics {
 
   private counterValues(): Sample[] {
     const values: Sample[] = [];
+    // No metricName: as prom-client's counters (OpenMetrics output appends `_total` to the name).
     for (const s of this.all())
-      // No metricName: as prom-client's counters (OpenMetrics output appends `_total` to the name).
       for (const [code, n] of s.codes)
         values.push({ labels: { procedure: s.procedure, protocol: s.protocol, code }, value: n });
     return values;

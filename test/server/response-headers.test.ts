@@ -34,7 +34,9 @@ function observe(h: Headers): unknown {
     values: [...h.values()],
     forEach: (() => {
       const seen: [string, string][] = [];
-      h.forEach((v, k) => seen.push([k, v]));
+      h.forEach((v, k) => {
+        seen.push([k, v]);
+      });
       return seen;
     })(),
     get: NAMES.map((n) => [n, h.get(n), h.has(n)]),
