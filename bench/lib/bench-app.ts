@@ -67,7 +67,9 @@ export type App = ServedApp &
   };
 
 async function openBenchApp(config: Config, overrides: AppOverrides): Promise<App> {
-  const { app, parts } = await assembleApp(config, pino({ level: "silent" }), overrides);
+  // The shipped log level (LOG_LEVEL, default info), written where nobody reads it: its price is measured too.
+  const log = pino({ level: config.logLevel }, pino.destination({ dest: "/dev/null", sync: false }));
+  const { app, parts } = await assembleApp(config, log, overrides);
   const db = parts.kernel.db;
   return { ...app, ...harnessOf(parts), journal: parts.kernel.stores.journal, db };
 }
@@ -155,17 +157,22 @@ export async function createBenchApp(env: Record<string, string> = {}): Promise<
   }
 }
 
+/** Not a roomgate setting: `off` builds the app without the observability interceptor (AppOverrides.observeCalls). */
+export const BENCH_OBSERVE = "ROOMGATE_BENCH_OBSERVE";
+
 async function createIn(dataDir: string, env: Record<string, string>): Promise<BenchApp> {
+  const { [BENCH_OBSERVE]: observe, ...settings } = env;
   const config = loadConfig({
     PORT: "0",
     HOST: "127.0.0.1",
     ROOMGATE_DATA_DIR: dataDir,
     ROOMGATE_API_KEY: BENCH_API_KEY,
     ROOMGATE_SHUTDOWN_GRACE_MS: "1000",
-    ...env,
+    ...settings,
   });
   const app = await openBenchApp(config, {
     tokenKeys: [{ ...generateTokenKey(Date.now()), state: "active" }],
+    observeCalls: observe !== "off",
   });
   const principal: ApiKeyPrincipal = { tenantId: app.bootstrap.tenantId!, keyId: apiKeyId(BENCH_API_KEY) };
   return { app, dataDir, principal };

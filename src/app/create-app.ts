@@ -63,6 +63,11 @@ export interface AppOverrides {
   readonly siblings?: SiblingSync;
   /** Interceptors outside every other (a cluster worker's debug call log). */
   readonly outerInterceptors?: readonly Interceptor[];
+  /**
+   * false leaves the observability interceptor out (no call metrics, request
+   * log lines, spans or x-request-id): bench/http.ts measures what it costs.
+   */
+  readonly observeCalls?: boolean;
 }
 
 /** The kernel and the feature modules an app is made of (the test harness seeds through them). */
@@ -127,6 +132,7 @@ export async function assembleApp(
     apiKeyGate: tenants.apiKeyGate,
     tokens,
     outer: overrides.outerInterceptors,
+    observeCalls: overrides.observeCalls,
   });
   const app: App = {
     ...{ config, log, bootstrap: tenants.bootstrap, keyFileCreated: keys.created, services },

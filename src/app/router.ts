@@ -19,6 +19,8 @@ export interface RouterParts {
   readonly tokens: Pick<TokensModule, "userTokens" | "roomTokens" | "codec">;
   /** Outermost of all (cluster workers: the debug call log). */
   readonly outer?: readonly Interceptor[];
+  /** false: no observability interceptor (see AppOverrides.observeCalls). */
+  readonly observeCalls?: boolean;
 }
 
 /** The RPC router's options: the interceptor chain, strict JSON, the size and time limits. */
@@ -26,7 +28,7 @@ export function routerOptions(k: Kernel, parts: RouterParts): ConnectRouterOptio
   const interceptors: Interceptor[] = [
     ...(parts.outer ?? []),
     // Outermost of ours: sees every call's final code, refusals by the others included.
-    observabilityInterceptor(parts.observer, tenantOfCall),
+    ...(parts.observeCalls === false ? [] : [observabilityInterceptor(parts.observer, tenantOfCall)]),
     errorInterceptor(k.log),
     // Before any credential is resolved: the lease, and the caller's min_event_id.
     freshnessInterceptor(k.consistency.gate),
