@@ -50,6 +50,21 @@ export class ApiKeyGate {
   async admit(presented: string, procedure: string): Promise<ApiKeyPrincipal> {
     const principal = await this.keys.authenticate(presented);
     if (!principal) throw new RoomgateError("unauthenticated", "invalid API key");
+    return this.budget(principal, procedure);
+  }
+
+  /**
+   * {@link admit} without waiting, for a key the authenticator remembers
+   * (a hot key: one map lookup); undefined when it would have to wait, and
+   * then {@link admit} decides. Refusals throw as admit's do.
+   */
+  admitRemembered(presented: string, procedure: string): ApiKeyPrincipal | undefined {
+    const principal = this.keys.remembered?.(presented);
+    return principal === undefined ? undefined : this.budget(principal, procedure);
+  }
+
+  /** Takes one call from the key's budget (unless the procedure is unmetered). */
+  private budget(principal: ApiKeyPrincipal, procedure: string): ApiKeyPrincipal {
     if (UNMETERED_PROCEDURES.has(procedure)) return principal;
     const wait = this.limiter?.take(principal.keyId) ?? 0;
     if (wait > 0) throw new RateLimitedError(wait);

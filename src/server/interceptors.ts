@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor, type StreamRequest, type UnaryRequest } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { create } from "@bufbuild/protobuf";
+import { create, type DescMethod } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { RoomAccessDenied_Reason, RoomAccessDeniedSchema } from "../../gen/room/errors/v1/errors_pb.js";
 import { RoomAccessDeniedError, RoomgateError, type ErrorKind } from "../domain/errors.js";
@@ -83,8 +83,16 @@ async function* convertStream<T>(source: AsyncIterable<T>, fail: (err: unknown) 
 
 /** True for backend surfaces (`room.<area>.private.v1.Service`). */
 export function isPrivateService(typeName: string): boolean {
-  return /^room\.[a-z_]+\.private\.v1\./.test(typeName);
+  let p = privateServices.get(typeName);
+  if (p === undefined) {
+    p = /^room\.[a-z_]+\.private\.v1\./.test(typeName);
+    if (privateServices.size < 256) privateServices.set(typeName, p);
+  }
+  return p;
 }
+
+/** {@link isPrivateService}'s answers: service names are few and fixed. */
+const privateServices = new Map<string, boolean>();
 
 /**
  * Requires `Authorization: Bearer <api key>` on backend surfaces and puts the
@@ -95,8 +103,29 @@ export function apiKeyInterceptor(gate: ApiKeyGate): Interceptor {
   return (next) => (req) => {
     // End-user surfaces have nothing to await here: no async frame for them.
     if (!isPrivateService(req.service.typeName)) return next(req);
-    return admitThenNext(gate, req, next);
+    // A key this process remembers: admitted without a promise or an async frame.
+    let principal: ReturnType<ApiKeyGate["admitRemembered"]>;
+    try {
+      principal = gate.admitRemembered(bearerApiKey(req.header.get("authorization")), procedureOf(req.method));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (principal === undefined) return admitThenNext(gate, req, next);
+    req.contextValues.set(apiKeyPrincipalKey, principal);
+    return next(req);
   };
+}
+
+const procedures = new WeakMap<DescMethod, string>();
+
+/** `<service>/<method>`, made once per method. */
+function procedureOf(method: DescMethod): string {
+  let p = procedures.get(method);
+  if (p === undefined) {
+    p = `${method.parent.typeName}/${method.name}`;
+    procedures.set(method, p);
+  }
+  return p;
 }
 
 /** The backend half of {@link apiKeyInterceptor}: admits the key, then runs the call. */
@@ -106,8 +135,10 @@ async function admitThenNext<T>(
   next: (req: UnaryRequest | StreamRequest) => Promise<T>,
 ): Promise<T> {
   // Refusals are RoomgateErrors; the error interceptor gives them their code.
-  const procedure = `${req.service.typeName}/${req.method.name}`;
-  req.contextValues.set(apiKeyPrincipalKey, await gate.admit(bearerApiKey(req.header.get("authorization")), procedure));
+  req.contextValues.set(
+    apiKeyPrincipalKey,
+    await gate.admit(bearerApiKey(req.header.get("authorization")), procedureOf(req.method)),
+  );
   return next(req);
 }
 

@@ -96,10 +96,22 @@ export function writeGrpc(
   const finish = (envelope: Uint8Array | undefined) => {
     if (error) setTrailerStatus(trailer, error);
     const res = w.res as http2.Http2ServerResponse;
-    res.writeHead(200, nodeHeaders(call.responseHeader));
-    if (envelope) res.write(envelope);
     res.addTrailers(nodeHeaders(trailer));
-    res.end();
+    if (res.headersSent || res.getHeaderNames().length > 0 || res.stream.destroyed) {
+      // Headers set on the response itself (CORS) or a stream already gone: the compatibility layer's way.
+      res.writeHead(200, nodeHeaders(call.responseHeader));
+      if (envelope) res.write(envelope);
+      res.end();
+      return;
+    }
+    // On the stream itself (node:http2's stream API): one respond and one end,
+    // without the compatibility layer's per-write bookkeeping. Its response
+    // object still sends the trailers it holds (addTrailers above) when the
+    // stream asks for them, and still ends as the stream does.
+    const headers: http2.OutgoingHttpHeaders = nodeHeaders(call.responseHeader);
+    headers[":status"] = 200;
+    res.stream.respond(headers, { waitForTrailers: true });
+    res.stream.end(envelope);
   };
   if (error || body === undefined) {
     finish(undefined);
