@@ -94,9 +94,10 @@ const SERVER_CPU = 0;
 const GENERATOR_CPU = 1;
 
 /** Whether roomgate reads ROOMGATE_FAST_PATH yet (until then both roomgate columns run the same code). */
-const fastPathKnown = readFileSync(fileURLToPath(new URL("../src/config/config.ts", import.meta.url)), "utf8").includes(
-  "ROOMGATE_FAST_PATH",
-);
+const fastPathKnown = readFileSync(
+  fileURLToPath(new URL("../src/config/settings-http.ts", import.meta.url)),
+  "utf8",
+).includes("ROOMGATE_FAST_PATH");
 
 const CONTENDERS: Record<ContenderId, { kind: "ours" | "connect" | "bare"; env: Record<string, string> }> = {
   fast: { kind: "ours", env: { ROOMGATE_FAST_PATH: "on" } },

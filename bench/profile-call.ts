@@ -8,7 +8,7 @@
  *
  * Run: npx tsx bench/profile-call.ts [--call verify] [--protocol json]
  *        [--contender fast|slow|plain|bare] [--duration 5] [--top 40]
- *        [--env KEY=VALUE ...]
+ *        [--env KEY=VALUE ...] [--node-arg=--trace-gc ...]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "5" },
     top: { type: "string", default: "40" },
     env: { type: "string", multiple: true, default: [] },
+    "node-arg": { type: "string", multiple: true, default: [] },
     keep: { type: "string" },
   },
 });
@@ -41,7 +42,7 @@ const env = [...args.env, ...(contender === "slow" ? ["ROOMGATE_FAST_PATH=off"] 
 
 const server = await startServer(
   kinds[contender],
-  [],
+  args["node-arg"],
   env.flatMap((e) => ["--env", e]),
 );
 const dir = mkdtempSync(join(tmpdir(), "roomgate-profile-"));
