@@ -114,17 +114,8 @@ if (
   );
 }
 
-function hasTaskset(): boolean {
-  try {
-    execFileSync("sh", ["-c", "command -v taskset"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The server on one CPU, the generator (and, with a fallback generator, this process) on the other. */
-const pin = !args["no-pin"] && availableParallelism() >= 2 && hasTaskset();
+const pin = !args["no-pin"] && availableParallelism() >= 2 && installed("taskset");
 const SERVER_CPU = 0;
 const GENERATOR_CPU = 1;
 const fallback =

@@ -79,17 +79,8 @@ const namesProtocol = PROTOCOLS.some((p) => only.has(p.id));
 const onlyCalls = CALLS.filter((c) => !namesCall || only.has(c.id));
 const onlyProtocols = PROTOCOLS.filter((p) => !namesProtocol || only.has(p.id));
 
-function hasTaskset(): boolean {
-  try {
-    execFileSync("sh", ["-c", "command -v taskset"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Servers on one CPU, generators on another: neither steals the other's core. */
-const pin = !args["no-pin"] && availableParallelism() >= 2 && hasTaskset();
+const pin = !args["no-pin"] && availableParallelism() >= 2 && installed("taskset");
 const SERVER_CPU = 0;
 const GENERATOR_CPU = 1;
 

@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { BENCH_OBSERVE } from "./lib/bench-app.js";
 import { CALLS, encodeRequest, probe, PROTOCOLS, type CallDef, type ProtocolId } from "./lib/http-calls.js";
 import { h2loadRun, wrkRun, type RunResult } from "./lib/http-load.js";
+import { installed } from "./lib/load-gen.js";
 import { startServer, type ServerHandle } from "./lib/servers.js";
 
 const { values: args } = parseArgs({
@@ -60,16 +61,7 @@ const LABEL: Record<Id, string> = {
   bare: "bare node",
 };
 
-const pin = availableParallelism() >= 2 && hasTaskset();
-
-function hasTaskset(): boolean {
-  try {
-    execFileSync("sh", ["-c", "command -v taskset"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const pin = availableParallelism() >= 2 && installed("taskset");
 
 function run(call: CallDef, protocol: ProtocolId, s: ServerHandle, seconds: number): Promise<RunResult> {
   const spec = {

@@ -51,7 +51,7 @@ function has(binary: string): boolean {
 
 const available = new Map<string, boolean>();
 /** Whether `binary` is on PATH (asked once). */
-export function installed(binary: "wrk" | "h2load"): boolean {
+export function installed(binary: "wrk" | "h2load" | "taskset"): boolean {
   if (!available.has(binary)) available.set(binary, has(binary));
   return available.get(binary)!;
 }
