@@ -65,7 +65,7 @@ export interface AppOverrides {
   readonly outerInterceptors?: readonly Interceptor[];
   /**
    * false leaves the observability interceptor out (no call metrics, request
-   * log lines, spans or x-request-id): bench/http.ts measures what it costs.
+   * log lines, spans or x-request-id): bench/observability-price.ts measures what it costs.
    */
   readonly observeCalls?: boolean;
 }

@@ -10,11 +10,17 @@ interface Sample {
 /** The call latency buckets (seconds). */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** Calls of one procedure and protocol that ended with one code. */
+interface CodeCount {
+  readonly labels: { readonly procedure: string; readonly protocol: string; readonly code: string };
+  n: number;
+}
+
 /** One procedure and protocol: its calls by code, its latency histogram. */
 interface Series {
   readonly procedure: string;
   readonly protocol: string;
-  readonly codes: Map<string, number>;
+  readonly codes: Map<string, CodeCount>;
   /** Per bucket, not cumulative (folded at render). */
   readonly buckets: Float64Array;
   count: number;
@@ -32,6 +38,9 @@ interface Series {
  */
 export class CallMetrics {
   private readonly series = new Map<string, Map<string, Series>>();
+  /** Every series and every code count, in the order they first appeared: prom-client renders in that order. */
+  private readonly seriesInOrder: Series[] = [];
+  private readonly countsInOrder: CodeCount[] = [];
 
   constructor(registry: Registry) {
     // Metrics prom-client renders and aggregates as it does its own (name, help, get()).
@@ -64,7 +73,13 @@ export class CallMetrics {
   /** Counts one answered call and its latency. */
   observe(procedure: string, protocol: string, code: string, seconds: number): void {
     const s = this.seriesOf(procedure, protocol);
-    s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
+    let c = s.codes.get(code);
+    if (c === undefined) {
+      c = { labels: { procedure, protocol, code }, n: 0 };
+      s.codes.set(code, c);
+      this.countsInOrder.push(c);
+    }
+    c.n++;
     let i = 0;
     while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
     if (i < BUCKETS.length) s.buckets[i]!++;
@@ -82,35 +97,28 @@ export class CallMetrics {
     if (s === undefined) {
       s = { procedure, protocol, codes: new Map(), buckets: new Float64Array(BUCKETS.length), count: 0, sum: 0 };
       byProtocol.set(protocol, s);
+      this.seriesInOrder.push(s);
     }
     return s;
   }
 
-  private *all(): Iterable<Series> {
-    for (const byProtocol of this.series.values()) yield* byProtocol.values();
-  }
-
   private counterValues(): Sample[] {
-    const values: Sample[] = [];
     // No metricName: as prom-client's counters (OpenMetrics output appends `_total` to the name).
-    for (const s of this.all())
-      for (const [code, n] of s.codes)
-        values.push({ labels: { procedure: s.procedure, protocol: s.protocol, code }, value: n });
-    return values;
+    return this.countsInOrder.map((c) => ({ labels: c.labels, value: c.n }));
   }
 
   private histogramValues(): Sample[] {
     const values: Sample[] = [];
     const name = "roomgate_call_duration_seconds";
-    for (const s of this.all()) {
+    for (const s of this.seriesInOrder) {
       const labels = { procedure: s.procedure, protocol: s.protocol };
       let acc = 0;
       BUCKETS.forEach((le, i) => {
         acc += s.buckets[i]!;
-        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: acc });
+        values.push({ metricName: `${name}_bucket`, labels: { le, ...labels }, value: acc });
       });
       values.push(
-        { metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: s.count },
+        { metricName: `${name}_bucket`, labels: { le: "+Inf", ...labels }, value: s.count },
         { metricName: `${name}_sum`, labels, value: s.sum },
         { metricName: `${name}_count`, labels, value: s.count },
       );

@@ -83,16 +83,8 @@ async function* convertStream<T>(source: AsyncIterable<T>, fail: (err: unknown) 
 
 /** True for backend surfaces (`room.<area>.private.v1.Service`). */
 export function isPrivateService(typeName: string): boolean {
-  let p = privateServices.get(typeName);
-  if (p === undefined) {
-    p = /^room\.[a-z_]+\.private\.v1\./.test(typeName);
-    if (privateServices.size < 256) privateServices.set(typeName, p);
-  }
-  return p;
+  return /^room\.[a-z_]+\.private\.v1\./.test(typeName);
 }
-
-/** {@link isPrivateService}'s answers: service names are few and fixed. */
-const privateServices = new Map<string, boolean>();
 
 /**
  * Requires `Authorization: Bearer <api key>` on backend surfaces and puts the

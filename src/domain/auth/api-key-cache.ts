@@ -77,13 +77,6 @@ export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
   }
 
   /**
-   * The principal behind `presented`: remembered when this exact key opened
-   * within the ttl, else checked in full ({@link authenticateApiKey}: lookup
-   * and constant-time hash comparison) and remembered if it opens. A memo
-   * entry lives no longer than the record it was checked against, so a
-   * missed revocation is still bounded by one ttl.
-   */
-  /**
    * A hot key: one map lookup, no promise (issue 21: every backend call
    * asks). The same memo and ttl as {@link authenticate}, which a miss goes on to.
    */
@@ -93,6 +86,13 @@ export class CachedApiKeyLookup implements ApiKeyLookup, ApiKeyAuthenticator {
     return hit !== undefined && hit.until > this.clock() ? hit.principal : undefined;
   }
 
+  /**
+   * The principal behind `presented`: remembered when this exact key opened
+   * within the ttl, else checked in full ({@link authenticateApiKey}: lookup
+   * and constant-time hash comparison) and remembered if it opens. A memo
+   * entry lives no longer than the record it was checked against, so a
+   * missed revocation is still bounded by one ttl.
+   */
   async authenticate(presented: string): Promise<ApiKeyPrincipal | undefined> {
     if (this.ttlMs <= 0) return await authenticateApiKey(this, presented, this.hash);
     const now = this.clock();
