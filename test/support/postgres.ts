@@ -84,13 +84,16 @@ export async function createTestDatabase(opts: { readonly migrated?: boolean } =
 }
 
 let template: Promise<string> | undefined;
+/** The advisory lock test processes build the template under (roomgate's own keys are others). */
+const TEMPLATE_LOCK_KEY = "8245931958415225958";
 
 /**
  * The name of a database that holds exactly what roomgate's migrations
  * (migrations-pg/) make, made on first use by the real store code and kept
  * on the server for later runs: its name carries a hash of the migrations,
- * so a changed migration gets a template of its own (older ones are
- * dropped then). Every test server of the postgres project starts on a copy
+ * so a changed migration gets a template of its own. Older ones are left in
+ * place (a run on another checkout may still be copying one; each is a few
+ * MB). Every test server of the postgres project starts on a copy
  * (CREATE DATABASE … TEMPLATE): migrating each fresh database cost about
  * 220 ms of the server's time, hundreds of times a run. Test processes
  * make it under an advisory lock, so only one of them migrates.
@@ -102,11 +105,9 @@ function migratedTemplate(): Promise<string> {
     client.on("error", () => undefined);
     await client.connect();
     try {
-      await client.query("SELECT pg_advisory_lock(8245931958415225958)");
-      const found = await client.query("SELECT datname FROM pg_database WHERE datname LIKE 'rg\\_tpl\\_%'");
-      const names = found.rows.map((r: { datname: string }) => r.datname);
-      if (names.includes(name)) return name;
-      for (const old of names) await client.query(`DROP DATABASE IF EXISTS "${old}" WITH (FORCE)`);
+      await client.query(`SELECT pg_advisory_lock(${TEMPLATE_LOCK_KEY})`);
+      const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+      if (found.rowCount) return name;
       const building = `${name}_building`;
       await client.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
       await client.query(`CREATE DATABASE "${building}"`);
@@ -118,7 +119,7 @@ function migratedTemplate(): Promise<string> {
       await client.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`);
       return name;
     } finally {
-      await client.query("SELECT pg_advisory_unlock(8245931958415225958)").catch(() => undefined);
+      await client.query(`SELECT pg_advisory_unlock(${TEMPLATE_LOCK_KEY})`).catch(() => undefined);
       await client.end().catch(() => undefined);
     }
   })();
