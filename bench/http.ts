@@ -19,9 +19,7 @@
  *        [--only verify,create,json,grpc,...]   (call and protocol ids)
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CALLS, encodeRequest, probe, PROTOCOLS, type CallDef, type ProtocolId } from "./lib/http-calls.js";
 import { h2loadRun, wrkRun, type RunResult, type RunSpec } from "./lib/http-load.js";
@@ -83,12 +81,6 @@ const onlyProtocols = PROTOCOLS.filter((p) => !namesProtocol || only.has(p.id));
 const pin = !args["no-pin"] && availableParallelism() >= 2 && installed("taskset");
 const SERVER_CPU = 0;
 const GENERATOR_CPU = 1;
-
-/** Whether roomgate reads ROOMGATE_FAST_PATH yet (until then both roomgate columns run the same code). */
-const fastPathKnown = readFileSync(
-  fileURLToPath(new URL("../src/config/settings-http.ts", import.meta.url)),
-  "utf8",
-).includes("ROOMGATE_FAST_PATH");
 
 const CONTENDERS: Record<ContenderId, { kind: "ours" | "connect" | "bare"; env: Record<string, string> }> = {
   fast: { kind: "ours", env: { ROOMGATE_FAST_PATH: "on" } },
@@ -190,10 +182,6 @@ async function main(): Promise<void> {
   if (fallbacks.length > 0)
     console.log(
       `FALLBACK GENERATOR (${fallbacks.join("; ")}): it costs several times wrk's/h2load's CPU per request and caps the figures`,
-    );
-  if (!fastPathKnown)
-    console.log(
-      "note: src/config does not read ROOMGATE_FAST_PATH yet: the fast on and fast off columns run the same code",
     );
 
   const cells = new Map<string, Cell>();
